@@ -1,0 +1,82 @@
+/** `cronium runner …`: the signed runner artifacts. */
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CroniumError } from '../../shared/errors';
+import { appVersion } from '../../core/core';
+import { assetPath, ensureDataDir, packageRoot } from '../../core/paths';
+import { buildRunnerArtifacts, verifyRunnerArtifacts, type RunnerManifest } from '../../core/runner/artifacts';
+import type { CliContext } from '../context';
+import { printJson, say, table } from '../output';
+import { notImplemented } from './pending';
+
+/** Where the built artifacts live: the installed app's resources, else resources/runner. */
+export function artifactsDir(): string {
+  return assetPath('runner', 'resources/runner');
+}
+
+function readManifest(dir: string): RunnerManifest {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) {
+    throw new CroniumError('NOT_FOUND', `no runner artifacts in ${dir}`, 'build them with: cronium runner build (needs Go)');
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as RunnerManifest;
+}
+
+/** Registers `runner` and its subcommands. */
+export function registerRunner(program: Command, ctx: CliContext): void {
+  const runner = program.command('runner').description('the signed runner binaries');
+
+  runner
+    .command('list')
+    .description('list the runner artifacts of this installation')
+    .action(() => {
+      const manifest = readManifest(artifactsDir());
+      if (ctx.json) return printJson(manifest);
+      say(`runner ${manifest.version} (protocol ${manifest.protocol}), signed by a ${manifest.signer.kind} key ${manifest.signer.fingerprint.slice(0, 16)}…`);
+      process.stdout.write(`${table(['TARGET', 'SIZE', 'SHA256'], manifest.artifacts.map((a) => [a.target, String(a.size), a.sha256]))}\n`);
+    });
+
+  runner
+    .command('build')
+    .description('cross-compile, hash and sign the runner for every target (needs Go)')
+    .option('--target <id>', 'only this target (repeatable), e.g. linux-amd64', (v: string, p: string[] = []) => [...p, v])
+    .option('--out <dir>', 'output folder (default: resources/runner)')
+    .action(async (o: { target?: string[]; out?: string }) => {
+      const started = Date.now();
+      const manifest = await buildRunnerArtifacts({
+        outDir: o.out ?? join(packageRoot(), 'resources', 'runner'),
+        version: appVersion(),
+        dataDir: ensureDataDir(ctx.dataDir),
+        runnerSrcDir: join(packageRoot(), 'runner'),
+        ...(o.target ? { targets: o.target } : {}),
+        onProgress: (msg) => say(msg),
+      });
+      if (ctx.json) return printJson(manifest);
+      say(`built ${manifest.artifacts.length} runner artifacts (${manifest.signer.kind} key) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
+
+  runner
+    .command('verify')
+    .description('check every artifact\'s hash and signature')
+    .option('--dir <dir>', 'artifacts folder (default: the installed ones)')
+    .action(async (o: { dir?: string }) => {
+      const report = await verifyRunnerArtifacts(o.dir ?? artifactsDir());
+      if (ctx.json) printJson(report);
+      else for (const r of report.results) say(`${r.ok ? 'ok  ' : 'FAIL'} ${r.target}${r.reason ? `: ${r.reason}` : ''}`);
+      if (!report.ok) {
+        throw new CroniumError('RUNNER_INTEGRITY_FAILED', 'one or more runner artifacts failed verification', 'rebuild them with `cronium runner build`, or reinstall Cronium');
+      }
+    });
+
+  runner
+    .command('deploy')
+    .description('deploy the runner to a host')
+    .argument('<host>', 'host name')
+    .action(() => notImplemented('runner deploy', 'deployment arrives with the runner issue; see README "Status"'));
+  runner
+    .command('clean')
+    .description('remove cached runner versions from a host')
+    .argument('<host>', 'host name')
+    .action(() => notImplemented('runner clean', 'deployment arrives with the runner issue; see README "Status"'));
+}

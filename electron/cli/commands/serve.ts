@@ -1,0 +1,38 @@
+/** `cronium serve`: the headless door. */
+import type { Command } from 'commander';
+import { openCore } from '../../core/core';
+import { assetPath } from '../../core/paths';
+import { CroniumError } from '../../shared/errors';
+import type { CliContext } from '../context';
+import { startHeadlessServer } from '../headless-server';
+import { say } from '../output';
+
+/** Registers `serve`. */
+export function registerServe(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('serve the app in a browser on 127.0.0.1 (prints the URL with its token)')
+    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', '0')
+    .action(async (o: { port: string }) => {
+      if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) {
+        throw new CroniumError('INVALID_INPUT', `invalid --port: ${JSON.stringify(o.port)} must be 0-65535`, 'e.g. cronium serve --port 7420');
+      }
+      const core = openCore({ dataDir: ctx.dataDir, door: 'headless' });
+      try {
+        const server = await startHeadlessServer({ core, staticDir: assetPath('renderer', 'dist/renderer'), port: Number(o.port) });
+        if (ctx.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port })}\n`);
+        else {
+          process.stdout.write(`${server.url}\n`);
+          say(`Cronium is serving ${core.info.dataDir} on 127.0.0.1:${server.port}. Open the URL above (it carries the access token); Ctrl-C stops.`);
+        }
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await server.close();
+      } finally {
+        core.close();
+      }
+    });
+}

@@ -1,0 +1,48 @@
+/** What every CLI command shares: the global flags and a lazily opened core. */
+import type { Command } from 'commander';
+import { openCore, type Core } from '../core/core';
+import { call } from '../core/api/dispatcher';
+import { resolveDataDir } from '../core/paths';
+import type { MethodName, MethodResult } from '../shared/api';
+
+/** Global flags and the core, opened on first use (so --help never touches the data dir). */
+export class CliContext {
+  private program?: Command;
+  private core?: Core;
+
+  /** Binds the root command, whose options are the global flags. */
+  bind(program: Command): void {
+    this.program = program;
+  }
+
+  private get globals(): { dataDir?: string; json?: boolean } {
+    return this.program?.opts() ?? {};
+  }
+
+  /** Whether --json was given. */
+  get json(): boolean {
+    return this.globals.json === true;
+  }
+
+  /** The data dir by the CLI contract's precedence. */
+  get dataDir(): string {
+    return resolveDataDir(this.globals.dataDir);
+  }
+
+  /** The core, opened on first use. */
+  open(): Core {
+    this.core ??= openCore({ dataDir: this.dataDir, door: 'cli' });
+    return this.core;
+  }
+
+  /** Calls a contract method through the same dispatcher as the other doors. */
+  call<M extends MethodName>(method: M, args: unknown): Promise<MethodResult<M>> {
+    return call(this.open().dispatch, method, args, { door: 'cli' });
+  }
+
+  /** Closes the core if it was opened. */
+  close(): void {
+    this.core?.close();
+    this.core = undefined;
+  }
+}

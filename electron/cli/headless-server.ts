@@ -1,0 +1,212 @@
+/**
+ * The headless door: serves the built renderer over HTTP and the API over a WebSocket,
+ * on 127.0.0.1 only. Guards the invariant that nothing is served without the token:
+ * every HTTP request and every WebSocket connection must carry it (in the URL that
+ * `cronium serve` prints, then in an HttpOnly SameSite=Strict cookie). The Host header
+ * must name the loopback address (DNS rebinding), and a cookie-authenticated WebSocket
+ * must come from our own origin (cross-site WebSocket hijacking).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type WsServerMessage } from '../shared/api';
+import { CroniumError, invalidInput } from '../shared/errors';
+import type { Core } from '../core/core';
+
+/** Largest WebSocket message accepted from a client. */
+export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+const COOKIE = 'cronium_token';
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.map': 'application/json',
+};
+
+/** A running headless server. */
+export interface HeadlessServer {
+  /** The URL to open, with its token. */
+  url: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+/** Options of the headless server. */
+export interface HeadlessOptions {
+  core: Core;
+  /** The built renderer (index.html and assets). */
+  staticDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Fixed token, for tests; random otherwise. */
+  token?: string;
+}
+
+function sameToken(a: string | undefined, b: string): boolean {
+  if (!a) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieToken(req: IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return undefined;
+}
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+/** Starts the headless server on 127.0.0.1. */
+export async function startHeadlessServer(opts: HeadlessOptions): Promise<HeadlessServer> {
+  const staticDir = resolve(opts.staticDir);
+  if (!existsSync(join(staticDir, 'index.html'))) {
+    throw new CroniumError('INTERNAL', `the UI is not built (no ${join(staticDir, 'index.html')})`, 'run `npm run build` in the Cronium folder, then start `cronium serve` again');
+  }
+  const token = opts.token ?? randomBytes(32).toString('base64url');
+  const { core } = opts;
+  let port = 0;
+  const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  const allowedOrigins = () => new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
+
+  const deny = (res: ServerResponse, status: number, text: string) => {
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(`${status} ${text}\n`);
+  };
+
+  const server = createServer((req, res) => {
+    if (!allowedHosts().has(req.headers.host ?? '')) return deny(res, 403, 'forbidden: wrong Host header');
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    const queryToken = url.searchParams.get('token') ?? undefined;
+    if (sameToken(queryToken, token)) {
+      // Trade the token in the URL for a cookie, and drop it from the address bar and history.
+      url.searchParams.delete('token');
+      res.writeHead(303, {
+        'Set-Cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        Location: url.pathname + url.search,
+        'Cache-Control': 'no-store',
+      });
+      return res.end();
+    }
+    if (!sameToken(cookieToken(req), token) && !sameToken(bearerToken(req), token)) {
+      return deny(res, 401, 'unauthorized: open the URL that `cronium serve` printed (it carries the token)');
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
+    serveStatic(staticDir, url.pathname, res, port);
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
+  server.on('upgrade', (req, socket, head) => {
+    const reject = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    if (url.pathname !== '/api') return reject(404, 'Not Found');
+    if (!allowedHosts().has(req.headers.host ?? '')) return reject(403, 'Forbidden');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigins().has(origin)) return reject(403, 'Forbidden');
+    const viaCookie = sameToken(cookieToken(req), token);
+    const explicit = sameToken(url.searchParams.get('token') ?? undefined, token) || sameToken(bearerToken(req), token);
+    // A cookie rides along on cross-site requests; only our own origin may use it.
+    if (!(explicit || (viaCookie && origin !== undefined))) return reject(401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  wss.on('connection', (ws: WebSocket) => {
+    const send = (msg: WsServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    send({ type: 'hello', version: core.info.version, methods: METHOD_NAMES, events: EVENT_NAMES });
+    const off = core.events.onAny(EVENT_NAMES, (event, payload) => send({ type: 'event', event, payload }));
+    ws.on('close', off);
+    // A protocol violation (oversized or malformed frame) closes that socket; it must never crash the server.
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => {
+      let id = 0;
+      try {
+        if (isBinary) throw new CroniumError('INVALID_INPUT', 'binary messages are not accepted', 'send JSON text frames');
+        let raw: unknown;
+        try {
+          raw = JSON.parse(data.toString());
+        } catch {
+          throw new CroniumError('INVALID_INPUT', 'message is not valid JSON', 'send {"id": 1, "method": "hosts.list", "args": {}}');
+        }
+        const maybeId = (raw as { id?: unknown } | null)?.id;
+        if (Number.isSafeInteger(maybeId) && (maybeId as number) >= 0) id = maybeId as number;
+        const parsed = WsClientMessage.safeParse(raw);
+        if (!parsed.success) throw invalidInput(parsed.error, 'message', 'send {"id": 1, "method": "hosts.list", "args": {}}');
+        const { method, args } = parsed.data;
+        void core.dispatch(method, args, { door: 'headless' }).then((envelope) => send({ type: 'reply', id, ...envelope }));
+      } catch (e) {
+        const err = e instanceof CroniumError ? e : new CroniumError('INVALID_INPUT', 'bad message');
+        send({ type: 'reply', id, ok: false, error: err.toJSON() });
+      }
+    });
+  });
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      rejectListen(
+        e.code === 'EADDRINUSE'
+          ? new CroniumError('INVALID_INPUT', `invalid --port: ${opts.port} is already in use on 127.0.0.1`, 'pick another port, or --port 0 for a free one')
+          : e,
+      ),
+    );
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolveListen());
+  });
+  port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    port,
+    token,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function serveStatic(root: string, pathname: string, res: ServerResponse, port: number): void {
+  let rel: string;
+  try {
+    rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+  } catch {
+    res.writeHead(400).end();
+    return;
+  }
+  let file = resolve(root, rel);
+  if (file !== root && !file.startsWith(root + sep)) {
+    res.writeHead(403).end();
+    return;
+  }
+  // Client-side routes fall back to the app's index.html.
+  if (!existsSync(file) || !statSync(file).isFile()) file = join(root, 'index.html');
+  const isIndex = file === join(root, 'index.html');
+  res.writeHead(200, {
+    'Content-Type': MIME[extname(file)] ?? 'application/octet-stream',
+    'Cache-Control': isIndex ? 'no-store' : 'private, max-age=3600',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'X-Frame-Options': 'DENY',
+    'Content-Security-Policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  });
+  createReadStream(file).pipe(res);
+}

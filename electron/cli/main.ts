@@ -1,0 +1,81 @@
+/**
+ * The `cronium` command. Wires commander to the core and holds no domain logic:
+ * each command parses its flags, calls the core, and prints. Exit codes: 0 success,
+ * 1 failure, 2 invalid input or usage (see README "CLI").
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CroniumError, isCroniumError, type ApiErrorBody } from '../shared/errors';
+import { appVersion } from '../core/core';
+import { printError } from './output';
+import { registerHosts } from './commands/hosts';
+import { registerPending } from './commands/pending';
+import { registerRunner } from './commands/runner';
+import { registerServe } from './commands/serve';
+import { CliContext } from './context';
+
+/** Builds the command tree (exported for tests and --help checks). */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('cronium')
+    .description('Schedule and run scripts on fleets of SSH hosts.')
+    .version(appVersion(), '-V, --version', 'print the version')
+    .addOption(new Option('--data-dir <dir>', 'data directory (default: $CRONIUM_HOME, else the desktop app\'s data dir)'))
+    .option('--json', 'machine-readable output on stdout (messages stay on stderr)')
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+  ctx.bind(program);
+  registerHosts(program, ctx);
+  registerPending(program, ctx);
+  registerRunner(program, ctx);
+  registerServe(program, ctx);
+  // Every command inherits the error handling and the option checks of the root.
+  const harden = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({ outputError: () => undefined });
+    cmd.commands.forEach(harden);
+  };
+  program.commands.forEach(harden);
+  return program;
+}
+
+/** The deepest command that argv names, as the user would type it (`cronium hosts add`). */
+function commandPath(program: Command, argv: string[]): string {
+  const names = [program.name()];
+  let cmd = program;
+  for (const word of argv) {
+    const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) break;
+    names.push(next.name());
+    cmd = next;
+  }
+  return names.join(' ');
+}
+
+/** Maps an error to the process exit code. */
+export function exitCodeFor(code: ApiErrorBody['code']): number {
+  return code === 'INVALID_INPUT' ? 2 : 1;
+}
+
+/** Runs the CLI with argv (without node and script); resolves to the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const ctx = new CliContext();
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      const message = e.message.replace(/^error: /, '');
+      const hint = `run \`${commandPath(program, argv)} --help\` for usage`;
+      printError(new CroniumError('INVALID_INPUT', message, hint).toJSON(), ctx.json);
+      return 2;
+    }
+    const error = isCroniumError(e)
+      ? e.toJSON()
+      : new CroniumError('INTERNAL', `internal error: ${(e as Error)?.message ?? String(e)}`, 'this is a bug in Cronium; please report it with the command you ran').toJSON();
+    if (!isCroniumError(e) && process.env.CRONIUM_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    printError(error, ctx.json);
+    return exitCodeFor(error.code);
+  } finally {
+    ctx.close();
+  }
+}

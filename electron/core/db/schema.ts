@@ -1,0 +1,288 @@
+/**
+ * The whole data model (DESIGN.md "Data"), as drizzle tables. Migrations under
+ * ./migrations are generated from this file by `npm run db:generate`; never edit an
+ * applied migration, add a new one. Times are milliseconds since the epoch.
+ */
+import { sql } from 'drizzle-orm';
+import { type AnySQLiteColumn, blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+const createdAt = () => integer('created_at').notNull();
+const updatedAt = () => integer('updated_at').notNull();
+
+/** SSH hosts of the inventory. */
+export const hosts = sqliteTable(
+  'hosts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    address: text('address').notNull(),
+    port: integer('port').notNull().default(22),
+    user: text('user'),
+    identityFile: text('identity_file'),
+    // A bastion in use cannot be removed: silently routing around it would be worse.
+    jumpHostId: integer('jump_host_id').references((): AnySQLiteColumn => hosts.id, { onDelete: 'restrict' }),
+    groupName: text('group_name'),
+    notes: text('notes'),
+    os: text('os'),
+    arch: text('arch'),
+    runnerTarget: text('runner_target'),
+    lastSeenAt: integer('last_seen_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('hosts_name_unique').on(t.name)],
+);
+
+/** Tags on hosts. */
+export const hostTags = sqliteTable(
+  'host_tags',
+  {
+    hostId: integer('host_id').notNull().references(() => hosts.id, { onDelete: 'cascade' }),
+    tag: text('tag').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.hostId, t.tag] }), index('host_tags_tag_idx').on(t.tag)],
+);
+
+/** Credentials, sealed by a SecretBox (the first byte names which one). */
+export const credentials = sqliteTable(
+  'credentials',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostId: integer('host_id').notNull().references(() => hosts.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['password', 'key_passphrase', 'private_key'] }).notNull(),
+    sealed: blob('sealed', { mode: 'buffer' }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('credentials_host_kind_unique').on(t.hostId, t.kind)],
+);
+
+/** Pinned host keys. */
+export const hostKeys = sqliteTable(
+  'host_keys',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostId: integer('host_id').notNull().references(() => hosts.id, { onDelete: 'cascade' }),
+    algorithm: text('algorithm').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    publicKey: text('public_key').notNull(),
+    source: text('source', { enum: ['user', 'accept-new', 'known_hosts'] }).notNull(),
+    trustedAt: integer('trusted_at').notNull(),
+  },
+  (t) => [uniqueIndex('host_keys_host_alg_unique').on(t.hostId, t.algorithm)],
+);
+
+/** Saved scripts. */
+export const scripts = sqliteTable(
+  'scripts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    interpreter: text('interpreter', { enum: ['bash', 'sh', 'python3', 'node'] }).notNull(),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('scripts_name_unique').on(t.name)],
+);
+
+/** Cron schedules. */
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    cron: text('cron').notNull(),
+    tz: text('tz').notNull().default('UTC'),
+    scriptId: integer('script_id').notNull().references(() => scripts.id, { onDelete: 'restrict' }),
+    // JSON: { hosts: string[], tags: string[] }
+    target: text('target', { mode: 'json' }).notNull(),
+    mode: text('mode', { enum: ['auto', 'runner', 'direct'] }).notNull().default('auto'),
+    timeoutMs: integer('timeout_ms'),
+    concurrency: integer('concurrency'),
+    overlapPolicy: text('overlap_policy', { enum: ['skip', 'queue', 'parallel'] }).notNull().default('skip'),
+    catchupPolicy: text('catchup_policy', { enum: ['skip', 'run-once'] }).notNull().default('skip'),
+    paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+    lastFireAt: integer('last_fire_at'),
+    nextFireAt: integer('next_fire_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('schedules_name_unique').on(t.name), index('schedules_next_idx').on(t.paused, t.nextFireAt)],
+);
+
+/** One job per trigger (a CLI run, a schedule firing, a follow-up). */
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    kind: text('kind', { enum: ['adhoc', 'schedule', 'followup'] }).notNull(),
+    scheduleId: integer('schedule_id').references(() => schedules.id, { onDelete: 'set null' }),
+    parentJobId: integer('parent_job_id').references((): AnySQLiteColumn => jobs.id, { onDelete: 'set null' }),
+    scriptId: integer('script_id').references(() => scripts.id, { onDelete: 'set null' }),
+    interpreter: text('interpreter', { enum: ['bash', 'sh', 'python3', 'node'] }).notNull(),
+    // A snapshot: editing a script never changes what an earlier job ran.
+    scriptBody: text('script_body').notNull(),
+    target: text('target', { mode: 'json' }).notNull(),
+    mode: text('mode', { enum: ['auto', 'runner', 'direct'] }).notNull(),
+    timeoutMs: integer('timeout_ms'),
+    concurrency: integer('concurrency'),
+    env: text('env', { mode: 'json' }),
+    input: text('input', { mode: 'json' }),
+    priority: integer('priority').notNull().default(0),
+    status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
+    requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
+    createdAt: createdAt(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('jobs_status_idx').on(t.status), index('jobs_created_idx').on(t.createdAt), index('jobs_schedule_idx').on(t.scheduleId)],
+);
+
+/** One run per host per job. */
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    jobId: integer('job_id').notNull().references(() => jobs.id, { onDelete: 'cascade' }),
+    // History outlives a removed host: the name is kept, the link cleared.
+    hostId: integer('host_id').references(() => hosts.id, { onDelete: 'set null' }),
+    hostName: text('host_name').notNull(),
+    status: text('status', {
+      enum: ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'lost'],
+    }).notNull(),
+    attempt: integer('attempt').notNull().default(1),
+    exitCode: integer('exit_code'),
+    signal: text('signal'),
+    mode: text('mode', { enum: ['runner', 'direct'] }),
+    modeReason: text('mode_reason'),
+    runnerVersion: text('runner_version'),
+    helperTransport: text('helper_transport', { enum: ['tunnel', 'in-band', 'none'] }),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    heartbeatAt: integer('heartbeat_at'),
+    detached: integer('detached', { mode: 'boolean' }).notNull().default(false),
+    lastSeq: integer('last_seq').notNull().default(0),
+    output: text('output', { mode: 'json' }),
+    condition: integer('condition', { mode: 'boolean' }),
+    tConnectMs: integer('t_connect_ms'),
+    tDeployMs: integer('t_deploy_ms'),
+    tStartMs: integer('t_start_ms'),
+    tExecMs: integer('t_exec_ms'),
+    tTotalMs: integer('t_total_ms'),
+    queuedAt: integer('queued_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('runs_job_idx').on(t.jobId),
+    index('runs_status_lease_idx').on(t.status, t.leaseExpiresAt),
+    index('runs_host_finished_idx').on(t.hostId, t.finishedAt),
+  ],
+);
+
+/** Log output of runs, in sequence order. */
+export const logChunks = sqliteTable(
+  'log_chunks',
+  {
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    stream: text('stream', { enum: ['stdout', 'stderr', 'system'] }).notNull(),
+    ts: integer('ts').notNull(),
+    bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+
+/** Variables for scripts: global, or per host (per host wins). */
+export const variables = sqliteTable(
+  'variables',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostId: integer('host_id').references(() => hosts.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value'),
+    secret: integer('secret', { mode: 'boolean' }).notNull().default(false),
+    sealed: blob('sealed', { mode: 'buffer' }),
+    updatedAt: updatedAt(),
+  },
+  // SQLite treats NULLs as distinct in a unique index, so global and per-host keys get one each.
+  (t) => [
+    uniqueIndex('variables_global_key_unique').on(t.key).where(sql`${t.hostId} is null`),
+    uniqueIndex('variables_host_key_unique').on(t.hostId, t.key).where(sql`${t.hostId} is not null`),
+  ],
+);
+
+/** Runner artifacts known to this installation, per version and target. */
+export const runnerArtifacts = sqliteTable(
+  'runner_artifacts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    version: text('version').notNull(),
+    target: text('target').notNull(),
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    signerKind: text('signer_kind', { enum: ['release', 'development'] }).notNull(),
+    signerFingerprint: text('signer_fingerprint').notNull(),
+    status: text('status', { enum: ['verified', 'invalid'] }).notNull(),
+    error: text('error'),
+    verifiedAt: integer('verified_at').notNull(),
+  },
+  (t) => [uniqueIndex('runner_artifacts_version_target_unique').on(t.version, t.target)],
+);
+
+/** Where the runner was deployed, per host and version. */
+export const runnerDeployments = sqliteTable(
+  'runner_deployments',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostId: integer('host_id').notNull().references(() => hosts.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    target: text('target').notNull(),
+    path: text('path'),
+    sha256: text('sha256').notNull(),
+    status: text('status', { enum: ['deploying', 'ready', 'failed', 'removed'] }).notNull(),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    verifiedAt: integer('verified_at'),
+  },
+  (t) => [index('runner_deployments_host_idx').on(t.hostId, t.version)],
+);
+
+/** Stored diagnostics reports. */
+export const diagnostics = sqliteTable(
+  'diagnostics',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hostId: integer('host_id').notNull().references(() => hosts.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['pass', 'warn', 'fail'] }).notNull(),
+    report: text('report', { mode: 'json' }).notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('diagnostics_host_idx').on(t.hostId, t.createdAt)],
+);
+
+/** Who did what, when. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: integer('ts').notNull(),
+    actor: text('actor', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'runner', 'helper'] }).notNull(),
+    action: text('action').notNull(),
+    target: text('target'),
+    detail: text('detail', { mode: 'json' }),
+  },
+  (t) => [index('audit_log_ts_idx').on(t.ts)],
+);
+
+/** Settings, one JSON value per key. */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value', { mode: 'json' }).notNull(),
+  updatedAt: updatedAt(),
+});

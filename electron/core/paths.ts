@@ -1,0 +1,78 @@
+/**
+ * Where Cronium keeps its data and finds its bundled assets. The CLI, the headless
+ * server and the desktop resolve the data dir the same way, so they share hosts and
+ * history: `--data-dir`, else `$CRONIUM_HOME`, else the OS app-data dir that Electron's
+ * `app.getPath('userData')` gives for the product name.
+ */
+import { existsSync, mkdirSync, statSync, accessSync, constants } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CroniumError } from '../shared/errors';
+
+/** The product name; Electron derives its userData folder from it. */
+export const PRODUCT_NAME = 'Cronium Desktop';
+
+/** The OS app-data dir the desktop uses (Electron's userData for PRODUCT_NAME). */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  const home = env.HOME || homedir();
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', PRODUCT_NAME);
+  if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), PRODUCT_NAME);
+  return join(env.XDG_CONFIG_HOME || join(home, '.config'), PRODUCT_NAME);
+}
+
+/** Resolves the data dir by the CLI contract's order of precedence. */
+export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag.trim() === '') {
+    throw new CroniumError('INVALID_INPUT', 'invalid --data-dir: must not be empty', 'pass a directory, or leave --data-dir out to use $CRONIUM_HOME or the default');
+  }
+  return resolve(flag || env.CRONIUM_HOME || defaultDataDir(env));
+}
+
+/** Creates the data dir (0700) if needed and checks that it is a writable directory. */
+export function ensureDataDir(dir: string): string {
+  try {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, constants.W_OK | constants.R_OK);
+  } catch (e) {
+    throw new CroniumError(
+      'DATA_DIR_UNUSABLE',
+      `cannot use data dir ${dir}: ${(e as Error).message}`,
+      'pass --data-dir DIR or set CRONIUM_HOME to a directory you can write',
+    );
+  }
+  return dir;
+}
+
+let cachedRoot: string | undefined;
+/**
+ * The package root (the folder with package.json), found from this module's location
+ * so that it works from the TypeScript sources, the bundled dist/ files and an
+ * installed package alike.
+ */
+export function packageRoot(): string {
+  if (cachedRoot) return cachedRoot;
+  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  let dir = here;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'electron'))) return (cachedRoot = dir);
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'dist'))) return (cachedRoot = dir);
+    const up = dirname(dir);
+    if (up === dir) return (cachedRoot = resolve(here, '..', '..'));
+    dir = up;
+  }
+}
+
+/**
+ * A bundled asset: `resources/<packagedName>` of the installed desktop app (electron-builder's
+ * extraResources), else `<package root>/<devPath>` when run from the sources or npm.
+ */
+export function assetPath(packagedName: string, devPath: string): string {
+  const resourcesPath = (process as { resourcesPath?: string }).resourcesPath;
+  if (resourcesPath) {
+    const packaged = join(resourcesPath, packagedName);
+    if (existsSync(packaged)) return packaged;
+  }
+  return join(packageRoot(), devPath);
+}

@@ -1,0 +1,64 @@
+// Lint rules, including the layer boundaries of DESIGN.md: core never imports
+// Electron; the renderer imports nothing from Node or Electron and only types from
+// electron/shared; main/ and cli/ are glue.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'net', 'http', 'https', 'events', 'stream', 'util', 'url', 'worker_threads'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'resources/**', 'runner/**', 'release/**', 'test/e2e/artifacts/**', 'electron/core/db/migrations/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-console': ['error', { allow: ['error', 'warn'] }],
+    },
+  },
+  {
+    files: ['scripts/**/*.mjs', 'test/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['electron/core/**/*.ts', 'electron/shared/**/*.ts', 'electron/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'core, shared and cli must stay Electron-free' }] }],
+    },
+  },
+  {
+    files: ['electron/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'shared must stay Electron-free' }],
+          patterns: [{ group: nodeBuiltins, message: 'shared is imported by the renderer: no Node modules' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['renderer/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'the renderer talks to the app only through window.cronium' }],
+          patterns: [
+            { group: nodeBuiltins, message: 'the renderer runs in a browser: no Node modules' },
+            { group: ['**/electron/core/**', '**/electron/main/**', '**/electron/cli/**', '**/electron/preload/**'], message: 'the renderer may import only types from electron/shared' },
+            { group: ['**/electron/shared/**'], allowTypeImports: true, message: 'the renderer may import only types from electron/shared' },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Runs the test suites and ends with one summary line, "N passed, N failed".
+// Usage: node scripts/test.mjs [unit|integration|e2e|go]...   (no argument: all)
+// TypeScript suites run on node's test runner (through tsx); Go through `go test`.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const all = ['unit', 'go', 'integration', 'e2e'];
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : all;
+for (const w of wanted) {
+  if (!all.includes(w)) {
+    console.error(`unknown suite "${w}" (expected one of: ${all.join(', ')})`);
+    process.exit(2);
+  }
+}
+
+/** Lists *.test.ts files under a directory, sorted for a stable order. */
+function findTests(dir) {
+  const out = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Runs a command, echoing its output, and returns [exitCode, output]. */
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => { text += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { text += d; process.stderr.write(d); });
+    child.on('close', (code) => resolve([code ?? 1, text]));
+  });
+}
+
+let passed = 0;
+let failed = 0;
+for (const suite of wanted) {
+  console.log(`\n=== ${suite} ===`);
+  if (suite === 'go') {
+    const [code, text] = await run('go', ['test', '-count=1', '-v', './...'], { cwd: join(root, 'runner') }).catch(() => [1, '']);
+    const p = (text.match(/^\s*--- PASS/gm) ?? []).length;
+    const f = (text.match(/^\s*--- FAIL/gm) ?? []).length;
+    passed += p;
+    failed += f || (code !== 0 ? 1 : 0);
+    continue;
+  }
+  const files = findTests(join(root, 'test', suite));
+  if (files.length === 0) {
+    console.log(`(no ${suite} tests)`);
+    continue;
+  }
+  const concurrency = suite === 'unit' ? '2' : '1';
+  const [code, text] = await run(process.execPath, [
+    '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec',
+    ...files.map((f) => relative(root, f)),
+  ]);
+  const p = Number(/ℹ pass (\d+)/.exec(text)?.[1] ?? 0);
+  const f = Number(/ℹ fail (\d+)/.exec(text)?.[1] ?? 0);
+  passed += p;
+  failed += f || (code !== 0 ? 1 : 0);
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

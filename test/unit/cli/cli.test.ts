@@ -1,0 +1,137 @@
+/** The real `cronium` command, run as a child process over the built dist/. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Command } from 'commander';
+import { buildProgram } from '../../../electron/cli/main';
+import { CliContext } from '../../../electron/cli/context';
+import { cronium, ROOT } from '../../helpers/cli';
+import { tempDir } from '../../helpers/temp';
+
+/** Every command path of the CLI, e.g. ['hosts', 'add']. */
+function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
+  return cmd.commands.flatMap((c) => [[...prefix, c.name()], ...commandPaths(c, [...prefix, c.name()])]);
+}
+
+const CONTRACT = [
+  'hosts add', 'hosts import', 'hosts list', 'hosts show', 'hosts rm', 'hosts trust', 'run', 'diagnose',
+  'schedules add', 'schedules list', 'schedules rm', 'schedules pause', 'schedules resume',
+  'jobs list', 'jobs show', 'jobs logs', 'jobs cancel',
+  'runner list', 'runner build', 'runner verify', 'runner deploy', 'runner clean',
+  'vars set', 'vars get', 'vars list', 'serve',
+];
+
+test('every command of the CLI contract exists and has --help', async () => {
+  const paths = commandPaths(buildProgram(new CliContext())).map((p) => p.join(' '));
+  for (const c of CONTRACT) assert.ok(paths.includes(c), `missing command: ${c}`);
+  const results = await Promise.all(paths.map((p) => cronium([...p.split(' '), '--help'])));
+  results.forEach((r, i) => {
+    assert.equal(r.code, 0, `${paths[i]} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: cronium ${paths[i]}`, 'm'), paths[i]);
+  });
+  const root = await cronium(['--help']);
+  assert.equal(root.code, 0);
+  assert.match(root.stdout, /--data-dir/);
+  assert.match(root.stdout, /--json/);
+});
+
+test('hosts add, list, show and rm work and persist in the data dir', async (t) => {
+  const dir = tempDir(t);
+  const add = await cronium(['--data-dir', dir, 'hosts', 'add', 'web1', '--address', '127.0.0.1', '--user', 'deploy', '--tag', 'prod', '--tag', 'web']);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stderr, /added host web1/);
+  assert.equal(add.stdout, '', 'messages go to stderr');
+  const list = await cronium(['--data-dir', dir, 'hosts', 'list', '--json']);
+  assert.equal(list.code, 0);
+  const hosts = JSON.parse(list.stdout);
+  assert.equal(hosts.length, 1);
+  assert.deepEqual({ ...hosts[0], id: 0, createdAt: 0, updatedAt: 0 }, {
+    id: 0, name: 'web1', address: '127.0.0.1', port: 22, user: 'deploy', identityFile: null, jump: null,
+    tags: ['prod', 'web'], hasPassword: false, createdAt: 0, updatedAt: 0,
+  });
+  const table = await cronium(['hosts', 'list'], { env: { CRONIUM_HOME: dir } });
+  assert.match(table.stdout, /^NAME\s+ADDRESS\s+PORT\s+USER\s+JUMP\s+TAGS\nweb1\s+127\.0\.0\.1\s+22\s+deploy\s+-\s+prod,web\n$/);
+  const show = await cronium(['--data-dir', dir, 'hosts', 'show', 'web1', '--json']);
+  assert.equal(JSON.parse(show.stdout).name, 'web1');
+  const rm = await cronium(['--data-dir', dir, 'hosts', 'rm', 'web1', '--json']);
+  assert.deepEqual(JSON.parse(rm.stdout), { removed: true, name: 'web1' });
+  assert.deepEqual(JSON.parse((await cronium(['--data-dir', dir, 'hosts', 'list', '--json'])).stdout), []);
+});
+
+test('--password-stdin reads the secret from stdin and never echoes it', async (t) => {
+  const dir = tempDir(t);
+  const add = await cronium(['--data-dir', dir, 'hosts', 'add', 'db1', '--address', 'db1.internal', '--password-stdin', '--json'], { input: 's3cr3t-pw\n' });
+  assert.equal(add.code, 0, add.stderr);
+  assert.equal(JSON.parse(add.stdout).hasPassword, true);
+  assert.ok(!(add.stdout + add.stderr).includes('s3cr3t-pw'));
+});
+
+test('validation errors name the bad flag, with exit code 2 and a stable code', async (t) => {
+  const dir = tempDir(t);
+  const key = join(dir, 'key');
+  writeFileSync(key, 'k');
+  const cases: [string[], RegExp][] = [
+    [['hosts', 'add', 'web1', '--address', '127.0.0.1', '--port', '99999'], /invalid --port: must be 1-65535/],
+    [['hosts', 'add', 'web1', '--address', '127.0.0.1', '--port', 'ssh'], /invalid --port: must be a whole number/],
+    [['hosts', 'add', 'web1', '--address', 'bad address'], /invalid --address/],
+    [['hosts', 'add', 'bad/name', '--address', 'a'], /invalid NAME/],
+    [['hosts', 'add', 'web1', '--address', 'a', '--user', 'bad user'], /invalid --user/],
+    [['hosts', 'add', 'web1', '--address', 'a', '--tag', 'bad tag'], /invalid --tag/],
+    [['hosts', 'add', 'web1', '--address', 'a', '--identity', join(dir, 'missing')], /invalid --identity/],
+    [['hosts', 'add', 'web1', '--address', 'a', '--jump', 'nobody'], /invalid --jump/],
+    [['hosts', 'add', 'web1'], /--address/],
+    [['hosts', 'list', '--bogus'], /unknown option '--bogus'/],
+    [['--data-dir', '', 'hosts', 'list'], /--data-dir/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cronium(['--data-dir', dir, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^error\[INVALID_INPUT\]: /, args.join(' '));
+    assert.match(r.stderr, message, args.join(' '));
+    assert.match(r.stderr, /hint: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const json = await cronium(['--data-dir', dir, '--json', 'hosts', 'add', 'web1', '--address', 'a', '--port', '0']);
+  assert.equal(JSON.parse(json.stdout).error.code, 'INVALID_INPUT');
+  assert.deepEqual(JSON.parse((await cronium(['--data-dir', dir, 'hosts', 'list', '--json'])).stdout), [], 'nothing stored');
+  const ok = await cronium(['--data-dir', dir, 'hosts', 'add', 'k1', '--address', 'a', '--identity', key]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('commands of later issues fail clearly with NOT_IMPLEMENTED, never silently', async (t) => {
+  const dir = tempDir(t);
+  const pending = [
+    ['run', '--host', 'web1', '--command', 'true'], ['diagnose', 'web1'], ['hosts', 'import'], ['hosts', 'trust', 'web1'],
+    ['schedules', 'add', 's', '--cron', '* * * * *', '--script', 'x.sh'], ['schedules', 'list'], ['schedules', 'pause', 's'],
+    ['jobs', 'list'], ['jobs', 'logs', '1', '--follow'], ['jobs', 'cancel', '1'], ['vars', 'set', 'k', 'v'], ['vars', 'list'],
+    ['runner', 'deploy', 'web1'], ['runner', 'clean', 'web1'],
+    ['hosts', 'add', 'web1', '--address', 'a', '--accept-new-host-key'],
+  ];
+  for (const args of pending) {
+    const r = await cronium(['--data-dir', dir, ...args]);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /^error\[NOT_IMPLEMENTED\]: `cronium .*` is not implemented yet/, args.join(' '));
+  }
+  assert.deepEqual(JSON.parse((await cronium(['--data-dir', dir, 'hosts', 'list', '--json'])).stdout), []);
+});
+
+test('errors of the store reach the user with their code, not a stack trace', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'cronium.db'), Buffer.alloc(4096, 1));
+  const r = await cronium(['--data-dir', dir, 'hosts', 'list']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error\[DB_CORRUPT\]/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('npm start without the Electron binary fails with one line pointing to cronium serve', () => {
+  // Here the Electron binary cannot be downloaded (ELECTRON_SKIP_BINARY_DOWNLOAD=1), which is the case under test.
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/start.mjs')], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('error')).length, 1, r.stderr);
+  assert.match(lines.at(-1)!, /^error: the Electron binary is not installed.*npx cronium serve/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
