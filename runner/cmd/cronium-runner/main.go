@@ -1,0 +1,20 @@
+// Command cronium-runner runs Cronium jobs on a remote host on behalf of the
+// Cronium Desktop app, which deploys it over SSH.
+//
+// Trust model: the binary is trusted because the app uploads only an artifact
+// whose SHA-256 and ECDSA P-256 signature (cosign sign-blob format, made with
+// the release key) verify, and the host re-checks the SHA-256 before each run.
+// Everything the binary receives at run time (job payloads, control frames,
+// helper calls) is untrusted until checked against the installation's payload
+// key; that verification arrives with the run subcommand.
+package main
+
+import (
+	"os"
+
+	"github.com/cronium/desktop/runner/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
+}

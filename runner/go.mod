@@ -1,0 +1,3 @@
+module github.com/cronium/desktop/runner
+
+go 1.22

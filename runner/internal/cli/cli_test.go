@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/cronium/desktop/runner/internal/version"
+)
+
+func TestRunDispatch(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantUsage  bool   // usage text on stderr
+		wantErr    string // error code of the JSON line on stderr
+		wantInMsg  string // substring of that error's message
+		wantStdout bool
+	}{
+		{name: "no args", args: nil, wantCode: ExitUsage, wantUsage: true},
+		{name: "--help", args: []string{"--help"}, wantCode: ExitUsage, wantUsage: true},
+		{name: "-h", args: []string{"-h"}, wantCode: ExitUsage, wantUsage: true},
+		{name: "help", args: []string{"help"}, wantCode: ExitUsage, wantUsage: true},
+		{name: "version", args: []string{"version"}, wantCode: ExitOK, wantStdout: true},
+		{name: "version with args", args: []string{"version", "--json"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "no arguments"},
+		{name: "unknown", args: []string{"frobnicate"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: `"frobnicate"`},
+		{name: "flag as command", args: []string{"--version"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: `"--version"`},
+		{name: "run", args: []string{"run"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"run"`},
+		{name: "attach", args: []string{"attach", "job1", "--from", "3"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"attach"`},
+		{name: "doctor", args: []string{"doctor"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"doctor"`},
+		{name: "helper", args: []string{"helper", "output"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"helper"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := Run(tc.args, &stdout, &stderr); code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d (stderr %q)", code, tc.wantCode, stderr.String())
+			}
+			if got := stdout.Len() > 0; got != tc.wantStdout {
+				t.Errorf("stdout written = %v, want %v: %q", got, tc.wantStdout, stdout.String())
+			}
+			if tc.wantUsage {
+				if !strings.HasPrefix(stderr.String(), "usage: cronium-runner") {
+					t.Errorf("stderr is not usage: %q", stderr.String())
+				}
+				for _, c := range commands {
+					if !strings.Contains(stderr.String(), "  "+c.name) {
+						t.Errorf("usage does not list %q", c.name)
+					}
+				}
+			}
+			if tc.wantErr != "" {
+				var e struct{ Code, Message string }
+				line := strings.TrimSuffix(stderr.String(), "\n")
+				if strings.Contains(line, "\n") || json.Unmarshal([]byte(line), &e) != nil {
+					t.Fatalf("stderr is not one JSON line: %q", stderr.String())
+				}
+				if e.Code != tc.wantErr || !strings.Contains(e.Message, tc.wantInMsg) {
+					t.Errorf("error = %+v, want code %s with %q in the message", e, tc.wantErr, tc.wantInMsg)
+				}
+			}
+		})
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Run([]string{"version"}, &stdout, &stderr); code != ExitOK {
+		t.Fatalf("exit code %d, stderr %q", code, stderr.String())
+	}
+	out := stdout.String()
+	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+		t.Errorf("want exactly one line, got %q", out)
+	}
+	var got version.Info
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("version output %q: %v", out, err)
+	}
+	want := version.Info{
+		Version:   version.Version,
+		Protocol:  1,
+		OS:        runtime.GOOS,
+		Arch:      runtime.GOARCH,
+		Arm:       version.Current().Arm,
+		GoVersion: runtime.Version(),
+		Target:    version.Target(runtime.GOOS, runtime.GOARCH, version.Current().Arm),
+	}
+	if got != want {
+		t.Errorf("version = %+v, want %+v", got, want)
+	}
+}
