@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Runs the test suites and ends with one summary line, "N passed, N failed".
-// Usage: node scripts/test.mjs [unit|integration|e2e|go]...   (no argument: all)
-// TypeScript suites run on node's test runner (through tsx); Go through `go test`.
+// Usage: node scripts/test.mjs [static|unit|go|integration|e2e]...   (no argument: all)
+// static = typecheck + lint (one check each); TypeScript suites run on node's test
+// runner (through tsx); Go through `go test`.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const all = ['unit', 'go', 'integration', 'e2e'];
+const all = ['static', 'unit', 'go', 'integration', 'e2e'];
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const w of wanted) {
   if (!all.includes(w)) {
@@ -49,6 +50,15 @@ let passed = 0;
 let failed = 0;
 for (const suite of wanted) {
   console.log(`\n=== ${suite} ===`);
+  if (suite === 'static') {
+    for (const script of ['typecheck', 'lint']) {
+      const [code] = await run('npm', ['run', '--silent', script]);
+      console.log(`${code === 0 ? '✔' : '✖'} ${script}`);
+      if (code === 0) passed++;
+      else failed++;
+    }
+    continue;
+  }
   if (suite === 'go') {
     const [code, text] = await run('go', ['test', '-count=1', '-v', './...'], { cwd: join(root, 'runner') }).catch(() => [1, '']);
     const p = (text.match(/^\s*--- PASS/gm) ?? []).length;

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench`: prints a table of figures, each a median over repeated runs with
+ * its spread, and each comparison a ratio against a baseline measured in the same
+ * run. Targets are reported as met or missed, never asserted: this machine is shared
+ * and noisy. Writes test/bench/results/latest.{json,md}.
+ *
+ * Measured at this stage (the store and the doors; SSH, runner and fan-out figures
+ * come with those features):
+ * - hosts.list through the dispatcher with 1,000 hosts, against the raw SQL query.
+ * - CLI cold start (`cronium hosts list --json`) against `node -e 0`.
+ * - RSS of the core with 1,000 hosts.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { openCore } from '../../electron/core/core';
+import { call } from '../../electron/core/api/dispatcher';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Row {
+  name: string;
+  median: number;
+  spread: string;
+  unit: string;
+  baseline?: string;
+  ratio?: number;
+  target?: string;
+  verdict?: 'met' | 'missed';
+}
+
+/** Median and interquartile range of samples. */
+function stats(samples: number[]): { median: number; p25: number; p75: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))]!;
+  return { median: at(0.5), p25: at(0.25), p75: at(0.75) };
+}
+
+function time(fn: () => void, runs: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+const rows: Row[] = [];
+const dataDir = mkdtempSync(join(tmpdir(), 'cronium-bench-'));
+try {
+  const core = openCore({ dataDir, door: 'cli' });
+  const insert = core.store.sqlite.transaction(() => {
+    for (let i = 0; i < 1000; i++) {
+      core.hosts.add({ name: `host-${String(i).padStart(4, '0')}`, address: `10.0.${i >> 8}.${i & 255}`, port: 22, tags: [`rack-${i % 20}`, i % 2 ? 'web' : 'db'] });
+    }
+  });
+  insert();
+
+  const ctx = { door: 'headless' as const };
+  for (let i = 0; i < 5; i++) await call(core.dispatch, 'hosts.list', {}, ctx);
+  const listSamples: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.now();
+    await call(core.dispatch, 'hosts.list', {}, ctx);
+    listSamples.push(performance.now() - t0);
+  }
+  const raw = core.store.sqlite.prepare('select h.*, group_concat(t.tag) as tags from hosts h left join host_tags t on t.host_id = h.id group by h.id order by h.name');
+  const rawSamples = time(() => raw.all(), 30);
+  const l = stats(listSamples);
+  const r = stats(rawSamples);
+  rows.push({
+    name: 'hosts.list, 1,000 hosts (API)',
+    median: l.median,
+    spread: `${l.p25.toFixed(1)}–${l.p75.toFixed(1)}`,
+    unit: 'ms',
+    baseline: `raw SQL join ${r.median.toFixed(2)} ms`,
+    ratio: l.median / r.median,
+    target: '< 50 ms',
+    verdict: l.median < 50 ? 'met' : 'missed',
+  });
+  global.gc?.();
+  const rss = process.memoryUsage().rss / 1024 / 1024;
+  rows.push({ name: 'RSS of the core, 1,000 hosts', median: rss, spread: '-', unit: 'MB', target: '< 300 MB', verdict: rss < 300 ? 'met' : 'missed' });
+  core.close();
+
+  const cli = [join(ROOT, 'bin/cronium.mjs'), '--data-dir', dataDir, 'hosts', 'list', '--json'];
+  const cliSamples = time(() => spawnSync(process.execPath, cli, { stdio: 'ignore' }), 10);
+  const nodeSamples = time(() => spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' }), 10);
+  const c = stats(cliSamples);
+  const n = stats(nodeSamples);
+  rows.push({
+    name: 'CLI cold start, hosts list --json (1,000 hosts)',
+    median: c.median,
+    spread: `${c.p25.toFixed(0)}–${c.p75.toFixed(0)}`,
+    unit: 'ms',
+    baseline: `node -e 0: ${n.median.toFixed(0)} ms`,
+    ratio: c.median / n.median,
+  });
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const header = '| figure | median | spread (p25–p75) | baseline | ratio | target | verdict |\n| --- | --- | --- | --- | --- | --- | --- |';
+const md = [
+  `Machine: ${machine}`,
+  '',
+  header,
+  ...rows.map(
+    (x) =>
+      `| ${x.name} | ${x.median.toFixed(x.unit === 'ms' && x.median < 10 ? 2 : 1)} ${x.unit} | ${x.spread} | ${x.baseline ?? '-'} | ${x.ratio ? `${x.ratio.toFixed(2)}x` : '-'} | ${x.target ?? '-'} | ${x.verdict ?? '-'} |`,
+  ),
+].join('\n');
+console.log(md);
+mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
+writeFileSync(join(ROOT, 'test/bench/results/latest.json'), JSON.stringify({ machine, at: new Date().toISOString(), rows }, null, 2));
+writeFileSync(join(ROOT, 'test/bench/results/latest.md'), `${md}\n`);
