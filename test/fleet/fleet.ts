@@ -1,0 +1,548 @@
+// Test fleet: real OpenSSH sshd processes on loopback, one per host, for integration tests and benchmarks.
+//
+//   const fleet = await startFleet();                  // one host of every profile (needs root)
+//   execFileSync('ssh', ['-F', `${fleet.dir}/ssh_config`, 'default', 'echo ok']);
+//   fleet.host('password').password;                   // random per start
+//   await fleet.rotateHostKey('rekey');                // clients with the old known_hosts now fail
+//   await fleet.stop();                                // also runs on exit / SIGINT / SIGTERM / SIGHUP
+//
+// From a shell: `npm run fleet -- up` (see cli.ts), then `ssh -F <dir>/ssh_config <host>`.
+//
+// Every host gets its own address 127.<subnet>.<i>.<j>, port 22, an ed25519 host key, an
+// sshd_config and a `crf-<profile>` account (created with useradd on first use, reused later).
+// Everything a fleet writes lives in its dir (default: a fresh `cronium-fleet-*` dir under
+// os.tmpdir()), except the accounts and one per-fleet authorized keys file in each account's
+// ~/.ssh, which stop() removes. The noexec host covers /tmp with a tmpfs inside its own mount
+// namespace and binds the fleet dir back on top, so the dir may live under /tmp.
+// The bastion and inner hosts run in a network namespace holding only `lo`; socat bridges the
+// bastion's host-side address to it through a unix socket, so inner is reachable only by ProxyJump.
+// rotateHostKey rewrites <dir>/known_hosts; snapshot knownHosts() first to keep the old view.
+// Only processes this module spawned (and their descendants) are ever signalled, by PID. Besides
+// the exit hooks, daemons get a parent-death signal (setpriv --pdeathsig) and the next startFleet
+// removes the dir, netns and key files of fleets whose owner died (SIGKILL).
+// Fleets that run at the same time must use different subnets; they share the accounts, and the
+// password host's password is reset by each start.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKey } from './keys';
+import { isRunning, processStartTime, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
+import { inNetns, needsMountNs, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
+import { assertPortFree, createNetns, findSshd, listenCount, logTail, MOUNT_NS_SCRIPT, readBanner, readBannerInNetns, sshdVersion, waitForBanner } from './sshd';
+import { ensureUser, type FleetUser } from './users';
+
+/** Profile names and the banner line of the noisy host, re-exported so tests import one module. */
+export type { Profile } from './profiles';
+export { PROFILES } from './profiles';
+export { NOISY_BANNER } from './users';
+
+/** One running sshd of the fleet. */
+export interface FleetHost {
+  name: string;
+  profile: Profile;
+  /** Where to connect; for a host behind a jump host, the address as seen from that jump host. */
+  address: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+  password?: string;
+  /** 'SHA256:...' */
+  hostKeyFingerprint: string;
+  /** 'ssh-ed25519 AAAA...' */
+  hostPublicKey: string;
+  knownHostsLine: string;
+  /** Name of the bastion host to jump through. */
+  jump?: string;
+  pid: number;
+}
+
+/** One host to start. */
+export interface FleetSpec {
+  name: string;
+  profile: Profile;
+}
+
+/** Options for startFleet. */
+export interface StartFleetOptions {
+  /** Default: one host of every profile, named after it (bastion and inner together). */
+  hosts?: FleetSpec[];
+  /** Extra 'default' hosts named default-1..default-N, for benchmarks of up to a few hundred hosts. */
+  defaults?: number;
+  /** Second address octet, 1..254; default 201. */
+  subnet?: number;
+  /** Fleet dir; created if missing, must be empty. Default: a fresh dir under os.tmpdir(). */
+  dir?: string;
+  /** Leave the sshds running when this process exits (for the CLI); stop them later with stopFleetState(). */
+  persistent?: boolean;
+}
+
+/** Everything needed to stop a fleet from another process (what the CLI keeps in its state file). */
+export interface FleetState {
+  version: 1;
+  id: string;
+  dir: string;
+  /** Left running on purpose when the owner exits (CLI); never reaped as an orphan. */
+  persistent: boolean;
+  /** The process that started the fleet; when it is gone, a later startFleet reaps what it left. */
+  owner?: ProcessRecord;
+  netns?: string;
+  processes: ProcessRecord[];
+  keyFiles: string[];
+  hosts: FleetHost[];
+}
+
+/** A running fleet. */
+export interface Fleet {
+  dir: string;
+  hosts: FleetHost[];
+  /** The host with that name; throws if there is none. */
+  host(name: string): FleetHost;
+  /** OpenSSH client config for every host (also written to <dir>/ssh_config). */
+  sshConfig(): string;
+  /** known_hosts for every host (also written to <dir>/known_hosts, and rewritten by rotateHostKey). */
+  knownHosts(): string;
+  /** Gives the host a new host key and restarts its sshd (SIGHUP, same PID). */
+  rotateHostKey(name: string): Promise<{ oldFingerprint: string; newFingerprint: string }>;
+  /** Kills every process of the fleet, deletes its netns, key files and dir. Idempotent. */
+  stop(): Promise<void>;
+  /** Serializable state for stopping the fleet from another process. */
+  state(): FleetState;
+}
+
+const DEFAULT_SUBNET = 201;
+const PORT = 22;
+const READY_TIMEOUT_MS = 10_000;
+const STATE_FILE = 'fleet-state.json';
+const active = new Set<FleetImpl>();
+let exitHooksInstalled = false;
+
+interface Daemon {
+  child: ChildProcess;
+  record: ProcessRecord;
+  exited: Promise<void>;
+  alive(): boolean;
+}
+
+interface HostRuntime {
+  host: FleetHost;
+  hostDir: string;
+  keyPath: string;
+  configPath: string;
+  logPath: string;
+  netns?: string;
+  user?: FleetUser;
+  daemon?: Daemon;
+  /** The socat bridge into the netns, for a bastion: the host is only reachable while it runs. */
+  bridges: Daemon[];
+}
+
+/** Quotes a path for ssh_config when it contains whitespace. */
+function cfgPath(p: string): string {
+  return /\s/.test(p) ? `"${p}"` : p;
+}
+
+/** The i-th fleet address: 127.<subnet>.1.1, 127.<subnet>.1.2, ... 250 hosts per third octet. */
+function addressFor(subnet: number, index: number): string {
+  return `127.${subnet}.${1 + Math.floor(index / 250)}.${1 + (index % 250)}`;
+}
+
+/** Runs fn over items with at most `limit` in flight (ssh-keygen for 200 hosts on 2 cores). */
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Awaits all promises, then rethrows the first failure (so nothing is left running unobserved). */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Stops a fleet described by its state: processes by PID (plus descendants), netns, key files, dir. */
+export async function stopFleetState(state: FleetState): Promise<void> {
+  await terminate(state.processes);
+  if (state.netns) await run('ip', ['netns', 'delete', state.netns]).catch(() => undefined);
+  for (const file of state.keyFiles) await rm(file, { force: true });
+  await rm(state.dir, { recursive: true, force: true });
+}
+
+/** Synchronous stopFleetState for exit handlers: signals without waiting. */
+export function stopFleetStateSync(state: FleetState): void {
+  terminateSync(state.processes);
+  if (state.netns) runSyncQuiet('ip', ['netns', 'delete', state.netns]);
+  for (const file of state.keyFiles) rmSync(file, { force: true });
+  rmSync(state.dir, { recursive: true, force: true });
+}
+
+/**
+ * Stops fleets under os.tmpdir() whose owning process died without stopping them (SIGKILL, crash):
+ * their daemons (identified by PID and start time), netns, key files and dir.
+ */
+async function reapOrphans(): Promise<void> {
+  const base = tmpdir();
+  for (const name of await readdir(base)) {
+    if (!name.startsWith('cronium-fleet-')) continue;
+    let state: FleetState;
+    try {
+      state = JSON.parse(await readFile(join(base, name, STATE_FILE), 'utf8')) as FleetState;
+    } catch {
+      continue;
+    }
+    if (state.version !== 1 || state.persistent || !state.owner || isRunning(state.owner) || state.dir !== join(base, name)) continue;
+    await stopFleetState(state);
+  }
+}
+
+/** Stops live fleets when the process ends; re-raises the signal so the default exit still happens. */
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('exit', () => {
+    for (const fleet of active) fleet.stopSync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = (): void => {
+      for (const fleet of active) fleet.stopSync();
+      process.removeListener(sig, handler);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, handler);
+  }
+}
+
+class FleetImpl implements Fleet {
+  readonly hosts: FleetHost[] = [];
+  readonly runtimes = new Map<string, HostRuntime>();
+  readonly daemons: Daemon[] = [];
+  readonly keyFiles: string[] = [];
+  netns?: string;
+  private stopping?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    readonly persistent: boolean,
+  ) {}
+
+  host(name: string): FleetHost {
+    const rt = this.runtimes.get(name);
+    if (!rt) throw new Error(`test fleet: no host named "${name}" (have: ${this.hosts.map((h) => h.name).join(', ')})`);
+    return rt.host;
+  }
+
+  sshConfig(): string {
+    const out = [`# Cronium test fleet ${this.dir}. Use: ssh -F ${cfgPath(join(this.dir, 'ssh_config'))} <host>`];
+    for (const h of this.hosts) {
+      const password = h.password !== undefined;
+      out.push(
+        '',
+        `Host ${h.name}`,
+        `  HostName ${h.address}`,
+        `  Port ${h.port}`,
+        `  User ${h.user}`,
+        ...(h.identityFile ? [`  IdentityFile ${cfgPath(h.identityFile)}`] : []),
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${cfgPath(join(this.dir, 'known_hosts'))}`,
+        '  GlobalKnownHostsFile /dev/null',
+        '  StrictHostKeyChecking yes',
+        '  UpdateHostKeys no',
+        `  PubkeyAuthentication ${password ? 'no' : 'yes'}`,
+        `  PasswordAuthentication ${password ? 'yes' : 'no'}`,
+        `  KbdInteractiveAuthentication ${password ? 'yes' : 'no'}`,
+        ...(password ? ['  PreferredAuthentications password,keyboard-interactive'] : []),
+        ...(h.jump ? [`  ProxyJump ${h.jump}`] : []),
+      );
+    }
+    return `${out.join('\n')}\n`;
+  }
+
+  knownHosts(): string {
+    return this.hosts.map((h) => `${h.knownHostsLine}\n`).join('');
+  }
+
+  /** Writes ssh_config and known_hosts into the fleet dir. */
+  async writeClientFiles(): Promise<void> {
+    await writeFile(join(this.dir, 'ssh_config'), this.sshConfig(), { mode: 0o600 });
+    await writeFile(join(this.dir, 'known_hosts'), this.knownHosts(), { mode: 0o600 });
+  }
+
+  async rotateHostKey(name: string): Promise<{ oldFingerprint: string; newFingerprint: string }> {
+    const rt = this.runtimes.get(name);
+    if (!rt?.daemon) throw new Error(`test fleet: no running host named "${name}"`);
+    const daemon = rt.daemon;
+    const oldFingerprint = rt.host.hostKeyFingerprint;
+    const key = await generateKey(rt.keyPath, `${name}@cronium-fleet`);
+    const before = await listenCount(rt.logPath);
+    // SIGHUP makes sshd re-exec itself (same PID, same namespaces) and load the new key.
+    process.kill(daemon.record.pid, 'SIGHUP');
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while ((await listenCount(rt.logPath)) <= before) {
+      if (!daemon.alive() || Date.now() > deadline) throw new Error(`test fleet: ${name} did not restart after SIGHUP. Log tail:\n${await logTail(rt.logPath)}`);
+      await sleep(20);
+    }
+    await this.waitReady(rt);
+    this.applyKey(rt, key.publicKey, key.fingerprint);
+    await this.writeClientFiles();
+    return { oldFingerprint, newFingerprint: key.fingerprint };
+  }
+
+  /** Records a host's (new) public key in its FleetHost. */
+  applyKey(rt: HostRuntime, publicKey: string, fingerprint: string): void {
+    const h = rt.host;
+    h.hostPublicKey = publicKey;
+    h.hostKeyFingerprint = fingerprint;
+    h.knownHostsLine = `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${publicKey}`;
+  }
+
+  /** Waits for the host's banner: directly, or from inside the netns for a host behind the bastion. */
+  async waitReady(rt: HostRuntime): Promise<void> {
+    const daemon = rt.daemon;
+    if (!daemon) throw new Error(`test fleet: ${rt.host.name} was never started`);
+    const { address, port } = rt.host;
+    const netns = rt.netns;
+    const viaNetns = netns !== undefined && rt.host.profile !== 'bastion';
+    await waitForBanner(() => (viaNetns ? readBannerInNetns(netns, address, port) : readBanner(address, port)), {
+      timeoutMs: READY_TIMEOUT_MS + 50 * this.hosts.length,
+      alive: () => daemon.alive() && rt.bridges.every((d) => d.alive()),
+      what: `sshd for ${rt.host.name} (${address}:${port}, pid ${daemon.record.pid})`,
+      logPaths: [rt.logPath, ...(rt.bridges.length > 0 ? [join(rt.hostDir, 'bridge.log')] : [])],
+    });
+  }
+
+  /** Records the fleet in its dir, so a later startFleet can clean up if this process dies abruptly. */
+  saveState(): void {
+    writeFileSync(join(this.dir, STATE_FILE), `${JSON.stringify(this.state(), null, 2)}\n`, { mode: 0o600 });
+  }
+
+  /** Spawns a long-running process in its own process group with output appended to logPath. */
+  spawnDaemon(cmd: string, args: string[], logPath: string, label: string): Daemon {
+    const fd = openSync(logPath, 'a', 0o600);
+    // Exit hooks do not run on SIGKILL (or when node dies inside its own error handling), so
+    // non-persistent daemons also get a parent-death signal; setpriv execs, keeping the PID.
+    const argv = this.persistent ? [cmd, ...args] : ['setpriv', '--pdeathsig', 'TERM', '--', cmd, ...args];
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    const pid = child.pid;
+    const startTime = pid === undefined ? undefined : processStartTime(pid);
+    if (pid === undefined || startTime === undefined) throw new Error(`test fleet: could not start ${cmd} for ${label}`);
+    let exited = false;
+    const exitedPromise = new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        exited = true;
+        resolve();
+      });
+    });
+    child.on('error', () => undefined);
+    if (this.persistent) child.unref();
+    const daemon: Daemon = { child, record: { pid, startTime, label }, exited: exitedPromise, alive: () => !exited && isRunning({ pid, startTime }) };
+    this.daemons.push(daemon);
+    return daemon;
+  }
+
+  state(): FleetState {
+    const ownerStart = processStartTime(process.pid);
+    return {
+      version: 1,
+      id: this.id,
+      dir: this.dir,
+      persistent: this.persistent,
+      owner: ownerStart === undefined ? undefined : { pid: process.pid, startTime: ownerStart, label: 'fleet owner' },
+      netns: this.netns,
+      processes: this.daemons.map((d) => d.record),
+      keyFiles: [...this.keyFiles],
+      hosts: this.hosts.map((h) => ({ ...h })),
+    };
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      active.delete(this);
+      await stopFleetState(this.state());
+      // Wait until node has reaped its own children, so their PIDs are really gone.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+      await Promise.race([Promise.all(this.daemons.map((d) => d.exited)), timeout]);
+      clearTimeout(timer);
+      this.stopped = true;
+    })();
+    return this.stopping;
+  }
+
+  /** Best-effort synchronous stop for exit handlers; also covers an async stop() cut short by exit. */
+  stopSync(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    active.delete(this);
+    stopFleetStateSync(this.state());
+  }
+}
+
+/** Expands and validates the host list: names unique and usable as ssh_config aliases, inner needs a bastion. */
+function planHosts(opts: StartFleetOptions): FleetSpec[] {
+  const specs = [...(opts.hosts ?? PROFILES.map((p) => ({ name: p, profile: p })))];
+  const extra = opts.defaults ?? 0;
+  if (!Number.isInteger(extra) || extra < 0 || extra > 1000) throw new Error(`test fleet: defaults must be an integer 0..1000, got ${extra}`);
+  for (let i = 1; i <= extra; i++) specs.push({ name: `default-${i}`, profile: 'default' });
+  const seen = new Set<string>();
+  for (const s of specs) {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(s.name)) throw new Error(`test fleet: bad host name "${s.name}" (lowercase letters, digits, dashes)`);
+    if (seen.has(s.name)) throw new Error(`test fleet: duplicate host name "${s.name}"`);
+    if (!(PROFILES as readonly string[]).includes(s.profile)) throw new Error(`test fleet: unknown profile "${s.profile}"`);
+    seen.add(s.name);
+  }
+  if (specs.length === 0) throw new Error('test fleet: no hosts to start');
+  if (specs.some((s) => s.profile === 'inner') && !specs.some((s) => s.profile === 'bastion')) throw new Error('test fleet: an inner host needs a bastion host in the same fleet');
+  return specs;
+}
+
+/** Creates the fleet dir (mode 0700: it holds private keys). */
+async function makeFleetDir(dir: string | undefined): Promise<string> {
+  if (!dir) return mkdtemp(join(tmpdir(), 'cronium-fleet-'));
+  await mkdir(dir, { recursive: true });
+  if ((await readdir(dir)).length > 0) throw new Error(`test fleet: dir ${dir} is not empty`);
+  await chmod(dir, 0o700);
+  return dir;
+}
+
+/** Starts a fleet of real sshd processes (as root). See the comment at the top of this file. */
+export async function startFleet(opts: StartFleetOptions = {}): Promise<Fleet> {
+  if (process.getuid?.() !== 0) throw new Error('test fleet: must run as root (it starts sshd on port 22, creates users and namespaces); try sudo');
+  const specs = planHosts(opts);
+  const subnet = opts.subnet ?? DEFAULT_SUBNET;
+  if (!Number.isInteger(subnet) || subnet < 1 || subnet > 254) throw new Error(`test fleet: subnet must be an integer 1..254, got ${subnet}`);
+  const sshd = findSshd();
+  await reapOrphans();
+  const id = randomBytes(4).toString('hex');
+  const dir = await makeFleetDir(opts.dir);
+  // socat and sshd take these paths inside option strings where ',' ':' and spaces would split them.
+  if (/[\s,:!"'\\]/.test(dir)) throw new Error(`test fleet: dir ${dir} must not contain spaces or any of , : ! " ' \\`);
+  const fleet = new FleetImpl(id, dir, opts.persistent ?? false);
+  if (!fleet.persistent) {
+    installExitHooks();
+    active.add(fleet);
+  }
+  try {
+    await startHosts(fleet, specs, subnet, sshd);
+  } catch (err) {
+    await fleet.stop();
+    throw err;
+  }
+  return fleet;
+}
+
+/** The body of startFleet, split out so any failure can be cleaned up by the caller. */
+async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, sshd: string): Promise<void> {
+  const { dir, id } = fleet;
+  const needsNetns = specs.some((s) => inNetns(s.profile));
+  if (needsNetns) fleet.netns = `crf-${id}`;
+  fleet.saveState();
+  const bastion = specs.find((s) => s.profile === 'bastion')?.name;
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const clientKeyPath = join(dir, 'client_ed25519');
+
+  specs.forEach((spec, i) => {
+    const hostDir = join(dir, 'hosts', spec.name);
+    const host: FleetHost = {
+      name: spec.name,
+      profile: spec.profile,
+      address: addressFor(subnet, i),
+      port: PORT,
+      user: userSpecFor(spec.profile).name,
+      identityFile: spec.profile === 'password' ? undefined : clientKeyPath,
+      hostKeyFingerprint: '',
+      hostPublicKey: '',
+      knownHostsLine: '',
+      jump: spec.profile === 'inner' ? bastion : undefined,
+      pid: 0,
+    };
+    fleet.hosts.push(host);
+    fleet.runtimes.set(spec.name, {
+      host,
+      hostDir,
+      keyPath: join(hostDir, 'ssh_host_ed25519_key'),
+      configPath: join(hostDir, 'sshd_config'),
+      logPath: join(hostDir, 'sshd.log'),
+      netns: inNetns(spec.profile) ? fleet.netns : undefined,
+      bridges: [],
+    });
+  });
+  const runtimes = [...fleet.runtimes.values()];
+  for (const rt of runtimes) await mkdir(rt.hostDir, { recursive: true, mode: 0o700 });
+  for (const rt of runtimes) {
+    if (rt.host.profile === 'bastion' && join(rt.hostDir, 'bridge.sock').length > 100) throw new Error(`test fleet: dir ${dir} is too long for a unix socket path`);
+  }
+
+  const profiles = [...new Set(specs.map((s) => s.profile))];
+  const users = new Map<Profile, FleetUser>();
+  const versionPromise = sshdVersion(sshd);
+  const clientKey = generateKey(clientKeyPath, `cronium-fleet-${id}`);
+  await settleAll([
+    versionPromise,
+    // useradd/usermod lock the passwd files, so accounts are prepared one at a time.
+    clientKey.then(async (key) => {
+      for (const profile of profiles) {
+        const user = await ensureUser(userSpecFor(profile), { id, dir, clientPublicKey: key.publicKey });
+        users.set(profile, user);
+        fleet.keyFiles.push(user.keysFile);
+      }
+    }),
+    mapLimit(runtimes, 8, async (rt) => {
+      const key = await generateKey(rt.keyPath, `${rt.host.name}@cronium-fleet`);
+      fleet.applyKey(rt, key.publicKey, key.fingerprint);
+    }),
+    // Hosts inside the netns cannot collide with anything; the bastion's host-side bridge can.
+    ...runtimes.filter((rt) => !rt.netns || rt.host.profile === 'bastion').map((rt) => assertPortFree(rt.host.address, PORT)),
+    ...(fleet.netns ? [createNetns(fleet.netns)] : []),
+  ]);
+  const version = await versionPromise;
+
+  for (const rt of runtimes) {
+    const user = users.get(rt.host.profile);
+    if (!user) throw new Error(`test fleet: no account for profile ${rt.host.profile}`);
+    rt.user = user;
+    rt.host.password = user.password;
+    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version }), { mode: 0o600 });
+  }
+
+  for (const rt of runtimes) startHost(fleet, rt, sshd);
+  fleet.saveState();
+  await settleAll(runtimes.map((rt) => fleet.waitReady(rt)));
+  await fleet.writeClientFiles();
+}
+
+/** Spawns one host's sshd (in its namespaces) and, for a bastion, the socat bridge into the netns. */
+function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
+  const { host } = rt;
+  const sshdArgs = [sshd, '-D', '-e', '-f', rt.configPath];
+  let argv: string[];
+  if (rt.netns) {
+    argv = ['ip', 'netns', 'exec', rt.netns, ...sshdArgs];
+  } else if (needsMountNs(host.profile)) {
+    const home = rt.user?.home ?? '';
+    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', ...sshdArgs];
+  } else {
+    argv = sshdArgs;
+  }
+  const [cmd, ...args] = argv as [string, ...string[]];
+  rt.daemon = fleet.spawnDaemon(cmd, args, rt.logPath, `sshd ${host.name}`);
+  host.pid = rt.daemon.record.pid;
+
+  if (host.profile === 'bastion' && rt.netns) {
+    const sock = join(rt.hostDir, 'bridge.sock');
+    const bridgeLog = join(rt.hostDir, 'bridge.log');
+    rt.bridges.push(fleet.spawnDaemon('ip', ['netns', 'exec', rt.netns, 'socat', `UNIX-LISTEN:${sock},fork,unlink-early,mode=600`, `TCP:${host.address}:${host.port}`], bridgeLog, `bridge in ${rt.netns}`));
+    rt.bridges.push(fleet.spawnDaemon('socat', [`TCP-LISTEN:${host.port},bind=${host.address},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], bridgeLog, `bridge to ${host.name}`));
+  }
+}

@@ -1,0 +1,75 @@
+// What each fleet profile changes: its account and its sshd_config.
+import type { UserSpec } from './users';
+
+/** Every profile, in the order a default fleet starts them. */
+export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', 'noisy', 'maxsessions1', 'password', 'bastion', 'inner', 'rekey'] as const;
+
+/** A kind of restrictive host users meet (see the Test fleet section of DESIGN.md). */
+export type Profile = (typeof PROFILES)[number];
+
+/** True for profiles whose sshd runs in the fleet's loopback-only network namespace. */
+export function inNetns(profile: Profile): boolean {
+  return profile === 'bastion' || profile === 'inner';
+}
+
+/** True for profiles whose sshd needs a private mount namespace. */
+export function needsMountNs(profile: Profile): boolean {
+  return profile === 'noexec' || profile === 'nobash';
+}
+
+/** The account a profile logs in as; hosts of one profile share it. */
+export function userSpecFor(profile: Profile): UserSpec {
+  return {
+    name: `crf-${profile}`,
+    shell: profile === 'nobash' ? '/bin/sh' : '/bin/bash',
+    noisy: profile === 'noisy',
+    password: profile === 'password',
+  };
+}
+
+/** Inputs for one host's sshd_config. */
+export interface SshdConfigInput {
+  name: string;
+  profile: Profile;
+  address: string;
+  port: number;
+  hostKeyPath: string;
+  user: string;
+  fleetId: string;
+  /** [major, minor] of the installed sshd, for options that only newer versions know. */
+  version: [number, number];
+}
+
+/** Renders the sshd_config for one host. */
+export function renderSshdConfig(c: SshdConfigInput): string {
+  const password = c.profile === 'password';
+  const lines = [
+    `# Cronium test fleet: host ${c.name}, profile ${c.profile}.`,
+    `ListenAddress ${c.address}:${c.port}`,
+    `HostKey ${c.hostKeyPath}`,
+    'PidFile none',
+    'UsePAM no',
+    'StrictModes yes',
+    'LogLevel VERBOSE',
+    'PermitRootLogin no',
+    // Only the fleet account may log in, whatever else exists on the machine.
+    `AllowUsers ${c.user}`,
+    // The per-fleet file holds this fleet's client key; the standard file stays for code under test.
+    `AuthorizedKeysFile .ssh/authorized_keys .ssh/cronium-fleet-${c.fleetId}.keys`,
+    `PubkeyAuthentication ${password ? 'no' : 'yes'}`,
+    `PasswordAuthentication ${password ? 'yes' : 'no'}`,
+    `KbdInteractiveAuthentication ${password ? 'yes' : 'no'}`,
+    'PermitEmptyPasswords no',
+    'UseDNS no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'X11Forwarding no',
+  ];
+  // OpenSSH 9.8+ penalizes sources after failed logins; tests fail logins on purpose from 127.0.0.1.
+  if (c.version[0] > 9 || (c.version[0] === 9 && c.version[1] >= 8)) lines.push('PerSourcePenalties no');
+  if (c.profile === 'noforward') lines.push('AllowTcpForwarding no', 'AllowStreamLocalForwarding no', 'DisableForwarding yes');
+  else lines.push('AllowTcpForwarding yes');
+  if (c.profile === 'maxsessions1') lines.push('MaxSessions 1');
+  if (c.profile !== 'nosftp') lines.push('Subsystem sftp internal-sftp');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,141 @@
+// Linux accounts for the test fleet: one `crf-<profile>` user per profile, created on first use and
+// reused afterwards. Each fleet authorizes its own client key in a per-fleet file so fleets that run
+// at the same time (a `fleet up` plus a test run) do not overwrite each other's keys.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run, sleep } from './proc';
+
+/** The first line printed by a noisy host's ~/.bashrc (non-interactive `ssh host cmd` reads it too). */
+export const NOISY_BANNER = 'Welcome to noisy host';
+
+/** What a profile needs from its account. */
+export interface UserSpec {
+  name: string;
+  shell: string;
+  noisy: boolean;
+  password: boolean;
+}
+
+/** A ready account. */
+export interface FleetUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** Set for password-auth users; a fresh random one per fleet start. */
+  password?: string;
+  /** The per-fleet authorized keys file, removed again on stop. */
+  keysFile: string;
+}
+
+interface PasswdEntry {
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+/** Looks a user up in /etc/passwd (useradd writes there; no NSS lookup needed). */
+async function passwdEntry(name: string): Promise<PasswdEntry | undefined> {
+  for (const line of (await readFile('/etc/passwd', 'utf8')).split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 7) return { uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '', shell: f[6] ?? '' };
+  }
+  return undefined;
+}
+
+/** The password field from /etc/shadow ('' when the user has no shadow entry). */
+async function shadowField(name: string): Promise<string> {
+  for (const line of (await readFile('/etc/shadow', 'utf8')).split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name) return f[1] ?? '';
+  }
+  return '';
+}
+
+/** Runs a passwd-database tool, retrying while another process (e.g. a second fleet) holds the lock. */
+async function runLocked(cmd: string, args: string[], input?: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await run(cmd, args, input);
+      return;
+    } catch (err) {
+      if (attempt >= 20 || !/lock/i.test(String(err))) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+/** Writes a file owned by the user with the given mode. */
+async function writeOwned(path: string, content: string, mode: number, user: PasswdEntry): Promise<void> {
+  await writeFile(path, content);
+  await chown(path, user.uid, user.gid);
+  await chmod(path, mode);
+}
+
+/** Removes per-fleet key files left by fleets that died without cleaning up (their dir is gone). */
+async function removeStaleKeyFiles(sshDir: string): Promise<void> {
+  for (const name of await readdir(sshDir)) {
+    if (!/^cronium-fleet-[0-9a-f]+\.keys$/.test(name)) continue;
+    const path = join(sshDir, name);
+    const firstLine = (await readFile(path, 'utf8')).split('\n')[0] ?? '';
+    const dir = /^# fleet dir: (.+)$/.exec(firstLine)?.[1];
+    if (dir && !existsSync(dir)) await rm(path, { force: true });
+  }
+}
+
+/** Creates or reuses the account and lays out a plain shell profile plus the fleet's authorized key. */
+export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: string; clientPublicKey: string }): Promise<FleetUser> {
+  let entry = await passwdEntry(spec.name);
+  if (!entry) {
+    try {
+      await runLocked('useradd', ['--create-home', '--home-dir', `/home/${spec.name}`, '--shell', spec.shell, '--user-group', '--comment', 'Cronium test fleet', spec.name]);
+    } catch (err) {
+      // A concurrently starting fleet may have created it first.
+      if (!(await passwdEntry(spec.name))) throw err;
+    }
+    entry = await passwdEntry(spec.name);
+    if (!entry) throw new Error(`useradd ${spec.name} reported success but the user is missing`);
+  }
+  if (entry.shell !== spec.shell) {
+    await runLocked('usermod', ['--shell', spec.shell, spec.name]);
+    entry.shell = spec.shell;
+  }
+
+  let password: string | undefined;
+  if (spec.password) {
+    password = randomBytes(12).toString('base64url');
+    await runLocked('chpasswd', [], `${spec.name}:${password}\n`);
+  } else if (/^!|^$/.test(await shadowField(spec.name))) {
+    // useradd leaves '!' (locked); with UsePAM no, sshd then refuses even public-key logins.
+    await runLocked('usermod', ['--password', '*', spec.name]);
+  }
+
+  // StrictModes: home and ~/.ssh owned by the user and not group/world writable.
+  const home = entry.home;
+  await mkdir(home, { recursive: true });
+  await chown(home, entry.uid, entry.gid);
+  await chmod(home, 0o755);
+  const sshDir = join(home, '.ssh');
+  await mkdir(sshDir, { recursive: true });
+  await chown(sshDir, entry.uid, entry.gid);
+  await chmod(sshDir, 0o700);
+
+  // A plain profile: no skel extras (clear_console in .bash_logout, an interactive-only guard that
+  // would hide the noisy line); .bash_profile/.bash_login would shadow .profile, so drop them.
+  for (const name of ['.bash_logout', '.bash_profile', '.bash_login']) await rm(join(home, name), { force: true });
+  const bashrc = spec.noisy ? `# Cronium test fleet: a noisy profile that prints even for non-interactive commands.\necho "${NOISY_BANNER}"\n` : '# Cronium test fleet: plain profile.\n';
+  const profile = spec.noisy ? `# Cronium test fleet: a noisy login profile.\necho "${NOISY_BANNER} (login)"\n` : '# Cronium test fleet: plain profile.\n';
+  await writeOwned(join(home, '.bashrc'), bashrc, 0o644, entry);
+  await writeOwned(join(home, '.profile'), profile, 0o644, entry);
+
+  const authorizedKeys = join(sshDir, 'authorized_keys');
+  if (!existsSync(authorizedKeys)) await writeOwned(authorizedKeys, '', 0o600, entry);
+  await removeStaleKeyFiles(sshDir);
+  const keysFile = join(sshDir, `cronium-fleet-${fleet.id}.keys`);
+  await writeOwned(keysFile, `# fleet dir: ${fleet.dir}\n${fleet.clientPublicKey} cronium-fleet-${fleet.id}\n`, 0o600, entry);
+
+  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile };
+}
