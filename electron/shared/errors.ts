@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'SECRET_KEY_INSECURE',
   'SECRET_UNAVAILABLE',
   'RUNNER_BUILD_FAILED',
+  // Client side only: the connection to the app dropped while a call was in flight.
+  'DISCONNECTED',
 ] as const;
 
 /** A stable error code. */

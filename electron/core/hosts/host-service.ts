@@ -62,7 +62,7 @@ export class HostService {
     const now = Date.now();
     const created = this.db.transaction((tx) => {
       if (tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.name)).get()) {
-        throw new CroniumError('ALREADY_EXISTS', `a host named "${input.name}" already exists`, `choose another name, or remove it first: cronium hosts rm ${input.name}`);
+        throw new CroniumError('ALREADY_EXISTS', `a host named "${input.name}" already exists`, `choose another name, or remove it first: cronium hosts rm ${input.name}`, { fields: [{ field: 'name', message: 'is already taken' }] });
       }
       let jumpHostId: number | null = null;
       if (input.jump) {

@@ -1,0 +1,93 @@
+/**
+ * The Add host form's model: its string values, the obvious client-side checks, the
+ * conversion to the contract's input, and the mapping of the app's field errors back
+ * onto the form. The app validates everything again; these checks only save a trip.
+ */
+import { ApiError, fieldErrors } from '../../api';
+import type { NewHostInput } from '../../store';
+
+/** The form's fields, in display order. */
+export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'tags', 'jump', 'password'] as const;
+/** One field of the form. */
+export type FieldName = (typeof FIELDS)[number];
+
+/** Each field's label, used in error messages so they name the field. */
+export const LABELS: Record<FieldName, string> = {
+  name: 'Name',
+  address: 'Address',
+  port: 'Port',
+  user: 'User',
+  identityFile: 'Identity file',
+  tags: 'Tags',
+  jump: 'Jump host',
+  password: 'Password',
+};
+
+/** The form's values, as typed. */
+export type HostFormValues = Record<FieldName, string>;
+
+/** An empty form. */
+export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', tags: '', jump: '', password: '' };
+
+/** A message per invalid field. */
+export type FormErrors = Partial<Record<FieldName, string>>;
+
+/** Splits "prod, web,,db" into ["prod", "web", "db"], without duplicates. */
+export function parseTags(text: string): string[] {
+  return [...new Set(text.split(',').map((t) => t.trim()).filter(Boolean))];
+}
+
+/** The checks that need no server: required fields and the port's range. */
+export function validate(values: HostFormValues): FormErrors {
+  const errors: FormErrors = {};
+  if (!values.name.trim()) errors.name = `${LABELS.name} is required`;
+  else if (/\s/.test(values.name.trim())) errors.name = `${LABELS.name} must not contain spaces`;
+  if (!values.address.trim()) errors.address = `${LABELS.address} is required`;
+  const port = values.port.trim();
+  if (port && !/^\d+$/.test(port)) errors.port = `${LABELS.port} must be a whole number from 1 to 65535`;
+  else if (port && (Number(port) < 1 || Number(port) > 65535)) errors.port = `${LABELS.port} must be from 1 to 65535`;
+  return errors;
+}
+
+/** The contract input for valid values; empty optional fields are left out. */
+export function toInput(values: HostFormValues): NewHostInput {
+  const opt = (v: string) => v.trim() || undefined;
+  const input: NewHostInput = {
+    name: values.name.trim(),
+    address: values.address.trim(),
+    tags: parseTags(values.tags),
+  };
+  if (values.port.trim()) input.port = Number(values.port.trim());
+  const user = opt(values.user);
+  if (user) input.user = user;
+  const identityFile = opt(values.identityFile);
+  if (identityFile) input.identityFile = identityFile;
+  const jump = opt(values.jump);
+  if (jump) input.jump = jump;
+  // A password is taken as typed: leading or trailing spaces may be part of it.
+  if (values.password) input.password = values.password;
+  return input;
+}
+
+function isField(name: string): name is FieldName {
+  return (FIELDS as readonly string[]).includes(name);
+}
+
+/**
+ * Maps an error from hosts.add onto the form's fields: INVALID_INPUT names them in its
+ * details; ALREADY_EXISTS can only be about the name. Whatever names no field of the
+ * form comes back as `unmatched`, for a message above the buttons.
+ */
+export function serverErrors(e: unknown): { fields: FormErrors; unmatched: string[] } {
+  const fields: FormErrors = {};
+  const unmatched: string[] = [];
+  if (e instanceof ApiError && e.code === 'ALREADY_EXISTS') {
+    fields.name = e.message.charAt(0).toUpperCase() + e.message.slice(1);
+    return { fields, unmatched };
+  }
+  for (const f of fieldErrors(e)) {
+    if (!isField(f.field)) unmatched.push(`${f.field}: ${f.message}`);
+    else fields[f.field] ??= `${LABELS[f.field]}: ${f.message}`;
+  }
+  return { fields, unmatched };
+}

@@ -1,0 +1,20 @@
+/** Entry point: opens the door (desktop IPC or headless WebSocket), builds the store, renders. */
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { openDoor } from './api';
+import { App } from './App';
+import { createAppStore, StoreProvider } from './store';
+import './styles.css';
+
+const { api, connection } = openDoor();
+const { store } = createAppStore(api, connection);
+
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html has no #root element');
+createRoot(root).render(
+  <StrictMode>
+    <StoreProvider store={store}>
+      <App />
+    </StoreProvider>
+  </StrictMode>,
+);
