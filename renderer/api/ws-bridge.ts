@@ -11,6 +11,7 @@
  */
 import type { CroniumBridge, Envelope, EventName, EventPayload, WsServerMessage } from '../../electron/shared/api';
 import { ConnectionLostError } from './api-error';
+import { methodProxy } from './method-proxy';
 
 /** Where the session stands: first connect, open, or retrying after a failure. */
 export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting';
@@ -185,31 +186,7 @@ export function createWsBridge(url: string, options: WsBridgeOptions = {}): WsBr
     };
   }
 
-  const groups = new Map<string, object>();
-  const bridge = new Proxy(
-    {},
-    {
-      get(_target, group) {
-        if (group === 'on') return on;
-        // `then` must stay undefined, or awaiting the bridge would call it.
-        if (typeof group !== 'string' || group === 'then') return undefined;
-        let g = groups.get(group);
-        if (!g) {
-          g = new Proxy(
-            {},
-            {
-              get(_t, leaf) {
-                if (typeof leaf !== 'string' || leaf === 'then') return undefined;
-                return (args?: unknown) => call(`${group}.${leaf}`, args);
-              },
-            },
-          );
-          groups.set(group, g);
-        }
-        return g;
-      },
-    },
-  ) as unknown as CroniumBridge;
+  const bridge = methodProxy(call, on) as CroniumBridge;
 
   const connection: Connection = {
     get: () => state,
