@@ -4,9 +4,11 @@
 // Trust model: the binary is trusted because the app uploads only an artifact
 // whose SHA-256 and ECDSA P-256 signature (cosign sign-blob format, made with
 // the release key) verify, and the host re-checks the SHA-256 before each run.
-// Everything the binary receives at run time (job payloads, control frames,
-// helper calls) is untrusted until checked against the installation's payload
-// key; that verification arrives with the run subcommand.
+// Everything the binary receives at run time is untrusted: `run` executes a
+// payload only if it is signed by the installation's payload key pinned next
+// to the binary (installation.pub), addressed to this host (host-id), within
+// its validity window and never seen before (see internal/protocol and
+// internal/replay); control frames can only cancel the run they arrived with.
 package main
 
 import (

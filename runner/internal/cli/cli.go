@@ -1,8 +1,11 @@
 // Package cli dispatches cronium-runner's subcommands.
 //
 // Output contract: machine-readable results go to stdout as one JSON line;
-// failures go to stderr as one JSON line {"code","message"} with a code from
-// the app's stable list, and exit with ExitUsage. Nothing fails silently.
+// usage failures go to stderr as one JSON line {"code","message"} with a code
+// from the app's stable list, and exit with ExitUsage. `run` and `attach`
+// speak the frame protocol instead (package protocol): once their flags
+// parse, every outcome, failures included, is a frame on stdout, and they
+// exit 0 when the stream ended with an exit frame. Nothing fails silently.
 package cli
 
 import (
@@ -30,10 +33,10 @@ type command struct {
 // commands lists every subcommand in usage order; subcommands without an
 // implementation yet answer NOT_IMPLEMENTED rather than doing nothing.
 var commands = []command{
-	{"run", "", "run a signed job payload read from stdin", notImplemented("run")},
-	{"attach", "JOB --from SEQ", "reattach to a running job's log stream", notImplemented("attach")},
+	{"run", "[--key PEM] [--host-id FILE] [--state-dir DIR]", "run a signed job payload read from stdin", runRun},
+	{"attach", "RUN [--from SEQ] [--state-dir DIR]", "reattach to a run's frames, replaying from SEQ", runAttach},
 	{"version", "", "print build information as JSON", runVersion},
-	{"doctor", "", "check what this host allows the runner to do", notImplemented("doctor")},
+	{"doctor", "[--state-dir DIR]", "check what this host allows the runner to do", runDoctor},
 	{"helper", "OP [ARGS]", "call the runtime helper API from a script", notImplemented("helper")},
 }
 
@@ -54,7 +57,16 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
+	if run, ok := internalCommands[args[0]]; ok {
+		return run(args[1:], stdout, stderr)
+	}
 	return fail(stderr, "INVALID_INPUT", fmt.Sprintf("unknown command %q; run 'cronium-runner --help' for usage", args[0]))
+}
+
+// internalCommands are run by cronium-runner itself, never by the app.
+var internalCommands = map[string]func([]string, io.Writer, io.Writer) int{
+	"supervise":    runSupervise,
+	"exec-limited": runExecLimited,
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
@@ -90,7 +102,8 @@ func usage(w io.Writer) {
 	fmt.Fprintf(&b, "usage: cronium-runner <command> [arguments]\n\n")
 	fmt.Fprintf(&b, "cronium-runner %s (protocol %d) runs Cronium jobs on this host on behalf of\nthe Cronium app, which deploys it over SSH.\n\ncommands:\n", version.Version, version.Protocol)
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-24s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+		fmt.Fprintf(&b, "  %-52s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
+	b.WriteString("\nrun reads the installation key and host id from installation.pub and host-id\nnext to the binary unless given; the state dir defaults to ../state from it.\n")
 	io.WriteString(w, b.String())
 }

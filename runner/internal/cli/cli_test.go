@@ -28,9 +28,14 @@ func TestRunDispatch(t *testing.T) {
 		{name: "version with args", args: []string{"version", "--json"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "no arguments"},
 		{name: "unknown", args: []string{"frobnicate"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: `"frobnicate"`},
 		{name: "flag as command", args: []string{"--version"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: `"--version"`},
-		{name: "run", args: []string{"run"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"run"`},
-		{name: "attach", args: []string{"attach", "job1", "--from", "3"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"attach"`},
-		{name: "doctor", args: []string{"doctor"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"doctor"`},
+		{name: "run with an argument", args: []string{"run", "--state-dir", "x", "payload.json"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "stdin"},
+		{name: "run unknown flag", args: []string{"run", "--payload", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "payload"},
+		{name: "attach without run", args: []string{"attach", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "usage"},
+		{name: "attach bad run id", args: []string{"attach", "../x", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "usage"},
+		{name: "attach from 0", args: []string{"attach", "r1", "--from", "0", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "--from"},
+		{name: "attach from not a number", args: []string{"attach", "r1", "--from", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "from"},
+		{name: "doctor with args", args: []string{"doctor", "now"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "no arguments"},
+		{name: "supervise without run", args: []string{"supervise", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "usage"},
 		{name: "helper", args: []string{"helper", "output"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"helper"`},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,214 @@
+/**
+ * The runner's wire format, shared by the app (which signs payloads and parses
+ * frames) and anything that displays them. Twin of runner/internal/protocol
+ * (Go); test/fixtures/runner holds vectors both sides verify, so a change here
+ * must change there too and regenerate the fixtures.
+ *
+ * Invariant: every schema is strict (unknown keys are rejected) and every size
+ * is bounded exactly as the Go parser bounds it, so a payload or frame means
+ * the same thing on both sides. No Node imports: the renderer imports types.
+ */
+import { z } from 'zod';
+
+/** Wire-protocol version named in the hello frame. */
+export const RUNNER_PROTOCOL = 1;
+/** Envelope format version (`v`). */
+export const ENVELOPE_VERSION = 1;
+
+/** Bounds shared with runner/internal/protocol/payload.go. */
+export const RUNNER_LIMITS = Object.freeze({
+  maxEnvelopeBytes: 4 << 20,
+  maxScriptBytes: 1 << 20,
+  maxInputBytes: 1 << 20,
+  maxEnvEntries: 256,
+  maxEnvValueBytes: 128 << 10,
+  maxEnvBytes: 1 << 20,
+  maxLifetimeMs: 24 * 3600_000,
+  clockSkewMs: 5 * 60_000,
+  maxTimeoutMs: 7 * 24 * 3600_000,
+  maxGraceMs: 10 * 60_000,
+  maxOutputBytes: 4 * 2 ** 30,
+  defaultMaxOutputBytes: 256 << 20,
+  minMemoryBytes: 16 << 20,
+  maxMemoryBytes: 2 ** 40,
+  minOpenFiles: 16,
+  maxOpenFiles: 1 << 20,
+  maxCpuSeconds: 7 * 24 * 3600,
+  maxLogData: 64 << 10,
+  maxFrameBytes: 1 << 20,
+});
+
+/** Canonical standard base64 (the form Go's StdEncoding.Strict accepts: zero padding bits). */
+export const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+
+const base64 = z.string().regex(CANONICAL_BASE64, { error: 'must be canonical base64' });
+const nonNegInt = z.int().min(0);
+
+/** A job, run or host id as the runner accepts it (run ids name directories on the host). */
+export const RunnerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
+  error: 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+
+/** Interpreters the runner can run a script with. */
+export const RunnerInterpreter = z.enum(['bash', 'sh', 'python3', 'node']);
+
+const L = RUNNER_LIMITS;
+const optionalBounded = (min: number, max: number) => z.int().min(min).max(max).optional();
+
+/** Resource limits of one run. */
+export const RunLimits = z.strictObject({
+  timeoutMs: z.int().min(1).max(L.maxTimeoutMs),
+  graceMs: z.int().min(0).max(L.maxGraceMs),
+  cpuSeconds: optionalBounded(1, L.maxCpuSeconds),
+  memoryBytes: optionalBounded(L.minMemoryBytes, L.maxMemoryBytes),
+  openFiles: optionalBounded(L.minOpenFiles, L.maxOpenFiles),
+  maxOutputBytes: optionalBounded(1, L.maxOutputBytes),
+});
+
+/** How the script's runtime helpers reach the app. */
+export const HelperSettings = z.discriminatedUnion('transport', [
+  z.strictObject({ transport: z.literal('tunnel'), port: z.int().min(1).max(65535) }),
+  z.strictObject({ transport: z.literal('in-band') }),
+  z.strictObject({ transport: z.literal('none') }),
+]);
+
+const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
+
+/** The environment of a run: bounded, valid names, no NUL bytes. */
+export const RunEnv = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,255}$/, { error: 'must be a valid variable name' }), z.string())
+  .superRefine((env, ctx) => {
+    const entries = Object.entries(env);
+    if (entries.length > L.maxEnvEntries) ctx.addIssue({ code: 'custom', message: `at most ${L.maxEnvEntries} entries` });
+    let total = 0;
+    for (const [k, v] of entries) {
+      const n = utf8Length(v);
+      if (n > L.maxEnvValueBytes) ctx.addIssue({ code: 'custom', path: [k], message: `at most ${L.maxEnvValueBytes} bytes` });
+      if (v.includes('\0')) ctx.addIssue({ code: 'custom', path: [k], message: 'must not contain NUL' });
+      total += utf8Length(k) + n;
+    }
+    if (total > L.maxEnvBytes) ctx.addIssue({ code: 'custom', message: `at most ${L.maxEnvBytes} bytes in all` });
+  });
+
+/** The signed job payload. */
+export const RunPayload = z
+  .strictObject({
+    jobId: RunnerId,
+    runId: RunnerId,
+    hostId: RunnerId,
+    nonce: base64.max(128).refine((s) => Math.floor((s.length * 3) / 4) - (s.match(/=/g)?.length ?? 0) >= 16, {
+      error: 'must be at least 16 random bytes',
+    }),
+    iat: z.int().min(1),
+    exp: z.int().min(1),
+    interpreter: RunnerInterpreter,
+    script: z.string().refine((s) => utf8Length(s) <= L.maxScriptBytes, { error: `at most ${L.maxScriptBytes} bytes` }),
+    env: RunEnv,
+    input: z
+      .json()
+      .optional()
+      .refine((v) => v === undefined || utf8Length(JSON.stringify(v)) <= L.maxInputBytes, { error: `at most ${L.maxInputBytes} bytes` }),
+    limits: RunLimits,
+    detach: z.boolean(),
+    pty: z.boolean(),
+    helper: HelperSettings,
+  })
+  .refine((p) => p.exp > p.iat && p.exp - p.iat <= L.maxLifetimeMs, {
+    error: `need iat < exp <= iat + ${L.maxLifetimeMs} ms`,
+    path: ['exp'],
+  });
+/** The signed job payload. */
+export type RunPayload = z.infer<typeof RunPayload>;
+
+/** The one line the app writes on the runner's stdin before any control frame. */
+export const SignedEnvelope = z.strictObject({
+  v: z.literal(ENVELOPE_VERSION),
+  kid: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lowercase hex digits' }),
+  payload: base64,
+  sig: base64.min(1),
+});
+/** The one line the app writes on the runner's stdin. */
+export type SignedEnvelope = z.infer<typeof SignedEnvelope>;
+
+/** Control frames the app writes after the envelope. */
+export const ControlFrame = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('cancel') })]);
+/** A control frame. */
+export type ControlFrame = z.infer<typeof ControlFrame>;
+
+/** Why a run ended. */
+export const ExitReason = z.enum(['exited', 'timeout', 'cancelled', 'disconnected', 'output-limit']);
+/** How the runner enforced resource limits. */
+export const Limiter = z.enum(['systemd-scope', 'rlimit', 'none']);
+/** Why a payload was refused (the `reason` of a PAYLOAD_REJECTED error frame). */
+export const RejectReason = z.enum([
+  'malformed',
+  'unsigned',
+  'unknown-key',
+  'bad-signature',
+  'invalid-payload',
+  'expired',
+  'not-yet-valid',
+  'wrong-host',
+  'replay',
+]);
+/** Why a payload was refused. */
+export type RejectReason = z.infer<typeof RejectReason>;
+
+/** First frame of every stream: the protocol the runner speaks. */
+export const HelloFrame = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.int().min(1),
+  version: z.string().min(1).max(64),
+  runId: RunnerId,
+  pid: z.int().min(1),
+});
+/** A chunk of the script's output (at most 64 KiB of data; lines may span frames). */
+export const LogFrame = z.strictObject({
+  type: z.literal('log'),
+  seq: z.int().min(1),
+  stream: z.enum(['stdout', 'stderr']),
+  ts: nonNegInt,
+  data: base64.max(Math.ceil(L.maxLogData / 3) * 4),
+});
+/** Sent every few seconds; seq is the last seq emitted so far (0 before any). */
+export const HeartbeatFrame = z.strictObject({ type: z.literal('heartbeat'), ts: nonNegInt, seq: nonNegInt });
+/** The last frame of a run. */
+export const ExitFrame = z
+  .strictObject({
+    type: z.literal('exit'),
+    seq: z.int().min(1),
+    code: z.int().min(0).max(255).nullable(),
+    signal: z.string().min(1).max(16).nullable(),
+    reason: ExitReason,
+    killedWith: z.enum(['TERM', 'KILL']).nullable(),
+    rusage: z.strictObject({ userMs: nonNegInt, sysMs: nonNegInt, maxRssKb: nonNegInt }),
+    durationMs: nonNegInt,
+    limiter: Limiter,
+  })
+  .refine((f) => (f.code === null) !== (f.signal === null), { error: 'exactly one of code and signal' });
+/** A failure before or instead of a run. */
+export const ErrorFrame = z
+  .strictObject({
+    type: z.literal('error'),
+    code: z.enum(['PAYLOAD_REJECTED', 'INTERPRETER_MISSING', 'INTERNAL', 'INVALID_INPUT', 'NOT_FOUND']),
+    message: z.string().max(4096),
+    reason: RejectReason.optional(),
+  })
+  .refine((f) => (f.code === 'PAYLOAD_REJECTED') === (f.reason !== undefined), {
+    error: 'reason is required with PAYLOAD_REJECTED and only there',
+  });
+
+/** Any frame the runner writes on stdout. */
+export const RunnerFrame = z.union([HelloFrame, LogFrame, HeartbeatFrame, ExitFrame, ErrorFrame]);
+/** Any frame the runner writes on stdout. */
+export type RunnerFrame = z.infer<typeof RunnerFrame>;
+/** The hello frame. */
+export type HelloFrame = z.infer<typeof HelloFrame>;
+/** A log frame. */
+export type LogFrame = z.infer<typeof LogFrame>;
+/** A heartbeat frame. */
+export type HeartbeatFrame = z.infer<typeof HeartbeatFrame>;
+/** The exit frame. */
+export type ExitFrame = z.infer<typeof ExitFrame>;
+/** An error frame. */
+export type ErrorFrame = z.infer<typeof ErrorFrame>;

@@ -1,0 +1,568 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cronium/desktop/runner/internal/job"
+	"github.com/cronium/desktop/runner/internal/protocol"
+)
+
+// End-to-end tests of the built binary: what the app sees over SSH.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func runnerBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cronium-runner-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "cronium-runner")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+type host struct {
+	t        *testing.T
+	bin      string
+	keyFile  string
+	hostFile string
+	state    string
+	priv     *ecdsa.PrivateKey
+	kid      string
+}
+
+var fixtureKeys = filepath.Join("..", "..", "..", "test", "fixtures", "runner", "keys")
+
+func newHost(t *testing.T) *host {
+	bin := runnerBinary(t)
+	dir := t.TempDir()
+	block, _ := pem.Decode(mustRead(t, filepath.Join(fixtureKeys, "installation.pem")))
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := k.(*ecdsa.PrivateKey)
+	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	h := &host{t: t, bin: bin, keyFile: filepath.Join(dir, "installation.pub"), hostFile: filepath.Join(dir, "host-id"),
+		state: filepath.Join(dir, "state"), priv: priv, kid: protocol.Kid(der)}
+	os.WriteFile(h.keyFile, mustRead(t, filepath.Join(fixtureKeys, "installation.pub")), 0o600)
+	os.WriteFile(h.hostFile, []byte("host-a\n"), 0o600)
+	return h
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var runCounter atomic.Int64
+
+func (h *host) payload(script string, mut func(p map[string]any)) map[string]any {
+	n := runCounter.Add(1)
+	now := time.Now()
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	p := map[string]any{
+		"jobId": "job", "runId": fmt.Sprintf("run-%d-%d", os.Getpid(), n), "hostId": "host-a",
+		"nonce": base64.StdEncoding.EncodeToString(nonce), "iat": now.UnixMilli(), "exp": now.Add(time.Minute).UnixMilli(),
+		"interpreter": "bash", "script": script, "env": map[string]any{},
+		"limits": map[string]any{"timeoutMs": 20000, "graceMs": 500}, "detach": false, "pty": false,
+		"helper": map[string]any{"transport": "none"},
+	}
+	if mut != nil {
+		mut(p)
+	}
+	return p
+}
+
+func (h *host) sign(p map[string]any) []byte {
+	body, _ := json.Marshal(p)
+	sum := sha256.Sum256(body)
+	sig, _ := ecdsa.SignASN1(rand.Reader, h.priv, sum[:])
+	line, _ := json.Marshal(map[string]any{"v": 1, "kid": h.kid, "payload": base64.StdEncoding.EncodeToString(body), "sig": base64.StdEncoding.EncodeToString(sig)})
+	return append(line, '\n')
+}
+
+// session is one running `cronium-runner` process as the app drives it.
+type session struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	frames chan *protocol.Frame
+	done   chan error
+}
+
+func (h *host) start(args []string, firstLine []byte) *session {
+	h.t.Helper()
+	cmd := exec.Command(h.bin, args...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	s := &session{cmd: cmd, stdin: stdin, frames: make(chan *protocol.Frame, 1024), done: make(chan error, 1)}
+	go func() {
+		r := bufio.NewReaderSize(stdout, protocol.MaxFrameBytes)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				break
+			}
+			f, err := protocol.Decode(bytes.TrimSuffix(line, []byte("\n")))
+			if err != nil {
+				h.t.Errorf("bad frame %.100s: %v", line, err)
+				continue
+			}
+			s.frames <- f
+		}
+		close(s.frames)
+		s.done <- cmd.Wait()
+	}()
+	if firstLine != nil {
+		stdin.Write(firstLine)
+	}
+	return s
+}
+
+func (h *host) run(line []byte) *session {
+	return h.start([]string{"run", "--key", h.keyFile, "--host-id", h.hostFile, "--state-dir", h.state}, line)
+}
+
+// collect reads frames until the stream ends or d passes.
+func (s *session) collect(t *testing.T, d time.Duration) []*protocol.Frame {
+	t.Helper()
+	var out []*protocol.Frame
+	timer := time.After(d)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				return out
+			}
+			out = append(out, f)
+		case <-timer:
+			t.Fatalf("stream did not end within %s; got %d frames", d, len(out))
+		}
+	}
+}
+
+func logsOf(frames []*protocol.Frame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		if f.Type == protocol.TypeLog {
+			b.Write(f.Data)
+		}
+	}
+	return b.String()
+}
+
+func last(frames []*protocol.Frame) *protocol.Frame {
+	if len(frames) == 0 {
+		return &protocol.Frame{}
+	}
+	return frames[len(frames)-1]
+}
+
+func TestRunScript(t *testing.T) {
+	h := newHost(t)
+	s := h.run(h.sign(h.payload(`echo "hello $WHO"; echo oops >&2; exit 3`, func(p map[string]any) { p["env"] = map[string]any{"WHO": "world"} })))
+	frames := s.collect(t, 10*time.Second)
+	s.stdin.Close()
+	if frames[0].Type != protocol.TypeHello || frames[0].Protocol != 1 {
+		t.Fatalf("first frame %+v", frames[0])
+	}
+	ex := last(frames)
+	if ex.Type != protocol.TypeExit || ex.Code == nil || *ex.Code != 3 || ex.Reason != protocol.ExitExited {
+		t.Fatalf("exit %+v", ex)
+	}
+	if !strings.Contains(logsOf(frames), "hello world\n") || !strings.Contains(logsOf(frames), "oops\n") {
+		t.Fatalf("logs %q", logsOf(frames))
+	}
+	if err := <-s.done; err != nil {
+		t.Fatalf("runner exit: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(h.state, "runs")); len(entries) != 0 {
+		t.Errorf("run dir left behind: %v", entries)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	h := newHost(t)
+	other, _ := ecdsa.GenerateKey(h.priv.Curve, rand.Reader)
+	otherDER, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
+	replayed := h.sign(h.payload("true", nil))
+	first := h.run(replayed)
+	first.collect(t, 10*time.Second)
+	first.stdin.Close()
+
+	tamper := func() []byte {
+		var env map[string]any
+		json.Unmarshal(h.sign(h.payload("true", nil)), &env)
+		body, _ := base64.StdEncoding.DecodeString(env["payload"].(string))
+		env["payload"] = base64.StdEncoding.EncodeToString(bytes.Replace(body, []byte(`"true"`), []byte(`"reboot"`), 1))
+		b, _ := json.Marshal(env)
+		return append(b, '\n')
+	}
+	wrongKey := func() []byte {
+		h2 := *h
+		h2.priv, h2.kid = other, protocol.Kid(otherDER)
+		return h2.sign(h.payload("true", nil))
+	}
+	tests := []struct {
+		name, reason string
+		line         []byte
+	}{
+		{"tampered", protocol.ReasonBadSignature, tamper()},
+		{"wrong key", protocol.ReasonUnknownKey, wrongKey()},
+		{"expired", protocol.ReasonExpired, h.sign(h.payload("true", func(p map[string]any) {
+			p["iat"], p["exp"] = time.Now().Add(-2*time.Hour).UnixMilli(), time.Now().Add(-time.Hour).UnixMilli()
+		}))},
+		{"wrong host", protocol.ReasonWrongHost, h.sign(h.payload("true", func(p map[string]any) { p["hostId"] = "host-b" }))},
+		{"malformed", protocol.ReasonMalformed, []byte("{nope\n")},
+		{"empty stdin", protocol.ReasonMalformed, nil},
+		{"replay", protocol.ReasonReplay, replayed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := h.run(tc.line)
+			s.stdin.Close()
+			frames := s.collect(t, 10*time.Second)
+			if len(frames) != 1 || frames[0].Type != protocol.TypeError || frames[0].ErrCode != "PAYLOAD_REJECTED" || frames[0].RejectReason != tc.reason {
+				t.Fatalf("frames %+v, want one PAYLOAD_REJECTED %s", frames, tc.reason)
+			}
+			if err := <-s.done; err == nil {
+				t.Error("runner exited 0 on a rejected payload")
+			}
+		})
+	}
+}
+
+func TestReplayConcurrent(t *testing.T) {
+	h := newHost(t)
+	line := h.sign(h.payload("sleep 0.2", nil))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ran := 0
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := h.run(line)
+			frames := s.collect(t, 10*time.Second)
+			s.stdin.Close()
+			if frames[0].Type == protocol.TypeHello {
+				mu.Lock()
+				ran++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ran != 1 {
+		t.Fatalf("one payload ran %d times", ran)
+	}
+}
+
+func TestInterpreterMissing(t *testing.T) {
+	h := newHost(t)
+	s := h.run(h.sign(h.payload("1", func(p map[string]any) {
+		p["interpreter"] = "python3"
+		p["env"] = map[string]any{"PATH": t.TempDir()}
+	})))
+	s.stdin.Close()
+	frames := s.collect(t, 10*time.Second)
+	if len(frames) != 1 || frames[0].ErrCode != "INTERPRETER_MISSING" {
+		t.Fatalf("frames %+v", frames)
+	}
+}
+
+func TestRlimits(t *testing.T) {
+	h := newHost(t)
+	s := h.run(h.sign(h.payload(`ulimit -n; ulimit -v; ulimit -t; while :; do :; done`, func(p map[string]any) {
+		p["limits"] = map[string]any{"timeoutMs": 20000, "graceMs": 200, "openFiles": 64, "memoryBytes": 256 << 20, "cpuSeconds": 1}
+	})))
+	frames := s.collect(t, 15*time.Second)
+	s.stdin.Close()
+	ex := last(frames)
+	if logsOf(frames) != "64\n262144\n1\n" {
+		t.Errorf("limits seen by the script: %q", logsOf(frames))
+	}
+	// The CPU limit ends the busy loop with SIGXCPU (soft) or SIGKILL (hard).
+	if ex.Limiter != protocol.LimiterRlimit || ex.Signal == nil || (*ex.Signal != "XCPU" && *ex.Signal != "KILL") {
+		t.Errorf("exit %+v signal %v", ex, ex.Signal)
+	}
+	if ex.Rusage.UserMs+ex.Rusage.SysMs < 500 {
+		t.Errorf("rusage %+v for a second of CPU", ex.Rusage)
+	}
+}
+
+func TestCancelAndDisconnectKillGroup(t *testing.T) {
+	h := newHost(t)
+	for _, tc := range []struct{ name, reason string }{{"cancel frame", protocol.ExitCancelled}, {"stdin closed", protocol.ExitDisconnected}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := h.run(h.sign(h.payload(`echo $$; sleep 60 & sleep 60`, nil)))
+			var pgid int
+			for f := range s.frames {
+				if f.Type == protocol.TypeLog {
+					fmt.Sscan(string(f.Data), &pgid)
+					break
+				}
+			}
+			if tc.reason == protocol.ExitCancelled {
+				s.stdin.Write([]byte(`{"type":"cancel"}` + "\n"))
+			} else {
+				s.stdin.Close()
+			}
+			frames := s.collect(t, 10*time.Second)
+			ex := last(frames)
+			if ex.Reason != tc.reason || ex.KilledWith == nil || *ex.KilledWith != "TERM" || ex.Signal == nil || *ex.Signal != "TERM" {
+				t.Fatalf("exit %+v", ex)
+			}
+			if left := job.GroupMembers(pgid); pgid < 2 || len(left) > 0 {
+				t.Fatalf("group %d: %v left", pgid, left)
+			}
+		})
+	}
+}
+
+func TestDetachAttach(t *testing.T) {
+	h := newHost(t)
+	p := h.payload(`for i in $(seq 1 12); do echo "line $i"; sleep 0.1; done; echo $$ > "$MARK"; exit 4`, func(p map[string]any) {
+		p["detach"] = true
+		p["env"] = map[string]any{"MARK": filepath.Join(t.TempDir(), "mark")}
+	})
+	runID := p["runId"].(string)
+	s := h.run(h.sign(p))
+	// Take a few frames, then drop the connection as a dying SSH channel would.
+	var seen []*protocol.Frame
+	for f := range s.frames {
+		seen = append(seen, f)
+		if f.Seq == 3 {
+			break
+		}
+	}
+	s.stdin.Close()
+	for f := range s.frames {
+		seen = append(seen, f)
+	}
+	if err := <-s.done; err != nil {
+		t.Fatalf("foreground run: %v", err)
+	}
+	lastSeq := int64(0)
+	for _, f := range seen {
+		if f.Seq > lastSeq {
+			lastSeq = f.Seq
+		}
+	}
+	if last(seen).Type == protocol.TypeExit {
+		t.Fatal("run finished before the disconnect; the test proves nothing")
+	}
+	// The run goes on without any client: reattach from the next seq.
+	a := h.start([]string{"attach", runID, "--from", fmt.Sprint(lastSeq + 1), "--state-dir", h.state}, nil)
+	rest := a.collect(t, 15*time.Second)
+	a.stdin.Close()
+	if rest[0].Type != protocol.TypeHello || rest[0].RunID != runID {
+		t.Fatalf("attach starts with %+v", rest[0])
+	}
+	all := append(seen, rest[1:]...)
+	var lines strings.Builder
+	want := int64(1)
+	for _, f := range all {
+		if f.Type == protocol.TypeHello || f.Type == protocol.TypeHeartbeat {
+			continue
+		}
+		if f.Seq != want {
+			t.Fatalf("seq %d, want %d (lost or duplicated)", f.Seq, want)
+		}
+		want++
+		lines.Write(f.Data)
+	}
+	var expect strings.Builder
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&expect, "line %d\n", i)
+	}
+	if lines.String() != expect.String() {
+		t.Fatalf("logs %q", lines.String())
+	}
+	if ex := last(rest); ex.Type != protocol.TypeExit || ex.Code == nil || *ex.Code != 4 {
+		t.Fatalf("exit %+v", ex)
+	}
+	// Attaching again replays everything from the spool, exit included.
+	b := h.start([]string{"attach", runID, "--state-dir", h.state}, nil)
+	again := b.collect(t, 10*time.Second)
+	b.stdin.Close()
+	if logsOf(again) != expect.String() || last(again).Type != protocol.TypeExit {
+		t.Fatalf("replay %q", logsOf(again))
+	}
+	nf := h.start([]string{"attach", "no-such-run", "--state-dir", h.state}, nil)
+	nf.stdin.Close()
+	if f := nf.collect(t, 5*time.Second); len(f) != 1 || f[0].ErrCode != "NOT_FOUND" {
+		t.Fatalf("attach unknown run: %+v", f)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	bin := runnerBinary(t)
+	out, err := exec.Command(bin, "doctor", "--state-dir", filepath.Join(t.TempDir(), "st")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		OS           string `json:"os"`
+		Interpreters map[string]struct {
+			Found bool   `json:"found"`
+			Path  string `json:"path"`
+		} `json:"interpreters"`
+		StateDir struct {
+			Writable, Exec bool
+		} `json:"stateDir"`
+		Rlimits map[string]any `json:"rlimits"`
+	}
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if d.OS == "" || !d.Interpreters["sh"].Found || !d.StateDir.Writable || d.Rlimits["nofile"] == nil {
+		t.Fatalf("doctor %s", out)
+	}
+}
+
+func TestSlowConsumerNeverBlocksTheScript(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	// 32 MB as fast as the script can write, while nobody reads stdout.
+	s := h.run(h.sign(h.payload(`head -c 33554432 /dev/urandom | base64 -w0; echo`, func(p map[string]any) {
+		p["limits"] = map[string]any{"timeoutMs": 60000, "graceMs": 500, "maxOutputBytes": 64 << 20}
+	})))
+	time.Sleep(3 * time.Second)
+	frames := s.collect(t, 30*time.Second)
+	s.stdin.Close()
+	ex := last(frames)
+	if ex.Type != protocol.TypeExit || ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v", ex)
+	}
+	// The script finished long before we started reading: its writes never waited on us.
+	if ex.DurationMs > 2500 {
+		t.Errorf("script took %d ms with a stalled reader", ex.DurationMs)
+	}
+	if n := len(logsOf(frames)); n != 44739244+1 {
+		t.Errorf("got %d bytes of output", n)
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	s := h.run(h.sign(h.payload(`echo start; sleep 6`, nil)))
+	frames := s.collect(t, 20*time.Second)
+	s.stdin.Close()
+	var hb *protocol.Frame
+	for _, f := range frames {
+		if f.Type == protocol.TypeHeartbeat {
+			hb = f
+		}
+	}
+	if hb == nil || hb.Seq != 1 {
+		t.Fatalf("heartbeat %+v in %d frames", hb, len(frames))
+	}
+}
+
+func TestDetachSurvivesKilledSession(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	p := h.payload(`for i in $(seq 1 10); do echo "tick $i"; sleep 0.1; done`, func(p map[string]any) { p["detach"] = true })
+	cmd := exec.Command(h.bin, "run", "--key", h.keyFile, "--host-id", h.hostFile, "--state-dir", h.state)
+	// Its own process group, standing in for the SSH session that dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write(h.sign(p))
+	r := bufio.NewReader(stdout)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := protocol.Decode(bytes.TrimSpace(line)); f != nil && f.Seq == 2 {
+			break
+		}
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGHUP)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	a := h.start([]string{"attach", p["runId"].(string), "--from", "3", "--state-dir", h.state}, nil)
+	frames := a.collect(t, 15*time.Second)
+	a.stdin.Close()
+	var want strings.Builder
+	for i := 3; i <= 10; i++ {
+		fmt.Fprintf(&want, "tick %d\n", i)
+	}
+	if logsOf(frames) != want.String() || last(frames).Type != protocol.TypeExit || *last(frames).Code != 0 {
+		t.Fatalf("after the session died: %q, %+v", logsOf(frames), last(frames))
+	}
+}
+
+func TestTightMemoryLimitStillExecs(t *testing.T) {
+	h := newHost(t)
+	for i := 0; i < 10; i++ {
+		s := h.run(h.sign(h.payload(`echo ok; ulimit -v`, func(p map[string]any) {
+			p["limits"] = map[string]any{"timeoutMs": 20000, "graceMs": 200, "memoryBytes": protocol.MinMemoryBytes}
+		})))
+		frames := s.collect(t, 10*time.Second)
+		s.stdin.Close()
+		if got := logsOf(frames); got != "ok\n16384\n" {
+			t.Fatalf("run %d: %q", i, got)
+		}
+	}
+}

@@ -1,0 +1,663 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cronium/desktop/runner/internal/job"
+	"github.com/cronium/desktop/runner/internal/protocol"
+	"github.com/cronium/desktop/runner/internal/replay"
+	"github.com/cronium/desktop/runner/internal/spool"
+	"github.com/cronium/desktop/runner/internal/version"
+)
+
+// Layout of a run in the state dir: runs/<runId>/{script,frames.ndjson,supervisor.pid,supervisor.log}.
+const (
+	spoolFile  = "frames.ndjson"
+	pidFile    = "supervisor.pid"
+	scriptFile = "script"
+	// heartbeatEvery is how often an idle stream says it is still alive.
+	heartbeatEvery = 5 * time.Second
+	// runRetention is how long a finished run's spool stays attachable.
+	runRetention = 7 * 24 * time.Hour
+)
+
+// Now is the clock payloads are checked against; tests replace it.
+var Now = time.Now
+
+type runFlags struct {
+	key, hostID, stateDir string
+}
+
+// defaultPaths: the key and host id sit next to the binary; the state dir is
+// shared by every version in the cache (<cache>/<version>-<sha>/cronium-runner),
+// so a detached run can be attached to after an upgrade.
+func defaultPaths() runFlags {
+	exe, err := os.Executable()
+	if err != nil {
+		return runFlags{}
+	}
+	dir := filepath.Dir(exe)
+	return runFlags{key: filepath.Join(dir, "installation.pub"), hostID: filepath.Join(dir, "host-id"), stateDir: filepath.Join(dir, "..", "state")}
+}
+
+func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (runFlags, []string, int, bool) {
+	f := defaultPaths()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if withKey {
+		fs.StringVar(&f.key, "key", f.key, "installation public key (PEM)")
+		fs.StringVar(&f.hostID, "host-id", f.hostID, "file holding this host's id, or the id itself")
+	}
+	fs.StringVar(&f.stateDir, "state-dir", f.stateDir, "private state directory")
+	var from int64 = 1
+	if name == "attach" {
+		fs.Int64Var(&from, "from", 1, "first seq to replay")
+	}
+	// Go's flag stops at the first positional argument; accept `attach RUN --from N` too.
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return f, nil, fail(stderr, "INVALID_INPUT", name+": "+err.Error()), false
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if name == "attach" {
+		pos = append(pos, strconv.FormatInt(from, 10))
+	}
+	if f.stateDir == "" {
+		return f, nil, fail(stderr, "INVALID_INPUT", name+": --state-dir is required"), false
+	}
+	return f, pos, 0, true
+}
+
+// frameOut writes frames to stdout, one per line; after a write error it
+// drops frames and reports the loss once through onLost.
+type frameOut struct {
+	w      *bufio.Writer
+	broken bool
+	onLost func()
+	seq    int64
+	lastHB time.Time
+}
+
+func newFrameOut(w io.Writer, onLost func()) *frameOut {
+	return &frameOut{w: bufio.NewWriterSize(w, 256<<10), onLost: onLost, lastHB: time.Now()}
+}
+
+func (o *frameOut) line(b []byte) {
+	if o.broken {
+		return
+	}
+	if _, err := o.w.Write(b); err == nil {
+		err = o.w.WriteByte('\n')
+		if err == nil {
+			return
+		}
+	}
+	o.broken = true
+	if o.onLost != nil {
+		o.onLost()
+	}
+}
+
+func (o *frameOut) frame(f *protocol.Frame) {
+	b, err := f.Encode()
+	if err != nil {
+		b, _ = (&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: err.Error()}).Encode()
+	}
+	o.line(b)
+	o.flush()
+}
+
+func (o *frameOut) flush() {
+	if !o.broken && o.w.Flush() != nil {
+		o.broken = true
+		if o.onLost != nil {
+			o.onLost()
+		}
+	}
+}
+
+// idle flushes and sends a heartbeat when the stream has been quiet for a while.
+func (o *frameOut) idle() {
+	o.flush()
+	if time.Since(o.lastHB) >= heartbeatEvery {
+		o.lastHB = time.Now()
+		o.frame(&protocol.Frame{Type: protocol.TypeHeartbeat, Ts: time.Now().UnixMilli(), Seq: o.seq})
+	}
+}
+
+func errorFrame(out io.Writer, code, msg string) int {
+	o := newFrameOut(out, nil)
+	o.frame(&protocol.Frame{Type: protocol.TypeError, ErrCode: code, Message: truncateMsg(msg)})
+	if code == "INTERNAL" {
+		return ExitInternal
+	}
+	return ExitUsage
+}
+
+func rejected(out io.Writer, rej *protocol.Rejection) int {
+	o := newFrameOut(out, nil)
+	o.frame(&protocol.Frame{Type: protocol.TypeError, ErrCode: "PAYLOAD_REJECTED", RejectReason: rej.Reason, Message: truncateMsg(rej.Error())})
+	return ExitUsage
+}
+
+func truncateMsg(s string) string {
+	if len(s) > 4000 {
+		return s[:4000]
+	}
+	return s
+}
+
+// controlFrames reads control frames from stdin until EOF; it sends
+// "cancelled" on a cancel frame and closes eof when stdin ends.
+func controlFrames(r *bufio.Reader, cancel chan<- string, eof chan<- struct{}) {
+	defer close(eof)
+	for {
+		line, err := r.ReadSlice('\n')
+		if len(line) > 0 && err == nil {
+			if f, derr := protocol.Decode([]byte(strings.TrimSpace(string(line)))); derr == nil && f.Type == protocol.TypeCancel {
+				select {
+				case cancel <- protocol.ExitCancelled:
+				default:
+				}
+			}
+			continue
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// An oversized line is not a control frame: skip to its end.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = r.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	f, pos, code, ok := parseFlags("run", args, stderr, true)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return fail(stderr, "INVALID_INPUT", "run takes no arguments: the payload is read from stdin")
+	}
+	return runSession(f, os.Stdin, stdout)
+}
+
+func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
+	in := bufio.NewReaderSize(stdin, 64<<10)
+	line, err := readLine(in, protocol.MaxEnvelopeBytes)
+	if err != nil {
+		return rejected(stdout, &protocol.Rejection{Reason: protocol.ReasonMalformed, Detail: err.Error()})
+	}
+	keyPEM, err := os.ReadFile(f.key)
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", "no installation key: "+err.Error())
+	}
+	key, err := protocol.ParsePublicKeyPEM(keyPEM)
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", "installation key "+f.key+": "+err.Error())
+	}
+	hostID, err := readHostID(f.hostID)
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	now := Now()
+	p, err := protocol.Verify(line, protocol.VerifyOptions{Key: key, HostID: hostID, Now: now})
+	if err != nil {
+		var rej *protocol.Rejection
+		if errors.As(err, &rej) {
+			return rejected(stdout, rej)
+		}
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	if err := ensurePrivateDir(f.stateDir); err != nil {
+		return errorFrame(stdout, "INTERNAL", "state dir: "+err.Error())
+	}
+	pruneRuns(filepath.Join(f.stateDir, "runs"), now, runRetention)
+	store := replay.Store{Dir: filepath.Join(f.stateDir, "replay"), Skew: protocol.ClockSkew}
+	_ = store.Prune(now)
+	if err := store.Claim(p.RunID, p.Nonce, time.UnixMilli(p.Exp)); err != nil {
+		if errors.Is(err, replay.ErrReplay) {
+			return rejected(stdout, &protocol.Rejection{Reason: protocol.ReasonReplay, Detail: fmt.Sprintf("run %s: %v", p.RunID, err)})
+		}
+		return errorFrame(stdout, "INTERNAL", "replay store: "+err.Error())
+	}
+	env := job.Environ(os.Environ(), p)
+	interp, err := lookPathIn(p.Interpreter, envValue(env, "PATH"))
+	if err != nil {
+		return errorFrame(stdout, "INTERPRETER_MISSING", fmt.Sprintf("%s is not installed on this host (not found in PATH)", p.Interpreter))
+	}
+	runDir := filepath.Join(f.stateDir, "runs", p.RunID)
+	if err := os.MkdirAll(filepath.Dir(runDir), 0o700); err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	if err := os.Mkdir(runDir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			// A spool kept for attach outlives the replay claim: the run id is still taken.
+			return rejected(stdout, &protocol.Rejection{Reason: protocol.ReasonReplay, Detail: fmt.Sprintf("run %s already exists on this host", p.RunID)})
+		}
+		return errorFrame(stdout, "INTERNAL", "run dir: "+err.Error())
+	}
+	if err := os.WriteFile(filepath.Join(runDir, scriptFile), []byte(p.Script), 0o600); err != nil {
+		return errorFrame(stdout, "INTERNAL", "writing script: "+err.Error())
+	}
+	body, _ := payloadBody(line)
+	if p.Detach {
+		return detach(f, runDir, p, body, in, stdout)
+	}
+	return foreground(runDir, p, interp, in, stdout)
+}
+
+// foreground supervises in this process; the run ends when stdin closes.
+func foreground(runDir string, p *protocol.Payload, interp string, in *bufio.Reader, stdout io.Writer) int {
+	defer os.RemoveAll(runDir)
+	w, err := spool.Create(filepath.Join(runDir, spoolFile))
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	_ = os.WriteFile(filepath.Join(runDir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	cancel := make(chan string, 4)
+	send := func(why string) {
+		select {
+		case cancel <- why:
+		default:
+		}
+	}
+	sigs := make(chan os.Signal, 4)
+	// Notify also makes a write to a closed stdout return EPIPE instead of killing us.
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			switch s {
+			case syscall.SIGTERM:
+				send(protocol.ExitCancelled)
+			case syscall.SIGPIPE:
+			default:
+				send(protocol.ExitDisconnected)
+			}
+		}
+	}()
+	eof := make(chan struct{})
+	go controlFrames(in, cancel, eof)
+	go func() {
+		<-eof
+		send(protocol.ExitDisconnected)
+	}()
+
+	self, _ := os.Executable()
+	done := make(chan error, 1)
+	go func() {
+		_, err := job.Supervise(job.Spec{
+			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
+			Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),
+		}, w, cancel)
+		if err != nil {
+			// No exit frame could be written: say why on the stream.
+			_ = w.Append(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())})
+		}
+		done <- w.Close()
+	}()
+	var alive atomic.Bool
+	alive.Store(true)
+	go func() {
+		<-done
+		alive.Store(false)
+	}()
+	out := newFrameOut(stdout, func() { send(protocol.ExitDisconnected) })
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
+	last, err := spool.Follow(context.Background(), filepath.Join(runDir, spoolFile), spool.FollowOptions{
+		From: 1, Wake: w.Wake(), Alive: alive.Load, Idle: out.idle,
+	}, func(line []byte, f *protocol.Frame) error {
+		out.line(line)
+		if f.Seq > 0 {
+			out.seq = f.Seq
+		}
+		return nil
+	})
+	out.flush()
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	if last.Type == protocol.TypeError {
+		return ExitInternal
+	}
+	return ExitOK
+}
+
+// detach starts a supervisor in its own session, which outlives this process
+// and the SSH channel, then follows its spool like attach does.
+func detach(f runFlags, runDir string, p *protocol.Payload, body []byte, in *bufio.Reader, stdout io.Writer) int {
+	self, err := os.Executable()
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	logf, err := os.OpenFile(filepath.Join(runDir, "supervisor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	cmd := exec.Command(self, "supervise", "--state-dir", f.stateDir, p.RunID)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// The payload (secrets included) reaches the supervisor on a pipe, never on disk or argv.
+	pw, err := cmd.StdinPipe()
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return errorFrame(stdout, "INTERNAL", "starting the supervisor: "+err.Error())
+	}
+	logf.Close()
+	_, werr := pw.Write(body)
+	pw.Close()
+	if werr != nil {
+		return errorFrame(stdout, "INTERNAL", "handing over the payload: "+werr.Error())
+	}
+	var alive atomic.Bool
+	alive.Store(true)
+	go func() {
+		_ = cmd.Wait()
+		alive.Store(false)
+	}()
+	return follow(runDir, p.RunID, cmd.Process.Pid, 1, alive.Load, in, stdout)
+}
+
+// follow streams a run's spool from seq `from` until its exit frame; a cancel
+// frame on stdin is passed to the supervisor as SIGTERM; stdin closing ends
+// only the stream, never the run.
+func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bufio.Reader, stdout io.Writer) int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cancel := make(chan string, 4)
+	eof := make(chan struct{})
+	go controlFrames(in, cancel, eof)
+	go func() {
+		for {
+			select {
+			case <-cancel:
+				_ = syscall.Kill(pid, syscall.SIGTERM)
+			case <-eof:
+				stop()
+				return
+			}
+		}
+	}()
+	out := newFrameOut(stdout, stop)
+	out.seq = from - 1
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: runID, Pid: int64(pid)})
+	last, err := spool.Follow(ctx, filepath.Join(runDir, spoolFile), spool.FollowOptions{
+		From: from, Alive: alive, Idle: out.idle,
+	}, func(line []byte, f *protocol.Frame) error {
+		out.line(line)
+		if f.Seq > 0 {
+			out.seq = f.Seq
+		}
+		return nil
+	})
+	out.flush()
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ExitOK
+	case err != nil:
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	case last.Type == protocol.TypeError:
+		return ExitInternal
+	}
+	return ExitOK
+}
+
+// runSupervise is the detached supervisor (hidden subcommand): it reads the
+// verified payload JSON on stdin and runs it, writing only to the spool.
+func runSupervise(args []string, _, stderr io.Writer) int {
+	f, pos, code, ok := parseFlags("supervise", args, stderr, false)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || !protocol.ValidID(pos[0]) {
+		return fail(stderr, "INVALID_INPUT", "usage: supervise --state-dir DIR RUN")
+	}
+	body, err := io.ReadAll(io.LimitReader(os.Stdin, protocol.MaxEnvelopeBytes))
+	if err != nil {
+		return fail(stderr, "INTERNAL", err.Error())
+	}
+	p, err := protocol.ParsePayload(body)
+	if err != nil || p.RunID != pos[0] {
+		return fail(stderr, "INVALID_INPUT", fmt.Sprintf("payload: %v", err))
+	}
+	runDir := filepath.Join(f.stateDir, "runs", p.RunID)
+	_ = os.WriteFile(filepath.Join(runDir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	w, err := spool.Create(filepath.Join(runDir, spoolFile))
+	if err != nil {
+		return fail(stderr, "INTERNAL", err.Error())
+	}
+	cancel := make(chan string, 4)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for s := range sigs {
+			if s != syscall.SIGHUP {
+				select {
+				case cancel <- protocol.ExitCancelled:
+				default:
+				}
+			}
+		}
+	}()
+	env := job.Environ(os.Environ(), p)
+	interp, err := lookPathIn(p.Interpreter, envValue(env, "PATH"))
+	if err == nil {
+		self, _ := os.Executable()
+		_, err = job.Supervise(job.Spec{
+			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
+			Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),
+		}, w, cancel)
+	}
+	if err != nil {
+		_ = w.Append(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())})
+	}
+	_ = os.Remove(filepath.Join(runDir, scriptFile))
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitInternal
+	}
+	return ExitOK
+}
+
+func runAttach(args []string, stdout, stderr io.Writer) int {
+	f, pos, code, ok := parseFlags("attach", args, stderr, false)
+	if !ok {
+		return code
+	}
+	if len(pos) != 2 || !protocol.ValidID(pos[0]) {
+		return fail(stderr, "INVALID_INPUT", "usage: attach RUN [--from SEQ] [--state-dir DIR]")
+	}
+	from, _ := strconv.ParseInt(pos[1], 10, 64)
+	if from < 1 {
+		return fail(stderr, "INVALID_INPUT", "--from must be at least 1")
+	}
+	runDir := filepath.Join(f.stateDir, "runs", pos[0])
+	pidText, err := os.ReadFile(filepath.Join(runDir, pidFile))
+	if err != nil {
+		return errorFrame(stdout, "NOT_FOUND", fmt.Sprintf("no run %s in this state dir", pos[0]))
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if pid < 1 {
+		return errorFrame(stdout, "INTERNAL", "corrupt "+pidFile)
+	}
+	alive := func() bool { return syscall.Kill(pid, 0) == nil }
+	return follow(runDir, pos[0], pid, from, alive, bufio.NewReaderSize(os.Stdin, 64<<10), stdout)
+}
+
+func runExecLimited(args []string, _, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "--" && len(args) == 1 {
+		return fail(stderr, "INVALID_INPUT", "exec-limited: no program")
+	}
+	err := job.ExecLimited(args, os.Environ())
+	// Only reached when exec failed.
+	fmt.Fprintf(stderr, "cronium-runner exec-limited: %v\n", err)
+	return 127
+}
+
+// readLine reads one line of at most max bytes (without its newline).
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > max+1 {
+			return nil, fmt.Errorf("payload line longer than %d bytes", max)
+		}
+		if err == nil {
+			return buf[:len(buf)-1], nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == io.EOF && len(buf) > 0 {
+			return buf, nil
+		}
+		if err == io.EOF {
+			return nil, errors.New("no payload on stdin")
+		}
+		return nil, err
+	}
+}
+
+// payloadBody returns the verified payload bytes of an envelope line.
+func payloadBody(line []byte) ([]byte, error) {
+	env, err := protocol.ParseEnvelope(line)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBase64(env.Payload)
+}
+
+func readHostID(arg string) (string, error) {
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return "", fmt.Errorf("no host id: %v", err)
+	}
+	id := strings.TrimSpace(string(b))
+	if !protocol.ValidID(id) {
+		return "", fmt.Errorf("host id in %s is not valid", arg)
+	}
+	return id, nil
+}
+
+// ensurePrivateDir creates dir 0700, or checks an existing one is a real
+// directory owned by this user and private.
+func ensurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s is owned by uid %d, not this user", dir, st.Uid)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}
+
+// workDir is where the script starts: the home directory, as over plain SSH.
+func workDir(runDir string) string {
+	if h, err := os.UserHomeDir(); err == nil {
+		if st, err := os.Stat(h); err == nil && st.IsDir() {
+			return h
+		}
+	}
+	return runDir
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// lookPathIn finds an executable named name in the given PATH value.
+func lookPathIn(name, path string) (string, error) {
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+// pruneRuns removes run dirs untouched for longer than retention whose
+// supervisor is gone: finished detached runs nobody reattached to, and the
+// leftovers of runners that were killed outright.
+func pruneRuns(dir string, now time.Time, retention time.Duration) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		runDir := filepath.Join(dir, e.Name())
+		latest := time.Time{}
+		for _, name := range []string{"", spoolFile} {
+			if info, err := os.Stat(filepath.Join(runDir, name)); err == nil && info.ModTime().After(latest) {
+				latest = info.ModTime()
+			}
+		}
+		if latest.IsZero() || now.Sub(latest) < retention {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(runDir, pidFile)); err == nil {
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && syscall.Kill(pid, 0) == nil {
+				continue
+			}
+		}
+		_ = os.RemoveAll(runDir)
+	}
+}

@@ -1,0 +1,385 @@
+// Package job runs one verified payload's script and turns its life into
+// frames: it starts the interpreter in its own session and process group
+// with the run's limits, drains its output into the spool, enforces the
+// timeout, output cap and cancellation, and writes the exit frame.
+//
+// Invariants guarded here:
+//   - The child is never blocked by a slow consumer: a reader per pipe drains
+//     into a bounded in-memory queue (64 chunks of at most 64 KiB), which one
+//     loop appends to the spool on disk; only a stalled disk can push back.
+//     Output past maxOutputBytes is discarded while the run is stopped with
+//     reason output-limit, so the spool is bounded too.
+//   - The whole process group is gone when Supervise returns: on cancel,
+//     timeout, output-limit, or after the leader exits, the group gets TERM,
+//     then KILL once the grace period has passed; killedWith records whether a
+//     stop needed TERM or KILL.
+//   - seq is strictly increasing over log and exit frames, starting at 1.
+package job
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cronium/desktop/runner/internal/protocol"
+	"github.com/cronium/desktop/runner/internal/spool"
+)
+
+const queueChunks = 64
+
+// Spec is everything Supervise needs to run one payload.
+type Spec struct {
+	Payload *protocol.Payload
+	// Interpreter is the resolved path of Payload.Interpreter.
+	Interpreter string
+	// Script is the path of the script file.
+	Script string
+	// Dir is the working directory of the script.
+	Dir string
+	// Self is the runner binary, re-executed as `exec-limited` to apply rlimits.
+	Self string
+	// Systemd wraps the script in `systemd-run --user --scope` for memoryBytes.
+	Systemd bool
+	// BaseEnv is the environment the payload's env is laid over.
+	BaseEnv []string
+}
+
+// Supervise runs spec, appending log frames and finally the exit frame to out;
+// a reason received on cancel (cancelled or disconnected) stops the run.
+func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Frame, error) {
+	lim := spec.Payload.Limits
+	argv, limiter := command(spec)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = Environ(spec.BaseEnv, spec.Payload)
+	cmd.Dir = spec.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+
+	var readers []*stream
+	var childEnds []*os.File
+	if spec.Payload.Pty {
+		master, slave, err := openPty()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stdout, cmd.Stderr = slave, slave
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 1
+		readers = append(readers, &stream{name: "stdout", r: master, pty: true})
+		childEnds = append(childEnds, slave)
+	} else {
+		for _, name := range []string{"stdout", "stderr"} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			readers = append(readers, &stream{name: name, r: r})
+			childEnds = append(childEnds, w)
+		}
+		cmd.Stdout, cmd.Stderr = childEnds[0], childEnds[1]
+	}
+	start := time.Now()
+	err := cmd.Start()
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if err != nil {
+		for _, s := range readers {
+			s.r.Close()
+		}
+		return nil, fmt.Errorf("starting %s: %w", spec.Payload.Interpreter, err)
+	}
+	pgid := cmd.Process.Pid
+
+	chunks := make(chan chunk, queueChunks)
+	for _, s := range readers {
+		go s.pump(chunks)
+	}
+	waited := make(chan *os.ProcessState, 1)
+	go func() {
+		// Wait's error only repeats what ProcessState says.
+		_ = cmd.Wait()
+		waited <- cmd.ProcessState
+	}()
+
+	var (
+		seq        int64
+		total      int64
+		capped     bool
+		reason     = protocol.ExitExited
+		stopping   bool
+		killedWith *string
+		state      *os.ProcessState
+		open       = len(readers)
+		timeout    = time.NewTimer(lim.Timeout())
+		graceC     <-chan time.Time
+		drainC     <-chan time.Time
+		writeErr   error
+	)
+	defer timeout.Stop()
+	stop := func(why string) {
+		if stopping {
+			return
+		}
+		stopping = true
+		// A stop that finds the group already gone did not end the run: the
+		// script did (its exit is merely not reaped yet). Truncated output is
+		// reported whatever the timing.
+		if why == protocol.ExitOutputLimit {
+			reason = why
+		}
+		if groupAlive(pgid) {
+			reason = why
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			term := "TERM"
+			killedWith = &term
+		}
+		graceC = time.After(lim.Grace())
+	}
+	for open > 0 || state == nil {
+		select {
+		case c := <-chunks:
+			if c.eof {
+				open--
+				continue
+			}
+			if capped {
+				continue
+			}
+			data := c.data
+			if room := lim.OutputCap() - total; int64(len(data)) > room {
+				data, capped = data[:room], true
+			}
+			total += int64(len(data))
+			if len(data) > 0 && writeErr == nil {
+				seq++
+				writeErr = out.Append(&protocol.Frame{Type: protocol.TypeLog, Seq: seq, Stream: c.stream, Ts: time.Now().UnixMilli(), Data: data})
+			}
+			if len(chunks) == 0 && writeErr == nil {
+				writeErr = out.Flush()
+			}
+			if capped {
+				stop(protocol.ExitOutputLimit)
+			}
+			if writeErr != nil {
+				// The spool is the only record of the run: without it there is no point going on.
+				stop(protocol.ExitDisconnected)
+			}
+		case why := <-cancel:
+			stop(why)
+		case <-timeout.C:
+			stop(protocol.ExitTimeout)
+		case <-graceC:
+			graceC = nil
+			if groupAlive(pgid) {
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+				if stopping {
+					k := "KILL"
+					killedWith = &k
+				}
+			}
+		case st := <-waited:
+			state = st
+			// The leader's exit ends the run: whatever it left behind in its
+			// group goes too, and pipes held open by escaped descendants are
+			// abandoned after the grace period rather than waited on forever.
+			if !stopping && groupAlive(pgid) {
+				_ = syscall.Kill(-pgid, syscall.SIGTERM)
+				graceC = time.After(lim.Grace())
+			}
+			drainC = time.After(lim.Grace() + time.Second)
+		case <-drainC:
+			drainC = nil
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			for _, s := range readers {
+				s.r.Close()
+			}
+		}
+	}
+	for _, s := range readers {
+		s.r.Close()
+	}
+	// Stragglers without pipes (e.g. `sleep 100 >/dev/null &`) may remain.
+	reapGroup(pgid, graceC, &killedWith, stopping)
+
+	f := exitFrame(state, start)
+	seq++
+	f.Seq, f.Reason, f.KilledWith, f.Limiter = seq, reason, killedWith, limiter
+	if err := out.Append(f); err != nil {
+		return f, err
+	}
+	return f, out.Flush()
+}
+
+// reapGroup waits for the group to die: TERM if not yet sent, KILL at the
+// grace deadline, then a bounded wait for the kernel to tear it down.
+func reapGroup(pgid int, graceC <-chan time.Time, killedWith **string, stopping bool) {
+	if !groupAlive(pgid) {
+		return
+	}
+	if graceC == nil {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		graceC = time.After(time.Second)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for groupAlive(pgid) {
+		select {
+		case <-graceC:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			if stopping {
+				k := "KILL"
+				*killedWith = &k
+			}
+			graceC = nil
+			deadline := time.Now().Add(2 * time.Second)
+			for groupAlive(pgid) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func exitFrame(state *os.ProcessState, start time.Time) *protocol.Frame {
+	f := &protocol.Frame{Type: protocol.TypeExit, DurationMs: time.Since(start).Milliseconds()}
+	ws, _ := state.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		name := SignalName(ws.Signal())
+		f.Signal = &name
+	} else {
+		code := int64(ws.ExitStatus())
+		f.Code = &code
+	}
+	if ru, ok := state.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		f.Rusage = protocol.Rusage{
+			UserMs:   ru.Utime.Nano() / 1e6,
+			SysMs:    ru.Stime.Nano() / 1e6,
+			MaxRssKb: int64(ru.Maxrss),
+		}
+		if runtime.GOOS == "darwin" {
+			f.Rusage.MaxRssKb /= 1024 // bytes there, KiB elsewhere
+		}
+	}
+	return f
+}
+
+// command is the argv that runs the script with its limits, and how they are enforced.
+func command(spec Spec) ([]string, string) {
+	lim := spec.Payload.Limits
+	script := []string{spec.Interpreter, spec.Script}
+	var rl []string
+	if lim.CPUSeconds != nil {
+		rl = append(rl, "--cpu", strconv.FormatInt(*lim.CPUSeconds, 10))
+	}
+	if lim.OpenFiles != nil {
+		rl = append(rl, "--nofile", strconv.FormatInt(*lim.OpenFiles, 10))
+	}
+	useSystemd := spec.Systemd && lim.MemoryBytes != nil
+	if lim.MemoryBytes != nil && !useSystemd {
+		rl = append(rl, "--as", strconv.FormatInt(*lim.MemoryBytes, 10))
+	}
+	argv := script
+	limiter := protocol.LimiterNone
+	if len(rl) > 0 {
+		argv = append(append(append([]string{spec.Self, "exec-limited"}, rl...), "--"), script...)
+		limiter = protocol.LimiterRlimit
+	}
+	if useSystemd {
+		argv = append([]string{"systemd-run", "--user", "--scope", "--quiet", "--collect",
+			"-p", "MemoryMax=" + strconv.FormatInt(*lim.MemoryBytes, 10), "--"}, argv...)
+		limiter = protocol.LimiterSystemd
+	}
+	return argv, limiter
+}
+
+// Environ lays the payload's env over base and adds the runner's defaults:
+// unbuffered Python and the run's ids. Variables the payload sets win.
+func Environ(base []string, p *protocol.Payload) []string {
+	env := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	for _, kv := range base {
+		if k, v, ok := strings.Cut(kv, "="); ok && !strings.HasPrefix(k, "CRONIUM_RUNNER_") {
+			set(k, v)
+		}
+	}
+	set("PYTHONUNBUFFERED", "1")
+	set("CRONIUM_RUN_ID", p.RunID)
+	set("CRONIUM_JOB_ID", p.JobID)
+	if p.Pty {
+		if _, ok := env["TERM"]; !ok {
+			set("TERM", "xterm-256color")
+		}
+	}
+	for k, v := range p.Env {
+		set(k, v)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+type chunk struct {
+	stream string
+	data   []byte
+	eof    bool
+}
+
+type stream struct {
+	name string
+	r    *os.File
+	pty  bool
+}
+
+// pump reads until EOF; every chunk is a fresh slice of at most MaxLogData bytes.
+func (s *stream) pump(out chan<- chunk) {
+	buf := make([]byte, protocol.MaxLogData)
+	for {
+		n, err := s.r.Read(buf)
+		if n > 0 {
+			out <- chunk{stream: s.name, data: append([]byte(nil), buf[:n]...)}
+		}
+		if err != nil {
+			// A pty master reads EIO once the last slave fd closes: that is its EOF.
+			if err != io.EOF && !(s.pty && errors.Is(err, syscall.EIO)) && !errors.Is(err, os.ErrClosed) {
+				fmt.Fprintf(os.Stderr, "cronium-runner: reading %s: %v\n", s.name, err)
+			}
+			out <- chunk{eof: true}
+			return
+		}
+	}
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "HUP", syscall.SIGINT: "INT", syscall.SIGQUIT: "QUIT", syscall.SIGILL: "ILL",
+	syscall.SIGTRAP: "TRAP", syscall.SIGABRT: "ABRT", syscall.SIGBUS: "BUS", syscall.SIGFPE: "FPE",
+	syscall.SIGKILL: "KILL", syscall.SIGUSR1: "USR1", syscall.SIGSEGV: "SEGV", syscall.SIGUSR2: "USR2",
+	syscall.SIGPIPE: "PIPE", syscall.SIGALRM: "ALRM", syscall.SIGTERM: "TERM", syscall.SIGCHLD: "CHLD",
+	syscall.SIGCONT: "CONT", syscall.SIGSTOP: "STOP", syscall.SIGTSTP: "TSTP", syscall.SIGTTIN: "TTIN",
+	syscall.SIGTTOU: "TTOU", syscall.SIGURG: "URG", syscall.SIGXCPU: "XCPU", syscall.SIGXFSZ: "XFSZ",
+	syscall.SIGVTALRM: "VTALRM", syscall.SIGPROF: "PROF", syscall.SIGWINCH: "WINCH", syscall.SIGIO: "IO",
+	syscall.SIGSYS: "SYS",
+}
+
+// SignalName is a signal's name without "SIG" ("KILL"), or its number ("SIG34").
+func SignalName(s syscall.Signal) string {
+	if n, ok := signalNames[s]; ok {
+		return n
+	}
+	return "SIG" + strconv.Itoa(int(s))
+}

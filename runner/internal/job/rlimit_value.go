@@ -1,0 +1,5 @@
+//go:build !freebsd
+
+package job
+
+func rlimitValue(v uint64) uint64 { return v }

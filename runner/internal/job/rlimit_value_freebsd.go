@@ -1,0 +1,3 @@
+package job
+
+func rlimitValue(v uint64) int64 { return int64(v) }

@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  InstallationKeys,
+  encodeControl,
+  keyId,
+  logBytes,
+  newNonce,
+  openEnvelope,
+  parseFrame,
+  signPayload,
+} from '../../../../electron/core/runner/payload';
+import { type RunPayload, SignedEnvelope } from '../../../../electron/shared/runner-protocol';
+import { CroniumError } from '../../../../electron/shared/errors';
+
+const fixtures = fileURLToPath(new URL('../../../fixtures/runner/', import.meta.url));
+
+interface PayloadFixtures {
+  hostId: string;
+  now: number;
+  kid: string;
+  cases: { name: string; line: string; reason: string | null }[];
+}
+
+async function loadFixtures(): Promise<PayloadFixtures> {
+  return JSON.parse(await readFile(join(fixtures, 'payloads.json'), 'utf8')) as PayloadFixtures;
+}
+
+async function fixtureKey(name: string) {
+  return createPrivateKey(await readFile(join(fixtures, 'keys', `${name}.pem`), 'utf8'));
+}
+
+test('every shared payload vector gets the verdict the Go runner gives', async () => {
+  const fx = await loadFixtures();
+  const pub = createPublicKey(await readFile(join(fixtures, 'keys', 'installation.pub'), 'utf8'));
+  assert.equal(keyId(pub), fx.kid);
+  assert.ok(fx.cases.length >= 8);
+  for (const c of fx.cases) {
+    const res = openEnvelope(c.line, pub, { hostId: fx.hostId, now: fx.now });
+    if (c.reason === null) assert.ok(res.ok, `${c.name}: ${res.ok ? '' : `${res.reason} ${res.message}`}`);
+    else assert.equal(res.ok ? 'accepted' : res.reason, c.reason, c.name);
+  }
+  // Issued in 2100: the real clock refuses the valid vector.
+  const valid = fx.cases.find((c) => c.name === 'valid');
+  assert.ok(valid);
+  assert.deepEqual(openEnvelope(valid.line, pub, { hostId: fx.hostId, now: Date.now() }).ok, false);
+});
+
+test('the valid vector carries every payload field', async () => {
+  const fx = await loadFixtures();
+  const pub = createPublicKey(await readFile(join(fixtures, 'keys', 'installation.pub'), 'utf8'));
+  const res = openEnvelope(fx.cases[0]!.line, pub, { hostId: fx.hostId, now: fx.now });
+  assert.ok(res.ok);
+  assert.equal(res.payload.env.NAME, 'wörld');
+  assert.deepEqual(res.payload.helper, { transport: 'tunnel', port: 40123 });
+  assert.equal(res.payload.limits.cpuSeconds, 10);
+});
+
+test('frames.ndjson parses and frames-invalid.ndjson is refused line by line', async () => {
+  const valid = (await readFile(join(fixtures, 'frames.ndjson'), 'utf8')).trimEnd().split('\n');
+  const types = valid.map((l) => parseFrame(l).type);
+  assert.deepEqual(new Set(types), new Set(['hello', 'log', 'heartbeat', 'exit', 'error']));
+  const log = parseFrame(valid[2]!);
+  assert.ok(log.type === 'log');
+  assert.deepEqual([...logBytes(log.data)], [0, 255, 254, 10]);
+  // Serialising a parsed frame gives the same bytes: one form on the wire.
+  for (const l of valid) assert.equal(JSON.stringify(parseFrame(l)), l);
+  const invalid = (await readFile(join(fixtures, 'frames-invalid.ndjson'), 'utf8')).trimEnd().split('\n');
+  for (const l of invalid) {
+    assert.throws(() => parseFrame(l), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT', l);
+  }
+});
+
+test('signPayload signs what openEnvelope accepts and refuses invalid payloads', async () => {
+  const key = await fixtureKey('installation');
+  const now = Date.now();
+  const payload: RunPayload = {
+    jobId: 'j',
+    runId: 'r',
+    hostId: 'h',
+    nonce: newNonce(),
+    iat: now,
+    exp: now + 60_000,
+    interpreter: 'sh',
+    script: 'true',
+    env: {},
+    limits: { timeoutMs: 1000, graceMs: 0 },
+    detach: false,
+    pty: false,
+    helper: { transport: 'none' },
+  };
+  const line = signPayload(payload, key);
+  assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'));
+  const env = SignedEnvelope.parse(JSON.parse(line));
+  assert.equal(env.kid, keyId(key));
+  const res = openEnvelope(line, createPublicKey(key), { hostId: 'h', now });
+  assert.ok(res.ok);
+  assert.deepEqual(res.payload, payload);
+  assert.equal(openEnvelope(line, createPublicKey(await fixtureKey('other')), { hostId: 'h', now }).ok, false);
+
+  const bad: [string, Partial<RunPayload> & Record<string, unknown>][] = [
+    ['path in run id', { runId: '../x' }],
+    ['interpreter', { interpreter: 'perl' as 'sh' }],
+    ['lifetime', { exp: now + 25 * 3600_000 }],
+    ['env name', { env: { 'A=B': 'x' } }],
+    ['tunnel without port', { helper: { transport: 'tunnel' } as never }],
+    ['unknown field', { sudo: true }],
+    ['timeout', { limits: { timeoutMs: 0, graceMs: 0 } }],
+  ];
+  for (const [name, patch] of bad) {
+    assert.throws(() => signPayload({ ...payload, ...patch } as RunPayload, key), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT', name);
+  }
+  assert.equal(encodeControl({ type: 'cancel' }), '{"type":"cancel"}\n');
+});
+
+test('InstallationKeys creates one private P-256 key and loads it afterwards', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cronium-keys-'));
+  try {
+    const a = new InstallationKeys(dataDir);
+    const b = new InstallationKeys(dataDir);
+    const kid = a.keyId();
+    assert.equal(b.keyId(), kid);
+    assert.equal(a.file, join(dataDir, 'keys', 'payload-signing.pem'));
+    assert.equal((await stat(a.file)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dataDir, 'keys'))).mode & 0o777, 0o700);
+    assert.match(a.publicKeyPem(), /^-----BEGIN PUBLIC KEY-----/);
+    assert.equal(keyId(createPublicKey(a.publicKeyPem())), kid);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
