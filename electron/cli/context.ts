@@ -9,6 +9,8 @@ import type { MethodName, MethodResult } from '../shared/api';
 export class CliContext {
   private program?: Command;
   private core?: Core;
+  /** The exit code of a command that succeeded in running but reports a failed outcome (e.g. diagnose). */
+  exitCode = 0;
 
   /** Binds the root command, whose options are the global flags. */
   bind(program: Command): void {

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CroniumError, isCroniumError, type ApiErrorBody } from '../shared/errors';
 import { appVersion } from '../core/core';
 import { printError } from './output';
+import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
 import { registerPending } from './commands/pending';
 import { registerRunner } from './commands/runner';
@@ -24,6 +25,7 @@ export function buildProgram(ctx: CliContext): Command {
     .configureOutput({ outputError: () => undefined });
   ctx.bind(program);
   registerHosts(program, ctx);
+  registerDiagnose(program, ctx);
   registerPending(program, ctx);
   registerRunner(program, ctx);
   registerServe(program, ctx);
@@ -60,7 +62,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return ctx.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

@@ -7,12 +7,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDispatcher, type Dispatch } from './api/dispatcher';
 import { createHandlers } from './api/handlers';
+import { DiagnosticsService } from './diagnostics/diagnostics-service';
 import { AuditLog } from './audit/audit-log';
 import { openStore, type Store } from './db/database';
 import { EventBus } from './events/event-bus';
 import { HostService } from './hosts/host-service';
+import { HostTrustService } from './hosts/host-trust';
 import { ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
+import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
+import { Ssh2Pool, type Ssh2PoolOptions } from './ssh/ssh2-pool';
+import type { SshPool } from './ssh/types';
 
 /** Which door opened the core. */
 export type Door = 'desktop' | 'headless' | 'cli';
@@ -23,6 +28,8 @@ export interface CoreOptions {
   door: Door;
   /** The desktop passes its safeStorage box; the CLI and headless doors use the key file. */
   secrets?: SecretBox;
+  /** SSH pool tuning, and the known_hosts files to honour (default: ~/.ssh/known_hosts). */
+  ssh?: Ssh2PoolOptions & { knownHostsFiles?: string[] };
 }
 
 /** The core's services, as the handlers see them. */
@@ -33,6 +40,13 @@ export interface Services {
   secrets: SecretBox;
   audit: AuditLog;
   hosts: HostService;
+  diagnostics: DiagnosticsService;
+  /** Pinned host keys and known_hosts. */
+  hostKeys: HostKeyStore;
+  /** The SSH connection pool, shared by everything that reaches a host. */
+  ssh: SshPool;
+  /** Host-key review and trust (hosts.scanKeys, hosts.trust). */
+  hostTrust: HostTrustService;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -56,15 +70,28 @@ export function openCore(options: CoreOptions): Core {
     const events = new EventBus();
     const secrets = options.secrets ?? new KeyFileSecretBox(dataDir);
     const audit = new AuditLog(store.db, options.door === 'headless' ? 'headless' : options.door);
+    const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
+    const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
+    const ssh = new Ssh2Pool(hostKeys, poolOptions);
+    const hosts = new HostService(store.db, secrets, events, audit);
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
       events,
       secrets,
       audit,
-      hosts: new HostService(store.db, secrets, events, audit),
+      hosts,
+      hostKeys,
+      ssh,
+      hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
+      diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
     };
-    return { ...services, dispatch: createDispatcher(createHandlers(services)), close: () => store.close() };
+    const close = () => {
+      // Ends every SSH connection now (the sockets finish closing in the background).
+      void ssh.close();
+      store.close();
+    };
+    return { ...services, dispatch: createDispatcher(createHandlers(services)), close };
   } catch (e) {
     store.close();
     throw e;

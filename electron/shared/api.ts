@@ -56,6 +56,10 @@ export const Host = z.object({
   jump: z.string().nullable(),
   tags: z.array(z.string()),
   hasPassword: z.boolean(),
+  /** A passphrase for the identity file is stored (encrypted). */
+  hasPassphrase: z.boolean(),
+  /** Whether the user's ssh-agent keys are offered. */
+  useAgent: z.boolean(),
   createdAt: z.int(),
   updatedAt: z.int(),
 });
@@ -70,9 +74,101 @@ export const HostInput = z.strictObject({
   user: UserName.optional(),
   identityFile: z.string().min(1, { error: 'must not be empty' }).max(4096).optional(),
   password: z.string().min(1, { error: 'must not be empty' }).max(4096).optional(),
+  /** The passphrase of an encrypted identity file (stored encrypted). */
+  passphrase: z.string().min(1, { error: 'must not be empty' }).max(4096).optional(),
+  /** Offer the user's ssh-agent keys (SSH_AUTH_SOCK; Pageant on Windows). */
+  useAgent: z.boolean().default(true),
   jump: HostName.optional(),
   tags: z.array(Tag).max(64).default([]),
 });
+
+/** A host-key fingerprint as OpenSSH prints it (`ssh-keygen -l`). */
+export const HostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'must be a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 base64 characters' });
+
+/** The serialised form of an error, inside results that report per host. */
+const ErrorBody = z.object({ code: z.string(), message: z.string(), hint: z.string().optional(), details: z.record(z.string(), z.unknown()).optional() });
+
+/** What one host presents as its key, and whether it is trusted. */
+export const HostKeyScanResult = z.object({
+  name: z.string(),
+  /** trusted: pinned or in known_hosts; unknown: never seen; mismatch: differs from the trusted key; error: could not be scanned. */
+  state: z.enum(['trusted', 'unknown', 'mismatch', 'error']),
+  algorithm: z.string().optional(),
+  fingerprint: z.string().optional(),
+  /** The trusted key it differs from (mismatch). */
+  previousFingerprint: z.string().optional(),
+  /** Where the trusted (or previous) key comes from. */
+  source: z.enum(['pinned', 'known_hosts']).optional(),
+  error: ErrorBody.optional(),
+});
+
+/** What `hosts.trust` pinned. */
+export const HostTrustResult = z.object({
+  name: z.string(),
+  algorithm: z.string(),
+  fingerprint: z.string(),
+  /** The key pinned before, if it was another one. */
+  previousFingerprint: z.string().nullable(),
+  /** False when nothing had to change (acceptNew on a host whose key is already trusted). */
+  pinned: z.boolean(),
+  source: z.enum(['user', 'accept-new', 'known_hosts']),
+});
+
+/** A bad or unsupported line of an ssh_config, reported by `hosts.import`. */
+export const ConfigProblem = z.object({ file: z.string(), line: z.int(), message: z.string() });
+
+/** What `hosts.import` did (or, with dryRun, would do). */
+export const HostImportResult = z.object({
+  /** Names added, in the order they were added (jump hosts first). */
+  added: z.array(z.string()),
+  skipped: z.array(z.object({ name: z.string(), reason: z.string() })),
+  problems: z.array(ConfigProblem),
+  /** The added hosts as imported, with the line that declared each. */
+  plan: z.array(
+    z.object({
+      name: z.string(),
+      address: z.string(),
+      port: z.int(),
+      user: z.string().nullable(),
+      identityFile: z.string().nullable(),
+      jump: z.string().nullable(),
+      source: z.object({ file: z.string(), line: z.int() }),
+    }),
+  ),
+  dryRun: z.boolean(),
+  /** The config file that was read. */
+  path: z.string(),
+});
+
+/** The outcome of one diagnostic check, and of a whole report (the worst of its checks). */
+export const DiagnosticStatus = z.enum(['pass', 'warn', 'fail']);
+
+/** One check of a diagnostics report. */
+export const DiagnosticCheck = z.object({
+  /** Stable: dns, tcp, ssh, auth, shell-noise, platform, interpreters, cache, sftp, forwarding, clock, runner. */
+  id: z.string(),
+  title: z.string(),
+  status: DiagnosticStatus,
+  /** A measured fact. */
+  detail: z.string(),
+  /** What to do about it; null when there is nothing to do. */
+  hint: z.string().nullable(),
+  /** The measurements behind the detail, for machines (never a secret). */
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** A diagnostics report of one host. */
+export const DiagnosticReport = z.object({
+  /** Stored report id; absent only if the report could not be stored. */
+  id: z.int().optional(),
+  host: z.string(),
+  startedAt: z.int(),
+  durationMs: z.int(),
+  status: DiagnosticStatus,
+  checks: z.array(DiagnosticCheck),
+});
+/** A diagnostics report of one host. */
+export type DiagnosticReport = z.infer<typeof DiagnosticReport>;
 
 /** Facts about the running app. */
 export const AppInfo = z.object({
@@ -106,6 +202,38 @@ export const methods = {
   'hosts.get': method(z.strictObject({ name: HostName }), Host, 'One host by name.'),
   'hosts.add': method(HostInput, Host, 'Adds a host to the inventory (no connection is made).'),
   'hosts.remove': method(z.strictObject({ name: HostName }), z.object({ removed: z.literal(true) }), 'Removes a host and its credentials.'),
+  'hosts.scanKeys': method(
+    z.strictObject({ names: z.array(HostName).max(10_000).optional(), tag: Tag.optional() }).default({}),
+    z.array(HostKeyScanResult),
+    'Connects to hosts (in parallel, bounded) only as far as the key exchange and reports each host key and whether it is trusted, so that many new keys can be reviewed at once.',
+  ),
+  'hosts.trust': method(
+    z.strictObject({
+      name: HostName,
+      fingerprint: HostKeyFingerprint,
+      /** Pin only if the host has no trusted key yet (OpenSSH's accept-new); a changed key is refused. */
+      acceptNew: z.boolean().default(false),
+    }),
+    HostTrustResult,
+    'Pins the host key the host presents now, only if it has exactly that fingerprint (else HOST_KEY_MISMATCH); replaces any key pinned before.',
+  ),
+  'hosts.import': method(
+    z
+      .strictObject({
+        path: z.string().min(1).max(4096).optional(),
+        dryRun: z.boolean().default(false),
+        tag: z.array(Tag).max(64).default([]),
+      })
+      .default({ dryRun: false, tag: [] }),
+    HostImportResult,
+    'Adds the hosts of an OpenSSH client config (default ~/.ssh/config); existing names are skipped, bad lines reported.',
+  ),
+  'hosts.diagnose': method(z.strictObject({ name: HostName }), DiagnosticReport, 'Checks a host end to end and stores the report; an unreachable host yields a report, not an error.'),
+  'diagnostics.list': method(
+    z.strictObject({ name: HostName, limit: z.int().min(1).max(500).default(20) }),
+    z.array(DiagnosticReport),
+    'Stored diagnostics reports of a host, newest first.',
+  ),
 } as const;
 
 /** Every event the app pushes to clients, by name. */

@@ -9,6 +9,9 @@
  * - hosts.list through the dispatcher with 1,000 hosts, against the raw SQL query.
  * - CLI cold start (`cronium hosts list --json`) against `node -e 0`.
  * - RSS of the core with 1,000 hosts.
+ * - SSH (test/bench/ssh.ts, needs root for the test fleet): handshake of a new pooled
+ *   connection, and the warm exec round trip of `true` through the pool, each against
+ *   `ssh host true` and `ssh` with a warm ControlMaster on the same fleet host.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openCore } from '../../electron/core/core';
 import { call } from '../../electron/core/api/dispatcher';
+import { benchSsh } from './ssh';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -28,6 +32,8 @@ interface Row {
   unit: string;
   baseline?: string;
   ratio?: number;
+  /** Several baselines measured in the same run; each gets its own ratio (median / baseline median). */
+  baselines?: { label: string; median: number }[];
   target?: string;
   verdict?: 'met' | 'missed';
 }
@@ -104,7 +110,32 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
+const ssh = await benchSsh();
+if ('skipped' in ssh) {
+  rows.push({ name: 'SSH handshake and warm exec', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${ssh.skipped}` });
+} else {
+  const spread = (s: { p25: number; p75: number }) => `${s.p25.toFixed(2)}–${s.p75.toFixed(2)}`;
+  const hs = stats(ssh.handshake);
+  const we = stats(ssh.warmExec);
+  const sshTrue = { label: '`ssh host true`', median: stats(ssh.sshTrue).median };
+  const master = { label: '`ssh` + warm ControlMaster', median: stats(ssh.controlMaster).median };
+  rows.push({ name: 'SSH handshake: new pooled connection (TCP, kex, host key, auth)', median: hs.median, spread: spread(hs), unit: 'ms', baselines: [sshTrue] });
+  rows.push({ name: 'warm exec of `true` through the pool', median: we.median, spread: spread(we), unit: 'ms', baselines: [sshTrue, master] });
+}
+
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+/** The baseline column: one baseline, or several separated by semicolons. */
+function baselineCell(x: Row): string {
+  if (x.baselines?.length) return x.baselines.map((b) => `${b.label}: ${b.median.toFixed(b.median < 10 ? 2 : 1)} ms`).join('; ');
+  return x.baseline ?? '-';
+}
+
+/** The ratio column, in the order of the baselines. */
+function ratioCell(x: Row): string {
+  if (x.baselines?.length) return x.baselines.map((b) => `${(x.median / b.median).toFixed(2)}x`).join(' / ');
+  return x.ratio ? `${x.ratio.toFixed(2)}x` : '-';
+}
+
 const header = '| figure | median | spread (p25–p75) | baseline | ratio | target | verdict |\n| --- | --- | --- | --- | --- | --- | --- |';
 const md = [
   `Machine: ${machine}`,
@@ -112,7 +143,7 @@ const md = [
   header,
   ...rows.map(
     (x) =>
-      `| ${x.name} | ${x.median.toFixed(x.unit === 'ms' && x.median < 10 ? 2 : 1)} ${x.unit} | ${x.spread} | ${x.baseline ?? '-'} | ${x.ratio ? `${x.ratio.toFixed(2)}x` : '-'} | ${x.target ?? '-'} | ${x.verdict ?? '-'} |`,
+      `| ${x.name} | ${Number.isNaN(x.median) ? '-' : `${x.median.toFixed(x.unit === 'ms' && x.median < 10 ? 2 : 1)} ${x.unit}`} | ${x.spread} | ${baselineCell(x)} | ${ratioCell(x)} | ${x.target ?? '-'} | ${x.verdict ?? '-'} |`,
   ),
 ].join('\n');
 console.log(md);

@@ -4,6 +4,7 @@
 //   execFileSync('ssh', ['-F', `${fleet.dir}/ssh_config`, 'default', 'echo ok']);
 //   fleet.host('password').password;                   // random per start
 //   await fleet.rotateHostKey('rekey');                // clients with the old known_hosts now fail
+//   await fleet.authorize('default', pubKeyLine);      // one more client key for that host's account
 //   await fleet.stop();                                // also runs on exit / SIGINT / SIGTERM / SIGHUP
 //
 // From a shell: `npm run fleet -- up` (see cli.ts), then `ssh -F <dir>/ssh_config <host>`.
@@ -25,7 +26,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from './keys';
@@ -106,6 +107,11 @@ export interface Fleet {
   knownHosts(): string;
   /** Gives the host a new host key and restarts its sshd (SIGHUP, same PID). */
   rotateHostKey(name: string): Promise<{ oldFingerprint: string; newFingerprint: string }>;
+  /**
+   * Authorizes one more client public key ('type base64 [comment]') for the host's account. Hosts of
+   * one profile share the account, so the key works on all of them; stop() removes it with the fleet.
+   */
+  authorize(name: string, publicKeyLine: string): Promise<void>;
   /** Kills every process of the fleet, deletes its netns, key files and dir. Idempotent. */
   stop(): Promise<void>;
   /** Serializable state for stopping the fleet from another process. */
@@ -292,6 +298,15 @@ class FleetImpl implements Fleet {
     this.applyKey(rt, key.publicKey, key.fingerprint);
     await this.writeClientFiles();
     return { oldFingerprint, newFingerprint: key.fingerprint };
+  }
+
+  async authorize(name: string, publicKeyLine: string): Promise<void> {
+    const rt = this.runtimes.get(name);
+    if (!rt?.user) throw new Error(`test fleet: no running host named "${name}"`);
+    const line = publicKeyLine.trim();
+    if (!/^[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( [^\n]*)?$/.test(line)) throw new Error(`test fleet: not a public key line: ${line.slice(0, 60)}`);
+    // The per-fleet keys file keeps its owner and mode when root appends to it.
+    await appendFile(rt.user.keysFile, `${line}\n`);
   }
 
   /** Records a host's (new) public key in its FleetHost. */

@@ -5,7 +5,6 @@ import { CroniumError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { printJson, say, table } from '../output';
 import { readSecret } from '../stdin';
-import { notImplemented } from './pending';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -17,6 +16,8 @@ const FLAG_OF: Record<string, string> = {
   user: '--user',
   identityFile: '--identity',
   password: '--password-stdin',
+  passphrase: '--passphrase-stdin',
+  useAgent: '--no-agent',
   jump: '--jump',
   tags: '--tag',
 };
@@ -65,18 +66,29 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--user <user>', 'remote login name')
     .option('--identity <file>', 'private key file')
     .option('--password-stdin', 'read the password from stdin (stored encrypted)')
+    .option('--passphrase-stdin', 'read the passphrase of the --identity key from stdin (stored encrypted)')
+    .option('--no-agent', 'do not offer the keys of your ssh-agent to this host')
     .option('--jump <host>', 'reach this host through another host of the inventory (ProxyJump)')
     .option('--tag <tag>', 'tag the host (repeatable)', collect, [])
-    .option('--accept-new-host-key', 'trust the host key seen on first connection')
+    .option('--accept-new-host-key', 'connect once and trust the host key it presents (refused if it differs from a key already trusted)')
     .action(async (name: string, o: Record<string, unknown>) => {
-      if (o.acceptNewHostKey) notImplemented('hosts add --accept-new-host-key', 'host-key trust arrives with the SSH core; add the host without this flag for now');
       const port = /^\d+$/.test(String(o.port)) ? Number(o.port) : o.port;
+      if (o.passwordStdin && o.passphraseStdin && !process.stdin.isTTY) {
+        throw new CroniumError('INVALID_INPUT', 'invalid --passphrase-stdin: a piped stdin can carry only one secret', 'add the host with one of --password-stdin / --passphrase-stdin, or run it on a terminal to be prompted for both');
+      }
       const password = o.passwordStdin ? await readSecret(`password for ${name}: `) : undefined;
+      const passphrase = o.passphraseStdin ? await readSecret(`passphrase for ${String(o.identity ?? 'the identity file')}: `) : undefined;
       const host = await withFlagNames(
-        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, jump: o.jump, tags: o.tag }),
+        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, tags: o.tag }),
       );
-      if (ctx.json) printJson(host);
-      else say(`added host ${host.name} (${host.user ? `${host.user}@` : ''}${host.address}:${host.port})`);
+      if (!o.acceptNewHostKey) {
+        if (ctx.json) printJson(host);
+        else say(`added host ${host.name} (${host.user ? `${host.user}@` : ''}${host.address}:${host.port})`);
+        return;
+      }
+      if (!ctx.json) say(`added host ${host.name} (${host.user ? `${host.user}@` : ''}${host.address}:${host.port}); checking its host key…`);
+      const trusted = await acceptNewHostKey(ctx, host.name);
+      if (ctx.json) printJson({ ...host, hostKey: trusted });
     });
 
   hosts
@@ -119,13 +131,87 @@ export function registerHosts(program: Command, ctx: CliContext): void {
 
   hosts
     .command('import')
-    .description('import hosts from an OpenSSH client config')
+    .description('import hosts from an OpenSSH client config (Host, HostName, User, Port, IdentityFile, ProxyJump, Include)')
     .option('--ssh-config <file>', 'config file (default: ~/.ssh/config)')
-    .action(() => notImplemented('hosts import', 'ssh_config import arrives with the SSH core'));
+    .option('--dry-run', 'show what would be added; change nothing')
+    .option('--tag <tag>', 'tag every imported host (repeatable)', collect, [])
+    .action(async (o: { sshConfig?: string; dryRun?: boolean; tag: string[] }) => {
+      // The core resolves ~ and relative paths (against this process's working directory).
+      const r = await ctx.call('hosts.import', { path: o.sshConfig, dryRun: o.dryRun === true, tag: o.tag }).catch((e: unknown) => {
+        if (e instanceof CroniumError && e.code === 'INVALID_INPUT') {
+          const field = ((e.details?.fields as { field: string }[] | undefined)?.[0]?.field ?? '').split('.')[0];
+          if (field === 'path' && o.sshConfig === undefined) {
+            throw new CroniumError('INVALID_INPUT', e.message.replace(/^invalid path: /, ''), 'there is no config at the default place; pass one with --ssh-config FILE', e.details);
+          }
+          const flag = field === 'path' ? '--ssh-config' : field === 'tag' ? '--tag' : undefined;
+          if (flag) throw new CroniumError('INVALID_INPUT', e.message.replace(/^invalid \S+:/, `invalid ${flag}:`), e.hint ?? 'see: cronium hosts import --help', e.details);
+        }
+        throw e;
+      });
+      if (ctx.json) return printJson(r);
+      const home = process.env.HOME ?? '';
+      const short = (p: string) => (home && (p === home || p.startsWith(`${home}/`)) ? `~${p.slice(home.length)}` : p);
+      const verb = r.dryRun ? 'would add' : 'added';
+      for (const h of r.plan) {
+        const route = h.jump ? ` via ${h.jump}` : '';
+        say(`${r.dryRun ? '+' : '✔'} ${verb} ${h.name} (${h.user ? `${h.user}@` : ''}${h.address}:${h.port}${route})  ${short(h.source.file)}:${h.source.line}`);
+      }
+      for (const s of r.skipped) say(`- skipped ${s.name}: ${s.reason}`);
+      for (const p of r.problems) say(`! ${short(p.file)}:${p.line}: ${p.message}`);
+      const counts = [`${r.added.length} ${r.dryRun ? 'to add' : 'added'}`, `${r.skipped.length} skipped`, `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`];
+      say(`${short(r.path)}: ${counts.join(', ')}${r.dryRun ? ' (dry run: nothing was changed)' : ''}`);
+    });
 
   hosts
     .command('trust')
-    .description('trust the current host key of a host')
+    .description('trust (pin) the host key a host presents now; replaces a key trusted before')
     .argument('<name>', 'host name')
-    .action(() => notImplemented('hosts trust', 'host-key trust arrives with the SSH core'));
+    .option('--fingerprint <SHA256:...>', 'pin only if the host presents exactly this key (as ssh-keygen -l prints it)')
+    .action(async (name: string, o: { fingerprint?: string }) => {
+      let fingerprint = o.fingerprint;
+      if (fingerprint === undefined) {
+        // Without --fingerprint, running this command is the user's explicit decision to trust what the host shows now.
+        const [scan] = await ctx.call('hosts.scanKeys', { names: [name] });
+        if (!scan) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');
+        if (scan.state === 'error' || !scan.fingerprint) throw errorOf(scan.error);
+        if (!ctx.json) {
+          say(`${name} presents ${scan.algorithm} ${scan.fingerprint}`);
+          if (scan.state === 'mismatch') say(`  this REPLACES the ${scan.source === 'known_hosts' ? 'known_hosts' : 'pinned'} key ${scan.previousFingerprint ?? '?'}`);
+        }
+        fingerprint = scan.fingerprint;
+      }
+      const r = await ctx.call('hosts.trust', { name, fingerprint }).catch((e: unknown) => {
+        if (e instanceof CroniumError && e.code === 'INVALID_INPUT') throw new CroniumError('INVALID_INPUT', e.message.replace(/^invalid fingerprint:/, 'invalid --fingerprint:'), e.hint ?? 'see: cronium hosts trust --help', e.details);
+        throw e;
+      });
+      if (ctx.json) return printJson(r);
+      if (!r.pinned) say(`${name}: ${r.algorithm} ${r.fingerprint} was already trusted (${r.source === 'known_hosts' ? 'known_hosts' : 'pinned'}); nothing changed`);
+      else say(`trusted ${name}: pinned ${r.algorithm} ${r.fingerprint}${r.previousFingerprint ? ` (replacing ${r.previousFingerprint})` : ''}`);
+    });
+}
+
+/** Turns an error body from a per-host result back into a CroniumError. */
+function errorOf(body: { code: string; message: string; hint?: string; details?: Record<string, unknown> } | undefined): CroniumError {
+  if (!body) return new CroniumError('INTERNAL', 'the host key scan failed without an error');
+  return new CroniumError(body.code as CroniumError['code'], body.message, body.hint, body.details);
+}
+
+/**
+ * `hosts add --accept-new-host-key`: scans the new host and pins its key when no key is
+ * trusted for it yet (OpenSSH's accept-new). A changed key is refused; an unreachable
+ * host stays added and the command fails with the connect error.
+ */
+async function acceptNewHostKey(ctx: CliContext, name: string): Promise<{ algorithm: string; fingerprint: string; pinned: boolean; source: string }> {
+  const later = `the host was added; trust its key once it is reachable: cronium hosts trust ${name}`;
+  const [scan] = await ctx.call('hosts.scanKeys', { names: [name] });
+  if (!scan || scan.state === 'error' || !scan.fingerprint) {
+    const e = errorOf(scan?.error);
+    throw new CroniumError(e.code, e.message, e.hint ? `${e.hint}. ${later}` : later, e.details);
+  }
+  const r = await ctx.call('hosts.trust', { name, fingerprint: scan.fingerprint, acceptNew: true });
+  if (!ctx.json) {
+    if (r.pinned) say(`trusted ${name}: pinned ${r.algorithm} ${r.fingerprint} (accepted on first connection)`);
+    else say(`${name}: ${r.algorithm} ${r.fingerprint} is already trusted (${r.source === 'known_hosts' ? 'known_hosts' : 'pinned'})`);
+  }
+  return { algorithm: r.algorithm, fingerprint: r.fingerprint, pinned: r.pinned, source: r.source };
 }

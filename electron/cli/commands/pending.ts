@@ -13,7 +13,7 @@ export function notImplemented(command: string, hint: string): never {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** Registers run, diagnose, schedules, jobs and vars. */
+/** Registers run, schedules, jobs and vars. */
 export function registerPending(program: Command, _ctx: CliContext): void {
   const later = (name: string, what: string) => () => notImplemented(name, `${what} arrives in a later release; see README "Status"`);
 
@@ -31,8 +31,6 @@ export function registerPending(program: Command, _ctx: CliContext): void {
     .option('--env <K=V>', 'environment variable (repeatable)', collect, [])
     .option('--input <json>', 'input for cronium.input()')
     .action(later('run', 'running scripts'));
-
-  program.command('diagnose').description('check a host and its runner').argument('<name>', 'host name').action(later('diagnose', 'diagnostics'));
 
   const schedules = program.command('schedules').description('cron schedules');
   schedules

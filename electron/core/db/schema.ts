@@ -19,6 +19,8 @@ export const hosts = sqliteTable(
     port: integer('port').notNull().default(22),
     user: text('user'),
     identityFile: text('identity_file'),
+    // Whether to offer the user's ssh-agent keys (SSH_AUTH_SOCK, Pageant on Windows).
+    useAgent: integer('use_agent', { mode: 'boolean' }).notNull().default(true),
     // A bastion in use cannot be removed: silently routing around it would be worse.
     jumpHostId: integer('jump_host_id').references((): AnySQLiteColumn => hosts.id, { onDelete: 'restrict' }),
     groupName: text('group_name'),

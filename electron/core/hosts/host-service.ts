@@ -11,9 +11,14 @@ import type { SecretBox } from '../secrets/secret-box';
 import type { AuditLog } from '../audit/audit-log';
 import type { HostInput } from '../../shared/api';
 import type { z } from 'zod';
+import type { SshTarget } from '../ssh/types';
+import { resolveTarget, type TargetRecord } from './host-targets';
 
-/** A host as stored, with a password if one is set. */
-export type NewHost = z.output<typeof HostInput>;
+/** A host as stored, with a password if one is set (useAgent defaults to true). */
+export type NewHost = Omit<z.output<typeof HostInput>, 'useAgent'> & { useAgent?: boolean };
+
+/** Kinds of credential stored per host. */
+type CredentialKind = (typeof credentials.$inferInsert)['kind'];
 
 /** Adds, lists and removes hosts. */
 export class HostService {
@@ -59,6 +64,9 @@ export class HostService {
   /** Adds a host; its password, if any, is sealed before it is stored. */
   add(input: NewHost): Host {
     const identityFile = input.identityFile ? checkIdentityFile(input.identityFile) : null;
+    if (input.passphrase !== undefined && !identityFile) {
+      throw fieldError('passphrase', 'a passphrase needs an identity file', 'pass --identity FILE together with --passphrase-stdin');
+    }
     const now = Date.now();
     const created = this.db.transaction((tx) => {
       if (tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.name)).get()) {
@@ -74,13 +82,16 @@ export class HostService {
       }
       const row = tx
         .insert(hosts)
-        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, jumpHostId, createdAt: now, updatedAt: now })
+        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, jumpHostId, createdAt: now, updatedAt: now })
         .returning()
         .get();
       const tags = [...new Set(input.tags)];
       if (tags.length) tx.insert(hostTags).values(tags.map((tag) => ({ hostId: row.id, tag }))).run();
       if (input.password !== undefined) {
         tx.insert(credentials).values({ hostId: row.id, kind: 'password', sealed: this.secrets.seal(input.password), createdAt: now, updatedAt: now }).run();
+      }
+      if (input.passphrase !== undefined) {
+        tx.insert(credentials).values({ hostId: row.id, kind: 'key_passphrase', sealed: this.secrets.seal(input.passphrase), createdAt: now, updatedAt: now }).run();
       }
       return row;
     });
@@ -108,13 +119,38 @@ export class HostService {
 
   /** The stored password of a host, opened; undefined when none is stored. */
   password(name: string): string | undefined {
+    return this.secret(name, 'password');
+  }
+
+  /** A stored credential of a host, opened; undefined when none is stored. */
+  secret(name: string, kind: CredentialKind): string | undefined {
     const row = this.db
       .select({ sealed: credentials.sealed })
       .from(credentials)
       .innerJoin(hosts, eq(hosts.id, credentials.hostId))
-      .where(and(eq(hosts.name, name), eq(credentials.kind, 'password')))
+      .where(and(eq(hosts.name, name), eq(credentials.kind, kind)))
       .get();
     return row ? this.secrets.open(row.sealed) : undefined;
+  }
+
+  /**
+   * How to reach a host over SSH: its connection facts and its jump chain, resolved
+   * recursively (NOT_FOUND for an unknown host, INVALID_INPUT for a loop). Secrets are
+   * opened only when a handshake asks for them.
+   */
+  sshTarget(name: string): SshTarget {
+    return resolveTarget(
+      name,
+      (n) => this.targetRecord(n),
+      (n, kind) => () => this.secret(n, kind),
+    );
+  }
+
+  private targetRecord(name: string): TargetRecord | undefined {
+    const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
+    if (!row) return undefined;
+    const jump = row.jumpHostId === null ? null : (this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)).get()?.name ?? null);
+    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump };
   }
 
   private toHosts(rows: (typeof hosts.$inferSelect)[]): Host[] {
@@ -122,17 +158,18 @@ export class HostService {
     const ids = rows.map((r) => r.id);
     const tags = new Map<number, string[]>();
     const withPassword = new Set<number>();
+    const withPassphrase = new Set<number>();
     // One query per relation for the whole page of hosts, not one per host.
     for (const chunk of chunks(ids, 500)) {
       for (const t of this.db.select().from(hostTags).where(inArray(hostTags.hostId, chunk)).orderBy(asc(hostTags.tag)).all()) {
         (tags.get(t.hostId) ?? tags.set(t.hostId, []).get(t.hostId)!).push(t.tag);
       }
       for (const c of this.db
-        .select({ hostId: credentials.hostId })
+        .select({ hostId: credentials.hostId, kind: credentials.kind })
         .from(credentials)
-        .where(and(inArray(credentials.hostId, chunk), eq(credentials.kind, 'password')))
+        .where(and(inArray(credentials.hostId, chunk), inArray(credentials.kind, ['password', 'key_passphrase'])))
         .all()) {
-        withPassword.add(c.hostId);
+        (c.kind === 'password' ? withPassword : withPassphrase).add(c.hostId);
       }
     }
     const names = new Map(rows.map((r) => [r.id, r.name]));
@@ -150,6 +187,8 @@ export class HostService {
       jump: r.jumpHostId === null ? null : (names.get(r.jumpHostId) ?? null),
       tags: tags.get(r.id) ?? [],
       hasPassword: withPassword.has(r.id),
+      hasPassphrase: withPassphrase.has(r.id),
+      useAgent: r.useAgent,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
     }));

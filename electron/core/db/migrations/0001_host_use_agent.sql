@@ -1,0 +1,1 @@
+ALTER TABLE `hosts` ADD `use_agent` integer DEFAULT true NOT NULL;

@@ -1,0 +1,82 @@
+/** Diagnostics reports: runs them for a host of the inventory, stores them and lists them per host. */
+import { and, desc, eq, notInArray } from 'drizzle-orm';
+import { performance } from 'node:perf_hooks';
+import type { DiagnosticReport } from '../../shared/api';
+import { CroniumError } from '../../shared/errors';
+import type { Db } from '../db/database';
+import { diagnostics, hosts, runnerDeployments } from '../db/schema';
+import type { SshPool, SshTarget } from '../ssh/types';
+import { diagnoseTarget, type DiagnoseOptions, type RecordedDeployment } from './diagnose';
+
+/** Reports kept per host: enough history to compare, bounded so 1,000 hosts stay small. */
+export const REPORTS_KEPT = 20;
+
+/** What the service needs from the rest of the core. */
+export interface DiagnosticsDeps {
+  db: Db;
+  /** The SSH pool: a diagnosis uses the host's pooled connection. */
+  pool: SshPool;
+  /** Resolves a host of the inventory (NOT_FOUND when there is none) to its target, jump chain included. */
+  resolve: (name: string) => SshTarget;
+  /** Tuning for tests. */
+  options?: Pick<DiagnoseOptions, 'lookup' | 'probeTimeoutMs' | 'stepTimeoutMs'>;
+}
+
+/** Runs, stores and lists diagnostics reports. */
+export class DiagnosticsService {
+  constructor(private readonly deps: DiagnosticsDeps) {}
+
+  /** Diagnoses a host and stores the report; an unreachable host yields a report with failed checks. */
+  async diagnose(name: string): Promise<DiagnosticReport> {
+    const hostId = this.hostId(name);
+    const target = this.deps.resolve(name);
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const { status, checks } = await diagnoseTarget(target, { ...this.deps.options, pool: this.deps.pool, deployment: this.deployment(hostId), hostName: name });
+    const durationMs = Math.round(performance.now() - t0);
+    const report: DiagnosticReport = { host: name, startedAt, durationMs, status, checks };
+    const row = this.deps.db.transaction((tx) => {
+      const inserted = tx.insert(diagnostics).values({ hostId, status, report, durationMs, createdAt: startedAt }).returning({ id: diagnostics.id }).get();
+      const keep = tx
+        .select({ id: diagnostics.id })
+        .from(diagnostics)
+        .where(eq(diagnostics.hostId, hostId))
+        .orderBy(desc(diagnostics.createdAt), desc(diagnostics.id))
+        .limit(REPORTS_KEPT);
+      tx.delete(diagnostics).where(and(eq(diagnostics.hostId, hostId), notInArray(diagnostics.id, keep))).run();
+      return inserted;
+    });
+    return { id: row.id, ...report };
+  }
+
+  /** Stored reports of a host, newest first (the newest REPORTS_KEPT are kept). */
+  list(name: string, limit: number): DiagnosticReport[] {
+    const hostId = this.hostId(name);
+    return this.deps.db
+      .select()
+      .from(diagnostics)
+      .where(eq(diagnostics.hostId, hostId))
+      .orderBy(desc(diagnostics.createdAt), desc(diagnostics.id))
+      .limit(limit)
+      .all()
+      .map((row) => ({ id: row.id, ...(row.report as DiagnosticReport) }));
+  }
+
+  private hostId(name: string): number {
+    const host = this.deps.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+    if (!host) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');
+    return host.id;
+  }
+
+  /** The newest deployment recorded for the host. */
+  private deployment(hostId: number): RecordedDeployment | undefined {
+    const row = this.deps.db
+      .select()
+      .from(runnerDeployments)
+      .where(eq(runnerDeployments.hostId, hostId))
+      .orderBy(desc(runnerDeployments.updatedAt), desc(runnerDeployments.id))
+      .limit(1)
+      .get();
+    return row ? { version: row.version, target: row.target, path: row.path, sha256: row.sha256, status: row.status, error: row.error } : undefined;
+  }
+}

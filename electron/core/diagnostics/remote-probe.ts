@@ -1,0 +1,188 @@
+/**
+ * The one remote command of a diagnosis: a POSIX sh script, fed on stdin to `/bin/sh -s` so
+ * that any login shell (bash, dash, zsh, csh, fish) only has to start `sh`, which prints tagged
+ * lines after a marker. Whatever the login shell printed before the marker is the "shell noise"
+ * that breaks non-interactive use.
+ *
+ * Invariant: the probe leaves nothing behind. It creates a cache location only when missing,
+ * writes one tiny script into it, runs it, and removes the script and every directory it
+ * created (rmdir, so it can never remove anything that was not empty and its own). It reads
+ * no secrets and changes no existing file or mode.
+ */
+
+/** The remote command line; the script goes to its stdin. */
+export const PROBE_COMMAND = '/bin/sh -s';
+
+const MARKER = '@@cronium-diag-begin';
+
+/** The runner's cache locations in DESIGN.md's order, as shell expressions. */
+export const CACHE_LOCATIONS = [
+  { id: 'xdg-cache', label: '${XDG_CACHE_HOME:-~/.cache}/cronium', expr: '"${XDG_CACHE_HOME:-$HOME/.cache}/cronium"' },
+  { id: 'xdg-runtime', label: '$XDG_RUNTIME_DIR/cronium', expr: '"${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/cronium}"' },
+  { id: 'dev-shm', label: '/dev/shm/cronium-$UID', expr: '"/dev/shm/cronium-$uid"' },
+  { id: 'tmp', label: '/tmp/cronium-$UID', expr: '"/tmp/cronium-$uid"' },
+  { id: 'var-tmp', label: '/var/tmp/cronium-$UID', expr: '"/var/tmp/cronium-$uid"' },
+] as const;
+
+/** Quotes a string for sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The probe script; `runnerPath` is the recorded path of a deployed runner to checksum, if any. */
+export function probeScript(runnerPath?: string): string {
+  const caches = CACHE_LOCATIONS.map((c) => `probe_cache ${c.id} ${c.expr}`).join('\n');
+  // The whole script is one brace group: sh parses it completely before running any of it, so
+  // nothing in it can read the rest of the script from stdin; it runs with stdin from /dev/null.
+  return `{
+printf '\\n%s\\n' '${MARKER}'
+clean() { printf '%s' "$1" | tr '\\t\\r\\n' '   ' | cut -c1-300; }
+say() { printf '@%s\\t%s\\n' "$1" "$2"; }
+say uname_s "$(clean "$(uname -s 2>&1)")"
+say uname_m "$(clean "$(uname -m 2>&1)")"
+say uname_r "$(clean "$(uname -r 2>&1)")"
+say long_bit "$(getconf LONG_BIT 2>/dev/null)"
+if [ -r /etc/os-release ]; then say os "$(clean "$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')")"
+elif command -v sw_vers >/dev/null 2>&1; then say os "macOS $(sw_vers -productVersion 2>/dev/null)"; fi
+uid=$(id -u)
+say uid "$uid"
+say login_shell "$(clean "\${SHELL:-}")"
+interp() {
+  i_name=$1; shift
+  i_path=$(command -v "$i_name" 2>/dev/null)
+  if [ -z "$i_path" ]; then say interp "$i_name	127		not found in PATH"; return; fi
+  i_out=$("$@" 2>&1); i_rc=$?
+  say interp "$i_name	$i_rc	$(clean "$i_path")	$(clean "$i_out")"
+}
+interp bash bash --norc --noprofile -c 'printf %s "$BASH_VERSION"'
+interp sh sh -c 'readlink -f "$(command -v sh)" 2>/dev/null || command -v sh'
+interp python3 python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'
+interp node node -e 'process.stdout.write(process.versions.node)'
+probe_cache() {
+  c_id=$1 c_dir=$2
+  if [ -z "$c_dir" ]; then say cache "$c_id		unset"; return; fi
+  c_missing= c_p=$c_dir
+  while [ ! -e "$c_p" ] && [ ! -L "$c_p" ]; do c_missing="$c_missing$c_p
+"; c_p=$(dirname -- "$c_p"); done
+  c_state=exists c_err= c_mode= c_w=0 c_werr= c_x=0 c_xerr=
+  if [ -n "$c_missing" ]; then
+    c_state=created
+    c_err=$(mkdir -p -m 700 -- "$c_dir" 2>&1) || c_state=mkdir-failed
+  fi
+  if [ "$c_state" != mkdir-failed ]; then
+    if [ -L "$c_dir" ]; then c_mode=symlink
+    elif [ ! -d "$c_dir" ]; then c_mode=not-a-directory
+    else c_mode=$(ls -ldn -- "$c_dir" 2>/dev/null | awk '{print $1 " " $3}'); fi
+    c_f="$c_dir/.cronium-diag-$$"
+    if c_werr=$( { printf '#!/bin/sh\\necho cronium-exec-ok\\n' > "$c_f"; } 2>&1 ); then
+      c_w=1
+      chmod 700 "$c_f" 2>/dev/null
+      c_xerr=$("$c_f" 2>&1) && [ "$c_xerr" = cronium-exec-ok ] && c_x=1 && c_xerr=
+      rm -f -- "$c_f"
+    fi
+    c_p=$c_dir
+  fi
+  c_free=$(df -Pk -- "$c_p" 2>/dev/null | awk 'NR==2 {print $4}')
+  c_old_ifs=$IFS; IFS='
+'
+  for c_d in $c_missing; do rmdir -- "$c_d" 2>/dev/null; done
+  IFS=$c_old_ifs
+  say cache "$c_id	$(clean "$c_dir")	$c_state	$(clean "$c_err")	$c_mode	$c_w	$(clean "$c_werr")	$c_x	$(clean "$c_xerr")	$c_free"
+}
+${caches}
+${
+  runnerPath
+    ? `r_path=${shQuote(runnerPath)}
+if [ -f "$r_path" ]; then
+  r_sum=$( { sha256sum -- "$r_path" || shasum -a 256 -- "$r_path" || sha256 -q -- "$r_path"; } 2>/dev/null | awk 'NR==1 {print $1}')
+  say runner "present	$r_sum"
+elif [ -e "$r_path" ]; then say runner "not-a-file	"
+else say runner "missing	"; fi`
+    : ''
+}
+say end ok
+} </dev/null
+`;
+}
+
+/** One interpreter as the probe found it. */
+export interface InterpreterFact {
+  name: string;
+  /** Exit status of the version command: 0 when it ran, 127 when not found. */
+  status: number;
+  path: string;
+  output: string;
+}
+
+/** One cache location as the probe found it. */
+export interface CacheFact {
+  id: string;
+  /** Expanded path ('' when the location is unset, e.g. no XDG_RUNTIME_DIR). */
+  path: string;
+  state: 'exists' | 'created' | 'mkdir-failed' | 'unset';
+  mkdirError: string;
+  /** `ls -ldn` mode and owner uid, 'symlink' or 'not-a-directory'. */
+  mode: string;
+  writable: boolean;
+  writeError: string;
+  executable: boolean;
+  execError: string;
+  /** Free space in KiB, when df could tell. */
+  freeKiB?: number;
+}
+
+/** What the probe printed, parsed. */
+export interface ProbeFacts {
+  /** What the login shell printed on stdout before the probe started. */
+  noise: Buffer;
+  /** Whether the probe ran to its end marker. */
+  complete: boolean;
+  values: Map<string, string>;
+  interpreters: InterpreterFact[];
+  caches: CacheFact[];
+  runner?: { state: 'present' | 'missing' | 'not-a-file'; sha256: string };
+}
+
+/** Parses the probe's stdout. Returns undefined when the marker never came (the probe did not run). */
+export function parseProbe(stdout: Buffer): ProbeFacts | undefined {
+  const marker = Buffer.from(`\n${MARKER}\n`);
+  const at = stdout.indexOf(marker);
+  if (at < 0) return undefined;
+  const facts: ProbeFacts = { noise: stdout.subarray(0, at), complete: false, values: new Map(), interpreters: [], caches: [] };
+  for (const line of stdout.subarray(at + marker.length).toString('utf8').split('\n')) {
+    const m = /^@([a-z_0-9]+)\t(.*)$/.exec(line);
+    if (!m) continue;
+    const [, key, value] = m as unknown as [string, string, string];
+    const f = value.split('\t');
+    if (key === 'interp') {
+      facts.interpreters.push({ name: f[0] ?? '', status: Number(f[1] ?? 127), path: f[2] ?? '', output: (f[3] ?? '').trim() });
+    } else if (key === 'cache') {
+      const free = Number(f[9]);
+      facts.caches.push({
+        id: f[0] ?? '',
+        path: f[1] ?? '',
+        state: (f[2] as CacheFact['state']) || 'unset',
+        mkdirError: f[3] ?? '',
+        mode: f[4] ?? '',
+        writable: f[5] === '1',
+        writeError: f[6] ?? '',
+        executable: f[7] === '1',
+        execError: f[8] ?? '',
+        ...(f[9] && Number.isFinite(free) ? { freeKiB: free } : {}),
+      });
+    } else if (key === 'runner') {
+      facts.runner = { state: (f[0] as 'present' | 'missing' | 'not-a-file') ?? 'missing', sha256: (f[1] ?? '').toLowerCase() };
+    } else if (key === 'end') {
+      facts.complete = true;
+    } else {
+      facts.values.set(key, value);
+    }
+  }
+  return facts;
+}
+
+/** The last error message of a shell's complaint, e.g. "Read-only file system". */
+export function lastReason(message: string): string {
+  const parts = message.split(': ').map((p) => p.trim()).filter(Boolean);
+  return parts.at(-1) ?? message;
+}

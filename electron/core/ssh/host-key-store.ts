@@ -1,0 +1,143 @@
+/**
+ * Host-key trust. Guards the invariant that no authentication is attempted against a
+ * server whose key is not trusted: a key is trusted when it is pinned for that host
+ * (table host_keys) or listed for its address in the user's known_hosts. The order of
+ * the checks is the security policy:
+ *   1. a key marked `@revoked` in known_hosts is refused, even if pinned;
+ *   2. a pinned key that equals the presented one is trusted;
+ *   3. if the host has pinned keys and none equals it, the key changed: refused until
+ *      the user re-trusts it explicitly (pinning replaces all keys of the host);
+ *   4. a known_hosts entry for the address with the same key is trusted; one with a
+ *      different key of the same type means a changed key, as in OpenSSH;
+ *   5. otherwise the key is unknown.
+ */
+import { eq } from 'drizzle-orm';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Db } from '../db/database';
+import { hostKeys, hosts } from '../db/schema';
+import { type PublicKeyFacts, sha256Fingerprint } from './fingerprint';
+import { checkKnownHosts, KnownHostsFile, knownKeyTypes } from './known-hosts';
+
+/** Which host presented a key: its inventory name and where it was reached. */
+export interface HostKeyQuery {
+  name: string;
+  address: string;
+  port: number;
+}
+
+/** Where a trusted key was found. */
+export type TrustSource = 'pinned' | 'known_hosts';
+
+/** A key remembered for a host. */
+export interface KnownKey {
+  algorithm: string;
+  fingerprint: string;
+}
+
+/** The decision about a presented host key. */
+export type HostKeyVerdict =
+  | { state: 'trusted'; source: TrustSource; where?: string }
+  | { state: 'unknown' }
+  | { state: 'mismatch'; source: TrustSource; expected: KnownKey[]; where?: string }
+  | { state: 'revoked'; where: string };
+
+/** A pinned host key as stored. */
+export interface PinnedKey extends KnownKey {
+  publicKey: string;
+  source: 'user' | 'accept-new' | 'known_hosts';
+  trustedAt: number;
+}
+
+/** Decides about host keys and remembers the ones the user trusts. */
+export interface HostKeyStore {
+  /** The decision about a key that host presented. */
+  verify(host: HostKeyQuery, key: PublicKeyFacts): HostKeyVerdict;
+  /** Key types already trusted for the host, so the handshake can ask for those first. */
+  preferredKeyTypes(host: HostKeyQuery): string[];
+  /** The keys pinned for a host of the inventory. */
+  pinned(name: string): PinnedKey[];
+  /** Pins a key for a host of the inventory, replacing every key pinned for it before. */
+  pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): void;
+}
+
+/** Options of SqliteHostKeyStore. */
+export interface SqliteHostKeyStoreOptions {
+  /** known_hosts files to honour; default: the user's ~/.ssh/known_hosts. */
+  knownHostsFiles?: string[];
+}
+
+/** The user's known_hosts file. */
+export function defaultKnownHostsFiles(): string[] {
+  return [join(process.env.HOME || homedir(), '.ssh', 'known_hosts')];
+}
+
+/** Pinned keys in SQLite (table host_keys) plus the user's known_hosts files, read-only. */
+export class SqliteHostKeyStore implements HostKeyStore {
+  private readonly files: KnownHostsFile[];
+
+  constructor(
+    private readonly db: Db,
+    options: SqliteHostKeyStoreOptions = {},
+  ) {
+    this.files = (options.knownHostsFiles ?? defaultKnownHostsFiles()).map((p) => new KnownHostsFile(p));
+  }
+
+  verify(host: HostKeyQuery, key: PublicKeyFacts): HostKeyVerdict {
+    const entries = this.files.flatMap((f) => f.entries());
+    const known = checkKnownHosts(entries, host.address, host.port, key);
+    if (known.status === 'revoked') return { state: 'revoked', where: `${known.entry.file}:${known.entry.line}` };
+
+    const pinned = this.pinned(host.name);
+    if (pinned.some((p) => p.fingerprint === key.fingerprint && p.publicKey === key.publicKey)) return { state: 'trusted', source: 'pinned' };
+    if (pinned.length) {
+      // Report the key of the same type first: that is the one the server replaced.
+      const ordered = [...pinned.filter((p) => p.algorithm === key.algorithm), ...pinned.filter((p) => p.algorithm !== key.algorithm)];
+      return { state: 'mismatch', source: 'pinned', expected: ordered.map(({ algorithm, fingerprint }) => ({ algorithm, fingerprint })) };
+    }
+
+    if (known.status === 'match') return { state: 'trusted', source: 'known_hosts', where: `${known.entry.file}:${known.entry.line}` };
+    if (known.status === 'changed') {
+      const expected = known.entries.map((e) => ({ algorithm: e.keyType, fingerprint: sha256Fingerprint(e.blob) }));
+      const first = known.entries[0]!;
+      return { state: 'mismatch', source: 'known_hosts', expected, where: `${first.file}:${first.line}` };
+    }
+    return { state: 'unknown' };
+  }
+
+  preferredKeyTypes(host: HostKeyQuery): string[] {
+    const pinned = this.pinned(host.name).map((p) => p.algorithm);
+    const known = knownKeyTypes(
+      this.files.flatMap((f) => f.entries()),
+      host.address,
+      host.port,
+    );
+    return [...new Set([...pinned, ...known])];
+  }
+
+  pinned(name: string): PinnedKey[] {
+    return this.db
+      .select({ algorithm: hostKeys.algorithm, fingerprint: hostKeys.fingerprint, publicKey: hostKeys.publicKey, source: hostKeys.source, trustedAt: hostKeys.trustedAt })
+      .from(hostKeys)
+      .innerJoin(hosts, eq(hosts.id, hostKeys.hostId))
+      .where(eq(hosts.name, name))
+      .all();
+  }
+
+  pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): void {
+    this.db.transaction((tx) => {
+      const host = tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+      if (!host) throw new Error(`pin: no host named ${name}`);
+      tx.delete(hostKeys).where(eq(hostKeys.hostId, host.id)).run();
+      tx.insert(hostKeys)
+        .values({ hostId: host.id, algorithm: key.algorithm, fingerprint: key.fingerprint, publicKey: key.publicKey, source, trustedAt: Date.now() })
+        .run();
+    });
+  }
+
+  /** Removes the pinned keys of a host. */
+  forget(name: string): void {
+    const host = this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+    if (host) this.db.delete(hostKeys).where(eq(hostKeys.hostId, host.id)).run();
+  }
+}

@@ -1,0 +1,732 @@
+/**
+ * Import of hosts from an OpenSSH client config (`~/.ssh/config`), parsed by the maintained
+ * `ssh-config` package.
+ *
+ * Invariant: what a host gets is what `ssh NAME` would use. Precedence (first value wins, Host
+ * patterns with negations) is left to the package's `compute`; this module only resolves what
+ * `compute` does not know: Include (inlined where OpenSSH would read it, conditional includes
+ * decided per host), tokens, ProxyJump chains, and the line each value came from. To keep that
+ * provenance, every directive of interest is handed to `compute` as an opaque token that maps back
+ * to its file, line and value. Nothing here ever runs a command from the config (no Match exec,
+ * no canonicalisation lookups): an import reads files and nothing else. Bad lines are reported
+ * with file and line and never thrown; a host whose effective settings include a bad line is
+ * skipped rather than imported with a guess.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname as localHostName, userInfo } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import SSHConfig, { glob as hostGlob, type Directive, type Line, LineType } from 'ssh-config';
+import { Address, HostName, type MethodResult, UserName } from '../../shared/api';
+import { CroniumError, fieldError } from '../../shared/errors';
+import type { HostService, NewHost } from '../hosts/host-service';
+
+/** A bad or unsupported line of a config file. */
+export interface ConfigProblem {
+  file: string;
+  /** 1-based. */
+  line: number;
+  message: string;
+}
+
+/** A host the config describes, ready for `hosts.add` (tags and password aside). */
+export interface ImportedHost {
+  name: string;
+  address: string;
+  port: number;
+  user?: string;
+  identityFile?: string;
+  /** Name of the jump host: another imported host, a host synthesised for a ProxyJump hop, or an existing one. */
+  jump?: string;
+  /** Where the host was declared (its first Host line); for a synthesised jump host, the ProxyJump line. */
+  source: { file: string; line: number };
+}
+
+/** What the inventory already has, so ProxyJump hops can point at existing hosts. */
+export interface ExistingHost {
+  name: string;
+  address: string;
+  port: number;
+  user?: string | null;
+  identityFile?: string | null;
+  jump?: string | null;
+}
+
+/** Options of importSshConfig. */
+export interface SshConfigImportOptions {
+  /** The local user's home: `~`, `%d`, and the base of relative Include and IdentityFile paths. */
+  home: string;
+  /** Environment for `${VAR}` in IdentityFile and for the local user name (USER, LOGNAME). */
+  env: Record<string, string | undefined>;
+  /** Hosts already in the inventory. */
+  existing?: ExistingHost[];
+}
+
+/** The result of reading a config: hosts in dependency order (jump hosts first), skips and problems. */
+export interface SshConfigImport {
+  hosts: ImportedHost[];
+  skipped: { name: string; reason: string }[];
+  problems: ConfigProblem[];
+}
+
+/** OpenSSH's own bound on nested Include (READCONF_MAX_DEPTH). */
+const MAX_INCLUDE_DEPTH = 16;
+/** Bound on nested ProxyJump resolution (a hop's own ProxyJump, and so on). */
+const MAX_JUMP_DEPTH = 16;
+/** The keywords an import uses; everything else is valid ssh_config this app has no use for. */
+const KEYWORDS = new Set(['hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand']);
+
+interface Source {
+  file: string;
+  line: number;
+}
+
+/** One directive of interest, with where it came from and, if it cannot be used, why. */
+interface Setting extends Source {
+  key: string;
+  value: string;
+  invalid?: string;
+}
+
+type Item =
+  | { kind: 'setting'; setting: Setting }
+  | { kind: 'include'; files: LoadedFile[]; source: Source }
+  | { kind: 'host'; patterns: string[]; body: Item[]; source: Source };
+
+/** The settings that apply to one host, per keyword in the order ssh applies them; `seq` is that order across keywords. */
+type Computed = Map<string, (Setting & { seq: number })[]>;
+
+interface LoadedFile {
+  path: string;
+  items: Item[];
+}
+
+/** A jump hop as written: `[user@]host[:port]` or `ssh://[user@]host[:port]`. */
+interface Hop {
+  user?: string;
+  host: string;
+  port?: number;
+}
+
+/** Reads an ssh_config (and what it includes) into hosts for the inventory. Throws only when `path` itself cannot be read. */
+export function importSshConfig(path: string, options: SshConfigImportOptions): SshConfigImport {
+  return new Importer(options).run(path);
+}
+
+class Importer {
+  private readonly problems = new Map<string, ConfigProblem>();
+  private readonly parsed = new Map<string, SSHConfig>();
+  private readonly localUser: string;
+  private readonly existing: Map<string, ExistingHost>;
+  /** Concrete names from Host lines, in document order, with their first Host line. */
+  private readonly aliases = new Map<string, Source>();
+  private root!: LoadedFile;
+  /** Final hosts by name: aliases and synthesised hops. */
+  private readonly resolved = new Map<string, ImportedHost>();
+  private readonly synthesised: ImportedHost[] = [];
+  private readonly skipped = new Map<string, string>();
+  private readonly resolving: string[] = [];
+
+  constructor(private readonly options: SshConfigImportOptions) {
+    this.localUser = options.env.USER || options.env.LOGNAME || safeUserName();
+    this.existing = new Map((options.existing ?? []).map((h) => [h.name, h]));
+  }
+
+  run(path: string): SshConfigImport {
+    const file = resolve(this.expandTilde(path));
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw fieldError('path', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'pass the path of an OpenSSH client config, e.g. ~/.ssh/config');
+    }
+    this.root = this.load(file, text, 0, []);
+    this.collectAliases(this.root.items);
+    for (const name of this.aliases.keys()) this.resolveAlias(name, 0);
+    // Problems in reading order: files as first read, lines ascending within each.
+    const fileOrder = [...this.parsed.keys()];
+    const problems = [...this.problems.values()].sort((a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || a.line - b.line);
+    return { hosts: this.ordered(), skipped: [...this.skipped].map(([name, reason]) => ({ name, reason })), problems };
+  }
+
+  // ---- loading --------------------------------------------------------------------------
+
+  private problem(source: Source, message: string): void {
+    const key = `${source.file}\0${source.line}\0${message}`;
+    if (!this.problems.has(key)) this.problems.set(key, { file: source.file, line: source.line, message });
+  }
+
+  /** Parses a file; a line the parser rejects is reported and blanked, so the rest still counts. */
+  private parse(file: string, text: string): SSHConfig {
+    const cached = this.parsed.get(file);
+    if (cached) return cached;
+    let config: SSHConfig;
+    try {
+      config = SSHConfig.parse(text);
+    } catch {
+      const lines = text.split('\n');
+      const repaired = lines.map((line, i) => {
+        try {
+          SSHConfig.parse(line);
+          return line;
+        } catch (e) {
+          this.problem({ file, line: i + 1 }, `cannot parse this line: ${(e as Error).message}`);
+          // A broken Host or Match line still ends the block before it; its own block never applies.
+          return /^\s*(host|match)\b/i.test(line) ? 'Host !*' : '';
+        }
+      });
+      try {
+        config = SSHConfig.parse(repaired.join('\n'));
+      } catch (e) {
+        this.problem({ file, line: 1 }, `cannot parse this file: ${(e as Error).message}`);
+        config = new SSHConfig();
+      }
+    }
+    this.parsed.set(file, config);
+    return config;
+  }
+
+  /** Loads a file into items, following Include; `stack` holds the files being read (for loops). */
+  private load(file: string, text: string, depth: number, stack: string[]): LoadedFile {
+    const config = this.parse(file, text);
+    const items: Item[] = [];
+    let current: Item[] = items;
+    for (const { node, line } of withLineNumbers(config)) {
+      if (node.type !== LineType.DIRECTIVE) continue;
+      const source = { file, line };
+      const param = node.param.toLowerCase();
+      if (param === 'host') {
+        const patterns = values(node);
+        const body: Item[] = [];
+        items.push({ kind: 'host', patterns, body, source });
+        current = body;
+      } else if (param === 'match') {
+        this.problem(source, 'Match blocks are not supported by the import; the settings of this block were ignored');
+        current = [];
+      } else if (param === 'include') {
+        current.push({ kind: 'include', files: this.include(values(node), source, depth, [...stack, file]), source });
+      } else if (KEYWORDS.has(param)) {
+        current.push({ kind: 'setting', setting: this.setting(param, node, source) });
+      }
+    }
+    return { path: file, items };
+  }
+
+  /** Resolves and loads the files of one Include line (relative to ~/.ssh, globs in lexical order). */
+  private include(patterns: string[], source: Source, depth: number, stack: string[]): LoadedFile[] {
+    if (depth + 1 > MAX_INCLUDE_DEPTH) {
+      this.problem(source, `Include nested more than ${MAX_INCLUDE_DEPTH} levels deep; not followed`);
+      return [];
+    }
+    const files: LoadedFile[] = [];
+    for (const raw of patterns) {
+      const expanded = this.expandTilde(raw);
+      const pattern = isAbsolute(expanded) ? expanded : join(this.options.home, '.ssh', expanded);
+      const matches = hasGlob(pattern) ? expandGlob(pattern) : [pattern];
+      for (const path of matches) {
+        if (stack.includes(path)) {
+          this.problem(source, `Include of ${path} loops back to a file that includes it; not followed`);
+          continue;
+        }
+        let text: string;
+        try {
+          if (statSync(path).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+          text = readFileSync(path, 'utf8');
+        } catch (e) {
+          // OpenSSH ignores a glob that matches nothing, but a named file that cannot be read is worth saying.
+          this.problem(source, `cannot read included file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          continue;
+        }
+        files.push(this.load(path, text, depth + 1, stack));
+      }
+    }
+    return files;
+  }
+
+  /** One directive of interest, checked on its own (checks that depend on the host come later). */
+  private setting(key: string, node: Directive, source: Source): Setting {
+    const value = key === 'proxycommand' ? commandText(node) : values(node).join(' ');
+    const s: Setting = { key, value, ...source };
+    const fail = (message: string) => {
+      s.invalid = message;
+      this.problem(source, message);
+    };
+    if (value === '') fail(`${node.param} has no value`);
+    else if (key === 'port' && !isPort(value)) fail(`Port "${value}" is not a number 1-65535`);
+    else if (key === 'proxyjump' && value.toLowerCase() !== 'none') {
+      const bad = value.split(',').find((hop) => !parseHop(hop));
+      if (bad !== undefined) fail(`ProxyJump "${bad}" is not of the form [user@]host[:port]`);
+    } else if (key === 'proxycommand' && value.toLowerCase() !== 'none' && !proxyCommandHop(value)) {
+      fail(`ProxyCommand "${value}" is not supported; only "ssh -W %h:%p JUMPHOST" (use ProxyJump) can be imported`);
+    }
+    return s;
+  }
+
+  /** Concrete names of every Host line, across all included files, in document order. */
+  private collectAliases(items: Item[]): void {
+    for (const item of items) {
+      if (item.kind === 'include') item.files.forEach((f) => this.collectAliases(f.items));
+      if (item.kind !== 'host') continue;
+      for (const p of item.patterns) {
+        if (!isPattern(p) && !this.aliases.has(p)) this.aliases.set(p, item.source);
+      }
+      for (const b of item.body) if (b.kind === 'include') b.files.forEach((f) => this.collectAliases(f.items));
+    }
+  }
+
+  // ---- computing one host ---------------------------------------------------------------
+
+  /** The settings `ssh NAME` would use: the package's first-match over the config as it reads for NAME. */
+  private compute(name: string): Computed {
+    const table: Setting[] = [];
+    const flat = new SSHConfig();
+    const token = (s: Setting): Line => {
+      table.push(s);
+      return { type: LineType.DIRECTIVE, param: s.key, separator: ' ', value: `\u0000${table.length - 1}`, before: '', after: '' };
+    };
+    const section = (patterns: string[]): SSHConfig => {
+      const config = new SSHConfig();
+      flat.push({ type: LineType.DIRECTIVE, param: 'Host', separator: ' ', value: patterns.map((val) => ({ val, separator: ' ' })), before: '', after: '', config });
+      return config;
+    };
+    // Content reached through an Include is active for NAME whenever the Include was: conditional
+    // includes are decided here, so their top-level settings go to the top level of `flat`.
+    const emit = (items: Item[]) => {
+      for (const item of items) {
+        if (item.kind === 'setting') flat.push(token(item.setting));
+        else if (item.kind === 'include') item.files.forEach((f) => emit(f.items));
+        else {
+          let body = section(item.patterns);
+          const matches = hostGlob(item.patterns, name);
+          for (const b of item.body) {
+            if (b.kind === 'setting') body.push(token(b.setting));
+            else if (b.kind === 'include' && matches) {
+              b.files.forEach((f) => emit(f.items));
+              body = section(item.patterns);
+            }
+          }
+        }
+      }
+    };
+    emit(this.root.items);
+    const computed = flat.compute(name, { ignoreCase: true, matchExec: false });
+    const out: Computed = new Map();
+    for (const key of KEYWORDS) {
+      const v = computed[key];
+      if (v === undefined) continue;
+      const tokens = Array.isArray(v) ? v : [v];
+      out.set(
+        key,
+        tokens.map((t) => ({ ...table[Number(t.slice(1))]!, seq: Number(t.slice(1)) })),
+      );
+    }
+    return out;
+  }
+
+  /** Resolves a Host alias into an imported host (or a skip); returns its name, or undefined when skipped. */
+  private resolveAlias(name: string, depth: number): string | undefined {
+    if (this.resolved.has(name)) return name;
+    if (this.skipped.has(name)) return undefined;
+    const source = this.aliases.get(name)!;
+    if (this.resolving.includes(name)) {
+      const loop = [...this.resolving.slice(this.resolving.indexOf(name)), name].join(' → ');
+      this.skip(name, `ProxyJump loop: ${loop}`);
+      return undefined;
+    }
+    const badName = HostName.safeParse(name);
+    if (!badName.success) {
+      this.skip(name, `"${name}" cannot be a host name here: ${badName.error.issues[0]?.message} (${at(source)})`);
+      return undefined;
+    }
+    this.resolving.push(name);
+    try {
+      const host = this.hostFrom(name, name, {}, source, depth, true);
+      if (typeof host === 'string') {
+        this.skip(name, host);
+        return undefined;
+      }
+      this.resolved.set(name, host);
+      return name;
+    } finally {
+      this.resolving.pop();
+    }
+  }
+
+  private skip(name: string, reason: string): void {
+    if (!this.skipped.has(name)) this.skipped.set(name, reason);
+  }
+
+  /**
+   * Builds a host from the config as it reads for `lookup`, with a hop's user/port overrides.
+   * `ownJump` says whether its own ProxyJump applies (it does not for the later hops of a chain,
+   * which are reached through the previous hop). Returns a reason when it cannot be imported.
+   */
+  private hostFrom(name: string, lookup: string, override: { user?: string; port?: number }, source: Source, depth: number, ownJump: boolean): ImportedHost | string {
+    const settings = this.compute(lookup);
+    for (const key of ['hostname', 'user', 'port']) {
+      const first = settings.get(key)?.[0];
+      if (first?.invalid) return `${first.invalid} (${at(first)})`;
+    }
+    const hostNameSetting = settings.get('hostname')?.[0];
+    const address = hostNameSetting ? expandTokens(hostNameSetting.value, { '%': '%', h: lookup }) : lookup;
+    if (typeof address !== 'string') return `HostName "${hostNameSetting!.value}" uses the unsupported token %${address.token} (${at(hostNameSetting!)})`;
+    if (!Address.safeParse(address).success) return `"${address}" is not a host name or IP address${hostNameSetting ? ` (${at(hostNameSetting)})` : ''}`;
+    const portSetting = settings.get('port')?.[0];
+    const port = override.port ?? (portSetting ? Number(portSetting.value) : 22);
+    const userSetting = settings.get('user')?.[0];
+    let user = override.user;
+    if (user === undefined && userSetting) {
+      const u = expandTokens(userSetting.value, { '%': '%', h: address, n: lookup, u: this.localUser, d: this.options.home });
+      if (typeof u !== 'string') return `User "${userSetting.value}" uses the unsupported token %${u.token} (${at(userSetting)})`;
+      user = u;
+    }
+    if (user !== undefined && !UserName.safeParse(user).success) return `"${user}" is not a valid login name${userSetting ? ` (${at(userSetting)})` : ''}`;
+    const identityFile = this.identity(settings.get('identityfile') ?? [], { address, lookup, port, user });
+    const host: ImportedHost = { name, address, port, source, ...(user !== undefined ? { user } : {}), ...(identityFile ? { identityFile } : {}) };
+    if (!ownJump) return host;
+    const hops = this.jumpHops(settings);
+    if (typeof hops === 'string') return hops;
+    if (hops.hops.length) {
+      if (depth >= MAX_JUMP_DEPTH) return `ProxyJump nested more than ${MAX_JUMP_DEPTH} levels deep (${at(hops.source)})`;
+      const jump = this.resolveChain(hops.hops, hops.source, depth + 1);
+      if (typeof jump !== 'string') return jump.reason;
+      host.jump = jump;
+    }
+    return host;
+  }
+
+  /** The effective jump chain: ProxyJump, or ProxyCommand `ssh -W %h:%p HOST`, whichever came first (as OpenSSH). */
+  private jumpHops(settings: Computed): { hops: Hop[]; source: Source } | string {
+    const pj = settings.get('proxyjump')?.[0];
+    const pc = settings.get('proxycommand')?.[0];
+    const first = pj && pc ? (pj.seq < pc.seq ? pj : pc) : (pj ?? pc);
+    if (!first || first.value.toLowerCase() === 'none') return { hops: [], source: { file: '', line: 0 } };
+    if (first.invalid) return `${first.invalid} (${at(first)})`;
+    if (first.key === 'proxycommand') return { hops: [proxyCommandHop(first.value)!], source: first };
+    return { hops: first.value.split(',').map((h) => parseHop(h)!), source: first };
+  }
+
+  /** The first IdentityFile that exists, expanded; missing ones are reported, as ssh would skip them. */
+  private identity(settings: Setting[], h: { address: string; lookup: string; port: number; user?: string }): string | undefined {
+    for (const s of settings) {
+      if (s.invalid) continue;
+      if (s.value.toLowerCase() === 'none') return undefined;
+      const tokens = { '%': '%', d: this.options.home, u: this.localUser, h: h.address, n: h.lookup, p: String(h.port), r: h.user ?? this.localUser, i: String(process.getuid?.() ?? ''), l: localHostName(), L: localHostName().split('.')[0]! };
+      const expanded = expandTokens(this.expandTilde(s.value), tokens);
+      if (typeof expanded !== 'string') {
+        this.problem(s, `IdentityFile "${s.value}" uses the unsupported token %${expanded.token}; ignored`);
+        continue;
+      }
+      const withEnv = expandEnv(expanded, this.options.env);
+      if (typeof withEnv !== 'string') {
+        this.problem(s, `IdentityFile "${s.value}" uses \${${withEnv.missing}}, which is not set; ignored`);
+        continue;
+      }
+      const path = isAbsolute(withEnv) ? withEnv : join(this.options.home, withEnv);
+      try {
+        if (statSync(path).isFile()) return path;
+      } catch {
+        // reported below
+      }
+      this.problem(s, `IdentityFile ${path} does not exist; ignored`);
+    }
+    return undefined;
+  }
+
+  /**
+   * Resolves the hops of a ProxyJump chain to inventory names, outermost first; returns the name of
+   * the last hop (the target's jump host). A hop names an imported or existing host when it can;
+   * otherwise (user@host:port forms, a hop reached through the previous one) a matching host is
+   * reused or a jump host is synthesised.
+   */
+  private resolveChain(hops: Hop[], source: Source, depth: number): string | { reason: string } {
+    let prev: string | undefined;
+    for (const [i, hop] of hops.entries()) {
+      const plain = hop.user === undefined && hop.port === undefined;
+      let name: string | undefined;
+      if (plain && (this.aliases.has(hop.host) || this.existing.has(hop.host))) {
+        // An inventory host of that name wins over the config's: import never changes it.
+        const existing = this.existing.get(hop.host);
+        const aliasName = existing ? hop.host : this.resolveAlias(hop.host, depth);
+        if (aliasName === undefined) return { reason: `its jump host "${hop.host}" was skipped: ${this.skipped.get(hop.host)}` };
+        const base = existing ?? this.resolved.get(hop.host)!;
+        if (i === 0 || (base.jump ?? undefined) === prev) name = aliasName;
+        else {
+          name = this.findOrSynthesise(`${hop.host}-via-${prev}`, { address: base.address, port: base.port, user: base.user ?? undefined, identityFile: base.identityFile ?? undefined, jump: prev }, source);
+        }
+      } else {
+        const lookup = hop.host;
+        const built = this.hostFrom('', lookup, { user: hop.user, port: hop.port }, source, depth, i === 0);
+        if (typeof built === 'string') return { reason: `jump host "${formatHop(hop)}": ${built}` };
+        const jump = i === 0 ? built.jump : prev;
+        name = this.findOrSynthesise(syntheticName(hop), { address: built.address, port: built.port, user: built.user, identityFile: built.identityFile, jump }, source);
+      }
+      prev = name;
+    }
+    return prev!;
+  }
+
+  /** An existing, imported or already synthesised host with these exact settings, or a new one named after `base`. */
+  private findOrSynthesise(base: string, h: Omit<ImportedHost, 'name' | 'source'>, source: Source): string {
+    const same = (o: ExistingHost) =>
+      o.address === h.address && o.port === h.port && (o.user ?? undefined) === h.user && (o.jump ?? undefined) === h.jump && (h.identityFile === undefined || (o.identityFile ?? undefined) === h.identityFile);
+    for (const o of [...this.existing.values(), ...this.resolved.values(), ...this.synthesised]) if (same(o)) return o.name;
+    const taken = (n: string) => this.existing.has(n) || this.aliases.has(n) || this.synthesised.some((s) => s.name === n);
+    let name = base.slice(0, 60);
+    for (let k = 2; taken(name); k++) name = `${base.slice(0, 57)}-${k}`;
+    const host: ImportedHost = { name, address: h.address, port: h.port, source, ...(h.user !== undefined ? { user: h.user } : {}), ...(h.identityFile ? { identityFile: h.identityFile } : {}), ...(h.jump ? { jump: h.jump } : {}) };
+    this.synthesised.push(host);
+    return name;
+  }
+
+  /** Hosts in config order, each jump host placed before the first host that uses it. */
+  private ordered(): ImportedHost[] {
+    const all = new Map<string, ImportedHost>();
+    for (const name of this.aliases.keys()) {
+      const h = this.resolved.get(name);
+      if (h) all.set(name, h);
+    }
+    // Synthesised hops that only served skipped hosts are not imported.
+    const out: ImportedHost[] = [];
+    const placed = new Set<string>();
+    const synth = new Map(this.synthesised.map((s) => [s.name, s]));
+    const place = (h: ImportedHost) => {
+      if (placed.has(h.name)) return;
+      placed.add(h.name);
+      const jump = h.jump ? (all.get(h.jump) ?? synth.get(h.jump)) : undefined;
+      if (jump) place(jump);
+      out.push(h);
+    };
+    for (const h of all.values()) place(h);
+    return out;
+  }
+
+  private expandTilde(p: string): string {
+    return p.replace(/^~(?=$|\/)/, this.options.home);
+  }
+}
+
+/** Each node of a parsed config with its 1-based line, counted from the whitespace the parser keeps. */
+function* withLineNumbers(config: SSHConfig): Generator<{ node: Line; line: number }> {
+  let newlines = 0;
+  const count = (s: string) => (s.match(/\n/g) ?? []).length;
+  function* walk(lines: Line[]): Generator<{ node: Line; line: number }> {
+    for (const node of lines) {
+      newlines += count(node.before);
+      yield { node, line: newlines + 1 };
+      newlines += count(node.after);
+      if ('config' in node) yield* walk(node.config);
+    }
+  }
+  yield* walk(config);
+}
+
+/** The values of a directive as a list (the parser gives a string for one value). */
+function values(node: Directive): string[] {
+  return typeof node.value === 'string' ? (node.value === '' ? [] : [node.value]) : node.value.map((v) => v.val);
+}
+
+/** A command directive's text as written (quotes kept where the user put them). */
+function commandText(node: Directive): string {
+  if (typeof node.value === 'string') return node.value;
+  return node.value
+    .map(({ val, separator, quoted }, i) => `${i ? separator : ''}${quoted ? `"${val}"` : val}`)
+    .join('')
+    .trim();
+}
+
+function isPattern(p: string): boolean {
+  return p.startsWith('!') || /[*?]/.test(p);
+}
+
+function isPort(v: string): boolean {
+  return /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535;
+}
+
+/** Parses one ProxyJump hop. */
+function parseHop(raw: string): Hop | undefined {
+  const text = raw.trim().replace(/^ssh:\/\//, '');
+  const m = /^(?:([^@\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s[\]]+)(?::(\d+))?$/.exec(text);
+  if (!m) return undefined;
+  if (m[3] !== undefined && !isPort(m[3])) return undefined;
+  const host = m[2]!.replace(/^\[|\]$/g, '');
+  return { host, ...(m[1] !== undefined ? { user: m[1] } : {}), ...(m[3] !== undefined ? { port: Number(m[3]) } : {}) };
+}
+
+function formatHop(h: Hop): string {
+  return `${h.user ? `${h.user}@` : ''}${h.host}${h.port ? `:${h.port}` : ''}`;
+}
+
+/** A name for a synthesised jump host: the hop's host, with the user and port when given. */
+function syntheticName(h: Hop): string {
+  const base = [h.host, h.user, h.port].filter((x) => x !== undefined).join('-');
+  return base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'jump';
+}
+
+/** The hop of `ProxyCommand ssh [-q] [-p N] [-l U] -W %h:%p HOST`, the pre-ProxyJump idiom; undefined for any other command. */
+function proxyCommandHop(command: string): Hop | undefined {
+  const words = command.replace(/"/g, '').trim().split(/\s+/);
+  if (words[0] === 'exec') words.shift();
+  if (!words[0] || !/(^|\/)ssh$/.test(words[0])) return undefined;
+  let sawW = false;
+  let host: string | undefined;
+  let user: string | undefined;
+  let port: number | undefined;
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '-W') {
+      if (!/^(\[%h\]|%h):%p$/.test(words[++i] ?? '')) return undefined;
+      sawW = true;
+    } else if (w === '-p' || w === '-l') {
+      const v = words[++i];
+      if (v === undefined) return undefined;
+      if (w === '-p') {
+        if (!isPort(v)) return undefined;
+        port = Number(v);
+      } else user = v;
+    } else if (/^-[qxTAaC46]+$/.test(w)) continue;
+    else if (w.startsWith('-') || host !== undefined) return undefined;
+    else host = w;
+  }
+  if (!sawW || host === undefined) return undefined;
+  const hop = parseHop(host);
+  if (!hop) return undefined;
+  return { ...hop, ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}) };
+}
+
+/** Expands %-tokens; returns the first unsupported token instead when there is one. */
+function expandTokens(value: string, tokens: Record<string, string>): string | { token: string } {
+  let bad: string | undefined;
+  const out = value.replace(/%(.?)/g, (all, t: string) => {
+    if (Object.hasOwn(tokens, t)) return tokens[t]!;
+    bad ??= t || '(end)';
+    return all;
+  });
+  return bad === undefined ? out : { token: bad };
+}
+
+/** Expands `${VAR}`; returns the first unset variable instead when there is one. */
+function expandEnv(value: string, env: Record<string, string | undefined>): string | { missing: string } {
+  let missing: string | undefined;
+  const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_all, v: string) => {
+    const x = env[v];
+    if (x === undefined) missing ??= v;
+    return x ?? '';
+  });
+  return missing === undefined ? out : { missing };
+}
+
+function hasGlob(p: string): boolean {
+  return /[*?[]/.test(p);
+}
+
+/** glob(3) over absolute paths: `*`, `?` and `[...]` per path segment, no dotfiles for wildcards, sorted. */
+function expandGlob(pattern: string): string[] {
+  const segments = pattern.split('/').filter((s, i) => s !== '' || i === 0);
+  let bases = [segments[0] === '' ? '/' : segments[0]!];
+  for (const seg of segments.slice(1)) {
+    const next: string[] = [];
+    for (const base of bases) {
+      if (!hasGlob(seg)) {
+        next.push(join(base, seg));
+        continue;
+      }
+      let entries: string[];
+      try {
+        entries = readdirSync(base);
+      } catch {
+        continue;
+      }
+      const re = globRegExp(seg);
+      for (const e of entries.sort()) if (re.test(e) && (seg.startsWith('.') || !e.startsWith('.'))) next.push(join(base, e));
+    }
+    bases = next;
+  }
+  return bases.filter((p) => {
+    try {
+      statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function globRegExp(seg: string): RegExp {
+  let re = '';
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = seg.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        const body = seg.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        re += `[${body}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function at(s: Source): string {
+  return `${s.file}:${s.line}`;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return '';
+  }
+}
+
+/** What `hosts.import` returns. */
+export type HostImportResult = MethodResult<'hosts.import'>;
+
+/**
+ * Imports the hosts of a config into the inventory: existing names are skipped (never
+ * overwritten), jump hosts are added before the hosts that use them, and a host whose jump host
+ * could not be added is skipped too. With `dryRun`, reports what would be added and writes nothing.
+ */
+export function importHostsFromSshConfig(
+  hosts: HostService,
+  args: { path?: string; dryRun: boolean; tag: string[] },
+  env: { home: string; env: Record<string, string | undefined> },
+): HostImportResult {
+  const existing = hosts.list();
+  const path = args.path ?? join(env.home, '.ssh', 'config');
+  const result = importSshConfig(path, { home: env.home, env: env.env, existing });
+  const names = new Set(existing.map((h) => h.name));
+  const added: string[] = [];
+  const plan: HostImportResult['plan'] = [];
+  const skipped = [...result.skipped];
+  const failed = new Set(result.skipped.map((s) => s.name));
+  for (const h of result.hosts) {
+    if (names.has(h.name)) {
+      skipped.push({ name: h.name, reason: 'a host with this name is already in the inventory (left unchanged)' });
+      continue;
+    }
+    if (h.jump && failed.has(h.jump)) {
+      skipped.push({ name: h.name, reason: `its jump host "${h.jump}" was not added` });
+      failed.add(h.name);
+      continue;
+    }
+    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, tags: [...new Set(args.tag)] };
+    if (!args.dryRun) {
+      try {
+        hosts.add(input);
+      } catch (e) {
+        if (!(e instanceof CroniumError)) throw e;
+        skipped.push({ name: h.name, reason: e.message });
+        failed.add(h.name);
+        continue;
+      }
+    }
+    names.add(h.name);
+    added.push(h.name);
+    plan.push({ name: h.name, address: h.address, port: h.port, user: h.user ?? null, identityFile: h.identityFile ?? null, jump: h.jump ?? null, source: h.source });
+  }
+  return { added, skipped, problems: result.problems, plan, dryRun: args.dryRun, path: resolve(path.replace(/^~(?=$|\/)/, env.home)) };
+}

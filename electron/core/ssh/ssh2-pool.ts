@@ -1,0 +1,846 @@
+/**
+ * The SSH connection pool over ssh2: one connection per host target, shared by every
+ * job, with sessions multiplexed on it up to what the server allows.
+ *
+ * Invariants this file guards:
+ * - Trust before auth: the host key is checked in ssh2's hostVerifier, during the key
+ *   exchange, so no credential is ever offered to an unverified server (see
+ *   host-key-store.ts for the policy). Every hop of a jump chain is verified the same way.
+ * - Never a hang: the TCP connect and the handshake (key exchange + auth) each have a
+ *   limit; keepalives detect a dead peer on a live connection; a lost connection fails
+ *   its running and queued commands and is dropped from the pool, and the next
+ *   connect() dials again (after a backoff when dialing itself keeps failing).
+ * - Session limits: a server that refuses a session (MaxSessions) lowers that
+ *   connection's limit to the sessions it has open, and further commands queue.
+ * - Cancellation is quiet: an aborted connect or exec rejects with the signal's reason
+ *   (an AbortError) and leaves nothing running; a shared dial is cancelled only when
+ *   every caller waiting for it has given up.
+ */
+import { connect as netConnect, type LookupFunction, type Socket } from 'node:net';
+import { userInfo } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import { CroniumError } from '../../shared/errors';
+import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials } from './auth';
+import { describeKeyBlob, hostKeyAlgorithmsFor, type PublicKeyFacts } from './fingerprint';
+import { loadSsh2 } from './ssh2-module';
+import type { HostKeyQuery, HostKeyStore, HostKeyVerdict } from './host-key-store';
+import {
+  authFailed,
+  connectionClosed,
+  connectionLost,
+  connectTimeout,
+  forwardFailed,
+  hostKeyMismatch,
+  hostKeyRevoked,
+  hostKeyUnknown,
+  protocolFailed,
+  sessionRefused,
+  tcpFailed,
+  type Where,
+} from './ssh-errors';
+import type { ExecOptions, ExecResult, HandshakeInfo, HostKeyScan, SshConnection, SshPool, SshTarget } from './types';
+
+/** Tuning of the pool; every limit has a default that suits an interactive desktop app. */
+export interface Ssh2PoolOptions {
+  /** Limit for the TCP connect (or for opening the tunnel through a jump host). Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Limit for the SSH handshake: banner, key exchange and authentication. Default 15 s. */
+  handshakeTimeoutMs?: number;
+  /** Interval of SSH keepalives on idle and busy connections; 0 disables. Default 15 s. */
+  keepaliveIntervalMs?: number;
+  /** Unanswered keepalives before a connection is declared dead. Default 3. */
+  keepaliveCountMax?: number;
+  /** A connection with nothing running for this long is closed. Default 5 min. */
+  idleTimeoutMs?: number;
+  /** Sessions opened at once on one connection before the server says otherwise (OpenSSH's MaxSessions default). Default 10. */
+  maxSessions?: number;
+  /** Delay before redialing a target whose last dial failed: doubles per failure, from initial to max. Default 250 ms to 5 s. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** ssh-agent socket (or 'pageant'); null disables the agent. Default: Pageant on Windows, else $SSH_AUTH_SOCK. */
+  agentSocket?: string | null;
+  /** DNS lookup for TCP connects (tests inject failures with it). */
+  lookup?: LookupFunction;
+  /** ssh2 debug output, for troubleshooting. */
+  debug?: (message: string) => void;
+}
+
+const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 15_000,
+  keepaliveIntervalMs: 15_000,
+  keepaliveCountMax: 3,
+  idleTimeoutMs: 5 * 60_000,
+  maxSessions: 10,
+  backoff: { initialMs: 250, maxMs: 5_000 },
+};
+
+/** ssh2's default server host-key algorithms, best first; trusted key types are moved to the front. */
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+type Resolved = Required<Omit<Ssh2PoolOptions, 'lookup' | 'debug' | 'agentSocket'>> & Pick<Ssh2PoolOptions, 'lookup' | 'debug'> & { agentSocket: string | undefined };
+
+/** The local user name, which ssh uses when no remote user is set. */
+function localUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.USERNAME ?? 'root';
+  }
+}
+
+/** The identity of a target in the pool: everything that changes where or as whom it connects. */
+export function targetKey(t: SshTarget): string {
+  const parts = (x: SshTarget): unknown[] => [x.name, x.address, x.port, x.user ?? '', x.identityFile ?? '', x.useAgent, x.jumps.map(parts)];
+  return JSON.stringify(parts(t));
+}
+
+function whereOf(t: SshTarget): Where {
+  const via = t.jumps.at(-1)?.name;
+  return { name: t.name, address: t.address, port: t.port, ...(via ? { via } : {}) };
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** Resolves after ms, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Errors that say the network or the server was away, and so warrant a backoff before redialing. */
+function isTransient(e: unknown): boolean {
+  return e instanceof CroniumError && (e.code === 'CONNECT_FAILED' || e.code === 'CONNECT_TIMEOUT');
+}
+
+/** A dial shared by every caller that wants the same target at the same time. */
+class SharedDial<T> {
+  private waiters = 0;
+  private readonly controller = new AbortController();
+  readonly promise: Promise<T>;
+
+  constructor(run: (signal: AbortSignal) => Promise<T>) {
+    this.promise = run(this.controller.signal);
+    // Observed by the waiters; this keeps a dial nobody waits for from being "unhandled".
+    this.promise.catch(() => undefined);
+  }
+
+  get cancelled(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** Waits for the dial; aborting `signal` stops waiting, and cancels the dial when nobody else waits. */
+  join(signal?: AbortSignal): Promise<T> {
+    this.waiters++;
+    if (!signal) return this.promise;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        reject(abortReason(signal));
+        if (--this.waiters === 0) this.controller.abort(abortReason(signal));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.promise.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  cancel(reason: unknown): void {
+    this.controller.abort(reason);
+  }
+}
+
+/** Pool state for one target. */
+interface Entry {
+  conn?: Ssh2Connection;
+  dial?: SharedDial<Ssh2Connection>;
+  /** Consecutive failed dials, for the backoff. */
+  failures: number;
+  lastFailureAt: number;
+}
+
+/** What the transport gave: a connected byte stream to the target's sshd. */
+interface Transport {
+  sock: Duplex;
+  tcpConnectMs: number;
+}
+
+/** The outcome of one handshake. */
+type Handshake =
+  | { mode: 'connect'; client: Client; info: HandshakeInfo }
+  | { mode: 'scan'; scan: HostKeyScan };
+
+/** One pooled ssh2 Client per host target. */
+export class Ssh2Pool implements SshPool {
+  private readonly entries = new Map<string, Entry>();
+  private readonly identities = new IdentityLoader();
+  private readonly opts: Resolved;
+  private closed = false;
+
+  constructor(
+    private readonly hostKeys: HostKeyStore,
+    options: Ssh2PoolOptions = {},
+  ) {
+    this.opts = {
+      ...DEFAULTS,
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+      agentSocket: options.agentSocket === null ? undefined : (options.agentSocket ?? defaultAgentSocket()),
+    } as Resolved;
+  }
+
+  /** Connections currently open, for diagnostics and tests. */
+  get size(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.conn?.alive) n++;
+    return n;
+  }
+
+  async connect(target: SshTarget, signal?: AbortSignal): Promise<Ssh2Connection> {
+    if (signal?.aborted) throw abortReason(signal);
+    if (this.closed) throw poolClosed();
+    const key = targetKey(target);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { failures: 0, lastFailureAt: 0 };
+      this.entries.set(key, entry);
+    }
+    if (entry.conn?.alive) return entry.conn;
+    entry.conn = undefined;
+    if (!entry.dial || entry.dial.cancelled) entry.dial = this.startDial(key, entry, target);
+    return entry.dial.join(signal);
+  }
+
+  async scanHostKey(target: SshTarget, signal?: AbortSignal): Promise<HostKeyScan> {
+    if (signal?.aborted) throw abortReason(signal);
+    if (this.closed) throw poolClosed();
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(abortReason(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const transport = await this.transport(target, controller.signal);
+      const result = await this.handshake(target, transport, 'scan', undefined, controller.signal);
+      if (result.mode !== 'scan') throw new Error('scan handshake authenticated');
+      return result.scan;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const conns: Ssh2Connection[] = [];
+    for (const entry of this.entries.values()) {
+      entry.dial?.cancel(poolClosed());
+      if (entry.conn) conns.push(entry.conn);
+    }
+    this.entries.clear();
+    // Innermost first, so a hop is not torn down under a connection still saying goodbye.
+    conns.sort((a, b) => b.target.jumps.length - a.target.jumps.length);
+    await Promise.all(conns.map((c) => c.closeAndWait()));
+  }
+
+  private startDial(key: string, entry: Entry, target: SshTarget): SharedDial<Ssh2Connection> {
+    // Declared before it is built: the dial's own `finally` compares against it.
+    let dial: SharedDial<Ssh2Connection> | undefined = undefined;
+    dial = new SharedDial(async (signal) => {
+      try {
+        if (entry.failures > 0) {
+          const wait = Math.min(this.opts.backoff.maxMs, this.opts.backoff.initialMs * 2 ** (entry.failures - 1));
+          const remaining = entry.lastFailureAt + wait - Date.now();
+          if (remaining > 0) await sleep(remaining, signal);
+        }
+        const conn = await this.dial(target, signal);
+        entry.failures = 0;
+        if (signal.aborted || this.closed) {
+          // Everyone gave up while the handshake finished: do not keep a connection nobody asked for.
+          conn.close();
+          throw this.closed ? poolClosed() : abortReason(signal);
+        }
+        entry.conn = conn;
+        conn.onDead(() => {
+          if (entry.conn === conn) entry.conn = undefined;
+          if (!entry.conn && !entry.dial && entry.failures === 0 && this.entries.get(key) === entry) this.entries.delete(key);
+        });
+        return conn;
+      } catch (e) {
+        if (!signal.aborted && isTransient(e)) {
+          entry.failures++;
+          entry.lastFailureAt = Date.now();
+        }
+        throw e;
+      } finally {
+        if (dial !== undefined && entry.dial === dial) entry.dial = undefined;
+      }
+    });
+    return dial;
+  }
+
+  private async dial(target: SshTarget, signal: AbortSignal): Promise<Ssh2Connection> {
+    const creds = await this.credentials(target);
+    const transport = await this.transport(target, signal);
+    const result = await this.handshake(target, transport, 'connect', creds, signal);
+    if (result.mode !== 'connect') throw new Error('connect handshake did not authenticate');
+    return new Ssh2Connection(result.client, target, result.info, whereOf(target), this.opts);
+  }
+
+  /** Credentials for one handshake; secrets are opened only now, and only what is needed. */
+  private async credentials(target: SshTarget): Promise<AuthCredentials> {
+    const creds: AuthCredentials = { username: target.user ?? localUser() };
+    if (target.identityFile) creds.identity = await this.identities.load(target.identityFile, target.passphrase?.());
+    if (target.useAgent && this.opts.agentSocket) creds.agent = this.opts.agentSocket;
+    const password = target.password?.();
+    if (password !== undefined) creds.password = password;
+    return creds;
+  }
+
+  /** A byte stream to the target's sshd: a TCP socket, or a tunnel through the last jump host. */
+  private async transport(target: SshTarget, signal: AbortSignal): Promise<Transport> {
+    const t0 = performance.now();
+    const hop = target.jumps.at(-1);
+    if (hop) {
+      const hopTarget: SshTarget = { ...hop, jumps: target.jumps.slice(0, -1) };
+      const hopConn = await this.connect(hopTarget, signal);
+      const sock = await hopConn.forward(target, this.opts.connectTimeoutMs, signal);
+      return { sock, tcpConnectMs: performance.now() - t0 };
+    }
+    const sock = await tcpConnect(whereOf(target), this.opts.connectTimeoutMs, signal, this.opts.lookup);
+    return { sock, tcpConnectMs: performance.now() - t0 };
+  }
+
+  /** The SSH handshake over a transport: verify the host key, then authenticate (connect) or stop (scan). */
+  private async handshake(target: SshTarget, transport: Transport, mode: 'connect' | 'scan', creds: AuthCredentials | undefined, signal: AbortSignal): Promise<Handshake> {
+    let ssh2: Awaited<ReturnType<typeof loadSsh2>>;
+    try {
+      ssh2 = await loadSsh2();
+    } catch (e) {
+      transport.sock.destroy();
+      throw e;
+    }
+    const where = whereOf(target);
+    const query: HostKeyQuery = { name: target.name, address: target.address, port: target.port };
+    const limit = this.opts.handshakeTimeoutMs;
+    const client: Client = new ssh2.Client();
+    const auth = mode === 'connect' && creds ? new AuthSession(creds) : undefined;
+    const t0 = performance.now();
+    let phase: 'handshake' | 'auth' = 'handshake';
+    let presented: PublicKeyFacts | undefined;
+    let verdict: HostKeyVerdict | undefined;
+    let refusal: CroniumError | undefined;
+    const serverIdent = (): string => {
+      const raw = (client as unknown as { _protocol?: { _remoteIdentRaw?: Buffer } })._protocol?._remoteIdentRaw;
+      return raw ? raw.toString('latin1').trim() : '';
+    };
+
+    let algorithms: string[];
+    try {
+      const preferred = this.hostKeys.preferredKeyTypes(query).flatMap(hostKeyAlgorithmsFor).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+      algorithms = [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])];
+    } catch {
+      algorithms = HOST_KEY_ALGORITHMS;
+    }
+
+    return new Promise<Handshake>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: unknown, value?: Handshake) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (err !== undefined || mode === 'scan') {
+          client.removeAllListeners('ready');
+          // Keep an error listener: ssh2 may still emit while it tears down.
+          client.on('error', () => undefined);
+          client.destroy();
+          transport.sock.destroy();
+        }
+        if (err !== undefined) reject(err);
+        else resolve(value!);
+      };
+      const onAbort = () => finish(abortReason(signal));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      const scanResult = (): Handshake => {
+        const key = presented!;
+        const v = verdict!;
+        const scan: HostKeyScan = {
+          serverIdent: serverIdent(),
+          key: { algorithm: key.algorithm, fingerprint: key.fingerprint, publicKey: key.publicKey },
+          state: v.state,
+          ...(v.state === 'mismatch' ? { expected: v.expected, source: v.source } : {}),
+          ...(v.state === 'trusted' ? { source: v.source } : {}),
+          ...(v.state !== 'unknown' && v.where ? { where: v.where } : {}),
+          tcpConnectMs: transport.tcpConnectMs,
+          handshakeMs: performance.now() - t0,
+        };
+        return { mode: 'scan', scan };
+      };
+
+      client.on('ready', () => {
+        auth?.succeeded();
+        const key = presented!;
+        const info: HandshakeInfo = {
+          serverIdent: serverIdent(),
+          hostKey: { algorithm: key.algorithm, fingerprint: key.fingerprint, trust: verdict?.state === 'trusted' ? verdict.source : 'pinned' },
+          jumps: target.jumps.map((j) => j.name),
+          authMethodsOffered: auth?.offered ?? [],
+          authAttempts: auth?.attempts.map((a) => ({ ...a })) ?? [],
+          tcpConnectMs: transport.tcpConnectMs,
+          handshakeMs: performance.now() - t0,
+        };
+        finish(undefined, { mode: 'connect', client, info });
+      });
+
+      client.on('error', (err: Error & { level?: string; code?: unknown }) => {
+        if (settled) return;
+        if (refusal) return finish(refusal);
+        if (mode === 'scan' && presented && verdict) return finish(undefined, scanResult());
+        const level = err.level ?? '';
+        const message = err.message ?? String(err);
+        // ssh2 reports these and goes on with the next auth method: note them, do not fail.
+        if (level === 'agent') return auth?.skipped.push(`ssh-agent: ${message}`);
+        if (level === 'client-authentication' && !/All configured authentication methods failed/i.test(message)) return auth?.skipped.push(message);
+        if (level === 'client-authentication' && auth) return finish(authFailed(where, creds!.username, auth.offered, auth.attempts, auth.skipped));
+        if (level === 'client-timeout') return finish(connectTimeout(where, phase, limit, serverIdent() !== ''));
+        if (level === 'client-socket') return finish(connectionClosed(where, phase === 'auth' ? 'authentication' : 'handshake', message));
+        if (typeof err.code === 'number' && phase === 'auth' && auth) {
+          // The server disconnected during auth (e.g. "Too many authentication failures").
+          auth.skipped.push(`the server disconnected: ${message}`);
+          return finish(authFailed(where, creds!.username, auth.offered, auth.attempts, auth.skipped));
+        }
+        if (/Connection lost before handshake/i.test(message)) return finish(connectionClosed(where, 'banner'));
+        if (typeof err.code === 'number') return finish(connectionClosed(where, 'handshake', message));
+        return finish(protocolFailed(where, message));
+      });
+
+      client.on('close', () => {
+        if (refusal) return finish(refusal);
+        if (mode === 'scan' && presented && verdict) return finish(undefined, scanResult());
+        finish(connectionClosed(where, presented ? (phase === 'auth' ? 'authentication' : 'handshake') : 'banner'));
+      });
+
+      const config: ConnectConfig = {
+        sock: transport.sock as ConnectConfig['sock'],
+        username: creds?.username ?? 'cronium-scan',
+        readyTimeout: limit,
+        keepaliveInterval: this.opts.keepaliveIntervalMs,
+        keepaliveCountMax: this.opts.keepaliveCountMax,
+        algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+        hostVerifier: (blob: Buffer, verify: (valid: boolean) => void) => {
+          presented = describeKeyBlob(blob);
+          try {
+            verdict = this.hostKeys.verify(query, presented);
+          } catch (e) {
+            refusal = new CroniumError('INTERNAL', `cannot check the host key of ${target.name}: ${(e as Error).message}`);
+            return verify(false);
+          }
+          if (mode === 'scan') return verify(false);
+          if (verdict.state === 'trusted') {
+            phase = 'auth';
+            return verify(true);
+          }
+          if (verdict.state === 'unknown') refusal = hostKeyUnknown(where, presented);
+          else if (verdict.state === 'revoked') refusal = hostKeyRevoked(where, presented, verdict.where);
+          else refusal = hostKeyMismatch(where, presented, verdict.expected, verdict.source, verdict.where);
+          verify(false);
+        },
+        ...(auth ? { authHandler: auth.handler } : { authHandler: () => false as unknown as void }),
+        ...(this.opts.debug ? { debug: this.opts.debug } : {}),
+      };
+      try {
+        client.connect(config);
+      } catch (e) {
+        finish(protocolFailed(where, (e as Error).message));
+      }
+    });
+  }
+}
+
+function poolClosed(): CroniumError {
+  return new CroniumError('INTERNAL', 'the SSH pool is closed', 'the app is shutting down');
+}
+
+/** Opens a TCP connection with TCP_NODELAY, within a time limit, mapping failures to CONNECT_*. */
+export function tcpConnect(where: Where, timeoutMs: number, signal?: AbortSignal, lookup?: LookupFunction): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const sock = netConnect({ host: where.address, port: where.port, noDelay: true, ...(lookup ? { lookup } : {}) });
+    const finish = (err: unknown) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      sock.removeListener('connect', onConnect);
+      sock.removeListener('error', onError);
+      if (err === undefined) return resolve(sock);
+      sock.on('error', () => undefined);
+      sock.destroy();
+      reject(err);
+    };
+    const onConnect = () => {
+      // ssh2 does not do this: small request/response packets must not wait for Nagle.
+      sock.setNoDelay(true);
+      finish(undefined);
+    };
+    const onError = (e: NodeJS.ErrnoException) => finish(e.code === 'ETIMEDOUT' ? connectTimeout(where, 'tcp', timeoutMs) : tcpFailed(where, e));
+    const onAbort = () => finish(abortReason(signal!));
+    const timer = setTimeout(() => finish(connectTimeout(where, 'tcp', timeoutMs)), timeoutMs);
+    sock.once('connect', onConnect);
+    sock.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** How long an aborted command keeps its session slot when the server does not close its channel. */
+const ABORT_GRACE_MS = 5_000;
+
+/** A command waiting for a session slot. */
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** One authenticated ssh2 Client, with its sessions counted and queued. */
+export class Ssh2Connection implements SshConnection {
+  private dead = false;
+  private deathReason: string | undefined;
+  private limit: number;
+  /** Slots taken: commands opening or running a session. */
+  private active = 0;
+  /** Sessions the server confirmed and that are still open. */
+  private openSessions = 0;
+  /** Tunnels to further hops through this connection. */
+  private forwards = 0;
+  private readonly queue: Waiter[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly deathListeners: (() => void)[] = [];
+  private readonly closed: Promise<void>;
+
+  constructor(
+    private readonly client: Client,
+    readonly target: SshTarget,
+    readonly info: HandshakeInfo,
+    private readonly where: Where,
+    private readonly opts: Resolved,
+  ) {
+    this.limit = Math.max(1, opts.maxSessions);
+    client.on('error', (err: Error & { level?: string }) => {
+      this.deathReason ??=
+        err.level === 'client-timeout' && /keepalive/i.test(err.message)
+          ? `no answer to ${opts.keepaliveCountMax} keepalives sent every ${opts.keepaliveIntervalMs} ms`
+          : err.message;
+    });
+    // Marked dead synchronously: ssh2 closes the channels right after this event, and a
+    // command whose channel closes must already see the connection as lost.
+    this.closed = new Promise((resolve) =>
+      client.once('close', () => {
+        this.markDead(this.deathReason ?? 'the server closed the connection');
+        resolve();
+      }),
+    );
+    this.armIdle();
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** The session limit this connection has learnt (for tests and diagnostics). */
+  get sessionLimit(): number {
+    return this.limit;
+  }
+
+  /** Calls fn once when the connection is closed or lost. */
+  onDead(fn: () => void): void {
+    if (this.dead) fn();
+    else this.deathListeners.push(fn);
+  }
+
+  close(): void {
+    this.deathReason ??= 'closed by Cronium';
+    this.markDead(this.deathReason);
+    try {
+      this.client.end();
+    } catch {
+      this.client.destroy();
+    }
+  }
+
+  /** Closes and resolves when the socket is gone (destroying it after 2 s). */
+  async closeAndWait(): Promise<void> {
+    this.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.closed, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    this.client.destroy();
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const { signal } = options;
+    let lonelyRefusals = 0;
+    for (;;) {
+      await this.acquire(signal);
+      let running: { result: Promise<ExecResult> };
+      try {
+        running = await this.openSession(command, options);
+      } catch (e) {
+        this.release();
+        if (this.dead) throw connectionLost(this.where, this.deathReason ?? 'closed');
+        if (signal?.aborted) throw abortReason(signal);
+        if (isSessionRefusal(e)) {
+          if (this.openSessions > 0) {
+            // The server's limit is what it has open now; wait in the queue for one to end.
+            this.limit = Math.max(1, this.openSessions);
+            continue;
+          }
+          // Nothing of ours is open: the server may not have freed a just-closed session yet.
+          if (lonelyRefusals++ < 5) {
+            await sleep(25 * 2 ** lonelyRefusals, signal);
+            continue;
+          }
+        }
+        throw sessionRefused(this.where, (e as Error).message);
+      }
+      return running.result;
+    }
+  }
+
+  /** Opens a tunnel through this connection to the next hop's sshd. */
+  forward(next: SshTarget, timeoutMs: number, signal: AbortSignal): Promise<Duplex> {
+    const where = whereOf(next);
+    return new Promise<Duplex>((resolve, reject) => {
+      if (this.dead) return reject(connectionLost(this.where, this.deathReason ?? 'closed'));
+      if (signal.aborted) return reject(abortReason(signal));
+      this.forwards++;
+      this.disarmIdle();
+      let settled = false;
+      const done = () => {
+        this.forwards--;
+        this.armIdle();
+      };
+      const onAbort = () => settle(abortReason(signal));
+      const timer = setTimeout(() => settle(connectTimeout(where, 'tcp', timeoutMs)), timeoutMs);
+      const settle = (err: unknown, stream?: ClientChannel) => {
+        if (settled) {
+          // A late tunnel after a timeout or abort: close it.
+          stream?.close();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (err !== undefined || !stream) {
+          done();
+          stream?.close();
+          return reject(err);
+        }
+        stream.once('close', done);
+        resolve(stream);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.client.forwardOut('127.0.0.1', 0, next.address, next.port, (err, stream) => {
+          if (err) {
+            if (this.dead) return settle(connectionLost(this.where, this.deathReason ?? 'closed'));
+            return settle(forwardFailed(where, this.target.name, err.message.replace(/^\(SSH\) Channel open failure: /, ''), (err as { reason?: unknown }).reason));
+          }
+          settle(undefined, stream);
+        });
+      } catch (e) {
+        settle(connectionLost(this.where, (e as Error).message));
+      }
+    });
+  }
+
+  private acquire(signal?: AbortSignal): Promise<void> {
+    if (this.dead) return Promise.reject(connectionLost(this.where, this.deathReason ?? 'closed'));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    this.disarmIdle();
+    if (this.active < this.limit && this.queue.length === 0) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(abortReason(signal!));
+        this.armIdle();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  private release(): void {
+    this.active--;
+    this.pump();
+    this.armIdle();
+  }
+
+  /** Hands free slots to queued commands, in order. */
+  private pump(): void {
+    while (!this.dead && this.active < this.limit && this.queue.length > 0) {
+      this.active++;
+      this.queue.shift()!.resolve();
+    }
+  }
+
+  /**
+   * Opens a session running the command. The collector is attached inside ssh2's
+   * callback: the server's reply, output, exit status and close can arrive in the same
+   * packet batch as the confirmation, and an exit event emitted before a listener exists is lost.
+   */
+  private openSession(command: string, options: ExecOptions): Promise<{ result: Promise<ExecResult> }> {
+    return new Promise((resolve, reject) => {
+      const execOpts: { pty?: boolean; env?: Record<string, string> } = {};
+      if (options.pty) execOpts.pty = true;
+      if (options.env) execOpts.env = options.env;
+      try {
+        this.client.exec(command, execOpts, (err, channel) => {
+          if (err) return reject(err);
+          this.openSessions++;
+          channel.once('close', () => this.openSessions--);
+          resolve({ result: this.collect(channel, options) });
+        });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  private collect(channel: ClientChannel, options: ExecOptions): Promise<ExecResult> {
+    const { signal } = options;
+    return new Promise<ExecResult>((resolve, reject) => {
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      let code: number | null = null;
+      let exitSignal: string | null = null;
+      let exited = false;
+      let settled = false;
+      let released = false;
+      let grace: NodeJS.Timeout | undefined;
+      const releaseOnce = () => {
+        clearTimeout(grace);
+        if (released) return;
+        released = true;
+        this.release();
+      };
+      const onAbort = () => {
+        // Cancellation answers at once; the session slot stays taken until the server closes the
+        // channel (or, if it ignores the kill, for a grace period: then the queue may try its luck).
+        settled = true;
+        reject(abortReason(signal!));
+        killSession(channel);
+        channel.close();
+        grace = setTimeout(releaseOnce, ABORT_GRACE_MS);
+        grace.unref();
+      };
+      channel.on('data', (d: Buffer) => stdout.push(d));
+      channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+      channel.on('exit', (c: number | null, s?: string) => {
+        exited = true;
+        code = typeof c === 'number' ? c : null;
+        exitSignal = typeof s === 'string' ? s.replace(/^SIG/, '') : null;
+      });
+      channel.on('error', () => undefined);
+      channel.once('close', () => {
+        signal?.removeEventListener('abort', onAbort);
+        releaseOnce();
+        if (settled) return;
+        settled = true;
+        if (!exited && this.dead) return reject(connectionLost(this.where, `${this.deathReason ?? 'closed'} (while running a command)`));
+        resolve({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), code, signal: exitSignal });
+      });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.stdin !== undefined) channel.end(options.stdin);
+      else channel.end();
+    });
+  }
+
+  private armIdle(): void {
+    if (this.dead || this.active > 0 || this.forwards > 0 || this.queue.length > 0 || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.active === 0 && this.forwards === 0 && this.queue.length === 0) {
+        this.deathReason = `idle for ${this.opts.idleTimeoutMs} ms`;
+        this.close();
+      }
+    }, this.opts.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private disarmIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private markDead(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.deathReason ??= reason;
+    this.disarmIdle();
+    const err = connectionLost(this.where, this.deathReason);
+    for (const w of this.queue.splice(0)) w.reject(err);
+    for (const fn of this.deathListeners.splice(0)) fn();
+  }
+}
+
+/**
+ * Asks the server to SIGKILL the session's command (OpenSSH 7.9+ honours "signal"
+ * requests). ssh2's channel.signal() sends nothing once stdin is closed (EOF sent),
+ * which it always is for our commands, so the request goes through its protocol object.
+ */
+function killSession(channel: ClientChannel): void {
+  const ch = channel as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, name: string): void } } };
+  try {
+    if (ch.outgoing && (ch.outgoing.state === 'open' || ch.outgoing.state === 'eof') && ch._client?._protocol) ch._client._protocol.signal(ch.outgoing.id, 'KILL');
+    else channel.signal('KILL');
+  } catch {
+    // The channel is already closing; closing it is all that is left to do.
+  }
+}
+
+/** Whether a channel-open failure is the server refusing another session (MaxSessions). */
+function isSessionRefusal(e: unknown): boolean {
+  const err = e as { reason?: unknown; message?: string };
+  // OpenSSH answers SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (1) or RESOURCE_SHORTAGE (4) with "open failed".
+  return err.reason === 1 || err.reason === 4 || /open failed|prohibited|resource shortage/i.test(err.message ?? '');
+}
