@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openCore } from '../../electron/core/core';
 import { call } from '../../electron/core/api/dispatcher';
+import { benchQueue } from './queue';
 import { benchSsh } from './ssh';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -109,6 +110,20 @@ try {
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }
+
+const q = benchQueue(20_000, 5);
+const qs = stats(q.runsPerSecond);
+const qb = stats(q.baselinePerSecond);
+rows.push({
+  name: 'queue: claim + start + complete, 20,000 runs over 100 hosts',
+  median: qs.median,
+  spread: `${qs.p25.toFixed(0)}–${qs.p75.toFixed(0)}`,
+  unit: 'runs/s',
+  baseline: `bare 1-row UPDATE transactions: ${qb.median.toFixed(0)}/s`,
+  ratio: qs.median / qb.median,
+  target: '> 5,000 runs/s',
+  verdict: qs.median > 5000 ? 'met' : 'missed',
+});
 
 const ssh = await benchSsh();
 if ('skipped' in ssh) {

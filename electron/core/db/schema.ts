@@ -132,6 +132,9 @@ export const jobs = sqliteTable(
     env: text('env', { mode: 'json' }),
     input: text('input', { mode: 'json' }),
     priority: integer('priority').notNull().default(0),
+    // Attempts per run, the first included; connection failures are retried, script failures only with retryScriptFailures.
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    retryScriptFailures: integer('retry_script_failures', { mode: 'boolean' }).notNull().default(false),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     createdAt: createdAt(),
@@ -175,12 +178,15 @@ export const runs = sqliteTable(
     tExecMs: integer('t_exec_ms'),
     tTotalMs: integer('t_total_ms'),
     queuedAt: integer('queued_at').notNull(),
+    // Not claimable before this time: the backoff of a retry.
+    notBefore: integer('not_before').notNull().default(0),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
   },
   (t) => [
     index('runs_job_idx').on(t.jobId),
     index('runs_status_lease_idx').on(t.status, t.leaseExpiresAt),
+    index('runs_status_not_before_idx').on(t.status, t.notBefore),
     index('runs_host_finished_idx').on(t.hostId, t.finishedAt),
   ],
 );
