@@ -23,6 +23,13 @@ export const Tag = z
     error: 'must be 1-32 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
   });
 
+/** A host group, e.g. "eu-west/databases": hosts belong to at most one. */
+export const HostGroup = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/, {
+    error: 'must be 1-64 characters of letters, digits, spaces, ".", "_", ":", "/" or "-", starting with a letter or digit',
+  });
+
 const hostnameLabel = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 /** A DNS name, an IPv4 address or an IPv6 address (without brackets). */
 export const Address = z
@@ -55,6 +62,8 @@ export const Host = z.object({
   identityFile: z.string().nullable(),
   jump: z.string().nullable(),
   tags: z.array(z.string()),
+  /** The group the host belongs to (one per host), or null. */
+  group: z.string().nullable(),
   hasPassword: z.boolean(),
   /** A passphrase for the identity file is stored (encrypted). */
   hasPassphrase: z.boolean(),
@@ -80,6 +89,7 @@ export const HostInput = z.strictObject({
   useAgent: z.boolean().default(true),
   jump: HostName.optional(),
   tags: z.array(Tag).max(64).default([]),
+  group: HostGroup.optional(),
 });
 
 /** A host-key fingerprint as OpenSSH prints it (`ssh-keygen -l`). */
@@ -193,11 +203,12 @@ export const methods = {
     z
       .strictObject({
         tag: Tag.optional(),
+        group: HostGroup.optional(),
         search: z.string().max(200).optional(),
       })
       .default({}),
     z.array(Host),
-    'Hosts of the inventory, sorted by name; optionally only those with a tag or matching a search.',
+    'Hosts of the inventory, sorted by name; optionally only those with a tag, in a group, or matching a search.',
   ),
   'hosts.get': method(z.strictObject({ name: HostName }), Host, 'One host by name.'),
   'hosts.add': method(HostInput, Host, 'Adds a host to the inventory (no connection is made).'),

@@ -20,6 +20,7 @@ const FLAG_OF: Record<string, string> = {
   useAgent: '--no-agent',
   jump: '--jump',
   tags: '--tag',
+  group: '--group',
 };
 
 /** Rewrites INVALID_INPUT messages to name the flag rather than the contract field. */
@@ -48,6 +49,7 @@ function describe(h: Host): string {
     ['password', h.hasPassword ? 'stored (encrypted)' : '-'],
     ['jump', h.jump ?? '-'],
     ['tags', h.tags.join(', ') || '-'],
+    ['group', h.group ?? '-'],
     ['added', new Date(h.createdAt).toISOString()],
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
@@ -70,6 +72,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--no-agent', 'do not offer the keys of your ssh-agent to this host')
     .option('--jump <host>', 'reach this host through another host of the inventory (ProxyJump)')
     .option('--tag <tag>', 'tag the host (repeatable)', collect, [])
+    .option('--group <group>', 'put the host in a group, e.g. "eu-west/db"')
     .option('--accept-new-host-key', 'connect once and trust the host key it presents (refused if it differs from a key already trusted)')
     .action(async (name: string, o: Record<string, unknown>) => {
       const port = /^\d+$/.test(String(o.port)) ? Number(o.port) : o.port;
@@ -79,7 +82,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
       const password = o.passwordStdin ? await readSecret(`password for ${name}: `) : undefined;
       const passphrase = o.passphraseStdin ? await readSecret(`passphrase for ${String(o.identity ?? 'the identity file')}: `) : undefined;
       const host = await withFlagNames(
-        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, tags: o.tag }),
+        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, tags: o.tag, group: o.group }),
       );
       if (!o.acceptNewHostKey) {
         if (ctx.json) printJson(host);
@@ -95,15 +98,16 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list hosts')
     .option('--tag <tag>', 'only hosts with this tag')
-    .option('--search <text>', 'only hosts whose name, address or tag contains the text')
-    .action(async (o: { tag?: string; search?: string }) => {
-      const list = await withFlagNames(ctx.call('hosts.list', { tag: o.tag, search: o.search }));
+    .option('--group <group>', 'only hosts in this group')
+    .option('--search <text>', 'only hosts whose name, address, group or tag contains the text')
+    .action(async (o: { tag?: string; group?: string; search?: string }) => {
+      const list = await withFlagNames(ctx.call('hosts.list', { tag: o.tag, group: o.group, search: o.search }));
       if (ctx.json) return printJson(list);
       if (list.length === 0) return say('no hosts yet: add one with `cronium hosts add NAME --address ADDR`');
       process.stdout.write(
         `${table(
-          ['NAME', 'ADDRESS', 'PORT', 'USER', 'JUMP', 'TAGS'],
-          list.map((h) => [h.name, h.address, String(h.port), h.user ?? '-', h.jump ?? '-', h.tags.join(',') || '-']),
+          ['NAME', 'ADDRESS', 'PORT', 'USER', 'JUMP', 'GROUP', 'TAGS'],
+          list.map((h) => [h.name, h.address, String(h.port), h.user ?? '-', h.jump ?? '-', h.group ?? '-', h.tags.join(',') || '-']),
         )}\n`,
       );
     });

@@ -29,9 +29,10 @@ export class HostService {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Hosts sorted by name, optionally only those with a tag or matching a search. */
-  list(filter: { tag?: string; search?: string } = {}): Host[] {
+  /** Hosts sorted by name, optionally only those with a tag, in a group, or matching a search. */
+  list(filter: { tag?: string; group?: string; search?: string } = {}): Host[] {
     const conditions = [];
+    if (filter.group) conditions.push(eq(hosts.groupName, filter.group));
     if (filter.tag) {
       conditions.push(inArray(hosts.id, this.db.select({ id: hostTags.hostId }).from(hostTags).where(eq(hostTags.tag, filter.tag))));
     }
@@ -41,6 +42,7 @@ export class HostService {
         or(
           sql`${hosts.name} like ${pattern} escape '\\'`,
           sql`${hosts.address} like ${pattern} escape '\\'`,
+          sql`${hosts.groupName} like ${pattern} escape '\\'`,
           inArray(hosts.id, this.db.select({ id: hostTags.hostId }).from(hostTags).where(like(hostTags.tag, pattern))),
         ),
       );
@@ -82,7 +84,7 @@ export class HostService {
       }
       const row = tx
         .insert(hosts)
-        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, jumpHostId, createdAt: now, updatedAt: now })
+        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, createdAt: now, updatedAt: now })
         .returning()
         .get();
       const tags = [...new Set(input.tags)];
@@ -189,6 +191,7 @@ export class HostService {
       hasPassword: withPassword.has(r.id),
       hasPassphrase: withPassphrase.has(r.id),
       useAgent: r.useAgent,
+      group: r.groupName,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
     }));

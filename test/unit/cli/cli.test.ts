@@ -39,7 +39,7 @@ test('every command of the CLI contract exists and has --help', async () => {
 
 test('hosts add, list, show and rm work and persist in the data dir', async (t) => {
   const dir = tempDir(t);
-  const add = await cronium(['--data-dir', dir, 'hosts', 'add', 'web1', '--address', '127.0.0.1', '--user', 'deploy', '--tag', 'prod', '--tag', 'web']);
+  const add = await cronium(['--data-dir', dir, 'hosts', 'add', 'web1', '--address', '127.0.0.1', '--user', 'deploy', '--tag', 'prod', '--tag', 'web', '--group', 'eu/web']);
   assert.equal(add.code, 0, add.stderr);
   assert.match(add.stderr, /added host web1/);
   assert.equal(add.stdout, '', 'messages go to stderr');
@@ -49,10 +49,12 @@ test('hosts add, list, show and rm work and persist in the data dir', async (t) 
   assert.equal(hosts.length, 1);
   assert.deepEqual({ ...hosts[0], id: 0, createdAt: 0, updatedAt: 0 }, {
     id: 0, name: 'web1', address: '127.0.0.1', port: 22, user: 'deploy', identityFile: null, jump: null,
-    tags: ['prod', 'web'], hasPassword: false, hasPassphrase: false, useAgent: true, createdAt: 0, updatedAt: 0,
+    tags: ['prod', 'web'], group: 'eu/web', hasPassword: false, hasPassphrase: false, useAgent: true, createdAt: 0, updatedAt: 0,
   });
   const table = await cronium(['hosts', 'list'], { env: { CRONIUM_HOME: dir } });
-  assert.match(table.stdout, /^NAME\s+ADDRESS\s+PORT\s+USER\s+JUMP\s+TAGS\nweb1\s+127\.0\.0\.1\s+22\s+deploy\s+-\s+prod,web\n$/);
+  assert.match(table.stdout, /^NAME\s+ADDRESS\s+PORT\s+USER\s+JUMP\s+GROUP\s+TAGS\nweb1\s+127\.0\.0\.1\s+22\s+deploy\s+-\s+eu\/web\s+prod,web\n$/);
+  assert.equal(JSON.parse((await cronium(['--data-dir', dir, 'hosts', 'list', '--group', 'eu/web', '--json'])).stdout).length, 1);
+  assert.equal(JSON.parse((await cronium(['--data-dir', dir, 'hosts', 'list', '--group', 'us', '--json'])).stdout).length, 0);
   const show = await cronium(['--data-dir', dir, 'hosts', 'show', 'web1', '--json']);
   assert.equal(JSON.parse(show.stdout).name, 'web1');
   const rm = await cronium(['--data-dir', dir, 'hosts', 'rm', 'web1', '--json']);
@@ -81,6 +83,7 @@ test('validation errors name the bad flag, with exit code 2 and a stable code', 
     [['hosts', 'add', 'web1', '--address', 'a', '--tag', 'bad tag'], /invalid --tag/],
     [['hosts', 'add', 'web1', '--address', 'a', '--identity', join(dir, 'missing')], /invalid --identity/],
     [['hosts', 'add', 'web1', '--address', 'a', '--jump', 'nobody'], /invalid --jump/],
+    [['hosts', 'add', 'web1', '--address', 'a', '--group', '/bad'], /invalid --group/],
     [['hosts', 'add', 'web1'], /--address/],
     [['hosts', 'list', '--bogus'], /unknown option '--bogus'/],
     [['--data-dir', '', 'hosts', 'list'], /--data-dir/],

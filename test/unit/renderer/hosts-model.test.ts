@@ -7,7 +7,7 @@ import { filterHosts, sortHosts } from '../../../renderer/features/hosts/host-ta
 import type { Host } from '../../../electron/shared/api';
 
 const host = (name: string, address: string, port: number, tags: string[], user: string | null = null): Host => ({
-  id: 0, name, address, port, user, identityFile: null, jump: null, tags, hasPassword: false, hasPassphrase: false, useAgent: true, createdAt: 0, updatedAt: 0,
+  id: 0, name, address, port, user, identityFile: null, jump: null, tags, group: null, hasPassword: false, hasPassphrase: false, useAgent: true, createdAt: 0, updatedAt: 0,
 });
 
 test('the form checks what needs no server', () => {

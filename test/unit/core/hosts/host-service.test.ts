@@ -70,6 +70,17 @@ test('validation names the bad field', async (t) => {
   assert.equal((await call(core.dispatch, 'hosts.list', {}, ctx)).length, 0, 'nothing half-stored');
 });
 
+test('groups: stored, filtered, searched', async (t) => {
+  const core = open(t);
+  await call(core.dispatch, 'hosts.add', { name: 'a', address: 'a', group: 'eu-west/db' }, ctx);
+  await call(core.dispatch, 'hosts.add', { name: 'b', address: 'b' }, ctx);
+  assert.equal((await call(core.dispatch, 'hosts.get', { name: 'a' }, ctx)).group, 'eu-west/db');
+  assert.equal((await call(core.dispatch, 'hosts.get', { name: 'b' }, ctx)).group, null);
+  assert.deepEqual((await call(core.dispatch, 'hosts.list', { group: 'eu-west/db' }, ctx)).map((h) => h.name), ['a']);
+  assert.deepEqual((await call(core.dispatch, 'hosts.list', { search: 'west' }, ctx)).map((h) => h.name), ['a']);
+  await rejects(call(core.dispatch, 'hosts.add', { name: 'c', address: 'c', group: '../x' }, ctx), 'INVALID_INPUT', 'group');
+});
+
 test('IPv6 addresses, identity files and duplicates', async (t) => {
   const core = open(t);
   const key = join(tempDir(t), 'id_ed25519');
