@@ -6,6 +6,7 @@
 import { CroniumError } from '../../shared/errors';
 import type { PublicKeyFacts } from './fingerprint';
 import type { KnownKey } from './host-key-store';
+import type { ChannelFailureKind } from './types';
 
 /** Where a failure happened: a host of the inventory and how it was reached. */
 export interface Where {
@@ -169,12 +170,96 @@ export function hostKeyRevoked(w: Where, key: PublicKeyFacts, where: string): Cr
   );
 }
 
+/** The channel types of SshChannelError. */
+export type ChannelType = 'session' | 'sftp' | 'direct-tcpip' | 'tcpip-forward';
+
+/**
+ * A channel (session, SFTP, forwarding) could not be had on a live connection. Code
+ * CONNECT_FAILED, as before for refused sessions; `kind` says what went wrong (see
+ * ChannelFailureKind in types.ts), `reason` is the SSH_MSG_CHANNEL_OPEN_FAILURE reason code
+ * when the server sent one (1 prohibited, 2 connect failed, 3 unknown type, 4 resource
+ * shortage), and `description` the server's (or ssh2's) own words.
+ */
+export class SshChannelError extends CroniumError {
+  constructor(
+    readonly kind: ChannelFailureKind,
+    readonly channel: ChannelType,
+    readonly description: string,
+    readonly reason: number | undefined,
+    message: string,
+    hint: string,
+    details: Record<string, unknown>,
+  ) {
+    super('CONNECT_FAILED', message, hint, { ...details, channel, kind, ...(reason !== undefined ? { openFailureReason: reason } : {}), detail: description });
+  }
+}
+
+/** The description of a channel-open failure, without ssh2's prefix ("open failed" made readable for reason 1). */
+export function openFailureText(err: Error & { reason?: unknown }): string {
+  const text = err.message.replace(/^\(SSH\) Channel open failure: ?/, '');
+  if (err.reason === 1 && (text === 'open failed' || text === '')) return 'administratively prohibited';
+  return text || 'open failed';
+}
+
 /** A session (channel) could not be opened on a live connection. */
-export function sessionRefused(w: Where, message: string): CroniumError {
-  return new CroniumError('CONNECT_FAILED', `${at(w)} refused to open a session: ${message}`, 'the server limits sessions per connection (MaxSessions) or is shutting down; try again', {
+export function sessionRefused(w: Where, message: string, channel: 'session' | 'sftp' = 'session', reason?: number): SshChannelError {
+  return new SshChannelError('refused-session', channel, message, reason, `${at(w)} refused to open a session: ${message}`, 'the server limits sessions per connection (MaxSessions) or is shutting down; try again', {
     ...base(w),
     phase: 'session',
     reason: 'session-refused',
-    detail: message,
   });
+}
+
+/** The session opened but the server has no SFTP subsystem. */
+export function sftpUnavailable(w: Where, description: string): SshChannelError {
+  return new SshChannelError('unavailable', 'sftp', description, undefined, `${at(w)} does not offer SFTP: ${description}`, 'enable it in the server\'s sshd_config (Subsystem sftp internal-sftp); uploads can stream over exec instead', {
+    ...base(w),
+    phase: 'session',
+    reason: 'sftp-unavailable',
+  });
+}
+
+/** A direct-tcpip channel to host:port was not opened. */
+export function forwardOutFailed(w: Where, host: string, port: number, err: Error & { reason?: unknown }): SshChannelError {
+  const reason = typeof err.reason === 'number' ? err.reason : undefined;
+  const description = openFailureText(err);
+  const kind: ChannelFailureKind = reason === 1 || /prohibited/i.test(description) ? 'prohibited' : reason === 2 ? 'connect-failed' : 'failed';
+  const hint =
+    kind === 'prohibited'
+      ? `${w.name} forbids TCP forwarding (AllowTcpForwarding / DisableForwarding in its sshd_config)`
+      : kind === 'connect-failed'
+        ? `forwarding is allowed, but nothing accepted the connection at ${host}:${port} as seen from ${w.name}`
+        : `check that ${host}:${port} is reachable from ${w.name}`;
+  return new SshChannelError(kind, 'direct-tcpip', description, reason, `${at(w)} could not open a TCP connection to ${host}:${port}: ${description}`, hint, {
+    ...base(w),
+    phase: 'channel',
+    reason: kind === 'prohibited' ? 'forwarding-prohibited' : 'forward-failed',
+    destination: `${host}:${port}`,
+  });
+}
+
+/** A tcpip-forward request was refused (forwarding disabled, or the port cannot be bound there). */
+export function forwardInFailed(w: Where, bindAddr: string, port: number, description: string): SshChannelError {
+  return new SshChannelError(
+    'prohibited',
+    'tcpip-forward',
+    description,
+    undefined,
+    `${at(w)} refused to listen on ${bindAddr}:${port} for us: ${description}`,
+    `${w.name} forbids remote forwarding (AllowTcpForwarding / DisableForwarding in its sshd_config), or ${bindAddr}:${port} is taken there`,
+    { ...base(w), phase: 'channel', reason: 'forwarding-prohibited', listen: `${bindAddr}:${port}` },
+  );
+}
+
+/** An SFTP operation failed; `status` is the SFTP status code (2 no such file, 3 permission denied, 4 failure, ...). */
+export class SftpError extends Error {
+  override readonly name = 'SftpError';
+  constructor(
+    readonly op: string,
+    readonly path: string,
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(`sftp ${op} ${path}: ${message}`);
+  }
 }

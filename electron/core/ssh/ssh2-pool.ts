@@ -11,7 +11,9 @@
  *   its running and queued commands and is dropped from the pool, and the next
  *   connect() dials again (after a backoff when dialing itself keeps failing).
  * - Session limits: a server that refuses a session (MaxSessions) lowers that
- *   connection's limit to the sessions it has open, and further commands queue.
+ *   connection's limit to the sessions it has open, and further commands queue. Exec and
+ *   SFTP sessions share the slots; forwarding channels take none (OpenSSH's MaxSessions
+ *   counts sessions only) but keep the connection from idling out while open.
  * - Cancellation is quiet: an aborted connect or exec rejects with the signal's reason
  *   (an AbortError) and leaves nothing running; a shared dial is cancelled only when
  *   every caller waiting for it has given up.
@@ -19,8 +21,9 @@
 import { connect as netConnect, type LookupFunction, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import { pipeline } from 'node:stream/promises';
+import type { Duplex, Readable } from 'node:stream';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats as Ssh2Stats, TcpConnectionDetails } from 'ssh2';
 import { CroniumError } from '../../shared/errors';
 import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials } from './auth';
 import { describeKeyBlob, hostKeyAlgorithmsFor, type PublicKeyFacts } from './fingerprint';
@@ -32,15 +35,32 @@ import {
   connectionLost,
   connectTimeout,
   forwardFailed,
+  forwardInFailed,
+  forwardOutFailed,
   hostKeyMismatch,
   hostKeyRevoked,
   hostKeyUnknown,
   protocolFailed,
   sessionRefused,
+  sftpUnavailable,
+  SftpError,
+  SshChannelError,
   tcpFailed,
   type Where,
 } from './ssh-errors';
-import type { ExecOptions, ExecResult, HandshakeInfo, HostKeyScan, SshConnection, SshPool, SshTarget } from './types';
+import type {
+  ExecOptions,
+  ExecResult,
+  ForwardedConnectionInfo,
+  HandshakeInfo,
+  HostKeyScan,
+  RemoteForward,
+  SftpSession,
+  SftpStats,
+  SshConnection,
+  SshPool,
+  SshTarget,
+} from './types';
 
 /** Tuning of the pool; every limit has a default that suits an interactive desktop app. */
 export interface Ssh2PoolOptions {
@@ -602,33 +622,208 @@ export class Ssh2Connection implements SshConnection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const { signal } = options;
+    const running = await this.withSession('session', options.signal, (release) => this.openSession(command, options, release));
+    return running.result;
+  }
+
+  async sftp(signal?: AbortSignal): Promise<SftpSession> {
+    return this.withSession('sftp', signal, (release) => this.openSftp(release, signal));
+  }
+
+  /**
+   * Takes a session slot (queueing for one), then opens a session with `open`, which owns the
+   * slot from then on and must call `release` once (on failure, or when its session ends). A
+   * refused session lowers the limit and waits in the queue, or is retried a few times when
+   * nothing of ours is open (the server may not have freed a just-closed session yet).
+   */
+  private async withSession<T>(channel: 'session' | 'sftp', signal: AbortSignal | undefined, open: (release: () => void) => Promise<T>): Promise<T> {
     let lonelyRefusals = 0;
     for (;;) {
       await this.acquire(signal);
-      let running: { result: Promise<ExecResult> };
-      try {
-        running = await this.openSession(command, options);
-      } catch (e) {
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
         this.release();
+      };
+      try {
+        return await open(release);
+      } catch (e) {
         if (this.dead) throw connectionLost(this.where, this.deathReason ?? 'closed');
         if (signal?.aborted) throw abortReason(signal);
+        if (e instanceof SshChannelError) throw e;
         if (isSessionRefusal(e)) {
           if (this.openSessions > 0) {
             // The server's limit is what it has open now; wait in the queue for one to end.
             this.limit = Math.max(1, this.openSessions);
             continue;
           }
-          // Nothing of ours is open: the server may not have freed a just-closed session yet.
           if (lonelyRefusals++ < 5) {
             await sleep(25 * 2 ** lonelyRefusals, signal);
             continue;
           }
         }
-        throw sessionRefused(this.where, (e as Error).message);
+        const reason = (e as { reason?: unknown }).reason;
+        throw sessionRefused(this.where, (e as Error).message, channel, typeof reason === 'number' ? reason : undefined);
       }
-      return running.result;
     }
+  }
+
+  forwardOut(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    return new Promise<Duplex>((resolve, reject) => {
+      if (this.dead) return reject(connectionLost(this.where, this.deathReason ?? 'closed'));
+      if (signal?.aborted) return reject(abortReason(signal));
+      this.forwards++;
+      this.disarmIdle();
+      let settled = false;
+      let counted = true;
+      const done = () => {
+        if (!counted) return;
+        counted = false;
+        this.forwards--;
+        this.armIdle();
+      };
+      const onAbort = () => {
+        // Answer now; a channel the server opens later is closed on arrival.
+        settled = true;
+        done();
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+          if (settled) {
+            stream?.on('error', () => undefined);
+            stream?.close();
+            return;
+          }
+          settled = true;
+          if (err) {
+            signal?.removeEventListener('abort', onAbort);
+            done();
+            if (this.dead) return reject(connectionLost(this.where, this.deathReason ?? 'closed'));
+            return reject(forwardOutFailed(this.where, host, port, err));
+          }
+          signal?.removeEventListener('abort', onAbort);
+          // From now on aborting closes the channel (ssh2's destroy ends and closes it).
+          const onLateAbort = () => stream.destroy();
+          signal?.addEventListener('abort', onLateAbort, { once: true });
+          stream.once('close', () => {
+            signal?.removeEventListener('abort', onLateAbort);
+            done();
+          });
+          resolve(stream);
+        });
+      } catch (e) {
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        done();
+        reject(connectionLost(this.where, (e as Error).message));
+      }
+    });
+  }
+
+  forwardIn(bindAddr: string, port: number, onConnection: (stream: Duplex, info: ForwardedConnectionInfo) => void, signal?: AbortSignal): Promise<RemoteForward> {
+    return new Promise<RemoteForward>((resolve, reject) => {
+      if (this.dead) return reject(connectionLost(this.where, this.deathReason ?? 'closed'));
+      if (signal?.aborted) return reject(abortReason(signal));
+      this.listenForForwards();
+      this.forwards++;
+      this.disarmIdle();
+      let counted = true;
+      const done = () => {
+        if (!counted) return;
+        counted = false;
+        this.forwards--;
+        this.armIdle();
+      };
+      let settled = false;
+      const onAbort = () => {
+        settled = true;
+        done();
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.client.forwardIn(bindAddr, port, (err, realPort) => {
+          if (settled) {
+            // Aborted while the server set up the listener: take it down again.
+            if (!err) this.unforward(bindAddr, realPort);
+            return;
+          }
+          settled = true;
+          signal?.removeEventListener('abort', onAbort);
+          if (err) {
+            done();
+            if (this.dead) return reject(connectionLost(this.where, this.deathReason ?? 'closed'));
+            return reject(forwardInFailed(this.where, bindAddr, port, err.message));
+          }
+          const key = `${bindAddr}:${realPort}`;
+          this.inbound.set(key, onConnection);
+          let closing: Promise<void> | undefined;
+          const close = (): Promise<void> => {
+            closing ??= (async () => {
+              signal?.removeEventListener('abort', onLateAbort);
+              if (this.inbound.get(key) === onConnection) this.inbound.delete(key);
+              try {
+                await this.unforward(bindAddr, realPort);
+              } finally {
+                done();
+              }
+            })();
+            return closing;
+          };
+          const onLateAbort = () => void close().catch(() => undefined);
+          signal?.addEventListener('abort', onLateAbort, { once: true });
+          resolve({ port: realPort, close });
+        });
+      } catch (e) {
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        done();
+        reject(connectionLost(this.where, (e as Error).message));
+      }
+    });
+  }
+
+  /** Handlers of the server's listeners, by "bindAddr:port" as the server reports it. */
+  private readonly inbound = new Map<string, (stream: Duplex, info: ForwardedConnectionInfo) => void>();
+  private listening = false;
+
+  /** Routes forwarded-tcpip channels to their forwardIn handler; refuses unknown ones. */
+  private listenForForwards(): void {
+    if (this.listening) return;
+    this.listening = true;
+    this.client.on('tcp connection', (details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void) => {
+      const handler = this.inbound.get(`${details.destIP}:${details.destPort}`);
+      if (!handler || this.dead) return reject();
+      const stream = accept();
+      this.forwards++;
+      this.disarmIdle();
+      stream.once('close', () => {
+        this.forwards--;
+        this.armIdle();
+      });
+      try {
+        handler(stream, { remoteAddress: details.srcIP, remotePort: details.srcPort });
+      } catch {
+        stream.destroy();
+      }
+    });
+  }
+
+  /** Cancels a tcpip-forward; resolves at the server's answer (or at once when the connection is gone). */
+  private unforward(bindAddr: string, port: number): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    const answered = new Promise<void>((resolve) => {
+      try {
+        this.client.unforwardIn(bindAddr, port, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+    // ssh2 drops pending global-request callbacks when the connection closes.
+    return Promise.race([answered, this.closed]);
   }
 
   /** Opens a tunnel through this connection to the next hop's sshd. */
@@ -727,25 +922,90 @@ export class Ssh2Connection implements SshConnection {
    * callback: the server's reply, output, exit status and close can arrive in the same
    * packet batch as the confirmation, and an exit event emitted before a listener exists is lost.
    */
-  private openSession(command: string, options: ExecOptions): Promise<{ result: Promise<ExecResult> }> {
+  private openSession(command: string, options: ExecOptions, release: () => void): Promise<{ result: Promise<ExecResult> }> {
     return new Promise((resolve, reject) => {
       const execOpts: { pty?: boolean; env?: Record<string, string> } = {};
       if (options.pty) execOpts.pty = true;
       if (options.env) execOpts.env = options.env;
       try {
         this.client.exec(command, execOpts, (err, channel) => {
-          if (err) return reject(err);
+          if (err) {
+            release();
+            return reject(err);
+          }
           this.openSessions++;
           channel.once('close', () => this.openSessions--);
-          resolve({ result: this.collect(channel, options) });
+          resolve({ result: this.collect(channel, options, release) });
         });
       } catch (e) {
+        release();
         reject(e);
       }
     });
   }
 
-  private collect(channel: ClientChannel, options: ExecOptions): Promise<ExecResult> {
+  /**
+   * Opens the SFTP subsystem on a new session. ssh2 leaves the session open when the server
+   * refuses the subsystem (and OpenSSH keeps it, counting it against MaxSessions), so that
+   * channel is found in ssh2's channel table and closed here.
+   */
+  private openSftp(release: () => void, signal?: AbortSignal): Promise<SftpSession> {
+    return new Promise<SftpSession>((resolve, reject) => {
+      let settled = false;
+      const onAbort = () => {
+        // Answer now; the slot stays taken until the late session is closed.
+        settled = true;
+        reject(abortReason(signal!));
+      };
+      const table = channelTable(this.client);
+      const before = new Set(Object.keys(table ?? {}));
+      let id: string | undefined;
+      try {
+        this.client.sftp((err, sftp) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) {
+            const leftOpen = id !== undefined ? table?.[id] : undefined;
+            const description = err.message;
+            if (isOpenSession(leftOpen)) {
+              this.openSessions++;
+              leftOpen.once('close', () => {
+                this.openSessions--;
+                release();
+              });
+              leftOpen.end();
+            } else {
+              release();
+            }
+            if (settled) return;
+            settled = true;
+            if (/Unable to start subsystem/i.test(description)) return reject(sftpUnavailable(this.where, description));
+            return reject(err);
+          }
+          this.openSessions++;
+          sftp.on('error', () => undefined);
+          sftp.once('close', () => {
+            this.openSessions--;
+            release();
+          });
+          if (settled) {
+            sftp.end();
+            return;
+          }
+          settled = true;
+          resolve(new Ssh2SftpSession(sftp, this.where, signal));
+        });
+        id = Object.keys(table ?? {}).find((k) => !before.has(k));
+      } catch (e) {
+        release();
+        settled = true;
+        return reject(e);
+      }
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private collect(channel: ClientChannel, options: ExecOptions, release: () => void): Promise<ExecResult> {
     const { signal } = options;
     return new Promise<ExecResult>((resolve, reject) => {
       const stdout: Buffer[] = [];
@@ -754,13 +1014,10 @@ export class Ssh2Connection implements SshConnection {
       let exitSignal: string | null = null;
       let exited = false;
       let settled = false;
-      let released = false;
       let grace: NodeJS.Timeout | undefined;
       const releaseOnce = () => {
         clearTimeout(grace);
-        if (released) return;
-        released = true;
-        this.release();
+        release();
       };
       const onAbort = () => {
         // Cancellation answers at once; the session slot stays taken until the server closes the
@@ -835,6 +1092,130 @@ function killSession(channel: ClientChannel): void {
     else channel.signal('KILL');
   } catch {
     // The channel is already closing; closing it is all that is left to do.
+  }
+}
+
+/** ssh2's table of a client's channels (id → pending-open callback, or the channel once open). */
+function channelTable(client: Client): Record<string, unknown> | undefined {
+  return (client as unknown as { _chanMgr?: { _channels?: Record<string, unknown> } })._chanMgr?._channels;
+}
+
+/** An open session channel as ssh2 keeps it in its table. */
+function isOpenSession(x: unknown): x is { end(): void; once(event: 'close', fn: () => void): void } {
+  const ch = x as { end?: unknown; once?: unknown; outgoing?: { state?: string } } | undefined;
+  return typeof ch === 'object' && ch !== null && typeof ch.end === 'function' && typeof ch.once === 'function' && (ch.outgoing?.state === 'open' || ch.outgoing?.state === 'eof');
+}
+
+/** One SFTP session of a pooled connection (its slot is released when the channel closes; see openSftp). */
+class Ssh2SftpSession implements SftpSession {
+  private channelClosed = false;
+  private closing: Promise<void> | undefined;
+  private readonly gone: Promise<void>;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private readonly where: Where,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.gone = new Promise((resolve) =>
+      sftp.once('close', () => {
+        this.channelClosed = true;
+        if (this.onAbort) signal?.removeEventListener('abort', this.onAbort);
+        resolve();
+      }),
+    );
+    if (signal) {
+      this.onAbort = () => void this.close();
+      if (signal.aborted) this.onAbort();
+      else signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  get closed(): boolean {
+    return this.channelClosed || this.closing !== undefined;
+  }
+
+  async writeFile(path: string, data: Buffer | Readable, mode = 0o644): Promise<void> {
+    if (Buffer.isBuffer(data)) {
+      await this.run<void>('write', path, (cb) => this.sftp.writeFile(path, data, { mode, flag: 'w' }, (err) => cb(err)));
+    } else {
+      this.check('write', path);
+      try {
+        await pipeline(data, this.sftp.createWriteStream(path, { mode, flags: 'w' }));
+      } catch (e) {
+        throw this.failure('write', path, e);
+      }
+    }
+    // The server's umask applied when the file was created: set the bits asked for.
+    await this.run<void>('chmod', path, (cb) => this.sftp.chmod(path, mode, (err) => cb(err)));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.run<void>('rename', from, (cb) => {
+      try {
+        this.sftp.ext_openssh_rename(from, to, (err) => cb(err));
+      } catch {
+        // The server lacks posix-rename@openssh.com (ssh2 throws before sending anything).
+        this.sftp.rename(from, to, (err) => cb(err));
+      }
+    });
+  }
+
+  stat(path: string): Promise<SftpStats> {
+    return this.run<SftpStats>('stat', path, (cb) =>
+      this.sftp.stat(path, (err, st: Ssh2Stats) =>
+        err
+          ? cb(err)
+          : cb(undefined, {
+              size: st.size,
+              mode: st.mode,
+              uid: st.uid,
+              gid: st.gid,
+              mtimeMs: st.mtime * 1000,
+              isFile: st.isFile(),
+              isDirectory: st.isDirectory(),
+              isSymbolicLink: st.isSymbolicLink(),
+            }),
+      ),
+    );
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.run<void>('unlink', path, (cb) => this.sftp.unlink(path, (err) => cb(err)));
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (() => {
+      if (!this.channelClosed) {
+        try {
+          this.sftp.end();
+        } catch {
+          // Already closing.
+        }
+      }
+      return this.gone;
+    })();
+    return this.closing;
+  }
+
+  private check(op: string, path: string): void {
+    if (this.closed) throw this.failure(op, path, new Error('the SFTP session is closed'));
+  }
+
+  private run<T>(op: string, path: string, call: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.check(op, path);
+      call((err, value) => (err ? reject(this.failure(op, path, err)) : resolve(value as T)));
+    });
+  }
+
+  /** An operation's failure: the abort reason after an abort, else an SftpError with the SFTP status. */
+  private failure(op: string, path: string, e: unknown): unknown {
+    if (this.signal?.aborted) return abortReason(this.signal);
+    const err = e as Error & { code?: unknown };
+    const closed = this.channelClosed && !/closed/.test(err.message) ? `${err.message} (the SFTP session of ${this.where.name} closed)` : err.message;
+    return new SftpError(op, path, typeof err.code === 'number' ? err.code : undefined, closed);
   }
 }
 

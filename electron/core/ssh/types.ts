@@ -10,9 +10,18 @@
  * - SshPool: `scanHostKey()`, a handshake that stops after the key exchange, for
  *   `hosts.scanKeys`, `hosts.trust` and diagnostics of hosts whose key is not trusted.
  * - HostKeyScan, the result of scanHostKey.
+ * - SshConnection: `sftp()`, `forwardOut()` and `forwardIn()`, channels beyond exec (runner
+ *   uploads, the helpers' reverse tunnel, diagnostics), with SftpSession, SftpStats and
+ *   RemoteForward. An SFTP session takes a session slot like an exec (it queues under
+ *   MaxSessions); forwarding channels take none (OpenSSH counts only sessions). Channel
+ *   failures are SshChannelErrors (ssh-errors.ts): CroniumErrors with code CONNECT_FAILED
+ *   and a `kind` saying which failure it was (ChannelFailureKind), plus the SSH
+ *   open-failure reason code when the server sent one.
  * Errors are CroniumErrors with the CLI contract's codes (see ssh-errors.ts):
  * CONNECT_FAILED, CONNECT_TIMEOUT, AUTH_FAILED, HOST_KEY_UNKNOWN, HOST_KEY_MISMATCH.
  */
+
+import type { Duplex, Readable } from 'node:stream';
 
 /** Where and how to reach one host: resolved from the inventory, jump chain first. */
 export interface SshTarget {
@@ -44,6 +53,72 @@ export interface ExecResult {
   signal: string | null;
 }
 
+/** Attributes of a remote file, as SFTP reports them. */
+export interface SftpStats {
+  size: number;
+  /** Permission bits and file type (st_mode). */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymbolicLink: boolean;
+}
+
+/**
+ * An SFTP session on a pooled connection. It holds one session slot of its connection until
+ * closed: close it when done. Failed operations reject with an SftpError (ssh-errors.ts, with
+ * the SFTP status code); operations after close, abort or connection loss reject too.
+ */
+export interface SftpSession {
+  /**
+   * Creates or truncates `path` and writes `data` to it, then sets its permission bits to
+   * exactly `mode` (default 0o644; the server's umask does not apply).
+   */
+  writeFile(path: string, data: Buffer | Readable, mode?: number): Promise<void>;
+  /**
+   * Renames `from` to `to`, replacing `to` atomically when the server supports
+   * posix-rename@openssh.com (OpenSSH does); otherwise plain SFTP rename, which fails if `to` exists.
+   */
+  rename(from: string, to: string): Promise<void>;
+  /** Follows symlinks. */
+  stat(path: string): Promise<SftpStats>;
+  unlink(path: string): Promise<void>;
+  /** Closes the session and frees its slot; resolves once the server closed the channel. Idempotent. */
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** A port the server listens on for us (tcpip-forward). */
+export interface RemoteForward {
+  /** The port the server listens on (the one it chose when 0 was asked for). */
+  readonly port: number;
+  /** Asks the server to stop listening; connections already handed over stay open. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where a forwarded connection came from, as the server reports it. */
+export interface ForwardedConnectionInfo {
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/**
+ * Why a channel could not be had (SshChannelError.kind):
+ * - refused-session: the server refused the session channel itself and kept refusing after
+ *   queueing and retries (MaxSessions reached by another client of the same connection, or
+ *   the server is shutting down);
+ * - unavailable: the session opened but the server refused the subsystem (no SFTP);
+ * - prohibited: forwarding is refused by the server's policy (direct-tcpip reason 1
+ *   ADMINISTRATIVELY_PROHIBITED; a failed tcpip-forward request, which OpenSSH also answers
+ *   when it cannot bind the port);
+ * - connect-failed: direct-tcpip reason 2 CONNECT_FAILED: forwarding is allowed, the server
+ *   tried, and nothing accepted the connection at the destination;
+ * - failed: anything else (other reason codes, unexpected errors).
+ */
+export type ChannelFailureKind = 'refused-session' | 'unavailable' | 'prohibited' | 'connect-failed' | 'failed';
+
 /** Options of one exec on a pooled connection. */
 export interface ExecOptions {
   /** Written to the command's stdin, then stdin is closed. */
@@ -61,6 +136,26 @@ export interface SshConnection {
   readonly target: SshTarget;
   /** Runs a command and collects its output. Queues when the server's session limit is reached. */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Opens an SFTP session, taking a session slot like exec (queueing when the server's
+   * session limit is reached). Aborting the signal stops waiting or opening, and closes an
+   * open session. A server without SFTP rejects with kind 'unavailable'.
+   */
+  sftp(signal?: AbortSignal): Promise<SftpSession>;
+  /**
+   * Asks the server to open a TCP connection to host:port (direct-tcpip) and returns it as a
+   * stream. Takes no session slot. Aborting stops waiting, and destroys an opened stream.
+   * Failures: kind 'prohibited' (forwarding disabled), 'connect-failed' (allowed, but nothing
+   * accepted at host:port), 'failed'; `reason` holds the SSH open-failure code.
+   */
+  forwardOut(host: string, port: number, signal?: AbortSignal): Promise<Duplex>;
+  /**
+   * Asks the server to listen on bindAddr:port (tcpip-forward; port 0: it picks one) and
+   * hands every connection made to it to onConnection as a stream. Nothing listens on this
+   * machine. Takes no session slot. Aborting stops waiting, and closes an established
+   * forward. A refusal rejects with kind 'prohibited'.
+   */
+  forwardIn(bindAddr: string, port: number, onConnection: (stream: Duplex, info: ForwardedConnectionInfo) => void, signal?: AbortSignal): Promise<RemoteForward>;
   /** Handshake facts, for diagnostics. */
   readonly info: HandshakeInfo;
   /** False once the connection was closed or lost; the pool then replaces it on next use. */
