@@ -43,7 +43,7 @@ function cronium(...args: string[]): Promise<{ code: number; stdout: string; std
 }
 
 /** Hosts as the CLI lists them. */
-async function cliHosts(): Promise<{ name: string; address: string; port: number; user: string | null; tags: string[] }[]> {
+async function cliHosts(): Promise<{ name: string; address: string; port: number; user: string | null; group: string | null; tags: string[] }[]> {
   const r = await cronium('hosts', 'list', '--json');
   assert.equal(r.code, 0, `hosts list failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { name: string; address: string; port: number; user: string | null; tags: string[] }[];
@@ -64,15 +64,15 @@ async function eventually(assertion: () => Promise<void>, timeoutMs = 5_000): Pr
 }
 
 /** The hosts table's rows as a user would read them, through roles only. */
-async function readTable(p: Page): Promise<{ name: string; address: string; port: string; user: string; tags: string }[]> {
+async function readTable(p: Page): Promise<{ name: string; address: string; port: string; user: string; group: string; tags: string }[]> {
   const table = p.getByRole('table', { name: 'Hosts' });
   if (!(await table.isVisible())) return [];
   const rows = await table.getByRole('row').all();
   const out = [];
   for (const row of rows.slice(1)) {
     const name = (await row.getByRole('rowheader').textContent())?.trim() ?? '';
-    const [address = '', port = '', user = '', tags = ''] = (await row.getByRole('cell').allInnerTexts()).map((t) => t.trim());
-    out.push({ name, address, port, user, tags });
+    const [address = '', port = '', user = '', group = '', tags = ''] = (await row.getByRole('cell').allInnerTexts()).map((t) => t.trim());
+    out.push({ name, address, port, user, group, tags });
   }
   return out;
 }
@@ -272,6 +272,7 @@ test('adding a host through the form shows it in the table, in another tab and i
   await dialog.getByLabel('Port').fill('2200');
   await dialog.getByLabel('User').fill('ops');
   await dialog.getByLabel('Tags').fill('prod, edge ,');
+  await dialog.getByLabel('Group').fill('eu/edge');
   await dialog.getByLabel('Jump host').selectOption('web1');
   await dialog.getByRole('button', { name: 'Add host' }).click();
   await dialog.waitFor({ state: 'detached' });
@@ -281,6 +282,7 @@ test('adding a host through the form shows it in the table, in another tab and i
     assert.ok(row, 'web3 is not in the table');
     assert.equal(row.address, 'web3.example.com');
     assert.equal(row.port, '2200');
+    assert.equal(row.group, 'eu/edge');
     assert.match(row.tags, /prod/);
     assert.match(row.tags, /edge/);
   });
@@ -293,6 +295,7 @@ test('adding a host through the form shows it in the table, in another tab and i
   assert.equal(web3.port, 2200);
   assert.equal(web3.user, 'ops');
   assert.deepEqual([...web3.tags].sort(), ['edge', 'prod']);
+  assert.equal(web3.group, 'eu/edge');
 });
 
 test('a bad port, a bad name and a taken name are shown on their fields', async () => {

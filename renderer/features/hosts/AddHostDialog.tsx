@@ -87,7 +87,8 @@ export function AddHostDialog({ onClose, onAdded }: AddHostDialogProps) {
             placeholder="~/.ssh/id_ed25519"
             hint="A private key on the machine that runs Cronium."
           />
-          <TextField {...bind('tags')} optional fieldClassName="span-2" autoComplete="off" spellCheck={false} placeholder="prod, web" hint="Comma-separated." />
+          <TextField {...bind('tags')} optional autoComplete="off" spellCheck={false} placeholder="prod, web" hint="Comma-separated." />
+          <TextField {...bind('group')} optional autoComplete="off" spellCheck={false} placeholder="eu-west/db" />
           <SelectField {...bind('jump')} optional>
             <option value="">None</option>
             {hostNames.map((n) => (

@@ -7,6 +7,7 @@ const COLUMNS: { key: SortKey; label: string; className?: string }[] = [
   { key: 'address', label: 'Address', className: 'mono' },
   { key: 'port', label: 'Port', className: 'mono num' },
   { key: 'user', label: 'User' },
+  { key: 'group', label: 'Group' },
   { key: 'tags', label: 'Tags' },
   { key: 'jump', label: 'Jump' },
 ];
@@ -71,6 +72,7 @@ export function HostsTable({ hosts, sort, onSort, onRemove }: HostsTableProps) {
               <td className="mono">{h.address}</td>
               <td className="mono num">{h.port}</td>
               <td>{h.user ?? <None />}</td>
+              <td>{h.group ?? <None />}</td>
               <td>
                 {h.tags.length ? (
                   <span className="tags">

@@ -7,7 +7,7 @@ import { ApiError, fieldErrors } from '../../api';
 import type { NewHostInput } from '../../store';
 
 /** The form's fields, in display order. */
-export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'tags', 'jump', 'password'] as const;
+export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'tags', 'group', 'jump', 'password'] as const;
 /** One field of the form. */
 export type FieldName = (typeof FIELDS)[number];
 
@@ -19,6 +19,7 @@ export const LABELS: Record<FieldName, string> = {
   user: 'User',
   identityFile: 'Identity file',
   tags: 'Tags',
+  group: 'Group',
   jump: 'Jump host',
   password: 'Password',
 };
@@ -27,7 +28,7 @@ export const LABELS: Record<FieldName, string> = {
 export type HostFormValues = Record<FieldName, string>;
 
 /** An empty form. */
-export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', tags: '', jump: '', password: '' };
+export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', tags: '', group: '', jump: '', password: '' };
 
 /** A message per invalid field. */
 export type FormErrors = Partial<Record<FieldName, string>>;
@@ -62,6 +63,8 @@ export function toInput(values: HostFormValues): NewHostInput {
   if (user) input.user = user;
   const identityFile = opt(values.identityFile);
   if (identityFile) input.identityFile = identityFile;
+  const group = opt(values.group);
+  if (group) input.group = group;
   const jump = opt(values.jump);
   if (jump) input.jump = jump;
   // A password is taken as typed: leading or trailing spaces may be part of it.

@@ -2,19 +2,23 @@
 import type { Host } from '../../../electron/shared/api';
 
 /** A sortable column. */
-export type SortKey = 'name' | 'address' | 'port' | 'user' | 'tags' | 'jump';
+export type SortKey = 'name' | 'address' | 'port' | 'user' | 'group' | 'tags' | 'jump';
 /** The table's sort order. */
 export interface Sort {
   key: SortKey;
   dir: 'asc' | 'desc';
 }
 
-/** Hosts whose name, address or a tag contains the query (case-insensitive). */
+/** Hosts whose name, address, group or a tag contains the query (case-insensitive). */
 export function filterHosts(hosts: readonly Host[], query: string): Host[] {
   const q = query.trim().toLowerCase();
   if (!q) return [...hosts];
   return hosts.filter(
-    (h) => h.name.toLowerCase().includes(q) || h.address.toLowerCase().includes(q) || h.tags.some((t) => t.toLowerCase().includes(q)),
+    (h) =>
+      h.name.toLowerCase().includes(q) ||
+      h.address.toLowerCase().includes(q) ||
+      (h.group?.toLowerCase().includes(q) ?? false) ||
+      h.tags.some((t) => t.toLowerCase().includes(q)),
   );
 }
 
