@@ -46,7 +46,7 @@ function cronium(...args: string[]): Promise<{ code: number; stdout: string; std
 async function cliHosts(): Promise<{ name: string; address: string; port: number; user: string | null; group: string | null; tags: string[] }[]> {
   const r = await cronium('hosts', 'list', '--json');
   assert.equal(r.code, 0, `hosts list failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as { name: string; address: string; port: number; user: string | null; tags: string[] }[];
+  return JSON.parse(r.stdout) as { name: string; address: string; port: number; user: string | null; group: string | null; tags: string[] }[];
 }
 
 /** Retries an assertion until it passes or time runs out (playwright-core has no expect). */
