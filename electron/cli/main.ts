@@ -9,8 +9,11 @@ import { appVersion } from '../core/core';
 import { printError } from './output';
 import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
+import { registerJobs } from './commands/jobs';
 import { registerPending } from './commands/pending';
+import { registerRun } from './commands/run';
 import { registerRunner } from './commands/runner';
+import { registerSchedules } from './commands/schedules';
 import { registerServe } from './commands/serve';
 import { CliContext } from './context';
 
@@ -26,6 +29,9 @@ export function buildProgram(ctx: CliContext): Command {
   ctx.bind(program);
   registerHosts(program, ctx);
   registerDiagnose(program, ctx);
+  registerRun(program, ctx);
+  registerSchedules(program, ctx);
+  registerJobs(program, ctx);
   registerPending(program, ctx);
   registerRunner(program, ctx);
   registerServe(program, ctx);

@@ -11,9 +11,17 @@ import { DiagnosticsService } from './diagnostics/diagnostics-service';
 import { AuditLog } from './audit/audit-log';
 import { openStore, type Store } from './db/database';
 import { EventBus } from './events/event-bus';
+import { ExecService } from './exec/exec-service';
+import { Executor } from './exec/executor';
 import { HostService } from './hosts/host-service';
 import { HostTrustService } from './hosts/host-trust';
-import { ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
+import { LogService } from './logs/log-service';
+import { JobQueue } from './queue/job-queue';
+import { ScheduleService } from './scheduler/schedule-service';
+import { assetPath, ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
+import { RunnerDeployer } from './runner/deploy';
+import { LocalArtifacts } from './runner/local-artifacts';
+import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
 import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
 import { Ssh2Pool, type Ssh2PoolOptions } from './ssh/ssh2-pool';
@@ -30,6 +38,11 @@ export interface CoreOptions {
   secrets?: SecretBox;
   /** SSH pool tuning, and the known_hosts files to honour (default: ~/.ssh/known_hosts). */
   ssh?: Ssh2PoolOptions & { knownHostsFiles?: string[] };
+  /**
+   * The runner artifacts to deploy (default: the installed ones, else resources/runner) and the
+   * key they must be signed with (default: the artifacts dir's own cosign.pub, i.e. development builds).
+   */
+  runner?: { artifactsDir?: string; trustedPublicKeyPem?: string };
 }
 
 /** The core's services, as the handlers see them. */
@@ -41,12 +54,24 @@ export interface Services {
   audit: AuditLog;
   hosts: HostService;
   diagnostics: DiagnosticsService;
+  /** Runner deployment: artifacts, per-host deployments, deploy and clean. */
+  runner: RunnerDeployer;
   /** Pinned host keys and known_hosts. */
   hostKeys: HostKeyStore;
   /** The SSH connection pool, shared by everything that reaches a host. */
   ssh: SshPool;
   /** Host-key review and trust (hosts.scanKeys, hosts.trust). */
   hostTrust: HostTrustService;
+  /** The job queue (jobs and runs in SQLite, leases). */
+  queue: JobQueue;
+  /** Run logs: storage, live feed, retention. */
+  logs: LogService;
+  /** Runs one run on one host (direct mode; runner mode through its seam). Workers use it. */
+  executor: Executor;
+  /** The job API: run, list, get, cancel, logs; workers of this process attach to it. */
+  jobs: ExecService;
+  /** Cron schedules. */
+  schedules: ScheduleService;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -74,6 +99,8 @@ export function openCore(options: CoreOptions): Core {
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
     const ssh = new Ssh2Pool(hostKeys, poolOptions);
     const hosts = new HostService(store.db, secrets, events, audit);
+    const queue = new JobQueue(store);
+    const logs = new LogService(store);
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
@@ -84,11 +111,28 @@ export function openCore(options: CoreOptions): Core {
       hostKeys,
       ssh,
       hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
+      queue,
+      logs,
+      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
+      jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
+      schedules: new ScheduleService(store, audit),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
+      runner: new RunnerDeployer({
+        db: store.db,
+        pool: ssh,
+        resolve: (name) => hosts.sshTarget(name),
+        keys: new InstallationKeys(dataDir),
+        artifacts: new LocalArtifacts({
+          dir: options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner'),
+          ...(options.runner?.trustedPublicKeyPem ? { trustedPublicKeyPem: options.runner.trustedPublicKeyPem } : {}),
+        }),
+        audit,
+      }),
     };
     const close = () => {
       // Ends every SSH connection now (the sockets finish closing in the background).
       void ssh.close();
+      logs.close();
       store.close();
     };
     return { ...services, dispatch: createDispatcher(createHandlers(services)), close };

@@ -7,6 +7,7 @@ import { app, ipcMain, safeStorage, BrowserWindow, dialog } from 'electron';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCore, type Core } from '../core/core';
+import { startExecution, type ExecutionRuntime } from '../core/exec/runtime';
 import { assetPath, resolveDataDir } from '../core/paths';
 import { EVENT_NAMES, IPC_EVENT_CHANNEL } from '../shared/api';
 import { isCroniumError } from '../shared/errors';
@@ -17,6 +18,7 @@ import { createMainWindow, hardenWebContents, preloadPath } from './window';
 
 const mainDir = dirname(fileURLToPath(import.meta.url));
 let core: Core | undefined;
+let execution: ExecutionRuntime | undefined;
 let mainWindow: BrowserWindow | undefined;
 
 function setupSingleInstance(): boolean {
@@ -63,6 +65,8 @@ async function onReady(): Promise<void> {
     return;
   }
   setupIpc(core);
+  // Runs queued jobs and fires schedules while the app runs (tray and notifications: later).
+  execution = startExecution(core, `desktop:${process.pid}`);
   mainWindow = setupWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) mainWindow = setupWindow();
@@ -74,6 +78,16 @@ if (setupSingleInstance()) {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
-  app.on('will-quit', () => core?.close());
+  let quitting = false;
+  app.on('will-quit', (e) => {
+    if (quitting || !execution) return void core?.close();
+    // Stop the runs first (their scripts are killed on the hosts), then close the core.
+    e.preventDefault();
+    quitting = true;
+    void execution.stop().finally(() => {
+      core?.close();
+      app.quit();
+    });
+  });
   void app.whenReady().then(onReady);
 }

@@ -189,6 +189,196 @@ export const AppInfo = z.object({
   platform: z.string(),
 });
 
+/** One runner artifact of the manifest, with the verdict on its hash and signature. */
+export const RunnerArtifact = z.object({
+  target: z.string(),
+  path: z.string(),
+  sha256: z.string(),
+  size: z.int(),
+  signature: z.string(),
+  status: z.enum(['verified', 'invalid']),
+  error: z.string().nullable(),
+});
+
+/** The runner artifacts of this installation. */
+export const RunnerArtifacts = z.object({
+  dir: z.string(),
+  version: z.string(),
+  protocol: z.int(),
+  builtAt: z.string(),
+  signer: z.object({ kind: z.enum(['release', 'development']), fingerprint: z.string() }),
+  /** pinned: checked against a configured key; artifact-dir: against the directory's own cosign.pub (development builds). */
+  trust: z.enum(['pinned', 'artifact-dir']),
+  /** True when every artifact verifies. */
+  ok: z.boolean(),
+  artifacts: z.array(RunnerArtifact),
+});
+
+/** One deployment of the runner to a host (a row of runner_deployments). */
+export const RunnerDeployment = z.object({
+  id: z.int(),
+  host: z.string(),
+  version: z.string(),
+  target: z.string(),
+  /** The binary on the host. */
+  path: z.string().nullable(),
+  sha256: z.string(),
+  status: z.enum(['deploying', 'ready', 'failed', 'removed']),
+  /** Why it failed, code first (RUNNER_DEPLOY_FAILED: …, RUNNER_INTEGRITY_FAILED: …). */
+  error: z.string().nullable(),
+  createdAt: z.int(),
+  updatedAt: z.int(),
+  /** When the host last confirmed the binary's SHA-256. */
+  verifiedAt: z.int().nullable(),
+});
+/** One deployment of the runner to a host. */
+export type RunnerDeployment = z.infer<typeof RunnerDeployment>;
+
+/** What a deploy did: the deployment, and whether it was a cache hit, a replacement or an upload. */
+export const RunnerDeployResult = z.object({
+  deployment: RunnerDeployment,
+  host: z.string(),
+  version: z.string(),
+  protocol: z.int(),
+  target: z.string(),
+  path: z.string(),
+  cacheDir: z.string(),
+  stateDir: z.string(),
+  hostId: z.string(),
+  sha256: z.string(),
+  /** The verified binary was already there; nothing was uploaded. */
+  cached: z.boolean(),
+  /** A cached binary failed its check (RUNNER_INTEGRITY_FAILED, recorded) and was replaced. */
+  integrityFailure: z.string().nullable(),
+  transport: z.enum(['sftp', 'exec-gzip', 'exec']).nullable(),
+  uploadedBytes: z.int(),
+  /** Older version dirs removed (two versions are kept). */
+  pruned: z.array(z.string()),
+  timings: z.object({ connectMs: z.number(), prepareMs: z.number(), uploadMs: z.number(), totalMs: z.number() }),
+});
+
+/** What `runner.clean` removed. */
+export const RunnerCleanResult = z.object({
+  host: z.string(),
+  removed: z.array(z.object({ location: z.string(), path: z.string() })),
+  /** Deployments marked removed. */
+  deployments: z.int(),
+});
+
+/* ---- Execution: jobs, runs, logs, schedules (issue 5) ---- */
+
+/** Interpreters a script may name. */
+export const Interpreter = z.enum(['bash', 'sh', 'python3', 'node']);
+/** Execution modes. */
+export const ExecMode = z.enum(['auto', 'runner', 'direct']);
+/** Statuses of a run. */
+export const RunStatus = z.enum(['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
+/** Statuses of a job. */
+export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled']);
+/** An environment variable name for scripts. */
+export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: 'must be letters, digits and "_", not starting with a digit' });
+const JsonValue: z.ZodType<unknown> = z.json();
+
+/** What `jobs.run` takes: hosts (by names or a tag) and a script body or a command. */
+export const JobRunArgs = z
+  .strictObject({
+    hosts: z.array(HostName).min(1, { error: 'name at least one host' }).max(10_000).optional(),
+    tag: Tag.optional(),
+    script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024, { error: 'is larger than 1 MiB' }).optional(),
+    command: z.string().min(1, { error: 'is empty' }).max(64 * 1024, { error: 'is longer than 64 KiB' }).optional(),
+    interpreter: Interpreter.default('bash'),
+    mode: ExecMode.default('auto'),
+    /** The script's own timeout, from its start. */
+    timeoutMs: z.int().min(1).max(7 * 86_400_000).optional(),
+    /** Hosts at once (default: the worker's limits). */
+    concurrency: z.int().min(1).max(10_000).optional(),
+    env: z.record(EnvName, z.string().max(128 * 1024)).default({}),
+    /** JSON value the script reads on stdin. */
+    input: JsonValue.optional(),
+    /** Retries of connection failures (0: none). */
+    retries: z.int().min(0).max(10).default(0),
+  })
+  .superRefine((a, ctx) => {
+    if ((a.hosts ? 1 : 0) + (a.tag ? 1 : 0) !== 1) ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'give either hosts or a tag' });
+    if ((a.script !== undefined ? 1 : 0) + (a.command !== undefined ? 1 : 0) !== 1) ctx.addIssue({ code: 'custom', path: ['script'], message: 'give either a script or a command' });
+  });
+
+/** Phase timings of a run in ms (null: not reached, or not in this mode). */
+export const RunTimings = z.object({
+  connect: z.number().nullable(),
+  deploy: z.number().nullable(),
+  start: z.number().nullable(),
+  exec: z.number().nullable(),
+  total: z.number().nullable(),
+});
+
+/** One run: a job on one host. */
+export const RunView = z.object({
+  id: z.int(),
+  jobId: z.int(),
+  host: z.string(),
+  status: RunStatus,
+  attempt: z.int(),
+  exitCode: z.int().nullable(),
+  signal: z.string().nullable(),
+  mode: z.enum(['runner', 'direct']).nullable(),
+  modeReason: z.string().nullable(),
+  runnerVersion: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  /** The script's output value, or null. */
+  output: JsonValue.nullable(),
+  timings: RunTimings,
+  queuedAt: z.int(),
+  startedAt: z.int().nullable(),
+  finishedAt: z.int().nullable(),
+});
+
+/** A job as listed. */
+export const JobSummary = z.object({
+  id: z.int(),
+  kind: z.enum(['adhoc', 'schedule', 'followup']),
+  status: JobStatus,
+  interpreter: Interpreter,
+  mode: ExecMode,
+  schedule: z.string().nullable(),
+  requestedBy: z.string(),
+  timeoutMs: z.int().nullable(),
+  concurrency: z.int().nullable(),
+  createdAt: z.int(),
+  startedAt: z.int().nullable(),
+  finishedAt: z.int().nullable(),
+  /** Runs by status. */
+  counts: z.record(z.string(), z.int()),
+  hosts: z.array(z.string()),
+});
+
+/** A job with its runs. */
+export const JobView = JobSummary.extend({ script: z.string(), runs: z.array(RunView) });
+/** A job with its runs. */
+export type JobView = z.infer<typeof JobView>;
+
+/** A piece of a run's log; data is base64. */
+export const LogChunkView = z.object({ seq: z.int(), stream: z.enum(['stdout', 'stderr', 'system']), ts: z.int(), data: z.string() });
+
+/** A schedule as listed. */
+export const ScheduleView = z.object({
+  id: z.int(),
+  name: z.string(),
+  cron: z.string(),
+  tz: z.string(),
+  description: z.string(),
+  target: z.object({ hosts: z.array(z.string()).optional(), tags: z.array(z.string()).optional() }),
+  mode: z.string(),
+  overlapPolicy: z.string(),
+  catchupPolicy: z.string(),
+  paused: z.boolean(),
+  lastFireAt: z.int().nullable(),
+  nextRuns: z.array(z.int()),
+});
+
+const ScheduleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'must be 1-63 characters of letters, digits, ".", "_" or "-"' });
+
 /** Declares one method: its argument and result schemas. */
 function method<A extends z.ZodType, R extends z.ZodType>(args: A, result: R, doc: string) {
   return { args, result, doc };
@@ -245,11 +435,78 @@ export const methods = {
     z.array(DiagnosticReport),
     'Stored diagnostics reports of a host, newest first.',
   ),
+  'runner.artifacts': method(NoArgs, RunnerArtifacts, 'The runner artifacts of this installation, each with its hash and signature verdict.'),
+  'runner.deployments': method(
+    z.strictObject({ name: HostName.optional(), limit: z.int().min(1).max(10_000).default(100) }).default({ limit: 100 }),
+    z.array(RunnerDeployment),
+    'Runner deployments, newest first; of one host when named.',
+  ),
+  'runner.deploy': method(
+    z.strictObject({ name: HostName }),
+    RunnerDeployResult,
+    'Makes sure the host has the verified runner: re-checks a cached one (replacing it if it was changed), else uploads it. RUNNER_DEPLOY_FAILED says why it cannot (details.reason, details.locations).',
+  ),
+  'runner.clean': method(z.strictObject({ name: HostName }), RunnerCleanResult, 'Removes every cached runner version from the host and marks its deployments removed.'),
+  'jobs.run': method(JobRunArgs, z.object({ jobId: z.int(), runIds: z.array(z.int()) }), 'Queues a job: one run per host (by names or a tag) of a script body or a command; the worker of the app runs it.'),
+  'jobs.list': method(
+    z
+      .strictObject({ status: JobStatus.optional(), host: HostName.optional(), schedule: ScheduleName.optional(), limit: z.int().min(1).max(10_000).default(50) })
+      .default({ limit: 50 }),
+    z.array(JobSummary),
+    'Jobs, newest first; optionally by status, host or schedule.',
+  ),
+  'jobs.get': method(z.strictObject({ id: z.int().min(1) }), JobView, 'One job with its runs (status, exit code, signal, mode and why, timings, output, error).'),
+  'jobs.cancel': method(
+    z.strictObject({ id: z.int().min(1) }),
+    z.object({ id: z.int(), status: JobStatus, stopping: z.array(z.int()) }),
+    'Cancels a job: queued runs end now, running ones are stopped (their process groups killed on the hosts).',
+  ),
+  'runs.logs': method(
+    z.strictObject({ runId: z.int().min(1), fromSeq: z.int().min(1).optional(), tail: z.int().min(1).max(64 * 1024 * 1024).optional(), limit: z.int().min(1).max(10_000).default(1000) }),
+    z.object({ runId: z.int(), status: RunStatus, chunks: z.array(LogChunkView), lastSeq: z.int() }),
+    'Chunks of a run log from a sequence number (or the last `tail` bytes); data is base64.',
+  ),
+  'schedules.add': method(
+    z.strictObject({
+      name: ScheduleName,
+      cron: z.string().min(1).max(200),
+      tz: z.string().min(1).max(64).default('UTC'),
+      hosts: z.array(HostName).max(10_000).optional(),
+      tag: Tag.optional(),
+      script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024),
+      interpreter: Interpreter.default('bash'),
+      mode: ExecMode.default('auto'),
+      timeoutMs: z.int().min(1).max(7 * 86_400_000).optional(),
+      concurrency: z.int().min(1).max(10_000).optional(),
+      overlap: z.enum(['skip', 'queue', 'parallel']).default('skip'),
+      catchup: z.enum(['skip', 'run-once']).default('skip'),
+    }),
+    ScheduleView,
+    'Adds a cron schedule (seconds optional, IANA time zone) of a script over hosts or a tag.',
+  ),
+  'schedules.list': method(NoArgs, z.array(ScheduleView), 'Every schedule with its next runs.'),
+  'schedules.get': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'One schedule by name.'),
+  'schedules.remove': method(z.strictObject({ name: ScheduleName }), z.object({ removed: z.literal(true) }), 'Removes a schedule; its past jobs stay.'),
+  'schedules.pause': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Pauses a schedule.'),
+  'schedules.resume': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Resumes a schedule from now on (missed fires are not made up).'),
 } as const;
 
 /** Every event the app pushes to clients, by name. */
 export const events = {
   'hosts.changed': z.object({ change: z.enum(['added', 'updated', 'removed']), name: z.string() }),
+  'run.status': z.object({
+    runId: z.int(),
+    jobId: z.int(),
+    host: z.string(),
+    status: RunStatus,
+    exitCode: z.int().nullable().optional(),
+    signal: z.string().nullable().optional(),
+    errorCode: z.string().nullable().optional(),
+    /** Set when this run was the job's last: the job's final status. */
+    jobStatus: JobStatus.optional(),
+  }),
+  /** Live log of a run, batched (~16 ms); `gapFrom`: the client fell behind, read from there with runs.logs. */
+  'run.log': z.object({ runId: z.int(), jobId: z.int(), host: z.string(), chunks: z.array(LogChunkView), gapFrom: z.int().optional() }),
 } as const;
 
 /** The contract's method table. */

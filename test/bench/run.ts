@@ -12,6 +12,9 @@
  * - SSH (test/bench/ssh.ts, needs root for the test fleet): handshake of a new pooled
  *   connection, and the warm exec round trip of `true` through the pool, each against
  *   `ssh host true` and `ssh` with a warm ControlMaster on the same fleet host.
+ * - Runner deployment (test/bench/deploy.ts, needs root): cold deploy to a host with nothing
+ *   cached (handshake included; SFTP, and gzip over exec on a host without SFTP), and the warm
+ *   per-run check of the cached binary.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { openCore } from '../../electron/core/core';
 import { call } from '../../electron/core/api/dispatcher';
 import { benchQueue } from './queue';
+import { benchDeploy } from './deploy';
 import { benchSsh } from './ssh';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -136,6 +140,26 @@ if ('skipped' in ssh) {
   const master = { label: '`ssh` + warm ControlMaster', median: stats(ssh.controlMaster).median };
   rows.push({ name: 'SSH handshake: new pooled connection (TCP, kex, host key, auth)', median: hs.median, spread: spread(hs), unit: 'ms', baselines: [sshTrue] });
   rows.push({ name: 'warm exec of `true` through the pool', median: we.median, spread: spread(we), unit: 'ms', baselines: [sshTrue, master] });
+}
+
+const dep = await benchDeploy();
+if ('skipped' in dep) {
+  rows.push({ name: 'runner deploy (cold) and per-run check (warm)', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${dep.skipped}` });
+} else {
+  const spread = (s: { p25: number; p75: number }) => `${s.p25.toFixed(1)}–${s.p75.toFixed(1)}`;
+  for (const transport of ['sftp', 'exec-gzip'] as const) {
+    const s = stats(dep.cold[transport]);
+    rows.push({
+      name: `runner cold deploy, new connection, ${transport} (${(dep.bytes[transport] / 1048576).toFixed(1)} MB sent)`,
+      median: s.median,
+      spread: spread(s),
+      unit: 'ms',
+      target: '< 1 s on loopback',
+      verdict: s.median < 1000 ? 'met' : 'missed',
+    });
+  }
+  const w = stats(dep.warm);
+  rows.push({ name: 'runner warm check (cached binary re-hashed on the host, pooled connection)', median: w.median, spread: spread(w), unit: 'ms' });
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;

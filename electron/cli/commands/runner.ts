@@ -8,7 +8,6 @@ import { assetPath, ensureDataDir, packageRoot } from '../../core/paths';
 import { buildRunnerArtifacts, verifyRunnerArtifacts, type RunnerManifest } from '../../core/runner/artifacts';
 import type { CliContext } from '../context';
 import { printJson, say, table } from '../output';
-import { notImplemented } from './pending';
 
 /** Where the built artifacts live: the installed app's resources, else resources/runner. */
 export function artifactsDir(): string {
@@ -30,11 +29,18 @@ export function registerRunner(program: Command, ctx: CliContext): void {
   runner
     .command('list')
     .description('list the runner artifacts of this installation')
-    .action(() => {
+    .option('--deployments', 'also list the deployments per host')
+    .option('--host <name>', 'with --deployments: only this host')
+    .action(async (o: { deployments?: boolean; host?: string }) => {
       const manifest = readManifest(artifactsDir());
-      if (ctx.json) return printJson(manifest);
+      const deployments = o.deployments ? await ctx.call('runner.deployments', { ...(o.host ? { name: o.host } : {}), limit: 10_000 }) : undefined;
+      if (ctx.json) return printJson(deployments ? { ...manifest, deployments } : manifest);
       say(`runner ${manifest.version} (protocol ${manifest.protocol}), signed by a ${manifest.signer.kind} key ${manifest.signer.fingerprint.slice(0, 16)}…`);
       process.stdout.write(`${table(['TARGET', 'SIZE', 'SHA256'], manifest.artifacts.map((a) => [a.target, String(a.size), a.sha256]))}\n`);
+      if (deployments) {
+        const rows = deployments.map((d) => [d.host, d.version, d.target, d.status, d.path ?? '-', new Date(d.updatedAt).toISOString(), d.error ?? '']);
+        process.stdout.write(`\n${table(['HOST', 'VERSION', 'TARGET', 'STATUS', 'PATH', 'UPDATED', 'ERROR'], rows)}\n`);
+      }
     });
 
   runner
@@ -73,10 +79,21 @@ export function registerRunner(program: Command, ctx: CliContext): void {
     .command('deploy')
     .description('deploy the runner to a host')
     .argument('<host>', 'host name')
-    .action(() => notImplemented('runner deploy', 'deployment arrives with the runner issue; see README "Status"'));
+    .action(async (name: string) => {
+      const r = await ctx.call('runner.deploy', { name });
+      if (ctx.json) return printJson(r);
+      if (r.integrityFailure) say(`RUNNER_INTEGRITY_FAILED: ${r.integrityFailure}`);
+      const how = r.cached ? 'already deployed, SHA-256 verified on the host' : `uploaded ${(r.uploadedBytes / 1048576).toFixed(1)} MB by ${r.transport ?? '-'}, verified and installed`;
+      say(`${name}: runner ${r.version} (${r.target}) at ${r.path}: ${how} in ${Math.round(r.timings.totalMs)} ms`);
+      if (r.pruned.length) say(`removed older versions: ${r.pruned.join(', ')}`);
+    });
   runner
     .command('clean')
     .description('remove cached runner versions from a host')
     .argument('<host>', 'host name')
-    .action(() => notImplemented('runner clean', 'deployment arrives with the runner issue; see README "Status"'));
+    .action(async (name: string) => {
+      const r = await ctx.call('runner.clean', { name });
+      if (ctx.json) return printJson(r);
+      say(r.removed.length ? `${name}: removed ${r.removed.map((x) => x.path).join(', ')}` : `${name}: no cached runner to remove`);
+    });
 }

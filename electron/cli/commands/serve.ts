@@ -1,6 +1,7 @@
 /** `cronium serve`: the headless door. */
 import type { Command } from 'commander';
 import { openCore } from '../../core/core';
+import { startExecution } from '../../core/exec/runtime';
 import { assetPath } from '../../core/paths';
 import { CroniumError } from '../../shared/errors';
 import type { CliContext } from '../context';
@@ -18,6 +19,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
         throw new CroniumError('INVALID_INPUT', `invalid --port: ${JSON.stringify(o.port)} must be 0-65535`, 'e.g. cronium serve --port 7420');
       }
       const core = openCore({ dataDir: ctx.dataDir, door: 'headless' });
+      // The scheduler fires into the queue (one active scheduler per data dir), the worker runs it.
+      const execution = startExecution(core, `serve:${process.pid}`);
       try {
         const server = await startHeadlessServer({ core, staticDir: assetPath('renderer', 'dist/renderer'), port: Number(o.port) });
         if (ctx.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port })}\n`);
@@ -32,6 +35,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         });
         await server.close();
       } finally {
+        await execution.stop();
         core.close();
       }
     });

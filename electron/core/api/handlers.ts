@@ -20,5 +20,35 @@ export function createHandlers(core: Services): Handlers {
     'hosts.import': (args) => importHostsFromSshConfig(core.hosts, args, { home: homedir(), env: process.env }),
     'hosts.diagnose': ({ name }) => core.diagnostics.diagnose(name),
     'diagnostics.list': ({ name, limit }) => core.diagnostics.list(name, limit),
+    'runner.artifacts': () => core.runner.artifacts(),
+    'runner.deployments': ({ name, limit }) => core.runner.deployments({ ...(name !== undefined ? { name } : {}), limit }),
+    'runner.deploy': ({ name }) => core.runner.deploy(name),
+    'runner.clean': ({ name }) => core.runner.clean(name),
+    'jobs.run': (args, ctx) => core.jobs.run(args, ctx.door),
+    'jobs.list': (args) => core.jobs.list(args),
+    'jobs.get': ({ id }) => core.jobs.get(id),
+    'jobs.cancel': ({ id }) => core.jobs.cancel(id),
+    'runs.logs': (args) => core.jobs.logs(args),
+    'schedules.add': (a) =>
+      core.schedules.add({
+        name: a.name,
+        cron: a.cron,
+        tz: a.tz,
+        script: { interpreter: a.interpreter, body: a.script },
+        target: { ...(a.hosts?.length ? { hosts: a.hosts } : {}), ...(a.tag ? { tags: [a.tag] } : {}) },
+        mode: a.mode,
+        ...(a.timeoutMs !== undefined ? { timeoutMs: a.timeoutMs } : {}),
+        ...(a.concurrency !== undefined ? { concurrency: a.concurrency } : {}),
+        overlapPolicy: a.overlap,
+        catchupPolicy: a.catchup,
+      }),
+    'schedules.list': () => core.schedules.list(),
+    'schedules.get': ({ name }) => core.schedules.get(name),
+    'schedules.remove': ({ name }) => {
+      core.schedules.remove(name);
+      return { removed: true as const };
+    },
+    'schedules.pause': ({ name }) => core.schedules.pause(name),
+    'schedules.resume': ({ name }) => core.schedules.resume(name),
   };
 }

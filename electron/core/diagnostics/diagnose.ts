@@ -17,7 +17,7 @@ import type { DiagnosticCheck as CheckSchema, DiagnosticReport } from '../../sha
 import { isCroniumError } from '../../shared/errors';
 import type { HandshakeInfo, SshConnection, SshPool, SshTarget } from '../ssh/types';
 import { channelProbesOf, type ProbeOutcome } from './channel-probes';
-import { CACHE_LOCATIONS, lastReason, parseProbe, PROBE_COMMAND, probeScript, type CacheFact, type ProbeFacts } from './remote-probe';
+import { CACHE_LOCATIONS, cacheProblem, lastReason, parseProbe, PROBE_COMMAND, probeScript, type ProbeFacts } from './remote-probe';
 import { runnerTargetFor, type TargetMatch } from './runner-target';
 
 /** One check of a report. */
@@ -118,12 +118,10 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     const clock = await measureClock(c, stepMs);
     const sessions = (async () => {
       const probe = await runProbe(c, options.deployment, options.probeTimeoutMs ?? 20_000);
-      const sftp = probes && c.alive ? await probes.sftp(step()) : undefined;
+      const sftp = c.alive ? await probes.sftp(step()) : undefined;
       return { probe, sftp };
     })();
-    const forwards = probes
-      ? Promise.all([probes.forwardOut('127.0.0.1', target.port, step()), probes.forwardIn(step())])
-      : Promise.resolve(undefined);
+    const forwards = Promise.all([probes.forwardOut('127.0.0.1', target.port, step()), probes.forwardIn(step())]);
     const legs = measureLegs(target, c, options.pool, stepMs);
     const [{ probe, sftp }, fwd, tcpLegs] = await Promise.all([sessions, forwards, legs]);
 
@@ -131,7 +129,7 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     checks.set('ssh', sshPassed(c.info));
     checks.set('auth', authPassed(c.info));
     for (const x of remoteChecks(probe, options.deployment, name)) checks.set(x.id as CheckId, x);
-    const noProbe = !probes ? 'the connection offers no channel probes' : 'the connection was lost';
+    const noProbe = 'the connection was lost';
     checks.set('sftp', sftpCheck(sftp, noProbe));
     checks.set('forwarding', forwardingCheck(fwd, noProbe));
     checks.set('clock', clock);
@@ -359,21 +357,6 @@ function interpretersCheck(facts: ProbeFacts): Check {
   if (!works('sh')) return check('interpreters', 'fail', detail, 'no working /bin/sh or sh in PATH: nothing can run on this host until sh works', data);
   if (!works('bash')) return check('interpreters', 'warn', detail, 'bash is missing: direct mode runs scripts with sh, and bash scripts cannot run here; install bash or write the scripts for sh', data);
   return check('interpreters', 'pass', detail, null, data);
-}
-
-/** Why a cache location cannot hold the runner, or undefined when it can. */
-function cacheProblem(c: CacheFact, uid: string | undefined): string | undefined {
-  if (c.state === 'unset') return c.id === 'xdg-runtime' ? 'XDG_RUNTIME_DIR is not set' : 'not set';
-  if (c.state === 'mkdir-failed') return `cannot be created: ${lastReason(c.mkdirError) || 'mkdir failed'}`;
-  if (c.mode === 'symlink') return 'is a symlink (refused: it could point anywhere)';
-  if (c.mode === 'not-a-directory') return 'exists but is not a directory';
-  if (!c.writable) return `not writable: ${lastReason(c.writeError) || 'write failed'}`;
-  if (!c.executable) return `not executable: ${lastReason(c.execError) || 'the test script did not run'}${/permission denied/i.test(c.execError) ? ' (mounted noexec?)' : ''}`;
-  const [mode, owner] = c.mode.split(' ');
-  if (c.state === 'exists' && (mode?.slice(0, 10) !== 'drwx------' || (uid !== undefined && owner !== uid))) {
-    return `not private (${mode ?? '?'}, owner uid ${owner ?? '?'}; the runner needs 0700 and owned by uid ${uid ?? '?'})`;
-  }
-  return undefined;
 }
 
 function cacheCheck(facts: ProbeFacts): Check {

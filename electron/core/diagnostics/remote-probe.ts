@@ -29,15 +29,70 @@ export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** sh helpers shared by every marker-framed remote script: `clean` flattens a value to one line, `say` prints a tagged line. */
+export const SH_SAY = `clean() { printf '%s' "$1" | tr '\\t\\r\\n' '   ' | cut -c1-300; }
+say() { printf '@%s\\t%s\\n' "$1" "$2"; }`;
+
+/** `sha256_of FILE`: the file's SHA-256 in hex with the host's own tools (empty when it has none). */
+export const SH_SHA256 = `sha256_of() { { sha256sum -- "$1" || shasum -a 256 -- "$1" || sha256 -q -- "$1" || openssl dgst -sha256 -r -- "$1"; } 2>/dev/null | awk 'NR==1 {print $1}'; }`;
+
+/**
+ * \`probe_cache ID DIR\` (needs \`say\`, \`clean\` and \`$uid\`): creates DIR 0700 if missing, checks that
+ * it is a directory, writable, and that a tiny script written there runs; prints one \`@cache\` line
+ * and sets \`c_ok=1\` when the location can hold the runner (private: 0700 and owned by \`$uid\`, or
+ * created just now; not a symlink). \`probe_cache_undo\` removes the directories it created (rmdir only).
+ */
+export const SH_PROBE_CACHE = `probe_cache() {
+  c_id=$1 c_dir=$2 c_ok=0 c_missing=
+  if [ -z "$c_dir" ]; then say cache "$c_id		unset"; return; fi
+  c_p=$c_dir
+  while [ ! -e "$c_p" ] && [ ! -L "$c_p" ]; do c_missing="$c_missing$c_p
+"; c_p=$(dirname -- "$c_p"); done
+  c_state=exists c_err= c_mode= c_w=0 c_werr= c_x=0 c_xerr=
+  if [ -n "$c_missing" ]; then
+    c_state=created
+    c_err=$(mkdir -p -m 700 -- "$c_dir" 2>&1) || c_state=mkdir-failed
+  fi
+  if [ "$c_state" != mkdir-failed ]; then
+    if [ -L "$c_dir" ]; then c_mode=symlink
+    elif [ ! -d "$c_dir" ]; then c_mode=not-a-directory
+    else c_mode=$(ls -ldn -- "$c_dir" 2>/dev/null | awk '{print $1 " " $3}'); fi
+    c_f="$c_dir/.cronium-probe-$$"
+    if c_werr=$( { printf '#!/bin/sh\\necho cronium-exec-ok\\n' > "$c_f"; } 2>&1 ); then
+      c_w=1
+      chmod 700 "$c_f" 2>/dev/null
+      c_xerr=$("$c_f" 2>&1) && [ "$c_xerr" = cronium-exec-ok ] && c_x=1 && c_xerr=
+      rm -f -- "$c_f"
+    fi
+    c_p=$c_dir
+    if [ "$c_w" = 1 ] && [ "$c_x" = 1 ]; then
+      case "$c_state:$c_mode" in
+        created:symlink|created:not-a-directory) ;;
+        created:*) c_ok=1 ;;
+        "exists:drwx------ $uid"|exists:drwx------?" $uid") c_ok=1 ;;
+      esac
+    fi
+  fi
+  c_free=$(df -Pk -- "$c_p" 2>/dev/null | awk 'NR==2 {print $4}')
+  say cache "$c_id	$(clean "$c_dir")	$c_state	$(clean "$c_err")	$c_mode	$c_w	$(clean "$c_werr")	$c_x	$(clean "$c_xerr")	$c_free"
+}
+probe_cache_undo() {
+  c_old_ifs=$IFS; IFS='
+'
+  for c_d in $c_missing; do rmdir -- "$c_d" 2>/dev/null; done
+  IFS=$c_old_ifs
+  c_missing=
+}`;
+
 /** The probe script; `runnerPath` is the recorded path of a deployed runner to checksum, if any. */
 export function probeScript(runnerPath?: string): string {
-  const caches = CACHE_LOCATIONS.map((c) => `probe_cache ${c.id} ${c.expr}`).join('\n');
+  const caches = CACHE_LOCATIONS.map((c) => `probe_cache ${c.id} ${c.expr}; probe_cache_undo`).join('\n');
   // The whole script is one brace group: sh parses it completely before running any of it, so
   // nothing in it can read the rest of the script from stdin; it runs with stdin from /dev/null.
   return `{
 printf '\\n%s\\n' '${MARKER}'
-clean() { printf '%s' "$1" | tr '\\t\\r\\n' '   ' | cut -c1-300; }
-say() { printf '@%s\\t%s\\n' "$1" "$2"; }
+${SH_SAY}
+${SH_SHA256}
 say uname_s "$(clean "$(uname -s 2>&1)")"
 say uname_m "$(clean "$(uname -m 2>&1)")"
 say uname_r "$(clean "$(uname -r 2>&1)")"
@@ -58,44 +113,13 @@ interp bash bash --norc --noprofile -c 'printf %s "$BASH_VERSION"'
 interp sh sh -c 'readlink -f "$(command -v sh)" 2>/dev/null || command -v sh'
 interp python3 python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'
 interp node node -e 'process.stdout.write(process.versions.node)'
-probe_cache() {
-  c_id=$1 c_dir=$2
-  if [ -z "$c_dir" ]; then say cache "$c_id		unset"; return; fi
-  c_missing= c_p=$c_dir
-  while [ ! -e "$c_p" ] && [ ! -L "$c_p" ]; do c_missing="$c_missing$c_p
-"; c_p=$(dirname -- "$c_p"); done
-  c_state=exists c_err= c_mode= c_w=0 c_werr= c_x=0 c_xerr=
-  if [ -n "$c_missing" ]; then
-    c_state=created
-    c_err=$(mkdir -p -m 700 -- "$c_dir" 2>&1) || c_state=mkdir-failed
-  fi
-  if [ "$c_state" != mkdir-failed ]; then
-    if [ -L "$c_dir" ]; then c_mode=symlink
-    elif [ ! -d "$c_dir" ]; then c_mode=not-a-directory
-    else c_mode=$(ls -ldn -- "$c_dir" 2>/dev/null | awk '{print $1 " " $3}'); fi
-    c_f="$c_dir/.cronium-diag-$$"
-    if c_werr=$( { printf '#!/bin/sh\\necho cronium-exec-ok\\n' > "$c_f"; } 2>&1 ); then
-      c_w=1
-      chmod 700 "$c_f" 2>/dev/null
-      c_xerr=$("$c_f" 2>&1) && [ "$c_xerr" = cronium-exec-ok ] && c_x=1 && c_xerr=
-      rm -f -- "$c_f"
-    fi
-    c_p=$c_dir
-  fi
-  c_free=$(df -Pk -- "$c_p" 2>/dev/null | awk 'NR==2 {print $4}')
-  c_old_ifs=$IFS; IFS='
-'
-  for c_d in $c_missing; do rmdir -- "$c_d" 2>/dev/null; done
-  IFS=$c_old_ifs
-  say cache "$c_id	$(clean "$c_dir")	$c_state	$(clean "$c_err")	$c_mode	$c_w	$(clean "$c_werr")	$c_x	$(clean "$c_xerr")	$c_free"
-}
+${SH_PROBE_CACHE}
 ${caches}
 ${
   runnerPath
     ? `r_path=${shQuote(runnerPath)}
 if [ -f "$r_path" ]; then
-  r_sum=$( { sha256sum -- "$r_path" || shasum -a 256 -- "$r_path" || sha256 -q -- "$r_path"; } 2>/dev/null | awk 'NR==1 {print $1}')
-  say runner "present	$r_sum"
+  say runner "present	$(sha256_of "$r_path")"
 elif [ -e "$r_path" ]; then say runner "not-a-file	"
 else say runner "missing	"; fi`
     : ''
@@ -143,9 +167,12 @@ export interface ProbeFacts {
   runner?: { state: 'present' | 'missing' | 'not-a-file'; sha256: string };
 }
 
-/** Parses the probe's stdout. Returns undefined when the marker never came (the probe did not run). */
-export function parseProbe(stdout: Buffer): ProbeFacts | undefined {
-  const marker = Buffer.from(`\n${MARKER}\n`);
+/**
+ * Parses the probe's stdout (or that of another script framed the same way, after `markerText`).
+ * Returns undefined when the marker never came (the script did not run).
+ */
+export function parseProbe(stdout: Buffer, markerText: string = MARKER): ProbeFacts | undefined {
+  const marker = Buffer.from(`\n${markerText}\n`);
   const at = stdout.indexOf(marker);
   if (at < 0) return undefined;
   const facts: ProbeFacts = { noise: stdout.subarray(0, at), complete: false, values: new Map(), interpreters: [], caches: [] };
@@ -185,4 +212,19 @@ export function parseProbe(stdout: Buffer): ProbeFacts | undefined {
 export function lastReason(message: string): string {
   const parts = message.split(': ').map((p) => p.trim()).filter(Boolean);
   return parts.at(-1) ?? message;
+}
+
+/** Why a cache location cannot hold the runner, or undefined when it can (the same rule as SH_PROBE_CACHE's c_ok). */
+export function cacheProblem(c: CacheFact, uid: string | undefined): string | undefined {
+  if (c.state === 'unset') return c.id === 'xdg-runtime' ? 'XDG_RUNTIME_DIR is not set' : 'not set';
+  if (c.state === 'mkdir-failed') return `cannot be created: ${lastReason(c.mkdirError) || 'mkdir failed'}`;
+  if (c.mode === 'symlink') return 'is a symlink (refused: it could point anywhere)';
+  if (c.mode === 'not-a-directory') return 'exists but is not a directory';
+  if (!c.writable) return `not writable: ${lastReason(c.writeError) || 'write failed'}`;
+  if (!c.executable) return `not executable: ${lastReason(c.execError) || 'the test script did not run'}${/permission denied/i.test(c.execError) ? ' (mounted noexec?)' : ''}`;
+  const [mode, owner] = c.mode.split(' ');
+  if (c.state === 'exists' && (mode?.slice(0, 10) !== 'drwx------' || (uid !== undefined && owner !== uid))) {
+    return `not private (${mode ?? '?'}, owner uid ${owner ?? '?'}; the runner needs 0700 and owned by uid ${uid ?? '?'})`;
+  }
+  return undefined;
 }

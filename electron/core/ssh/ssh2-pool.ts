@@ -49,8 +49,11 @@ import {
   type Where,
 } from './ssh-errors';
 import type {
+  ExecExit,
   ExecOptions,
   ExecResult,
+  ExecStreamHandle,
+  ExecStreamOptions,
   ForwardedConnectionInfo,
   HandshakeInfo,
   HostKeyScan,
@@ -626,6 +629,10 @@ export class Ssh2Connection implements SshConnection {
     return running.result;
   }
 
+  async execStream(command: string, options: ExecStreamOptions = {}): Promise<ExecStreamHandle> {
+    return this.withSession('session', options.signal, (release) => this.openStream(command, options, release));
+  }
+
   async sftp(signal?: AbortSignal): Promise<SftpSession> {
     return this.withSession('sftp', signal, (release) => this.openSftp(release, signal));
   }
@@ -1003,6 +1010,144 @@ export class Ssh2Connection implements SshConnection {
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Opens a session for execStream; the handle's listeners are attached inside ssh2's callback (see openSession). */
+  private openStream(command: string, options: ExecStreamOptions, release: () => void): Promise<ExecStreamHandle> {
+    return new Promise((resolve, reject) => {
+      const execOpts: { env?: Record<string, string> } = {};
+      if (options.env) execOpts.env = options.env;
+      try {
+        this.client.exec(command, execOpts, (err, channel) => {
+          if (err) {
+            release();
+            return reject(err);
+          }
+          this.openSessions++;
+          channel.once('close', () => this.openSessions--);
+          resolve(this.stream(channel, options, release));
+        });
+      } catch (e) {
+        release();
+        reject(e);
+      }
+    });
+  }
+
+  /**
+   * Streams a channel's output to the callbacks. While a callback's promise is pending both
+   * streams are paused, so ssh2 stops granting window and the remote writer blocks: memory
+   * stays bounded by the streams' buffers whatever the output rate.
+   */
+  private stream(channel: ClientChannel, options: ExecStreamOptions, release: () => void): ExecStreamHandle {
+    const { signal } = options;
+    let code: number | null = null;
+    let exitSignal: string | null = null;
+    let exited = false;
+    let stdinEnded = false;
+    let grace: NodeJS.Timeout | undefined;
+    let pending = 0;
+    const releaseOnce = () => {
+      clearTimeout(grace);
+      release();
+    };
+    const resume = () => {
+      if (--pending === 0) {
+        channel.resume();
+        channel.stderr.resume();
+      }
+    };
+    const deliver = (fn: ((chunk: Buffer) => void | Promise<void>) | undefined) => (chunk: Buffer) => {
+      if (!fn) return;
+      let r: void | Promise<void>;
+      try {
+        r = fn(chunk);
+      } catch {
+        return;
+      }
+      if (r && typeof (r as Promise<void>).then === 'function') {
+        if (pending++ === 0) {
+          channel.pause();
+          channel.stderr.pause();
+        }
+        (r as Promise<void>).then(resume, resume);
+      }
+    };
+    channel.on('data', deliver(options.onStdout));
+    channel.stderr.on('data', deliver(options.onStderr));
+    channel.on('exit', (c: number | null, s?: string) => {
+      exited = true;
+      code = typeof c === 'number' ? c : null;
+      exitSignal = typeof s === 'string' ? s.replace(/^SIG/, '') : null;
+    });
+    channel.on('error', () => undefined);
+    let onAbort: () => void = () => undefined;
+    const done = new Promise<ExecExit>((resolve, reject) => {
+      let settled = false;
+      onAbort = () => {
+        if (settled) return;
+        settled = true;
+        reject(abortReason(signal!));
+        killSession(channel);
+        channel.close();
+        grace = setTimeout(releaseOnce, ABORT_GRACE_MS);
+        grace.unref();
+      };
+      channel.once('close', () => {
+        signal?.removeEventListener('abort', onAbort);
+        releaseOnce();
+        if (settled) return;
+        settled = true;
+        if (!exited && this.dead) return reject(connectionLost(this.where, `${this.deathReason ?? 'closed'} (while running a command)`));
+        resolve({ code, signal: exitSignal });
+      });
+    });
+    // A caller that only awaits `done` later must not see an unhandled rejection meanwhile.
+    done.catch(() => undefined);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.stdin !== undefined) channel.write(options.stdin);
+    if (!options.keepStdinOpen) {
+      stdinEnded = true;
+      channel.end();
+    }
+    return {
+      write: (data) => (stdinEnded ? false : channel.write(data)),
+      drain: () => (stdinEnded || !channel.writableNeedDrain ? Promise.resolve() : new Promise<void>((r) => {
+        const finish = () => {
+          channel.off('drain', finish);
+          channel.off('close', finish);
+          r();
+        };
+        channel.once('drain', finish);
+        channel.once('close', finish);
+      })),
+      endStdin: () => {
+        if (stdinEnded) return;
+        stdinEnded = true;
+        try {
+          channel.end();
+        } catch {
+          // Already closing.
+        }
+      },
+      signal: (name) => {
+        const ch = channel as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, name: string): void } } };
+        try {
+          if (ch.outgoing && (ch.outgoing.state === 'open' || ch.outgoing.state === 'eof') && ch._client?._protocol) ch._client._protocol.signal(ch.outgoing.id, name.replace(/^SIG/, ''));
+        } catch {
+          // The channel is closing; nothing left to signal.
+        }
+      },
+      close: () => {
+        try {
+          channel.close();
+        } catch {
+          // Already closed.
+        }
+      },
+      done,
+    };
   }
 
   private collect(channel: ClientChannel, options: ExecOptions, release: () => void): Promise<ExecResult> {

@@ -17,6 +17,10 @@
  *   failures are SshChannelErrors (ssh-errors.ts): CroniumErrors with code CONNECT_FAILED
  *   and a `kind` saying which failure it was (ChannelFailureKind), plus the SSH
  *   open-failure reason code when the server sent one.
+ * - SshConnection: `execStream()`, an exec whose output is delivered as it arrives (with
+ *   backpressure: a callback's pending promise pauses the channel) and whose stdin stays
+ *   open on request; it returns an ExecStreamHandle (write/end stdin, send a signal,
+ *   close, `done` with ExecExit). Same session-slot accounting as exec. ExecStreamOptions.
  * Errors are CroniumErrors with the CLI contract's codes (see ssh-errors.ts):
  * CONNECT_FAILED, CONNECT_TIMEOUT, AUTH_FAILED, HOST_KEY_UNKNOWN, HOST_KEY_MISMATCH.
  */
@@ -131,11 +135,59 @@ export interface ExecOptions {
   env?: Record<string, string>;
 }
 
+/** How a streamed command ended. */
+export interface ExecExit {
+  /** Exit code, or null when the command died of a signal (or the server sent no status). */
+  code: number | null;
+  /** Signal name without SIG, e.g. 'TERM', when killed by one. */
+  signal: string | null;
+}
+
+/** Options of a streamed exec. */
+export interface ExecStreamOptions {
+  /** Aborting closes the channel (and asks the server to KILL the command); `done` then rejects with the reason. */
+  signal?: AbortSignal;
+  /**
+   * Called with each piece of stdout as it arrives. Returning a promise pauses the channel
+   * (stdout and stderr, hence the SSH window and the remote writer) until it settles.
+   */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
+  /** Like onStdout, for stderr. */
+  onStderr?: (chunk: Buffer) => void | Promise<void>;
+  /** Written to the command's stdin first. */
+  stdin?: Buffer | string;
+  /** Keep stdin open after `stdin` was written (default: close it): write more or end it through the handle. */
+  keepStdinOpen?: boolean;
+  /** Environment sent with the env request (servers often refuse; never for secrets). */
+  env?: Record<string, string>;
+}
+
+/** A running streamed command. */
+export interface ExecStreamHandle {
+  /** Writes to stdin; false when the channel's buffer is full (wait for `drain()`). */
+  write(data: Buffer | string): boolean;
+  /** Resolves when stdin can take more. */
+  drain(): Promise<void>;
+  /** Sends EOF on stdin (idempotent). */
+  endStdin(): void;
+  /** Asks the server to deliver a signal ('TERM', 'KILL', ...) to the command (OpenSSH 7.9+). */
+  signal(name: string): void;
+  /** Closes the channel now; `done` still resolves (with what the server reported, if anything). */
+  close(): void;
+  /** Resolves when the channel closed; rejects when the connection was lost first, or on abort. */
+  readonly done: Promise<ExecExit>;
+}
+
 /** A live, multiplexed connection to one host. */
 export interface SshConnection {
   readonly target: SshTarget;
   /** Runs a command and collects its output. Queues when the server's session limit is reached. */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Runs a command and streams its output (see ExecStreamOptions); resolves once the channel
+   * is open (queueing for a session slot like exec), with a handle whose `done` settles when it ends.
+   */
+  execStream(command: string, options?: ExecStreamOptions): Promise<ExecStreamHandle>;
   /**
    * Opens an SFTP session, taking a session slot like exec (queueing when the server's
    * session limit is reached). Aborting the signal stops waiting or opening, and closes an

@@ -105,18 +105,50 @@ test('validation errors name the bad flag, with exit code 2 and a stable code', 
 
 test('commands of later issues fail clearly with NOT_IMPLEMENTED, never silently', async (t) => {
   const dir = tempDir(t);
-  const pending = [
-    ['run', '--host', 'web1', '--command', 'true'],
-    ['schedules', 'add', 's', '--cron', '* * * * *', '--script', 'x.sh'], ['schedules', 'list'], ['schedules', 'pause', 's'],
-    ['jobs', 'list'], ['jobs', 'logs', '1', '--follow'], ['jobs', 'cancel', '1'], ['vars', 'set', 'k', 'v'], ['vars', 'list'],
-    ['runner', 'deploy', 'web1'], ['runner', 'clean', 'web1'],
-  ];
+  const pending = [['vars', 'set', 'k', 'v'], ['vars', 'list']];
   for (const args of pending) {
     const r = await cronium(['--data-dir', dir, ...args]);
     assert.equal(r.code, 1, args.join(' '));
     assert.match(r.stderr, /^error\[NOT_IMPLEMENTED\]: `cronium .*` is not implemented yet/, args.join(' '));
   }
   assert.deepEqual(JSON.parse((await cronium(['--data-dir', dir, 'hosts', 'list', '--json'])).stdout), []);
+});
+
+test('run, jobs and schedules validate their input and name the field (no host needed)', async (t) => {
+  const dir = tempDir(t);
+  const cases: [string[], number, RegExp][] = [
+    [['run', '--host', 'web1', '--command', 'true'], 2, /^error\[INVALID_INPUT\]: invalid hosts: no host named "web1"/],
+    [['run', '--command', 'true'], 2, /^error\[INVALID_INPUT\]: invalid hosts: give either hosts or a tag/],
+    [['run', '--host', 'web1'], 2, /^error\[INVALID_INPUT\]: invalid script: give either a script or a command/],
+    [['run', '--host', 'web1', '--command', 'true', '--timeout', '5 parsecs'], 2, /^error\[INVALID_INPUT\]: invalid timeout/],
+    [['run', '--host', 'web1', '--command', 'true', '--env', 'NOEQUALS'], 2, /^error\[INVALID_INPUT\]: invalid env/],
+    [['run', '--host', 'web1', '--command', 'true', '--env', '1X=y'], 2, /^error\[INVALID_INPUT\]: invalid env/],
+    [['run', '--host', 'web1', '--command', 'true', '--input', '{'], 2, /^error\[INVALID_INPUT\]: invalid input/],
+    [['run', '--host', 'web1', '--command', 'true', '--mode', 'fast'], 2, /^error\[INVALID_INPUT\]: invalid mode/],
+    [['schedules', 'add', 's', '--cron', '* * * * *', '--script', 'missing.sh'], 2, /^error\[INVALID_INPUT\]: invalid script: cannot read/],
+    [['schedules', 'pause', 's'], 1, /^error\[NOT_FOUND\]/],
+    [['jobs', 'show', '1'], 1, /^error\[NOT_FOUND\]: no job 1/],
+    [['jobs', 'cancel', 'x'], 2, /^error\[INVALID_INPUT\]: invalid id/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = await cronium(['--data-dir', dir, ...args]);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+  }
+  for (const args of [['jobs', 'list', '--json'], ['schedules', 'list', '--json']]) {
+    const r = await cronium(['--data-dir', dir, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+  }
+});
+
+test('runner deploy and clean of an unknown host fail with NOT_FOUND', async (t) => {
+  const dir = tempDir(t);
+  for (const verb of ['deploy', 'clean']) {
+    const r = await cronium(['--data-dir', dir, 'runner', verb, 'web1', '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(JSON.parse(r.stdout).error.code, 'NOT_FOUND', verb);
+  }
 });
 
 test('errors of the store reach the user with their code, not a stack trace', async (t) => {

@@ -188,7 +188,7 @@ function groupMembers(pgid: number): number[] {
 
 test('a cancel frame kills the whole process group', async () => {
   let pgid = 0;
-  const line = signPayload(payload('echo $$; sleep 60 & sleep 60 & wait'), key);
+  const line = signPayload(payload('sleep 60 & sleep 60 & echo $$; wait'), key);
   const { frames } = await runRunner(runArgs(bins.amd64), line, (f, write) => {
     if (f.type === 'log' && pgid === 0) {
       pgid = Number(logBytes(f.data).toString('utf8').trim());

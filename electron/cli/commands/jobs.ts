@@ -1,0 +1,109 @@
+/** `cronium jobs list | show ID | logs ID [--follow] | cancel ID`. */
+import type { Command } from 'commander';
+import type { JobView } from '../../shared/api';
+import { fieldError } from '../../shared/errors';
+import type { CliContext } from '../context';
+import { printJson, table } from '../output';
+
+const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
+
+function jobId(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw fieldError('id', `"${text}" is not a job id`);
+  return Number(text);
+}
+
+const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
+
+/** Registers `jobs`. */
+export function registerJobs(program: Command, ctx: CliContext): void {
+  const jobs = program.command('jobs').description('jobs and their runs');
+  jobs
+    .command('list')
+    .description('list jobs, newest first')
+    .option('--status <status>', 'queued | running | succeeded | failed | partial | cancelled')
+    .option('--host <name>', 'only jobs that ran on this host')
+    .option('--schedule <name>', 'only jobs of this schedule')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (o: { status?: string; host?: string; schedule?: string; limit: string }) => {
+      if (!/^\d+$/.test(o.limit)) throw fieldError('limit', `"${o.limit}" is not a whole number`);
+      const list = await ctx.call('jobs.list', { ...(o.status ? { status: o.status } : {}), ...(o.host ? { host: o.host } : {}), ...(o.schedule ? { schedule: o.schedule } : {}), limit: Number(o.limit) });
+      if (ctx.json) return printJson(list);
+      process.stdout.write(
+        `${table(
+          ['ID', 'STATUS', 'KIND', 'HOSTS', 'CREATED', 'RUNS'],
+          list.map((j) => [String(j.id), j.status, j.schedule ? `schedule:${j.schedule}` : j.kind, j.hosts.length > 3 ? `${j.hosts.slice(0, 3).join(',')},+${j.hosts.length - 3}` : j.hosts.join(','), when(j.createdAt), Object.entries(j.counts).map(([k, v]) => `${v} ${k}`).join(', ')]),
+        )}\n`,
+      );
+    });
+  jobs
+    .command('show')
+    .description('show a job and its runs')
+    .argument('<id>', 'job id')
+    .action(async (id: string) => {
+      const job = await ctx.call('jobs.get', { id: jobId(id) });
+      if (ctx.json) return printJson(job);
+      process.stdout.write(`job ${job.id}: ${job.status} (${job.schedule ? `schedule ${job.schedule}` : job.kind}, ${job.interpreter}, mode ${job.mode}, created ${when(job.createdAt)})\n`);
+      process.stdout.write(
+        `${table(
+          ['RUN', 'HOST', 'STATUS', 'EXIT', 'MODE', 'CONNECT', 'EXEC', 'TOTAL', 'ERROR'],
+          job.runs.map((r) => [
+            String(r.id),
+            r.host,
+            r.status,
+            r.exitCode !== null ? String(r.exitCode) : r.signal ? `SIG${r.signal}` : '-',
+            r.mode ?? '-',
+            r.timings.connect !== null ? `${r.timings.connect}ms` : '-',
+            r.timings.exec !== null ? `${r.timings.exec}ms` : '-',
+            r.timings.total !== null ? `${r.timings.total}ms` : '-',
+            r.errorCode ? `${r.errorCode}: ${r.errorMessage ?? ''}` : r.modeReason ? `(${r.modeReason})` : '',
+          ]),
+        )}\n`,
+      );
+    });
+  jobs
+    .command('logs')
+    .description('print the logs of a job (prefixed by host when it has several runs)')
+    .argument('<id>', 'job id')
+    .option('--follow', 'keep printing as output arrives, until the job ends')
+    .action(async (id: string, o: { follow?: boolean }) => {
+      let job: JobView = await ctx.call('jobs.get', { id: jobId(id) });
+      const several = job.runs.length > 1;
+      const next = new Map<number, number>(job.runs.map((r) => [r.id, 1]));
+      const partial = new Map<string, string>();
+      const emit = (host: string, stream: string, text: string) => {
+        const out = stream === 'stdout' ? process.stdout : process.stderr;
+        if (!several) return void out.write(text);
+        const key = `${host}\0${stream}`;
+        const lines = ((partial.get(key) ?? '') + text).split('\n');
+        partial.set(key, lines.pop()!);
+        if (lines.length) out.write(lines.map((l) => `${host} | ${l}\n`).join(''));
+      };
+      for (;;) {
+        for (const r of job.runs) {
+          for (;;) {
+            const page = await ctx.call('runs.logs', { runId: r.id, fromSeq: next.get(r.id)!, limit: 1000 });
+            for (const c of page.chunks) {
+              if (ctx.json) process.stdout.write(`${JSON.stringify({ host: r.host, runId: r.id, ...c })}\n`);
+              else emit(r.host, c.stream, c.stream === 'system' ? `cronium: ${Buffer.from(c.data, 'base64').toString('utf8')}` : Buffer.from(c.data, 'base64').toString('utf8'));
+              next.set(r.id, c.seq + 1);
+            }
+            if (page.chunks.length < 1000) break;
+          }
+        }
+        if (!o.follow || job.runs.every((r) => TERMINAL.has(r.status))) break;
+        await new Promise((res) => setTimeout(res, 200));
+        job = await ctx.call('jobs.get', { id: job.id });
+        for (const r of job.runs) if (!next.has(r.id)) next.set(r.id, 1);
+      }
+      for (const [key, rest] of partial) if (rest) (key.endsWith('stdout') ? process.stdout : process.stderr).write(`${key.split('\0')[0]} | ${rest}\n`);
+    });
+  jobs
+    .command('cancel')
+    .description('cancel a job: queued runs end, running scripts are killed on their hosts')
+    .argument('<id>', 'job id')
+    .action(async (id: string) => {
+      const r = await ctx.call('jobs.cancel', { id: jobId(id) });
+      if (ctx.json) return printJson(r);
+      process.stdout.write(`job ${r.id}: ${r.status}${r.stopping.length ? ` (stopping ${r.stopping.length} running run${r.stopping.length > 1 ? 's' : ''})` : ''}\n`);
+    });
+}

@@ -1,0 +1,228 @@
+/**
+ * `cronium run`: queues a job and runs it in this process (a worker that takes only this
+ * job's runs), streaming output live, prefixed `host | ` when several hosts run.
+ * Exit code: one host → the script's exit code (128+N for a signal); several → 0 when all
+ * succeeded, 1 otherwise; 124 timeout and 255 could not start (one host); 130 cancelled
+ * (Ctrl-C cancels the job and kills the scripts' process groups on the hosts).
+ * `--json`: one JSON object per host and line on stdout (output is not streamed then).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Worker } from '../../core/exec/worker';
+import type { JobView } from '../../shared/api';
+import { CroniumError, fieldError } from '../../shared/errors';
+import type { CliContext } from '../context';
+import { say } from '../output';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const SIGNAL_NUMBERS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15 };
+
+/** Parses `30s`, `5m`, `1h`, `500ms` or plain seconds into ms. */
+export function parseDuration(text: string, field = 'timeout'): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw fieldError(field, `"${text}" is not a duration`, 'e.g. 30s, 5m, 1h, 500ms');
+  const n = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  if (!Number.isFinite(n) || n < 1 || n > 7 * 86_400_000) throw fieldError(field, `"${text}" must be between 1 ms and 7 days`);
+  return Math.round(n);
+}
+
+/** Parses repeated `K=V`. */
+export function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw fieldError('env', `"${p}" is not K=V`);
+    env[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return env;
+}
+
+/** Reads a script file ('-' is stdin). */
+export function readScript(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw fieldError('script', `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Prefixes complete lines with `host | `; keeps partial lines per host and stream. */
+class Prefixer {
+  private readonly partial = new Map<string, string>();
+  constructor(private readonly on: boolean) {}
+  write(host: string, stream: 'stdout' | 'stderr', text: string): void {
+    const out = stream === 'stdout' ? process.stdout : process.stderr;
+    if (!this.on) {
+      out.write(text);
+      return;
+    }
+    const key = `${host}\0${stream}`;
+    const lines = ((this.partial.get(key) ?? '') + text).split('\n');
+    this.partial.set(key, lines.pop()!);
+    if (lines.length) out.write(lines.map((l) => `${host} | ${l}\n`).join(''));
+  }
+  flush(): void {
+    for (const [key, rest] of this.partial) {
+      if (!rest) continue;
+      const [host, stream] = key.split('\0') as [string, string];
+      (stream === 'stdout' ? process.stdout : process.stderr).write(`${host} | ${rest}\n`);
+    }
+    this.partial.clear();
+  }
+}
+
+/** The `run --json` object of one run. */
+export function runJson(run: JobView['runs'][number]) {
+  return {
+    host: run.host,
+    jobId: run.jobId,
+    runId: run.id,
+    status: run.status,
+    exitCode: run.exitCode,
+    signal: run.signal,
+    mode: run.mode,
+    modeReason: run.modeReason,
+    runnerVersion: run.runnerVersion,
+    error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '' } : null,
+    output: run.output,
+    timings: { connect: run.timings.connect, deploy: run.timings.deploy, start: run.timings.start, exec: run.timings.exec, total: run.timings.total },
+  };
+}
+
+/** The exit code of a finished job, by the CLI contract. */
+export function exitCodeOf(job: JobView): number {
+  if (job.status === 'cancelled' || job.runs.some((r) => r.status === 'cancelled')) return 130;
+  if (job.runs.length === 1) {
+    const r = job.runs[0]!;
+    if (r.status === 'succeeded') return 0;
+    if (r.status === 'timed_out') return 124;
+    if (r.errorCode) return 255;
+    if (r.exitCode !== null) return r.exitCode;
+    if (r.signal) return 128 + (SIGNAL_NUMBERS[r.signal] ?? 0);
+    return 1;
+  }
+  return job.runs.every((r) => r.status === 'succeeded') ? 0 : 1;
+}
+
+interface RunFlags {
+  host: string[];
+  tag?: string;
+  script?: string;
+  command?: string;
+  interpreter: string;
+  mode: string;
+  timeout?: string;
+  concurrency?: string;
+  env: string[];
+  input?: string;
+}
+
+/** Registers `run`. */
+export function registerRun(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .description('run a script or command on hosts, streaming its output')
+    .option('--host <name>', 'a host (repeatable)', collect, [])
+    .option('--tag <tag>', 'every host with this tag')
+    .option('--script <file>', "script file to run ('-': stdin)")
+    .option('--command <str>', 'command to run (in the remote shell)')
+    .option('--interpreter <name>', 'bash | sh | python3 | node', 'bash')
+    .option('--mode <mode>', 'auto | runner | direct', 'auto')
+    .option('--timeout <duration>', 'the script\'s timeout, e.g. 30s, 5m')
+    .option('--concurrency <n>', 'hosts at once')
+    .option('--env <K=V>', 'environment variable (repeatable; sent on stdin, never on a command line)', collect, [])
+    .option('--input <json>', 'JSON input for the script (its stdin)')
+    .action(async (o: RunFlags) => {
+      let input: unknown;
+      if (o.input !== undefined) {
+        try {
+          input = JSON.parse(o.input);
+        } catch (e) {
+          throw fieldError('input', `is not JSON: ${(e as Error).message}`);
+        }
+      }
+      if (o.concurrency !== undefined && !/^\d+$/.test(o.concurrency)) throw fieldError('concurrency', `"${o.concurrency}" is not a whole number`);
+      const args = {
+        ...(o.host.length ? { hosts: o.host } : {}),
+        ...(o.tag ? { tag: o.tag } : {}),
+        ...(o.script !== undefined ? { script: readScript(o.script) } : {}),
+        ...(o.command !== undefined ? { command: o.command } : {}),
+        interpreter: o.interpreter,
+        mode: o.mode,
+        ...(o.timeout !== undefined ? { timeoutMs: parseDuration(o.timeout) } : {}),
+        ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
+        env: parseEnv(o.env),
+        ...(input !== undefined ? { input } : {}),
+      };
+      const core = ctx.open();
+      const { jobId, runIds } = await ctx.call('jobs.run', args);
+      const several = runIds.length > 1;
+      const prefix = new Prefixer(several);
+      const offs: (() => void)[] = [];
+      if (!ctx.json) {
+        offs.push(
+          core.events.on('run.log', (e) => {
+            if (e.jobId !== jobId) return;
+            for (const c of e.chunks) {
+              const text = Buffer.from(c.data, 'base64').toString('utf8');
+              prefix.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
+            }
+          }),
+        );
+      }
+      let finished: () => void = () => undefined;
+      const done = new Promise<void>((r) => (finished = r));
+      offs.push(
+        core.events.on('run.status', (e) => {
+          if (e.jobId === jobId && e.jobStatus) finished();
+        }),
+      );
+      const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, globalLimit: Math.max(1, Math.min(runIds.length, args.concurrency ?? 64)), perHostLimit: 4 });
+      const detach = core.jobs.attach(worker);
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          say(`cronium: cancelling job ${jobId} (Ctrl-C again to quit at once)`);
+          try {
+            core.jobs.cancel(jobId);
+          } catch {
+            // The job may have ended meanwhile.
+          }
+        } else process.exit(130);
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      // The job may also end without a final event (e.g. every run cancelled before it started).
+      const poll = setInterval(() => {
+        const s = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
+        if (!['queued', 'running'].includes(s)) finished();
+      }, 500);
+      try {
+        worker.start();
+        await done;
+        await worker.idle();
+      } finally {
+        clearInterval(poll);
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+        await worker.stop();
+        detach();
+        // The last live batch goes out ~16 ms after the last write.
+        await new Promise((r) => setTimeout(r, 40));
+        offs.forEach((off) => off());
+        prefix.flush();
+      }
+      const job = await ctx.call('jobs.get', { id: jobId });
+      if (ctx.json) {
+        for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
+      } else {
+        for (const r of job.runs) {
+          if (r.errorCode) say(`error[${r.errorCode}]: ${several ? `${r.host}: ` : ''}${r.errorMessage ?? ''}`);
+        }
+        if (several) say(`job ${jobId}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+      }
+      if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${jobId} has no runs`);
+      ctx.exitCode = exitCodeOf(job);
+    });
+}

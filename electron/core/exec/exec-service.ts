@@ -1,0 +1,234 @@
+/**
+ * Jobs as the API sees them: `jobs.run` (validate, resolve hosts, enqueue), list, get with
+ * runs, cancel, and run logs. Workers of this process register here, so that a run
+ * enqueued or cancelled through the API reaches them at once; workers of other processes
+ * see cancels at their next heartbeat (see requestCancel).
+ */
+import type Database from 'better-sqlite3';
+import type { z } from 'zod';
+import type { JobRunArgs, JobSummary, JobView, RunView } from '../../shared/api';
+import { CroniumError, fieldError } from '../../shared/errors';
+import type { AuditLog } from '../audit/audit-log';
+import type { HostService } from '../hosts/host-service';
+import type { LogService } from '../logs/log-service';
+import type { JobQueue, NewJob } from '../queue/job-queue';
+import { validateEnv } from './prelude';
+import { requestCancel, type Worker } from './worker';
+
+type RunArgs = z.output<typeof JobRunArgs>;
+type Door = 'cli' | 'desktop' | 'headless';
+
+interface JobRowFull {
+  id: number;
+  kind: 'adhoc' | 'schedule' | 'followup';
+  status: z.output<typeof JobSummary>['status'];
+  interpreter: 'bash' | 'sh' | 'python3' | 'node';
+  mode: 'auto' | 'runner' | 'direct';
+  schedule_name: string | null;
+  requested_by: string;
+  timeout_ms: number | null;
+  concurrency: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  script_body: string;
+}
+
+interface RunRow {
+  id: number;
+  job_id: number;
+  host_name: string;
+  status: z.output<typeof RunView>['status'];
+  attempt: number;
+  exit_code: number | null;
+  signal: string | null;
+  mode: 'runner' | 'direct' | null;
+  mode_reason: string | null;
+  runner_version: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  output: string | null;
+  t_connect_ms: number | null;
+  t_deploy_ms: number | null;
+  t_start_ms: number | null;
+  t_exec_ms: number | null;
+  t_total_ms: number | null;
+  queued_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** The job API over the queue and the logs. */
+export class ExecService {
+  private readonly db: Database.Database;
+  private readonly workers = new Set<Worker>();
+
+  constructor(
+    private readonly deps: { db: Database.Database; queue: JobQueue; logs: LogService; hosts: HostService; audit: AuditLog },
+  ) {
+    this.db = deps.db;
+  }
+
+  /** Lets a worker of this process hear about new and cancelled jobs at once. */
+  attach(worker: Worker): () => void {
+    this.workers.add(worker);
+    return () => this.workers.delete(worker);
+  }
+
+  /** Queues a job; returns its id and its runs' ids. */
+  run(args: RunArgs, door: Door): { jobId: number; runIds: number[] } {
+    validateEnv(args.env);
+    if (args.command !== undefined && args.interpreter !== 'bash' && args.interpreter !== 'sh') {
+      throw fieldError('interpreter', 'a command runs in a shell (bash or sh): use a script for python3 or node');
+    }
+    let hosts: { id: number; name: string }[];
+    if (args.tag) {
+      hosts = this.deps.hosts.list({ tag: args.tag }).map((h) => ({ id: h.id, name: h.name }));
+      if (hosts.length === 0) throw fieldError('tag', `no host has the tag "${args.tag}"`, 'see the tags with: cronium hosts list');
+    } else {
+      const names = [...new Set(args.hosts ?? [])];
+      hosts = names.map((n) => {
+        try {
+          const h = this.deps.hosts.get(n);
+          return { id: h.id, name: h.name };
+        } catch {
+          throw fieldError('hosts', `no host named "${n}"`, 'add it with: cronium hosts add');
+        }
+      });
+    }
+    const job: NewJob = {
+      kind: 'adhoc',
+      requestedBy: door,
+      interpreter: args.interpreter,
+      scriptBody: args.command ?? args.script!,
+      mode: args.mode,
+      hosts,
+      target: args.tag ? { tags: [args.tag] } : { hosts: hosts.map((h) => h.name) },
+      ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
+      ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+      ...(Object.keys(args.env).length ? { env: args.env } : {}),
+      ...(args.input !== undefined ? { input: args.input } : {}),
+      maxAttempts: args.retries + 1,
+    };
+    const jobId = this.deps.queue.enqueue(job);
+    const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
+    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter });
+    for (const w of this.workers) w.poke();
+    return { jobId, runIds };
+  }
+
+  /** The hosts a schedule's target names now (unknown names are skipped), for the scheduler. */
+  resolveTargets(target: { hosts?: string[]; tags?: string[] }): { id: number; name: string }[] {
+    const out = new Map<string, number>();
+    for (const name of target.hosts ?? []) {
+      try {
+        const h = this.deps.hosts.get(name);
+        out.set(h.name, h.id);
+      } catch {
+        // Removed since the schedule was made: nothing to run there.
+      }
+    }
+    for (const tag of target.tags ?? []) for (const h of this.deps.hosts.list({ tag })) out.set(h.name, h.id);
+    return [...out].map(([name, id]) => ({ id, name }));
+  }
+
+  /** Jobs, newest first. */
+  list(filter: { status?: string; host?: string; schedule?: string; limit: number }): z.output<typeof JobSummary>[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status) {
+      where.push('j.status = ?');
+      params.push(filter.status);
+    }
+    if (filter.host) {
+      where.push('exists (select 1 from runs r where r.job_id = j.id and r.host_name = ?)');
+      params.push(filter.host);
+    }
+    if (filter.schedule) {
+      where.push('s.name = ?');
+      params.push(filter.schedule);
+    }
+    const rows = this.db
+      .prepare(`select j.*, s.name as schedule_name from jobs j left join schedules s on s.id = j.schedule_id ${where.length ? `where ${where.join(' and ')}` : ''} order by j.id desc limit ?`)
+      .all(...params, filter.limit) as JobRowFull[];
+    return rows.map((r) => this.summary(r));
+  }
+
+  /** One job with its runs. */
+  get(id: number): z.output<typeof JobView> {
+    const row = this.db.prepare('select j.*, s.name as schedule_name from jobs j left join schedules s on s.id = j.schedule_id where j.id = ?').get(id) as JobRowFull | undefined;
+    if (!row) throw new CroniumError('NOT_FOUND', `no job ${id}`, 'list them with: cronium jobs list');
+    const runs = (this.db.prepare('select * from runs where job_id = ? order by id').all(id) as RunRow[]).map(toRunView);
+    return { ...this.summary(row), script: row.script_body, runs };
+  }
+
+  /** Cancels a job: queued runs end, running ones are stopped by their workers. */
+  cancel(id: number): { id: number; status: z.output<typeof JobSummary>['status']; stopping: number[] } {
+    this.get(id);
+    const stopping = this.deps.queue.cancel(id);
+    if (stopping.length) {
+      requestCancel(this.db, id);
+      for (const w of this.workers) w.cancelJob(id);
+    }
+    this.deps.audit.record('job.cancel', String(id));
+    const status = this.db.prepare('select status from jobs where id = ?').pluck().get(id) as z.output<typeof JobSummary>['status'];
+    return { id, status, stopping };
+  }
+
+  /** A run's log chunks (base64). */
+  logs(args: { runId: number; fromSeq?: number; tail?: number; limit: number }) {
+    const run = this.db.prepare('select status from runs where id = ?').get(args.runId) as { status: RunRow['status'] } | undefined;
+    if (!run) throw new CroniumError('NOT_FOUND', `no run ${args.runId}`);
+    const chunks = args.tail !== undefined ? this.deps.logs.tail(args.runId, args.tail) : this.deps.logs.read(args.runId, args.fromSeq ?? 1, args.limit);
+    return {
+      runId: args.runId,
+      status: run.status,
+      chunks: chunks.map((c) => ({ seq: c.seq, stream: c.stream, ts: c.ts, data: c.data.toString('base64') })),
+      lastSeq: this.deps.logs.lastStoredSeq(args.runId),
+    };
+  }
+
+  private summary(r: JobRowFull): z.output<typeof JobSummary> {
+    const counts: Record<string, number> = {};
+    for (const c of this.db.prepare('select status, count(*) as n from runs where job_id = ? group by status').all(r.id) as { status: string; n: number }[]) counts[c.status] = c.n;
+    const hosts = this.db.prepare('select host_name from runs where job_id = ? order by id').pluck().all(r.id) as string[];
+    return {
+      id: r.id,
+      kind: r.kind,
+      status: r.status,
+      interpreter: r.interpreter,
+      mode: r.mode,
+      schedule: r.schedule_name,
+      requestedBy: r.requested_by,
+      timeoutMs: r.timeout_ms,
+      concurrency: r.concurrency,
+      createdAt: r.created_at,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      counts,
+      hosts,
+    };
+  }
+}
+
+function toRunView(r: RunRow): z.output<typeof RunView> {
+  return {
+    id: r.id,
+    jobId: r.job_id,
+    host: r.host_name,
+    status: r.status,
+    attempt: r.attempt,
+    exitCode: r.exit_code,
+    signal: r.signal,
+    mode: r.mode,
+    modeReason: r.mode_reason,
+    runnerVersion: r.runner_version,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    output: r.output === null ? null : (JSON.parse(r.output) as unknown),
+    timings: { connect: r.t_connect_ms, deploy: r.t_deploy_ms, start: r.t_start_ms, exec: r.t_exec_ms, total: r.t_total_ms },
+    queuedAt: r.queued_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The executor: runs one run on one host and says how it ended. It resolves the host,
+ * connects through the shared pool within the setup budget, picks the mode and hands over
+ * to it. Modes: `direct` (direct.ts), `runner` (through the RunnerMode seam, when one is
+ * plugged in), `auto` (runner where the seam says it can, else direct, recording why).
+ * Never throws for a run's failure: every end is an ExecOutcome.
+ */
+import { performance } from 'node:perf_hooks';
+import { isCroniumError } from '../../shared/errors';
+import type { SshConnection, SshPool, SshTarget } from '../ssh/types';
+import { runDirect } from './direct';
+import type { ExecOutcome, ExecRequest, ExecSinks, RunnerMode } from './types';
+
+/** Why `auto` runs in direct mode while no runner executor is plugged in. */
+export const NO_RUNNER_REASON = 'runner mode not available yet';
+
+/** What the executor needs. */
+export interface ExecutorOptions {
+  pool: SshPool;
+  resolve: (host: string) => SshTarget;
+  /** Runner mode, when available; without it `auto` is direct and `runner` fails. */
+  runner?: RunnerMode;
+  /** Default setup budget (connect + start). */
+  setupTimeoutMs?: number;
+}
+
+const CONNECTION_CODES = new Set(['CONNECT_FAILED', 'CONNECT_TIMEOUT']);
+
+/** Runs requests. */
+export class Executor {
+  constructor(private readonly opts: ExecutorOptions) {}
+
+  async execute(req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal): Promise<ExecOutcome> {
+    const t0 = performance.now();
+    const setupBudget = req.setupTimeoutMs ?? this.opts.setupTimeoutMs ?? 30_000;
+    const setupDeadline = t0 + setupBudget;
+    const fail = (status: ExecOutcome['status'], code: string | null, message: string, retryable: boolean, connectMs: number | null = null): ExecOutcome => ({
+      status,
+      exitCode: null,
+      signal: null,
+      errorCode: code,
+      errorMessage: message,
+      retryable,
+      mode: null,
+      modeReason: null,
+      runnerVersion: null,
+      timings: { connect: connectMs === null ? null : Math.round(connectMs), deploy: null, start: null, exec: null, total: Math.round(performance.now() - t0) },
+    });
+    let target: SshTarget;
+    try {
+      target = this.opts.resolve(req.host);
+    } catch (e) {
+      return fail('failed', isCroniumError(e) ? e.code : 'INTERNAL', (e as Error).message, false);
+    }
+    if (cancel.aborted) return fail('cancelled', null, 'cancelled before it started', false);
+    const connecting = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      connecting.abort(new Error('setup budget exhausted'));
+    }, setupBudget);
+    const onCancel = () => connecting.abort(new Error('cancelled'));
+    cancel.addEventListener('abort', onCancel, { once: true });
+    let conn: SshConnection;
+    try {
+      conn = await this.opts.pool.connect(target, connecting.signal);
+    } catch (e) {
+      if (cancel.aborted) return fail('cancelled', null, 'cancelled while connecting', false);
+      if (timedOut) return fail('failed', 'CONNECT_TIMEOUT', `could not connect to ${req.host} within the setup budget of ${setupBudget} ms`, true);
+      const code = isCroniumError(e) ? e.code : 'CONNECT_FAILED';
+      return fail('failed', code, (e as Error).message, CONNECTION_CODES.has(code));
+    } finally {
+      clearTimeout(timer);
+      cancel.removeEventListener('abort', onCancel);
+    }
+    const connectMs = performance.now() - t0;
+    let modeReason: string | null = null;
+    if (req.mode === 'runner' || req.mode === 'auto') {
+      const runner = this.opts.runner;
+      if (runner) {
+        const ok = await runner.available(conn, cancel).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+        if (ok.ok) return runner.execute(conn, req, sinks, cancel, connectMs);
+        if (req.mode === 'runner') return fail('failed', 'RUNNER_DEPLOY_FAILED', ok.reason, false, connectMs);
+        modeReason = ok.reason;
+      } else {
+        if (req.mode === 'runner') return fail('failed', 'NOT_IMPLEMENTED', 'runner mode is not available in this version yet; use --mode direct or auto', false, connectMs);
+        modeReason = NO_RUNNER_REASON;
+      }
+      sinks.system(`direct mode: ${modeReason}`);
+    }
+    return runDirect(conn, req, sinks, cancel, { t0, connectMs, setupDeadline, modeReason });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Filters a direct-mode run's stdout:
+ * - before the prelude's start marker, stdout is the login shell's noise (a chatty
+ *   ~/.bashrc) and the prelude's own markers: it is held (bounded) and dropped, the markers
+ *   are reported;
+ * - after it, lines `@@cronium:output <json>` are the script's output (issue 6: direct mode
+ *   offers input and output only): they are taken out of the log and reported; everything
+ *   else passes through as it arrives. Only a partial line that may still become such a
+ *   line is held back, so streaming stays live.
+ */
+
+const OUTPUT_MARK = Buffer.from('@@cronium:output ');
+/** An output line longer than this is logged as plain output instead of held. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+const MAX_PRESTART_BYTES = 256 * 1024;
+
+/** What the filter reports. */
+export interface FilterEvents {
+  /** A prelude marker: `started <pid>`, `error <CODE> <message>`. */
+  onMarker(what: string): void;
+  /** A parsed `@@cronium:output` value. */
+  onOutput(value: unknown): void;
+}
+
+/** Stateful filter of one run's stdout. */
+export class StdoutFilter {
+  private started = false;
+  private pre: Buffer = Buffer.alloc(0);
+  private held: Buffer | null = null;
+  private lineStart = true;
+  private readonly prefix: string;
+
+  constructor(
+    nonce: string,
+    private readonly events: FilterEvents,
+  ) {
+    this.prefix = `@@cronium:${nonce}:`;
+  }
+
+  /** Whether the start marker was seen. */
+  get hasStarted(): boolean {
+    return this.started;
+  }
+
+  /** Takes a chunk; returns what belongs in the log (possibly empty). */
+  push(chunk: Buffer): Buffer {
+    if (this.started) return this.filter(chunk);
+    this.pre = this.pre.length ? Buffer.concat([this.pre, chunk]) : chunk;
+    for (;;) {
+      const text = this.pre.toString('latin1');
+      const at = text.indexOf(this.prefix);
+      if (at < 0) break;
+      const nl = text.indexOf('\n', at);
+      if (nl < 0) break;
+      const what = Buffer.from(text.slice(at + this.prefix.length, nl), 'latin1').toString('utf8');
+      this.pre = this.pre.subarray(nl + 1);
+      this.events.onMarker(what);
+      if (what.startsWith('started')) {
+        this.started = true;
+        const rest = this.pre;
+        this.pre = Buffer.alloc(0);
+        return rest.length ? this.filter(rest) : rest;
+      }
+    }
+    if (this.pre.length > MAX_PRESTART_BYTES) this.pre = Buffer.from(this.pre.subarray(this.pre.length - 4096));
+    return Buffer.alloc(0);
+  }
+
+  /** At the end: what is still held back (an unterminated line), for the log. */
+  end(): Buffer {
+    const held = this.held;
+    this.held = null;
+    if (!held) return Buffer.alloc(0);
+    return this.takeOutput(held) ? Buffer.alloc(0) : held;
+  }
+
+  private takeOutput(line: Buffer): boolean {
+    if (line.length < OUTPUT_MARK.length || !line.subarray(0, OUTPUT_MARK.length).equals(OUTPUT_MARK)) return false;
+    const json = line.subarray(OUTPUT_MARK.length).toString('utf8').replace(/\r?\n$/, '');
+    try {
+      this.events.onOutput(JSON.parse(json));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private filter(chunk: Buffer): Buffer {
+    const data = this.held ? Buffer.concat([this.held, chunk]) : chunk;
+    this.held = null;
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < data.length) {
+      if (this.lineStart) {
+        const n = Math.min(data.length - pos, OUTPUT_MARK.length);
+        if (data.compare(OUTPUT_MARK, 0, n, pos, pos + n) === 0) {
+          const nl = data.indexOf(10, pos);
+          if (nl < 0) {
+            if (data.length - pos <= MAX_OUTPUT_BYTES) {
+              this.held = Buffer.from(data.subarray(pos));
+              break;
+            }
+          } else {
+            const line = data.subarray(pos, nl + 1);
+            if (this.takeOutput(line)) {
+              pos = nl + 1;
+              continue;
+            }
+          }
+        }
+      }
+      const nl = data.indexOf(10, pos);
+      if (nl < 0) {
+        out.push(data.subarray(pos));
+        this.lineStart = false;
+        break;
+      }
+      out.push(data.subarray(pos, nl + 1));
+      pos = nl + 1;
+      this.lineStart = true;
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+}

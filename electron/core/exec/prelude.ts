@@ -1,0 +1,152 @@
+/**
+ * The direct-mode prelude: the POSIX sh program the app writes on the stdin of the fixed
+ * remote command `sh -s`. Nothing but `sh -s` is ever on the remote command line; the
+ * script, its input, its environment and secrets travel only here, on stdin.
+ *
+ * What it does on the host, in order:
+ * 1. umask 077 and a private temp dir (mktemp -d under $TMPDIR, /tmp, /var/tmp, /dev/shm,
+ *    then $HOME): the script and the input are written into it with quoted heredocs whose
+ *    delimiters are random and checked against the content;
+ * 2. exports the environment (single-quoted values);
+ * 3. finds the interpreter (`command -v`, a regular file): missing → an error marker and 127;
+ * 4. starts `<interpreter> <dir>/script < <dir>/input` in its own session and process group
+ *    (`setsid`, else perl's POSIX::setsid, else `set -m`): the interpreter reads the file,
+ *    so a noexec temp dir works;
+ * 5. prints the start marker, then waits. TERM/HUP/INT to the shell (the app's SSH
+ *    "signal" request) and EOF on its stdin (the app closed the channel: cancel, or the app
+ *    died) both kill the whole group: TERM, a grace period, KILL. The temp dir is removed on
+ *    every path, and members of the group left behind by a script that ended are killed too.
+ *    After the start marker the shell's own stdout and stderr go to /dev/null: a write to a
+ *    closed channel (dash's "Terminated" notice, say) would SIGPIPE it before its cleanup.
+ * The whole program is one brace group, so sh parses it completely before running it and
+ * never reads stdin again: the app keeps stdin open, and only a background reader waits on it.
+ *
+ * Control markers go to stdout as `@@cronium:<nonce>:<what>` lines; the nonce is random per
+ * run and never reaches the script, so the script cannot forge them.
+ */
+import { randomBytes } from 'node:crypto';
+import { fieldError } from '../../shared/errors';
+
+/** Interpreters a job may name. */
+export type Interpreter = 'bash' | 'sh' | 'python3' | 'node';
+
+/** What the prelude needs. */
+export interface PreludeSpec {
+  interpreter: Interpreter;
+  script: string;
+  /** JSON text given to the script on its stdin (empty when undefined). */
+  input?: string;
+  env?: Record<string, string>;
+  /** Seconds between TERM and KILL of the script's group. */
+  graceSeconds?: number;
+  /** Overrides the random nonce and delimiters (tests). */
+  random?: (bytes: number) => string;
+}
+
+/** The built prelude and the nonce of its markers. */
+export interface Prelude {
+  text: string;
+  nonce: string;
+}
+
+/** Exit status the prelude uses when the interpreter is missing. */
+export const INTERPRETER_MISSING_STATUS = 127;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names the prelude itself uses or that would break the remote shell. */
+const RESERVED = new Set(['IFS', 'PATH', 'HOME', 'SHELL', 'PS4', 'ENV', 'BASH_ENV', 'CDPATH']);
+
+/** Quotes a value for POSIX sh: single quotes, with ' as '\''. */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A heredoc delimiter that no line of `content` equals. */
+export function heredocDelimiter(content: string, random: (bytes: number) => string, prefix = 'CRONIUM_EOF_'): string {
+  const lines = new Set(content.split('\n'));
+  for (;;) {
+    const d = `${prefix}${random(8)}`;
+    if (!lines.has(d)) return d;
+  }
+}
+
+/** Checks an environment for the prelude: names are shell identifiers, values have no NUL. */
+export function validateEnv(env: Record<string, string>): void {
+  for (const [k, v] of Object.entries(env)) {
+    if (!ENV_NAME.test(k)) throw fieldError(`env.${k}`, 'names must be letters, digits and "_", not starting with a digit');
+    if (RESERVED.has(k) || k.startsWith('CRONIUM_')) throw fieldError(`env.${k}`, 'is reserved');
+    if (v.includes('\0')) throw fieldError(`env.${k}`, 'must not contain NUL bytes');
+  }
+}
+
+const INTERPRETER_COMMANDS: Record<Interpreter, string[]> = {
+  bash: ['bash'],
+  sh: ['sh'],
+  python3: ['python3'],
+  node: ['node', 'nodejs'],
+};
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+
+/** Builds the prelude for one run. */
+export function buildPrelude(spec: PreludeSpec): Prelude {
+  const random = spec.random ?? hex;
+  if (spec.script.includes('\0')) throw fieldError('script', 'must not contain NUL bytes');
+  const env = spec.env ?? {};
+  validateEnv(env);
+  const nonce = random(8);
+  const grace = Math.max(0, Math.min(300, Math.round(spec.graceSeconds ?? 5)));
+  const script = spec.script.endsWith('\n') ? spec.script : `${spec.script}\n`;
+  const input = spec.input === undefined ? '' : spec.input.endsWith('\n') ? spec.input : `${spec.input}\n`;
+  const sd = heredocDelimiter(script, random);
+  const id = heredocDelimiter(input, random);
+  const candidates = INTERPRETER_COMMANDS[spec.interpreter].map(shQuote).join(' ');
+  const lines = [
+    '{',
+    'umask 077',
+    `N=${nonce}`,
+    `G=${grace * 10}`,
+    'P= W= d=',
+    'm() { printf \'\\n@@cronium:%s:%s\\n\' "$N" "$*"; }',
+    // Kill the script's group: TERM, up to the grace period, KILL. Falls back to the pid alone.
+    // A timer subshell KILLs after the grace; the shell that started the script reaps its leader
+    // (a zombie would still count as a member), then waits for the rest of the group.
+    's() { sleep 0.1 2>/dev/null || sleep 1; }',
+    'k() { [ -n "$P" ] || return 0; kill -TERM -"$P" 2>/dev/null || kill -TERM "$P" 2>/dev/null; ( i=0; while [ "$i" -lt "$G" ]; do s; i=$((i+1)); done; kill -KILL -"$P"; kill -KILL "$P" ) >/dev/null 2>&1 & K=$!; wait "$P" 2>/dev/null; i=0; while kill -0 -"$P" 2>/dev/null && [ "$i" -lt "$G" ]; do s; i=$((i+1)); done; kill -KILL -"$P" 2>/dev/null; kill "$K" 2>/dev/null; return 0; }',
+    'c() { [ -n "$d" ] && rm -rf "$d"; }',
+    't() { trap \'\' TERM HUP INT; [ -n "$W" ] && kill "$W" 2>/dev/null; k; c; exit "$1"; }',
+    "trap 't 143' TERM; trap 't 129' HUP; trap 't 130' INT",
+    'for b in "${TMPDIR:-/tmp}" /tmp /var/tmp /dev/shm "$HOME"; do d=$(mktemp -d "$b/cronium.XXXXXXXX" 2>/dev/null) && break; d=; done',
+    '[ -n "$d" ] || { m "error INTERNAL no writable temp dir (tried $TMPDIR /tmp /var/tmp /dev/shm $HOME)"; exit 125; }',
+    `cat >"$d/script" <<'${sd}'`,
+    `${script}${sd}`,
+    `cat >"$d/input" <<'${id}'`,
+    `${input}${id}`,
+    ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
+    'export CRONIUM_INPUT_FILE="$d/input"',
+    `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null) && [ -f "$I" ] && break; I=; done`,
+    `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
+    'exec 3<&0',
+    'if command -v setsid >/dev/null 2>&1; then setsid "$I" "$d/script" <"$d/input" 3<&- &',
+    "elif command -v perl >/dev/null 2>&1; then perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' \"$I\" \"$d/script\" <\"$d/input\" 3<&- &",
+    'else set -m 2>/dev/null; "$I" "$d/script" <"$d/input" 3<&- & fi',
+    'P=$!',
+    // EOF on stdin: the app closed the channel (cancel, or it died). Kill the group.
+    "( trap - TERM HUP INT; while IFS= read -r _l; do :; done <&3; k; c ) >/dev/null 2>&1 &",
+    'W=$!',
+    'exec 3<&-',
+    'm "started $P"',
+    // From here on this shell writes nothing: once the channel is gone a write (even the shell's
+    // own "Terminated" notice) would kill it with SIGPIPE before it cleaned up.
+    'exec >/dev/null 2>&1',
+    'wait "$P"; rc=$?',
+    'kill "$W" 2>/dev/null',
+    // Whatever the script left in its group goes too (a daemon must detach into its own session).
+    'G=10; kill -0 -"$P" 2>/dev/null && k',
+    'c',
+    'exit "$rc"',
+    '}',
+    '',
+  ];
+  return { text: lines.join('\n'), nonce };
+}

@@ -1,0 +1,59 @@
+/**
+ * What a door that keeps running (the desktop, `cronium serve`) starts: a Worker that
+ * executes every queued run and a Scheduler that fires schedules into the queue (only while
+ * it holds the data dir's scheduler lease, so two doors never both fire), and log retention.
+ */
+import type { Core } from '../core';
+import type { RetentionPolicy } from '../logs/log-service';
+import { Scheduler } from '../scheduler/scheduler';
+import { Worker } from './worker';
+
+/** Log retention when the `logs.retention` setting (JSON RetentionPolicy) is absent. */
+export const DEFAULT_RETENTION: RetentionPolicy = { maxAgeDays: 90, maxTotalBytes: 2 * 1024 ** 3 };
+
+/** The retention policy of a data dir: its `logs.retention` setting, else the default. */
+export function retentionPolicy(core: Core): RetentionPolicy {
+  const raw = core.store.sqlite.prepare("select value from settings where key = 'logs.retention'").pluck().get() as string | undefined;
+  if (!raw) return DEFAULT_RETENTION;
+  try {
+    return JSON.parse(raw) as RetentionPolicy;
+  } catch {
+    return DEFAULT_RETENTION;
+  }
+}
+
+/** The running pair, and how to stop it. */
+export interface ExecutionRuntime {
+  worker: Worker;
+  scheduler: Scheduler;
+  /** Stops firing, cancels what runs (killing the scripts on their hosts) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker and the scheduler for a door; `owner` names the process, e.g. `serve:<pid>`. */
+export function startExecution(core: Core, owner: string): ExecutionRuntime {
+  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner });
+  const detach = core.jobs.attach(worker);
+  const scheduler = new Scheduler({
+    store: core.store,
+    queue: core.queue,
+    owner,
+    resolveTargets: (t) => core.jobs.resolveTargets(t),
+    onFire: (r) => {
+      if (r.jobId !== undefined) worker.poke();
+    },
+  });
+  worker.start();
+  scheduler.start();
+  // Hourly; the timer stops with core.close().
+  core.logs.startRetention(() => retentionPolicy(core));
+  return {
+    worker,
+    scheduler,
+    stop: async () => {
+      scheduler.stop();
+      await worker.stop();
+      detach();
+    },
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * The worker: claims runs from the queue and executes them. Guards these invariants:
+ * - concurrency: the queue enforces the global and per-host limits across every worker
+ *   of the data dir; the worker adds each job's own limit (claimed runs beyond it wait,
+ *   their leases heartbeated, for a slot of their job);
+ * - leases: every held run's lease is extended every `heartbeatMs`; a run whose lease was
+ *   lost (another process recovered it) is stopped;
+ * - every run ends through `queue.complete`, with what the executor said, after its
+ *   log writer was closed; its phase timings, mode and output are stored on the run;
+ * - cancel: `cancelJob` stops this worker's runs of the job; runs held by another process
+ *   see the job's cancel request (a `settings` row, see requestCancel) at their next heartbeat;
+ * - at start-up, `queue.recover()` resolves runs whose lease expired.
+ * Fan-out: runs of one job go to their hosts independently; an unreachable host fails
+ * its run (CONNECT_FAILED, retryable by the queue's policy) without holding the others.
+ */
+import type Database from 'better-sqlite3';
+import type { EventBus } from '../events/event-bus';
+import type { LogService, LogWriter } from '../logs/log-service';
+import type { ClaimedRun, JobQueue } from '../queue/job-queue';
+import type { Executor } from './executor';
+import type { Interpreter } from './prelude';
+import type { ExecMode, ExecOutcome } from './types';
+
+/** Options of a worker. */
+export interface WorkerOptions {
+  db: Database.Database;
+  queue: JobQueue;
+  logs: LogService;
+  events: EventBus;
+  executor: Executor;
+  /** Lease owner, e.g. `serve:<pid>`. */
+  owner: string;
+  /** Only runs of this job (the CLI's `run`); default: any. */
+  jobId?: number;
+  globalLimit?: number;
+  perHostLimit?: number;
+  leaseMs?: number;
+  heartbeatMs?: number;
+  pollMs?: number;
+  /** TERM → KILL grace of a stopped script. */
+  graceMs?: number;
+  /** Secret values to mask in a job's output (the secret masking hook). */
+  secrets?: (job: JobRow) => readonly string[];
+  /** Called after a run ended (tests, notifications). */
+  onRunEnd?: (run: ClaimedRun, outcome: ExecOutcome) => void;
+}
+
+/** The job fields a run needs. */
+export interface JobRow {
+  id: number;
+  interpreter: Interpreter;
+  script_body: string;
+  mode: ExecMode;
+  timeout_ms: number | null;
+  concurrency: number | null;
+  env: string | null;
+  input: string | null;
+  status: string;
+}
+
+interface InFlight {
+  run: ClaimedRun;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+const CANCEL_KEY = (jobId: number) => `job.cancel:${jobId}`;
+
+/** Records a cancel request that workers of other processes pick up at their next heartbeat. */
+export function requestCancel(db: Database.Database, jobId: number, now = Date.now()): void {
+  db.prepare('insert into settings (key, value, updated_at) values (?, ?, ?) on conflict(key) do update set value = excluded.value, updated_at = excluded.updated_at').run(CANCEL_KEY(jobId), String(now), now);
+}
+
+/** Claims and executes runs. */
+export class Worker {
+  private readonly inFlight = new Map<number, InFlight>();
+  /** Claimed runs of a job waiting for a slot of the job's own concurrency limit. */
+  private readonly jobActive = new Map<number, number>();
+  private readonly jobWaiters = new Map<number, (() => void)[]>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly o: Required<Pick<WorkerOptions, 'globalLimit' | 'perHostLimit' | 'leaseMs' | 'heartbeatMs' | 'pollMs' | 'graceMs'>>;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.o = {
+      globalLimit: opts.globalLimit ?? 32,
+      perHostLimit: opts.perHostLimit ?? 4,
+      leaseMs: opts.leaseMs ?? 30_000,
+      heartbeatMs: opts.heartbeatMs ?? 1_000,
+      pollMs: opts.pollMs ?? 250,
+      graceMs: opts.graceMs ?? 5_000,
+    };
+  }
+
+  /** Recovers expired runs, then polls the queue. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.opts.queue.recover();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
+    this.poke();
+  }
+
+  /** Claims now (call after enqueueing in this process). */
+  poke(): void {
+    if (!this.running) return;
+    clearTimeout(this.pollTimer);
+    try {
+      this.claim();
+    } catch (e) {
+      process.stderr.write(`cronium: worker claim failed: ${(e as Error).message}\n`);
+    }
+    this.pollTimer = setTimeout(() => this.poke(), this.o.pollMs);
+  }
+
+  /** Runs held now. */
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  /** Resolves when nothing is in flight. */
+  idle(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Stops this worker's runs of a job (the queue's cancel is the caller's). */
+  cancelJob(jobId: number): number {
+    let n = 0;
+    for (const f of this.inFlight.values()) {
+      if (f.run.jobId === jobId && !f.abort.signal.aborted) {
+        f.abort.abort(new Error('cancelled'));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stops claiming; cancels what runs (their scripts are killed) and waits for them to end. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.pollTimer);
+    clearInterval(this.heartbeatTimer);
+    for (const f of this.inFlight.values()) f.abort.abort(new Error('the worker stopped'));
+    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+  }
+
+  private claim(): void {
+    const free = this.o.globalLimit - this.inFlight.size;
+    if (free <= 0) return;
+    const claimed = this.opts.jobId !== undefined ? this.claimOfJob(this.opts.jobId, free) : this.opts.queue.claim({ owner: this.opts.owner, limit: free, leaseMs: this.o.leaseMs, perHostLimit: this.o.perHostLimit, globalLimit: this.o.globalLimit });
+    for (const run of claimed) this.launch(run);
+  }
+
+  /** Claims only runs of one job: the queue's claim with a job filter, done here to leave JobQueue untouched. */
+  private claimOfJob(jobId: number, limit: number): ClaimedRun[] {
+    const db = this.opts.db;
+    const now = Date.now();
+    return db
+      .transaction(() => {
+        const inFlightHost = new Map<string, number>();
+        for (const r of db.prepare("select host_name, count(*) as n from runs where status in ('claimed', 'running') group by host_name").all() as { host_name: string; n: number }[]) inFlightHost.set(r.host_name, r.n);
+        const rows = db.prepare("select id, job_id, host_id, host_name, attempt from runs where job_id = ? and status = 'queued' and not_before <= ? order by id limit ?").all(jobId, now, limit) as { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }[];
+        const out: ClaimedRun[] = [];
+        const leaseExpiresAt = now + this.o.leaseMs;
+        for (const r of rows) {
+          const n = inFlightHost.get(r.host_name) ?? 0;
+          if (n >= this.o.perHostLimit) continue;
+          if (db.prepare("update runs set status = 'claimed', lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'queued'").run(this.opts.owner, leaseExpiresAt, now, r.id).changes !== 1) continue;
+          inFlightHost.set(r.host_name, n + 1);
+          out.push({ runId: r.id, jobId: r.job_id, hostId: r.host_id, hostName: r.host_name, attempt: r.attempt, leaseExpiresAt });
+        }
+        return out;
+      })
+      .immediate();
+  }
+
+  private heartbeat(): void {
+    const ids = [...this.inFlight.keys()];
+    if (ids.length === 0) return;
+    try {
+      const lost = this.opts.queue.heartbeat(this.opts.owner, ids, this.o.leaseMs);
+      for (const id of lost) this.inFlight.get(id)?.abort.abort(new Error('lease lost'));
+      const jobs = [...new Set([...this.inFlight.values()].map((f) => f.run.jobId))];
+      const keys = jobs.map(CANCEL_KEY);
+      if (keys.length) {
+        const rows = this.opts.db.prepare(`select key from settings where key in (${keys.map(() => '?').join(',')})`).pluck().all(...keys) as string[];
+        for (const k of rows) this.cancelJob(Number(k.slice(k.indexOf(':') + 1)));
+      }
+    } catch (e) {
+      process.stderr.write(`cronium: worker heartbeat failed: ${(e as Error).message}\n`);
+    }
+  }
+
+  private async jobSlot(jobId: number, limit: number, signal: AbortSignal): Promise<void> {
+    while ((this.jobActive.get(jobId) ?? 0) >= limit && !signal.aborted) {
+      await new Promise<void>((r) => {
+        const list = this.jobWaiters.get(jobId) ?? this.jobWaiters.set(jobId, []).get(jobId)!;
+        list.push(r);
+        signal.addEventListener('abort', () => r(), { once: true });
+      });
+    }
+    this.jobActive.set(jobId, (this.jobActive.get(jobId) ?? 0) + 1);
+  }
+
+  private releaseJobSlot(jobId: number): void {
+    const n = (this.jobActive.get(jobId) ?? 1) - 1;
+    if (n <= 0) this.jobActive.delete(jobId);
+    else this.jobActive.set(jobId, n);
+    const w = this.jobWaiters.get(jobId)?.shift();
+    if (w) w();
+    if (this.jobWaiters.get(jobId)?.length === 0) this.jobWaiters.delete(jobId);
+  }
+
+  private launch(run: ClaimedRun): void {
+    const abort = new AbortController();
+    const f: InFlight = { run, abort, done: Promise.resolve() };
+    this.inFlight.set(run.runId, f);
+    f.done = this.execute(run, abort.signal)
+      .catch((e: Error) => {
+        process.stderr.write(`cronium: run ${run.runId} failed internally: ${e.stack ?? e.message}\n`);
+      })
+      .finally(() => {
+        this.inFlight.delete(run.runId);
+        if (this.inFlight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.running) setImmediate(() => this.poke());
+      });
+  }
+
+  private emitStatus(run: ClaimedRun, status: string, extra: Record<string, unknown> = {}): void {
+    this.opts.events.emit('run.status', { runId: run.runId, jobId: run.jobId, host: run.hostName, status, ...extra } as never);
+  }
+
+  private async execute(run: ClaimedRun, cancel: AbortSignal): Promise<void> {
+    const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
+    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status from jobs where id = ?').get(run.jobId) as JobRow | undefined;
+    if (!job) return;
+    const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
+    const secrets = this.opts.secrets?.(job) ?? [];
+    const limit = job.concurrency ?? Number.POSITIVE_INFINITY;
+    await this.jobSlot(run.jobId, limit, cancel);
+    let writer: LogWriter | undefined;
+    let unsubscribe: () => void = () => undefined;
+    try {
+      if (cancel.aborted) {
+        this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } });
+        return;
+      }
+      if (!queue.start(run.runId, owner)) return;
+      this.emitStatus(run, 'running');
+      writer = logs.writer(run.runId, secrets);
+      const w = writer;
+      unsubscribe = logs.subscribe(run.runId, (batch) => {
+        this.opts.events.emit('run.log', {
+          runId: batch.runId,
+          jobId: run.jobId,
+          host: run.hostName,
+          chunks: batch.chunks.map((c) => ({ seq: c.seq, stream: c.stream, ts: c.ts, data: c.data.toString('base64') })),
+          ...(batch.gapFrom !== undefined ? { gapFrom: batch.gapFrom } : {}),
+        });
+      });
+      const sink = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void | Promise<void> => (w.write(stream, chunk) ? undefined : w.drain());
+      const outcome = await this.opts.executor.execute(
+        {
+          runId: run.runId,
+          jobId: run.jobId,
+          host: run.hostName,
+          interpreter: job.interpreter,
+          script: job.script_body,
+          ...(env ? { env } : {}),
+          ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
+          mode: job.mode,
+          ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
+          graceMs: this.o.graceMs,
+        },
+        { stdout: sink('stdout'), stderr: sink('stderr'), system: (m) => w.write('system', Buffer.from(`${m}\n`)) },
+        cancel,
+      );
+      if (outcome.errorMessage && outcome.status !== 'succeeded' && outcome.errorCode) w.write('system', Buffer.from(`error[${outcome.errorCode}]: ${outcome.errorMessage}\n`));
+      await w.close();
+      this.finish(run, outcome);
+    } finally {
+      this.releaseJobSlot(run.jobId);
+      // Let the last live batch go out before unsubscribing.
+      setTimeout(unsubscribe, 50).unref();
+    }
+  }
+
+  private finish(run: ClaimedRun, outcome: ExecOutcome): void {
+    const db = this.opts.db;
+    db.prepare(
+      `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = ?, t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
+       last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ?) where id = ?`,
+    ).run(
+      outcome.mode,
+      outcome.modeReason,
+      outcome.runnerVersion,
+      outcome.output === undefined ? null : JSON.stringify(outcome.output),
+      outcome.timings.connect,
+      outcome.timings.deploy,
+      outcome.timings.start,
+      outcome.timings.exec,
+      outcome.timings.total,
+      run.runId,
+      run.runId,
+    );
+    let result: { retried: boolean; jobStatus?: string };
+    try {
+      result = this.opts.queue.complete(run.runId, this.opts.owner, {
+        status: outcome.status,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        errorCode: outcome.errorCode,
+        errorMessage: outcome.errorMessage,
+        retryable: outcome.retryable,
+      });
+    } catch (e) {
+      process.stderr.write(`cronium: could not record the end of run ${run.runId}: ${(e as Error).message}\n`);
+      return;
+    }
+    if (result.jobStatus) db.prepare('delete from settings where key = ?').run(CANCEL_KEY(run.jobId));
+    this.emitStatus(run, result.retried ? 'queued' : outcome.status, {
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      errorCode: outcome.errorCode,
+      ...(result.jobStatus ? { jobStatus: result.jobStatus } : {}),
+    });
+    this.opts.onRunEnd?.(run, outcome);
+  }
+}

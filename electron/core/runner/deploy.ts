@@ -1,0 +1,555 @@
+/**
+ * Deploys the runner to a host and re-checks it before every run (DESIGN.md "Runner").
+ *
+ * One deploy: verify the local artifacts with the trusted key (before any connection), run the
+ * prepare script (platform, cache location, what is cached), pick the target's artifact; when the
+ * cached binary's SHA-256 (computed by the host's own tools) matches, that is the whole deploy
+ * (a cache hit: the per-run integrity check). Otherwise upload to a temporary name in the version
+ * dir, verify there, pin installation.pub and host-id, rename atomically, and prune all but the
+ * two newest versions.
+ *
+ * Invariants: the binary at `<cache>/<version>-<sha12>/cronium-runner` is only ever replaced by a
+ * rename of a file whose hash the host verified, so concurrent deploys (in this process or
+ * others) leave exactly one valid binary; a mismatching cached binary is reported
+ * (RUNNER_INTEGRITY_FAILED, recorded) and replaced, never run; every outcome on a reachable host
+ * is a row of runner_deployments; nothing secret goes on a command line.
+ */
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { CroniumError, isCroniumError } from '../../shared/errors';
+import type { AuditLog } from '../audit/audit-log';
+import type { Db } from '../db/database';
+import { hosts, runnerArtifacts, runnerDeployments } from '../db/schema';
+import { CACHE_LOCATIONS, cacheProblem } from '../diagnostics/remote-probe';
+import { runnerTargetFor } from '../diagnostics/runner-target';
+import type { SftpSession, SshConnection, SshPool, SshTarget } from '../ssh/types';
+import {
+  cleanScript,
+  installCommand,
+  parseClean,
+  parseInstall,
+  parsePrepare,
+  pinnedKeyText,
+  prepareScript,
+  SCRIPT_COMMAND,
+  versionDirName,
+  sftpTempPath,
+  type InstallMode,
+  type InstallOutcome,
+  type PrepareFacts,
+} from './deploy-scripts';
+import type { ArtifactsStatus, LocalArtifacts, VerifiedArtifact } from './local-artifacts';
+import type { InstallationKeys } from './payload';
+
+/** Why a deploy could not happen on this host at all; `auto` mode runs the script directly instead. */
+export const DIRECT_FALLBACK_REASONS = ['no-cache-location', 'unsupported-platform', 'no-sha256-tool', 'no-artifact'] as const;
+/** A structural reason of RUNNER_DEPLOY_FAILED, in `error.details.reason`. */
+export type DeployFailureReason = (typeof DIRECT_FALLBACK_REASONS)[number] | 'script-failed' | 'upload-failed';
+
+/** True when the error says the runner cannot work on this host (so `auto` mode should run directly); the message says why. */
+export function isDirectFallback(err: unknown): err is CroniumError {
+  return (
+    isCroniumError(err) &&
+    err.code === 'RUNNER_DEPLOY_FAILED' &&
+    (DIRECT_FALLBACK_REASONS as readonly unknown[]).includes(err.details?.reason)
+  );
+}
+
+/** The host id a runner deployed by this installation answers to (its `host-id` file; payloads carry it). */
+export function runnerHostId(hostDbId: number, installationKeyId: string): string {
+  return `h${hostDbId}-${installationKeyId.slice(0, 12)}`;
+}
+
+/** A row of runner_deployments, as the API shows it. */
+export interface DeploymentRecord {
+  id: number;
+  host: string;
+  version: string;
+  target: string;
+  path: string | null;
+  sha256: string;
+  status: 'deploying' | 'ready' | 'failed' | 'removed';
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+  verifiedAt: number | null;
+}
+
+/** The outcome of a deploy (or of the per-run check): where the verified runner is. */
+export interface DeployResult {
+  deployment: DeploymentRecord;
+  host: string;
+  version: string;
+  protocol: number;
+  target: string;
+  /** The binary on the host. */
+  path: string;
+  cacheDir: string;
+  /** `<cacheDir>/state`, the runner's default state dir. */
+  stateDir: string;
+  /** What payloads for this host must carry as hostId. */
+  hostId: string;
+  sha256: string;
+  /** True when the verified binary was already there (nothing uploaded). */
+  cached: boolean;
+  /** Set when a cached binary failed its check (RUNNER_INTEGRITY_FAILED, recorded) and was replaced. */
+  integrityFailure: string | null;
+  /** How the binary travelled, when it did. */
+  transport: 'exec-gzip' | 'exec' | 'sftp' | null;
+  uploadedBytes: number;
+  /** Version dirs removed to keep two. */
+  pruned: string[];
+  timings: { connectMs: number; prepareMs: number; uploadMs: number; totalMs: number };
+}
+
+/** The outcome of a clean. */
+export interface CleanResult {
+  host: string;
+  /** Version dirs removed, with their location. */
+  removed: { location: string; path: string }[];
+  /** Deployment rows marked removed. */
+  deployments: number;
+}
+
+/** What the deployer needs from the core. */
+export interface RunnerDeployerDeps {
+  db: Db;
+  pool: SshPool;
+  /** Resolves a host of the inventory (NOT_FOUND when there is none) to its target, jump chain included. */
+  resolve: (name: string) => SshTarget;
+  keys: InstallationKeys;
+  artifacts: LocalArtifacts;
+  audit?: AuditLog;
+  /** Upload by SFTP where the host has it (default); false: always the exec stream. */
+  sftp?: boolean;
+}
+
+/** Deploys, checks, lists and cleans runner deployments. */
+export class RunnerDeployer {
+  readonly #inflight = new Map<string, Promise<DeployResult>>();
+  /** Hosts whose SFTP failed: later deploys go straight to the exec stream. */
+  readonly #noSftp = new Set<string>();
+  #recordedArtifacts = '';
+
+  constructor(private readonly deps: RunnerDeployerDeps) {}
+
+  /**
+   * Makes sure the host has the verified runner and returns where: a cache hit costs one round
+   * trip (this is the check before every run). Concurrent calls for one host share one deploy.
+   * `conn`: an open connection to the host to use instead of the pool's (the executor's).
+   */
+  deploy(name: string, opts: { signal?: AbortSignal; conn?: SshConnection } = {}): Promise<DeployResult> {
+    const running = this.#inflight.get(name);
+    if (running) return running;
+    const p = this.#deploy(name, opts.signal, opts.conn).finally(() => this.#inflight.delete(name));
+    this.#inflight.set(name, p);
+    return p;
+  }
+
+  /** The local artifacts and their verdicts (recorded in runner_artifacts). */
+  async artifacts(): Promise<ArtifactsStatus> {
+    const status = await this.deps.artifacts.status();
+    this.#recordArtifacts(status, true);
+    return status;
+  }
+
+  /** Deployment rows, newest first; of one host when named. */
+  deployments(opts: { name?: string; limit?: number } = {}): DeploymentRecord[] {
+    const q = this.deps.db
+      .select({ d: runnerDeployments, host: hosts.name })
+      .from(runnerDeployments)
+      .innerJoin(hosts, eq(hosts.id, runnerDeployments.hostId))
+      .where(opts.name === undefined ? undefined : eq(runnerDeployments.hostId, this.#hostDbId(opts.name)))
+      .orderBy(desc(runnerDeployments.updatedAt), desc(runnerDeployments.id))
+      .limit(opts.limit ?? 100);
+    return q.all().map((r) => toRecord(r.d, r.host));
+  }
+
+  /** Removes every cached runner version from the host (the state dir stays) and marks its deployments removed. */
+  async clean(name: string, opts: { signal?: AbortSignal } = {}): Promise<CleanResult> {
+    const hostDbId = this.#hostDbId(name);
+    const conn = await this.deps.pool.connect(this.deps.resolve(name), opts.signal);
+    const res = await conn.exec(SCRIPT_COMMAND, { stdin: cleanScript(), ...(opts.signal ? { signal: opts.signal } : {}) });
+    const out = parseClean(res.stdout);
+    if (!out?.complete) {
+      throw new CroniumError('RUNNER_DEPLOY_FAILED', `the clean script did not run on ${name}: ${describeExec(res)}`, undefined, { reason: 'script-failed' });
+    }
+    if (out.failed.length) {
+      const f = out.failed.map((x) => `${x.path}/${x.dir}: ${x.message}`).join('; ');
+      throw new CroniumError('RUNNER_DEPLOY_FAILED', `could not remove every cached runner on ${name}: ${f}`, undefined, { reason: 'script-failed' });
+    }
+    const now = Date.now();
+    const marked = this.deps.db
+      .update(runnerDeployments)
+      .set({ status: 'removed', updatedAt: now })
+      .where(and(eq(runnerDeployments.hostId, hostDbId), inArray(runnerDeployments.status, ['ready', 'deploying'])))
+      .returning({ id: runnerDeployments.id })
+      .all();
+    const removed = out.removed.map((r) => ({ location: r.location, path: `${r.path}/${r.dir}` }));
+    this.deps.audit?.record('runner.clean', name, { removed: removed.map((r) => r.path) });
+    return { host: name, removed, deployments: marked.length };
+  }
+
+  async #deploy(name: string, signal: AbortSignal | undefined, given: SshConnection | undefined): Promise<DeployResult> {
+    const t0 = performance.now();
+    const hostDbId = this.#hostDbId(name);
+    // The local artifacts are verified before anything reaches the host.
+    const status = await this.deps.artifacts.status();
+    this.#recordArtifacts(status);
+    if (!status.ok) {
+      // A manifest with any artifact that does not verify is not trusted for any target.
+      const bad = status.artifacts.filter((a) => a.status !== 'verified').map((a) => `${a.target}: ${a.error ?? 'invalid'}`);
+      throw new CroniumError(
+        'RUNNER_INTEGRITY_FAILED',
+        `the runner artifacts in ${status.dir} do not verify (${bad.join('; ') || 'no artifacts'}); nothing was uploaded to ${name}`,
+        'rebuild them (cronium runner build) or reinstall Cronium; check with: cronium runner verify',
+        { reason: 'local-artifact', invalid: bad },
+      );
+    }
+    const candidates = status.artifacts.map((a) => versionDirName(status.version, a.sha256));
+
+    const conn = given ?? (await this.deps.pool.connect(this.deps.resolve(name), signal));
+    const tConnected = performance.now();
+    const sig = signal ? { signal } : {};
+    const rec = new DeploymentRow(this.deps.db, hostDbId, status.version);
+    try {
+      const prep = await conn.exec(SCRIPT_COMMAND, { stdin: prepareScript(candidates), ...sig });
+      const facts = parsePrepare(prep.stdout);
+      if (!facts?.facts.complete) {
+        throw new CroniumError('RUNNER_DEPLOY_FAILED', `the deploy script did not run on ${name}: ${describeExec(prep)}`, 'check the host with: cronium diagnose ' + name, {
+          reason: 'script-failed',
+        });
+      }
+      const tPrepared = performance.now();
+      const match = runnerTargetFor(facts.uname.s, facts.uname.m, facts.uname.longBit);
+      if (!match.target) {
+        const uname = `${facts.uname.s} ${facts.uname.m}`.trim();
+        throw new CroniumError('RUNNER_DEPLOY_FAILED', `${match.reason} (uname -sm: "${uname}", LONG_BIT ${facts.uname.longBit || '?'})`, 'run scripts on this host with --mode direct', {
+          reason: 'unsupported-platform',
+          uname,
+          longBit: facts.uname.longBit,
+        });
+      }
+      rec.target = match.target;
+      const art = await this.deps.artifacts.artifact(match.target);
+      rec.sha256 = art.entry.sha256;
+      if (!facts.chosen) throw noLocation(name, facts);
+      if (!facts.shaTool) {
+        throw new CroniumError('RUNNER_DEPLOY_FAILED', `${name} has no sha256sum, shasum, sha256 or openssl to verify the runner with`, 'install coreutils (sha256sum) on the host, or use --mode direct', {
+          reason: 'no-sha256-tool',
+        });
+      }
+      const dirName = versionDirName(art.version, art.entry.sha256);
+      const dir = `${facts.chosen}/${dirName}`;
+      const path = `${dir}/cronium-runner`;
+      rec.path = path;
+      const hostId = runnerHostId(hostDbId, this.deps.keys.keyId());
+      const pubPem = this.deps.keys.publicKeyPem();
+      const pubSha = sha256Hex(Buffer.from(pinnedKeyText(pubPem)));
+      const base = {
+        host: name,
+        version: art.version,
+        protocol: art.protocol,
+        target: match.target,
+        path,
+        cacheDir: facts.chosen,
+        stateDir: `${facts.chosen}/state`,
+        hostId,
+        sha256: art.entry.sha256,
+      };
+
+      const have = facts.have.get(dirName);
+      let integrityFailure: string | null = null;
+      let mode: InstallMode = 'raw';
+      if (have && have.sha256 === art.entry.sha256) {
+        if (have.pubSha256 === pubSha && have.hostId === hostId) {
+          const deployment = rec.verified();
+          return {
+            ...base,
+            deployment: this.#toRecord(deployment, name),
+            cached: true,
+            integrityFailure: null,
+            transport: null,
+            uploadedBytes: 0,
+            pruned: [],
+            timings: timings(t0, tConnected, tPrepared, tPrepared),
+          };
+        }
+        // The binary is right, its pinned key or host id is not (another installation deployed here): rewrite those.
+        mode = 'none';
+      } else if (have) {
+        integrityFailure = `the cached runner at ${path} has SHA-256 ${have.sha256 || '(unreadable)'}, expected ${art.entry.sha256}: it was changed on the host and will not be run; replacing it`;
+        rec.integrityFailed(integrityFailure);
+        this.deps.audit?.record('runner.integrity-failed', name, { path, expected: art.entry.sha256, actual: have.sha256 });
+      }
+
+      rec.start();
+      const { transport, bytes, outcome } = await this.#install(conn, name, art, mode, { cacheDir: facts.chosen, dir, pubPem, hostId, gzip: facts.gzip }, signal);
+      const tUploaded = performance.now();
+      const deployment = rec.ready();
+      if (outcome.removed.length) rec.markPruned(outcome.removed.map((d) => `${facts.chosen}/${d}/cronium-runner`));
+      this.deps.audit?.record('runner.deploy', name, { version: art.version, target: match.target, path, sha256: art.entry.sha256, replaced: integrityFailure !== null });
+      return {
+        ...base,
+        deployment: this.#toRecord(deployment, name),
+        cached: false,
+        integrityFailure,
+        transport,
+        uploadedBytes: bytes,
+        pruned: outcome.removed,
+        timings: timings(t0, tConnected, tPrepared, tUploaded),
+      };
+    } catch (err) {
+      if (isCroniumError(err) && (err.code === 'RUNNER_DEPLOY_FAILED' || err.code === 'RUNNER_INTEGRITY_FAILED')) rec.failed(`${err.code}: ${err.message}`);
+      else if (rec.id !== undefined) rec.failed(`${isCroniumError(err) ? err.code : 'INTERNAL'}: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+  }
+
+  async #install(
+    conn: SshConnection,
+    name: string,
+    art: VerifiedArtifact,
+    mode: InstallMode,
+    where: { cacheDir: string; dir: string; pubPem: string; hostId: string; gzip: boolean },
+    signal: AbortSignal | undefined,
+  ): Promise<{ transport: DeployResult['transport']; bytes: number; outcome: InstallOutcome }> {
+    const tag = randomBytes(6).toString('hex');
+    const sig = signal ? { signal } : {};
+    let transport: DeployResult['transport'] = null;
+    let stdin: Buffer | undefined;
+    if (mode !== 'none') {
+      // SFTP first where the host has it; a stream over exec (gzip where it can) otherwise.
+      if (this.deps.sftp !== false && !this.#noSftp.has(name) && (await this.#sftpPut(conn, name, sftpTempPath(where.cacheDir, tag), art.bytes, signal))) {
+        mode = 'put';
+        transport = 'sftp';
+      } else {
+        mode = where.gzip ? 'gz' : 'raw';
+        stdin = mode === 'gz' ? await art.gzipped() : art.bytes;
+        transport = mode === 'gz' ? 'exec-gzip' : 'exec';
+      }
+    }
+    const command = installCommand({ dir: where.dir, tag, sha256: art.entry.sha256, mode, publicKeyPem: where.pubPem, hostId: where.hostId });
+    const res = await conn.exec(command, { stdin: stdin ?? '', ...sig });
+    const outcome = parseInstall(res.stdout);
+    if (!outcome || (!outcome.complete && !outcome.fail && outcome.mismatch === undefined)) {
+      throw new CroniumError('RUNNER_DEPLOY_FAILED', `the install command did not run: ${describeExec(res)}`, undefined, { reason: 'upload-failed' });
+    }
+    if (outcome.fail) {
+      throw new CroniumError('RUNNER_DEPLOY_FAILED', `installing the runner in ${where.dir} failed at ${outcome.fail.step}: ${outcome.fail.message}`, undefined, {
+        reason: 'upload-failed',
+      });
+    }
+    if (outcome.mismatch !== undefined) {
+      throw new CroniumError('RUNNER_DEPLOY_FAILED', `the uploaded runner arrived corrupted (SHA-256 on the host ${outcome.mismatch || 'unreadable'}, expected ${art.entry.sha256}); nothing was installed`, 'retry the deploy', {
+        reason: 'upload-failed',
+      });
+    }
+    if (outcome.installed !== art.entry.sha256) {
+      throw new CroniumError('RUNNER_INTEGRITY_FAILED', `after the rename, ${where.dir}/cronium-runner has SHA-256 ${outcome.installed || '(unreadable)'}, expected ${art.entry.sha256}`, 'retry the deploy', {
+        reason: 'post-install-check',
+      });
+    }
+    return { transport, bytes: transport === 'sftp' ? art.bytes.length : (stdin?.length ?? 0), outcome };
+  }
+
+  /** Writes the binary by SFTP; false (and remembered for the host) when SFTP is not to be had. Aborts propagate. */
+  async #sftpPut(conn: SshConnection, name: string, path: string, bytes: Buffer, signal: AbortSignal | undefined): Promise<boolean> {
+    let session: SftpSession | undefined;
+    try {
+      session = await conn.sftp(signal);
+      await session.writeFile(path, bytes, 0o600);
+      return true;
+    } catch (err) {
+      signal?.throwIfAborted();
+      // No SFTP subsystem, or one a noisy login shell corrupts: the exec stream works anyway.
+      const kind = (isCroniumError(err) ? err.details?.kind : undefined) as string | undefined;
+      if (kind === 'unavailable' || !isCroniumError(err) || err.code === 'CONNECT_FAILED') this.#noSftp.add(name);
+      if (session && !session.closed) await session.unlink(path).catch(() => undefined);
+      return false;
+    } finally {
+      await session?.close().catch(() => undefined);
+    }
+  }
+
+  #toRecord(row: typeof runnerDeployments.$inferSelect, host: string): DeploymentRecord {
+    return toRecord(row, host);
+  }
+
+  #hostDbId(name: string): number {
+    const row = this.deps.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+    if (!row) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');
+    return row.id;
+  }
+
+  #recordArtifacts(status: ArtifactsStatus, force = false): void {
+    const key = JSON.stringify([status.version, status.builtAt, status.artifacts.map((a) => [a.target, a.sha256, a.status, a.error])]);
+    if (key === this.#recordedArtifacts && !force) return;
+    const now = Date.now();
+    this.deps.db.transaction((tx) => {
+      for (const a of status.artifacts) {
+        const values = {
+          version: status.version,
+          target: a.target,
+          sha256: a.sha256,
+          size: a.size,
+          signerKind: status.signer.kind,
+          signerFingerprint: status.signer.fingerprint,
+          status: a.status,
+          error: a.error,
+          verifiedAt: now,
+        };
+        tx.insert(runnerArtifacts)
+          .values(values)
+          .onConflictDoUpdate({ target: [runnerArtifacts.version, runnerArtifacts.target], set: values })
+          .run();
+      }
+    });
+    this.#recordedArtifacts = key;
+  }
+}
+
+/** The runner_deployments row of one deploy, written as the deploy goes. */
+class DeploymentRow {
+  id: number | undefined;
+  target = 'unknown';
+  sha256 = '';
+  path: string | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly hostId: number,
+    private readonly version: string,
+  ) {}
+
+  /** A cache hit: refresh the newest matching ready row, or record one (deployed by someone else). */
+  verified(): typeof runnerDeployments.$inferSelect {
+    const now = Date.now();
+    const row = this.db
+      .select({ id: runnerDeployments.id })
+      .from(runnerDeployments)
+      .where(
+        and(
+          eq(runnerDeployments.hostId, this.hostId),
+          eq(runnerDeployments.version, this.version),
+          eq(runnerDeployments.sha256, this.sha256),
+          eq(runnerDeployments.path, this.path ?? ''),
+          eq(runnerDeployments.status, 'ready'),
+        ),
+      )
+      .orderBy(desc(runnerDeployments.id))
+      .limit(1)
+      .get();
+    if (row) {
+      return this.db.update(runnerDeployments).set({ verifiedAt: now, updatedAt: now }).where(eq(runnerDeployments.id, row.id)).returning().get();
+    }
+    return this.#insert('ready', null, now);
+  }
+
+  /** Starts the row of an upload. */
+  start(): void {
+    this.id = this.#insert('deploying', null, Date.now()).id;
+  }
+
+  ready(): typeof runnerDeployments.$inferSelect {
+    const now = Date.now();
+    return this.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now }).where(eq(runnerDeployments.id, this.id!)).returning().get();
+  }
+
+  failed(error: string): void {
+    const now = Date.now();
+    if (this.id !== undefined) {
+      this.db.update(runnerDeployments).set({ status: 'failed', error, updatedAt: now, target: this.target, sha256: this.sha256, path: this.path }).where(eq(runnerDeployments.id, this.id)).run();
+    } else {
+      this.#insert('failed', error, now);
+    }
+  }
+
+  /** A cached binary failed its check: the ready rows of that path become failed with the error (or a failed row is added when none was recorded). */
+  integrityFailed(error: string): void {
+    const now = Date.now();
+    const updated = this.db
+      .update(runnerDeployments)
+      .set({ status: 'failed', error: `RUNNER_INTEGRITY_FAILED: ${error}`, updatedAt: now })
+      .where(and(eq(runnerDeployments.hostId, this.hostId), eq(runnerDeployments.path, this.path ?? ''), eq(runnerDeployments.status, 'ready')))
+      .returning({ id: runnerDeployments.id })
+      .all();
+    if (updated.length === 0) this.#insert('failed', `RUNNER_INTEGRITY_FAILED: ${error}`, now);
+  }
+
+  /** Version dirs the install pruned: their rows are removed. */
+  markPruned(paths: string[]): void {
+    if (!paths.length) return;
+    this.db
+      .update(runnerDeployments)
+      .set({ status: 'removed', updatedAt: Date.now() })
+      .where(and(eq(runnerDeployments.hostId, this.hostId), inArray(runnerDeployments.path, paths), inArray(runnerDeployments.status, ['ready', 'deploying', 'failed'])))
+      .run();
+  }
+
+  #insert(status: 'deploying' | 'ready' | 'failed', error: string | null, now: number): typeof runnerDeployments.$inferSelect {
+    return this.db
+      .insert(runnerDeployments)
+      .values({
+        hostId: this.hostId,
+        version: this.version,
+        target: this.target,
+        path: this.path,
+        sha256: this.sha256,
+        status,
+        error,
+        createdAt: now,
+        updatedAt: now,
+        verifiedAt: status === 'ready' ? now : null,
+      })
+      .returning()
+      .get();
+  }
+}
+
+function toRecord(row: typeof runnerDeployments.$inferSelect, host: string): DeploymentRecord {
+  return {
+    id: row.id,
+    host,
+    version: row.version,
+    target: row.target,
+    path: row.path,
+    sha256: row.sha256,
+    status: row.status,
+    error: row.error,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    verifiedAt: row.verifiedAt,
+  };
+}
+
+/** RUNNER_DEPLOY_FAILED naming every cache location and why it cannot hold the runner. */
+function noLocation(name: string, facts: PrepareFacts): CroniumError {
+  const locations = CACHE_LOCATIONS.map((loc) => {
+    const c = facts.facts.caches.find((x) => x.id === loc.id);
+    const problem = c ? (cacheProblem(c, facts.uid) ?? 'unusable') : 'not probed';
+    return { id: loc.id, label: loc.label, path: c?.path || null, problem };
+  });
+  const list = locations.map((l) => `${l.path ?? l.label}: ${l.problem}`).join('; ');
+  return new CroniumError(
+    'RUNNER_DEPLOY_FAILED',
+    `no runner cache location on ${name} is writable and executable: ${list}`,
+    'give the runner one private, writable, executable place (e.g. remove noexec from /tmp or /dev/shm, or point XDG_CACHE_HOME at an exec mount), or use --mode direct',
+    { reason: 'no-cache-location', locations },
+  );
+}
+
+function describeExec(res: { code: number | null; signal: string | null; stderr: Buffer }): string {
+  const err = res.stderr.toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
+  return `exit ${res.code ?? `signal ${res.signal ?? '?'}`}${err ? `: ${err}` : ''}`;
+}
+
+function timings(t0: number, connected: number, prepared: number, uploaded: number): DeployResult['timings'] {
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { connectMs: r(connected - t0), prepareMs: r(prepared - connected), uploadMs: r(uploaded - prepared), totalMs: r(performance.now() - t0) };
+}
+
+function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

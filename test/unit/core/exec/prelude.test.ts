@@ -1,0 +1,97 @@
+// The direct-mode prelude, run by the local POSIX sh exactly as a host runs it (`sh -s`, stdin
+// kept open), and the stdout filter that takes its markers and the script's output out of the log.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { StdoutFilter } from '../../../../electron/core/exec/output-filter';
+import { buildPrelude, heredocDelimiter, shQuote, validateEnv } from '../../../../electron/core/exec/prelude';
+
+/** Runs a prelude with `sh -s`, keeping stdin open until the shell exits (as the app does). */
+function runPrelude(text: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.write(text);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const NASTY = [`it's`, `"double"`, '$HOME $(id) `id` \\n \\\\', 'line1\nline2', "'", "''", '', 'a\'b"c$d`e\\f', '!!', '*', '-n'];
+
+test('shQuote: every value reaches sh unchanged', () => {
+  for (const v of NASTY) {
+    const out = execFileSync('sh', ['-c', `printf %s ${shQuote(v)}`]).toString();
+    assert.equal(out, v, JSON.stringify(v));
+  }
+});
+
+test('heredocDelimiter: never a line of the content', () => {
+  const seq = ['aaaa', 'aaaa', 'bbbb'];
+  const random = () => seq.shift()!;
+  assert.equal(heredocDelimiter('x\nCRONIUM_EOF_aaaa\ny', random), 'CRONIUM_EOF_bbbb');
+});
+
+test('validateEnv: identifiers only, reserved names refused', () => {
+  validateEnv({ A: '1', _b2: 'x' });
+  for (const bad of ['1A', 'A-B', 'A B', '', 'PATH', 'CRONIUM_X', 'IFS']) {
+    assert.throws(() => validateEnv({ [bad]: 'v' }), /INVALID|invalid/, bad);
+  }
+  assert.throws(() => validateEnv({ A: 'x\0y' }));
+});
+
+test('prelude: script, input and env arrive exactly, even when the script contains the delimiter', async () => {
+  // The first delimiter drawn collides with a line of the script: the builder must draw again.
+  const draws = ['nonce0001', 'dddd', 'dddd', 'eeee', 'ffff'];
+  const random = () => draws.shift() ?? 'zzzz';
+  const script = ['cat <<\'X\'', 'CRONIUM_EOF_dddd', 'X', 'printf "%s|" "$A" "$B" "$C"', 'echo', 'cat', 'echo "$CRONIUM_INPUT_FILE" | grep -q "/input$" && echo has-input-file'].join('\n');
+  const p = buildPrelude({ interpreter: 'sh', script, input: '{"q":"it\'s $x"}', env: { A: NASTY[0]!, B: NASTY[2]!, C: NASTY[3]! }, random });
+  assert.ok(!p.text.includes("<<'CRONIUM_EOF_dddd'"), 'the colliding delimiter was used');
+  const r = await runPrelude(p.text);
+  assert.equal(r.code, 0, r.stderr);
+  const body = r.stdout.slice(r.stdout.indexOf('started'));
+  assert.equal(body.slice(body.indexOf('\n') + 1), `CRONIUM_EOF_dddd\n${NASTY[0]}|${NASTY[2]}|${NASTY[3]}|\n{"q":"it's $x"}\nhas-input-file\n`);
+});
+
+test('prelude: exit status passes through, the temp dir is removed, a missing interpreter is reported', async () => {
+  const p = buildPrelude({ interpreter: 'sh', script: 'echo "$0"; exit 7' });
+  const r = await runPrelude(p.text);
+  assert.equal(r.code, 7);
+  const path = /\n(\S+\/script)\n/.exec(r.stdout)?.[1];
+  assert.ok(path, r.stdout);
+  assert.throws(() => execFileSync('test', ['-e', path.replace(/\/script$/, '')]));
+  const missing = buildPrelude({ interpreter: 'sh', script: 'true' });
+  const r2 = await runPrelude(missing.text.replace("for x in 'sh'", "for x in 'no-such-interpreter-x'"));
+  assert.equal(r2.code, 127);
+  assert.match(r2.stdout, new RegExp(`@@cronium:${missing.nonce}:error INTERPRETER_MISSING`));
+});
+
+test('prelude: nothing secret on a command line; only `sh -s` would be', () => {
+  const p = buildPrelude({ interpreter: 'bash', script: 'true', env: { TOKEN: 'hunter2' } });
+  assert.match(p.text, /export TOKEN='hunter2'/);
+  assert.ok(p.text.startsWith('{\n') && p.text.endsWith('}\n'), 'one brace group, parsed whole before it runs');
+});
+
+test('StdoutFilter: drops pre-start noise, takes markers and output lines split across chunks', () => {
+  const markers: string[] = [];
+  const outputs: unknown[] = [];
+  const f = new StdoutFilter('n1', { onMarker: (m) => markers.push(m), onOutput: (v) => outputs.push(v) });
+  const parts = ['Welcome to noisy host\n\n@@cronium:n1:sta', 'rted 42\nhello\n@@cro', 'nium:output {"a":', '1}\nworld', ' tail\n@@cronium:output not json\n', '@@cronium:output {"b":2}'];
+  const log = parts.map((p) => f.push(Buffer.from(p)).toString()).join('') + f.end().toString();
+  assert.deepEqual(markers, ['started 42']);
+  assert.deepEqual(outputs, [{ a: 1 }, { b: 2 }]);
+  assert.equal(log, 'hello\nworld tail\n@@cronium:output not json\n');
+});
+
+test('StdoutFilter: a line that only starts like a marker is passed on at once', () => {
+  const f = new StdoutFilter('n', { onMarker: () => undefined, onOutput: () => undefined });
+  f.push(Buffer.from('\n@@cronium:n:started 1\n'));
+  assert.equal(f.push(Buffer.from('@@x\n')).toString(), '@@x\n');
+  assert.equal(f.push(Buffer.from('abc')).toString(), 'abc');
+  assert.equal(f.push(Buffer.from('@@cronium:output {}\n')).toString(), '@@cronium:output {}\n', 'not at a line start: plain output');
+  assert.equal(f.push(Buffer.from('\n')).toString(), '\n');
+  assert.equal(f.push(Buffer.from('@@cronium:output')).toString(), '', 'held: could still be an output line');
+  assert.equal(f.push(Buffer.from('x\n')).toString(), '@@cronium:outputx\n');
+});
