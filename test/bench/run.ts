@@ -26,6 +26,7 @@ import { openCore } from '../../electron/core/core';
 import { call } from '../../electron/core/api/dispatcher';
 import { benchQueue } from './queue';
 import { benchDeploy } from './deploy';
+import { benchFanout } from './fanout';
 import { benchSsh } from './ssh';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -160,6 +161,30 @@ if ('skipped' in dep) {
   }
   const w = stats(dep.warm);
   rows.push({ name: 'runner warm check (cached binary re-hashed on the host, pooled connection)', median: w.median, spread: spread(w), unit: 'ms' });
+}
+
+const fan = await benchFanout();
+if ('skipped' in fan) {
+  rows.push({ name: 'fan-out and scheduling jitter', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${fan.skipped}` });
+} else {
+  const ours = 'cronium (direct, concurrency 50)';
+  for (const n of fan.sizes) {
+    const s = stats(fan.wall[ours]![n]!);
+    const peers = Object.entries(fan.wall)
+      .filter(([tool]) => tool !== ours)
+      .map(([tool, byN]) => ({ label: tool, median: stats(byN[n]!).median }));
+    const fastest = peers.every((p) => s.median < p.median);
+    rows.push({
+      name: `fan-out of \`true\` to ${n} hosts, cold connections (${ours})`,
+      median: s.median,
+      spread: `${s.p25.toFixed(0)}–${s.p75.toFixed(0)}`,
+      unit: 'ms',
+      baselines: peers,
+      ...(n === 100 ? { target: '< 5 s and ahead of every peer', verdict: s.median < 5000 && fastest ? ('met' as const) : ('missed' as const) } : {}),
+    });
+  }
+  const j = stats(fan.jitterMs);
+  rows.push({ name: `scheduling jitter: per-second schedule, fire to job enqueued (${fan.jitterMs.length} fires)`, median: j.median, spread: `${j.p25.toFixed(0)}–${j.p75.toFixed(0)}`, unit: 'ms' });
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
