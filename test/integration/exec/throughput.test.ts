@@ -1,0 +1,81 @@
+/**
+ * 100 MB of output from one run (direct mode, a real sshd host): every byte is stored,
+ * and the app's memory stays flat: its peak RSS during the run grows by far less than
+ * the output, so nothing accumulates in memory.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { call } from '../../../electron/core/api/dispatcher';
+import { openCore, type Core } from '../../../electron/core/core';
+import { Worker } from '../../../electron/core/exec/worker';
+import { startFleet, type Fleet } from '../../fleet/fleet';
+
+const SUBNET = 214;
+const ctx = { door: 'cli' as const };
+let fleet: Fleet | undefined;
+let scratch = '';
+let core: Core | undefined;
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'cronium-throughput-'));
+  fleet = await startFleet({ subnet: SUBNET, hosts: [{ name: 'default', profile: 'default' }] });
+  mkdirSync(join(scratch, 'home'), { recursive: true });
+  const knownHosts = join(scratch, 'home', 'known_hosts');
+  writeFileSync(knownHosts, fleet.knownHosts(), { mode: 0o600 });
+  core = openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
+  const h = fleet.host('default');
+  core.hosts.add({ name: 'default', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+});
+
+after(async () => {
+  core?.close();
+  await fleet?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Runs one script that prints `size` bytes; returns the bytes stored, the time and the peak RSS growth. */
+async function printBytes(size: number): Promise<{ stored: number; secs: number; grewMb: number }> {
+  const c = core!;
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const { jobId } = await call(c.dispatch, 'jobs.run', { hosts: ['default'], script: `head -c ${size} /dev/zero | tr '\\0' 'x'\n`, mode: 'direct', timeoutMs: 120_000 }, ctx);
+  const worker = new Worker({ db: c.store.sqlite, queue: c.queue, logs: c.logs, events: c.events, executor: c.executor, owner: `test:${process.pid}`, jobId });
+  const detach = c.jobs.attach(worker);
+  const t0 = Date.now();
+  worker.start();
+  try {
+    for (;;) {
+      const status = c.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
+      if (!['queued', 'running'].includes(status)) {
+        assert.equal(status, 'succeeded');
+        break;
+      }
+      assert.ok(Date.now() - t0 < 120_000, 'the run did not finish in 2 minutes');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    clearInterval(sampler);
+    await worker.stop();
+    detach();
+  }
+  const runId = c.store.sqlite.prepare('select id from runs where job_id = ?').pluck().get(jobId) as number;
+  const stored = c.store.sqlite.prepare("select sum(length(bytes)) from log_chunks where run_id = ? and stream = 'stdout'").pluck().get(runId) as number;
+  return { stored, secs: (Date.now() - t0) / 1000, grewMb: (peak - rss0) / 1024 / 1024 };
+}
+
+test('100 MB of output: every byte stored, memory flat', async () => {
+  const MB = 1024 * 1024;
+  // The garbage collector lets a few tens of MB of spent buffers pile up before it runs,
+  // whatever the output size. Flat means: five times the output costs no more memory.
+  const small = await printBytes(20 * MB);
+  assert.equal(small.stored, 20 * MB);
+  const big = await printBytes(100 * MB);
+  assert.equal(big.stored, 100 * MB, 'every byte is stored');
+  console.log(`# 100 MB in ${big.secs.toFixed(1)} s (${(100 / big.secs).toFixed(0)} MB/s); peak RSS growth ${big.grewMb.toFixed(0)} MB (20 MB run: ${small.grewMb.toFixed(0)} MB)`);
+  assert.ok(big.grewMb - small.grewMb < 48, `memory grew with the output: ${small.grewMb.toFixed(0)} MB for 20 MB, ${big.grewMb.toFixed(0)} MB for 100 MB`);
+  assert.ok(big.grewMb < 100, `peak RSS grew by ${big.grewMb.toFixed(0)} MB during 100 MB of output`);
+});
