@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type WsServerMessage } from '../shared/api';
+import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type EventPayload, type WsServerMessage } from '../shared/api';
 import { CroniumError, invalidInput } from '../shared/errors';
 import type { Core } from '../core/core';
 
@@ -30,6 +30,35 @@ const MIME: Record<string, string> = {
   '.woff2': 'font/woff2',
   '.map': 'application/json',
 };
+
+/** Above this many bytes queued on a client's socket, its live logs are held back. */
+export const CLIENT_LOG_HIGH_WATER = 1024 * 1024;
+
+/**
+ * Backpressure for one client's live logs: while its socket has more than
+ * CLIENT_LOG_HIGH_WATER bytes queued, run.log batches are not queued behind them (that
+ * memory would grow with the output); the first batch sent after it drains carries
+ * `gapFrom`, the first sequence number it missed, and the client reads that range from
+ * the store (runs.logs). Nothing is lost, and memory stays bounded.
+ */
+export class LogBackpressure {
+  private readonly missedFrom = new Map<number, number>();
+
+  constructor(private readonly queued: () => number) {}
+
+  /** The batch to send now (possibly with gapFrom), or undefined to hold it back. */
+  admit(batch: EventPayload<'run.log'>): EventPayload<'run.log'> | undefined {
+    const first = batch.gapFrom ?? batch.chunks[0]?.seq;
+    if (this.queued() > CLIENT_LOG_HIGH_WATER) {
+      if (first !== undefined && !this.missedFrom.has(batch.runId)) this.missedFrom.set(batch.runId, first);
+      return undefined;
+    }
+    const missed = this.missedFrom.get(batch.runId);
+    if (missed === undefined) return batch;
+    this.missedFrom.delete(batch.runId);
+    return { ...batch, chunks: [], gapFrom: Math.min(missed, first ?? missed) };
+  }
+}
 
 /** A running headless server. */
 export interface HeadlessServer {
@@ -131,7 +160,11 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
     send({ type: 'hello', version: core.info.version, methods: METHOD_NAMES, events: EVENT_NAMES });
-    const off = core.events.onAny(EVENT_NAMES, (event, payload) => send({ type: 'event', event, payload }));
+    const logs = new LogBackpressure(() => ws.bufferedAmount);
+    const off = core.events.onAny(EVENT_NAMES, (event, payload) => {
+      const out = event === 'run.log' ? logs.admit(payload as EventPayload<'run.log'>) : payload;
+      if (out !== undefined) send({ type: 'event', event, payload: out });
+    });
     ws.on('close', off);
     // A protocol violation (oversized or malformed frame) closes that socket; it must never crash the server.
     ws.on('error', () => ws.terminate());
