@@ -2,6 +2,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { openDoor } from './api';
+import { ApiProvider } from './api/context';
 import { App } from './App';
 import { createAppStore, StoreProvider } from './store';
 import './styles.css';
@@ -13,8 +14,10 @@ const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
 createRoot(root).render(
   <StrictMode>
-    <StoreProvider store={store}>
-      <App />
-    </StoreProvider>
+    <ApiProvider api={api}>
+      <StoreProvider store={store}>
+        <App />
+      </StoreProvider>
+    </ApiProvider>
   </StrictMode>,
 );

@@ -9,11 +9,27 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { CroniumApi } from '../../electron/shared/api';
 import type { Connection } from '../api';
 import { createHostsSlice } from './hosts-slice';
+import { createJobsSlice } from './jobs-slice';
+import { createRunnerSlice } from './runner-slice';
+import { createSchedulesSlice } from './schedules-slice';
 import { createSessionSlice } from './session-slice';
 import type { AppState } from './types';
 
 export { useShallow } from 'zustand/react/shallow';
-export type { AppInfo, AppState, ConnectionStatus, HostsState, NewHostInput, SessionState } from './types';
+export type {
+  AppInfo,
+  AppState,
+  ConnectionStatus,
+  HostsState,
+  JobStatus,
+  JobSummary,
+  NewHostInput,
+  NewScheduleInput,
+  RunnerArtifacts,
+  RunnerDeployment,
+  ScheduleView,
+  SessionState,
+} from './types';
 
 /** The store and a way to stop feeding it. */
 export interface AppStore {
@@ -31,10 +47,28 @@ export function createAppStore(api: CroniumApi, connection: Connection | null): 
   const store = createStore<AppState>()((...a) => ({
     ...createHostsSlice(api)(...a),
     ...createSessionSlice(api, connection ? 'connecting' : 'local')(...a),
+    ...createJobsSlice(api)(...a),
+    ...createSchedulesSlice(api)(...a),
+    ...createRunnerSlice(api)(...a),
   }));
   const state = () => store.getState();
 
-  const unsubscribers = [api.on('hosts.changed', () => void state().hosts.load())];
+  // Job list refreshes on status changes are coalesced: a fan-out to many hosts sends many.
+  let jobsTimer: ReturnType<typeof setTimeout> | null = null;
+  const reloadJobs = () => {
+    if (jobsTimer || !state().jobs.loaded) return;
+    jobsTimer = setTimeout(() => {
+      jobsTimer = null;
+      void state().jobs.load();
+    }, 250);
+  };
+  const unsubscribers = [
+    api.on('hosts.changed', () => void state().hosts.load()),
+    api.on('run.status', reloadJobs),
+    () => {
+      if (jobsTimer) clearTimeout(jobsTimer);
+    },
+  ];
   if (connection) {
     let opened = connection.get().opened;
     unsubscribers.push(
@@ -45,6 +79,10 @@ export function createAppStore(api: CroniumApi, connection: Connection | null): 
           const { hosts, session } = state();
           if (c.opened > 1 || (!hosts.loaded && !hosts.loading)) void hosts.load();
           if (c.opened > 1 || (!session.info && session.infoError)) void session.loadInfo();
+          const { jobs, schedules, runner } = state();
+          if (c.opened > 1 && jobs.loaded) void jobs.load();
+          if (c.opened > 1 && schedules.loaded) void schedules.load();
+          if (c.opened > 1 && runner.loaded) void runner.load();
         }
         opened = c.opened;
       }),

@@ -48,8 +48,75 @@ export interface SessionSlice {
   session: SessionState;
 }
 
+/** A job as listed, from jobs.list. */
+export type JobSummary = MethodResult<'jobs.list'>[number];
+/** A job's status. */
+export type JobStatus = JobSummary['status'];
+
+/** The jobs list as the UI shows it. */
+export interface JobsState {
+  list: JobSummary[];
+  /** Only jobs of this status, or all. */
+  status: JobStatus | null;
+  loading: boolean;
+  loaded: boolean;
+  error: ErrorInfo | null;
+  /** Fetches the list with the current filter; a later call wins. */
+  load(): Promise<void>;
+  /** Changes the status filter and reloads. */
+  setStatus(status: JobStatus | null): void;
+}
+
+/** A schedule, from schedules.list. */
+export type ScheduleView = MethodResult<'schedules.list'>[number];
+/** What the Add schedule form sends. */
+export type NewScheduleInput = MethodArgs<'schedules.add'>;
+
+/** The schedules as the UI shows them. */
+export interface SchedulesState {
+  list: ScheduleView[];
+  loading: boolean;
+  loaded: boolean;
+  error: ErrorInfo | null;
+  load(): Promise<void>;
+  /** Adds a schedule; rejects with ApiError so the form can show it. */
+  add(input: NewScheduleInput): Promise<ScheduleView>;
+  pause(name: string): Promise<void>;
+  resume(name: string): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
+/** The runner's artifacts, from runner.artifacts. */
+export type RunnerArtifacts = MethodResult<'runner.artifacts'>;
+/** One runner deployment. */
+export type RunnerDeployment = MethodResult<'runner.deployments'>[number];
+
+/** The Runner view's data. */
+export interface RunnerState {
+  artifacts: RunnerArtifacts | null;
+  artifactsError: ErrorInfo | null;
+  deployments: RunnerDeployment[];
+  deploymentsError: ErrorInfo | null;
+  loading: boolean;
+  loaded: boolean;
+  load(): Promise<void>;
+}
+
+/** The jobs slice. */
+export interface JobsSlice {
+  jobs: JobsState;
+}
+/** The schedules slice. */
+export interface SchedulesSlice {
+  schedules: SchedulesState;
+}
+/** The runner slice. */
+export interface RunnerSlice {
+  runner: RunnerState;
+}
+
 /** The whole store. */
-export type AppState = HostsSlice & SessionSlice;
+export type AppState = HostsSlice & SessionSlice & JobsSlice & SchedulesSlice & RunnerSlice;
 
 /** A typed slice creator over the whole store. */
 export type SliceCreator<S> = StateCreator<AppState, [], [], S>;

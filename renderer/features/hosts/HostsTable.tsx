@@ -1,4 +1,4 @@
-/** The hosts table: sortable by any column, one remove action per row. */
+/** The hosts table: sortable by any column, a link to each host's detail, one remove action per row. */
 import type { Host } from '../../../electron/shared/api';
 import type { Sort, SortKey } from './host-table-model';
 
@@ -67,7 +67,7 @@ export function HostsTable({ hosts, sort, onSort, onRemove }: HostsTableProps) {
           {hosts.map((h) => (
             <tr key={h.id}>
               <th scope="row" className="host-name">
-                {h.name}
+                <a href={`#hosts/${encodeURIComponent(h.name)}`}>{h.name}</a>
               </th>
               <td className="mono">{h.address}</td>
               <td className="mono num">{h.port}</td>

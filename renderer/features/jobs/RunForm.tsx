@@ -1,0 +1,170 @@
+/** The Run form: hosts or a tag, an interpreter, a script and a timeout; jobs.run, then the job. */
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { fieldErrors, toErrorInfo, type ErrorInfo } from '../../api';
+import { useApi } from '../../api/context';
+import { navigate } from '../../app/route';
+import { ErrorNotice } from '../../components/ErrorNotice';
+import { TextField } from '../../components/Field';
+import { useAppStore } from '../../store';
+import { SAMPLES, toRunArgs, validateRun, type RunFormErrors, type RunFormValues } from './run-form';
+import { ScriptEditor, type Interpreter } from './ScriptEditor';
+
+const INTERPRETERS: Interpreter[] = ['bash', 'sh', 'python3', 'node'];
+
+/** Reads `?host=a&host=b` preselection from the hash route's query (none supported yet): hosts come from props. */
+export interface RunFormProps {
+  initialHosts?: string[];
+}
+
+/** The Run view. */
+export function RunForm({ initialHosts = [] }: RunFormProps) {
+  const api = useApi();
+  const hosts = useAppStore((s) => s.hosts.list);
+  const loadJobs = useAppStore((s) => s.jobs.load);
+  const [v, setV] = useState<RunFormValues>({ target: 'hosts', hosts: initialHosts, tag: '', interpreter: 'bash', mode: 'auto', script: SAMPLES.bash, timeout: '' });
+  const [errors, setErrors] = useState<RunFormErrors>({});
+  const [formError, setFormError] = useState<ErrorInfo | null>(null);
+  const [busy, setBusy] = useState(false);
+  const tags = useMemo(() => [...new Set(hosts.flatMap((h) => h.tags))].sort(), [hosts]);
+
+  useEffect(() => {
+    document.getElementById('run-hosts')?.focus();
+  }, []);
+
+  const set = <K extends keyof RunFormValues>(k: K, value: RunFormValues[K]) => {
+    setV((old) => ({ ...old, [k]: value }));
+    if (k in errors) setErrors((e) => ({ ...e, [k]: undefined }));
+  };
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (busy) return;
+    setFormError(null);
+    const local = validateRun(v);
+    setErrors(local);
+    if (Object.keys(local).length) return;
+    setBusy(true);
+    try {
+      const { jobId } = await api.jobs.run(toRunArgs(v));
+      void loadJobs();
+      navigate({ view: 'job', id: jobId });
+    } catch (err) {
+      const fields: RunFormErrors = {};
+      const other: string[] = [];
+      for (const f of fieldErrors(err)) {
+        if (f.field === 'hosts' || f.field === 'tag' || f.field === 'script') fields[f.field] = f.message;
+        else if (f.field === 'timeoutMs') fields.timeout = `Timeout: ${f.message}`;
+        else other.push(`${f.field}: ${f.message}`);
+      }
+      setErrors(fields);
+      if (!Object.keys(fields).length || other.length) setFormError(other.length ? { ...toErrorInfo(err), message: other.join('; ') } : toErrorInfo(err));
+      setBusy(false);
+    }
+  }
+
+  const onInterpreter = (i: Interpreter) => {
+    // Swap the sample only while the user has not written their own script.
+    setV((old) => ({ ...old, interpreter: i, script: old.script === SAMPLES[old.interpreter] ? SAMPLES[i] : old.script }));
+  };
+
+  return (
+    <section className="view" aria-labelledby="run-title">
+      <header className="view-header">
+        <a className="back-link" href="#jobs">
+          <span aria-hidden="true">←</span> Jobs
+        </a>
+        <h1 id="run-title">Run a script</h1>
+      </header>
+      <form className="form run-form" noValidate onSubmit={(e) => void submit(e)} aria-busy={busy}>
+        <fieldset className="field target-field">
+          <legend>Run on</legend>
+          <div className="segmented">
+            <label>
+              <input type="radio" name="run-target" checked={v.target === 'hosts'} onChange={() => set('target', 'hosts')} /> Chosen hosts
+            </label>
+            <label>
+              <input type="radio" name="run-target" checked={v.target === 'tag'} onChange={() => set('target', 'tag')} /> A tag
+            </label>
+          </div>
+          {v.target === 'hosts' ? (
+            <div className={`field${errors.hosts ? ' field-invalid' : ''}`}>
+              <label htmlFor="run-hosts">Hosts</label>
+              <select
+                id="run-hosts"
+                multiple
+                size={Math.min(6, Math.max(3, hosts.length))}
+                value={v.hosts}
+                onChange={(e) => set('hosts', [...e.target.selectedOptions].map((o) => o.value))}
+                aria-invalid={errors.hosts ? true : undefined}
+                aria-describedby={errors.hosts ? 'run-hosts-error' : 'run-hosts-hint'}
+              >
+                {hosts.map((h) => (
+                  <option key={h.name} value={h.name}>
+                    {h.name} ({h.address})
+                  </option>
+                ))}
+              </select>
+              {errors.hosts ? (
+                <p id="run-hosts-error" className="field-error">
+                  {errors.hosts}
+                </p>
+              ) : (
+                <p id="run-hosts-hint" className="field-hint">
+                  Ctrl or Shift to choose several.
+                </p>
+              )}
+            </div>
+          ) : (
+            <TextField id="run-tag" label="Tag" value={v.tag} error={errors.tag} list="run-tags" autoComplete="off" spellCheck={false} onChange={(e) => set('tag', e.target.value)} />
+          )}
+          <datalist id="run-tags">
+            {tags.map((t) => (
+              <option key={t} value={t} />
+            ))}
+          </datalist>
+        </fieldset>
+        <div className="form-row">
+          <div className="field">
+            <label htmlFor="run-interpreter">Interpreter</label>
+            <select id="run-interpreter" value={v.interpreter} onChange={(e) => onInterpreter(e.target.value as Interpreter)}>
+              {INTERPRETERS.map((i) => (
+                <option key={i} value={i}>
+                  {i}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="run-mode">Mode</label>
+            <select id="run-mode" value={v.mode} onChange={(e) => set('mode', e.target.value as RunFormValues['mode'])} aria-describedby="run-mode-hint">
+              <option value="auto">auto</option>
+              <option value="runner">runner</option>
+              <option value="direct">direct SSH</option>
+            </select>
+            <p id="run-mode-hint" className="field-hint">
+              auto: the runner where it works, else plain SSH.
+            </p>
+          </div>
+          <TextField id="run-timeout" label="Timeout (seconds)" optional inputMode="decimal" value={v.timeout} error={errors.timeout} placeholder="none" onChange={(e) => set('timeout', e.target.value)} />
+        </div>
+        <div className={`field${errors.script ? ' field-invalid' : ''}`}>
+          <label htmlFor="run-script" id="run-script-label">
+            Script
+          </label>
+          <ScriptEditor id="run-script" value={v.script} interpreter={v.interpreter} onChange={(s) => set('script', s)} describedBy={errors.script ? 'run-script-error' : undefined} invalid={!!errors.script} />
+          {errors.script && (
+            <p id="run-script-error" className="field-error">
+              {errors.script}
+            </p>
+          )}
+        </div>
+        {formError && <ErrorNotice error={formError} />}
+        <div className="form-actions form-actions-start">
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? 'Starting…' : 'Run'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

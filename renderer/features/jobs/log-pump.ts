@@ -1,0 +1,162 @@
+/**
+ * LogPump: feeds a run's log chunks into a terminal, in order and exactly once.
+ *
+ * Invariants: chunks are written in seq order and never twice (a chunk at or below the
+ * last written seq is dropped, so the tail read and live events may overlap freely);
+ * a hole in the sequence is filled by reading the store (`fill`) before anything after
+ * it is written; at most one write is outstanding at a time and the next one waits
+ * for the terminal's write callback (backpressure), with everything that arrived
+ * meanwhile batched into one write of at most `maxBatchBytes`.
+ */
+
+/** A chunk of log as the contract carries it (data is base64). */
+export interface LogChunk {
+  seq: number;
+  stream: 'stdout' | 'stderr' | 'system';
+  ts: number;
+  data: string;
+}
+
+/** What the pump writes to: xterm's `write(data, callback)`. */
+export interface LogSink {
+  write(data: Uint8Array, callback: () => void): void;
+}
+
+/** Knobs of the pump. */
+export interface LogPumpOptions {
+  /** Reads chunks from seq `from` (in order, possibly fewer than asked); an empty list means none yet. */
+  fill: (from: number) => Promise<LogChunk[]>;
+  /** Largest single write. */
+  maxBatchBytes?: number;
+  /** Schedules a flush (requestAnimationFrame-like); tests pass a synchronous one. */
+  schedule?: (fn: () => void) => void;
+}
+
+const SYSTEM_ON = new TextEncoder().encode('\x1b[2;3m');
+const STYLE_OFF = new TextEncoder().encode('\x1b[0m');
+
+/** Decodes base64 into bytes. */
+export function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Orders, de-duplicates, gap-fills and batches a run's chunks into a sink. */
+export class LogPump {
+  /** The last seq handed to the sink. */
+  lastSeq = 0;
+  /** Bytes written so far. */
+  bytesWritten = 0;
+  private readonly pending = new Map<number, LogChunk>();
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private writing = false;
+  private scheduled = false;
+  private filling = false;
+  private disposed = false;
+  private readonly maxBatch: number;
+  private readonly schedule: (fn: () => void) => void;
+
+  constructor(
+    private readonly sink: LogSink,
+    private readonly opts: LogPumpOptions,
+  ) {
+    this.maxBatch = opts.maxBatchBytes ?? 256 * 1024;
+    this.schedule = opts.schedule ?? ((fn) => void setTimeout(fn, 16));
+  }
+
+  /** Starts after `seq` (e.g. when the first chunks were skipped on purpose: tail first). */
+  startAfter(seq: number): void {
+    if (seq > this.lastSeq) this.lastSeq = seq;
+  }
+
+  /** Takes chunks from a read or an event, in any order. `gapFrom`: the live feed dropped chunks from there. */
+  push(chunks: readonly LogChunk[], gapFrom?: number): void {
+    if (this.disposed) return;
+    for (const c of chunks) if (c.seq > this.lastSeq) this.pending.set(c.seq, c);
+    this.drain();
+    if (gapFrom !== undefined && gapFrom > this.lastSeq) void this.fillFrom(this.lastSeq + 1);
+  }
+
+  /** Stops writing; later pushes and callbacks are ignored. */
+  dispose(): void {
+    this.disposed = true;
+    this.pending.clear();
+    this.queue = [];
+  }
+
+  /** Moves the contiguous chunks after lastSeq into the write queue; asks the store for a hole. */
+  private drain(): void {
+    let moved = false;
+    for (;;) {
+      const next = this.pending.get(this.lastSeq + 1);
+      if (!next) break;
+      this.pending.delete(next.seq);
+      this.lastSeq = next.seq;
+      const bytes = decodeBase64(next.data);
+      if (next.stream === 'system') this.enqueue(SYSTEM_ON, bytes, STYLE_OFF);
+      else this.enqueue(bytes);
+      moved = true;
+    }
+    if (this.pending.size > 0) void this.fillFrom(this.lastSeq + 1);
+    if (moved) this.kick();
+  }
+
+  private async fillFrom(from: number): Promise<void> {
+    if (this.filling || this.disposed) return;
+    this.filling = true;
+    try {
+      const chunks = await this.opts.fill(from);
+      if (this.disposed) return;
+      for (const c of chunks) if (c.seq > this.lastSeq) this.pending.set(c.seq, c);
+    } catch (e) {
+      console.warn('cronium: could not read a log gap', e);
+      return;
+    } finally {
+      this.filling = false;
+    }
+    const before = this.lastSeq;
+    this.drain();
+    // Still a hole though the store had more: keep reading (the store returns pages).
+    if (this.lastSeq > before && this.pending.size > 0) void this.fillFrom(this.lastSeq + 1);
+  }
+
+  private enqueue(...parts: Uint8Array[]): void {
+    for (const p of parts) {
+      this.queue.push(p);
+      this.queuedBytes += p.length;
+    }
+  }
+
+  private kick(): void {
+    if (this.writing || this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.disposed || this.writing || this.queue.length === 0) return;
+    let size = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || size + this.queue[n]!.length <= this.maxBatch)) size += this.queue[n++]!.length;
+    const parts = this.queue.splice(0, n);
+    this.queuedBytes -= size;
+    const data = new Uint8Array(size);
+    let off = 0;
+    for (const p of parts) {
+      data.set(p, off);
+      off += p.length;
+    }
+    this.writing = true;
+    this.bytesWritten += size;
+    this.sink.write(data, () => {
+      this.writing = false;
+      if (!this.disposed) this.kick();
+    });
+  }
+}
