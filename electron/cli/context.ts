@@ -31,9 +31,10 @@ export class CliContext {
     return resolveDataDir(this.globals.dataDir);
   }
 
-  /** The core, opened on first use. */
+  /** The core, opened on first use. CRONIUM_RUNNER_DIR: another runner artifacts dir (verified like the default one; for development and tests). */
   open(): Core {
-    this.core ??= openCore({ dataDir: this.dataDir, door: 'cli' });
+    const runnerDir = process.env.CRONIUM_RUNNER_DIR;
+    this.core ??= openCore({ dataDir: this.dataDir, door: 'cli', ...(runnerDir ? { runner: { artifactsDir: runnerDir } } : {}) });
     return this.core;
   }
 

@@ -13,6 +13,7 @@ import { openStore, type Store } from './db/database';
 import { EventBus } from './events/event-bus';
 import { ExecService } from './exec/exec-service';
 import { Executor } from './exec/executor';
+import { RunnerExecutor } from './exec/runner-mode';
 import { HostService } from './hosts/host-service';
 import { HostTrustService } from './hosts/host-trust';
 import { LogService } from './logs/log-service';
@@ -101,6 +102,18 @@ export function openCore(options: CoreOptions): Core {
     const hosts = new HostService(store.db, secrets, events, audit);
     const queue = new JobQueue(store);
     const logs = new LogService(store);
+    const keys = new InstallationKeys(dataDir);
+    const deployer = new RunnerDeployer({
+      db: store.db,
+      pool: ssh,
+      resolve: (name) => hosts.sshTarget(name),
+      keys,
+      artifacts: new LocalArtifacts({
+        dir: options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner'),
+        ...(options.runner?.trustedPublicKeyPem ? { trustedPublicKeyPem: options.runner.trustedPublicKeyPem } : {}),
+      }),
+      audit,
+    });
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
@@ -113,21 +126,11 @@ export function openCore(options: CoreOptions): Core {
       hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
       queue,
       logs,
-      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
+      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys }) }),
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
       schedules: new ScheduleService(store, audit),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
-      runner: new RunnerDeployer({
-        db: store.db,
-        pool: ssh,
-        resolve: (name) => hosts.sshTarget(name),
-        keys: new InstallationKeys(dataDir),
-        artifacts: new LocalArtifacts({
-          dir: options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner'),
-          ...(options.runner?.trustedPublicKeyPem ? { trustedPublicKeyPem: options.runner.trustedPublicKeyPem } : {}),
-        }),
-        audit,
-      }),
+      runner: deployer,
     };
     const close = () => {
       // Ends every SSH connection now (the sockets finish closing in the background).

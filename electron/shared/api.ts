@@ -297,6 +297,8 @@ export const JobRunArgs = z
     input: JsonValue.optional(),
     /** Retries of connection failures (0: none). */
     retries: z.int().min(0).max(10).default(0),
+    /** Runner mode: the runs survive the app's connection (reattached after a restart). */
+    detach: z.boolean().default(false),
   })
   .superRefine((a, ctx) => {
     if ((a.hosts ? 1 : 0) + (a.tag ? 1 : 0) !== 1) ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'give either hosts or a tag' });

@@ -15,6 +15,8 @@
  * - Runner deployment (test/bench/deploy.ts, needs root): cold deploy to a host with nothing
  *   cached (handshake included; SFTP, and gzip over exec on a host without SFTP), and the warm
  *   per-run check of the cached binary.
+ * - Runner mode (test/bench/runner.ts, needs root and Go): per-run wall time of `true` in runner
+ *   mode (warm: runner cached, connection pooled) against direct mode on the same host.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { openCore } from '../../electron/core/core';
 import { call } from '../../electron/core/api/dispatcher';
 import { benchQueue } from './queue';
 import { benchDeploy } from './deploy';
+import { benchRunner } from './runner';
 import { benchFanout } from './fanout';
 import { benchSsh } from './ssh';
 
@@ -161,6 +164,27 @@ if ('skipped' in dep) {
   }
   const w = stats(dep.warm);
   rows.push({ name: 'runner warm check (cached binary re-hashed on the host, pooled connection)', median: w.median, spread: spread(w), unit: 'ms' });
+}
+
+const rm = await benchRunner();
+if ('skipped' in rm) {
+  rows.push({ name: 'runner mode per-run overhead', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${rm.skipped}` });
+} else {
+  const s = stats(rm.runner);
+  const d = stats(rm.direct);
+  const ratio = s.median / d.median;
+  rows.push({
+    name: `run of \`true\` in runner mode, warm (cached runner re-verified, pooled connection; ${rm.runner.length} runs)`,
+    median: s.median,
+    spread: `${s.p25.toFixed(1)}–${s.p75.toFixed(1)}`,
+    unit: 'ms',
+    baseline: `direct mode, same host: ${d.median.toFixed(1)} ms`,
+    ratio,
+    target: '≤ 1.25x direct',
+    verdict: ratio <= 1.25 ? 'met' : 'missed',
+  });
+  const dep = stats(rm.deploy);
+  rows.push({ name: 'runner mode: per-run check (deploy phase) within those runs', median: dep.median, spread: `${dep.p25.toFixed(1)}–${dep.p75.toFixed(1)}`, unit: 'ms' });
 }
 
 const fan = await benchFanout();

@@ -115,6 +115,7 @@ interface RunFlags {
   concurrency?: string;
   env: string[];
   input?: string;
+  detach?: boolean;
 }
 
 /** Registers `run`. */
@@ -132,6 +133,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--concurrency <n>', 'hosts at once')
     .option('--env <K=V>', 'environment variable (repeatable; sent on stdin, never on a command line)', collect, [])
     .option('--input <json>', 'JSON input for the script (its stdin)')
+    .option('--detach', 'runner mode: the script survives the connection (reattached after a restart)')
     .action(async (o: RunFlags) => {
       let input: unknown;
       if (o.input !== undefined) {
@@ -153,6 +155,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
         env: parseEnv(o.env),
         ...(input !== undefined ? { input } : {}),
+        ...(o.detach ? { detach: true } : {}),
       };
       const core = ctx.open();
       const { jobId, runIds } = await ctx.call('jobs.run', args);

@@ -110,9 +110,16 @@ export class ExecService {
       ...(args.input !== undefined ? { input: args.input } : {}),
       maxAttempts: args.retries + 1,
     };
-    const jobId = this.deps.queue.enqueue(job);
+    // One transaction: no worker (of any process) can claim a run before it is marked detached.
+    const jobId = this.db
+      .transaction(() => {
+        const id = this.deps.queue.enqueue(job);
+        if (args.detach) this.db.prepare('update runs set detached = 1 where job_id = ?').run(id);
+        return id;
+      })
+      .immediate();
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
-    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter });
+    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(args.detach ? { detach: true } : {}) });
     for (const w of this.workers) w.poke();
     return { jobId, runIds };
   }

@@ -11,8 +11,8 @@ import type { SshConnection, SshPool, SshTarget } from '../ssh/types';
 import { runDirect } from './direct';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerMode } from './types';
 
-/** Why `auto` runs in direct mode while no runner executor is plugged in. */
-export const NO_RUNNER_REASON = 'runner mode not available yet';
+/** Why `auto` runs in direct mode when no runner mode is plugged in. */
+export const NO_RUNNER_REASON = 'runner mode is not configured in this process';
 
 /** What the executor needs. */
 export interface ExecutorOptions {
@@ -75,15 +75,18 @@ export class Executor {
     }
     const connectMs = performance.now() - t0;
     let modeReason: string | null = null;
-    if (req.mode === 'runner' || req.mode === 'auto') {
+    if (req.mode === 'runner' || req.mode === 'auto' || req.reattach) {
       const runner = this.opts.runner;
       if (runner) {
-        const ok = await runner.available(conn, cancel).catch((e: Error) => ({ ok: false as const, reason: e.message }));
-        if (ok.ok) return runner.execute(conn, req, sinks, cancel, connectMs);
-        if (req.mode === 'runner') return fail('failed', 'RUNNER_DEPLOY_FAILED', ok.reason, false, connectMs);
-        modeReason = ok.reason;
+        const out = await runner.execute(conn, req, sinks, cancel, { t0, connectMs, setupDeadline });
+        if (!('fallback' in out)) return out;
+        if (req.mode === 'runner' || req.reattach) {
+          const o = fail('failed', out.code ?? 'RUNNER_DEPLOY_FAILED', out.fallback, false, connectMs);
+          return { ...o, mode: 'runner' };
+        }
+        modeReason = out.fallback;
       } else {
-        if (req.mode === 'runner') return fail('failed', 'NOT_IMPLEMENTED', 'runner mode is not available in this version yet; use --mode direct or auto', false, connectMs);
+        if (req.mode === 'runner' || req.reattach) return fail('failed', 'NOT_IMPLEMENTED', 'runner mode is not available in this process; use --mode direct or auto', false, connectMs);
         modeReason = NO_RUNNER_REASON;
       }
       sinks.system(`direct mode: ${modeReason}`);

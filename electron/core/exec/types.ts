@@ -22,6 +22,16 @@ export interface ExecRequest {
   setupTimeoutMs?: number;
   /** TERM → KILL grace of the script's process group on timeout and cancel (default 5 s). */
   graceMs?: number;
+  /** The run's attempt (runner mode: part of the runner's run id). */
+  attempt?: number;
+  /** Runner mode: the run survives the connection (`cronium-runner` detached run). */
+  detach?: boolean;
+  /** Runner mode: cut the output at this many bytes. */
+  maxOutputBytes?: number;
+  /** Runner mode: attach to a detached run already started, from this seq on. */
+  reattach?: { fromSeq: number };
+  /** Aborted when the app leaves the run without cancelling it (a detached run goes on on the host). */
+  leave?: AbortSignal;
 }
 
 /** Where a run's output goes as it arrives; a returned promise pauses the run's output (backpressure). */
@@ -32,6 +42,10 @@ export interface ExecSinks {
   system(message: string): void;
   /** The script started on the host (the run leaves setup). */
   started?(): void;
+  /** Runner mode: a chunk with the runner's own seq (stored exactly once); without it, stdout/stderr. */
+  log?(chunk: { seq: number; stream: 'stdout' | 'stderr'; ts: number; data: Buffer }): void | Promise<void>;
+  /** Runner mode: the runner is alive (heartbeat frame; seq = the last it sent). */
+  heartbeat?(seq: number): void;
 }
 
 /** Phase timings of a run, in ms; null for a phase it did not reach or does not have. */
@@ -58,13 +72,32 @@ export interface ExecOutcome {
   /** The script's output value (`@@cronium:output` in direct mode); undefined when none. */
   output?: unknown;
   timings: ExecTimings;
+  /** Runner mode: how the runner stopped the script's group, when it had to. */
+  killedWith?: 'TERM' | 'KILL' | null;
+  /** Runner mode: how limits were enforced. */
+  limiter?: string;
+  /** A detached run whose channel was lost (or left): it goes on on the host; attach again. */
+  reattach?: boolean;
+}
+
+/** The executor's clock of a run, for runner mode. */
+export interface RunnerTimes {
+  t0: number;
+  connectMs: number;
+  setupDeadline: number;
+}
+
+/** The runner cannot work on this host (no executable cache location, ...): `auto` runs direct, recording why. */
+export interface RunnerFallback {
+  fallback: string;
+  /** The error code when runner mode was required (default RUNNER_DEPLOY_FAILED). */
+  code?: string;
 }
 
 /**
- * The seam for runner mode (the runner issue): the executor asks `available` in `auto`
- * mode and falls back to direct mode with its reason; `runner` mode requires it.
+ * The seam for runner mode (runner-mode.ts): deploy-or-verify, then run; `{ fallback }` when
+ * the runner cannot work on the host (auto mode runs direct, runner mode fails RUNNER_DEPLOY_FAILED).
  */
 export interface RunnerMode {
-  available(conn: SshConnection, signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string }>;
-  execute(conn: SshConnection, req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal, connectMs: number): Promise<ExecOutcome>;
+  execute(conn: SshConnection, req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal, t: RunnerTimes): Promise<ExecOutcome | RunnerFallback>;
 }

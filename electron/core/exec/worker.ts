@@ -43,6 +43,8 @@ export interface WorkerOptions {
   secrets?: (job: JobRow) => readonly string[];
   /** Called after a run ended (tests, notifications). */
   onRunEnd?: (run: ClaimedRun, outcome: ExecOutcome) => void;
+  /** Attempts to reattach a detached run whose channel was lost, before it is failed (default 8). */
+  reattachAttempts?: number;
 }
 
 /** The job fields a run needs. */
@@ -61,7 +63,15 @@ export interface JobRow {
 interface InFlight {
   run: ClaimedRun;
   abort: AbortController;
+  /** Aborted when the worker stops: a detached run is left running on its host (and reattached later). */
+  leave: AbortController;
+  detached: boolean;
   done: Promise<void>;
+}
+
+/** Backoff between reattach attempts of a detached run whose channel was lost. */
+export function reattachDelayMs(attempt: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.max(0, attempt - 1));
 }
 
 const CANCEL_KEY = (jobId: number) => `job.cancel:${jobId}`;
@@ -98,7 +108,8 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.opts.queue.recover();
+    const { reattach } = this.opts.queue.recover();
+    for (const id of reattach) this.reattachRun(id);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
     this.poke();
   }
@@ -143,7 +154,11 @@ export class Worker {
     this.running = false;
     clearTimeout(this.pollTimer);
     clearInterval(this.heartbeatTimer);
-    for (const f of this.inFlight.values()) f.abort.abort(new Error('the worker stopped'));
+    for (const f of this.inFlight.values()) {
+      // A detached run goes on on its host: leave it (its lease expires; the next worker reattaches).
+      if (f.detached) f.leave.abort(new Error('the worker stopped'));
+      else f.abort.abort(new Error('the worker stopped'));
+    }
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
   }
 
@@ -214,11 +229,27 @@ export class Worker {
     if (this.jobWaiters.get(jobId)?.length === 0) this.jobWaiters.delete(jobId);
   }
 
-  private launch(run: ClaimedRun): void {
+  /** Takes over a detached run handed back by recovery and attaches to it on its host. */
+  private reattachRun(runId: number): void {
+    if (this.inFlight.has(runId)) return;
+    const db = this.opts.db;
+    const now = Date.now();
+    const row = db.prepare("select id, job_id, host_id, host_name, attempt from runs where id = ? and status = 'running' and detached = 1").get(runId) as
+      | { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }
+      | undefined;
+    if (!row || (this.opts.jobId !== undefined && row.job_id !== this.opts.jobId)) return;
+    const leaseExpiresAt = now + this.o.leaseMs;
+    const took = db.prepare("update runs set lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'running' and (lease_expires_at is null or lease_expires_at < ? or lease_owner = ?)").run(this.opts.owner, leaseExpiresAt, now, runId, now, this.opts.owner);
+    if (took.changes !== 1) return;
+    this.launch({ runId: row.id, jobId: row.job_id, hostId: row.host_id, hostName: row.host_name, attempt: row.attempt, leaseExpiresAt }, true);
+  }
+
+  private launch(run: ClaimedRun, reattach = false): void {
     const abort = new AbortController();
-    const f: InFlight = { run, abort, done: Promise.resolve() };
+    const detached = (this.opts.db.prepare('select detached from runs where id = ?').pluck().get(run.runId) as number | undefined) === 1;
+    const f: InFlight = { run, abort, leave: new AbortController(), detached, done: Promise.resolve() };
     this.inFlight.set(run.runId, f);
-    f.done = this.execute(run, abort.signal)
+    f.done = this.execute(run, abort.signal, f, reattach)
       .catch((e: Error) => {
         process.stderr.write(`cronium: run ${run.runId} failed internally: ${e.stack ?? e.message}\n`);
       })
@@ -233,7 +264,7 @@ export class Worker {
     this.opts.events.emit('run.status', { runId: run.runId, jobId: run.jobId, host: run.hostName, status, ...extra } as never);
   }
 
-  private async execute(run: ClaimedRun, cancel: AbortSignal): Promise<void> {
+  private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
     const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
     const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status from jobs where id = ?').get(run.jobId) as JobRow | undefined;
     if (!job) return;
@@ -248,7 +279,7 @@ export class Worker {
         this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } });
         return;
       }
-      if (!queue.start(run.runId, owner)) return;
+      if (!reattach && !queue.start(run.runId, owner)) return;
       this.emitStatus(run, 'running');
       writer = logs.writer(run.runId, secrets);
       const w = writer;
@@ -262,22 +293,59 @@ export class Worker {
         });
       });
       const sink = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void | Promise<void> => (w.write(stream, chunk) ? undefined : w.drain());
-      const outcome = await this.opts.executor.execute(
-        {
-          runId: run.runId,
-          jobId: run.jobId,
-          host: run.hostName,
-          interpreter: job.interpreter,
-          script: job.script_body,
-          ...(env ? { env } : {}),
-          ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
-          mode: job.mode,
-          ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
-          graceMs: this.o.graceMs,
-        },
-        { stdout: sink('stdout'), stderr: sink('stderr'), system: (m) => w.write('system', Buffer.from(`${m}\n`)) },
-        cancel,
-      );
+      const req = {
+        runId: run.runId,
+        jobId: run.jobId,
+        host: run.hostName,
+        interpreter: job.interpreter,
+        script: job.script_body,
+        ...(env ? { env } : {}),
+        ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
+        mode: job.mode,
+        ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
+        graceMs: this.o.graceMs,
+        attempt: run.attempt,
+        detach: f.detached,
+        leave: f.leave.signal,
+      };
+      const sinks = {
+        stdout: sink('stdout'),
+        stderr: sink('stderr'),
+        system: (m: string) => void w.write('system', Buffer.from(`${m}\n`)),
+        log: (c: { seq: number; stream: 'stdout' | 'stderr'; ts: number; data: Buffer }) => (w.append(c) ? undefined : w.drain()),
+      };
+      let outcome = reattach ? undefined : await this.opts.executor.execute(req, sinks, cancel);
+      // A detached run whose channel was lost goes on on its host: attach again, with backoff.
+      const maxAttempts = this.opts.reattachAttempts ?? 8;
+      const notes: string[] = [];
+      for (let attempt = reattach ? 0 : 1; (!outcome || outcome.reattach) && !f.leave.signal.aborted; attempt++) {
+        if (attempt > maxAttempts) {
+          outcome = { ...outcome!, reattach: false, errorMessage: `${outcome!.errorMessage ?? 'disconnected'}; gave up reattaching after ${maxAttempts} attempts` };
+          break;
+        }
+        if (attempt > 0) {
+          // Noted after the run: a message now would take a seq the runner is going to use.
+          if (outcome?.errorMessage) notes.push(`reattached after: ${outcome.errorMessage}`);
+          await new Promise<void>((r) => {
+            const timer = setTimeout(r, cancel.aborted ? 0 : reattachDelayMs(attempt));
+            const wake = () => {
+              clearTimeout(timer);
+              r();
+            };
+            cancel.addEventListener('abort', wake, { once: true });
+            f.leave.signal.addEventListener('abort', wake, { once: true });
+          });
+          if (f.leave.signal.aborted) break;
+        }
+        await w.drain();
+        outcome = await this.opts.executor.execute({ ...req, mode: 'runner', reattach: { fromSeq: w.lastSeq + 1 } }, sinks, cancel);
+      }
+      if (!outcome || outcome.reattach) {
+        // Left running on its host: the lease expires and the next worker reattaches.
+        await w.close();
+        return;
+      }
+      for (const n of notes) w.write('system', Buffer.from(`${n}\n`));
       if (outcome.errorMessage && outcome.status !== 'succeeded' && outcome.errorCode) w.write('system', Buffer.from(`error[${outcome.errorCode}]: ${outcome.errorMessage}\n`));
       await w.close();
       this.finish(run, outcome);

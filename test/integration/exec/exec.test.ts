@@ -208,15 +208,15 @@ test('exit code, ordered streams, env and input on stdin only, output captured',
   }
 });
 
-test('auto mode runs direct and records why', async () => {
+test('auto mode runs direct where the runner cannot run (noexec) and records why', async () => {
   const core = open();
   try {
-    const ran = await runJob(core, { hosts: ['default'], command: 'echo hi', mode: 'auto' });
+    const ran = await runJob(core, { hosts: ['noexec'], command: 'echo hi', mode: 'auto' });
     const run = ran.job.runs[0]!;
     assert.equal(run.status, 'succeeded');
     assert.equal(run.mode, 'direct');
-    assert.match(run.modeReason ?? '', /runner mode not available yet/);
-    assert.ok(ran.log.get('default')!.includes('[stdout]hi\n'));
+    assert.match(run.modeReason ?? '', /no runner cache location/);
+    assert.ok(ran.log.get('noexec')!.includes('[stdout]hi\n'));
   } finally {
     core.close();
   }

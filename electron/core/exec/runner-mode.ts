@@ -1,0 +1,504 @@
+/**
+ * Runner mode: the script runs under `cronium-runner` on the host (runner/README.md).
+ *
+ * One run: on the run's pooled connection, deploy-or-verify the runner (a cache hit is the
+ * per-run integrity check; a tampered binary is recorded by the deployer and replaced, and the
+ * run goes on with the verified one), sign a payload for that host's runner host id, start
+ * `<binary> run --key … --host-id … --state-dir …` with the envelope as the first line of its
+ * stdin (which then stays open: closing it means the channel is gone), and turn the frames on
+ * its stdout into the run's log (with the runner's own seq, so a reattach never duplicates)
+ * and its outcome. A reattach (`req.reattach`) runs `<binary> attach <runId> --from <seq>`.
+ *
+ * Invariants:
+ * - nothing secret is on a command line: the payload (script, env, input) goes on stdin;
+ * - log chunks carry the runner's seq and go through `sinks.log` exactly once (the log writer
+ *   ignores duplicates); Cronium's own messages are held back until the run ended, so they
+ *   never take a seq the runner will use (a reattach resumes at the last stored seq + 1);
+ * - malformed frames are recorded (INVALID_INPUT) and never crash the app;
+ * - a detached run whose channel was lost is handed back (`outcome.reattach`), never failed.
+ */
+import { performance } from 'node:perf_hooks';
+import { isCroniumError } from '../../shared/errors';
+import { RUNNER_LIMITS, RUNNER_PROTOCOL, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
+import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
+import { encodeControl, logBytes, newNonce, parseFrame, type InstallationKeys } from '../runner/payload';
+import type { ExecStreamHandle, SshConnection } from '../ssh/types';
+import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback, RunnerMode, RunnerTimes } from './types';
+
+/** What runner mode needs from the core. */
+export interface RunnerModeDeps {
+  deployer: RunnerDeployer;
+  keys: InstallationKeys;
+  /** A run is considered disconnected when no frame arrived for this long (the runner heartbeats every 5 s). */
+  silenceMs?: number;
+}
+
+/** Quotes a word for a POSIX shell. */
+function sq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The runner's id of a run: unique per installation, run and attempt (replay protection is per id). */
+export function runnerRunId(keyId: string, runId: number, attempt: number, retry = 0): string {
+  return `c${keyId.slice(0, 10)}-r${runId}-a${attempt}${retry ? `-p${retry}` : ''}`;
+}
+
+const CHECK_FAILED = 'CRONIUM-RUNNER-CHECK-FAILED';
+
+/**
+ * `run` behind a check of the binary's SHA-256 with the host's own tools, in one round trip: the
+ * runner starts only when the hash matches; otherwise a marker line and status 97.
+ */
+export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256'>, run: string): string {
+  const script = [
+    `p=${sq(d.path)}`,
+    `h=$( (sha256sum "$p" || shasum -a 256 "$p" || sha256 -q "$p" || openssl dgst -sha256 -r "$p") 2>/dev/null )`,
+    'h=${h%% *}',
+    `if [ "$h" = ${sq(d.sha256)} ]; then exec ${run}; fi`,
+    `echo "${CHECK_FAILED} $h"`,
+    'exit 97',
+  ].join('\n');
+  return `sh -c ${sq(script)}`;
+}
+
+/** Runner mode, plugged into the executor. */
+export class RunnerExecutor implements RunnerMode {
+  /** Per host: the runner this process verified last (the fast path re-hashes it within the run). */
+  readonly #known = new Map<string, DeployResult>();
+
+  constructor(private readonly deps: RunnerModeDeps) {}
+
+  async execute(conn: SshConnection, req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal, t: RunnerTimes): Promise<ExecOutcome | RunnerFallback> {
+    const deferred: string[] = [];
+    if (req.input !== undefined && !req.reattach) {
+      // The runner accepts `input` in the payload but does not hand it to the script yet.
+      return { fallback: 'the runner does not give the job input to the script yet (direct mode does, on stdin)', code: 'NOT_IMPLEMENTED' };
+    }
+    const tDeploy0 = performance.now();
+    const setupAbort = AbortSignal.any([cancel, AbortSignal.timeout(Math.max(1, Math.round(t.setupDeadline - performance.now())))]);
+    // Fast path: a binary this process verified or deployed before is re-hashed on the host in the
+    // run's own round trip (the run starts only when the hash matches); a mismatch falls back to a
+    // full deploy-or-verify, which records it and replaces the binary.
+    const known = req.reattach ? undefined : this.#known.get(req.host);
+    let fast = known !== undefined;
+    let deployed: DeployResult;
+    const fullDeploy = async (): Promise<DeployResult | ExecOutcome | RunnerFallback> => {
+      try {
+        const d = await this.deps.deployer.deploy(req.host, { conn, signal: setupAbort });
+        this.#known.set(req.host, d);
+        if (d.integrityFailure) deferred.push(`RUNNER_INTEGRITY_FAILED: ${d.integrityFailure} (replaced with a verified binary before the run)`);
+        return d;
+      } catch (e) {
+        this.#known.delete(req.host);
+        if (isDirectFallback(e)) return { fallback: e.message };
+        const ms = performance.now() - tDeploy0;
+        if (cancel.aborted) return this.#end(t, ms, null, null, deferred, sinks, { status: 'cancelled', errorMessage: 'cancelled while the runner was checked' });
+        const code = isCroniumError(e) ? e.code : setupAbort.aborted ? 'CONNECT_TIMEOUT' : 'RUNNER_DEPLOY_FAILED';
+        const retryable = code === 'CONNECT_FAILED' || code === 'CONNECT_TIMEOUT' || (isCroniumError(e) && e.details?.reason === 'upload-failed');
+        return this.#end(t, ms, null, null, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: (e as Error).message, retryable });
+      }
+    };
+    if (known) deployed = known;
+    else {
+      const d = await fullDeploy();
+      if (!('path' in d)) return d;
+      deployed = d;
+    }
+    let deployMs = fast ? 0 : performance.now() - tDeploy0;
+    const keyId = this.deps.keys.keyId();
+    if (req.reattach) {
+      const state = deployed.stateDir;
+      const id = runnerRunId(keyId, req.runId, req.attempt ?? 1);
+      const command = `${sq(deployed.path)} attach ${sq(id)} --from ${Math.max(1, Math.floor(req.reattach.fromSeq))} --state-dir ${sq(state)}`;
+      const out = await this.#stream(conn, command, '', req, sinks, cancel, t, deployMs, deployed, deferred);
+      return 'checkFailed' in out ? this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: 'INTERNAL', errorMessage: 'unexpected check marker on attach' }) : out;
+    }
+    for (let retry = 0; ; retry++) {
+      const id = runnerRunId(keyId, req.runId, req.attempt ?? 1, retry);
+      const graceMs = req.graceMs ?? 5000;
+      const setupBudget = Math.max(1000, t.setupDeadline - t.t0);
+      const iat = Date.now();
+      const life = setupBudget + (req.timeoutMs ?? 0) + graceMs + 60_000;
+      const payload: RunPayload = {
+        jobId: `j${req.jobId}`,
+        runId: id,
+        hostId: deployed.hostId,
+        nonce: newNonce(),
+        iat,
+        exp: iat + Math.round(Math.min(RUNNER_LIMITS.maxLifetimeMs, life)),
+        interpreter: req.interpreter,
+        script: req.script,
+        env: req.env ?? {},
+        ...(req.input !== undefined ? { input: req.input as RunPayload['input'] } : {}),
+        limits: {
+          timeoutMs: Math.round(Math.min(RUNNER_LIMITS.maxTimeoutMs, req.timeoutMs ?? RUNNER_LIMITS.maxTimeoutMs)),
+          graceMs: Math.round(Math.min(RUNNER_LIMITS.maxGraceMs, graceMs)),
+          maxOutputBytes: req.maxOutputBytes ?? RUNNER_LIMITS.defaultMaxOutputBytes,
+        },
+        detach: req.detach === true,
+        pty: false,
+        helper: { transport: 'none' },
+      };
+      let envelope: string;
+      try {
+        envelope = this.deps.keys.sign(payload);
+      } catch (e) {
+        return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message });
+      }
+      const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
+      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/host-id`)} --state-dir ${sq(deployed.stateDir)}`;
+      const command = fast ? checkedCommand(deployed, run) : run;
+      const out = await this.#stream(conn, command, envelope, req, sinks, cancel, t, deployMs, deployed, deferred);
+      if ('checkFailed' in out) {
+        // The cached binary changed since it was verified: the full check records and replaces it.
+        fast = false;
+        this.#known.delete(req.host);
+        const t1 = performance.now();
+        const d = await fullDeploy();
+        if (!('path' in d)) return d;
+        deployed = d;
+        deployMs = performance.now() - t1;
+        continue;
+      }
+      if ('fallback' in out) {
+        deferred.length = 0;
+        return out;
+      }
+      if (fast && out.errorCode === 'PAYLOAD_REJECTED' && /\((unknown-key|wrong-host)\)/.test(out.errorMessage ?? '') && !cancel.aborted) {
+        // The fast path checks the binary only: a pinned key or host id changed on the host is
+        // repaired by the full check (which re-pins them), then the run is tried once more.
+        const d = await fullDeploy();
+        if (!('path' in d)) return out;
+        deployed = d;
+        fast = false;
+        continue;
+      }
+      if (out.errorCode === 'RUNNER_PROTOCOL' && retry === 0 && !cancel.aborted) {
+        // The runner speaks another protocol: redeploy (verify) once and try again.
+        const d = await fullDeploy();
+        if (!('path' in d)) return out;
+        deployed = d;
+        fast = false;
+        continue;
+      }
+      return out;
+    }
+  }
+
+  async #stream(
+    conn: SshConnection,
+    command: string,
+    stdin: string,
+    req: ExecRequest,
+    sinks: ExecSinks,
+    cancel: AbortSignal,
+    t: RunnerTimes,
+    deployMs: number,
+    deployed: DeployResult,
+    deferred: string[],
+  ): Promise<ExecOutcome | RunnerFallback | { checkFailed: string }> {
+    const graceMs = req.graceMs ?? 5000;
+    const silenceMs = this.deps.silenceMs ?? 20_000;
+    let hello: Extract<RunnerFrame, { type: 'hello' }> | undefined;
+    let exit: ExitFrame | undefined;
+    let errorFrame: Extract<RunnerFrame, { type: 'error' }> | undefined;
+    let malformed: string | undefined;
+    let startedAt: number | undefined;
+    let lastFrameAt = performance.now();
+    let stopReason: 'cancel' | 'setup' | 'silence' | 'protocol' | 'leave' | 'watchdog' | undefined;
+    let handle: ExecStreamHandle | undefined;
+    let pending = Buffer.alloc(0);
+    let skipping = false;
+    const stderrTail: Buffer[] = [];
+    let stderrBytes = 0;
+
+    const onFrame = (frame: RunnerFrame): void | Promise<void> => {
+      lastFrameAt = performance.now();
+      switch (frame.type) {
+        case 'hello':
+          hello = frame;
+          if (frame.protocol !== RUNNER_PROTOCOL) {
+            stopReason = 'protocol';
+            handle?.close();
+            return;
+          }
+          if (startedAt === undefined) {
+            startedAt = performance.now();
+            sinks.started?.();
+          }
+          return;
+        case 'log': {
+          let data: Buffer;
+          try {
+            data = logBytes(frame.data);
+          } catch (e) {
+            malformed ??= (e as Error).message;
+            return;
+          }
+          if (sinks.log) return sinks.log({ seq: frame.seq, stream: frame.stream, ts: frame.ts, data });
+          return frame.stream === 'stdout' ? sinks.stdout(data) : sinks.stderr(data);
+        }
+        case 'heartbeat':
+          sinks.heartbeat?.(frame.seq);
+          return;
+        case 'exit':
+          exit = frame;
+          return;
+        case 'error':
+          errorFrame ??= frame;
+          return;
+      }
+    };
+    let framesSeen = 0;
+    let checkFailed: string | undefined;
+    const onLine = (line: Buffer): void | Promise<void> => {
+      if (line.length === 0) return;
+      // A noisy login shell may print before the runner starts: text before the first frame is its, not the runner's.
+      if (framesSeen === 0 && line[0] !== 0x7b) {
+        const text = line.toString('utf8');
+        if (text.startsWith(CHECK_FAILED)) checkFailed = text.slice(CHECK_FAILED.length).trim() || 'unreadable';
+        return;
+      }
+      framesSeen++;
+      let frame: RunnerFrame;
+      try {
+        frame = parseFrame(line.toString('utf8'));
+      } catch (e) {
+        malformed ??= (e as Error).message;
+        lastFrameAt = performance.now();
+        return;
+      }
+      return onFrame(frame);
+    };
+    const onStdout = async (chunk: Buffer): Promise<void> => {
+      let buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      for (;;) {
+        const nl = buf.indexOf(0x0a);
+        if (nl < 0) break;
+        const line = buf.subarray(0, nl);
+        buf = buf.subarray(nl + 1);
+        if (skipping) {
+          skipping = false;
+          continue;
+        }
+        const r = onLine(line);
+        if (r) await r;
+      }
+      if (buf.length > RUNNER_LIMITS.maxFrameBytes + 1) {
+        malformed ??= `runner frame longer than ${RUNNER_LIMITS.maxFrameBytes} bytes`;
+        skipping = true;
+        buf = Buffer.alloc(0);
+      }
+      pending = Buffer.from(buf);
+    };
+
+    const opening = new AbortController();
+    const onCancelOpening = () => opening.abort(new Error('cancelled'));
+    cancel.addEventListener('abort', onCancelOpening, { once: true });
+    const openTimer = setTimeout(() => {
+      stopReason = 'setup';
+      opening.abort(new Error('setup budget exhausted'));
+    }, Math.max(0, t.setupDeadline - performance.now()));
+    try {
+      handle = await conn.execStream(command, {
+        signal: opening.signal,
+        stdin,
+        keepStdinOpen: true,
+        onStdout,
+        onStderr: (c) => {
+          if (stderrBytes < 16_384) {
+            stderrTail.push(c);
+            stderrBytes += c.length;
+          }
+        },
+      });
+    } catch (e) {
+      clearTimeout(openTimer);
+      cancel.removeEventListener('abort', onCancelOpening);
+      if (cancel.aborted) return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'cancelled', errorMessage: 'cancelled before the script started' });
+      if (req.detach && req.reattach) return this.#reattachLater(t, deployMs, deployed.version, `the attach channel could not be opened: ${(e as Error).message}`);
+      const err = e as { code?: string; message?: string };
+      return this.#end(t, deployMs, null, deployed.version, deferred, sinks, {
+        status: 'failed',
+        errorCode: stopReason === 'setup' ? 'CONNECT_TIMEOUT' : (err.code ?? 'CONNECT_FAILED'),
+        errorMessage: stopReason === 'setup' ? 'no session could be opened on the host within the setup budget' : (err.message ?? String(e)),
+        retryable: true,
+      });
+    }
+    clearTimeout(openTimer);
+    cancel.removeEventListener('abort', onCancelOpening);
+    const h = handle;
+
+    let closeTimer: NodeJS.Timeout | undefined;
+    const stop = (why: NonNullable<typeof stopReason>) => {
+      if (stopReason && why !== 'leave') return;
+      stopReason = why;
+      if (why === 'cancel' || why === 'watchdog') {
+        deferred.push(
+          why === 'cancel'
+            ? `cancelled: the runner stops the script's process group (TERM, then KILL after ${graceMs} ms)`
+            : 'the script outlived its timeout without the runner stopping it: cancelling',
+        );
+        h.write(encodeControl({ type: 'cancel' }));
+        closeTimer = setTimeout(() => h.close(), graceMs + 5000);
+        closeTimer.unref();
+      } else {
+        h.close();
+      }
+    };
+    const onCancel = () => stop('cancel');
+    cancel.addEventListener('abort', onCancel, { once: true });
+    if (cancel.aborted) onCancel();
+    const onLeave = () => {
+      stopReason = 'leave';
+      h.endStdin();
+      h.close();
+    };
+    req.leave?.addEventListener('abort', onLeave, { once: true });
+    const setupTimer = req.reattach
+      ? undefined
+      : setTimeout(() => {
+          if (startedAt === undefined && !exit && !errorFrame) stop('setup');
+        }, Math.max(0, t.setupDeadline - performance.now()));
+    const watchdogAt = req.timeoutMs !== undefined && !req.reattach ? req.timeoutMs + graceMs + 15_000 : undefined;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      if (!exit && !errorFrame && now - lastFrameAt > silenceMs && startedAt !== undefined) stop('silence');
+      if (watchdogAt !== undefined && startedAt !== undefined && !exit && now - startedAt > watchdogAt) stop('watchdog');
+    }, 1000);
+    ticker.unref();
+
+    let lost: string | undefined;
+    let status: { code: number | null; signal: string | null } | undefined;
+    try {
+      status = await h.done;
+    } catch (e) {
+      lost = (e as Error).message;
+    } finally {
+      clearTimeout(setupTimer);
+      clearTimeout(closeTimer);
+      clearInterval(ticker);
+      cancel.removeEventListener('abort', onCancel);
+      req.leave?.removeEventListener('abort', onLeave);
+    }
+    if (pending.length && !skipping) {
+      const r = onLine(pending);
+      if (r) await r;
+    }
+    const version = hello?.version ?? deployed.version;
+    const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
+    if (malformed) deferred.push(`error[INVALID_INPUT]: the runner wrote a malformed frame: ${malformed}`);
+
+    if (checkFailed !== undefined && framesSeen === 0) return { checkFailed };
+    if (exit) return this.#fromExit(exit, t, deployMs, startedAt, version, deferred, sinks, malformed);
+    if (stopReason === 'protocol') {
+      return this.#end(t, deployMs, startedAt, version, deferred, sinks, {
+        status: 'failed',
+        errorCode: 'RUNNER_PROTOCOL',
+        errorMessage: `the runner on ${req.host} speaks protocol ${hello?.protocol}, this app ${RUNNER_PROTOCOL}; redeploy it (cronium runner deploy ${req.host})`,
+      });
+    }
+    if (errorFrame) {
+      const code = errorFrame.code;
+      const message = code === 'PAYLOAD_REJECTED' ? `the runner refused the payload (${errorFrame.reason}): ${errorFrame.message}` : errorFrame.message;
+      if (req.reattach && code === 'NOT_FOUND') {
+        return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: 'DISCONNECTED', errorMessage: `the detached run is gone from the host: ${message}` });
+      }
+      return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: message, exitCode: startedAt === undefined ? 255 : null });
+    }
+    if (stopReason === 'leave' && req.detach) return this.#reattachLater(t, deployMs, version, 'the worker stopped; the detached run goes on on the host');
+    if (stopReason === 'cancel' || (cancel.aborted && stopReason !== 'leave')) {
+      if (req.detach && lost) return this.#reattachLater(t, deployMs, version, `connection lost while cancelling: ${lost}`);
+      return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'cancelled', errorMessage: 'cancelled (the runner sent no exit frame)' });
+    }
+    if (req.detach && (lost || stopReason === 'silence' || startedAt !== undefined)) {
+      return this.#reattachLater(t, deployMs, version, lost ?? (stopReason === 'silence' ? 'no frame from the runner for too long' : 'the channel closed before the exit frame'));
+    }
+    if (stopReason === 'setup') {
+      return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: 'CONNECT_TIMEOUT', errorMessage: 'the runner did not start the script within the setup budget', retryable: false });
+    }
+    if (malformed && !lost) return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: 'INVALID_INPUT', errorMessage: `the runner wrote a malformed frame: ${malformed}` });
+    if (req.mode === 'auto' && !req.reattach && framesSeen === 0 && !lost && !stopReason && !cancel.aborted) {
+      // Not one frame: the runner could not even start the run (e.g. an old binary); the script never ran.
+      return { fallback: `the runner on ${req.host} could not start the run (status ${status?.code ?? status?.signal ?? '?'}${stderrText ? `: ${stderrText}` : ''})` };
+    }
+    const why = lost ?? (stopReason === 'silence' ? 'no frame from the runner for too long' : `the runner ended (status ${status?.code ?? status?.signal ?? '?'}) without an exit frame${stderrText ? `: ${stderrText}` : ''}`);
+    return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: lost || stopReason === 'silence' ? 'DISCONNECTED' : 'INTERNAL', errorMessage: why, retryable: startedAt === undefined && lost !== undefined });
+  }
+
+  #fromExit(exit: ExitFrame, t: RunnerTimes, deployMs: number, startedAt: number | undefined, version: string, deferred: string[], sinks: ExecSinks, malformed: string | undefined): ExecOutcome {
+    const killed = exit.killedWith ? ` (stopped with ${exit.killedWith})` : '';
+    const base = { exitCode: exit.code, signal: exit.signal, killedWith: exit.killedWith, limiter: exit.limiter };
+    const end = (o: Partial<ExecOutcome> & Pick<ExecOutcome, 'status'>) => this.#end(t, deployMs, startedAt, version, deferred, sinks, { ...base, ...o });
+    if (exit.killedWith) deferred.push(`the runner stopped the script's process group with ${exit.killedWith}`);
+    switch (exit.reason) {
+      case 'timeout':
+        return end({ status: 'timed_out', errorMessage: `the script ran longer than its timeout${killed}` });
+      case 'cancelled':
+        return end({ status: 'cancelled', errorMessage: `cancelled${killed}` });
+      case 'output-limit':
+        return end({ status: 'failed', errorCode: 'OUTPUT_LIMIT', errorMessage: `the script wrote more than its output limit; the output was cut there and the script stopped${killed}` });
+      case 'disconnected':
+        return end({ status: 'failed', errorCode: 'DISCONNECTED', errorMessage: `the connection to the runner was lost; the runner stopped the script${killed}` });
+      case 'exited':
+        break;
+    }
+    if (malformed) return end({ status: 'failed', errorCode: 'INVALID_INPUT', errorMessage: `the runner wrote a malformed frame: ${malformed}` });
+    const ok = exit.code === 0 && exit.signal === null;
+    const sig = exit.signal ? exit.signal.replace(/^SIG/, '') : null;
+    return end({
+      status: ok ? 'succeeded' : 'failed',
+      signal: sig,
+      errorMessage: ok ? null : sig ? `the script was killed by SIG${sig}` : `the script exited with status ${exit.code}`,
+    });
+  }
+
+  #reattachLater(t: RunnerTimes, deployMs: number, version: string, why: string): ExecOutcome {
+    const now = performance.now();
+    return {
+      status: 'failed',
+      exitCode: null,
+      signal: null,
+      errorCode: 'DISCONNECTED',
+      errorMessage: why,
+      retryable: false,
+      mode: 'runner',
+      modeReason: null,
+      runnerVersion: version,
+      reattach: true,
+      timings: { connect: Math.round(t.connectMs), deploy: Math.round(deployMs), start: null, exec: null, total: Math.round(now - t.t0) },
+    };
+  }
+
+  #end(
+    t: RunnerTimes,
+    deployMs: number,
+    startedAt: number | undefined | null,
+    version: string | null,
+    deferred: string[],
+    sinks: ExecSinks,
+    o: Partial<ExecOutcome> & Pick<ExecOutcome, 'status'>,
+  ): ExecOutcome {
+    for (const m of deferred.splice(0)) sinks.system(m);
+    const now = performance.now();
+    const started = startedAt ?? undefined;
+    return {
+      exitCode: null,
+      signal: null,
+      errorCode: null,
+      errorMessage: null,
+      retryable: false,
+      mode: 'runner',
+      modeReason: null,
+      runnerVersion: version,
+      ...o,
+      timings: {
+        connect: Math.round(t.connectMs),
+        deploy: Math.round(deployMs),
+        start: started !== undefined ? Math.round(started - t.t0 - t.connectMs - deployMs) : null,
+        exec: started !== undefined ? Math.round(now - started) : null,
+        total: Math.round(now - t.t0),
+      },
+    };
+  }
+}

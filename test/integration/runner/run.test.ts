@@ -1,0 +1,352 @@
+// Runner mode against a real fleet: every profile, exit codes and signals, timeout and cancel
+// verified on the host itself (/proc through exec), a payload signed by another key, a tampered
+// cached binary, a detached run that survives losing the connection and a new worker, and the CLI.
+// Needs root (the fleet) and Go: the suite builds its own artifacts from runner/.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { call } from '../../../electron/core/api/dispatcher';
+import { appVersion, openCore, type Core } from '../../../electron/core/core';
+import { Executor } from '../../../electron/core/exec/executor';
+import { RunnerExecutor } from '../../../electron/core/exec/runner-mode';
+import type { ExecOutcome } from '../../../electron/core/exec/types';
+import { Worker } from '../../../electron/core/exec/worker';
+import { buildRunnerArtifacts } from '../../../electron/core/runner/artifacts';
+import type { DeployResult } from '../../../electron/core/runner/deploy';
+import { InstallationKeys } from '../../../electron/core/runner/payload';
+import type { JobView } from '../../../electron/shared/api';
+import { startFleet, type Fleet } from '../../fleet/fleet';
+import { cronium, ROOT } from '../../helpers/cli';
+
+// Other suites use 201-206; the runner benchmark 212.
+const SUBNET = 208;
+const ctx = { door: 'cli' as const };
+
+let fleet: Fleet | undefined;
+let core: Core | undefined;
+let scratch = '';
+let home = '';
+let dataDir = '';
+let artifacts = '';
+
+function f(): Fleet {
+  assert.ok(fleet, 'fleet not started');
+  return fleet;
+}
+function c(): Core {
+  assert.ok(core, 'core not open');
+  return core;
+}
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const uidOf = (user: string) => statSync(`/home/${user}`).uid;
+function cacheRoots(user: string): string[] {
+  const uid = uidOf(user);
+  return [`/home/${user}/.cache/cronium`, `/dev/shm/cronium-${uid}`, `/tmp/cronium-${uid}`, `/var/tmp/cronium-${uid}`];
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs a command on a host through the core's pool. */
+async function hostExec(name: string, command: string, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const conn = await c().ssh.connect(c().hosts.sshTarget(name));
+  const r = await conn.exec(command, stdin === undefined ? {} : { stdin });
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+}
+
+/** Processes on a host whose command line contains `marker` (read from the host's /proc through exec): pid, pgid, args. */
+async function hostProcs(name: string, marker: string): Promise<{ pid: number; pgid: number; args: string }[]> {
+  const script = `for f in /proc/[0-9]*; do c=$(tr '\\0' ' ' < "$f/cmdline" 2>/dev/null); case "$c" in *"$1"*) s=$(cat "$f/stat" 2>/dev/null) || continue; s=\${s##*) }; set -- "$1" $s; echo "\${f#/proc/} $4 $c"; ;; esac; done\n`;
+  const r = await hostExec(name, `sh -s '${marker}'`, script);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [pid, pgid, ...args] = l.split(' ');
+      return { pid: Number(pid), pgid: Number(pgid), args: args.join(' ').trim() };
+    })
+    .filter((p) => p.args.includes(marker) && !p.args.startsWith('sh -s ')); // not the probe itself
+}
+
+/** Processes on a host in process group `pgid`: pid, state and args (from the host's /proc, through exec). */
+async function hostGroup(name: string, pgid: number): Promise<string[]> {
+  const script = `for f in /proc/[0-9]*; do s=$(cat "$f/stat" 2>/dev/null) || continue; s=\${s##*) }; set -- $s; [ "$3" = "${pgid}" ] && echo "\${f#/proc/} $1 $(tr '\\0' ' ' < "$f/cmdline" 2>/dev/null)"; done; true\n`;
+  const r = await hostExec(name, 'sh -s', script);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+interface Ran {
+  job: JobView;
+  log: string;
+  chunks: { seq: number; stream: string; text: string }[];
+}
+
+function newWorker(jobId: number, extra: Partial<ConstructorParameters<typeof Worker>[0]> = {}): Worker {
+  return new Worker({ db: c().store.sqlite, queue: c().queue, logs: c().logs, events: c().events, executor: c().executor, owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`, jobId, graceMs: 1000, ...extra });
+}
+
+async function readRun(jobId: number): Promise<Ran> {
+  const job = await call(c().dispatch, 'jobs.get', { id: jobId }, ctx);
+  const chunks: Ran['chunks'] = [];
+  for (const r of job.runs) {
+    const page = await call(c().dispatch, 'runs.logs', { runId: r.id, limit: 10_000 }, ctx);
+    for (const ch of page.chunks) chunks.push({ seq: ch.seq, stream: ch.stream, text: Buffer.from(ch.data, 'base64').toString('utf8') });
+  }
+  return { job, log: chunks.map((x) => `[${x.stream}]${x.text}`).join(''), chunks };
+}
+
+const jobStatus = (jobId: number) => c().store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
+
+/** Runs a job in-process with a worker of its own; `during` runs once the job is queued. */
+async function runJob(args: Record<string, unknown>, opts: { during?: (jobId: number) => Promise<void> } = {}): Promise<Ran> {
+  const { jobId } = await call(c().dispatch, 'jobs.run', { mode: 'runner', interpreter: 'sh', ...args }, ctx);
+  const worker = newWorker(jobId);
+  const off = c().jobs.attach(worker);
+  worker.start();
+  try {
+    if (opts.during) await opts.during(jobId);
+    await until('the job to end', () => !['queued', 'running'].includes(jobStatus(jobId)), 60_000);
+    await worker.idle();
+  } finally {
+    await worker.stop();
+    off();
+  }
+  return readRun(jobId);
+}
+
+before(async () => {
+  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
+  scratch = mkdtempSync(join(tmpdir(), 'cronium-run-test-'));
+  artifacts = join(scratch, 'artifacts');
+  await buildRunnerArtifacts({ outDir: artifacts, version: appVersion(), dataDir: join(scratch, 'build-key'), runnerSrcDir: join(ROOT, 'runner') });
+  home = join(scratch, 'home');
+  mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  dataDir = join(scratch, 'data');
+  fleet = await startFleet({ subnet: SUBNET });
+  writeFileSync(join(home, '.ssh', 'known_hosts'), f().knownHosts(), { mode: 0o600 });
+  core = openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [join(home, '.ssh', 'known_hosts')], agentSocket: null }, runner: { artifactsDir: artifacts } });
+  for (const h of f().hosts) {
+    await call(c().dispatch, 'hosts.add', { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, password: h.password, jump: h.jump, useAgent: false, tags: ['fleet'] }, ctx);
+  }
+});
+
+after(async () => {
+  core?.close();
+  await fleet?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+test('every profile runs a script in runner mode; noexec: --mode runner fails naming each location, auto runs direct and says why', async (t) => {
+  const names = f().hosts.map((h) => h.name).filter((n) => n !== 'noexec');
+  const ran = await runJob({ hosts: names, command: 'echo "runner says hi"; echo err >&2' });
+  for (const r of ran.job.runs) {
+    t.diagnostic(`${r.host}: ${r.status} deploy ${r.timings.deploy} ms start ${r.timings.start} ms exec ${r.timings.exec} ms total ${r.timings.total} ms`);
+    assert.equal(r.status, 'succeeded', `${r.host}: ${r.errorCode} ${r.errorMessage}`);
+    assert.equal(r.mode, 'runner', r.host);
+    assert.equal(r.runnerVersion, appVersion(), r.host);
+    assert.equal(typeof r.timings.deploy, 'number', r.host);
+    assert.equal(r.exitCode, 0);
+  }
+  assert.match(ran.log, /\[stdout\]runner says hi\n/);
+  assert.match(ran.log, /\[stderr\]err\n/);
+
+  const strict = await runJob({ hosts: ['noexec'], command: 'echo no' });
+  const s = strict.job.runs[0]!;
+  assert.equal(s.status, 'failed');
+  assert.equal(s.errorCode, 'RUNNER_DEPLOY_FAILED');
+  for (const what of ['/.cache/cronium', '/dev/shm', '/tmp', '/var/tmp']) assert.ok(s.errorMessage!.includes(what), `names ${what}: ${s.errorMessage}`);
+
+  const auto = await runJob({ hosts: ['noexec'], command: 'echo direct here', mode: 'auto' });
+  const a = auto.job.runs[0]!;
+  assert.equal(a.status, 'succeeded', `${a.errorCode} ${a.errorMessage}`);
+  assert.equal(a.mode, 'direct');
+  assert.match(a.modeReason ?? '', /no runner cache location/);
+  assert.match(auto.log, /direct here/);
+});
+
+test('exit codes pass through; a script that KILLs itself reports signal KILL; input and env reach the script', async () => {
+  const seven = await runJob({ hosts: ['default'], command: 'exit 7' });
+  assert.deepEqual([seven.job.runs[0]!.status, seven.job.runs[0]!.exitCode, seven.job.runs[0]!.signal], ['failed', 7, null]);
+  const killed = await runJob({ hosts: ['default'], command: 'kill -KILL $$' });
+  const k = killed.job.runs[0]!;
+  assert.deepEqual([k.status, k.exitCode, k.signal], ['failed', null, 'KILL']);
+  const io = await runJob({ hosts: ['default'], command: 'echo "v=$GREETING"', env: { GREETING: 'hello' } });
+  assert.equal(io.job.runs[0]!.status, 'succeeded');
+  assert.match(io.log, /v=hello/);
+  // The runner does not give the input to the script yet: runner mode refuses, auto runs direct.
+  const strict = await runJob({ hosts: ['default'], command: 'cat', input: { a: 1 } });
+  assert.equal(strict.job.runs[0]!.errorCode, 'NOT_IMPLEMENTED');
+  const auto = await runJob({ hosts: ['default'], command: 'cat', input: { a: 1 }, mode: 'auto' });
+  assert.equal(auto.job.runs[0]!.mode, 'direct');
+  assert.match(auto.log, /\{"a":1\}/);
+});
+
+async function stopTest(kind: 'timeout' | 'cancel'): Promise<void> {
+  const marker = `${4000 + Math.floor(Math.random() * 1000)}.${Math.floor(Math.random() * 1e6)}`;
+  let pgid = 0;
+  const ran = await runJob(
+    { hosts: ['default'], command: `sleep ${marker} & sleep ${marker}; wait`, ...(kind === 'timeout' ? { timeoutMs: 1500 } : {}) },
+    {
+      during: async (jobId) => {
+        const procs = await until('the sleeps to start', async () => {
+          const p = await hostProcs('default', `sleep ${marker}`);
+          return p.length >= 2 ? p : undefined;
+        });
+        pgid = procs[0]!.pgid;
+        assert.ok(procs.every((p) => p.pgid === pgid), `both sleeps in the script group: ${JSON.stringify(procs)}`);
+        if (kind === 'cancel') await call(c().dispatch, 'jobs.cancel', { id: jobId }, ctx);
+      },
+    },
+  );
+  const r = ran.job.runs[0]!;
+  assert.equal(r.status, kind === 'timeout' ? 'timed_out' : 'cancelled', `${r.errorCode} ${r.errorMessage}`);
+  assert.equal(r.mode, 'runner');
+  assert.match(r.errorMessage ?? '', /stopped with (TERM|KILL)/, 'killedWith is recorded');
+  assert.match(ran.log, /\[system\]the runner stopped the script's process group with (TERM|KILL)/);
+  assert.deepEqual(await hostProcs('default', `sleep ${marker}`), [], 'no sleep left on the host');
+  const left = await until(`group ${pgid} to be gone`, async () => ((await hostGroup('default', pgid)).length === 0 ? [] : undefined), 3000).catch(async () => hostGroup('default', pgid));
+  assert.deepEqual(left, [], `no process of group ${pgid} left on the host`);
+}
+
+test('timeout: timed_out, killedWith recorded, and no process of the script group is left on the host', () => stopTest('timeout'));
+test('cancel: cancelled, killedWith recorded, and no process of the script group is left on the host', () => stopTest('cancel'));
+
+test('a payload signed by another key is refused: PAYLOAD_REJECTED (unknown-key), the script never runs', async () => {
+  const other = new InstallationKeys(join(scratch, 'other-key'));
+  const executor = new Executor({ pool: c().ssh, resolve: (n) => c().hosts.sshTarget(n), runner: new RunnerExecutor({ deployer: c().runner, keys: other }) });
+  const marker = `never-${Date.now()}`;
+  const system: string[] = [];
+  let out = '';
+  const o = (await executor.execute(
+    { runId: 999_001, jobId: 999_001, host: 'default', interpreter: 'sh', script: `touch /tmp/${marker}\n`, mode: 'runner', timeoutMs: 5000, graceMs: 500 },
+    { stdout: (b) => void (out += b.toString()), stderr: (b) => void (out += b.toString()), system: (m) => system.push(m) },
+    new AbortController().signal,
+  )) as ExecOutcome;
+  assert.equal(o.status, 'failed');
+  assert.equal(o.errorCode, 'PAYLOAD_REJECTED');
+  assert.match(o.errorMessage ?? '', /unknown-key/);
+  assert.equal(o.exitCode, 255, 'a start failure is 255-class');
+  assert.equal(existsSync(`/tmp/${marker}`), false);
+});
+
+test('a tampered cached binary is caught before the run, recorded, replaced, and the run still succeeds', async () => {
+  const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
+  const good = sha256(readFileSync(d.path));
+  appendFileSync(d.path, Buffer.from('#tampered\n'));
+  assert.notEqual(sha256(readFileSync(d.path)), good);
+  const ran = await runJob({ hosts: ['default'], command: 'echo still fine' });
+  const r = ran.job.runs[0]!;
+  assert.equal(r.status, 'succeeded', `${r.errorCode} ${r.errorMessage}`);
+  assert.equal(r.mode, 'runner');
+  assert.match(ran.log, /\[system\]RUNNER_INTEGRITY_FAILED: .*replac/);
+  assert.match(ran.log, /still fine/);
+  assert.equal(sha256(readFileSync(d.path)), good, 'the binary was replaced by a verified one');
+  const rows = await call(c().dispatch, 'runner.deployments', { name: 'default' }, ctx);
+  assert.ok(rows.some((x) => x.status === 'failed' && /RUNNER_INTEGRITY_FAILED/.test(x.error ?? '')), 'the failure is recorded');
+});
+
+test('a malformed frame is recorded as INVALID_INPUT, never a crash', async (t) => {
+  // A fake "runner" that writes garbage, through a runner mode whose deployer answers with it
+  // (the real deployer would re-verify and replace a planted binary). The default host shares /tmp.
+  const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
+  const fake = `/tmp/cronium-fake-runner-${process.pid}`;
+  t.after(() => rmSync(fake, { force: true }));
+  writeFileSync(fake, '#!/bin/sh\nread line\necho \'{"type":"hello","protocol":1,"version":"x","runId":"r1","pid":1}\'\necho "this is not a frame"\necho \'{"type":"exit","seq":1,"code":0,"signal":null,"reason":"exited","killedWith":null,"rusage":{"userMs":0,"sysMs":0,"maxRssKb":0},"durationMs":1,"limiter":"none"}\'\n', { mode: 0o755 });
+  const deployer = { deploy: async () => ({ ...d, path: fake }) } as unknown as Core['runner'];
+  const executor = new Executor({ pool: c().ssh, resolve: (n) => c().hosts.sshTarget(n), runner: new RunnerExecutor({ deployer, keys: new InstallationKeys(dataDir) }) });
+  const system: string[] = [];
+  const o = (await executor.execute(
+    { runId: 999_002, jobId: 999_002, host: 'default', interpreter: 'sh', script: 'true\n', mode: 'runner', timeoutMs: 5000 },
+    { stdout: () => undefined, stderr: () => undefined, system: (m) => system.push(m) },
+    new AbortController().signal,
+  )) as ExecOutcome;
+  assert.equal(o.status, 'failed');
+  assert.equal(o.errorCode, 'INVALID_INPUT');
+  assert.ok(system.some((m) => /malformed frame/.test(m)), JSON.stringify(system));
+});
+
+test('a detached run survives losing the connection and a new worker: every log line stored exactly once', async (t) => {
+  const lines = 40;
+  const { jobId, runIds } = await call(
+    c().dispatch,
+    'jobs.run',
+    { hosts: ['default'], mode: 'runner', interpreter: 'sh', detach: true, command: `i=1; while [ $i -le ${lines} ]; do echo "line-$i"; i=$((i+1)); sleep 0.1; done` },
+    ctx,
+  );
+  const runId = runIds[0]!;
+  assert.equal(c().store.sqlite.prepare('select detached from runs where id = ?').pluck().get(runId), 1);
+  const stored = () => c().logs.lastStoredSeq(runId);
+  const a = newWorker(jobId, { leaseMs: 1500, heartbeatMs: 300 });
+  const offA = c().jobs.attach(a);
+  a.start();
+  await until('some lines', () => stored() >= 5 || undefined);
+  // Kill the app's connection under the run: worker A reattaches by itself.
+  const conn = await c().ssh.connect(c().hosts.sshTarget('default'));
+  conn.close();
+  const atDrop = stored();
+  await until('lines after the reattach', () => stored() >= atDrop + 8 || undefined, 20_000);
+  // Worker A goes away mid-run (the run is left running on the host); its lease expires.
+  await a.stop();
+  offA();
+  assert.equal(jobStatus(jobId), 'running');
+  const atStop = stored();
+  await new Promise((r) => setTimeout(r, 1700));
+  const b = newWorker(jobId);
+  const offB = c().jobs.attach(b);
+  b.start();
+  try {
+    await until('the job to end', () => !['queued', 'running'].includes(jobStatus(jobId)), 30_000);
+    await b.idle();
+  } finally {
+    await b.stop();
+    offB();
+  }
+  t.diagnostic(`dropped the connection at seq ${atDrop}, stopped worker A at seq ${atStop}`);
+  const ran = await readRun(jobId);
+  const r = ran.job.runs[0]!;
+  assert.equal(r.status, 'succeeded', `${r.errorCode} ${r.errorMessage}\n${ran.log}`);
+  assert.equal(r.mode, 'runner');
+  const out = ran.chunks.filter((x) => x.stream === 'stdout');
+  assert.deepEqual(
+    out.map((x) => x.seq),
+    out.map((_, i) => i + 1),
+    'stdout seqs are 1..N, no gap, no duplicate',
+  );
+  const seqs = ran.chunks.map((x) => x.seq);
+  assert.equal(new Set(seqs).size, seqs.length, 'no duplicate seq');
+  assert.equal(out.map((x) => x.text).join(''), Array.from({ length: lines }, (_, i) => `line-${i + 1}\n`).join(''));
+  assert.ok(atStop < lines, 'worker A was stopped before the script ended');
+});
+
+test('CLI: run --mode runner --json shows mode runner, the runner version and timings with deploy', async () => {
+  const env = { ...process.env, HOME: home, SSH_AUTH_SOCK: '', CRONIUM_HOME: '', CRONIUM_RUNNER_DIR: artifacts };
+  const r = await cronium(['--data-dir', dataDir, 'run', '--host', 'default', '--command', 'echo hello; exit 3', '--mode', 'runner', '--interpreter', 'sh', '--json'], { env });
+  assert.equal(r.code, 3, r.stderr);
+  const o = JSON.parse(r.stdout) as { runs?: { mode: string; runnerVersion: string; timings: Record<string, number | null> }[]; mode?: string; runnerVersion?: string; timings?: Record<string, number | null> };
+  const run = o.runs?.[0] ?? (o as { mode: string; runnerVersion: string; timings: Record<string, number | null> });
+  assert.equal(run.mode, 'runner', r.stdout);
+  assert.ok(run.runnerVersion, r.stdout);
+  assert.equal(typeof run.timings.deploy, 'number', r.stdout);
+  assert.equal(typeof run.timings.exec, 'number', r.stdout);
+  const d = await cronium(['--data-dir', dataDir, 'run', '--host', 'default', '--command', 'echo detached', '--mode', 'runner', '--interpreter', 'sh', '--detach', '--json'], { env });
+  assert.equal(d.code, 0, d.stderr);
+  const dj = JSON.parse(d.stdout) as { runId: number; mode: string };
+  assert.equal(dj.mode, 'runner');
+  assert.equal(c().store.sqlite.prepare('select detached from runs where id = ?').pluck().get(dj.runId), 1, '--detach marks the run detached');
+});
+
+// Accounts outlive fleets: leave no cached runner behind.
+after(() => {
+  if (fleet) for (const h of fleet.hosts) for (const d of cacheRoots(h.user)) rmSync(d, { recursive: true, force: true });
+});

@@ -1,0 +1,261 @@
+// Runner mode against a scripted fake connection: frames to outcome, seqs passed through,
+// shell noise before the first frame, malformed frames, cancel on stdin, a lost detached run,
+// and the command line (no secret on it).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, test } from 'node:test';
+import { RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
+import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback } from '../../../../electron/core/exec/types';
+import { CroniumError } from '../../../../electron/shared/errors';
+import type { DeployResult, RunnerDeployer } from '../../../../electron/core/runner/deploy';
+import { InstallationKeys } from '../../../../electron/core/runner/payload';
+import type { ExecStreamHandle, ExecStreamOptions, SshConnection } from '../../../../electron/core/ssh/types';
+
+const dir = mkdtempSync(join(tmpdir(), 'cronium-runner-mode-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const keys = new InstallationKeys(dir);
+
+const deployed = {
+  path: '/home/u/.cache/cronium/0.1.0-abcdefabcdef/cronium-runner',
+  stateDir: '/home/u/.cache/cronium/state',
+  hostId: 'h1-abc',
+  version: '0.1.0',
+  integrityFailure: null,
+} as unknown as DeployResult;
+
+function deployer(impl: () => Promise<DeployResult> = async () => deployed): RunnerDeployer {
+  return { deploy: impl } as unknown as RunnerDeployer;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const hello = JSON.stringify({ type: 'hello', protocol: 1, version: '0.1.0', runId: 'r1', pid: 42 });
+const log = (seq: number, text: string, stream = 'stdout') => JSON.stringify({ type: 'log', seq, stream, ts: 1, data: b64(text) });
+const exit = (seq: number, o: Record<string, unknown>) =>
+  JSON.stringify({ type: 'exit', seq, code: null, signal: null, reason: 'exited', killedWith: null, rusage: { userMs: 0, sysMs: 0, maxRssKb: 0 }, durationMs: 1, limiter: 'none', ...o });
+
+/** A connection whose one execStream plays `script` (lines, or callbacks given the handle's stdin so far). */
+function fakeConn(play: (io: { out: (line: string) => Promise<void>; stdin: () => string; end: (how?: 'lost') => void; wait: (ms: number) => Promise<void> }) => Promise<void>) {
+  const seen: { command?: string; stdin: string } = { stdin: '' };
+  const conn = {
+    execStream: async (command: string, o: ExecStreamOptions): Promise<ExecStreamHandle> => {
+      seen.command = command;
+      seen.stdin += typeof o.stdin === 'string' ? o.stdin : (o.stdin?.toString() ?? '');
+      let settle: (v: { code: number | null; signal: string | null }) => void = () => undefined;
+      let fail: (e: Error) => void = () => undefined;
+      const done = new Promise<{ code: number | null; signal: string | null }>((res, rej) => {
+        settle = res;
+        fail = rej;
+      });
+      const h: ExecStreamHandle = {
+        write: (d) => {
+          seen.stdin += d.toString();
+          return true;
+        },
+        endStdin: () => undefined,
+        drain: async () => undefined,
+        signal: () => undefined,
+        close: () => settle({ code: null, signal: null }),
+        done,
+      };
+      void (async () => {
+        await play({
+          out: async (line) => void (await o.onStdout?.(Buffer.from(`${line}\n`))),
+          stdin: () => seen.stdin,
+          end: (how) => (how === 'lost' ? fail(new CroniumError('CONNECT_FAILED', 'connection lost')) : settle({ code: 0, signal: null })),
+          wait: (ms) => new Promise((r) => setTimeout(r, ms)),
+        });
+      })();
+      return h;
+    },
+  } as unknown as SshConnection;
+  return { conn, seen };
+}
+
+function collect() {
+  const logs: { seq: number; stream: string; text: string }[] = [];
+  const system: string[] = [];
+  const sinks: ExecSinks = {
+    stdout: () => undefined,
+    stderr: () => undefined,
+    system: (m) => system.push(m),
+    log: (c) => void logs.push({ seq: c.seq, stream: c.stream, text: c.data.toString() }),
+  };
+  return { logs, system, sinks };
+}
+
+const req = (o: Partial<ExecRequest> = {}): ExecRequest => ({ runId: 7, jobId: 3, host: 'h', interpreter: 'sh', script: 'echo secret-script\n', env: { TOKEN: 'secret-env' }, mode: 'runner', timeoutMs: 10_000, graceMs: 100, ...o });
+const times = () => ({ t0: performance.now(), connectMs: 5, setupDeadline: performance.now() + 5000 });
+
+async function run(conn: SshConnection, r = req(), cancel = new AbortController().signal, dep = deployer()) {
+  const c = collect();
+  const out = (await new RunnerExecutor({ deployer: dep, keys }).execute(conn, r, c.sinks, cancel, times())) as ExecOutcome;
+  return { out, ...c };
+}
+
+test('frames become the outcome: seqs pass through, shell noise before the first frame is ignored, nothing secret on the command line', async () => {
+  const { conn, seen } = fakeConn(async (io) => {
+    await io.out('Welcome to a noisy shell');
+    await io.out(hello);
+    await io.out(log(1, 'one\n'));
+    await io.out(JSON.stringify({ type: 'heartbeat', ts: 1, seq: 1 }));
+    await io.out(log(2, 'two\n', 'stderr'));
+    await io.out(exit(3, { code: 4 }));
+    io.end();
+  });
+  const { out, logs } = await run(conn);
+  assert.deepEqual(logs, [
+    { seq: 1, stream: 'stdout', text: 'one\n' },
+    { seq: 2, stream: 'stderr', text: 'two\n' },
+  ]);
+  assert.deepEqual([out.status, out.exitCode, out.signal, out.mode, out.runnerVersion], ['failed', 4, null, 'runner', '0.1.0']);
+  assert.equal(typeof out.timings.deploy, 'number');
+  assert.equal(typeof out.timings.exec, 'number');
+  assert.match(seen.command!, /cronium-runner' run --key '.*\/installation\.pub' --host-id '.*\/host-id' --state-dir '\/home\/u\/\.cache\/cronium\/state'$/);
+  assert.ok(!seen.command!.includes('secret'), 'no secret on the command line');
+  assert.ok(seen.stdin.startsWith('{"v":1,'), 'the envelope is the first line of stdin');
+});
+
+test('exit reasons: timeout, cancelled, output-limit, a signal', async () => {
+  const cases: [Record<string, unknown>, ExecOutcome['status'], RegExp | null][] = [
+    [{ signal: 'TERM', reason: 'timeout', killedWith: 'TERM' }, 'timed_out', /stopped with TERM/],
+    [{ signal: 'KILL', reason: 'cancelled', killedWith: 'KILL' }, 'cancelled', /stopped with KILL/],
+    [{ signal: 'TERM', reason: 'output-limit', killedWith: 'TERM' }, 'failed', /output limit/],
+    [{ signal: 'KILL' }, 'failed', /SIGKILL/],
+  ];
+  for (const [frame, status, message] of cases) {
+    const { conn } = fakeConn(async (io) => {
+      await io.out(hello);
+      await io.out(exit(1, frame));
+      io.end();
+    });
+    const { out } = await run(conn);
+    assert.equal(out.status, status, JSON.stringify(frame));
+    if (message) assert.match(out.errorMessage ?? '', message);
+  }
+});
+
+test('a malformed frame is INVALID_INPUT, recorded, never thrown', async () => {
+  const { conn } = fakeConn(async (io) => {
+    await io.out(hello);
+    await io.out('{"type":"log","seq":"x"}');
+    await io.out(exit(1, { code: 0 }));
+    io.end();
+  });
+  const { out, system } = await run(conn);
+  assert.equal(out.errorCode, 'INVALID_INPUT');
+  assert.ok(system.some((m) => /malformed frame/.test(m)));
+});
+
+test('PAYLOAD_REJECTED and INTERPRETER_MISSING error frames are 255-class start failures', async () => {
+  for (const frame of [
+    { type: 'error', code: 'PAYLOAD_REJECTED', message: 'signed by another key', reason: 'unknown-key' },
+    { type: 'error', code: 'INTERPRETER_MISSING', message: 'no python3' },
+  ]) {
+    const { conn } = fakeConn(async (io) => {
+      await io.out(JSON.stringify(frame));
+      io.end();
+    });
+    const { out } = await run(conn);
+    assert.equal(out.errorCode, frame.code);
+    assert.equal(out.exitCode, 255);
+    if (frame.reason) assert.match(out.errorMessage ?? '', /unknown-key/);
+  }
+});
+
+test('cancel writes a cancel frame on stdin; the exit frame says cancelled', async () => {
+  const ac = new AbortController();
+  const { conn, seen } = fakeConn(async (io) => {
+    await io.out(hello);
+    ac.abort();
+    while (!io.stdin().includes('{"type":"cancel"}')) await io.wait(5);
+    await io.out(exit(1, { signal: 'TERM', reason: 'cancelled', killedWith: 'TERM' }));
+    io.end();
+  });
+  const { out } = await run(conn, req(), ac.signal);
+  assert.equal(out.status, 'cancelled');
+  assert.ok(seen.stdin.endsWith('{"type":"cancel"}\n'));
+});
+
+test('a detached run whose connection is lost is handed back for reattach; a foreground one fails DISCONNECTED', async () => {
+  for (const detach of [true, false]) {
+    const { conn } = fakeConn(async (io) => {
+      await io.out(hello);
+      await io.out(log(1, 'x\n'));
+      io.end('lost');
+    });
+    const { out } = await run(conn, req({ detach }));
+    if (detach) assert.equal(out.reattach, true);
+    else assert.deepEqual([out.status, out.errorCode, out.reattach], ['failed', 'DISCONNECTED', undefined]);
+  }
+  const { conn, seen } = fakeConn(async (io) => {
+    await io.out(hello);
+    await io.out(log(5, 'five\n'));
+    await io.out(exit(6, { code: 0 }));
+    io.end();
+  });
+  const { out, logs } = await run(conn, req({ detach: true, reattach: { fromSeq: 5 } }));
+  assert.equal(out.status, 'succeeded');
+  assert.deepEqual(logs.map((l) => l.seq), [5]);
+  assert.match(seen.command!, / attach 'c[0-9a-f]{10}-r7-a1' --from 5 --state-dir /);
+});
+
+test('deploy fallbacks are handed to the executor; job input is refused until the runner passes it on', async () => {
+  const noLoc = deployer(async () => {
+    throw new CroniumError('RUNNER_DEPLOY_FAILED', 'no runner cache location on h is writable and executable: /tmp: noexec', undefined, { reason: 'no-cache-location' });
+  });
+  const { conn } = fakeConn(async () => undefined);
+  const c = collect();
+  const fb = (await new RunnerExecutor({ deployer: noLoc, keys }).execute(conn, req(), c.sinks, new AbortController().signal, times())) as RunnerFallback;
+  assert.match(fb.fallback, /noexec/);
+  const withInput = (await new RunnerExecutor({ deployer: deployer(), keys }).execute(conn, req({ input: 1 }), c.sinks, new AbortController().signal, times())) as RunnerFallback;
+  assert.equal(withInput.code, 'NOT_IMPLEMENTED');
+});
+
+test('fast path: a runner verified before is re-hashed within the run; a mismatch runs the full check, which replaces it', async () => {
+  let deploys = 0;
+  const dep = deployer(async () => {
+    deploys++;
+    return { ...deployed, sha256: 'a'.repeat(64) } as DeployResult;
+  });
+  const ex = new RunnerExecutor({ deployer: dep, keys });
+  const commands: string[] = [];
+  const play = (checkFails: boolean) =>
+    fakeConn(async (io) => {
+      if (checkFails) {
+        await io.out('CRONIUM-RUNNER-CHECK-FAILED 0123');
+        io.end();
+        return;
+      }
+      await io.out(hello);
+      await io.out(exit(1, { code: 0 }));
+      io.end();
+    });
+  const once = async (checkFails: boolean[]) => {
+    let i = 0;
+    const conn = {
+      execStream: async (command: string, o: ExecStreamOptions) => {
+        commands.push(command);
+        return play(checkFails[i++] ?? false).conn.execStream(command, o);
+      },
+    } as unknown as SshConnection;
+    const c = collect();
+    const out = (await ex.execute(conn, req(), c.sinks, new AbortController().signal, times())) as ExecOutcome;
+    return { out, ...c };
+  };
+  const first = await once([]);
+  assert.equal(first.out.status, 'succeeded');
+  assert.equal(deploys, 1);
+  assert.ok(!commands[0]!.startsWith('sh -c'), 'the first run follows a full check');
+  const second = await once([]);
+  assert.equal(second.out.status, 'succeeded');
+  assert.equal(deploys, 1, 'no second deploy round trip');
+  assert.match(commands[1]!, /^sh -c .*sha256sum.*a{64}/s);
+  assert.equal(second.out.timings.deploy, 0);
+  const third = await once([true]);
+  assert.equal(third.out.status, 'succeeded');
+  assert.equal(deploys, 2, 'the mismatch ran the full check');
+  assert.ok(!commands[3]!.startsWith('sh -c'));
+});
