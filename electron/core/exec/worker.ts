@@ -9,7 +9,7 @@
  *   log writer was closed; its phase timings, mode and output are stored on the run;
  * - cancel: `cancelJob` stops this worker's runs of the job; runs held by another process
  *   see the job's cancel request (a `settings` row, see requestCancel) at their next heartbeat;
- * - at start-up, `queue.recover()` resolves runs whose lease expired.
+ * - at start-up and then periodically, `queue.recover()` resolves runs whose lease expired.
  * Fan-out: runs of one job go to their hosts independently; an unreachable host fails
  * its run (CONNECT_FAILED, retryable by the queue's policy) without holding the others.
  */
@@ -89,6 +89,7 @@ export class Worker {
   private readonly jobWaiters = new Map<number, (() => void)[]>();
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private recoverTimer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly o: Required<Pick<WorkerOptions, 'globalLimit' | 'perHostLimit' | 'leaseMs' | 'heartbeatMs' | 'pollMs' | 'graceMs'>>;
@@ -104,14 +105,28 @@ export class Worker {
     };
   }
 
-  /** Recovers expired runs, then polls the queue. */
+  /** Recovers expired runs, then polls the queue; recovery repeats while it runs. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    const { reattach } = this.opts.queue.recover();
-    for (const id of reattach) this.reattachRun(id);
+    this.recover();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
+    // A process that died a moment ago still holds unexpired leases at our start-up: keep
+    // resolving them as they expire, or its runs would stay `running` for ever.
+    this.recoverTimer = setInterval(() => this.recover(), Math.max(250, Math.min(5_000, this.o.leaseMs / 2)));
+    this.recoverTimer.unref();
     this.poke();
+  }
+
+  /** Resolves expired leases (re-queue, reattach detached runs, mark the rest lost). */
+  private recover(): void {
+    try {
+      const { reattach } = this.opts.queue.recover();
+      for (const id of reattach) this.reattachRun(id);
+    } catch (e) {
+      process.stderr.write(`cronium: lease recovery failed: ${(e as Error).message}
+`);
+    }
   }
 
   /** Claims now (call after enqueueing in this process). */
@@ -154,6 +169,7 @@ export class Worker {
     this.running = false;
     clearTimeout(this.pollTimer);
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.recoverTimer);
     for (const f of this.inFlight.values()) {
       // A detached run goes on on its host: leave it (its lease expires; the next worker reattaches).
       if (f.detached) f.leave.abort(new Error('the worker stopped'));
