@@ -65,6 +65,13 @@ for (const suite of wanted) {
     const f = (text.match(/^\s*--- FAIL/gm) ?? []).length;
     passed += p;
     failed += f || (code !== 0 ? 1 : 0);
+    // A short fuzz run of each parser on top of the seeds (`go test` alone replays only the seeds).
+    for (const target of ['FuzzVerify', 'FuzzParsePayload', 'FuzzFrame']) {
+      const [fc] = await run('go', ['test', '-run', '^$', `-fuzz=^${target}$`, '-fuzztime=5s', './internal/protocol/'], { cwd: join(root, 'runner') }).catch(() => [1, '']);
+      console.log(`${fc === 0 ? '✔' : '✖'} fuzz ${target} (5 s)`);
+      if (fc === 0) passed++;
+      else failed++;
+    }
     continue;
   }
   const files = findTests(join(root, 'test', suite));
