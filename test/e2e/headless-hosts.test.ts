@@ -6,40 +6,24 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import WebSocket from 'ws';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cliPath = join(root, 'bin', 'cronium.mjs');
-const artifacts = join(root, 'test', 'e2e', 'artifacts');
-const CHROMIUM = '/usr/bin/chromium';
+import { ARTIFACTS as artifacts, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
 
 let dataDir = '';
-let server: ChildProcess | null = null;
-let serverExited: Promise<void> = Promise.resolve();
-let serverStderr = '';
+let server: Serve | null = null;
 let url = '';
 let origin = '';
 let browser: Browser | null = null;
 let context: BrowserContext | null = null;
 let page: Page | null = null;
-const pageProblems: string[] = [];
+let pageProblems: string[] = [];
 
 /** Runs the real CLI against the test's data dir. */
-function cronium(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cliPath, '--data-dir', dataDir, ...args], { cwd: root, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cronium(...args: string[]): Promise<CliResult> {
+  return cliIn(dataDir)(...args);
 }
 
 /** Hosts as the CLI lists them. */
@@ -49,21 +33,6 @@ async function cliHosts(): Promise<{ name: string; address: string; port: number
   return JSON.parse(r.stdout) as { name: string; address: string; port: number; user: string | null; group: string | null; tags: string[] }[];
 }
 
-/** Retries an assertion until it passes or time runs out (playwright-core has no expect). */
-async function eventually(assertion: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-/** The hosts table's rows as a user would read them, through roles only. */
 async function readTable(p: Page): Promise<{ name: string; address: string; port: string; user: string; group: string; tags: string }[]> {
   const table = p.getByRole('table', { name: 'Hosts' });
   if (!(await table.isVisible())) return [];
@@ -104,14 +73,7 @@ async function descriptionOf(control: Locator): Promise<string> {
 }
 
 before(async () => {
-  for (const built of ['dist/cli/cronium.mjs', 'dist/renderer/index.html']) {
-    assert.ok(existsSync(join(root, built)), `${built} is missing: run \`npm run build\` first`);
-  }
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package`);
-  await mkdir(artifacts, { recursive: true });
-  // Screenshots are for looking at, not for committing.
-  await writeFile(join(artifacts, '.gitignore'), '*\n');
-  dataDir = await mkdtemp(join(tmpdir(), 'cronium-e2e-'));
+  dataDir = await prepare('cronium-e2e-');
 
   const added = [
     await cronium('hosts', 'add', 'web1', '--address', '127.0.0.1', '--user', 'deploy', '--tag', 'prod'),
@@ -119,42 +81,19 @@ before(async () => {
   ];
   for (const r of added) assert.equal(r.code, 0, `hosts add failed: ${r.stderr}`);
 
-  const child = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  server = child;
-  serverExited = new Promise((resolve) => child.once('exit', () => resolve()));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (serverStderr += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed nothing in 15 s; stderr: ${serverStderr}`)), 15_000);
-    createInterface({ input: child.stdout }).once('line', (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}; stderr: ${serverStderr}`));
-    });
-  });
-  const printed = JSON.parse(line) as { url: string; port: number };
-  url = printed.url;
-  origin = new URL(url).origin;
+  server = await startServe(dataDir);
+  url = server.url;
+  origin = server.origin;
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[^&]+$/);
-  assert.equal(new URL(url).port, String(printed.port));
+  assert.equal(new URL(url).port, String(server.port));
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
+
 });
 
 after(async () => {
   await browser?.close().catch(() => {});
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const pid = server.pid;
-    if (pid) process.kill(pid, 'SIGTERM');
-    const killer = setTimeout(() => pid && process.kill(pid, 'SIGKILL'), 5_000);
-    await serverExited;
-    clearTimeout(killer);
-  }
+  await server?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -187,13 +126,10 @@ test('a WebSocket to /api without the token is refused', async () => {
 
 test('the page loads and lists both hosts with their tags', async () => {
   assert.ok(browser);
-  context = await browser.newContext({ viewport: { width: 1100, height: 560 }, colorScheme: 'light' });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageProblems.push(`console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => pageProblems.push(`pageerror: ${e.message}`));
+  const tracked = await trackedPage(browser, { viewport: { width: 1100, height: 560 } });
+  context = tracked.context;
+  page = tracked.page;
+  pageProblems = tracked.problems;
 
   await page.goto(url);
   assert.ok(!page.url().includes('token='), `the token stays in the address bar: ${page.url()}`);
@@ -368,8 +304,7 @@ test('the page logged no errors (CSP violations included)', () => {
 
 test('when the server goes away the page says it is reconnecting', async () => {
   const p = currentPage();
-  assert.ok(server?.pid);
-  process.kill(server.pid, 'SIGTERM');
-  await serverExited;
+  assert.ok(server);
+  await server.stop();
   await p.getByRole('alert').filter({ hasText: 'Disconnected — reconnecting' }).waitFor();
 });

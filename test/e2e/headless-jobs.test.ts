@@ -10,54 +10,25 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS as artifacts, ROOT as root, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cliPath = join(root, 'bin', 'cronium.mjs');
-const artifacts = join(root, 'test', 'e2e', 'artifacts');
-const CHROMIUM = '/usr/bin/chromium';
 const VIEWPORT = { width: 1200, height: 760 };
 
 let dataDir = '';
-let server: ChildProcess | null = null;
-let serverExited: Promise<void> = Promise.resolve();
-let serverStderr = '';
+let server: Serve | null = null;
 let url = '';
 let origin = '';
 let browser: Browser | null = null;
-let context: BrowserContext | null = null;
 let page: Page | null = null;
-const pageProblems: string[] = [];
+let pageProblems: string[] = [];
 
 /** Runs the real CLI against the test's data dir. */
-function cronium(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cliPath, '--data-dir', dataDir, ...args], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Retries an assertion until it passes or time runs out (playwright-core has no expect). */
-async function eventually(assertion: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+function cronium(...args: string[]): Promise<CliResult> {
+  return cliIn(dataDir)(...args);
 }
 
 function currentPage(): Page {
@@ -77,14 +48,8 @@ function terminalText(p: Page): Promise<string> {
 }
 
 before(async () => {
-  for (const built of ['dist/cli/cronium.mjs', 'dist/renderer/index.html']) {
-    assert.ok(existsSync(join(root, built)), `${built} is missing: run \`npm run build\` first`);
-  }
   assert.ok(existsSync(join(root, 'resources', 'runner', 'linux-amd64', 'cronium-runner')), 'resources/runner is missing: run `npm run build:runner` first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package`);
-  await mkdir(artifacts, { recursive: true });
-  await writeFile(join(artifacts, '.gitignore'), '*\n');
-  dataDir = await mkdtemp(join(tmpdir(), 'cronium-e2e-jobs-'));
+  dataDir = await prepare('cronium-e2e-jobs-');
 
   // Nothing listens on 127.0.0.1:1, so connecting fails at once with CONNECT_FAILED.
   const added = [
@@ -93,48 +58,20 @@ before(async () => {
   ];
   for (const r of added) assert.equal(r.code, 0, `hosts add failed: ${r.stderr}`);
 
-  const child = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  server = child;
-  serverExited = new Promise((resolve) => child.once('exit', () => resolve()));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (serverStderr += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed nothing in 15 s; stderr: ${serverStderr}`)), 15_000);
-    createInterface({ input: child.stdout }).once('line', (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}; stderr: ${serverStderr}`));
-    });
-  });
-  url = (JSON.parse(line) as { url: string }).url;
-  origin = new URL(url).origin;
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
-  page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageProblems.push(`console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => pageProblems.push(`pageerror: ${e.message}`));
+  server = await startServe(dataDir);
+  url = server.url;
+  origin = server.origin;
+  browser = await launchChromium();
+  const tracked = await trackedPage(browser, { viewport: VIEWPORT });
+  page = tracked.page;
+  pageProblems = tracked.problems;
   await page.goto(url);
   await page.getByRole('table', { name: 'Hosts' }).waitFor();
 });
 
 after(async () => {
   await browser?.close().catch(() => {});
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const pid = server.pid;
-    if (pid) process.kill(pid, 'SIGTERM');
-    const killer = setTimeout(() => pid && process.kill(pid, 'SIGKILL'), 5_000);
-    await serverExited;
-    clearTimeout(killer);
-  }
+  await server?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
