@@ -930,10 +930,15 @@ export class Ssh2Connection implements SshConnection {
    * packet batch as the confirmation, and an exit event emitted before a listener exists is lost.
    */
   private openSession(command: string, options: ExecOptions, release: () => void): Promise<{ result: Promise<ExecResult> }> {
+    const execOpts: { pty?: boolean; env?: Record<string, string> } = {};
+    if (options.pty) execOpts.pty = true;
+    if (options.env) execOpts.env = options.env;
+    return this.openChannel(command, execOpts, release, (channel) => ({ result: this.collect(channel, options, release) }));
+  }
+
+  /** Starts a command on a new session and hands its channel to `wrap`; the slot is released if it cannot open. */
+  private openChannel<T>(command: string, execOpts: { pty?: boolean; env?: Record<string, string> }, release: () => void, wrap: (channel: ClientChannel) => T): Promise<T> {
     return new Promise((resolve, reject) => {
-      const execOpts: { pty?: boolean; env?: Record<string, string> } = {};
-      if (options.pty) execOpts.pty = true;
-      if (options.env) execOpts.env = options.env;
       try {
         this.client.exec(command, execOpts, (err, channel) => {
           if (err) {
@@ -942,7 +947,7 @@ export class Ssh2Connection implements SshConnection {
           }
           this.openSessions++;
           channel.once('close', () => this.openSessions--);
-          resolve({ result: this.collect(channel, options, release) });
+          resolve(wrap(channel));
         });
       } catch (e) {
         release();
@@ -1014,24 +1019,9 @@ export class Ssh2Connection implements SshConnection {
 
   /** Opens a session for execStream; the handle's listeners are attached inside ssh2's callback (see openSession). */
   private openStream(command: string, options: ExecStreamOptions, release: () => void): Promise<ExecStreamHandle> {
-    return new Promise((resolve, reject) => {
-      const execOpts: { env?: Record<string, string> } = {};
-      if (options.env) execOpts.env = options.env;
-      try {
-        this.client.exec(command, execOpts, (err, channel) => {
-          if (err) {
-            release();
-            return reject(err);
-          }
-          this.openSessions++;
-          channel.once('close', () => this.openSessions--);
-          resolve(this.stream(channel, options, release));
-        });
-      } catch (e) {
-        release();
-        reject(e);
-      }
-    });
+    const execOpts: { env?: Record<string, string> } = {};
+    if (options.env) execOpts.env = options.env;
+    return this.openChannel(command, execOpts, release, (channel) => this.stream(channel, options, release));
   }
 
   /**
