@@ -14,6 +14,7 @@ import { registerPending } from './commands/pending';
 import { registerRun } from './commands/run';
 import { registerRunner } from './commands/runner';
 import { registerSchedules } from './commands/schedules';
+import { registerSettings } from './commands/settings';
 import { registerServe } from './commands/serve';
 import { CliContext } from './context';
 
@@ -31,6 +32,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDiagnose(program, ctx);
   registerRun(program, ctx);
   registerSchedules(program, ctx);
+  registerSettings(program, ctx);
   registerJobs(program, ctx);
   registerPending(program, ctx);
   registerRunner(program, ctx);

@@ -19,6 +19,7 @@ import { HostTrustService } from './hosts/host-trust';
 import { LogService } from './logs/log-service';
 import { JobQueue } from './queue/job-queue';
 import { ScheduleService } from './scheduler/schedule-service';
+import { SettingsService } from './settings/settings-service';
 import { assetPath, ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
 import { RunnerDeployer } from './runner/deploy';
 import { LocalArtifacts } from './runner/local-artifacts';
@@ -73,6 +74,8 @@ export interface Services {
   jobs: ExecService;
   /** Cron schedules. */
   schedules: ScheduleService;
+  /** App settings (log retention, …). */
+  settings: SettingsService;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -129,6 +132,7 @@ export function openCore(options: CoreOptions): Core {
       executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys }) }),
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
       schedules: new ScheduleService(store, audit),
+      settings: new SettingsService(store.sqlite, audit),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
       runner: deployer,
     };

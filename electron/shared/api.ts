@@ -388,6 +388,18 @@ function method<A extends z.ZodType, R extends z.ZodType>(args: A, result: R, do
 
 const NoArgs = z.strictObject({}).default({});
 
+/** Log retention: logs of finished runs are deleted past any of these limits (each optional). */
+export const LogRetention = z.strictObject({
+  maxAgeDays: z.int().min(1).max(36_500).optional(),
+  maxRuns: z.int().min(1).max(100_000_000).optional(),
+  maxTotalBytes: z.int().min(1024 * 1024).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+/** App settings. */
+export const Settings = z.object({ logsRetention: LogRetention });
+/** App settings. */
+export type Settings = z.infer<typeof Settings>;
+
 /** Every method of the API, by name. */
 export const methods = {
   'app.info': method(NoArgs, AppInfo, 'Version, door and data directory of the running app.'),
@@ -491,6 +503,8 @@ export const methods = {
   'schedules.remove': method(z.strictObject({ name: ScheduleName }), z.object({ removed: z.literal(true) }), 'Removes a schedule; its past jobs stay.'),
   'schedules.pause': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Pauses a schedule.'),
   'schedules.resume': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Resumes a schedule from now on (missed fires are not made up).'),
+  'settings.get': method(NoArgs, Settings, 'The app settings in force.'),
+  'settings.set': method(z.strictObject({ logsRetention: LogRetention.optional() }), Settings, 'Replaces the given settings; returns them all.'),
 } as const;
 
 /** Every event the app pushes to clients, by name. */

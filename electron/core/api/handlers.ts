@@ -50,5 +50,7 @@ export function createHandlers(core: Services): Handlers {
     },
     'schedules.pause': ({ name }) => core.schedules.pause(name),
     'schedules.resume': ({ name }) => core.schedules.resume(name),
+    'settings.get': () => core.settings.get(),
+    'settings.set': (patch) => core.settings.set(patch),
   };
 }

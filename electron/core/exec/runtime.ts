@@ -8,18 +8,9 @@ import type { RetentionPolicy } from '../logs/log-service';
 import { Scheduler } from '../scheduler/scheduler';
 import { Worker } from './worker';
 
-/** Log retention when the `logs.retention` setting (JSON RetentionPolicy) is absent. */
-export const DEFAULT_RETENTION: RetentionPolicy = { maxAgeDays: 90, maxTotalBytes: 2 * 1024 ** 3 };
-
 /** The retention policy of a data dir: its `logs.retention` setting, else the default. */
 export function retentionPolicy(core: Core): RetentionPolicy {
-  const raw = core.store.sqlite.prepare("select value from settings where key = 'logs.retention'").pluck().get() as string | undefined;
-  if (!raw) return DEFAULT_RETENTION;
-  try {
-    return JSON.parse(raw) as RetentionPolicy;
-  } catch {
-    return DEFAULT_RETENTION;
-  }
+  return core.settings.retention();
 }
 
 /** The running pair, and how to stop it. */

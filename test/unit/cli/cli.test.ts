@@ -169,3 +169,30 @@ test('npm start without the Electron binary fails with one line pointing to cron
   assert.match(lines.at(-1)!, /^error: the Electron binary is not installed.*npx cronium serve/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('settings: log retention is shown, set, unset, validated, and used by the core', async (t) => {
+  const dir = tempDir(t);
+  const shown = await cronium(['--data-dir', dir, 'settings', 'show', '--json']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.deepEqual(JSON.parse(shown.stdout), { logsRetention: { maxAgeDays: 90, maxTotalBytes: 2 * 1024 ** 3 } });
+  assert.equal((await cronium(['--data-dir', dir, 'settings', 'set', 'logs.retention.maxRuns', '500'])).code, 0);
+  const unset = await cronium(['--data-dir', dir, '--json', 'settings', 'set', 'logs.retention.maxAgeDays', 'none']);
+  assert.deepEqual(JSON.parse(unset.stdout), { logsRetention: { maxRuns: 500, maxTotalBytes: 2 * 1024 ** 3 } });
+  for (const [args, message] of [
+    [['settings', 'set', 'logs.retention.maxTotalBytes', '5'], /invalid VALUE for logs.retention.maxTotalBytes/],
+    [['settings', 'set', 'logs.retention.maxRuns', 'many'], /invalid VALUE/],
+    [['settings', 'set', 'colour', 'blue'], /invalid KEY/],
+  ] as [string[], RegExp][]) {
+    const r = await cronium(['--data-dir', dir, ...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, message);
+  }
+  const { openCore } = await import('../../../electron/core/core');
+  const { retentionPolicy } = await import('../../../electron/core/exec/runtime');
+  const core = openCore({ dataDir: dir, door: 'cli' });
+  try {
+    assert.deepEqual(retentionPolicy(core), { maxRuns: 500, maxTotalBytes: 2 * 1024 ** 3 }, 'the retention job reads what was set');
+  } finally {
+    core.close();
+  }
+});
