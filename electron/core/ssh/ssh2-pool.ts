@@ -1273,7 +1273,7 @@ class Ssh2SftpSession implements SftpSession {
 
   async writeFile(path: string, data: Buffer | Readable, mode = 0o644): Promise<void> {
     if (Buffer.isBuffer(data)) {
-      await this.run<void>('write', path, (cb) => this.sftp.writeFile(path, data, { mode, flag: 'w' }, (err) => cb(err)));
+      await this.writeBuffer(path, data, mode);
     } else {
       this.check('write', path);
       try {
@@ -1284,6 +1284,31 @@ class Ssh2SftpSession implements SftpSession {
     }
     // The server's umask applied when the file was created: set the bits asked for.
     await this.run<void>('chmod', path, (cb) => this.sftp.chmod(path, mode, (err) => cb(err)));
+  }
+
+  /**
+   * Writes a buffer with many write requests in flight: ssh2's writeFile waits for each
+   * 32 KB write's reply before sending the next, which costs a round trip per chunk and
+   * makes uploads through jump hosts slow.
+   */
+  private async writeBuffer(path: string, data: Buffer, mode: number): Promise<void> {
+    const CHUNK = 32 * 1024;
+    const IN_FLIGHT = 32;
+    const handle = await this.run<Buffer>('write', path, (cb) => this.sftp.open(path, 'w', { mode }, (err, h) => cb(err, h)));
+    try {
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < data.length) {
+          const offset = next;
+          next += CHUNK;
+          const length = Math.min(CHUNK, data.length - offset);
+          await this.run<void>('write', path, (cb) => this.sftp.write(handle, data, offset, length, offset, (err) => cb(err)));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, Math.ceil(data.length / CHUNK) || 1) }, worker));
+    } finally {
+      await this.run<void>('write', path, (cb) => this.sftp.close(handle, (err) => cb(err))).catch(() => undefined);
+    }
   }
 
   rename(from: string, to: string): Promise<void> {
