@@ -9,10 +9,11 @@
  *    delimiters are random and checked against the content;
  * 2. exports the environment (single-quoted values);
  * 3. finds the interpreter (`command -v`, a regular file): missing → an error marker and 127;
- * 4. starts `<interpreter> <dir>/script < <dir>/input` in its own session and process group
+ * 4. prints the start marker, then (so that nothing the script prints can come before it)
+ *    starts `<interpreter> <dir>/script < <dir>/input` in its own session and process group
  *    (`setsid`, else perl's POSIX::setsid, else `set -m`): the interpreter reads the file,
  *    so a noexec temp dir works;
- * 5. prints the start marker, then waits. TERM/HUP/INT to the shell (the app's SSH
+ * 5. waits. TERM/HUP/INT to the shell (the app's SSH
  *    "signal" request) and EOF on its stdin (the app closed the channel: cancel, or the app
  *    died) both kill the whole group: TERM, a grace period, KILL. The temp dir is removed on
  *    every path, and members of the group left behind by a script that ended are killed too.
@@ -127,6 +128,9 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null) && [ -f "$I" ] && break; I=; done`,
     `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
     'exec 3<&0',
+    // The start marker goes out before the script starts: the script writes to the same
+    // stdout, and anything it printed before the marker would be taken for login-shell noise.
+    'm started',
     'if command -v setsid >/dev/null 2>&1; then setsid "$I" "$d/script" <"$d/input" 3<&- &',
     "elif command -v perl >/dev/null 2>&1; then perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' \"$I\" \"$d/script\" <\"$d/input\" 3<&- &",
     'else set -m 2>/dev/null; "$I" "$d/script" <"$d/input" 3<&- & fi',
@@ -135,7 +139,6 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     "( trap - TERM HUP INT; while IFS= read -r _l; do :; done <&3; k; c ) >/dev/null 2>&1 &",
     'W=$!',
     'exec 3<&-',
-    'm "started $P"',
     // From here on this shell writes nothing: once the channel is gone a write (even the shell's
     // own "Terminated" notice) would kill it with SIGPIPE before it cleaned up.
     'exec >/dev/null 2>&1',

@@ -95,3 +95,21 @@ test('StdoutFilter: a line that only starts like a marker is passed on at once',
   assert.equal(f.push(Buffer.from('@@cronium:output')).toString(), '', 'held: could still be an output line');
   assert.equal(f.push(Buffer.from('x\n')).toString(), '@@cronium:outputx\n');
 });
+
+test('prelude: a script that prints at once is never taken for login-shell noise', async () => {
+  // The start marker must precede anything the script writes to the shared stdout, or the
+  // filter drops the script's first output as pre-start noise (a race seen on fast hosts):
+  // so the marker is printed before the script is even started.
+  const text = buildPrelude({ interpreter: 'sh', script: 'true' }).text;
+  const marker = text.indexOf('m started');
+  const launch = text.indexOf('setsid "$I"');
+  assert.ok(marker > 0 && launch > marker, 'the start marker is printed before the script is launched');
+  for (let i = 0; i < 20; i++) {
+    const p = buildPrelude({ interpreter: 'sh', script: 'echo "first $$"' });
+    const r = await runPrelude(p.text);
+    assert.equal(r.code, 0, r.stderr);
+    const markerAt = r.stdout.indexOf(`@@cronium:${p.nonce}:started`);
+    const outputAt = r.stdout.indexOf('first ');
+    assert.ok(markerAt >= 0 && outputAt > markerAt, `run ${i}: output before the start marker:\n${r.stdout}`);
+  }
+});
