@@ -1,8 +1,11 @@
 /**
  * The headless door: serves the built renderer over HTTP and the API over a WebSocket,
  * on 127.0.0.1 only. Guards the invariant that nothing is served without the token:
- * every HTTP request and every WebSocket connection must carry it (in the URL that
- * `cronium serve` prints, then in an HttpOnly SameSite=Strict cookie). The Host header
+ * every HTTP request and every WebSocket connection must carry it: the URL that
+ * `cronium serve` prints carries it once; the page then keeps it in sessionStorage (this tab
+ * only) and names it on the WebSocket, while an HttpOnly SameSite=Strict cookie, named after
+ * the port so two servers on one machine do not overwrite each other's, lets a reload fetch
+ * the page and its assets. The Host header
  * must name the loopback address (DNS rebinding), and a cookie-authenticated WebSocket
  * must come from our own origin (cross-site WebSocket hijacking).
  */
@@ -18,7 +21,7 @@ import type { Core } from '../core/core';
 
 /** Largest WebSocket message accepted from a client. */
 export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
-const COOKIE = 'cronium_token';
+const COOKIE_PREFIX = 'cronium_token_';
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -87,10 +90,10 @@ function sameToken(a: string | undefined, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookieToken(req: IncomingMessage): string | undefined {
+function cookieToken(req: IncomingMessage, port: number): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
+    if (k === `${COOKIE_PREFIX}${port}`) return v.join('=');
   }
   return undefined;
 }
@@ -121,17 +124,12 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     if (!allowedHosts().has(req.headers.host ?? '')) return deny(res, 403, 'forbidden: wrong Host header');
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     const queryToken = url.searchParams.get('token') ?? undefined;
-    if (sameToken(queryToken, token)) {
-      // Trade the token in the URL for a cookie, and drop it from the address bar and history.
-      url.searchParams.delete('token');
-      res.writeHead(303, {
-        'Set-Cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-        Location: url.pathname + url.search,
-        'Cache-Control': 'no-store',
-      });
-      return res.end();
-    }
-    if (!sameToken(cookieToken(req), token) && !sameToken(bearerToken(req), token)) {
+    const viaQuery = sameToken(queryToken, token);
+    if (viaQuery) {
+      // The page moves the token from its address to sessionStorage and out of the address bar
+      // (renderer/api/session-token.ts); the cookie serves reloads of the page and its assets.
+      res.setHeader('Set-Cookie', `${COOKIE_PREFIX}${port}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+    } else if (!sameToken(cookieToken(req, port), token) && !sameToken(bearerToken(req), token)) {
       return deny(res, 401, 'unauthorized: open the URL that `cronium serve` printed (it carries the token)');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
@@ -148,7 +146,7 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     if (!allowedHosts().has(req.headers.host ?? '')) return reject(403, 'Forbidden');
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().has(origin)) return reject(403, 'Forbidden');
-    const viaCookie = sameToken(cookieToken(req), token);
+    const viaCookie = sameToken(cookieToken(req, port), token);
     const explicit = sameToken(url.searchParams.get('token') ?? undefined, token) || sameToken(bearerToken(req), token);
     // A cookie rides along on cross-site requests; only our own origin may use it.
     if (!(explicit || (viaCookie && origin !== undefined))) return reject(401, 'Unauthorized');

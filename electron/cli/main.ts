@@ -11,6 +11,8 @@ import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
 import { registerJobs } from './commands/jobs';
 import { registerPending } from './commands/pending';
+import { registerScripts } from './commands/scripts';
+import { registerVars } from './commands/vars';
 import { registerRun } from './commands/run';
 import { registerRunner } from './commands/runner';
 import { registerSchedules } from './commands/schedules';
@@ -35,6 +37,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerSettings(program, ctx);
   registerJobs(program, ctx);
   registerPending(program, ctx);
+  registerScripts(program, ctx);
+  registerVars(program, ctx);
   registerRunner(program, ctx);
   registerServe(program, ctx);
   // Every command inherits the error handling and the option checks of the root.

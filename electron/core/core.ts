@@ -20,6 +20,15 @@ import { LogService } from './logs/log-service';
 import { JobQueue } from './queue/job-queue';
 import { ScheduleService } from './scheduler/schedule-service';
 import { SettingsService } from './settings/settings-service';
+import { StatsService } from './stats/stats-service';
+import { HelperApi } from './helper-api/helper-api';
+import { HelperHttpDoor } from './helper-api/http-door';
+import { HelperRuntime } from './helper-api/runtime';
+import { HelperTokens } from './helper-api/tokens';
+import { VariableService } from './vars/variable-service';
+import { FollowupService } from './scripts/followups';
+import { ScriptService } from './scripts/script-service';
+import type { WorkerOptions } from './exec/worker';
 import { assetPath, ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
 import { RunnerDeployer } from './runner/deploy';
 import { LocalArtifacts } from './runner/local-artifacts';
@@ -76,6 +85,22 @@ export interface Services {
   schedules: ScheduleService;
   /** App settings (log retention, …). */
   settings: SettingsService;
+  /** Aggregations for charts and the runner's health (read-only SQL). */
+  stats: StatsService;
+  /** Variables for scripts: global and per host, secret ones sealed. */
+  vars: VariableService;
+  /** The helper API that scripts' runtime helpers reach (tunnel or in-band). */
+  helperApi: HelperApi;
+  /** Saved scripts and their follow-ups. */
+  scripts: ScriptService;
+  /** Fires follow-up jobs when runs of saved scripts end. */
+  followups: FollowupService;
+  /**
+   * What every Worker of this core is given (spread into its options): masking of the secret
+   * variables a run's host sees, follow-ups fired in the transaction that ends a run, and the
+   * recovery sweep of follow-ups a crash left unfired.
+   */
+  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'finalized' | 'recovered'>>;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -117,6 +142,11 @@ export function openCore(options: CoreOptions): Core {
       }),
       audit,
     });
+    const vars = new VariableService(store.sqlite, secrets, audit);
+    const followups = new FollowupService({ db: store.sqlite, queue, audit });
+    const helperApi = new HelperApi({ db: store.sqlite, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(store.db, 'helper') });
+    const helperDoor = new HelperHttpDoor(helperApi);
+    const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
@@ -129,16 +159,33 @@ export function openCore(options: CoreOptions): Core {
       hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
       queue,
       logs,
-      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys }) }),
+      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers }) }),
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
       schedules: new ScheduleService(store, audit),
-      settings: new SettingsService(store.sqlite, audit),
+      settings: new SettingsService(store.sqlite, audit, events),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
       runner: deployer,
+      stats: new StatsService(store.sqlite),
+      vars,
+      helperApi,
+      scripts: new ScriptService(store.sqlite, audit),
+      followups,
+      runHooks: {
+        secrets: (_job, run) => vars.secretValuesFor(run.hostId),
+        finalized: (runIds) => void followups.fire(runIds),
+        recovered: () => {
+          try {
+            followups.sweep();
+          } catch (e) {
+            process.stderr.write(`cronium: follow-up recovery failed: ${(e as Error).message}\n`);
+          }
+        },
+      },
     };
     const close = () => {
       // Ends every SSH connection now (the sockets finish closing in the background).
       void ssh.close();
+      helperDoor.close();
       logs.close();
       store.close();
     };

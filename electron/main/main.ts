@@ -1,7 +1,9 @@
 /**
  * The Electron main process: glue only. Start-up reads top to bottom: one instance,
- * the app scheme, then on ready the core, the window, IPC and event forwarding.
- * Domain logic lives in electron/core.
+ * the app scheme, then on ready the core, IPC and event forwarding, execution, the
+ * window and the desktop shell (menu, tray, notifications, login item). Closing the
+ * window hides it: the app, its worker and the scheduler keep running in the tray
+ * until Quit (tray, menu, Cmd/Ctrl+Q). Domain logic lives in electron/core.
  */
 import { app, ipcMain, safeStorage, BrowserWindow, dialog } from 'electron';
 import { dirname } from 'node:path';
@@ -13,6 +15,8 @@ import { EVENT_NAMES, IPC_EVENT_CHANNEL } from '../shared/api';
 import { isCroniumError } from '../shared/errors';
 import { APP_ORIGIN, registerAppScheme, serveApp } from './app-protocol';
 import { bindIpc, ownWindowOnly } from './ipc';
+import { onWindowClose, startedHidden } from './desktop-model';
+import { setupDesktopShell } from './desktop-shell';
 import { SafeStorageSecretBox } from './safe-storage-secret-box';
 import { createMainWindow, hardenWebContents, preloadPath } from './window';
 
@@ -20,6 +24,8 @@ const mainDir = dirname(fileURLToPath(import.meta.url));
 let core: Core | undefined;
 let execution: ExecutionRuntime | undefined;
 let mainWindow: BrowserWindow | undefined;
+/** Set once a real quit starts: until then, closing the window only hides it. */
+let quitting = false;
 
 function setupSingleInstance(): boolean {
   if (!app.requestSingleInstanceLock()) {
@@ -27,9 +33,7 @@ function setupSingleInstance(): boolean {
     return false;
   }
   app.on('second-instance', () => {
-    if (!mainWindow) return;
-    if (mainWindow.isMinimized()) mainWindow.restore();
-    mainWindow.focus();
+    if (core) showWindow();
   });
   return true;
 }
@@ -39,12 +43,27 @@ function setupCore(): Core {
   return openCore({ dataDir, door: 'desktop', secrets: new SafeStorageSecretBox(safeStorage, dataDir) });
 }
 
-function setupWindow(): BrowserWindow {
-  const win = createMainWindow(preloadPath(mainDir));
+function setupWindow(show = true): BrowserWindow {
+  const win = createMainWindow(preloadPath(mainDir), { show });
+  win.on('close', (e) => {
+    if (onWindowClose(quitting) === 'hide') {
+      e.preventDefault();
+      win.hide();
+    }
+  });
   win.on('closed', () => {
     mainWindow = undefined;
   });
   return win;
+}
+
+/** Shows the main window, creating it if it was closed. */
+function showWindow(): BrowserWindow {
+  mainWindow ??= setupWindow();
+  if (mainWindow.isMinimized()) mainWindow.restore();
+  mainWindow.show();
+  mainWindow.focus();
+  return mainWindow;
 }
 
 function setupIpc(c: Core): void {
@@ -65,25 +84,34 @@ async function onReady(): Promise<void> {
     return;
   }
   setupIpc(core);
-  // Runs queued jobs and fires schedules while the app runs (tray and notifications: later).
+  // Runs queued jobs and fires schedules while the app runs, window open or not.
   execution = startExecution(core, `desktop:${process.pid}`);
-  mainWindow = setupWindow();
+  mainWindow = setupWindow(!startedHidden(process.argv, app.getLoginItemSettings().wasOpenedAtLogin));
+  setupDesktopShell({
+    core,
+    execution,
+    showWindow,
+    windowVisible: () => mainWindow?.isVisible() ?? false,
+    quit: () => app.quit(),
+  });
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) mainWindow = setupWindow();
+    if (BrowserWindow.getAllWindows().length === 0 || !mainWindow?.isVisible()) showWindow();
   });
 }
 
 if (setupSingleInstance()) {
   registerAppScheme();
-  app.on('window-all-closed', () => {
-    if (process.platform !== 'darwin') app.quit();
+  // The window only hides on close, so this fires only if it was destroyed: keep running in the tray.
+  app.on('window-all-closed', () => undefined);
+  app.on('before-quit', () => {
+    quitting = true;
   });
-  let quitting = false;
+  let stopping = false;
   app.on('will-quit', (e) => {
-    if (quitting || !execution) return void core?.close();
+    if (stopping || !execution) return void core?.close();
     // Stop the runs first (their scripts are killed on the hosts), then close the core.
     e.preventDefault();
-    quitting = true;
+    stopping = true;
     void execution.stop().finally(() => {
       core?.close();
       app.quit();

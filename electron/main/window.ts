@@ -7,8 +7,8 @@ import { app, BrowserWindow, session, shell } from 'electron';
 import { join } from 'node:path';
 import { APP_ORIGIN } from './app-protocol';
 
-/** Opens the main window on the app's index page. */
-export function createMainWindow(preloadPath: string): BrowserWindow {
+/** Opens the main window on the app's index page; `show: false` keeps it hidden (started at login, to the tray). */
+export function createMainWindow(preloadPath: string, opts: { show?: boolean } = {}): BrowserWindow {
   const win = new BrowserWindow({
     width: 1280,
     height: 820,
@@ -28,7 +28,7 @@ export function createMainWindow(preloadPath: string): BrowserWindow {
       spellcheck: false,
     },
   });
-  win.once('ready-to-show', () => win.show());
+  if (opts.show !== false) win.once('ready-to-show', () => win.show());
   void win.loadURL(`${APP_ORIGIN}/index.html`);
   return win;
 }

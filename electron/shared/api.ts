@@ -71,6 +71,20 @@ export const Host = z.object({
   useAgent: z.boolean(),
   createdAt: z.int(),
   updatedAt: z.int(),
+  /** ok / failing by the newer of the last diagnostics report and the last finished run; unknown before either. */
+  reachability: z.enum(['ok', 'failing', 'unknown']),
+  /** When reachability was last established (ms), or null. */
+  reachabilityAt: z.int().nullable(),
+  /** The host's OS (distribution, else kernel name) from the last diagnostics report that saw it, or null. */
+  os: z.string().nullable(),
+  /** The host's machine architecture (uname -m), or null. */
+  arch: z.string().nullable(),
+  /** The runner version of the host's last ready deployment, or null. */
+  runnerVersion: z.string().nullable(),
+  /** The host's last finished run: when, its status and job, or null. */
+  lastRunAt: z.int().nullable(),
+  lastRunStatus: z.string().nullable(),
+  lastRunJobId: z.int().nullable(),
 });
 /** A host as every client sees it. */
 export type Host = z.infer<typeof Host>;
@@ -91,6 +105,30 @@ export const HostInput = z.strictObject({
   tags: z.array(Tag).max(64).default([]),
   group: HostGroup.optional(),
 });
+
+/**
+ * What `hosts.update` takes: the host's name and the fields to change. null clears an
+ * optional field (a stored password or passphrase too); `tags` replaces the tags,
+ * `addTags` / `removeTags` change them (bulk tagging); `newName` renames the host.
+ */
+export const HostUpdate = z.strictObject({
+  name: HostName,
+  newName: HostName.optional(),
+  address: Address.optional(),
+  port: Port.optional(),
+  user: UserName.nullable().optional(),
+  identityFile: z.string().min(1, { error: 'must not be empty' }).max(4096).nullable().optional(),
+  password: z.string().min(1, { error: 'must not be empty' }).max(4096).nullable().optional(),
+  passphrase: z.string().min(1, { error: 'must not be empty' }).max(4096).nullable().optional(),
+  useAgent: z.boolean().optional(),
+  jump: HostName.nullable().optional(),
+  tags: z.array(Tag).max(64).optional(),
+  addTags: z.array(Tag).max(64).optional(),
+  removeTags: z.array(Tag).max(64).optional(),
+  group: HostGroup.nullable().optional(),
+});
+/** What `hosts.update` takes. */
+export type HostUpdate = z.output<typeof HostUpdate>;
 
 /** A host-key fingerprint as OpenSSH prints it (`ssh-keygen -l`). */
 export const HostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'must be a SHA256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 base64 characters' });
@@ -279,6 +317,55 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'pa
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: 'must be letters, digits and "_", not starting with a digit' });
 const JsonValue: z.ZodType<unknown> = z.json();
 
+/* ---- Scripts, variables, follow-ups (issue 6) ---- */
+
+/** UTF-8 length of a string, in the web side too (no Buffer there). */
+const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
+/** A saved script's name. */
+export const ScriptName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+  error: 'must be 1-63 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+/** When a follow-up starts: its script's run succeeded, failed (or timed out, or was lost), ended in any way but cancelled, or set its condition true. */
+export const FollowupOn = z.enum(['success', 'failure', 'always', 'condition']);
+/** A follow-up of a saved script; neither hosts nor tag: the same host as the run that fired it. */
+export const Followup = z.strictObject({
+  on: FollowupOn,
+  script: ScriptName,
+  hosts: z.array(HostName).min(1).max(1000).optional(),
+  tag: Tag.optional(),
+});
+/** A follow-up of a saved script. */
+export type Followup = z.infer<typeof Followup>;
+/** A saved script with its follow-ups. */
+export const ScriptView = z.object({
+  id: z.int(),
+  name: z.string(),
+  interpreter: Interpreter,
+  body: z.string(),
+  followups: z.array(Followup),
+  createdAt: z.int(),
+  updatedAt: z.int(),
+});
+/** A saved script with its follow-ups. */
+export type ScriptView = z.infer<typeof ScriptView>;
+/** A variable's key, as scripts name it. */
+export const VarKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, {
+  error: 'must be 1-128 characters of letters, digits, "_", "." or "-", starting with a letter or "_"',
+});
+/** A variable as clients see it: a secret's value never leaves the core (null). */
+export const VariableView = z.object({
+  key: z.string(),
+  scope: z.enum(['global', 'host']),
+  /** The host of a per-host variable; null for a global one. */
+  host: z.string().nullable(),
+  secret: z.boolean(),
+  /** Null when secret: secrets never leave the core through the API. */
+  value: z.string().nullable(),
+  updatedAt: z.int(),
+});
+/** A variable as clients see it. */
+export type VariableView = z.infer<typeof VariableView>;
+
 /** What `jobs.run` takes: hosts (by names or a tag) and a script body or a command. */
 export const JobRunArgs = z
   .strictObject({
@@ -287,8 +374,9 @@ export const JobRunArgs = z
     script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024, { error: 'is larger than 1 MiB' }).optional(),
     command: z.string().min(1, { error: 'is empty' }).max(64 * 1024, { error: 'is longer than 64 KiB' }).optional(),
     interpreter: Interpreter.default('bash'),
-    mode: ExecMode.default('auto'),
-    /** The script's own timeout, from its start. */
+    /** Default: the execution.defaultMode setting. */
+    mode: ExecMode.optional(),
+    /** The script's own timeout, from its start (default: the execution.defaultTimeoutMs setting). */
     timeoutMs: z.int().min(1).max(7 * 86_400_000).optional(),
     /** Hosts at once (default: the worker's limits). */
     concurrency: z.int().min(1).max(10_000).optional(),
@@ -299,10 +387,14 @@ export const JobRunArgs = z
     retries: z.int().min(0).max(10).default(0),
     /** Runner mode: the runs survive the app's connection (reattached after a restart). */
     detach: z.boolean().default(false),
+    /** A saved script (its body and interpreter; its follow-ups fire): the third alternative to script and command. */
+    scriptName: ScriptName.optional(),
   })
   .superRefine((a, ctx) => {
     if ((a.hosts ? 1 : 0) + (a.tag ? 1 : 0) !== 1) ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'give either hosts or a tag' });
-    if ((a.script !== undefined ? 1 : 0) + (a.command !== undefined ? 1 : 0) !== 1) ctx.addIssue({ code: 'custom', path: ['script'], message: 'give either a script or a command' });
+    if ((a.script !== undefined ? 1 : 0) + (a.command !== undefined ? 1 : 0) + (a.scriptName !== undefined ? 1 : 0) !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['script'], message: 'give exactly one of a script, a command or a saved script name' });
+    }
   });
 
 /** Phase timings of a run in ms (null: not reached, or not in this mode). */
@@ -330,6 +422,10 @@ export const RunView = z.object({
   errorMessage: z.string().nullable(),
   /** The script's output value, or null. */
   output: JsonValue.nullable(),
+  /** The condition the script set (runtime helper), or null when it set none. */
+  condition: z.boolean().nullable(),
+  /** How the script reached the helper API: reverse tunnel, in-band, none (direct mode); null before it started. */
+  helperTransport: z.enum(['tunnel', 'in-band', 'none']).nullable(),
   timings: RunTimings,
   queuedAt: z.int(),
   startedAt: z.int().nullable(),
@@ -353,12 +449,27 @@ export const JobSummary = z.object({
   /** Runs by status. */
   counts: z.record(z.string(), z.int()),
   hosts: z.array(z.string()),
+  /** The job whose run fired this follow-up job, or null. */
+  parentJobId: z.int().nullable(),
+  /** The saved script it ran, or null (an inline script, a command, or a schedule's own script). */
+  scriptName: z.string().nullable(),
 });
 
 /** A job with its runs. */
 export const JobView = JobSummary.extend({ script: z.string(), runs: z.array(RunView) });
 /** A job with its runs. */
 export type JobView = z.infer<typeof JobView>;
+
+/** Which run fired a follow-up job, and on which outcome. */
+export const JobTrigger = z.object({ on: FollowupOn, runId: z.int(), host: z.string() });
+/** A job and the follow-up jobs its runs fired (scripts, variables, follow-ups). */
+export interface JobTreeNode {
+  job: z.output<typeof JobSummary>;
+  trigger: z.output<typeof JobTrigger> | null;
+  children: JobTreeNode[];
+}
+/** A job and the follow-up jobs its runs fired, recursively. */
+export const JobTreeNode: z.ZodType<JobTreeNode> = z.lazy(() => z.object({ job: JobSummary, trigger: JobTrigger.nullable(), children: z.array(JobTreeNode) }));
 
 /** A piece of a run's log; data is base64. */
 export const LogChunkView = z.object({ seq: z.int(), stream: z.enum(['stdout', 'stderr', 'system']), ts: z.int(), data: z.string() });
@@ -377,6 +488,64 @@ export const ScheduleView = z.object({
   paused: z.boolean(),
   lastFireAt: z.int().nullable(),
   nextRuns: z.array(z.int()),
+  /** The saved script it runs (its follow-ups fire), or null for its own script. */
+  scriptName: z.string().nullable(),
+});
+
+/* ---- Charts and runner health (issue 7): aggregations computed in SQL by core/stats ---- */
+
+/** One job fired by a schedule, for its durations chart. */
+export const SchedulePoint = z.object({
+  jobId: z.int(),
+  /** When the job started (created, if it never started). */
+  at: z.int(),
+  /** finished − started, or null while it runs or when it never started. */
+  durationMs: z.int().nullable(),
+  status: JobStatus,
+  runs: z.int(),
+  succeeded: z.int(),
+});
+
+/** Finished runs of one host in a window, and its success rate. */
+export const HostSuccess = z.object({
+  host: z.string(),
+  total: z.int(),
+  succeeded: z.int(),
+  failed: z.int(),
+  timedOut: z.int(),
+  cancelled: z.int(),
+  lost: z.int(),
+  /** succeeded / (total − cancelled); null when nothing counted. */
+  rate: z.number().nullable(),
+  /** Mean total time of the successful runs, ms. */
+  avgMs: z.int().nullable(),
+  lastAt: z.int().nullable(),
+});
+
+const HealthCounts = {
+  /** Deployments started that day that ended ready, and that failed. */
+  deploys: z.int(),
+  deployFailures: z.int(),
+  /** Checks of a cached runner that needed no upload, and uploads. */
+  cacheHits: z.int(),
+  uploads: z.int(),
+  /** Cached binaries changed on the host, and runs refused for integrity. */
+  integrityFailures: z.int(),
+  /** Runs whose signed payload the runner refused (PAYLOAD_REJECTED). */
+  signatureFailures: z.int(),
+  /** Helper calls that could not use the SSH tunnel (in-band instead, or failed). */
+  tunnelFailures: z.int(),
+  /** Runs of auto mode that fell back to direct mode. */
+  directFallbacks: z.int(),
+  /** Runs in runner mode. */
+  runnerRuns: z.int(),
+};
+
+/** The runner's health per UTC day (day: the start of the day, ms), with totals and rates. */
+export const RunnerHealth = z.object({
+  since: z.int(),
+  days: z.array(z.object({ day: z.int(), ...HealthCounts })),
+  totals: z.object({ ...HealthCounts, deploySuccessRate: z.number().nullable(), cacheHitRate: z.number().nullable() }),
 });
 
 const ScheduleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'must be 1-63 characters of letters, digits, ".", "_" or "-"' });
@@ -395,8 +564,32 @@ export const LogRetention = z.strictObject({
   maxTotalBytes: z.int().min(1024 * 1024).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
+/** How jobs run when they do not say: mode, timeout, and the worker's concurrency limits (applied live). */
+export const ExecutionSettings = z.strictObject({
+  /** The mode of a run that names none (`cronium run` without --mode, the Run form's default). */
+  defaultMode: z.enum(['auto', 'runner', 'direct']),
+  /** The timeout of a run that names none; null: none. */
+  defaultTimeoutMs: z.int().min(1000, { error: 'must be at least 1000 (1 s)' }).max(7 * 86_400_000, { error: 'must be at most 7 days' }).nullable(),
+  /** Runs at once across all hosts, per process that runs jobs. */
+  globalConcurrency: z.int().min(1, { error: 'must be 1-1024' }).max(1024, { error: 'must be 1-1024' }),
+  /** Runs at once on one host. */
+  perHostConcurrency: z.int().min(1, { error: 'must be 1-64' }).max(64, { error: 'must be 1-64' }),
+});
+/** When the desktop app notifies about finished runs. */
+export const NotificationSettings = z.strictObject({ onFailure: z.boolean(), onSuccess: z.boolean() });
+/** The UI's look: follow the OS, or a fixed theme. */
+export const AppearanceSettings = z.strictObject({ theme: z.enum(['system', 'light', 'dark']) });
+/** Settings only the desktop app uses. */
+export const DesktopSettings = z.strictObject({ startAtLogin: z.boolean() });
+
 /** App settings. */
-export const Settings = z.object({ logsRetention: LogRetention });
+export const Settings = z.object({
+  logsRetention: LogRetention,
+  execution: ExecutionSettings,
+  notifications: NotificationSettings,
+  appearance: AppearanceSettings,
+  desktop: DesktopSettings,
+});
 /** App settings. */
 export type Settings = z.infer<typeof Settings>;
 
@@ -416,6 +609,7 @@ export const methods = {
   ),
   'hosts.get': method(z.strictObject({ name: HostName }), Host, 'One host by name.'),
   'hosts.add': method(HostInput, Host, 'Adds a host to the inventory (no connection is made).'),
+  'hosts.update': method(HostUpdate, Host, 'Changes fields of a host (null clears one; newName renames it, schedules that name it follow).'),
   'hosts.remove': method(z.strictObject({ name: HostName }), z.object({ removed: z.literal(true) }), 'Removes a host and its credentials.'),
   'hosts.scanKeys': method(
     z.strictObject({ names: z.array(HostName).max(10_000).optional(), tag: Tag.optional() }).default({}),
@@ -461,19 +655,43 @@ export const methods = {
     'Makes sure the host has the verified runner: re-checks a cached one (replacing it if it was changed), else uploads it. RUNNER_DEPLOY_FAILED says why it cannot (details.reason, details.locations).',
   ),
   'runner.clean': method(z.strictObject({ name: HostName }), RunnerCleanResult, 'Removes every cached runner version from the host and marks its deployments removed.'),
+  'runner.health': method(
+    z.strictObject({ days: z.int().min(1).max(366).default(14) }).default({ days: 14 }),
+    RunnerHealth,
+    "The runner's health per day: deployments and their failures, cache hits, integrity and signature failures, tunnel failures, fallbacks to direct mode.",
+  ),
+  'stats.scheduleDurations': method(
+    z.strictObject({ name: ScheduleName, since: z.int().min(0).optional(), limit: z.int().min(1).max(5000).default(500) }),
+    z.object({ schedule: z.string(), since: z.int(), points: z.array(SchedulePoint) }),
+    'Jobs a schedule fired since a time (default 30 days), oldest first: when, how long, status; for its durations chart.',
+  ),
+  'stats.hostSuccess': method(
+    z.strictObject({ since: z.int().min(0).optional(), host: HostName.optional() }).default({}),
+    z.object({ since: z.int(), hosts: z.array(HostSuccess) }),
+    'Runs per host that finished since a time (default 30 days): counts by status, success rate, mean duration.',
+  ),
   'jobs.run': method(JobRunArgs, z.object({ jobId: z.int(), runIds: z.array(z.int()) }), 'Queues a job: one run per host (by names or a tag) of a script body or a command; the worker of the app runs it.'),
   'jobs.list': method(
     z
-      .strictObject({ status: JobStatus.optional(), host: HostName.optional(), schedule: ScheduleName.optional(), limit: z.int().min(1).max(10_000).default(50) })
+      .strictObject({
+        status: JobStatus.optional(),
+        host: HostName.optional(),
+        schedule: ScheduleName.optional(),
+        /** Only jobs created at or after this time (ms). */
+        since: z.int().min(0).optional(),
+        /** Only jobs created before this time (ms). */
+        until: z.int().min(0).optional(),
+        limit: z.int().min(1).max(10_000).default(50),
+      })
       .default({ limit: 50 }),
     z.array(JobSummary),
-    'Jobs, newest first; optionally by status, host or schedule.',
+    'Jobs, newest first; optionally by status, host, schedule or creation time (since ≤ createdAt < until).',
   ),
   'jobs.get': method(z.strictObject({ id: z.int().min(1) }), JobView, 'One job with its runs (status, exit code, signal, mode and why, timings, output, error).'),
   'jobs.cancel': method(
     z.strictObject({ id: z.int().min(1) }),
     z.object({ id: z.int(), status: JobStatus, stopping: z.array(z.int()) }),
-    'Cancels a job: queued runs end now, running ones are stopped (their process groups killed on the hosts).',
+    'Cancels a job: queued runs end now, running ones are stopped (their process groups killed on the hosts); the follow-up jobs it fired that have not ended are cancelled too.',
   ),
   'runs.logs': method(
     z.strictObject({ runId: z.int().min(1), fromSeq: z.int().min(1).optional(), tail: z.int().min(1).max(64 * 1024 * 1024).optional(), limit: z.int().min(1).max(10_000).default(1000) }),
@@ -487,14 +705,16 @@ export const methods = {
       tz: z.string().min(1).max(64).default('UTC'),
       hosts: z.array(HostName).max(10_000).optional(),
       tag: Tag.optional(),
-      script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024),
+      script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024).optional(),
+      /** A saved script instead of a body of its own: exactly one of script and scriptName. */
+      scriptName: ScriptName.optional(),
       interpreter: Interpreter.default('bash'),
       mode: ExecMode.default('auto'),
       timeoutMs: z.int().min(1).max(7 * 86_400_000).optional(),
       concurrency: z.int().min(1).max(10_000).optional(),
       overlap: z.enum(['skip', 'queue', 'parallel']).default('skip'),
       catchup: z.enum(['skip', 'run-once']).default('skip'),
-    }),
+    }).refine((a) => (a.script !== undefined ? 1 : 0) + (a.scriptName !== undefined ? 1 : 0) === 1, { path: ['script'], error: 'give either a script or a saved script name' }),
     ScheduleView,
     'Adds a cron schedule (seconds optional, IANA time zone) of a script over hosts or a tag.',
   ),
@@ -503,13 +723,59 @@ export const methods = {
   'schedules.remove': method(z.strictObject({ name: ScheduleName }), z.object({ removed: z.literal(true) }), 'Removes a schedule; its past jobs stay.'),
   'schedules.pause': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Pauses a schedule.'),
   'schedules.resume': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Resumes a schedule from now on (missed fires are not made up).'),
+  // ---- Scripts, variables, follow-ups (issue 6) ----
+  'scripts.list': method(NoArgs, z.array(ScriptView), 'Saved scripts with their follow-ups, sorted by name.'),
+  'scripts.get': method(z.strictObject({ name: ScriptName }), ScriptView, 'One saved script by name.'),
+  'scripts.save': method(
+    z.strictObject({
+      name: ScriptName,
+      interpreter: Interpreter.default('bash'),
+      body: z.string().min(1, { error: 'is empty' }).refine((b) => utf8Bytes(b) <= 1024 * 1024, { error: 'is larger than 1 MiB' }),
+      followups: z.array(Followup).max(100).default([]),
+    }),
+    ScriptView,
+    'Creates or replaces a saved script and its follow-ups; a follow-up naming an unknown script is NOT_FOUND, a loop in the follow-up graph FOLLOWUP_LOOP.',
+  ),
+  'scripts.remove': method(z.strictObject({ name: ScriptName }), z.object({ removed: z.literal(true) }), "Removes a saved script; CONFLICT while a schedule or another script's follow-up uses it."),
+  'vars.list': method(
+    z.strictObject({ host: HostName.optional() }).default({}),
+    z.array(VariableView),
+    'Variables: without host, every global and per-host one; with host, the set that host sees (per-host wins over global).',
+  ),
+  'vars.get': method(z.strictObject({ key: VarKey, host: HostName.optional() }), VariableView, 'A variable: with host, the value that host sees (per-host wins over global).'),
+  'vars.set': method(
+    z.strictObject({
+      key: VarKey,
+      value: z.string().refine((v) => utf8Bytes(v) <= 64 * 1024, { error: 'is larger than 64 KiB' }),
+      host: HostName.optional(),
+      secret: z.boolean().default(false),
+    }),
+    VariableView,
+    'Sets a global variable, or a per-host one; a secret is stored sealed and masked in run logs.',
+  ),
+  'vars.remove': method(z.strictObject({ key: VarKey, host: HostName.optional() }), z.object({ removed: z.literal(true) }), 'Removes a global variable, or a per-host one.'),
+  'jobs.tree': method(z.strictObject({ id: z.int().min(1) }), JobTreeNode, 'The chain a job belongs to, from its root: each job with the follow-up jobs its runs fired.'),
   'settings.get': method(NoArgs, Settings, 'The app settings in force.'),
-  'settings.set': method(z.strictObject({ logsRetention: LogRetention.optional() }), Settings, 'Replaces the given settings; returns them all.'),
+  'settings.set': method(
+    z.strictObject({
+      logsRetention: LogRetention.optional(),
+      execution: ExecutionSettings.partial().optional(),
+      notifications: NotificationSettings.partial().optional(),
+      appearance: AppearanceSettings.partial().optional(),
+      desktop: DesktopSettings.partial().optional(),
+    }),
+    Settings,
+    'Changes the given settings (logsRetention is replaced, the other groups merged field by field); returns them all.',
+  ),
 } as const;
 
 /** Every event the app pushes to clients, by name. */
 export const events = {
-  'hosts.changed': z.object({ change: z.enum(['added', 'updated', 'removed']), name: z.string() }),
+  'hosts.changed': z.object({ change: z.enum(['added', 'updated', 'removed']), name: z.string(), previousName: z.string().optional() }),
+  /** The settings changed (any door); the full settings in force. */
+  'settings.changed': Settings,
+  /** A desktop menu or tray item asks the UI to do something (open the palette, a view). */
+  'ui.command': z.object({ command: z.enum(['palette', 'settings', 'hosts', 'jobs']) }),
   'run.status': z.object({
     runId: z.int(),
     jobId: z.int(),

@@ -29,8 +29,20 @@ export const ERROR_CODES = [
   'SECRET_KEY_INSECURE',
   'SECRET_UNAVAILABLE',
   'RUNNER_BUILD_FAILED',
+  // Scripts, variables, follow-ups: a follow-up graph with a cycle.
+  'FOLLOWUP_LOOP',
   // Client side only: the connection to the app dropped while a call was in flight.
   'DISCONNECTED',
+  // Runtime helpers (the helper API, its tokens and transports).
+  'HELPER_TOKEN_INVALID',
+  'HELPER_TOKEN_EXPIRED',
+  'HELPER_TOKEN_REVOKED',
+  'HELPER_FORBIDDEN',
+  'TOOL_ACTION_FORBIDDEN',
+  'HELPER_RATE_LIMITED',
+  'HELPER_UNAVAILABLE',
+  'HELPER_TIMEOUT',
+  'PAYLOAD_TOO_LARGE',
 ] as const;
 
 /** A stable error code. */

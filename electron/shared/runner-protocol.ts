@@ -10,8 +10,8 @@
  */
 import { z } from 'zod';
 
-/** Wire-protocol version named in the hello frame. */
-export const RUNNER_PROTOCOL = 1;
+/** Wire-protocol version named in the hello frame (2: runtime helpers, helper frames). */
+export const RUNNER_PROTOCOL = 2;
 /** Envelope format version (`v`). */
 export const ENVELOPE_VERSION = 1;
 
@@ -35,7 +35,11 @@ export const RUNNER_LIMITS = Object.freeze({
   maxOpenFiles: 1 << 20,
   maxCpuSeconds: 7 * 24 * 3600,
   maxLogData: 64 << 10,
-  maxFrameBytes: 1 << 20,
+  /** One frame line: room for a helper frame with a full body and token. */
+  maxFrameBytes: (1 << 20) + (16 << 10),
+  maxTokenBytes: 4096,
+  /** The JSON body of a helper call or reply. */
+  maxHelperBodyBytes: 1 << 20,
 });
 
 /** Canonical standard base64 (the form Go's StdEncoding.Strict accepts: zero padding bits). */
@@ -53,6 +57,7 @@ export const RunnerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
 export const RunnerInterpreter = z.enum(['bash', 'sh', 'python3', 'node']);
 
 const L = RUNNER_LIMITS;
+const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 const optionalBounded = (min: number, max: number) => z.int().min(min).max(max).optional();
 
 /** Resource limits of one run. */
@@ -65,14 +70,31 @@ export const RunLimits = z.strictObject({
   maxOutputBytes: optionalBounded(1, L.maxOutputBytes),
 });
 
-/** How the script's runtime helpers reach the app. */
+/** The run's helper token (a JWT): it reaches the script only in its environment. */
+export const HelperToken = z.string().regex(/^[A-Za-z0-9._-]{1,4096}$/, { error: 'must be 1-4096 letters, digits, ".", "_" or "-"' });
+
+/**
+ * How the script's runtime helpers reach the app: the SSH reverse forward on the host's
+ * 127.0.0.1:port, helper frames on the runner's own channel, or not at all (every call
+ * answers HELPER_UNAVAILABLE).
+ */
 export const HelperSettings = z.discriminatedUnion('transport', [
-  z.strictObject({ transport: z.literal('tunnel'), port: z.int().min(1).max(65535) }),
-  z.strictObject({ transport: z.literal('in-band') }),
+  z.strictObject({ transport: z.literal('tunnel'), port: z.int().min(1).max(65535), token: HelperToken }),
+  z.strictObject({ transport: z.literal('in-band'), token: HelperToken }),
   z.strictObject({ transport: z.literal('none') }),
 ]);
+/** How the script's runtime helpers reach the app. */
+export type HelperSettings = z.infer<typeof HelperSettings>;
 
-const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
+/** The helper operations a script can call. */
+export const HelperOp = z.enum(['input', 'output', 'getVariable', 'setVariable', 'setCondition', 'event']);
+/** A helper operation. */
+export type HelperOp = z.infer<typeof HelperOp>;
+
+/** A helper call's or reply's body: one JSON object of at most maxHelperBodyBytes (compact UTF-8). */
+export const HelperBody = z
+  .record(z.string(), z.json())
+  .refine((b) => utf8Length(JSON.stringify(b)) <= L.maxHelperBodyBytes, { error: `at most ${L.maxHelperBodyBytes} bytes` });
 
 /** The environment of a run: bounded, valid names, no NUL bytes. */
 export const RunEnv = z
@@ -130,8 +152,18 @@ export const SignedEnvelope = z.strictObject({
 /** The one line the app writes on the runner's stdin. */
 export type SignedEnvelope = z.infer<typeof SignedEnvelope>;
 
+/** The app's answer to a helper frame (in-band transport): an HTTP-like status and a JSON object. */
+export const HelperReplyFrame = z.strictObject({
+  type: z.literal('helper-reply'),
+  id: z.int().min(1),
+  status: z.int().min(100).max(599),
+  body: HelperBody,
+});
+/** The app's answer to a helper frame. */
+export type HelperReplyFrame = z.infer<typeof HelperReplyFrame>;
+
 /** Control frames the app writes after the envelope. */
-export const ControlFrame = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('cancel') })]);
+export const ControlFrame = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('cancel') }), HelperReplyFrame]);
 /** A control frame. */
 export type ControlFrame = z.infer<typeof ControlFrame>;
 
@@ -198,8 +230,21 @@ export const ErrorFrame = z
     error: 'reason is required with PAYLOAD_REJECTED and only there',
   });
 
+/**
+ * A script's helper call carried in-band (no seq: not part of the resumable log). id counts
+ * from 1 per run; the app answers with a helper-reply control frame of the same id, and the
+ * runner answers the script 504 HELPER_TIMEOUT when none comes within 30 s.
+ */
+export const HelperFrame = z.strictObject({
+  type: z.literal('helper'),
+  id: z.int().min(1),
+  op: HelperOp,
+  token: HelperToken,
+  body: HelperBody,
+});
+
 /** Any frame the runner writes on stdout. */
-export const RunnerFrame = z.union([HelloFrame, LogFrame, HeartbeatFrame, ExitFrame, ErrorFrame]);
+export const RunnerFrame = z.union([HelloFrame, LogFrame, HeartbeatFrame, ExitFrame, ErrorFrame, HelperFrame]);
 /** Any frame the runner writes on stdout. */
 export type RunnerFrame = z.infer<typeof RunnerFrame>;
 /** The hello frame. */
@@ -212,3 +257,5 @@ export type HeartbeatFrame = z.infer<typeof HeartbeatFrame>;
 export type ExitFrame = z.infer<typeof ExitFrame>;
 /** An error frame. */
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
+/** A helper frame. */
+export type HelperFrame = z.infer<typeof HelperFrame>;

@@ -1,6 +1,7 @@
 /** Picks the door the page was opened through and returns the API over it. */
 import type { CroniumApi } from '../../electron/shared/api';
 import { createApi } from './client';
+import { takeSessionToken, withToken } from './session-token';
 import { createWsBridge, headlessApiUrl, type Connection } from './ws-bridge';
 
 export { ApiError, ConnectionLostError, fieldErrors, toErrorInfo, type ErrorInfo, type FieldError } from './api-error';
@@ -17,6 +18,7 @@ export interface Door {
 /** window.cronium in the desktop; otherwise a WebSocket to this page's origin. */
 export function openDoor(win: Window = window): Door {
   if (win.cronium) return { api: createApi(win.cronium), connection: null };
-  const { bridge, connection } = createWsBridge(headlessApiUrl(win.location));
+  const token = takeSessionToken(win);
+  const { bridge, connection } = createWsBridge(withToken(headlessApiUrl(win.location), token));
   return { api: createApi(bridge), connection };
 }

@@ -10,12 +10,14 @@ export type Route =
   | { view: 'host'; name: string }
   | { view: 'jobs' }
   | { view: 'job'; id: number; host?: string }
-  | { view: 'run'; host?: string }
+  | { view: 'run'; host?: string; hosts?: string[] }
+  | { view: 'scripts'; name?: string }
   | { view: 'schedules' }
-  | { view: 'runner' };
+  | { view: 'runner' }
+  | { view: 'settings' };
 
 /** The top-level sections of the sidebar. */
-export type Section = 'hosts' | 'jobs' | 'schedules' | 'runner';
+export type Section = 'hosts' | 'scripts' | 'jobs' | 'schedules' | 'runner' | 'settings';
 
 /** Reads a hash such as `#jobs/12` (with or without the `#`); unknown hashes are the Hosts view. */
 export function parseRoute(hash: string): Route {
@@ -31,13 +33,22 @@ export function parseRoute(hash: string): Route {
     case 'hosts':
       return a ? { view: 'host', name: a } : { view: 'hosts' };
     case 'jobs':
-      if (a === 'new') return b ? { view: 'run', host: b } : { view: 'run' };
+      if (a === 'new') {
+        // Several hosts (a bulk run) are comma-separated: host names cannot contain commas.
+        const names = (b ?? '').split(',').filter(Boolean);
+        if (names.length > 1) return { view: 'run', hosts: names };
+        return names.length ? { view: 'run', host: names[0]! } : { view: 'run' };
+      }
       if (a && /^[1-9]\d{0,15}$/.test(a)) return b ? { view: 'job', id: Number(a), host: b } : { view: 'job', id: Number(a) };
       return { view: 'jobs' };
+    case 'scripts':
+      return a ? { view: 'scripts', name: a } : { view: 'scripts' };
     case 'schedules':
       return { view: 'schedules' };
     case 'runner':
       return { view: 'runner' };
+    case 'settings':
+      return { view: 'settings' };
     default:
       return { view: 'hosts' };
   }
@@ -50,8 +61,12 @@ export function routeHref(route: Route): string {
       return `#hosts/${encodeURIComponent(route.name)}`;
     case 'job':
       return `#jobs/${route.id}${route.host ? `/${encodeURIComponent(route.host)}` : ''}`;
-    case 'run':
-      return `#jobs/new${route.host ? `/${encodeURIComponent(route.host)}` : ''}`;
+    case 'run': {
+      const names = route.hosts?.length ? route.hosts : route.host ? [route.host] : [];
+      return `#jobs/new${names.length ? `/${names.map(encodeURIComponent).join(',')}` : ''}`;
+    }
+    case 'scripts':
+      return `#scripts${route.name ? `/${encodeURIComponent(route.name)}` : ''}`;
     default:
       return `#${route.view}`;
   }

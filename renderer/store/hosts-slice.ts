@@ -36,6 +36,12 @@ export function createHostsSlice(api: CroniumApi): SliceCreator<HostsSlice> {
           patch({ list: upsert(get().hosts.list, host) });
           return host;
         },
+        async update(change) {
+          const host = await api.hosts.update(change);
+          const list = change.newName && change.newName !== change.name ? get().hosts.list.filter((h) => h.name !== change.name) : get().hosts.list;
+          patch({ list: upsert(list, host) });
+          return host;
+        },
         async remove(name) {
           await api.hosts.remove({ name });
           patch({ list: get().hosts.list.filter((h) => h.name !== name) });

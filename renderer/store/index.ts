@@ -13,6 +13,7 @@ import { createJobsSlice } from './jobs-slice';
 import { createRunnerSlice } from './runner-slice';
 import { createSchedulesSlice } from './schedules-slice';
 import { createSessionSlice } from './session-slice';
+import { createSettingsSlice } from './settings-slice';
 import type { AppState } from './types';
 
 export { useShallow } from 'zustand/react/shallow';
@@ -20,6 +21,7 @@ export type {
   AppInfo,
   AppState,
   ConnectionStatus,
+  HostChange,
   HostsState,
   JobStatus,
   JobSummary,
@@ -29,6 +31,9 @@ export type {
   RunnerDeployment,
   ScheduleView,
   SessionState,
+  Settings,
+  SettingsChange,
+  SettingsState,
 } from './types';
 
 /** The store and a way to stop feeding it. */
@@ -50,6 +55,7 @@ export function createAppStore(api: CroniumApi, connection: Connection | null): 
     ...createJobsSlice(api)(...a),
     ...createSchedulesSlice(api)(...a),
     ...createRunnerSlice(api)(...a),
+    ...createSettingsSlice(api)(...a),
   }));
   const state = () => store.getState();
 
@@ -64,6 +70,7 @@ export function createAppStore(api: CroniumApi, connection: Connection | null): 
   };
   const unsubscribers = [
     api.on('hosts.changed', () => void state().hosts.load()),
+    api.on('settings.changed', (value) => state().settings.receive(value)),
     api.on('run.status', reloadJobs),
     () => {
       if (jobsTimer) clearTimeout(jobsTimer);
@@ -79,6 +86,7 @@ export function createAppStore(api: CroniumApi, connection: Connection | null): 
           const { hosts, session } = state();
           if (c.opened > 1 || (!hosts.loaded && !hosts.loading)) void hosts.load();
           if (c.opened > 1 || (!session.info && session.infoError)) void session.loadInfo();
+          if (c.opened > 1 || (!state().settings.loaded && state().settings.error)) void state().settings.load();
           const { jobs, schedules, runner } = state();
           if (c.opened > 1 && jobs.loaded) void jobs.load();
           if (c.opened > 1 && schedules.loaded) void schedules.load();
@@ -90,6 +98,7 @@ export function createAppStore(api: CroniumApi, connection: Connection | null): 
   }
   void state().hosts.load();
   void state().session.loadInfo();
+  void state().settings.load();
 
   return {
     store,

@@ -23,6 +23,31 @@ export interface HostsState {
   add(input: NewHostInput): Promise<Host>;
   /** Removes a host by name; rejects with ApiError. */
   remove(name: string): Promise<void>;
+  /** Changes a host (hosts.update); rejects with ApiError (with field details) so the form can show it. */
+  update(change: HostChange): Promise<Host>;
+}
+
+/** What the Edit host form and bulk actions send. */
+export type HostChange = MethodArgs<'hosts.update'>;
+/** The app settings. */
+export type Settings = MethodResult<'settings.get'>;
+/** A change to the settings. */
+export type SettingsChange = MethodArgs<'settings.set'>;
+
+/** The settings as the UI shows them. */
+export interface SettingsState {
+  value: Settings | null;
+  loaded: boolean;
+  error: ErrorInfo | null;
+  load(): Promise<void>;
+  /** Saves a change; resolves to the settings in force, rejects with ApiError. */
+  save(change: SettingsChange): Promise<Settings>;
+  /** Takes the settings from a settings.changed event. */
+  receive(value: Settings): void;
+}
+/** The settings slice. */
+export interface SettingsSlice {
+  settings: SettingsState;
 }
 
 /** How the UI reaches the app: headless sessions can drop, the desktop cannot. */
@@ -53,11 +78,23 @@ export type JobSummary = MethodResult<'jobs.list'>[number];
 /** A job's status. */
 export type JobStatus = JobSummary['status'];
 
+/** How far back the jobs list looks. */
+export type JobsRange = '1h' | '24h' | '7d' | '30d' | 'all';
+
+/** The jobs list's filters (null: any). */
+export interface JobsFilter {
+  status: JobStatus | null;
+  host: string | null;
+  schedule: string | null;
+  range: JobsRange;
+}
+
 /** The jobs list as the UI shows it. */
 export interface JobsState {
   list: JobSummary[];
-  /** Only jobs of this status, or all. */
+  /** Only jobs of this status, or all (the same as filter.status). */
   status: JobStatus | null;
+  filter: JobsFilter;
   loading: boolean;
   loaded: boolean;
   error: ErrorInfo | null;
@@ -65,6 +102,8 @@ export interface JobsState {
   load(): Promise<void>;
   /** Changes the status filter and reloads. */
   setStatus(status: JobStatus | null): void;
+  /** Changes some filters and reloads. */
+  setFilter(patch: Partial<JobsFilter>): void;
 }
 
 /** A schedule, from schedules.list. */
@@ -91,15 +130,28 @@ export type RunnerArtifacts = MethodResult<'runner.artifacts'>;
 /** One runner deployment. */
 export type RunnerDeployment = MethodResult<'runner.deployments'>[number];
 
+/** The runner's health per day, from runner.health. */
+export type RunnerHealth = MethodResult<'runner.health'>;
+/** What runner.clean removed. */
+export type RunnerCleanResult = MethodResult<'runner.clean'>;
+
 /** The Runner view's data. */
 export interface RunnerState {
   artifacts: RunnerArtifacts | null;
   artifactsError: ErrorInfo | null;
   deployments: RunnerDeployment[];
   deploymentsError: ErrorInfo | null;
+  health: RunnerHealth | null;
+  healthError: ErrorInfo | null;
+  /** Days the health covers. */
+  healthDays: number;
   loading: boolean;
   loaded: boolean;
   load(): Promise<void>;
+  /** Changes the health window and reloads it. */
+  setHealthDays(days: number): void;
+  /** Removes the cached runners from a host (runner.clean), then reloads the deployments; rejects with ApiError. */
+  clean(name: string): Promise<RunnerCleanResult>;
 }
 
 /** The jobs slice. */
@@ -116,7 +168,7 @@ export interface RunnerSlice {
 }
 
 /** The whole store. */
-export type AppState = HostsSlice & SessionSlice & JobsSlice & SchedulesSlice & RunnerSlice;
+export type AppState = HostsSlice & SessionSlice & JobsSlice & SchedulesSlice & RunnerSlice & SettingsSlice;
 
 /** A typed slice creator over the whole store. */
 export type SliceCreator<S> = StateCreator<AppState, [], [], S>;

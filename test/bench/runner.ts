@@ -1,38 +1,55 @@
 /**
  * Runner mode's per-run overhead on the test fleet (loopback): the wall time of one run of the
- * script `true` through the executor in runner mode (warm: the runner is cached and verified
- * before every run, the connection is pooled) against direct mode on the same host. Runs of the
- * two modes alternate, so both see the same machine load; each figure is a median.
- * Needs root (the fleet) and Go (artifacts are built into a temp dir, linux-amd64 only).
+ * script `true` (and of a 1-second script, `sleep 1`) through the executor in runner mode (warm:
+ * the runner is cached and verified before every run, the connection is pooled) against direct
+ * mode, `ssh host …` and `ssh` through a warm ControlMaster, all on the same host. Runs of the
+ * four ways alternate, so all see the same machine load; each figure is a median.
+ * Also the parts of the per-run check, on the pooled connection: one exec of each SHA-256 tool
+ * on the cached binary, against an exec of `true` (what the check adds to a run).
+ * Needs root (the fleet) and Go to build the runner (else the built resources/runner; see artifacts.ts).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { appVersion, openCore } from '../../electron/core/core';
+import { openCore } from '../../electron/core/core';
 import type { ExecMode, ExecOutcome, ExecRequest } from '../../electron/core/exec/types';
-import { buildRunnerArtifacts } from '../../electron/core/runner/artifacts';
 import { startFleet } from '../fleet/fleet';
+import { benchArtifacts } from './artifacts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Its own fleet subnet (the runner integration test uses 208). */
 const SUBNET = 212;
 
-/** Wall times in ms per mode, and the runner's own phases. */
+/** The four ways to run one script on one host. */
+export type Way = 'runner' | 'direct' | 'ssh' | 'controlMaster';
+
+/** Wall times in ms per way, for `true` and for `sleep 1`, and the parts of the per-run check. */
 export interface RunnerFigures {
   runner: number[];
   direct: number[];
+  /** `ssh host true`, a new ssh process (and handshake) per run. */
+  ssh: number[];
+  /** `ssh host true` through a warm ControlMaster. */
+  controlMaster: number[];
   /** The per-run check (deploy phase) of runner runs. */
   deploy: number[];
+  /** The 1-second script, per way. */
+  sleep1: Record<Way, number[]>;
+  /** One exec on the pooled connection: `true`, and each hash tool on the cached binary. */
+  hashExec: Record<string, number[]>;
+  /** Size of the runner binary in bytes. */
+  binaryBytes: number;
 }
 
 /** Runs the runner-mode benchmark, or says why it cannot run here. */
-export async function benchRunner(opts: { runs?: number } = {}): Promise<RunnerFigures | { skipped: string }> {
+export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleepRuns?: number } = {}): Promise<RunnerFigures | { skipped: string }> {
   if (process.getuid?.() !== 0) return { skipped: 'needs root for the test fleet' };
-  if (spawnSync('go', ['version']).status !== 0) return { skipped: 'no Go to build the runner' };
   const runs = Math.max(20, opts.runs ?? 25);
+  const sshRuns = Math.min(runs, opts.sshRuns ?? 15);
+  const sleepRuns = opts.sleepRuns ?? 5;
+  const hashRuns = 20;
+  let master: ChildProcess | undefined;
   const scratch = mkdtempSync(join(tmpdir(), 'cronium-bench-runner-'));
   const fleet = await startFleet({ subnet: SUBNET, hosts: [{ name: 'default', profile: 'default' }] });
   const user = fleet.host('default').user;
@@ -41,8 +58,8 @@ export async function benchRunner(opts: { runs?: number } = {}): Promise<RunnerF
     for (const d of [`/home/${user}/.cache/cronium`, `/dev/shm/cronium-${uid}`, `/tmp/cronium-${uid}`, `/var/tmp/cronium-${uid}`]) rmSync(d, { recursive: true, force: true });
   };
   try {
-    const artifactsDir = join(scratch, 'artifacts');
-    await buildRunnerArtifacts({ outDir: artifactsDir, version: appVersion(), dataDir: join(scratch, 'build-key'), runnerSrcDir: join(ROOT, 'runner'), targets: ['linux-amd64'] });
+    const artifactsDir = await benchArtifacts();
+    if (!artifactsDir) return { skipped: 'no runner artifacts and no Go to build them' };
     const knownHosts = join(scratch, 'known_hosts');
     spawnSync('sh', ['-c', 'cat > "$1"', 'sh', knownHosts], { input: fleet.knownHosts() });
     const core = openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null }, runner: { artifactsDir } });
@@ -50,32 +67,94 @@ export async function benchRunner(opts: { runs?: number } = {}): Promise<RunnerF
       const h = fleet.host('default');
       const host = core.hosts.add({ name: 'default', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
       let n = 0;
-      const once = async (mode: ExecMode): Promise<{ ms: number; outcome: ExecOutcome }> => {
+      const once = async (mode: ExecMode, script = 'true\n'): Promise<{ ms: number; outcome: ExecOutcome }> => {
         n++;
-        const req: ExecRequest = { runId: 1_000_000 + n, jobId: 1_000_000 + n, host: host.name, interpreter: 'sh', script: 'true\n', mode, timeoutMs: 30_000, graceMs: 1000 };
+        const req: ExecRequest = { runId: 1_000_000 + n, jobId: 1_000_000 + n, host: host.name, interpreter: 'sh', script, mode, timeoutMs: 30_000, graceMs: 1000 };
         const t0 = performance.now();
         const outcome = await core.executor.execute(req, { stdout: () => undefined, stderr: () => undefined, system: () => undefined }, new AbortController().signal);
         const ms = performance.now() - t0;
         if (outcome.status !== 'succeeded' || outcome.mode !== mode) throw new Error(`bench: a ${mode} run ended ${outcome.status} in ${outcome.mode} mode: ${outcome.errorCode} ${outcome.errorMessage}`);
         return { ms, outcome };
       };
+      const sshBase = ['-F', join(fleet.dir, 'ssh_config'), '-o', 'BatchMode=yes'];
+      const controlPath = join(fleet.dir, 'cm-runner-bench');
+      const mux = ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`];
+      const timeSsh = (args: string[], command: string): number => {
+        const t0 = performance.now();
+        const r = spawnSync('ssh', [...sshBase, ...args, 'default', command], { stdio: 'ignore' });
+        if (r.status !== 0) throw new Error(`bench: ssh ${args.join(' ')} default ${command} exited ${r.status}`);
+        return performance.now() - t0;
+      };
+      master = spawn('ssh', [...sshBase, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'default'], { stdio: 'ignore' });
+      const deadline = Date.now() + 10_000;
+      while (spawnSync('ssh', [...sshBase, ...mux, '-O', 'check', 'default'], { stdio: 'ignore' }).status !== 0) {
+        if (Date.now() > deadline) throw new Error('bench: the ControlMaster did not come up');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       // Warm up: deploy, pool the connection, and let both paths JIT.
       for (let i = 0; i < 3; i++) {
         await once('runner');
         await once('direct');
+        timeSsh(mux, 'true');
       }
-      const figures: RunnerFigures = { runner: [], direct: [], deploy: [] };
+      const figures: RunnerFigures = {
+        runner: [],
+        direct: [],
+        ssh: [],
+        controlMaster: [],
+        deploy: [],
+        sleep1: { runner: [], direct: [], ssh: [], controlMaster: [] },
+        hashExec: {},
+        binaryBytes: 0,
+      };
       for (let i = 0; i < runs; i++) {
         const r = await once('runner');
         figures.runner.push(r.ms);
         if (r.outcome.timings.deploy !== null) figures.deploy.push(r.outcome.timings.deploy);
         figures.direct.push((await once('direct')).ms);
+        figures.controlMaster.push(timeSsh(mux, 'true'));
+        if (i < sshRuns) figures.ssh.push(timeSsh([], 'true'));
       }
+      for (let i = 0; i < sleepRuns; i++) {
+        figures.sleep1.runner.push((await once('runner', 'sleep 1\n')).ms);
+        figures.sleep1.direct.push((await once('direct', 'sleep 1\n')).ms);
+        figures.sleep1.ssh.push(timeSsh([], 'sleep 1'));
+        figures.sleep1.controlMaster.push(timeSsh(mux, 'sleep 1'));
+      }
+      // The per-run check's parts: each hash tool on the cached binary, one exec on a pooled connection.
+      const deployed = await core.runner.deploy(host.name);
+      figures.binaryBytes = Number(spawnSync('stat', ['-c', '%s', deployed.path], { encoding: 'utf8' }).stdout.trim());
+      const conn = await core.ssh.connect(core.hosts.sshTarget(host.name));
+      try {
+        const p = `'${deployed.path}'`;
+        const tools: Record<string, string> = {
+          true: 'true',
+          'openssl dgst -sha256': `openssl dgst -sha256 -r ${p}`,
+          sha256sum: `sha256sum ${p}`,
+          'shasum -a 256': `shasum -a 256 ${p}`,
+        };
+        for (const [label, command] of Object.entries(tools)) {
+          const first = await conn.exec(command);
+          if (first.code !== 0) continue;
+          if (label !== 'true' && !first.stdout.toString().startsWith(deployed.sha256)) throw new Error(`bench: ${label} disagrees with the deployed hash`);
+          const samples: number[] = [];
+          for (let i = 0; i < hashRuns; i++) {
+            const t0 = performance.now();
+            await conn.exec(command);
+            samples.push(performance.now() - t0);
+          }
+          figures.hashExec[label] = samples;
+        }
+      } finally {
+        conn.close();
+      }
+      spawnSync('ssh', [...sshBase, ...mux, '-O', 'exit', 'default'], { stdio: 'ignore' });
       return figures;
     } finally {
       core.close();
     }
   } finally {
+    master?.kill('SIGTERM');
     wipe();
     await fleet.stop();
     rmSync(scratch, { recursive: true, force: true });

@@ -33,15 +33,19 @@ async function cliHosts(): Promise<{ name: string; address: string; port: number
   return JSON.parse(r.stdout) as { name: string; address: string; port: number; user: string | null; group: string | null; tags: string[] }[];
 }
 
-async function readTable(p: Page): Promise<{ name: string; address: string; port: string; user: string; group: string; tags: string }[]> {
+/** The Hosts table's rows: name, the address cell (with :port when not 22) and its title (user@address:port), and the other columns' text. */
+async function readTable(p: Page): Promise<{ name: string; address: string; target: string; tags: string; reachability: string; os: string; runner: string; lastRun: string }[]> {
   const table = p.getByRole('table', { name: 'Hosts' });
   if (!(await table.isVisible())) return [];
   const rows = await table.getByRole('row').all();
   const out = [];
   for (const row of rows.slice(1)) {
     const name = (await row.getByRole('rowheader').textContent())?.trim() ?? '';
-    const [address = '', port = '', user = '', group = '', tags = ''] = (await row.getByRole('cell').allInnerTexts()).map((t) => t.trim());
-    out.push({ name, address, port, user, group, tags });
+    const cells = row.getByRole('cell');
+    // The first cell is the selection checkbox.
+    const [, address = '', tags = '', reachability = '', os = '', runner = '', lastRun = ''] = (await cells.allInnerTexts()).map((t) => t.trim());
+    const target = (await cells.nth(1).getAttribute('title')) ?? '';
+    out.push({ name, address, target, tags, reachability, os, runner, lastRun });
   }
   return out;
 }
@@ -107,7 +111,7 @@ test('GET / without the token, or with a wrong one, is refused', async () => {
 });
 
 test('a WebSocket to /api without the token is refused', async () => {
-  for (const headers of [{}, { Origin: origin }, { Origin: origin, Cookie: 'cronium_token=not-the-token' }]) {
+  for (const headers of [{}, { Origin: origin }, { Origin: origin, Cookie: `cronium_token_${new URL(origin).port}=not-the-token` }]) {
     const status = await new Promise<number>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${new URL(origin).port}/api`, { headers });
       ws.once('open', () => {
@@ -136,12 +140,14 @@ test('the page loads and lists both hosts with their tags', async () => {
   await page.getByRole('table', { name: 'Hosts' }).waitFor();
   const rows = await readTable(page);
   assert.deepEqual(
-    rows.map((r) => [r.name, r.address, r.port, r.user]),
+    rows.map((r) => [r.name, r.address, r.target]),
     [
-      ['db1', '127.0.0.2', '2222', 'postgres'],
-      ['web1', '127.0.0.1', '22', 'deploy'],
+      ['db1', '127.0.0.2:2222', 'postgres@127.0.0.2:2222'],
+      ['web1', '127.0.0.1', 'deploy@127.0.0.1:22'],
     ],
   );
+  // Nothing has been diagnosed or run yet.
+  assert.deepEqual(rows.map((r) => r.reachability), ['Unknown', 'Unknown']);
   assert.match(rows[0]!.tags, /staging/);
   assert.match(rows[0]!.tags, /\bdb\b/);
   assert.match(rows[1]!.tags, /prod/);
@@ -171,13 +177,13 @@ test('search filters by name, address and tag', async () => {
 test('the table sorts by a column, both ways', async () => {
   const p = currentPage();
   const table = p.getByRole('table', { name: 'Hosts' });
-  const portHeader = table.getByRole('columnheader', { name: 'Port' });
-  await portHeader.getByRole('button').click();
-  await eventually(async () => assert.deepEqual((await readTable(p)).map((r) => r.port), ['22', '2222']));
-  assert.equal(await portHeader.getAttribute('aria-sort'), 'ascending');
-  await portHeader.getByRole('button').click();
-  await eventually(async () => assert.deepEqual((await readTable(p)).map((r) => r.port), ['2222', '22']));
-  assert.equal(await portHeader.getAttribute('aria-sort'), 'descending');
+  const addressHeader = table.getByRole('columnheader', { name: 'Address' });
+  await addressHeader.getByRole('button').click();
+  await eventually(async () => assert.deepEqual((await readTable(p)).map((r) => r.name), ['web1', 'db1']));
+  assert.equal(await addressHeader.getAttribute('aria-sort'), 'ascending');
+  await addressHeader.getByRole('button').click();
+  await eventually(async () => assert.deepEqual((await readTable(p)).map((r) => r.name), ['db1', 'web1']));
+  assert.equal(await addressHeader.getAttribute('aria-sort'), 'descending');
   await table.getByRole('columnheader', { name: 'Name' }).getByRole('button').click();
   await eventually(async () => assert.deepEqual((await readTable(p)).map((r) => r.name), ['db1', 'web1']));
 });
@@ -216,9 +222,9 @@ test('adding a host through the form shows it in the table, in another tab and i
   await eventually(async () => {
     const row = (await readTable(p)).find((r) => r.name === 'web3');
     assert.ok(row, 'web3 is not in the table');
-    assert.equal(row.address, 'web3.example.com');
-    assert.equal(row.port, '2200');
-    assert.equal(row.group, 'eu/edge');
+    assert.equal(row.address, 'web3.example.com:2200');
+    assert.equal(row.target, 'ops@web3.example.com:2200 via web1');
+    assert.match(row.tags, /eu\/edge/);
     assert.match(row.tags, /prod/);
     assert.match(row.tags, /edge/);
   });

@@ -319,6 +319,8 @@ test('screenshots in dark', async () => {
     ['#runner', 'Runner', 'runner-dark.png'],
     ['#jobs/new', 'Run a script', 'run-form-dark.png'],
     ['#hosts/nowhere', 'nowhere', 'host-detail-dark.png'],
+    ['#scripts', 'Scripts', 'scripts-dark.png'],
+    ['#jobs', 'Jobs', 'jobs-dark.png'],
   ] as const) {
     await dp.goto(`${origin}/${hash}`);
     await dp.getByRole('heading', { name: heading, level: 1 }).waitFor();

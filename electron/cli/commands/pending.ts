@@ -11,12 +11,5 @@ export function notImplemented(command: string, hint: string): never {
   throw new CroniumError('NOT_IMPLEMENTED', `\`cronium ${command}\` is not implemented yet in this version`, hint);
 }
 
-/** Registers vars. */
-export function registerPending(program: Command, _ctx: CliContext): void {
-  const later = (name: string, what: string) => () => notImplemented(name, `${what} arrives in a later release; see README "Status"`);
-
-  const vars = program.command('vars').description('variables for scripts');
-  vars.command('set').description('set a variable').argument('<key>').argument('<value>').action(later('vars set', 'variables'));
-  vars.command('get').description('get a variable').argument('<key>').action(later('vars get', 'variables'));
-  vars.command('list').description('list variables').action(later('vars list', 'variables'));
-}
+/** Registers the commands still pending: none in this version (vars arrived with issue 6). */
+export function registerPending(_program: Command, _ctx: CliContext): void {}

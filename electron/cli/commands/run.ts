@@ -5,11 +5,15 @@
  * succeeded, 1 otherwise; 124 timeout and 255 could not start (one host); 130 cancelled
  * (Ctrl-C cancels the job and kills the scripts' process groups on the hosts).
  * `--json`: one JSON object per host and line on stdout (output is not streamed then).
+ * `--script-name`: a saved script; the follow-up jobs its runs fire run here too (their
+ * output prefixed `host | `, with --json one more line per follow-up run, after the job's
+ * own, with parentJobId and trigger). The exit code stays the job's own.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Worker } from '../../core/exec/worker';
-import type { JobView } from '../../shared/api';
+import type Database from 'better-sqlite3';
+import type { JobTreeNode, JobView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { say } from '../output';
@@ -110,12 +114,66 @@ interface RunFlags {
   script?: string;
   command?: string;
   interpreter: string;
-  mode: string;
+  mode?: string;
   timeout?: string;
   concurrency?: string;
   env: string[];
   input?: string;
   detach?: boolean;
+  scriptName?: string;
+}
+
+/**
+ * The jobs of one chain: a job and the follow-up jobs below it. Membership is learnt as
+ * jobs show up (a follow-up job is always created after its parent).
+ */
+class FollowupChain {
+  private readonly ids: Set<number>;
+  constructor(
+    private readonly db: Database.Database,
+    private readonly root: number,
+    private readonly onJoin: (jobId: number) => void,
+  ) {
+    this.ids = new Set([root]);
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  /** Whether a job belongs to the chain. */
+  has(jobId: number): boolean {
+    if (this.ids.has(jobId)) return true;
+    const parent = this.db.prepare('select parent_job_id from jobs where id = ?').pluck().get(jobId) as number | null | undefined;
+    if (parent === null || parent === undefined || !this.has(parent)) return false;
+    this.ids.add(jobId);
+    this.onJoin(jobId);
+    return true;
+  }
+
+  /** Jobs of the chain not yet ended (learning the new ones). */
+  open(): number {
+    const rows = this.db
+      .prepare(
+        `with recursive t(id, d) as (select ?, 0 union all select j.id, t.d + 1 from jobs j join t on j.parent_job_id = t.id where t.d < 100)
+         select j.id, j.status from t join jobs j on j.id = t.id`,
+      )
+      .all(this.root) as { id: number; status: string }[];
+    for (const r of rows) this.has(r.id);
+    return rows.filter((r) => r.status === 'queued' || r.status === 'running').length;
+  }
+}
+
+/** The follow-up jobs of a chain (root excluded), parents first, with what fired each. */
+async function followupJobs(ctx: CliContext, rootId: number): Promise<{ job: JobView; parentJobId: number | null; trigger: JobTreeNode['trigger'] }[]> {
+  const out: { job: JobView; parentJobId: number | null; trigger: JobTreeNode['trigger'] }[] = [];
+  const queue: JobTreeNode[] = [...(await ctx.call('jobs.tree', { id: rootId })).children];
+  while (queue.length) {
+    const n = queue.shift()!;
+    out.push({ job: await ctx.call('jobs.get', { id: n.job.id }), parentJobId: n.job.parentJobId, trigger: n.trigger });
+    queue.push(...n.children);
+  }
+  return out;
 }
 
 /** Registers `run`. */
@@ -127,8 +185,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--tag <tag>', 'every host with this tag')
     .option('--script <file>', "script file to run ('-': stdin)")
     .option('--command <str>', 'command to run (in the remote shell)')
+    .option('--script-name <name>', 'a saved script (cronium scripts): its interpreter, and its follow-ups run too, in this process')
     .option('--interpreter <name>', 'bash | sh | python3 | node', 'bash')
-    .option('--mode <mode>', 'auto | runner | direct', 'auto')
+    .option('--mode <mode>', 'auto | runner | direct (default: the execution.defaultMode setting, auto unless changed)')
     .option('--timeout <duration>', 'the script\'s timeout, e.g. 30s, 5m')
     .option('--concurrency <n>', 'hosts at once')
     .option('--env <K=V>', 'environment variable (repeatable; sent on stdin, never on a command line)', collect, [])
@@ -149,8 +208,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ...(o.tag ? { tag: o.tag } : {}),
         ...(o.script !== undefined ? { script: readScript(o.script) } : {}),
         ...(o.command !== undefined ? { command: o.command } : {}),
+        ...(o.scriptName !== undefined ? { scriptName: o.scriptName } : {}),
         interpreter: o.interpreter,
-        mode: o.mode,
+        ...(o.mode !== undefined ? { mode: o.mode } : {}),
         ...(o.timeout !== undefined ? { timeoutMs: parseDuration(o.timeout) } : {}),
         ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
         env: parseEnv(o.env),
@@ -161,14 +221,20 @@ export function registerRun(program: Command, ctx: CliContext): void {
       const { jobId, runIds } = await ctx.call('jobs.run', args);
       const several = runIds.length > 1;
       const prefix = new Prefixer(several);
+      // The follow-up jobs that this job's runs fire run here too (the job's chain), their output prefixed.
+      const chain = new FollowupChain(core.store.sqlite, jobId, (id) => {
+        if (!ctx.json) say(`cronium: follow-up job ${id} queued`);
+      });
+      const followupPrefix = new Prefixer(true);
       const offs: (() => void)[] = [];
       if (!ctx.json) {
         offs.push(
           core.events.on('run.log', (e) => {
-            if (e.jobId !== jobId) return;
+            if (!chain.has(e.jobId)) return;
+            const p = e.jobId === jobId ? prefix : followupPrefix;
             for (const c of e.chunks) {
               const text = Buffer.from(c.data, 'base64').toString('utf8');
-              prefix.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
+              p.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
             }
           }),
         );
@@ -177,10 +243,10 @@ export function registerRun(program: Command, ctx: CliContext): void {
       const done = new Promise<void>((r) => (finished = r));
       offs.push(
         core.events.on('run.status', (e) => {
-          if (e.jobId === jobId && e.jobStatus) finished();
+          if (e.jobStatus && chain.has(e.jobId) && chain.open() === 0) finished();
         }),
       );
-      const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, globalLimit: Math.max(1, Math.min(runIds.length, args.concurrency ?? 64)), perHostLimit: 4 });
+      const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, args.concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
       const detach = core.jobs.attach(worker);
       let interrupts = 0;
       const onSigint = () => {
@@ -198,8 +264,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
       process.on('SIGTERM', onSigint);
       // The job may also end without a final event (e.g. every run cancelled before it started).
       const poll = setInterval(() => {
-        const s = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
-        if (!['queued', 'running'].includes(s)) finished();
+        if (chain.open() === 0) finished();
       }, 500);
       try {
         worker.start();
@@ -215,15 +280,23 @@ export function registerRun(program: Command, ctx: CliContext): void {
         await new Promise((r) => setTimeout(r, 40));
         offs.forEach((off) => off());
         prefix.flush();
+        followupPrefix.flush();
       }
       const job = await ctx.call('jobs.get', { id: jobId });
+      const followups = chain.size > 1 ? await followupJobs(ctx, jobId) : [];
       if (ctx.json) {
         for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
+        // Follow-up runs after the job's own, each saying which run fired it.
+        for (const f of followups) for (const r of f.job.runs) process.stdout.write(`${JSON.stringify({ ...runJson(r), parentJobId: f.parentJobId, trigger: f.trigger })}\n`);
       } else {
         for (const r of job.runs) {
           if (r.errorCode) say(`error[${r.errorCode}]: ${several ? `${r.host}: ` : ''}${r.errorMessage ?? ''}`);
         }
         if (several) say(`job ${jobId}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+        for (const f of followups) {
+          say(`follow-up job ${f.job.id} (${f.job.scriptName ?? 'script'}, on ${f.trigger?.on ?? '?'} of ${f.trigger?.host ?? '?'}): ${f.job.status}`);
+          for (const r of f.job.runs) if (r.errorCode) say(`error[${r.errorCode}]: ${r.host}: ${r.errorMessage ?? ''}`);
+        }
       }
       if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${jobId} has no runs`);
       ctx.exitCode = exitCodeOf(job);

@@ -12,7 +12,8 @@ interface AddFlags {
   tz: string;
   host: string[];
   tag?: string;
-  script: string;
+  script?: string;
+  scriptName?: string;
   interpreter: string;
   mode: string;
   timeout?: string;
@@ -32,7 +33,8 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
     .option('--tz <zone>', 'IANA time zone', 'UTC')
     .option('--host <name>', 'a host (repeatable)', collect, [])
     .option('--tag <tag>', 'every host with this tag (when it fires)')
-    .requiredOption('--script <file>', "script file ('-': stdin)")
+    .option('--script <file>', "script file ('-': stdin)")
+    .option('--script-name <name>', 'a saved script instead (cronium scripts): runs its body as it is when it fires, and its follow-ups')
     .option('--interpreter <name>', 'bash | sh | python3 | node', 'bash')
     .option('--mode <mode>', 'auto | runner | direct', 'auto')
     .option('--timeout <duration>', "the script's timeout, e.g. 30s, 5m")
@@ -46,7 +48,8 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
         tz: o.tz,
         ...(o.host.length ? { hosts: o.host } : {}),
         ...(o.tag ? { tag: o.tag } : {}),
-        script: readScript(o.script),
+        ...(o.script !== undefined ? { script: readScript(o.script) } : {}),
+        ...(o.scriptName !== undefined ? { scriptName: o.scriptName } : {}),
         interpreter: o.interpreter,
         mode: o.mode,
         ...(o.timeout !== undefined ? { timeoutMs: parseDuration(o.timeout) } : {}),

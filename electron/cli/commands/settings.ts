@@ -1,26 +1,62 @@
-/** `cronium settings`: show and change app settings (log retention). */
+/** `cronium settings`: show and change app settings (log retention, execution, notifications, appearance, desktop). */
 import type { Command } from 'commander';
-import type { Settings } from '../../shared/api';
+import type { MethodArgs, Settings } from '../../shared/api';
 import { CroniumError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { printJson } from '../output';
 
-const RETENTION_KEYS = { 'logs.retention.maxAgeDays': 'maxAgeDays', 'logs.retention.maxRuns': 'maxRuns', 'logs.retention.maxTotalBytes': 'maxTotalBytes' } as const;
-type Key = keyof typeof RETENTION_KEYS;
+type Kind = 'count' | 'boolean' | 'mode' | 'theme';
+/** Every key the CLI sets: its group, field and kind of value. */
+const KEYS: Record<string, { group: keyof Settings; field: string; kind: Kind; nullable?: true; example: string }> = {
+  'logs.retention.maxAgeDays': { group: 'logsRetention', field: 'maxAgeDays', kind: 'count', nullable: true, example: '30' },
+  'logs.retention.maxRuns': { group: 'logsRetention', field: 'maxRuns', kind: 'count', nullable: true, example: '100' },
+  'logs.retention.maxTotalBytes': { group: 'logsRetention', field: 'maxTotalBytes', kind: 'count', nullable: true, example: '1073741824 (at least 1048576)' },
+  'execution.defaultMode': { group: 'execution', field: 'defaultMode', kind: 'mode', example: 'direct' },
+  'execution.defaultTimeoutMs': { group: 'execution', field: 'defaultTimeoutMs', kind: 'count', nullable: true, example: '600000' },
+  'execution.globalConcurrency': { group: 'execution', field: 'globalConcurrency', kind: 'count', example: '32' },
+  'execution.perHostConcurrency': { group: 'execution', field: 'perHostConcurrency', kind: 'count', example: '4' },
+  'notifications.onFailure': { group: 'notifications', field: 'onFailure', kind: 'boolean', example: 'true' },
+  'notifications.onSuccess': { group: 'notifications', field: 'onSuccess', kind: 'boolean', example: 'false' },
+  'appearance.theme': { group: 'appearance', field: 'theme', kind: 'theme', example: 'dark' },
+  'desktop.startAtLogin': { group: 'desktop', field: 'startAtLogin', kind: 'boolean', example: 'true' },
+};
 
 function show(s: Settings): string {
-  const r = s.logsRetention;
-  const rows: [string, string][] = [
-    ['logs.retention.maxAgeDays', r.maxAgeDays === undefined ? 'none' : String(r.maxAgeDays)],
-    ['logs.retention.maxRuns', r.maxRuns === undefined ? 'none' : String(r.maxRuns)],
-    ['logs.retention.maxTotalBytes', r.maxTotalBytes === undefined ? 'none' : String(r.maxTotalBytes)],
-  ];
-  return rows.map(([k, v]) => `${k.padEnd(30)} ${v}`).join('\n');
+  return Object.entries(KEYS)
+    .map(([key, k]) => {
+      const v = (s[k.group] as Record<string, unknown>)[k.field];
+      return `${key.padEnd(30)} ${v === undefined || v === null ? 'none' : String(v)}`;
+    })
+    .join('\n');
+}
+
+/** Parses VALUE for a key, or INVALID_INPUT naming the key and what it takes. */
+function parseValue(key: string, value: string): unknown {
+  const k = KEYS[key]!;
+  const bad = (what: string) => new CroniumError('INVALID_INPUT', `invalid VALUE for ${key}: "${value}" is not ${what}`, `e.g. cronium settings set ${key} ${k.example}`);
+  if (value === 'none') {
+    if (!k.nullable) throw bad('allowed to be none');
+    return null;
+  }
+  switch (k.kind) {
+    case 'count':
+      if (!/^\d+$/.test(value)) throw bad(k.nullable ? 'a whole number or none' : 'a whole number');
+      return Number(value);
+    case 'boolean':
+      if (value !== 'true' && value !== 'false') throw bad('true or false');
+      return value === 'true';
+    case 'mode':
+      if (!['auto', 'runner', 'direct'].includes(value)) throw bad('auto, runner or direct');
+      return value;
+    case 'theme':
+      if (!['system', 'light', 'dark'].includes(value)) throw bad('system, light or dark');
+      return value;
+  }
 }
 
 /** Registers `settings show` and `settings set KEY VALUE`. */
 export function registerSettings(program: Command, ctx: CliContext): void {
-  const settings = program.command('settings').description('app settings (log retention)');
+  const settings = program.command('settings').description('app settings (log retention, execution defaults and limits, notifications, theme)');
   settings
     .command('show')
     .description('show the settings in force')
@@ -31,21 +67,25 @@ export function registerSettings(program: Command, ctx: CliContext): void {
     });
   settings
     .command('set')
-    .description(`set one setting; VALUE "none" removes a limit. Keys: ${Object.keys(RETENTION_KEYS).join(', ')}`)
+    .description(`set one setting; VALUE "none" removes a limit. Keys: ${Object.keys(KEYS).join(', ')}`)
     .argument('<key>', 'setting key')
-    .argument('<value>', 'a whole number, or none')
+    .argument('<value>', 'a whole number, true/false, a mode or theme name, or none')
     .action(async (key: string, value: string) => {
-      if (!Object.hasOwn(RETENTION_KEYS, key)) {
-        throw new CroniumError('INVALID_INPUT', `invalid KEY: unknown setting "${key}"`, `one of: ${Object.keys(RETENTION_KEYS).join(', ')}`);
+      if (!Object.hasOwn(KEYS, key)) {
+        throw new CroniumError('INVALID_INPUT', `invalid KEY: unknown setting "${key}"`, `one of: ${Object.keys(KEYS).join(', ')}`);
       }
-      if (value !== 'none' && !/^\d+$/.test(value)) {
-        throw new CroniumError('INVALID_INPUT', `invalid VALUE: "${value}" is not a whole number or none`, 'e.g. cronium settings set logs.retention.maxAgeDays 30');
+      const k = KEYS[key]!;
+      const parsed = parseValue(key, value);
+      let patch: MethodArgs<'settings.set'>;
+      if (k.group === 'logsRetention') {
+        // Retention is replaced as a whole: start from the limits in force.
+        const current = (await ctx.call('settings.get', {})).logsRetention;
+        patch = { logsRetention: { ...current, [k.field]: parsed === null ? undefined : parsed } };
+      } else {
+        patch = { [k.group]: { [k.field]: parsed } } as MethodArgs<'settings.set'>;
       }
-      const field = RETENTION_KEYS[key as Key];
-      const current = (await ctx.call('settings.get', {})).logsRetention;
-      const next = { ...current, [field]: value === 'none' ? undefined : Number(value) };
-      const s = await ctx.call('settings.set', { logsRetention: next }).catch((e: unknown) => {
-        if (e instanceof CroniumError && e.code === 'INVALID_INPUT') throw new CroniumError('INVALID_INPUT', `invalid VALUE for ${key}: ${e.message.replace(/^invalid [^:]+: /, '')}`, `e.g. cronium settings set ${key} 100 (maxTotalBytes is at least 1048576)`, e.details);
+      const s = await ctx.call('settings.set', patch).catch((e: unknown) => {
+        if (e instanceof CroniumError && e.code === 'INVALID_INPUT') throw new CroniumError('INVALID_INPUT', `invalid VALUE for ${key}: ${e.message.replace(/^invalid [^:]+: /, '')}`, `e.g. cronium settings set ${key} ${k.example}`, e.details);
         throw e;
       });
       if (ctx.json) printJson(s);

@@ -11,6 +11,7 @@ export function createHandlers(core: Services): Handlers {
     'hosts.list': (args) => core.hosts.list(args),
     'hosts.get': ({ name }) => core.hosts.get(name),
     'hosts.add': (args) => core.hosts.add(args),
+    'hosts.update': (args) => core.hosts.update(args),
     'hosts.remove': ({ name }) => {
       core.hosts.remove(name);
       return { removed: true as const };
@@ -18,13 +19,26 @@ export function createHandlers(core: Services): Handlers {
     'hosts.scanKeys': (args) => core.hostTrust.scanKeys(args),
     'hosts.trust': (args) => core.hostTrust.trust(args),
     'hosts.import': (args) => importHostsFromSshConfig(core.hosts, args, { home: homedir(), env: process.env }),
-    'hosts.diagnose': ({ name }) => core.diagnostics.diagnose(name),
+    'hosts.diagnose': async ({ name }) => {
+      const report = await core.diagnostics.diagnose(name);
+      // The host's row keeps what the report learnt (OS, architecture, last reached) for hosts.list.
+      core.hosts.noteDiagnosis(report);
+      return report;
+    },
     'diagnostics.list': ({ name, limit }) => core.diagnostics.list(name, limit),
     'runner.artifacts': () => core.runner.artifacts(),
     'runner.deployments': ({ name, limit }) => core.runner.deployments({ ...(name !== undefined ? { name } : {}), limit }),
     'runner.deploy': ({ name }) => core.runner.deploy(name),
     'runner.clean': ({ name }) => core.runner.clean(name),
-    'jobs.run': (args, ctx) => core.jobs.run(args, ctx.door),
+    'runner.health': ({ days }) => core.stats.runnerHealth({ days }),
+    'stats.scheduleDurations': (args) => core.stats.scheduleDurations(args),
+    'stats.hostSuccess': (args) => core.stats.hostSuccess(args),
+    'jobs.run': (args, ctx) => {
+      // A run that names no mode or timeout takes the execution settings.
+      const defaults = core.settings.execution();
+      const timeoutMs = args.timeoutMs ?? defaults.defaultTimeoutMs ?? undefined;
+      return core.jobs.run({ ...args, mode: args.mode ?? defaults.defaultMode, ...(timeoutMs !== undefined ? { timeoutMs } : {}) }, ctx.door);
+    },
     'jobs.list': (args) => core.jobs.list(args),
     'jobs.get': ({ id }) => core.jobs.get(id),
     'jobs.cancel': ({ id }) => core.jobs.cancel(id),
@@ -34,7 +48,8 @@ export function createHandlers(core: Services): Handlers {
         name: a.name,
         cron: a.cron,
         tz: a.tz,
-        script: { interpreter: a.interpreter, body: a.script },
+        ...(a.script !== undefined ? { script: { interpreter: a.interpreter, body: a.script } } : {}),
+        ...(a.scriptName !== undefined ? { scriptName: a.scriptName } : {}),
         target: { ...(a.hosts?.length ? { hosts: a.hosts } : {}), ...(a.tag ? { tags: [a.tag] } : {}) },
         mode: a.mode,
         ...(a.timeoutMs !== undefined ? { timeoutMs: a.timeoutMs } : {}),
@@ -52,5 +67,21 @@ export function createHandlers(core: Services): Handlers {
     'schedules.resume': ({ name }) => core.schedules.resume(name),
     'settings.get': () => core.settings.get(),
     'settings.set': (patch) => core.settings.set(patch),
+    // ---- Scripts, variables, follow-ups (issue 6) ----
+    'scripts.list': () => core.scripts.list(),
+    'scripts.get': ({ name }) => core.scripts.get(name),
+    'scripts.save': (args) => core.scripts.save(args),
+    'scripts.remove': ({ name }) => {
+      core.scripts.remove(name);
+      return { removed: true as const };
+    },
+    'vars.list': (args) => core.vars.list(args.host !== undefined ? { host: args.host } : {}),
+    'vars.get': ({ key, host }) => core.vars.get(key, host),
+    'vars.set': (args) => core.vars.set({ key: args.key, value: args.value, secret: args.secret, ...(args.host !== undefined ? { host: args.host } : {}) }),
+    'vars.remove': ({ key, host }) => {
+      core.vars.remove(key, host);
+      return { removed: true as const };
+    },
+    'jobs.tree': ({ id }) => core.jobs.tree(id),
   };
 }

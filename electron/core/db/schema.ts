@@ -88,6 +88,26 @@ export const scripts = sqliteTable(
   (t) => [uniqueIndex('scripts_name_unique').on(t.name)],
 );
 
+/**
+ * Follow-ups of a saved script: what to start, on which outcome of one of its runs, where
+ * (hosts or a tag; neither: the host of the run that fired it). A script in use as a
+ * follow-up cannot be removed (restrict); the follow-up graph is kept acyclic on save.
+ */
+export const scriptFollowups = sqliteTable(
+  'script_followups',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    scriptId: integer('script_id').notNull().references(() => scripts.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    on: text('on', { enum: ['success', 'failure', 'always', 'condition'] }).notNull(),
+    followupScriptId: integer('followup_script_id').notNull().references(() => scripts.id, { onDelete: 'restrict' }),
+    // JSON: string[] of host names, or null.
+    hosts: text('hosts', { mode: 'json' }),
+    tag: text('tag'),
+  },
+  (t) => [uniqueIndex('script_followups_position_unique').on(t.scriptId, t.position), index('script_followups_target_idx').on(t.followupScriptId)],
+);
+
 /** Cron schedules. */
 export const schedules = sqliteTable(
   'schedules',
@@ -137,11 +157,22 @@ export const jobs = sqliteTable(
     retryScriptFailures: integer('retry_script_failures', { mode: 'boolean' }).notNull().default(false),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
+    // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).
+    triggerRunId: integer('trigger_run_id').references((): AnySQLiteColumn => runs.id, { onDelete: 'set null' }),
+    triggerOn: text('trigger_on', { enum: ['success', 'failure', 'always', 'condition'] }),
+    triggerFollowupId: integer('trigger_followup_id'),
     createdAt: createdAt(),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
   },
-  (t) => [index('jobs_status_idx').on(t.status), index('jobs_created_idx').on(t.createdAt), index('jobs_schedule_idx').on(t.scheduleId)],
+  (t) => [
+    index('jobs_status_idx').on(t.status),
+    index('jobs_created_idx').on(t.createdAt),
+    index('jobs_schedule_idx').on(t.scheduleId),
+    index('jobs_parent_idx').on(t.parentJobId),
+    // Exactly once per (run, follow-up), whichever process fires it.
+    uniqueIndex('jobs_trigger_unique').on(t.triggerRunId, t.triggerFollowupId),
+  ],
 );
 
 /** One run per host per job. */
@@ -182,9 +213,14 @@ export const runs = sqliteTable(
     notBefore: integer('not_before').notNull().default(0),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
+    // When the follow-ups of this final run were fired (or found to be none); null: not yet.
+    followupsAt: integer('followups_at'),
   },
   (t) => [
     index('runs_job_idx').on(t.jobId),
+    index('runs_followups_pending_idx')
+      .on(t.finishedAt)
+      .where(sql`${t.followupsAt} is null and ${t.status} in ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')`),
     index('runs_status_lease_idx').on(t.status, t.leaseExpiresAt),
     index('runs_status_not_before_idx').on(t.status, t.notBefore),
     index('runs_host_finished_idx').on(t.hostId, t.finishedAt),

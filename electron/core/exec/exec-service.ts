@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import type { JobRunArgs, JobSummary, JobView, RunView } from '../../shared/api';
+import type { JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { HostService } from '../hosts/host-service';
@@ -32,6 +32,10 @@ interface JobRowFull {
   started_at: number | null;
   finished_at: number | null;
   script_body: string;
+  parent_job_id: number | null;
+  script_name: string | null;
+  trigger_run_id: number | null;
+  trigger_on: 'success' | 'failure' | 'always' | 'condition' | null;
 }
 
 interface RunRow {
@@ -48,6 +52,8 @@ interface RunRow {
   error_code: string | null;
   error_message: string | null;
   output: string | null;
+  condition: number | null;
+  helper_transport: 'tunnel' | 'in-band' | 'none' | null;
   t_connect_ms: number | null;
   t_deploy_ms: number | null;
   t_start_ms: number | null;
@@ -78,6 +84,14 @@ export class ExecService {
   /** Queues a job; returns its id and its runs' ids. */
   run(args: RunArgs, door: Door): { jobId: number; runIds: number[] } {
     validateEnv(args.env);
+    // A saved script: its body and interpreter, and its id (so its follow-ups fire).
+    const saved =
+      args.scriptName === undefined
+        ? undefined
+        : (this.db.prepare('select id, interpreter, body from scripts where name = ?').get(args.scriptName) as { id: number; interpreter: RunArgs['interpreter']; body: string } | undefined);
+    if (args.scriptName !== undefined && !saved) {
+      throw new CroniumError('NOT_FOUND', `no saved script named "${args.scriptName}"`, 'list them with: cronium scripts list', { fields: [{ field: 'scriptName', message: 'no such script' }] });
+    }
     if (args.command !== undefined && args.interpreter !== 'bash' && args.interpreter !== 'sh') {
       throw fieldError('interpreter', 'a command runs in a shell (bash or sh): use a script for python3 or node');
     }
@@ -99,9 +113,10 @@ export class ExecService {
     const job: NewJob = {
       kind: 'adhoc',
       requestedBy: door,
-      interpreter: args.interpreter,
-      scriptBody: args.command ?? args.script!,
-      mode: args.mode,
+      interpreter: saved?.interpreter ?? args.interpreter,
+      scriptBody: saved?.body ?? args.command ?? args.script!,
+      ...(saved ? { scriptId: saved.id } : {}),
+      mode: args.mode ?? 'auto',
       hosts,
       target: args.tag ? { tags: [args.tag] } : { hosts: hosts.map((h) => h.name) },
       ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
@@ -119,7 +134,7 @@ export class ExecService {
       })
       .immediate();
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
-    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(args.detach ? { detach: true } : {}) });
+    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(args.scriptName !== undefined ? { script: args.scriptName } : {}), ...(args.detach ? { detach: true } : {}) });
     for (const w of this.workers) w.poke();
     return { jobId, runIds };
   }
@@ -140,7 +155,7 @@ export class ExecService {
   }
 
   /** Jobs, newest first. */
-  list(filter: { status?: string; host?: string; schedule?: string; limit: number }): z.output<typeof JobSummary>[] {
+  list(filter: { status?: string | undefined; host?: string | undefined; schedule?: string | undefined; since?: number | undefined; until?: number | undefined; limit: number }): z.output<typeof JobSummary>[] {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.status) {
@@ -148,38 +163,107 @@ export class ExecService {
       params.push(filter.status);
     }
     if (filter.host) {
-      where.push('exists (select 1 from runs r where r.job_id = j.id and r.host_name = ?)');
-      params.push(filter.host);
+      // A host of the inventory: its runs by host id (runs_host_finished_idx), a few rows to probe
+      // instead of a scan of every job. A removed host's runs keep only its name.
+      const hostId = this.db.prepare('select id from hosts where name = ?').pluck().get(filter.host) as number | undefined;
+      if (hostId !== undefined) {
+        where.push('j.id in (select r.job_id from runs r where r.host_id = ?)');
+        params.push(hostId);
+      } else {
+        where.push('j.id in (select r.job_id from runs r where r.host_id is null and r.host_name = ?)');
+        params.push(filter.host);
+      }
     }
     if (filter.schedule) {
       where.push('s.name = ?');
       params.push(filter.schedule);
     }
+    // Job ids grow with created_at, and jobs_created_idx bounds the window.
+    if (filter.since !== undefined) {
+      where.push('j.created_at >= ?');
+      params.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('j.created_at < ?');
+      params.push(filter.until);
+    }
     const rows = this.db
-      .prepare(`select j.*, s.name as schedule_name from jobs j left join schedules s on s.id = j.schedule_id ${where.length ? `where ${where.join(' and ')}` : ''} order by j.id desc limit ?`)
+      .prepare(`select j.*, s.name as schedule_name, sc.name as script_name from jobs j left join schedules s on s.id = j.schedule_id left join scripts sc on sc.id = j.script_id ${where.length ? `where ${where.join(' and ')}` : ''} order by j.id desc limit ?`)
       .all(...params, filter.limit) as JobRowFull[];
     return rows.map((r) => this.summary(r));
   }
 
   /** One job with its runs. */
   get(id: number): z.output<typeof JobView> {
-    const row = this.db.prepare('select j.*, s.name as schedule_name from jobs j left join schedules s on s.id = j.schedule_id where j.id = ?').get(id) as JobRowFull | undefined;
+    const row = this.db.prepare('select j.*, s.name as schedule_name, sc.name as script_name from jobs j left join schedules s on s.id = j.schedule_id left join scripts sc on sc.id = j.script_id where j.id = ?').get(id) as JobRowFull | undefined;
     if (!row) throw new CroniumError('NOT_FOUND', `no job ${id}`, 'list them with: cronium jobs list');
     const runs = (this.db.prepare('select * from runs where job_id = ? order by id').all(id) as RunRow[]).map(toRunView);
     return { ...this.summary(row), script: row.script_body, runs };
   }
 
-  /** Cancels a job: queued runs end, running ones are stopped by their workers. */
+  /**
+   * Cancels a job: queued runs end, running ones are stopped by their workers. The follow-up
+   * jobs its runs fired that have not ended are cancelled with it, down the chain, and its
+   * runs still going fire no more (see followups.ts).
+   */
   cancel(id: number): { id: number; status: z.output<typeof JobSummary>['status']; stopping: number[] } {
     this.get(id);
-    const stopping = this.deps.queue.cancel(id);
-    if (stopping.length) {
-      requestCancel(this.db, id);
-      for (const w of this.workers) w.cancelJob(id);
+    let stopping: number[] = [];
+    for (const jobId of [id, ...this.openDescendants(id)]) {
+      const s = this.deps.queue.cancel(jobId);
+      // The request also stops the job's runs still going from firing follow-ups.
+      if (s.length) {
+        requestCancel(this.db, jobId);
+        for (const w of this.workers) w.cancelJob(jobId);
+      }
+      if (jobId === id) stopping = s;
     }
     this.deps.audit.record('job.cancel', String(id));
     const status = this.db.prepare('select status from jobs where id = ?').pluck().get(id) as z.output<typeof JobSummary>['status'];
     return { id, status, stopping };
+  }
+
+  /** The unfinished follow-up jobs below a job, parents first. */
+  private openDescendants(id: number): number[] {
+    return this.db
+      .prepare(
+        `with recursive t(id, d) as (select id, 0 from jobs where parent_job_id = ? union all select j.id, t.d + 1 from jobs j join t on j.parent_job_id = t.id where t.d < 100)
+         select t.id from t join jobs j on j.id = t.id where j.status in ('queued', 'running') order by t.d, t.id`,
+      )
+      .pluck()
+      .all(id) as number[];
+  }
+
+  /** The chain a job belongs to, from its root: each job with the follow-up jobs its runs fired. */
+  tree(id: number): JobTreeNode {
+    this.get(id);
+    const rootId = this.db
+      .prepare(
+        `with recursive up(id, parent, d) as (select id, parent_job_id, 0 from jobs where id = ?
+           union all select j.id, j.parent_job_id, up.d + 1 from jobs j join up on j.id = up.parent where up.d < 100)
+         select id from up order by d desc limit 1`,
+      )
+      .pluck()
+      .get(id) as number;
+    const rows = this.db
+      .prepare(
+        `with recursive t(id, d) as (select ?, 0 union all select j.id, t.d + 1 from jobs j join t on j.parent_job_id = t.id where t.d < 100)
+         select j.*, s.name as schedule_name, sc.name as script_name, r.host_name as trigger_host from t join jobs j on j.id = t.id
+           left join schedules s on s.id = j.schedule_id left join scripts sc on sc.id = j.script_id left join runs r on r.id = j.trigger_run_id
+         order by t.d, j.id`,
+      )
+      .all(rootId) as (JobRowFull & { trigger_host: string | null })[];
+    const nodes = new Map<number, JobTreeNode>();
+    for (const r of rows) {
+      const node: JobTreeNode = {
+        job: this.summary(r),
+        trigger: r.trigger_on !== null && r.trigger_run_id !== null ? { on: r.trigger_on, runId: r.trigger_run_id, host: r.trigger_host ?? '' } : null,
+        children: [],
+      };
+      nodes.set(r.id, node);
+      if (r.id !== rootId && r.parent_job_id !== null) nodes.get(r.parent_job_id)?.children.push(node);
+    }
+    return nodes.get(rootId)!;
   }
 
   /** A run's log chunks (base64). */
@@ -214,6 +298,9 @@ export class ExecService {
       finishedAt: r.finished_at,
       counts,
       hosts,
+      parentJobId: r.parent_job_id,
+      // A schedule's own script (`schedule:<name>`) is not a saved script.
+      scriptName: r.script_name !== null && !r.script_name.includes(':') ? r.script_name : null,
     };
   }
 }
@@ -233,6 +320,8 @@ function toRunView(r: RunRow): z.output<typeof RunView> {
     errorCode: r.error_code,
     errorMessage: r.error_message,
     output: r.output === null ? null : (JSON.parse(r.output) as unknown),
+    condition: r.condition === null ? null : r.condition === 1,
+    helperTransport: r.helper_transport,
     timings: { connect: r.t_connect_ms, deploy: r.t_deploy_ms, start: r.t_start_ms, exec: r.t_exec_ms, total: r.t_total_ms },
     queuedAt: r.queued_at,
     startedAt: r.started_at,

@@ -27,6 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fieldError } from '../../shared/errors';
+import { DIRECT_CRONIUM_JS, DIRECT_CRONIUM_PY, DIRECT_CRONIUM_SH } from './direct-helpers';
 
 /** Interpreters a job may name. */
 export type Interpreter = 'bash' | 'sh' | 'python3' | 'node';
@@ -101,6 +102,11 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
   const input = spec.input === undefined ? '' : spec.input.endsWith('\n') ? spec.input : `${spec.input}\n`;
   const sd = heredocDelimiter(script, random);
   const id = heredocDelimiter(input, random);
+  const helperFiles: [string, string][] = [
+    ['h/bin/cronium', DIRECT_CRONIUM_SH],
+    ['h/python/cronium.py', DIRECT_CRONIUM_PY],
+    ['h/node/cronium.js', DIRECT_CRONIUM_JS],
+  ];
   const candidates = INTERPRETER_COMMANDS[spec.interpreter].map(shQuote).join(' ');
   const lines = [
     '{',
@@ -125,6 +131,14 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     `${input}${id}`,
     ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
     'export CRONIUM_INPUT_FILE="$d/input"',
+    // The helpers of direct mode (input and output only; see direct-helpers.ts).
+    'mkdir -p "$d/h/bin" "$d/h/python" "$d/h/node"',
+    ...helperFiles.flatMap(([file, text]) => {
+      const delim = heredocDelimiter(text, random);
+      return [`cat >"$d/${file}" <<'${delim}'`, `${text}${delim}`];
+    }),
+    'chmod 700 "$d/h/bin/cronium"',
+    'export PATH="$d/h/bin:$PATH" PYTHONPATH="$d/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$d/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
     `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null) && [ -f "$I" ] && break; I=; done`,
     `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
     'exec 3<&0',

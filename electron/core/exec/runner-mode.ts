@@ -22,6 +22,7 @@ import { isCroniumError } from '../../shared/errors';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { encodeControl, logBytes, newNonce, parseFrame, type InstallationKeys } from '../runner/payload';
+import type { HelperSession } from '../helper-api/runtime';
 import type { ExecStreamHandle, SshConnection } from '../ssh/types';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback, RunnerMode, RunnerTimes } from './types';
 
@@ -31,6 +32,8 @@ export interface RunnerModeDeps {
   keys: InstallationKeys;
   /** A run is considered disconnected when no frame arrived for this long (the runner heartbeats every 5 s). */
   silenceMs?: number;
+  /** Runtime helpers: a session (token + transport) per run attempt; without it helpers answer HELPER_UNAVAILABLE. */
+  helpers?: { begin(conn: SshConnection, run: { runId: number; jobId: number; hostId: number }, expiresAt: number): Promise<HelperSession> };
 }
 
 /** Quotes a word for a POSIX shell. */
@@ -48,11 +51,15 @@ const CHECK_FAILED = 'CRONIUM-RUNNER-CHECK-FAILED';
 /**
  * `run` behind a check of the binary's SHA-256 with the host's own tools, in one round trip: the
  * runner starts only when the hash matches; otherwise a marker line and status 97.
+ * The fastest tool present hashes: OpenSSL's assembly (SHA-NI/AVX2) hashes the ~4 MB binary in
+ * about half the time of coreutils' `sha256sum` (test/bench/runner.ts measures both), and this
+ * check is most of runner mode's per-run overhead. A tool that is missing or fails (an OpenSSL
+ * without `-r`) leaves an empty hash and the next one is tried; any tool's answer must match.
  */
 export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256'>, run: string): string {
   const script = [
     `p=${sq(d.path)}`,
-    `h=$( (sha256sum "$p" || shasum -a 256 "$p" || sha256 -q "$p" || openssl dgst -sha256 -r "$p") 2>/dev/null )`,
+    `h=$( (openssl dgst -sha256 -r "$p" || sha256sum "$p" || shasum -a 256 "$p" || sha256 -q "$p") 2>/dev/null )`,
     'h=${h%% *}',
     `if [ "$h" = ${sq(d.sha256)} ]; then exec ${run}; fi`,
     `echo "${CHECK_FAILED} $h"`,
@@ -70,10 +77,6 @@ export class RunnerExecutor implements RunnerMode {
 
   async execute(conn: SshConnection, req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal, t: RunnerTimes): Promise<ExecOutcome | RunnerFallback> {
     const deferred: string[] = [];
-    if (req.input !== undefined && !req.reattach) {
-      // The runner accepts `input` in the payload but does not hand it to the script yet.
-      return { fallback: 'the runner does not give the job input to the script yet (direct mode does, on stdin)', code: 'NOT_IMPLEMENTED' };
-    }
     const tDeploy0 = performance.now();
     const setupAbort = AbortSignal.any([cancel, AbortSignal.timeout(Math.max(1, Math.round(t.setupDeadline - performance.now())))]);
     // Fast path: a binary this process verified or deployed before is re-hashed on the host in the
@@ -119,13 +122,23 @@ export class RunnerExecutor implements RunnerMode {
       const setupBudget = Math.max(1000, t.setupDeadline - t.t0);
       const iat = Date.now();
       const life = setupBudget + (req.timeoutMs ?? 0) + graceMs + 60_000;
+      const exp = iat + Math.round(Math.min(RUNNER_LIMITS.maxLifetimeMs, life));
+      let session: HelperSession | undefined;
+      if (this.deps.helpers && req.hostId !== undefined) {
+        try {
+          session = await this.deps.helpers.begin(conn, { runId: req.runId, jobId: req.jobId, hostId: req.hostId }, exp);
+          if (session.fallbackReason) deferred.push(`helpers went in-band over the runner's channel: ${session.fallbackReason}`);
+        } catch (e) {
+          deferred.push(`helpers are unavailable for this run: ${(e as Error).message}`);
+        }
+      }
       const payload: RunPayload = {
         jobId: `j${req.jobId}`,
         runId: id,
         hostId: deployed.hostId,
         nonce: newNonce(),
         iat,
-        exp: iat + Math.round(Math.min(RUNNER_LIMITS.maxLifetimeMs, life)),
+        exp,
         interpreter: req.interpreter,
         script: req.script,
         env: req.env ?? {},
@@ -137,18 +150,25 @@ export class RunnerExecutor implements RunnerMode {
         },
         detach: req.detach === true,
         pty: false,
-        helper: { transport: 'none' },
+        helper: session?.settings ?? { transport: 'none' },
       };
       let envelope: string;
       try {
         envelope = this.deps.keys.sign(payload);
       } catch (e) {
+        session?.end();
         return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message });
       }
       const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
       const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/host-id`)} --state-dir ${sq(deployed.stateDir)}`;
       const command = fast ? checkedCommand(deployed, run) : run;
-      const out = await this.#stream(conn, command, envelope, req, sinks, cancel, t, deployMs, deployed, deferred);
+      let out: ExecOutcome | RunnerFallback | { checkFailed: string };
+      try {
+        out = await this.#stream(conn, command, envelope, req, sinks, cancel, t, deployMs, deployed, deferred, session);
+      } finally {
+        session?.end();
+      }
+      if ('status' in out) out.helperTransport = session?.transport ?? 'none';
       if ('checkFailed' in out) {
         // The cached binary changed since it was verified: the full check records and replaces it.
         fast = false;
@@ -196,6 +216,7 @@ export class RunnerExecutor implements RunnerMode {
     deployMs: number,
     deployed: DeployResult,
     deferred: string[],
+    session?: HelperSession,
   ): Promise<ExecOutcome | RunnerFallback | { checkFailed: string }> {
     const graceMs = req.graceMs ?? 5000;
     const silenceMs = this.deps.silenceMs ?? 20_000;
@@ -247,6 +268,14 @@ export class RunnerExecutor implements RunnerMode {
         case 'error':
           errorFrame ??= frame;
           return;
+        case 'helper': {
+          // An in-band helper call: answered asynchronously, so a slow call never holds up the log.
+          const reply = session
+            ? session.answer(frame)
+            : Promise.resolve({ type: 'helper-reply' as const, id: frame.id, status: 503, body: { error: { code: 'HELPER_UNAVAILABLE', message: 'this run has no helper channel' } } });
+          void reply.then((r) => handle?.write(encodeControl(r)));
+          return;
+        }
       }
     };
     let framesSeen = 0;

@@ -23,7 +23,21 @@ export interface ExecutionRuntime {
 
 /** Starts a worker and the scheduler for a door; `owner` names the process, e.g. `serve:<pid>`. */
 export function startExecution(core: Core, owner: string): ExecutionRuntime {
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner });
+  const worker = new Worker({
+    db: core.store.sqlite,
+    queue: core.queue,
+    logs: core.logs,
+    events: core.events,
+    executor: core.executor,
+    owner,
+    // Secret masking per host, follow-ups (scripts, variables, follow-ups).
+    ...core.runHooks,
+    // The execution settings, read at every claim: a change (from any door) applies to the next claim.
+    limits: () => {
+      const e = core.settings.execution();
+      return { globalLimit: e.globalConcurrency, perHostLimit: e.perHostConcurrency };
+    },
+  });
   const detach = core.jobs.attach(worker);
   const scheduler = new Scheduler({
     store: core.store,

@@ -10,6 +10,8 @@ export interface ExecRequest {
   runId: number;
   jobId: number;
   host: string;
+  /** The host's id in the store (runner mode: helper tokens are bound to it). */
+  hostId?: number;
   interpreter: Interpreter;
   script: string;
   env?: Record<string, string>;
@@ -69,8 +71,10 @@ export interface ExecOutcome {
   mode: 'runner' | 'direct' | null;
   modeReason: string | null;
   runnerVersion: string | null;
-  /** The script's output value (`@@cronium:output` in direct mode); undefined when none. */
+  /** The script's output value (`@@cronium:output` in direct mode); undefined when none (runner mode: the helper API stores it during the run). */
   output?: unknown;
+  /** Runner mode: how the script's helpers reached the app. */
+  helperTransport?: 'tunnel' | 'in-band' | 'none';
   timings: ExecTimings;
   /** Runner mode: how the runner stopped the script's group, when it had to. */
   killedWith?: 'TERM' | 'KILL' | null;

@@ -32,15 +32,27 @@ export interface WorkerOptions {
   owner: string;
   /** Only runs of this job (the CLI's `run`); default: any. */
   jobId?: number;
+  /** With jobId: the runs of the follow-up jobs that job's runs fire (its whole chain) too. */
+  followups?: boolean;
   globalLimit?: number;
   perHostLimit?: number;
+  /** Read at every claim, so the limits follow a setting while the worker runs (wins over globalLimit / perHostLimit). */
+  limits?: () => { globalLimit: number; perHostLimit: number };
   leaseMs?: number;
   heartbeatMs?: number;
   pollMs?: number;
   /** TERM → KILL grace of a stopped script. */
   graceMs?: number;
-  /** Secret values to mask in a job's output (the secret masking hook). */
-  secrets?: (job: JobRow) => readonly string[];
+  /** Secret values to mask in a run's output (the secret masking hook: the secret variables its host sees). */
+  secrets?: (job: JobRow, run: ClaimedRun) => readonly string[];
+  /**
+   * Called inside the transaction that made runs final (their completion here, or recovery
+   * marking them lost), so that what it queues (follow-ups) commits with the runs' end or not
+   * at all. Must not throw.
+   */
+  finalized?: (runIds: number[]) => void;
+  /** Called at every recovery pass, after expired leases were resolved (e.g. follow-ups a crash left unfired). */
+  recovered?: () => void;
   /** Called after a run ended (tests, notifications). */
   onRunEnd?: (run: ClaimedRun, outcome: ExecOutcome) => void;
   /** Attempts to reattach a detached run whose channel was lost, before it is failed (default 8). */
@@ -121,8 +133,15 @@ export class Worker {
   /** Resolves expired leases (re-queue, reattach detached runs, mark the rest lost). */
   private recover(): void {
     try {
-      const { reattach } = this.opts.queue.recover();
+      const { reattach } = this.opts.db
+        .transaction(() => {
+          const r = this.opts.queue.recover();
+          if (r.lost.length) this.opts.finalized?.(r.lost);
+          return r;
+        })
+        .immediate();
       for (const id of reattach) this.reattachRun(id);
+      this.opts.recovered?.();
     } catch (e) {
       process.stderr.write(`cronium: lease recovery failed: ${(e as Error).message}
 `);
@@ -179,10 +198,21 @@ export class Worker {
   }
 
   private claim(): void {
-    const free = this.o.globalLimit - this.inFlight.size;
+    const { globalLimit, perHostLimit } = this.limits();
+    const free = globalLimit - this.inFlight.size;
     if (free <= 0) return;
-    const claimed = this.opts.jobId !== undefined ? this.claimOfJob(this.opts.jobId, free) : this.opts.queue.claim({ owner: this.opts.owner, limit: free, leaseMs: this.o.leaseMs, perHostLimit: this.o.perHostLimit, globalLimit: this.o.globalLimit });
+    const claimed = this.opts.jobId !== undefined ? this.claimOfJob(this.opts.jobId, free) : this.opts.queue.claim({ owner: this.opts.owner, limit: free, leaseMs: this.o.leaseMs, perHostLimit, globalLimit });
     for (const run of claimed) this.launch(run);
+  }
+
+  /** The limits in force: the live ones when given (a failing read keeps the fixed ones). */
+  private limits(): { globalLimit: number; perHostLimit: number } {
+    if (!this.opts.limits) return this.o;
+    try {
+      return this.opts.limits();
+    } catch {
+      return this.o;
+    }
   }
 
   /** Claims only runs of one job: the queue's claim with a job filter, done here to leave JobQueue untouched. */
@@ -193,7 +223,8 @@ export class Worker {
       .transaction(() => {
         const inFlightHost = new Map<string, number>();
         for (const r of db.prepare("select host_name, count(*) as n from runs where status in ('claimed', 'running') group by host_name").all() as { host_name: string; n: number }[]) inFlightHost.set(r.host_name, r.n);
-        const rows = db.prepare("select id, job_id, host_id, host_name, attempt from runs where job_id = ? and status = 'queued' and not_before <= ? order by id limit ?").all(jobId, now, limit) as { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }[];
+        const jobs = this.opts.followups ? 'with recursive t(id) as (select ? union all select j.id from jobs j join t on j.parent_job_id = t.id) select id from t' : 'select ?';
+        const rows = db.prepare(`select id, job_id, host_id, host_name, attempt from runs where job_id in (${jobs}) and status = 'queued' and not_before <= ? order by id limit ?`).all(jobId, now, limit) as { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }[];
         const out: ClaimedRun[] = [];
         const leaseExpiresAt = now + this.o.leaseMs;
         for (const r of rows) {
@@ -285,7 +316,7 @@ export class Worker {
     const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status from jobs where id = ?').get(run.jobId) as JobRow | undefined;
     if (!job) return;
     const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
-    const secrets = this.opts.secrets?.(job) ?? [];
+    const secrets = this.opts.secrets?.(job, run) ?? [];
     const limit = job.concurrency ?? Number.POSITIVE_INFINITY;
     await this.jobSlot(run.jobId, limit, cancel);
     let writer: LogWriter | undefined;
@@ -313,6 +344,7 @@ export class Worker {
         runId: run.runId,
         jobId: run.jobId,
         host: run.hostName,
+        ...(run.hostId !== null ? { hostId: run.hostId } : {}),
         interpreter: job.interpreter,
         script: job.script_body,
         ...(env ? { env } : {}),
@@ -375,13 +407,14 @@ export class Worker {
   private finish(run: ClaimedRun, outcome: ExecOutcome): void {
     const db = this.opts.db;
     db.prepare(
-      `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = ?, t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
+      `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = coalesce(?, output), helper_transport = ?, t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
        last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ?) where id = ?`,
     ).run(
       outcome.mode,
       outcome.modeReason,
       outcome.runnerVersion,
       outcome.output === undefined ? null : JSON.stringify(outcome.output),
+      outcome.helperTransport ?? null,
       outcome.timings.connect,
       outcome.timings.deploy,
       outcome.timings.start,
@@ -392,14 +425,20 @@ export class Worker {
     );
     let result: { retried: boolean; jobStatus?: string };
     try {
-      result = this.opts.queue.complete(run.runId, this.opts.owner, {
-        status: outcome.status,
-        exitCode: outcome.exitCode,
-        signal: outcome.signal,
-        errorCode: outcome.errorCode,
-        errorMessage: outcome.errorMessage,
-        retryable: outcome.retryable,
-      });
+      result = db
+        .transaction(() => {
+          const r = this.opts.queue.complete(run.runId, this.opts.owner, {
+            status: outcome.status,
+            exitCode: outcome.exitCode,
+            signal: outcome.signal,
+            errorCode: outcome.errorCode,
+            errorMessage: outcome.errorMessage,
+            retryable: outcome.retryable,
+          });
+          if (!r.retried) this.opts.finalized?.([run.runId]);
+          return r;
+        })
+        .immediate();
     } catch (e) {
       process.stderr.write(`cronium: could not record the end of run ${run.runId}: ${(e as Error).message}\n`);
       return;

@@ -265,6 +265,8 @@ export class RunnerDeployer {
       if (have && have.sha256 === art.entry.sha256) {
         if (have.pubSha256 === pubSha && have.hostId === hostId) {
           const deployment = rec.verified();
+          // Counted for the runner's health (cache hit rate); one small row per check.
+          this.deps.audit?.record('runner.cache-hit', name, { version: art.version, target: match.target });
           return {
             ...base,
             deployment: this.#toRecord(deployment, name),

@@ -9,7 +9,10 @@ export interface NewSchedule {
   name: string;
   cron: string;
   tz: string;
-  script: { name?: string; interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string };
+  /** A body of its own (kept as the internal script `schedule:<name>`), or … */
+  script?: { name?: string; interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string };
+  /** … a saved script, by name: it runs what the script holds when it fires, and its follow-ups fire. */
+  scriptName?: string;
   target: { hosts?: string[]; tags?: string[] };
   mode?: 'auto' | 'runner' | 'direct';
   timeoutMs?: number;
@@ -32,6 +35,8 @@ export interface ScheduleView {
   paused: boolean;
   lastFireAt: number | null;
   nextRuns: number[];
+  /** The saved script it runs, or null for its own script. */
+  scriptName: string | null;
 }
 
 interface Row {
@@ -45,7 +50,11 @@ interface Row {
   catchup_policy: string;
   paused: number;
   last_fire_at: number | null;
+  script_name?: string | null;
 }
+
+// The script's name, when it is a saved one (a schedule's own script is `schedule:<name>`).
+const SELECT = "select s.*, case when sc.name like 'schedule:%' then null else sc.name end as script_name from schedules s left join scripts sc on sc.id = s.script_id";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -62,21 +71,29 @@ export class ScheduleService {
     if (!NAME.test(input.name)) throw fieldError('name', 'must be 1-63 characters of letters, digits, ".", "_" or "-"');
     parseCron(input.cron, input.tz);
     if (!input.target.hosts?.length && !input.target.tags?.length) throw fieldError('target', 'name at least one host or tag', 'use --host NAME or --tag T');
-    if (input.script.body.length === 0) throw fieldError('script', 'is empty');
-    if (input.script.body.length > 1024 * 1024) throw fieldError('script', 'is larger than 1 MiB');
+    if ((input.script ? 1 : 0) + (input.scriptName !== undefined ? 1 : 0) !== 1) throw fieldError('script', 'give either a script or a saved script name');
+    if (input.script && input.script.body.length === 0) throw fieldError('script', 'is empty');
+    if (input.script && input.script.body.length > 1024 * 1024) throw fieldError('script', 'is larger than 1 MiB');
     const now = this.clock();
     const db = this.store.sqlite;
     db.transaction(() => {
       if (db.prepare('select 1 from schedules where name = ?').get(input.name)) {
         throw new CroniumError('ALREADY_EXISTS', `a schedule named "${input.name}" already exists`, `remove it first: cronium schedules rm ${input.name}`, { fields: [{ field: 'name', message: 'is already taken' }] });
       }
-      const scriptName = input.script.name ?? `schedule:${input.name}`;
-      const scriptId = Number(
-        db
-          .prepare('insert into scripts (name, interpreter, body, created_at, updated_at) values (?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, updated_at = excluded.updated_at returning id')
-          .pluck()
-          .get(scriptName, input.script.interpreter, input.script.body, now, now),
-      );
+      let scriptId: number;
+      if (input.script) {
+        const scriptName = input.script.name ?? `schedule:${input.name}`;
+        scriptId = Number(
+          db
+            .prepare('insert into scripts (name, interpreter, body, created_at, updated_at) values (?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, updated_at = excluded.updated_at returning id')
+            .pluck()
+            .get(scriptName, input.script.interpreter, input.script.body, now, now),
+        );
+      } else {
+        const id = db.prepare('select id from scripts where name = ?').pluck().get(input.scriptName) as number | undefined;
+        if (id === undefined) throw new CroniumError('NOT_FOUND', `no saved script named "${input.scriptName}"`, 'list them with: cronium scripts list', { fields: [{ field: 'scriptName', message: 'no such script' }] });
+        scriptId = id;
+      }
       db.prepare(
         `insert into schedules (name, cron, tz, script_id, target, mode, timeout_ms, concurrency, overlap_policy, catchup_policy, paused, next_fire_at, created_at, updated_at)
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
@@ -96,18 +113,18 @@ export class ScheduleService {
         now,
       );
     }).immediate();
-    this.audit.record('schedule.add', input.name, { cron: input.cron, tz: input.tz, target: input.target });
+    this.audit.record('schedule.add', input.name, { cron: input.cron, tz: input.tz, target: input.target, ...(input.scriptName !== undefined ? { script: input.scriptName } : {}) });
     return this.get(input.name);
   }
 
   /** Every schedule, by name, each with its next five runs. */
   list(): ScheduleView[] {
-    return (this.store.sqlite.prepare('select * from schedules order by name').all() as Row[]).map((r) => this.view(r));
+    return (this.store.sqlite.prepare(`${SELECT} order by s.name`).all() as Row[]).map((r) => this.view(r));
   }
 
   /** One schedule by name. */
   get(name: string): ScheduleView {
-    const row = this.store.sqlite.prepare('select * from schedules where name = ?').get(name) as Row | undefined;
+    const row = this.store.sqlite.prepare(`${SELECT} where s.name = ?`).get(name) as Row | undefined;
     if (!row) throw new CroniumError('NOT_FOUND', `no schedule named "${name}"`, 'list them with: cronium schedules list');
     return this.view(row);
   }
@@ -150,6 +167,7 @@ export class ScheduleService {
       paused: r.paused === 1,
       lastFireAt: r.last_fire_at,
       nextRuns: r.paused ? [] : nextRuns(r.cron, r.tz, new Date(this.clock()), 5).map((d) => d.getTime()),
+      scriptName: r.script_name ?? null,
     };
   }
 }

@@ -26,9 +26,12 @@ export interface SecretBox {
 /** The key file's name inside the data dir. */
 export const KEY_FILE = 'secret.key';
 
-/** Reads the key file, creating it (0600, 32 random bytes, atomically) on first use. */
-export function loadOrCreateKey(dataDir: string): Buffer {
-  const path = join(dataDir, KEY_FILE);
+/**
+ * Reads a 32-byte key file of the data dir, creating it (0600, random, atomically) on first use.
+ * One file per purpose: the SecretBox's `secret.key`, the helper API's token key.
+ */
+export function loadOrCreateKey(dataDir: string, file: string = KEY_FILE): Buffer {
+  const path = join(dataDir, file);
   if (!existsSync(path)) {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const fd = openSync(tmp, 'wx', 0o600);

@@ -3,13 +3,14 @@ import { useCallback, useEffect, useState } from 'react';
 import type { DiagnosticReport, MethodResult } from '../../../electron/shared/api';
 import { toErrorInfo, type ErrorInfo } from '../../api';
 import { useApi } from '../../api/context';
-import { routeHref } from '../../app/route';
+import { navigate, routeHref } from '../../app/route';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { StatusBadge } from '../../components/StatusBadge';
 import { useAppStore, type RunnerDeployment } from '../../store';
 import { countsText, elapsed, formatDuration, formatTime } from '../jobs/job-format';
 import { DeploymentsTable } from '../runner/RunnerView';
 import { hostKeyProblemOfError, hostKeyProblemOfReport, type HostKeyProblem } from './host-key';
+import { HostFormDialog } from './HostFormDialog';
 import { TrustHostKeyDialog } from './TrustHostKeyDialog';
 
 type Job = MethodResult<'jobs.list'>[number];
@@ -51,6 +52,7 @@ export function HostDetail({ name }: { name: string }) {
   const [error, setError] = useState<ErrorInfo | null>(null);
   const [keyProblem, setKeyProblem] = useState<HostKeyProblem | null>(null);
   const [announcement, setAnnouncement] = useState('');
+  const [editing, setEditing] = useState(false);
 
   const loadSide = useCallback(
     () =>
@@ -121,6 +123,11 @@ export function HostDetail({ name }: { name: string }) {
           </span>
         )}
         <div className="toolbar">
+          {host && (
+            <button type="button" className="btn" onClick={() => setEditing(true)}>
+              Edit
+            </button>
+          )}
           <a className="btn" href={routeHref({ view: 'run', host: name })}>
             Run a script
           </a>
@@ -185,6 +192,17 @@ export function HostDetail({ name }: { name: string }) {
           </section>
         </div>
       </div>
+      {editing && host && (
+        <HostFormDialog
+          host={host}
+          onClose={() => setEditing(false)}
+          onSaved={(saved) => {
+            setEditing(false);
+            setAnnouncement(`Saved host ${saved.name}.`);
+            if (saved.name !== name) navigate({ view: 'host', name: saved.name });
+          }}
+        />
+      )}
       {keyProblem && (
         <TrustHostKeyDialog
           problem={keyProblem}

@@ -1,11 +1,21 @@
-/** The Hosts view: the inventory, searchable and sortable, with add and remove. */
+/**
+ * The Hosts view: the inventory, searchable and sortable, with add, edit, import from
+ * ~/.ssh/config, remove, and bulk actions on a selection (run, diagnose in parallel with
+ * results inline, tag, remove).
+ */
 import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { Host } from '../../../electron/shared/api';
-import { ErrorNotice } from '../../components/ErrorNotice';
+import { toErrorInfo } from '../../api';
+import { useApi } from '../../api/context';
+import { navigate } from '../../app/route';
+import { LoadStatus } from '../../components/LoadStatus';
 import { useAppStore } from '../../store';
-import { AddHostDialog } from './AddHostDialog';
-import { filterHosts, sortHosts, type Sort, type SortKey } from './host-table-model';
-import { HostsTable } from './HostsTable';
+import { BulkRemoveDialog, BulkTagDialog } from './BulkDialogs';
+import { HostFormDialog } from './HostFormDialog';
+import { eachLimited, filterHosts, pruneSelection, sortHosts, type Sort, type SortKey } from './host-table-model';
+import { HostsTable, type DiagnoseState } from './HostsTable';
+import { onHostsAction } from './hosts-actions';
+import { ImportHostsDialog } from './ImportHostsDialog';
 import { RemoveHostDialog } from './RemoveHostDialog';
 
 /** Whether a key press happened where typing "/" means text, not a shortcut. */
@@ -13,8 +23,14 @@ function isTyping(target: EventTarget | null): boolean {
   return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
 }
 
+/** Diagnoses at once in a bulk action (each holds an SSH connection for well under a second). */
+const DIAGNOSE_PARALLEL = 8;
+
+type Dialog = { kind: 'add' } | { kind: 'edit'; host: Host } | { kind: 'remove'; host: Host } | { kind: 'import' } | { kind: 'bulk-tag' } | { kind: 'bulk-remove' } | null;
+
 /** The Hosts view. */
 export function HostsView() {
+  const api = useApi();
   const list = useAppStore((s) => s.hosts.list);
   const loaded = useAppStore((s) => s.hosts.loaded);
   const error = useAppStore((s) => s.hosts.error);
@@ -22,13 +38,25 @@ export function HostsView() {
 
   const [query, setQuery] = useState('');
   const [sort, setSort] = useState<Sort>({ key: 'name', dir: 'asc' });
-  const [adding, setAdding] = useState(false);
-  const [removing, setRemoving] = useState<Host | null>(null);
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const [selected, setSelected] = useState<Set<string>>(() => new Set());
+  const [diagnoses, setDiagnoses] = useState<Map<string, DiagnoseState>>(() => new Map());
   const [announcement, setAnnouncement] = useState('');
+  const [now, setNow] = useState(() => Date.now());
   const searchRef = useRef<HTMLInputElement>(null);
 
   const deferredQuery = useDeferredValue(query);
   const rows = useMemo(() => sortHosts(filterHosts(list, deferredQuery), sort), [list, deferredQuery, sort]);
+  // The selection only ever holds hosts that exist (a removal elsewhere drops them).
+  const selection = useMemo(() => pruneSelection(selected, list), [selected, list]);
+  const selectedNames = useMemo(() => list.filter((h) => selection.has(h.name)).map((h) => h.name), [list, selection]);
+
+  useEffect(() => {
+    // Fresh facts (reachability, last run) whenever the view opens; "x min ago" ticks.
+    void load();
+    const t = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(t);
+  }, [load]);
 
   // "/" jumps to the search box, as in most dense list UIs.
   useEffect(() => {
@@ -41,9 +69,56 @@ export function HostsView() {
     return () => document.removeEventListener('keydown', onKey);
   }, []);
 
+  // The palette and the desktop menu can ask for the Add host and Import dialogs.
+  useEffect(() => onHostsAction((action) => setDialog({ kind: action === 'add-host' ? 'add' : 'import' })), []);
+
   const onSort = (key: SortKey) => setSort((s) => ({ key, dir: s.key === key && s.dir === 'asc' ? 'desc' : 'asc' }));
+  const onSelect = (name: string, on: boolean) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (on) next.add(name);
+      else next.delete(name);
+      return next;
+    });
+  const onSelectAll = (on: boolean) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      for (const h of rows) {
+        if (on) next.add(h.name);
+        else next.delete(h.name);
+      }
+      return next;
+    });
+  const closeDialog = () => setDialog(null);
+  const done = (message: string) => {
+    setDialog(null);
+    setAnnouncement(message);
+  };
+
+  async function diagnoseSelected() {
+    const names = [...selectedNames];
+    setDiagnoses((d) => new Map([...d, ...names.map((n) => [n, { state: 'running' } as DiagnoseState] as const)]));
+    setAnnouncement(`Diagnosing ${names.length} ${names.length === 1 ? 'host' : 'hosts'}…`);
+    let failed = 0;
+    await eachLimited(names, DIAGNOSE_PARALLEL, async (name) => {
+      let result: DiagnoseState;
+      try {
+        const report = await api.hosts.diagnose({ name });
+        if (report.status === 'fail') failed++;
+        result = { state: 'done', report };
+      } catch (e) {
+        failed++;
+        result = { state: 'error', error: toErrorInfo(e) };
+      }
+      setDiagnoses((d) => new Map(d).set(name, result));
+    });
+    setAnnouncement(`Diagnostics done: ${names.length - failed} of ${names.length} passed.`);
+    void load();
+  }
+
   const filtering = deferredQuery.trim() !== '';
   const count = filtering ? `${rows.length} of ${list.length}` : `${list.length} ${list.length === 1 ? 'host' : 'hosts'}`;
+  const anyDiagnosing = [...diagnoses.values()].some((d) => d.state === 'running');
 
   return (
     <section className="view" aria-labelledby="hosts-title">
@@ -71,7 +146,7 @@ export function HostsView() {
                   setQuery('');
                 }
               }}
-              placeholder="Search name, address or tag"
+              placeholder="Search hosts"
               aria-keyshortcuts="/"
               autoComplete="off"
               spellCheck={false}
@@ -80,7 +155,10 @@ export function HostsView() {
               /
             </kbd>
           </div>
-          <button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>
+          <button type="button" className="btn" onClick={() => setDialog({ kind: 'import' })}>
+            Import…
+          </button>
+          <button type="button" className="btn btn-primary" onClick={() => setDialog({ kind: 'add' })}>
             Add host
           </button>
         </div>
@@ -90,35 +168,49 @@ export function HostsView() {
         {announcement}
       </p>
 
-      {error && (
-        <ErrorNotice error={error}>
-          <button type="button" className="btn btn-small" onClick={() => void load()}>
-            Retry
+      {selectedNames.length > 0 && (
+        <div className="bulk-bar" role="toolbar" aria-label="Selected hosts">
+          <span className="bulk-count">{selectedNames.length} selected</span>
+          <button type="button" className="btn btn-small btn-primary" onClick={() => navigate({ view: 'run', hosts: selectedNames })}>
+            Run…
           </button>
-        </ErrorNotice>
+          <button type="button" className="btn btn-small" disabled={anyDiagnosing} onClick={() => void diagnoseSelected()}>
+            {anyDiagnosing ? 'Diagnosing…' : 'Diagnose'}
+          </button>
+          <button type="button" className="btn btn-small" onClick={() => setDialog({ kind: 'bulk-tag' })}>
+            Tag…
+          </button>
+          <button type="button" className="btn btn-small btn-ghost" onClick={() => setDialog({ kind: 'bulk-remove' })}>
+            Remove…
+          </button>
+          <button type="button" className="btn btn-small btn-quiet" onClick={() => setSelected(new Set())}>
+            Clear selection
+          </button>
+        </div>
       )}
 
-      {!loaded ? (
-        !error && (
-          <p className="placeholder" role="status">
-            Loading hosts…
-          </p>
-        )
-      ) : list.length === 0 ? (
+      <LoadStatus loaded={loaded} error={error} onRetry={() => void load()} what="hosts" />
+
+      {!loaded ? null : list.length === 0 ? (
         <section className="empty" aria-labelledby="hosts-empty-title">
           <h2 id="hosts-empty-title">No hosts yet</h2>
           <p>Add the machines Cronium should run scripts on. They are stored locally; nothing connects until you run something.</p>
           <p className="muted">
             From a terminal: <code>cronium hosts add web1 --address 10.0.0.5</code> or <code>cronium hosts import</code>
           </p>
-          <button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>
-            Add host
-          </button>
+          <div className="empty-actions">
+            <button type="button" className="btn btn-primary" onClick={() => setDialog({ kind: 'add' })}>
+              Add host
+            </button>
+            <button type="button" className="btn" onClick={() => setDialog({ kind: 'import' })}>
+              Import from SSH config
+            </button>
+          </div>
         </section>
       ) : rows.length === 0 ? (
         <section className="empty" aria-labelledby="hosts-nomatch-title">
           <h2 id="hosts-nomatch-title">No hosts match “{deferredQuery.trim()}”</h2>
-          <p>Search looks at names, addresses and tags.</p>
+          <p>Search looks at names, addresses, groups, tags and OS.</p>
           <button
             type="button"
             className="btn"
@@ -131,25 +223,40 @@ export function HostsView() {
           </button>
         </section>
       ) : (
-        <HostsTable hosts={rows} sort={sort} onSort={onSort} onRemove={setRemoving} />
+        <HostsTable
+          hosts={rows}
+          sort={sort}
+          onSort={onSort}
+          selected={selection}
+          onSelect={onSelect}
+          onSelectAll={onSelectAll}
+          onEdit={(host) => setDialog({ kind: 'edit', host })}
+          onRemove={(host) => setDialog({ kind: 'remove', host })}
+          diagnoses={diagnoses}
+          now={now}
+        />
       )}
 
-      {adding && (
-        <AddHostDialog
-          onClose={() => setAdding(false)}
-          onAdded={(host) => {
-            setAdding(false);
-            setAnnouncement(`Added host ${host.name}.`);
+      {dialog?.kind === 'add' && <HostFormDialog onClose={closeDialog} onSaved={(host) => done(`Added host ${host.name}.`)} />}
+      {dialog?.kind === 'edit' && <HostFormDialog host={dialog.host} onClose={closeDialog} onSaved={(host) => done(`Saved host ${host.name}.`)} />}
+      {dialog?.kind === 'remove' && <RemoveHostDialog host={dialog.host} onClose={closeDialog} onRemoved={(name) => done(`Removed host ${name}.`)} />}
+      {dialog?.kind === 'import' && (
+        <ImportHostsDialog
+          onClose={closeDialog}
+          onImported={(r) => {
+            done(`Imported ${r.added.length} ${r.added.length === 1 ? 'host' : 'hosts'}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}.`);
+            void load();
           }}
         />
       )}
-      {removing && (
-        <RemoveHostDialog
-          host={removing}
-          onClose={() => setRemoving(null)}
-          onRemoved={(name) => {
-            setRemoving(null);
-            setAnnouncement(`Removed host ${name}.`);
+      {dialog?.kind === 'bulk-tag' && <BulkTagDialog names={selectedNames} onClose={closeDialog} onDone={done} />}
+      {dialog?.kind === 'bulk-remove' && (
+        <BulkRemoveDialog
+          names={selectedNames}
+          onClose={closeDialog}
+          onDone={(m) => {
+            setSelected(new Set());
+            done(m);
           }}
         />
       )}

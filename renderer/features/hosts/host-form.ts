@@ -1,13 +1,15 @@
 /**
- * The Add host form's model: its string values, the obvious client-side checks, the
- * conversion to the contract's input, and the mapping of the app's field errors back
- * onto the form. The app validates everything again; these checks only save a trip.
+ * The Add and Edit host forms' model: string values, the obvious client-side checks, the
+ * conversion to the contract's input (hosts.add) or change (hosts.update, only what
+ * changed), and the mapping of the app's field errors back onto the form. The app
+ * validates everything again; these checks only save a trip.
  */
+import type { Host } from '../../../electron/shared/api';
 import { ApiError, fieldErrors } from '../../api';
-import type { NewHostInput } from '../../store';
+import type { HostChange, NewHostInput } from '../../store';
 
 /** The form's fields, in display order. */
-export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'tags', 'group', 'jump', 'password'] as const;
+export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'passphrase', 'tags', 'group', 'jump', 'password'] as const;
 /** One field of the form. */
 export type FieldName = (typeof FIELDS)[number];
 
@@ -18,6 +20,7 @@ export const LABELS: Record<FieldName, string> = {
   port: 'Port',
   user: 'User',
   identityFile: 'Identity file',
+  passphrase: 'Key passphrase',
   tags: 'Tags',
   group: 'Group',
   jump: 'Jump host',
@@ -28,7 +31,7 @@ export const LABELS: Record<FieldName, string> = {
 export type HostFormValues = Record<FieldName, string>;
 
 /** An empty form. */
-export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', tags: '', group: '', jump: '', password: '' };
+export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', passphrase: '', tags: '', group: '', jump: '', password: '' };
 
 /** A message per invalid field. */
 export type FormErrors = Partial<Record<FieldName, string>>;
@@ -69,12 +72,71 @@ export function toInput(values: HostFormValues): NewHostInput {
   if (jump) input.jump = jump;
   // A password is taken as typed: leading or trailing spaces may be part of it.
   if (values.password) input.password = values.password;
+  if (values.passphrase) input.passphrase = values.passphrase;
   return input;
+}
+
+/** A host's current values, as the Edit form starts (secrets are never sent to the UI: empty). */
+export function fromHost(h: Host): HostFormValues {
+  return {
+    name: h.name,
+    address: h.address,
+    port: String(h.port),
+    user: h.user ?? '',
+    identityFile: h.identityFile ?? '',
+    passphrase: '',
+    tags: h.tags.join(', '),
+    group: h.group ?? '',
+    jump: h.jump ?? '',
+    password: '',
+  };
+}
+
+/** What the Edit form decides about a stored secret besides typing a new one. */
+export interface SecretChoices {
+  clearPassword: boolean;
+  clearPassphrase: boolean;
+}
+
+/**
+ * The hosts.update change for an edit: only the fields that differ from the host, null
+ * for an optional field emptied; a typed password or passphrase replaces the stored one,
+ * a "clear" choice removes it, and an empty one keeps it.
+ */
+export function toChange(h: Host, values: HostFormValues, useAgent: boolean, secrets: SecretChoices): HostChange {
+  const change: HostChange = { name: h.name };
+  const name = values.name.trim();
+  if (name !== h.name) change.newName = name;
+  const address = values.address.trim();
+  if (address !== h.address) change.address = address;
+  const port = values.port.trim() ? Number(values.port.trim()) : 22;
+  if (port !== h.port) change.port = port;
+  const opt = (v: string) => v.trim() || null;
+  if (opt(values.user) !== h.user) change.user = opt(values.user);
+  if (opt(values.identityFile) !== h.identityFile) change.identityFile = opt(values.identityFile);
+  if (opt(values.group) !== h.group) change.group = opt(values.group);
+  if (opt(values.jump) !== h.jump) change.jump = opt(values.jump);
+  const tags = parseTags(values.tags);
+  if (tags.join(',') !== h.tags.join(',')) change.tags = tags;
+  if (useAgent !== h.useAgent) change.useAgent = useAgent;
+  if (values.password) change.password = values.password;
+  else if (secrets.clearPassword && h.hasPassword) change.password = null;
+  if (values.passphrase) change.passphrase = values.passphrase;
+  else if (secrets.clearPassphrase && h.hasPassphrase) change.passphrase = null;
+  return change;
+}
+
+/** Whether a change changes anything. */
+export function isEmptyChange(change: HostChange): boolean {
+  return Object.keys(change).length === 1;
 }
 
 function isField(name: string): name is FieldName {
   return (FIELDS as readonly string[]).includes(name);
 }
+
+/** hosts.update names a rename `newName`; the form calls it Name. */
+const FIELD_ALIASES: Record<string, FieldName> = { newName: 'name' };
 
 /**
  * Maps an error from hosts.add onto the form's fields: INVALID_INPUT names them in its
@@ -89,8 +151,9 @@ export function serverErrors(e: unknown): { fields: FormErrors; unmatched: strin
     return { fields, unmatched };
   }
   for (const f of fieldErrors(e)) {
-    if (!isField(f.field)) unmatched.push(`${f.field}: ${f.message}`);
-    else fields[f.field] ??= `${LABELS[f.field]}: ${f.message}`;
+    const field = FIELD_ALIASES[f.field] ?? f.field;
+    if (!isField(field)) unmatched.push(`${f.field}: ${f.message}`);
+    else fields[field] ??= `${LABELS[field]}: ${f.message}`;
   }
   return { fields, unmatched };
 }

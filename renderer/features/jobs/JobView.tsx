@@ -1,13 +1,14 @@
-/** One job: a tab per host with its live log, status, exit code, timings and output; Cancel. */
+/** One job: a tab per host with its live log, status, exit code, timings and output; its follow-ups; Cancel. */
 import { useCallback, useEffect, useState } from 'react';
 import type { JobView as Job } from '../../../electron/shared/api';
 import { toErrorInfo, type ErrorInfo } from '../../api';
 import { useApi } from '../../api/context';
-import { navigate } from '../../app/route';
+import { navigate, routeHref } from '../../app/route';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { StatusBadge } from '../../components/StatusBadge';
 import { Tabs, tabIds } from '../../components/Tabs';
 import { elapsed, formatDuration, formatTime, isFinal, phases } from './job-format';
+import { JobTree } from './JobTree';
 import { RunTerminal } from './RunTerminal';
 
 type Run = Job['runs'][number];
@@ -57,6 +58,18 @@ function RunFacts({ run, now }: { run: Run; now: number }) {
           <dt>Duration</dt>
           <dd>{formatDuration(run.timings.total ?? elapsed(run.startedAt, run.finishedAt, now))}</dd>
         </div>
+        {run.condition !== null && (
+          <div>
+            <dt>Condition</dt>
+            <dd className="mono">{String(run.condition)}</dd>
+          </div>
+        )}
+        {run.helperTransport !== null && run.helperTransport !== 'none' && (
+          <div>
+            <dt>Helpers</dt>
+            <dd>{run.helperTransport === 'tunnel' ? 'SSH tunnel' : 'in-band'}</dd>
+          </div>
+        )}
         <div className="facts-wide">
           <dt>Timings</dt>
           <dd>
@@ -103,6 +116,7 @@ export function JobView({ id, host }: JobViewProps) {
         (j) => {
           setJob(j);
           setError(null);
+          setNow(Date.now());
         },
         (e: unknown) => setError(toErrorInfo(e)),
       ),
@@ -128,7 +142,7 @@ export function JobView({ id, host }: JobViewProps) {
   const running = job !== null && !isFinal(job.status);
   useEffect(() => {
     if (!running) return;
-    const t = setInterval(() => setNow(Date.now()), 1000);
+    const t = setInterval(() => setNow(Date.now()), 500);
     return () => clearInterval(t);
   }, [running]);
 
@@ -160,6 +174,11 @@ export function JobView({ id, host }: JobViewProps) {
         {job && (
           <span className="muted">
             {job.kind === 'schedule' && job.schedule ? `schedule ${job.schedule} · ` : ''}
+            {job.scriptName && (
+              <>
+                script <a href={routeHref({ view: 'scripts', name: job.scriptName })}>{job.scriptName}</a> ·{' '}
+              </>
+            )}
             {job.interpreter} · {formatTime(job.createdAt)} · {formatDuration(elapsed(job.startedAt, job.finishedAt, now))}
           </span>
         )}
@@ -187,6 +206,12 @@ export function JobView({ id, host }: JobViewProps) {
         )
       ) : (
         <>
+          {job.parentJobId !== null && (
+            <p className="job-lineage muted">
+              A follow-up of <a href={routeHref({ view: 'job', id: job.parentJobId })}>job #{job.parentJobId}</a>.
+            </p>
+          )}
+          <JobTree id={id} refreshKey={`${job.status}:${job.finishedAt ?? ''}`} />
           <details className="job-script">
             <summary>Script</summary>
             <pre className="mono">{job.script}</pre>
@@ -211,7 +236,7 @@ export function JobView({ id, host }: JobViewProps) {
               />
               <div role="tabpanel" id={tabIds(prefix, selected.host).panel} aria-labelledby={tabIds(prefix, selected.host).tab} className="tab-panel">
                 <RunFacts run={selected} now={now} />
-                <RunTerminal key={selected.id} api={api} runId={selected.id} host={selected.host} />
+                <RunTerminal key={selected.id} api={api} runId={selected.id} host={selected.host} jobId={id} />
               </div>
             </>
           )}

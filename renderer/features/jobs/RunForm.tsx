@@ -21,7 +21,15 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
   const api = useApi();
   const hosts = useAppStore((s) => s.hosts.list);
   const loadJobs = useAppStore((s) => s.jobs.load);
-  const [v, setV] = useState<RunFormValues>({ target: 'hosts', hosts: initialHosts, tag: '', interpreter: 'bash', mode: 'auto', script: SAMPLES.bash, timeout: '' });
+  // Mode and timeout start from the execution settings (Settings view); until they load, auto and none.
+  const defaults = useAppStore((s) => s.settings.value?.execution);
+  const prefill = (d: typeof defaults) => ({ mode: d?.defaultMode ?? 'auto', timeout: d?.defaultTimeoutMs ? String(d.defaultTimeoutMs / 1000) : '' });
+  const [v, setV] = useState<RunFormValues>(() => ({ target: 'hosts', hosts: initialHosts, tag: '', interpreter: 'bash', script: SAMPLES.bash, ...prefill(defaults) }));
+  const [prefilled, setPrefilled] = useState(defaults !== undefined);
+  if (!prefilled && defaults) {
+    setPrefilled(true);
+    setV((old) => ({ ...old, ...prefill(defaults) }));
+  }
   const [errors, setErrors] = useState<RunFormErrors>({});
   const [formError, setFormError] = useState<ErrorInfo | null>(null);
   const [busy, setBusy] = useState(false);

@@ -1,8 +1,10 @@
 /**
  * One run's log in an xterm: the tail first from runs.logs, then live run.log events,
  * through a LogPump (ordered, de-duplicated, batched, with the write callback as
- * backpressure). The terminal, its addons and the pump are live handles: they live in
- * refs of this component, never in the store.
+ * backpressure). The scrollback is bounded (SCROLLBACK lines), so a run printing without
+ * end keeps memory flat; the whole log is a click away ("Open full log": plain text read
+ * from the store in pages, or a download). The terminal, its addons and the pump are live
+ * handles: they live in refs of this component, never in the store.
  */
 import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
@@ -13,13 +15,14 @@ import { useEffect, useRef, useState } from 'react';
 import type { CroniumApi } from '../../../electron/shared/api';
 import { toErrorInfo, type ErrorInfo } from '../../api';
 import { ErrorNotice } from '../../components/ErrorNotice';
+import { FullLogDialog } from './FullLogDialog';
 import { LogPump, type LogChunk } from './log-pump';
+import './jobs.css';
 
 /** Bytes read first for a run's log; the rest is a click away. */
 export const TAIL_BYTES = 256 * 1024;
-/** Lines kept while following; "Load full log" raises it. */
-const SCROLLBACK = 5_000;
-const FULL_SCROLLBACK = 500_000;
+/** Lines the terminal keeps; older ones are in "Open full log". */
+export const SCROLLBACK = 10_000;
 
 /** The terminal's colours, from the page's CSS variables (so it follows the theme). */
 function themeFromCss(el: HTMLElement): ITheme {
@@ -39,31 +42,30 @@ export interface RunTerminalProps {
   api: CroniumApi;
   runId: number;
   host: string;
+  /** The job, for the download's file name. */
+  jobId?: number;
 }
 
 /** A read-only terminal showing one run's log, live. */
-export function RunTerminal({ api, runId, host }: RunTerminalProps) {
+export function RunTerminal({ api, runId, host, jobId }: RunTerminalProps) {
   const boxRef = useRef<HTMLDivElement>(null);
   const termRef = useRef<Terminal | null>(null);
   const searchRef = useRef<SearchAddon | null>(null);
   const [truncatedFrom, setTruncatedFrom] = useState<number | null>(null);
-  const [loadingFull, setLoadingFull] = useState(false);
   const [error, setError] = useState<ErrorInfo | null>(null);
   const [query, setQuery] = useState('');
-  const [generation, setGeneration] = useState(0);
-  const fullRef = useRef(false);
+  const [fullOpen, setFullOpen] = useState(false);
 
   useEffect(() => {
     const box = boxRef.current;
     if (!box) return;
-    const full = fullRef.current;
     const term = new Terminal({
       convertEol: true,
       disableStdin: true,
       cursorBlink: false,
       cursorStyle: 'underline',
       cursorInactiveStyle: 'none',
-      scrollback: full ? FULL_SCROLLBACK : SCROLLBACK,
+      scrollback: SCROLLBACK,
       fontFamily: getComputedStyle(box).getPropertyValue('--mono').trim() || 'monospace',
       fontSize: 12,
       theme: themeFromCss(box),
@@ -105,34 +107,20 @@ export function RunTerminal({ api, runId, host }: RunTerminalProps) {
     let cancelled = false;
     void (async () => {
       try {
-        if (full) {
-          // Everything from the first chunk, a page at a time.
-          // A short page is the last one (runs.logs' lastSeq is the page's, not the run's).
-          const PAGE = 1000;
-          for (;;) {
-            const page = await api.runs.logs({ runId, fromSeq: pump.lastSeq + 1, limit: PAGE });
-            if (cancelled) return;
-            pump.push(page.chunks);
-            if (page.chunks.length < PAGE) break;
-          }
-        } else {
-          const first = await api.runs.logs({ runId, tail: TAIL_BYTES, limit: 10_000 });
-          if (cancelled) return;
-          const firstSeq = first.chunks[0]?.seq ?? 1;
-          if (firstSeq > 1) {
-            pump.startAfter(firstSeq - 1);
-            setTruncatedFrom(firstSeq);
-          }
-          pump.push(first.chunks);
+        const first = await api.runs.logs({ runId, tail: TAIL_BYTES, limit: 10_000 });
+        if (cancelled) return;
+        const firstSeq = first.chunks[0]?.seq ?? 1;
+        if (firstSeq > 1) {
+          pump.startAfter(firstSeq - 1);
+          setTruncatedFrom(firstSeq);
         }
+        pump.push(first.chunks);
         if (cancelled) return;
         live = true;
         for (const e of early) pump.push(e.chunks, e.gapFrom);
         early = [];
       } catch (e) {
         if (!cancelled) setError(toErrorInfo(e));
-      } finally {
-        if (!cancelled) setLoadingFull(false);
       }
     })();
 
@@ -146,7 +134,7 @@ export function RunTerminal({ api, runId, host }: RunTerminalProps) {
       searchRef.current = null;
       term.dispose();
     };
-  }, [api, runId, host, generation]);
+  }, [api, runId, host]);
 
   const find = (backwards: boolean) => {
     const s = searchRef.current;
@@ -184,27 +172,14 @@ export function RunTerminal({ api, runId, host }: RunTerminalProps) {
             ↓
           </button>
         </div>
-        {truncatedFrom !== null && (
-          <span className="log-truncated">
-            Showing the last {Math.round(TAIL_BYTES / 1024)} KB.
-            <button
-              type="button"
-              className="btn btn-small"
-              disabled={loadingFull}
-              onClick={() => {
-                fullRef.current = true;
-                setTruncatedFrom(null);
-                setLoadingFull(true);
-                setGeneration((g) => g + 1);
-              }}
-            >
-              Load full log
-            </button>
-          </span>
-        )}
+        {truncatedFrom !== null && <span className="log-truncated">Showing the last {Math.round(TAIL_BYTES / 1024)} KB.</span>}
+        <button type="button" className="btn btn-small" onClick={() => setFullOpen(true)}>
+          Open full log
+        </button>
       </div>
       {error && <ErrorNotice error={error} />}
       <div ref={boxRef} className="terminal-box" data-run-id={runId} />
+      {fullOpen && <FullLogDialog api={api} runId={runId} host={host} jobId={jobId ?? 0} onClose={() => setFullOpen(false)} />}
     </div>
   );
 }

@@ -1,10 +1,13 @@
 /** The Schedules view: cron, plain-language description, next runs, pause/resume, remove, add. */
 import { useEffect, useState } from 'react';
 import { toErrorInfo, type ErrorInfo } from '../../api';
+import { navigate } from '../../app/route';
 import { ErrorNotice } from '../../components/ErrorNotice';
+import { LoadStatus } from '../../components/LoadStatus';
 import { Modal } from '../../components/Modal';
 import { useAppStore, type ScheduleView } from '../../store';
 import { AddScheduleDialog } from './AddScheduleDialog';
+import { ScheduleDurationsChart } from '../charts/ScheduleDurationsChart';
 
 /** A time in the schedule's own zone, e.g. "Mon 28 Nov, 14:05". */
 export function formatInZone(ts: number, tz: string): string {
@@ -24,6 +27,11 @@ function targetText(s: ScheduleView): string {
 
 /** One schedule as a card. */
 function ScheduleCard({ s, onError, onRemove }: { s: ScheduleView; onError: (e: ErrorInfo) => void; onRemove: (s: ScheduleView) => void }) {
+  const setJobsFilter = useAppStore((st) => st.jobs.setFilter);
+  const showJobs = (name: string) => {
+    setJobsFilter({ status: null, host: null, schedule: name, range: 'all' });
+    navigate({ view: 'jobs' });
+  };
   const pause = useAppStore((st) => st.schedules.pause);
   const resume = useAppStore((st) => st.schedules.resume);
   const [busy, setBusy] = useState(false);
@@ -90,6 +98,15 @@ function ScheduleCard({ s, onError, onRemove }: { s: ScheduleView; onError: (e: 
           <p className="muted">{s.paused ? 'None while paused.' : 'None.'}</p>
         )}
       </div>
+      <div className="schedule-chart span-2">
+        <div className="schedule-chart-head">
+          <h3 id={`${headingId}-durations`}>Run durations</h3>
+          <button type="button" className="link-button small" onClick={() => showJobs(s.name)}>
+            Its jobs
+          </button>
+        </div>
+        <ScheduleDurationsChart name={s.name} refreshKey={s.lastFireAt} />
+      </div>
     </li>
   );
 }
@@ -124,21 +141,9 @@ export function SchedulesView() {
       <p className="visually-hidden" role="status">
         {announcement}
       </p>
-      {error && (
-        <ErrorNotice error={error}>
-          <button type="button" className="btn btn-small" onClick={() => void load()}>
-            Retry
-          </button>
-        </ErrorNotice>
-      )}
+      <LoadStatus loaded={loaded} error={error} onRetry={() => void load()} what="schedules" />
       {actionError && <ErrorNotice error={actionError} />}
-      {!loaded ? (
-        !error && (
-          <p className="placeholder" role="status">
-            Loading schedules…
-          </p>
-        )
-      ) : list.length === 0 ? (
+      {!loaded ? null : list.length === 0 ? (
         <section className="empty" aria-labelledby="schedules-empty-title">
           <h2 id="schedules-empty-title">No schedules yet</h2>
           <p>A schedule runs a script on hosts or a tag at times given by a cron expression, while Cronium runs.</p>

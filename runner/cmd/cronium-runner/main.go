@@ -13,10 +13,16 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/cronium/desktop/runner/internal/cli"
 )
 
 func main() {
-	os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// Invoked as `cronium` (the link in a run's helper dir), it is `cronium-runner helper`.
+	if len(os.Args) > 0 && filepath.Base(os.Args[0]) == "cronium" {
+		args = append([]string{"helper"}, args...)
+	}
+	os.Exit(cli.Run(args, os.Stdout, os.Stderr))
 }

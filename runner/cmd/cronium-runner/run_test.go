@@ -24,6 +24,7 @@ import (
 
 	"github.com/cronium/desktop/runner/internal/job"
 	"github.com/cronium/desktop/runner/internal/protocol"
+	"github.com/cronium/desktop/runner/internal/version"
 )
 
 // End-to-end tests of the built binary: what the app sees over SSH.
@@ -217,7 +218,7 @@ func TestRunScript(t *testing.T) {
 	s := h.run(h.sign(h.payload(`echo "hello $WHO"; echo oops >&2; exit 3`, func(p map[string]any) { p["env"] = map[string]any{"WHO": "world"} })))
 	frames := s.collect(t, 10*time.Second)
 	s.stdin.Close()
-	if frames[0].Type != protocol.TypeHello || frames[0].Protocol != 1 {
+	if frames[0].Type != protocol.TypeHello || frames[0].Protocol != version.Protocol {
 		t.Fatalf("first frame %+v", frames[0])
 	}
 	ex := last(frames)

@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
+	"github.com/cronium/desktop/runner/internal/helper"
 	"github.com/cronium/desktop/runner/internal/version"
 )
 
@@ -37,7 +39,7 @@ var commands = []command{
 	{"attach", "RUN [--from SEQ] [--state-dir DIR]", "reattach to a run's frames, replaying from SEQ", runAttach},
 	{"version", "", "print build information as JSON", runVersion},
 	{"doctor", "[--state-dir DIR]", "check what this host allows the runner to do", runDoctor},
-	{"helper", "OP [ARGS]", "call the runtime helper API from a script", notImplemented("helper")},
+	{"helper", "OP [ARGS]", "call the runtime helper API from a script (also as `cronium`)", runHelper},
 }
 
 // Run executes the command line args (without the program name), writing to
@@ -79,10 +81,10 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
-func notImplemented(name string) func([]string, io.Writer, io.Writer) int {
-	return func(_ []string, _, stderr io.Writer) int {
-		return fail(stderr, "NOT_IMPLEMENTED", fmt.Sprintf("%q is not implemented in cronium-runner %s", name, version.Version))
-	}
+// runHelper is the `cronium` command scripts call; it speaks to the run's
+// relay through CRONIUM_HELPER_SOCKET (see package helper).
+func runHelper(args []string, stdout, stderr io.Writer) int {
+	return helper.Main(args, helper.EnvFromOS(), os.Stdin, stdout, stderr)
 }
 
 func fail(stderr io.Writer, code, message string) int {

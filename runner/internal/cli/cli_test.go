@@ -36,7 +36,6 @@ func TestRunDispatch(t *testing.T) {
 		{name: "attach from not a number", args: []string{"attach", "r1", "--from", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "from"},
 		{name: "doctor with args", args: []string{"doctor", "now"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "no arguments"},
 		{name: "supervise without run", args: []string{"supervise", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "usage"},
-		{name: "helper", args: []string{"helper", "output"}, wantCode: ExitUsage, wantErr: "NOT_IMPLEMENTED", wantInMsg: `"helper"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,6 +70,19 @@ func TestRunDispatch(t *testing.T) {
 	}
 }
 
+// helper speaks the `cronium` command's own format (see package helper).
+func TestHelperDispatch(t *testing.T) {
+	t.Setenv("CRONIUM_HELPER_SOCKET", "")
+	var stdout, stderr bytes.Buffer
+	if code := Run([]string{"helper", "output"}, &stdout, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "cronium: INVALID_INPUT: ") {
+		t.Errorf("helper output without a value: exit %d, stderr %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := Run([]string{"helper", "event"}, &stdout, &stderr); code != 3 || !strings.HasPrefix(stderr.String(), "cronium: HELPER_UNAVAILABLE: ") {
+		t.Errorf("helper event outside a run: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
 func TestVersionJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := Run([]string{"version"}, &stdout, &stderr); code != ExitOK {
@@ -88,7 +100,7 @@ func TestVersionJSON(t *testing.T) {
 	}
 	want := version.Info{
 		Version:   version.Version,
-		Protocol:  1,
+		Protocol:  2,
 		OS:        runtime.GOOS,
 		Arch:      runtime.GOARCH,
 		Arm:       version.Current().Arm,

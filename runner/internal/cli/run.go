@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -14,10 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/cronium/desktop/runner/internal/helper"
 	"github.com/cronium/desktop/runner/internal/job"
 	"github.com/cronium/desktop/runner/internal/protocol"
 	"github.com/cronium/desktop/runner/internal/replay"
@@ -41,6 +44,8 @@ var Now = time.Now
 
 type runFlags struct {
 	key, hostID, stateDir string
+	// helperSock: the relay's socket, passed by `run` to the detached supervisor.
+	helperSock string
 }
 
 // defaultPaths: the key and host id sit next to the binary; the state dir is
@@ -64,6 +69,9 @@ func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (run
 		fs.StringVar(&f.hostID, "host-id", f.hostID, "file holding this host's id, or the id itself")
 	}
 	fs.StringVar(&f.stateDir, "state-dir", f.stateDir, "private state directory")
+	if name == "supervise" {
+		fs.StringVar(&f.helperSock, "helper-socket", "", "the helper relay's socket")
+	}
 	var from int64 = 1
 	if name == "attach" {
 		fs.Int64Var(&from, "from", 1, "first seq to replay")
@@ -91,20 +99,38 @@ func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (run
 }
 
 // frameOut writes frames to stdout, one per line; after a write error it
-// drops frames and reports the loss once through onLost.
+// drops frames and reports the loss once through onLost. It is safe for
+// concurrent use: log frames from the spool and helper frames from the relay
+// share it, each written whole.
 type frameOut struct {
+	mu     sync.Mutex
 	w      *bufio.Writer
 	broken bool
 	onLost func()
 	seq    int64
 	lastHB time.Time
+	// ready is closed once hello is out: helper frames wait for it.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 func newFrameOut(w io.Writer, onLost func()) *frameOut {
-	return &frameOut{w: bufio.NewWriterSize(w, 256<<10), onLost: onLost, lastHB: time.Now()}
+	return &frameOut{w: bufio.NewWriterSize(w, 256<<10), onLost: onLost, lastHB: time.Now(), ready: make(chan struct{})}
+}
+
+func (o *frameOut) setOnLost(f func()) {
+	o.mu.Lock()
+	o.onLost = f
+	o.mu.Unlock()
 }
 
 func (o *frameOut) line(b []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lineLocked(b)
+}
+
+func (o *frameOut) lineLocked(b []byte) {
 	if o.broken {
 		return
 	}
@@ -114,9 +140,13 @@ func (o *frameOut) line(b []byte) {
 			return
 		}
 	}
+	o.lost()
+}
+
+func (o *frameOut) lost() {
 	o.broken = true
 	if o.onLost != nil {
-		o.onLost()
+		go o.onLost()
 	}
 }
 
@@ -125,26 +155,64 @@ func (o *frameOut) frame(f *protocol.Frame) {
 	if err != nil {
 		b, _ = (&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: err.Error()}).Encode()
 	}
-	o.line(b)
-	o.flush()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lineLocked(b)
+	o.flushLocked()
+	if f.Type == protocol.TypeHello {
+		o.readyOnce.Do(func() { close(o.ready) })
+	}
+}
+
+// send writes a helper frame once hello is out and reports whether it went.
+func (o *frameOut) send(f *protocol.Frame) error {
+	<-o.ready
+	b, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lineLocked(b)
+	o.flushLocked()
+	if o.broken {
+		return helper.ErrChannelGone
+	}
+	return nil
 }
 
 func (o *frameOut) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flushLocked()
+}
+
+func (o *frameOut) flushLocked() {
 	if !o.broken && o.w.Flush() != nil {
-		o.broken = true
-		if o.onLost != nil {
-			o.onLost()
-		}
+		o.lost()
 	}
 }
 
 // idle flushes and sends a heartbeat when the stream has been quiet for a while.
 func (o *frameOut) idle() {
 	o.flush()
-	if time.Since(o.lastHB) >= heartbeatEvery {
+	o.mu.Lock()
+	due := time.Since(o.lastHB) >= heartbeatEvery
+	if due {
 		o.lastHB = time.Now()
-		o.frame(&protocol.Frame{Type: protocol.TypeHeartbeat, Ts: time.Now().UnixMilli(), Seq: o.seq})
 	}
+	seq := o.seq
+	o.mu.Unlock()
+	if due {
+		o.frame(&protocol.Frame{Type: protocol.TypeHeartbeat, Ts: time.Now().UnixMilli(), Seq: seq})
+	}
+}
+
+// setSeq records the last seq written (heartbeats repeat it).
+func (o *frameOut) setSeq(seq int64) {
+	o.mu.Lock()
+	o.seq = seq
+	o.mu.Unlock()
 }
 
 func errorFrame(out io.Writer, code, msg string) int {
@@ -170,29 +238,59 @@ func truncateMsg(s string) string {
 }
 
 // controlFrames reads control frames from stdin until EOF; it sends
-// "cancelled" on a cancel frame and closes eof when stdin ends.
-func controlFrames(r *bufio.Reader, cancel chan<- string, eof chan<- struct{}) {
+// "cancelled" on a cancel frame, hands helper-reply frames to replies (when
+// set) and closes eof when stdin ends. Lines that are not valid control
+// frames, oversized ones included, are skipped.
+func controlFrames(r *bufio.Reader, cancel chan<- string, eof chan<- struct{}, replies func(*protocol.Frame)) {
 	defer close(eof)
 	for {
-		line, err := r.ReadSlice('\n')
-		if len(line) > 0 && err == nil {
-			if f, derr := protocol.Decode([]byte(strings.TrimSpace(string(line)))); derr == nil && f.Type == protocol.TypeCancel {
-				select {
-				case cancel <- protocol.ExitCancelled:
-				default:
+		line, err := readControlLine(r, protocol.MaxFrameBytes)
+		if len(line) > 0 {
+			if f, derr := protocol.DecodeControl(bytes.TrimSpace(line)); derr == nil {
+				switch {
+				case f.Type == protocol.TypeCancel:
+					select {
+					case cancel <- protocol.ExitCancelled:
+					default:
+					}
+				case f.Type == protocol.TypeHelperReply && replies != nil:
+					replies(f)
 				}
 			}
-			continue
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// An oversized line is not a control frame: skip to its end.
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = r.ReadSlice('\n')
-			}
-			continue
 		}
 		if err != nil {
 			return
+		}
+	}
+}
+
+// readControlLine returns the next line of at most max bytes (without its
+// newline), skipping longer ones; err is set at the end of stdin.
+func readControlLine(r *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	skip := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if !skip {
+			if len(buf)+len(chunk) > max+1 {
+				skip, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		switch {
+		case err == nil && skip:
+			skip = false
+			continue
+		case err == nil:
+			return buf[:len(buf)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			if skip {
+				return nil, err
+			}
+			return buf, err
 		}
 	}
 }
@@ -266,16 +364,65 @@ func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
 	if err := os.WriteFile(filepath.Join(runDir, scriptFile), []byte(p.Script), 0o600); err != nil {
 		return errorFrame(stdout, "INTERNAL", "writing script: "+err.Error())
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	hd, err := helper.Prepare(runDir, p, self)
+	if err != nil {
+		_ = os.RemoveAll(runDir)
+		return errorFrame(stdout, "INTERNAL", "helper dir: "+err.Error())
+	}
 	body, _ := payloadBody(line)
 	if p.Detach {
-		return detach(f, runDir, p, body, in, stdout)
+		return detach(f, runDir, hd, p, body, in, stdout)
 	}
-	return foreground(runDir, p, interp, in, stdout)
+	return foreground(runDir, hd, p, interp, hd.Environ(env, p.Helper), in, stdout)
+}
+
+// helperRelay is the relay of a run whose app channel is out.
+type helperRelay struct {
+	relay  *helper.Relay
+	inBand *helper.InBand
+}
+
+// startRelay listens on the run's helper socket before the script starts;
+// in-band calls go out through out once its hello is written.
+func startRelay(hd *helper.Dir, h protocol.Helper, out *frameOut) (*helperRelay, error) {
+	fwd := helper.ForwarderFor(h, out.send)
+	r, err := helper.Listen(hd.Sock, fwd)
+	if err != nil {
+		return nil, err
+	}
+	ib, _ := fwd.(*helper.InBand)
+	return &helperRelay{relay: r, inBand: ib}, nil
+}
+
+// reply hands a helper-reply control frame to the in-band forwarder.
+func (h *helperRelay) reply(f *protocol.Frame) {
+	if h != nil && h.inBand != nil {
+		h.inBand.Deliver(f)
+	}
+}
+
+// channelGone: in-band calls answer HELPER_UNAVAILABLE from now on.
+func (h *helperRelay) channelGone() {
+	if h != nil && h.inBand != nil {
+		h.inBand.Close()
+	}
+}
+
+func (h *helperRelay) close() {
+	if h != nil {
+		h.channelGone()
+		h.relay.Close()
+	}
 }
 
 // foreground supervises in this process; the run ends when stdin closes.
-func foreground(runDir string, p *protocol.Payload, interp string, in *bufio.Reader, stdout io.Writer) int {
+func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp string, env []string, in *bufio.Reader, stdout io.Writer) int {
 	defer os.RemoveAll(runDir)
+	defer hd.Remove()
 	w, err := spool.Create(filepath.Join(runDir, spoolFile))
 	if err != nil {
 		return errorFrame(stdout, "INTERNAL", err.Error())
@@ -303,12 +450,20 @@ func foreground(runDir string, p *protocol.Payload, interp string, in *bufio.Rea
 			}
 		}
 	}()
+	out := newFrameOut(stdout, func() { send(protocol.ExitDisconnected) })
+	hr, err := startRelay(hd, p.Helper, out)
+	if err != nil {
+		return errorFrame(stdout, "INTERNAL", "helper socket: "+err.Error())
+	}
+	defer hr.close()
 	eof := make(chan struct{})
-	go controlFrames(in, cancel, eof)
+	go controlFrames(in, cancel, eof, hr.reply)
 	go func() {
 		<-eof
+		hr.channelGone()
 		send(protocol.ExitDisconnected)
 	}()
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
 
 	self, _ := os.Executable()
 	done := make(chan error, 1)
@@ -316,6 +471,7 @@ func foreground(runDir string, p *protocol.Payload, interp string, in *bufio.Rea
 		_, err := job.Supervise(job.Spec{
 			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
 			Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),
+			Env: env, Stdin: hd.Input,
 		}, w, cancel)
 		if err != nil {
 			// No exit frame could be written: say why on the stream.
@@ -329,14 +485,12 @@ func foreground(runDir string, p *protocol.Payload, interp string, in *bufio.Rea
 		<-done
 		alive.Store(false)
 	}()
-	out := newFrameOut(stdout, func() { send(protocol.ExitDisconnected) })
-	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
 	last, err := spool.Follow(context.Background(), filepath.Join(runDir, spoolFile), spool.FollowOptions{
 		From: 1, Wake: w.Wake(), Alive: alive.Load, Idle: out.idle,
 	}, func(line []byte, f *protocol.Frame) error {
 		out.line(line)
 		if f.Seq > 0 {
-			out.seq = f.Seq
+			out.setSeq(f.Seq)
 		}
 		return nil
 	})
@@ -351,26 +505,41 @@ func foreground(runDir string, p *protocol.Payload, interp string, in *bufio.Rea
 }
 
 // detach starts a supervisor in its own session, which outlives this process
-// and the SSH channel, then follows its spool like attach does.
-func detach(f runFlags, runDir string, p *protocol.Payload, body []byte, in *bufio.Reader, stdout io.Writer) int {
+// and the SSH channel, then follows its spool like attach does. This process
+// serves the run's helper socket while it holds the app's channel; once the
+// channel is gone the socket goes too, and helper calls fail at once with
+// HELPER_UNAVAILABLE. The supervisor removes the helper dir when the run ends.
+func detach(f runFlags, runDir string, hd *helper.Dir, p *protocol.Payload, body []byte, in *bufio.Reader, stdout io.Writer) int {
 	self, err := os.Executable()
 	if err != nil {
+		hd.Remove()
 		return errorFrame(stdout, "INTERNAL", err.Error())
 	}
+	out := newFrameOut(stdout, nil)
+	hr, err := startRelay(hd, p.Helper, out)
+	if err != nil {
+		hd.Remove()
+		return errorFrame(stdout, "INTERNAL", "helper socket: "+err.Error())
+	}
+	defer hr.close()
 	logf, err := os.OpenFile(filepath.Join(runDir, "supervisor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
+		hd.Remove()
 		return errorFrame(stdout, "INTERNAL", err.Error())
 	}
-	cmd := exec.Command(self, "supervise", "--state-dir", f.stateDir, p.RunID)
+	cmd := exec.Command(self, "supervise", "--state-dir", f.stateDir, "--helper-socket", hd.Sock, p.RunID)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	// The payload (secrets included) reaches the supervisor on a pipe, never on disk or argv.
+	// The payload (secrets and the helper token included) reaches the
+	// supervisor on a pipe, never on disk or argv.
 	pw, err := cmd.StdinPipe()
 	if err != nil {
+		hd.Remove()
 		return errorFrame(stdout, "INTERNAL", err.Error())
 	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		hd.Remove()
 		return errorFrame(stdout, "INTERNAL", "starting the supervisor: "+err.Error())
 	}
 	logf.Close()
@@ -385,13 +554,14 @@ func detach(f runFlags, runDir string, p *protocol.Payload, body []byte, in *buf
 		_ = cmd.Wait()
 		alive.Store(false)
 	}()
-	return follow(runDir, p.RunID, cmd.Process.Pid, 1, alive.Load, in, stdout)
+	return follow(runDir, p.RunID, cmd.Process.Pid, 1, alive.Load, in, out, hr)
 }
 
 // follow streams a run's spool from seq `from` until its exit frame; a cancel
 // frame on stdin is passed to the supervisor as SIGTERM; stdin closing ends
-// only the stream, never the run.
-func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bufio.Reader, stdout io.Writer) int {
+// only the stream, never the run. hr, when set, is the run's helper relay,
+// whose in-band calls travel on this stream.
+func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bufio.Reader, out *frameOut, hr *helperRelay) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
@@ -399,27 +569,31 @@ func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bu
 	defer stop()
 	cancel := make(chan string, 4)
 	eof := make(chan struct{})
-	go controlFrames(in, cancel, eof)
+	go controlFrames(in, cancel, eof, hr.reply)
 	go func() {
 		for {
 			select {
 			case <-cancel:
 				_ = syscall.Kill(pid, syscall.SIGTERM)
 			case <-eof:
+				hr.channelGone()
 				stop()
 				return
 			}
 		}
 	}()
-	out := newFrameOut(stdout, stop)
-	out.seq = from - 1
+	out.setOnLost(func() {
+		hr.channelGone()
+		stop()
+	})
+	out.setSeq(from - 1)
 	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: runID, Pid: int64(pid)})
 	last, err := spool.Follow(ctx, filepath.Join(runDir, spoolFile), spool.FollowOptions{
 		From: from, Alive: alive, Idle: out.idle,
 	}, func(line []byte, f *protocol.Frame) error {
 		out.line(line)
 		if f.Seq > 0 {
-			out.seq = f.Seq
+			out.setSeq(f.Seq)
 		}
 		return nil
 	})
@@ -428,7 +602,8 @@ func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bu
 	case errors.Is(err, context.Canceled):
 		return ExitOK
 	case err != nil:
-		return errorFrame(stdout, "INTERNAL", err.Error())
+		out.frame(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())})
+		return ExitInternal
 	case last.Type == protocol.TypeError:
 		return ExitInternal
 	}
@@ -443,7 +618,7 @@ func runSupervise(args []string, _, stderr io.Writer) int {
 		return code
 	}
 	if len(pos) != 1 || !protocol.ValidID(pos[0]) {
-		return fail(stderr, "INVALID_INPUT", "usage: supervise --state-dir DIR RUN")
+		return fail(stderr, "INVALID_INPUT", "usage: supervise --state-dir DIR [--helper-socket PATH] RUN")
 	}
 	body, err := io.ReadAll(io.LimitReader(os.Stdin, protocol.MaxEnvelopeBytes))
 	if err != nil {
@@ -474,17 +649,28 @@ func runSupervise(args []string, _, stderr io.Writer) int {
 	}()
 	env := job.Environ(os.Environ(), p)
 	interp, err := lookPathIn(p.Interpreter, envValue(env, "PATH"))
+	var hd *helper.Dir
+	if err == nil && f.helperSock == "" {
+		err = errors.New("supervise: --helper-socket is required")
+	}
 	if err == nil {
+		hd = helper.Open(runDir, p, f.helperSock)
 		self, _ := os.Executable()
 		_, err = job.Supervise(job.Spec{
 			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
 			Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),
+			Env: hd.Environ(env, p.Helper), Stdin: hd.Input,
 		}, w, cancel)
 	}
 	if err != nil {
 		_ = w.Append(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())})
 	}
 	_ = os.Remove(filepath.Join(runDir, scriptFile))
+	if hd != nil {
+		hd.Remove()
+	} else {
+		_ = os.RemoveAll(filepath.Join(runDir, helper.DirName))
+	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
@@ -517,7 +703,17 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 		return errorFrame(stdout, "INTERNAL", "corrupt "+pidFile)
 	}
 	alive := func() bool { return syscall.Kill(pid, 0) == nil }
-	return follow(runDir, pos[0], pid, from, alive, bufio.NewReaderSize(os.Stdin, 64<<10), stdout)
+	out := newFrameOut(stdout, nil)
+	// A detached in-band run's helper calls travel on this channel again
+	// (a tunnel's port died with the connection that opened it).
+	var hr *helperRelay
+	if ri, ok := helper.ReadRelayInfo(runDir); ok && ri.Transport == protocol.TransportInBand && alive() {
+		if r, err := startRelay(&helper.Dir{Sock: ri.Socket}, protocol.Helper{Transport: protocol.TransportInBand}, out); err == nil {
+			hr = r
+			defer hr.close()
+		}
+	}
+	return follow(runDir, pos[0], pid, from, alive, bufio.NewReaderSize(os.Stdin, 64<<10), out, hr)
 }
 
 func runExecLimited(args []string, _, stderr io.Writer) int {

@@ -2,12 +2,16 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cronium/desktop/runner/internal/protocol"
 )
 
 func TestReadLine(t *testing.T) {
@@ -104,4 +108,96 @@ func TestPruneRuns(t *testing.T) {
 	if strings.Join(left, ",") != "old-but-running,recent" {
 		t.Fatalf("left %v", left)
 	}
+}
+
+// Control frames: cancel and helper replies up to a frame's full size get
+// through; oversized lines and frames of other types are skipped, not fatal.
+func TestControlFrames(t *testing.T) {
+	big := `{"type":"helper-reply","id":2,"status":200,"body":{"value":"` + strings.Repeat("x", protocol.MaxHelperBodyBytes-12) + `"}}`
+	tooBig := `{"type":"helper-reply","id":3,"status":200,"body":{"value":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}}`
+	in := strings.Join([]string{
+		`{"type":"helper-reply","id":1,"status":200,"body":{}}`,
+		tooBig,
+		`{"type":"log","seq":1,"stream":"stdout","ts":1,"data":""}`,
+		`{"type":"helper","id":1,"op":"input","token":"t","body":{}}`,
+		"not json",
+		big,
+		`{"type":"cancel"}`,
+		`{"type":"helper-reply","id":4,"status":204,"body":{}}`,
+	}, "\n")
+	cancel := make(chan string, 4)
+	eof := make(chan struct{})
+	var ids []int64
+	controlFrames(bufio.NewReaderSize(strings.NewReader(in), 64<<10), cancel, eof, func(f *protocol.Frame) { ids = append(ids, f.ID) })
+	<-eof
+	if len(ids) != 3 || ids[0] != 1 || ids[1] != 2 || ids[2] != 4 {
+		t.Errorf("replies delivered: %v, want [1 2 4]", ids)
+	}
+	if len(cancel) != 1 || <-cancel != protocol.ExitCancelled {
+		t.Error("cancel not delivered")
+	}
+}
+
+// Helper frames from the relay and log lines from the spool share stdout:
+// every line comes out whole, helper frames only after hello.
+func TestFrameOutConcurrentWriters(t *testing.T) {
+	var buf syncBuffer
+	out := newFrameOut(&buf, nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				if err := out.send(&protocol.Frame{Type: protocol.TypeHelper, ID: int64(i*100 + j + 1), Op: "event", Token: "t", Body: json.RawMessage(`{}`)}); err != nil {
+					t.Error(err)
+				}
+			}
+		}(i)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if buf.Len() != 0 {
+		t.Fatal("helper frames before hello")
+	}
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: 2, Version: "v", RunID: "r", Pid: 1})
+	for j := 1; j <= 200; j++ {
+		line, _ := (&protocol.Frame{Type: protocol.TypeLog, Seq: int64(j), Stream: "stdout", Data: []byte(strings.Repeat("z", 100))}).Encode()
+		out.line(line)
+		out.setSeq(int64(j))
+	}
+	wg.Wait()
+	out.flush()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 1+400+200 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, l := range lines {
+		f, err := protocol.Decode([]byte(l))
+		if err != nil || (i == 0) != (f.Type == protocol.TypeHello) {
+			t.Fatalf("line %d %q: %v", i, l, err)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

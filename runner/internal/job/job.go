@@ -49,6 +49,11 @@ type Spec struct {
 	Systemd bool
 	// BaseEnv is the environment the payload's env is laid over.
 	BaseEnv []string
+	// Env, when set, is the script's whole environment instead of
+	// Environ(BaseEnv, Payload) (the caller added the helper variables).
+	Env []string
+	// Stdin is a file given to the script as stdin (the job input); /dev/null when empty.
+	Stdin string
 }
 
 // Supervise runs spec, appending log frames and finally the exit frame to out;
@@ -57,8 +62,19 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 	lim := spec.Payload.Limits
 	argv, limiter := command(spec)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = Environ(spec.BaseEnv, spec.Payload)
+	cmd.Env = spec.Env
+	if cmd.Env == nil {
+		cmd.Env = Environ(spec.BaseEnv, spec.Payload)
+	}
 	cmd.Dir = spec.Dir
+	if spec.Stdin != "" {
+		in, err := os.Open(spec.Stdin)
+		if err != nil {
+			return nil, err
+		}
+		defer in.Close()
+		cmd.Stdin = in
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 
 	var readers []*stream

@@ -94,16 +94,20 @@ func TestFixtureValidPayloadContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Interpreter != "bash" || p.Env["NAME"] != "wörld" || p.Limits.TimeoutMs != 30000 || p.Limits.CPUSeconds == nil || *p.Limits.CPUSeconds != 10 ||
-		p.Helper.Transport != "tunnel" || p.Helper.Port != 40123 || !bytes.Contains(p.Input, []byte(`"nested"`)) {
+		p.Helper.Transport != "tunnel" || p.Helper.Port != 40123 || !ValidToken(p.Helper.Token) || !bytes.Contains(p.Input, []byte(`"nested"`)) {
 		t.Errorf("payload = %+v", p)
 	}
 }
 
 func TestFixtureFrames(t *testing.T) {
 	for _, tc := range []struct {
-		file  string
-		valid bool
-	}{{"frames.ndjson", true}, {"frames-invalid.ndjson", false}} {
+		file   string
+		valid  bool
+		decode func([]byte) (*Frame, error)
+	}{
+		{"frames.ndjson", true, Decode}, {"frames-invalid.ndjson", false, Decode},
+		{"control.ndjson", true, DecodeControl}, {"control-invalid.ndjson", false, DecodeControl},
+	} {
 		f, err := os.Open(filepath.Join(fixtureDir, tc.file))
 		if err != nil {
 			t.Fatal(err)
@@ -113,7 +117,7 @@ func TestFixtureFrames(t *testing.T) {
 		for sc.Scan() {
 			n++
 			line := sc.Bytes()
-			fr, err := Decode(line)
+			fr, err := tc.decode(line)
 			if tc.valid {
 				if err != nil {
 					t.Errorf("%s:%d: %v", tc.file, n, err)

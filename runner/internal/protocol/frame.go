@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,17 @@ const (
 	TypeExit      = "exit"
 	TypeError     = "error"
 	TypeCancel    = "cancel"
+	// TypeHelper carries a script's helper call to the app (transport in-band).
+	TypeHelper = "helper"
+	// TypeHelperReply is the app's answer to a helper frame, on stdin.
+	TypeHelperReply = "helper-reply"
 )
+
+// HelperOps are the helper operations a script may call.
+var HelperOps = []string{"input", "output", "getVariable", "setVariable", "setCondition", "event"}
+
+// MaxHelperBodyBytes bounds the JSON body of a helper call or reply.
+const MaxHelperBodyBytes = 1 << 20
 
 // Exit reasons.
 const (
@@ -36,8 +47,9 @@ const (
 // MaxLogData is the most data bytes one log frame carries.
 const MaxLogData = 64 << 10
 
-// MaxFrameBytes bounds one encoded frame line on either side.
-const MaxFrameBytes = 1 << 20
+// MaxFrameBytes bounds one encoded frame line on either side: room for a
+// helper frame with a body of MaxHelperBodyBytes and a token of MaxTokenBytes.
+const MaxFrameBytes = 1<<20 + 16<<10
 
 // Rusage is the resource use of a run.
 type Rusage struct {
@@ -73,6 +85,13 @@ type Frame struct {
 	Message string
 	// error: the PAYLOAD_REJECTED reason
 	RejectReason string
+	// helper, helper-reply: the call's id (per run, from 1), helper: its
+	// operation and token, helper-reply: its status; both: a JSON object.
+	ID     int64
+	Op     string
+	Token  string
+	Status int64
+	Body   json.RawMessage
 }
 
 // Encode renders f as one JSON line without the newline.
@@ -124,13 +143,35 @@ func (f *Frame) Encode() ([]byte, error) {
 		v = struct {
 			Type string `json:"type"`
 		}{f.Type}
+	case TypeHelper:
+		v = struct {
+			Type  string          `json:"type"`
+			ID    int64           `json:"id"`
+			Op    string          `json:"op"`
+			Token string          `json:"token"`
+			Body  json.RawMessage `json:"body"`
+		}{f.Type, f.ID, f.Op, f.Token, f.Body}
+	case TypeHelperReply:
+		v = struct {
+			Type   string          `json:"type"`
+			ID     int64           `json:"id"`
+			Status int64           `json:"status"`
+			Body   json.RawMessage `json:"body"`
+		}{f.Type, f.ID, f.Status, f.Body}
 	default:
 		return nil, fmt.Errorf("unknown frame type %q", f.Type)
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	// No HTML escaping: a frame is the same bytes JSON.stringify writes.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Decode parses one frame line strictly: known type, exact fields, valid values.
@@ -190,6 +231,20 @@ func Decode(line []byte) (*Frame, error) {
 		}
 	case TypeCancel:
 		_, err = object(line, "type")
+	case TypeHelper:
+		if m, err = object(line, "type", "id", "op", "token", "body"); err == nil {
+			err = fields(m, kv{"id", &f.ID}, kv{"op", &f.Op}, kv{"token", &f.Token})
+		}
+		if err == nil {
+			f.Body, err = jsonObject(m, "body")
+		}
+	case TypeHelperReply:
+		if m, err = object(line, "type", "id", "status", "body"); err == nil {
+			err = fields(m, kv{"id", &f.ID}, kv{"status", &f.Status})
+		}
+		if err == nil {
+			f.Body, err = jsonObject(m, "body")
+		}
 	default:
 		return nil, fmt.Errorf("unknown frame type %q", truncate(head.Type, 20))
 	}
@@ -198,6 +253,37 @@ func Decode(line []byte) (*Frame, error) {
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
+	}
+	return f, nil
+}
+
+// jsonObject returns the required key's value, which must be a JSON object,
+// compacted (the form the encoder writes back).
+func jsonObject(m map[string]json.RawMessage, key string) (json.RawMessage, error) {
+	raw, ok := m[key]
+	if !ok {
+		return nil, fmt.Errorf("missing field %q", key)
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, fmt.Errorf("field %q: want a JSON object", key)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, fmt.Errorf("field %q: %v", key, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeControl parses one line of the app's stdin after the envelope: a
+// cancel or helper-reply frame, nothing else.
+func DecodeControl(line []byte) (*Frame, error) {
+	f, err := Decode(line)
+	if err != nil {
+		return nil, err
+	}
+	if f.Type != TypeCancel && f.Type != TypeHelperReply {
+		return nil, fmt.Errorf("%s is not a control frame", f.Type)
 	}
 	return f, nil
 }
@@ -291,6 +377,32 @@ func (f *Frame) validate() error {
 		if (f.ErrCode == "PAYLOAD_REJECTED") != (f.RejectReason != "") {
 			return bad("reason is required with PAYLOAD_REJECTED and only there")
 		}
+	case TypeHelper:
+		if f.ID < 1 || !contains(HelperOps, f.Op) || !ValidToken(f.Token) {
+			return bad("needs id >= 1, an operation of %v and a valid token", HelperOps)
+		}
+		if err := checkBody(f.Body); err != nil {
+			return bad("%v", err)
+		}
+	case TypeHelperReply:
+		if f.ID < 1 || f.Status < 100 || f.Status > 599 {
+			return bad("needs id >= 1 and status 100..599")
+		}
+		if err := checkBody(f.Body); err != nil {
+			return bad("%v", err)
+		}
+	}
+	return nil
+}
+
+// checkBody: a helper body is one JSON object of at most MaxHelperBodyBytes.
+func checkBody(b json.RawMessage) error {
+	if len(b) > MaxHelperBodyBytes {
+		return fmt.Errorf("body is %d bytes, limit %d", len(b), MaxHelperBodyBytes)
+	}
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return errors.New("body must be a JSON object")
 	}
 	return nil
 }

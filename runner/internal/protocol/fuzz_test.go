@@ -52,7 +52,7 @@ func FuzzParsePayload(f *testing.F) {
 // FuzzFrame: Decode never panics, and a decoded frame re-encodes to a line that
 // decodes to the same encoding (the encoder and decoder agree).
 func FuzzFrame(f *testing.F) {
-	for _, name := range []string{"frames.ndjson", "frames-invalid.ndjson"} {
+	for _, name := range []string{"frames.ndjson", "frames-invalid.ndjson", "control.ndjson", "control-invalid.ndjson"} {
 		for _, line := range bytes.Split(mustRead(f, name), []byte("\n")) {
 			f.Add(line)
 		}

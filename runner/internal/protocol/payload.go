@@ -106,10 +106,24 @@ func (l Limits) OutputCap() int64 {
 	return DefaultMaxOutput
 }
 
-// Helper says how the script's runtime helpers reach the app.
+// Helper transports: how a run's helper calls reach the app.
+const (
+	TransportTunnel = "tunnel"
+	TransportInBand = "in-band"
+	TransportNone   = "none"
+)
+
+// MaxTokenBytes bounds the helper token (a JWT) of a payload.
+const MaxTokenBytes = 4096
+
+// Helper says how the script's runtime helpers reach the app: through the SSH
+// reverse tunnel on 127.0.0.1:Port, in-band on the runner's own channel, or
+// not at all. Token is the run's helper JWT; it reaches the script only in
+// its environment, never on a command line.
 type Helper struct {
 	Transport string `json:"transport"`
 	Port      int64  `json:"port,omitempty"`
+	Token     string `json:"token,omitempty"`
 }
 
 // Payload is one job run, as signed by the installation key.
@@ -179,6 +193,7 @@ var (
 	idRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	envKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
 	kidRE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	tokenRE    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	errNotLine = errors.New("envelope contains a newline")
 )
 
@@ -422,7 +437,7 @@ func parseLimits(raw []byte) (Limits, error) {
 
 func parseHelper(raw []byte) (Helper, error) {
 	var h Helper
-	m, err := object(raw, "transport", "port")
+	m, err := object(raw, "transport", "port", "token")
 	if err != nil {
 		return h, fmt.Errorf("helper: %w", err)
 	}
@@ -433,17 +448,30 @@ func parseHelper(raw []byte) (Helper, error) {
 	if err != nil {
 		return h, fmt.Errorf("helper: %w", err)
 	}
+	hasToken, err := optional(m, "token", &h.Token)
+	if err != nil {
+		return h, fmt.Errorf("helper: %w", err)
+	}
+	if hasToken && !ValidToken(h.Token) {
+		return h, fmt.Errorf("helper.token must be 1-%d letters, digits, '.', '_' or '-'", MaxTokenBytes)
+	}
 	switch h.Transport {
-	case "tunnel":
+	case TransportTunnel:
 		if !hasPort || h.Port < 1 || h.Port > 65535 {
 			return h, errors.New("helper.port must be 1..65535 with transport tunnel")
 		}
-	case "in-band", "none":
+	case TransportInBand, TransportNone:
 		if hasPort {
 			return h, errors.New("helper.port is only for transport tunnel")
 		}
 	default:
 		return h, fmt.Errorf("helper.transport %q is not tunnel, in-band or none", truncate(h.Transport, 20))
 	}
+	if (h.Transport != TransportNone) != hasToken {
+		return h, errors.New("helper.token is required with transport tunnel or in-band and refused with none")
+	}
 	return h, nil
 }
+
+// ValidToken reports whether s has the shape of a helper token (a JWT).
+func ValidToken(s string) bool { return len(s) <= MaxTokenBytes && tokenRE.MatchString(s) }

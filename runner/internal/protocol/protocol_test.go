@@ -248,3 +248,77 @@ func TestFrameRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHelperSettings(t *testing.T) {
+	tok := strings.Repeat("a", MaxTokenBytes)
+	tests := []struct {
+		name   string
+		helper any
+		ok     bool
+	}{
+		{"none", map[string]any{"transport": "none"}, true},
+		{"tunnel", map[string]any{"transport": "tunnel", "port": 65535, "token": "h.p.s"}, true},
+		{"in-band, longest token", map[string]any{"transport": "in-band", "token": tok}, true},
+		{"token too long", map[string]any{"transport": "in-band", "token": tok + "a"}, false},
+		{"token charset", map[string]any{"transport": "in-band", "token": "a/b"}, false},
+		{"token empty", map[string]any{"transport": "in-band", "token": ""}, false},
+		{"in-band without token", map[string]any{"transport": "in-band"}, false},
+		{"tunnel without token", map[string]any{"transport": "tunnel", "port": 1}, false},
+		{"tunnel port 0", map[string]any{"transport": "tunnel", "port": 0, "token": "t"}, false},
+		{"none with token", map[string]any{"transport": "none", "token": "t"}, false},
+		{"token not a string", map[string]any{"transport": "in-band", "token": 5}, false},
+		{"unknown key", map[string]any{"transport": "none", "socket": "/x"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := basePayload(time.Now())
+			p["helper"] = tc.helper
+			body, _ := json.Marshal(p)
+			got, err := ParsePayload(body)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok %v", err, tc.ok)
+			}
+			if err == nil && got.Helper.Transport != tc.helper.(map[string]any)["transport"] {
+				t.Errorf("helper %+v", got.Helper)
+			}
+		})
+	}
+}
+
+func TestHelperFrameBounds(t *testing.T) {
+	body := func(n int) json.RawMessage {
+		// {"v":"…"} is n bytes.
+		return json.RawMessage(`{"v":"` + strings.Repeat("x", n-8) + `"}`)
+	}
+	tok := strings.Repeat("t", MaxTokenBytes)
+	full := &Frame{Type: TypeHelper, ID: 1 << 40, Op: "setVariable", Token: tok, Body: body(MaxHelperBodyBytes)}
+	line, err := full.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The largest helper frame fits in a frame line and decodes back to itself.
+	if len(line) > MaxFrameBytes {
+		t.Fatalf("largest helper frame is %d bytes, MaxFrameBytes %d", len(line), MaxFrameBytes)
+	}
+	back, err := Decode(line)
+	if err != nil || back.Token != tok || len(back.Body) != MaxHelperBodyBytes {
+		t.Fatalf("decode: %v", err)
+	}
+	for _, f := range []*Frame{
+		{Type: TypeHelper, ID: 1, Op: "input", Token: "t", Body: body(MaxHelperBodyBytes + 1)},
+		{Type: TypeHelperReply, ID: 1, Status: 200, Body: body(MaxHelperBodyBytes + 1)},
+		{Type: TypeHelperReply, ID: 1, Status: 200, Body: json.RawMessage(`{"a":`)},
+		{Type: TypeHelper, ID: 1, Op: "input", Token: tok + "t", Body: json.RawMessage(`{}`)},
+	} {
+		if _, err := f.Encode(); err == nil {
+			t.Errorf("encoded an out-of-bounds %s frame", f.Type)
+		}
+	}
+	reply, _ := (&Frame{Type: TypeHelperReply, ID: 9, Status: 200, Body: body(MaxHelperBodyBytes)}).Encode()
+	if f, err := DecodeControl(reply); err != nil || f.ID != 9 {
+		t.Errorf("largest reply: %v", err)
+	}
+	if _, err := DecodeControl(line); err == nil {
+		t.Error("a helper frame was taken for a control frame")
+	}
+}

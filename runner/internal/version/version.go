@@ -7,7 +7,7 @@ import "runtime"
 
 // Protocol is the wire-protocol version named in the hello frame; the app
 // redeploys a runner whose protocol it does not speak.
-const Protocol = 1
+const Protocol = 2
 
 // Version is the release version, stamped with
 // -ldflags "-X github.com/cronium/desktop/runner/internal/version.Version=…".

@@ -184,12 +184,11 @@ test('exit codes pass through; a script that KILLs itself reports signal KILL; i
   const io = await runJob({ hosts: ['default'], command: 'echo "v=$GREETING"', env: { GREETING: 'hello' } });
   assert.equal(io.job.runs[0]!.status, 'succeeded');
   assert.match(io.log, /v=hello/);
-  // The runner does not give the input to the script yet: runner mode refuses, auto runs direct.
-  const strict = await runJob({ hosts: ['default'], command: 'cat', input: { a: 1 } });
-  assert.equal(strict.job.runs[0]!.errorCode, 'NOT_IMPLEMENTED');
-  const auto = await runJob({ hosts: ['default'], command: 'cat', input: { a: 1 }, mode: 'auto' });
-  assert.equal(auto.job.runs[0]!.mode, 'direct');
-  assert.match(auto.log, /\{"a":1\}/);
+  // The runner gives the job input to the script on stdin and in $CRONIUM_INPUT_FILE, as direct mode does.
+  const withInput = await runJob({ hosts: ['default'], command: 'cat; cat "$CRONIUM_INPUT_FILE"', input: { a: 1 } });
+  assert.equal(withInput.job.runs[0]!.status, 'succeeded', withInput.log);
+  assert.equal(withInput.job.runs[0]!.mode, 'runner');
+  assert.equal(withInput.log.match(/\{"a":1\}/g)?.length, 2, withInput.log);
 });
 
 async function stopTest(kind: 'timeout' | 'cancel'): Promise<void> {
@@ -262,7 +261,7 @@ test('a malformed frame is recorded as INVALID_INPUT, never a crash', async (t) 
   const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
   const fake = `/tmp/cronium-fake-runner-${process.pid}`;
   t.after(() => rmSync(fake, { force: true }));
-  writeFileSync(fake, '#!/bin/sh\nread line\necho \'{"type":"hello","protocol":1,"version":"x","runId":"r1","pid":1}\'\necho "this is not a frame"\necho \'{"type":"exit","seq":1,"code":0,"signal":null,"reason":"exited","killedWith":null,"rusage":{"userMs":0,"sysMs":0,"maxRssKb":0},"durationMs":1,"limiter":"none"}\'\n', { mode: 0o755 });
+  writeFileSync(fake, '#!/bin/sh\nread line\necho \'{"type":"hello","protocol":2,"version":"x","runId":"r1","pid":1}\'\necho "this is not a frame"\necho \'{"type":"exit","seq":1,"code":0,"signal":null,"reason":"exited","killedWith":null,"rusage":{"userMs":0,"sysMs":0,"maxRssKb":0},"durationMs":1,"limiter":"none"}\'\n', { mode: 0o755 });
   const deployer = { deploy: async () => ({ ...d, path: fake }) } as unknown as Core['runner'];
   const executor = new Executor({ pool: c().ssh, resolve: (n) => c().hosts.sshTarget(n), runner: new RunnerExecutor({ deployer, keys: new InstallationKeys(dataDir) }) });
   const system: string[] = [];

@@ -18,6 +18,10 @@ test('hashes parse into routes, unknown ones into Hosts', () => {
   assert.deepEqual(parseRoute('#jobs/new/web1'), { view: 'run', host: 'web1' });
   assert.deepEqual(parseRoute('#/schedules'), { view: 'schedules' });
   assert.deepEqual(parseRoute('#runner'), { view: 'runner' });
+  assert.deepEqual(parseRoute('#settings'), { view: 'settings' });
+  assert.deepEqual(parseRoute('#/scripts'), { view: 'scripts' });
+  assert.deepEqual(parseRoute('#scripts/backup'), { view: 'scripts', name: 'backup' });
+  assert.deepEqual(parseRoute('#jobs/new/web1,db1'), { view: 'run', hosts: ['web1', 'db1'] });
   assert.deepEqual(parseRoute('#hosts/%E0%A4%A'), { view: 'host', name: '%E0%A4%A' }, 'a malformed escape is taken literally');
 });
 
@@ -32,6 +36,10 @@ test('routeHref is the inverse of parseRoute', () => {
     { view: 'run', host: 'db1' },
     { view: 'schedules' },
     { view: 'runner' },
+    { view: 'settings' },
+    { view: 'scripts' },
+    { view: 'scripts', name: 'nightly-backup' },
+    { view: 'run', hosts: ['web1', 'db1', 'a.b-c'] },
   ];
   for (const r of routes) assert.deepEqual(parseRoute(routeHref(r)), r, routeHref(r));
 });
@@ -41,4 +49,6 @@ test('detail views belong to their section', () => {
   assert.equal(sectionOf({ view: 'job', id: 1 }), 'jobs');
   assert.equal(sectionOf({ view: 'run' }), 'jobs');
   assert.equal(sectionOf({ view: 'runner' }), 'runner');
+  assert.equal(sectionOf({ view: 'settings' }), 'settings');
+  assert.equal(sectionOf({ view: 'scripts', name: 'x' }), 'scripts');
 });

@@ -113,3 +113,27 @@ test('prelude: a script that prints at once is never taken for login-shell noise
     assert.ok(markerAt >= 0 && outputAt > markerAt, `run ${i}: output before the start marker:\n${r.stdout}`);
   }
 });
+
+test('prelude: direct-mode helpers in sh, bash, python3 and node give input and output, and refuse the rest by name', async () => {
+  const scripts: Record<'sh' | 'bash' | 'python3' | 'node', string> = {
+    sh: 'cronium output "$(cronium input)"; cronium get-var X; echo "rc=$?"',
+    bash: 'v=$(cronium input); cronium output "{\\"got\\":$v}"; cronium condition true 2>&1; echo "rc=$?"',
+    python3: 'import cronium\ncronium.output({"got": cronium.input()})\ntry:\n    cronium.getVariable("X")\nexcept cronium.CroniumError as e:\n    print("raised", e.code)',
+    node: 'const c = require("cronium");\nc.output({ got: c.input() });\ntry { c.setCondition(true); } catch (e) { console.log("raised", e.code); }',
+  };
+  for (const [interpreter, script] of Object.entries(scripts) as [keyof typeof scripts, string][]) {
+    const p = buildPrelude({ interpreter, script, input: '{"n":1}' });
+    const r = await runPrelude(p.text);
+    assert.equal(r.code, 0, `${interpreter}: ${r.stderr}`);
+    const out = r.stdout.split(`@@cronium:${p.nonce}:started\n`)[1] ?? '';
+    assert.match(out, /^@@cronium:output \{/m, interpreter);
+    const value = JSON.parse(/^@@cronium:output (.*)$/m.exec(out)![1]!) as unknown;
+    assert.deepEqual(value, interpreter === 'sh' ? { n: 1 } : { got: { n: 1 } }, interpreter);
+    if (interpreter === 'sh') {
+      assert.match(r.stderr, /HELPER_UNAVAILABLE: cronium get-var is not available in direct mode/);
+      assert.match(out, /rc=3/);
+    }
+    else if (interpreter === 'bash') assert.match(out, /HELPER_UNAVAILABLE: cronium condition[\s\S]*rc=3/);
+    else assert.match(out, /raised HELPER_UNAVAILABLE/, interpreter);
+  }
+});

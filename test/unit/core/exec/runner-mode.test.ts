@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import { RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback } from '../../../../electron/core/exec/types';
 import { CroniumError } from '../../../../electron/shared/errors';
+import { RUNNER_PROTOCOL } from '../../../../electron/shared/runner-protocol';
 import type { DeployResult, RunnerDeployer } from '../../../../electron/core/runner/deploy';
 import { InstallationKeys } from '../../../../electron/core/runner/payload';
 import type { ExecStreamHandle, ExecStreamOptions, SshConnection } from '../../../../electron/core/ssh/types';
@@ -31,7 +32,7 @@ function deployer(impl: () => Promise<DeployResult> = async () => deployed): Run
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const hello = JSON.stringify({ type: 'hello', protocol: 1, version: '0.1.0', runId: 'r1', pid: 42 });
+const hello = JSON.stringify({ type: 'hello', protocol: RUNNER_PROTOCOL, version: '0.1.0', runId: 'r1', pid: 42 });
 const log = (seq: number, text: string, stream = 'stdout') => JSON.stringify({ type: 'log', seq, stream, ts: 1, data: b64(text) });
 const exit = (seq: number, o: Record<string, unknown>) =>
   JSON.stringify({ type: 'exit', seq, code: null, signal: null, reason: 'exited', killedWith: null, rusage: { userMs: 0, sysMs: 0, maxRssKb: 0 }, durationMs: 1, limiter: 'none', ...o });
@@ -202,7 +203,7 @@ test('a detached run whose connection is lost is handed back for reattach; a for
   assert.match(seen.command!, / attach 'c[0-9a-f]{10}-r7-a1' --from 5 --state-dir /);
 });
 
-test('deploy fallbacks are handed to the executor; job input is refused until the runner passes it on', async () => {
+test('deploy fallbacks are handed to the executor', async () => {
   const noLoc = deployer(async () => {
     throw new CroniumError('RUNNER_DEPLOY_FAILED', 'no runner cache location on h is writable and executable: /tmp: noexec', undefined, { reason: 'no-cache-location' });
   });
@@ -210,8 +211,6 @@ test('deploy fallbacks are handed to the executor; job input is refused until th
   const c = collect();
   const fb = (await new RunnerExecutor({ deployer: noLoc, keys }).execute(conn, req(), c.sinks, new AbortController().signal, times())) as RunnerFallback;
   assert.match(fb.fallback, /noexec/);
-  const withInput = (await new RunnerExecutor({ deployer: deployer(), keys }).execute(conn, req({ input: 1 }), c.sinks, new AbortController().signal, times())) as RunnerFallback;
-  assert.equal(withInput.code, 'NOT_IMPLEMENTED');
 });
 
 test('fast path: a runner verified before is re-hashed within the run; a mismatch runs the full check, which replaces it', async () => {
@@ -258,4 +257,40 @@ test('fast path: a runner verified before is re-hashed within the run; a mismatc
   assert.equal(third.out.status, 'succeeded');
   assert.equal(deploys, 2, 'the mismatch ran the full check');
   assert.ok(!commands[3]!.startsWith('sh -c'));
+});
+
+test('helpers: the session settings go into the payload; in-band frames are answered on stdin; the session ends with the run', async () => {
+  const answered: unknown[] = [];
+  let ended = 0;
+  const helpers = {
+    begin: async () => ({
+      settings: { transport: 'in-band' as const, token: 'a.b.c' },
+      transport: 'in-band' as const,
+      fallbackReason: 'the host refused the helper tunnel (forwarding prohibited)',
+      answer: async (f: { id: number; op: string }) => {
+        answered.push(f);
+        return { type: 'helper-reply' as const, id: f.id, status: 200, body: { value: { n: 1 } } };
+      },
+      end: () => void ended++,
+    }),
+  };
+  const { conn, seen } = fakeConn(async (io) => {
+    await io.out(hello);
+    await io.out(JSON.stringify({ type: 'helper', id: 1, op: 'input', token: 'a.b.c', body: {} }));
+    for (let i = 0; i < 50 && !io.stdin().includes('helper-reply'); i++) await io.wait(5);
+    await io.out(exit(1, { code: 0 }));
+    io.end();
+  });
+  const c = collect();
+  const out = (await new RunnerExecutor({ deployer: deployer(), keys, helpers }).execute(conn, req({ hostId: 9 }), c.sinks, new AbortController().signal, times())) as ExecOutcome;
+  assert.equal(out.status, 'succeeded');
+  assert.equal(out.helperTransport, 'in-band');
+  assert.equal(ended, 1);
+  assert.deepEqual(answered, [{ type: 'helper', id: 1, op: 'input', token: 'a.b.c', body: {} }]);
+  const lines = seen.stdin.trim().split('\n');
+  const payload = JSON.parse(Buffer.from((JSON.parse(lines[0]!) as { payload: string }).payload, 'base64').toString()) as { helper: unknown };
+  assert.deepEqual(payload.helper, { transport: 'in-band', token: 'a.b.c' });
+  assert.deepEqual(JSON.parse(lines[1]!), { type: 'helper-reply', id: 1, status: 200, body: { value: { n: 1 } } });
+  assert.ok(c.system.some((m) => /in-band.*refused the helper tunnel/.test(m)), c.system.join('\n'));
+  assert.ok(!seen.command!.includes('a.b.c'), 'the token is not on the command line');
 });

@@ -15,6 +15,7 @@ import {
   type RunnerManifest,
 } from '../../../../electron/core/runner/artifacts';
 import { CroniumError } from '../../../../electron/shared/errors';
+import { RUNNER_PROTOCOL } from '../../../../electron/shared/runner-protocol';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const runnerSrcDir = join(repoRoot, 'runner');
@@ -87,7 +88,7 @@ test('builds all 7 targets and writes a manifest that matches them', async (t) =
   const onDisk = JSON.parse(await readFile(join(outDir, 'manifest.json'), 'utf8')) as RunnerManifest;
   assert.deepEqual(onDisk, manifest);
   assert.equal(manifest.version, VERSION);
-  assert.equal(manifest.protocol, 1);
+  assert.equal(manifest.protocol, RUNNER_PROTOCOL);
   assert.ok(!Number.isNaN(Date.parse(manifest.builtAt)));
   assert.deepEqual(
     manifest.artifacts.map((a) => a.target),

@@ -15,7 +15,7 @@ import {
   parseFrame,
   signPayload,
 } from '../../../../electron/core/runner/payload';
-import { type RunPayload, SignedEnvelope } from '../../../../electron/shared/runner-protocol';
+import { ControlFrame, RUNNER_LIMITS, type RunPayload, SignedEnvelope } from '../../../../electron/shared/runner-protocol';
 import { CroniumError } from '../../../../electron/shared/errors';
 
 const fixtures = fileURLToPath(new URL('../../../fixtures/runner/', import.meta.url));
@@ -57,14 +57,14 @@ test('the valid vector carries every payload field', async () => {
   const res = openEnvelope(fx.cases[0]!.line, pub, { hostId: fx.hostId, now: fx.now });
   assert.ok(res.ok);
   assert.equal(res.payload.env.NAME, 'wörld');
-  assert.deepEqual(res.payload.helper, { transport: 'tunnel', port: 40123 });
+  assert.deepEqual(res.payload.helper, { transport: 'tunnel', port: 40123, token: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJydW4tMDAwMSJ9.c2lnbmF0dXJl' });
   assert.equal(res.payload.limits.cpuSeconds, 10);
 });
 
 test('frames.ndjson parses and frames-invalid.ndjson is refused line by line', async () => {
   const valid = (await readFile(join(fixtures, 'frames.ndjson'), 'utf8')).trimEnd().split('\n');
   const types = valid.map((l) => parseFrame(l).type);
-  assert.deepEqual(new Set(types), new Set(['hello', 'log', 'heartbeat', 'exit', 'error']));
+  assert.deepEqual(new Set(types), new Set(['hello', 'log', 'heartbeat', 'exit', 'error', 'helper']));
   const log = parseFrame(valid[2]!);
   assert.ok(log.type === 'log');
   assert.deepEqual([...logBytes(log.data)], [0, 255, 254, 10]);
@@ -74,6 +74,31 @@ test('frames.ndjson parses and frames-invalid.ndjson is refused line by line', a
   for (const l of invalid) {
     assert.throws(() => parseFrame(l), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT', l);
   }
+});
+
+test('control.ndjson parses as control frames and control-invalid.ndjson is refused', async () => {
+  const valid = (await readFile(join(fixtures, 'control.ndjson'), 'utf8')).trimEnd().split('\n');
+  for (const l of valid) {
+    const f = ControlFrame.parse(JSON.parse(l));
+    // The encoder writes back the same bytes the Go runner reads.
+    assert.equal(encodeControl(f), `${l}\n`);
+  }
+  assert.deepEqual(new Set(valid.map((l) => (JSON.parse(l) as { type: string }).type)), new Set(['cancel', 'helper-reply']));
+  const invalid = (await readFile(join(fixtures, 'control-invalid.ndjson'), 'utf8')).trimEnd().split('\n');
+  for (const l of invalid) assert.equal(ControlFrame.safeParse(JSON.parse(l)).success, false, l);
+});
+
+test('helper bodies are bounded at maxHelperBodyBytes on both frames', () => {
+  const room = RUNNER_LIMITS.maxHelperBodyBytes - '{"value":""}'.length;
+  const body = (n: number) => ({ value: 'x'.repeat(n) });
+  const reply = (n: number) => ({ type: 'helper-reply', id: 1, status: 200, body: body(n) });
+  assert.equal(ControlFrame.safeParse(reply(room)).success, true);
+  assert.equal(ControlFrame.safeParse(reply(room + 1)).success, false);
+  const frame = (n: number) => JSON.stringify({ type: 'helper', id: 1, op: 'output', token: 'a'.repeat(RUNNER_LIMITS.maxTokenBytes), body: body(n) });
+  assert.equal(parseFrame(frame(room)).type, 'helper');
+  assert.throws(() => parseFrame(frame(room + 1)), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT');
+  // The largest helper frame still fits in one frame line.
+  assert.ok(frame(room).length <= RUNNER_LIMITS.maxFrameBytes);
 });
 
 test('signPayload signs what openEnvelope accepts and refuses invalid payloads', async () => {
@@ -108,7 +133,10 @@ test('signPayload signs what openEnvelope accepts and refuses invalid payloads',
     ['interpreter', { interpreter: 'perl' as 'sh' }],
     ['lifetime', { exp: now + 25 * 3600_000 }],
     ['env name', { env: { 'A=B': 'x' } }],
-    ['tunnel without port', { helper: { transport: 'tunnel' } as never }],
+    ['tunnel without port', { helper: { transport: 'tunnel', token: 'a.b.c' } as never }],
+    ['tunnel without token', { helper: { transport: 'tunnel', port: 1 } as never }],
+    ['in-band token charset', { helper: { transport: 'in-band', token: 'a b' } }],
+    ['none with a token', { helper: { transport: 'none', token: 'a' } as never }],
     ['unknown field', { sudo: true }],
     ['timeout', { limits: { timeoutMs: 0, graceMs: 0 } }],
   ];

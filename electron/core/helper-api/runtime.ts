@@ -1,0 +1,89 @@
+/**
+ * Helper sessions: what runner mode asks for before it signs a run's payload.
+ *
+ * A session issues the run's token and picks the transport: an SSH reverse tunnel of its own
+ * (one `tcpip-forward` on the host's 127.0.0.1 with a port the server picks, bound to this run:
+ * a token of another run arriving through it is refused, and the port closes when the run
+ * ends), or in-band frames on the runner's channel where the host refuses forwarding
+ * (remembered per connection, so a refusing host costs the request once). Ending the session
+ * revokes the token and closes the tunnel.
+ *
+ * Invariant: the token goes only into the payload (signed, on stdin), never on a command line.
+ */
+import type { HelperReplyFrame, HelperSettings } from '../../shared/runner-protocol';
+import type { RemoteForward, SshConnection } from '../ssh/types';
+import { errorReply, type HelperApi, type HelperReply } from './helper-api';
+import { revoked } from './tokens';
+import { CroniumError } from '../../shared/errors';
+import type { HelperHttpDoor } from './http-door';
+import type { HelperTokens } from './tokens';
+
+/** How a run's helpers reach the app. */
+export type HelperTransport = 'tunnel' | 'in-band' | 'none';
+
+/** One run's helper channel. */
+export interface HelperSession {
+  /** What goes into the payload's `helper`. */
+  readonly settings: HelperSettings;
+  readonly transport: HelperTransport;
+  /** Why the run uses in-band frames rather than the tunnel (null with the tunnel). */
+  readonly fallbackReason: string | null;
+  /** Answers an in-band helper frame. */
+  answer(frame: { id: number; op: string; token: string; body: unknown }): Promise<HelperReplyFrame>;
+  /** The run ended: revoke the token, release the tunnel. Idempotent. */
+  end(): void;
+}
+
+/** Opens helper sessions for runs. */
+export class HelperRuntime {
+  /** Connections whose server refused to forward: their runs go in-band at once. */
+  readonly #refusing = new WeakMap<SshConnection, string>();
+
+  constructor(private readonly deps: { api: HelperApi; door: HelperHttpDoor; tokens: HelperTokens }) {}
+
+  /** A session for one run attempt on `conn`; the token expires at `expiresAt` (ms). */
+  async begin(conn: SshConnection, run: { runId: number; jobId: number; hostId: number }, expiresAt: number): Promise<HelperSession> {
+    const { token, jti } = await this.deps.tokens.issue(run, expiresAt);
+    let settings: HelperSettings = { transport: 'in-band', token };
+    let fallbackReason = this.#refusing.get(conn) ?? null;
+    let forward: RemoteForward | undefined;
+    if (fallbackReason === null) {
+      const door = this.deps.door;
+      const via = { transport: 'tunnel' as const, hostId: run.hostId, runId: run.runId };
+      try {
+        forward = await conn.forwardIn('127.0.0.1', 0, (stream) => door.accept(stream, via));
+        settings = { transport: 'tunnel', port: forward.port, token };
+      } catch (e) {
+        const err = e as { message?: string; details?: { kind?: string } };
+        fallbackReason = `the host refused the helper tunnel (${err.message ?? String(e)})`;
+        // A refusal is a property of the host: remember it for this connection. Anything else
+        // (a connection that just died) is not.
+        if (err.details?.kind === 'prohibited') this.#refusing.set(conn, fallbackReason);
+      }
+    }
+    const api = this.deps.api;
+    const inBand = { transport: 'in-band' as const, runId: run.runId, hostId: run.hostId };
+    let ended = false;
+    return {
+      settings,
+      transport: settings.transport,
+      fallbackReason,
+      async answer(frame) {
+        let reply: HelperReply;
+        if (ended) reply = errorReply(revoked());
+        else if (settings.transport !== 'in-band') {
+          // The payload named the tunnel: in-band frames are not this run's channel.
+          reply = errorReply(new CroniumError('HELPER_FORBIDDEN', 'this run uses the helper tunnel, not in-band frames'));
+        } else reply = await api.handle({ op: frame.op, token: frame.token, body: frame.body }, inBand);
+        return { type: 'helper-reply', id: frame.id, status: reply.status, body: reply.body as HelperReplyFrame['body'] };
+      },
+      end: () => {
+        if (ended) return;
+        ended = true;
+        this.deps.tokens.revoke(jti, expiresAt);
+        api.forget(run.runId);
+        void forward?.close().catch(() => {});
+      },
+    };
+  }
+}

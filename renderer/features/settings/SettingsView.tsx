@@ -1,0 +1,187 @@
+/**
+ * The Settings view: execution defaults and limits (applied to the next claim of every
+ * worker), notifications, appearance, log retention, and start at login (desktop only).
+ * The theme applies as soon as it is chosen; the rest on Save.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { toErrorInfo, type ErrorInfo } from '../../api';
+import { ErrorNotice } from '../../components/ErrorNotice';
+import { SelectField, TextField } from '../../components/Field';
+import { LoadStatus } from '../../components/LoadStatus';
+import { useAppStore, type Settings } from '../../store';
+import { fromSettings, toSettingsChange, validateSettings, type SettingsErrors, type SettingsValues } from './settings-form';
+
+const FIELD_ORDER: (keyof SettingsValues)[] = ['defaultTimeout', 'globalConcurrency', 'perHostConcurrency', 'maxAgeDays', 'maxRuns', 'maxTotalMiB'];
+
+/** The form, once the settings are there. */
+function SettingsForm({ settings, desktop, platform }: { settings: Settings; desktop: boolean; platform: string | undefined }) {
+  const save = useAppStore((s) => s.settings.save);
+  const [v, setV] = useState<SettingsValues>(() => fromSettings(settings));
+  // Settings changed elsewhere (another tab, the CLI, this form's own save): take them,
+  // unless the user has unsaved edits here, which win until they save.
+  const [base, setBase] = useState(settings);
+  if (settings !== base) {
+    const dirty = JSON.stringify(v) !== JSON.stringify(fromSettings(base));
+    setBase(settings);
+    if (!dirty) setV(fromSettings(settings));
+  }
+  const [errors, setErrors] = useState<SettingsErrors>({});
+  const [formError, setFormError] = useState<ErrorInfo | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [status, setStatus] = useState('');
+  const focusFirstError = useRef(false);
+
+  useEffect(() => {
+    if (!focusFirstError.current) return;
+    focusFirstError.current = false;
+    const first = FIELD_ORDER.find((f) => errors[f]);
+    if (first) document.getElementById(`settings-${first}`)?.focus();
+  }, [errors]);
+
+  const set = <K extends keyof SettingsValues>(k: K, value: SettingsValues[K]) => {
+    setV((old) => ({ ...old, [k]: value }));
+    setStatus('');
+    if (errors[k]) setErrors((e) => ({ ...e, [k]: undefined }));
+  };
+  const text = (k: keyof SettingsValues & ('defaultTimeout' | 'globalConcurrency' | 'perHostConcurrency' | 'maxAgeDays' | 'maxRuns' | 'maxTotalMiB')) => ({
+    id: `settings-${k}`,
+    value: v[k],
+    error: errors[k],
+    inputMode: 'numeric' as const,
+    autoComplete: 'off',
+    onChange: (e: { target: { value: string } }) => set(k, e.target.value),
+  });
+
+  async function chooseTheme(theme: SettingsValues['theme']) {
+    set('theme', theme);
+    try {
+      await save({ appearance: { theme } });
+    } catch (e) {
+      setFormError(toErrorInfo(e));
+    }
+  }
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (busy) return;
+    setFormError(null);
+    const local = validateSettings(v);
+    setErrors(local);
+    if (Object.keys(local).length) {
+      focusFirstError.current = true;
+      return;
+    }
+    setBusy(true);
+    try {
+      await save(toSettingsChange(v, desktop));
+      setStatus('Settings saved.');
+    } catch (err) {
+      setFormError(toErrorInfo(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="form settings-form" noValidate onSubmit={(e) => void submit(e)} aria-busy={busy}>
+      <fieldset className="settings-group">
+        <legend>Running scripts</legend>
+        <div className="form-grid">
+          <SelectField id="settings-defaultMode" label="Default mode" value={v.defaultMode} onChange={(e) => set('defaultMode', e.target.value as SettingsValues['defaultMode'])} hint="For runs that name no mode: the Run form and cronium run without --mode.">
+            <option value="auto">auto (the runner where it works, else direct SSH)</option>
+            <option value="runner">runner</option>
+            <option value="direct">direct SSH</option>
+          </SelectField>
+          <TextField {...text('defaultTimeout')} label="Default timeout (seconds)" optional placeholder="none" hint="For runs that set none. Empty: no timeout." />
+          <TextField {...text('globalConcurrency')} label="Runs at once" hint="Across all hosts, 1-1024. Applies to the next runs, without a restart." />
+          <TextField {...text('perHostConcurrency')} label="Runs at once per host" hint="1-64." />
+        </div>
+      </fieldset>
+
+      <fieldset className="settings-group">
+        <legend>Notifications</legend>
+        <p className="field-hint">Shown by the desktop app when a run ends.</p>
+        <div className="field field-check">
+          <label>
+            <input type="checkbox" checked={v.onFailure} onChange={(e) => set('onFailure', e.target.checked)} /> When a run fails
+          </label>
+        </div>
+        <div className="field field-check">
+          <label>
+            <input type="checkbox" checked={v.onSuccess} onChange={(e) => set('onSuccess', e.target.checked)} /> When a run succeeds
+          </label>
+        </div>
+      </fieldset>
+
+      <fieldset className="settings-group">
+        <legend>Appearance</legend>
+        <div className="segmented" role="radiogroup" aria-label="Theme">
+          {(['system', 'light', 'dark'] as const).map((t) => (
+            <label key={t}>
+              <input type="radio" name="settings-theme" value={t} checked={v.theme === t} onChange={() => void chooseTheme(t)} /> {t === 'system' ? 'Follow the system' : t === 'light' ? 'Light' : 'Dark'}
+            </label>
+          ))}
+        </div>
+      </fieldset>
+
+      <fieldset className="settings-group">
+        <legend>Log retention</legend>
+        <p className="field-hint">Logs of finished runs are deleted past any of these limits, checked hourly. Empty: no limit.</p>
+        <div className="form-grid">
+          <TextField {...text('maxAgeDays')} label="Keep logs for (days)" optional placeholder="no limit" />
+          <TextField {...text('maxRuns')} label="Keep logs of (runs)" optional placeholder="no limit" />
+          <TextField {...text('maxTotalMiB')} label="Log storage (MiB)" optional placeholder="no limit" />
+        </div>
+      </fieldset>
+
+      {desktop && (
+        <fieldset className="settings-group">
+          <legend>Desktop</legend>
+          <div className="field field-check">
+            <label>
+              <input type="checkbox" checked={v.startAtLogin} onChange={(e) => set('startAtLogin', e.target.checked)} /> Start Cronium at login
+            </label>
+            <p className="field-hint">
+              Schedules fire only while Cronium runs; closing the window keeps it running in the tray.
+              {platform === 'linux' ? ' On Linux, add Cronium to your desktop\u2019s autostart instead: this setting applies on macOS and Windows.' : ''}
+            </p>
+          </div>
+        </fieldset>
+      )}
+
+      {formError && <ErrorNotice error={formError} />}
+      <div className="form-actions form-actions-start">
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save settings'}
+        </button>
+        <span className="muted" role="status">
+          {status}
+        </span>
+      </div>
+    </form>
+  );
+}
+
+/** The Settings view. */
+export function SettingsView() {
+  const value = useAppStore((s) => s.settings.value);
+  const loaded = useAppStore((s) => s.settings.loaded);
+  const error = useAppStore((s) => s.settings.error);
+  const load = useAppStore((s) => s.settings.load);
+  const door = useAppStore((s) => s.session.info?.door);
+  const platform = useAppStore((s) => s.session.info?.platform);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  return (
+    <section className="view" aria-labelledby="settings-title">
+      <header className="view-header">
+        <h1 id="settings-title">Settings</h1>
+      </header>
+      <LoadStatus loaded={loaded} error={error} onRetry={() => void load()} what="settings" />
+      {value && <SettingsForm settings={value} desktop={door === 'desktop'} platform={platform} />}
+    </section>
+  );
+}
