@@ -10,8 +10,8 @@
  */
 import { z } from 'zod';
 
-/** Wire-protocol version named in the hello frame (2: runtime helpers, helper frames). */
-export const RUNNER_PROTOCOL = 2;
+/** Wire-protocol version named in the hello frame (2: runtime helpers, helper frames; 3: the payload's mask). */
+export const RUNNER_PROTOCOL = 3;
 /** Envelope format version (`v`). */
 export const ENVELOPE_VERSION = 1;
 
@@ -23,6 +23,11 @@ export const RUNNER_LIMITS = Object.freeze({
   maxEnvEntries: 256,
   maxEnvValueBytes: 128 << 10,
   maxEnvBytes: 1 << 20,
+  /** The payload's mask: secret values the runner masks in the output before framing it. */
+  maxMaskEntries: 256,
+  minMaskValueBytes: 3,
+  maxMaskValueBytes: 4096,
+  maxMaskBytes: 256 << 10,
   maxLifetimeMs: 24 * 3600_000,
   clockSkewMs: 5 * 60_000,
   maxTimeoutMs: 7 * 24 * 3600_000,
@@ -112,6 +117,61 @@ export const RunEnv = z
     if (total > L.maxEnvBytes) ctx.addIssue({ code: 'custom', message: `at most ${L.maxEnvBytes} bytes in all` });
   });
 
+/**
+ * Secret values the runner replaces with `***` in the script's output before framing it, so a
+ * secret never reaches a frame or the host's spool, also when split across writes or reads.
+ */
+export const RunMask = z
+  .array(
+    z.string().superRefine((v, ctx) => {
+      const n = utf8Length(v);
+      if (n < L.minMaskValueBytes || n > L.maxMaskValueBytes) {
+        ctx.addIssue({ code: 'custom', message: `must be ${L.minMaskValueBytes}..${L.maxMaskValueBytes} bytes` });
+      }
+      if (v.includes('\0')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL' });
+    }),
+  )
+  .max(L.maxMaskEntries)
+  .refine((m) => m.reduce((n, v) => n + utf8Length(v), 0) <= L.maxMaskBytes, { error: `at most ${L.maxMaskBytes} bytes in all` });
+
+/** Whether some occurrence of `a` in a stream could share bytes with one of `b` (b within a, or one ending where the other starts). */
+function overlaps(a: string, b: string): boolean {
+  if (a.includes(b) || b.includes(a)) return true;
+  for (let k = 1; k < Math.min(a.length, b.length); k++) {
+    if (a.endsWith(b.slice(0, k)) || b.endsWith(a.slice(0, k))) return true;
+  }
+  return false;
+}
+
+/**
+ * The payload's `mask` for a run's secret values: longest first, those that fit RunMask's bounds.
+ * The app's own masker covers every secret anyway; what does not fit is left to it alone. So
+ * that masking at the source never breaks the app's match of a longer secret left out (the runner
+ * masking a piece of it would leave the rest readable), a value that overlaps a left-out one at
+ * least as long is left out too. Values are taken as the runner decodes them (lone surrogates as
+ * U+FFFD); too short ones are dropped, as both maskers ignore them.
+ */
+export function runnerMask(secrets: readonly string[]): string[] {
+  const wellFormed = (s: string): string => new TextDecoder().decode(new TextEncoder().encode(s));
+  const values = [...new Set(secrets.map(wellFormed))]
+    .map((v) => ({ v, n: utf8Length(v) }))
+    .filter((x) => x.n >= L.minMaskValueBytes)
+    .sort((a, b) => b.n - a.n);
+  const kept: string[] = [];
+  const left: string[] = [];
+  let total = 0;
+  for (const { v, n } of values) {
+    const fits = n <= L.maxMaskValueBytes && !v.includes('\0') && kept.length < L.maxMaskEntries && total + n <= L.maxMaskBytes;
+    if (fits && !left.some((u) => overlaps(u, v))) {
+      kept.push(v);
+      total += n;
+    } else {
+      left.push(v);
+    }
+  }
+  return kept;
+}
+
 /** The signed job payload. */
 export const RunPayload = z
   .strictObject({
@@ -134,6 +194,8 @@ export const RunPayload = z
     detach: z.boolean(),
     pty: z.boolean(),
     helper: HelperSettings,
+    /** Absent means nothing to mask (protocol 3). */
+    mask: RunMask.optional(),
   })
   .refine((p) => p.exp > p.iat && p.exp - p.iat <= L.maxLifetimeMs, {
     error: `need iat < exp <= iat + ${L.maxLifetimeMs} ms`,

@@ -118,12 +118,23 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/**
+ * Hides this machine's paths (the data dir in the sidebar) in every page of a context, so that
+ * screenshots saved by the tests (and copied into the README) show none.
+ */
+export async function hideMachinePaths(context: BrowserContext): Promise<void> {
+  await context.addInitScript({
+    content: "document.addEventListener('DOMContentLoaded', () => { const s = document.createElement('style'); s.textContent = '.data-dir { visibility: hidden; }'; document.head.append(s); });",
+  });
+}
+
 /** A page whose console errors, warnings and page errors are collected in `problems`. */
 export async function trackedPage(
   browser: Browser,
   opts: { viewport: { width: number; height: number }; colorScheme?: 'light' | 'dark'; timeoutMs?: number },
 ): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
   const context = await browser.newContext({ viewport: opts.viewport, colorScheme: opts.colorScheme ?? 'light' });
+  await hideMachinePaths(context);
   const page = await context.newPage();
   page.setDefaultTimeout(opts.timeoutMs ?? 10_000);
   const problems: string[] = [];

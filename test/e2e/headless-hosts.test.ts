@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { ARTIFACTS as artifacts, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
+import { ARTIFACTS as artifacts, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve, hideMachinePaths } from './harness';
 
 let dataDir = '';
 let server: Serve | null = null;
@@ -293,6 +293,7 @@ test('screenshots in light and dark', async () => {
   await p.screenshot({ path: join(artifacts, 'hosts.png') });
   assert.ok(browser);
   const dark = await browser.newContext({ viewport: { width: 1100, height: 560 }, colorScheme: 'dark' });
+  await hideMachinePaths(dark);
   const dp = await dark.newPage();
   await dp.goto(url);
   await dp.getByRole('table', { name: 'Hosts' }).waitFor();

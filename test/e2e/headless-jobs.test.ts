@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS as artifacts, ROOT as root, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
+import { ARTIFACTS as artifacts, ROOT as root, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve, hideMachinePaths } from './harness';
 
 const VIEWPORT = { width: 1200, height: 760 };
 
@@ -303,6 +303,7 @@ test('a host’s detail diagnoses it and shows the checklist with hints', async 
 test('screenshots in dark', async () => {
   assert.ok(browser);
   const dark = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'dark' });
+  await hideMachinePaths(dark);
   const dp = await dark.newPage();
   const problems: string[] = [];
   dp.on('pageerror', (e) => problems.push(e.message));

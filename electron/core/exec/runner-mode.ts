@@ -11,6 +11,8 @@
  *
  * Invariants:
  * - nothing secret is on a command line: the payload (script, env, input) goes on stdin;
+ * - `req.secrets` go in the payload's `mask` (those within its bounds), so the runner masks them
+ *   before framing: no secret reaches the host's spool or a frame, even split across writes;
  * - log chunks carry the runner's seq and go through `sinks.log` exactly once (the log writer
  *   ignores duplicates); Cronium's own messages are held back until the run ended, so they
  *   never take a seq the runner will use (a reattach resumes at the last stored seq + 1);
@@ -19,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
-import { RUNNER_LIMITS, RUNNER_PROTOCOL, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
+import { RUNNER_LIMITS, RUNNER_PROTOCOL, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { encodeControl, logBytes, newNonce, parseFrame, type InstallationKeys } from '../runner/payload';
 import type { HelperSession } from '../helper-api/runtime';
@@ -132,6 +134,8 @@ export class RunnerExecutor implements RunnerMode {
           deferred.push(`helpers are unavailable for this run: ${(e as Error).message}`);
         }
       }
+      // Masked at the source too (the log writer masks again): what does not fit the bounds is left to the app.
+      const mask = runnerMask(req.secrets ?? []);
       const payload: RunPayload = {
         jobId: `j${req.jobId}`,
         runId: id,
@@ -151,6 +155,7 @@ export class RunnerExecutor implements RunnerMode {
         detach: req.detach === true,
         pty: false,
         helper: session?.settings ?? { transport: 'none' },
+        ...(mask.length > 0 ? { mask } : {}),
       };
       let envelope: string;
       try {

@@ -17,6 +17,12 @@ export interface ExecRequest {
   env?: Record<string, string>;
   /** The job's input (JSON value), given to the script on stdin. */
   input?: unknown;
+  /**
+   * Secret values to mask in the run's output (the ones the log writer masks too). Runner mode
+   * also has the runner mask them before framing (the payload's `mask`), so they never reach the
+   * host's spool or a frame, even split across writes.
+   */
+  secrets?: readonly string[];
   mode: ExecMode;
   /** The script's own budget, from its start (default: none). */
   timeoutMs?: number;

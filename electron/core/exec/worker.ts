@@ -349,6 +349,7 @@ export class Worker {
         script: job.script_body,
         ...(env ? { env } : {}),
         ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
+        ...(secrets.length > 0 ? { secrets } : {}),
         mode: job.mode,
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,

@@ -567,3 +567,89 @@ func TestTightMemoryLimitStillExecs(t *testing.T) {
 		}
 	}
 }
+
+// The payload's mask is applied before framing: a secret written in two
+// pieces with a pause between (two reads) never reaches a frame or the spool,
+// in the foreground and in a detached run.
+func TestMaskSecretsAtTheSource(t *testing.T) {
+	const secret = "hunter2secret"
+	script := strings.Join([]string{
+		`printf 'hunter'; sleep 0.3; printf '2secret\n'`,
+		`printf 'hunter' >&2; sleep 0.3; printf '2secret\n' >&2`,
+		`big=$(head -c 65530 /dev/zero | tr '\0' x); printf '%s\n' "${big}hunter2secret"`,
+		`printf 'hun'; sleep 0.3; printf 'gry\n'`,
+		`printf 'ends with hunter'`,
+	}, "\n")
+	wantStdout := "***\n" + strings.Repeat("x", 65530) + "***\nhungry\nends with hunter"
+	for _, detach := range []bool{false, true} {
+		t.Run(fmt.Sprintf("detach=%v", detach), func(t *testing.T) {
+			h := newHost(t)
+			p := h.payload(script, func(p map[string]any) {
+				p["detach"] = detach
+				p["mask"] = []string{secret, "hunter2"}
+			})
+			s := h.run(h.sign(p))
+			frames := s.collect(t, 15*time.Second)
+			s.stdin.Close()
+			if ex := last(frames); ex.Type != protocol.TypeExit || ex.Code == nil || *ex.Code != 0 {
+				t.Fatalf("exit %+v", ex)
+			}
+			check := func(where string, frames []*protocol.Frame) {
+				t.Helper()
+				var stdout, stderr strings.Builder
+				lastStdout := -1
+				for i, f := range frames {
+					if f.Type == protocol.TypeLog && f.Stream == "stdout" {
+						lastStdout = i
+					}
+				}
+				for i, f := range frames {
+					if f.Type != protocol.TypeLog {
+						continue
+					}
+					if bytes.Contains(f.Data, []byte("hunter2")) {
+						t.Errorf("%s: frame %d holds the secret: %q", where, i, f.Data)
+					}
+					// The first piece was held until the second decided it, never framed
+					// alone; only the end of stdout releases a "hunter" that stayed a prefix.
+					if bytes.HasSuffix(f.Data, []byte("hunter")) && i != lastStdout {
+						t.Errorf("%s: frame %d released a piece of the secret: %q", where, i, f.Data)
+					}
+					if f.Stream == "stderr" {
+						stderr.Write(f.Data)
+					} else {
+						stdout.Write(f.Data)
+					}
+				}
+				if stdout.String() != wantStdout {
+					t.Errorf("%s: stdout %q", where, abbreviate(stdout.String()))
+				}
+				if stderr.String() != "***\n" {
+					t.Errorf("%s: stderr %q", where, stderr.String())
+				}
+			}
+			check("stream", frames)
+			if !detach {
+				return
+			}
+			// A detached run keeps its spool on disk: it holds only masked data too.
+			raw := mustRead(t, filepath.Join(h.state, "runs", p["runId"].(string), "frames.ndjson"))
+			var spooled []*protocol.Frame
+			for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+				f, err := protocol.Decode(line)
+				if err != nil {
+					t.Fatalf("spool line %.80s: %v", line, err)
+				}
+				spooled = append(spooled, f)
+			}
+			check("spool", spooled)
+		})
+	}
+}
+
+func abbreviate(s string) string {
+	if len(s) > 120 {
+		return s[:60] + "…" + s[len(s)-60:]
+	}
+	return s
+}

@@ -100,7 +100,7 @@ func TestVersionJSON(t *testing.T) {
 	}
 	want := version.Info{
 		Version:   version.Version,
-		Protocol:  2,
+		Protocol:  3,
 		OS:        runtime.GOOS,
 		Arch:      runtime.GOARCH,
 		Arm:       version.Current().Arm,

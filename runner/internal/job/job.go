@@ -14,6 +14,10 @@
 //     then KILL once the grace period has passed; killedWith records whether a
 //     stop needed TERM or KILL.
 //   - seq is strictly increasing over log and exit frames, starting at 1.
+//   - The payload's mask values never reach the spool: each stream goes
+//     through its own masker (package mask) before it is framed, so a secret
+//     split across writes or reads is masked too; a held-back tail is framed
+//     when the next read or the stream's end decides it.
 package job
 
 import (
@@ -28,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cronium/desktop/runner/internal/mask"
 	"github.com/cronium/desktop/runner/internal/protocol"
 	"github.com/cronium/desktop/runner/internal/spool"
 )
@@ -114,7 +119,9 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 	pgid := cmd.Process.Pid
 
 	chunks := make(chan chunk, queueChunks)
+	maskers := make(map[string]*mask.Masker, len(readers))
 	for _, s := range readers {
+		maskers[s.name] = mask.New(spec.Payload.Mask) // nil (pass-through) without secrets
 		go s.pump(chunks)
 	}
 	waited := make(chan *os.ProcessState, 1)
@@ -161,21 +168,22 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 	for open > 0 || state == nil {
 		select {
 		case c := <-chunks:
+			var data []byte
 			if c.eof {
 				open--
-				continue
+				data = maskers[c.stream].End()
+			} else {
+				data = maskers[c.stream].Push(c.data)
 			}
 			if capped {
 				continue
 			}
-			data := c.data
 			if room := lim.OutputCap() - total; int64(len(data)) > room {
 				data, capped = data[:room], true
 			}
 			total += int64(len(data))
-			if len(data) > 0 && writeErr == nil {
-				seq++
-				writeErr = out.Append(&protocol.Frame{Type: protocol.TypeLog, Seq: seq, Stream: c.stream, Ts: time.Now().UnixMilli(), Data: data})
+			if writeErr == nil {
+				seq, writeErr = appendLog(out, seq, c.stream, data)
 			}
 			if len(chunks) == 0 && writeErr == nil {
 				writeErr = out.Flush()
@@ -231,6 +239,21 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 		return f, err
 	}
 	return f, out.Flush()
+}
+
+// appendLog appends data as log frames after seq and returns the last seq
+// used. A masker may release a held tail together with a full read, so data
+// can be more than one frame's worth: no frame carries more than MaxLogData.
+func appendLog(out *spool.Writer, seq int64, stream string, data []byte) (int64, error) {
+	for len(data) > 0 {
+		n := min(len(data), protocol.MaxLogData)
+		seq++
+		if err := out.Append(&protocol.Frame{Type: protocol.TypeLog, Seq: seq, Stream: stream, Ts: time.Now().UnixMilli(), Data: data[:n]}); err != nil {
+			return seq, err
+		}
+		data = data[n:]
+	}
+	return seq, nil
 }
 
 // reapGroup waits for the group to die: TERM if not yet sent, KILL at the
@@ -375,7 +398,7 @@ func (s *stream) pump(out chan<- chunk) {
 			if err != io.EOF && !(s.pty && errors.Is(err, syscall.EIO)) && !errors.Is(err, os.ErrClosed) {
 				fmt.Fprintf(os.Stderr, "cronium-runner: reading %s: %v\n", s.name, err)
 			}
-			out <- chunk{eof: true}
+			out <- chunk{stream: s.name, eof: true}
 			return
 		}
 	}

@@ -26,6 +26,12 @@ type result struct {
 // supervise runs script with bash under Supervise and returns what the spool holds.
 func supervise(t *testing.T, script string, lim protocol.Limits, pty bool, cancel <-chan string) result {
 	t.Helper()
+	return superviseMasked(t, script, lim, pty, cancel, nil)
+}
+
+// superviseMasked is supervise with the payload's mask.
+func superviseMasked(t *testing.T, script string, lim protocol.Limits, pty bool, cancel <-chan string, mask []string) result {
+	t.Helper()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("no bash")
@@ -42,7 +48,7 @@ func supervise(t *testing.T, script string, lim protocol.Limits, pty bool, cance
 	if lim.TimeoutMs == 0 {
 		lim.TimeoutMs = 20000
 	}
-	p := &protocol.Payload{RunID: "r1", JobID: "j1", Interpreter: "bash", Limits: lim, Pty: pty}
+	p := &protocol.Payload{RunID: "r1", JobID: "j1", Interpreter: "bash", Limits: lim, Pty: pty, Mask: mask}
 	exit, err := Supervise(Spec{Payload: p, Interpreter: bash, Script: path, Dir: dir, BaseEnv: os.Environ()}, w, cancel)
 	if err != nil {
 		t.Fatal(err)
@@ -287,5 +293,72 @@ func TestCommand(t *testing.T) {
 func TestSignalName(t *testing.T) {
 	if SignalName(9) != "KILL" || SignalName(15) != "TERM" || SignalName(64) != "SIG64" {
 		t.Error("signal names")
+	}
+}
+
+// Masking happens before framing, per stream; a held tail released with a full
+// read is split so that no frame exceeds MaxLogData; the output cap counts
+// masked bytes; and a pty's single stream is masked too.
+func TestSuperviseMasks(t *testing.T) {
+	mask := []string{"hunter2secret"}
+	r := superviseMasked(t, `printf 'a hunter'; sleep 0.2; printf '2secret b\n'
+printf 'hunter' >&2; sleep 0.2; head -c 70000 /dev/zero | tr '\0' x >&2
+printf 'end hunter2'`, protocol.Limits{GraceMs: 500}, false, nil, mask)
+	if string(r.stdout) != "a *** b\nend hunter2" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if want := "hunter" + strings.Repeat("x", 70000); string(r.stderr) != want {
+		t.Errorf("stderr is %d bytes, want %d", len(r.stderr), len(want))
+	}
+	for _, f := range r.frames {
+		if len(f.Data) > protocol.MaxLogData || bytes.Contains(f.Data, []byte("hunter2secret")) {
+			t.Fatalf("frame seq %d: %d bytes %.40q", f.Seq, len(f.Data), f.Data)
+		}
+	}
+	if *r.exit.Code != 0 {
+		t.Errorf("exit %+v", r.exit)
+	}
+
+	nine := int64(9)
+	capped := superviseMasked(t, `for i in 1 2 3; do echo hunter2secret; done`, protocol.Limits{GraceMs: 500, MaxOutputBytes: &nine}, false, nil, mask)
+	if string(capped.stdout) != "***\n***\n*" || capped.exit.Reason != protocol.ExitOutputLimit {
+		t.Errorf("capped: %q, reason %s", capped.stdout, capped.exit.Reason)
+	}
+
+	if runtime.GOOS == "linux" {
+		tty := superviseMasked(t, `printf 'hunter'; sleep 0.2; printf '2secret\n'`, protocol.Limits{GraceMs: 500}, true, nil, mask)
+		if !bytes.Contains(tty.stdout, []byte("***")) || bytes.Contains(tty.stdout, []byte("hunter")) {
+			t.Errorf("pty stdout %q", tty.stdout)
+		}
+	}
+}
+
+func TestAppendLogSplitsFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "frames")
+	w, err := spool.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("y"), 2*protocol.MaxLogData+6)
+	seq, err := appendLog(w, 4, "stderr", data)
+	if err != nil || seq != 7 {
+		t.Fatalf("seq %d, err %v", seq, err)
+	}
+	if seq, _ = appendLog(w, seq, "stdout", nil); seq != 7 {
+		t.Errorf("no data took seq %d", seq)
+	}
+	w.Close()
+	raw, _ := os.ReadFile(path)
+	var got []byte
+	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
+	for i, line := range lines {
+		f, err := protocol.Decode(line)
+		if err != nil || f.Seq != int64(5+i) || f.Stream != "stderr" {
+			t.Fatalf("frame %d: %+v, %v", i, f, err)
+		}
+		got = append(got, f.Data...)
+	}
+	if len(lines) != 3 || !bytes.Equal(got, data) {
+		t.Errorf("%d frames, %d bytes", len(lines), len(got))
 	}
 }

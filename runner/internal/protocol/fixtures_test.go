@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,9 +96,23 @@ func TestFixtureValidPayloadContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Interpreter != "bash" || p.Env["NAME"] != "wörld" || p.Limits.TimeoutMs != 30000 || p.Limits.CPUSeconds == nil || *p.Limits.CPUSeconds != 10 ||
-		p.Helper.Transport != "tunnel" || p.Helper.Port != 40123 || !ValidToken(p.Helper.Token) || !bytes.Contains(p.Input, []byte(`"nested"`)) {
+		p.Helper.Transport != "tunnel" || p.Helper.Port != 40123 || !ValidToken(p.Helper.Token) || !bytes.Contains(p.Input, []byte(`"nested"`)) || p.Mask != nil {
 		t.Errorf("payload = %+v", p)
 	}
+	for _, c := range fx.Cases {
+		if c.Name != "valid-mask" {
+			continue
+		}
+		p, err := Verify([]byte(c.Line), VerifyOptions{Key: loadFixtureKey(t), HostID: fx.HostID, Now: time.UnixMilli(fx.Now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"hunter2secret", "wörld", strings.Repeat("é", 2048)}; !reflect.DeepEqual(p.Mask, want) {
+			t.Errorf("mask = %q", p.Mask)
+		}
+		return
+	}
+	t.Error("no valid-mask vector")
 }
 
 func TestFixtureFrames(t *testing.T) {

@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +25,13 @@ func FuzzVerify(f *testing.F) {
 	for _, line := range bytes.Split(mustRead(f, "frames.ndjson"), []byte("\n")) {
 		f.Add(line)
 	}
+	var fx payloadFixtures
+	if err := json.Unmarshal(mustRead(f, "payloads.json"), &fx); err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range fx.Cases {
+		f.Add([]byte(c.Line))
+	}
 	key := loadFixtureKey(f)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		p, err := Verify(line, VerifyOptions{Key: key, HostID: "host-fixture-1", Now: time.UnixMilli(4102444860000)})
@@ -38,13 +47,24 @@ func FuzzVerify(f *testing.F) {
 // FuzzParsePayload exercises the strict payload parser without a signature.
 func FuzzParsePayload(f *testing.F) {
 	f.Add([]byte(`{"jobId":"j","runId":"r","hostId":"h","nonce":"AAAAAAAAAAAAAAAAAAAAAA==","iat":1,"exp":2,"interpreter":"sh","script":"","env":{},"limits":{"timeoutMs":1,"graceMs":0},"detach":false,"pty":false,"helper":{"transport":"none"}}`))
+	f.Add([]byte(`{"jobId":"j","runId":"r","hostId":"h","nonce":"AAAAAAAAAAAAAAAAAAAAAA==","iat":1,"exp":2,"interpreter":"sh","script":"","env":{},"limits":{"timeoutMs":1,"graceMs":0},"detach":false,"pty":false,"helper":{"transport":"none"},"mask":["hunter2","w\u00f6rld"]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := ParsePayload(body)
 		if err != nil {
 			return
 		}
-		if !ValidID(p.RunID) || !ValidID(p.JobID) || p.Exp <= p.Iat || len(p.Env) > MaxEnvEntries {
+		if !ValidID(p.RunID) || !ValidID(p.JobID) || p.Exp <= p.Iat || len(p.Env) > MaxEnvEntries || len(p.Mask) > MaxMaskEntries {
 			t.Fatalf("accepted out-of-bounds payload %+v", p)
+		}
+		total := 0
+		for _, v := range p.Mask {
+			total += len(v)
+			if len(v) < MinMaskValueBytes || len(v) > MaxMaskValueBytes || strings.IndexByte(v, 0) >= 0 {
+				t.Fatalf("accepted mask value %q", v)
+			}
+		}
+		if total > MaxMaskBytes {
+			t.Fatalf("accepted a mask of %d bytes", total)
 		}
 	})
 }

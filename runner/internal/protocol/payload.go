@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,11 @@ const (
 	MaxEnvEntries    = 256
 	MaxEnvValueBytes = 128 << 10
 	MaxEnvBytes      = 1 << 20
+	// Bounds of mask, the secret values masked in the run's output.
+	MaxMaskEntries    = 256
+	MinMaskValueBytes = 3
+	MaxMaskValueBytes = 4096
+	MaxMaskBytes      = 256 << 10
 	// MaxLifetime bounds exp-iat: the window in which a payload may start a run.
 	MaxLifetime = 24 * time.Hour
 	// ClockSkew is how far iat may lie in the future of the host's clock.
@@ -142,6 +148,10 @@ type Payload struct {
 	Detach      bool              `json:"detach"`
 	Pty         bool              `json:"pty"`
 	Helper      Helper            `json:"helper"`
+	// Mask lists secret values the runner replaces with *** in the script's
+	// output before framing it (protocol 3), so neither the spool nor any
+	// frame ever holds them, even split across reads. Absent means none.
+	Mask []string `json:"mask,omitempty"`
 }
 
 // Envelope is the signed line on stdin.
@@ -300,7 +310,7 @@ func ParseEnvelope(line []byte) (*Envelope, error) {
 // ParsePayload parses and bounds-checks payload JSON bytes. It does not check
 // the signature, the validity window or the host: Verify does.
 func ParsePayload(body []byte) (*Payload, error) {
-	m, err := object(body, "jobId", "runId", "hostId", "nonce", "iat", "exp", "interpreter", "script", "env", "input", "limits", "detach", "pty", "helper")
+	m, err := object(body, "jobId", "runId", "hostId", "nonce", "iat", "exp", "interpreter", "script", "env", "input", "limits", "detach", "pty", "helper", "mask")
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +373,46 @@ func ParsePayload(body []byte) (*Payload, error) {
 	if p.Helper, err = parseHelper(hraw); err != nil {
 		return nil, err
 	}
+	if raw, ok := m["mask"]; ok {
+		if p.Mask, err = parseMask(raw); err != nil {
+			return nil, err
+		}
+	}
 	return &p, nil
+}
+
+// parseMask reads mask: an array (never null) of strings, each
+// MinMaskValueBytes..MaxMaskValueBytes of UTF-8 without NUL, bounded in
+// count and in total. Elements are decoded one by one because
+// encoding/json would turn a null element into "" silently.
+func parseMask(raw []byte) ([]string, error) {
+	var elems []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
+		return nil, errors.New("mask must be an array of strings")
+	}
+	if len(elems) > MaxMaskEntries {
+		return nil, fmt.Errorf("mask has %d entries, limit %d", len(elems), MaxMaskEntries)
+	}
+	out := make([]string, 0, len(elems))
+	total := 0
+	for i, e := range elems {
+		var v string
+		if err := decodeValue("mask", e, &v); err != nil {
+			return nil, errors.New("mask must be an array of strings")
+		}
+		if len(v) < MinMaskValueBytes || len(v) > MaxMaskValueBytes {
+			return nil, fmt.Errorf("mask[%d] is %d bytes, need %d..%d", i, len(v), MinMaskValueBytes, MaxMaskValueBytes)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("mask[%d] contains a NUL byte", i)
+		}
+		total += len(v)
+		out = append(out, v)
+	}
+	if total > MaxMaskBytes {
+		return nil, fmt.Errorf("mask is %d bytes, limit %d", total, MaxMaskBytes)
+	}
+	return out, nil
 }
 
 func checkEnv(env map[string]string) error {

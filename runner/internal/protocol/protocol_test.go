@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +109,40 @@ func TestVerifyTable(t *testing.T) {
 		{name: "run id traversal", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["runId"] = "../x" }},
 		{name: "run id dotfile", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["runId"] = ".x" }},
 		{name: "detach not bool", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["detach"] = "yes" }},
+		{name: "mask", mutate: func(p map[string]any) {
+			p["mask"] = []string{"abc", strings.Repeat("é", MaxMaskValueBytes/2), "hunter2"}
+		}},
+		{name: "empty mask", mutate: func(p map[string]any) { p["mask"] = []string{} }},
+		{name: "mask at its bounds", mutate: func(p map[string]any) {
+			m := make([]string, MaxMaskEntries)
+			for i := range m {
+				m[i] = fmt.Sprintf("%03d", i) + strings.Repeat("s", MaxMaskBytes/MaxMaskEntries-3)
+			}
+			p["mask"] = m
+		}},
+		{name: "mask value too short", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["mask"] = []string{"é"} }},
+		{name: "mask value too long", want: ReasonInvalidPayload, mutate: func(p map[string]any) {
+			p["mask"] = []string{strings.Repeat("é", MaxMaskValueBytes/2) + "x"}
+		}},
+		{name: "mask NUL", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["mask"] = []string{"ab\x00c"} }},
+		{name: "mask too many", want: ReasonInvalidPayload, mutate: func(p map[string]any) {
+			m := make([]string, MaxMaskEntries+1)
+			for i := range m {
+				m[i] = "abc"
+			}
+			p["mask"] = m
+		}},
+		{name: "mask too big in all", want: ReasonInvalidPayload, mutate: func(p map[string]any) {
+			m := make([]string, MaxMaskBytes/MaxMaskValueBytes+1)
+			for i := range m {
+				m[i] = strings.Repeat("s", MaxMaskValueBytes)
+			}
+			p["mask"] = m
+		}},
+		{name: "mask null", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["mask"] = nil }},
+		{name: "mask not an array", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["mask"] = "hunter2" }},
+		{name: "mask null element", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["mask"] = []any{"abc", nil} }},
+		{name: "mask number element", want: ReasonInvalidPayload, mutate: func(p map[string]any) { p["mask"] = []any{12345} }},
 		{name: "not an object", want: ReasonInvalidPayload, raw: `[1]`},
 		{name: "trailing data", want: ReasonInvalidPayload, raw: "trailing"},
 	}
@@ -138,6 +174,22 @@ func TestVerifyTable(t *testing.T) {
 				t.Fatalf("err = %v, want %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// mask comes through as given; an absent one is none (payloads of protocol 2 apps stay valid).
+func TestParseMask(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	p := basePayload(now)
+	p["mask"] = []string{"hunter2", "wörld"}
+	body, _ := json.Marshal(p)
+	got, err := ParsePayload(body)
+	if err != nil || !reflect.DeepEqual(got.Mask, []string{"hunter2", "wörld"}) {
+		t.Fatalf("mask = %q, %v", got.Mask, err)
+	}
+	body, _ = json.Marshal(basePayload(now))
+	if got, err = ParsePayload(body); err != nil || got.Mask != nil {
+		t.Fatalf("absent mask = %q, %v", got.Mask, err)
 	}
 }
 

@@ -6,8 +6,9 @@ package version
 import "runtime"
 
 // Protocol is the wire-protocol version named in the hello frame; the app
-// redeploys a runner whose protocol it does not speak.
-const Protocol = 2
+// redeploys a runner whose protocol it does not speak. 2 added runtime
+// helpers; 3 added the payload's mask (secret values masked at the source).
+const Protocol = 3
 
 // Version is the release version, stamped with
 // -ldflags "-X github.com/cronium/desktop/runner/internal/version.Version=…".

@@ -4,7 +4,9 @@
 // chain and prints both; jobs.tree shows parent and child; a failing script fires `failure` and
 // not `success`; a `condition` follow-up fires only when the run's condition was set true; a
 // secret variable printed by a real script (split across writes) never reaches log_chunks or
-// run.log. Needs root (the fleet starts sshd on port 22) and a built dist/.
+// run.log, in direct mode and in runner mode, where the runner masks it on the host before any
+// frame or its spool sees it. Needs root (the fleet starts sshd on port 22), a built dist/ and
+// (runner mode) runner artifacts (`npm run build:runner`).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,6 +210,51 @@ test('a secret variable printed by a real script never reaches log_chunks or run
     assert.match(stored, /again \*\*\*/);
     for (const text of [stored, ran.logs.join('')]) assert.ok(!text.includes(secret), `the secret leaked: ${text}`);
     assert.ok(ran.logs.join('').includes('token=***'), 'the live feed carried the masked line');
+  } finally {
+    core.close();
+  }
+});
+
+test('runner mode: the runner masks a secret split across writes before any frame or its spool', async () => {
+  assert.ok(existsSync(join(ROOT, 'resources/runner/manifest.json')), 'runner artifacts are not built: run `npm run build:runner`');
+  const core = open();
+  const secret = `fl33t-runner-secret-${process.pid}-${Date.now()}`;
+  const half = Math.floor(secret.length / 2);
+  try {
+    await call(core.dispatch, 'vars.set', { key: 'RUNNER_TOKEN', value: secret, secret: true, host: 'alpha' }, ctx);
+    // Detached, so the run's spool stays on the host afterwards for the check below.
+    const ran = await runChain(core, {
+      hosts: ['alpha'],
+      mode: 'runner',
+      detach: true,
+      script: 'printf "token=%s" "$A"; sleep 0.3; printf "%s!\\n" "$B"; echo "again $A$B" >&2\n',
+      env: { A: secret.slice(0, half), B: secret.slice(half) },
+    });
+    const run = (await job(core, ran.jobId)).runs[0]!;
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.mode, 'runner');
+    const stored = Buffer.concat(core.store.sqlite.prepare('select bytes from log_chunks where run_id = ? order by seq').pluck().all(run.id) as Buffer[]).toString();
+    assert.match(stored, /token=\*\*\*!/);
+    assert.match(stored, /again \*\*\*/);
+    for (const text of [stored, ran.logs.join('')]) assert.ok(!text.includes(secret), `the secret leaked: ${text}`);
+    assert.ok(ran.logs.join('').includes('token=***'), 'the live feed carried the masked line');
+
+    // What the runner framed, read from its spool on the host: masked at the source. Without the
+    // payload's mask, the first write would be a frame of its own ("token=" and the first half).
+    const { stateDir } = await call(core.dispatch, 'runner.deploy', { name: 'alpha' }, ctx);
+    const conn = await core.ssh.connect(core.hosts.sshTarget('alpha'));
+    const spool = await conn.exec(`cat '${stateDir}'/runs/*-r${run.id}-a*/frames.ndjson`);
+    assert.equal(spool.code, 0, spool.stderr.toString());
+    const frames = spool.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; stream?: string; data?: string });
+    const logs = frames.filter((f) => f.type === 'log').map((f) => ({ stream: f.stream, text: Buffer.from(f.data!, 'base64').toString() }));
+    assert.ok(logs.length > 0 && frames.at(-1)!.type === 'exit', JSON.stringify(frames));
+    for (const l of logs) assert.ok(!l.text.includes(secret.slice(0, half)) && !l.text.includes(secret.slice(half)), `a frame holds part of the secret: ${JSON.stringify(l)}`);
+    assert.equal(logs.filter((l) => l.stream === 'stdout').map((l) => l.text).join(''), 'token=***!\n');
+    assert.equal(logs.filter((l) => l.stream === 'stderr').map((l) => l.text).join(''), 'again ***\n');
   } finally {
     core.close();
   }

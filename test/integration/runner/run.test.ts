@@ -261,7 +261,7 @@ test('a malformed frame is recorded as INVALID_INPUT, never a crash', async (t) 
   const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
   const fake = `/tmp/cronium-fake-runner-${process.pid}`;
   t.after(() => rmSync(fake, { force: true }));
-  writeFileSync(fake, '#!/bin/sh\nread line\necho \'{"type":"hello","protocol":2,"version":"x","runId":"r1","pid":1}\'\necho "this is not a frame"\necho \'{"type":"exit","seq":1,"code":0,"signal":null,"reason":"exited","killedWith":null,"rusage":{"userMs":0,"sysMs":0,"maxRssKb":0},"durationMs":1,"limiter":"none"}\'\n', { mode: 0o755 });
+  writeFileSync(fake, '#!/bin/sh\nread line\necho \'{"type":"hello","protocol":3,"version":"x","runId":"r1","pid":1}\'\necho "this is not a frame"\necho \'{"type":"exit","seq":1,"code":0,"signal":null,"reason":"exited","killedWith":null,"rusage":{"userMs":0,"sysMs":0,"maxRssKb":0},"durationMs":1,"limiter":"none"}\'\n', { mode: 0o755 });
   const deployer = { deploy: async () => ({ ...d, path: fake }) } as unknown as Core['runner'];
   const executor = new Executor({ pool: c().ssh, resolve: (n) => c().hosts.sshTarget(n), runner: new RunnerExecutor({ deployer, keys: new InstallationKeys(dataDir) }) });
   const system: string[] = [];

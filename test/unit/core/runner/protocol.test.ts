@@ -15,7 +15,7 @@ import {
   parseFrame,
   signPayload,
 } from '../../../../electron/core/runner/payload';
-import { ControlFrame, RUNNER_LIMITS, type RunPayload, SignedEnvelope } from '../../../../electron/shared/runner-protocol';
+import { ControlFrame, RUNNER_LIMITS, RUNNER_PROTOCOL, RunMask, type RunPayload, SignedEnvelope, runnerMask } from '../../../../electron/shared/runner-protocol';
 import { CroniumError } from '../../../../electron/shared/errors';
 
 const fixtures = fileURLToPath(new URL('../../../fixtures/runner/', import.meta.url));
@@ -59,6 +59,49 @@ test('the valid vector carries every payload field', async () => {
   assert.equal(res.payload.env.NAME, 'wörld');
   assert.deepEqual(res.payload.helper, { transport: 'tunnel', port: 40123, token: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJydW4tMDAwMSJ9.c2lnbmF0dXJl' });
   assert.equal(res.payload.limits.cpuSeconds, 10);
+});
+
+test('the mask vector carries its secret values, counted in UTF-8 bytes', async () => {
+  const fx = await loadFixtures();
+  const pub = createPublicKey(await readFile(join(fixtures, 'keys', 'installation.pub'), 'utf8'));
+  const open = (name: string) => openEnvelope(fx.cases.find((c) => c.name === name)!.line, pub, { hostId: fx.hostId, now: fx.now });
+  const res = open('valid-mask');
+  assert.ok(res.ok);
+  assert.deepEqual(res.payload.mask, ['hunter2secret', 'wörld', 'é'.repeat(2048)]);
+  // 2049 characters but 4098 bytes: over the bound on both sides.
+  const long = open('signed-mask-too-long');
+  assert.equal(long.ok ? 'accepted' : long.reason, 'invalid-payload');
+  // A payload without mask (an app of protocol 2 would send one) means nothing to mask.
+  const plain = open('valid');
+  assert.ok(plain.ok);
+  assert.equal(plain.payload.mask, undefined);
+  assert.equal(RUNNER_PROTOCOL, 3);
+});
+
+test('runnerMask sends the longest secrets that fit and leaves the rest to the app', () => {
+  assert.deepEqual(runnerMask([]), []);
+  assert.deepEqual(runnerMask(['on', 'abc', 'hunter2secret', 'abc', 'wörld']), ['hunter2secret', 'wörld', 'abc']);
+  // Count bound: 300 values, the 256 longest go.
+  const many = Array.from({ length: 300 }, (_, i) => 'v'.repeat(3 + i));
+  const m = runnerMask(many);
+  assert.equal(m.length, RUNNER_LIMITS.maxMaskEntries);
+  assert.deepEqual(m, many.slice(44).reverse());
+  // Total bound: 70 values of 4 KiB, 64 fill the 256 KiB; nothing is left for a shorter one.
+  const big = Array.from({ length: 70 }, (_, i) => `${i}`.padEnd(4096, 's'));
+  const mb = runnerMask([...big, 'tiny-secret']);
+  assert.equal(mb.length, 64);
+  assert.ok(!mb.includes('tiny-secret'));
+  // Too long for the runner (bytes, not characters), or with NUL: left to the app, and so is
+  // every value that overlaps one of those (the runner masking a piece would spoil the app's match).
+  const long = `head-${'é'.repeat(2047)}-tail`;
+  assert.deepEqual(runnerMask([long, 'head-é', 'é-tail', 'tail-end', 'unrelated', 'x\0yz']), ['unrelated']);
+  assert.deepEqual(runnerMask(['é'.repeat(2048)]), ['é'.repeat(2048)]);
+  assert.deepEqual(runnerMask(['é'.repeat(2049)]), []);
+  // A longer value may contain a left-out shorter one: the runner masks the longer whole.
+  const outer = `outer-${'x'.repeat(4090)}`;
+  assert.deepEqual(runnerMask(['o\0u', 'outer', outer]), [outer, 'outer']);
+  // Whatever it returns, the payload schema accepts.
+  for (const list of [many, big, [long, 'a\0b', 'abc']]) assert.equal(RunMask.safeParse(runnerMask(list)).success, true);
 });
 
 test('frames.ndjson parses and frames-invalid.ndjson is refused line by line', async () => {
@@ -127,6 +170,9 @@ test('signPayload signs what openEnvelope accepts and refuses invalid payloads',
   assert.ok(res.ok);
   assert.deepEqual(res.payload, payload);
   assert.equal(openEnvelope(line, createPublicKey(await fixtureKey('other')), { hostId: 'h', now }).ok, false);
+  const masked = openEnvelope(signPayload({ ...payload, runId: 'r2', mask: ['hunter2secret'] }, key), createPublicKey(key), { hostId: 'h', now });
+  assert.ok(masked.ok);
+  assert.deepEqual(masked.payload.mask, ['hunter2secret']);
 
   const bad: [string, Partial<RunPayload> & Record<string, unknown>][] = [
     ['path in run id', { runId: '../x' }],
@@ -139,6 +185,10 @@ test('signPayload signs what openEnvelope accepts and refuses invalid payloads',
     ['none with a token', { helper: { transport: 'none', token: 'a' } as never }],
     ['unknown field', { sudo: true }],
     ['timeout', { limits: { timeoutMs: 0, graceMs: 0 } }],
+    ['mask value too short', { mask: ['ab'] }],
+    ['mask value with NUL', { mask: ['ab\0c'] }],
+    ['mask null', { mask: null as never }],
+    ['mask too many', { mask: Array.from({ length: 257 }, () => 'abc') }],
   ];
   for (const [name, patch] of bad) {
     assert.throws(() => signPayload({ ...payload, ...patch } as RunPayload, key), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT', name);
