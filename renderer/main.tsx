@@ -4,8 +4,12 @@ import { createRoot } from 'react-dom/client';
 import { openDoor } from './api';
 import { ApiProvider } from './api/context';
 import { App } from './App';
+import { applyTheme } from './features/settings/theme';
 import { createAppStore, StoreProvider } from './store';
 import './styles.css';
+
+// The OS's theme from the first paint; the saved setting applies once it has loaded.
+applyTheme('system');
 
 const { api, connection } = openDoor();
 const { store } = createAppStore(api, connection);

@@ -1,8 +1,8 @@
 /**
  * Light and dark themes: the OS's choice (prefers-color-scheme) unless Settings fixes
- * one. A fixed theme is `data-theme` on <html>, which styles.css honours over the media
- * query; "system" removes it. Views that draw with computed colours (xterm) listen for
- * THEME_EVENT besides the media query.
+ * one. The theme in effect is always `data-theme` on <html> (styles.css has one dark block
+ * keyed on it), kept in step with the OS while the setting is "system". Views that draw with
+ * computed colours (xterm, charts) listen for THEME_EVENT.
  */
 import { useEffect, useSyncExternalStore } from 'react';
 import { useAppStore } from '../../store';
@@ -14,11 +14,10 @@ export const THEME_EVENT = 'cronium:theme';
 
 const DARK = '(prefers-color-scheme: dark)';
 
-/** Applies a theme setting to the document. */
-export function applyTheme(setting: ThemeSetting, root: HTMLElement = document.documentElement): void {
+/** Applies a theme setting to the document, given whether the OS prefers dark. */
+export function applyTheme(setting: ThemeSetting, root: HTMLElement = document.documentElement, osDark: boolean = window.matchMedia(DARK).matches): void {
   const before = root.dataset.theme;
-  if (setting === 'system') delete root.dataset.theme;
-  else root.dataset.theme = setting;
+  root.dataset.theme = effectiveTheme(setting, osDark);
   if (before !== root.dataset.theme) window.dispatchEvent(new Event(THEME_EVENT));
 }
 
@@ -46,6 +45,7 @@ export function useOsDark(): boolean {
 /** Keeps the document's theme in step with the settings. */
 export function useThemeSetting(): ThemeSetting {
   const setting = useAppStore((s) => s.settings.value?.appearance.theme ?? 'system');
-  useEffect(() => applyTheme(setting), [setting]);
+  const osDark = useOsDark();
+  useEffect(() => applyTheme(setting, document.documentElement, osDark), [setting, osDark]);
   return setting;
 }

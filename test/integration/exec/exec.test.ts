@@ -4,17 +4,17 @@
 // fires twice. Needs root (the fleet starts sshd on port 22) and a built dist/.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
-import { openCore, type Core } from '../../../electron/core/core';
+import type { Core } from '../../../electron/core/core';
 import { Worker } from '../../../electron/core/exec/worker';
 import { Scheduler } from '../../../electron/core/scheduler/scheduler';
 import type { JobView } from '../../../electron/shared/api';
-import { startFleet, type Fleet } from '../../fleet/fleet';
+import type { Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
 
 // Other integration suites use 201-206.
 const SUBNET = 207;
@@ -22,18 +22,19 @@ const SUBNET = 207;
 const DOWN = `127.${SUBNET}.250.250`;
 const ctx = { door: 'cli' as const };
 
-let fleet: Fleet | undefined;
+let ws: Workspace | undefined;
 let scratch = '';
 let home = '';
 let dataDir = '';
 
 function f(): Fleet {
-  assert.ok(fleet, 'fleet not started');
-  return fleet;
+  assert.ok(ws, 'fleet not started');
+  return ws.fleet;
 }
 
 function open(): Core {
-  return openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [join(home, '.ssh', 'known_hosts')], agentSocket: null } });
+  assert.ok(ws, 'workspace not started');
+  return ws.open();
 }
 
 /** Processes of the machine (the fleet's sshds share its pid namespace): pid, pgid, uid-less args. */
@@ -51,16 +52,6 @@ function processes(): { pid: number; pgid: number; args: string }[] {
     }
   }
   return out;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 interface Ran {
@@ -94,18 +85,11 @@ async function runJob(core: Core, args: Record<string, unknown>, opts: { graceMs
 }
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
-  scratch = mkdtempSync(join(tmpdir(), 'cronium-exec-test-'));
-  home = join(scratch, 'home');
-  mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  dataDir = join(scratch, 'data');
-  fleet = await startFleet({ subnet: SUBNET });
-  writeFileSync(join(home, '.ssh', 'known_hosts'), f().knownHosts(), { mode: 0o600 });
+  ws = await startWorkspace('exec-test', { subnet: SUBNET });
+  ({ scratch, home, dataDir } = ws);
   const core = open();
   try {
-    for (const h of f().hosts) {
-      await call(core.dispatch, 'hosts.add', { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, password: h.password, jump: h.jump, useAgent: false, tags: ['fleet'] }, ctx);
-    }
+    await ws.addFleetHosts(core, { tags: ['fleet'] });
     await call(core.dispatch, 'hosts.add', { name: 'down', address: DOWN, user: 'nobody', useAgent: false, tags: ['fleet'] }, ctx);
   } finally {
     core.close();
@@ -113,8 +97,7 @@ before(async () => {
 });
 
 after(async () => {
-  await fleet?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  await ws?.stop();
 });
 
 test('execStream: backpressure, stdin kept open, signals, and the session slot under MaxSessions 1', async () => {

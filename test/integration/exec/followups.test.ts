@@ -8,39 +8,28 @@
 // frame or its spool sees it. Needs root (the fleet starts sshd on port 22), a built dist/ and
 // (runner mode) runner artifacts (`npm run build:runner`).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
-import { openCore, type Core } from '../../../electron/core/core';
+import type { Core } from '../../../electron/core/core';
 import { Worker } from '../../../electron/core/exec/worker';
 import { setRunCondition } from '../../../electron/core/scripts/runs';
 import type { JobTreeNode, JobView } from '../../../electron/shared/api';
-import { startFleet, type Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
 
 // Other integration suites use 201-207 and their own subnets.
 const SUBNET = 220;
 const ctx = { door: 'cli' as const };
 
-let fleet: Fleet | undefined;
-let scratch = '';
+let ws: Workspace | undefined;
 let home = '';
 let dataDir = '';
 
 function open(): Core {
-  return openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [join(home, '.ssh', 'known_hosts')], agentSocket: null } });
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  assert.ok(ws, 'workspace not started');
+  return ws.open();
 }
 
 /** Runs a job and the follow-ups it fires in-process (a worker of its chain, with the core's hooks). */
@@ -75,18 +64,11 @@ async function stdoutOf(core: Core, runId: number): Promise<string> {
 }
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
-  scratch = mkdtempSync(join(tmpdir(), 'cronium-followups-test-'));
-  home = join(scratch, 'home');
-  mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  dataDir = join(scratch, 'data');
-  fleet = await startFleet({ subnet: SUBNET, hosts: [{ name: 'alpha', profile: 'default' }, { name: 'beta', profile: 'nobash' }] });
-  writeFileSync(join(home, '.ssh', 'known_hosts'), fleet.knownHosts(), { mode: 0o600 });
+  ws = await startWorkspace('followups-test', { subnet: SUBNET, hosts: [{ name: 'alpha', profile: 'default' }, { name: 'beta', profile: 'nobash' }] });
+  ({ home, dataDir } = ws);
   const core = open();
   try {
-    for (const h of fleet.hosts) {
-      await call(core.dispatch, 'hosts.add', { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, password: h.password, useAgent: false }, ctx);
-    }
+    await ws.addFleetHosts(core);
     // The follow-ups: each echoes its stdin (its input) and says where it ran.
     await call(core.dispatch, 'scripts.save', { name: 'echo-input', interpreter: 'sh', body: 'printf "got:%s on:%s\\n" "$(cat)" "$(id -un)"\n' }, ctx);
     await call(core.dispatch, 'scripts.save', { name: 'on-failure', interpreter: 'sh', body: 'echo "failure follow-up: $(cat)"\n' }, ctx);
@@ -105,8 +87,7 @@ before(async () => {
 });
 
 after(async () => {
-  await fleet?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  await ws?.stop();
 });
 
 test('success: the output becomes the input of the follow-up on another host; jobs.tree shows parent and child', async () => {
@@ -126,7 +107,7 @@ test('success: the output becomes the input of the follow-up on another host; jo
     assert.equal(child.job.status, 'succeeded');
     const childJob = await job(core, child.job.id);
     assert.equal(childJob.runs[0]!.host, 'beta');
-    const betaUser = fleet!.hosts.find((h) => h.name === 'beta')!.user;
+    const betaUser = ws!.fleet.host('beta').user;
     assert.equal(await stdoutOf(core, childJob.runs[0]!.id), `got:{"rows":3,"ok":true} on:${betaUser}\n`, 'the follow-up read the output on its stdin, on beta');
     // The child's tree is the same chain, from the root.
     assert.equal((await call(core.dispatch, 'jobs.tree', { id: child.job.id }, ctx)).job.id, ran.jobId);

@@ -5,63 +5,40 @@
 // over the real tunnel gets its codes; the token is never on any process's command line.
 // Needs root (sshd on port 22), Go-built runner artifacts and a built dist/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
-import { openCore, type Core } from '../../../electron/core/core';
 import { HelperHttpDoor } from '../../../electron/core/helper-api/http-door';
 import { HelperRuntime } from '../../../electron/core/helper-api/runtime';
 import { Worker } from '../../../electron/core/exec/worker';
 import { Scheduler } from '../../../electron/core/scheduler/scheduler';
-import { startFleet, type Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
 
 // Other integration suites use 201-216 and 220-226.
 const SUBNET = 230;
 const ctx = { door: 'cli' as const };
 
-let fleet: Fleet | undefined;
+let ws: Workspace | undefined;
 let scratch = '';
-let home = '';
 let dataDir = '';
 let env: NodeJS.ProcessEnv = {};
 
-function f(): Fleet {
-  assert.ok(fleet, 'fleet not started');
-  return fleet;
+function w(): Workspace {
+  assert.ok(ws, 'workspace not started');
+  return ws;
 }
 
-function open(): Core {
-  return openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [join(home, '.ssh', 'known_hosts')], agentSocket: null } });
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const open = () => w().open();
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
   assert.ok(existsSync(join(ROOT, 'resources/runner/manifest.json')), 'runner artifacts are not built: run `npm run build:runner`');
-  scratch = mkdtempSync(join(tmpdir(), 'cronium-helpers-test-'));
-  home = join(scratch, 'home');
-  mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });
-  dataDir = join(scratch, 'data');
-  env = { ...process.env, HOME: home, SSH_AUTH_SOCK: '', CRONIUM_HOME: '' };
-  fleet = await startFleet({ subnet: SUBNET, hosts: [{ name: 'fwd', profile: 'default' }, { name: 'nofwd', profile: 'noforward' }, { name: 'other', profile: 'nosftp' }] });
-  writeFileSync(join(home, '.ssh', 'known_hosts'), f().knownHosts(), { mode: 0o600 });
+  ws = await startWorkspace('helpers-test', { subnet: SUBNET, hosts: [{ name: 'fwd', profile: 'default' }, { name: 'nofwd', profile: 'noforward' }, { name: 'other', profile: 'nosftp' }] });
+  ({ scratch, dataDir, env } = ws);
   const core = open();
   try {
-    for (const h of f().hosts) {
-      await call(core.dispatch, 'hosts.add', { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false }, ctx);
-    }
+    await ws.addFleetHosts(core);
     await call(core.dispatch, 'vars.set', { key: 'REGION', value: 'eu' }, ctx);
     await call(core.dispatch, 'vars.set', { key: 'REGION', value: 'eu-west', host: 'fwd' }, ctx);
   } finally {
@@ -70,8 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  await fleet?.stop();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  await ws?.stop();
 });
 
 /** Every helper, once, in each language; the output names what each returned. */
