@@ -10,7 +10,6 @@ import { printError } from './output';
 import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
 import { registerJobs } from './commands/jobs';
-import { registerPending } from './commands/pending';
 import { registerScripts } from './commands/scripts';
 import { registerVars } from './commands/vars';
 import { registerRun } from './commands/run';
@@ -36,7 +35,6 @@ export function buildProgram(ctx: CliContext): Command {
   registerSchedules(program, ctx);
   registerSettings(program, ctx);
   registerJobs(program, ctx);
-  registerPending(program, ctx);
   registerScripts(program, ctx);
   registerVars(program, ctx);
   registerRunner(program, ctx);

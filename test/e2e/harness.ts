@@ -124,7 +124,7 @@ export function launchChromium(): Promise<Browser> {
  */
 export async function hideMachinePaths(context: BrowserContext): Promise<void> {
   await context.addInitScript({
-    content: "document.addEventListener('DOMContentLoaded', () => { const s = document.createElement('style'); s.textContent = '.data-dir { visibility: hidden; }'; document.head.append(s); });",
+    content: "document.addEventListener('DOMContentLoaded', () => { const s = document.createElement('style'); s.textContent = '.data-dir { color: transparent !important; }'; document.head.append(s); });",
   });
 }
 

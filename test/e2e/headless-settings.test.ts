@@ -143,8 +143,10 @@ test('the theme follows the OS unless Settings fixes one, and stays fixed across
   await eventually(async () => assert.equal(await background(pg), LIGHT_BG));
   await pg.getByRole('radio', { name: 'Follow the system' }).check();
   await eventually(async () => assert.equal(await background(pg), DARK_BG));
-  assert.equal(await pg.evaluate<string | undefined>('document.documentElement.dataset.theme'), undefined);
+  // data-theme names the theme in effect: the OS's while following the system.
+  assert.equal(await pg.evaluate<string | undefined>('document.documentElement.dataset.theme'), 'dark');
   await pg.emulateMedia({ colorScheme: 'light' });
+  await eventually(async () => assert.equal(await pg.evaluate<string | undefined>('document.documentElement.dataset.theme'), 'light'));
 });
 
 test('Ctrl+K opens the palette; typing and Enter navigate; Escape closes it', async () => {

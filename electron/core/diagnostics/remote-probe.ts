@@ -34,7 +34,7 @@ export const SH_SAY = `clean() { printf '%s' "$1" | tr '\\t\\r\\n' '   ' | cut -
 say() { printf '@%s\\t%s\\n' "$1" "$2"; }`;
 
 /** `sha256_of FILE`: the file's SHA-256 in hex with the host's own tools (empty when it has none). */
-export const SH_SHA256 = `sha256_of() { { sha256sum -- "$1" || shasum -a 256 -- "$1" || sha256 -q -- "$1" || openssl dgst -sha256 -r -- "$1"; } 2>/dev/null | awk 'NR==1 {print $1}'; }`;
+export const SH_SHA256 = `sha256_of() { { openssl dgst -sha256 -r -- "$1" || sha256sum -- "$1" || shasum -a 256 -- "$1" || sha256 -q -- "$1"; } 2>/dev/null | awk 'NR==1 {print $1}'; }`;
 
 /**
  * \`probe_cache ID DIR\` (needs \`say\`, \`clean\` and \`$uid\`): creates DIR 0700 if missing, checks that

@@ -12,6 +12,7 @@
  *   told where the gap starts and reads the rest from the store (no loss);
  * - secret values are masked before anything is stored or streamed.
  */
+import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
 import type { Store } from '../db/database';
 import { SecretMasker } from './secret-masker';
@@ -75,6 +76,7 @@ export class LogService {
   private readonly buffer: (LogChunk & { runId: number })[] = [];
   private bufferedBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
+  private lastDeliverAt = Number.NEGATIVE_INFINITY;
   private readonly drainWaiters: (() => void)[] = [];
   private readonly subscribers = new Map<number, Set<Subscriber>>();
   private liveTimer: NodeJS.Timeout | undefined;
@@ -209,11 +211,14 @@ export class LogService {
       sub.pending.push(chunk);
       sub.pendingBytes += chunk.data.length;
     }
-    this.liveTimer ??= setTimeout(() => this.deliver(), this.batchMs);
+    // At most one batch per batchMs, but a line after a quiet spell goes out on the next turn
+    // of the event loop instead of waiting out a whole window (live latency at low rates).
+    this.liveTimer ??= setTimeout(() => this.deliver(), Math.max(0, this.lastDeliverAt + this.batchMs - performance.now()));
   }
 
   private deliver(): void {
     this.liveTimer = undefined;
+    this.lastDeliverAt = performance.now();
     let waiting = false;
     for (const [runId, set] of this.subscribers) {
       for (const sub of set) {

@@ -6,7 +6,8 @@
  * a hole in the sequence is filled by reading the store (`fill`) before anything after
  * it is written; at most one write is outstanding at a time and the next one waits
  * for the terminal's write callback (backpressure), with everything that arrived
- * meanwhile batched into one write of at most `maxBatchBytes`.
+ * meanwhile batched into one write of at most `maxBatchBytes`. When the terminal has been
+ * idle for two frames, a chunk is written at once rather than on the next frame.
  */
 
 /** A chunk of log as the contract carries it (data is base64). */
@@ -55,6 +56,8 @@ export class LogPump {
   private writing = false;
   private scheduled = false;
   private filling = false;
+  /** When the last write's callback came (performance.now()). */
+  private lastWriteDone = Number.NEGATIVE_INFINITY;
   private disposed = false;
   private readonly maxBatch: number;
   private readonly schedule: (fn: () => void) => void;
@@ -132,6 +135,12 @@ export class LogPump {
 
   private kick(): void {
     if (this.writing || this.scheduled || this.queue.length === 0) return;
+    if (performance.now() - this.lastWriteDone > 32) {
+      // Idle (no write for two frames): a lone line goes out now; under a stream the batching
+      // below keeps it to one write per frame.
+      this.flush();
+      return;
+    }
     this.scheduled = true;
     this.schedule(() => {
       this.scheduled = false;
@@ -156,6 +165,7 @@ export class LogPump {
     this.bytesWritten += size;
     this.sink.write(data, () => {
       this.writing = false;
+      this.lastWriteDone = performance.now();
       if (!this.disposed) this.kick();
     });
   }

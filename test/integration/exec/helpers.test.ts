@@ -1,6 +1,6 @@
 // Runtime helpers end to end on a real fleet with the real runner: bash, sh, python3 and node
 // scripts use every helper over the SSH reverse tunnel (a host that forwards) and in-band (a
-// host whose sshd forbids forwarding), through `cronium run`; a schedule fires a python script
+// host whose sshd forbids forwarding), through `cronium run` and through schedules; a schedule fires a python script
 // whose condition starts a follow-up on another host that receives its output; token abuse
 // over the real tunnel gets its codes; the token is never on any process's command line.
 // Needs root (sshd on port 22), Go-built runner artifacts and a built dist/.
@@ -207,6 +207,49 @@ test('token abuse over the real tunnel: wrong, foreign-run, expired and revoked 
     assert.equal(last, '', 'the port of an ended run still answers');
     sb.end();
   } finally {
+    core.close();
+  }
+});
+
+test('through a schedule: every helper in bash, sh, python3 and node, on both transports', async () => {
+  const core = open();
+  const owner = `test-helpers-sched:${process.pid}`;
+  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner, ...core.runHooks });
+  const detach = core.jobs.attach(worker);
+  const scheduler = new Scheduler({ store: core.store, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
+  const langs = Object.keys(SCRIPTS) as (keyof typeof SCRIPTS)[];
+  try {
+    for (const lang of langs) {
+      await call(core.dispatch, 'schedules.add', { name: `every-${lang}`, cron: '* * * * * *', hosts: ['fwd', 'nofwd'], script: SCRIPTS[lang], interpreter: lang, mode: 'runner', overlap: 'skip' }, ctx);
+    }
+    worker.start();
+    scheduler.start(200);
+    const fired = new Map<string, number>();
+    await until('every schedule to fire', () => {
+      for (const lang of langs) {
+        if (fired.has(lang)) continue;
+        const id = core.store.sqlite.prepare(`select j.id from jobs j join schedules s on s.id = j.schedule_id where s.name = ? order by j.id limit 1`).pluck().get(`every-${lang}`) as number | undefined;
+        if (id !== undefined) fired.set(lang, id);
+      }
+      return fired.size === langs.length;
+    }, 20_000);
+    scheduler.stop();
+    for (const lang of langs) await call(core.dispatch, 'schedules.pause', { name: `every-${lang}` }, ctx);
+    for (const [lang, jobId] of fired) {
+      await until(`the ${lang} job to end`, () => !['queued', 'running'].includes(core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string), 30_000);
+      const job = await call(core.dispatch, 'jobs.get', { id: jobId }, ctx);
+      assert.equal(job.status, 'succeeded', `${lang}: ${JSON.stringify(job.runs.map((r) => [r.errorCode, r.errorMessage]))}`);
+      for (const r of job.runs) {
+        const miss = lang === 'bash' || lang === 'sh' ? 1 : null;
+        assert.deepEqual(r.output, { input: null, region: r.host === 'fwd' ? 'eu-west' : 'eu', host: r.host, miss }, `${lang} on ${r.host}`);
+        assert.equal(r.helperTransport, r.host === 'fwd' ? 'tunnel' : 'in-band');
+        assert.equal(r.condition, true);
+      }
+    }
+  } finally {
+    scheduler.stop();
+    await worker.stop();
+    detach();
     core.close();
   }
 });
