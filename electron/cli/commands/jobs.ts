@@ -12,6 +12,18 @@ function jobId(text: string): number {
   return Number(text);
 }
 
+/**
+ * A point in time for `--since` / `--until`: an age (`90s`, `30m`, `12h`, `7d`: that long
+ * ago) or an ISO 8601 date or date-time (`2026-11-28`, `2026-11-28T09:00:00Z`).
+ */
+export function parseWhen(text: string, field: string, now = Date.now()): number {
+  const age = /^(\d{1,9})(s|m|h|d)$/.exec(text.trim());
+  if (age) return now - Number(age[1]) * ({ s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const)[age[2] as 's' | 'm' | 'h' | 'd'];
+  const at = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
+  if (Number.isNaN(at) || at < 0) throw fieldError(field, `"${text}" is not a time`, 'give an age such as 30m, 12h or 7d, or an ISO date such as 2026-11-28 or 2026-11-28T09:00:00Z');
+  return at;
+}
+
 const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
 
 /** Registers `jobs`. */
@@ -23,10 +35,19 @@ export function registerJobs(program: Command, ctx: CliContext): void {
     .option('--status <status>', 'queued | running | succeeded | failed | partial | cancelled')
     .option('--host <name>', 'only jobs that ran on this host')
     .option('--schedule <name>', 'only jobs of this schedule')
+    .option('--since <when>', 'only jobs created since then: an age (30m, 12h, 7d) or an ISO date/time')
+    .option('--until <when>', 'only jobs created before then: an age (30m, 12h, 7d) or an ISO date/time')
     .option('--limit <n>', 'at most this many', '50')
-    .action(async (o: { status?: string; host?: string; schedule?: string; limit: string }) => {
+    .action(async (o: { status?: string; host?: string; schedule?: string; since?: string; until?: string; limit: string }) => {
       if (!/^\d+$/.test(o.limit)) throw fieldError('limit', `"${o.limit}" is not a whole number`);
-      const list = await ctx.call('jobs.list', { ...(o.status ? { status: o.status } : {}), ...(o.host ? { host: o.host } : {}), ...(o.schedule ? { schedule: o.schedule } : {}), limit: Number(o.limit) });
+      const list = await ctx.call('jobs.list', {
+        ...(o.status ? { status: o.status } : {}),
+        ...(o.host ? { host: o.host } : {}),
+        ...(o.schedule ? { schedule: o.schedule } : {}),
+        ...(o.since !== undefined ? { since: parseWhen(o.since, 'since') } : {}),
+        ...(o.until !== undefined ? { until: parseWhen(o.until, 'until') } : {}),
+        limit: Number(o.limit),
+      });
       if (ctx.json) return printJson(list);
       process.stdout.write(
         `${table(
