@@ -18,6 +18,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type EventPayload, type WsServerMessage } from '../shared/api';
 import { CroniumError, invalidInput } from '../shared/errors';
 import type { Core } from '../core/core';
+import { LogBackpressure } from '../core/logs/log-backpressure';
 
 /** Largest WebSocket message accepted from a client. */
 export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
@@ -33,35 +34,6 @@ const MIME: Record<string, string> = {
   '.woff2': 'font/woff2',
   '.map': 'application/json',
 };
-
-/** Above this many bytes queued on a client's socket, its live logs are held back. */
-export const CLIENT_LOG_HIGH_WATER = 1024 * 1024;
-
-/**
- * Backpressure for one client's live logs: while its socket has more than
- * CLIENT_LOG_HIGH_WATER bytes queued, run.log batches are not queued behind them (that
- * memory would grow with the output); the first batch sent after it drains carries
- * `gapFrom`, the first sequence number it missed, and the client reads that range from
- * the store (runs.logs). Nothing is lost, and memory stays bounded.
- */
-export class LogBackpressure {
-  private readonly missedFrom = new Map<number, number>();
-
-  constructor(private readonly queued: () => number) {}
-
-  /** The batch to send now (possibly with gapFrom), or undefined to hold it back. */
-  admit(batch: EventPayload<'run.log'>): EventPayload<'run.log'> | undefined {
-    const first = batch.gapFrom ?? batch.chunks[0]?.seq;
-    if (this.queued() > CLIENT_LOG_HIGH_WATER) {
-      if (first !== undefined && !this.missedFrom.has(batch.runId)) this.missedFrom.set(batch.runId, first);
-      return undefined;
-    }
-    const missed = this.missedFrom.get(batch.runId);
-    if (missed === undefined) return batch;
-    this.missedFrom.delete(batch.runId);
-    return { ...batch, chunks: [], gapFrom: Math.min(missed, first ?? missed) };
-  }
-}
 
 /** A running headless server. */
 export interface HeadlessServer {

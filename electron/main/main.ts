@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { openCore, type Core } from '../core/core';
 import { startExecution, type ExecutionRuntime } from '../core/exec/runtime';
 import { assetPath, resolveDataDir } from '../core/paths';
-import { EVENT_NAMES, IPC_EVENT_CHANNEL } from '../shared/api';
 import { isCroniumError } from '../shared/errors';
 import { APP_ORIGIN, registerAppScheme, serveApp } from './app-protocol';
+import { forwardEvents } from './event-forwarder';
 import { bindIpc, ownWindowOnly } from './ipc';
 import { onWindowClose, startedHidden } from './desktop-model';
 import { setupDesktopShell } from './desktop-shell';
@@ -68,7 +68,7 @@ function showWindow(): BrowserWindow {
 
 function setupIpc(c: Core): void {
   bindIpc(ipcMain, c.dispatch, ownWindowOnly(() => mainWindow?.webContents.id, APP_ORIGIN));
-  c.events.onAny(EVENT_NAMES, (event, payload) => mainWindow?.webContents.send(IPC_EVENT_CHANNEL, { event, payload }));
+  forwardEvents(c.events, () => mainWindow?.webContents, ipcMain);
 }
 
 async function onReady(): Promise<void> {

@@ -3,14 +3,19 @@
  * contextBridge, and nothing else: no ipcRenderer, no Node.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, type Envelope, type EventName } from '../shared/api';
+import { IPC_ACK_CHANNEL, IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, type Envelope, type EventName, type IpcEventMessage } from '../shared/api';
 import { buildBridge } from './bridge';
 
 type Listener = (payload: unknown) => void;
 const listeners = new Map<EventName, Set<Listener>>();
 
-ipcRenderer.on(IPC_EVENT_CHANNEL, (_event, message: { event: EventName; payload: unknown }) => {
-  for (const listener of listeners.get(message.event) ?? []) listener(message.payload);
+ipcRenderer.on(IPC_EVENT_CHANNEL, (_event, message: IpcEventMessage) => {
+  try {
+    for (const listener of listeners.get(message.event) ?? []) listener(message.payload);
+  } finally {
+    // Live logs are bounded by what the window has taken (electron/main/event-forwarder.ts).
+    if (message.credit !== undefined) ipcRenderer.send(IPC_ACK_CHANNEL, message.credit);
+  }
 });
 
 contextBridge.exposeInMainWorld(

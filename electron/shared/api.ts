@@ -850,6 +850,14 @@ export function splitMethod(name: string): [string, string] {
 export const IPC_INVOKE_CHANNEL = 'cronium:invoke';
 /** The IPC channel on which main pushes events. */
 export const IPC_EVENT_CHANNEL = 'cronium:event';
+/** The channel on which the window acknowledges the log bytes of an event it has taken (`credit`). */
+export const IPC_ACK_CHANNEL = 'cronium:ack';
+/** An event as main pushes it to the window; `credit` (run.log only): acknowledge it on IPC_ACK_CHANNEL once handled. */
+export interface IpcEventMessage {
+  event: EventName;
+  payload: unknown;
+  credit?: number;
+}
 
 /** Messages a headless client sends over the WebSocket. */
 export const WsClientMessage = z.strictObject({

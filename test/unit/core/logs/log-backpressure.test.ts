@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLIENT_LOG_HIGH_WATER, LogBackpressure } from '../../../electron/cli/headless-server';
+import { CLIENT_LOG_HIGH_WATER, LogBackpressure } from '../../../../electron/core/logs/log-backpressure';
 
 const batch = (runId: number, seqs: number[]) => ({ runId, jobId: 1, host: 'h', chunks: seqs.map((seq) => ({ seq, stream: 'stdout' as const, ts: 0, data: 'eA==' })) });
 

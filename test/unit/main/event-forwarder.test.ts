@@ -1,0 +1,60 @@
+// The desktop door's event forwarding with stand-ins for the window and ipcMain (the Electron
+// binary cannot run here): events reach the window; run.log batches carry their size as credit;
+// past the high-water mark of unacknowledged bytes, batches are held back and the next one sent
+// after an acknowledgement carries gapFrom; acknowledgements from another sender do not count;
+// a new window starts clean.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EventBus } from '../../../electron/core/events/event-bus';
+import { CLIENT_LOG_HIGH_WATER } from '../../../electron/core/logs/log-backpressure';
+import { forwardEvents, type AckSource } from '../../../electron/main/event-forwarder';
+import { IPC_ACK_CHANNEL, type IpcEventMessage } from '../../../electron/shared/api';
+
+function standIns() {
+  const sent: IpcEventMessage[] = [];
+  const listeners = new Map<string, (e: { sender: { id: number } }, credit: unknown) => void>();
+  const acks: AckSource = {
+    on: (channel, l) => void listeners.set(channel, l),
+    removeListener: (channel) => void listeners.delete(channel),
+  };
+  const ack = (senderId: number, credit: unknown) => listeners.get(IPC_ACK_CHANNEL)?.({ sender: { id: senderId } }, credit);
+  return { sent, acks, ack, listeners };
+}
+
+const chunk = (seq: number, bytes: number) => ({ seq, stream: 'stdout' as const, ts: 0, data: 'A'.repeat(bytes) });
+
+test('desktop events: run.log credit, held back past the high-water mark, gapFrom after an acknowledgement', () => {
+  const bus = new EventBus();
+  const s = standIns();
+  let window: { id: number; send: (c: string, m: IpcEventMessage) => void } | undefined = { id: 7, send: (_c, m) => void s.sent.push(m) };
+  const stop = forwardEvents(bus, () => window, s.acks);
+  bus.emit('hosts.changed', { change: 'added', name: 'h1' });
+  assert.deepEqual(s.sent[0], { event: 'hosts.changed', payload: { change: 'added', name: 'h1' } });
+  const big = Math.ceil(CLIENT_LOG_HIGH_WATER / 2) + 1;
+  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(1, big)] });
+  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(2, big)] });
+  assert.deepEqual(s.sent.slice(1).map((m) => m.credit), [big, big]);
+  // Over the mark now: the window is behind, so seq 3 and 4 are held back.
+  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(3, 10)] });
+  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(4, 10)] });
+  assert.equal(s.sent.length, 3);
+  // An acknowledgement from another webContents, or a nonsense one, changes nothing.
+  s.ack(99, big * 2);
+  s.ack(7, 'lots');
+  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(5, 10)] });
+  assert.equal(s.sent.length, 3);
+  s.ack(7, big);
+  s.ack(7, big);
+  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(6, 10)] });
+  const resumed = s.sent[3]!.payload as { chunks: unknown[]; gapFrom?: number };
+  assert.deepEqual([resumed.chunks.length, resumed.gapFrom], [0, 3], 'the window reads seq 3 on from the store');
+  // A new window starts with nothing owed.
+  window = { id: 8, send: (_c, m) => void s.sent.push(m) };
+  for (let i = 0; i < 3; i++) bus.emit('run.log', { runId: 2, jobId: 2, host: 'h', chunks: [chunk(1 + i, big)] });
+  assert.equal(s.sent.length, 6);
+  window = undefined;
+  bus.emit('hosts.changed', { change: 'removed', name: 'h1' });
+  assert.equal(s.sent.length, 6);
+  stop();
+  assert.equal(s.listeners.size, 0);
+});
