@@ -97,7 +97,7 @@ export function RunTerminal({ api, runId, host, jobId }: RunTerminalProps) {
     let early: { chunks: LogChunk[]; gapFrom?: number }[] = [];
     const pump = new LogPump(
       { write: (data, cb) => term.write(data, cb) },
-      { fill: async (from) => (await api.runs.logs({ runId, fromSeq: from, limit: 1000 })).chunks, schedule: (fn) => void requestAnimationFrame(fn) },
+      { fill: async (from) => (await api.runs.logs({ runId, fromSeq: from, limit: 1000 })).chunks },
     );
     const off = api.on('run.log', (e) => {
       if (e.runId !== runId) return;

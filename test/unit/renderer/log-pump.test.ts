@@ -23,11 +23,10 @@ function sink() {
   };
 }
 
-const sync = (fn: () => void) => fn();
 
 test('chunks are written in seq order, once, whatever order they arrive in', async () => {
   const s = sink();
-  const pump = new LogPump(s, { fill: async () => [], schedule: sync });
+  const pump = new LogPump(s, { fill: async () => [] });
   pump.push([chunk(1, 'a'), chunk(2, 'b')]);
   assert.deepEqual(s.writes, ['ab']);
   // While that write is outstanding, more arrives, some twice, some early.
@@ -50,7 +49,6 @@ test('a hole is filled from the store before later chunks are written', async ()
       asked.push(from);
       return [chunk(2, 'b'), chunk(3, 'c')];
     },
-    schedule: sync,
   });
   pump.push([chunk(1, 'a')]);
   s.done();
@@ -63,7 +61,7 @@ test('a hole is filled from the store before later chunks are written', async ()
 
 test('gapFrom from the live feed makes the pump read from the store', async () => {
   const s = sink();
-  const pump = new LogPump(s, { fill: async (from) => (from === 3 ? [chunk(3, 'c'), chunk(4, 'd')] : []), schedule: sync });
+  const pump = new LogPump(s, { fill: async (from) => (from === 3 ? [chunk(3, 'c'), chunk(4, 'd')] : []) });
   pump.push([chunk(1, 'a'), chunk(2, 'b')]);
   s.done();
   pump.push([], 3);
@@ -73,7 +71,7 @@ test('gapFrom from the live feed makes the pump read from the store', async () =
 
 test('startAfter skips what the tail left out; system chunks are dimmed', () => {
   const s = sink();
-  const pump = new LogPump(s, { fill: async () => [], schedule: sync });
+  const pump = new LogPump(s, { fill: async () => [] });
   pump.startAfter(9);
   pump.push([chunk(5, 'old'), chunk(10, 'x'), chunk(11, 'retrying', 'system')]);
   assert.deepEqual(s.writes, ['x\x1b[2;3mretrying\x1b[0m']);
@@ -81,7 +79,7 @@ test('startAfter skips what the tail left out; system chunks are dimmed', () => 
 
 test('writes are split at maxBatchBytes, and nothing is written after dispose', () => {
   const s = sink();
-  const pump = new LogPump(s, { fill: async () => [], schedule: sync, maxBatchBytes: 4 });
+  const pump = new LogPump(s, { fill: async () => [], maxBatchBytes: 4 });
   pump.push([chunk(1, 'aaa'), chunk(2, 'bb'), chunk(3, 'c')]);
   assert.deepEqual(s.writes, ['aaa']);
   s.done();
@@ -95,10 +93,25 @@ test('writes are split at maxBatchBytes, and nothing is written after dispose', 
 test('multi-byte UTF-8 split across chunks reaches the sink byte for byte', () => {
   const bytes = Buffer.from('héllo ✓');
   const s = sink();
-  const pump = new LogPump(s, { fill: async () => [], schedule: sync });
+  const pump = new LogPump(s, { fill: async () => [] });
   pump.push([
     { seq: 1, stream: 'stdout', ts: 0, data: bytes.subarray(0, 2).toString('base64') },
     { seq: 2, stream: 'stdout', ts: 0, data: bytes.subarray(2).toString('base64') },
   ]);
   assert.equal(s.writes[0], 'héllo ✓');
+});
+
+test('a chunk that finds no write outstanding is written at once; what arrives during a write is batched into the next', () => {
+  const s = sink();
+  const pump = new LogPump(s, { fill: async () => [] });
+  pump.push([chunk(1, 'a')]);
+  assert.deepEqual(s.writes, ['a'], 'written at once, without waiting for a frame');
+  pump.push([chunk(2, 'b')]);
+  pump.push([chunk(3, 'c')]);
+  assert.deepEqual(s.writes, ['a'], 'one write outstanding at a time');
+  s.done();
+  assert.deepEqual(s.writes, ['a', 'bc']);
+  s.done();
+  pump.push([chunk(4, 'd')]);
+  assert.deepEqual(s.writes, ['a', 'bc', 'd']);
 });
