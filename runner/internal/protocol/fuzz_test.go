@@ -79,6 +79,12 @@ func FuzzFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		fr, err := Decode(line)
+		if h, ok := DecodeLogHead(line); ok {
+			// The fast path may only read what Decode reads, and reads the same head.
+			if err != nil || h.Type != fr.Type || h.Seq != fr.Seq || h.Stream != fr.Stream || h.Ts != fr.Ts {
+				t.Fatalf("DecodeLogHead read %+v where Decode says %v (%s)", h, err, line)
+			}
+		}
 		if err != nil {
 			return
 		}

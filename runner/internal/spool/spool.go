@@ -123,7 +123,14 @@ func Follow(ctx context.Context, path string, opts FollowOptions, emit func(line
 				line = append(partial, line...)
 				partial = partial[:0]
 			}
-			fr, derr := protocol.Decode(bytes.TrimSuffix(line, []byte("\n")))
+			body := bytes.TrimSuffix(line, []byte("\n"))
+			// Log lines are forwarded as they are: read only their head (the fast path checks
+			// the line's shape; anything else gets the full, strict decode).
+			fr, fast := protocol.DecodeLogHead(body)
+			var derr error
+			if !fast {
+				fr, derr = protocol.Decode(body)
+			}
 			if derr != nil {
 				return nil, fmt.Errorf("spool %s is corrupt: %w", path, derr)
 			}
