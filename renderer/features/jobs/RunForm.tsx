@@ -7,9 +7,8 @@ import { ErrorNotice } from '../../components/ErrorNotice';
 import { TextField } from '../../components/Field';
 import { useAppStore } from '../../store';
 import { SAMPLES, toRunArgs, validateRun, type RunFormErrors, type RunFormValues } from './run-form';
-import { ScriptEditor, type Interpreter } from './ScriptEditor';
+import { InterpreterField, ScriptEditor, type Interpreter } from './ScriptEditor';
 
-const INTERPRETERS: Interpreter[] = ['bash', 'sh', 'python3', 'node'];
 
 /** Reads `?host=a&host=b` preselection from the hash route's query (none supported yet): hosts come from props. */
 export interface RunFormProps {
@@ -132,16 +131,7 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
           </datalist>
         </fieldset>
         <div className="form-row">
-          <div className="field">
-            <label htmlFor="run-interpreter">Interpreter</label>
-            <select id="run-interpreter" value={v.interpreter} onChange={(e) => onInterpreter(e.target.value as Interpreter)}>
-              {INTERPRETERS.map((i) => (
-                <option key={i} value={i}>
-                  {i}
-                </option>
-              ))}
-            </select>
-          </div>
+          <InterpreterField id="run-interpreter" value={v.interpreter} onChange={onInterpreter} />
           <div className="field">
             <label htmlFor="run-mode">Mode</label>
             <select id="run-mode" value={v.mode} onChange={(e) => set('mode', e.target.value as RunFormValues['mode'])} aria-describedby="run-mode-hint">

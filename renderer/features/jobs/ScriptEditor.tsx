@@ -12,9 +12,25 @@ import { Compartment, EditorState, type Extension } from '@codemirror/state';
 import { tags as t } from '@lezer/highlight';
 import { basicSetup, EditorView } from 'codemirror';
 import { useEffect, useRef } from 'react';
+import { SelectField } from '../../components/Field';
 
 /** The interpreters a script can name. */
 export type Interpreter = 'bash' | 'sh' | 'python3' | 'node';
+
+const INTERPRETERS: Interpreter[] = ['bash', 'sh', 'python3', 'node'];
+
+/** The labelled interpreter select of the Run form and the Scripts editor. */
+export function InterpreterField({ id, value, onChange }: { id: string; value: Interpreter; onChange: (i: Interpreter) => void }) {
+  return (
+    <SelectField id={id} label="Interpreter" value={value} onChange={(e) => onChange(e.target.value as Interpreter)}>
+      {INTERPRETERS.map((i) => (
+        <option key={i} value={i}>
+          {i}
+        </option>
+      ))}
+    </SelectField>
+  );
+}
 
 const shellLang = StreamLanguage.define(shell);
 

@@ -15,11 +15,10 @@ import { Modal } from '../../components/Modal';
 import { useAppStore } from '../../store';
 import { formatTime } from '../jobs/job-format';
 import { SAMPLES } from '../jobs/run-form';
-import { ScriptEditor, type Interpreter } from '../jobs/ScriptEditor';
+import { InterpreterField, ScriptEditor, type Interpreter } from '../jobs/ScriptEditor';
 import { emptyDraft, followupText, isDirty, isValid, newFollowup, toDraft, toSaveArgs, validateScript, type FollowupRow, type SavedScript, type ScriptDraft, type ScriptErrors } from './script-form';
 import './scripts.css';
 
-const INTERPRETERS: Interpreter[] = ['bash', 'sh', 'python3', 'node'];
 const ON_LABELS: Record<FollowupRow['on'], string> = { success: 'On success', failure: 'On failure', always: 'Always', condition: 'On condition' };
 
 /** Props of ScriptsView (the route gives the name when the app shell does not). */
@@ -418,16 +417,7 @@ export default function ScriptsView({ name: nameProp }: ScriptsViewProps = {}) {
                     hint={saved && !creating ? 'Saving under another name makes a new script.' : 'Letters, digits, ".", "_" or "-".'}
                     onChange={(e) => set('name', e.target.value)}
                   />
-                  <div className="field">
-                    <label htmlFor="script-interpreter">Interpreter</label>
-                    <select id="script-interpreter" value={draft.interpreter} onChange={(e) => onInterpreter(e.target.value as Interpreter)}>
-                      {INTERPRETERS.map((i) => (
-                        <option key={i} value={i}>
-                          {i}
-                        </option>
-                      ))}
-                    </select>
-                  </div>
+                  <InterpreterField id="script-interpreter" value={draft.interpreter} onChange={onInterpreter} />
                 </div>
                 <div className={`field${errors.body ? ' field-invalid' : ''}`}>
                   <label htmlFor="script-body">Script</label>
