@@ -33,8 +33,17 @@ export function shQuote(s: string): string {
 export const SH_SAY = `clean() { printf '%s' "$1" | tr '\\t\\r\\n' '   ' | cut -c1-300; }
 say() { printf '@%s\\t%s\\n' "$1" "$2"; }`;
 
+/**
+ * The host's SHA-256 tools, fastest first (OpenSSL's assembly hashes about twice as fast as
+ * coreutils), as one sh list that prints `<hex> …` for the file `file` (an sh word, e.g.
+ * `"$p"`); a tool that is missing or fails gives way to the next.
+ */
+export function shSha256Tools(file: string): string {
+  return `openssl dgst -sha256 -r -- ${file} || sha256sum -- ${file} || shasum -a 256 -- ${file} || sha256 -q -- ${file}`;
+}
+
 /** `sha256_of FILE`: the file's SHA-256 in hex with the host's own tools (empty when it has none). */
-export const SH_SHA256 = `sha256_of() { { openssl dgst -sha256 -r -- "$1" || sha256sum -- "$1" || shasum -a 256 -- "$1" || sha256 -q -- "$1"; } 2>/dev/null | awk 'NR==1 {print $1}'; }`;
+export const SH_SHA256 = `sha256_of() { { ${shSha256Tools('"$1"')}; } 2>/dev/null | awk 'NR==1 {print $1}'; }`;
 
 /**
  * \`probe_cache ID DIR\` (needs \`say\`, \`clean\` and \`$uid\`): creates DIR 0700 if missing, checks that

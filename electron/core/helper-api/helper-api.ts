@@ -15,6 +15,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { VarKey } from '../../shared/api';
 import { CroniumError, isCroniumError, type ErrorCode } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import { setRunCondition, setRunOutput } from '../scripts/runs';
@@ -52,8 +53,6 @@ export interface HelperVariables {
 /** Operations of other Cronium targets that an SSH target never offers. */
 export const TOOL_ACTION_OPS = ['toolAction', 'tool-action', 'tools'] as const;
 
-/** A variable name as scripts use it. */
-const VarKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, { error: 'must be 1-128 letters, digits, "_", "." or "-", starting with a letter or "_"' });
 const MAX_VALUE = 64 * 1024;
 
 const Bodies = {

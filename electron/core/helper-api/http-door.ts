@@ -11,10 +11,11 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CroniumError } from '../../shared/errors';
+import { RUNNER_LIMITS } from '../../shared/runner-protocol';
 import { errorReply, type HelperApi, type HelperReply, type HelperVia } from './helper-api';
 
-/** Request bodies above this are refused (a helper value is at most 1 MiB of JSON). */
-export const MAX_HELPER_BODY = 1024 * 1024 + 8 * 1024;
+/** Request bodies above this are refused: the runner's bound on a helper body, plus room for its wrapping. */
+export const MAX_HELPER_BODY = RUNNER_LIMITS.maxHelperBodyBytes + 8 * 1024;
 
 const tags = new WeakMap<object, HelperVia>();
 
