@@ -1,7 +1,7 @@
 /**
  * The `cronium` command. Wires commander to the core and holds no domain logic:
  * each command parses its flags, calls the core, and prints. Exit codes: 0 success,
- * 1 failure, 2 invalid input or usage (see README "CLI").
+ * 1 failure, 2 invalid input or usage (see docs/cli.md).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { CroniumError, isCroniumError, type ApiErrorBody } from '../shared/errors';
