@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites and ends with one summary line, "N passed, N failed".
-// Usage: node scripts/test.mjs [static|unit|go|integration|e2e]...   (no argument: all)
+// Usage: node scripts/test.mjs [static|unit|go|integration|faults|security|e2e]...   (no argument: all)
+// faults: injected failures on the test fleet (test/faults); security: the attack suite (test/security).
 // static = typecheck + lint (one check each); TypeScript suites run on node's test
 // runner (through tsx); Go through `go test`.
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const all = ['static', 'unit', 'go', 'integration', 'e2e'];
+const all = ['static', 'unit', 'go', 'integration', 'faults', 'security', 'e2e'];
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const w of wanted) {
   if (!all.includes(w)) {

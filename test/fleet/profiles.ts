@@ -17,10 +17,16 @@ export function needsMountNs(profile: Profile): boolean {
   return profile === 'noexec' || profile === 'nobash';
 }
 
-/** The account a profile logs in as; hosts of one profile share it. */
+/**
+ * The account a profile logs in as; hosts of one profile share it. CRONIUM_FLEET_ACCOUNT_PREFIX
+ * (default `crf`) lets test runs that happen at once (each in its own loopback-only network
+ * namespace) use accounts of their own, so one run's password reset never reaches another's.
+ */
 export function userSpecFor(profile: Profile): UserSpec {
+  const prefix = process.env.CRONIUM_FLEET_ACCOUNT_PREFIX ?? 'crf';
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`test fleet: CRONIUM_FLEET_ACCOUNT_PREFIX must be 1-8 lowercase letters or digits, got ${JSON.stringify(prefix)}`);
   return {
-    name: `crf-${profile}`,
+    name: `${prefix}-${profile}`,
     shell: profile === 'nobash' ? '/bin/sh' : '/bin/bash',
     noisy: profile === 'noisy',
     password: profile === 'password',

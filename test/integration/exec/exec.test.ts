@@ -364,7 +364,7 @@ test('CLI: run --json and the exit codes 0, 3, 1, 124, 255', async () => {
   assert.equal(three.code, 3, three.stderr);
   assert.equal(three.stdout, 'out\n');
 
-  const several = await cronium([...base, 'run', '--host', 'default', '--host', 'noisy', '--command', 'echo "$(id -un)"; [ "$(id -un)" = crf-default ]', '--json'], { env });
+  const several = await cronium([...base, 'run', '--host', 'default', '--host', 'noisy', '--command', `echo "$(id -un)"; [ "$(id -un)" = ${f().host('default').user} ]`, '--json'], { env });
   assert.equal(several.code, 1, several.stderr);
   const lines = several.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: string; status: string });
   assert.deepEqual(lines.map((l) => [l.host, l.status]).sort(), [['default', 'succeeded'], ['noisy', 'failed']]);
