@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm start`: opens the desktop app. Where the Electron binary is not installed
 // (a headless box, or an install with ELECTRON_SKIP_BINARY_DOWNLOAD=1) it fails with
-// one clear line that points to the headless door instead.
+// one clear line that points to the headless door instead. On its first start it builds
+// better-sqlite3 for Electron's ABI into .native/ (scripts/electron-native.mjs), apart
+// from the Node build in node_modules that the CLI and the tests keep using.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureElectronBinding } from './electron-native.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -35,6 +38,14 @@ const electronPath = electron.bin;
 if (!electronPath) {
   process.stderr.write(
     'error: the Electron binary is not installed here, so the desktop app cannot open; run the same app in your browser with `npx cronium serve` (or reinstall with `npm install` on a machine that can download Electron)\n',
+  );
+  process.exit(1);
+}
+try {
+  await ensureElectronBinding();
+} catch (e) {
+  process.stderr.write(
+    `error[NATIVE_MODULE_MISSING]: could not build better-sqlite3 for Electron (${e instanceof Error ? e.message : String(e)}); retry with \`npm run rebuild:electron\` while online, or run the app in your browser with \`npx cronium serve\`\n`,
   );
   process.exit(1);
 }

@@ -46,6 +46,23 @@ export function ensureDataDir(dir: string): string {
 }
 
 let cachedRoot: string | undefined;
+let bundledResources: string | undefined;
+
+/**
+ * Declares that this process is the CLI bundled with the installed desktop app (run by the
+ * app's binary from `resources/cli/`): assets come from that resources dir, and the package
+ * root is the app's archive next to it. Called once, first thing, by the bundled entry.
+ */
+export function useBundledResources(resourcesDir: string): void {
+  bundledResources = resourcesDir;
+  cachedRoot = join(resourcesDir, 'app.asar');
+}
+
+/** The installed app's resources dir: the bundled CLI's, or Electron's process.resourcesPath; undefined elsewhere. */
+export function resourcesDir(): string | undefined {
+  return bundledResources ?? (process as { resourcesPath?: string }).resourcesPath;
+}
+
 /**
  * The package root (the folder with package.json), found from this module's location
  * so that it works from the TypeScript sources, the bundled dist/ files and an
@@ -69,7 +86,7 @@ export function packageRoot(): string {
  * extraResources), else `<package root>/<devPath>` when run from the sources or npm.
  */
 export function assetPath(packagedName: string, devPath: string): string {
-  const resourcesPath = (process as { resourcesPath?: string }).resourcesPath;
+  const resourcesPath = resourcesDir();
   if (resourcesPath) {
     const packaged = join(resourcesPath, packagedName);
     if (existsSync(packaged)) return packaged;

@@ -29,6 +29,9 @@ export const ERROR_CODES = [
   'SECRET_KEY_INSECURE',
   'SECRET_UNAVAILABLE',
   'RUNNER_BUILD_FAILED',
+  // The SQLite binding for this runtime (Node or Electron) is absent, or built for another ABI.
+  'NATIVE_MODULE_MISSING',
+  'NATIVE_MODULE_MISMATCH',
   // Scripts, variables, follow-ups: a follow-up graph with a cycle.
   'FOLLOWUP_LOOP',
   // Client side only: the connection to the app dropped while a call was in flight.

@@ -10,7 +10,8 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroniumError } from '../../shared/errors';
-import { assetPath } from '../paths';
+import { assetPath, packageRoot, resourcesDir } from '../paths';
+import { chooseSqliteBinding, currentRuntime, mapBindingLoadError, type BindingChoice } from './native-binding';
 import * as schema from './schema';
 
 /** Marks a SQLite file as Cronium's ("CRNM"), so a foreign database is never migrated. */
@@ -61,15 +62,23 @@ export function mapSqliteError(path: string, e: unknown): unknown {
   return e;
 }
 
+let binding: BindingChoice | undefined;
+/** The better-sqlite3 binding for this runtime, chosen once (native-binding.ts). */
+export function sqliteBinding(): BindingChoice {
+  binding ??= chooseSqliteBinding(currentRuntime(), { resourcesDir: resourcesDir(), packageRoot: packageRoot() });
+  return binding;
+}
+
 /** Opens (creating if needed) and migrates the store in a data dir. */
 export function openStore(dataDir: string, options: { file?: string } = {}): Store {
   const path = options.file ?? join(dataDir, DB_FILE);
   const isNew = !existsSync(path);
+  const choice = sqliteBinding();
   let sqlite: Database.Database;
   try {
-    sqlite = new Database(path);
+    sqlite = new Database(path, choice.kind === 'file' ? { nativeBinding: choice.path } : {});
   } catch (e) {
-    throw mapSqliteError(path, e);
+    throw mapSqliteError(path, mapBindingLoadError(e, choice, currentRuntime()));
   }
   try {
     const known = knownSchemaVersion();
