@@ -579,8 +579,20 @@ export const ExecutionSettings = z.strictObject({
 export const NotificationSettings = z.strictObject({ onFailure: z.boolean(), onSuccess: z.boolean() });
 /** The UI's look: follow the OS, or a fixed theme. */
 export const AppearanceSettings = z.strictObject({ theme: z.enum(['system', 'light', 'dark']) });
-/** Settings only the desktop app uses. */
-export const DesktopSettings = z.strictObject({ startAtLogin: z.boolean() });
+/** Settings only the desktop app uses: start at login, and updates (docs/desktop.md). */
+export const DesktopSettings = z.strictObject({
+  startAtLogin: z.boolean(),
+  /** Check for updates at start and daily, download in the background, install on quit. */
+  autoUpdate: z.boolean(),
+  /** latest: stable releases; beta: prereleases too. */
+  updateChannel: z.enum(['latest', 'beta']),
+  /** Local hours without automatic update checks or update notices, "HH:MM-HH:MM" (may wrap midnight); null: none. */
+  updateQuietHours: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM-HH:MM, e.g. 22:00-07:00' })
+    .refine((v) => v.slice(0, 5) !== v.slice(6), { error: 'start and end must differ' })
+    .nullable(),
+});
 
 /** App settings. */
 export const Settings = z.object({

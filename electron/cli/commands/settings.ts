@@ -5,7 +5,7 @@ import { CroniumError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { printJson } from '../output';
 
-type Kind = 'count' | 'boolean' | 'mode' | 'theme';
+type Kind = 'count' | 'boolean' | 'mode' | 'theme' | 'channel' | 'hours';
 /** Every key the CLI sets: its group, field and kind of value. */
 const KEYS: Record<string, { group: keyof Settings; field: string; kind: Kind; nullable?: true; example: string }> = {
   'logs.retention.maxAgeDays': { group: 'logsRetention', field: 'maxAgeDays', kind: 'count', nullable: true, example: '30' },
@@ -19,6 +19,9 @@ const KEYS: Record<string, { group: keyof Settings; field: string; kind: Kind; n
   'notifications.onSuccess': { group: 'notifications', field: 'onSuccess', kind: 'boolean', example: 'false' },
   'appearance.theme': { group: 'appearance', field: 'theme', kind: 'theme', example: 'dark' },
   'desktop.startAtLogin': { group: 'desktop', field: 'startAtLogin', kind: 'boolean', example: 'true' },
+  'desktop.autoUpdate': { group: 'desktop', field: 'autoUpdate', kind: 'boolean', example: 'false' },
+  'desktop.updateChannel': { group: 'desktop', field: 'updateChannel', kind: 'channel', example: 'beta' },
+  'desktop.updateQuietHours': { group: 'desktop', field: 'updateQuietHours', kind: 'hours', nullable: true, example: '22:00-07:00' },
 };
 
 function show(s: Settings): string {
@@ -51,12 +54,18 @@ function parseValue(key: string, value: string): unknown {
     case 'theme':
       if (!['system', 'light', 'dark'].includes(value)) throw bad('system, light or dark');
       return value;
+    case 'channel':
+      if (!['latest', 'beta'].includes(value)) throw bad('latest or beta');
+      return value;
+    case 'hours':
+      // The contract checks the times themselves (and says which part is wrong).
+      return value;
   }
 }
 
 /** Registers `settings show` and `settings set KEY VALUE`. */
 export function registerSettings(program: Command, ctx: CliContext): void {
-  const settings = program.command('settings').description('app settings (log retention, execution defaults and limits, notifications, theme)');
+  const settings = program.command('settings').description('app settings (log retention, execution defaults and limits, notifications, theme, desktop: start at login and updates)');
   settings
     .command('show')
     .description('show the settings in force')
@@ -69,7 +78,7 @@ export function registerSettings(program: Command, ctx: CliContext): void {
     .command('set')
     .description(`set one setting; VALUE "none" removes a limit. Keys: ${Object.keys(KEYS).join(', ')}`)
     .argument('<key>', 'setting key')
-    .argument('<value>', 'a whole number, true/false, a mode or theme name, or none')
+    .argument('<value>', 'a whole number, true/false, a mode, theme or channel name, HH:MM-HH:MM, or none')
     .action(async (key: string, value: string) => {
       if (!Object.hasOwn(KEYS, key)) {
         throw new CroniumError('INVALID_INPUT', `invalid KEY: unknown setting "${key}"`, `one of: ${Object.keys(KEYS).join(', ')}`);

@@ -20,8 +20,8 @@ export const DEFAULT_EXECUTION: Settings['execution'] = { defaultMode: 'auto', d
 export const DEFAULT_NOTIFICATIONS: Settings['notifications'] = { onFailure: true, onSuccess: false };
 /** Follow the OS. */
 export const DEFAULT_APPEARANCE: Settings['appearance'] = { theme: 'system' };
-/** Start at login is opt-in. */
-export const DEFAULT_DESKTOP: Settings['desktop'] = { startAtLogin: false };
+/** Start at login is opt-in; updates are checked automatically on the stable channel, at any hour. */
+export const DEFAULT_DESKTOP: Settings['desktop'] = { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null };
 
 const RETENTION_KEY = 'logs.retention';
 

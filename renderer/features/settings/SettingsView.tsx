@@ -1,6 +1,7 @@
 /**
  * The Settings view: execution defaults and limits (applied to the next claim of every
- * worker), notifications, appearance, log retention, and start at login (desktop only).
+ * worker), notifications, appearance, log retention, and, in the desktop app only, start
+ * at login and updates.
  * The theme applies as soon as it is chosen; the rest on Save.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
@@ -11,7 +12,7 @@ import { LoadStatus } from '../../components/LoadStatus';
 import { useAppStore, type Settings } from '../../store';
 import { fromSettings, toSettingsChange, validateSettings, type SettingsErrors, type SettingsValues } from './settings-form';
 
-const FIELD_ORDER: (keyof SettingsValues)[] = ['defaultTimeout', 'globalConcurrency', 'perHostConcurrency', 'maxAgeDays', 'maxRuns', 'maxTotalMiB'];
+const FIELD_ORDER: (keyof SettingsValues)[] = ['defaultTimeout', 'globalConcurrency', 'perHostConcurrency', 'maxAgeDays', 'maxRuns', 'maxTotalMiB', 'updateQuietHours'];
 
 /** The form, once the settings are there. */
 function SettingsForm({ settings, desktop, platform }: { settings: Settings; desktop: boolean; platform: string | undefined }) {
@@ -143,8 +144,31 @@ function SettingsForm({ settings, desktop, platform }: { settings: Settings; des
             </label>
             <p className="field-hint">
               Schedules fire only while Cronium runs; closing the window keeps it running in the tray.
-              {platform === 'linux' ? ' On Linux, add Cronium to your desktop\u2019s autostart instead: this setting applies on macOS and Windows.' : ''}
+              {platform === 'linux' ? ' On Linux this writes an autostart entry in ~/.config/autostart.' : ''}
             </p>
+          </div>
+          <div className="field field-check">
+            <label>
+              <input type="checkbox" checked={v.autoUpdate} onChange={(e) => set('autoUpdate', e.target.checked)} /> Check for updates automatically
+            </label>
+            <p className="field-hint">At start and once a day; an update downloads in the background and installs when you quit. Check for Updates… in the menu works either way.</p>
+          </div>
+          <div className="form-grid">
+            <SelectField id="settings-updateChannel" label="Update channel" value={v.updateChannel} onChange={(e) => set('updateChannel', e.target.value as SettingsValues['updateChannel'])}>
+              <option value="latest">Stable releases</option>
+              <option value="beta">Beta (prereleases too)</option>
+            </SelectField>
+            <TextField
+              id="settings-updateQuietHours"
+              label="Update quiet hours"
+              optional
+              placeholder="none"
+              autoComplete="off"
+              value={v.updateQuietHours}
+              error={errors.updateQuietHours}
+              onChange={(e) => set('updateQuietHours', e.target.value)}
+              hint="Local time, e.g. 22:00-07:00: no automatic checks, downloads or update notices then."
+            />
           </div>
         </fieldset>
       )}

@@ -15,6 +15,10 @@ export interface SettingsValues {
   onSuccess: boolean;
   theme: Settings['appearance']['theme'];
   startAtLogin: boolean;
+  autoUpdate: boolean;
+  updateChannel: Settings['desktop']['updateChannel'];
+  /** "HH:MM-HH:MM"; empty: none. */
+  updateQuietHours: string;
   /** Days; empty: no age limit. */
   maxAgeDays: string;
   /** Runs; empty: no count limit. */
@@ -40,6 +44,9 @@ export function fromSettings(s: Settings): SettingsValues {
     onSuccess: s.notifications.onSuccess,
     theme: s.appearance.theme,
     startAtLogin: s.desktop.startAtLogin,
+    autoUpdate: s.desktop.autoUpdate,
+    updateChannel: s.desktop.updateChannel,
+    updateQuietHours: s.desktop.updateQuietHours ?? '',
     maxAgeDays: opt(s.logsRetention.maxAgeDays),
     maxRuns: opt(s.logsRetention.maxRuns),
     maxTotalMiB: opt(s.logsRetention.maxTotalBytes, MIB),
@@ -70,6 +77,9 @@ export function validateSettings(v: SettingsValues): SettingsErrors {
   if (r) e.maxRuns = r;
   const m = whole(v.maxTotalMiB, 1, 1024 * 1024 * 1024, 'Log storage', true);
   if (m) e.maxTotalMiB = m;
+  const q = v.updateQuietHours.trim();
+  if (q && !/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/.test(q)) e.updateQuietHours = 'Quiet hours must be HH:MM-HH:MM (24-hour, local time), e.g. 22:00-07:00, or empty for none';
+  else if (q && q.slice(0, 5) === q.slice(6)) e.updateQuietHours = 'Quiet hours must start and end at different times';
   return e;
 }
 
@@ -94,6 +104,8 @@ export function toSettingsChange(v: SettingsValues, desktop: boolean): SettingsC
     notifications: { onFailure: v.onFailure, onSuccess: v.onSuccess },
     appearance: { theme: v.theme },
     logsRetention,
-    ...(desktop ? { desktop: { startAtLogin: v.startAtLogin } } : {}),
+    ...(desktop
+      ? { desktop: { startAtLogin: v.startAtLogin, autoUpdate: v.autoUpdate, updateChannel: v.updateChannel, updateQuietHours: v.updateQuietHours.trim() || null } }
+      : {}),
   };
 }

@@ -11,7 +11,7 @@ const SETTINGS: Settings = {
   execution: { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4 },
   notifications: { onFailure: true, onSuccess: false },
   appearance: { theme: 'system' },
-  desktop: { startAtLogin: false },
+  desktop: { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null },
 };
 
 test('settings round-trip through the form; empty means none', () => {
@@ -24,7 +24,12 @@ test('settings round-trip through the form; empty means none', () => {
   assert.deepEqual(change.execution, { defaultMode: 'direct', defaultTimeoutMs: 90_000, globalConcurrency: 32, perHostConcurrency: 2 });
   assert.deepEqual(change.logsRetention, { maxTotalBytes: 2 * 1024 ** 3 });
   assert.equal('desktop' in change, false, 'start at login is sent only by the desktop');
-  assert.deepEqual(toSettingsChange(v, true).desktop, { startAtLogin: false });
+  assert.deepEqual(toSettingsChange(v, true).desktop, { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null });
+  const updates = toSettingsChange({ ...v, autoUpdate: false, updateChannel: 'beta', updateQuietHours: ' 22:00-07:00 ' }, true).desktop;
+  assert.deepEqual(updates, { startAtLogin: false, autoUpdate: false, updateChannel: 'beta', updateQuietHours: '22:00-07:00' });
+  assert.deepEqual(validateSettings({ ...v, updateQuietHours: '22:00-07:00' }), {});
+  assert.match(validateSettings({ ...v, updateQuietHours: '10pm-7am' }).updateQuietHours ?? '', /HH:MM-HH:MM/);
+  assert.match(validateSettings({ ...v, updateQuietHours: '07:00-07:00' }).updateQuietHours ?? '', /different times/);
 });
 
 test('the form checks the contract ranges', () => {
