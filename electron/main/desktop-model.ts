@@ -49,8 +49,13 @@ export function trayModel(s: TrayState, appName: string): TrayModel {
   };
 }
 
-/** Menu commands that reach the app (the rest are Electron roles). */
-export type MenuCommand = 'palette' | 'settings' | 'hosts' | 'jobs' | 'quit';
+/** Menu commands: the first four reach the window (ui.command), the rest main (the rest of the menu is Electron roles). */
+export type MenuCommand = 'palette' | 'settings' | 'hosts' | 'jobs' | 'quit' | 'checkUpdates' | 'installCli' | 'uninstallCli';
+
+/** The dock menu (macOS): the tray's items but quit, which the dock has itself. */
+export function dockMenuItems(s: TrayState, appName: string): TrayItem[] {
+  return trayModel(s, appName).items.filter((i) => i.id !== 'quit');
+}
 
 /** A menu item: an Electron role, a command, a separator or a submenu. Mirrors MenuItemConstructorOptions. */
 export interface MenuItemSpec {
@@ -68,16 +73,21 @@ export interface MenuItemSpec {
  * copy and paste work in inputs), View (palette Cmd/Ctrl+K, Hosts, Jobs, reload Cmd/Ctrl+R,
  * zoom in / out / reset, full screen, DevTools in development only), Window.
  */
-export function menuTemplate(opts: { platform: NodeJS.Platform; dev: boolean; appName: string }): MenuItemSpec[] {
+export function menuTemplate(opts: { platform: NodeJS.Platform; dev: boolean; appName: string; cliInstall?: boolean }): MenuItemSpec[] {
   const mac = opts.platform === 'darwin';
   const sep: MenuItemSpec = { type: 'separator' };
   const settings: MenuItemSpec = { label: mac ? 'Settings…' : 'Settings', accelerator: 'CmdOrCtrl+,', command: 'settings' };
   const quit: MenuItemSpec = { label: `Quit ${opts.appName}`, accelerator: 'CmdOrCtrl+Q', command: 'quit' };
+  const updates: MenuItemSpec = { label: 'Check for Updates…', command: 'checkUpdates' };
+  // As VS Code offers `code`: where no installer puts the command on the PATH (macOS, AppImage).
+  const cli: MenuItemSpec[] = opts.cliInstall
+    ? [sep, { label: "Install 'cronium' Command in PATH", command: 'installCli' }, { label: "Uninstall 'cronium' Command from PATH", command: 'uninstallCli' }]
+    : [];
   const template: MenuItemSpec[] = [];
   if (mac) {
-    template.push({ label: opts.appName, submenu: [{ role: 'about' }, sep, settings, sep, { role: 'hide' }, { role: 'hideOthers' }, { role: 'unhide' }, sep, quit] });
+    template.push({ label: opts.appName, submenu: [{ role: 'about' }, updates, sep, settings, ...cli, sep, { role: 'hide' }, { role: 'hideOthers' }, { role: 'unhide' }, sep, quit] });
   }
-  template.push({ label: 'File', submenu: mac ? [{ role: 'close', accelerator: 'CmdOrCtrl+W' }] : [settings, sep, { role: 'close', accelerator: 'CmdOrCtrl+W' }, quit] });
+  template.push({ label: 'File', submenu: mac ? [{ role: 'close', accelerator: 'CmdOrCtrl+W' }] : [settings, ...cli, sep, { role: 'close', accelerator: 'CmdOrCtrl+W' }, quit] });
   template.push({ label: 'Edit', submenu: [{ role: 'undo' }, { role: 'redo' }, sep, { role: 'cut' }, { role: 'copy' }, { role: 'paste' }, { role: 'selectAll' }] });
   template.push({
     label: 'View',
@@ -97,6 +107,8 @@ export function menuTemplate(opts: { platform: NodeJS.Platform; dev: boolean; ap
     ],
   });
   template.push({ label: 'Window', submenu: mac ? [{ role: 'minimize' }, { role: 'zoom' }, sep, { role: 'front' }] : [{ role: 'minimize' }] });
+  // Elsewhere the update check lives in Help, as in most apps.
+  if (!mac) template.push({ label: 'Help', submenu: [updates, sep, { role: 'about' }] });
   return template;
 }
 
@@ -138,6 +150,19 @@ export function notificationFor(job: FinishedJob, prefs: { onFailure: boolean; o
 /** The login item: open at login, with `--hidden` (Windows and Linux pass it; macOS reports wasOpenedAtLogin). */
 export function loginItemSettings(startAtLogin: boolean): { openAtLogin: boolean; args: string[] } {
   return { openAtLogin: startAtLogin, args: startAtLogin ? ['--hidden'] : [] };
+}
+
+/**
+ * How start at login is kept on each OS: Electron's login item on macOS (the system's
+ * Login Items) and Windows (the Run registry key, with --hidden); on Linux, where
+ * Electron's call does nothing, an XDG autostart entry (autostart.ts). Not in
+ * development, where it would register the bare Electron binary.
+ */
+export function loginMechanism(platform: NodeJS.Platform, packaged: boolean): 'login-item' | 'xdg-autostart' | 'none' {
+  if (!packaged) return 'none';
+  if (platform === 'darwin' || platform === 'win32') return 'login-item';
+  if (platform === 'linux') return 'xdg-autostart';
+  return 'none';
 }
 
 /** Whether the app was started at login, so it starts in the tray without a window. */

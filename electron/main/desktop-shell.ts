@@ -5,10 +5,15 @@
  * only hands their results to Electron and wires events.
  */
 import { app, Menu, nativeImage, Notification, Tray, type MenuItemConstructorOptions } from 'electron';
+import { homedir } from 'node:os';
 import type { Core } from '../core/core';
 import type { ExecutionRuntime } from '../core/exec/runtime';
 import { IPC_EVENT_CHANNEL, type EventPayload } from '../shared/api';
-import { loginItemSettings, menuTemplate, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec } from './desktop-model';
+import { applyAutostart, autostartPath } from './autostart';
+import { installCliCommand, currentLayout } from './cli-command';
+import { offersCliInstall } from './cli-install';
+import { dockMenuItems, loginItemSettings, loginMechanism, menuTemplate, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
+import type { Updater } from './updater';
 
 /** What the shell needs from main. */
 export interface DesktopShellDeps {
@@ -20,6 +25,15 @@ export interface DesktopShellDeps {
   windowVisible(): boolean;
   /** Quits for real (stops the runs, closes the core). */
   quit(): void;
+  /** The updater, for the menu's Check for Updates…. */
+  updater: Updater;
+}
+
+/** What the shell shows, for the smoke test's driver (main.ts exposes it only with --enable-smoke-test-driver). */
+export interface ShellProbe {
+  tray(): TrayModel & { alive: boolean };
+  /** Clicks a tray menu item, as the user would. */
+  clickTray(id: TrayItem['id']): void;
 }
 
 const ICON_SIZE = 32;
@@ -40,49 +54,53 @@ function toElectron(spec: MenuItemSpec[], onCommand: (c: MenuCommand) => void): 
   });
 }
 
-/** Sets up the menu, tray, notifications and login item; returns a function that undoes the subscriptions. */
-export function setupDesktopShell(deps: DesktopShellDeps): () => void {
+/** Sets up the menu, tray, dock menu, notifications and login item; returns a probe and a function that undoes the subscriptions. */
+export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; dispose: () => void } {
   const { core, execution } = deps;
   const appName = app.getName();
   let paused = false;
 
-  const send = (command: Exclude<MenuCommand, 'quit'>) => {
+  const send = (command: EventPayload<'ui.command'>['command']) => {
     const win = deps.showWindow();
     win.webContents.send(IPC_EVENT_CHANNEL, { event: 'ui.command', payload: { command } satisfies EventPayload<'ui.command'> });
   };
-  const onCommand = (c: MenuCommand) => (c === 'quit' ? deps.quit() : send(c));
-  Menu.setApplicationMenu(Menu.buildFromTemplate(toElectron(menuTemplate({ platform: process.platform, dev: !app.isPackaged, appName }), onCommand)));
+  const onCommand = (c: MenuCommand) => {
+    if (c === 'quit') deps.quit();
+    else if (c === 'checkUpdates') void deps.updater.checkNow();
+    else if (c === 'installCli' || c === 'uninstallCli') void installCliCommand(c === 'installCli');
+    else send(c);
+  };
+  const layout = currentLayout();
+  Menu.setApplicationMenu(Menu.buildFromTemplate(toElectron(menuTemplate({ platform: process.platform, dev: !app.isPackaged, appName, cliInstall: offersCliInstall(layout.kind) }), onCommand)));
 
   // The tray: rebuilt on run status changes (coalesced) and on pause / resume.
   const activeJobs = core.store.sqlite.prepare("select count(*) from jobs where status in ('queued', 'running')").pluck();
   const icon = (running: number) => nativeImage.createFromBitmap(trayIconBitmap(ICON_SIZE, { running: running > 0, paused }), { width: ICON_SIZE, height: ICON_SIZE, scaleFactor: 2 });
   const tray = new Tray(icon(0));
+  const click = (id: TrayItem['id']) => {
+    if (id === 'open') deps.showWindow();
+    else if (id === 'quit') deps.quit();
+    else if (id === 'pause') {
+      paused = true;
+      execution.scheduler.stop();
+      refresh();
+    } else if (id === 'resume') {
+      paused = false;
+      execution.scheduler.start();
+      refresh();
+    }
+  };
+  const toMenu = (items: TrayItem[]) => Menu.buildFromTemplate(items.map((i) => ({ label: i.label, enabled: i.enabled, click: () => click(i.id) })));
+  let model: TrayModel = trayModel({ running: 0, paused, windowVisible: false }, appName);
   const refresh = () => {
     const running = activeJobs.get() as number;
-    const model = trayModel({ running, paused, windowVisible: deps.windowVisible() }, appName);
+    const state = { running, paused, windowVisible: deps.windowVisible() };
+    model = trayModel(state, appName);
     tray.setImage(icon(running));
     tray.setToolTip(model.tooltip);
-    tray.setContextMenu(
-      Menu.buildFromTemplate(
-        model.items.map((i) => ({
-          label: i.label,
-          enabled: i.enabled,
-          click: () => {
-            if (i.id === 'open') deps.showWindow();
-            else if (i.id === 'quit') deps.quit();
-            else if (i.id === 'pause') {
-              paused = true;
-              execution.scheduler.stop();
-              refresh();
-            } else if (i.id === 'resume') {
-              paused = false;
-              execution.scheduler.start();
-              refresh();
-            }
-          },
-        })),
-      ),
-    );
+    tray.setContextMenu(toMenu(model.items));
+    // macOS: the same controls on the Dock icon's menu (Quit is the dock's own).
+    if (process.platform === 'darwin') app.dock?.setMenu(toMenu(dockMenuItems(state, appName)));
   };
   tray.on('click', () => deps.showWindow());
   let timer: NodeJS.Timeout | undefined;
@@ -112,16 +130,33 @@ export function setupDesktopShell(deps: DesktopShellDeps): () => void {
     }
   };
 
-  // Start at login follows the setting (packaged builds only: in development it would register the bare Electron binary).
-  const applyLogin = (startAtLogin: boolean) => {
-    if (app.isPackaged) app.setLoginItemSettings(loginItemSettings(startAtLogin));
+  // Start at login follows the setting: the OS login item on macOS and Windows, an XDG autostart entry on Linux.
+  let startAtLogin = core.settings.get().desktop.startAtLogin;
+  const applyLogin = (enabled: boolean, changed: boolean) => {
+    const how = loginMechanism(process.platform, app.isPackaged);
+    if (how === 'login-item') app.setLoginItemSettings(loginItemSettings(enabled));
+    if (how === 'xdg-autostart') {
+      try {
+        applyAutostart(enabled, layout.runtime, autostartPath(process.env, homedir()), changed);
+      } catch (e) {
+        console.error(`start at login: ${(e as Error).message}`);
+      }
+    }
   };
-  applyLogin(core.settings.get().desktop.startAtLogin);
+  applyLogin(startAtLogin, false);
+  const onSettings = (s: EventPayload<'settings.changed'>) => {
+    if (s.desktop.startAtLogin === startAtLogin) return;
+    startAtLogin = s.desktop.startAtLogin;
+    applyLogin(startAtLogin, true);
+  };
 
-  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', (s) => applyLogin(s.desktop.startAtLogin))];
-  return () => {
-    offs.forEach((off) => off());
-    if (timer) clearTimeout(timer);
-    tray.destroy();
+  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', onSettings)];
+  return {
+    probe: { tray: () => ({ ...model, alive: !tray.isDestroyed() }), clickTray: click },
+    dispose: () => {
+      offs.forEach((off) => off());
+      if (timer) clearTimeout(timer);
+      tray.destroy();
+    },
   };
 }

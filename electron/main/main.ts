@@ -16,7 +16,8 @@ import { APP_ORIGIN, registerAppScheme, serveApp } from './app-protocol';
 import { forwardEvents } from './event-forwarder';
 import { bindIpc, ownWindowOnly } from './ipc';
 import { onWindowClose, startedHidden } from './desktop-model';
-import { setupDesktopShell } from './desktop-shell';
+import { setupDesktopShell, type ShellProbe } from './desktop-shell';
+import { setupUpdater } from './updater';
 import { SafeStorageSecretBox } from './safe-storage-secret-box';
 import { createMainWindow, hardenWebContents, preloadPath } from './window';
 
@@ -66,6 +67,22 @@ function showWindow(): BrowserWindow {
   return mainWindow;
 }
 
+/**
+ * With --enable-smoke-test-driver (as VS Code's smoke tests do), what the shell shows is
+ * readable from the main process by the release workflow's smoke test (Playwright's
+ * electronApp.evaluate): the tray's model and its clicks, and the scheduler's state. Read
+ * only, plus what a user can click; absent without the flag.
+ */
+function exposeSmokeDriver(probe: ShellProbe): void {
+  if (!process.argv.includes('--enable-smoke-test-driver')) return;
+  (globalThis as { croniumSmoke?: unknown }).croniumSmoke = {
+    tray: () => probe.tray(),
+    clickTray: (id: Parameters<ShellProbe['clickTray']>[0]) => probe.clickTray(id),
+    windowVisible: () => mainWindow?.isVisible() ?? false,
+    dataDir: () => core?.info.dataDir,
+  };
+}
+
 function setupIpc(c: Core): void {
   bindIpc(ipcMain, c.dispatch, ownWindowOnly(() => mainWindow?.webContents.id, APP_ORIGIN));
   forwardEvents(c.events, () => mainWindow?.webContents, ipcMain);
@@ -87,13 +104,21 @@ async function onReady(): Promise<void> {
   // Runs queued jobs and fires schedules while the app runs, window open or not.
   execution = startExecution(core, `desktop:${process.pid}`);
   mainWindow = setupWindow(!startedHidden(process.argv, app.getLoginItemSettings().wasOpenedAtLogin));
-  setupDesktopShell({
+  const c = core;
+  const updater = setupUpdater({
+    dataDir: c.info.dataDir,
+    settings: () => c.settings.get().desktop,
+    onSettingsChanged: (listener) => c.events.on('settings.changed', (s) => listener(s.desktop)),
+  });
+  const shell = setupDesktopShell({
     core,
     execution,
     showWindow,
     windowVisible: () => mainWindow?.isVisible() ?? false,
     quit: () => app.quit(),
+    updater,
   });
+  exposeSmokeDriver(shell.probe);
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0 || !mainWindow?.isVisible()) showWindow();
   });

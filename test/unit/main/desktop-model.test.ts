@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  dockMenuItems,
   loginItemSettings,
+  loginMechanism,
   menuTemplate,
   notificationFor,
   onWindowClose,
@@ -81,4 +83,36 @@ test('the tray icon shows a dot while jobs run and a gap while paused', () => {
   const paused = trayIconBitmap(size, { running: false, paused: true });
   assert.equal(px(idle, 8, 1), 255, 'the ring closes at the top');
   assert.equal(px(paused, 8, 1), 0, 'paused: the top is cut');
+});
+
+test('Check for Updates… in the app menu on macOS and in Help elsewhere; the cronium command items only where the app installs it', () => {
+  const mac = menuTemplate({ platform: 'darwin', dev: false, appName: 'Cronium', cliInstall: true });
+  const appMenu = mac[0]!.submenu!;
+  assert.deepEqual(appMenu.slice(0, 2).map((i) => i.role ?? i.command), ['about', 'checkUpdates']);
+  assert.deepEqual(flat(mac).filter((i) => i.command === 'installCli' || i.command === 'uninstallCli').map((i) => i.label), ["Install 'cronium' Command in PATH", "Uninstall 'cronium' Command from PATH"]);
+  assert.ok(appMenu.some((i) => i.command === 'installCli'), 'in the app menu, as VS Code has it');
+  for (const platform of ['linux', 'win32'] as const) {
+    const t = menuTemplate({ platform, dev: false, appName: 'Cronium' });
+    assert.equal(t.at(-1)!.label, 'Help');
+    assert.equal(t.at(-1)!.submenu![0]!.command, 'checkUpdates');
+    assert.equal(flat(t).filter((i) => i.command === 'checkUpdates').length, 1);
+    assert.ok(!flat(t).some((i) => i.command === 'installCli'), `${platform}: the installer puts cronium on the PATH`);
+  }
+  // An AppImage has no installer: the action is in File.
+  const appImage = menuTemplate({ platform: 'linux', dev: false, appName: 'Cronium', cliInstall: true });
+  assert.ok(appImage.find((m) => m.label === 'File')!.submenu!.some((i) => i.command === 'installCli'));
+});
+
+test('the dock menu (macOS) mirrors the tray without Quit; start at login per OS', () => {
+  assert.deepEqual(dockMenuItems({ running: 1, paused: false, windowVisible: false }, 'Cronium').map((i) => [i.id, i.label]), [
+    ['status', '1 job running'],
+    ['open', 'Open Cronium'],
+    ['pause', 'Pause scheduling'],
+  ]);
+  assert.deepEqual(dockMenuItems({ running: 0, paused: true, windowVisible: true }, 'Cronium').map((i) => i.id), ['status', 'open', 'resume']);
+  assert.equal(loginMechanism('darwin', true), 'login-item');
+  assert.equal(loginMechanism('win32', true), 'login-item');
+  assert.equal(loginMechanism('linux', true), 'xdg-autostart', 'Electron does nothing on Linux: an XDG autostart entry');
+  assert.equal(loginMechanism('linux', false), 'none', 'never registers the bare Electron binary of a checkout');
+  assert.equal(loginMechanism('freebsd', true), 'none');
 });
