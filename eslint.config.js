@@ -31,6 +31,26 @@ export default tseslint.config(
     },
   },
   {
+    // Code that builds paths on the hosts: those are POSIX whatever the client's OS, so the
+    // local path functions (backslashes on a Windows client) are refused; path.posix is fine.
+    files: ['electron/core/exec/**/*.ts', 'electron/core/diagnostics/**/*.ts', 'electron/core/runner/deploy*.ts', 'electron/core/helper-api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'electron', message: 'core, shared and cli must stay Electron-free' },
+            ...['node:path', 'path'].map((name) => ({
+              name,
+              importNames: ['default', 'join', 'resolve', 'normalize', 'dirname', 'basename', 'relative', 'sep', 'isAbsolute', 'format', 'parse', 'extname'],
+              message: 'remote paths are POSIX on every client: use `posix` from node:path (or string templates with /)',
+            })),
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['electron/shared/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -1,7 +1,7 @@
 /** The handler of every contract method, over the core's services. */
-import { homedir } from 'node:os';
 import type { Services } from '../core';
 import { importHostsFromSshConfig } from '../ssh/ssh-config-import';
+import { sshHome } from '../ssh/ssh-paths';
 import type { Handlers } from './dispatcher';
 
 /** Builds the handler table; typed against the contract, so a missing handler fails to compile. */
@@ -18,7 +18,8 @@ export function createHandlers(core: Services): Handlers {
     },
     'hosts.scanKeys': (args) => core.hostTrust.scanKeys(args),
     'hosts.trust': (args) => core.hostTrust.trust(args),
-    'hosts.import': (args) => importHostsFromSshConfig(core.hosts, args, { home: homedir(), env: process.env }),
+    // OpenSSH's home: %USERPROFILE% on Windows (its .ssh\config), $HOME elsewhere.
+    'hosts.import': (args) => importHostsFromSshConfig(core.hosts, args, { home: sshHome(), env: process.env }),
     'hosts.diagnose': async ({ name }) => {
       const report = await core.diagnostics.diagnose(name);
       // The host's row keeps what the report learnt (OS, architecture, last reached) for hosts.list.

@@ -32,11 +32,8 @@ export interface AuthCredentials {
   password?: string;
 }
 
-/** The agent to use: Pageant on Windows, else $SSH_AUTH_SOCK. */
-export function defaultAgentSocket(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | undefined {
-  if (platform === 'win32') return 'pageant';
-  return env.SSH_AUTH_SOCK || undefined;
-}
+/** The agent to use (ssh-paths.ts): $SSH_AUTH_SOCK; on Windows the OpenSSH agent's pipe, else Pageant. */
+export { defaultAgentSocket } from './ssh-paths';
 
 /** Short key type for messages: ed25519, ecdsa, rsa. */
 function shortType(key: ParsedKey): string {

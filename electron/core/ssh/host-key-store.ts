@@ -12,12 +12,11 @@
  *   5. otherwise the key is unknown.
  */
 import { eq } from 'drizzle-orm';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Db } from '../db/database';
 import { hostKeys, hosts } from '../db/schema';
 import { type PublicKeyFacts, sha256Fingerprint } from './fingerprint';
 import { checkKnownHosts, KnownHostsFile, knownKeyTypes } from './known-hosts';
+import { userKnownHosts } from './ssh-paths';
 
 /** Which host presented a key: its inventory name and where it was reached. */
 export interface HostKeyQuery {
@@ -67,9 +66,9 @@ export interface SqliteHostKeyStoreOptions {
   knownHostsFiles?: string[];
 }
 
-/** The user's known_hosts file. */
+/** The user's known_hosts file (%USERPROFILE%\.ssh on Windows). */
 export function defaultKnownHostsFiles(): string[] {
-  return [join(process.env.HOME || homedir(), '.ssh', 'known_hosts')];
+  return [userKnownHosts()];
 }
 
 /** Pinned keys in SQLite (table host_keys) plus the user's known_hosts files, read-only. */

@@ -19,6 +19,7 @@ import SSHConfig, { glob as hostGlob, type Directive, type Line, LineType } from
 import { Address, HostName, type MethodResult, UserName } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { HostService, NewHost } from '../hosts/host-service';
+import { expandTilde } from './ssh-paths';
 
 /** A bad or unsupported line of a config file. */
 export interface ConfigProblem {
@@ -501,7 +502,7 @@ class Importer {
   }
 
   private expandTilde(p: string): string {
-    return p.replace(/^~(?=$|\/)/, this.options.home);
+    return expandTilde(p, this.options.home);
   }
 }
 
@@ -728,5 +729,5 @@ export function importHostsFromSshConfig(
     added.push(h.name);
     plan.push({ name: h.name, address: h.address, port: h.port, user: h.user ?? null, identityFile: h.identityFile ?? null, jump: h.jump ?? null, source: h.source });
   }
-  return { added, skipped, problems: result.problems, plan, dryRun: args.dryRun, path: resolve(path.replace(/^~(?=$|\/)/, env.home)) };
+  return { added, skipped, problems: result.problems, plan, dryRun: args.dryRun, path: resolve(expandTilde(path, env.home)) };
 }
