@@ -39,14 +39,19 @@ export async function prepare(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
+/** Runs the real CLI against one data dir, with `input` on its stdin. */
+export function runCliIn(dataDir: string, args: string[], input = ''): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, '--data-dir', dataDir, ...args], { cwd: ROOT, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input);
+  });
+}
+
 /** A function running the real CLI against one data dir. */
 export function cliIn(dataDir: string): (...args: string[]) => Promise<CliResult> {
-  return (...args) =>
-    new Promise((resolve) => {
-      execFile(process.execPath, [CLI, '--data-dir', dataDir, ...args], { cwd: ROOT, timeout: 30_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      });
-    });
+  return (...args) => runCliIn(dataDir, args);
 }
 
 /** Retries an assertion until it passes or time runs out (playwright-core has no expect). */
