@@ -2,10 +2,10 @@
 // Runs the test suites and ends with one summary line, "N passed, N failed".
 // Usage: node scripts/test.mjs [static|unit|go|integration|faults|security|e2e]...   (no argument: all)
 // faults: injected failures on the test fleet (test/faults); security: the attack suite (test/security).
-// static = typecheck + lint (one check each); TypeScript suites run on node's test
+// static = typecheck + lint + actionlint (one check each); TypeScript suites run on node's test
 // runner (through tsx); Go through `go test`.
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,30 @@ function run(cmd, args, opts = {}) {
   });
 }
 
+/**
+ * Checks every workflow file with actionlint (a Go module, pinned in package.json's
+ * config.actionlint; .ci/run installs it into .tools/bin). Missing, it fails with how to
+ * install it: never skipped.
+ */
+async function actionlint() {
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).config.actionlint;
+  const gopath = spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout?.trim();
+  const candidates = [process.env.ACTIONLINT, join(root, '.tools', 'bin', 'actionlint'), gopath && join(gopath, 'bin', 'actionlint')].filter(Boolean);
+  const bin = candidates.find((c) => existsSync(c)) ?? (spawnSync('actionlint', ['-version']).status === 0 ? 'actionlint' : undefined);
+  if (!bin) {
+    console.log(`actionlint is not installed\n  hint: GOBIN="$PWD/.tools/bin" go install github.com/rhysd/actionlint/cmd/actionlint@${version} (.ci/run does it)`);
+    return 1;
+  }
+  const workflows = readdirSync(join(root, '.github', 'workflows')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('.github', 'workflows', f));
+  if (workflows.length === 0) {
+    console.log('actionlint: no workflow files in .github/workflows');
+    return 1;
+  }
+  const [code] = await run(bin, workflows);
+  if (code === 0) console.log(`actionlint: ${workflows.length} workflow file(s) clean`);
+  return code;
+}
+
 let passed = 0;
 let failed = 0;
 for (const suite of wanted) {
@@ -58,6 +82,10 @@ for (const suite of wanted) {
       if (code === 0) passed++;
       else failed++;
     }
+    const code = await actionlint();
+    console.log(`${code === 0 ? '✔' : '✖'} actionlint`);
+    if (code === 0) passed++;
+    else failed++;
     continue;
   }
   if (suite === 'go') {
