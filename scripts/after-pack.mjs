@@ -14,15 +14,20 @@ export function packedResourcesDir(appOutDir, platform, productFilename) {
   return platform === 'darwin' || platform === 'mas' ? join(appOutDir, `${productFilename}.app`, 'Contents', 'Resources') : join(appOutDir, 'resources');
 }
 
-/** The hook. */
-export default async function afterPack(context) {
+/** Copies the Electron binding for the packed app's platform and arch into its resources; returns where. `ensure` builds it (injected in tests). */
+export async function placeBinding(context, ensure = ensureElectronBinding) {
   const platform = context.electronPlatformName === 'mas' ? 'darwin' : context.electronPlatformName;
   const arch = ARCH[context.arch];
   if (!arch) throw new Error(`after-pack: no better-sqlite3 build for arch ${context.arch} (universal builds are not configured)`);
-  const built = await ensureElectronBinding({ platform, arch });
+  const built = await ensure({ platform, arch });
   const resources = packedResourcesDir(context.appOutDir, context.electronPlatformName, context.packager.appInfo.productFilename);
   const dest = bindingPath(join(resources, 'native'), { abi: installedElectron().abi, platform, arch });
   mkdirSync(dirname(dest), { recursive: true });
   copyFileSync(built, dest);
-  console.log(`  • Electron SQLite binding  ${dest}`);
+  return dest;
+}
+
+/** The hook. */
+export default async function afterPack(context) {
+  console.log(`  • Electron SQLite binding  ${await placeBinding(context)}`);
 }
