@@ -165,6 +165,17 @@ export function loginMechanism(platform: NodeJS.Platform, packaged: boolean): 'l
   return 'none';
 }
 
+/**
+ * What to tell the user after turning start at login on, from the login item's status
+ * (macOS 13+: the system may wait for the user's approval in System Settings); null: nothing.
+ */
+export function loginItemNotice(platform: NodeJS.Platform, status: string | undefined): string | null {
+  if (platform !== 'darwin') return null;
+  if (status === 'requires-approval') return 'To start at login, allow Cronium Desktop in System Settings \u203a General \u203a Login Items.';
+  if (status === 'not-found') return 'macOS could not register Cronium Desktop as a login item: move the app to the Applications folder and turn the setting on again.';
+  return null;
+}
+
 /** Whether the app was started at login, so it starts in the tray without a window. */
 export function startedHidden(argv: readonly string[], wasOpenedAtLogin: boolean): boolean {
   return wasOpenedAtLogin || argv.includes('--hidden');

@@ -12,7 +12,7 @@ import { IPC_EVENT_CHANNEL, type EventPayload } from '../shared/api';
 import { applyAutostart, autostartPath } from './autostart';
 import { installCliCommand, currentLayout } from './cli-command';
 import { offersCliInstall } from './cli-install';
-import { dockMenuItems, loginItemSettings, loginMechanism, menuTemplate, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
+import { dockMenuItems, loginItemNotice, loginItemSettings, loginMechanism, menuTemplate, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
 import type { Updater } from './updater';
 
 /** What the shell needs from main. */
@@ -134,7 +134,11 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
   let startAtLogin = core.settings.get().desktop.startAtLogin;
   const applyLogin = (enabled: boolean, changed: boolean) => {
     const how = loginMechanism(process.platform, app.isPackaged);
-    if (how === 'login-item') app.setLoginItemSettings(loginItemSettings(enabled));
+    if (how === 'login-item') {
+      app.setLoginItemSettings(loginItemSettings(enabled));
+      const notice = changed && enabled ? loginItemNotice(process.platform, app.getLoginItemSettings().status) : null;
+      if (notice && Notification.isSupported()) new Notification({ title: 'Start at login', body: notice }).show();
+    }
     if (how === 'xdg-autostart') {
       try {
         applyAutostart(enabled, layout.runtime, autostartPath(process.env, homedir()), changed);

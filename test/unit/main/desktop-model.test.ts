@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   dockMenuItems,
+  loginItemNotice,
   loginItemSettings,
   loginMechanism,
   menuTemplate,
@@ -115,4 +116,11 @@ test('the dock menu (macOS) mirrors the tray without Quit; start at login per OS
   assert.equal(loginMechanism('linux', true), 'xdg-autostart', 'Electron does nothing on Linux: an XDG autostart entry');
   assert.equal(loginMechanism('linux', false), 'none', 'never registers the bare Electron binary of a checkout');
   assert.equal(loginMechanism('freebsd', true), 'none');
+});
+
+test('macOS 13+ login items may wait for approval: the user is told where to allow it', () => {
+  assert.match(loginItemNotice('darwin', 'requires-approval') ?? '', /System Settings › General › Login Items/);
+  assert.match(loginItemNotice('darwin', 'not-found') ?? '', /Applications folder/);
+  assert.equal(loginItemNotice('darwin', 'enabled'), null);
+  assert.equal(loginItemNotice('win32', 'requires-approval'), null);
 });
