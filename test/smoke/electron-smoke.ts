@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { _electron, type ElectronApplication } from 'playwright-core';
 import { appLayout } from '../../electron/main/cli-install';
 import { runSmoke, type SmokeCliResult, type SmokeDriver } from './desktop-smoke';
@@ -54,8 +54,9 @@ function runShim(shim: string, args: string[], env: NodeJS.ProcessEnv, input?: s
 }
 
 async function main(): Promise<void> {
-  const executable = arg('app');
-  if (!executable) throw new Error('usage: electron-smoke.ts --app <packaged app executable>');
+  const given = arg('app');
+  if (!given) throw new Error('usage: electron-smoke.ts --app <packaged app executable>');
+  const executable = resolve(given);
   const layout = appLayout({ platform: process.platform, execPath: executable, packaged: true, env: {} });
   const home = mkdtempSync(join(tmpdir(), 'cronium-smoke-'));
   // One data dir for the app and its CLI; nothing of the runner's own profile is touched.
