@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { load } from 'js-yaml';
 import { BINDING_FILE, bindingTag, chooseSqliteBinding } from '../../../electron/core/db/native-binding';
 import { appLayout } from '../../../electron/main/cli-install';
-import { packedResourcesDir, placeBinding } from '../../../scripts/after-pack.mjs';
+import afterPack, { packedResourcesDir, placeBinding } from '../../../scripts/after-pack.mjs';
 import { installedElectron } from '../../../scripts/electron-native.mjs';
 import { ROOT } from '../../helpers/cli';
 import { tempDir } from '../../helpers/temp';
@@ -35,6 +35,15 @@ test("electron-builder.yml passes electron-builder's own schema validation", asy
   assert.equal(config.executableName, 'cronium-desktop', 'the shims and the deb link name the Linux binary');
   assert.equal(config.npmRebuild, false, "node_modules keeps Node's build");
   assert.equal(config.afterPack, './scripts/after-pack.mjs');
+  // electron-builder loads the hook the way it will at build time, and finds our function.
+  const { resolveFunction } = require('app-builder-lib/out/util/resolve.js') as { resolveFunction(type: string, executor: string, name: string, root: string): Promise<unknown> };
+  const cwd = process.cwd();
+  process.chdir(ROOT);
+  try {
+    assert.equal(await resolveFunction('afterPack', './scripts/after-pack.mjs', 'afterPack', ROOT), afterPack);
+  } finally {
+    process.chdir(cwd);
+  }
   const extra = config.extraResources as { from: string; to: string }[];
   for (const [from, to] of [['resources/bin', 'bin'], ['dist/cli-bundle', 'cli'], ['resources/installer', 'installer'], ['electron/core/db/migrations', 'migrations']]) {
     assert.ok(extra.some((e) => e.from === from && e.to === to), `${from} ships as resources/${to}`);
