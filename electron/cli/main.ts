@@ -4,9 +4,9 @@
  * 1 failure, 2 invalid input or usage (see docs/cli.md).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { CroniumError, isCroniumError, type ApiErrorBody } from '../shared/errors';
+import { CroniumError, type ApiErrorBody } from '../shared/errors';
 import { appVersion } from '../core/core';
-import { printError } from './output';
+import { printError, reportError } from './output';
 import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
 import { registerJobs } from './commands/jobs';
@@ -81,12 +81,7 @@ export async function runCli(argv: string[]): Promise<number> {
       printError(new CroniumError('INVALID_INPUT', message, hint).toJSON(), ctx.json);
       return 2;
     }
-    const error = isCroniumError(e)
-      ? e.toJSON()
-      : new CroniumError('INTERNAL', `internal error: ${(e as Error)?.message ?? String(e)}`, 'this is a bug in Cronium; please report it with the command you ran').toJSON();
-    if (!isCroniumError(e) && process.env.CRONIUM_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
-    printError(error, ctx.json);
-    return exitCodeFor(error.code);
+    return exitCodeFor(reportError(e, ctx.json).code);
   } finally {
     ctx.close();
   }

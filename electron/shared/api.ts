@@ -420,6 +420,8 @@ export const RunView = z.object({
   runnerVersion: z.string().nullable(),
   errorCode: z.string().nullable(),
   errorMessage: z.string().nullable(),
+  /** What to do about the error (its own hint, else its code's default); null when there is no error. */
+  errorHint: z.string().nullable(),
   /** The script's output value, or null. */
   output: JsonValue.nullable(),
   /** The condition the script set (runtime helper), or null when it set none. */
