@@ -4,6 +4,7 @@ import { openCore, type Core } from '../core/core';
 import { call } from '../core/api/dispatcher';
 import { resolveDataDir } from '../core/paths';
 import type { MethodName, MethodResult } from '../shared/api';
+import { say } from './output';
 
 /** Global flags and the core, opened on first use (so --help never touches the data dir). */
 export class CliContext {
@@ -33,9 +34,13 @@ export class CliContext {
 
   /** The core, opened on first use. CRONIUM_RUNNER_DIR: another runner artifacts dir (verified like the default one; for development and tests). */
   open(): Core {
+    if (this.core) return this.core;
     const runnerDir = process.env.CRONIUM_RUNNER_DIR;
-    this.core ??= openCore({ dataDir: this.dataDir, door: 'cli', ...(runnerDir ? { runner: { artifactsDir: runnerDir } } : {}) });
-    return this.core;
+    const core = openCore({ dataDir: this.dataDir, door: 'cli', ...(runnerDir ? { runner: { artifactsDir: runnerDir } } : {}) });
+    // A runner target built on demand takes seconds: say so while it happens, whatever the command.
+    core.events.on('runner.build', (e) => say(`cronium: ${e.message}`));
+    this.core = core;
+    return core;
   }
 
   /** Calls a contract method through the same dispatcher as the other doors. */
