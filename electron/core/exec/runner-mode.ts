@@ -23,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
+import { hostIdFile } from '../runner/deploy-scripts';
 import { encodeControl, logBytes, newNonce, parseFrame, type InstallationKeys } from '../runner/payload';
 import { shSha256Tools } from '../diagnostics/remote-probe';
 import type { HelperSession } from '../helper-api/runtime';
@@ -167,7 +168,7 @@ export class RunnerExecutor implements RunnerMode {
         return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message, ...(isCroniumError(e) ? { errorHint: e.hint } : {}) });
       }
       const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
-      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/host-id`)} --state-dir ${sq(deployed.stateDir)}`;
+      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)}`;
       const command = fast ? checkedCommand(deployed, run) : run;
       let out: ExecOutcome | RunnerFallback | { checkFailed: string };
       try {

@@ -5,7 +5,7 @@
  * prepare script (platform, cache location, what is cached), pick the target's artifact; when the
  * cached binary's SHA-256 (computed by the host's own tools) matches, that is the whole deploy
  * (a cache hit: the per-run integrity check). Otherwise upload to a temporary name in the version
- * dir, verify there, pin installation.pub and host-id, rename atomically, and prune all but the
+ * dir, verify there, pin installation.pub and the host's host-id.<id>, rename atomically, and prune all but the
  * two newest versions.
  *
  * Invariants: the binary at `<cache>/<version>-<sha12>/cronium-runner` is only ever replaced by a
@@ -57,7 +57,7 @@ export function isDirectFallback(err: unknown): err is CroniumError {
   );
 }
 
-/** The host id a runner deployed by this installation answers to (its `host-id` file; payloads carry it). */
+/** The host id a runner deployed by this installation answers to (its `host-id.<id>` file; payloads carry it). */
 export function runnerHostId(hostDbId: number, installationKeyId: string): string {
   return `h${hostDbId}-${installationKeyId.slice(0, 12)}`;
 }
@@ -207,8 +207,9 @@ export class RunnerDeployer {
     const tConnected = performance.now();
     const sig = signal ? { signal } : {};
     const rec = new DeploymentRow(this.deps.db, hostDbId, status?.version ?? '-');
+    const hostId = runnerHostId(hostDbId, this.deps.keys.keyId());
     const prepare = async (s: ArtifactsStatus | undefined) => {
-      const prep = await conn.exec(SCRIPT_COMMAND, { stdin: prepareScript(s ? s.artifacts.map((a) => versionDirName(s.version, a.sha256)) : []), ...sig });
+      const prep = await conn.exec(SCRIPT_COMMAND, { stdin: prepareScript(s ? s.artifacts.map((a) => versionDirName(s.version, a.sha256)) : [], hostId), ...sig });
       const parsed = parsePrepare(prep.stdout);
       if (!parsed?.facts.complete) {
         throw new CroniumError('RUNNER_DEPLOY_FAILED', `the deploy script did not run on ${name}: ${describeExec(prep)}`, 'check the host with: cronium diagnose ' + name, {
@@ -248,7 +249,6 @@ export class RunnerDeployer {
       const dir = `${facts.chosen}/${dirName}`;
       const path = `${dir}/cronium-runner`;
       rec.path = path;
-      const hostId = runnerHostId(hostDbId, this.deps.keys.keyId());
       const pubPem = this.deps.keys.publicKeyPem();
       const pubSha = sha256Hex(Buffer.from(pinnedKeyText(pubPem)));
       const base = {
