@@ -169,7 +169,8 @@ test('a signed payload runs end to end on the deployed runner', async () => {
     helper: { transport: 'none' },
   });
   // Closing stdin means the channel is gone: keep it open a little longer than the script runs.
-  const out = await hostExec('default', `{ cat; sleep 1; } | '${r.path}' run --state-dir '${r.stateDir}'`, envelope);
+  // As the app starts it: --host-id names this host's file next to the binary.
+  const out = await hostExec('default', `{ cat; sleep 1; } | '${r.path}' run --host-id '${r.path.replace(/cronium-runner$/, `host-id.${r.hostId}`)}' --state-dir '${r.stateDir}'`, envelope);
   assert.equal(out.code, 0, out.stderr);
   const frames = out.stdout.trim().split('\n').map((l) => parseFrame(l));
   assert.equal(frames[0]!.type, 'hello');
