@@ -1,8 +1,9 @@
 /**
  * Errors in the UI, against a real sshd of the test fleet (subnet 241) and a real `cronium
- * serve`: a run that failed with HOST_KEY_UNKNOWN shows its code, its message and, under it,
- * the hint with the exact `cronium hosts trust … --fingerprint …` command, each once; the
- * Runner view of a machine without runner artifacts says so with the command that builds them.
+ * serve` without runner artifacts: a run that failed with HOST_KEY_UNKNOWN shows its code, its
+ * message and, under it, the hint with the exact `cronium hosts trust … --fingerprint …`
+ * command, each once; once trusted, a run from the Run form goes direct and its job view says
+ * why; the Runner view says the runner is not built, with the command that builds it.
  * Needs a build, root (the fleet's addresses) and Debian's Chromium.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet, type FleetHost } from '../fleet/fleet';
-import { ARTIFACTS as artifacts, cliIn, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
+import { ARTIFACTS as artifacts, cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
 
 let dataDir = '';
 let fleet: Fleet | null = null;
@@ -85,6 +86,26 @@ test('a run that failed with HOST_KEY_UNKNOWN shows code, message and, under it,
   const [m, h] = [await message.boundingBox(), await hint.boundingBox()];
   assert.ok(m && h && h.y >= m.y + m.height - 1, `the hint is below the message: ${JSON.stringify({ m, h })}`);
   await p().screenshot({ path: join(artifacts, 'run-error-hint.png') });
+});
+
+test('a run from the Run form without built artifacts runs directly, and its job view says why', async () => {
+  assert.ok(server && web);
+  const trusted = await cronium('hosts', 'trust', 'web', '--fingerprint', web.hostKeyFingerprint);
+  assert.equal(trusted.code, 0, trusted.stderr);
+  await p().goto(`${server.url}#jobs/new/web`);
+  await p().getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
+  const editor = p().getByRole('textbox', { name: 'Script' });
+  await editor.click();
+  await p().keyboard.press('Control+A');
+  await p().keyboard.press('Delete');
+  await p().keyboard.insertText('echo hello from direct mode\n');
+  await p().getByRole('button', { name: 'Run', exact: true }).click();
+  await p().waitForURL(/#jobs\/\d+$/);
+  const panel = p().getByRole('tabpanel');
+  await eventually(async () => assert.match(await panel.innerText(), /succeeded/), 30_000);
+  const text = await panel.innerText();
+  assert.match(text, /MODE\s+direct/i, text);
+  assert.equal(count(text, 'Mode: runner artifacts are not built here; build them with: cronium runner build'), 1, text);
 });
 
 test('the Runner view without built artifacts says so, with the command that builds them under it', async () => {
