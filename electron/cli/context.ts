@@ -4,6 +4,19 @@ import { openCore, type Core } from '../core/core';
 import { call } from '../core/api/dispatcher';
 import { resolveDataDir } from '../core/paths';
 import type { MethodName, MethodResult } from '../shared/api';
+import { say } from './output';
+
+/**
+ * Opens a core for a CLI command (`serve` opens its own, as the headless door). CRONIUM_RUNNER_DIR:
+ * another runner artifacts dir (verified like the default one; for development and tests). A runner
+ * target built on demand takes seconds: its progress goes to stderr, whatever the command.
+ */
+export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
+  const runnerDir = process.env.CRONIUM_RUNNER_DIR;
+  const core = openCore({ dataDir, door, ...(runnerDir ? { runner: { artifactsDir: runnerDir } } : {}) });
+  core.events.on('runner.build', (e) => say(`cronium: ${e.message}`));
+  return core;
+}
 
 /** Global flags and the core, opened on first use (so --help never touches the data dir). */
 export class CliContext {
@@ -31,10 +44,9 @@ export class CliContext {
     return resolveDataDir(this.globals.dataDir);
   }
 
-  /** The core, opened on first use. CRONIUM_RUNNER_DIR: another runner artifacts dir (verified like the default one; for development and tests). */
+  /** The core, opened on first use (see openCliCore). */
   open(): Core {
-    const runnerDir = process.env.CRONIUM_RUNNER_DIR;
-    this.core ??= openCore({ dataDir: this.dataDir, door: 'cli', ...(runnerDir ? { runner: { artifactsDir: runnerDir } } : {}) });
+    this.core ??= openCliCore(this.dataDir, 'cli');
     return this.core;
   }
 

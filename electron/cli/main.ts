@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CroniumError, isCroniumError, type ApiErrorBody } from '../shared/errors';
 import { appVersion } from '../core/core';
-import { printError } from './output';
+import { printError, reportError } from './output';
 import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
 import { registerJobs } from './commands/jobs';
@@ -52,7 +52,11 @@ export function buildProgram(ctx: CliContext): Command {
 function commandPath(program: Command, argv: string[]): string {
   const names = [program.name()];
   let cmd = program;
-  for (const word of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    // Global flags may come first: `cronium --data-dir D hosts add …`.
+    if (word === '--data-dir') i++;
+    if (word.startsWith('-')) continue;
     const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!next) break;
     names.push(next.name());
@@ -81,12 +85,10 @@ export async function runCli(argv: string[]): Promise<number> {
       printError(new CroniumError('INVALID_INPUT', message, hint).toJSON(), ctx.json);
       return 2;
     }
-    const error = isCroniumError(e)
-      ? e.toJSON()
-      : new CroniumError('INTERNAL', `internal error: ${(e as Error)?.message ?? String(e)}`, 'this is a bug in Cronium; please report it with the command you ran').toJSON();
-    if (!isCroniumError(e) && process.env.CRONIUM_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
-    printError(error, ctx.json);
-    return exitCodeFor(error.code);
+    // Arguments the contract refused: the command's usage helps a CLI user more than the contract's file.
+    const refused = isCroniumError(e) && e.code === 'INVALID_INPUT' && typeof e.details?.method === 'string';
+    const error = refused ? new CroniumError('INVALID_INPUT', e.message, `run \`${commandPath(program, argv)} --help\` for usage`, e.details) : e;
+    return exitCodeFor(reportError(error, ctx.json).code);
   } finally {
     ctx.close();
   }

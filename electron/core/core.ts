@@ -32,6 +32,7 @@ import type { WorkerOptions } from './exec/worker';
 import { assetPath, ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
 import { RunnerDeployer } from './runner/deploy';
 import { LocalArtifacts } from './runner/local-artifacts';
+import { OnDemandBuilder } from './runner/on-demand-build';
 import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
 import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
@@ -52,8 +53,10 @@ export interface CoreOptions {
   /**
    * The runner artifacts to deploy (default: the installed ones, else resources/runner) and the
    * key they must be signed with (default: the artifacts dir's own cosign.pub, i.e. development builds).
+   * buildOnDemand: build a target the artifacts lack on the first deploy that needs it (default: when
+   * the artifacts dir is a source checkout's resources/runner, next to the runner's Go sources).
    */
-  runner?: { artifactsDir?: string; trustedPublicKeyPem?: string };
+  runner?: { artifactsDir?: string; trustedPublicKeyPem?: string; buildOnDemand?: boolean };
 }
 
 /** The core's services, as the handlers see them. */
@@ -136,15 +139,22 @@ export function openCore(options: CoreOptions): Core {
     const queue = new JobQueue(store);
     const logs = new LogService(store);
     const keys = new InstallationKeys(dataDir);
+    const artifactsDir = options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner');
+    const runnerSrcDir = join(packageRoot(), 'runner');
+    const checkoutDir = join(packageRoot(), 'resources', 'runner');
+    const buildOnDemand = options.runner?.buildOnDemand ?? (options.runner?.artifactsDir === undefined && artifactsDir === checkoutDir && OnDemandBuilder.available(runnerSrcDir));
+    const builder = buildOnDemand ? new OnDemandBuilder({ outDir: artifactsDir, runnerSrcDir, version: appVersion(), dataDir, events }) : undefined;
+    const localArtifacts = new LocalArtifacts({
+      dir: artifactsDir,
+      ...(options.runner?.trustedPublicKeyPem ? { trustedPublicKeyPem: options.runner.trustedPublicKeyPem } : {}),
+    });
     const deployer = new RunnerDeployer({
       db: store.db,
       pool: ssh,
       resolve: (name) => hosts.sshTarget(name),
       keys,
-      artifacts: new LocalArtifacts({
-        dir: options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner'),
-        ...(options.runner?.trustedPublicKeyPem ? { trustedPublicKeyPem: options.runner.trustedPublicKeyPem } : {}),
-      }),
+      artifacts: localArtifacts,
+      ...(builder ? { builder } : {}),
       audit,
     });
     const vars = new VariableService(store.sqlite, secrets, audit);
@@ -168,7 +178,7 @@ export function openCore(options: CoreOptions): Core {
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
       schedules: new ScheduleService(store, audit),
       settings: new SettingsService(store.sqlite, audit, events),
-      diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name) }),
+      diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined } }),
       runner: deployer,
       stats: new StatsService(store.sqlite),
       vars,

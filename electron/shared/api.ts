@@ -193,7 +193,7 @@ export const DiagnosticStatus = z.enum(['pass', 'warn', 'fail']);
 
 /** One check of a diagnostics report. */
 export const DiagnosticCheck = z.object({
-  /** Stable: dns, tcp, ssh, auth, shell-noise, platform, interpreters, cache, sftp, forwarding, clock, runner. */
+  /** Stable: dns, tcp, ssh, auth, shell-noise, platform, interpreters, cache, sftp, forwarding, clock, then this machine's data-dir, key-files, artifacts, then runner. */
   id: z.string(),
   title: z.string(),
   status: DiagnosticStatus,
@@ -420,6 +420,8 @@ export const RunView = z.object({
   runnerVersion: z.string().nullable(),
   errorCode: z.string().nullable(),
   errorMessage: z.string().nullable(),
+  /** What to do about the error (its own hint, else its code's default); null when there is no error. */
+  errorHint: z.string().nullable(),
   /** The script's output value, or null. */
   output: JsonValue.nullable(),
   /** The condition the script set (runtime helper), or null when it set none. */
@@ -799,6 +801,8 @@ export const events = {
     /** Set when this run was the job's last: the job's final status. */
     jobStatus: JobStatus.optional(),
   }),
+  /** A runner target is being built on demand (the first host of a target not built yet, in a checkout with Go). */
+  'runner.build': z.object({ target: z.string(), phase: z.enum(['started', 'built', 'failed']), message: z.string() }),
   /** Live log of a run, batched (~16 ms); `gapFrom`: the client fell behind, read from there with runs.logs. */
   'run.log': z.object({ runId: z.int(), jobId: z.int(), host: z.string(), chunks: z.array(LogChunkView), gapFrom: z.int().optional() }),
 } as const;

@@ -46,10 +46,70 @@ export const ERROR_CODES = [
   'HELPER_UNAVAILABLE',
   'HELPER_TIMEOUT',
   'PAYLOAD_TOO_LARGE',
+  // Runner mode: a run's output passed its limit; a deployed runner speaks another protocol.
+  'OUTPUT_LIMIT',
+  'RUNNER_PROTOCOL',
 ] as const;
 
 /** A stable error code. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * The default hint of every code: what to do next when the thrown error has no more specific
+ * hint of its own (one with real values, such as the fingerprint to trust, always wins). Every
+ * door shows these: CroniumError carries them, and a run's stored error falls back to them.
+ */
+export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  HOST_KEY_UNKNOWN:
+    "check the host's key fingerprint out of band (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host), then trust it: cronium hosts trust NAME --fingerprint SHA256:…",
+  HOST_KEY_MISMATCH:
+    'the host key CHANGED: someone may be intercepting the connection, or the host was reinstalled. Connections stay refused; if it was reinstalled, verify the new fingerprint out of band, then re-trust it: cronium hosts trust NAME --fingerprint SHA256:…',
+  AUTH_FAILED: 'check the user name and the credentials of the host (cronium hosts show NAME): its key file (--identity), your ssh-agent (ssh-add -l) or its stored password',
+  CONNECT_FAILED: 'check that the host is up and that sshd listens on its address and port; cronium diagnose NAME shows which step fails',
+  CONNECT_TIMEOUT: 'the host did not answer in time: check that it is up and reachable from here (VPN, firewall); cronium diagnose NAME times each step',
+  RUNNER_DEPLOY_FAILED: 'see why with: cronium diagnose NAME; meanwhile the script can run without the runner: --mode direct',
+  RUNNER_INTEGRITY_FAILED:
+    'a runner binary does not match its signed checksum and is never run: check with cronium runner verify, then rebuild it (cronium runner build) or reinstall Cronium',
+  PAYLOAD_REJECTED: "the runner refused the signed job (clock skew, a replay or a changed key): check the host's clock with cronium diagnose NAME, then redeploy: cronium runner deploy NAME",
+  INTERPRETER_MISSING: 'install the interpreter on the host, or choose another one with --interpreter (bash, sh, python3, node); cronium diagnose NAME lists what the host has',
+  INVALID_INPUT: 'check the value the message names; add --help to the command for its usage',
+  INTERNAL: 'this is a bug in Cronium: please report it with what you did (CRONIUM_DEBUG=1 makes the CLI print the stack)',
+  NOT_FOUND: 'check the name or id: cronium hosts list, cronium jobs list, cronium schedules list and cronium scripts list show what exists',
+  ALREADY_EXISTS: 'choose another name, or change or remove the one that exists',
+  CONFLICT: 'it changed meanwhile (another window, CLI or worker): reload and try again',
+  NOT_IMPLEMENTED: 'this is not available here: use another mode or door (the CLI or the desktop app)',
+  UNAUTHORIZED: 'open the URL exactly as `cronium serve` printed it, with its token',
+  DB_TOO_NEW: 'a newer Cronium wrote this data dir: upgrade Cronium, or use another data dir (--data-dir DIR or CRONIUM_HOME)',
+  DB_CORRUPT: "restore the data dir's cronium.db from a backup, or move it aside to start afresh",
+  DB_FOREIGN: 'that file is not a Cronium database: use another data dir (--data-dir DIR or CRONIUM_HOME)',
+  DATA_DIR_UNUSABLE: 'pass --data-dir DIR or set CRONIUM_HOME to a directory you can write',
+  SECRET_KEY_INSECURE: 'make the key file private to you: chmod 600 FILE, and chmod 700 its directory',
+  SECRET_UNAVAILABLE: "a stored secret cannot be opened here (another data dir's key, or a locked keychain): unlock the keychain, or store the secret again",
+  RUNNER_BUILD_FAILED: 'install Go 1.22 or later (https://go.dev/dl/) and run cronium runner build again; until then runs use direct mode',
+  FOLLOWUP_LOOP: 'remove the follow-up that leads back to a script of the chain (cronium scripts show SCRIPT lists them)',
+  DISCONNECTED: 'the connection dropped: it is re-established on its own; check the state (e.g. cronium jobs show ID) before trying again',
+  HELPER_TOKEN_INVALID: "helpers work only inside a run, with that run's token: call them from the script while it runs",
+  HELPER_TOKEN_EXPIRED: "the run's helper token expired with its timeout: give the run a longer --timeout",
+  HELPER_TOKEN_REVOKED: 'the run has ended, and its helper token with it: call helpers only while the run runs',
+  HELPER_FORBIDDEN: "this run's token does not allow that operation",
+  TOOL_ACTION_FORBIDDEN: "tool actions run only on the app's own machine, never on an SSH host",
+  HELPER_RATE_LIMITED: 'the script calls the helpers too often: batch the calls, or slow down',
+  HELPER_UNAVAILABLE: "this run has no helper channel: run it in runner mode, or allow TCP forwarding on the host (AllowTcpForwarding yes)",
+  HELPER_TIMEOUT: 'the app did not answer the helper call in time: try the call again',
+  PAYLOAD_TOO_LARGE: 'send less: split the value or the input into smaller pieces',
+  OUTPUT_LIMIT: 'the script wrote more than the output limit of a run: write less, or write big output to a file on the host',
+  RUNNER_PROTOCOL: 'redeploy the runner to the host: cronium runner deploy NAME',
+});
+
+/**
+ * The default hint of a code, with the host's name in place of NAME when the failure is about a
+ * known host; undefined for a string that is no code of ERROR_CODES.
+ */
+export function hintFor(code: string, where: { host?: string } = {}): string | undefined {
+  if (!Object.hasOwn(ERROR_HINTS, code)) return undefined;
+  const hint = ERROR_HINTS[code as ErrorCode];
+  return where.host ? hint.replace(/\bNAME\b/g, where.host) : hint;
+}
 
 /** The serialised form of an error, as it crosses every boundary. */
 export const ApiErrorSchema = z.object({
@@ -64,13 +124,16 @@ export type ApiErrorBody = z.infer<typeof ApiErrorSchema>;
 /** An expected failure with a stable code and a hint for the user; never a bug. */
 export class CroniumError extends Error {
   override readonly name = 'CroniumError';
+  /** What to do next: the thrower's own hint, else the code's default (ERROR_HINTS). */
+  readonly hint: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly hint?: string,
+    hint?: string,
     readonly details?: Record<string, unknown>,
   ) {
     super(message);
+    this.hint = hint || ERROR_HINTS[code];
   }
 
   /** The form that crosses boundaries: no stack, nothing but what the user should see. */
@@ -78,7 +141,7 @@ export class CroniumError extends Error {
     return {
       code: this.code,
       message: this.message,
-      ...(this.hint ? { hint: this.hint } : {}),
+      hint: this.hint,
       ...(this.details ? { details: this.details } : {}),
     };
   }

@@ -1,15 +1,17 @@
-/** An error as the user reads it: what went wrong and, when known, what to do. */
+/** An error as the user reads it: what went wrong, its stable code, and under it what to do. */
 import type { ReactNode } from 'react';
 import type { ErrorInfo } from '../api';
 
-/** A block showing an error's message and hint, announced as an alert. */
-export function ErrorNotice({ error, children }: { error: ErrorInfo; children?: ReactNode }) {
+/** A block showing an error's message, then its hint on a line of its own, announced as an alert. */
+export function ErrorNotice({ error, children, role = 'alert' }: { error: ErrorInfo; children?: ReactNode; role?: 'alert' | 'status' }) {
   return (
-    <div className="notice notice-error" role="alert">
-      <p>
-        <span className="notice-message">{error.message}</span>
-        {error.hint && <span className="notice-hint"> {error.hint}</span>}
-      </p>
+    <div className="notice notice-error" role={role}>
+      <div className="notice-body">
+        <p>
+          <span className="notice-message">{error.message}</span> <code className="notice-code">{error.code}</code>
+        </p>
+        {error.hint && <p className="notice-hint">{error.hint}</p>}
+      </div>
       {children}
     </div>
   );

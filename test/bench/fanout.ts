@@ -5,9 +5,14 @@
  *   an `xargs -P 50` loop over `ssh`, parallel-ssh (`-p 50`) and Ansible ad-hoc (`-f 50`),
  *   each where installed, all measured in the same run against the same hosts;
  * - scheduling jitter: how late a per-second schedule's fires enqueue their job.
- * Needs root (the fleet).
+ * A peer (or Cronium) that fails or runs past its limit is recorded as such for that size, is not
+ * run again at that size or larger ones, and the rest goes on (peers.ts); fanoutRows turns it all
+ * into the table's rows. Needs root (the fleet).
  */
 import { spawnSync } from 'node:child_process';
+import type { Row } from './table';
+import { peerBaseline, stats } from './table';
+import { PEER_TIMEOUT_MS, seconds, timePeer, type PeerRun } from './peers';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,45 +26,114 @@ import { startFleet } from '../fleet/fleet';
 const SUBNET = 215;
 const ctx = { door: 'cli' as const };
 
-/** Wall times in ms per tool and host count, and jitter samples in ms. */
+/** Wall times in ms per tool and host count, how a tool failed at a size, and jitter samples in ms. */
 export interface FanoutFigures {
   sizes: number[];
   wall: Record<string, Record<number, number[]>>;
+  /** Per tool and host count: why it has no figure there (failed, timed out, or not run after that). */
+  failures: Record<string, Record<number, string>>;
   jitterMs: number[];
+}
+
+/** The tool whose row each size gets; the others are its baselines. */
+export const OURS = 'cronium (direct, concurrency 50)';
+
+/** The table rows of the fan-out figures: one per size, every peer a baseline (or how it failed), and the jitter. */
+export function fanoutRows(fan: FanoutFigures): Row[] {
+  const rows: Row[] = [];
+  const tools = [...new Set([...Object.keys(fan.wall), ...Object.keys(fan.failures)])];
+  const peerOf = (tool: string, n: number) => ({ samples: fan.wall[tool]?.[n] ?? [], ...(fan.failures[tool]?.[n] ? { failure: fan.failures[tool]![n]! } : {}) });
+  for (const n of fan.sizes) {
+    const ours = peerOf(OURS, n);
+    const peers = tools.filter((t) => t !== OURS).map((t) => peerBaseline(t, peerOf(t, n)));
+    const name = `fan-out of \`true\` to ${n} hosts, cold connections (${OURS})`;
+    if (ours.failure || ours.samples.length === 0) {
+      rows.push({ name, median: Number.NaN, spread: '-', unit: 'ms', baselines: [{ label: 'cronium', median: Number.NaN, failed: ours.failure ?? 'no samples' }, ...peers] });
+      continue;
+    }
+    const s = stats(ours.samples);
+    // A peer that failed or timed out is not ahead of us.
+    const fastest = peers.every((p) => p.failed !== undefined || s.median < p.median);
+    rows.push({
+      name,
+      median: s.median,
+      spread: `${s.p25.toFixed(0)}–${s.p75.toFixed(0)}`,
+      unit: 'ms',
+      baselines: peers,
+      ...(n === 100 ? { target: '< 5 s and ahead of every peer', verdict: s.median < 5000 && fastest ? ('met' as const) : ('missed' as const) } : {}),
+    });
+  }
+  if (fan.jitterMs.length) {
+    const j = stats(fan.jitterMs);
+    rows.push({ name: `scheduling jitter: per-second schedule, fire to job enqueued (${fan.jitterMs.length} fires)`, median: j.median, spread: `${j.p25.toFixed(0)}–${j.p75.toFixed(0)}`, unit: 'ms' });
+  }
+  return rows;
+}
+
+/**
+ * Records one timed run of a tool at a size; after a failure the tool is not run again at this
+ * size or larger ones (each would only wait for its own time limit), and those sizes say why.
+ */
+export class FanoutRecorder {
+  constructor(readonly figures: FanoutFigures) {}
+
+  /** Whether the tool failed at a size up to n (so it is not run at n). */
+  gaveUp(tool: string, n: number): boolean {
+    return Object.keys(this.figures.failures[tool] ?? {}).some((k) => Number(k) <= n);
+  }
+
+  /** Runs the timed peer unless the tool gave up; records its time or its failure. */
+  async measure(tool: string, n: number, run: () => Promise<PeerRun>): Promise<void> {
+    if (this.gaveUp(tool, n)) return;
+    const r = await run();
+    if (r.ok) {
+      ((this.figures.wall[tool] ??= {})[n] ??= []).push(r.ms);
+      return;
+    }
+    const failures = (this.figures.failures[tool] ??= {});
+    failures[n] = r.failure;
+    for (const m of this.figures.sizes) if (m > n) failures[m] = `not run: it failed at ${n} hosts (${r.failure})`;
+  }
 }
 
 function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-/** One cold fan-out: a fresh core (no pooled connections), the job, a worker, until the job ends. */
-async function runCronium(open: () => Core, hosts: string[]): Promise<number> {
+/**
+ * One cold fan-out: a fresh core (no pooled connections), the job, a worker, until the job ends;
+ * as a peer run: a job that fails, or is not done within the peers' limit (then cancelled), is a
+ * recorded failure. The core is closed either way.
+ */
+async function croniumRun(open: () => Core, hosts: string[], timeoutMs = PEER_TIMEOUT_MS): Promise<PeerRun> {
   const core = open();
-  const t0 = performance.now();
-  const { jobId } = await call(core.dispatch, 'jobs.run', { hosts, command: 'true', mode: 'direct', concurrency: 50 }, ctx);
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5 });
-  const detach = core.jobs.attach(worker);
-  worker.start();
-  for (;;) {
-    const status = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
-    if (!['queued', 'running'].includes(status)) {
-      if (status !== 'succeeded') throw new Error(`bench job ${jobId} ended ${status}`);
-      break;
+  let worker: Worker | undefined;
+  let detach: (() => void) | undefined;
+  try {
+    const t0 = performance.now();
+    const { jobId } = await call(core.dispatch, 'jobs.run', { hosts, command: 'true', mode: 'direct', concurrency: 50 }, ctx);
+    worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5 });
+    detach = core.jobs.attach(worker);
+    worker.start();
+    for (;;) {
+      const status = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
+      if (!['queued', 'running'].includes(status)) {
+        if (status !== 'succeeded') return { ok: false, failure: `the job ended ${status}` };
+        return { ok: true, ms: performance.now() - t0 };
+      }
+      if (performance.now() - t0 > timeoutMs) {
+        core.jobs.cancel(jobId);
+        return { ok: false, failure: `timed out after ${seconds(timeoutMs)}` };
+      }
+      await new Promise((r) => setTimeout(r, 5));
     }
-    await new Promise((r) => setTimeout(r, 5));
+  } catch (e) {
+    return { ok: false, failure: (e as Error).message };
+  } finally {
+    await worker?.stop();
+    detach?.();
+    core.close();
   }
-  const ms = performance.now() - t0;
-  await worker.stop();
-  detach();
-  core.close();
-  return ms;
-}
-
-function timeCmd(cmd: string, args: string[]): number {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}`);
-  return performance.now() - t0;
 }
 
 /** Runs the fan-out and jitter benchmark, or says why it cannot run here. */
@@ -80,8 +154,8 @@ export async function benchFanout(opts: { runs?: number; sizes?: number[] } = {}
     try {
       for (const h of fleet.hosts) core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
       const names = fleet.hosts.map((h) => h.name);
-      const figures: FanoutFigures = { sizes, wall: {}, jitterMs: [] };
-      const record = (tool: string, n: number, ms: number) => ((figures.wall[tool] ??= {})[n] ??= []).push(ms);
+      const figures: FanoutFigures = { sizes, wall: {}, failures: {}, jitterMs: [] };
+      const rec = new FanoutRecorder(figures);
       const inventory = join(scratch, 'inventory.ini');
       writeFileSync(inventory, `${names.map((n) => `${n} ansible_host=${fleet.host(n).address} ansible_user=${fleet.host(n).user} ansible_ssh_private_key_file=${fleet.host(n).identityFile}`).join('\n')}\n`);
       for (const n of sizes) {
@@ -89,11 +163,13 @@ export async function benchFanout(opts: { runs?: number; sizes?: number[] } = {}
         const hostsFile = join(scratch, `hosts-${n}`);
         writeFileSync(hostsFile, `${subset.join('\n')}\n`);
         for (let i = 0; i < runs; i++) {
-          record('cronium (direct, concurrency 50)', n, await runCronium(open, subset));
-          record('xargs -P 50 ssh', n, timeCmd('sh', ['-c', `xargs -P 50 -I{} ssh -F "${cfg}" -o BatchMode=yes {} true < "${hostsFile}"`]));
-          if (has('parallel-ssh')) record('parallel-ssh -p 50', n, timeCmd('parallel-ssh', ['-h', hostsFile, '-p', '50', '-x', `-F ${cfg}`, '-O', 'BatchMode=yes', 'true']));
+          await rec.measure(OURS, n, () => croniumRun(open, subset));
+          await rec.measure('xargs -P 50 ssh', n, () => timePeer('sh', ['-c', `xargs -P 50 -I{} ssh -F "${cfg}" -o BatchMode=yes {} true < "${hostsFile}"`]));
+          if (has('parallel-ssh')) await rec.measure('parallel-ssh -p 50', n, () => timePeer('parallel-ssh', ['-h', hostsFile, '-p', '50', '-x', `-F ${cfg}`, '-O', 'BatchMode=yes', 'true']));
           if (has('ansible')) {
-            record('ansible -f 50', n, timeCmd('sh', ['-c', `ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_SSH_ARGS="-o UserKnownHostsFile=${knownHosts}" ansible all -i "${inventory}" -l "${subset.join(',')}" -m shell -a true -f 50 >/dev/null`]));
+            await rec.measure('ansible -f 50', n, () =>
+              timePeer('sh', ['-c', `ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_SSH_ARGS="-o UserKnownHostsFile=${knownHosts}" ansible all -i "${inventory}" -l "${subset.join(',')}" -m shell -a true -f 50 >/dev/null`]),
+            );
           }
         }
       }

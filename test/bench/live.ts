@@ -293,7 +293,7 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
         await server.stop();
         server = undefined;
         const s0 = performance.now();
-        const ssh = spawnSync('ssh', ['-F', sshCfg, '-o', 'BatchMode=yes', HOST, HUNDRED_MB], { stdio: ['ignore', 'ignore', 'ignore'] });
+        const ssh = spawnSync('ssh', ['-F', sshCfg, '-o', 'BatchMode=yes', HOST, HUNDRED_MB], { stdio: ['ignore', 'ignore', 'ignore'], timeout: 300_000, killSignal: 'SIGKILL' });
         if (ssh.status !== 0) throw new Error(`bench: ssh ${HOST} <100 MB> exited ${ssh.status}`);
         t.sshSeconds.push((performance.now() - s0) / 1000);
       }

@@ -30,10 +30,10 @@ import { benchQueue } from './queue';
 import { benchDeploy } from './deploy';
 import { benchLive } from './live';
 import { benchRunner } from './runner';
-import { benchFanout } from './fanout';
+import { benchFanout, fanoutRows } from './fanout';
 import { benchSsh } from './ssh';
 import { benchStore } from './store';
-import { iqr, stats, type BenchContext, type Row } from './table';
+import { failedRow, iqr, peerBaseline, renderTable, stats, type BenchContext, type Row } from './table';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const started = Date.now();
@@ -41,8 +41,18 @@ const rows: Row[] = [];
 /** Progress on stderr, so a long run shows where it is (the table goes to stdout). */
 const progress = (what: string) => process.stderr.write(`bench: ${what} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
 
-progress('store scale');
-{
+/** Runs one area of the benchmark; one that throws becomes a row saying so, and the run goes on to the table. */
+async function area(name: string, fn: () => Promise<void> | void): Promise<void> {
+  progress(name);
+  try {
+    await fn();
+  } catch (e) {
+    progress(`${name}: failed: ${(e as Error)?.message ?? String(e)}`);
+    rows.push(failedRow(name, e));
+  }
+}
+
+await area('store scale', async () => {
   const st = await benchStore();
   const raw = stats(st.hostsRaw);
   const store = `${st.hosts.toLocaleString('en')} hosts, ${st.runs.toLocaleString('en')} runs in ${st.jobs.toLocaleString('en')} jobs`;
@@ -76,238 +86,198 @@ progress('store scale');
     baseline: `node -e 0: ${n.median.toFixed(0)} ms`,
     ratio: c.median / n.median,
   });
-}
-
-progress('queue');
-const q = benchQueue(20_000, 5);
-const qs = stats(q.runsPerSecond);
-const qb = stats(q.baselinePerSecond);
-rows.push({
-  name: 'queue: claim + start + complete, 20,000 runs over 100 hosts',
-  median: qs.median,
-  spread: `${qs.p25.toFixed(0)}–${qs.p75.toFixed(0)}`,
-  unit: 'runs/s',
-  baseline: `bare 1-row UPDATE transactions: ${qb.median.toFixed(0)}/s`,
-  ratio: qs.median / qb.median,
-  target: '> 5,000 runs/s',
-  verdict: qs.median > 5000 ? 'met' : 'missed',
 });
 
-progress('ssh');
-const ssh = await benchSsh();
-if ('skipped' in ssh) {
-  rows.push({ name: 'SSH handshake and warm exec', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${ssh.skipped}` });
-} else {
-  const spread = (s: { p25: number; p75: number }) => `${s.p25.toFixed(2)}–${s.p75.toFixed(2)}`;
-  const hs = stats(ssh.handshake);
-  const we = stats(ssh.warmExec);
-  const sshTrue = { label: '`ssh host true`', median: stats(ssh.sshTrue).median };
-  const master = { label: '`ssh` + warm ControlMaster', median: stats(ssh.controlMaster).median };
-  rows.push({ name: 'SSH handshake: new pooled connection (TCP, kex, host key, auth)', median: hs.median, spread: spread(hs), unit: 'ms', baselines: [sshTrue] });
-  rows.push({ name: 'warm exec of `true` through the pool', median: we.median, spread: spread(we), unit: 'ms', baselines: [sshTrue, master] });
-}
-
-progress('runner deploy');
-const dep = await benchDeploy();
-if ('skipped' in dep) {
-  rows.push({ name: 'runner deploy (cold) and per-run check (warm)', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${dep.skipped}` });
-} else {
-  const spread = (s: { p25: number; p75: number }) => `${s.p25.toFixed(1)}–${s.p75.toFixed(1)}`;
-  for (const transport of ['sftp', 'exec-gzip'] as const) {
-    const s = stats(dep.cold[transport]);
-    rows.push({
-      name: `runner cold deploy, new connection, ${transport} (${(dep.bytes[transport] / 1048576).toFixed(1)} MB sent)`,
-      median: s.median,
-      spread: spread(s),
-      unit: 'ms',
-      target: '< 1 s on loopback',
-      verdict: s.median < 1000 ? 'met' : 'missed',
-    });
-  }
-  const w = stats(dep.warm);
-  rows.push({ name: 'runner warm check (cached binary re-hashed on the host, pooled connection)', median: w.median, spread: spread(w), unit: 'ms' });
-}
-
-progress('single host: runner, direct, ssh, ControlMaster');
-const rm = await benchRunner();
-if ('skipped' in rm) {
-  rows.push({ name: 'single host: runner mode, direct mode, ssh, ControlMaster', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${rm.skipped}` });
-} else {
-  const med = (x: number[]) => stats(x).median;
-  const ratio = med(rm.runner) / med(rm.direct);
-  const sshTrue = { label: '`ssh host true`', median: med(rm.ssh) };
-  const master = { label: '`ssh` + warm ControlMaster', median: med(rm.controlMaster) };
+await area('queue', () => {
+  const q = benchQueue(20_000, 5);
+  const qs = stats(q.runsPerSecond);
+  const qb = stats(q.baselinePerSecond);
   rows.push({
-    name: `single host, \`true\`: runner mode, warm (cached runner re-hashed on the host before the run, pooled connection; ${rm.runner.length} runs)`,
-    median: med(rm.runner),
-    spread: iqr(rm.runner),
-    unit: 'ms',
-    baselines: [{ label: 'direct mode', median: med(rm.direct) }, sshTrue, master],
-    target: '≤ 1.25x direct',
-    verdict: ratio <= 1.25 ? 'met' : 'missed',
+    name: 'queue: claim + start + complete, 20,000 runs over 100 hosts',
+    median: qs.median,
+    spread: `${qs.p25.toFixed(0)}–${qs.p75.toFixed(0)}`,
+    unit: 'runs/s',
+    baseline: `bare 1-row UPDATE transactions: ${qb.median.toFixed(0)}/s`,
+    ratio: qs.median / qb.median,
+    target: '> 5,000 runs/s',
+    verdict: qs.median > 5000 ? 'met' : 'missed',
   });
-  rows.push({ name: `single host, \`true\`: direct mode (pooled connection; ${rm.direct.length} runs)`, median: med(rm.direct), spread: iqr(rm.direct), unit: 'ms', baselines: [sshTrue, master] });
-  // A 1-second script: what each way adds to the second.
-  const over = (x: number[]) => x.map((v) => v - 1000);
-  const sleep = rm.sleep1;
-  rows.push({
-    name: `single host, 1-second script (\`sleep 1\`): overhead over 1,000 ms, runner mode, warm (${sleep.runner.length} runs)`,
-    median: med(over(sleep.runner)),
-    spread: iqr(over(sleep.runner)),
-    unit: 'ms',
-    baselines: [
-      { label: 'direct mode', median: med(over(sleep.direct)) },
-      { label: '`ssh host sleep 1`', median: med(over(sleep.ssh)) },
-      { label: '`ssh` + warm ControlMaster', median: med(over(sleep.controlMaster)) },
-    ],
-  });
-  rows.push({
-    name: `single host, 1-second script: overhead over 1,000 ms, direct mode (${sleep.direct.length} runs)`,
-    median: med(over(sleep.direct)),
-    spread: iqr(over(sleep.direct)),
-    unit: 'ms',
-    baselines: [
-      { label: '`ssh host sleep 1`', median: med(over(sleep.ssh)) },
-      { label: '`ssh` + warm ControlMaster', median: med(over(sleep.controlMaster)) },
-    ],
-  });
-  // The per-run check's parts: the tool runner mode uses first, against the others and a bare exec.
-  const hx = rm.hashExec;
-  const first = hx['openssl dgst -sha256'] ? 'openssl dgst -sha256' : 'sha256sum';
-  if (hx[first]) {
-    rows.push({
-      name: `per-run check's hash: exec of \`${first}\` on the cached runner (${(rm.binaryBytes / 1048576).toFixed(1)} MB) over the pooled connection`,
-      median: med(hx[first]),
-      spread: iqr(hx[first], 2),
-      unit: 'ms',
-      baselines: Object.entries(hx)
-        .filter(([label]) => label !== first)
-        .map(([label, x]) => ({ label: label === 'true' ? 'exec of `true`' : `\`${label}\``, median: med(x) })),
-    });
-  }
-}
+});
 
-progress('fan-out (Ansible takes most of it)');
-const fan = await benchFanout();
-if ('skipped' in fan) {
-  rows.push({ name: 'fan-out and scheduling jitter', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${fan.skipped}` });
-} else {
-  const ours = 'cronium (direct, concurrency 50)';
-  for (const n of fan.sizes) {
-    const s = stats(fan.wall[ours]![n]!);
-    const peers = Object.entries(fan.wall)
-      .filter(([tool]) => tool !== ours)
-      .map(([tool, byN]) => ({ label: tool, median: stats(byN[n]!).median }));
-    const fastest = peers.every((p) => s.median < p.median);
-    rows.push({
-      name: `fan-out of \`true\` to ${n} hosts, cold connections (${ours})`,
-      median: s.median,
-      spread: `${s.p25.toFixed(0)}–${s.p75.toFixed(0)}`,
-      unit: 'ms',
-      baselines: peers,
-      ...(n === 100 ? { target: '< 5 s and ahead of every peer', verdict: s.median < 5000 && fastest ? ('met' as const) : ('missed' as const) } : {}),
-    });
+await area('ssh', async () => {
+  const ssh = await benchSsh();
+  if ('skipped' in ssh) {
+    rows.push({ name: 'SSH handshake and warm exec', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${ssh.skipped}` });
+  } else {
+    const spread = (s: { p25: number; p75: number }) => `${s.p25.toFixed(2)}–${s.p75.toFixed(2)}`;
+    const hs = stats(ssh.handshake);
+    const we = stats(ssh.warmExec);
+    const sshTrue = peerBaseline('`ssh host true`', { samples: ssh.sshTrue, ...(ssh.failures.sshTrue ? { failure: ssh.failures.sshTrue } : {}) });
+    const master = peerBaseline('`ssh` + warm ControlMaster', { samples: ssh.controlMaster, ...(ssh.failures.controlMaster ? { failure: ssh.failures.controlMaster } : {}) });
+    rows.push({ name: 'SSH handshake: new pooled connection (TCP, kex, host key, auth)', median: hs.median, spread: spread(hs), unit: 'ms', baselines: [sshTrue] });
+    rows.push({ name: 'warm exec of `true` through the pool', median: we.median, spread: spread(we), unit: 'ms', baselines: [sshTrue, master] });
   }
-  const j = stats(fan.jitterMs);
-  rows.push({ name: `scheduling jitter: per-second schedule, fire to job enqueued (${fan.jitterMs.length} fires)`, median: j.median, spread: `${j.p25.toFixed(0)}–${j.p75.toFixed(0)}`, unit: 'ms' });
-}
+});
 
-progress('live logs, browser, throughput');
-const live = await benchLive();
-if ('skipped' in live) {
-  rows.push({ name: 'live log latency, browser latency, frame rate, throughput', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.skipped}` });
-} else {
-  const latencyRow = (name: string, x: { latencies: number[]; missing: number }): Row => {
-    const s = stats(x.latencies);
-    return {
-      name: `${name}${x.missing ? ` (${x.missing} lines never arrived)` : ''}`,
-      median: s.median,
-      spread: iqr(x.latencies),
+await area('runner deploy', async () => {
+  const dep = await benchDeploy();
+  if ('skipped' in dep) {
+    rows.push({ name: 'runner deploy (cold) and per-run check (warm)', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${dep.skipped}` });
+  } else {
+    const spread = (s: { p25: number; p75: number }) => `${s.p25.toFixed(1)}–${s.p75.toFixed(1)}`;
+    for (const transport of ['sftp', 'exec-gzip'] as const) {
+      const s = stats(dep.cold[transport]);
+      rows.push({
+        name: `runner cold deploy, new connection, ${transport} (${(dep.bytes[transport] / 1048576).toFixed(1)} MB sent)`,
+        median: s.median,
+        spread: spread(s),
+        unit: 'ms',
+        target: '< 1 s on loopback',
+        verdict: s.median < 1000 ? 'met' : 'missed',
+      });
+    }
+    const w = stats(dep.warm);
+    rows.push({ name: 'runner warm check (cached binary re-hashed on the host, pooled connection)', median: w.median, spread: spread(w), unit: 'ms' });
+  }
+});
+
+await area('single host: runner, direct, ssh, ControlMaster', async () => {
+  const rm = await benchRunner();
+  if ('skipped' in rm) {
+    rows.push({ name: 'single host: runner mode, direct mode, ssh, ControlMaster', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${rm.skipped}` });
+  } else {
+    const med = (x: number[]) => stats(x).median;
+    const ratio = med(rm.runner) / med(rm.direct);
+    const peer = (label: string, way: 'ssh' | 'controlMaster', samples: number[]) => peerBaseline(label, { samples, ...(rm.failures[way] ? { failure: rm.failures[way] } : {}) });
+    const sshTrue = peer('`ssh host true`', 'ssh', rm.ssh);
+    const master = peer('`ssh` + warm ControlMaster', 'controlMaster', rm.controlMaster);
+    rows.push({
+      name: `single host, \`true\`: runner mode, warm (cached runner re-hashed on the host before the run, pooled connection; ${rm.runner.length} runs)`,
+      median: med(rm.runner),
+      spread: iqr(rm.runner),
       unit: 'ms',
-      baseline: `p99: ${s.p99.toFixed(1)} ms`,
-      target: 'p99 < 50 ms',
-      verdict: s.p99 < 50 && x.missing === 0 ? 'met' : 'missed',
+      baselines: [{ label: 'direct mode', median: med(rm.direct) }, sshTrue, master],
+      target: '≤ 1.25x direct',
+      verdict: ratio <= 1.25 ? 'met' : 'missed',
+    });
+    rows.push({ name: `single host, \`true\`: direct mode (pooled connection; ${rm.direct.length} runs)`, median: med(rm.direct), spread: iqr(rm.direct), unit: 'ms', baselines: [sshTrue, master] });
+    // A 1-second script: what each way adds to the second.
+    const over = (x: number[]) => x.map((v) => v - 1000);
+    const sleep = rm.sleep1;
+    rows.push({
+      name: `single host, 1-second script (\`sleep 1\`): overhead over 1,000 ms, runner mode, warm (${sleep.runner.length} runs)`,
+      median: med(over(sleep.runner)),
+      spread: iqr(over(sleep.runner)),
+      unit: 'ms',
+      baselines: [{ label: 'direct mode', median: med(over(sleep.direct)) }, peer('`ssh host sleep 1`', 'ssh', over(sleep.ssh)), peer('`ssh` + warm ControlMaster', 'controlMaster', over(sleep.controlMaster))],
+    });
+    rows.push({
+      name: `single host, 1-second script: overhead over 1,000 ms, direct mode (${sleep.direct.length} runs)`,
+      median: med(over(sleep.direct)),
+      spread: iqr(over(sleep.direct)),
+      unit: 'ms',
+      baselines: [peer('`ssh host sleep 1`', 'ssh', over(sleep.ssh)), peer('`ssh` + warm ControlMaster', 'controlMaster', over(sleep.controlMaster))],
+    });
+    // The per-run check's parts: the tool runner mode uses first, against the others and a bare exec.
+    const hx = rm.hashExec;
+    const first = hx['openssl dgst -sha256'] ? 'openssl dgst -sha256' : 'sha256sum';
+    if (hx[first]) {
+      rows.push({
+        name: `per-run check's hash: exec of \`${first}\` on the cached runner (${(rm.binaryBytes / 1048576).toFixed(1)} MB) over the pooled connection`,
+        median: med(hx[first]),
+        spread: iqr(hx[first], 2),
+        unit: 'ms',
+        baselines: Object.entries(hx)
+          .filter(([label]) => label !== first)
+          .map(([label, x]) => ({ label: label === 'true' ? 'exec of `true`' : `\`${label}\``, median: med(x) })),
+      });
+    }
+  }
+});
+
+await area('fan-out (Ansible takes most of it)', async () => {
+  const fan = await benchFanout();
+  if ('skipped' in fan) rows.push({ name: 'fan-out and scheduling jitter', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${fan.skipped}` });
+  else rows.push(...fanoutRows(fan));
+});
+
+await area('live logs, browser, throughput', async () => {
+  const live = await benchLive();
+  if ('skipped' in live) {
+    rows.push({ name: 'live log latency, browser latency, frame rate, throughput', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.skipped}` });
+  } else {
+    const latencyRow = (name: string, x: { latencies: number[]; missing: number }): Row => {
+      const s = stats(x.latencies);
+      return {
+        name: `${name}${x.missing ? ` (${x.missing} lines never arrived)` : ''}`,
+        median: s.median,
+        spread: iqr(x.latencies),
+        unit: 'ms',
+        baseline: `p99: ${s.p99.toFixed(1)} ms`,
+        target: 'p99 < 50 ms',
+        verdict: s.p99 < 50 && x.missing === 0 ? 'met' : 'missed',
+      };
     };
-  };
-  for (const a of live.api) rows.push(latencyRow(`live log latency p50, line on the host → its run.log event in a WebSocket client of \`cronium serve\`: ${a.label}, ${a.mode} mode`, a));
-  if ('skipped' in live.browser) rows.push({ name: 'browser latency, line on the host → the xterm of the job view', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.browser.skipped}` });
-  else rows.push(latencyRow(`browser latency p50, line on the host → drawn into the xterm rows of the job view (Chromium, MutationObserver): ${live.browser.label}, ${live.browser.mode} mode`, live.browser));
-  if (!('skipped' in live.browserSocket)) {
-    const s = stats(live.browserSocket.latencies);
-    rows.push({
-      name: `of which: line on the host → its run.log message at the page's WebSocket (same lines; the rest is the page's pump and xterm's render)`,
-      median: s.median,
-      spread: iqr(live.browserSocket.latencies),
-      unit: 'ms',
-      baseline: `p99: ${s.p99.toFixed(1)} ms`,
-    });
+    for (const a of live.api) rows.push(latencyRow(`live log latency p50, line on the host → its run.log event in a WebSocket client of \`cronium serve\`: ${a.label}, ${a.mode} mode`, a));
+    if ('skipped' in live.browser) rows.push({ name: 'browser latency, line on the host → the xterm of the job view', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.browser.skipped}` });
+    else rows.push(latencyRow(`browser latency p50, line on the host → drawn into the xterm rows of the job view (Chromium, MutationObserver): ${live.browser.label}, ${live.browser.mode} mode`, live.browser));
+    if (!('skipped' in live.browserSocket)) {
+      const s = stats(live.browserSocket.latencies);
+      rows.push({
+        name: `of which: line on the host → its run.log message at the page's WebSocket (same lines; the rest is the page's pump and xterm's render)`,
+        median: s.median,
+        spread: iqr(live.browserSocket.latencies),
+        unit: 'ms',
+        baseline: `p99: ${s.p99.toFixed(1)} ms`,
+      });
+    }
+    if ('skipped' in live.fps) rows.push({ name: 'frame rate of the job view at 10 MB/s', median: Number.NaN, spread: '-', unit: 'fps', baseline: `skipped: ${live.fps.skipped}` });
+    else {
+      const b = stats(live.fps.busy);
+      const i = stats(live.fps.idle);
+      rows.push({
+        name: `frame rate of the job view while a run prints ${live.fps.mbPerSecond.toFixed(1)} MB/s (requestAnimationFrame per second, ${live.fps.busy.length} s)`,
+        median: b.median,
+        spread: `${b.min}–${b.max} (min–max)`,
+        unit: 'fps',
+        baseline: `same page idle: ${i.median} fps`,
+        ratio: b.median / i.median,
+      });
+    }
+    for (const t of live.throughput) {
+      const mbps = t.seconds.map((x) => 100 / x);
+      const ssh = t.sshSeconds.map((x) => 100 / x);
+      const m = stats(mbps);
+      rows.push({
+        name: `throughput: 100 MB of output from one run, ${t.mode} mode, to the store and one API client (${t.seconds.length} runs)`,
+        median: m.median,
+        spread: `${m.min.toFixed(1)}–${m.max.toFixed(1)} (min–max)`,
+        unit: 'MB/s',
+        baseline: `\`ssh host <same command> > /dev/null\`: ${stats(ssh).median.toFixed(0)} MB/s`,
+        ratio: m.median / stats(ssh).median,
+      });
+      const r = stats(t.peakRssMb);
+      rows.push({ name: `peak RSS of the app process (\`cronium serve\`) during that run, ${t.mode} mode`, median: r.median, spread: `${r.min.toFixed(0)}–${r.max.toFixed(0)} (min–max)`, unit: 'MB' });
+    }
   }
-  if ('skipped' in live.fps) rows.push({ name: 'frame rate of the job view at 10 MB/s', median: Number.NaN, spread: '-', unit: 'fps', baseline: `skipped: ${live.fps.skipped}` });
-  else {
-    const b = stats(live.fps.busy);
-    const i = stats(live.fps.idle);
-    rows.push({
-      name: `frame rate of the job view while a run prints ${live.fps.mbPerSecond.toFixed(1)} MB/s (requestAnimationFrame per second, ${live.fps.busy.length} s)`,
-      median: b.median,
-      spread: `${b.min}–${b.max} (min–max)`,
-      unit: 'fps',
-      baseline: `same page idle: ${i.median} fps`,
-      ratio: b.median / i.median,
-    });
-  }
-  for (const t of live.throughput) {
-    const mbps = t.seconds.map((x) => 100 / x);
-    const ssh = t.sshSeconds.map((x) => 100 / x);
-    const m = stats(mbps);
-    rows.push({
-      name: `throughput: 100 MB of output from one run, ${t.mode} mode, to the store and one API client (${t.seconds.length} runs)`,
-      median: m.median,
-      spread: `${m.min.toFixed(1)}–${m.max.toFixed(1)} (min–max)`,
-      unit: 'MB/s',
-      baseline: `\`ssh host <same command> > /dev/null\`: ${stats(ssh).median.toFixed(0)} MB/s`,
-      ratio: m.median / stats(ssh).median,
-    });
-    const r = stats(t.peakRssMb);
-    rows.push({ name: `peak RSS of the app process (\`cronium serve\`) during that run, ${t.mode} mode`, median: r.median, spread: `${r.min.toFixed(0)}–${r.max.toFixed(0)} (min–max)`, unit: 'MB' });
-  }
-}
+});
 
 // Helper round trip (tunnel / in-band), issue #8.9: test/bench/helpers.ts exports
 // `benchHelpers(ctx: BenchContext): Promise<void>`, which appends its own rows to ctx.rows (fleet
 // subnet 224). Until that file exists the table says so.
 const helpersFile = join(ROOT, 'test/bench/helpers.ts');
 if (existsSync(helpersFile)) {
-  progress('helpers');
-  const mod = (await import(pathToFileURL(helpersFile).href)) as { benchHelpers: (ctx: BenchContext) => Promise<void> };
-  await mod.benchHelpers({ rows, stats });
+  await area('helpers', async () => {
+    const mod = (await import(pathToFileURL(helpersFile).href)) as { benchHelpers: (ctx: BenchContext) => Promise<void> };
+    await mod.benchHelpers({ rows, stats });
+  });
 } else {
   rows.push({ name: 'helper round trip (tunnel / in-band)', median: Number.NaN, spread: '-', unit: 'ms', baseline: 'not measured yet (test/bench/helpers.ts)' });
 }
 progress('done');
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-/** The baseline column: one baseline, or several separated by semicolons. */
-function baselineCell(x: Row): string {
-  if (x.baselines?.length) return x.baselines.map((b) => `${b.label}: ${b.median.toFixed(b.median < 10 ? 2 : 1)} ${b.unit ?? 'ms'}`).join('; ');
-  return x.baseline ?? '-';
-}
-
-/** The ratio column, in the order of the baselines. */
-function ratioCell(x: Row): string {
-  if (x.baselines?.length) return x.baselines.map((b) => `${(x.median / b.median).toFixed(2)}x`).join(' / ');
-  return x.ratio ? `${x.ratio.toFixed(2)}x` : '-';
-}
-
-const header = '| figure | median | spread (p25–p75 unless noted) | baseline | ratio | target | verdict |\n| --- | --- | --- | --- | --- | --- | --- |';
-const md = [
-  `Machine: ${machine}; the whole run took ${((Date.now() - started) / 60_000).toFixed(1)} min.`,
-  '',
-  header,
-  ...rows.map(
-    (x) =>
-      `| ${x.name} | ${Number.isNaN(x.median) ? '-' : `${x.median.toFixed(x.unit === 'ms' && x.median < 10 ? 2 : 1)} ${x.unit}`} | ${x.spread} | ${baselineCell(x)} | ${ratioCell(x)} | ${x.target ?? '-'} | ${x.verdict ?? '-'} |`,
-  ),
-].join('\n');
+const md = [`Machine: ${machine}; the whole run took ${((Date.now() - started) / 60_000).toFixed(1)} min.`, '', renderTable(rows)].join('\n');
 console.log(md);
 mkdirSync(join(ROOT, 'test/bench/results'), { recursive: true });
 writeFileSync(join(ROOT, 'test/bench/results/latest.json'), JSON.stringify({ machine, at: new Date().toISOString(), rows }, null, 2));

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { openCore } from '../../electron/core/core';
 import type { ExecMode, ExecOutcome, ExecRequest } from '../../electron/core/exec/types';
 import { startFleet } from '../fleet/fleet';
+import { PeerFailure, timePeerSync } from './peers';
 import { benchArtifacts } from './artifacts';
 
 /** Its own fleet subnet (the runner integration test uses 208). */
@@ -40,6 +41,8 @@ export interface RunnerFigures {
   hashExec: Record<string, number[]>;
   /** Size of the runner binary in bytes. */
   binaryBytes: number;
+  /** A peer way that failed or timed out (no more samples after it): what its baselines say instead. */
+  failures: Partial<Record<'ssh' | 'controlMaster', string>>;
 }
 
 /** Runs the runner-mode benchmark, or says why it cannot run here. */
@@ -79,23 +82,31 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
       const sshBase = ['-F', join(fleet.dir, 'ssh_config'), '-o', 'BatchMode=yes'];
       const controlPath = join(fleet.dir, 'cm-runner-bench');
       const mux = ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`];
-      const timeSsh = (args: string[], command: string): number => {
-        const t0 = performance.now();
-        const r = spawnSync('ssh', [...sshBase, ...args, 'default', command], { stdio: 'ignore' });
-        if (r.status !== 0) throw new Error(`bench: ssh ${args.join(' ')} default ${command} exited ${r.status}`);
-        return performance.now() - t0;
+      const failures: RunnerFigures['failures'] = {};
+      /** One ssh peer run of a way, unless that way failed before (then nothing is recorded). */
+      const timeSsh = (way: 'ssh' | 'controlMaster', command: string, into: number[]): void => {
+        if (failures[way]) return;
+        try {
+          into.push(timePeerSync('ssh', [...sshBase, ...(way === 'controlMaster' ? mux : []), 'default', command], 60_000));
+        } catch (e) {
+          if (!(e instanceof PeerFailure)) throw e;
+          failures[way] = e.message;
+        }
       };
       master = spawn('ssh', [...sshBase, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'default'], { stdio: 'ignore' });
       const deadline = Date.now() + 10_000;
-      while (spawnSync('ssh', [...sshBase, ...mux, '-O', 'check', 'default'], { stdio: 'ignore' }).status !== 0) {
-        if (Date.now() > deadline) throw new Error('bench: the ControlMaster did not come up');
+      while (spawnSync('ssh', [...sshBase, ...mux, '-O', 'check', 'default'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
+        if (Date.now() > deadline) {
+          failures.controlMaster = 'the ControlMaster did not come up within 10 s';
+          break;
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
       // Warm up: deploy, pool the connection, and let both paths JIT.
       for (let i = 0; i < 3; i++) {
         await once('runner');
         await once('direct');
-        timeSsh(mux, 'true');
+        timeSsh('controlMaster', 'true', []);
       }
       const figures: RunnerFigures = {
         runner: [],
@@ -106,20 +117,21 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
         sleep1: { runner: [], direct: [], ssh: [], controlMaster: [] },
         hashExec: {},
         binaryBytes: 0,
+        failures,
       };
       for (let i = 0; i < runs; i++) {
         const r = await once('runner');
         figures.runner.push(r.ms);
         if (r.outcome.timings.deploy !== null) figures.deploy.push(r.outcome.timings.deploy);
         figures.direct.push((await once('direct')).ms);
-        figures.controlMaster.push(timeSsh(mux, 'true'));
-        if (i < sshRuns) figures.ssh.push(timeSsh([], 'true'));
+        timeSsh('controlMaster', 'true', figures.controlMaster);
+        if (i < sshRuns) timeSsh('ssh', 'true', figures.ssh);
       }
       for (let i = 0; i < sleepRuns; i++) {
         figures.sleep1.runner.push((await once('runner', 'sleep 1\n')).ms);
         figures.sleep1.direct.push((await once('direct', 'sleep 1\n')).ms);
-        figures.sleep1.ssh.push(timeSsh([], 'sleep 1'));
-        figures.sleep1.controlMaster.push(timeSsh(mux, 'sleep 1'));
+        timeSsh('ssh', 'sleep 1', figures.sleep1.ssh);
+        timeSsh('controlMaster', 'sleep 1', figures.sleep1.controlMaster);
       }
       // The per-run check's parts: each hash tool on the cached binary, one exec on a pooled connection.
       const deployed = await core.runner.deploy(host.name);
@@ -148,7 +160,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
       } finally {
         conn.close();
       }
-      spawnSync('ssh', [...sshBase, ...mux, '-O', 'exit', 'default'], { stdio: 'ignore' });
+      spawnSync('ssh', [...sshBase, ...mux, '-O', 'exit', 'default'], { stdio: 'ignore', timeout: 10_000 });
       return figures;
     } finally {
       core.close();

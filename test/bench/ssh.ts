@@ -14,6 +14,7 @@ import type { HostKeyStore } from '../../electron/core/ssh/host-key-store';
 import { Ssh2Pool } from '../../electron/core/ssh/ssh2-pool';
 import type { SshTarget } from '../../electron/core/ssh/types';
 import { startFleet } from '../fleet/fleet';
+import { samplePeerSync, timePeerSync } from './peers';
 
 /** Its own fleet subnet, so a bench never collides with a test run. */
 const SUBNET = 206;
@@ -24,6 +25,8 @@ export interface SshFigures {
   sshTrue: number[];
   warmExec: number[];
   controlMaster: number[];
+  /** A peer that failed or timed out: what its baseline says instead of a figure. */
+  failures: { sshTrue?: string; controlMaster?: string };
 }
 
 /** Runs the SSH benchmark, or says why it cannot run here. */
@@ -46,7 +49,7 @@ export async function benchSsh(opts: { handshakes?: number; execs?: number; sshR
     };
     const target: SshTarget = { name: 'bench', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, jumps: [] };
     const pool = new Ssh2Pool(trust, { agentSocket: null });
-    const figures: SshFigures = { handshake: [], sshTrue: [], warmExec: [], controlMaster: [] };
+    const figures: SshFigures = { handshake: [], sshTrue: [], warmExec: [], controlMaster: [], failures: {} };
     try {
       // Handshake: each sample dials a new connection (the previous one is closed first).
       for (let i = 0; i < handshakes + 3; i++) {
@@ -70,29 +73,27 @@ export async function benchSsh(opts: { handshakes?: number; execs?: number; sshR
 
     const config = join(fleet.dir, 'ssh_config');
     const base = ['-F', config, '-o', 'BatchMode=yes'];
-    const timeSsh = (args: string[]): number => {
-      const t0 = performance.now();
-      const r = spawnSync('ssh', [...base, ...args, 'bench', 'true'], { stdio: 'ignore' });
-      if (r.status !== 0) throw new Error(`bench: ssh ${args.join(' ')} bench true exited ${r.status}`);
-      return performance.now() - t0;
-    };
-    for (let i = 0; i < sshRuns + 2; i++) {
-      const ms = timeSsh([]);
-      if (i >= 2) figures.sshTrue.push(ms);
-    }
+    const timeSsh = (args: string[]): number => timePeerSync('ssh', [...base, ...args, 'bench', 'true']);
+    const plain = samplePeerSync(sshRuns, 2, () => timeSsh([]));
+    figures.sshTrue = plain.samples;
+    if (plain.failure) figures.failures.sshTrue = plain.failure;
     const controlPath = join(fleet.dir, 'cm-bench');
     master = spawn('ssh', [...base, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'bench'], { stdio: 'ignore' });
     const mux = ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`];
     const deadline = Date.now() + 10_000;
-    while (spawnSync('ssh', [...base, ...mux, '-O', 'check', 'bench'], { stdio: 'ignore' }).status !== 0) {
-      if (Date.now() > deadline) throw new Error('bench: the ControlMaster did not come up');
+    while (spawnSync('ssh', [...base, ...mux, '-O', 'check', 'bench'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
+      if (Date.now() > deadline) {
+        figures.failures.controlMaster = 'the ControlMaster did not come up within 10 s';
+        break;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
-    for (let i = 0; i < sshRuns + 2; i++) {
-      const ms = timeSsh(mux);
-      if (i >= 2) figures.controlMaster.push(ms);
+    if (!figures.failures.controlMaster) {
+      const muxed = samplePeerSync(sshRuns, 2, () => timeSsh(mux));
+      figures.controlMaster = muxed.samples;
+      if (muxed.failure) figures.failures.controlMaster = muxed.failure;
+      spawnSync('ssh', [...base, ...mux, '-O', 'exit', 'bench'], { stdio: 'ignore', timeout: 10_000 });
     }
-    spawnSync('ssh', [...base, ...mux, '-O', 'exit', 'bench'], { stdio: 'ignore' });
     return figures;
   } finally {
     master?.kill('SIGTERM');

@@ -80,9 +80,9 @@ export interface Serve {
   stop(): Promise<void>;
 }
 
-/** Starts `cronium serve --port 0 --json` on a data dir and reads the URL it prints. */
-export async function startServe(dataDir: string): Promise<Serve> {
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--port', '0', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `cronium serve --port 0 --json` on a data dir (with extra environment, e.g. CRONIUM_RUNNER_DIR) and reads the URL it prints. */
+export async function startServe(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Serve> {
+  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--port', '0', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

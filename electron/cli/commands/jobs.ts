@@ -80,6 +80,8 @@ export function registerJobs(program: Command, ctx: CliContext): void {
           ]),
         )}\n`,
       );
+      // What to do about each failed run, under the table (the ERROR column keeps one line per run).
+      for (const r of job.runs) if (r.errorCode && r.errorHint) process.stdout.write(`run ${r.id} (${r.host}) hint: ${r.errorHint}\n`);
     });
   jobs
     .command('logs')

@@ -16,7 +16,7 @@ import type Database from 'better-sqlite3';
 import type { JobTreeNode, JobView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { CliContext } from '../context';
-import { say } from '../output';
+import { formatError, say } from '../output';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const SIGNAL_NUMBERS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15 };
@@ -87,10 +87,22 @@ export function runJson(run: JobView['runs'][number]) {
     mode: run.mode,
     modeReason: run.modeReason,
     runnerVersion: run.runnerVersion,
-    error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '' } : null,
+    error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '', ...(run.errorHint ? { hint: run.errorHint } : {}) } : null,
     output: run.output,
     timings: { connect: run.timings.connect, deploy: run.timings.deploy, start: run.timings.start, exec: run.timings.exec, total: run.timings.total },
   };
+}
+
+/** Whether a system log line is the one the worker writes when a run ends with an error (`error[CODE]: …`). */
+export function isRunErrorLine(text: string): boolean {
+  return RUN_ERROR_LINE.test(text);
+}
+const RUN_ERROR_LINE = /^error\[[A-Z_]+\]: /;
+
+/** Prints a run's error once, with its hint; prefixed with the host when several hosts ran. */
+export function printRunError(run: Pick<JobView['runs'][number], 'host' | 'errorCode' | 'errorMessage' | 'errorHint'>, withHost: boolean): void {
+  if (!run.errorCode) return;
+  process.stderr.write(formatError({ code: run.errorCode, message: run.errorMessage ?? '', hint: run.errorHint }, withHost ? run.host : undefined));
 }
 
 /** The exit code of a finished job, by the CLI contract. */
@@ -234,6 +246,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
             const p = e.jobId === jobId ? prefix : followupPrefix;
             for (const c of e.chunks) {
               const text = Buffer.from(c.data, 'base64').toString('utf8');
+              // The run's final error line of its log is printed once, with its hint, when the job ends.
+              if (c.stream === 'system' && isRunErrorLine(text)) continue;
               p.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
             }
           }),
@@ -289,13 +303,11 @@ export function registerRun(program: Command, ctx: CliContext): void {
         // Follow-up runs after the job's own, each saying which run fired it.
         for (const f of followups) for (const r of f.job.runs) process.stdout.write(`${JSON.stringify({ ...runJson(r), parentJobId: f.parentJobId, trigger: f.trigger })}\n`);
       } else {
-        for (const r of job.runs) {
-          if (r.errorCode) say(`error[${r.errorCode}]: ${several ? `${r.host}: ` : ''}${r.errorMessage ?? ''}`);
-        }
+        for (const r of job.runs) if (r.errorCode) printRunError(r, several);
         if (several) say(`job ${jobId}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
         for (const f of followups) {
           say(`follow-up job ${f.job.id} (${f.job.scriptName ?? 'script'}, on ${f.trigger?.on ?? '?'} of ${f.trigger?.host ?? '?'}): ${f.job.status}`);
-          for (const r of f.job.runs) if (r.errorCode) say(`error[${r.errorCode}]: ${r.host}: ${r.errorMessage ?? ''}`);
+          for (const r of f.job.runs) if (r.errorCode) printRunError(r, true);
         }
       }
       if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${jobId} has no runs`);

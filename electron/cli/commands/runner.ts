@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CroniumError } from '../../shared/errors';
 import { appVersion } from '../../core/core';
 import { assetPath, ensureDataDir, packageRoot } from '../../core/paths';
-import { buildRunnerArtifacts, verifyRunnerArtifacts, type RunnerManifest } from '../../core/runner/artifacts';
+import { buildRunnerArtifacts, runnerNotBuilt, verifyRunnerArtifacts, type BuildOutcome, type RunnerManifest } from '../../core/runner/artifacts';
 import type { CliContext } from '../context';
 import { printJson, say, table } from '../output';
 
@@ -16,9 +16,7 @@ export function artifactsDir(): string {
 
 function readManifest(dir: string): RunnerManifest {
   const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) {
-    throw new CroniumError('NOT_FOUND', `no runner artifacts in ${dir}`, 'build them with: cronium runner build (needs Go)');
-  }
+  if (!existsSync(path)) throw runnerNotBuilt(dir);
   return JSON.parse(readFileSync(path, 'utf8')) as RunnerManifest;
 }
 
@@ -48,18 +46,27 @@ export function registerRunner(program: Command, ctx: CliContext): void {
     .description('cross-compile, hash and sign the runner for every target (needs Go)')
     .option('--target <id>', 'only this target (repeatable), e.g. linux-amd64', (v: string, p: string[] = []) => [...p, v])
     .option('--out <dir>', 'output folder (default: resources/runner)')
-    .action(async (o: { target?: string[]; out?: string }) => {
+    .option('--if-stale', 'build only the targets that are missing or out of date (other sources, Go, version or key), keeping the rest')
+    .option('--keep', 'keep the artifacts of the targets not built now (same version and key) in the manifest')
+    .action(async (o: { target?: string[]; out?: string; ifStale?: boolean; keep?: boolean }) => {
       const started = Date.now();
-      const manifest = await buildRunnerArtifacts({
-        outDir: o.out ?? join(packageRoot(), 'resources', 'runner'),
-        version: appVersion(),
-        dataDir: ensureDataDir(ctx.dataDir),
-        runnerSrcDir: join(packageRoot(), 'runner'),
-        ...(o.target ? { targets: o.target } : {}),
-        onProgress: (msg) => say(msg),
-      });
+      const outcome: BuildOutcome = { built: [], upToDate: [] };
+      const manifest = await buildRunnerArtifacts(
+        {
+          outDir: o.out ?? join(packageRoot(), 'resources', 'runner'),
+          version: appVersion(),
+          dataDir: ensureDataDir(ctx.dataDir),
+          runnerSrcDir: join(packageRoot(), 'runner'),
+          ...(o.target ? { targets: o.target } : {}),
+          ...(o.ifStale ? { ifStale: true } : {}),
+          ...(o.keep ? { keep: true } : {}),
+          onProgress: (msg) => say(msg),
+        },
+        outcome,
+      );
       if (ctx.json) return printJson(manifest);
-      say(`built ${manifest.artifacts.length} runner artifacts (${manifest.signer.kind} key) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      if (outcome.built.length === 0) return say(`runner artifacts up to date (${outcome.upToDate.join(', ')}); nothing built`);
+      say(`built ${outcome.built.length} runner artifact(s) (${outcome.built.join(', ')}; ${manifest.signer.kind} key) in ${((Date.now() - started) / 1000).toFixed(1)} s; the manifest lists ${manifest.artifacts.length}`);
     });
 
   runner

@@ -1,10 +1,9 @@
 /** `cronium serve`: the headless door. */
 import type { Command } from 'commander';
-import { openCore } from '../../core/core';
 import { startExecution } from '../../core/exec/runtime';
 import { assetPath } from '../../core/paths';
 import { CroniumError } from '../../shared/errors';
-import type { CliContext } from '../context';
+import { openCliCore, type CliContext } from '../context';
 import { startHeadlessServer } from '../headless-server';
 import { say } from '../output';
 
@@ -18,7 +17,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) {
         throw new CroniumError('INVALID_INPUT', `invalid --port: ${JSON.stringify(o.port)} must be 0-65535`, 'e.g. cronium serve --port 7420');
       }
-      const core = openCore({ dataDir: ctx.dataDir, door: 'headless' });
+      const core = openCliCore(ctx.dataDir, 'headless');
       // The scheduler fires into the queue (one active scheduler per data dir), the worker runs it.
       const execution = startExecution(core, `serve:${process.pid}`);
       try {

@@ -42,7 +42,11 @@ export function createDispatcher(handlers: Handlers, report: BugReporter = defau
     }
     const spec = methods[method];
     const parsed = spec.args.safeParse(args ?? undefined);
-    if (!parsed.success) return { ok: false, error: invalidInput(parsed.error, 'arguments', `see the arguments of ${method} in electron/shared/api.ts`).toJSON() };
+    if (!parsed.success) {
+      const err = invalidInput(parsed.error, 'arguments', `see the arguments of ${method} in electron/shared/api.ts`);
+      // The method tells a door which of its own words to use instead (the CLI: the command's --help).
+      return { ok: false, error: { ...err.toJSON(), details: { ...err.details, method } } };
+    }
     try {
       const handler = handlers[method] as (a: unknown, c: CallContext) => unknown;
       const result = await handler(parsed.data, ctx);

@@ -196,6 +196,8 @@ export const runs = sqliteTable(
     helperTransport: text('helper_transport', { enum: ['tunnel', 'in-band', 'none'] }),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
+    // What to do about the error, when the failure said more than its code's default hint.
+    errorHint: text('error_hint'),
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: integer('lease_expires_at'),
     heartbeatAt: integer('heartbeat_at'),

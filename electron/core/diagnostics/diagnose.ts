@@ -18,6 +18,7 @@ import { isCroniumError } from '../../shared/errors';
 import type { HandshakeInfo, SshConnection, SshPool, SshTarget } from '../ssh/types';
 import { channelProbesOf, type ProbeOutcome } from './channel-probes';
 import { CACHE_LOCATIONS, cacheProblem, lastReason, parseProbe, PROBE_COMMAND, probeScript, type ProbeFacts } from './remote-probe';
+import { LOCAL_CHECK_IDS, localChecks, type LocalSide } from './local-checks';
 import { runnerTargetFor, type TargetMatch } from './runner-target';
 
 /** One check of a report. */
@@ -48,11 +49,14 @@ export interface DiagnoseOptions {
   stepTimeoutMs?: number;
   /** The name the user knows the host by, for hints. */
   hostName?: string;
+  /** This machine's side (data dir, key files, runner artifacts); without it the report has only the host's checks. */
+  local?: LocalSide;
 }
 
-/** Check ids, in report order. */
-export const CHECK_IDS = ['dns', 'tcp', 'ssh', 'auth', 'shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock', 'runner'] as const;
-type CheckId = (typeof CHECK_IDS)[number];
+const HOST_CHECK_IDS = ['dns', 'tcp', 'ssh', 'auth', 'shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock'] as const;
+/** Check ids, in report order: the host's, this machine's (local-checks.ts), then the runner, which needs both. */
+export const CHECK_IDS = [...HOST_CHECK_IDS, ...LOCAL_CHECK_IDS, 'runner'] as const;
+type CheckId = (typeof HOST_CHECK_IDS)[number] | 'runner';
 
 const TITLES: Record<CheckId, string> = {
   dns: 'DNS resolution',
@@ -138,7 +142,15 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     for (const id of ['shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock'] as const) checks.set(id, notChecked(id, why));
     checks.set('runner', runnerCheck(options.deployment, undefined, undefined, name, why));
   }
-  const list = CHECK_IDS.map((id) => checks.get(id) ?? notChecked(id, 'no result'));
+  const list: Check[] = [...HOST_CHECK_IDS].map((id) => checks.get(id) ?? notChecked(id, 'no result'));
+  const runner = checks.get('runner') ?? notChecked('runner', 'no result');
+  if (options.local) {
+    const local = await localChecks(options.local, checks.get('platform')?.data?.target as string | undefined);
+    list.push(...local.checks);
+    // Runs cannot use the runner without this machine's artifacts, whatever the host has.
+    const blocked = local.runnerBlocked;
+    list.push(blocked ? check('runner', 'fail', `${blocked.detail}, so runs cannot use the runner (auto mode runs them directly); on the host: ${runner.detail}`, blocked.hint, runner.data) : runner);
+  } else list.push(runner);
   return { status: worst(list), checks: list };
 }
 

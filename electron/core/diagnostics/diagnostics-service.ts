@@ -18,6 +18,8 @@ export interface DiagnosticsDeps {
   pool: SshPool;
   /** Resolves a host of the inventory (NOT_FOUND when there is none) to its target, jump chain included. */
   resolve: (name: string) => SshTarget;
+  /** This machine's side (data dir, key files, runner artifacts), checked with every host. */
+  local?: DiagnoseOptions['local'];
   /** Tuning for tests. */
   options?: Pick<DiagnoseOptions, 'lookup' | 'probeTimeoutMs' | 'stepTimeoutMs'>;
 }
@@ -32,7 +34,13 @@ export class DiagnosticsService {
     const target = this.deps.resolve(name);
     const startedAt = Date.now();
     const t0 = performance.now();
-    const { status, checks } = await diagnoseTarget(target, { ...this.deps.options, pool: this.deps.pool, deployment: this.deployment(hostId), hostName: name });
+    const { status, checks } = await diagnoseTarget(target, {
+      ...this.deps.options,
+      pool: this.deps.pool,
+      deployment: this.deployment(hostId),
+      hostName: name,
+      ...(this.deps.local ? { local: this.deps.local } : {}),
+    });
     const durationMs = Math.round(performance.now() - t0);
     const report: DiagnosticReport = { host: name, startedAt, durationMs, status, checks };
     const row = this.deps.db.transaction((tx) => {

@@ -110,8 +110,8 @@ export async function runDirect(
     cancel.removeEventListener('abort', onCancelOpening);
     if (stopReason === 'cancel') return { ...base(), status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before the script started', retryable: false };
     if (stopReason === 'setup') return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: 'CONNECT_TIMEOUT', errorMessage: 'no session could be opened on the host within the setup budget', retryable: true };
-    const err = e as { code?: string; message?: string };
-    return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: err.code ?? 'CONNECT_FAILED', errorMessage: err.message ?? String(e), retryable: true };
+    const err = e as { code?: string; message?: string; hint?: string };
+    return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: err.code ?? 'CONNECT_FAILED', errorMessage: err.message ?? String(e), ...(err.hint ? { errorHint: err.hint } : {}), retryable: true };
   }
   clearTimeout(openTimer);
   cancel.removeEventListener('abort', onCancelOpening);
@@ -142,10 +142,10 @@ export async function runDirect(
   try {
     exit = await h.done;
   } catch (e) {
-    const err = e as { code?: string; message?: string };
+    const err = e as { code?: string; message?: string; hint?: string };
     exit = undefined;
     if (!stopReason) {
-      return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: err.code ?? 'CONNECT_FAILED', errorMessage: err.message ?? String(e), retryable: startedAt === undefined };
+      return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: err.code ?? 'CONNECT_FAILED', errorMessage: err.message ?? String(e), ...(err.hint ? { errorHint: err.hint } : {}), retryable: startedAt === undefined };
     }
   } finally {
     clearTimeout(setupTimer);

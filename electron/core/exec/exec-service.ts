@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
 import type { JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
-import { CroniumError, fieldError } from '../../shared/errors';
+import { CroniumError, fieldError, hintFor } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { HostService } from '../hosts/host-service';
 import type { LogService } from '../logs/log-service';
@@ -51,6 +51,7 @@ interface RunRow {
   runner_version: string | null;
   error_code: string | null;
   error_message: string | null;
+  error_hint: string | null;
   output: string | null;
   condition: number | null;
   helper_transport: 'tunnel' | 'in-band' | 'none' | null;
@@ -319,6 +320,7 @@ function toRunView(r: RunRow): z.output<typeof RunView> {
     runnerVersion: r.runner_version,
     errorCode: r.error_code,
     errorMessage: r.error_message,
+    errorHint: r.error_code === null ? null : (r.error_hint ?? hintFor(r.error_code, { host: r.host_name }) ?? null),
     output: r.output === null ? null : (JSON.parse(r.output) as unknown),
     condition: r.condition === null ? null : r.condition === 1,
     helperTransport: r.helper_transport,

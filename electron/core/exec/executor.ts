@@ -34,12 +34,13 @@ export class Executor {
     const t0 = performance.now();
     const setupBudget = req.setupTimeoutMs ?? this.opts.setupTimeoutMs ?? 30_000;
     const setupDeadline = t0 + setupBudget;
-    const fail = (status: ExecOutcome['status'], code: string | null, message: string, retryable: boolean, connectMs: number | null = null): ExecOutcome => ({
+    const fail = (status: ExecOutcome['status'], code: string | null, message: string, retryable: boolean, connectMs: number | null = null, hint?: string): ExecOutcome => ({
       status,
       exitCode: null,
       signal: null,
       errorCode: code,
       errorMessage: message,
+      ...(hint ? { errorHint: hint } : {}),
       retryable,
       mode: null,
       modeReason: null,
@@ -50,7 +51,7 @@ export class Executor {
     try {
       target = this.opts.resolve(req.host);
     } catch (e) {
-      return fail('failed', isCroniumError(e) ? e.code : 'INTERNAL', (e as Error).message, false);
+      return isCroniumError(e) ? fail('failed', e.code, e.message, false, null, e.hint) : fail('failed', 'INTERNAL', (e as Error).message, false);
     }
     if (cancel.aborted) return fail('cancelled', null, 'cancelled before it started', false);
     const connecting = new AbortController();
@@ -68,7 +69,8 @@ export class Executor {
       if (cancel.aborted) return fail('cancelled', null, 'cancelled while connecting', false);
       if (timedOut) return fail('failed', 'CONNECT_TIMEOUT', `could not connect to ${req.host} within the setup budget of ${setupBudget} ms`, true);
       const code = isCroniumError(e) ? e.code : 'CONNECT_FAILED';
-      return fail('failed', code, (e as Error).message, CONNECTION_CODES.has(code));
+      // The pool's own hint names this host and what to do (e.g. the exact fingerprint to trust).
+      return fail('failed', code, (e as Error).message, CONNECTION_CODES.has(code), null, isCroniumError(e) ? e.hint : undefined);
     } finally {
       clearTimeout(timer);
       cancel.removeEventListener('abort', onCancel);
@@ -81,7 +83,7 @@ export class Executor {
         const out = await runner.execute(conn, req, sinks, cancel, { t0, connectMs, setupDeadline });
         if (!('fallback' in out)) return out;
         if (req.mode === 'runner' || req.reattach) {
-          const o = fail('failed', out.code ?? 'RUNNER_DEPLOY_FAILED', out.fallback, false, connectMs);
+          const o = fail('failed', out.code ?? 'RUNNER_DEPLOY_FAILED', out.fallback, false, connectMs, out.hint);
           return { ...o, mode: 'runner' };
         }
         modeReason = out.fallback;

@@ -23,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
+import { hostIdFile } from '../runner/deploy-scripts';
 import { encodeControl, logBytes, newNonce, parseFrame, type InstallationKeys } from '../runner/payload';
 import { shSha256Tools } from '../diagnostics/remote-probe';
 import type { HelperSession } from '../helper-api/runtime';
@@ -97,12 +98,12 @@ export class RunnerExecutor implements RunnerMode {
         return d;
       } catch (e) {
         this.#known.delete(req.host);
-        if (isDirectFallback(e)) return { fallback: e.message };
+        if (isDirectFallback(e)) return { fallback: e.message, hint: e.hint };
         const ms = performance.now() - tDeploy0;
         if (cancel.aborted) return this.#end(t, ms, null, null, deferred, sinks, { status: 'cancelled', errorMessage: 'cancelled while the runner was checked' });
         const code = isCroniumError(e) ? e.code : setupAbort.aborted ? 'CONNECT_TIMEOUT' : 'RUNNER_DEPLOY_FAILED';
         const retryable = code === 'CONNECT_FAILED' || code === 'CONNECT_TIMEOUT' || (isCroniumError(e) && e.details?.reason === 'upload-failed');
-        return this.#end(t, ms, null, null, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: (e as Error).message, retryable });
+        return this.#end(t, ms, null, null, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: (e as Error).message, ...(isCroniumError(e) ? { errorHint: e.hint } : {}), retryable });
       }
     };
     if (known) deployed = known;
@@ -164,10 +165,10 @@ export class RunnerExecutor implements RunnerMode {
         envelope = this.deps.keys.sign(payload);
       } catch (e) {
         session?.end();
-        return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message });
+        return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message, ...(isCroniumError(e) ? { errorHint: e.hint } : {}) });
       }
       const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
-      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/host-id`)} --state-dir ${sq(deployed.stateDir)}`;
+      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)}`;
       const command = fast ? checkedCommand(deployed, run) : run;
       let out: ExecOutcome | RunnerFallback | { checkFailed: string };
       try {
@@ -423,7 +424,7 @@ export class RunnerExecutor implements RunnerMode {
     }
     const version = hello?.version ?? deployed.version;
     const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
-    if (malformed) deferred.push(`error[INVALID_INPUT]: the runner wrote a malformed frame: ${malformed}`);
+    if (malformed) deferred.push(`the runner wrote a malformed frame (INVALID_INPUT): ${malformed}`);
 
     if (checkFailed !== undefined && framesSeen === 0) return { checkFailed };
     if (exit) return this.#fromExit(exit, t, deployMs, startedAt, version, deferred, sinks, malformed);

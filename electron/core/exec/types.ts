@@ -72,6 +72,8 @@ export interface ExecOutcome {
   signal: string | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** What to do about the error when the failure knows more than its code's default hint (e.g. the fingerprint to trust). */
+  errorHint?: string | null;
   /** A connection-class failure before the script started: safe to retry. */
   retryable: boolean;
   mode: 'runner' | 'direct' | null;
@@ -100,6 +102,8 @@ export interface RunnerTimes {
 /** The runner cannot work on this host (no executable cache location, ...): `auto` runs direct, recording why. */
 export interface RunnerFallback {
   fallback: string;
+  /** What to do, when runner mode was required and this ends the run. */
+  hint?: string;
   /** The error code when runner mode was required (default RUNNER_DEPLOY_FAILED). */
   code?: string;
 }

@@ -434,6 +434,7 @@ export class Worker {
             signal: outcome.signal,
             errorCode: outcome.errorCode,
             errorMessage: outcome.errorMessage,
+            errorHint: outcome.errorHint ?? null,
             retryable: outcome.retryable,
           });
           if (!r.retried) this.opts.finalized?.([run.runId]);

@@ -59,6 +59,8 @@ export interface RunOutcome {
   signal?: string | null;
   errorCode?: string | null;
   errorMessage?: string | null;
+  /** What to do about the error, when more specific than its code's default hint. */
+  errorHint?: string | null;
   /** A connection-class failure (the script never started): eligible for retry. */
   retryable?: boolean;
 }
@@ -118,9 +120,9 @@ export class JobQueue {
       jobStarted: db.prepare(`update jobs set status = 'running', started_at = coalesce(started_at, ?) where id = ? and status = 'queued'`),
       heartbeat: db.prepare(`update runs set lease_expires_at = ?, heartbeat_at = ? where id = ? and lease_owner = ? and status in ('claimed', 'running')`),
       runRow: db.prepare(`select r.id, r.job_id, r.status, r.attempt, r.lease_owner, r.detached, j.max_attempts, j.retry_script_failures from runs r join jobs j on j.id = r.job_id where r.id = ?`),
-      finish: db.prepare(`update runs set status = @status, exit_code = @exitCode, signal = @signal, error_code = @errorCode, error_message = @errorMessage,
+      finish: db.prepare(`update runs set status = @status, exit_code = @exitCode, signal = @signal, error_code = @errorCode, error_message = @errorMessage, error_hint = @errorHint,
         finished_at = @now, lease_owner = null, lease_expires_at = null where id = @id`),
-      retry: db.prepare(`update runs set status = 'queued', attempt = attempt + 1, not_before = ?, error_code = ?, error_message = ?, lease_owner = null, lease_expires_at = null, started_at = null where id = ?`),
+      retry: db.prepare(`update runs set status = 'queued', attempt = attempt + 1, not_before = ?, error_code = ?, error_message = ?, error_hint = ?, lease_owner = null, lease_expires_at = null, started_at = null where id = ?`),
       jobRuns: db.prepare(`select status, count(*) as n from runs where job_id = ? group by status`),
       finishJob: db.prepare(`update jobs set status = ?, finished_at = ? where id = ?`),
       expired: db.prepare(`select id, job_id, status, detached from runs where status in ('claimed', 'running') and lease_expires_at < ?`),
@@ -215,7 +217,7 @@ export class JobQueue {
       if (row.lease_owner !== owner) throw new CroniumError('CONFLICT', `run ${runId} is not held by ${owner}`, 'its lease expired and another worker took it over');
       const retryable = outcome.status === 'failed' && (outcome.retryable || row.retry_script_failures === 1);
       if (retryable && row.attempt < row.max_attempts) {
-        this.stmts.retry.run(now + retryDelayMs(row.attempt + 1), outcome.errorCode ?? null, outcome.errorMessage ?? null, runId);
+        this.stmts.retry.run(now + retryDelayMs(row.attempt + 1), outcome.errorCode ?? null, outcome.errorMessage ?? null, outcome.errorHint ?? null, runId);
         return { retried: true };
       }
       this.stmts.finish.run({
@@ -225,6 +227,7 @@ export class JobQueue {
         signal: outcome.signal ?? null,
         errorCode: outcome.errorCode ?? null,
         errorMessage: outcome.errorMessage ?? null,
+        errorHint: outcome.errorHint ?? null,
         now,
       });
       const jobStatus = this.settleJob(row.job_id, now);

@@ -6,10 +6,15 @@
  * PEM public key in cosign.pub) match it. Binaries are built under temporary
  * names and published only once every target has built and been signed, so a
  * failed or cancelled build leaves the previous one intact. manifest.json is
- * written last. Expected failures throw CroniumError: INVALID_INPUT (bad
- * version, target or key), RUNNER_BUILD_FAILED (no Go, compile error) and
- * RUNNER_INTEGRITY_FAILED (no readable manifest); cancellation rejects with
- * the signal's reason.
+ * written last. A build may keep what it does not rebuild (`keep`, `ifStale`):
+ * only entries that verify and share the build's version, protocol and signer;
+ * entries another key signed are rebuilt along (one manifest never mixes keys).
+ * Each entry records the hash of the sources and Go it was built from: `ifStale`
+ * skips a target whose verified entry has the same (whichever key signed it).
+ * Expected failures throw CroniumError: INVALID_INPUT (bad version, target or
+ * key), RUNNER_BUILD_FAILED (no Go, compile error), NOT_FOUND (no manifest:
+ * nothing built yet, details.reason "not-built") and RUNNER_INTEGRITY_FAILED (an
+ * unreadable or malformed manifest); cancellation rejects with the signal's reason.
  */
 import { spawn } from 'node:child_process';
 import {
@@ -23,7 +28,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CroniumError, isCroniumError } from '../../shared/errors';
 
@@ -53,6 +58,8 @@ export interface ManifestEntry {
   sha256: string;
   size: number;
   signature: string;
+  /** SHA-256 over the runner's sources and the Go version it was built with (absent in older manifests). */
+  source?: string;
 }
 
 /** Who signed a build: the release key from the environment or this machine's development key. */
@@ -78,6 +85,10 @@ export interface BuildRunnerOptions {
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   onProgress?: (msg: string) => void;
+  /** Keep the entries of targets this build does not rebuild (when they verify and share its version, protocol and signer). */
+  keep?: boolean;
+  /** Rebuild only the selected targets that are missing or stale (other sources, Go, version or key); implies keep. */
+  ifStale?: boolean;
 }
 
 /** The verdict on one manifest entry. */
@@ -143,19 +154,44 @@ export function loadSigningKey(dataDir: string, env: NodeJS.ProcessEnv): Signing
   return { ...developmentKey(dataDir), kind: 'development' };
 }
 
-/** Builds, signs and publishes the runner for the given targets (default: all) and returns the manifest it wrote. */
-export async function buildRunnerArtifacts(opts: BuildRunnerOptions): Promise<RunnerManifest> {
+/** What buildRunnerArtifacts did, besides the manifest: the targets it built and those it found up to date. */
+export interface BuildOutcome {
+  built: string[];
+  upToDate: string[];
+}
+
+/**
+ * Builds, signs and publishes the runner for the given targets (default: all) and returns the
+ * manifest it wrote (or, when every selected target was up to date with `ifStale`, the one in place).
+ * `outcome`, when given, is filled with what was built and what was kept as up to date.
+ */
+export async function buildRunnerArtifacts(opts: BuildRunnerOptions, outcome?: BuildOutcome): Promise<RunnerManifest> {
   const { outDir, version, dataDir, runnerSrcDir, goBin = 'go', env = process.env, signal, onProgress } = opts;
   if (!VERSION_RE.test(version)) {
     throw new CroniumError('INVALID_INPUT', `invalid runner version "${version}"`, 'use a semver-like string, e.g. 0.1.0');
   }
-  const targets = selectTargets(opts.targets);
+  const selected = selectTargets(opts.targets);
   signal?.throwIfAborted();
 
   const key = loadSigningKey(dataDir, env);
   const fingerprint = fingerprintOf(createPublicKey(key.privateKey));
   const protocol = await readProtocol(runnerSrcDir);
   const goVersion = await probeGo(goBin, runnerSrcDir, env, signal);
+  const source = await runnerSourceHash(runnerSrcDir, goVersion);
+  const existing = opts.keep || opts.ifStale ? await keepableEntries(outDir, { version, protocol }) : { entries: new Map<string, ManifestEntry>(), signer: '' };
+  // Up to date: a verified entry built from the same sources and Go, whoever signed it.
+  let targets = opts.ifStale ? selected.filter((t) => existing.entries.get(t.id)?.source !== source) : selected;
+  const upToDate = selected.filter((t) => !targets.includes(t)).map((t) => t.id);
+  if (upToDate.length) onProgress?.(`up to date (same sources, Go and version): ${upToDate.join(', ')}`);
+  if (targets.length === 0) {
+    if (outcome) Object.assign(outcome, { built: [], upToDate });
+    return readExistingManifest(outDir);
+  }
+  // One manifest, one key: what another key signed is rebuilt with this one rather than dropped.
+  const sameKey = existing.signer === fingerprint;
+  if (!sameKey && existing.entries.size) targets = RUNNER_TARGETS.filter((t) => targets.includes(t) || existing.entries.has(t.id));
+  const kept = sameKey ? [...existing.entries.values()].filter((e) => !targets.some((t) => t.id === e.target)) : [];
+  if (outcome) Object.assign(outcome, { built: targets.map((t) => t.id), upToDate: upToDate.filter((id) => !targets.some((t) => t.id === id)) });
   onProgress?.(`${goVersion}: building ${targets.length} target(s), signing with the ${key.kind} key ${fingerprint.slice(0, 16)}`);
 
   await mkdir(outDir, { recursive: true });
@@ -171,11 +207,11 @@ export async function buildRunnerArtifacts(opts: BuildRunnerOptions): Promise<Ru
       await goBuild(goBin, runnerSrcDir, target, version, tmp, env, poolSignal);
       const data = await readFile(tmp);
       const signature = sign('sha256', data, { key: key.privateKey, dsaEncoding: 'der' }).toString('base64');
-      built.push({ entry: manifestEntry(target, sha256Hex(data), data.length), tmp, signature });
+      built.push({ entry: { ...manifestEntry(target, sha256Hex(data), data.length), source }, tmp, signature });
       onProgress?.(`built ${target.id} (${(data.length / 1048576).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     });
 
-    const order = targets.map((t) => t.id);
+    const order = RUNNER_TARGETS.map((t) => t.id);
     built.sort((a, b) => order.indexOf(a.entry.target) - order.indexOf(b.entry.target));
     await writeAtomic(path.join(outDir, PUBLIC_KEY_FILE), key.publicKeyPem);
     for (const b of built) {
@@ -187,7 +223,7 @@ export async function buildRunnerArtifacts(opts: BuildRunnerOptions): Promise<Ru
       protocol,
       builtAt: new Date().toISOString(),
       signer: { kind: key.kind, publicKeyPath: PUBLIC_KEY_FILE, fingerprint },
-      artifacts: built.map((b) => b.entry),
+      artifacts: [...kept, ...built.map((b) => b.entry)].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target)),
     };
     await writeAtomic(path.join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     onProgress?.(`wrote ${MANIFEST_FILE} for ${manifest.artifacts.length} artifact(s)`);
@@ -219,6 +255,54 @@ export async function verifyRunnerArtifacts(outDir: string, opts: { publicKeyPem
   }
   const results = await Promise.all(manifest.artifacts.map((e) => checkEntry(outDir, e, publicKey, keyProblem)));
   return { ok: results.length > 0 && results.every((r) => r.ok), signer: manifest.signer, results };
+}
+
+/** The entries of outDir's manifest that verify and match the given version and protocol, by target, and its signer; none without a usable manifest. */
+async function keepableEntries(outDir: string, want: { version: string; protocol: number }): Promise<{ entries: Map<string, ManifestEntry>; signer: string }> {
+  const entries = new Map<string, ManifestEntry>();
+  let manifest: RunnerManifest;
+  let verification: RunnerVerification;
+  try {
+    manifest = parseManifest(await readManifestText(outDir));
+    verification = await verifyRunnerArtifacts(outDir);
+  } catch {
+    return { entries, signer: '' };
+  }
+  if (manifest.version !== want.version || manifest.protocol !== want.protocol) return { entries, signer: '' };
+  const ok = new Set(verification.results.filter((r) => r.ok).map((r) => r.target));
+  for (const e of manifest.artifacts) if (ok.has(e.target) && RUNNER_TARGETS.some((t) => t.id === e.target)) entries.set(e.target, e);
+  return { entries, signer: manifest.signer.fingerprint };
+}
+
+async function readExistingManifest(outDir: string): Promise<RunnerManifest> {
+  return parseManifest(await readManifestText(outDir));
+}
+
+/**
+ * SHA-256 over what a runner binary is built from: every file of the runner's source dir except
+ * tests, test data and docs (path and bytes, in a fixed order), and the Go version.
+ */
+export async function runnerSourceHash(runnerSrcDir: string, goVersion: string): Promise<string> {
+  const files: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(path.join(runnerSrcDir, rel), { withFileTypes: true });
+    for (const e of entries) {
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (e.name !== 'testdata' && !e.name.startsWith('.')) await walk(child);
+      } else if (e.isFile() && !e.name.endsWith('_test.go') && !e.name.endsWith('.md')) {
+        files.push(child);
+      }
+    }
+  };
+  await walk('');
+  files.sort();
+  const h = createHash('sha256').update(`go ${goVersion}\n`);
+  for (const f of files) {
+    const data = await readFile(path.join(runnerSrcDir, ...f.split('/')));
+    h.update(`${f}\0${data.length}\0`).update(data);
+  }
+  return h.digest('hex');
 }
 
 async function checkEntry(outDir: string, e: ManifestEntry, publicKey: KeyObject | undefined, keyProblem: string | undefined): Promise<ArtifactCheck> {
@@ -441,12 +525,27 @@ async function readManifestText(outDir: string): Promise<string> {
   try {
     return await readFile(path.join(outDir, MANIFEST_FILE), 'utf8');
   } catch (err) {
+    // Nothing built yet is not an integrity failure: there is nothing that could have been tampered with.
+    if (errnoCode(err) === 'ENOENT') throw runnerNotBuilt(outDir);
     throw new CroniumError(
       'RUNNER_INTEGRITY_FAILED',
       `cannot read ${MANIFEST_FILE} in ${outDir} (${errnoCode(err)})`,
-      'build the runner first: cronium runner build',
+      'check the folder\'s permissions, or rebuild the runner: cronium runner build',
     );
   }
+}
+
+/** No runner artifacts were built in dir (no manifest.json): NOT_FOUND, details.reason "not-built". */
+export function runnerNotBuilt(dir: string): CroniumError {
+  return new CroniumError('NOT_FOUND', `no runner artifacts in ${dir} (no ${MANIFEST_FILE}): the runner is not built here`, 'build it with: cronium runner build (needs Go 1.22 or later)', {
+    reason: 'not-built',
+    dir,
+  });
+}
+
+/** Whether an error says that no runner artifacts were built (see runnerNotBuilt). */
+export function isRunnerNotBuilt(err: unknown): err is CroniumError {
+  return isCroniumError(err) && err.code === 'NOT_FOUND' && err.details?.reason === 'not-built';
 }
 
 function parseManifest(text: string): RunnerManifest {
@@ -478,7 +577,7 @@ function parseManifest(text: string): RunnerManifest {
     ) {
       return bad(`artifacts[${i}]`);
     }
-    return { target: a.target, path: a.path, sha256: a.sha256, size: a.size, signature: a.signature };
+    return { target: a.target, path: a.path, sha256: a.sha256, size: a.size, signature: a.signature, ...(typeof a.source === 'string' ? { source: a.source } : {}) };
   });
   return {
     version,

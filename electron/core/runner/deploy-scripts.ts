@@ -25,11 +25,21 @@ export function versionDirName(version: string, sha256: string): string {
 const VERSION_DIR_CASE = `*-${'[0-9a-f]'.repeat(12)}`;
 
 /**
+ * The file in a version dir that tells the runner which inventory host it serves: one per host id,
+ * because hosts that share a home directory (NFS, or two names for one account) share the cache,
+ * and one shared `host-id` file would make their runs refuse each other's payloads ("wrong-host").
+ */
+export function hostIdFile(hostId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(hostId)) throw new Error(`invalid runner host id ${JSON.stringify(hostId)}`);
+  return `host-id.${hostId}`;
+}
+
+/**
  * Detects the platform, chooses the cache location (creating it 0700 when missing) and reports
  * which of the candidate version dirs hold a runner, with the SHA-256 of its binary, of its
- * installation.pub and its host id.
+ * installation.pub and the host id its file for this host holds.
  */
-export function prepareScript(candidates: string[]): string {
+export function prepareScript(candidates: string[], hostId: string): string {
   const tries = CACHE_LOCATIONS.map((c) => `[ -z "$chosen" ] && try_cache ${c.id} ${c.expr}`).join('\n');
   const names = candidates.map(shQuote).join(' ');
   return `{
@@ -52,7 +62,7 @@ if [ -n "$chosen" ]; then
   for v in ${names}; do
     b="$chosen/$v/cronium-runner"
     if [ -f "$b" ] && [ ! -L "$b" ] && [ ! -L "$chosen/$v" ]; then
-      say have "$v	$(sha256_of "$b")	$(sha256_of "$chosen/$v/installation.pub")	$(clean "$(head -c 200 "$chosen/$v/host-id" 2>/dev/null)")"
+      say have "$v	$(sha256_of "$b")	$(sha256_of "$chosen/$v/installation.pub")	$(clean "$(head -c 200 "$chosen/$v/${hostIdFile(hostId)}" 2>/dev/null)")"
     fi
   done
 fi
@@ -144,7 +154,7 @@ const INSTALL_SCRIPT = [
   `case "$how" in gz) tmp=$t; e=$( { gzip -dc > "$t"; } 2>&1 ) || fail write "$e";; raw) tmp=$t; e=$( { cat > "$t"; } 2>&1 ) || fail write "$e";; put) tmp=$t;; esac`,
   `if [ -n "$tmp" ]; then got=$(sha256_of "$t"); if [ "$got" = "$want" ]; then :; else rm -f -- "$t"; say mismatch "$got"; exit 0; fi; e=$(chmod 700 -- "$t" 2>&1) || fail chmod "$e"; fi`,
   `p="$d/.installation.pub.$tag.tmp"; e=$( { printf '%s\\n%s\\n%s\\n' '-----BEGIN PUBLIC KEY-----' "$pub" '-----END PUBLIC KEY-----' > "$p" && mv -f -- "$p" "$d/installation.pub"; } 2>&1 ) || fail pub "$e"`,
-  `h="$d/.host-id.$tag.tmp"; e=$( { printf '%s\\n' "$hid" > "$h" && mv -f -- "$h" "$d/host-id"; } 2>&1 ) || fail host-id "$e"`,
+  `h="$d/.host-id.$tag.tmp"; e=$( { printf '%s\\n' "$hid" > "$h" && mv -f -- "$h" "$d/host-id.$hid"; } 2>&1 ) || fail host-id "$e"`,
   `if [ -n "$tmp" ]; then e=$(mv -f -- "$t" "$d/cronium-runner" 2>&1) || fail rename "$e"; tmp=; fi`,
   `say installed "$(sha256_of "$d/cronium-runner")"`,
   // Keep this version and the newest other one; older version dirs go.
@@ -156,6 +166,7 @@ const INSTALL_SCRIPT = [
 
 /** The install command line; the binary (if mode is gz or raw) goes to its stdin. */
 export function installCommand(a: InstallArgs): string {
+  hostIdFile(a.hostId);
   return ['/bin/sh', '-c', INSTALL_SCRIPT, 'cronium-install', a.dir, a.tag, a.sha256, a.mode, pemBody(a.publicKeyPem), a.hostId].map(shQuote).join(' ');
 }
 

@@ -5,7 +5,7 @@
  * prepare script (platform, cache location, what is cached), pick the target's artifact; when the
  * cached binary's SHA-256 (computed by the host's own tools) matches, that is the whole deploy
  * (a cache hit: the per-run integrity check). Otherwise upload to a temporary name in the version
- * dir, verify there, pin installation.pub and host-id, rename atomically, and prune all but the
+ * dir, verify there, pin installation.pub and the host's host-id.<id>, rename atomically, and prune all but the
  * two newest versions.
  *
  * Invariants: the binary at `<cache>/<version>-<sha12>/cronium-runner` is only ever replaced by a
@@ -39,11 +39,12 @@ import {
   type InstallOutcome,
   type PrepareFacts,
 } from './deploy-scripts';
-import type { ArtifactsStatus, LocalArtifacts, VerifiedArtifact } from './local-artifacts';
+import { isRunnerNotBuilt } from './artifacts';
+import { artifactsNotBuilt, targetNotBuilt, type ArtifactsStatus, type LocalArtifacts, type VerifiedArtifact } from './local-artifacts';
 import type { InstallationKeys } from './payload';
 
 /** Why a deploy could not happen on this host at all; `auto` mode runs the script directly instead. */
-export const DIRECT_FALLBACK_REASONS = ['no-cache-location', 'unsupported-platform', 'no-sha256-tool', 'no-artifact'] as const;
+export const DIRECT_FALLBACK_REASONS = ['no-cache-location', 'unsupported-platform', 'no-sha256-tool', 'no-artifact', 'no-artifacts'] as const;
 /** A structural reason of RUNNER_DEPLOY_FAILED, in `error.details.reason`. */
 export type DeployFailureReason = (typeof DIRECT_FALLBACK_REASONS)[number] | 'script-failed' | 'upload-failed';
 
@@ -56,7 +57,7 @@ export function isDirectFallback(err: unknown): err is CroniumError {
   );
 }
 
-/** The host id a runner deployed by this installation answers to (its `host-id` file; payloads carry it). */
+/** The host id a runner deployed by this installation answers to (its `host-id.<id>` file; payloads carry it). */
 export function runnerHostId(hostDbId: number, installationKeyId: string): string {
   return `h${hostDbId}-${installationKeyId.slice(0, 12)}`;
 }
@@ -120,6 +121,11 @@ export interface RunnerDeployerDeps {
   resolve: (name: string) => SshTarget;
   keys: InstallationKeys;
   artifacts: LocalArtifacts;
+  /**
+   * Builds a target the artifacts lack on the first deploy that needs it (a checkout with Go);
+   * without it, or when it cannot build, such a deploy fails "no-artifact(s)" (auto mode runs directly).
+   */
+  builder?: { build(target: string, signal?: AbortSignal): Promise<void> };
   audit?: AuditLog;
   /** Upload by SFTP where the host has it (default); false: always the exec stream. */
   sftp?: boolean;
@@ -194,34 +200,26 @@ export class RunnerDeployer {
   async #deploy(name: string, signal: AbortSignal | undefined, given: SshConnection | undefined): Promise<DeployResult> {
     const t0 = performance.now();
     const hostDbId = this.#hostDbId(name);
-    // The local artifacts are verified before anything reaches the host.
-    const status = await this.deps.artifacts.status();
-    this.#recordArtifacts(status);
-    if (!status.ok) {
-      // A manifest with any artifact that does not verify is not trusted for any target.
-      const bad = status.artifacts.filter((a) => a.status !== 'verified').map((a) => `${a.target}: ${a.error ?? 'invalid'}`);
-      throw new CroniumError(
-        'RUNNER_INTEGRITY_FAILED',
-        `the runner artifacts in ${status.dir} do not verify (${bad.join('; ') || 'no artifacts'}); nothing was uploaded to ${name}`,
-        'rebuild them (cronium runner build) or reinstall Cronium; check with: cronium runner verify',
-        { reason: 'local-artifact', invalid: bad },
-      );
-    }
-    const candidates = status.artifacts.map((a) => versionDirName(status.version, a.sha256));
+    // The local artifacts are verified before anything reaches the host; undefined: none built yet, and the builder may build them.
+    let status = await this.#localStatus(name);
 
     const conn = given ?? (await this.deps.pool.connect(this.deps.resolve(name), signal));
     const tConnected = performance.now();
     const sig = signal ? { signal } : {};
-    const rec = new DeploymentRow(this.deps.db, hostDbId, status.version);
-    try {
-      const prep = await conn.exec(SCRIPT_COMMAND, { stdin: prepareScript(candidates), ...sig });
-      const facts = parsePrepare(prep.stdout);
-      if (!facts?.facts.complete) {
+    const rec = new DeploymentRow(this.deps.db, hostDbId, status?.version ?? '-');
+    const hostId = runnerHostId(hostDbId, this.deps.keys.keyId());
+    const prepare = async (s: ArtifactsStatus | undefined) => {
+      const prep = await conn.exec(SCRIPT_COMMAND, { stdin: prepareScript(s ? s.artifacts.map((a) => versionDirName(s.version, a.sha256)) : [], hostId), ...sig });
+      const parsed = parsePrepare(prep.stdout);
+      if (!parsed?.facts.complete) {
         throw new CroniumError('RUNNER_DEPLOY_FAILED', `the deploy script did not run on ${name}: ${describeExec(prep)}`, 'check the host with: cronium diagnose ' + name, {
           reason: 'script-failed',
         });
       }
-      const tPrepared = performance.now();
+      return parsed;
+    };
+    try {
+      let facts = await prepare(status);
       const match = runnerTargetFor(facts.uname.s, facts.uname.m, facts.uname.longBit);
       if (!match.target) {
         const uname = `${facts.uname.s} ${facts.uname.m}`.trim();
@@ -232,6 +230,13 @@ export class RunnerDeployer {
         });
       }
       rec.target = match.target;
+      if (!status?.artifacts.some((a) => a.target === match.target)) {
+        // Nothing built for this target: build it now where this is a checkout with Go, then look at the host's cache again.
+        status = await this.#buildFor(name, match.target, status, signal);
+        rec.version = status.version;
+        facts = await prepare(status);
+      }
+      const tPrepared = performance.now();
       const art = await this.deps.artifacts.artifact(match.target);
       rec.sha256 = art.entry.sha256;
       if (!facts.chosen) throw noLocation(name, facts);
@@ -244,7 +249,6 @@ export class RunnerDeployer {
       const dir = `${facts.chosen}/${dirName}`;
       const path = `${dir}/cronium-runner`;
       rec.path = path;
-      const hostId = runnerHostId(hostDbId, this.deps.keys.keyId());
       const pubPem = this.deps.keys.publicKeyPem();
       const pubSha = sha256Hex(Buffer.from(pinnedKeyText(pubPem)));
       const base = {
@@ -303,10 +307,55 @@ export class RunnerDeployer {
         timings: timings(t0, tConnected, tPrepared, tUploaded),
       };
     } catch (err) {
+      // Nothing built here at all is this machine's state, not the host's: no deployment row.
+      if (isCroniumError(err) && err.details?.reason === 'no-artifacts') throw err;
       if (isCroniumError(err) && (err.code === 'RUNNER_DEPLOY_FAILED' || err.code === 'RUNNER_INTEGRITY_FAILED')) rec.failed(`${err.code}: ${err.message}`);
       else if (rec.id !== undefined) rec.failed(`${isCroniumError(err) ? err.code : 'INTERNAL'}: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
+  }
+
+  /** The verified local artifacts; undefined when none are built and a builder may build them. */
+  async #localStatus(name: string): Promise<ArtifactsStatus | undefined> {
+    let status: ArtifactsStatus;
+    try {
+      status = await this.deps.artifacts.status();
+    } catch (e) {
+      // Nothing built is not an integrity failure (nothing can have been tampered with): build, or let auto mode run directly.
+      if (!isRunnerNotBuilt(e)) throw e;
+      if (this.deps.builder) return undefined;
+      throw artifactsNotBuilt(this.deps.artifacts.dir);
+    }
+    this.#recordArtifacts(status);
+    if (!status.ok) {
+      // A manifest with any artifact that does not verify is not trusted for any target.
+      const bad = status.artifacts.filter((a) => a.status !== 'verified').map((a) => `${a.target}: ${a.error ?? 'invalid'}`);
+      throw new CroniumError(
+        'RUNNER_INTEGRITY_FAILED',
+        `the runner artifacts in ${status.dir} do not verify (${bad.join('; ') || 'no artifacts'}); nothing was uploaded to ${name}`,
+        'rebuild them (cronium runner build) or reinstall Cronium; check with: cronium runner verify',
+        { reason: 'local-artifact', invalid: bad },
+      );
+    }
+    return status;
+  }
+
+  /** Builds the target on demand and returns the new verified status; the "no-artifact(s)" fallback when it cannot. */
+  async #buildFor(name: string, target: string, before: ArtifactsStatus | undefined, signal: AbortSignal | undefined): Promise<ArtifactsStatus> {
+    const dir = this.deps.artifacts.dir;
+    const missing = (buildError?: string) => (before ? targetNotBuilt(dir, target, buildError) : artifactsNotBuilt(dir, buildError));
+    if (!this.deps.builder) throw missing();
+    try {
+      await this.deps.builder.build(target, signal);
+    } catch (e) {
+      signal?.throwIfAborted();
+      // Without Go the reason is the usual one; a build that failed says how, in one line.
+      const noGo = isCroniumError(e) && /cannot run the Go toolchain/.test(e.message);
+      throw missing(noGo ? undefined : ((e as Error).message.split('\n')[0] ?? 'unknown error'));
+    }
+    const status = await this.#localStatus(name);
+    if (!status?.artifacts.some((a) => a.target === target)) throw missing('the build did not produce it');
+    return status;
   }
 
   async #install(
@@ -422,7 +471,8 @@ class DeploymentRow {
   constructor(
     private readonly db: Db,
     private readonly hostId: number,
-    private readonly version: string,
+    /** Set once known (a deploy that builds the artifacts first learns it late). */
+    public version: string,
   ) {}
 
   /** A cache hit: refresh the newest matching ready row, or record one (deployed by someone else). */

@@ -102,12 +102,7 @@ export class LocalArtifacts {
   async artifact(target: string): Promise<VerifiedArtifact> {
     const { manifest, verification } = await this.#verify();
     const entry = manifest.artifacts.find((a) => a.target === target);
-    if (!entry) {
-      throw new CroniumError('RUNNER_DEPLOY_FAILED', `no runner artifact for ${target} in ${this.dir}`, 'rebuild the runner for every target: cronium runner build', {
-        reason: 'no-artifact',
-        target,
-      });
-    }
+    if (!entry) throw targetNotBuilt(this.dir, target);
     const check = verification.results.find((r) => r.target === target);
     if (!check?.ok) {
       throw new CroniumError(
@@ -154,7 +149,7 @@ export class LocalArtifacts {
       this.#bytes.clear();
       this.#gz.clear();
       this.#verified = (async () => {
-        // verifyRunnerArtifacts throws RUNNER_INTEGRITY_FAILED for a missing or malformed manifest.
+        // verifyRunnerArtifacts throws NOT_FOUND (not built) for a missing manifest, RUNNER_INTEGRITY_FAILED for a malformed one.
         const verification = await verifyRunnerArtifacts(this.dir, this.#trustedPem ? { publicKeyPem: this.#trustedPem } : {});
         const manifest = JSON.parse(await readFile(path.join(this.dir, 'manifest.json'), 'utf8')) as RunnerManifest;
         return { key, manifest, verification };
@@ -190,6 +185,30 @@ export class LocalArtifacts {
       })
       .join('|');
   }
+}
+
+/** Why `auto` runs directly when nothing is built here (the run's modeReason); see DIRECT_FALLBACK_REASONS. */
+export const NOT_BUILT_REASON = 'runner artifacts are not built here; build them with: cronium runner build';
+const NOT_BUILT_HINT = 'the build needs Go 1.22 or later (https://go.dev/dl/); until it is done, run with --mode direct, or in auto mode (the default), which runs scripts directly meanwhile';
+
+/** No runner artifacts at all in dir: RUNNER_DEPLOY_FAILED "no-artifacts" (auto mode runs directly; runner mode fails with this). */
+export function artifactsNotBuilt(dir: string, buildError?: string): CroniumError {
+  return new CroniumError('RUNNER_DEPLOY_FAILED', buildError ? `${NOT_BUILT_REASON} (building them failed: ${buildError})` : NOT_BUILT_REASON, NOT_BUILT_HINT, {
+    reason: 'no-artifacts',
+    dir,
+    ...(buildError ? { buildError } : {}),
+  });
+}
+
+/** The artifacts here have no build for the host's target: RUNNER_DEPLOY_FAILED "no-artifact" (auto mode runs directly). */
+export function targetNotBuilt(dir: string, target: string, buildError?: string): CroniumError {
+  const base = `runner artifacts are not built here for ${target}; build them with: cronium runner build`;
+  return new CroniumError('RUNNER_DEPLOY_FAILED', buildError ? `${base} (building it failed: ${buildError})` : base, NOT_BUILT_HINT, {
+    reason: 'no-artifact',
+    target,
+    dir,
+    ...(buildError ? { buildError } : {}),
+  });
 }
 
 function sha256Hex(data: Buffer): string {

@@ -126,12 +126,18 @@ export function authFailed(w: Where, user: string, offered: string[], tried: Tri
   });
 }
 
+/** Where OpenSSH keeps the public host key of an algorithm (ssh-ed25519 → ssh_host_ed25519_key.pub). */
+function hostKeyFile(algorithm: string): string {
+  const kind = algorithm.startsWith('ecdsa-') ? 'ecdsa' : algorithm.replace(/^ssh-|-sha2-.*$/g, '').replace(/-cert-v01@openssh\.com$/, '');
+  return `/etc/ssh/ssh_host_${kind}_key.pub`;
+}
+
 /** The server's key is not trusted yet. */
 export function hostKeyUnknown(w: Where, key: PublicKeyFacts): CroniumError {
   return new CroniumError(
     'HOST_KEY_UNKNOWN',
     `the host key of ${at(w)} is not trusted yet: ${key.algorithm} ${key.fingerprint}`,
-    `check the fingerprint out of band (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then trust it: cronium hosts trust ${w.name} --fingerprint ${key.fingerprint}`,
+    `check the fingerprint out of band (ssh-keygen -lf ${hostKeyFile(key.algorithm)} on the host), then trust it: cronium hosts trust ${w.name} --fingerprint ${key.fingerprint}`,
     { ...base(w), algorithm: key.algorithm, fingerprint: key.fingerprint },
   );
 }
@@ -141,12 +147,12 @@ export function hostKeyMismatch(w: Where, key: PublicKeyFacts, expected: KnownKe
   const old = expected[0];
   const oldText = expected.map((k) => `${k.algorithm} ${k.fingerprint}`).join(', ');
   const from = source === 'pinned' ? 'the key pinned for it' : `the key in ${where ?? 'known_hosts'}`;
+  const keyFile = hostKeyFile(key.algorithm);
+  const forget = source === 'known_hosts' ? ` and remove the old entry (ssh-keygen -R ${w.port === 22 ? w.address : `'[${w.address}]:${w.port}'`})` : '';
   return new CroniumError(
     'HOST_KEY_MISMATCH',
     `the host key of ${at(w)} has CHANGED: it presents ${key.algorithm} ${key.fingerprint}, but ${from} is ${oldText}. Someone may be intercepting the connection, or the host was reinstalled.`,
-    source === 'pinned'
-      ? `connections stay refused. If the change is expected, verify the new fingerprint out of band, then re-trust: cronium hosts trust ${w.name} --fingerprint ${key.fingerprint}`
-      : `connections stay refused. If the change is expected, remove the old entry (ssh-keygen -R ${w.port === 22 ? w.address : `'[${w.address}]:${w.port}'`}) or re-trust: cronium hosts trust ${w.name} --fingerprint ${key.fingerprint}`,
+    `the key CHANGED from ${old ? old.fingerprint : oldText} to ${key.fingerprint}, so connections stay refused. That means either someone is intercepting the connection (then do not re-trust), or the host was reinstalled or got new keys. If it was reinstalled, check the new fingerprint on the host itself (ssh-keygen -lf ${keyFile}), then re-trust it${forget}: cronium hosts trust ${w.name} --fingerprint ${key.fingerprint}`,
     {
       ...base(w),
       algorithm: key.algorithm,

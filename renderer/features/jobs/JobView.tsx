@@ -78,10 +78,8 @@ function RunFacts({ run, now }: { run: Run; now: number }) {
         </div>
       </dl>
       {run.errorCode && (
-        <div className="notice notice-error run-error" role="status">
-          <p>
-            <span className="notice-message mono">{run.errorCode}</span> <span>{run.errorMessage}</span>
-          </p>
+        <div className="run-error">
+          <ErrorNotice role="status" error={{ code: run.errorCode, message: run.errorMessage ?? run.errorCode, ...(run.errorHint ? { hint: run.errorHint } : {}) }} />
         </div>
       )}
       {run.modeReason && <p className="muted small">Mode: {run.modeReason}</p>}

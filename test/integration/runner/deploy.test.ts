@@ -86,7 +86,7 @@ function assertInstalled(r: DeployResult): void {
   const pub = readFileSync(join(dir, 'installation.pub'), 'utf8');
   const keys = new InstallationKeys(dataDir);
   assert.equal(pub.replace(/\s+/g, ''), keys.publicKeyPem().replace(/\s+/g, ''), 'installation.pub is the payload key');
-  assert.equal(readFileSync(join(dir, 'host-id'), 'utf8').trim(), r.hostId);
+  assert.equal(readFileSync(join(dir, `host-id.${r.hostId}`), 'utf8').trim(), r.hostId);
   assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary files left');
 }
 
@@ -169,7 +169,8 @@ test('a signed payload runs end to end on the deployed runner', async () => {
     helper: { transport: 'none' },
   });
   // Closing stdin means the channel is gone: keep it open a little longer than the script runs.
-  const out = await hostExec('default', `{ cat; sleep 1; } | '${r.path}' run --state-dir '${r.stateDir}'`, envelope);
+  // As the app starts it: --host-id names this host's file next to the binary.
+  const out = await hostExec('default', `{ cat; sleep 1; } | '${r.path}' run --host-id '${r.path.replace(/cronium-runner$/, `host-id.${r.hostId}`)}' --state-dir '${r.stateDir}'`, envelope);
   assert.equal(out.code, 0, out.stderr);
   const frames = out.stdout.trim().split('\n').map((l) => parseFrame(l));
   assert.equal(frames[0]!.type, 'hello');
@@ -299,7 +300,7 @@ test('five concurrent deploys to one host leave exactly one valid binary', async
     const r = results[0]!;
     assert.ok(results.some((x) => !x.cached), `${name}: someone uploaded`);
     assertInstalled(r);
-    assert.deepEqual(readdirSync(join(r.path, '..')).sort(), ['cronium-runner', 'host-id', 'installation.pub']);
+    assert.deepEqual(readdirSync(join(r.path, '..')).sort(), ['cronium-runner', `host-id.${r.hostId}`, 'installation.pub']);
     assert.deepEqual(readdirSync(r.cacheDir).filter((n) => n.endsWith('.tmp')), [], 'no SFTP temporaries left');
     assert.equal((await deploy(name)).cached, true);
   }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { defaultDataDir, ensureDataDir, resolveDataDir } from '../../../electron/core/paths';
+import { assetPath, defaultDataDir, ensureDataDir, packageRoot, resolveDataDir } from '../../../electron/core/paths';
 import { CroniumError } from '../../../electron/shared/errors';
 import { tempDir } from '../../helpers/temp';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 test('data dir precedence: --data-dir, then CRONIUM_HOME, then the OS default', () => {
   const env = { HOME: '/home/u', CRONIUM_HOME: '/srv/cronium' };
@@ -28,4 +28,24 @@ test('an unusable data dir is reported with a hint', (t) => {
     () => ensureDataDir(file),
     (e: unknown) => e instanceof CroniumError && e.code === 'DATA_DIR_UNUSABLE' && /--data-dir/.test(e.hint ?? ''),
   );
+});
+
+test('the packaged app finds the runner and the migrations where electron-builder puts them', (t) => {
+  // electron-builder.yml copies resources/runner to <resources>/runner and the migrations to <resources>/migrations.
+  const config = readFileSync(join(packageRoot(), 'electron-builder.yml'), 'utf8');
+  assert.match(config, /- from: resources\/runner\n\s+to: runner\n/);
+  assert.match(config, /- from: electron\/core\/db\/migrations\n\s+to: migrations\n/);
+  assert.match(config, /^beforePack: scripts\/before-pack\.cjs$/m, 'packaging checks that all seven runner artifacts are there');
+  const resources = tempDir(t);
+  mkdirSync(join(resources, 'runner'));
+  const proc = process as { resourcesPath?: string };
+  const before = proc.resourcesPath;
+  proc.resourcesPath = resources;
+  try {
+    assert.equal(assetPath('runner', 'resources/runner'), join(resources, 'runner'));
+    // Not packaged there: the checkout's own folder.
+    assert.equal(assetPath('migrations', 'electron/core/db/migrations'), join(packageRoot(), 'electron/core/db/migrations'));
+  } finally {
+    proc.resourcesPath = before;
+  }
 });

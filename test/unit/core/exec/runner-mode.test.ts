@@ -114,7 +114,7 @@ test('frames become the outcome: seqs pass through, shell noise before the first
   assert.deepEqual([out.status, out.exitCode, out.signal, out.mode, out.runnerVersion], ['failed', 4, null, 'runner', '0.1.0']);
   assert.equal(typeof out.timings.deploy, 'number');
   assert.equal(typeof out.timings.exec, 'number');
-  assert.match(seen.command!, /cronium-runner' run --key '.*\/installation\.pub' --host-id '.*\/host-id' --state-dir '\/home\/u\/\.cache\/cronium\/state'$/);
+  assert.match(seen.command!, /cronium-runner' run --key '.*\/installation\.pub' --host-id '.*\/host-id\.[\w-]+' --state-dir '\/home\/u\/\.cache\/cronium\/state'$/);
   assert.ok(!seen.command!.includes('secret'), 'no secret on the command line');
   assert.ok(seen.stdin.startsWith('{"v":1,'), 'the envelope is the first line of stdin');
 });

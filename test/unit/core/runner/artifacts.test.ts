@@ -182,6 +182,51 @@ test('the development key is generated once, private, and reused', async () => {
   assert.equal((await verifyRunnerArtifacts(out2)).ok, true);
 });
 
+test('ifStale builds only missing or stale targets, keeps the others, and never mixes keys in one manifest', async () => {
+  const out = join(tmp, 'out-stale');
+  const src = join(tmp, 'runner-src-copy');
+  await cp(runnerSrcDir, src, { recursive: true });
+  const build = (targets: string[], opts: { dataDir?: string; ifStale?: boolean } = {}) => {
+    const outcome = { built: [] as string[], upToDate: [] as string[] };
+    return buildRunnerArtifacts({ outDir: out, version: VERSION, dataDir: opts.dataDir ?? dataDir, runnerSrcDir: src, env: devEnv(), targets, ifStale: opts.ifStale ?? true }, outcome).then((m) => ({ m, outcome }));
+  };
+  const first = await build(['linux-amd64']);
+  assert.deepEqual(first.outcome, { built: ['linux-amd64'], upToDate: [] });
+  assert.match(first.m.artifacts[0]?.source ?? '', /^[0-9a-f]{64}$/);
+  // Nothing changed: nothing is built, the manifest stays as it was.
+  const again = await build(['linux-amd64']);
+  assert.deepEqual(again.outcome, { built: [], upToDate: ['linux-amd64'] });
+  assert.equal(again.m.builtAt, first.m.builtAt);
+  // Another target: added, the first kept as it was.
+  const second = await build(['linux-arm64', 'linux-amd64']);
+  assert.deepEqual(second.outcome, { built: ['linux-arm64'], upToDate: ['linux-amd64'] });
+  assert.deepEqual(second.m.artifacts.map((a) => a.target), ['linux-amd64', 'linux-arm64']);
+  assert.deepEqual(second.m.artifacts[0], first.m.artifacts[0]);
+  assert.equal((await verifyRunnerArtifacts(out)).ok, true);
+  // Another key (another data dir): an up-to-date target is not rebuilt, whoever signed it...
+  const otherKeyDir = join(tmp, 'other-key-data');
+  const otherUpToDate = await build(['linux-amd64'], { dataDir: otherKeyDir });
+  assert.deepEqual(otherUpToDate.outcome, { built: [], upToDate: ['linux-amd64'] });
+  assert.equal(otherUpToDate.m.signer.fingerprint, first.m.signer.fingerprint);
+  // ...but a new target with another key rebuilds what the manifest lists, so one key signs all.
+  const rekeyed = await build(['linux-386'], { dataDir: otherKeyDir });
+  assert.deepEqual(rekeyed.outcome.built, ['linux-amd64', 'linux-arm64', 'linux-386']);
+  assert.notEqual(rekeyed.m.signer.fingerprint, first.m.signer.fingerprint);
+  assert.equal((await verifyRunnerArtifacts(out)).ok, true);
+  // A changed source makes the target stale; what it does not select stays listed.
+  await writeFile(join(src, 'internal', 'version', 'extra.go'), 'package version\n\n// Extra changes the sources.\nconst Extra = 1\n');
+  const changed = await build(['linux-amd64'], { dataDir: otherKeyDir });
+  assert.deepEqual(changed.outcome, { built: ['linux-amd64'], upToDate: [] });
+  assert.notEqual(changed.m.artifacts[0]?.source, rekeyed.m.artifacts[0]?.source);
+  assert.deepEqual(changed.m.artifacts.map((a) => a.target), ['linux-amd64', 'linux-arm64', 'linux-386']);
+  // A test file is not a source of the binary.
+  await writeFile(join(src, 'internal', 'version', 'more_test.go'), 'package version\n');
+  assert.deepEqual((await build(['linux-amd64'], { dataDir: otherKeyDir })).outcome.built, []);
+  // Without ifStale a build replaces the manifest with what it built (the old behaviour).
+  const plain = await build(['linux-amd64'], { dataDir: otherKeyDir, ifStale: false });
+  assert.deepEqual(plain.m.artifacts.map((a) => a.target), ['linux-amd64']);
+});
+
 test('a release key from the environment signs and is marked release', async () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const releaseData = join(tmp, 'data-release');
@@ -307,7 +352,10 @@ test('verify refuses manifest paths outside the artifact dir and a missing manif
 
   await writeFile(join(copy, 'manifest.json'), '{"version":1}');
   await rejectsWith(verifyRunnerArtifacts(copy), 'RUNNER_INTEGRITY_FAILED', /malformed/);
-  await rejectsWith(verifyRunnerArtifacts(join(tmp, 'nowhere')), 'RUNNER_INTEGRITY_FAILED', /manifest\.json/);
+  // Nothing built is not an integrity failure: NOT_FOUND, saying how to build.
+  const none = await rejectsWith(verifyRunnerArtifacts(join(tmp, 'nowhere')), 'NOT_FOUND', /no manifest\.json/);
+  assert.equal(none.details?.reason, 'not-built');
+  assert.match(none.hint, /cronium runner build/);
 });
 
 test('build failures carry RUNNER_BUILD_FAILED, the target and go stderr, and publish nothing', async () => {

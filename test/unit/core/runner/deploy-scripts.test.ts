@@ -43,7 +43,7 @@ function sandbox(t: Parameters<typeof tempDir>[0]): { dir: string; env: Record<s
 test('prepare: creates the first location 0700, reports the platform and tools, skips noise', (t) => {
   const { dir, env } = sandbox(t);
   const version = versionDirName('0.1.0', sha256(BINARY));
-  const facts = parsePrepare(run('sh', SCRIPT_COMMAND, env, prepareScript([version])))!;
+  const facts = parsePrepare(run('sh', SCRIPT_COMMAND, env, prepareScript([version], 'h1-abc')))!;
   assert.ok(facts.facts.complete);
   assert.equal(facts.chosen, join(dir, 'cache', 'cronium'));
   assert.equal(statSync(facts.chosen!).mode & 0o777, 0o700);
@@ -62,13 +62,13 @@ test('prepare: a symlinked or non-private location is skipped for the next one',
   mkdirSync(join(dir, 'elsewhere'));
   mkdirSync(join(dir, 'cache'));
   symlinkSync(join(dir, 'elsewhere'), join(dir, 'cache', 'cronium'));
-  let facts = parsePrepare(run('sh', SCRIPT_COMMAND, env, prepareScript([])))!;
+  let facts = parsePrepare(run('sh', SCRIPT_COMMAND, env, prepareScript([], 'h1-abc')))!;
   assert.equal(facts.chosen, join(dir, 'run', 'cronium'));
   assert.equal(facts.facts.caches[0]!.mode, 'symlink');
   const shared = join(dir, 'shared');
   mkdirSync(join(shared, 'cronium'), { recursive: true });
   chmodSync(join(shared, 'cronium'), 0o755);
-  facts = parsePrepare(run('sh', SCRIPT_COMMAND, { ...env, XDG_CACHE_HOME: shared }, prepareScript([])))!;
+  facts = parsePrepare(run('sh', SCRIPT_COMMAND, { ...env, XDG_CACHE_HOME: shared }, prepareScript([], 'h1-abc')))!;
   assert.equal(facts.chosen, join(dir, 'run', 'cronium'), 'a 0755 dir is not private');
 });
 
@@ -97,19 +97,26 @@ test('install: gzip or raw stream, verified, pinned, renamed; a wrong hash insta
       assert.ok(out.complete, shell);
       assert.equal(out.fail, undefined, `${shell}: ${JSON.stringify(out.fail)}`);
       assert.equal(out.installed, sha);
-      assert.deepEqual(readdirSync(vdir).sort(), ['cronium-runner', 'host-id', 'installation.pub']);
+      assert.deepEqual(readdirSync(vdir).sort(), ['cronium-runner', 'host-id.h1-abc', 'installation.pub']);
       assert.equal(statSync(join(vdir, 'cronium-runner')).mode & 0o777, 0o700);
       assert.equal(readFileSync(join(vdir, 'installation.pub'), 'utf8'), pinnedKeyText(PEM));
-      assert.equal(readFileSync(join(vdir, 'host-id'), 'utf8'), 'h1-abc\n');
+      assert.equal(readFileSync(join(vdir, 'host-id.h1-abc'), 'utf8'), 'h1-abc\n');
       if (mode === 'gz') assert.deepEqual(out.removed, ['0.1.0-aaaaaaaaaaaa'], shell);
     }
     assert.deepEqual(readdirSync(cache).sort(), ['0.2.0-bbbbbbbbbbbb', versionDirName('0.3.0', sha), 'state']);
     assert.equal(spawnSync(join(vdir, 'cronium-runner')).stdout.toString(), 'runner-ok\n');
 
     // Prepare now finds it, with the hashes of the binary and of the pinned key.
-    const facts = parsePrepare(run(shell, SCRIPT_COMMAND, env, prepareScript([versionDirName('0.3.0', sha), '9.9.9-cccccccccccc'])))!;
+    const facts = parsePrepare(run(shell, SCRIPT_COMMAND, env, prepareScript([versionDirName('0.3.0', sha), '9.9.9-cccccccccccc'], 'h1-abc')))!;
     assert.deepEqual(facts.have.get(versionDirName('0.3.0', sha)), { sha256: sha, pubSha256: sha256(pinnedKeyText(PEM)), hostId: 'h1-abc' });
     assert.equal(facts.have.size, 1);
+    // Another inventory host on the same account (a shared home): its own file, the first one's untouched.
+    const other = parsePrepare(run(shell, SCRIPT_COMMAND, env, prepareScript([versionDirName('0.3.0', sha)], 'h2-abc')))!;
+    assert.equal(other.have.get(versionDirName('0.3.0', sha))?.hostId, '', 'not pinned for h2 yet');
+    const second = parseInstall(run(shell, installCommand({ dir: vdir, tag: 'h2', sha256: sha, mode: 'none', publicKeyPem: PEM, hostId: 'h2-abc' }), env, ''))!;
+    assert.equal(second.installed, sha, JSON.stringify(second));
+    assert.equal(readFileSync(join(vdir, 'host-id.h2-abc'), 'utf8'), 'h2-abc\n');
+    assert.equal(readFileSync(join(vdir, 'host-id.h1-abc'), 'utf8'), 'h1-abc\n');
 
     // Clean removes every version and keeps the state dir.
     const cleaned = parseClean(run(shell, SCRIPT_COMMAND, env, cleanScript()))!;
@@ -124,4 +131,11 @@ test('the install command carries no newline and no history-expansion character'
   const line = installCommand({ dir: '/h/x y/.cache/cronium/0.1.0-abcdefabcdef', tag: 'abc', sha256: 'a'.repeat(64), mode: 'gz', publicKeyPem: PEM, hostId: 'h1' });
   assert.ok(!line.includes('\n'));
   assert.ok(!line.includes('!'));
+});
+
+test('a host id that could leave the version dir is refused before any command is built', () => {
+  for (const bad of ['../x', 'a/b', '', 'h1 x', "h1'"]) {
+    assert.throws(() => installCommand({ dir: '/d', tag: 't', sha256: 'a'.repeat(64), mode: 'none', publicKeyPem: PEM, hostId: bad }), /invalid runner host id/);
+    assert.throws(() => prepareScript([], bad), /invalid runner host id/);
+  }
 });

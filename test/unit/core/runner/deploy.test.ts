@@ -6,11 +6,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openCore } from '../../../../electron/core/core';
-import { isDirectFallback, RunnerDeployer } from '../../../../electron/core/runner/deploy';
-import { LocalArtifacts } from '../../../../electron/core/runner/local-artifacts';
+import { isDirectFallback, RunnerDeployer, type RunnerDeployerDeps } from '../../../../electron/core/runner/deploy';
+import { LocalArtifacts, NOT_BUILT_REASON } from '../../../../electron/core/runner/local-artifacts';
+import { CroniumError } from '../../../../electron/shared/errors';
 import { InstallationKeys } from '../../../../electron/core/runner/payload';
 import type { ExecResult, SshConnection, SshPool } from '../../../../electron/core/ssh/types';
-import { isCroniumError, type CroniumError } from '../../../../electron/shared/errors';
+import { isCroniumError } from '../../../../electron/shared/errors';
 import { tempDir } from '../../../helpers/temp';
 
 /** A signed artifacts dir with one linux-amd64 "binary", as buildRunnerArtifacts lays it out. */
@@ -30,9 +31,14 @@ function fakeArtifacts(dir: string): void {
 }
 
 /** A deployer whose host answers the prepare script with `lines` (after some login-shell noise). */
-function setup(t: TestContext, lines: string[]): { deployer: RunnerDeployer; commands: string[]; close: () => void } {
+function setup(
+  t: TestContext,
+  lines: string[],
+  opts: { empty?: boolean; builder?: (artifactsDir: string) => RunnerDeployerDeps['builder'] } = {},
+): { deployer: RunnerDeployer; commands: string[]; close: () => void } {
   const dir = tempDir(t);
-  fakeArtifacts(join(dir, 'artifacts'));
+  if (opts.empty) mkdirSync(join(dir, 'artifacts'));
+  else fakeArtifacts(join(dir, 'artifacts'));
   const core = openCore({ dataDir: join(dir, 'data'), door: 'cli', runner: { artifactsDir: join(dir, 'artifacts') } });
   t.after(() => core.close());
   core.hosts.add({ name: 'h1', address: '192.0.2.1', port: 22, tags: [] });
@@ -51,6 +57,7 @@ function setup(t: TestContext, lines: string[]): { deployer: RunnerDeployer; com
     resolve: (n) => core.hosts.sshTarget(n),
     keys: new InstallationKeys(join(dir, 'data')),
     artifacts: new LocalArtifacts({ dir: join(dir, 'artifacts') }),
+    ...(opts.builder ? { builder: opts.builder(join(dir, 'artifacts')) } : {}),
   });
   return { deployer, commands, close: () => core.close() };
 }
@@ -84,7 +91,8 @@ test('a 64-bit kernel with a 32-bit userland needs the armv7 build; without it: 
   const { deployer } = setup(t, ['uname_s\tLinux', 'uname_m\taarch64', 'long_bit\t32', ...LINUX_OK]);
   const err = await rejection(deployer.deploy('h1'));
   assert.equal(err.details?.reason, 'no-artifact');
-  assert.match(err.message, /no runner artifact for linux-armv7/);
+  assert.equal(err.message, 'runner artifacts are not built here for linux-armv7; build them with: cronium runner build');
+  assert.ok(isDirectFallback(err));
   assert.equal(deployer.deployments({ name: 'h1' })[0]!.target, 'linux-armv7');
 });
 
@@ -103,4 +111,73 @@ test('a prepare script that never ran (a broken login shell) is RUNNER_DEPLOY_FA
   assert.equal(err.details?.reason, 'script-failed');
   assert.match(err.message, /exit 127: sh: not found/);
   assert.equal(isDirectFallback(err), false);
+});
+
+test('no artifacts built at all: the "not built" fallback before any connection, never RUNNER_INTEGRITY_FAILED', async (t) => {
+  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], { empty: true });
+  const err = await rejection(deployer.deploy('h1'));
+  assert.equal(err.code, 'RUNNER_DEPLOY_FAILED');
+  assert.equal(err.details?.reason, 'no-artifacts');
+  assert.equal(err.message, NOT_BUILT_REASON);
+  assert.equal(NOT_BUILT_REASON, 'runner artifacts are not built here; build them with: cronium runner build');
+  assert.match(err.hint, /Go 1\.22/);
+  assert.ok(isDirectFallback(err), 'auto mode runs directly');
+  assert.equal(commands.length, 0, 'nothing reached the host');
+  assert.deepEqual(deployer.deployments({ name: 'h1' }), [], 'a machine without artifacts is no failed deployment of the host');
+});
+
+test('no artifacts, but a builder: the host\'s target is built on demand, then deployed from', async (t) => {
+  const built: string[] = [];
+  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], {
+    empty: true,
+    builder: (dir) => ({
+      build: (target: string) => {
+        built.push(target);
+        fakeArtifacts(dir);
+        return Promise.resolve();
+      },
+    }),
+  });
+  const err = await rejection(deployer.deploy('h1'));
+  assert.deepEqual(built, ['linux-amd64']);
+  // The scripted host then fails the upload (it answers every command with the prepare output):
+  // what matters is that the deploy went on with the built artifact, after a second look at the cache.
+  assert.equal(err.details?.reason, 'upload-failed', err.message);
+  assert.equal(commands.filter((c) => c === commands[0]).length, 2, 'the prepare script ran again with the new artifact');
+});
+
+test('a builder that cannot build (no Go) gives the same fallback as no builder; a failed build says why', async (t) => {
+  const noGo = new CroniumError('RUNNER_BUILD_FAILED', 'cannot run the Go toolchain "go": not found');
+  const a = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], { empty: true, builder: () => ({ build: () => Promise.reject(noGo) }) });
+  const e1 = await rejection(a.deployer.deploy('h1'));
+  assert.equal(e1.message, NOT_BUILT_REASON);
+  assert.ok(isDirectFallback(e1));
+  const broken = new CroniumError('RUNNER_BUILD_FAILED', 'go build for linux-arm64 failed (exit 1):\nsyntax error');
+  const b = setup(t, ['uname_s\tLinux', 'uname_m\taarch64', 'long_bit\t64', ...LINUX_OK], { builder: () => ({ build: () => Promise.reject(broken) }) });
+  const e2 = await rejection(b.deployer.deploy('h1'));
+  assert.equal(e2.details?.reason, 'no-artifact');
+  assert.match(e2.message, /^runner artifacts are not built here for linux-arm64; build them with: cronium runner build \(building it failed: go build for linux-arm64 failed \(exit 1\):\)$/);
+  assert.ok(isDirectFallback(e2));
+});
+
+test('a tampered artifact stays RUNNER_INTEGRITY_FAILED in every mode: no fallback, no rebuild', async (t) => {
+  const built: string[] = [];
+  let artifactsDir = '';
+  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], {
+    builder: (dir) => {
+      artifactsDir = dir;
+      return { build: (target: string) => (built.push(target), Promise.resolve()) };
+    },
+  });
+  writeFileSync(join(artifactsDir, 'linux-amd64', 'cronium-runner'), 'not really a runner, changed');
+  const err = await rejection(deployer.deploy('h1'));
+  assert.equal(err.code, 'RUNNER_INTEGRITY_FAILED');
+  assert.equal(isDirectFallback(err), false);
+  assert.deepEqual(built, []);
+  assert.equal(commands.length, 0);
+  // A malformed manifest is no "not built" either.
+  writeFileSync(join(artifactsDir, 'manifest.json'), '{"version":');
+  const malformed = await rejection(deployer.deploy('h1'));
+  assert.equal(malformed.code, 'RUNNER_INTEGRITY_FAILED');
+  assert.equal(isDirectFallback(malformed), false);
 });
