@@ -99,6 +99,8 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   PAYLOAD_TOO_LARGE: 'send less: split the value or the input into smaller pieces',
   OUTPUT_LIMIT: 'the script wrote more than the output limit of a run: write less, or write big output to a file on the host',
   RUNNER_PROTOCOL: 'redeploy the runner to the host: cronium runner deploy NAME',
+  NATIVE_MODULE_MISSING: 'run `npm run rebuild:electron` in the Cronium folder, or reinstall Cronium Desktop from its installer',
+  NATIVE_MODULE_MISMATCH: 'rebuild the SQLite binding for this runtime (`npm run rebuild:electron` for the app, `npm rebuild better-sqlite3` for Node), or reinstall Cronium Desktop',
 });
 
 /**
