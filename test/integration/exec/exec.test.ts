@@ -4,7 +4,8 @@
 // fires twice. Needs root (the fleet starts sshd on port 22) and a built dist/.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
@@ -205,9 +206,29 @@ test('auto mode runs direct where the runner cannot run (noexec) and records why
   }
 });
 
-/** Temp dirs of direct-mode runs left in /tmp (the default host's /tmp is this machine's). */
+/** Direct-mode temp dirs in /tmp when this file started: other suites' (unit tests run the prelude as root). */
+const TEMP_DIRS_BEFORE = new Set(listTempDirs().map((d) => d.name));
+
+function listTempDirs(): { name: string; uid: number }[] {
+  return readdirSync('/tmp')
+    .filter((n) => /^cronium\.[A-Za-z0-9]{8}$/.test(n))
+    .flatMap((name) => {
+      try {
+        return [{ name, uid: statSync(join('/tmp', name)).uid }];
+      } catch {
+        return []; // removed between the listing and the stat
+      }
+    });
+}
+
+/**
+ * Temp dirs of this file's direct-mode runs left in /tmp (the default host's /tmp is this machine's):
+ * made since the file started, by the default host's account (not root's, nor another fleet's).
+ */
 function tempDirs(): string[] {
-  return readdirSync('/tmp').filter((n) => /^cronium\.[A-Za-z0-9]{8}$/.test(n));
+  const uid = Number(readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${f().host('default').user}:`))?.split(':')[2] ?? -1);
+  assert.notEqual(uid, userInfo().uid, 'the default host account is not the test runner');
+  return listTempDirs().filter((d) => d.uid === uid && !TEMP_DIRS_BEFORE.has(d.name)).map((d) => d.name);
 }
 
 /** Asserts that no process of the group that ran `marker` is left, and returns that group. */
