@@ -17,11 +17,15 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type EventPayload, type WsServerMessage } from '../shared/api';
 import { CroniumError, invalidInput } from '../shared/errors';
+import { parseJsonBounded } from '../shared/json-bounded';
 import type { Core } from '../core/core';
 import { LogBackpressure } from '../core/logs/log-backpressure';
 
-/** Largest WebSocket message accepted from a client. */
-export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Largest WebSocket message accepted from a client: above what the largest valid call takes
+ * (a 1 MiB script, JSON-escaped, plus its env and input), so no valid call is cut off.
+ */
+export const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
 const COOKIE_PREFIX = 'cronium_token_';
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -62,6 +66,17 @@ function sameToken(a: string | undefined, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The request's path and query, or undefined when it is not a path `new URL` can parse (`//x:99999/`). */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/') || raw.startsWith('//')) return undefined;
+  try {
+    return new URL(raw, 'http://127.0.0.1');
+  } catch {
+    return undefined;
+  }
+}
+
 function cookieToken(req: IncomingMessage, port: number): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
@@ -93,8 +108,18 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
   };
 
   const server = createServer((req, res) => {
+    try {
+      handleRequest(req, res);
+    } catch {
+      // Never reached by any request we know of; a request must not end the server that runs the schedules.
+      if (!res.headersSent) deny(res, 500, 'internal error');
+      else res.destroy();
+    }
+  });
+  const handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (!allowedHosts().has(req.headers.host ?? '')) return deny(res, 403, 'forbidden: wrong Host header');
-    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    const url = requestUrl(req);
+    if (!url) return deny(res, 400, 'bad request: the path is not a path');
     const queryToken = url.searchParams.get('token') ?? undefined;
     const viaQuery = sameToken(queryToken, token);
     if (viaQuery) {
@@ -106,15 +131,15 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
     serveStatic(staticDir, url.pathname, res, port);
-  });
+  };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
   server.on('upgrade', (req, socket, head) => {
     const reject = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
-    if (url.pathname !== '/api') return reject(404, 'Not Found');
+    const url = requestUrl(req);
+    if (!url || url.pathname !== '/api') return reject(404, 'Not Found');
     if (!allowedHosts().has(req.headers.host ?? '')) return reject(403, 'Forbidden');
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().has(origin)) return reject(403, 'Forbidden');
@@ -124,6 +149,8 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     if (!(explicit || (viaCookie && origin !== undefined))) return reject(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
+  // A reset from the client while the upgrade is answered must not surface as an uncaught error.
+  server.on('clientError', (_e, socket) => socket.destroy());
 
   wss.on('connection', (ws: WebSocket) => {
     const send = (msg: WsServerMessage) => {
@@ -142,18 +169,16 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       let id = 0;
       try {
         if (isBinary) throw new CroniumError('INVALID_INPUT', 'binary messages are not accepted', 'send JSON text frames');
-        let raw: unknown;
-        try {
-          raw = JSON.parse(data.toString());
-        } catch {
-          throw new CroniumError('INVALID_INPUT', 'message is not valid JSON', 'send {"id": 1, "method": "hosts.list", "args": {}}');
-        }
+        const raw = parseJsonBounded(data.toString(), 'message', 'send {"id": 1, "method": "hosts.list", "args": {}}');
         const maybeId = (raw as { id?: unknown } | null)?.id;
         if (Number.isSafeInteger(maybeId) && (maybeId as number) >= 0) id = maybeId as number;
         const parsed = WsClientMessage.safeParse(raw);
         if (!parsed.success) throw invalidInput(parsed.error, 'message', 'send {"id": 1, "method": "hosts.list", "args": {}}');
         const { method, args } = parsed.data;
-        void core.dispatch(method, args, { door: 'headless' }).then((envelope) => send({ type: 'reply', id, ...envelope }));
+        core.dispatch(method, args, { door: 'headless' }).then(
+          (envelope) => send({ type: 'reply', id, ...envelope }),
+          () => send({ type: 'reply', id, ok: false, error: new CroniumError('INTERNAL', `${method} failed`).toJSON() }),
+        );
       } catch (e) {
         const err = e instanceof CroniumError ? e : new CroniumError('INVALID_INPUT', 'bad message');
         send({ type: 'reply', id, ok: false, error: err.toJSON() });
@@ -211,5 +236,8 @@ function serveStatic(root: string, pathname: string, res: ServerResponse, port: 
     'X-Frame-Options': 'DENY',
     'Content-Security-Policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
   });
-  createReadStream(file).pipe(res);
+  const stream = createReadStream(file);
+  // The file vanished or cannot be read after the headers went out: end the response, keep the server.
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }

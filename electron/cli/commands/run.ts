@@ -17,6 +17,7 @@ import type { JobTreeNode, JobView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { formatError, say } from '../output';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../../shared/json-bounded';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const SIGNAL_NUMBERS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15 };
@@ -208,6 +209,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .action(async (o: RunFlags) => {
       let input: unknown;
       if (o.input !== undefined) {
+        if (jsonTooDeep(o.input)) throw fieldError('input', `nests deeper than ${MAX_JSON_DEPTH} levels`);
         try {
           input = JSON.parse(o.input);
         } catch (e) {

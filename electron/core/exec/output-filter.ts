@@ -8,6 +8,7 @@
  *   else passes through as it arrives. Only a partial line that may still become such a
  *   line is held back, so streaming stays live.
  */
+import { jsonTooDeep } from '../../shared/json-bounded';
 
 const OUTPUT_MARK = Buffer.from('@@cronium:output ');
 /** An output line longer than this is logged as plain output instead of held. */
@@ -78,6 +79,7 @@ export class StdoutFilter {
     if (line.length < OUTPUT_MARK.length || !line.subarray(0, OUTPUT_MARK.length).equals(OUTPUT_MARK)) return false;
     const json = line.subarray(OUTPUT_MARK.length).toString('utf8').replace(/\r?\n$/, '');
     try {
+      if (jsonTooDeep(json)) return false; // logged as a plain line, never stored as the run's output
       this.events.onOutput(JSON.parse(json));
       return true;
     } catch {

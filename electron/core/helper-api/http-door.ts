@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { CroniumError } from '../../shared/errors';
 import { RUNNER_LIMITS } from '../../shared/runner-protocol';
 import { errorReply, type HelperApi, type HelperReply, type HelperVia } from './helper-api';
+import { parseJsonBounded } from '../../shared/json-bounded';
 
 /** Request bodies above this are refused: the runner's bound on a helper body, plus room for its wrapping. */
 export const MAX_HELPER_BODY = RUNNER_LIMITS.maxHelperBodyBytes + 8 * 1024;
@@ -68,11 +69,7 @@ export class HelperHttpDoor {
       const raw = await readBody(req);
       let body: unknown = {};
       if (raw.length) {
-        try {
-          body = JSON.parse(raw.toString('utf8'));
-        } catch {
-          throw new CroniumError('INVALID_INPUT', 'the request body is not JSON', 'send a JSON object');
-        }
+        body = parseJsonBounded(raw.toString('utf8'), 'the request body', 'send a JSON object');
       }
       send(await this.api.handle({ op: m[1]!, token: bearer[1]!, body }, via));
     } catch (e) {

@@ -12,6 +12,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CroniumError, invalidInput } from '../../shared/errors';
+import { parseJsonBounded } from '../../shared/json-bounded';
 import {
   CANONICAL_BASE64,
   ControlFrame,
@@ -98,12 +99,7 @@ export function parseFrame(line: string): RunnerFrame {
   if (text.length > RUNNER_LIMITS.maxFrameBytes) {
     throw new CroniumError('INVALID_INPUT', `runner frame is ${text.length} bytes, limit ${RUNNER_LIMITS.maxFrameBytes}`);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new CroniumError('INVALID_INPUT', 'runner frame is not JSON', 'the runner and the app may speak different protocols; redeploy the runner');
-  }
+  const raw = parseJsonBounded(text, 'runner frame', 'the runner and the app may speak different protocols; redeploy the runner');
   const parsed = RunnerFrame.safeParse(raw);
   if (!parsed.success) throw invalidInput(parsed.error, 'runner frame');
   return parsed.data;

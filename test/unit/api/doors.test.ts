@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
@@ -242,9 +243,60 @@ test('headless door: oversized messages close the socket', async (t) => {
   const server = await headlessDoor(t, core);
   const client = await wsClient(t, server);
   const closed = new Promise<number>((resolve) => client.ws.once('close', (code) => resolve(code)));
-  client.ws.send(JSON.stringify({ id: 1, method: 'hosts.list', args: { search: 'x'.repeat(2 * 1024 * 1024) } }));
+  client.ws.send(JSON.stringify({ id: 1, method: 'hosts.list', args: { search: 'x'.repeat(17 * 1024 * 1024) } }));
   assert.equal(await closed, 1009, 'closed as too big');
   const again = await wsClient(t, server);
   const list = await again.call('hosts.list', {});
   assert.equal(list.ok, true, 'and keeps serving others');
+});
+
+/** Sends raw bytes to the server and returns what it answered (its status line), or '' when it closed without one. */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(text));
+    let got = '';
+    sock.on('data', (d) => (got += d.toString()));
+    sock.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+    sock.on('error', () => resolve(got.split('\r\n')[0] ?? ''));
+    sock.setTimeout(5000, () => sock.destroy());
+  });
+}
+
+test('headless door: a path new URL cannot parse is refused, before any check, and the server keeps serving', async (t) => {
+  const core = open(t);
+  const server = await headlessDoor(t, core);
+  const host = `Host: 127.0.0.1:${server.port}`;
+  // The request an <img src="http://127.0.0.1:PORT//x:99999/"> on any local page sends: no token, no Origin.
+  assert.match(await rawHttp(server.port, `GET //x:99999/ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 400/);
+  assert.match(await rawHttp(server.port, `GET //x:99999/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 403/);
+  const upgrade = `GET //x:99999/api HTTP/1.1\r\n${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+  assert.match(await rawHttp(server.port, upgrade), /^HTTP\/1\.1 404/);
+  assert.match(await rawHttp(server.port, 'GARBAGE\r\n\r\n'), /^(HTTP\/1\.1 400|)$/);
+  assert.equal((await fetch(server.url)).status, 200, 'still serving');
+});
+
+test('headless door: 5,000-deep JSON is refused with INVALID_INPUT and the server keeps serving', async (t) => {
+  const core = open(t);
+  const server = await headlessDoor(t, core);
+  const client = await wsClient(t, server);
+  const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+  const reply = await client.raw(`{"id":0,"method":"jobs.run","args":{"hosts":["a"],"command":"true","input":${deep}}}`);
+  assert.equal(reply.ok, false);
+  assert.equal(!reply.ok && reply.error.code, 'INVALID_INPUT');
+  assert.match(!reply.ok ? reply.error.message : '', /deeper than 64 levels/);
+  // A deep string is not deep JSON.
+  const flat = await client.call('hosts.list', { search: '['.repeat(150) });
+  assert.equal(flat.ok, true);
+  const list = await client.call('hosts.list', {});
+  assert.equal(list.ok, true, 'the same socket keeps serving');
+});
+
+test('headless door: the largest script a call may carry fits in one message', async (t) => {
+  const core = open(t);
+  const server = await headlessDoor(t, core);
+  const client = await wsClient(t, server);
+  // 1 MiB of characters JSON escapes as \u00XX: six bytes each on the wire.
+  const reply = await client.call('jobs.run', { hosts: ['nowhere'], script: '\u0001'.repeat(1024 * 1024) });
+  assert.equal(reply.ok, false);
+  assert.match(!reply.ok ? reply.error.message : '', /no host named "nowhere"/, 'refused for its unknown host, not cut off as too big');
 });
