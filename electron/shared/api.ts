@@ -315,6 +315,16 @@ export const RunStatus = z.enum(['queued', 'claimed', 'running', 'succeeded', 'f
 export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled']);
 /** An environment variable name for scripts. */
 export const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { error: 'must be letters, digits and "_", not starting with a digit' });
+/**
+ * A script's environment. `__proto__` is refused by name: a JavaScript object cannot carry it as
+ * a plain key (it would be dropped on the way, silently), and no real program needs it.
+ */
+const EnvRecord = z.preprocess((value, ctx) => {
+  if (typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, '__proto__')) {
+    ctx.issues.push({ code: 'custom', message: 'the name __proto__ is not accepted', input: value, path: ['__proto__'] });
+  }
+  return value;
+}, z.record(EnvName, z.string().max(128 * 1024)));
 const JsonValue: z.ZodType<unknown> = z.json();
 
 /* ---- Scripts, variables, follow-ups (issue 6) ---- */
@@ -380,7 +390,7 @@ export const JobRunArgs = z
     timeoutMs: z.int().min(1).max(7 * 86_400_000).optional(),
     /** Hosts at once (default: the worker's limits). */
     concurrency: z.int().min(1).max(10_000).optional(),
-    env: z.record(EnvName, z.string().max(128 * 1024)).default({}),
+    env: EnvRecord.default({}),
     /** JSON value the script reads on stdin. */
     input: JsonValue.optional(),
     /** Retries of connection failures (0: none). */

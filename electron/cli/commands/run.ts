@@ -37,7 +37,9 @@ export function parseEnv(pairs: string[]): Record<string, string> {
   for (const p of pairs) {
     const i = p.indexOf('=');
     if (i <= 0) throw fieldError('env', `"${p}" is not K=V`);
-    env[p.slice(0, i)] = p.slice(i + 1);
+    const name = p.slice(0, i);
+    if (name === '__proto__') throw fieldError('env', 'the name __proto__ is not accepted');
+    env[name] = p.slice(i + 1);
   }
   return env;
 }

@@ -129,8 +129,6 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     `${script}${sd}`,
     `cat >"$d/input" <<'${id}'`,
     `${input}${id}`,
-    ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
-    'export CRONIUM_INPUT_FILE="$d/input"',
     // The helpers of direct mode (input and output only; see direct-helpers.ts).
     'mkdir -p "$d/h/bin" "$d/h/python" "$d/h/node"',
     ...helperFiles.flatMap(([file, text]) => {
@@ -138,16 +136,21 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
       return [`cat >"$d/${file}" <<'${delim}'`, `${text}${delim}`];
     }),
     'chmod 700 "$d/h/bin/cronium"',
-    'export PATH="$d/h/bin:$PATH" PYTHONPATH="$d/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$d/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
     `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null) && [ -f "$I" ] && break; I=; done`,
     `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
     'exec 3<&0',
     // The start marker goes out before the script starts: the script writes to the same
     // stdout, and anything it printed before the marker would be taken for login-shell noise.
     'm started',
-    'if command -v setsid >/dev/null 2>&1; then setsid "$I" "$d/script" <"$d/input" 3<&- &',
-    "elif command -v perl >/dev/null 2>&1; then perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' \"$I\" \"$d/script\" <\"$d/input\" 3<&- &",
-    'else set -m 2>/dev/null; "$I" "$d/script" <"$d/input" 3<&- & fi',
+    // The user's environment is exported only in the subshell that becomes the script: the
+    // prelude's own variables (d, P, W, ...) stay out of its reach, and the subshell itself reads
+    // only its positional parameters once the user's names are set.
+    `x() { set -- "$d" "$I" "$@"${Object.entries(env).map(([k, v]) => `; export ${k}=${shQuote(v)}`).join('')}`,
+    '  export CRONIUM_INPUT_FILE="$1/input" PATH="$1/h/bin:$PATH" PYTHONPATH="$1/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$1/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
+    '  set -- "$@" "$2" "$1/script"; shift 2; exec "$@"; }',
+    'if command -v setsid >/dev/null 2>&1; then ( x setsid ) <"$d/input" 3<&- &',
+    "elif command -v perl >/dev/null 2>&1; then ( x perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) <\"$d/input\" 3<&- &",
+    'else set -m 2>/dev/null; ( x ) <"$d/input" 3<&- & fi',
     'P=$!',
     // EOF on stdin: the app closed the channel (cancel, or it died). Kill the group.
     "( trap - TERM HUP INT; while IFS= read -r _l; do :; done <&3; k; c ) >/dev/null 2>&1 &",

@@ -300,3 +300,12 @@ test('headless door: the largest script a call may carry fits in one message', a
   assert.equal(reply.ok, false);
   assert.match(!reply.ok ? reply.error.message : '', /no host named "nowhere"/, 'refused for its unknown host, not cut off as too big');
 });
+
+test('headless door: env named __proto__ is refused by name, not dropped', async (t) => {
+  const core = open(t);
+  const server = await headlessDoor(t, core);
+  const client = await wsClient(t, server);
+  const reply = await client.raw('{"id":0,"method":"jobs.run","args":{"hosts":["a"],"command":"true","env":{"__proto__":"x"}}}');
+  assert.equal(!reply.ok && reply.error.code, 'INVALID_INPUT');
+  assert.match(!reply.ok ? reply.error.message : '', /__proto__ is not accepted/);
+});

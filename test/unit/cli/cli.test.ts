@@ -114,6 +114,8 @@ test('run, jobs and schedules validate their input and name the field (no host n
     [['run', '--host', 'web1', '--command', 'true', '--env', 'NOEQUALS'], 2, /^error\[INVALID_INPUT\]: invalid env/],
     [['run', '--host', 'web1', '--command', 'true', '--env', '1X=y'], 2, /^error\[INVALID_INPUT\]: invalid env/],
     [['run', '--host', 'web1', '--command', 'true', '--input', '{'], 2, /^error\[INVALID_INPUT\]: invalid input/],
+    [['run', '--host', 'web1', '--command', 'true', '--input', `${'['.repeat(5000)}${']'.repeat(5000)}`], 2, /^error\[INVALID_INPUT\]: invalid input: nests deeper than 64 levels/],
+    [['run', '--host', 'web1', '--command', 'true', '--env', '__proto__=x'], 2, /^error\[INVALID_INPUT\]: invalid env: the name __proto__ is not accepted/],
     [['run', '--host', 'web1', '--command', 'true', '--mode', 'fast'], 2, /^error\[INVALID_INPUT\]: invalid mode/],
     [['schedules', 'add', 's', '--cron', '* * * * *', '--script', 'missing.sh'], 2, /^error\[INVALID_INPUT\]: invalid script: cannot read/],
     [['schedules', 'pause', 's'], 1, /^error\[NOT_FOUND\]/],

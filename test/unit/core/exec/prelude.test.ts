@@ -2,6 +2,9 @@
 // kept open), and the stdout filter that takes its markers and the script's output out of the log.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { StdoutFilter } from '../../../../electron/core/exec/output-filter';
 import { buildPrelude, heredocDelimiter, shQuote, validateEnv } from '../../../../electron/core/exec/prelude';
@@ -102,7 +105,7 @@ test('prelude: a script that prints at once is never taken for login-shell noise
   // so the marker is printed before the script is even started.
   const text = buildPrelude({ interpreter: 'sh', script: 'true' }).text;
   const marker = text.indexOf('m started');
-  const launch = text.indexOf('setsid "$I"');
+  const launch = text.indexOf('( x setsid )');
   assert.ok(marker > 0 && launch > marker, 'the start marker is printed before the script is launched');
   for (let i = 0; i < 20; i++) {
     const p = buildPrelude({ interpreter: 'sh', script: 'echo "first $$"' });
@@ -135,5 +138,24 @@ test('prelude: direct-mode helpers in sh, bash, python3 and node give input and 
     }
     else if (interpreter === 'bash') assert.match(out, /HELPER_UNAVAILABLE: cronium condition[\s\S]*rc=3/);
     else assert.match(out, /raised HELPER_UNAVAILABLE/, interpreter);
+  }
+});
+
+test('prelude: env named like its own variables reaches the script and changes nothing else (d=DIR never removes DIR)', async () => {
+  const victim = mkdtempSync(join(tmpdir(), 'victim-'));
+  writeFileSync(join(victim, 'keep'), 'x');
+  try {
+    // Every one-letter name, and the others the prelude's shell uses.
+    const names = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', 'rc', '_l', 'TMPDIR', 'PYTHONPATH', 'NODE_PATH'];
+    const env = Object.fromEntries(names.map((n) => [n, n === 'TMPDIR' ? victim : victim]));
+    const p = buildPrelude({ interpreter: 'sh', script: 'echo "d=$d N=$N P=$P"; cronium output \'{"ok":1}\'; exit 3', env });
+    const r = await runPrelude(p.text);
+    assert.equal(r.code, 3, `the script's own status comes back: ${r.stderr}`);
+    assert.ok(r.stdout.includes(`@@cronium:${p.nonce}:started`), 'the start marker uses the prelude\'s own nonce');
+    assert.ok(r.stdout.includes(`d=${victim} N=${victim} P=${victim}`), r.stdout);
+    assert.ok(r.stdout.includes('@@cronium:output {"ok":1}'), 'the helpers are still on PATH');
+    assert.ok(existsSync(join(victim, 'keep')), 'the directory named by d survived the cleanup');
+  } finally {
+    rmSync(victim, { recursive: true, force: true });
   }
 });
