@@ -168,7 +168,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
 
   hosts
     .command('trust')
-    .description('trust (pin) the host key a host presents now; replaces a key trusted before')
+    .description('trust (pin) the host key a host presents now; a CHANGED key is replaced only with --fingerprint')
     .argument('<name>', 'host name')
     .option('--fingerprint <SHA256:...>', 'pin only if the host presents exactly this key (as ssh-keygen -l prints it)')
     .action(async (name: string, o: { fingerprint?: string }) => {
@@ -178,10 +178,17 @@ export function registerHosts(program: Command, ctx: CliContext): void {
         const [scan] = await ctx.call('hosts.scanKeys', { names: [name] });
         if (!scan) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');
         if (scan.state === 'error' || !scan.fingerprint) throw errorOf(scan.error);
-        if (!ctx.json) {
-          say(`${name} presents ${scan.algorithm} ${scan.fingerprint}`);
-          if (scan.state === 'mismatch') say(`  this REPLACES the ${scan.source === 'known_hosts' ? 'known_hosts' : 'pinned'} key ${scan.previousFingerprint ?? '?'}`);
+        if (scan.state === 'mismatch') {
+          // A changed key is what an attacker in the middle shows: replacing it takes the new
+          // fingerprint, checked by the user out of band, never the one this scan saw.
+          throw new CroniumError(
+            'HOST_KEY_MISMATCH',
+            `the host key of ${name} CHANGED: it presents ${scan.algorithm} ${scan.fingerprint}, the ${scan.source === 'known_hosts' ? 'known_hosts' : 'pinned'} key is ${scan.previousFingerprint ?? '?'}; nothing was changed`,
+            `if the host was reinstalled, check the new key on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and pin it with: cronium hosts trust ${name} --fingerprint ${scan.fingerprint}`,
+            { fingerprint: scan.fingerprint, ...(scan.previousFingerprint ? { previousFingerprint: scan.previousFingerprint } : {}) },
+          );
         }
+        if (!ctx.json) say(`${name} presents ${scan.algorithm} ${scan.fingerprint}`);
         fingerprint = scan.fingerprint;
       }
       const r = await ctx.call('hosts.trust', { name, fingerprint }).catch((e: unknown) => {

@@ -259,7 +259,8 @@ test('CLI: hosts add --accept-new-host-key pins the key; hosts trust shows and p
   assert.equal((await conn.exec('echo via-cli-host')).stdout.toString(), 'via-cli-host\n');
   assert.equal(conn.info.authAttempts.at(-1)?.method, 'publickey');
 
-  // After a key rotation, `hosts trust` (the explicit re-trust) shows what it replaces.
+  // After a key rotation, `hosts trust` without --fingerprint refuses (a changed key is what a
+  // man in the middle shows) and says how to pin the new one; with it, it replaces the old key.
   const r = f().host('rekey');
   const addR = await cronium(['--data-dir', data, 'hosts', 'add', 'rk', '--address', r.address, '--user', r.user, '--identity', r.identityFile!, '--accept-new-host-key'], { env });
   assert.equal(addR.code, 0, addR.stderr);
@@ -267,8 +268,15 @@ test('CLI: hosts add --accept-new-host-key pins the key; hosts trust shows and p
   await f().rotateHostKey('rekey');
   const changed = await cronium(['--data-dir', data, 'hosts', 'add', 'rk2', '--address', r.address, '--user', r.user, '--accept-new-host-key'], { env });
   assert.equal(changed.code, 0, 'a new host at that address has no trusted key yet: accepted');
-  const retrust = await cronium(['--data-dir', data, 'hosts', 'trust', 'rk'], { env });
+  const refused = await cronium(['--data-dir', data, 'hosts', 'trust', 'rk'], { env });
+  assert.equal(refused.code, 1, refused.stderr);
+  const now = f().host('rekey').hostKeyFingerprint;
+  assert.match(refused.stderr, /^error\[HOST_KEY_MISMATCH\]: the host key of rk CHANGED/);
+  assert.ok(refused.stderr.includes(`the pinned key is ${before}; nothing was changed`), refused.stderr);
+  assert.ok(refused.stderr.includes(`cronium hosts trust rk --fingerprint ${now}`), refused.stderr);
+  const stillOld = await cronium(['--data-dir', data, '--json', 'hosts', 'trust', 'rk', '--fingerprint', before], { env });
+  assert.notEqual(stillOld.code, 0, 'the old key is no longer what the host presents');
+  const retrust = await cronium(['--data-dir', data, 'hosts', 'trust', 'rk', '--fingerprint', now], { env });
   assert.equal(retrust.code, 0, retrust.stderr);
-  assert.ok(retrust.stderr.includes(`REPLACES the pinned key ${before}`), retrust.stderr);
   assert.ok(retrust.stderr.includes(`(replacing ${before})`), retrust.stderr);
 });
