@@ -89,7 +89,7 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   FOLLOWUP_LOOP: 'remove the follow-up that leads back to a script of the chain (cronium scripts show SCRIPT lists them)',
   DISCONNECTED: 'the connection dropped: it is re-established on its own; check the state (e.g. cronium jobs show ID) before trying again',
   HELPER_TOKEN_INVALID: "helpers work only inside a run, with that run's token: call them from the script while it runs",
-  HELPER_TOKEN_EXPIRED: "the run's helper token expired with its timeout: give the run a longer --timeout",
+  HELPER_TOKEN_EXPIRED: "a run's helper token lasts as long as its timeout allows (7 days without one) and ends with the run: the run outlived it; give it a longer --timeout",
   HELPER_TOKEN_REVOKED: 'the run has ended, and its helper token with it: call helpers only while the run runs',
   HELPER_FORBIDDEN: "this run's token does not allow that operation",
   TOOL_ACTION_FORBIDDEN: "tool actions run only on the app's own machine, never on an SSH host",

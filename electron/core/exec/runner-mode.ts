@@ -131,7 +131,7 @@ export class RunnerExecutor implements RunnerMode {
       let session: HelperSession | undefined;
       if (this.deps.helpers && req.hostId !== undefined) {
         try {
-          session = await this.deps.helpers.begin(conn, { runId: req.runId, jobId: req.jobId, hostId: req.hostId }, exp);
+          session = await this.deps.helpers.begin(conn, { runId: req.runId, jobId: req.jobId, hostId: req.hostId }, helperTokenExpiry(iat, setupBudget, req.timeoutMs, graceMs));
           if (session.fallbackReason) deferred.push(`helpers went in-band over the runner's channel: ${session.fallbackReason}`);
         } catch (e) {
           deferred.push(`helpers are unavailable for this run: ${(e as Error).message}`);
@@ -538,4 +538,14 @@ export class RunnerExecutor implements RunnerMode {
       },
     };
   }
+}
+
+/**
+ * When a run's helper token expires: after its setup budget, its timeout and the grace period,
+ * plus a minute. The payload's own expiry bounds only when the run may START; a run without a
+ * timeout may call helpers for as long as the longest timeout allowed (7 days). The token is
+ * revoked when the run ends, whichever comes first.
+ */
+export function helperTokenExpiry(iat: number, setupBudgetMs: number, timeoutMs: number | undefined, graceMs: number): number {
+  return iat + setupBudgetMs + (timeoutMs ?? RUNNER_LIMITS.maxTimeoutMs) + graceMs + 60_000;
 }

@@ -94,7 +94,7 @@ export class HelperTokens {
       ({ payload } = await jwtVerify(token, this.#key, { issuer: ISSUER, audience: HELPER_AUDIENCE, algorithms: ['HS256'] }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) {
-        throw new CroniumError('HELPER_TOKEN_EXPIRED', 'the helper token has expired', 'a helper token lives as long as its run may; the run outlived its timeout');
+        throw new CroniumError('HELPER_TOKEN_EXPIRED', 'the helper token has expired', 'a helper token lasts as long as its run may (its timeout, or 7 days without one) and ends with the run');
       }
       throw invalidToken(e instanceof joseErrors.JWSSignatureVerificationFailed ? 'the token was not issued by this app' : 'the token does not verify');
     }

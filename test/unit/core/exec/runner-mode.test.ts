@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, test } from 'node:test';
-import { RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
+import { helperTokenExpiry, RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback } from '../../../../electron/core/exec/types';
 import { CroniumError } from '../../../../electron/shared/errors';
 import { RUNNER_PROTOCOL } from '../../../../electron/shared/runner-protocol';
@@ -262,8 +262,10 @@ test('fast path: a runner verified before is re-hashed within the run; a mismatc
 test('helpers: the session settings go into the payload; in-band frames are answered on stdin; the session ends with the run', async () => {
   const answered: unknown[] = [];
   let ended = 0;
+  const expiries: number[] = [];
   const helpers = {
-    begin: async () => ({
+    begin: async (_conn: unknown, _run: unknown, expiresAt: number) => ({
+      ...(expiries.push(expiresAt) ? {} : {}),
       settings: { transport: 'in-band' as const, token: 'a.b.c' },
       transport: 'in-band' as const,
       fallbackReason: 'the host refused the helper tunnel (forwarding prohibited)',
@@ -282,7 +284,7 @@ test('helpers: the session settings go into the payload; in-band frames are answ
     io.end();
   });
   const c = collect();
-  const out = (await new RunnerExecutor({ deployer: deployer(), keys, helpers }).execute(conn, req({ hostId: 9 }), c.sinks, new AbortController().signal, times())) as ExecOutcome;
+  const out = (await new RunnerExecutor({ deployer: deployer(), keys, helpers }).execute(conn, req({ hostId: 9, timeoutMs: undefined }), c.sinks, new AbortController().signal, times())) as ExecOutcome;
   assert.equal(out.status, 'succeeded');
   assert.equal(out.helperTransport, 'in-band');
   assert.equal(ended, 1);
@@ -293,4 +295,16 @@ test('helpers: the session settings go into the payload; in-band frames are answ
   assert.deepEqual(JSON.parse(lines[1]!), { type: 'helper-reply', id: 1, status: 200, body: { value: { n: 1 } } });
   assert.ok(c.system.some((m) => /in-band.*refused the helper tunnel/.test(m)), c.system.join('\n'));
   assert.ok(!seen.command!.includes('a.b.c'), 'the token is not on the command line');
+  // This run has no timeout: its helpers work for as long as any run may (the review found them
+  // refused with HELPER_TOKEN_EXPIRED after ~95 s, the payload's start window).
+  assert.equal(expiries.length, 1);
+  assert.ok(expiries[0]! - Date.now() > 7 * 86_400_000 - 60_000, `token expiry in ${(expiries[0]! - Date.now()) / 1000} s`);
+});
+
+test('helper tokens: a run without a timeout keeps its token for the longest timeout allowed, not the payload\'s start window', () => {
+  const iat = 1_800_000_000_000;
+  const none = helperTokenExpiry(iat, 30_000, undefined, 5000);
+  assert.ok(none - iat >= 7 * 86_400_000, `without a timeout: ${(none - iat) / 1000} s`);
+  const tenMin = helperTokenExpiry(iat, 30_000, 600_000, 5000);
+  assert.equal(tenMin - iat, 30_000 + 600_000 + 5000 + 60_000, 'with one: setup, timeout, grace and a minute');
 });
