@@ -331,6 +331,9 @@ const JsonValue: z.ZodType<unknown> = z.json();
 
 /** UTF-8 length of a string, in the web side too (no Buffer there). */
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
+/** A NUL byte cannot reach a remote shell or interpreter intact: refused where it comes in, not lost on the host. */
+const noNul = { error: 'must not contain NUL bytes (\\0)' } as const;
+const hasNoNul = (s: string) => !s.includes('\0');
 /** A saved script's name. */
 export const ScriptName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
   error: 'must be 1-63 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
@@ -381,8 +384,8 @@ export const JobRunArgs = z
   .strictObject({
     hosts: z.array(HostName).min(1, { error: 'name at least one host' }).max(10_000).optional(),
     tag: Tag.optional(),
-    script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024, { error: 'is larger than 1 MiB' }).optional(),
-    command: z.string().min(1, { error: 'is empty' }).max(64 * 1024, { error: 'is longer than 64 KiB' }).optional(),
+    script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024, { error: 'is larger than 1 MiB' }).refine(hasNoNul, noNul).optional(),
+    command: z.string().min(1, { error: 'is empty' }).max(64 * 1024, { error: 'is longer than 64 KiB' }).refine(hasNoNul, noNul).optional(),
     interpreter: Interpreter.default('bash'),
     /** Default: the execution.defaultMode setting. */
     mode: ExecMode.optional(),
@@ -729,7 +732,7 @@ export const methods = {
       tz: z.string().min(1).max(64).default('UTC'),
       hosts: z.array(HostName).max(10_000).optional(),
       tag: Tag.optional(),
-      script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024).optional(),
+      script: z.string().min(1, { error: 'is empty' }).max(1024 * 1024).refine(hasNoNul, noNul).optional(),
       /** A saved script instead of a body of its own: exactly one of script and scriptName. */
       scriptName: ScriptName.optional(),
       interpreter: Interpreter.default('bash'),
@@ -754,7 +757,7 @@ export const methods = {
     z.strictObject({
       name: ScriptName,
       interpreter: Interpreter.default('bash'),
-      body: z.string().min(1, { error: 'is empty' }).refine((b) => utf8Bytes(b) <= 1024 * 1024, { error: 'is larger than 1 MiB' }),
+      body: z.string().min(1, { error: 'is empty' }).refine((b) => utf8Bytes(b) <= 1024 * 1024, { error: 'is larger than 1 MiB' }).refine(hasNoNul, noNul),
       followups: z.array(Followup).max(100).default([]),
     }),
     ScriptView,

@@ -69,7 +69,9 @@ export class ScheduleService {
   /** Adds a schedule (and its script); its first fire is the next cron time from now. */
   add(input: NewSchedule): ScheduleView {
     if (!NAME.test(input.name)) throw fieldError('name', 'must be 1-63 characters of letters, digits, ".", "_" or "-"');
-    parseCron(input.cron, input.tz);
+    if (parseCron(input.cron, input.tz).nextRun(new Date(this.clock())) === null) {
+      throw fieldError('cron', `"${input.cron}" never fires: no date matches it (like February 30 or April 31)`, 'check the day and month fields; `cronium schedules add --help` shows examples');
+    }
     if (!input.target.hosts?.length && !input.target.tags?.length) throw fieldError('target', 'name at least one host or tag', 'use --host NAME or --tag T');
     if ((input.script ? 1 : 0) + (input.scriptName !== undefined ? 1 : 0) !== 1) throw fieldError('script', 'give either a script or a saved script name');
     if (input.script && input.script.body.length === 0) throw fieldError('script', 'is empty');

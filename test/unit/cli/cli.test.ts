@@ -188,3 +188,26 @@ test('settings: log retention is shown, set, unset, validated, and used by the c
     core.close();
   }
 });
+
+test('a schedule that can never fire and a script with a NUL byte are refused where they come in, naming the field', async (t) => {
+  const dir = tempDir(t);
+  const script = join(dir, 'ok.sh');
+  writeFileSync(script, 'echo hi\n');
+  const nul = join(dir, 'nul.sh');
+  writeFileSync(nul, 'echo a\0b\n');
+  await cronium(['--data-dir', dir, 'hosts', 'add', 'web1', '--address', '127.0.0.1']);
+  for (const cron of ['0 0 30 2 *', '0 0 31 4,6,9,11 *']) {
+    const r = await cronium(['--data-dir', dir, 'schedules', 'add', 's', '--cron', cron, '--host', 'web1', '--script', script]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error\[INVALID_INPUT\]: invalid cron: .* never fires: no date matches it/, cron);
+  }
+  const leap = await cronium(['--data-dir', dir, 'schedules', 'add', 'leap', '--cron', '0 0 29 2 *', '--host', 'web1', '--script', script]);
+  assert.equal(leap.code, 0, `February 29 exists: ${leap.stderr}`);
+  const withNul = await cronium(['--data-dir', dir, 'run', '--host', 'web1', '--script', nul]);
+  assert.equal(withNul.code, 2, withNul.stderr);
+  assert.match(withNul.stderr, /^error\[INVALID_INPUT\]: invalid script: must not contain NUL bytes/);
+  const saved = await cronium(['--data-dir', dir, 'schedules', 'add', 'n', '--cron', '* * * * *', '--host', 'web1', '--script', nul]);
+  assert.match(saved.stderr, /must not contain NUL bytes/);
+  const list = await cronium(['--data-dir', dir, '--json', 'schedules', 'list']);
+  assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((s) => s.name), ['leap'], 'nothing else was stored');
+});
