@@ -4,7 +4,7 @@
  * history: `--data-dir`, else `$CRONIUM_HOME`, else the OS app-data dir that Electron's
  * `app.getPath('userData')` gives for the product name.
  */
-import { existsSync, mkdirSync, statSync, accessSync, constants } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,11 @@ export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv 
 export function ensureDataDir(dir: string): string {
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    const st = statSync(dir);
+    if (!st.isDirectory()) throw new Error('not a directory');
+    // It holds keys, secrets and the database: only its owner may look in. A dir that existed
+    // before (made by hand, or by another tool, with the umask's 0755) is tightened too.
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
     accessSync(dir, constants.W_OK | constants.R_OK);
   } catch (e) {
     throw new CroniumError(

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroniumError } from '../../shared/errors';
 import { assetPath, packageRoot, resourcesDir } from '../paths';
@@ -69,10 +69,26 @@ export function sqliteBinding(): BindingChoice {
   return binding;
 }
 
+/**
+ * The database holds the inventory, sealed secrets and logs: 0600, whatever the umask. A new
+ * file is created 0600 before SQLite opens it (its -wal and -shm files take the same mode);
+ * an existing one, and its -wal and -shm, are tightened.
+ */
+function restrictDatabaseFiles(path: string, isNew: boolean): void {
+  if (process.platform === 'win32') return;
+  try {
+    if (isNew) closeSync(openSync(path, 'a', 0o600));
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  } catch {
+    // Not ours to change (another owner): SQLite's own open reports what matters.
+  }
+}
+
 /** Opens (creating if needed) and migrates the store in a data dir. */
 export function openStore(dataDir: string, options: { file?: string } = {}): Store {
   const path = options.file ?? join(dataDir, DB_FILE);
   const isNew = !existsSync(path);
+  restrictDatabaseFiles(path, isNew);
   const choice = sqliteBinding();
   let sqlite: Database.Database;
   try {

@@ -49,3 +49,29 @@ test('the packaged app finds the runner and the migrations where electron-builde
     proc.resourcesPath = before;
   }
 });
+
+test('a data dir that existed with a loose mode is tightened to 0700; the database and its WAL are 0600 whatever the umask', async (t) => {
+  const { chmodSync, statSync } = await import('node:fs');
+  const { openCore } = await import('../../../electron/core/core');
+  const dir = join(tempDir(t), 'loose');
+  mkdirSync(dir, { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  const before = process.umask(0o022);
+  try {
+    const core = openCore({ dataDir: dir, door: 'cli', ssh: { knownHostsFiles: [], agentSocket: null } });
+    try {
+      await core.dispatch('hosts.add', { name: 'h', address: '127.0.0.1' }, { door: 'cli' });
+      assert.equal(statSync(dir).mode & 0o777, 0o700, 'the data dir');
+      for (const f of ['cronium.db', 'cronium.db-wal', 'cronium.db-shm']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+    } finally {
+      core.close();
+    }
+    // A database left 0644 by an older version is tightened when it is opened.
+    chmodSync(join(dir, 'cronium.db'), 0o644);
+    const again = openCore({ dataDir: dir, door: 'cli', ssh: { knownHostsFiles: [], agentSocket: null } });
+    again.close();
+    assert.equal(statSync(join(dir, 'cronium.db')).mode & 0o777, 0o600);
+  } finally {
+    process.umask(before);
+  }
+});
