@@ -51,7 +51,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
   worker.start();
   scheduler.start();
   // Hourly; the timer stops with core.close().
-  core.logs.startRetention(() => retentionPolicy(core));
+  core.logs.startRetention(() => retentionPolicy(core), undefined, () => void core.audit.prune());
   return {
     worker,
     scheduler,

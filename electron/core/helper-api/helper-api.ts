@@ -85,6 +85,9 @@ export function errorReply(e: unknown): HelperReply {
   return { status: STATUS_OF[err.code] ?? 500, body };
 }
 
+/** Audit rows for calls refused without a valid token, per host: a burst of 20, then 1 a second. */
+export const REFUSAL_AUDIT = { burst: 20, perSecond: 1 } as const;
+
 /** Token-bucket limits of helper calls per run. */
 export interface HelperRateLimit {
   burst: number;
@@ -108,6 +111,8 @@ interface RunRow {
 export class HelperApi {
   readonly #buckets = new Map<number, { tokens: number; at: number }>();
   readonly #rate: HelperRateLimit;
+  /** Audit budget of unauthenticated refusals, per host. */
+  readonly #refusals = new Map<number, { tokens: number; at: number; suppressed: number }>();
   readonly #run: Database.Statement<[number], RunRow>;
 
   /** The tokens this API verifies (sessions issue them). */
@@ -171,6 +176,13 @@ export class HelperApi {
     } catch (e) {
       const reply = errorReply(e);
       const code = (reply.body.error as { code: string }).code;
+      if (claims === undefined) {
+        // No valid token: anyone on the host can send these as fast as they like. They are
+        // audited at a bounded rate per host; the rest are counted into the next row.
+        const suppressed = this.#admitRefusal(via.hostId);
+        if (suppressed === undefined) return reply;
+        if (suppressed > 0) detail = { ...detail, suppressed };
+      }
       this.#audit(call.op, claims?.runId, via, reply.status, { ...detail, code });
       return reply;
     }
@@ -210,6 +222,26 @@ export class HelperApi {
           parentJobId: run.parent_job_id,
         };
     }
+  }
+
+  /**
+   * Whether a refused, unauthenticated call from this host gets an audit row: undefined when
+   * over the rate (counted), else how many were left out since the last row.
+   */
+  #admitRefusal(hostId: number): number | undefined {
+    const now = Date.now();
+    const b = this.#refusals.get(hostId) ?? { tokens: REFUSAL_AUDIT.burst, at: now, suppressed: 0 };
+    b.tokens = Math.min(REFUSAL_AUDIT.burst, b.tokens + ((now - b.at) / 1000) * REFUSAL_AUDIT.perSecond);
+    b.at = now;
+    this.#refusals.set(hostId, b);
+    if (b.tokens < 1) {
+      b.suppressed++;
+      return undefined;
+    }
+    b.tokens -= 1;
+    const suppressed = b.suppressed;
+    b.suppressed = 0;
+    return suppressed;
   }
 
   #take(runId: number): void {

@@ -314,11 +314,15 @@ export class LogService {
     return doomed.size;
   }
 
-  /** Runs `prune` now and then every `intervalMs` with the policy `getPolicy` returns. */
-  startRetention(getPolicy: () => RetentionPolicy, intervalMs = 3_600_000): void {
+  /**
+   * Runs `prune` now and then every `intervalMs` with the policy `getPolicy` returns, and
+   * `alsoPrune` (the audit log's retention) on the same clock.
+   */
+  startRetention(getPolicy: () => RetentionPolicy, intervalMs = 3_600_000, alsoPrune?: () => void): void {
     const run = () => {
       try {
         this.prune(getPolicy());
+        alsoPrune?.();
       } catch (e) {
         process.stderr.write(`cronium: log retention failed: ${(e as Error).message}\n`);
       }

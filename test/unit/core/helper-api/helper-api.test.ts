@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { SignJWT } from 'jose';
 import { AuditLog } from '../../../../electron/core/audit/audit-log';
 import { openStore } from '../../../../electron/core/db/database';
-import { HelperApi, type HelperVariables } from '../../../../electron/core/helper-api/helper-api';
+import { HelperApi, REFUSAL_AUDIT, type HelperVariables } from '../../../../electron/core/helper-api/helper-api';
 import { HelperHttpDoor } from '../../../../electron/core/helper-api/http-door';
 import { HelperTokens } from '../../../../electron/core/helper-api/tokens';
 import { tempDir } from '../../../helpers/temp';
@@ -122,6 +122,41 @@ test('rate limit per run: 429 past the burst, other runs unaffected', async (t) 
   for (let i = 0; i < 7; i++) statuses.push((await s.api.handle({ op: 'input', token: a, body: {} }, { transport: 'tunnel', hostId: s.h1 })).status);
   assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
   assert.equal((await s.api.handle({ op: 'input', token: b, body: {} }, { transport: 'tunnel', hostId: s.h2 })).status, 200);
+});
+
+test('refusals without a valid token are audited at a bounded rate per host, the rest counted; the audit log has a retention', async (t) => {
+  const s = setup(t);
+  const count = () => (s.db.prepare("select count(*) as n from audit_log where action like 'helper.%'").get() as { n: number }).n;
+  // A local user on the host floods the tunnel port with bad tokens (the review saw ~425 rows/s).
+  const statuses = new Set<number>();
+  for (let i = 0; i < 2000; i++) statuses.add((await s.api.handle({ op: 'input', token: `x.y.${i}`, body: {} }, { transport: 'tunnel', hostId: s.h1 })).status);
+  assert.deepEqual([...statuses], [401], 'every one is refused');
+  const rows = count();
+  assert.ok(rows >= REFUSAL_AUDIT.burst && rows <= REFUSAL_AUDIT.burst + 5, `${rows} audit rows for 2,000 refusals`);
+  // Another host's refusals have their own budget, and a valid call is always audited.
+  await s.api.handle({ op: 'input', token: 'bad', body: {} }, { transport: 'tunnel', hostId: s.h2 });
+  const good = (await s.tokens.issue({ runId: s.r1, jobId: s.job, hostId: s.h1 }, Date.now() + 60_000)).token;
+  assert.equal((await s.api.handle({ op: 'input', token: good, body: {} }, { transport: 'tunnel', hostId: s.h1 })).status, 200);
+  assert.equal(count(), rows + 2);
+  // Once the budget refills, the next refusal's row says how many were left out.
+  await new Promise((r) => setTimeout(r, 1100));
+  await s.api.handle({ op: 'input', token: 'bad', body: {} }, { transport: 'tunnel', hostId: s.h1 });
+  const last = s.db.prepare("select detail from audit_log where target = ? order by id desc limit 1").get(`host:${s.h1}`) as { detail: string };
+  assert.ok((JSON.parse(last.detail) as { suppressed?: number }).suppressed! >= 2000 - rows, last.detail);
+
+  // Retention: rows past the age or the count go, oldest first.
+  const second = openStore(s.dir);
+  t.after(() => second.close());
+  const audit = new AuditLog(second.db, 'cli');
+  const old = Date.now() - 500 * 86_400_000;
+  s.db.prepare("insert into audit_log (ts, actor, action) values (?, 'cli', 'ancient')").run(old);
+  const before = count();
+  assert.equal(audit.prune(Date.now(), { maxAgeDays: 400, maxRows: 1_000_000 }), 1, 'the 500-day-old row');
+  assert.equal(count(), before);
+  const total = (s.db.prepare('select count(*) as n from audit_log').get() as { n: number }).n;
+  assert.equal(audit.prune(Date.now(), { maxAgeDays: 400, maxRows: 10 }), total - 10);
+  const left = s.db.prepare('select max(id) - min(id) as span, count(*) as n from audit_log').get() as { span: number; n: number };
+  assert.deepEqual([left.n, left.span], [10, 9], 'the newest ten stay');
 });
 
 /** Sends raw bytes through the door over a loopback socket and returns the raw response. */
