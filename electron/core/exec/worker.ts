@@ -20,6 +20,7 @@ import type { ClaimedRun, JobQueue } from '../queue/job-queue';
 import type { Executor } from './executor';
 import type { Interpreter } from './prelude';
 import type { ExecMode, ExecOutcome } from './types';
+import { maskSecretsInValue } from '../logs/secret-masker';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -323,7 +324,7 @@ export class Worker {
     let unsubscribe: () => void = () => undefined;
     try {
       if (cancel.aborted) {
-        this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } });
+        this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
         return;
       }
       if (!reattach && !queue.start(run.runId, owner)) return;
@@ -397,7 +398,7 @@ export class Worker {
       for (const n of notes) w.write('system', Buffer.from(`${n}\n`));
       if (outcome.errorMessage && outcome.status !== 'succeeded' && outcome.errorCode) w.write('system', Buffer.from(`error[${outcome.errorCode}]: ${outcome.errorMessage}\n`));
       await w.close();
-      this.finish(run, outcome);
+      this.finish(run, outcome, secrets);
     } finally {
       this.releaseJobSlot(run.jobId);
       // Let the last live batch go out before unsubscribing.
@@ -405,7 +406,7 @@ export class Worker {
     }
   }
 
-  private finish(run: ClaimedRun, outcome: ExecOutcome): void {
+  private finish(run: ClaimedRun, outcome: ExecOutcome, secrets: readonly string[]): void {
     const db = this.opts.db;
     db.prepare(
       `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = coalesce(?, output), helper_transport = ?, t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
@@ -414,7 +415,7 @@ export class Worker {
       outcome.mode,
       outcome.modeReason,
       outcome.runnerVersion,
-      outcome.output === undefined ? null : JSON.stringify(outcome.output),
+      outcome.output === undefined ? null : JSON.stringify(maskSecretsInValue(outcome.output, secrets)),
       outcome.helperTransport ?? null,
       outcome.timings.connect,
       outcome.timings.deploy,

@@ -19,6 +19,7 @@ import { VarKey } from '../../shared/api';
 import { CroniumError, isCroniumError, type ErrorCode } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import { setRunCondition, setRunOutput } from '../scripts/runs';
+import { maskSecretsInValue } from '../logs/secret-masker';
 import { HELPER_OPS, revoked, type HelperClaims, type HelperOp, type HelperTokens } from './tokens';
 
 /** A helper call as a transport delivers it. */
@@ -46,6 +47,8 @@ export interface HelperReply {
 export interface HelperVariables {
   /** The value a host's scripts see for a key (per-host wins over global), unsealed; null when unset. */
   getForRun(hostId: number | null, key: string): { value: string; secret: boolean } | null;
+  /** Every secret value a run on this host can see: masked in what the run stores. */
+  secretValuesFor(hostId: number | null): string[];
   /** A script's setVariable (see the vars service for which scope it writes). */
   setFromScript(hostId: number | null, key: string, value: string): void;
 }
@@ -198,7 +201,7 @@ export class HelperApi {
       case 'input':
         return { value: run.input === null ? null : (JSON.parse(run.input) as unknown) };
       case 'output':
-        setRunOutput(this.deps.db, claims.runId, body.value);
+        setRunOutput(this.deps.db, claims.runId, maskSecretsInValue(body.value, this.deps.vars.secretValuesFor(claims.hostId)));
         return { ok: true };
       case 'getVariable': {
         const v = this.deps.vars.getForRun(claims.hostId, body.key as string);

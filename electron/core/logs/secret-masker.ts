@@ -73,3 +73,24 @@ export class SecretMasker {
     return false;
   }
 }
+
+/**
+ * A JSON value (a run's `output`) with every occurrence of a secret, in its strings and its
+ * keys, replaced by ***: an output is stored and shown like the log, so it is masked like it.
+ */
+export function maskSecretsInValue(value: unknown, secrets: readonly string[]): unknown {
+  const list = [...new Set(secrets.filter((x) => x.length >= 3))].sort((a, b) => b.length - a.length);
+  if (list.length === 0) return value;
+  const text = (str: string) => list.reduce((acc, secret) => acc.split(secret).join('***'), str);
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return text(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, inner] of Object.entries(v)) Object.defineProperty(out, text(k), { value: walk(inner), enumerable: true, writable: true, configurable: true });
+      return out;
+    }
+    return v;
+  };
+  return walk(value);
+}

@@ -29,7 +29,7 @@ const ok = (extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
 
 type Fake = (req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal) => Promise<ExecOutcome>;
 
-function setup(t: TestContext, fake: Fake, hosts = ['a', 'b', 'c', 'd'], job: { concurrency?: number } = {}) {
+function setup(t: TestContext, fake: Fake, hosts = ['a', 'b', 'c', 'd'], job: { concurrency?: number } = {}, secrets: readonly string[] = []) {
   const store = openStore(tempDir(t));
   const queue = new JobQueue(store);
   const logs = new LogService(store, { batchMs: 5 });
@@ -37,7 +37,7 @@ function setup(t: TestContext, fake: Fake, hosts = ['a', 'b', 'c', 'd'], job: { 
   const executor = { execute: fake } as unknown as Executor;
   const rows = hosts.map((name) => ({ name, id: Number(store.sqlite.prepare(`insert into hosts (name, address, created_at, updated_at) values (?, '127.0.0.1', 0, 0)`).run(name).lastInsertRowid) }));
   const jobId = queue.enqueue({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'sh', scriptBody: 'true', mode: 'auto', hosts: rows, maxAttempts: 1, ...job });
-  const worker = new Worker({ db: store.sqlite, queue, logs, events, executor, owner: 'w1', pollMs: 20, heartbeatMs: 30 });
+  const worker = new Worker({ db: store.sqlite, queue, logs, events, executor, owner: 'w1', pollMs: 20, heartbeatMs: 30, ...(secrets.length ? { secrets: () => secrets } : {}) });
   t.after(async () => {
     await worker.stop();
     logs.close();
@@ -127,4 +127,15 @@ test('a connection failure is retried by the queue when the job allows it', asyn
   await s.done();
   assert.equal(calls, 2);
   assert.equal(s.jobStatus(), 'succeeded');
+});
+
+test('a run\'s output (direct mode\'s, stored at its end) is masked like its log', async (t) => {
+  const s = setup(t, async (_req, sinks) => {
+    await sinks.stdout(Buffer.from('pw is hunter2-pw\n'));
+    return ok({ output: { pw: 'hunter2-pw', nested: ['x hunter2-pw y'] } });
+  }, ['a'], {}, ['hunter2-pw']);
+  s.worker.start();
+  await s.done();
+  const row = s.store.sqlite.prepare('select output from runs').get() as { output: string };
+  assert.deepEqual(JSON.parse(row.output), { pw: '***', nested: ['x *** y'] });
 });

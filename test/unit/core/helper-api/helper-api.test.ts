@@ -39,6 +39,7 @@ function setup(t: TestContext, rate?: { burst: number; perSecond: number }) {
       return v === undefined ? null : { value: v, secret: false };
     },
     setFromScript: (_hostId, key, value) => void vars.set(`g:${key}`, value),
+    secretValuesFor: () => ['s3cr3t-token-value'],
   };
   const tokens = new HelperTokens(dir);
   const api = new HelperApi({ db, tokens, vars: varsApi, audit: new AuditLog(store.db, 'helper'), ...(rate ? { rate } : {}) });
@@ -111,6 +112,16 @@ test('abuse: each refusal has its status and code', async (t) => {
   assert.equal(await code({ op: 'input', token }), '403 HELPER_TOKEN_REVOKED');
   const refusals = s.db.prepare(`select count(*) from audit_log where actor = 'helper' and detail like '%"code"%'`).pluck().get() as number;
   assert.equal(refusals, 14);
+});
+
+test('output: a secret the run can see is stored masked, in strings and keys', async (t) => {
+  const s = setup(t);
+  const token = (await s.tokens.issue({ runId: s.r1, jobId: s.job, hostId: s.h1 }, Date.now() + 60_000)).token;
+  const value = { note: 'token=s3cr3t-token-value;', list: ['s3cr3t-token-value'], 's3cr3t-token-value': 1, n: 5 };
+  assert.equal((await s.api.handle({ op: 'output', token, body: { value } }, { transport: 'tunnel', hostId: s.h1 })).status, 200);
+  const stored = (s.db.prepare('select output from runs where id = ?').get(s.r1) as { output: string }).output;
+  assert.ok(!stored.includes('s3cr3t'), stored);
+  assert.deepEqual(JSON.parse(stored), { note: 'token=***;', list: ['***'], '***': 1, n: 5 });
 });
 
 test('rate limit per run: 429 past the burst, other runs unaffected', async (t) => {
