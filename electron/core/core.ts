@@ -35,6 +35,7 @@ import { LocalArtifacts } from './runner/local-artifacts';
 import { OnDemandBuilder } from './runner/on-demand-build';
 import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
+import { resealLegacy } from './secrets/reseal';
 import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
 import { Ssh2Pool, type Ssh2PoolOptions } from './ssh/ssh2-pool';
 import type { SshPool } from './ssh/types';
@@ -131,6 +132,7 @@ export function openCore(options: CoreOptions): Core {
   try {
     const events = new EventBus();
     const secrets = options.secrets ?? new KeyFileSecretBox(dataDir);
+    resealLegacy(store.sqlite, secrets);
     const audit = new AuditLog(store.db, options.door === 'headless' ? 'headless' : options.door);
     const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});

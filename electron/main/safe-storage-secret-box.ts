@@ -4,7 +4,7 @@
  * Where safeStorage has no real keychain (Linux without a secret service falls back
  * to a hard-coded password), sealing uses the key file instead, which is no weaker.
  */
-import { SEALED_BY, KeyFileSecretBox, type SecretBox } from '../core/secrets/secret-box';
+import { movedSeal, SEALED_BY, KeyFileSecretBox, type SecretBox } from '../core/secrets/secret-box';
 import { CroniumError } from '../shared/errors';
 
 /** The part of Electron's safeStorage this module uses. */
@@ -37,18 +37,41 @@ export class SafeStorageSecretBox implements SecretBox {
     return this.keyFileBox;
   }
 
-  seal(plain: string): Buffer {
-    if (!this.usesKeychain) return this.keyFile().seal(plain);
-    return Buffer.concat([Buffer.from([SEALED_BY.safeStorage]), this.safeStorage.encryptString(plain)]);
+  seal(plain: string, context: string): Buffer {
+    if (!this.usesKeychain) return this.keyFile().seal(plain, context);
+    // safeStorage takes no associated data: the context travels inside, and must match on open.
+    return Buffer.concat([Buffer.from([SEALED_BY.safeStorageBound]), this.safeStorage.encryptString(JSON.stringify([context, plain]))]);
   }
 
-  open(sealed: Buffer): string {
-    if (sealed[0] === SEALED_BY.keyFile) return this.keyFile().open(sealed);
+  open(sealed: Buffer, context: string): string {
+    if (sealed[0] === SEALED_BY.keyFileBound || sealed[0] === SEALED_BY.keyFile) return this.keyFile().open(sealed, context);
+    if (sealed[0] === SEALED_BY.safeStorage) throw movedSeal();
+    if (sealed[0] !== SEALED_BY.safeStorageBound) throw new CroniumError('SECRET_UNAVAILABLE', 'a stored secret is damaged', 'store the secret again');
+    const [bound, plain] = this.#decrypt(sealed) as [unknown, unknown];
+    if (bound !== context || typeof plain !== 'string') throw movedSeal();
+    return plain;
+  }
+
+  openLegacy(sealed: Buffer): string {
+    if (sealed[0] === SEALED_BY.keyFile) return this.keyFile().openLegacy(sealed);
     if (sealed[0] !== SEALED_BY.safeStorage) throw new CroniumError('SECRET_UNAVAILABLE', 'a stored secret is damaged', 'store the secret again');
+    return this.#decrypt(sealed, false) as string;
+  }
+
+  #decrypt(sealed: Buffer, bound = true): unknown {
+    let text: string;
     try {
-      return this.safeStorage.decryptString(sealed.subarray(1));
+      text = this.safeStorage.decryptString(sealed.subarray(1));
     } catch {
       throw new CroniumError('SECRET_UNAVAILABLE', 'the OS keychain could not open a stored secret', 'unlock your keychain, or store the secret again');
     }
+    if (!bound) return text;
+    try {
+      const v = JSON.parse(text) as unknown;
+      if (Array.isArray(v) && v.length === 2) return v;
+    } catch {
+      // fall through
+    }
+    throw new CroniumError('SECRET_UNAVAILABLE', 'a stored secret is damaged', 'store the secret again');
   }
 }

@@ -22,6 +22,11 @@ export type NewHost = Omit<z.output<typeof HostInput>, 'useAgent'> & { useAgent?
 type CredentialKind = (typeof credentials.$inferInsert)['kind'];
 
 /** Adds, lists and removes hosts. */
+/** What a host credential's seal is bound to: its host and kind (secret-box.ts). */
+export function credentialContext(hostId: number, kind: string): string {
+  return `credential:${hostId}:${kind}`;
+}
+
 export class HostService {
   constructor(
     private readonly db: Db,
@@ -91,10 +96,10 @@ export class HostService {
       const tags = [...new Set(input.tags)];
       if (tags.length) tx.insert(hostTags).values(tags.map((tag) => ({ hostId: row.id, tag }))).run();
       if (input.password !== undefined) {
-        tx.insert(credentials).values({ hostId: row.id, kind: 'password', sealed: this.secrets.seal(input.password), createdAt: now, updatedAt: now }).run();
+        tx.insert(credentials).values({ hostId: row.id, kind: 'password', sealed: this.secrets.seal(input.password, credentialContext(row.id, 'password')), createdAt: now, updatedAt: now }).run();
       }
       if (input.passphrase !== undefined) {
-        tx.insert(credentials).values({ hostId: row.id, kind: 'key_passphrase', sealed: this.secrets.seal(input.passphrase), createdAt: now, updatedAt: now }).run();
+        tx.insert(credentials).values({ hostId: row.id, kind: 'key_passphrase', sealed: this.secrets.seal(input.passphrase, credentialContext(row.id, 'key_passphrase')), createdAt: now, updatedAt: now }).run();
       }
       return row;
     });
@@ -209,8 +214,8 @@ export class HostService {
       return;
     }
     tx.insert(credentials)
-      .values({ hostId, kind, sealed: this.secrets.seal(value), createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({ target: [credentials.hostId, credentials.kind], set: { sealed: this.secrets.seal(value), updatedAt: now } })
+      .values({ hostId, kind, sealed: this.secrets.seal(value, credentialContext(hostId, kind)), createdAt: now, updatedAt: now })
+      .onConflictDoUpdate({ target: [credentials.hostId, credentials.kind], set: { sealed: this.secrets.seal(value, credentialContext(hostId, kind)), updatedAt: now } })
       .run();
   }
 
@@ -239,12 +244,12 @@ export class HostService {
   /** A stored credential of a host, opened; undefined when none is stored. */
   secret(name: string, kind: CredentialKind): string | undefined {
     const row = this.db
-      .select({ sealed: credentials.sealed })
+      .select({ sealed: credentials.sealed, hostId: credentials.hostId })
       .from(credentials)
       .innerJoin(hosts, eq(hosts.id, credentials.hostId))
       .where(and(eq(hosts.name, name), eq(credentials.kind, kind)))
       .get();
-    return row ? this.secrets.open(row.sealed) : undefined;
+    return row ? this.secrets.open(row.sealed, credentialContext(row.hostId, kind)) : undefined;
   }
 
   /**

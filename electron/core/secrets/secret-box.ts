@@ -10,17 +10,29 @@ import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, sta
 import { join } from 'node:path';
 import { CroniumError } from '../../shared/errors';
 
-/** The tag byte at the start of each sealed value. */
-export const SEALED_BY = { keyFile: 1, safeStorage: 2 } as const;
+/**
+ * The tag byte at the start of each sealed value. The bound kinds (3, 4) seal a secret to the
+ * row it is stored in (its `context`, e.g. "credential:7:password"): moved to another row, it no
+ * longer opens. Kinds 1 and 2 are the unbound seals of earlier versions, opened only to be
+ * sealed again, bound (resealLegacy).
+ */
+export const SEALED_BY = { keyFile: 1, safeStorage: 2, keyFileBound: 3, safeStorageBound: 4 } as const;
 
 /** Seals and opens secrets. */
 export interface SecretBox {
   /** Which box this is, as stored in the first byte of what it seals. */
   readonly kind: (typeof SEALED_BY)[keyof typeof SEALED_BY];
-  /** Seals a secret for storage. */
-  seal(plain: string): Buffer;
-  /** Opens a sealed secret, or throws SECRET_UNAVAILABLE when this door cannot. */
-  open(sealed: Buffer): string;
+  /** Seals a secret for storage in the row that `context` names. */
+  seal(plain: string, context: string): Buffer;
+  /** Opens a sealed secret of the row `context` names, or throws SECRET_UNAVAILABLE (this door cannot, or it was sealed for another row). */
+  open(sealed: Buffer, context: string): string;
+  /** Opens an unbound seal of an earlier version (kinds 1, 2), to seal it again bound; SECRET_UNAVAILABLE otherwise. */
+  openLegacy(sealed: Buffer): string;
+}
+
+/** The error of a sealed value stored in another row than the one it was sealed for. */
+export function movedSeal(): CroniumError {
+  return new CroniumError('SECRET_UNAVAILABLE', 'a stored secret was sealed for another record and is refused here', 'store the secret again where it belongs (the database may have been edited)');
 }
 
 /** The key file's name inside the data dir. */
@@ -74,30 +86,45 @@ export class KeyFileSecretBox implements SecretBox {
     this.key = loadOrCreateKey(dataDir);
   }
 
-  seal(plain: string): Buffer {
+  seal(plain: string, context: string): Buffer {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    return Buffer.concat([Buffer.from([this.kind]), iv, cipher.getAuthTag(), body]);
+    return Buffer.concat([Buffer.from([SEALED_BY.keyFileBound]), iv, cipher.getAuthTag(), body]);
   }
 
-  open(sealed: Buffer): string {
-    if (sealed[0] === SEALED_BY.safeStorage) {
+  open(sealed: Buffer, context: string): string {
+    if (sealed[0] === SEALED_BY.safeStorage || sealed[0] === SEALED_BY.safeStorageBound) {
       throw new CroniumError(
         'SECRET_UNAVAILABLE',
         'this secret was stored by the desktop app in the OS keychain and cannot be read here',
         'open it in the desktop app, or store it again from this door (e.g. `cronium hosts add ... --password-stdin`)',
       );
     }
-    if (sealed[0] !== SEALED_BY.keyFile || sealed.length < 29) {
+    if (sealed[0] === SEALED_BY.keyFile) throw movedSeal();
+    return this.#decrypt(sealed, SEALED_BY.keyFileBound, context);
+  }
+
+  openLegacy(sealed: Buffer): string {
+    return this.#decrypt(sealed, SEALED_BY.keyFile, undefined);
+  }
+
+  #decrypt(sealed: Buffer, kind: number, context: string | undefined): string {
+    if (sealed[0] !== kind || sealed.length < 29) {
       throw new CroniumError('SECRET_UNAVAILABLE', 'a stored secret is damaged', 'store the secret again');
     }
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(1, 13));
+      if (context !== undefined) decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(sealed.subarray(13, 29));
       return Buffer.concat([decipher.update(sealed.subarray(29)), decipher.final()]).toString('utf8');
     } catch {
-      throw new CroniumError('SECRET_UNAVAILABLE', 'a stored secret cannot be opened with this data dir\'s key', 'the key file may have been replaced; store the secret again');
+      throw new CroniumError(
+        'SECRET_UNAVAILABLE',
+        "a stored secret cannot be opened with this data dir's key, or was sealed for another record",
+        'the key file may have been replaced, or the database edited; store the secret again',
+      );
     }
   }
 }

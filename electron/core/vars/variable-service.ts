@@ -29,6 +29,11 @@ interface Row {
 const SELECT = 'select v.id, v.host_id, h.name as host_name, v.key, v.value, v.secret, v.sealed, v.updated_at from variables v left join hosts h on h.id = v.host_id';
 
 /** Reads and writes variables; secret ones sealed. */
+/** What a secret variable's seal is bound to: its scope (a host, or global) and key (secret-box.ts). */
+export function variableContext(hostId: number | null, key: string): string {
+  return `variable:${hostId ?? '*'}:${key}`;
+}
+
 export class VariableService {
   constructor(
     private readonly db: Database.Database,
@@ -114,7 +119,7 @@ export class VariableService {
       .transaction(() => {
         const existing = this.row(hostId, key);
         const sealed = secret || existing?.secret === 1;
-        const stored = sealed ? { value: null, sealed: this.secrets.seal(value) } : { value, sealed: null };
+        const stored = sealed ? { value: null, sealed: this.secrets.seal(value, variableContext(hostId, key)) } : { value, sealed: null };
         if (existing) {
           this.db.prepare('update variables set value = ?, sealed = ?, secret = ?, updated_at = ? where id = ?').run(stored.value, stored.sealed, sealed ? 1 : 0, now, existing.id);
         } else {
@@ -125,10 +130,10 @@ export class VariableService {
       .immediate();
   }
 
-  private valueOf(row: Pick<Row, 'value' | 'secret' | 'sealed'>): string {
+  private valueOf(row: Pick<Row, 'value' | 'secret' | 'sealed' | 'host_id' | 'key'>): string {
     if (row.secret === 1) {
       if (!row.sealed) throw new CroniumError('INTERNAL', 'a secret variable has no sealed value');
-      return this.secrets.open(row.sealed);
+      return this.secrets.open(row.sealed, variableContext(row.host_id, row.key));
     }
     return row.value ?? '';
   }

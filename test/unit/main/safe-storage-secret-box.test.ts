@@ -38,10 +38,10 @@ test('the OS keychain seals where there is one: macOS/Windows, libsecret, KWalle
     const ss = fakeSafeStorage(backend);
     const box = new SafeStorageSecretBox(ss, dir);
     assert.equal(box.usesKeychain, true, String(backend));
-    const sealed = box.seal('hunter2');
-    assert.equal(sealed[0], SEALED_BY.safeStorage, String(backend));
+    const sealed = box.seal('hunter2', 'row:1');
+    assert.equal(sealed[0], SEALED_BY.safeStorageBound, String(backend));
     assert.equal(ss.sealed, 1);
-    assert.equal(box.open(sealed), 'hunter2');
+    assert.equal(box.open(sealed, 'row:1'), 'hunter2');
   }
 });
 
@@ -51,19 +51,30 @@ test("Linux without a secret service (basic_text), or no encryption at all: the 
     const ss = fakeSafeStorage(backend, available);
     const box = new SafeStorageSecretBox(ss, dir);
     assert.equal(box.usesKeychain, false, backend);
-    const sealed = box.seal('hunter2');
-    assert.equal(sealed[0], SEALED_BY.keyFile, `${backend}: sealed with the key file`);
+    const sealed = box.seal('hunter2', 'row:1');
+    assert.equal(sealed[0], SEALED_BY.keyFileBound, `${backend}: sealed with the key file`);
     assert.equal(ss.sealed, 0, 'safeStorage is not used');
-    assert.equal(new KeyFileSecretBox(dir).open(sealed), 'hunter2', 'the CLI (no keychain) opens it');
+    assert.equal(new KeyFileSecretBox(dir).open(sealed, 'row:1'), 'hunter2', 'the CLI (no keychain) opens it');
   }
 });
 
 test('both kinds open in the desktop; a keychain that cannot open is SECRET_UNAVAILABLE with a hint', (t) => {
   const dir = tempDir(t);
-  const fromCli = new KeyFileSecretBox(dir).seal('from the cli');
+  const fromCli = new KeyFileSecretBox(dir).seal('from the cli', 'row:1');
   const box = new SafeStorageSecretBox(fakeSafeStorage('gnome_libsecret'), dir);
-  assert.equal(box.open(fromCli), 'from the cli');
-  const damaged = Buffer.concat([Buffer.from([SEALED_BY.safeStorage]), Buffer.from('garbage')]);
-  assert.throws(() => box.open(damaged), (e: unknown) => isCroniumError(e) && e.code === 'SECRET_UNAVAILABLE' && /unlock your keychain/.test(e.hint ?? ''));
-  assert.throws(() => box.open(Buffer.from([0x7f, 1, 2])), (e: unknown) => isCroniumError(e) && e.code === 'SECRET_UNAVAILABLE');
+  assert.equal(box.open(fromCli, 'row:1'), 'from the cli');
+  const damaged = Buffer.concat([Buffer.from([SEALED_BY.safeStorageBound]), Buffer.from('garbage')]);
+  assert.throws(() => box.open(damaged, 'row:1'), (e: unknown) => isCroniumError(e) && e.code === 'SECRET_UNAVAILABLE' && /unlock your keychain/.test(e.hint ?? ''));
+  assert.throws(() => box.open(Buffer.from([0x7f, 1, 2]), 'row:1'), (e: unknown) => isCroniumError(e) && e.code === 'SECRET_UNAVAILABLE');
+});
+
+test('a keychain seal is bound to its row: moved to another, it is refused; an unbound one of an earlier version opens only to be resealed', (t) => {
+  const dir = tempDir(t);
+  const ss = fakeSafeStorage('gnome_libsecret');
+  const box = new SafeStorageSecretBox(ss, dir);
+  const sealed = box.seal('hunter2', 'credential:1:password');
+  assert.throws(() => box.open(sealed, 'credential:2:password'), (e: unknown) => isCroniumError(e) && e.code === 'SECRET_UNAVAILABLE');
+  const legacy = Buffer.concat([Buffer.from([SEALED_BY.safeStorage]), ss.encryptString('old')]);
+  assert.throws(() => box.open(legacy, 'credential:1:password'), (e: unknown) => isCroniumError(e) && e.code === 'SECRET_UNAVAILABLE');
+  assert.equal(box.openLegacy(legacy), 'old');
 });
