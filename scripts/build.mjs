@@ -32,6 +32,15 @@ rmSync(`${root}/dist/main`, { recursive: true, force: true });
 rmSync(`${root}/dist/preload`, { recursive: true, force: true });
 rmSync(`${root}/dist/cli-bundle`, { recursive: true, force: true });
 const version = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).version;
+// A release build pins the runner release key (electron/core/runner/release-key.ts): the release
+// workflow points CRONIUM_RELEASE_PUBLIC_KEY_FILE at the public half of its signing key.
+const releaseKeyFile = process.env.CRONIUM_RELEASE_PUBLIC_KEY_FILE;
+const releaseKey = releaseKeyFile ? readFileSync(releaseKeyFile, 'utf8') : '';
+if (releaseKeyFile && !/^-----BEGIN PUBLIC KEY-----/.test(releaseKey.trim())) {
+  process.stderr.write(`build: CRONIUM_RELEASE_PUBLIC_KEY_FILE=${releaseKeyFile} is not a PEM public key\n`);
+  process.exit(1);
+}
+node.define = { __CRONIUM_RELEASE_KEY__: JSON.stringify(releaseKey) };
 await Promise.all([
   build({ ...node, format: 'esm', entryPoints: ['electron/cli/entry.ts'], outfile: 'dist/cli/cronium.mjs' }),
   build({ ...node, format: 'esm', entryPoints: ['electron/main/main.ts'], outfile: 'dist/main/main.mjs', external: ['electron'] }),
@@ -46,7 +55,7 @@ await Promise.all([
     entryPoints: ['electron/cli/bundled-entry.ts'],
     outfile: 'dist/cli-bundle/cronium.cjs',
     external: ['electron', '*.node', 'cpu-features', 'bufferutil', 'utf-8-validate'],
-    define: { __CRONIUM_VERSION__: JSON.stringify(version) },
+    define: { ...node.define, __CRONIUM_VERSION__: JSON.stringify(version) },
     // paths.ts reads import.meta only where __dirname is missing, which a CommonJS bundle always has.
     logOverride: { 'empty-import-meta': 'silent' },
   }),

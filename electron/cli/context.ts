@@ -5,15 +5,17 @@ import { call } from '../core/api/dispatcher';
 import { resolveDataDir } from '../core/paths';
 import type { MethodName, MethodResult } from '../shared/api';
 import { say } from './output';
+import { runnerSource } from '../core/runner/release-key';
 
 /**
  * Opens a core for a CLI command (`serve` opens its own, as the headless door). CRONIUM_RUNNER_DIR:
- * another runner artifacts dir (verified like the default one; for development and tests). A runner
+ * another runner artifacts dir, under this build's key rule (release-key.ts). A runner
  * target built on demand takes seconds: its progress goes to stderr, whatever the command.
  */
 export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
-  const runnerDir = process.env.CRONIUM_RUNNER_DIR;
-  const core = openCore({ dataDir, door, ...(runnerDir ? { runner: { artifactsDir: runnerDir } } : {}) });
+  const source = runnerSource();
+  if (source.notice) say(source.notice);
+  const core = openCore({ dataDir, door, runner: { ...(source.custom ? { artifactsDir: source.dir } : {}), ...(source.trustedPublicKeyPem ? { trustedPublicKeyPem: source.trustedPublicKeyPem } : {}) } });
   core.events.on('runner.build', (e) => say(`cronium: ${e.message}`));
   return core;
 }

@@ -32,6 +32,7 @@ import type { WorkerOptions } from './exec/worker';
 import { assetPath, ensureDataDir, packageRoot, PRODUCT_NAME } from './paths';
 import { RunnerDeployer } from './runner/deploy';
 import { LocalArtifacts } from './runner/local-artifacts';
+import { releasePublicKey } from './runner/release-key';
 import { OnDemandBuilder } from './runner/on-demand-build';
 import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
@@ -148,7 +149,7 @@ export function openCore(options: CoreOptions): Core {
     const builder = buildOnDemand ? new OnDemandBuilder({ outDir: artifactsDir, runnerSrcDir, version: appVersion(), dataDir, events }) : undefined;
     const localArtifacts = new LocalArtifacts({
       dir: artifactsDir,
-      ...(options.runner?.trustedPublicKeyPem ? { trustedPublicKeyPem: options.runner.trustedPublicKeyPem } : {}),
+      ...((options.runner?.trustedPublicKeyPem ?? releasePublicKey()) ? { trustedPublicKeyPem: options.runner?.trustedPublicKeyPem ?? releasePublicKey() } : {}),
     });
     const deployer = new RunnerDeployer({
       db: store.db,

@@ -4,14 +4,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroniumError } from '../../shared/errors';
 import { appVersion } from '../../core/core';
-import { assetPath, ensureDataDir, packageRoot } from '../../core/paths';
+import { ensureDataDir, packageRoot } from '../../core/paths';
 import { buildRunnerArtifacts, runnerNotBuilt, verifyRunnerArtifacts, type BuildOutcome, type RunnerManifest } from '../../core/runner/artifacts';
 import type { CliContext } from '../context';
+import { runnerSource } from '../../core/runner/release-key';
 import { printJson, say, table } from '../output';
 
-/** Where the built artifacts live: the installed app's resources, else resources/runner. */
+/** Where the artifacts of this process live (the installed ones, or CRONIUM_RUNNER_DIR): the same as deploy's. */
 export function artifactsDir(): string {
-  return assetPath('runner', 'resources/runner');
+  return runnerSource().dir;
 }
 
 function readManifest(dir: string): RunnerManifest {
@@ -74,7 +75,10 @@ export function registerRunner(program: Command, ctx: CliContext): void {
     .description('check every artifact\'s hash and signature')
     .option('--dir <dir>', 'artifacts folder (default: the installed ones)')
     .action(async (o: { dir?: string }) => {
-      const report = await verifyRunnerArtifacts(o.dir ?? artifactsDir());
+      const source = runnerSource();
+      if (!o.dir && source.notice) say(source.notice);
+      const pinned = source.trustedPublicKeyPem;
+      const report = await verifyRunnerArtifacts(o.dir ?? source.dir, pinned ? { publicKeyPem: pinned } : {});
       if (ctx.json) printJson(report);
       else for (const r of report.results) say(`${r.ok ? 'ok  ' : 'FAIL'} ${r.target}${r.reason ? `: ${r.reason}` : ''}`);
       if (!report.ok) {
