@@ -40,7 +40,7 @@ test('a release build accepts only runners signed with its pinned key, from the 
   assert.equal(ok.code, 0, ok.out);
   assert.match(ok.out, /accepted only if signed with this release's key/);
   // The same folder (signed, consistent, but by another key than the release's): refused, both ways.
-  for (const env of [{}, { CRONIUM_RUNNER_DIR: ARTIFACTS }]) {
+  for (const env of [{}, { CRONIUM_RUNNER_DIR: ARTIFACTS }] as Record<string, string>[]) {
     const refused = verify(pinnedToOther, data, env);
     assert.equal(refused.code, 1, refused.out);
     assert.match(refused.out, /FAIL linux-amd64: bad signature: cosign\.pub is not the trusted signing key/);
