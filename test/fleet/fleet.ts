@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from './keys';
 import { isRunning, processStartTime, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
-import { inNetns, needsMountNs, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
+import { bridged, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
 import { assertPortFree, createNetns, findSshd, listenCount, logTail, MOUNT_NS_SCRIPT, readBanner, readBannerInNetns, sshdVersion, waitForBanner } from './sshd';
 import { ensureUser, type FleetUser } from './users';
 
@@ -323,7 +323,7 @@ class FleetImpl implements Fleet {
     if (!daemon) throw new Error(`test fleet: ${rt.host.name} was never started`);
     const { address, port } = rt.host;
     const netns = rt.netns;
-    const viaNetns = netns !== undefined && rt.host.profile !== 'bastion';
+    const viaNetns = netns !== undefined && !bridged(rt.host.profile);
     await waitForBanner(() => (viaNetns ? readBannerInNetns(netns, address, port) : readBanner(address, port)), {
       timeoutMs: READY_TIMEOUT_MS + 50 * this.hosts.length,
       alive: () => daemon.alive() && rt.bridges.every((d) => d.alive()),
@@ -414,7 +414,7 @@ function planHosts(opts: StartFleetOptions): FleetSpec[] {
   for (const s of specs) {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(s.name)) throw new Error(`test fleet: bad host name "${s.name}" (lowercase letters, digits, dashes)`);
     if (seen.has(s.name)) throw new Error(`test fleet: duplicate host name "${s.name}"`);
-    if (!(PROFILES as readonly string[]).includes(s.profile)) throw new Error(`test fleet: unknown profile "${s.profile}"`);
+    if (![...PROFILES, ...OPT_IN_PROFILES].includes(s.profile)) throw new Error(`test fleet: unknown profile "${s.profile}"`);
     seen.add(s.name);
   }
   if (specs.length === 0) throw new Error('test fleet: no hosts to start');
@@ -496,7 +496,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
   const runtimes = [...fleet.runtimes.values()];
   for (const rt of runtimes) await mkdir(rt.hostDir, { recursive: true, mode: 0o700 });
   for (const rt of runtimes) {
-    if (rt.host.profile === 'bastion' && join(rt.hostDir, 'bridge.sock').length > 100) throw new Error(`test fleet: dir ${dir} is too long for a unix socket path`);
+    if (bridged(rt.host.profile) && join(rt.hostDir, 'bridge.sock').length > 100) throw new Error(`test fleet: dir ${dir} is too long for a unix socket path`);
   }
 
   const profiles = [...new Set(specs.map((s) => s.profile))];
@@ -518,7 +518,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       fleet.applyKey(rt, key.publicKey, key.fingerprint);
     }),
     // Hosts inside the netns cannot collide with anything; the bastion's host-side bridge can.
-    ...runtimes.filter((rt) => !rt.netns || rt.host.profile === 'bastion').map((rt) => assertPortFree(rt.host.address, PORT)),
+    ...runtimes.filter((rt) => !rt.netns || bridged(rt.host.profile)).map((rt) => assertPortFree(rt.host.address, PORT)),
     ...(fleet.netns ? [createNetns(fleet.netns)] : []),
   ]);
   const version = await versionPromise;
@@ -554,7 +554,7 @@ function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
   rt.daemon = fleet.spawnDaemon(cmd, args, rt.logPath, `sshd ${host.name}`);
   host.pid = rt.daemon.record.pid;
 
-  if (host.profile === 'bastion' && rt.netns) {
+  if (bridged(host.profile) && rt.netns) {
     const sock = join(rt.hostDir, 'bridge.sock');
     const bridgeLog = join(rt.hostDir, 'bridge.log');
     rt.bridges.push(fleet.spawnDaemon('ip', ['netns', 'exec', rt.netns, 'socat', `UNIX-LISTEN:${sock},fork,unlink-early,mode=600`, `TCP:${host.address}:${host.port}`], bridgeLog, `bridge in ${rt.netns}`));

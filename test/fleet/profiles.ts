@@ -1,15 +1,26 @@
 // What each fleet profile changes: its account and its sshd_config.
 import type { UserSpec } from './users';
 
-/** Every profile, in the order a default fleet starts them. */
+/** Every profile a default fleet starts, in that order. */
 export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', 'noisy', 'maxsessions1', 'password', 'bastion', 'inner', 'rekey'] as const;
+/**
+ * Profiles only started when asked for. gatewayports: `GatewayPorts yes`, so sshd binds remote
+ * forwards on every address; it runs in the loopback-only network namespace (where "every
+ * address" is loopback), reached through a bridge like the bastion.
+ */
+export const OPT_IN_PROFILES = ['gatewayports'] as const;
 
 /** A kind of restrictive host users meet (see the Test fleet section of DESIGN.md). */
-export type Profile = (typeof PROFILES)[number];
+export type Profile = (typeof PROFILES)[number] | (typeof OPT_IN_PROFILES)[number];
 
 /** True for profiles whose sshd runs in the fleet's loopback-only network namespace. */
 export function inNetns(profile: Profile): boolean {
-  return profile === 'bastion' || profile === 'inner';
+  return profile === 'bastion' || profile === 'inner' || profile === 'gatewayports';
+}
+
+/** True for netns profiles reachable from outside through a bridge on their host-side address. */
+export function bridged(profile: Profile): boolean {
+  return profile === 'bastion' || profile === 'gatewayports';
 }
 
 /** True for profiles whose sshd needs a private mount namespace. */
@@ -76,6 +87,7 @@ export function renderSshdConfig(c: SshdConfigInput): string {
   if (c.profile === 'noforward') lines.push('AllowTcpForwarding no', 'AllowStreamLocalForwarding no', 'DisableForwarding yes');
   else lines.push('AllowTcpForwarding yes');
   if (c.profile === 'maxsessions1') lines.push('MaxSessions 1');
+  if (c.profile === 'gatewayports') lines.push('GatewayPorts yes');
   if (c.profile !== 'nosftp') lines.push('Subsystem sftp internal-sftp');
   return `${lines.join('\n')}\n`;
 }

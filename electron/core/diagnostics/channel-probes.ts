@@ -11,6 +11,7 @@
  */
 import { SshChannelError } from '../ssh/ssh-errors';
 import type { SshConnection } from '../ssh/types';
+import { forwardExposure, type ForwardExposure } from '../ssh/forward-exposure';
 
 /** What one probe found. */
 export type ProbeOutcome = { ok: true; detail?: string } | { ok: false; refused: boolean; message: string };
@@ -68,8 +69,20 @@ class ConnectionProbes implements ChannelProbes {
     try {
       // Nobody is told about the port, so nothing should connect; anything that does is closed.
       const forward = await this.conn.forwardIn('127.0.0.1', 0, (stream) => stream.destroy(), signal);
-      void forward.close().catch(() => undefined);
-      return { ok: true, detail: `the server listened on 127.0.0.1:${forward.port} for us` };
+      let exposure: ForwardExposure = { checked: false, exposed: [] };
+      try {
+        exposure = await forwardExposure(this.conn, forward.port, signal);
+      } finally {
+        void forward.close().catch(() => undefined);
+      }
+      if (exposure.exposed.length) {
+        return {
+          ok: false,
+          refused: false,
+          message: `the server listened on ${exposure.exposed.join(', ')} port ${forward.port} when asked for 127.0.0.1 (GatewayPorts yes): runs send helper calls over the runner's channel instead; set GatewayPorts no (or clientspecified) in sshd_config to use the tunnel`,
+        };
+      }
+      return { ok: true, detail: `the server listened on 127.0.0.1:${forward.port} for us${exposure.checked ? ' (loopback only, checked in /proc/net/tcp)' : ''}` };
     } catch (e) {
       if (signal.aborted) return NO_ANSWER;
       if (e instanceof SshChannelError) return { ok: false, refused: e.kind === 'prohibited', message: e.description };

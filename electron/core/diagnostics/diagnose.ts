@@ -441,6 +441,9 @@ function forwardingCheck(o: [ProbeOutcome, ProbeOutcome] | undefined, why: strin
   const detail = `remote forwarding (reverse tunnel for runtime helpers): ${say(inn)}; local forwarding (direct-tcpip, as a jump host): ${say(out)}`;
   const data = { remote: inn.ok, local: out.ok, remoteError: inn.ok ? null : inn.message, localError: out.ok ? null : out.message };
   if (inn.ok && out.ok) return check('forwarding', 'pass', detail, null, data);
+  if (!inn.ok && out.ok && /GatewayPorts yes/.test(inn.message ?? '')) {
+    return check('forwarding', 'warn', detail, 'set GatewayPorts no (or clientspecified) in sshd_config; until then runtime helpers go in-band over the runner channel, never through a port the network can reach', data);
+  }
   return check(
     'forwarding',
     'warn',

@@ -17,6 +17,7 @@ import { revoked } from './tokens';
 import { CroniumError } from '../../shared/errors';
 import type { HelperHttpDoor } from './http-door';
 import type { HelperTokens } from './tokens';
+import { forwardExposure, type ForwardExposure } from '../ssh/forward-exposure';
 
 /** How a run's helpers reach the app. */
 export type HelperTransport = 'tunnel' | 'in-band' | 'none';
@@ -39,7 +40,30 @@ export class HelperRuntime {
   /** Connections whose server refused to forward: their runs go in-band at once. */
   readonly #refusing = new WeakMap<SshConnection, string>();
 
+  /** Connections whose server was checked to bind forwards on loopback only. */
+  readonly #loopbackOnly = new WeakSet<SshConnection>();
+
   constructor(private readonly deps: { api: HelperApi; door: HelperHttpDoor; tokens: HelperTokens }) {}
+
+  /**
+   * Why the forward on `port` must not carry helpers (it listens beyond loopback: GatewayPorts
+   * yes), or undefined; checked once per connection. A host where nothing can be checked (no
+   * /proc/net/tcp) keeps the tunnel.
+   */
+  async #exposure(conn: SshConnection, port: number): Promise<string | undefined> {
+    if (this.#loopbackOnly.has(conn)) return undefined;
+    let found: ForwardExposure;
+    try {
+      found = await forwardExposure(conn, port);
+    } catch {
+      return undefined; // the check itself failed: the connection's fate decides the run
+    }
+    if (found.exposed.length === 0) {
+      this.#loopbackOnly.add(conn);
+      return undefined;
+    }
+    return `the host's sshd binds forwarded ports on ${found.exposed.join(', ')} (GatewayPorts yes), which would expose the helper port to its network; helpers use the runner's channel instead`;
+  }
 
   /** A session for one run attempt on `conn`; the token expires at `expiresAt` (ms). */
   async begin(conn: SshConnection, run: { runId: number; jobId: number; hostId: number }, expiresAt: number): Promise<HelperSession> {
@@ -52,10 +76,17 @@ export class HelperRuntime {
       const via = { transport: 'tunnel' as const, hostId: run.hostId, runId: run.runId };
       try {
         forward = await conn.forwardIn('127.0.0.1', 0, (stream) => door.accept(stream, via));
+        const exposed = await this.#exposure(conn, forward.port);
+        if (exposed) {
+          void forward.close().catch(() => {});
+          forward = undefined;
+          this.#refusing.set(conn, exposed);
+          throw Object.assign(new Error(exposed), { details: { kind: 'exposed' } });
+        }
         settings = { transport: 'tunnel', port: forward.port, token };
       } catch (e) {
         const err = e as { message?: string; details?: { kind?: string } };
-        fallbackReason = `the host refused the helper tunnel (${err.message ?? String(e)})`;
+        fallbackReason = err.details?.kind === 'exposed' ? (err.message ?? String(e)) : `the host refused the helper tunnel (${err.message ?? String(e)})`;
         // A refusal is a property of the host: remember it for this connection. Anything else
         // (a connection that just died) is not.
         if (err.details?.kind === 'prohibited') this.#refusing.set(conn, fallbackReason);
