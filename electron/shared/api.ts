@@ -398,6 +398,10 @@ export const JobRunArgs = z
     input: JsonValue.optional(),
     /** Retries of connection failures (0: none). */
     retries: z.int().min(0).max(10).default(0),
+    /** setVariable writes global variables (shared by every host) instead of the run's host's own. */
+    globalVars: z.boolean().default(false),
+    /** The secret variables the script may read with getVariable; any other secret is refused to it. */
+    secrets: z.array(VarKey).max(100).default([]),
     /** Runner mode: the runs survive the app's connection (reattached after a restart). */
     detach: z.boolean().default(false),
     /** A saved script (its body and interpreter; its follow-ups fire): the third alternative to script and command. */
@@ -741,6 +745,9 @@ export const methods = {
       concurrency: z.int().min(1).max(10_000).optional(),
       overlap: z.enum(['skip', 'queue', 'parallel']).default('skip'),
       catchup: z.enum(['skip', 'run-once']).default('skip'),
+      /** Passed to every job it fires, as jobs.run's. */
+      globalVars: z.boolean().default(false),
+      secrets: z.array(VarKey).max(100).default([]),
     }).refine((a) => (a.script !== undefined ? 1 : 0) + (a.scriptName !== undefined ? 1 : 0) === 1, { path: ['script'], error: 'give either a script or a saved script name' }),
     ScheduleView,
     'Adds a cron schedule (seconds optional, IANA time zone) of a script over hosts or a tag.',

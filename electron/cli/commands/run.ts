@@ -136,6 +136,8 @@ interface RunFlags {
   input?: string;
   detach?: boolean;
   scriptName?: string;
+  secret: string[];
+  globalVars?: boolean;
 }
 
 /**
@@ -206,6 +208,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--timeout <duration>', 'the script\'s timeout, e.g. 30s, 5m')
     .option('--concurrency <n>', 'hosts at once')
     .option('--env <K=V>', 'environment variable (repeatable; sent on stdin, never on a command line)', collect, [])
+    .option('--secret <name>', 'a secret variable the script may read with get-var (repeatable; others are refused to it)', collect, [])
+    .option('--global-vars', 'set-var writes global variables (shared by all hosts) instead of the host\'s own')
     .option('--input <json>', 'JSON input for the script (its stdin)')
     .option('--detach', 'runner mode: the script survives the connection (reattached after a restart)')
     .action(async (o: RunFlags) => {
@@ -232,6 +236,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
         env: parseEnv(o.env),
         ...(input !== undefined ? { input } : {}),
         ...(o.detach ? { detach: true } : {}),
+        ...(o.secret.length ? { secrets: o.secret } : {}),
+        ...(o.globalVars ? { globalVars: true } : {}),
       };
       const core = ctx.open();
       const { jobId, runIds } = await ctx.call('jobs.run', args);

@@ -20,6 +20,8 @@ interface AddFlags {
   concurrency?: string;
   overlap: string;
   catchup: string;
+  secret: string[];
+  globalVars?: boolean;
 }
 
 /** Registers `schedules`. */
@@ -41,6 +43,8 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
     .option('--concurrency <n>', 'hosts at once')
     .option('--overlap <policy>', 'skip | queue | parallel (when the previous job still runs)', 'skip')
     .option('--catchup <policy>', 'skip | run-once (fires missed while the app was closed)', 'skip')
+    .option('--secret <name>', 'a secret variable its script may read with get-var (repeatable; others are refused to it)', collect, [])
+    .option('--global-vars', 'set-var writes global variables (shared by all hosts) instead of the host\'s own')
     .action(async (name: string, o: AddFlags) => {
       const s = await ctx.call('schedules.add', {
         name,
@@ -56,6 +60,8 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
         ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
         overlap: o.overlap,
         catchup: o.catchup,
+        ...(o.secret.length ? { secrets: o.secret } : {}),
+        ...(o.globalVars ? { globalVars: true } : {}),
       });
       if (ctx.json) return printJson(s);
       process.stdout.write(`schedule ${s.name}: ${s.description} (${s.tz}); next: ${when(s.nextRuns[0])}\n`);

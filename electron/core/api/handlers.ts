@@ -57,6 +57,8 @@ export function createHandlers(core: Services): Handlers {
         ...(a.concurrency !== undefined ? { concurrency: a.concurrency } : {}),
         overlapPolicy: a.overlap,
         catchupPolicy: a.catchup,
+        varScope: a.globalVars ? 'global' : 'host',
+        secretNames: a.secrets,
       }),
     'schedules.list': () => core.schedules.list(),
     'schedules.get': ({ name }) => core.schedules.get(name),

@@ -124,6 +124,9 @@ export const schedules = sqliteTable(
     concurrency: integer('concurrency'),
     overlapPolicy: text('overlap_policy', { enum: ['skip', 'queue', 'parallel'] }).notNull().default('skip'),
     catchupPolicy: text('catchup_policy', { enum: ['skip', 'run-once'] }).notNull().default('skip'),
+    // Passed to each job it fires (see jobs.var_scope and jobs.secret_names).
+    varScope: text('var_scope', { enum: ['host', 'global'] }).notNull().default('host'),
+    secretNames: text('secret_names', { mode: 'json' }),
     paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
     lastFireAt: integer('last_fire_at'),
     nextFireAt: integer('next_fire_at'),
@@ -155,6 +158,10 @@ export const jobs = sqliteTable(
     // Attempts per run, the first included; connection failures are retried, script failures only with retryScriptFailures.
     maxAttempts: integer('max_attempts').notNull().default(3),
     retryScriptFailures: integer('retry_script_failures', { mode: 'boolean' }).notNull().default(false),
+    // What its runs' helpers may touch: setVariable writes the host's own variable unless
+    // 'global'; getVariable opens only the secret variables named here (JSON array).
+    varScope: text('var_scope', { enum: ['host', 'global'] }).notNull().default('host'),
+    secretNames: text('secret_names', { mode: 'json' }),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).

@@ -125,6 +125,8 @@ export class ExecService {
       ...(Object.keys(args.env).length ? { env: args.env } : {}),
       ...(args.input !== undefined ? { input: args.input } : {}),
       maxAttempts: args.retries + 1,
+      varScope: args.globalVars ? 'global' : 'host',
+      secretNames: args.secrets,
     };
     // One transaction: no worker (of any process) can claim a run before it is marked detached.
     const jobId = this.db

@@ -47,6 +47,8 @@ export interface HelperReply {
 export interface HelperVariables {
   /** The value a host's scripts see for a key (per-host wins over global), unsealed; null when unset. */
   getForRun(hostId: number | null, key: string): { value: string; secret: boolean } | null;
+  /** A script's setVariable in a host-scoped job: writes that host's own variable. */
+  setForHostFromScript(hostId: number, key: string, value: string): void;
   /** Every secret value a run on this host can see: masked in what the run stores. */
   secretValuesFor(hostId: number | null): string[];
   /** A script's setVariable (see the vars service for which scope it writes). */
@@ -106,6 +108,8 @@ interface RunRow {
   input: string | null;
   kind: string;
   parent_job_id: number | null;
+  var_scope: 'host' | 'global';
+  secret_names: string | null;
   script: string | null;
   schedule: string | null;
 }
@@ -133,7 +137,7 @@ export class HelperApi {
     this.tokens = deps.tokens;
     this.#rate = deps.rate ?? { burst: 500, perSecond: 200 };
     this.#run = deps.db.prepare(
-      `select r.status, r.job_id, r.host_id, r.host_name, r.attempt, j.input, j.kind, j.parent_job_id,
+      `select r.status, r.job_id, r.host_id, r.host_name, r.attempt, j.input, j.kind, j.parent_job_id, j.var_scope, j.secret_names,
               s.name as script, sc.name as schedule
          from runs r join jobs j on j.id = r.job_id
          left join scripts s on s.id = j.script_id
@@ -204,11 +208,19 @@ export class HelperApi {
         setRunOutput(this.deps.db, claims.runId, maskSecretsInValue(body.value, this.deps.vars.secretValuesFor(claims.hostId)));
         return { ok: true };
       case 'getVariable': {
-        const v = this.deps.vars.getForRun(claims.hostId, body.key as string);
+        const key = body.key as string;
+        const v = this.deps.vars.getForRun(claims.hostId, key);
+        if (v?.secret && !(run.secret_names ? (JSON.parse(run.secret_names) as string[]) : []).includes(key)) {
+          // One compromised host must not read every secret: a job opens only the secrets it names.
+          throw new CroniumError('HELPER_FORBIDDEN', `the secret variable ${key} was not declared by this job`, `declare it where the job is made: cronium run --secret ${key} (or schedules add --secret ${key})`);
+        }
         return v ? { found: true, value: v.value } : { found: false, value: null };
       }
       case 'setVariable':
-        this.deps.vars.setFromScript(claims.hostId, body.key as string, body.value as string);
+        // The run's host's own variable, unless the job allowed global writes: one host cannot
+        // change what every other host's scripts read.
+        if (run.var_scope === 'global') this.deps.vars.setFromScript(claims.hostId, body.key as string, body.value as string);
+        else this.deps.vars.setForHostFromScript(claims.hostId, body.key as string, body.value as string);
         return { ok: true };
       case 'setCondition':
         setRunCondition(this.deps.db, claims.runId, body.value as boolean);

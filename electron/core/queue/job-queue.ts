@@ -40,6 +40,10 @@ export interface NewJob {
   maxAttempts?: number;
   /** Retry failed scripts too, not only connection failures. */
   retryScriptFailures?: boolean;
+  /** setVariable from its runs writes the host's own variable ('host', the default) or, as before, the global one. */
+  varScope?: 'host' | 'global';
+  /** The secret variables its runs may read through getVariable. */
+  secretNames?: readonly string[];
 }
 
 /** A claimed run, with what a worker needs to execute it. */
@@ -107,8 +111,8 @@ export class JobQueue {
   private prepare() {
     const db = this.db;
     return {
-      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures)
-        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures)`),
+      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names)
+        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames)`),
       insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before) values (?, ?, ?, 'queued', 1, ?, ?)`),
       // Oldest eligible runs of the most urgent jobs first.
       candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt from runs r join jobs j on j.id = r.job_id
@@ -159,6 +163,8 @@ export class JobQueue {
         now,
         maxAttempts,
         retryScriptFailures: job.retryScriptFailures ? 1 : 0,
+        varScope: job.varScope ?? 'host',
+        secretNames: job.secretNames?.length ? JSON.stringify(job.secretNames) : null,
       });
       const jobId = Number(info.lastInsertRowid);
       for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now);

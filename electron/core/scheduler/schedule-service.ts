@@ -19,6 +19,9 @@ export interface NewSchedule {
   concurrency?: number;
   overlapPolicy?: 'skip' | 'queue' | 'parallel';
   catchupPolicy?: 'skip' | 'run-once';
+  /** Passed to every job it fires (jobs.run's globalVars and secrets). */
+  varScope?: 'host' | 'global';
+  secretNames?: readonly string[];
 }
 
 /** A schedule as listed. */
@@ -97,8 +100,8 @@ export class ScheduleService {
         scriptId = id;
       }
       db.prepare(
-        `insert into schedules (name, cron, tz, script_id, target, mode, timeout_ms, concurrency, overlap_policy, catchup_policy, paused, next_fire_at, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+        `insert into schedules (name, cron, tz, script_id, target, mode, timeout_ms, concurrency, overlap_policy, catchup_policy, var_scope, secret_names, paused, next_fire_at, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
       ).run(
         input.name,
         input.cron.trim(),
@@ -110,6 +113,8 @@ export class ScheduleService {
         input.concurrency ?? null,
         input.overlapPolicy ?? 'skip',
         input.catchupPolicy ?? 'skip',
+        input.varScope ?? 'host',
+        input.secretNames?.length ? JSON.stringify(input.secretNames) : null,
         nextRun(input.cron, input.tz, new Date(now))?.getTime() ?? null,
         now,
         now,

@@ -34,6 +34,8 @@ interface DueRow {
   target: string;
   mode: 'auto' | 'runner' | 'direct';
   timeout_ms: number | null;
+  var_scope: 'host' | 'global';
+  secret_names: string | null;
   concurrency: number | null;
 }
 
@@ -101,7 +103,7 @@ export class Scheduler {
     if (!this.acquire(now)) return [];
     const due = this.db
       .prepare(
-        `select s.id, s.name, s.cron, s.tz, s.next_fire_at, s.overlap_policy, s.catchup_policy, s.script_id, s.target, s.mode, s.timeout_ms, s.concurrency
+        `select s.id, s.name, s.cron, s.tz, s.next_fire_at, s.overlap_policy, s.catchup_policy, s.script_id, s.target, s.mode, s.timeout_ms, s.concurrency, s.var_scope, s.secret_names
          from schedules s where s.paused = 0 and s.next_fire_at is not null and s.next_fire_at <= ? order by s.next_fire_at`,
       )
       .all(now) as DueRow[];
@@ -154,6 +156,8 @@ export class Scheduler {
           target: JSON.parse(s.target),
           ...(s.timeout_ms !== null ? { timeoutMs: s.timeout_ms } : {}),
           ...(s.concurrency !== null ? { concurrency: s.concurrency } : {}),
+          varScope: s.var_scope,
+          ...(s.secret_names ? { secretNames: JSON.parse(s.secret_names) as string[] } : {}),
         },
         now,
       );

@@ -34,6 +34,7 @@ export function variableContext(hostId: number | null, key: string): string {
   return `variable:${hostId ?? '*'}:${key}`;
 }
 
+/** Reads and writes variables; secret ones sealed. */
 export class VariableService {
   constructor(
     private readonly db: Database.Database,
@@ -96,6 +97,11 @@ export class VariableService {
   setFromScript(hostId: number | null, key: string, value: string): void {
     const target = hostId !== null && this.row(hostId, key) ? hostId : null;
     this.write(target, key, value, false);
+  }
+
+  /** A script's setVariable in a host-scoped job (the default): the host's own variable, created when absent; a secret stays secret. */
+  setForHostFromScript(hostId: number, key: string, value: string): void {
+    this.write(hostId, key, value, false);
   }
 
   /** Every secret value a run on this host could see (the globals and its own), for masking its log. */

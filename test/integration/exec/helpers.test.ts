@@ -109,9 +109,13 @@ test('every helper in bash, sh, python3 and node, over the tunnel and in-band, t
       assert.equal(row.condition, 1);
     }
     for (const lang of ['bash', 'sh', 'python3', 'node']) {
-      // setVariable writes the global variable (no per-host one of that name exists); both hosts wrote it.
-      const v = await call(core.dispatch, 'vars.get', { key: `LAST_${lang}` }, ctx);
-      assert.ok(v.value === 'eu' || v.value === 'eu-west', `${lang}: ${v.value}`);
+      // setVariable writes the host's own variable (the job did not allow global writes): each
+      // host kept what it read, and no global variable of that name exists.
+      for (const [host, region] of [['fwd', 'eu-west'], ['nofwd', 'eu']] as const) {
+        const v = await call(core.dispatch, 'vars.get', { key: `LAST_${lang}`, host }, ctx);
+        assert.deepEqual([v.host, v.value], [host, region], `${lang} on ${host}`);
+      }
+      await assert.rejects(call(core.dispatch, 'vars.get', { key: `LAST_${lang}` }, ctx), /no variable/);
     }
     const audit = core.store.sqlite.prepare(`select count(*) from audit_log where actor = 'helper' and action = 'helper.getVariable'`).pluck().get() as number;
     assert.equal(audit, 16, 'two getVariable calls per run, each audited');
@@ -310,4 +314,25 @@ test('through the runner on both transports: a forged token and a tool action ar
     assert.match(errs + lines, /HELPER_TOKEN_INVALID/, `${host}: ${errs}`);
     assert.match(lines, /own rc=0/, host);
   }
+});
+
+test('a secret variable reaches a script only when its job declares it (--secret); the value stays masked in the log', async () => {
+  const core = open();
+  try {
+    await call(core.dispatch, 'vars.set', { key: 'DB_PASS', value: 'tr0ub4dor-secret', secret: true }, ctx);
+  } finally {
+    core.close();
+  }
+  const script = 'v=$(cronium get-var DB_PASS 2>/tmp/err.$$); rc=$?; cat /tmp/err.$$ >&2; rm -f /tmp/err.$$; [ "$v" = tr0ub4dor-secret ] && echo same; echo "rc=$rc"';
+  const refused = await cronium(['--data-dir', dataDir, 'run', '--host', 'fwd', '--host', 'nofwd', '--command', script, '--interpreter', 'sh', '--mode', 'runner'], { env });
+  const text = `${refused.stdout}${refused.stderr}`;
+  assert.equal((text.match(/rc=3/g) ?? []).length, 2, text);
+  assert.equal((text.match(/HELPER_FORBIDDEN/g) ?? []).length >= 2, true, text);
+  assert.ok(!text.includes('same'), text);
+  const allowed = await cronium(['--data-dir', dataDir, 'run', '--host', 'fwd', '--host', 'nofwd', '--command', script, '--interpreter', 'sh', '--mode', 'runner', '--secret', 'DB_PASS'], { env });
+  const ok = `${allowed.stdout}${allowed.stderr}`;
+  assert.equal(allowed.code, 0, ok);
+  assert.equal((ok.match(/same/g) ?? []).length, 2, `both hosts, tunnel and in-band: ${ok}`);
+  assert.equal((ok.match(/rc=0/g) ?? []).length, 2, ok);
+  assert.ok(!ok.includes('tr0ub4dor'), 'never printed');
 });

@@ -36,9 +36,10 @@ function setup(t: TestContext, rate?: { burst: number; perSecond: number }) {
   const varsApi: HelperVariables = {
     getForRun: (hostId, key) => {
       const v = vars.get(`${hostId}:${key}`) ?? vars.get(`g:${key}`);
-      return v === undefined ? null : { value: v, secret: false };
+      return v === undefined ? null : { value: v, secret: key.startsWith('SECRET_') };
     },
     setFromScript: (_hostId, key, value) => void vars.set(`g:${key}`, value),
+    setForHostFromScript: (hostId, key, value) => void vars.set(`${hostId}:${key}`, value),
     secretValuesFor: () => ['s3cr3t-token-value'],
   };
   const tokens = new HelperTokens(dir);
@@ -66,7 +67,8 @@ test('every operation on a valid token, bound to its host', async (t) => {
   assert.deepEqual((await s.api.handle({ op: 'getVariable', token, body: { key: 'REGION' } }, via)).body, { found: true, value: 'eu-west' });
   assert.deepEqual((await s.api.handle({ op: 'getVariable', token, body: { key: 'NOPE' } }, via)).body, { found: false, value: null });
   assert.equal((await s.api.handle({ op: 'setVariable', token, body: { key: 'LAST', value: 'x' } }, via)).status, 200);
-  assert.equal(s.vars.get('g:LAST'), 'x');
+  assert.equal(s.vars.get(`${s.h1}:LAST`), 'x', 'the host\'s own variable (the job did not allow global writes)');
+  assert.equal(s.vars.get('g:LAST'), undefined);
   assert.equal((await s.api.handle({ op: 'setCondition', token, body: { value: true } }, via)).status, 200);
   assert.equal(s.db.prepare('select condition from runs where id = ?').pluck().get(s.r1), 1);
   const ev = await s.api.handle({ op: 'event', token, body: {} }, via);
@@ -210,4 +212,21 @@ test('HTTP door: well-formed calls answer; malformed requests get JSON errors wi
   assert.equal(code(await rawHttp(t, door, s.h1, post('/v1/output', big))), '413 PAYLOAD_TOO_LARGE');
   const garbage = await rawHttp(t, door, s.h1, Buffer.from('\x00\x01 not http at all\r\n\r\n'));
   assert.equal(garbage.status, 400);
+});
+
+test('scopes: a job reads only the secrets it declares, and writes globals only when it allows them', async (t) => {
+  const s = setup(t);
+  s.vars.set('g:SECRET_DB', 'pw');
+  s.vars.set('g:SECRET_OTHER', 'nope');
+  const via = { transport: 'tunnel' as const, hostId: s.h1 };
+  const { token } = await s.tokens.issue({ runId: s.r1, jobId: s.job, hostId: s.h1 }, Date.now() + 60_000);
+  const undeclared = await s.api.handle({ op: 'getVariable', token, body: { key: 'SECRET_DB' } }, via);
+  assert.equal(undeclared.status, 403);
+  assert.equal((undeclared.body.error as { code: string }).code, 'HELPER_FORBIDDEN');
+  assert.match((undeclared.body.error as { hint: string }).hint, /--secret SECRET_DB/);
+  s.db.prepare(`update jobs set secret_names = '["SECRET_DB"]', var_scope = 'global' where id = ?`).run(s.job);
+  assert.deepEqual((await s.api.handle({ op: 'getVariable', token, body: { key: 'SECRET_DB' } }, via)).body, { found: true, value: 'pw' });
+  assert.equal((await s.api.handle({ op: 'getVariable', token, body: { key: 'SECRET_OTHER' } }, via)).status, 403, 'only the declared one');
+  assert.equal((await s.api.handle({ op: 'setVariable', token, body: { key: 'SHARED', value: 'y' } }, via)).status, 200);
+  assert.equal(s.vars.get('g:SHARED'), 'y', 'a job that allows global writes writes the global variable');
 });
