@@ -349,3 +349,18 @@ test('CLI: run --mode runner --json shows mode runner, the runner version and ti
 after(() => {
   if (fleet) for (const h of fleet.hosts) for (const d of cacheRoots(h.user)) rmSync(d, { recursive: true, force: true });
 });
+
+test('two inventory entries for one account on one host (import aliases) run together in runner mode, neither rejects the other\'s payload', async () => {
+  const env = { ...process.env, HOME: home, SSH_AUTH_SOCK: '', CRONIUM_HOME: '', CRONIUM_RUNNER_DIR: artifacts };
+  const d = f().host('default');
+  for (const alias of ['alias-a', 'alias-b']) {
+    const add = await cronium(['--data-dir', dataDir, 'hosts', 'add', alias, '--address', d.address, '--user', d.user, '--identity', d.identityFile!, '--no-agent'], { env });
+    assert.equal(add.code, 0, add.stderr);
+  }
+  for (let round = 0; round < 3; round++) {
+    const r = await cronium(['--data-dir', dataDir, 'run', '--host', 'alias-a', '--host', 'alias-b', '--command', 'sleep 0.3; echo ok', '--mode', 'runner', '--interpreter', 'sh', '--json'], { env });
+    assert.equal(r.code, 0, `round ${round}: ${r.stdout}\n${r.stderr}`);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: string; status: string; errorCode: string | null });
+    assert.deepEqual(rows.map((x) => `${x.host}:${x.status}`).sort(), ['alias-a:succeeded', 'alias-b:succeeded'], r.stdout);
+  }
+});
