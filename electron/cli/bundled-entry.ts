@@ -6,7 +6,7 @@
  * one level up, which it declares before anything reads a path.
  */
 import { dirname } from 'node:path';
-import { useAppVersion } from '../core/core';
+import { useAppVersion } from '../core/version';
 import { useBundledResources } from '../core/paths';
 import { runCli } from './main';
 

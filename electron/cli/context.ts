@@ -1,7 +1,8 @@
 /** What every CLI command shares: the global flags and a lazily opened core. */
 import type { Command } from 'commander';
-import { openCore, type Core } from '../core/core';
-import { call } from '../core/api/dispatcher';
+import type * as CoreModule from '../core/core';
+import type * as DispatcherModule from '../core/api/dispatcher';
+import type { Core } from '../core/core';
 import { resolveDataDir } from '../core/paths';
 import type { MethodName, MethodResult } from '../shared/api';
 import { say } from './output';
@@ -12,7 +13,22 @@ import { runnerSource } from '../core/runner/release-key';
  * another runner artifacts dir, under this build's key rule (release-key.ts). A runner
  * target built on demand takes seconds: its progress goes to stderr, whatever the command.
  */
+let modules: { core: typeof CoreModule; dispatcher: typeof DispatcherModule } | undefined;
+
+/** Loads the core's modules (commander's preAction hook does, so --help and --version never do). */
+export async function loadCore(): Promise<void> {
+  if (modules) return;
+  const [core, dispatcher] = await Promise.all([import('../core/core'), import('../core/api/dispatcher')]);
+  modules = { core, dispatcher };
+}
+
+function loaded(): NonNullable<typeof modules> {
+  if (!modules) throw new Error('the core is not loaded: call loadCore() first');
+  return modules;
+}
+
 export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
+  const { openCore } = loaded().core;
   const source = runnerSource();
   if (source.notice) say(source.notice);
   const core = openCore({ dataDir, door, runner: { ...(source.custom ? { artifactsDir: source.dir } : {}), ...(source.trustedPublicKeyPem ? { trustedPublicKeyPem: source.trustedPublicKeyPem } : {}) } });
@@ -54,7 +70,7 @@ export class CliContext {
 
   /** Calls a contract method through the same dispatcher as the other doors. */
   call<M extends MethodName>(method: M, args: unknown): Promise<MethodResult<M>> {
-    return call(this.open().dispatch, method, args, { door: 'cli' });
+    return loaded().dispatcher.call(this.open().dispatch, method, args, { door: 'cli' });
   }
 
   /** Closes the core if it was opened. */

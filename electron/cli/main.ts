@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { CroniumError, isCroniumError, type ApiErrorBody } from '../shared/errors';
-import { appVersion } from '../core/core';
+import { appVersion } from '../core/version';
 import { printError, reportError } from './output';
 import { registerDiagnose } from './commands/diagnose';
 import { registerHosts } from './commands/hosts';
@@ -17,7 +17,7 @@ import { registerRunner } from './commands/runner';
 import { registerSchedules } from './commands/schedules';
 import { registerSettings } from './commands/settings';
 import { registerServe } from './commands/serve';
-import { CliContext } from './context';
+import { CliContext, loadCore } from './context';
 
 /** Builds the command tree (exported for tests and --help checks). */
 export function buildProgram(ctx: CliContext): Command {
@@ -28,6 +28,8 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--json', 'machine-readable output on stdout (messages stay on stderr)')
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
+  // The core (store, SSH, schemas) loads only for a command that runs: --help and --version stay light.
+  program.hook('preAction', () => loadCore());
   ctx.bind(program);
   registerHosts(program, ctx);
   registerDiagnose(program, ctx);

@@ -3,7 +3,6 @@
  * Doors open it with their own SecretBox and door name, then bind `dispatch` to their
  * transport and forward `events` to their clients.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDispatcher, type Dispatch } from './api/dispatcher';
 import { createHandlers } from './api/handlers';
@@ -114,17 +113,8 @@ export interface Core extends Services {
   close(): void;
 }
 
-let cachedVersion: string | undefined;
-/** Fixes the version this build reports (the bundled CLI cannot read package.json from the archive under Node). */
-export function useAppVersion(version: string): void {
-  cachedVersion = version;
-}
-
-/** The app's version, from package.json (or as the bundled CLI was built). */
-export function appVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  return cachedVersion;
-}
+import { appVersion } from './version';
+export { appVersion, useAppVersion } from './version';
 
 /** Opens the data dir, the store (migrating it) and the services. */
 export function openCore(options: CoreOptions): Core {

@@ -7,7 +7,7 @@
  * not in a schema (a secret, say) can never reach a client.
  */
 import { z } from 'zod';
-import { type ApiErrorSchema } from './errors';
+import type { ApiErrorBody } from './errors';
 
 /** A host's name: what the user types in `cronium run --host NAME`. */
 export const HostName = z
@@ -848,7 +848,7 @@ export const METHOD_NAMES = Object.keys(methods) as MethodName[];
 export const EVENT_NAMES = Object.keys(events) as EventName[];
 
 /** The result envelope every door uses: a value, or an error with a stable code. */
-export type Envelope<T> = { ok: true; result: T } | { ok: false; error: z.infer<typeof ApiErrorSchema> };
+export type Envelope<T> = { ok: true; result: T } | { ok: false; error: ApiErrorBody };
 
 type Group<M> = M extends `${infer G}.${string}` ? G : never;
 type Leaf<M, G extends string> = M extends `${G}.${infer L}` ? L : never;

@@ -2,7 +2,7 @@
  * The one list of error codes that cross any boundary (CLI, IPC, WebSocket, helper API,
  * runner frames). Codes are stable: scripts and tests depend on them.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /** Every error code Cronium reports, with the CLI contract's codes first. */
 export const ERROR_CODES = [
@@ -113,15 +113,16 @@ export function hintFor(code: string, where: { host?: string } = {}): string | u
   return where.host ? hint.replace(/\bNAME\b/g, where.host) : hint;
 }
 
-/** The serialised form of an error, as it crosses every boundary. */
-export const ApiErrorSchema = z.object({
-  code: z.enum(ERROR_CODES),
-  message: z.string(),
-  hint: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
-/** The serialised form of an error. */
-export type ApiErrorBody = z.infer<typeof ApiErrorSchema>;
+/**
+ * The serialised form of an error, as it crosses every boundary. A plain type: this module
+ * loads without zod, so the CLI's error path and its quick commands stay light.
+ */
+export interface ApiErrorBody {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
 
 /** An expected failure with a stable code and a hint for the user; never a bug. */
 export class CroniumError extends Error {

@@ -244,7 +244,7 @@ async function browserFigures(api: ApiClient, server: Serve, opts: { lines: numb
 /** Runs the live-log benchmark, or says why it cannot run here. */
 export async function benchLive(opts: { slowLines?: number; fastLines?: number; browserLines?: number; browserRate?: number; throughputRuns?: number } = {}): Promise<LiveFigures | { skipped: string }> {
   if (process.getuid?.() !== 0) return { skipped: 'needs root for the test fleet' };
-  if (!existsSync(join(ROOT, 'dist/cli/cronium.mjs'))) return { skipped: 'no build: run `npm run build`' };
+  if (!existsSync(join(ROOT, 'dist/cli/cronium.cjs'))) return { skipped: 'no build: run `npm run build`' };
   const dataDir = await mkdtemp(join(tmpdir(), 'cronium-bench-live-'));
   const fleet = await startFleet({ subnet: SUBNET, hosts: [{ name: HOST, profile: 'default' }] });
   let server: Serve | undefined;

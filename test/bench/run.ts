@@ -6,6 +6,9 @@
  * - store scale (store.ts): 1,000 hosts and 100,000 runs of history; hosts.list and jobs.list
  *   through the dispatcher (default and filtered), RSS of `cronium serve` on that store, and
  *   the CLI's cold start against `node -e 0`;
+ * - the CLI as a whole process (cli.ts, the run rows need root): --version and --help against
+ *   `node -e 0`, and a cold one-shot direct-mode run against `ssh host true` and `ssh` through a
+ *   warm ControlMaster, pairs alternating;
  * - queue (queue.ts): claim + start + complete throughput on SQLite;
  * - SSH (ssh.ts, needs root for the test fleet): handshake of a new pooled connection, and the
  *   warm exec round trip of `true` through the pool, each against `ssh host true` and `ssh`
@@ -26,6 +29,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchCli } from './cli';
 import { benchQueue } from './queue';
 import { benchDeploy } from './deploy';
 import { benchLive } from './live';
@@ -86,6 +90,24 @@ await area('store scale', async () => {
     baseline: `node -e 0: ${n.median.toFixed(0)} ms`,
     ratio: c.median / n.median,
   });
+});
+
+await area('cli', async () => {
+  const c = await benchCli();
+  const node = peerBaseline('`node -e 0`', { samples: c.node });
+  for (const [label, samples] of [['`cronium --version`', c.version], ['`cronium --help`', c.help]] as const) {
+    const m = stats(samples).median;
+    rows.push({ name: `CLI: ${label}, whole process`, median: m, spread: iqr(samples, 0), unit: 'ms', baselines: [node], target: '< 100 ms', verdict: m < 100 ? 'met' : 'missed' });
+  }
+  if (c.skipped || !c.run) {
+    rows.push({ name: 'CLI: `cronium run --mode direct --command true`, cold', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${c.skipped ?? c.failures.sshTrue ?? 'no samples'}` });
+    return;
+  }
+  const run = stats(c.run).median;
+  const sshTrue = peerBaseline('`ssh host true`', { samples: c.sshTrue ?? [], ...(c.failures.sshTrue ? { failure: c.failures.sshTrue } : {}) });
+  const master = peerBaseline('`ssh` + warm ControlMaster', { samples: c.controlMaster ?? [], ...(c.failures.controlMaster ? { failure: c.failures.controlMaster } : {}) });
+  const ratio = run / sshTrue.median;
+  rows.push({ name: 'CLI: `cronium run --host H --mode direct --command true`, cold (new process, new connection)', median: run, spread: iqr(c.run, 0), unit: 'ms', baselines: [sshTrue, master], target: '≤ 1.5x `ssh host true`', verdict: ratio <= 1.5 ? 'met' : 'missed' });
 });
 
 await area('queue', () => {

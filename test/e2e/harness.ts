@@ -30,7 +30,7 @@ export interface CliResult {
 
 /** Checks the build and the browser, prepares the artifacts dir, and makes a temp data dir. */
 export async function prepare(prefix: string): Promise<string> {
-  for (const built of ['dist/cli/cronium.mjs', 'dist/renderer/index.html']) {
+  for (const built of ['dist/cli/cronium.cjs', 'dist/renderer/index.html']) {
     assert.ok(existsSync(join(ROOT, built)), `${built} is missing: run \`npm run build\` first`);
   }
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package`);

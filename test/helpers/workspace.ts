@@ -30,7 +30,7 @@ export interface Workspace {
 
 /** Starts a workspace; `prefix` names its scratch dir. Needs a built dist/ (the CLI runs from it). */
 export async function startWorkspace(prefix: string, options: StartFleetOptions): Promise<Workspace> {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
+  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.cjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
   const scratch = mkdtempSync(join(tmpdir(), `cronium-${prefix}-`));
   const home = join(scratch, 'home');
   mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });

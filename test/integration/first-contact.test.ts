@@ -49,7 +49,7 @@ function count(text: string, needle: string): number {
 const RUN_ALL = ['run', ...HOSTS.flatMap((h) => ['--host', h]), '--command', 'echo hi'];
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs`');
+  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.cjs')), 'dist/ is not built: run `node scripts/build.mjs`');
   assert.ok(existsSync(join(ROOT, 'resources/runner/manifest.json')), 'the runner is not built: run `node scripts/build.mjs` (needs Go)');
   scratch = mkdtempSync(join(tmpdir(), 'cronium-first-contact-'));
   home = join(scratch, 'home');

@@ -11,7 +11,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Worker } from '../../core/exec/worker';
 import type Database from 'better-sqlite3';
 import type { JobTreeNode, JobView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
@@ -270,6 +269,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
           if (e.jobStatus && chain.has(e.jobId) && chain.open() === 0) finished();
         }),
       );
+      const { Worker } = await import('../../core/exec/worker');
       const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, args.concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
       const detach = core.jobs.attach(worker);
       let interrupts = 0;
@@ -300,8 +300,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
         process.off('SIGTERM', onSigint);
         await worker.stop();
         detach();
-        // The last live batch goes out ~16 ms after the last write.
-        await new Promise((r) => setTimeout(r, 40));
+        // The last live batch, which would go out ~16 ms after the last write: now.
+        core.logs.deliverNow();
         offs.forEach((off) => off());
         prefix.flush();
         followupPrefix.flush();

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CroniumError } from '../../shared/errors';
-import { appVersion } from '../../core/core';
+import { appVersion } from '../../core/version';
 import { ensureDataDir, packageRoot } from '../../core/paths';
-import { buildRunnerArtifacts, runnerNotBuilt, verifyRunnerArtifacts, type BuildOutcome, type RunnerManifest } from '../../core/runner/artifacts';
+import type { BuildOutcome, RunnerManifest } from '../../core/runner/artifacts';
 import type { CliContext } from '../context';
 import { runnerSource } from '../../core/runner/release-key';
 import { printJson, say, table } from '../output';
@@ -15,9 +15,9 @@ export function artifactsDir(): string {
   return runnerSource().dir;
 }
 
-function readManifest(dir: string): RunnerManifest {
+async function readManifest(dir: string): Promise<RunnerManifest> {
   const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) throw runnerNotBuilt(dir);
+  if (!existsSync(path)) throw (await import('../../core/runner/artifacts')).runnerNotBuilt(dir);
   return JSON.parse(readFileSync(path, 'utf8')) as RunnerManifest;
 }
 
@@ -31,7 +31,7 @@ export function registerRunner(program: Command, ctx: CliContext): void {
     .option('--deployments', 'also list the deployments per host')
     .option('--host <name>', 'with --deployments: only this host')
     .action(async (o: { deployments?: boolean; host?: string }) => {
-      const manifest = readManifest(artifactsDir());
+      const manifest = await readManifest(artifactsDir());
       const deployments = o.deployments ? await ctx.call('runner.deployments', { ...(o.host ? { name: o.host } : {}), limit: 10_000 }) : undefined;
       if (ctx.json) return printJson(deployments ? { ...manifest, deployments } : manifest);
       say(`runner ${manifest.version} (protocol ${manifest.protocol}), signed by a ${manifest.signer.kind} key ${manifest.signer.fingerprint.slice(0, 16)}…`);
@@ -52,6 +52,7 @@ export function registerRunner(program: Command, ctx: CliContext): void {
     .action(async (o: { target?: string[]; out?: string; ifStale?: boolean; keep?: boolean }) => {
       const started = Date.now();
       const outcome: BuildOutcome = { built: [], upToDate: [] };
+      const { buildRunnerArtifacts } = await import('../../core/runner/artifacts');
       const manifest = await buildRunnerArtifacts(
         {
           outDir: o.out ?? join(packageRoot(), 'resources', 'runner'),
@@ -78,6 +79,7 @@ export function registerRunner(program: Command, ctx: CliContext): void {
       const source = runnerSource();
       if (!o.dir && source.notice) say(source.notice);
       const pinned = source.trustedPublicKeyPem;
+      const { verifyRunnerArtifacts } = await import('../../core/runner/artifacts');
       const report = await verifyRunnerArtifacts(o.dir ?? source.dir, pinned ? { publicKeyPem: pinned } : {});
       if (ctx.json) printJson(report);
       else for (const r of report.results) say(`${r.ok ? 'ok  ' : 'FAIL'} ${r.target}${r.reason ? `: ${r.reason}` : ''}`);

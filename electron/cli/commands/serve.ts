@@ -1,10 +1,8 @@
 /** `cronium serve`: the headless door. */
 import type { Command } from 'commander';
-import { startExecution } from '../../core/exec/runtime';
 import { assetPath } from '../../core/paths';
 import { CroniumError } from '../../shared/errors';
 import { openCliCore, type CliContext } from '../context';
-import { startHeadlessServer } from '../headless-server';
 import { say } from '../output';
 
 /** Registers `serve`. */
@@ -19,6 +17,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       }
       const core = openCliCore(ctx.dataDir, 'headless');
       // The scheduler fires into the queue (one active scheduler per data dir), the worker runs it.
+      const [{ startExecution }, { startHeadlessServer }] = await Promise.all([import('../../core/exec/runtime'), import('../headless-server')]);
       const execution = startExecution(core, `serve:${process.pid}`);
       try {
         const server = await startHeadlessServer({ core, staticDir: assetPath('renderer', 'dist/renderer'), port: Number(o.port) });

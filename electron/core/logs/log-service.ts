@@ -216,6 +216,13 @@ export class LogService {
     this.liveTimer ??= setTimeout(() => this.deliver(), Math.max(0, this.lastDeliverAt + this.batchMs - performance.now()));
   }
 
+  /** Delivers a pending live batch now instead of at the end of its window (a CLI about to exit). */
+  deliverNow(): void {
+    if (!this.liveTimer) return;
+    clearTimeout(this.liveTimer);
+    this.deliver();
+  }
+
   private deliver(): void {
     this.liveTimer = undefined;
     this.lastDeliverAt = performance.now();

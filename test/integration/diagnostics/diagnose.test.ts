@@ -86,7 +86,7 @@ function cacheSnapshot(user: string, uid: number): string {
 }
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `npm run build` (npm test does it)');
+  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.cjs')), 'dist/ is not built: run `npm run build` (npm test does it)');
   scratch = mkdtempSync(join(tmpdir(), 'cronium-diag-test-'));
   home = join(scratch, 'home');
   mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o700 });

@@ -126,7 +126,7 @@ async function runJob(args: Record<string, unknown>, opts: { during?: (jobId: nu
 }
 
 before(async () => {
-  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.mjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
+  assert.ok(existsSync(join(ROOT, 'dist/cli/cronium.cjs')), 'dist/ is not built: run `node scripts/build.mjs --no-renderer`');
   scratch = mkdtempSync(join(tmpdir(), 'cronium-run-test-'));
   artifacts = join(scratch, 'artifacts');
   await buildRunnerArtifacts({ outDir: artifacts, version: appVersion(), dataDir: join(scratch, 'build-key'), runnerSrcDir: join(ROOT, 'runner') });

@@ -211,3 +211,22 @@ test('a schedule that can never fire and a script with a NUL byte are refused wh
   const list = await cronium(['--data-dir', dir, '--json', 'schedules', 'list']);
   assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((s) => s.name), ['leap'], 'nothing else was stored');
 });
+
+test('--version and --help load neither the store nor SSH; a command that needs them does', (t) => {
+  const trace = join(ROOT, 'test/fixtures/cli/trace-require.cjs');
+  const required = (args: string[]) => {
+    const r = spawnSync(process.execPath, ['-r', trace, join(ROOT, 'bin/cronium.mjs'), ...args], { encoding: 'utf8' });
+    const m = /REQUIRED (\[.*\])/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    return { code: r.status, out: r.stdout, packages: JSON.parse(m[1]!) as string[] };
+  };
+  for (const args of [['--version'], ['--help'], ['run', '--help']]) {
+    const r = required(args);
+    assert.equal(r.code, 0, args.join(' '));
+    assert.ok(!r.packages.includes('better-sqlite3') && !r.packages.includes('ssh2'), `${args.join(' ')} loaded ${r.packages.join(', ')}`);
+  }
+  assert.match(required(['--help']).out, /Usage: cronium/);
+  const list = required(['--data-dir', tempDir(t), 'hosts', 'list', '--json']);
+  assert.equal(list.code, 0);
+  assert.ok(list.packages.includes('better-sqlite3'), `hosts list loaded ${list.packages.join(', ')}`);
+});
