@@ -29,7 +29,8 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   // The core (store, SSH, schemas) loads only for a command that runs: --help and --version stay light.
-  program.hook('preAction', () => loadCore());
+  // `run` loads it itself, and only when no running app takes the run (a thin client needs none).
+  program.hook('preAction', (_root, action) => (action.name() === 'run' ? undefined : loadCore()));
   ctx.bind(program);
   registerHosts(program, ctx);
   registerDiagnose(program, ctx);

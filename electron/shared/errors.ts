@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'NOT_FOUND',
   'ALREADY_EXISTS',
   'CONFLICT',
+  'APP_NOT_RUNNING',
+  'APP_UNAUTHORIZED',
   'NOT_IMPLEMENTED',
   'UNAUTHORIZED',
   'DB_TOO_NEW',
@@ -60,6 +62,8 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  * door shows these: CroniumError carries them, and a run's stored error falls back to them.
  */
 export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  APP_NOT_RUNNING: 'start the app (or `cronium serve`) on this data dir, or leave CRONIUM_USE_APP unset to run in this process',
+  APP_UNAUTHORIZED: "only the data dir's owner may use the running app: run the command as that user, with the same --data-dir",
   HOST_KEY_UNKNOWN:
     "check the host's key fingerprint out of band (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the host), then trust it: cronium hosts trust NAME --fingerprint SHA256:…",
   HOST_KEY_MISMATCH:

@@ -3,7 +3,9 @@
  * pairs alternating (cronium, then its peer) so that the machine's noise falls on both:
  * - `cronium --version` and `cronium --help` against `node -e 0` (the floor: Node's own start);
  * - one-shot `cronium run --host H --mode direct --command true` (cold: a new process, a new
- *   connection) against `ssh H true` and `ssh` through a warm ControlMaster on the same host.
+ *   connection) against `ssh H true` and `ssh` through a warm ControlMaster on the same host;
+ * - the same command while `cronium serve` runs on the data dir (a thin client of the app: its
+ *   warm pooled connection) against `ssh H true`.
  * Needs root for the test fleet; otherwise the run rows say why they were skipped.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,7 +26,11 @@ export interface CliFigures {
   help: number[];
   node: number[];
   run?: number[];
+  /** The same run with `cronium serve` on the data dir: the command is a thin client of it. */
+  viaApp?: number[];
   sshTrue?: number[];
+  /** `ssh host true`, paired with viaApp. */
+  sshTrueB?: number[];
   controlMaster?: number[];
   failures: Record<string, string>;
   skipped?: string;
@@ -77,6 +83,23 @@ export async function benchCli(n = 8): Promise<CliFigures> {
     } catch (e) {
       if (!(e instanceof PeerFailure)) throw e;
       figures.failures.sshTrue = e.message;
+    }
+    // Through the app: `cronium serve` on the data dir, the command a thin client of it.
+    const serve = spawn(process.execPath, [CLI, '--data-dir', data, 'serve', '--json'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('cronium serve did not start within 20 s')), 20_000);
+        serve.stdout!.once('data', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      const viaApp = cli(['--data-dir', data, 'run', '--host', 'bench', '--mode', 'direct', '--command', 'true'], { ...env, CRONIUM_USE_APP: 'always' });
+      [figures.viaApp, figures.sshTrueB] = pairs(n, viaApp, ssh([]));
+    } catch (e) {
+      figures.failures.viaApp = (e as Error).message;
+    } finally {
+      serve.kill('SIGTERM');
     }
     const controlPath = join(fleet.dir, 'cm-cli');
     master = spawn('ssh', [...base, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'bench'], { stdio: 'ignore' });

@@ -108,6 +108,11 @@ await area('cli', async () => {
   const master = peerBaseline('`ssh` + warm ControlMaster', { samples: c.controlMaster ?? [], ...(c.failures.controlMaster ? { failure: c.failures.controlMaster } : {}) });
   const ratio = run / sshTrue.median;
   rows.push({ name: 'CLI: `cronium run --host H --mode direct --command true`, cold (new process, new connection)', median: run, spread: iqr(c.run, 0), unit: 'ms', baselines: [sshTrue, master], target: '≤ 1.5x `ssh host true`', verdict: ratio <= 1.5 ? 'met' : 'missed' });
+  if (c.viaApp?.length) {
+    const via = stats(c.viaApp).median;
+    const sshB = peerBaseline('`ssh host true`', { samples: c.sshTrueB ?? [] });
+    rows.push({ name: 'CLI: the same run with `cronium serve` on the data dir (thin client: the app\'s warm connection)', median: via, spread: iqr(c.viaApp, 0), unit: 'ms', baselines: [sshB], target: '< 0.5x `ssh host true`', verdict: via / sshB.median < 0.5 ? 'met' : 'missed' });
+  } else rows.push({ name: 'CLI: the same run through `cronium serve`', median: Number.NaN, spread: '-', unit: 'ms', baseline: `failed: ${c.failures.viaApp ?? 'no samples'}` });
 });
 
 await area('queue', () => {

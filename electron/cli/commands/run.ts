@@ -12,9 +12,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type Database from 'better-sqlite3';
-import type { JobTreeNode, JobView } from '../../shared/api';
+import type { EventName, EventPayload, JobTreeNode, JobView } from '../../shared/api';
+import { connectApp, useAppSetting, type AppClient } from '../app-client';
 import { CroniumError, fieldError } from '../../shared/errors';
-import type { CliContext } from '../context';
+import { loadCore, type CliContext } from '../context';
 import { formatError, say } from '../output';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../shared/json-bounded';
 
@@ -192,6 +193,71 @@ async function followupJobs(ctx: CliContext, rootId: number): Promise<{ job: Job
   return out;
 }
 
+/**
+ * A run through the running app: the app executes it, this process streams its log from the
+ * app's events and prints the outcome as a run of its own would. Follow-up jobs run in the app.
+ */
+async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx: CliContext): Promise<void> {
+  let jobId: number | undefined;
+  let prefix = new Prefixer(false);
+  let finished: () => void = () => undefined;
+  const done = new Promise<void>((r) => (finished = r));
+  const early: [EventName, unknown][] = [];
+  const handle = (event: EventName, payload: unknown) => {
+    if (event === 'run.log') {
+      const e = payload as EventPayload<'run.log'>;
+      if (e.jobId !== jobId || ctx.json) return;
+      for (const c of e.chunks) {
+        const text = Buffer.from(c.data, 'base64').toString('utf8');
+        if (c.stream === 'system' && isRunErrorLine(text)) continue;
+        prefix.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
+      }
+    } else if (event === 'run.status') {
+      const e = payload as EventPayload<'run.status'>;
+      if (e.jobId === jobId && e.jobStatus) finished();
+    }
+  };
+  const poll = setInterval(() => {
+    if (jobId === undefined) return;
+    app.call('jobs.get', { id: jobId }).then(
+      (j) => {
+        if (j.status !== 'queued' && j.status !== 'running') finished();
+      },
+      () => finished(),
+    );
+  }, 500);
+  const onSigint = () => {
+    if (jobId === undefined) process.exit(130);
+    say(`cronium: cancelling job ${jobId} in the app`);
+    app.call('jobs.cancel', { id: jobId }).catch(() => process.exit(130));
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    app.subscribe(['run.log', 'run.status'], (event, payload) => (jobId === undefined ? early.push([event, payload]) : handle(event, payload)));
+    const started = await app.call('jobs.run', args);
+    jobId = started.jobId;
+    prefix = new Prefixer(started.runIds.length > 1);
+    for (const [event, payload] of early.splice(0)) handle(event, payload);
+    await done;
+    prefix.flush();
+    const job = await app.call('jobs.get', { id: jobId });
+    const several = job.runs.length > 1;
+    if (ctx.json) for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
+    else {
+      for (const r of job.runs) if (r.errorCode) printRunError(r, several);
+      if (several) say(`job ${jobId}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    }
+    if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${jobId} has no runs`);
+    ctx.exitCode = exitCodeOf(job);
+  } finally {
+    clearInterval(poll);
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    app.close();
+  }
+}
+
 /** Registers `run`. */
 export function registerRun(program: Command, ctx: CliContext): void {
   program
@@ -238,6 +304,13 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ...(o.secret.length ? { secrets: o.secret } : {}),
         ...(o.globalVars ? { globalVars: true } : {}),
       };
+      // When the app (or `cronium serve`) runs on this data dir, the run goes through it: its warm
+      // connections, its one worker (CRONIUM_USE_APP=never runs here; always requires the app).
+      const useApp = useAppSetting();
+      const app = useApp === 'never' ? undefined : await connectApp(ctx.dataDir);
+      if (!app && useApp === 'always') throw new CroniumError('APP_NOT_RUNNING', `no Cronium app serves ${ctx.dataDir}`);
+      if (app) return runThroughApp(app, args, ctx);
+      await loadCore();
       const core = ctx.open();
       const { jobId, runIds } = await ctx.call('jobs.run', args);
       const several = runIds.length > 1;

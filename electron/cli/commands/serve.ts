@@ -21,6 +21,12 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const execution = startExecution(core, `serve:${process.pid}`);
       try {
         const server = await startHeadlessServer({ core, staticDir: assetPath('renderer', 'dist/renderer'), port: Number(o.port) });
+        // The `cronium` command on this data dir then runs through this process (local-door.ts).
+        const { startLocalDoor } = await import('../local-door');
+        const door = await startLocalDoor(core, core.info.dataDir).catch(async (e: unknown) => {
+          await server.close();
+          throw e;
+        });
         if (ctx.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port })}\n`);
         else {
           process.stdout.write(`${server.url}\n`);
@@ -31,6 +37,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
         });
+        await door.close();
         await server.close();
       } finally {
         await execution.stop();
