@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostName, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import SSHConfig, { glob as hostGlob, type Directive, type Line, LineType } from 'ssh-config';
+import SSHConfig, { type Directive, type Line, LineType } from 'ssh-config';
 import { Address, HostName, type MethodResult, UserName } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { HostService, NewHost } from '../hosts/host-service';
@@ -284,9 +284,13 @@ class Importer {
       table.push(s);
       return { type: LineType.DIRECTIVE, param: s.key, separator: ' ', value: `\u0000${table.length - 1}`, before: '', after: '' };
     };
+    // Host patterns are matched here, as OpenSSH matches them (hostGlob): the section then goes to
+    // ssh-config's compute as `Host *` or as a pattern nothing matches (its own glob reads `?` as
+    // "zero or one character", OpenSSH's as exactly one).
     const section = (patterns: string[]): SSHConfig => {
       const config = new SSHConfig();
-      flat.push({ type: LineType.DIRECTIVE, param: 'Host', separator: ' ', value: patterns.map((val) => ({ val, separator: ' ' })), before: '', after: '', config });
+      const val = hostGlob(patterns, name) ? '*' : '\u0000never';
+      flat.push({ type: LineType.DIRECTIVE, param: 'Host', separator: ' ', value: [{ val, separator: ' ' }], before: '', after: '', config });
       return config;
     };
     // Content reached through an Include is active for NAME whenever the Include was: conditional
@@ -361,8 +365,11 @@ class Importer {
    * `ownJump` says whether its own ProxyJump applies (it does not for the later hops of a chain,
    * which are reached through the previous hop). Returns a reason when it cannot be imported.
    */
-  private hostFrom(name: string, lookup: string, override: { user?: string; port?: number }, source: Source, depth: number, ownJump: boolean): ImportedHost | string {
-    const settings = this.compute(lookup);
+  private hostFrom(name: string, original: string, override: { user?: string; port?: number }, source: Source, depth: number, ownJump: boolean): ImportedHost | string {
+    // As ssh does: Host patterns match the name as written (case-sensitively); the default
+    // HostName and %h are the name lowercased; %n is it as written.
+    const lookup = original.toLowerCase();
+    const settings = this.compute(original);
     for (const key of ['hostname', 'user', 'port']) {
       const first = settings.get(key)?.[0];
       if (first?.invalid) return `${first.invalid} (${at(first)})`;
@@ -376,12 +383,12 @@ class Importer {
     const userSetting = settings.get('user')?.[0];
     let user = override.user;
     if (user === undefined && userSetting) {
-      const u = expandTokens(userSetting.value, { '%': '%', h: address, n: lookup, u: this.localUser, d: this.options.home });
+      const u = expandTokens(userSetting.value, { '%': '%', h: address, n: original, u: this.localUser, d: this.options.home });
       if (typeof u !== 'string') return `User "${userSetting.value}" uses the unsupported token %${u.token} (${at(userSetting)})`;
       user = u;
     }
     if (user !== undefined && !UserName.safeParse(user).success) return `"${user}" is not a valid login name${userSetting ? ` (${at(userSetting)})` : ''}`;
-    const identityFile = this.identity(settings.get('identityfile') ?? [], { address, lookup, port, user });
+    const identityFile = this.identity(settings.get('identityfile') ?? [], { address, lookup: original, port, user });
     const host: ImportedHost = { name, address, port, source, ...(user !== undefined ? { user } : {}), ...(identityFile ? { identityFile } : {}) };
     if (!ownJump) return host;
     const hops = this.jumpHops(settings);
@@ -533,6 +540,33 @@ function commandText(node: Directive): string {
     .map(({ val, separator, quoted }, i) => `${i ? separator : ''}${quoted ? `"${val}"` : val}`)
     .join('')
     .trim();
+}
+
+/** OpenSSH's match_pattern: `*` any run of characters, `?` exactly one; the rest literal. */
+function sshPatternMatch(pattern: string, text: string): boolean {
+  let re = '';
+  for (const c of pattern) re += c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
+  return new RegExp(`^${re}$`).test(text);
+}
+
+/**
+ * Whether a Host line's patterns select `name` (as given to ssh), as OpenSSH matches them:
+ * case-sensitively; a matching negated pattern (`!p`) rules the line out whatever else
+ * matches; otherwise any matching pattern selects it.
+ */
+export function hostGlob(patterns: string[], name: string): boolean {
+  const host = name;
+  let selected = false;
+  for (const raw of patterns.flatMap((p) => p.split(','))) {
+    if (!raw) continue;
+    const negated = raw.startsWith('!');
+    const pattern = negated ? raw.slice(1) : raw;
+    if (sshPatternMatch(pattern, host)) {
+      if (negated) return false;
+      selected = true;
+    }
+  }
+  return selected;
 }
 
 function isPattern(p: string): boolean {

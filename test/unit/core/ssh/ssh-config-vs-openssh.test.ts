@@ -1,0 +1,58 @@
+// The import against the reference: OpenSSH's own resolver. Seeded, generated ssh_configs (Host
+// patterns with *, ? and ! negation, several aliases per line, repeated keywords where the first
+// value wins, keyword case and `=`), and for every concrete alias the import's HostName, User
+// and Port are compared with `ssh -G -F FILE ALIAS` (which resolves without connecting). The
+// agreement figure is printed; every alias must agree.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { importSshConfig } from '../../../../electron/core/ssh/ssh-config-import';
+
+const SEED = Number(process.env.CRONIUM_FUZZ_SEED ?? '20261203');
+const CONFIGS = Math.max(10, Math.round(60 * Number(process.env.CRONIUM_FUZZ_SCALE ?? '1')));
+
+const NAMES = ['web1', 'web2', 'web10', 'db1', 'db12', 'dba', 'app-a', 'App-B', 'x'];
+const PATTERNS = ['*', 'web*', 'web?', 'web??', 'db?', 'db??', '*1', '?b1', 'app-*', '!web2', '!db*', '*-b', 'x', 'WEB1', '!x'];
+
+const setting = fc.oneof(
+  fc.tuple(fc.constantFrom('HostName', 'hostname', 'HOSTNAME'), fc.constantFrom('10.0.0.1', 'h1.example', 'h2.example', '%h.example', '%%h')).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('User', 'user'), fc.constantFrom('alice', 'bob', 'deploy')).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('Port', 'port'), fc.constantFrom('22', '2222', '8022')).map(([k, v]) => `${k}=${v}`),
+);
+const block = fc.tuple(fc.array(fc.oneof(fc.constantFrom(...NAMES), fc.constantFrom(...PATTERNS)), { minLength: 1, maxLength: 3 }), fc.array(setting, { minLength: 1, maxLength: 4 })).map(([pats, sets]) => `Host ${pats.join(' ')}\n${sets.map((x) => `  ${x}`).join('\n')}`);
+const config = fc.array(block, { minLength: 2, maxLength: 7 }).map((bs) => bs.join('\n'));
+
+test('the import resolves every concrete alias as `ssh -G` does (HostName, User, Port)', (t) => {
+  if (spawnSync('ssh', ['-V']).status !== 0) assert.fail('the OpenSSH client (ssh) is needed: .ci/run installs openssh-client');
+  const dir = mkdtempSync(join(tmpdir(), 'cronium-sshG-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const local = userInfo().username;
+  let aliases = 0;
+  const misses: string[] = [];
+  for (const [i, text] of fc.sample(config, { seed: SEED, numRuns: CONFIGS }).entries()) {
+    const file = join(dir, `config-${i}`);
+    writeFileSync(file, `${text}\n`);
+    const imported = importSshConfig(file, { home: dir, env: { USER: local } });
+    for (const h of imported.hosts) {
+      const g = spawnSync('ssh', ['-G', '-F', file, h.name], { encoding: 'utf8' });
+      if (g.status !== 0) {
+        misses.push(`${h.name} in config-${i}: ssh -G failed: ${g.stderr.trim()}`);
+        continue;
+      }
+      const want = Object.fromEntries(g.stdout.split('\n').map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1)]));
+      aliases++;
+      const got = { hostname: h.address, user: h.user ?? local, port: String(h.port) };
+      for (const k of ['hostname', 'user', 'port'] as const) {
+        if (got[k] !== want[k]) misses.push(`${h.name} in config-${i}: ${k} ${got[k]} != ssh -G ${want[k]}\n${text}`);
+      }
+    }
+  }
+  const agreeing = aliases - new Set(misses.map((m) => m.split(':')[0])).size;
+  process.stderr.write(`ssh -G agreement: ${agreeing}/${aliases} aliases in ${CONFIGS} configs (seed ${SEED})\n`);
+  assert.ok(aliases > CONFIGS, `too few aliases compared: ${aliases}`);
+  assert.deepEqual(misses.slice(0, 5), []);
+});
