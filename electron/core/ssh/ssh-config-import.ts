@@ -476,7 +476,9 @@ class Importer {
   /** An existing, imported or already synthesised host with these exact settings, or a new one named after `base`. */
   private findOrSynthesise(base: string, h: Omit<ImportedHost, 'name' | 'source'>, source: Source): string {
     const same = (o: ExistingHost) =>
-      o.address === h.address && o.port === h.port && (o.user ?? undefined) === h.user && (o.jump ?? undefined) === h.jump && (h.identityFile === undefined || (o.identityFile ?? undefined) === h.identityFile);
+      // The same key too: a hop written as user@address offers the keys its own settings name, as
+      // ssh does, never those of another host that happens to share the address.
+      o.address === h.address && o.port === h.port && (o.user ?? undefined) === h.user && (o.jump ?? undefined) === h.jump && (o.identityFile ?? undefined) === h.identityFile;
     for (const o of [...this.existing.values(), ...this.resolved.values(), ...this.synthesised]) if (same(o)) return o.name;
     const taken = (n: string) => this.existing.has(n) || this.aliases.has(n) || this.synthesised.some((s) => s.name === n);
     let name = base.slice(0, 60);

@@ -348,3 +348,16 @@ test('cronium hosts import: readable summary, --dry-run, --tag, --json, and a ba
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^error\[INVALID_INPUT\]: cannot read .*\.ssh\/config: ENOENT\n {2}hint: there is no config at the default place; pass one with --ssh-config FILE/);
 });
+
+test('a ProxyJump hop written as user@address gets its own settings, never the key of an imported host at that address', (t) => {
+  const h = home(t, {
+    '.ssh/config': 'Host bastion\n  HostName 10.9.9.9\n  User ops\n  IdentityFile ~/.ssh/bastion_key\nHost app\n  HostName 10.0.0.5\n  ProxyJump ops@10.9.9.9\n',
+    '.ssh/bastion_key': 'x',
+  });
+  const r = importSshConfig(join(h.ssh, 'config'), h.opts);
+  const hosts = byName(r.hosts);
+  assert.equal(hosts.bastion!.identityFile, join(h.ssh, 'bastion_key'));
+  const hop = hosts[hosts.app!.jump!]!;
+  assert.notEqual(hop.name, 'bastion', 'not the imported bastion (which has a key of its own)');
+  assert.deepEqual([hop.address, hop.user, hop.identityFile], ['10.9.9.9', 'ops', undefined], 'ssh would offer no IdentityFile to this hop');
+});
