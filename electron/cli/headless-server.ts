@@ -27,6 +27,8 @@ import { LogBackpressure } from '../core/logs/log-backpressure';
  */
 export const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
 const COOKIE_PREFIX = 'cronium_token_';
+/** How long a client may take to send its request headers. */
+export const HEADERS_TIMEOUT_MS = 10_000;
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -107,7 +109,9 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     res.end(`${status} ${text}\n`);
   };
 
-  const server = createServer((req, res) => {
+  // A client that never finishes its request headers (slowloris) is dropped after 10 s; the
+  // check runs every second instead of Node's default 30.
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
     try {
       handleRequest(req, res);
     } catch {
