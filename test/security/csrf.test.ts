@@ -52,10 +52,10 @@ test('a page on another loopback port cannot use the app, even with its cookie i
   const attacker = await context.newPage();
   await attacker.goto(evilUrl);
   await attacker.waitForFunction(() => {
-    const r = (window as unknown as { results: Record<string, unknown> }).results;
+    const r = (globalThis as unknown as { results: Record<string, unknown> }).results;
     return r.read !== undefined && (r.ws === 'error' || r.wsClosed === true || r.wsMessage !== undefined);
   }, undefined, { timeout: 15_000 });
-  const results = await attacker.evaluate(() => (window as unknown as { results: Record<string, unknown> }).results);
+  const results = await attacker.evaluate(() => (globalThis as unknown as { results: Record<string, unknown> }).results);
   assert.notEqual(results.ws, 'open', `the WebSocket opened from a foreign origin: ${JSON.stringify(results)}`);
   assert.equal(results.wsMessage, undefined);
   assert.equal(results.read, 'blocked', 'a cross-origin read must fail');
