@@ -193,6 +193,64 @@ async function followupJobs(ctx: CliContext, rootId: number): Promise<{ job: Job
   return out;
 }
 
+type LogChunk = EventPayload<'run.log'>['chunks'][number];
+
+/**
+ * Prints runs' logs in order, each chunk once, with nothing lost: live batches arrive from the
+ * log service, which drops what a slow subscriber has pending and says so (`gapFrom`); the
+ * missing chunks are then read back from the store (runs.logs) before the live ones go on. At
+ * the end, `finish` prints whatever came after the last live batch.
+ */
+class LogPrinter {
+  readonly #last = new Map<number, number>();
+  readonly #hosts = new Map<number, string>();
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly read: (runId: number, fromSeq: number) => Promise<LogChunk[]>,
+    private readonly emit: (host: string, chunk: LogChunk) => void,
+  ) {}
+
+  push(e: EventPayload<'run.log'>): void {
+    this.#hosts.set(e.runId, e.host);
+    this.#chain = this.#chain.then(() => this.#handle(e)).catch(() => undefined);
+  }
+
+  async #handle(e: EventPayload<'run.log'>): Promise<void> {
+    const firstLive = e.chunks[0]?.seq;
+    if (e.gapFrom !== undefined || (firstLive !== undefined && firstLive > (this.#last.get(e.runId) ?? 0) + 1)) {
+      await this.#catchUp(e.runId, firstLive !== undefined ? firstLive - 1 : Number.MAX_SAFE_INTEGER);
+    }
+    for (const c of e.chunks) this.#print(e.runId, c);
+  }
+
+  #print(runId: number, c: LogChunk): void {
+    if (c.seq <= (this.#last.get(runId) ?? 0)) return;
+    this.emit(this.#hosts.get(runId) ?? '', c);
+    this.#last.set(runId, c.seq);
+  }
+
+  /** Prints the stored chunks after the last printed one, up to `upTo`. */
+  async #catchUp(runId: number, upTo: number): Promise<void> {
+    for (;;) {
+      const from = (this.#last.get(runId) ?? 0) + 1;
+      if (from > upTo) return;
+      const page = await this.read(runId, from);
+      for (const c of page) if (c.seq <= upTo) this.#print(runId, c);
+      if (page.length === 0 || page[page.length - 1]!.seq >= upTo) return;
+    }
+  }
+
+  /** Waits for what is queued, then prints each run's rest from the store. */
+  async finish(runs: { id: number; host: string }[]): Promise<void> {
+    await this.#chain;
+    for (const r of runs) {
+      this.#hosts.set(r.id, r.host);
+      await this.#catchUp(r.id, Number.MAX_SAFE_INTEGER);
+    }
+  }
+}
+
 /**
  * A run through the running app: the app executes it, this process streams its log from the
  * app's events and prints the outcome as a run of its own would. Follow-up jobs run in the app.
@@ -203,15 +261,15 @@ async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx:
   let finished: () => void = () => undefined;
   const done = new Promise<void>((r) => (finished = r));
   const early: [EventName, unknown][] = [];
+  const printer = new LogPrinter(
+    async (runId, fromSeq) => (await app.call('runs.logs', { runId, fromSeq, limit: 10_000 })).chunks,
+    (host, c) => printChunk(prefix, host, c),
+  );
   const handle = (event: EventName, payload: unknown) => {
     if (event === 'run.log') {
       const e = payload as EventPayload<'run.log'>;
       if (e.jobId !== jobId || ctx.json) return;
-      for (const c of e.chunks) {
-        const text = Buffer.from(c.data, 'base64').toString('utf8');
-        if (c.stream === 'system' && isRunErrorLine(text)) continue;
-        prefix.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
-      }
+      printer.push(e);
     } else if (event === 'run.status') {
       const e = payload as EventPayload<'run.status'>;
       if (e.jobId === jobId && e.jobStatus) finished();
@@ -240,8 +298,9 @@ async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx:
     prefix = new Prefixer(started.runIds.length > 1);
     for (const [event, payload] of early.splice(0)) handle(event, payload);
     await done;
-    prefix.flush();
     const job = await app.call('jobs.get', { id: jobId });
+    if (!ctx.json) await printer.finish(job.runs.map((r) => ({ id: r.id, host: r.host })));
+    prefix.flush();
     const several = job.runs.length > 1;
     if (ctx.json) for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
     else {
@@ -256,6 +315,13 @@ async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx:
     process.off('SIGTERM', onSigint);
     app.close();
   }
+}
+
+/** Prints one log chunk under its host's prefix; the run's final error line is printed once, with its hint, at the end. */
+function printChunk(prefix: Prefixer, host: string, c: LogChunk): void {
+  const text = Buffer.from(c.data, 'base64').toString('utf8');
+  if (c.stream === 'system' && isRunErrorLine(text)) return;
+  prefix.write(host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
 }
 
 /** Registers `run`. */
@@ -320,18 +386,15 @@ export function registerRun(program: Command, ctx: CliContext): void {
         if (!ctx.json) say(`cronium: follow-up job ${id} queued`);
       });
       const followupPrefix = new Prefixer(true);
+      const read = async (runId: number, fromSeq: number) => (await ctx.call('runs.logs', { runId, fromSeq, limit: 10_000 })).chunks;
+      const printer = new LogPrinter(read, (host, c) => printChunk(prefix, host, c));
+      const followupPrinter = new LogPrinter(read, (host, c) => printChunk(followupPrefix, host, c));
       const offs: (() => void)[] = [];
       if (!ctx.json) {
         offs.push(
           core.events.on('run.log', (e) => {
             if (!chain.has(e.jobId)) return;
-            const p = e.jobId === jobId ? prefix : followupPrefix;
-            for (const c of e.chunks) {
-              const text = Buffer.from(c.data, 'base64').toString('utf8');
-              // The run's final error line of its log is printed once, with its hint, when the job ends.
-              if (c.stream === 'system' && isRunErrorLine(text)) continue;
-              p.write(e.host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
-            }
+            (e.jobId === jobId ? printer : followupPrinter).push(e);
           }),
         );
       }
@@ -376,10 +439,15 @@ export function registerRun(program: Command, ctx: CliContext): void {
         // The last live batch, which would go out ~16 ms after the last write: now.
         core.logs.deliverNow();
         offs.forEach((off) => off());
-        prefix.flush();
-        followupPrefix.flush();
       }
       const job = await ctx.call('jobs.get', { id: jobId });
+      if (!ctx.json) {
+        // What came after the last live batch (or was dropped from a slow one), from the store.
+        await printer.finish(job.runs.map((r) => ({ id: r.id, host: r.host })));
+        await followupPrinter.finish([]);
+      }
+      prefix.flush();
+      followupPrefix.flush();
       const followups = chain.size > 1 ? await followupJobs(ctx, jobId) : [];
       if (ctx.json) {
         for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
