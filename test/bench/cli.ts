@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFleet } from '../fleet/fleet';
-import { PeerFailure, timePeerSync } from './peers';
+import { PeerFailure, timePeerSync, startControlMaster } from './peers';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'cronium.mjs');
@@ -102,16 +102,10 @@ export async function benchCli(n = 8): Promise<CliFigures> {
       serve.kill('SIGTERM');
     }
     const controlPath = join(fleet.dir, 'cm-cli');
-    master = spawn('ssh', [...base, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'bench'], { stdio: 'ignore' });
-    const mux = ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`];
-    const deadline = Date.now() + 10_000;
-    while (spawnSync('ssh', [...base, ...mux, '-O', 'check', 'bench'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
-      if (Date.now() > deadline) {
-        figures.failures.controlMaster = 'the ControlMaster did not come up within 10 s';
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const cm = await startControlMaster(base, 'bench', controlPath);
+    master = cm.child;
+    const mux = cm.mux;
+    if (cm.failure) figures.failures.controlMaster = cm.failure;
     if (!figures.failures.controlMaster) {
       try {
         figures.controlMaster = pairs(n, ssh(mux), ssh(mux))[0];

@@ -5,7 +5,7 @@
  * `npm run bench` with no table. A peer that timed out has its whole process group killed, so a
  * hung `ssh` under `xargs` or Ansible's forks cannot outlive the run.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 /** How one timed peer run ended. */
@@ -104,4 +104,25 @@ export function samplePeerSync(n: number, warmup: number, once: () => number): P
     }
   }
   return out;
+}
+
+/** A warm OpenSSH ControlMaster for a host of an ssh_config, the best stock OpenSSH does. */
+export interface ControlMaster {
+  child: ChildProcess;
+  /** The options that make an `ssh` call use it. */
+  mux: string[];
+  /** Why it did not come up (within 10 s), if it did not. */
+  failure?: string;
+}
+
+/** Starts `ssh -N` as ControlMaster on `controlPath` and waits (up to 10 s) until `ssh -O check` answers. */
+export async function startControlMaster(base: string[], host: string, controlPath: string): Promise<ControlMaster> {
+  const child = spawn('ssh', [...base, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', host], { stdio: 'ignore' });
+  const mux = ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`];
+  const deadline = Date.now() + 10_000;
+  while (spawnSync('ssh', [...base, ...mux, '-O', 'check', host], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
+    if (Date.now() > deadline) return { child, mux, failure: 'the ControlMaster did not come up within 10 s' };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, mux };
 }

@@ -8,7 +8,7 @@
  * on the cached binary, against an exec of `true` (what the check adds to a run).
  * Needs root (the fleet) and Go to build the runner (else the built resources/runner; see artifacts.ts).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { openCore } from '../../electron/core/core';
 import type { ExecMode, ExecOutcome, ExecRequest } from '../../electron/core/exec/types';
 import { startFleet } from '../fleet/fleet';
-import { PeerFailure, timePeerSync } from './peers';
+import { PeerFailure, timePeerSync, startControlMaster } from './peers';
 import { benchArtifacts } from './artifacts';
 
 /** Its own fleet subnet (the runner integration test uses 208). */
@@ -93,15 +93,9 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
           failures[way] = e.message;
         }
       };
-      master = spawn('ssh', [...sshBase, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'default'], { stdio: 'ignore' });
-      const deadline = Date.now() + 10_000;
-      while (spawnSync('ssh', [...sshBase, ...mux, '-O', 'check', 'default'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
-        if (Date.now() > deadline) {
-          failures.controlMaster = 'the ControlMaster did not come up within 10 s';
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const cm = await startControlMaster(sshBase, 'default', controlPath);
+      master = cm.child;
+      if (cm.failure) failures.controlMaster = cm.failure;
       // Warm up: deploy, pool the connection, and let both paths JIT.
       for (let i = 0; i < 3; i++) {
         await once('runner');

@@ -6,7 +6,7 @@
  *   and against `ssh` reusing a warm ControlMaster (the best stock OpenSSH does).
  * Needs root (the test fleet runs sshd on 127.x addresses); otherwise it reports why it skipped.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseKnownHosts, checkKnownHosts } from '../../electron/core/ssh/known-hosts';
@@ -14,7 +14,7 @@ import type { HostKeyStore } from '../../electron/core/ssh/host-key-store';
 import { Ssh2Pool } from '../../electron/core/ssh/ssh2-pool';
 import type { SshTarget } from '../../electron/core/ssh/types';
 import { startFleet } from '../fleet/fleet';
-import { samplePeerSync, timePeerSync } from './peers';
+import { samplePeerSync, timePeerSync, startControlMaster } from './peers';
 
 /** Its own fleet subnet, so a bench never collides with a test run. */
 const SUBNET = 206;
@@ -78,16 +78,10 @@ export async function benchSsh(opts: { handshakes?: number; execs?: number; sshR
     figures.sshTrue = plain.samples;
     if (plain.failure) figures.failures.sshTrue = plain.failure;
     const controlPath = join(fleet.dir, 'cm-bench');
-    master = spawn('ssh', [...base, '-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N', 'bench'], { stdio: 'ignore' });
-    const mux = ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`];
-    const deadline = Date.now() + 10_000;
-    while (spawnSync('ssh', [...base, ...mux, '-O', 'check', 'bench'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) {
-      if (Date.now() > deadline) {
-        figures.failures.controlMaster = 'the ControlMaster did not come up within 10 s';
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const cm = await startControlMaster(base, 'bench', controlPath);
+    master = cm.child;
+    const mux = cm.mux;
+    if (cm.failure) figures.failures.controlMaster = cm.failure;
     if (!figures.failures.controlMaster) {
       const muxed = samplePeerSync(sshRuns, 2, () => timeSsh(mux));
       figures.controlMaster = muxed.samples;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../../electron/core/api/dispatcher';
 import { ROOT } from '../helpers/cli';
-import { startWorkspace, type Workspace } from '../helpers/workspace';
+import { startWorkspaceWithHosts, type Workspace } from '../helpers/workspace';
 
 // Other suites use 201-233 and 242.
 const SUBNET = 234;
@@ -16,13 +16,7 @@ const BYTES = 20 * 1024 * 1024;
 let ws: Workspace | undefined;
 
 before(async () => {
-  ws = await startWorkspace('endless-line', { subnet: SUBNET, hosts: [{ name: 'host', profile: 'default' }] });
-  const core = ws.open();
-  try {
-    await ws.addFleetHosts(core);
-  } finally {
-    core.close();
-  }
+  ws = await startWorkspaceWithHosts('endless-line', { subnet: SUBNET, hosts: [{ name: 'host', profile: 'default' }] });
 });
 after(async () => {
   await ws?.stop();

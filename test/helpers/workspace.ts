@@ -64,6 +64,18 @@ export async function startWorkspace(prefix: string, options: StartFleetOptions)
   };
 }
 
+/** Starts a workspace and adds every fleet host to its inventory (the usual start of a suite that runs the CLI). */
+export async function startWorkspaceWithHosts(prefix: string, options: StartFleetOptions): Promise<Workspace> {
+  const ws = await startWorkspace(prefix, options);
+  const core = ws.open();
+  try {
+    await ws.addFleetHosts(core);
+  } finally {
+    core.close();
+  }
+  return ws;
+}
+
 /** Polls `fn` every 25 ms until it returns something truthy; fails after `timeoutMs`. */
 export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -7,7 +7,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cronium } from '../helpers/cli';
-import { startWorkspace, type Workspace } from '../helpers/workspace';
+import { startWorkspaceWithHosts, type Workspace } from '../helpers/workspace';
 
 // Other suites use 201-232 and 242.
 const SUBNET = 233;
@@ -28,13 +28,7 @@ const HOSTILE = [
 ];
 
 before(async () => {
-  ws = await startWorkspace('shell-injection', { subnet: SUBNET, hosts: [{ name: 'target', profile: 'default' }] });
-  const core = ws.open();
-  try {
-    await ws.addFleetHosts(core);
-  } finally {
-    core.close();
-  }
+  ws = await startWorkspaceWithHosts('shell-injection', { subnet: SUBNET, hosts: [{ name: 'target', profile: 'default' }] });
 });
 after(async () => {
   for (const m of [0, 1, 2, 3, 4, 5, 6, 7]) rmSync(`${MARK}-${m}`, { force: true });

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cronium, ROOT } from '../../helpers/cli';
-import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
+import { startWorkspaceWithHosts, until, type Workspace } from '../../helpers/workspace';
 
 // Other integration suites use 201-231 and 242.
 const SUBNET = 232;
@@ -38,13 +38,7 @@ function lastRunActor(): string {
 }
 
 before(async () => {
-  ws = await startWorkspace('thin-client', { subnet: SUBNET, hosts: [{ name: 'web', profile: 'default' }] });
-  const core = ws.open();
-  try {
-    await ws.addFleetHosts(core);
-  } finally {
-    core.close();
-  }
+  ws = await startWorkspaceWithHosts('thin-client', { subnet: SUBNET, hosts: [{ name: 'web', profile: 'default' }] });
 });
 after(async () => {
   serve?.kill('SIGKILL');

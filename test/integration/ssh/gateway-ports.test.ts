@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
 import { listenersOn } from '../../../electron/core/ssh/forward-exposure';
 import { cronium } from '../../helpers/cli';
-import { startWorkspace, type Workspace } from '../../helpers/workspace';
+import { startWorkspaceWithHosts, type Workspace } from '../../helpers/workspace';
 
 // Other integration suites use 201-230 and 242.
 const SUBNET = 231;
@@ -15,13 +15,7 @@ const ctx = { door: 'cli' as const };
 let ws: Workspace | undefined;
 
 before(async () => {
-  ws = await startWorkspace('gateway-ports', { subnet: SUBNET, hosts: [{ name: 'gw', profile: 'gatewayports' }, { name: 'plain', profile: 'default' }] });
-  const core = ws.open();
-  try {
-    await ws.addFleetHosts(core);
-  } finally {
-    core.close();
-  }
+  ws = await startWorkspaceWithHosts('gateway-ports', { subnet: SUBNET, hosts: [{ name: 'gw', profile: 'gatewayports' }, { name: 'plain', profile: 'default' }] });
 });
 after(async () => {
   await ws?.stop();
