@@ -15,8 +15,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type EventPayload, type WsServerMessage } from '../shared/api';
-import { CroniumError, invalidInput } from '../shared/errors';
+import { EVENT_NAMES, METHOD_NAMES, type EventPayload, type WsServerMessage } from '../shared/api';
+import { CroniumError } from '../shared/errors';
+import { answerCall } from './client-call';
 import { parseJsonBounded } from '../shared/json-bounded';
 import type { Core } from '../core/core';
 import { LogBackpressure } from '../core/logs/log-backpressure';
@@ -27,6 +28,7 @@ import { LogBackpressure } from '../core/logs/log-backpressure';
  */
 export const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
 const COOKIE_PREFIX = 'cronium_token_';
+const CALL_HINT = 'send {"id": 1, "method": "hosts.list", "args": {}}';
 /** How long a client may take to send its request headers. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 const MIME: Record<string, string> = {
@@ -170,23 +172,16 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     // A protocol violation (oversized or malformed frame) closes that socket; it must never crash the server.
     ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {
-      let id = 0;
+      let raw: unknown;
       try {
         if (isBinary) throw new CroniumError('INVALID_INPUT', 'binary messages are not accepted', 'send JSON text frames');
-        const raw = parseJsonBounded(data.toString(), 'message', 'send {"id": 1, "method": "hosts.list", "args": {}}');
-        const maybeId = (raw as { id?: unknown } | null)?.id;
-        if (Number.isSafeInteger(maybeId) && (maybeId as number) >= 0) id = maybeId as number;
-        const parsed = WsClientMessage.safeParse(raw);
-        if (!parsed.success) throw invalidInput(parsed.error, 'message', 'send {"id": 1, "method": "hosts.list", "args": {}}');
-        const { method, args } = parsed.data;
-        core.dispatch(method, args, { door: 'headless' }).then(
-          (envelope) => send({ type: 'reply', id, ...envelope }),
-          () => send({ type: 'reply', id, ok: false, error: new CroniumError('INTERNAL', `${method} failed`).toJSON() }),
-        );
+        raw = parseJsonBounded(data.toString(), 'message', CALL_HINT);
       } catch (e) {
         const err = e instanceof CroniumError ? e : new CroniumError('INVALID_INPUT', 'bad message');
-        send({ type: 'reply', id, ok: false, error: err.toJSON() });
+        send({ type: 'reply', id: 0, ok: false, error: err.toJSON() });
+        return;
       }
+      answerCall(core, raw, 'headless', send, CALL_HINT);
     });
   });
 

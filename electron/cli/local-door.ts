@@ -14,8 +14,9 @@ import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:f
 import net from 'node:net';
 import { join } from 'node:path';
 import type { Core } from '../core/core';
-import { EVENT_NAMES, METHOD_NAMES, WsClientMessage, type EventName } from '../shared/api';
-import { CroniumError, invalidInput } from '../shared/errors';
+import { EVENT_NAMES, METHOD_NAMES, type EventName } from '../shared/api';
+import { CroniumError } from '../shared/errors';
+import { answerCall } from './client-call';
 import { parseJsonBounded } from '../shared/json-bounded';
 
 /** Where the door listens for a data dir (a named pipe on Windows). */
@@ -83,7 +84,6 @@ export async function startLocalDoor(core: Core, dataDir: string): Promise<{ pat
       sock.end();
     };
     const onLine = (line: string) => {
-      let id = 0;
       try {
         const raw = parseJsonBounded(line, 'message') as Record<string, unknown> | null;
         if (!authed) {
@@ -98,18 +98,11 @@ export async function startLocalDoor(core: Core, dataDir: string): Promise<{ pat
           offs.push(core.events.onAny(wanted, (event, payload) => send({ type: 'event', event, payload })));
           return;
         }
-        const maybeId = raw?.id;
-        if (Number.isSafeInteger(maybeId) && (maybeId as number) >= 0) id = maybeId as number;
-        const parsed = WsClientMessage.safeParse(raw);
-        if (!parsed.success) throw invalidInput(parsed.error, 'message');
-        core.dispatch(parsed.data.method, parsed.data.args, { door: 'cli' }).then(
-          (envelope) => send({ type: 'reply', id, ...envelope }),
-          () => send({ type: 'reply', id, ok: false, error: new CroniumError('INTERNAL', `${parsed.data.method} failed`).toJSON() }),
-        );
+        answerCall(core, raw, 'cli', send);
       } catch (e) {
         const err = e instanceof CroniumError ? e : new CroniumError('INVALID_INPUT', 'bad message');
         if (!authed) return refuse(err.message);
-        send({ type: 'reply', id, ok: false, error: err.toJSON() });
+        send({ type: 'reply', id: 0, ok: false, error: err.toJSON() });
       }
     };
     sock.setEncoding('utf8');
