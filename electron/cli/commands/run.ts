@@ -193,6 +193,29 @@ async function followupJobs(ctx: CliContext, rootId: number): Promise<{ job: Job
   return out;
 }
 
+/**
+ * Prints how a finished job went, as `run` reports it (a JSON line per run with --json, else the
+ * runs' errors with their hints and, for several hosts, the job's counts), then its follow-up
+ * jobs; and sets the exit code.
+ */
+function reportJob(ctx: CliContext, job: JobView, followups: { job: JobView; parentJobId: number | null; trigger: JobTreeNode['trigger'] }[]): void {
+  const several = job.runs.length > 1;
+  if (ctx.json) {
+    for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
+    // Follow-up runs after the job's own, each saying which run fired it.
+    for (const f of followups) for (const r of f.job.runs) process.stdout.write(`${JSON.stringify({ ...runJson(r), parentJobId: f.parentJobId, trigger: f.trigger })}\n`);
+  } else {
+    for (const r of job.runs) if (r.errorCode) printRunError(r, several);
+    if (several) say(`job ${job.id}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    for (const f of followups) {
+      say(`follow-up job ${f.job.id} (${f.job.scriptName ?? 'script'}, on ${f.trigger?.on ?? '?'} of ${f.trigger?.host ?? '?'}): ${f.job.status}`);
+      for (const r of f.job.runs) if (r.errorCode) printRunError(r, true);
+    }
+  }
+  if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${job.id} has no runs`);
+  ctx.exitCode = exitCodeOf(job);
+}
+
 type LogChunk = EventPayload<'run.log'>['chunks'][number];
 
 /**
@@ -301,14 +324,7 @@ async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx:
     const job = await app.call('jobs.get', { id: jobId });
     if (!ctx.json) await printer.finish(job.runs.map((r) => ({ id: r.id, host: r.host })));
     prefix.flush();
-    const several = job.runs.length > 1;
-    if (ctx.json) for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
-    else {
-      for (const r of job.runs) if (r.errorCode) printRunError(r, several);
-      if (several) say(`job ${jobId}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
-    }
-    if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${jobId} has no runs`);
-    ctx.exitCode = exitCodeOf(job);
+    reportJob(ctx, job, []);
   } finally {
     clearInterval(poll);
     process.off('SIGINT', onSigint);
@@ -449,19 +465,6 @@ export function registerRun(program: Command, ctx: CliContext): void {
       prefix.flush();
       followupPrefix.flush();
       const followups = chain.size > 1 ? await followupJobs(ctx, jobId) : [];
-      if (ctx.json) {
-        for (const r of job.runs) process.stdout.write(`${JSON.stringify(runJson(r))}\n`);
-        // Follow-up runs after the job's own, each saying which run fired it.
-        for (const f of followups) for (const r of f.job.runs) process.stdout.write(`${JSON.stringify({ ...runJson(r), parentJobId: f.parentJobId, trigger: f.trigger })}\n`);
-      } else {
-        for (const r of job.runs) if (r.errorCode) printRunError(r, several);
-        if (several) say(`job ${jobId}: ${job.status} (${Object.entries(job.counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
-        for (const f of followups) {
-          say(`follow-up job ${f.job.id} (${f.job.scriptName ?? 'script'}, on ${f.trigger?.on ?? '?'} of ${f.trigger?.host ?? '?'}): ${f.job.status}`);
-          for (const r of f.job.runs) if (r.errorCode) printRunError(r, true);
-        }
-      }
-      if (!job.runs.length) throw new CroniumError('INTERNAL', `job ${jobId} has no runs`);
-      ctx.exitCode = exitCodeOf(job);
+      reportJob(ctx, job, followups);
     });
 }
