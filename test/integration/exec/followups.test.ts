@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
 import type { Core } from '../../../electron/core/core';
+import { runnerRunId } from '../../../electron/core/exec/runner-mode';
 import { Worker } from '../../../electron/core/exec/worker';
+import { InstallationKeys } from '../../../electron/core/runner/payload';
 import { setRunCondition } from '../../../electron/core/scripts/runs';
 import type { JobTreeNode, JobView } from '../../../electron/shared/api';
 import { cronium, ROOT } from '../../helpers/cli';
@@ -226,7 +228,9 @@ test('runner mode: the runner masks a secret split across writes before any fram
     // payload's mask, the first write would be a frame of its own ("token=" and the first half).
     const { stateDir } = await call(core.dispatch, 'runner.deploy', { name: 'alpha' }, ctx);
     const conn = await core.ssh.connect(core.hosts.sshTarget('alpha'));
-    const spool = await conn.exec(`cat '${stateDir}'/runs/*-r${run.id}-a*/frames.ndjson`);
+    // This installation's run dir only: the host account keeps other test runs' spools with the same run id.
+    const runDir = runnerRunId(new InstallationKeys(core.info.dataDir).keyId(), run.id, 1);
+    const spool = await conn.exec(`cat '${stateDir}'/runs/${runDir}*/frames.ndjson`);
     assert.equal(spool.code, 0, spool.stderr.toString());
     const frames = spool.stdout
       .toString()
