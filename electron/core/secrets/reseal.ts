@@ -12,6 +12,9 @@ const LEGACY = `(hex(substr(sealed, 1, 1)) in ('${SEALED_BY.keyFile.toString(16)
 
 /** Reseals every legacy seal this box can open; returns how many were resealed. */
 export function resealLegacy(db: Database.Database, box: SecretBox): number {
+  // Every start of every door comes here: a read first, the write transaction only when needed.
+  const any = db.prepare(`select exists(select 1 from credentials where ${LEGACY}) or exists(select 1 from variables where secret = 1 and sealed is not null and ${LEGACY})`).pluck().get();
+  if (!any) return 0;
   let n = 0;
   const reseal = (sealed: Buffer, context: string): Buffer | undefined => {
     try {
