@@ -491,6 +491,36 @@ export interface JobTreeNode {
 export const JobTreeNode: z.ZodType<JobTreeNode> = z.lazy(() => z.object({ job: JobSummary, trigger: JobTrigger.nullable(), children: z.array(JobTreeNode) }));
 
 /** A piece of a run's log; data is base64. */
+/** How outputs are normalised before jobs are compared (jobs.compare, jobs.diff, jobs.rerun). */
+const CompareArgs = {
+  /** JavaScript regular expressions whose matches are removed from each line (times, ids). */
+  ignore: z.array(z.string().min(1).max(200)).max(20).default([]),
+  /** Replace each run's own host name in its output with `{host}`. */
+  ignoreHost: z.boolean().default(false),
+  stream: z.enum(['stdout', 'all']).default('stdout'),
+};
+export const CompareGroup = z.object({
+  exitCode: z.int().nullable(),
+  status: RunStatus,
+  outputHash: z.string(),
+  bytes: z.int(),
+  lines: z.int(),
+  runs: z.array(z.object({ runId: z.int(), host: z.string() })),
+  sample: z.string(),
+  sampleTruncated: z.boolean(),
+});
+export const JobComparison = z.object({
+  jobId: z.int(),
+  stream: z.enum(['stdout', 'all']),
+  ignore: z.array(z.string()),
+  ignoreHost: z.boolean(),
+  pending: z.int(),
+  groups: z.array(CompareGroup),
+});
+export type JobComparison = z.infer<typeof JobComparison>;
+export const RunDiff = z.object({ runId: z.int(), host: z.string(), against: z.int(), againstHost: z.string(), identical: z.boolean(), diff: z.string(), truncated: z.boolean() });
+export type RunDiff = z.infer<typeof RunDiff>;
+
 export const LogChunkView = z.object({ seq: z.int(), stream: z.enum(['stdout', 'stderr', 'system']), ts: z.int(), data: z.string() });
 
 /** A schedule as listed. */
@@ -723,6 +753,21 @@ export const methods = {
     z.strictObject({ id: z.int().min(1) }),
     z.object({ id: z.int(), status: JobStatus, stopping: z.array(z.int()) }),
     'Cancels a job: queued runs end now, running ones are stopped (their process groups killed on the hosts); the follow-up jobs it fired that have not ended are cancelled too.',
+  ),
+  'jobs.compare': method(
+    z.strictObject({ id: z.int().min(1), ...CompareArgs }),
+    JobComparison,
+    "A finished fan-out's runs grouped by exit code and output (normalised: patterns removed, host names replaced), largest group first; runs still going are counted as pending.",
+  ),
+  'jobs.diff': method(
+    z.strictObject({ runId: z.int().min(1), against: z.int().min(1).optional(), ...CompareArgs }),
+    RunDiff,
+    "A unified diff of a run's output against another run's, by default the first run of the largest group it is not in; each side read up to 1 MiB.",
+  ),
+  'jobs.rerun': method(
+    z.strictObject({ id: z.int().min(1), hosts: z.array(HostName).min(1).max(10_000).optional(), differing: z.boolean().default(false), ...CompareArgs }),
+    z.object({ jobId: z.int(), runIds: z.array(z.int()) }),
+    "Runs a job's script again as it ran, on hosts of that job: those named, those outside its largest output group (differing), or all.",
   ),
   'runs.logs': method(
     z.strictObject({ runId: z.int().min(1), fromSeq: z.int().min(1).optional(), tail: z.int().min(1).max(64 * 1024 * 1024).optional(), limit: z.int().min(1).max(10_000).default(1000) }),

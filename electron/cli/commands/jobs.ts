@@ -1,11 +1,34 @@
-/** `cronium jobs list | show ID | logs ID [--follow] | cancel ID`. */
+/** `cronium jobs list | show ID | logs ID [--follow] | cancel ID | compare ID | diff RUN | rerun ID`. */
 import type { Command } from 'commander';
 import type { JobView } from '../../shared/api';
 import { fieldError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { printJson, table } from '../output';
+import { executeJob } from './run';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The normalisation flags shared by compare, diff and rerun. */
+interface CompareFlags {
+  ignore: string[];
+  ignoreHost?: boolean;
+  stderr?: boolean;
+}
+const compareArgs = (o: CompareFlags) => ({ ignore: o.ignore, ignoreHost: o.ignoreHost === true, stream: o.stderr ? 'all' : 'stdout' });
+function withCompareFlags(c: Command): Command {
+  return c
+    .option('--ignore <regex>', 'remove what this JavaScript regular expression matches from each line before comparing (repeatable), e.g. a time: "\\d\\d:\\d\\d:\\d\\d"', collect, [])
+    .option('--ignore-host', "replace each host's own name in its output with {host}")
+    .option('--stderr', 'compare stdout and stderr (default: stdout only)');
+}
+
 
 const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
+
+function runId(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw fieldError('runId', `"${text}" is not a run id`, 'run ids are in: cronium jobs show JOB_ID');
+  return Number(text);
+}
 
 function jobId(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw fieldError('id', `"${text}" is not a job id`);
@@ -120,6 +143,49 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       }
       for (const [key, rest] of partial) if (rest) (key.endsWith('stdout') ? process.stdout : process.stderr).write(`${key.split('\0')[0]} | ${rest}\n`);
     });
+  withCompareFlags(
+    jobs
+      .command('compare')
+      .description('group the hosts of a finished job by exit code and output, largest group first')
+      .argument('<id>', 'job id'),
+  ).action(async (id: string, o: CompareFlags) => {
+    const c = await ctx.call('jobs.compare', { id: jobId(id), ...compareArgs(o) });
+    if (ctx.json) return printJson(c);
+    const finished = c.groups.reduce((n, g) => n + g.runs.length, 0);
+    process.stdout.write(`job ${c.jobId}: ${finished} finished run${finished === 1 ? '' : 's'} in ${c.groups.length} group${c.groups.length === 1 ? '' : 's'}${c.pending ? `, ${c.pending} still running` : ''}\n`);
+    c.groups.forEach((g, i) => {
+      const exit = g.exitCode !== null ? `exit ${g.exitCode}` : g.status;
+      const hosts = g.runs.map((r) => r.host);
+      process.stdout.write(`\n#${i + 1}  ${g.runs.length} host${g.runs.length === 1 ? '' : 's'}, ${exit}, ${g.lines} line${g.lines === 1 ? '' : 's'}, sha256 ${g.outputHash.slice(0, 12)}: ${hosts.length > 8 ? `${hosts.slice(0, 8).join(', ')}, +${hosts.length - 8}` : hosts.join(', ')}\n`);
+      const sample = g.sample.split('\n').slice(0, 5);
+      for (const line of sample) if (line) process.stdout.write(`    | ${line}\n`);
+      if (g.sampleTruncated || g.sample.split('\n').length > 6) process.stdout.write('    | ...\n');
+    });
+    if (c.groups.length > 1) process.stdout.write(`\nsee how a host differs: cronium jobs diff RUN_ID; run again where it differs: cronium jobs rerun ${c.jobId} --differing\n`);
+  });
+  withCompareFlags(
+    jobs
+      .command('diff')
+      .description("a unified diff of a run's output against another run (default: the largest group it is not in)")
+      .argument('<run>', 'run id (from cronium jobs show or compare --json)')
+      .option('--against <run>', 'the run to diff against'),
+  ).action(async (run: string, o: CompareFlags & { against?: string }) => {
+    const d = await ctx.call('jobs.diff', { runId: runId(run), ...(o.against !== undefined ? { against: runId(o.against) } : {}), ...compareArgs(o) });
+    if (ctx.json) return printJson(d);
+    if (d.identical) process.stdout.write(`run ${d.runId} (${d.host}) and run ${d.against} (${d.againstHost}) have the same output\n`);
+    else process.stdout.write(d.diff);
+    if (d.truncated) process.stderr.write('cronium: each side was read up to 1 MiB\n');
+  });
+  withCompareFlags(
+    jobs
+      .command('rerun')
+      .description("run a job's script again, as it ran, on some of its hosts, streaming its output")
+      .argument('<id>', 'job id')
+      .option('--host <name>', 'a host of that job (repeatable; default: all of them)', collect, [])
+      .option('--differing', 'the hosts outside its largest output group (see compare)'),
+  ).action(async (id: string, o: CompareFlags & { host: string[]; differing?: boolean }) => {
+    await executeJob(ctx, { method: 'jobs.rerun', args: { id: jobId(id), ...(o.host.length ? { hosts: o.host } : {}), differing: o.differing === true, ...compareArgs(o) } });
+  });
   jobs
     .command('cancel')
     .description('cancel a job: queued runs end, running scripts are killed on their hosts')

@@ -278,7 +278,7 @@ class LogPrinter {
  * A run through the running app: the app executes it, this process streams its log from the
  * app's events and prints the outcome as a run of its own would. Follow-up jobs run in the app.
  */
-async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx: CliContext): Promise<void> {
+async function runThroughApp(app: AppClient, start: StartJob, ctx: CliContext): Promise<void> {
   let jobId: number | undefined;
   let prefix = new Prefixer(false);
   let finished: () => void = () => undefined;
@@ -316,7 +316,7 @@ async function runThroughApp(app: AppClient, args: Record<string, unknown>, ctx:
   process.on('SIGTERM', onSigint);
   try {
     app.subscribe(['run.log', 'run.status'], (event, payload) => (jobId === undefined ? early.push([event, payload]) : handle(event, payload)));
-    const started = await app.call('jobs.run', args);
+    const started = await app.call(start.method, start.args);
     jobId = started.jobId;
     prefix = new Prefixer(started.runIds.length > 1);
     for (const [event, payload] of early.splice(0)) handle(event, payload);
@@ -338,6 +338,99 @@ function printChunk(prefix: Prefixer, host: string, c: LogChunk): void {
   const text = Buffer.from(c.data, 'base64').toString('utf8');
   if (c.stream === 'system' && isRunErrorLine(text)) return;
   prefix.write(host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
+}
+
+/** The call that queues a job: a new one (`jobs.run`) or a re-run of an earlier one (`jobs.rerun`). */
+export interface StartJob {
+  method: 'jobs.run' | 'jobs.rerun';
+  args: Record<string, unknown>;
+}
+
+/**
+ * Queues a job and runs it to the end, streaming its output: through the running app when there
+ * is one, else in this process (its follow-ups too); then prints the outcome and sets the exit code.
+ */
+export async function executeJob(ctx: CliContext, start: StartJob, concurrency?: number): Promise<void> {
+  // When the app (or `cronium serve`) runs on this data dir, the run goes through it: its warm
+  // connections, its one worker (CRONIUM_USE_APP=never runs here; always requires the app).
+  const useApp = useAppSetting();
+  const app = useApp === 'never' ? undefined : await connectApp(ctx.dataDir);
+  if (!app && useApp === 'always') throw new CroniumError('APP_NOT_RUNNING', `no Cronium app serves ${ctx.dataDir}`);
+  if (app) return runThroughApp(app, start, ctx);
+  await loadCore();
+  const core = ctx.open();
+  const { jobId, runIds } = await ctx.call(start.method, start.args);
+  const several = runIds.length > 1;
+  const prefix = new Prefixer(several);
+  // The follow-up jobs that this job's runs fire run here too (the job's chain), their output prefixed.
+  const chain = new FollowupChain(core.store.sqlite, jobId, (id) => {
+    if (!ctx.json) say(`cronium: follow-up job ${id} queued`);
+  });
+  const followupPrefix = new Prefixer(true);
+  const read = async (runId: number, fromSeq: number) => (await ctx.call('runs.logs', { runId, fromSeq, limit: 10_000 })).chunks;
+  const printer = new LogPrinter(read, (host, c) => printChunk(prefix, host, c));
+  const followupPrinter = new LogPrinter(read, (host, c) => printChunk(followupPrefix, host, c));
+  const offs: (() => void)[] = [];
+  if (!ctx.json) {
+    offs.push(
+      core.events.on('run.log', (e) => {
+        if (!chain.has(e.jobId)) return;
+        (e.jobId === jobId ? printer : followupPrinter).push(e);
+      }),
+    );
+  }
+  let finished: () => void = () => undefined;
+  const done = new Promise<void>((r) => (finished = r));
+  offs.push(
+    core.events.on('run.status', (e) => {
+      if (e.jobStatus && chain.has(e.jobId) && chain.open() === 0) finished();
+    }),
+  );
+  const { Worker } = await import('../../core/exec/worker');
+  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
+  const detach = core.jobs.attach(worker);
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      say(`cronium: cancelling job ${jobId} (Ctrl-C again to quit at once)`);
+      try {
+        core.jobs.cancel(jobId);
+      } catch {
+        // The job may have ended meanwhile.
+      }
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  // The job may also end without a final event (e.g. every run cancelled before it started).
+  const poll = setInterval(() => {
+    if (chain.open() === 0) finished();
+  }, 500);
+  try {
+    worker.start();
+    await done;
+    await worker.idle();
+  } finally {
+    clearInterval(poll);
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    await worker.stop();
+    detach();
+    // The last live batch, which would go out ~16 ms after the last write: now.
+    core.logs.deliverNow();
+    offs.forEach((off) => off());
+  }
+  const job = await ctx.call('jobs.get', { id: jobId });
+  if (!ctx.json) {
+    // What came after the last live batch (or was dropped from a slow one), from the store.
+    await printer.finish(job.runs.map((r) => ({ id: r.id, host: r.host })));
+    await followupPrinter.finish([]);
+  }
+  prefix.flush();
+  followupPrefix.flush();
+  const followups = chain.size > 1 ? await followupJobs(ctx, jobId) : [];
+  reportJob(ctx, job, followups);
 }
 
 /** Registers `run`. */
@@ -386,85 +479,6 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ...(o.secret.length ? { secrets: o.secret } : {}),
         ...(o.globalVars ? { globalVars: true } : {}),
       };
-      // When the app (or `cronium serve`) runs on this data dir, the run goes through it: its warm
-      // connections, its one worker (CRONIUM_USE_APP=never runs here; always requires the app).
-      const useApp = useAppSetting();
-      const app = useApp === 'never' ? undefined : await connectApp(ctx.dataDir);
-      if (!app && useApp === 'always') throw new CroniumError('APP_NOT_RUNNING', `no Cronium app serves ${ctx.dataDir}`);
-      if (app) return runThroughApp(app, args, ctx);
-      await loadCore();
-      const core = ctx.open();
-      const { jobId, runIds } = await ctx.call('jobs.run', args);
-      const several = runIds.length > 1;
-      const prefix = new Prefixer(several);
-      // The follow-up jobs that this job's runs fire run here too (the job's chain), their output prefixed.
-      const chain = new FollowupChain(core.store.sqlite, jobId, (id) => {
-        if (!ctx.json) say(`cronium: follow-up job ${id} queued`);
-      });
-      const followupPrefix = new Prefixer(true);
-      const read = async (runId: number, fromSeq: number) => (await ctx.call('runs.logs', { runId, fromSeq, limit: 10_000 })).chunks;
-      const printer = new LogPrinter(read, (host, c) => printChunk(prefix, host, c));
-      const followupPrinter = new LogPrinter(read, (host, c) => printChunk(followupPrefix, host, c));
-      const offs: (() => void)[] = [];
-      if (!ctx.json) {
-        offs.push(
-          core.events.on('run.log', (e) => {
-            if (!chain.has(e.jobId)) return;
-            (e.jobId === jobId ? printer : followupPrinter).push(e);
-          }),
-        );
-      }
-      let finished: () => void = () => undefined;
-      const done = new Promise<void>((r) => (finished = r));
-      offs.push(
-        core.events.on('run.status', (e) => {
-          if (e.jobStatus && chain.has(e.jobId) && chain.open() === 0) finished();
-        }),
-      );
-      const { Worker } = await import('../../core/exec/worker');
-      const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, args.concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
-      const detach = core.jobs.attach(worker);
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts === 1) {
-          say(`cronium: cancelling job ${jobId} (Ctrl-C again to quit at once)`);
-          try {
-            core.jobs.cancel(jobId);
-          } catch {
-            // The job may have ended meanwhile.
-          }
-        } else process.exit(130);
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
-      // The job may also end without a final event (e.g. every run cancelled before it started).
-      const poll = setInterval(() => {
-        if (chain.open() === 0) finished();
-      }, 500);
-      try {
-        worker.start();
-        await done;
-        await worker.idle();
-      } finally {
-        clearInterval(poll);
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
-        await worker.stop();
-        detach();
-        // The last live batch, which would go out ~16 ms after the last write: now.
-        core.logs.deliverNow();
-        offs.forEach((off) => off());
-      }
-      const job = await ctx.call('jobs.get', { id: jobId });
-      if (!ctx.json) {
-        // What came after the last live batch (or was dropped from a slow one), from the store.
-        await printer.finish(job.runs.map((r) => ({ id: r.id, host: r.host })));
-        await followupPrinter.finish([]);
-      }
-      prefix.flush();
-      followupPrefix.flush();
-      const followups = chain.size > 1 ? await followupJobs(ctx, jobId) : [];
-      reportJob(ctx, job, followups);
+      await executeJob(ctx, { method: 'jobs.run', args }, args.concurrency);
     });
 }

@@ -44,6 +44,9 @@ export function createHandlers(core: Services): Handlers {
     'jobs.get': ({ id }) => core.jobs.get(id),
     'jobs.cancel': ({ id }) => core.jobs.cancel(id),
     'runs.logs': (args) => core.jobs.logs(args),
+    'jobs.compare': ({ id, ...opts }) => core.jobs.compare(id, opts),
+    'jobs.diff': ({ runId, against, ...opts }) => core.jobs.diff(runId, against, opts),
+    'jobs.rerun': (args, ctx) => core.jobs.rerunJob(args, ctx.door),
     'schedules.add': (a) =>
       core.schedules.add({
         name: a.name,

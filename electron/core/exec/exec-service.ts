@@ -6,12 +6,13 @@
  */
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import type { JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
+import type { JobComparison, JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
 import { CroniumError, fieldError, hintFor } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { HostService } from '../hosts/host-service';
 import type { LogService } from '../logs/log-service';
 import type { JobQueue, NewJob } from '../queue/job-queue';
+import { OutputCompare, type CompareOptions } from './compare';
 import { validateEnv } from './prelude';
 import { requestCancel, type Worker } from './worker';
 
@@ -69,11 +70,31 @@ interface RunRow {
 export class ExecService {
   private readonly db: Database.Database;
   private readonly workers = new Set<Worker>();
+  private readonly outputs: OutputCompare;
 
   constructor(
     private readonly deps: { db: Database.Database; queue: JobQueue; logs: LogService; hosts: HostService; audit: AuditLog },
   ) {
     this.db = deps.db;
+    this.outputs = new OutputCompare({ db: deps.db, logs: deps.logs });
+  }
+
+  /** A job's finished runs grouped by exit code and (normalised) output, largest group first. */
+  compare(jobId: number, opts: CompareOptions): JobComparison {
+    return this.outputs.compare(jobId, opts);
+  }
+
+  /** A unified diff of a run's output against another run (default: the largest group it is not in). */
+  diff(runId: number, against: number | undefined, opts: CompareOptions) {
+    return this.outputs.diff(runId, against, opts);
+  }
+
+  /** Re-runs a job on the hosts given, or on the hosts outside its largest output group. */
+  rerunJob(args: { id: number; hosts?: string[] | undefined; differing: boolean } & CompareOptions, door: Door): { jobId: number; runIds: number[] } {
+    if (args.differing && args.hosts?.length) throw fieldError('hosts', 'give hosts or --differing, not both');
+    const hosts = args.differing ? this.outputs.differing(args.id, args) : (args.hosts ?? (this.db.prepare('select host_name from runs where job_id = ? order by id').pluck().all(args.id) as string[]));
+    if (args.differing && hosts.length === 0) throw new CroniumError('CONFLICT', `every finished run of job ${args.id} gave the same output: no host differs`, 'compare it with: cronium jobs compare ' + String(args.id));
+    return this.rerun(args.id, hosts, door);
   }
 
   /** Lets a worker of this process hear about new and cancelled jobs at once. */
@@ -140,6 +161,52 @@ export class ExecService {
     this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(args.scriptName !== undefined ? { script: args.scriptName } : {}), ...(args.detach ? { detach: true } : {}) });
     for (const w of this.workers) w.poke();
     return { jobId, runIds };
+  }
+
+  /**
+   * Runs a finished job's script again, as it ran (script, interpreter, mode, timeout, env,
+   * input, helper scopes), on some of its hosts: a new ad-hoc job.
+   */
+  rerun(jobId: number, hostNames: string[], door: Door): { jobId: number; runIds: number[] } {
+    const j = this.db.prepare('select * from jobs where id = ?').get(jobId) as
+      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null }
+      | undefined;
+    if (!j) throw new CroniumError('NOT_FOUND', `no job ${jobId}`, 'list jobs with: cronium jobs list');
+    const ran = new Set(this.db.prepare('select host_name from runs where job_id = ?').pluck().all(jobId) as string[]);
+    const names = [...new Set(hostNames)];
+    if (names.length === 0) throw fieldError('hosts', 'no host to run on', 'name hosts of the job, or use --differing after a compare that found differences');
+    const hosts = names.map((n) => {
+      if (!ran.has(n)) throw fieldError('hosts', `job ${jobId} did not run on "${n}"`, 'a re-run takes hosts of the job it repeats');
+      try {
+        const h = this.deps.hosts.get(n);
+        return { id: h.id, name: h.name };
+      } catch {
+        throw fieldError('hosts', `"${n}" is no longer in the inventory`, 'add it again with: cronium hosts add');
+      }
+    });
+    const job: NewJob = {
+      kind: 'adhoc',
+      requestedBy: door,
+      interpreter: j.interpreter,
+      scriptBody: j.script_body,
+      ...(j.script_id !== null ? { scriptId: j.script_id } : {}),
+      mode: j.mode,
+      hosts,
+      target: { hosts: hosts.map((h) => h.name) },
+      ...(j.timeout_ms !== null ? { timeoutMs: j.timeout_ms } : {}),
+      ...(j.concurrency !== null ? { concurrency: j.concurrency } : {}),
+      ...(j.env !== null ? { env: JSON.parse(j.env) as Record<string, string> } : {}),
+      ...(j.input !== null ? { input: JSON.parse(j.input) as unknown } : {}),
+      maxAttempts: j.max_attempts,
+      retryScriptFailures: j.retry_script_failures === 1,
+      varScope: j.var_scope,
+      secretNames: j.secret_names !== null ? (JSON.parse(j.secret_names) as string[]) : [],
+    };
+    const id = this.deps.queue.enqueue(job);
+    const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(id) as number[];
+    this.deps.audit.record('job.rerun', String(id), { of: jobId, hosts: hosts.map((h) => h.name) });
+    for (const w of this.workers) w.poke();
+    return { jobId: id, runIds };
   }
 
   /** The hosts a schedule's target names now (unknown names are skipped), for the scheduler. */

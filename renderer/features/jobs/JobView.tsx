@@ -1,4 +1,4 @@
-/** One job: a tab per host with its live log, status, exit code, timings and output; its follow-ups; Cancel. */
+/** One job: a tab per host with its live log, status, exit code, timings and output; its follow-ups; outputs compared; Cancel. */
 import { useCallback, useEffect, useState } from 'react';
 import type { JobView as Job } from '../../../electron/shared/api';
 import { toErrorInfo, type ErrorInfo } from '../../api';
@@ -8,6 +8,7 @@ import { ErrorNotice } from '../../components/ErrorNotice';
 import { StatusBadge } from '../../components/StatusBadge';
 import { Tabs, tabIds } from '../../components/Tabs';
 import { elapsed, formatDuration, formatTime, isFinal, phases } from './job-format';
+import { ComparePanel } from './ComparePanel';
 import { JobTree } from './JobTree';
 import { RunTerminal } from './RunTerminal';
 
@@ -214,6 +215,7 @@ export function JobView({ id, host }: JobViewProps) {
             <summary>Script</summary>
             <pre className="mono">{job.script}</pre>
           </details>
+          {runs.length > 1 && <ComparePanel jobId={id} />}
           {selected && (
             <>
               <Tabs
