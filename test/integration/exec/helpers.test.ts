@@ -127,7 +127,7 @@ test('every helper in bash, sh, python3 and node, over the tunnel and in-band, t
 test('the token is only in the script environment: never on a command line, in the log or in the store', async () => {
   const marker = join('/tmp', `cronium-token-${process.pid}-${Date.now()}`);
   const file = join(scratch, 'token.sh');
-  writeFileSync(file, `umask 022; printf '%s' "$CRONIUM_HELPER_TOKEN" > ${marker}.tmp && mv ${marker}.tmp ${marker}\ncronium get-var REGION\nsleep 2\necho done\n`);
+  writeFileSync(file, `umask 077; printf '%s' "$CRONIUM_HELPER_TOKEN" > ${marker}.tmp && mv ${marker}.tmp ${marker}\ncronium get-var REGION\nsleep 2\necho done\n`);
   const running = cronium(['--data-dir', dataDir, 'run', '--host', 'fwd', '--host', 'nofwd', '--script', file, '--mode', 'runner', '--json'], { env });
   try {
     const token = await until('the script to write its token', () => existsSync(marker) && readFileSync(marker, 'utf8'), 20_000);
@@ -165,8 +165,10 @@ test('the token is only in the script environment: never on a command line, in t
       if (name.startsWith('cronium.db')) assert.ok(!readFileSync(join(dataDir, name)).includes(token), `the token is in ${name}`);
     }
   } finally {
-    rmSync(marker, { force: true });
+    // Both hosts' scripts write the marker: remove it (and a half-written one) once both ended.
     await running.catch(() => undefined);
+    rmSync(marker, { force: true });
+    rmSync(`${marker}.tmp`, { force: true });
   }
 });
 
