@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCore, type Core } from '../core/core';
 import { startExecution, type ExecutionRuntime } from '../core/exec/runtime';
+import { ownerName } from '../core/queue/owner';
 import { startLocalDoor } from '../cli/local-door';
 import { assetPath, resolveDataDir } from '../core/paths';
 import { isCroniumError } from '../shared/errors';
@@ -103,7 +104,7 @@ async function onReady(): Promise<void> {
   }
   setupIpc(core);
   // Runs queued jobs and fires schedules while the app runs, window open or not.
-  execution = startExecution(core, `desktop:${process.pid}`);
+  execution = startExecution(core, ownerName('desktop'));
   // The `cronium` command talks to this app over its data dir's socket (one worker, one pool).
   startLocalDoor(core, core.info.dataDir).then(
     (door) => app.once('will-quit', () => void door.close()),

@@ -18,6 +18,7 @@ import { CroniumError, fieldError } from '../../shared/errors';
 import { loadCore, type CliContext } from '../context';
 import { formatError, say } from '../output';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../shared/json-bounded';
+import { ownerName } from '../../core/queue/owner';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const SIGNAL_NUMBERS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15 };
@@ -387,7 +388,7 @@ export async function executeJob(ctx: CliContext, start: StartJob, concurrency?:
     }),
   );
   const { Worker } = await import('../../core/exec/worker');
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `cli:${process.pid}`, jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
+  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: ownerName('cli'), jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
   const detach = core.jobs.attach(worker);
   let interrupts = 0;
   const onSigint = () => {

@@ -4,6 +4,7 @@ import { assetPath } from '../../core/paths';
 import { CroniumError } from '../../shared/errors';
 import { openCliCore, type CliContext } from '../context';
 import { say } from '../output';
+import { ownerName } from '../../core/queue/owner';
 
 /** Registers `serve`. */
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -18,7 +19,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const core = openCliCore(ctx.dataDir, 'headless');
       // The scheduler fires into the queue (one active scheduler per data dir), the worker runs it.
       const [{ startExecution }, { startHeadlessServer }] = await Promise.all([import('../../core/exec/runtime'), import('../headless-server')]);
-      const execution = startExecution(core, `serve:${process.pid}`);
+      const execution = startExecution(core, ownerName('serve'));
       try {
         const server = await startHeadlessServer({ core, staticDir: assetPath('renderer', 'dist/renderer'), port: Number(o.port) });
         // The `cronium` command on this data dir then runs through this process (local-door.ts).

@@ -141,7 +141,7 @@ export class Worker {
           return r;
         })
         .immediate();
-      for (const id of reattach) this.reattachRun(id);
+      for (const r of reattach) this.reattachRun(r.runId, r.deadOwner);
       this.opts.recovered?.();
     } catch (e) {
       process.stderr.write(`cronium: lease recovery failed: ${(e as Error).message}
@@ -277,8 +277,8 @@ export class Worker {
     if (this.jobWaiters.get(jobId)?.length === 0) this.jobWaiters.delete(jobId);
   }
 
-  /** Takes over a detached run handed back by recovery and attaches to it on its host. */
-  private reattachRun(runId: number): void {
+  /** Takes over a detached run handed back by recovery (its lease expired, or held by `deadOwner`) and attaches to it on its host. */
+  private reattachRun(runId: number, deadOwner: string | null): void {
     if (this.inFlight.has(runId)) return;
     const db = this.opts.db;
     const now = Date.now();
@@ -287,7 +287,10 @@ export class Worker {
       | undefined;
     if (!row || (this.opts.jobId !== undefined && row.job_id !== this.opts.jobId)) return;
     const leaseExpiresAt = now + this.o.leaseMs;
-    const took = db.prepare("update runs set lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'running' and (lease_expires_at is null or lease_expires_at < ? or lease_owner = ?)").run(this.opts.owner, leaseExpiresAt, now, runId, now, this.opts.owner);
+    // Compare-and-swap: the lease expired, or it is still held by the owner recovery found dead.
+    const took = db
+      .prepare("update runs set lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'running' and (lease_expires_at is null or lease_expires_at < ? or lease_owner = ? or lease_owner = ?)")
+      .run(this.opts.owner, leaseExpiresAt, now, runId, now, this.opts.owner, deadOwner);
     if (took.changes !== 1) return;
     this.launch({ runId: row.id, jobId: row.job_id, hostId: row.host_id, hostName: row.host_name, attempt: row.attempt, leaseExpiresAt }, true);
   }

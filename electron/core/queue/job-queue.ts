@@ -13,6 +13,7 @@
 import type Database from 'better-sqlite3';
 import { CroniumError } from '../../shared/errors';
 import type { Store } from '../db/database';
+import { ownerIsDead } from './owner';
 
 /** Statuses of a run, in the data model's words. */
 export type RunStatus = 'queued' | 'claimed' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'lost';
@@ -86,8 +87,8 @@ export interface ClaimOptions {
 export interface Recovery {
   requeued: number[];
   lost: number[];
-  /** Detached runs whose lease expired: the executor reattaches them. */
-  reattach: number[];
+  /** Detached runs whose lease expired or whose owner died (`deadOwner`, whose lease may be taken while unexpired): the executor reattaches them. */
+  reattach: { runId: number; deadOwner: string | null }[];
 }
 
 /** Backoff before retry number `attempt` (2 = first retry): 2 s doubling to 5 min, with jitter. */
@@ -129,7 +130,8 @@ export class JobQueue {
       retry: db.prepare(`update runs set status = 'queued', attempt = attempt + 1, not_before = ?, error_code = ?, error_message = ?, error_hint = ?, lease_owner = null, lease_expires_at = null, started_at = null where id = ?`),
       jobRuns: db.prepare(`select status, count(*) as n from runs where job_id = ? group by status`),
       finishJob: db.prepare(`update jobs set status = ?, finished_at = ? where id = ?`),
-      expired: db.prepare(`select id, job_id, status, detached from runs where status in ('claimed', 'running') and lease_expires_at < ?`),
+      expired: db.prepare(`select id, job_id, status, detached, lease_owner from runs where status in ('claimed', 'running') and lease_expires_at < ?`),
+      held: db.prepare(`select id, job_id, status, detached, lease_owner from runs where status in ('claimed', 'running') and lease_expires_at >= ? and lease_owner is not null`),
       requeue: db.prepare(`update runs set status = 'queued', lease_owner = null, lease_expires_at = null where id = ?`),
       lose: db.prepare(`update runs set status = 'lost', error_code = 'INTERNAL', error_message = ?, finished_at = ?, lease_owner = null, lease_expires_at = null where id = ?`),
       cancelQueued: db.prepare(`update runs set status = 'cancelled', finished_at = ?, error_message = 'cancelled before it started' where job_id = ? and status = 'queued'`),
@@ -256,18 +258,25 @@ export class JobQueue {
    * claims go back to the queue, detached runs are handed back for reattachment, the
    * rest become `lost` with the reason. Run at start-up and periodically.
    */
-  recover(now = Date.now()): Recovery {
+  recover(now = Date.now(), isDead: (owner: string) => boolean = ownerIsDead): Recovery {
     return this.db.transaction(() => {
       const out: Recovery = { requeued: [], lost: [], reattach: [] };
       const jobs = new Set<number>();
-      for (const r of this.stmts.expired.all(now) as { id: number; job_id: number; status: RunStatus; detached: number }[]) {
+      type Row = { id: number; job_id: number; status: RunStatus; detached: number; lease_owner: string | null };
+      // Leases still running whose owner is provably dead (same machine, pid gone or reused) are
+      // taken over now rather than when they expire; each owner is judged once.
+      const verdicts = new Map<string, boolean>();
+      const dead = (owner: string) => verdicts.get(owner) ?? verdicts.set(owner, isDead(owner)).get(owner)!;
+      const rows = [...(this.stmts.expired.all(now) as Row[]), ...(this.stmts.held.all(now) as Row[]).filter((r) => dead(r.lease_owner!))];
+      for (const r of rows) {
         if (r.status === 'claimed') {
           this.stmts.requeue.run(r.id);
           out.requeued.push(r.id);
         } else if (r.detached) {
-          out.reattach.push(r.id);
+          out.reattach.push({ runId: r.id, deadOwner: r.lease_owner !== null && verdicts.get(r.lease_owner) === true ? r.lease_owner : null });
         } else {
-          this.stmts.lose.run(`the process running it stopped; its lease expired at ${new Date(now).toISOString()} and the script's fate is unknown`, now, r.id);
+          const reason = verdicts.get(r.lease_owner ?? '') ? `the process running it (${r.lease_owner}) is gone` : `the process running it stopped; its lease expired at ${new Date(now).toISOString()}`;
+          this.stmts.lose.run(`${reason} and the script's fate is unknown`, now, r.id);
           out.lost.push(r.id);
           jobs.add(r.job_id);
         }

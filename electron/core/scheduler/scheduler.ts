@@ -15,6 +15,7 @@ import type Database from 'better-sqlite3';
 import { CroniumError } from '../../shared/errors';
 import type { Store } from '../db/database';
 import type { JobQueue } from '../queue/job-queue';
+import { ownerIsDead } from '../queue/owner';
 import { nextRun } from './cron';
 
 /** A fire that is later than this counts as missed (downtime), not merely late. */
@@ -82,7 +83,8 @@ export class Scheduler {
     return this.db.transaction(() => {
       const row = this.db.prepare('select value from settings where key = ?').pluck().get(LOCK_KEY) as string | undefined;
       const lock = row ? (JSON.parse(row) as { owner: string; expiresAt: number }) : undefined;
-      if (lock && lock.owner !== this.opts.owner && lock.expiresAt > now) return false;
+      // Held by another live process: wait. A holder provably dead (same machine, pid gone) loses it now.
+      if (lock && lock.owner !== this.opts.owner && lock.expiresAt > now && !ownerIsDead(lock.owner)) return false;
       this.db
         .prepare('insert into settings (key, value, updated_at) values (?, ?, ?) on conflict(key) do update set value = excluded.value, updated_at = excluded.updated_at')
         .run(LOCK_KEY, JSON.stringify({ owner: this.opts.owner, expiresAt: now + this.leaseMs }), now);

@@ -2,7 +2,9 @@
  * The process running the queue dies (SIGKILL) in the middle of two runs: a detached run
  * in runner mode and a plain direct-mode run. A new process (`cronium serve`) must leave
  * no run `running`: the direct run becomes `lost` with its reason, and the detached run is
- * reattached on its host and finishes with every log line stored exactly once.
+ * reattached on its host and finishes with every log line stored exactly once. The dead
+ * process is provably dead (same machine, its pid gone), so the new one takes over at once,
+ * before the dead one's 30-second leases expire.
  * Real components: the CLI and `cronium serve` as processes, an sshd host, the runner.
  */
 import assert from 'node:assert/strict';
@@ -82,16 +84,24 @@ test('SIGKILL of the queue process: no run left running, no log line of the deta
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(query<{ n: number }>("select count(*) as n from runs where status = 'running'")[0]!.n, 2, 'both runs were running when their process died');
 
+  const leases = query<{ lease_expires_at: number }>("select lease_expires_at from runs where status = 'running'").map((r) => r.lease_expires_at);
   const serve = start(['serve', '--port', '0']);
-  // The dead process's leases expire (30 s); the new process resolves them as they do.
-  await until('no run to be left running', () => query<{ n: number }>("select count(*) as n from runs where status in ('running', 'claimed', 'queued')")[0]!.n === 0, 90_000);
+  // The dead process's owner name proves it is gone: the new process resolves its runs at start-up.
+  let resolvedAt = 0;
+  await until('the dead process\'s runs to be taken over', () => {
+    const open = query<{ n: number }>("select count(*) as n from runs where status in ('claimed', 'queued') or (status = 'running' and lease_owner like 'cli:%')")[0]!.n;
+    if (open === 0 && !resolvedAt) resolvedAt = Date.now();
+    return open === 0;
+  }, 30_000);
+  assert.ok(resolvedAt < Math.min(...leases), `taken over ${Math.round((Math.min(...leases) - resolvedAt) / 1000)} s before the dead process's leases expired`);
+  await until('no run to be left running', () => query<{ n: number }>("select count(*) as n from runs where status in ('running', 'claimed', 'queued')")[0]!.n === 0, 60_000);
   serve.kill('SIGTERM');
 
   const runs = query<{ id: number; detached: number; status: string; error_message: string | null }>('select id, detached, status, error_message from runs order by id');
   const direct = runs.find((r) => r.detached === 0)!;
   const detached = runs.find((r) => r.detached === 1)!;
   assert.equal(direct.status, 'lost');
-  assert.match(direct.error_message ?? '', /lease expired/);
+  assert.match(direct.error_message ?? '', /the process running it \(cli:\d+:\d+@[^)]+\) is gone and the script's fate is unknown/);
   assert.equal(detached.status, 'succeeded', detached.error_message ?? '');
   const stored = query<{ seq: number; stream: string; bytes: Buffer }>("select seq, stream, bytes from log_chunks where run_id = ? and stream != 'system' order by seq", detached.id);
   const seqs = stored.map((c) => c.seq);

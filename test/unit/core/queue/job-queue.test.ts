@@ -129,7 +129,7 @@ test('start-up recovery: no run is left running', (t) => {
   queue.start(claimed[2]!.runId, 'dead', now);
   store.sqlite.prepare('update runs set detached = 1 where id = ?').run(claimed[2]!.runId);
   const r = queue.recover(now + 2000);
-  assert.deepEqual(r, { requeued: [claimed[0]!.runId], lost: [claimed[1]!.runId], reattach: [claimed[2]!.runId] });
+  assert.deepEqual(r, { requeued: [claimed[0]!.runId], lost: [claimed[1]!.runId], reattach: [{ runId: claimed[2]!.runId, deadOwner: null }] });
   assert.equal(runStatus(store, claimed[1]!.runId), 'lost');
   assert.match(store.sqlite.prepare('select error_message from runs where id = ?').pluck().get(claimed[1]!.runId) as string, /lease expired/);
   assert.equal(jobStatus(store, jobId), 'running', 'the job waits for its requeued and detached runs');
