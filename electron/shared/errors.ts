@@ -38,6 +38,8 @@ export const ERROR_CODES = [
   'FOLLOWUP_LOOP',
   // Client side only: the connection to the app dropped while a call was in flight.
   'DISCONNECTED',
+  // The SSH connection to a host dropped after the script had started.
+  'CONNECTION_LOST',
   // Runtime helpers (the helper API, its tokens and transports).
   'HELPER_TOKEN_INVALID',
   'HELPER_TOKEN_EXPIRED',
@@ -91,6 +93,7 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   SECRET_UNAVAILABLE: "a stored secret cannot be opened here (another data dir's key, or a locked keychain): unlock the keychain, or store the secret again",
   RUNNER_BUILD_FAILED: 'install Go 1.22 or later (https://go.dev/dl/) and run cronium runner build again; until then runs use direct mode',
   FOLLOWUP_LOOP: 'remove the follow-up that leads back to a script of the chain (cronium scripts show SCRIPT lists them)',
+  CONNECTION_LOST: 'the connection to the host dropped while the script ran, so its end is unknown here: runner mode stops such a script (run with --detach to let it finish and be reattached), direct mode ends it at its next write; check the network, then cronium diagnose NAME',
   DISCONNECTED: 'the connection dropped: it is re-established on its own; check the state (e.g. cronium jobs show ID) before trying again',
   HELPER_TOKEN_INVALID: "helpers work only inside a run, with that run's token: call them from the script while it runs",
   HELPER_TOKEN_EXPIRED: "a run's helper token lasts as long as its timeout allows (7 days without one) and ends with the run: the run outlived it; give it a longer --timeout",

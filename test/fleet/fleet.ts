@@ -25,12 +25,12 @@
 // password host's password is reset by each start.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from './keys';
-import { isRunning, processStartTime, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
+import { isRunning, processStartTime, processTable, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
 import { bridged, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
 import { assertPortFree, createNetns, findSshd, listenCount, logTail, MOUNT_NS_SCRIPT, readBanner, readBannerInNetns, sshdVersion, waitForBanner } from './sshd';
 import { ensureUser, type FleetUser } from './users';
@@ -112,6 +112,14 @@ export interface Fleet {
    * one profile share the account, so the key works on all of them; stop() removes it with the fleet.
    */
   authorize(name: string, publicKeyLine: string): Promise<void>;
+  /** PIDs of the host's per-connection sshd processes (the children of its listener). */
+  sessions(name: string): number[];
+  /** Cuts every SSH connection of the host (SIGKILL of its per-connection sshd processes); returns how many. */
+  killSessions(name: string): number;
+  /** The host's sshd dies with its connections (SIGKILL), as on a crash; `start` brings it back. */
+  crash(name: string): Promise<void>;
+  /** Starts a crashed host's sshd again (same address, key and config) and waits for its banner. */
+  start(name: string): Promise<void>;
   /** Kills every process of the fleet, deletes its netns, key files and dir. Idempotent. */
   stop(): Promise<void>;
   /** Serializable state for stopping the fleet from another process. */
@@ -332,6 +340,76 @@ class FleetImpl implements Fleet {
     });
   }
 
+  /** The pid of the host's listening sshd: the daemon itself, or the sshd under its namespace wrappers. */
+  private listener(name: string): number {
+    const rt = this.runtimes.get(name);
+    if (!rt?.daemon?.alive()) throw new Error(`test fleet: no running host named "${name}"`);
+    const table = processTable();
+    let pid = rt.daemon.record.pid;
+    // unshare / ip netns exec / sh exec or fork into sshd: follow single children down to it.
+    for (let depth = 0; depth < 5 && comm(pid) !== 'sshd'; depth++) {
+      const kids = [...table].filter(([, st]) => st.ppid === pid).map(([p]) => p);
+      if (kids.length !== 1) break;
+      pid = kids[0]!;
+    }
+    return pid;
+  }
+
+  sessions(name: string): number[] {
+    const listener = this.listener(name);
+    return [...processTable()].filter(([, st]) => st.ppid === listener && st.state !== 'Z').map(([p]) => p);
+  }
+
+  killSessions(name: string): number {
+    // Each connection is a privileged monitor (the listener's child) and an unprivileged child
+    // that holds the socket: kill every sshd process under the listener (collected before any
+    // dies, as orphans are re-parented), never the user's own processes below them.
+    const listener = this.listener(name);
+    const table = processTable();
+    const sessions = this.sessions(name);
+    const doomed = new Set<number>();
+    const queue = [...sessions];
+    while (queue.length) {
+      const pid = queue.shift()!;
+      if (comm(pid) === 'sshd' && pid !== listener) doomed.add(pid);
+      for (const [child, st] of table) if (st.ppid === pid) queue.push(child);
+    }
+    for (const pid of doomed) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    return sessions.length;
+  }
+
+  async crash(name: string): Promise<void> {
+    const rt = this.runtimes.get(name);
+    if (!rt?.daemon) throw new Error(`test fleet: no running host named "${name}"`);
+    // The listener and its connections die; what runs under them (a detached runner) does not,
+    // as when sshd crashes or systemd restarts it (KillMode=process).
+    const listener = this.listener(name);
+    this.killSessions(name);
+    for (const pid of new Set([listener, rt.daemon.record.pid])) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await rt.daemon.exited;
+  }
+
+  async start(name: string): Promise<void> {
+    const rt = this.runtimes.get(name);
+    if (!rt) throw new Error(`test fleet: no host named "${name}"`);
+    if (rt.daemon?.alive()) throw new Error(`test fleet: ${name} is running`);
+    startHost(this, rt, findSshd());
+    this.saveState();
+    await this.waitReady(rt);
+  }
+
   /** Records the fleet in its dir, so a later startFleet can clean up if this process dies abruptly. */
   saveState(): void {
     writeFileSync(join(this.dir, STATE_FILE), `${JSON.stringify(this.state(), null, 2)}\n`, { mode: 0o600 });
@@ -535,6 +613,15 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
   fleet.saveState();
   await settleAll(runtimes.map((rt) => fleet.waitReady(rt)));
   await fleet.writeClientFiles();
+}
+
+/** A process's command name, or '' once it is gone. */
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Spawns one host's sshd (in its namespaces) and, for a bastion, the socat bridge into the netns. */

@@ -42,7 +42,7 @@ export function isRunning(rec: Pick<ProcessRecord, 'pid' | 'startTime'>): boolea
 }
 
 /** Snapshot of every live process with its parent, for walking descendant trees. */
-function processTable(): Map<number, ProcStat> {
+export function processTable(): Map<number, ProcStat> {
   const table = new Map<number, ProcStat>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -145,6 +145,10 @@ export async function runDirect(
     const err = e as { code?: string; message?: string; hint?: string };
     exit = undefined;
     if (!stopReason) {
+      // The script had started: the connection dropping under it is not a failure to connect.
+      if (startedAt !== undefined && (err as { details?: { reason?: string } }).details?.reason === 'lost') {
+        return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: 'CONNECTION_LOST', errorMessage: `${err.message ?? String(e)}; the script's end is unknown (a direct-mode script ends at its next write)`, retryable: false };
+      }
       return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: err.code ?? 'CONNECT_FAILED', errorMessage: err.message ?? String(e), ...(err.hint ? { errorHint: err.hint } : {}), retryable: startedAt === undefined };
     }
   } finally {

@@ -460,7 +460,8 @@ export class RunnerExecutor implements RunnerMode {
       return { fallback: `the runner on ${req.host} could not start the run (status ${status?.code ?? status?.signal ?? '?'}${stderrText ? `: ${stderrText}` : ''})` };
     }
     const why = lost ?? (stopReason === 'silence' ? 'no frame from the runner for too long' : `the runner ended (status ${status?.code ?? status?.signal ?? '?'}) without an exit frame${stderrText ? `: ${stderrText}` : ''}`);
-    return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: lost || stopReason === 'silence' ? 'DISCONNECTED' : 'INTERNAL', errorMessage: why, retryable: startedAt === undefined && lost !== undefined });
+    const code = lost || stopReason === 'silence' ? (startedAt !== undefined ? 'CONNECTION_LOST' : 'DISCONNECTED') : 'INTERNAL';
+    return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: why, retryable: startedAt === undefined && lost !== undefined });
   }
 
   #fromExit(exit: ExitFrame, t: RunnerTimes, deployMs: number, startedAt: number | undefined, version: string, deferred: string[], sinks: ExecSinks, malformed: string | undefined): ExecOutcome {
@@ -476,7 +477,7 @@ export class RunnerExecutor implements RunnerMode {
       case 'output-limit':
         return end({ status: 'failed', errorCode: 'OUTPUT_LIMIT', errorMessage: `the script wrote more than its output limit; the output was cut there and the script stopped${killed}` });
       case 'disconnected':
-        return end({ status: 'failed', errorCode: 'DISCONNECTED', errorMessage: `the connection to the runner was lost; the runner stopped the script${killed}` });
+        return end({ status: 'failed', errorCode: 'CONNECTION_LOST', errorMessage: `the connection to the runner was lost; the runner stopped the script${killed}` });
       case 'exited':
         break;
     }

@@ -82,6 +82,9 @@ interface InFlight {
   done: Promise<void>;
 }
 
+/** Failures to reach a host that a reattach attempt retries (with backoff) rather than ending the run. */
+const REACH_FAILURES = new Set(['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'CONNECTION_LOST']);
+
 /** Backoff between reattach attempts of a detached run whose channel was lost. */
 export function reattachDelayMs(attempt: number): number {
   return Math.min(30_000, 500 * 2 ** Math.max(0, attempt - 1));
@@ -392,6 +395,9 @@ export class Worker {
         }
         await w.drain();
         outcome = await this.opts.executor.execute({ ...req, mode: 'runner', reattach: { fromSeq: w.lastSeq + 1 } }, sinks, cancel);
+        // The host could not be reached to attach (sshd restarting, the network down): the run
+        // goes on there, so this is another attempt, not the run's end.
+        if (outcome.status === 'failed' && !cancel.aborted && REACH_FAILURES.has(outcome.errorCode ?? '')) outcome = { ...outcome, reattach: true };
       }
       if (!outcome || outcome.reattach) {
         // Left running on its host: the lease expires and the next worker reattaches.

@@ -180,7 +180,7 @@ test('cancel writes a cancel frame on stdin; the exit frame says cancelled', asy
   assert.ok(seen.stdin.endsWith('{"type":"cancel"}\n'));
 });
 
-test('a detached run whose connection is lost is handed back for reattach; a foreground one fails DISCONNECTED', async () => {
+test('a detached run whose connection is lost is handed back for reattach; a foreground one fails CONNECTION_LOST', async () => {
   for (const detach of [true, false]) {
     const { conn } = fakeConn(async (io) => {
       await io.out(hello);
@@ -189,7 +189,7 @@ test('a detached run whose connection is lost is handed back for reattach; a for
     });
     const { out } = await run(conn, req({ detach }));
     if (detach) assert.equal(out.reattach, true);
-    else assert.deepEqual([out.status, out.errorCode, out.reattach], ['failed', 'DISCONNECTED', undefined]);
+    else assert.deepEqual([out.status, out.errorCode, out.reattach], ['failed', 'CONNECTION_LOST', undefined]);
   }
   const { conn, seen } = fakeConn(async (io) => {
     await io.out(hello);
