@@ -230,7 +230,7 @@ export const ControlFrame = z.discriminatedUnion('type', [z.strictObject({ type:
 export type ControlFrame = z.infer<typeof ControlFrame>;
 
 /** Why a run ended. */
-export const ExitReason = z.enum(['exited', 'timeout', 'cancelled', 'disconnected', 'output-limit']);
+export const ExitReason = z.enum(['exited', 'timeout', 'cancelled', 'disconnected', 'output-limit', 'spool-full']);
 /** How the runner enforced resource limits. */
 export const Limiter = z.enum(['systemd-scope', 'rlimit', 'none']);
 /** Why a payload was refused (the `reason` of a PAYLOAD_REJECTED error frame). */

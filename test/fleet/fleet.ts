@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from './keys';
 import { isRunning, processStartTime, processTable, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
-import { bridged, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
+import { bridged, CACHE_KB, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
 import { assertPortFree, createNetns, findSshd, listenCount, logTail, MOUNT_NS_SCRIPT, readBanner, readBannerInNetns, sshdVersion, waitForBanner } from './sshd';
 import { ensureUser, type FleetUser } from './users';
 
@@ -633,7 +633,7 @@ function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
     argv = ['ip', 'netns', 'exec', rt.netns, ...sshdArgs];
   } else if (needsMountNs(host.profile)) {
     const home = rt.user?.home ?? '';
-    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', ...sshdArgs];
+    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', String(CACHE_KB[host.profile] ?? 0), ...sshdArgs];
   } else {
     argv = sshdArgs;
   }

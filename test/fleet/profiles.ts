@@ -8,7 +8,14 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall'] as const;
+
+/**
+ * Opt-in profiles whose account's ~/.cache (the runner's cache and its runs' spools) is a small
+ * tmpfs in the sshd's own mount namespace: cachetiny (2 MiB) cannot take the runner at all,
+ * cachesmall (8 MiB) takes it with about 3 MiB to spare for spools.
+ */
+export const CACHE_KB: Partial<Record<Profile, number>> = { cachetiny: 2048, cachesmall: 8192 };
 
 /** A kind of restrictive host users meet (see the Test fleet section of DESIGN.md). */
 export type Profile = (typeof PROFILES)[number] | (typeof OPT_IN_PROFILES)[number];
@@ -25,7 +32,7 @@ export function bridged(profile: Profile): boolean {
 
 /** True for profiles whose sshd needs a private mount namespace. */
 export function needsMountNs(profile: Profile): boolean {
-  return profile === 'noexec' || profile === 'nobash';
+  return profile === 'noexec' || profile === 'nobash' || CACHE_KB[profile] !== undefined;
 }
 
 /**

@@ -36,8 +36,14 @@ export async function sshdVersion(sshd: string): Promise<[number, number]> {
  * on a stage directory first and bound back at the same path on top of the new tmpfs.
  */
 export const MOUNT_NS_SCRIPT = `set -eu
-dir=$1 home=$2 noexec=$3 nobash=$4
-shift 4
+dir=$1 home=$2 noexec=$3 nobash=$4 cachekb=$5
+shift 5
+if [ "$cachekb" != 0 ]; then
+  # The account's ~/.cache (where the runner is cached and its runs spool) on a small tmpfs.
+  owner=$(stat -c %u:%g "$home")
+  mkdir -p "$home/.cache"
+  mount -t tmpfs -o "size=\${cachekb}k,mode=0700,uid=\${owner%:*},gid=\${owner#*:}" cronium-fleet-cache "$home/.cache"
+fi
 if [ "$noexec" = 1 ]; then
   stage=$(mktemp -d /run/cronium-fleet-stage.XXXXXX)
   mount --bind "$dir" "$stage"

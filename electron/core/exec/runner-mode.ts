@@ -476,6 +476,8 @@ export class RunnerExecutor implements RunnerMode {
         return end({ status: 'cancelled', errorMessage: `cancelled${killed}` });
       case 'output-limit':
         return end({ status: 'failed', errorCode: 'OUTPUT_LIMIT', errorMessage: `the script wrote more than its output limit; the output was cut there and the script stopped${killed}` });
+      case 'spool-full':
+        return end({ status: 'failed', errorCode: 'HOST_DISK_FULL', errorMessage: `the host ran out of disk space for the run's log (the runner's state dir); the output was cut at the last line it could keep and the script stopped${killed}` });
       case 'disconnected':
         return end({ status: 'failed', errorCode: 'CONNECTION_LOST', errorMessage: `the connection to the runner was lost; the runner stopped the script${killed}` });
       case 'exited':

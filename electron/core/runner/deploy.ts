@@ -44,7 +44,7 @@ import { artifactsNotBuilt, targetNotBuilt, type ArtifactsStatus, type LocalArti
 import type { InstallationKeys } from './payload';
 
 /** Why a deploy could not happen on this host at all; `auto` mode runs the script directly instead. */
-export const DIRECT_FALLBACK_REASONS = ['no-cache-location', 'unsupported-platform', 'no-sha256-tool', 'no-artifact', 'no-artifacts'] as const;
+export const DIRECT_FALLBACK_REASONS = ['no-cache-location', 'unsupported-platform', 'no-sha256-tool', 'no-artifact', 'no-artifacts', 'no-space'] as const;
 /** A structural reason of RUNNER_DEPLOY_FAILED, in `error.details.reason`. */
 export type DeployFailureReason = (typeof DIRECT_FALLBACK_REASONS)[number] | 'script-failed' | 'upload-failed';
 
@@ -388,7 +388,12 @@ export class RunnerDeployer {
       throw new CroniumError('RUNNER_DEPLOY_FAILED', `the install command did not run: ${describeExec(res)}`, undefined, { reason: 'upload-failed' });
     }
     if (outcome.fail) {
-      throw new CroniumError('RUNNER_DEPLOY_FAILED', `installing the runner in ${where.dir} failed at ${outcome.fail.step}: ${outcome.fail.message}`, undefined, {
+      const detail = outcome.fail.message.trim();
+      // A full disk is the host's state, not a broken upload: auto mode runs the script directly.
+      if (/no space left on device|disk quota exceeded/i.test(detail)) {
+        throw new CroniumError('RUNNER_DEPLOY_FAILED', `the host has no space left for the runner in ${where.dir} (it needs about ${Math.ceil(art.entry.size / 1048576)} MiB): ${detail}`, `free space there, or run with --mode direct; auto mode already does`, { reason: 'no-space' });
+      }
+      throw new CroniumError('RUNNER_DEPLOY_FAILED', `installing the runner in ${where.dir} failed at ${outcome.fail.step}: ${detail}`, undefined, {
         reason: 'upload-failed',
       });
     }

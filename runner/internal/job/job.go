@@ -154,7 +154,7 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 		// A stop that finds the group already gone did not end the run: the
 		// script did (its exit is merely not reaped yet). Truncated output is
 		// reported whatever the timing.
-		if why == protocol.ExitOutputLimit {
+		if why == protocol.ExitOutputLimit || why == protocol.ExitSpoolFull {
 			reason = why
 		}
 		if groupAlive(pgid) {
@@ -193,7 +193,11 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 			}
 			if writeErr != nil {
 				// The spool is the only record of the run: without it there is no point going on.
-				stop(protocol.ExitDisconnected)
+				if errors.Is(writeErr, syscall.ENOSPC) || errors.Is(writeErr, syscall.EDQUOT) {
+					stop(protocol.ExitSpoolFull)
+				} else {
+					stop(protocol.ExitDisconnected)
+				}
 			}
 		case why := <-cancel:
 			stop(why)
@@ -232,6 +236,15 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 	// Stragglers without pipes (e.g. `sleep 100 >/dev/null &`) may remain.
 	reapGroup(pgid, graceC, &killedWith, stopping)
 
+	if writeErr != nil {
+		// A full file system: the reserve makes room for the exit frame, which
+		// follows the last frame that was written whole.
+		last, err := out.Recover()
+		if err != nil {
+			return nil, err
+		}
+		seq = last
+	}
 	f := exitFrame(state, start)
 	seq++
 	f.Seq, f.Reason, f.KilledWith, f.Limiter = seq, reason, killedWith, limiter

@@ -35,6 +35,9 @@ const (
 	ExitCancelled    = "cancelled"
 	ExitDisconnected = "disconnected"
 	ExitOutputLimit  = "output-limit"
+	// ExitSpoolFull: the file system of the run's spool filled up; the output
+	// was cut at the last frame that could be written and the script stopped.
+	ExitSpoolFull = "spool-full"
 )
 
 // Limiters: how resource limits were enforced, named in the exit frame.
@@ -361,7 +364,7 @@ func (f *Frame) validate() error {
 		if f.Signal != nil && (*f.Signal == "" || len(*f.Signal) > 16) {
 			return bad("signal must be a short name")
 		}
-		if !contains([]string{ExitExited, ExitTimeout, ExitCancelled, ExitDisconnected, ExitOutputLimit}, f.Reason) {
+		if !contains([]string{ExitExited, ExitTimeout, ExitCancelled, ExitDisconnected, ExitOutputLimit, ExitSpoolFull}, f.Reason) {
 			return bad("unknown reason %q", truncate(f.Reason, 20))
 		}
 		if f.KilledWith != nil && *f.KilledWith != "TERM" && *f.KilledWith != "KILL" {

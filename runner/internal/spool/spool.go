@@ -28,15 +28,90 @@ type Writer struct {
 	f    *os.File
 	w    *bufio.Writer
 	wake chan struct{}
+	// reserve holds space on the spool's file system for the frames that end a
+	// run after a write failed because that file system is full.
+	reserve string
 }
 
-// Create opens a new spool file for appending (it must not exist).
+// ReserveBytes is what Create sets aside next to the spool for Recover.
+const ReserveBytes = 64 << 10
+
+// Create opens a new spool file for appending (it must not exist), and a
+// reserve file beside it.
 func Create(path string) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: f, w: bufio.NewWriterSize(f, 256<<10), wake: make(chan struct{}, 1)}, nil
+	reserve := path + ".reserve"
+	if err := os.WriteFile(reserve, make([]byte, ReserveBytes), 0o600); err != nil {
+		_ = os.Remove(reserve)
+		f.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	return &Writer{f: f, w: bufio.NewWriterSize(f, 256<<10), wake: make(chan struct{}, 1), reserve: reserve}, nil
+}
+
+// Recover makes the writer usable again after a failed write (a full file
+// system): it frees the reserve, cuts the file back to its last whole line
+// (a failed write may have left part of one) and drops what was buffered, so
+// the frames that end the run can still be written. It returns the seq of the
+// last frame left in the spool (0 when none), from which the caller goes on.
+func (w *Writer) Recover() (lastSeq int64, err error) {
+	if w.reserve != "" {
+		_ = os.Remove(w.reserve)
+		w.reserve = ""
+	}
+	w.w = bufio.NewWriterSize(w.f, 256<<10)
+	r, err := os.Open(w.f.Name())
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	st, err := r.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end, err := lastNewline(r, st.Size())
+	if err != nil {
+		return 0, err
+	}
+	if err := w.f.Truncate(end); err != nil {
+		return 0, err
+	}
+	if end == 0 {
+		return 0, nil
+	}
+	start, err := lastNewline(r, end-1)
+	if err != nil {
+		return 0, err
+	}
+	line := make([]byte, end-1-start)
+	if _, err := r.ReadAt(line, start); err != nil {
+		return 0, err
+	}
+	f, err := protocol.Decode(line)
+	if err != nil {
+		return 0, err
+	}
+	return f.Seq, nil
+}
+
+// lastNewline returns the offset just after the last '\n' before limit, or 0.
+func lastNewline(r io.ReaderAt, limit int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for pos := limit; pos > 0; {
+		n := min(pos, int64(len(buf)))
+		pos -= n
+		if _, err := r.ReadAt(buf[:n], pos); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return pos + int64(i) + 1, nil
+		}
+	}
+	return 0, nil
 }
 
 // Append buffers one encoded frame; Flush makes it visible to readers.
@@ -64,11 +139,14 @@ func (w *Writer) Flush() error {
 // Wake fires after each Flush; pass it to Follow in the same process.
 func (w *Writer) Wake() <-chan struct{} { return w.wake }
 
-// Close flushes and closes the file.
+// Close flushes and closes the file, and removes the reserve.
 func (w *Writer) Close() error {
 	err := w.Flush()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
+	}
+	if w.reserve != "" {
+		_ = os.Remove(w.reserve)
 	}
 	return err
 }

@@ -107,3 +107,55 @@ func TestFollowWriterGone(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A write that failed half-way (a full file system) leaves part of a line;
+// Recover frees the reserve, cuts the spool back to its last whole frame and
+// says which seq that was, so the exit frame can follow it.
+func TestRecoverAfterTornWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path + ".reserve"); err != nil || st.Size() != ReserveBytes {
+		t.Fatalf("reserve: %v %v", st, err)
+	}
+	for i := int64(1); i <= 3; i++ {
+		if err := w.Append(logFrame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Half of frame 4 reached the file; frame 5 is still buffered.
+	b, _ := logFrame(4).Encode()
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(b[:len(b)/2])
+	f.Close()
+	w.Append(logFrame(5))
+	last, err := w.Recover()
+	if err != nil || last != 3 {
+		t.Fatalf("Recover: last %d, err %v; want 3", last, err)
+	}
+	if _, err := os.Stat(path + ".reserve"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the reserve is still there: %v", err)
+	}
+	if err := w.Append(exitFrame(4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	end, err := Follow(context.Background(), path, FollowOptions{From: 1}, func(_ []byte, f *protocol.Frame) error {
+		seqs = append(seqs, f.Seq)
+		return nil
+	})
+	if err != nil || end == nil || end.Type != protocol.TypeExit {
+		t.Fatalf("Follow: %v %v", end, err)
+	}
+	if len(seqs) != 4 || seqs[0] != 1 || seqs[3] != 4 {
+		t.Fatalf("frames %v, want 1 2 3 and the exit frame 4", seqs)
+	}
+}
