@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'DB_CORRUPT',
   'DB_FOREIGN',
   'DATA_DIR_UNUSABLE',
+  // A write to the store failed: the disk of the data dir is full.
+  'DATA_DIR_FULL',
   'SECRET_KEY_INSECURE',
   'SECRET_UNAVAILABLE',
   'RUNNER_BUILD_FAILED',
@@ -90,6 +92,7 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   DB_TOO_NEW: 'a newer Cronium wrote this data dir: upgrade Cronium, or use another data dir (--data-dir DIR or CRONIUM_HOME)',
   DB_CORRUPT: "restore the data dir's cronium.db from a backup, or move it aside to start afresh",
   DB_FOREIGN: 'that file is not a Cronium database: use another data dir (--data-dir DIR or CRONIUM_HOME)',
+  DATA_DIR_FULL: 'free space on the disk that holds the data dir (cronium --data-dir, or CRONIUM_HOME): runs in flight were stopped and are marked lost at the next start; the database itself is not damaged (SQLite writes all or nothing)',
   DATA_DIR_UNUSABLE: 'pass --data-dir DIR or set CRONIUM_HOME to a directory you can write',
   SECRET_KEY_INSECURE: 'make the key file private to you: chmod 600 FILE, and chmod 700 its directory',
   SECRET_UNAVAILABLE: "a stored secret cannot be opened here (another data dir's key, or a locked keychain): unlock the keychain, or store the secret again",

@@ -16,9 +16,13 @@ import type { EventName, EventPayload, JobTreeNode, JobView } from '../../shared
 import { connectApp, useAppSetting, type AppClient } from '../app-client';
 import { CroniumError, fieldError } from '../../shared/errors';
 import { loadCore, type CliContext } from '../context';
-import { formatError, say } from '../output';
+import { formatError, reportError, say } from '../output';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../shared/json-bounded';
 import { ownerName } from '../../core/queue/owner';
+import { isDiskFull } from '../../core/db/disk-full';
+
+/** The exit code when the data dir's disk is full (as for any Cronium error). */
+const exitCodeForFull = 1;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const SIGNAL_NUMBERS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15 };
@@ -372,6 +376,14 @@ export async function executeJob(ctx: CliContext, start: StartJob, concurrency?:
   const printer = new LogPrinter(read, (host, c) => printChunk(prefix, host, c));
   const followupPrinter = new LogPrinter(read, (host, c) => printChunk(followupPrefix, host, c));
   const offs: (() => void)[] = [];
+  // The data dir's disk filled up: nothing more can be recorded, so stop here with the reason
+  // (the runner stops a script whose channel closes; the next start marks these runs lost).
+  offs.push(
+    core.logs.onFull((e) => {
+      reportError(e, ctx.json);
+      process.exit(exitCodeForFull);
+    }),
+  );
   if (!ctx.json) {
     offs.push(
       core.events.on('run.log', (e) => {
@@ -397,8 +409,9 @@ export async function executeJob(ctx: CliContext, start: StartJob, concurrency?:
       say(`cronium: cancelling job ${jobId} (Ctrl-C again to quit at once)`);
       try {
         core.jobs.cancel(jobId);
-      } catch {
-        // The job may have ended meanwhile.
+      } catch (e) {
+        // The job may have ended meanwhile; if the store cannot take the cancel, quit now.
+        if (isDiskFull(e)) process.exit(130);
       }
     } else process.exit(130);
   };

@@ -3,6 +3,7 @@
  * executes every queued run and a Scheduler that fires schedules into the queue (only while
  * it holds the data dir's scheduler lease, so two doors never both fire), and log retention.
  */
+import { hintFor } from '../../shared/errors';
 import type { Core } from '../core';
 import type { RetentionPolicy } from '../logs/log-service';
 import { Scheduler } from '../scheduler/scheduler';
@@ -48,6 +49,9 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
       if (r.jobId !== undefined) worker.poke();
     },
   });
+  // The data dir's disk filled up: say so once per episode; runs in flight fail (their log
+  // writes are refused), and what waits in memory is stored when space returns.
+  const offFull = core.logs.onFull((e) => process.stderr.write(`cronium: error[${e.code}]: ${e.message}\n  hint: ${hintFor(e.code) ?? ''}\n`));
   worker.start();
   scheduler.start();
   // Hourly; the timer stops with core.close().
@@ -59,6 +63,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
       scheduler.stop();
       await worker.stop();
       detach();
+      offFull();
     },
   };
 }

@@ -14,7 +14,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
+import { type CroniumError } from '../../shared/errors';
 import type { Store } from '../db/database';
+import { dataDirFull, isDiskFull } from '../db/disk-full';
 import { SecretMasker } from './secret-masker';
 
 /** One stored or streamed piece of output. */
@@ -77,7 +79,10 @@ export class LogService {
   private bufferedBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastDeliverAt = Number.NEGATIVE_INFINITY;
-  private readonly drainWaiters: (() => void)[] = [];
+  private readonly drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly fullListeners = new Set<(e: CroniumError) => void>();
+  /** Set while the data dir's disk is full: what was buffered waits, writers are refused. */
+  private full: CroniumError | undefined;
   private readonly subscribers = new Map<number, Set<Subscriber>>();
   private liveTimer: NodeJS.Timeout | undefined;
   private readonly batchMs: number;
@@ -165,18 +170,39 @@ export class LogService {
     this.flushTimer = undefined;
     if (this.buffer.length) {
       const rows = this.buffer.splice(0);
-      this.db.transaction(() => {
-        for (const c of rows) this.insert.run(c.runId, c.seq, c.stream, c.ts, c.data);
-      }).immediate();
+      try {
+        this.db.transaction(() => {
+          for (const c of rows) this.insert.run(c.runId, c.seq, c.stream, c.ts, c.data);
+        }).immediate();
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        // Nothing is lost yet: the rows wait in memory (writers are refused, so no more come)
+        // and are stored when space returns; every waiting writer learns why now.
+        this.buffer.unshift(...rows);
+        const first = !this.full;
+        this.full = dataDirFull(e);
+        for (const w of this.drainWaiters.splice(0)) w.reject(this.full);
+        if (first) for (const l of this.fullListeners) l(this.full);
+        this.flushTimer ??= setTimeout(() => this.flush(), 1000);
+        return;
+      }
       this.bufferedBytes = 0;
+      this.full = undefined;
     }
-    for (const w of this.drainWaiters.splice(0)) w();
+    for (const w of this.drainWaiters.splice(0)) w.resolve();
+  }
+
+  /** Calls `listener` when a write to the store fails because the data dir's disk is full; returns the unsubscribe. */
+  onFull(listener: (e: CroniumError) => void): () => void {
+    this.fullListeners.add(listener);
+    return () => this.fullListeners.delete(listener);
   }
 
   private drain(): Promise<void> {
     if (this.bufferedBytes === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.drainWaiters.push(resolve);
+    if (this.full) return Promise.reject(this.full);
+    return new Promise((resolve, reject) => {
+      this.drainWaiters.push({ resolve, reject });
       this.scheduleFlush();
     });
   }
