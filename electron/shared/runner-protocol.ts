@@ -29,7 +29,8 @@ export const RUNNER_LIMITS = Object.freeze({
   maxMaskValueBytes: 4096,
   maxMaskBytes: 256 << 10,
   maxLifetimeMs: 24 * 3600_000,
-  clockSkewMs: 5 * 60_000,
+  /** How far the host's clock may be from the app's, either way (the runner's ClockSkew). */
+  clockSkewMs: 15 * 60_000,
   maxTimeoutMs: 7 * 24 * 3600_000,
   maxGraceMs: 10 * 60_000,
   maxOutputBytes: 4 * 2 ** 30,

@@ -126,7 +126,8 @@ export class RunnerExecutor implements RunnerMode {
       const graceMs = req.graceMs ?? 5000;
       const setupBudget = Math.max(1000, t.setupDeadline - t.t0);
       const iat = Date.now();
-      const life = setupBudget + (req.timeoutMs ?? 0) + graceMs + 60_000;
+      // Plus the clock skew the runner allows: a host whose clock runs ahead still accepts it.
+      const life = setupBudget + (req.timeoutMs ?? 0) + graceMs + 60_000 + RUNNER_LIMITS.clockSkewMs;
       const exp = iat + Math.round(Math.min(RUNNER_LIMITS.maxLifetimeMs, life));
       let session: HelperSession | undefined;
       if (this.deps.helpers && req.hostId !== undefined) {

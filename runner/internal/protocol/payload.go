@@ -44,8 +44,10 @@ const (
 	MaxMaskBytes      = 256 << 10
 	// MaxLifetime bounds exp-iat: the window in which a payload may start a run.
 	MaxLifetime = 24 * time.Hour
-	// ClockSkew is how far iat may lie in the future of the host's clock.
-	ClockSkew = 5 * time.Minute
+	// ClockSkew is how far iat may lie in the future of the host's clock (a host
+	// whose clock is behind); the app adds as much to exp (a host ahead). Fleets
+	// drift: ±10 minutes must not stop runs, and beyond 15 the refusal says why.
+	ClockSkew = 15 * time.Minute
 
 	MaxTimeout        = 7 * 24 * time.Hour
 	MaxGrace          = 10 * time.Minute

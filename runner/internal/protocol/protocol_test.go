@@ -73,13 +73,19 @@ func TestVerifyTable(t *testing.T) {
 			p["limits"] = map[string]any{"timeoutMs": 1, "graceMs": 0, "cpuSeconds": nil}
 		}},
 		{name: "input any JSON", mutate: func(p map[string]any) { p["input"] = []any{1, "x", nil} }},
-		{name: "iat within skew", mutate: func(p map[string]any) {
-			p["iat"] = now.Add(4 * time.Minute).UnixMilli()
-			p["exp"] = now.Add(10 * time.Minute).UnixMilli()
+		// A host whose clock is 10 minutes behind the app's: iat lies 10 minutes ahead.
+		{name: "iat within skew (host 10 min behind)", mutate: func(p map[string]any) {
+			p["iat"] = now.Add(10 * time.Minute).UnixMilli()
+			p["exp"] = now.Add(40 * time.Minute).UnixMilli()
 		}},
-		{name: "iat beyond skew", want: ReasonNotYetValid, mutate: func(p map[string]any) {
-			p["iat"] = now.Add(6 * time.Minute).UnixMilli()
-			p["exp"] = now.Add(10 * time.Minute).UnixMilli()
+		{name: "iat beyond skew (host 20 min behind)", want: ReasonNotYetValid, mutate: func(p map[string]any) {
+			p["iat"] = now.Add(20 * time.Minute).UnixMilli()
+			p["exp"] = now.Add(50 * time.Minute).UnixMilli()
+		}},
+		// A host 10 minutes ahead: the app's exp (iat + lifetime + 15 min) has not passed there.
+		{name: "exp within skew (host 10 min ahead)", mutate: func(p map[string]any) {
+			p["iat"] = now.Add(-10 * time.Minute).UnixMilli()
+			p["exp"] = now.Add(-10*time.Minute + 90*time.Second + ClockSkew).UnixMilli()
 		}},
 		{name: "expired", want: ReasonExpired, mutate: func(p map[string]any) {
 			p["iat"] = now.Add(-2 * time.Minute).UnixMilli()
