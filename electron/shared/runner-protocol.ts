@@ -53,6 +53,9 @@ export const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|
 
 const base64 = z.string().regex(CANONICAL_BASE64, { error: 'must be canonical base64' });
 const nonNegInt = z.int().min(0);
+/** Frame sequence numbers: one per frame of at most 64 KiB, so 2^40 is far beyond any real run; a larger one is a lie. */
+export const MAX_SEQ = 2 ** 40;
+const seqNum = z.int().min(1).max(MAX_SEQ);
 
 /** A job, run or host id as the runner accepts it (run ids name directories on the host). */
 export const RunnerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
@@ -260,18 +263,18 @@ export const HelloFrame = z.strictObject({
 /** A chunk of the script's output (at most 64 KiB of data; lines may span frames). */
 export const LogFrame = z.strictObject({
   type: z.literal('log'),
-  seq: z.int().min(1),
+  seq: seqNum,
   stream: z.enum(['stdout', 'stderr']),
   ts: nonNegInt,
   data: base64.max(Math.ceil(L.maxLogData / 3) * 4),
 });
 /** Sent every few seconds; seq is the last seq emitted so far (0 before any). */
-export const HeartbeatFrame = z.strictObject({ type: z.literal('heartbeat'), ts: nonNegInt, seq: nonNegInt });
+export const HeartbeatFrame = z.strictObject({ type: z.literal('heartbeat'), ts: nonNegInt, seq: nonNegInt.max(MAX_SEQ) });
 /** The last frame of a run. */
 export const ExitFrame = z
   .strictObject({
     type: z.literal('exit'),
-    seq: z.int().min(1),
+    seq: seqNum,
     code: z.int().min(0).max(255).nullable(),
     signal: z.string().min(1).max(16).nullable(),
     reason: ExitReason,

@@ -212,3 +212,19 @@ test('InstallationKeys creates one private P-256 key and loads it afterwards', a
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test('frames that lie: an absurd seq, a seq below 1, an unknown protocol are refused with a code', () => {
+  const refused = (line: string) => {
+    try {
+      parseFrame(line);
+      return false;
+    } catch (e) {
+      return (e as { code?: string }).code === 'INVALID_INPUT';
+    }
+  };
+  assert.equal(refused(`{"type":"log","seq":${2 ** 40 + 1},"stream":"stdout","ts":1,"data":"eA=="}`), true);
+  assert.equal(refused(`{"type":"log","seq":${2 ** 40},"stream":"stdout","ts":1,"data":"eA=="}`), false);
+  assert.equal(refused('{"type":"log","seq":0,"stream":"stdout","ts":1,"data":"eA=="}'), true);
+  assert.equal(refused('{"type":"heartbeat","ts":1,"seq":1e15}'), true);
+  assert.equal(refused('{"type":"hello","protocol":99,"version":"0.1.0"}'), true);
+});
