@@ -26,7 +26,7 @@ const stranger = key();
 writeFileSync(join(dir, 'installation.pub'), createPublicKey(installation).export({ type: 'spki', format: 'pem' }));
 writeFileSync(join(dir, 'host-id'), `${HOST}\n`);
 after(() => rmSync(dir, { recursive: true, force: true }));
-let figures = { attacks: 0, refused: 0 };
+const figures = { attacks: 0, refused: 0 };
 after(() => console.log(`attack-figures: runner channel (shipped artifact) | attacks ${figures.attacks} | refused ${figures.refused}`));
 
 function payload(extra: Partial<RunPayload> = {}): RunPayload {
