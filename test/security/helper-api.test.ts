@@ -7,12 +7,12 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { SignJWT } from 'jose';
-import { AuditLog } from '../../../../electron/core/audit/audit-log';
-import { openStore } from '../../../../electron/core/db/database';
-import { HelperApi, REFUSAL_AUDIT, type HelperVariables } from '../../../../electron/core/helper-api/helper-api';
-import { HelperHttpDoor } from '../../../../electron/core/helper-api/http-door';
-import { HelperTokens } from '../../../../electron/core/helper-api/tokens';
-import { tempDir } from '../../../helpers/temp';
+import { AuditLog } from '../../electron/core/audit/audit-log';
+import { openStore } from '../../electron/core/db/database';
+import { HelperApi, REFUSAL_AUDIT, type HelperVariables } from '../../electron/core/helper-api/helper-api';
+import { HelperHttpDoor } from '../../electron/core/helper-api/http-door';
+import { HelperTokens } from '../../electron/core/helper-api/tokens';
+import { tempDir } from '../helpers/temp';
 
 function setup(t: TestContext, rate?: { burst: number; perSecond: number }) {
   const dir = tempDir(t);
