@@ -104,7 +104,7 @@ export interface Services {
    * variables a run's host sees, follow-ups fired in the transaction that ends a run, and the
    * recovery sweep of follow-ups a crash left unfired.
    */
-  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'finalized' | 'recovered'>>;
+  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'elevation' | 'finalized' | 'recovered'>>;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -180,6 +180,13 @@ export function openCore(options: CoreOptions): Core {
       followups,
       runHooks: {
         secrets: (_job, run) => vars.secretValuesFor(run.hostId),
+        elevation: (host) => {
+          try {
+            return hosts.elevationFor(host);
+          } catch (e) {
+            return { error: `the elevation password of ${host} cannot be opened: ${(e as Error).message}`, hint: 'store it again: cronium hosts set NAME --elevation sudo-password --elevation-password-stdin' };
+          }
+        },
         finalized: (runIds) => void followups.fire(runIds),
         recovered: () => {
           try {

@@ -52,6 +52,14 @@ export const UserName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: 'must be a valid login name (letters, digits, "_", ".", "-")' });
 
+/** A host's elevation setting. */
+export const Elevation = z.enum(['none', 'sudo', 'sudo-password', 'doas']);
+/** A sudo password: one line, at most 1024 bytes. */
+export const ElevationPassword = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .refine((s) => utf8Bytes(s) <= 1024 && !/[\0\n\r]/.test(s), { error: 'must be one line of at most 1024 bytes' });
+
 /** A host as every client sees it: never any secret, only whether one is stored. */
 export const Host = z.object({
   id: z.int(),
@@ -69,6 +77,10 @@ export const Host = z.object({
   hasPassphrase: z.boolean(),
   /** Whether the user's ssh-agent keys are offered. */
   useAgent: z.boolean(),
+  /** How elevated runs become root here (null: not set; such runs fail ELEVATION_FAILED). */
+  elevation: z.enum(['none', 'sudo', 'sudo-password', 'doas']).nullable(),
+  /** A sudo password for elevation is stored (encrypted). */
+  hasElevationPassword: z.boolean(),
   createdAt: z.int(),
   updatedAt: z.int(),
   /** ok / failing by the newer of the last diagnostics report and the last finished run; unknown before either. */
@@ -104,6 +116,10 @@ export const HostInput = z.strictObject({
   jump: HostName.optional(),
   tags: z.array(Tag).max(64).default([]),
   group: HostGroup.optional(),
+  /** How elevated runs become root: sudo without a password, sudo with the stored elevationPassword, doas, or none. */
+  elevation: Elevation.optional(),
+  /** The SSH user's own password on the host, which sudo asks for (stored encrypted). */
+  elevationPassword: ElevationPassword.optional(),
 });
 
 /**
@@ -126,6 +142,8 @@ export const HostUpdate = z.strictObject({
   addTags: z.array(Tag).max(64).optional(),
   removeTags: z.array(Tag).max(64).optional(),
   group: HostGroup.nullable().optional(),
+  elevation: Elevation.nullable().optional(),
+  elevationPassword: ElevationPassword.nullable().optional(),
 });
 /** What `hosts.update` takes. */
 export type HostUpdate = z.output<typeof HostUpdate>;
@@ -356,6 +374,8 @@ export const ScriptView = z.object({
   interpreter: Interpreter,
   body: z.string(),
   followups: z.array(Followup),
+  /** Its runs start as root through each host's elevation setting. */
+  elevated: z.boolean(),
   createdAt: z.int(),
   updatedAt: z.int(),
 });
@@ -404,6 +424,8 @@ export const JobRunArgs = z
     secrets: z.array(VarKey).max(100).default([]),
     /** Runner mode: the runs survive the app's connection (reattached after a restart). */
     detach: z.boolean().default(false),
+    /** Start the script as root through each host's elevation setting (sudo, sudo with its stored password, doas). */
+    elevated: z.boolean().default(false),
     /** A saved script (its body and interpreter; its follow-ups fire): the third alternative to script and command. */
     scriptName: ScriptName.optional(),
   })
@@ -539,6 +561,8 @@ export const ScheduleView = z.object({
   nextRuns: z.array(z.int()),
   /** The saved script it runs (its follow-ups fire), or null for its own script. */
   scriptName: z.string().nullable(),
+  /** Its jobs run elevated (so do those of an elevated saved script). */
+  elevated: z.boolean(),
 });
 
 /* ---- Charts and runner health (issue 7): aggregations computed in SQL by core/stats ---- */
@@ -793,6 +817,8 @@ export const methods = {
       /** Passed to every job it fires, as jobs.run's. */
       globalVars: z.boolean().default(false),
       secrets: z.array(VarKey).max(100).default([]),
+      /** Its jobs start the script as root (sudo/doas, by each host's elevation setting). */
+      elevated: z.boolean().default(false),
     }).refine((a) => (a.script !== undefined ? 1 : 0) + (a.scriptName !== undefined ? 1 : 0) === 1, { path: ['script'], error: 'give either a script or a saved script name' }),
     ScheduleView,
     'Adds a cron schedule (seconds optional, IANA time zone) of a script over hosts or a tag.',
@@ -811,6 +837,8 @@ export const methods = {
       interpreter: Interpreter.default('bash'),
       body: z.string().min(1, { error: 'is empty' }).refine((b) => utf8Bytes(b) <= 1024 * 1024, { error: 'is larger than 1 MiB' }).refine(hasNoNul, noNul),
       followups: z.array(Followup).max(100).default([]),
+      /** Runs of it start as root (sudo/doas, by each host's elevation setting). */
+      elevated: z.boolean().default(false),
     }),
     ScriptView,
     'Creates or replaces a saved script and its follow-ups; a follow-up naming an unknown script is NOT_FOUND, a loop in the follow-up graph FOLLOWUP_LOOP.',

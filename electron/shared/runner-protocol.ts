@@ -176,6 +176,21 @@ export function runnerMask(secrets: readonly string[]): string[] {
   return kept;
 }
 
+/** How a payload's script becomes root (the runner's job/elevate.go). */
+export const RunElevation = z.discriminatedUnion('method', [
+  z.strictObject({
+    method: z.literal('sudo'),
+    password: z
+      .string()
+      .min(1)
+      .refine((s) => utf8Length(s) <= 1024 && !/[\0\n\r]/.test(s), { error: 'one line of at most 1024 bytes' })
+      .optional(),
+  }),
+  z.strictObject({ method: z.literal('doas') }),
+]);
+/** How a payload's script becomes root. */
+export type RunElevation = z.infer<typeof RunElevation>;
+
 /** The signed job payload. */
 export const RunPayload = z
   .strictObject({
@@ -200,11 +215,14 @@ export const RunPayload = z
     helper: HelperSettings,
     /** Absent means nothing to mask (protocol 3). */
     mask: RunMask.optional(),
+    /** Run the script as root through sudo or doas; a sudo password answers its prompt on stdin (and is in mask). */
+    elevation: RunElevation.optional(),
   })
   .refine((p) => p.exp > p.iat && p.exp - p.iat <= L.maxLifetimeMs, {
     error: `need iat < exp <= iat + ${L.maxLifetimeMs} ms`,
     path: ['exp'],
-  });
+  })
+  .refine((p) => !(p.elevation && p.pty), { error: 'elevation cannot be combined with pty', path: ['elevation'] });
 /** The signed job payload. */
 export type RunPayload = z.infer<typeof RunPayload>;
 
@@ -234,7 +252,7 @@ export const ControlFrame = z.discriminatedUnion('type', [z.strictObject({ type:
 export type ControlFrame = z.infer<typeof ControlFrame>;
 
 /** Why a run ended. */
-export const ExitReason = z.enum(['exited', 'timeout', 'cancelled', 'disconnected', 'output-limit', 'spool-full']);
+export const ExitReason = z.enum(['exited', 'timeout', 'cancelled', 'disconnected', 'output-limit', 'spool-full', 'elevation-failed']);
 /** How the runner enforced resource limits. */
 export const Limiter = z.enum(['systemd-scope', 'rlimit', 'none']);
 /** Why a payload was refused (the `reason` of a PAYLOAD_REJECTED error frame). */
@@ -282,8 +300,11 @@ export const ExitFrame = z
     rusage: z.strictObject({ userMs: nonNegInt, sysMs: nonNegInt, maxRssKb: nonNegInt }),
     durationMs: nonNegInt,
     limiter: Limiter,
+    /** With reason elevation-failed only: what sudo or doas said (prompts removed, secrets masked). */
+    detail: z.string().min(1).max(2048).optional(),
   })
-  .refine((f) => (f.code === null) !== (f.signal === null), { error: 'exactly one of code and signal' });
+  .refine((f) => (f.code === null) !== (f.signal === null), { error: 'exactly one of code and signal' })
+  .refine((f) => (f.detail !== undefined) === (f.reason === 'elevation-failed'), { error: 'detail goes with reason elevation-failed only' });
 /** A failure before or instead of a run. */
 export const ErrorFrame = z
   .strictObject({

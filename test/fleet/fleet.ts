@@ -50,6 +50,8 @@ export interface FleetHost {
   user: string;
   identityFile?: string;
   password?: string;
+  /** A sudopass host: the account's own password, which sudo asks for. */
+  sudoPassword?: string;
   /** 'SHA256:...' */
   hostKeyFingerprint: string;
   /** 'ssh-ed25519 AAAA...' */
@@ -589,6 +591,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
         const user = await ensureUser(userSpecFor(profile), { id, dir, clientPublicKey: key.publicKey });
         users.set(profile, user);
         fleet.keyFiles.push(user.keysFile);
+        if (user.sudoersFile) fleet.keyFiles.push(user.sudoersFile);
       }
     }),
     mapLimit(runtimes, 8, async (rt) => {
@@ -606,6 +609,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
     if (!user) throw new Error(`test fleet: no account for profile ${rt.host.profile}`);
     rt.user = user;
     rt.host.password = user.password;
+    if (user.sudoPassword) rt.host.sudoPassword = user.sudoPassword;
     await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version }), { mode: 0o600 });
   }
 

@@ -8,7 +8,7 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone'] as const;
 
 /**
  * Opt-in profiles whose account's ~/.cache (the runner's cache and its runs' spools) is a small
@@ -48,7 +48,25 @@ export function userSpecFor(profile: Profile): UserSpec {
     shell: profile === 'nobash' ? '/bin/sh' : '/bin/bash',
     noisy: profile === 'noisy',
     password: profile === 'password',
+    ...(SUDO[profile] ? { sudo: SUDO[profile] } : {}),
   };
+}
+
+/**
+ * The sudoers rules of the opt-in sudo profiles (the account becomes root on this machine: the
+ * file /etc/sudoers.d/cronium-fleet-ACCOUNT is written at start and removed with the fleet):
+ * sudonopass NOPASSWD; sudopass with the account's own (random, per start) password, and sudo's
+ * lecture every time; sudotty NOPASSWD but requiretty; sudonone no rule at all.
+ */
+export const SUDO: Partial<Record<Profile, 'nopass' | 'pass' | 'tty' | 'none'>> = { sudonopass: 'nopass', sudopass: 'pass', sudotty: 'tty', sudonone: 'none' };
+
+/** The sudoers file text of a sudo profile's account. */
+export function sudoersFor(account: string, kind: 'nopass' | 'pass' | 'tty' | 'none'): string {
+  const lines = [`# Cronium test fleet: ${kind}`, `Defaults:${account} !mail_no_user, !mail_badpass, !lecture_file`];
+  if (kind === 'nopass') lines.push(`${account} ALL=(root) NOPASSWD: ALL`);
+  if (kind === 'pass') lines.push(`Defaults:${account} lecture=always, passwd_tries=3`, `${account} ALL=(root) ALL`);
+  if (kind === 'tty') lines.push(`Defaults:${account} requiretty`, `${account} ALL=(root) NOPASSWD: ALL`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** Inputs for one host's sshd_config. */

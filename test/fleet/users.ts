@@ -3,8 +3,9 @@
 // at the same time (a `fleet up` plus a test run) do not overwrite each other's keys.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sudoersFor } from './profiles';
 import { run, sleep } from './proc';
 
 /** The first line printed by a noisy host's ~/.bashrc (non-interactive `ssh host cmd` reads it too). */
@@ -16,6 +17,8 @@ export interface UserSpec {
   shell: string;
   noisy: boolean;
   password: boolean;
+  /** A sudo profile: its sudoers rule (profiles.ts SUDO). */
+  sudo?: 'nopass' | 'pass' | 'tty' | 'none';
 }
 
 /** A ready account. */
@@ -28,6 +31,10 @@ export interface FleetUser {
   password?: string;
   /** The per-fleet authorized keys file, removed again on stop. */
   keysFile: string;
+  /** A sudo profile's own password (sudo asks for it), fresh per start. */
+  sudoPassword?: string;
+  /** A sudo profile's sudoers file, removed again on stop. */
+  sudoersFile?: string;
 }
 
 interface PasswdEntry {
@@ -105,9 +112,14 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
   }
 
   let password: string | undefined;
+  let sudoPassword: string | undefined;
   if (spec.password) {
     password = randomBytes(12).toString('base64url');
     await runLocked('chpasswd', [], `${spec.name}:${password}\n`);
+  } else if (spec.sudo === 'pass') {
+    // Quotes and spaces: the password must survive every layer as it is.
+    sudoPassword = `p w'${randomBytes(9).toString('base64url')}"$`;
+    await runLocked('chpasswd', [], `${spec.name}:${sudoPassword}\n`);
   } else if (/^!|^$/.test(await shadowField(spec.name))) {
     // useradd leaves '!' (locked); with UsePAM no, sshd then refuses even public-key logins.
     await runLocked('usermod', ['--password', '*', spec.name]);
@@ -137,5 +149,14 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
   const keysFile = join(sshDir, `cronium-fleet-${fleet.id}.keys`);
   await writeOwned(keysFile, `# fleet dir: ${fleet.dir}\n${fleet.clientPublicKey} cronium-fleet-${fleet.id}\n`, 0o600, entry);
 
-  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile };
+  let sudoersFile: string | undefined;
+  if (spec.sudo) {
+    sudoersFile = `/etc/sudoers.d/cronium-fleet-${spec.name}`;
+    const tmp = `${sudoersFile}.tmp`;
+    await writeFile(tmp, sudoersFor(spec.name, spec.sudo), { mode: 0o440 });
+    await run('visudo', ['-c', '-q', '-f', tmp]);
+    await rename(tmp, sudoersFile);
+  }
+
+  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile, ...(sudoPassword ? { sudoPassword } : {}), ...(sudoersFile ? { sudoersFile } : {}) };
 }

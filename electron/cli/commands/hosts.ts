@@ -21,7 +21,11 @@ const FLAG_OF: Record<string, string> = {
   jump: '--jump',
   tags: '--tag',
   group: '--group',
+  elevation: '--elevation',
+  elevationPassword: '--elevation-password-stdin',
 };
+
+const ELEVATIONS = ['none', 'sudo', 'sudo-password', 'doas'];
 
 /** Rewrites INVALID_INPUT messages to name the flag rather than the contract field. */
 function withFlagNames<T>(promise: Promise<T>): Promise<T> {
@@ -50,9 +54,10 @@ function describe(h: Host): string {
     ['jump', h.jump ?? '-'],
     ['tags', h.tags.join(', ') || '-'],
     ['group', h.group ?? '-'],
+    ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' ? `sudo-password (${h.hasElevationPassword ? 'stored, encrypted' : 'NO password stored'})` : h.elevation],
     ['added', new Date(h.createdAt).toISOString()],
   ];
-  return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
+  return rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n');
 }
 
 /** Registers `hosts` and its subcommands. */
@@ -73,16 +78,19 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--jump <host>', 'reach this host through another host of the inventory (ProxyJump)')
     .option('--tag <tag>', 'tag the host (repeatable)', collect, [])
     .option('--group <group>', 'put the host in a group, e.g. "eu-west/db"')
+    .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
+    .option('--elevation-password-stdin', 'read the password sudo asks for (the SSH user\'s own) from stdin (stored encrypted); with --elevation sudo-password')
     .option('--accept-new-host-key', 'connect once and trust the host key it presents (refused if it differs from a key already trusted)')
     .action(async (name: string, o: Record<string, unknown>) => {
       const port = /^\d+$/.test(String(o.port)) ? Number(o.port) : o.port;
-      if (o.passwordStdin && o.passphraseStdin && !process.stdin.isTTY) {
+      if ([o.passwordStdin, o.passphraseStdin, o.elevationPasswordStdin].filter(Boolean).length > 1 && !process.stdin.isTTY) {
         throw new CroniumError('INVALID_INPUT', 'invalid --passphrase-stdin: a piped stdin can carry only one secret', 'add the host with one of --password-stdin / --passphrase-stdin, or run it on a terminal to be prompted for both');
       }
       const password = o.passwordStdin ? await readSecret(`password for ${name}: `) : undefined;
       const passphrase = o.passphraseStdin ? await readSecret(`passphrase for ${String(o.identity ?? 'the identity file')}: `) : undefined;
+      const elevationPassword = o.elevationPasswordStdin ? await readSecret(`sudo password of the SSH user on ${name}: `) : undefined;
       const host = await withFlagNames(
-        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, tags: o.tag, group: o.group }),
+        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, tags: o.tag, group: o.group, elevation: o.elevation, elevationPassword }),
       );
       if (!o.acceptNewHostKey) {
         if (ctx.json) printJson(host);
@@ -110,6 +118,41 @@ export function registerHosts(program: Command, ctx: CliContext): void {
           list.map((h) => [h.name, h.address, String(h.port), h.user ?? '-', h.jump ?? '-', h.group ?? '-', h.tags.join(',') || '-']),
         )}\n`,
       );
+    });
+
+  hosts
+    .command('set')
+    .description('change hosts: one by name, or every host with --tag')
+    .argument('[name]', 'host name (or --tag)')
+    .option('--tag <tag>', 'change every host with this tag')
+    .option('--address <address>', 'DNS name or IP address')
+    .option('--port <n>', 'SSH port')
+    .option('--user <user>', 'remote login name')
+    .option('--add-tag <tag>', 'add a tag (repeatable)', collect, [])
+    .option('--remove-tag <tag>', 'remove a tag (repeatable)', collect, [])
+    .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
+    .option('--elevation-password-stdin', 'read the password sudo asks for (the SSH user\'s own) from stdin (stored encrypted)')
+    .action(async (name: string | undefined, o: Record<string, unknown>) => {
+      if ((name === undefined) === (o.tag === undefined)) throw new CroniumError('INVALID_INPUT', 'name one host, or pass --tag TAG for every host with it', 'see: cronium hosts set --help');
+      const names = name !== undefined ? [name] : (await ctx.call('hosts.list', { tag: o.tag as string })).map((h) => h.name);
+      if (names.length === 0) throw new CroniumError('NOT_FOUND', `no host has the tag "${String(o.tag)}"`, 'see the tags with: cronium hosts list');
+      const port = o.port === undefined ? undefined : /^\d+$/.test(String(o.port)) ? Number(o.port) : o.port;
+      // One secret for every host of the tag: the fleet's sudo password is usually one.
+      const elevationPassword = o.elevationPasswordStdin ? await readSecret(`sudo password of the SSH user${names.length === 1 ? ` on ${names[0]}` : ` on ${names.length} hosts`}: `) : undefined;
+      const patch = {
+        ...(o.address !== undefined ? { address: o.address } : {}),
+        ...(port !== undefined ? { port } : {}),
+        ...(o.user !== undefined ? { user: o.user } : {}),
+        ...((o.addTag as string[]).length ? { addTags: o.addTag } : {}),
+        ...((o.removeTag as string[]).length ? { removeTags: o.removeTag } : {}),
+        ...(o.elevation !== undefined ? { elevation: o.elevation } : {}),
+        ...(elevationPassword !== undefined ? { elevationPassword } : {}),
+      };
+      if (Object.keys(patch).length === 0) throw new CroniumError('INVALID_INPUT', 'nothing to change', 'pass at least one of the options: see cronium hosts set --help');
+      const changed: Host[] = [];
+      for (const n of names) changed.push(await withFlagNames(ctx.call('hosts.update', { name: n, ...patch } as never)));
+      if (ctx.json) return printJson(name !== undefined ? changed[0] : changed);
+      for (const h of changed) say(`changed host ${h.name}${o.elevation !== undefined ? ` (elevation: ${h.elevation ?? '-'})` : ''}`);
     });
 
   hosts

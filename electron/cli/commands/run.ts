@@ -140,6 +140,7 @@ interface RunFlags {
   env: string[];
   input?: string;
   detach?: boolean;
+  sudo?: boolean;
   scriptName?: string;
   secret: string[];
   globalVars?: boolean;
@@ -466,6 +467,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--global-vars', 'set-var writes global variables (shared by all hosts) instead of the host\'s own')
     .option('--input <json>', 'JSON input for the script (its stdin)')
     .option('--detach', 'runner mode: the script survives the connection (reattached after a restart)')
+    .option('--sudo', "run the script as root, by each host's elevation setting (cronium hosts set NAME --elevation sudo|sudo-password|doas)")
     .action(async (o: RunFlags) => {
       let input: unknown;
       if (o.input !== undefined) {
@@ -492,6 +494,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ...(o.detach ? { detach: true } : {}),
         ...(o.secret.length ? { secrets: o.secret } : {}),
         ...(o.globalVars ? { globalVars: true } : {}),
+        ...(o.sudo ? { elevated: true } : {}),
       };
       await executeJob(ctx, { method: 'jobs.run', args }, args.concurrency);
     });

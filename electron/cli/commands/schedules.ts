@@ -22,6 +22,7 @@ interface AddFlags {
   catchup: string;
   secret: string[];
   globalVars?: boolean;
+  sudo?: boolean;
 }
 
 /** Registers `schedules`. */
@@ -45,6 +46,7 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
     .option('--catchup <policy>', 'skip | run-once (fires missed while the app was closed)', 'skip')
     .option('--secret <name>', 'a secret variable its script may read with get-var (repeatable; others are refused to it)', collect, [])
     .option('--global-vars', 'set-var writes global variables (shared by all hosts) instead of the host\'s own')
+    .option('--sudo', "its jobs run the script as root, by each host's elevation setting")
     .action(async (name: string, o: AddFlags) => {
       const s = await ctx.call('schedules.add', {
         name,
@@ -62,6 +64,7 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
         catchup: o.catchup,
         ...(o.secret.length ? { secrets: o.secret } : {}),
         ...(o.globalVars ? { globalVars: true } : {}),
+        ...(o.sudo ? { elevated: true } : {}),
       });
       if (ctx.json) return printJson(s);
       process.stdout.write(`schedule ${s.name}: ${s.description} (${s.tz}); next: ${when(s.nextRuns[0])}\n`);

@@ -39,6 +39,7 @@ interface SaveFlags {
   file: string;
   interpreter?: string;
   followup: string[];
+  sudo?: boolean;
 }
 
 function describe(s: ScriptView): string {
@@ -59,6 +60,7 @@ export function registerScripts(program: Command, ctx: CliContext): void {
       .requiredOption('--file <file>', "the script's file ('-': stdin)")
       .option('--interpreter <name>', 'bash | sh | python3 | node (default: by the file extension, else bash)')
       .option('--followup <spec>', 'ON:SCRIPT[@host1,host2|#tag]: start SCRIPT on success, failure, always or condition, on those hosts or the same host (repeatable)', collect, [])
+      .option('--sudo', "its runs start as root, by each host's elevation setting")
       .action(async (name: string, o: SaveFlags) => {
         const followups = o.followup.map(parseFollowup);
         const body = readScript(o.file);
@@ -66,9 +68,9 @@ export function registerScripts(program: Command, ctx: CliContext): void {
         if (verb === 'add' && (await ctx.call('scripts.list', {})).some((s) => s.name === name)) {
           throw new CroniumError('ALREADY_EXISTS', `a script named "${name}" already exists`, `replace it with: cronium scripts save ${name} --file F`, { fields: [{ field: 'name', message: 'is already taken' }] });
         }
-        const s = await ctx.call('scripts.save', { name, interpreter, body, followups });
+        const s = await ctx.call('scripts.save', { name, interpreter, body, followups, elevated: o.sudo === true });
         if (ctx.json) return printJson(s);
-        say(`saved script ${s.name} (${s.interpreter}${s.followups.length ? `; follow-ups: ${s.followups.map(formatFollowup).join(' ')}` : ''})`);
+        say(`saved script ${s.name} (${s.interpreter}${s.elevated ? ', runs as root' : ''}${s.followups.length ? `; follow-ups: ${s.followups.map(formatFollowup).join(' ')}` : ''})`);
       });
   }
   scripts

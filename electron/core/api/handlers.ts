@@ -62,6 +62,7 @@ export function createHandlers(core: Services): Handlers {
         catchupPolicy: a.catchup,
         varScope: a.globalVars ? 'global' : 'host',
         secretNames: a.secrets,
+        elevated: a.elevated,
       }),
     'schedules.list': () => core.schedules.list(),
     'schedules.get': ({ name }) => core.schedules.get(name),

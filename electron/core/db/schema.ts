@@ -28,6 +28,8 @@ export const hosts = sqliteTable(
     os: text('os'),
     arch: text('arch'),
     runnerTarget: text('runner_target'),
+    // How a run asked to be elevated becomes root here (null: not set, such runs fail ELEVATION_FAILED).
+    elevation: text('elevation', { enum: ['none', 'sudo', 'sudo-password', 'doas'] }),
     lastSeenAt: integer('last_seen_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -51,7 +53,7 @@ export const credentials = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     hostId: integer('host_id').notNull().references(() => hosts.id, { onDelete: 'cascade' }),
-    kind: text('kind', { enum: ['password', 'key_passphrase', 'private_key'] }).notNull(),
+    kind: text('kind', { enum: ['password', 'key_passphrase', 'private_key', 'elevation_password'] }).notNull(),
     sealed: blob('sealed', { mode: 'buffer' }).notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -82,6 +84,8 @@ export const scripts = sqliteTable(
     name: text('name').notNull(),
     interpreter: text('interpreter', { enum: ['bash', 'sh', 'python3', 'node'] }).notNull(),
     body: text('body').notNull(),
+    // Runs of it are elevated (sudo/doas, by each host's elevation setting).
+    elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -128,6 +132,8 @@ export const schedules = sqliteTable(
     varScope: text('var_scope', { enum: ['host', 'global'] }).notNull().default('host'),
     secretNames: text('secret_names', { mode: 'json' }),
     paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+    // Its jobs run elevated (so do those of an elevated script).
+    elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
     lastFireAt: integer('last_fire_at'),
     nextFireAt: integer('next_fire_at'),
     createdAt: createdAt(),
@@ -162,6 +168,8 @@ export const jobs = sqliteTable(
     // 'global'; getVariable opens only the secret variables named here (JSON array).
     varScope: text('var_scope', { enum: ['host', 'global'] }).notNull().default('host'),
     secretNames: text('secret_names', { mode: 'json' }),
+    // Its runs start the script as root through each host's elevation setting.
+    elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { SshConnection } from '../ssh/types';
+import { describeElevationFailure, ElevationGate, elevationMarkers } from './elevation';
 import { StdoutFilter } from './output-filter';
 import { buildPrelude, INTERPRETER_MISSING_STATUS } from './prelude';
 import type { ExecOutcome, ExecRequest, ExecSinks } from './types';
@@ -33,7 +34,10 @@ export async function runDirect(
   t: { t0: number; connectMs: number; setupDeadline: number; modeReason: string | null },
 ): Promise<ExecOutcome> {
   const graceMs = req.graceMs ?? 5000;
+  const markers = req.elevation ? elevationMarkers() : undefined;
+  const gate = req.elevation && markers ? new ElevationGate(markers.marker, markers.prompt, req.elevation.password) : undefined;
   const prelude = buildPrelude({
+    ...(req.elevation && markers ? { elevation: { ...req.elevation, ...markers } } : {}),
     interpreter: req.interpreter,
     script: req.script,
     ...(req.input !== undefined ? { input: JSON.stringify(req.input) } : {}),
@@ -103,7 +107,11 @@ export async function runDirect(
         const out = filter.push(chunk);
         return out.length ? sinks.stdout(out) : undefined;
       },
-      onStderr: (chunk) => sinks.stderr(chunk),
+      onStderr: (chunk) => {
+        // Before the wrapper's marker, stderr is sudo's (lecture, prompt, refusal): not the log's.
+        const out = gate ? gate.push(chunk) : chunk;
+        return out.length ? sinks.stderr(out) : undefined;
+      },
     });
   } catch (e) {
     clearTimeout(openTimer);
@@ -169,6 +177,10 @@ export async function runDirect(
   if (startedAt === undefined) {
     const why = exit?.code === INTERPRETER_MISSING_STATUS ? 'the remote shell could not run the prelude (no POSIX sh?)' : `the remote shell ended (status ${exit?.code ?? exit?.signal}) before the script started`;
     return { ...base(), status: 'failed', exitCode: exit?.code ?? null, signal: exit?.signal ?? null, errorCode: 'INTERNAL', errorMessage: why, retryable: false };
+  }
+  if (gate && !gate.started && req.elevation) {
+    const d = describeElevationFailure(req.elevation.method, req.host, gate.detail());
+    return { ...base(), status: 'failed', exitCode: exit?.code ?? null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: d.message, errorHint: d.hint, retryable: false };
   }
   let code = exit?.code ?? null;
   let signal = exit?.signal ?? null;

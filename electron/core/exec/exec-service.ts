@@ -110,7 +110,7 @@ export class ExecService {
     const saved =
       args.scriptName === undefined
         ? undefined
-        : (this.db.prepare('select id, interpreter, body from scripts where name = ?').get(args.scriptName) as { id: number; interpreter: RunArgs['interpreter']; body: string } | undefined);
+        : (this.db.prepare('select id, interpreter, body, elevated from scripts where name = ?').get(args.scriptName) as { id: number; interpreter: RunArgs['interpreter']; body: string; elevated: number } | undefined);
     if (args.scriptName !== undefined && !saved) {
       throw new CroniumError('NOT_FOUND', `no saved script named "${args.scriptName}"`, 'list them with: cronium scripts list', { fields: [{ field: 'scriptName', message: 'no such script' }] });
     }
@@ -148,6 +148,7 @@ export class ExecService {
       maxAttempts: args.retries + 1,
       varScope: args.globalVars ? 'global' : 'host',
       secretNames: args.secrets,
+      elevated: args.elevated === true || saved?.elevated === 1,
     };
     // One transaction: no worker (of any process) can claim a run before it is marked detached.
     const jobId = this.db
@@ -158,7 +159,7 @@ export class ExecService {
       })
       .immediate();
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
-    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(args.scriptName !== undefined ? { script: args.scriptName } : {}), ...(args.detach ? { detach: true } : {}) });
+    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(job.elevated ? { elevated: true } : {}), ...(args.scriptName !== undefined ? { script: args.scriptName } : {}), ...(args.detach ? { detach: true } : {}) });
     for (const w of this.workers) w.poke();
     return { jobId, runIds };
   }
@@ -169,7 +170,7 @@ export class ExecService {
    */
   rerun(jobId: number, hostNames: string[], door: Door): { jobId: number; runIds: number[] } {
     const j = this.db.prepare('select * from jobs where id = ?').get(jobId) as
-      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null }
+      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null; elevated: number }
       | undefined;
     if (!j) throw new CroniumError('NOT_FOUND', `no job ${jobId}`, 'list jobs with: cronium jobs list');
     const ran = new Set(this.db.prepare('select host_name from runs where job_id = ?').pluck().all(jobId) as string[]);
@@ -201,6 +202,7 @@ export class ExecService {
       retryScriptFailures: j.retry_script_failures === 1,
       varScope: j.var_scope,
       secretNames: j.secret_names !== null ? (JSON.parse(j.secret_names) as string[]) : [],
+      elevated: j.elevated === 1,
     };
     const id = this.deps.queue.enqueue(job);
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(id) as number[];

@@ -28,6 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { fieldError } from '../../shared/errors';
 import { DIRECT_CRONIUM_JS, DIRECT_CRONIUM_PY, DIRECT_CRONIUM_SH } from './direct-helpers';
+import { ELEVATE_WRAPPER, type Elevation } from './elevation';
 
 /** Interpreters a job may name. */
 export type Interpreter = 'bash' | 'sh' | 'python3' | 'node';
@@ -41,6 +42,13 @@ export interface PreludeSpec {
   env?: Record<string, string>;
   /** Seconds between TERM and KILL of the script's group. */
   graceSeconds?: number;
+  /**
+   * Run the script as root (elevation.ts): sudo or doas starts ELEVATE_WRAPPER, which prints
+   * `marker` on stderr, sources the environment from a file in the private temp dir (sudo drops
+   * the caller's), and starts the script. A sudo password goes to sudo's stdin from a shell
+   * builtin (never a command line); sudo prompts with `prompt`.
+   */
+  elevation?: Elevation & { prompt: string; marker: string };
   /** Overrides the random nonce and delimiters (tests). */
   random?: (bytes: number) => string;
 }
@@ -145,12 +153,7 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     // The user's environment is exported only in the subshell that becomes the script: the
     // prelude's own variables (d, P, W, ...) stay out of its reach, and the subshell itself reads
     // only its positional parameters once the user's names are set.
-    `x() { set -- "$d" "$I" "$@"${Object.entries(env).map(([k, v]) => `; export ${k}=${shQuote(v)}`).join('')}`,
-    '  export CRONIUM_INPUT_FILE="$1/input" PATH="$1/h/bin:$PATH" PYTHONPATH="$1/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$1/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
-    '  set -- "$@" "$2" "$1/script"; shift 2; exec "$@"; }',
-    'if command -v setsid >/dev/null 2>&1; then ( x setsid ) <"$d/input" 3<&- &',
-    "elif command -v perl >/dev/null 2>&1; then ( x perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) <\"$d/input\" 3<&- &",
-    'else set -m 2>/dev/null; ( x ) <"$d/input" 3<&- & fi',
+    ...(spec.elevation ? elevatedStart(spec.elevation, env, grace, random) : plainStart(env)),
     'P=$!',
     // EOF on stdin: the app closed the channel (cancel, or it died). Kill the group.
     "( trap - TERM HUP INT; while IFS= read -r _l; do :; done <&3; k; c ) >/dev/null 2>&1 &",
@@ -169,4 +172,58 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     '',
   ];
   return { text: lines.join('\n'), nonce };
+}
+
+/** Starts the script as the SSH user (x: the subshell that becomes the script). */
+function plainStart(env: Record<string, string>): string[] {
+  return [
+    // The user's environment is exported only in the subshell that becomes the script: the
+    // prelude's own variables (d, P, W, ...) stay out of its reach, and the subshell itself reads
+    // only its positional parameters once the user's names are set.
+      `x() { set -- "$d" "$I" "$@"${Object.entries(env).map(([k, v]) => `; export ${k}=${shQuote(v)}`).join('')}`,
+      '  export CRONIUM_INPUT_FILE="$1/input" PATH="$1/h/bin:$PATH" PYTHONPATH="$1/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$1/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
+      '  set -- "$@" "$2" "$1/script"; shift 2; exec "$@"; }',
+      'if command -v setsid >/dev/null 2>&1; then ( x setsid ) <"$d/input" 3<&- &',
+      "elif command -v perl >/dev/null 2>&1; then ( x perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) <\"$d/input\" 3<&- &",
+      'else set -m 2>/dev/null; ( x ) <"$d/input" 3<&- & fi',
+  ];
+}
+
+/**
+ * Starts the script as root: sudo/doas in its own session runs ELEVATE_WRAPPER, which sources
+ * "$d/env" (written here: sudo resets the environment) and starts the interpreter on the script.
+ * With a password, a shell builtin writes it on sudo's stdin; the wrapper gives the script the
+ * input file instead, so an unread password never reaches it.
+ */
+function elevatedStart(el: NonNullable<PreludeSpec['elevation']>, env: Record<string, string>, grace: number, random: (bytes: number) => string): string[] {
+  const envText = [
+    // I is the wrapper's input path, "$d/input": the helpers live beside it. The user's names
+    // come after, so none of them can change these lines.
+    'D=${I%/input}',
+    'export CRONIUM_INPUT_FILE="$I" PATH="$D/h/bin${PATH:+:$PATH}" PYTHONPATH="$D/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$D/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
+    'unset D',
+    ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
+    '',
+  ].join('\n');
+  const delim = heredocDelimiter(envText, random);
+  const tool = el.method === 'doas' ? 'doas -n --' : el.password ? `sudo -S -p ${shQuote(el.prompt)} --` : 'sudo -n --';
+  const g = Math.max(1, grace * 10);
+  const cmd = `${tool} /bin/sh -c ${shQuote(ELEVATE_WRAPPER)} cronium-elevate "$d/input" ${shQuote(el.marker)} ${g} "$d/env" "$I" "$d/script"`;
+  const lines = [`cat >"$d/env" <<'${delim}'`, `${envText}${delim}`];
+  // The tool is looked up as the SSH user: missing, it is reported like the runner does.
+  const name = el.method === 'doas' ? 'doas' : 'sudo';
+  lines.push(`command -v ${name} >/dev/null 2>&1 || { printf '%s\\n' ${shQuote(`${name}: not installed on this host (not found in PATH)`)} >&2; }`);
+  lines.push(`y() { exec "$@" ${cmd}; }`);
+  if (el.password) {
+    lines.push(`Q=${shQuote(el.password)}`);
+    lines.push('if command -v setsid >/dev/null 2>&1; then printf \'%s\\n\' "$Q" | ( y setsid ) 3<&- &');
+    lines.push("elif command -v perl >/dev/null 2>&1; then printf '%s\\n' \"$Q\" | ( y perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) 3<&- &");
+    lines.push('else set -m 2>/dev/null; printf \'%s\\n\' "$Q" | ( y ) 3<&- & fi');
+    lines.push('Q=');
+  } else {
+    lines.push('if command -v setsid >/dev/null 2>&1; then ( y setsid ) </dev/null 3<&- &');
+    lines.push("elif command -v perl >/dev/null 2>&1; then ( y perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) </dev/null 3<&- &");
+    lines.push('else set -m 2>/dev/null; ( y ) </dev/null 3<&- & fi');
+  }
+  return lines;
 }

@@ -21,6 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
+import { describeElevationFailure } from './elevation';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { hostIdFile } from '../runner/deploy-scripts';
@@ -160,6 +161,7 @@ export class RunnerExecutor implements RunnerMode {
         pty: false,
         helper: session?.settings ?? { transport: 'none' },
         ...(mask.length > 0 ? { mask } : {}),
+        ...(req.elevation ? { elevation: req.elevation.method === 'sudo' && req.elevation.password ? { method: 'sudo' as const, password: req.elevation.password } : { method: req.elevation.method } } : {}),
       };
       let envelope: string;
       try {
@@ -428,7 +430,7 @@ export class RunnerExecutor implements RunnerMode {
     if (malformed) deferred.push(`the runner wrote a malformed frame (INVALID_INPUT): ${malformed}`);
 
     if (checkFailed !== undefined && framesSeen === 0) return { checkFailed };
-    if (exit) return this.#fromExit(exit, t, deployMs, startedAt, version, deferred, sinks, malformed);
+    if (exit) return this.#fromExit(exit, t, deployMs, startedAt, version, deferred, sinks, malformed, req);
     if (stopReason === 'protocol') {
       return this.#end(t, deployMs, startedAt, version, deferred, sinks, {
         status: 'failed',
@@ -465,7 +467,7 @@ export class RunnerExecutor implements RunnerMode {
     return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: why, retryable: startedAt === undefined && lost !== undefined });
   }
 
-  #fromExit(exit: ExitFrame, t: RunnerTimes, deployMs: number, startedAt: number | undefined, version: string, deferred: string[], sinks: ExecSinks, malformed: string | undefined): ExecOutcome {
+  #fromExit(exit: ExitFrame, t: RunnerTimes, deployMs: number, startedAt: number | undefined, version: string, deferred: string[], sinks: ExecSinks, malformed: string | undefined, req: ExecRequest): ExecOutcome {
     const killed = exit.killedWith ? ` (stopped with ${exit.killedWith})` : '';
     const base = { exitCode: exit.code, signal: exit.signal, killedWith: exit.killedWith, limiter: exit.limiter };
     const end = (o: Partial<ExecOutcome> & Pick<ExecOutcome, 'status'>) => this.#end(t, deployMs, startedAt, version, deferred, sinks, { ...base, ...o });
@@ -479,6 +481,10 @@ export class RunnerExecutor implements RunnerMode {
         return end({ status: 'failed', errorCode: 'OUTPUT_LIMIT', errorMessage: `the script wrote more than its output limit; the output was cut there and the script stopped${killed}` });
       case 'spool-full':
         return end({ status: 'failed', errorCode: 'HOST_DISK_FULL', errorMessage: `the host ran out of disk space for the run's log (the runner's state dir); the output was cut at the last line it could keep and the script stopped${killed}` });
+      case 'elevation-failed': {
+        const d = describeElevationFailure(req.elevation?.method ?? 'sudo', req.host, exit.detail ?? '');
+        return end({ status: 'failed', errorCode: 'ELEVATION_FAILED', errorMessage: d.message, errorHint: d.hint });
+      }
       case 'disconnected':
         return end({ status: 'failed', errorCode: 'CONNECTION_LOST', errorMessage: `the connection to the runner was lost; the runner stopped the script${killed}` });
       case 'exited':

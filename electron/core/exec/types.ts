@@ -38,6 +38,11 @@ export interface ExecRequest {
   maxOutputBytes?: number;
   /** Runner mode: attach to a detached run already started, from this seq on. */
   reattach?: { fromSeq: number };
+  /**
+   * Run the script as root (elevation.ts). The password, if any, must be in `secrets` as well
+   * (the worker adds it), so it is masked everywhere.
+   */
+  elevation?: import('./elevation').Elevation;
   /** Aborted when the app leaves the run without cancelling it (a detached run goes on on the host). */
   leave?: AbortSignal;
 }

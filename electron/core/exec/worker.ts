@@ -19,6 +19,7 @@ import type { LogService, LogWriter } from '../logs/log-service';
 import type { ClaimedRun, JobQueue } from '../queue/job-queue';
 import type { Executor } from './executor';
 import type { Interpreter } from './prelude';
+import type { Elevation } from './elevation';
 import type { ExecMode, ExecOutcome } from './types';
 import { maskSecretsInValue } from '../logs/secret-masker';
 
@@ -46,6 +47,8 @@ export interface WorkerOptions {
   graceMs?: number;
   /** Secret values to mask in a run's output (the secret masking hook: the secret variables its host sees). */
   secrets?: (job: JobRow, run: ClaimedRun) => readonly string[];
+  /** How an elevated job's run becomes root on its host, or why it cannot (the run then fails ELEVATION_FAILED). */
+  elevation?: (hostName: string) => { elevation: Elevation } | { error: string; hint: string };
   /**
    * Called inside the transaction that made runs final (their completion here, or recovery
    * marking them lost), so that what it queues (follow-ups) commits with the runs' end or not
@@ -71,6 +74,7 @@ export interface JobRow {
   env: string | null;
   input: string | null;
   status: string;
+  elevated: number;
 }
 
 interface InFlight {
@@ -320,10 +324,14 @@ export class Worker {
 
   private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
     const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
-    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status from jobs where id = ?').get(run.jobId) as JobRow | undefined;
+    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated from jobs where id = ?').get(run.jobId) as JobRow | undefined;
     if (!job) return;
     const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
-    const secrets = this.opts.secrets?.(job, run) ?? [];
+    const el = job.elevated === 1 ? (this.opts.elevation?.(run.hostName) ?? { error: 'this process cannot elevate runs', hint: 'run it from the app, serve or the CLI' }) : undefined;
+    const elevation = el && 'elevation' in el ? el.elevation : undefined;
+    const baseSecrets = this.opts.secrets?.(job, run) ?? [];
+    // The sudo password is masked like any secret: in the runner, in the log writer, in outputs.
+    const secrets = elevation?.password ? [...baseSecrets, elevation.password] : baseSecrets;
     const limit = job.concurrency ?? Number.POSITIVE_INFINITY;
     await this.jobSlot(run.jobId, limit, cancel);
     let writer: LogWriter | undefined;
@@ -335,6 +343,10 @@ export class Worker {
       }
       if (!reattach && !queue.start(run.runId, owner)) return;
       this.emitStatus(run, 'running');
+      if (el && 'error' in el) {
+        this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        return;
+      }
       writer = logs.writer(run.runId, secrets);
       const w = writer;
       unsubscribe = logs.subscribe(run.runId, (batch) => {
@@ -357,6 +369,7 @@ export class Worker {
         ...(env ? { env } : {}),
         ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
+        ...(elevation ? { elevation } : {}),
         mode: job.mode,
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,

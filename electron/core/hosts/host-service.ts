@@ -14,6 +14,7 @@ import type { DiagnosticReport, HostInput, HostUpdate } from '../../shared/api';
 import type { z } from 'zod';
 import type { SshTarget } from '../ssh/types';
 import { resolveTarget, type TargetRecord } from './host-targets';
+import type { Elevation } from '../exec/elevation';
 
 /** A host as stored, with a password if one is set (useAgent defaults to true). */
 export type NewHost = Omit<z.output<typeof HostInput>, 'useAgent'> & { useAgent?: boolean };
@@ -75,6 +76,12 @@ export class HostService {
     if (input.passphrase !== undefined && !identityFile) {
       throw fieldError('passphrase', 'a passphrase needs an identity file', 'pass --identity FILE together with --passphrase-stdin');
     }
+    if (input.elevation === 'sudo-password' && input.elevationPassword === undefined) {
+      throw fieldError('elevationPassword', 'sudo-password elevation needs the password sudo asks for', 'pass --elevation-password-stdin (the SSH user\'s own password on the host)');
+    }
+    if (input.elevationPassword !== undefined && input.elevation !== 'sudo-password') {
+      throw fieldError('elevationPassword', 'a sudo password goes with --elevation sudo-password only', 'pass --elevation sudo-password together with --elevation-password-stdin');
+    }
     const now = Date.now();
     const created = this.db.transaction((tx) => {
       if (tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.name)).get()) {
@@ -90,7 +97,7 @@ export class HostService {
       }
       const row = tx
         .insert(hosts)
-        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, createdAt: now, updatedAt: now })
+        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
         .returning()
         .get();
       const tags = [...new Set(input.tags)];
@@ -101,6 +108,7 @@ export class HostService {
       if (input.passphrase !== undefined) {
         tx.insert(credentials).values({ hostId: row.id, kind: 'key_passphrase', sealed: this.secrets.seal(input.passphrase, credentialContext(row.id, 'key_passphrase')), createdAt: now, updatedAt: now }).run();
       }
+      this.setCredential(tx, row.id, 'elevation_password', input.elevationPassword, now);
       return row;
     });
     this.audit.record('host.add', input.name, { address: input.address, port: input.port, tags: input.tags });
@@ -137,6 +145,17 @@ export class HostService {
       if (patch.group !== undefined) values.groupName = patch.group;
       if (patch.identityFile !== undefined) values.identityFile = patch.identityFile === null ? null : checkIdentityFile(patch.identityFile);
       if (patch.jump !== undefined) values.jumpHostId = patch.jump === null ? null : this.jumpId(tx, row.id, patch.jump);
+      if (patch.elevation !== undefined) values.elevation = patch.elevation;
+      const elevation = values.elevation !== undefined ? values.elevation : row.elevation;
+      if (typeof patch.elevationPassword === 'string' && elevation !== 'sudo-password') {
+        throw fieldError('elevationPassword', 'a sudo password goes with --elevation sudo-password only', 'pass --elevation sudo-password together with --elevation-password-stdin');
+      }
+      if (elevation === 'sudo-password' && typeof patch.elevationPassword !== 'string') {
+        const stored = tx.select({ id: credentials.id }).from(credentials).where(and(eq(credentials.hostId, row.id), eq(credentials.kind, 'elevation_password'))).get();
+        if (!stored || patch.elevationPassword === null) {
+          throw fieldError('elevationPassword', 'sudo-password elevation needs the password sudo asks for', 'pass --elevation-password-stdin (the SSH user\'s own password on the host)');
+        }
+      }
       const identityFile = values.identityFile !== undefined ? values.identityFile : row.identityFile;
       if (typeof patch.passphrase === 'string' && !identityFile) {
         throw fieldError('passphrase', 'a passphrase needs an identity file', 'set the identity file together with its passphrase');
@@ -153,6 +172,8 @@ export class HostService {
         if (next.size) tx.insert(hostTags).values([...next].map((tag) => ({ hostId: row.id, tag }))).run();
       }
       this.setCredential(tx, row.id, 'password', patch.password, now);
+      // The sudo password belongs to sudo-password elevation: another setting drops it.
+      this.setCredential(tx, row.id, 'elevation_password', elevation !== 'sudo-password' && row.elevation === 'sudo-password' ? null : patch.elevationPassword, now);
       // A passphrase belongs to its key: clearing the identity file drops it.
       this.setCredential(tx, row.id, 'key_passphrase', identityFile === null && patch.passphrase === undefined && row.identityFile !== null ? null : patch.passphrase, now);
 
@@ -241,6 +262,26 @@ export class HostService {
     return this.secret(name, 'password');
   }
 
+  /**
+   * What an elevated run on the host needs: the method and (sudo-password) the opened password,
+   * or why it cannot be elevated there.
+   */
+  elevationFor(name: string): { elevation: Elevation } | { error: string; hint: string } {
+    const row = this.db.select({ elevation: hosts.elevation }).from(hosts).where(eq(hosts.name, name)).get();
+    const how = row?.elevation ?? null;
+    if (how === null || how === 'none') {
+      return {
+        error: how === null ? `the run asks to be elevated, and host ${name} has no elevation setting` : `the run asks to be elevated, and host ${name} is set to no elevation`,
+        hint: `choose how ${name} becomes root: cronium hosts set ${name} --elevation sudo (NOPASSWD), sudo-password (with --elevation-password-stdin) or doas`,
+      };
+    }
+    if (how === 'doas') return { elevation: { method: 'doas' } };
+    if (how === 'sudo') return { elevation: { method: 'sudo' } };
+    const password = this.secret(name, 'elevation_password');
+    if (!password) return { error: `host ${name} is set to sudo-password elevation, and no password is stored`, hint: `cronium hosts set ${name} --elevation sudo-password --elevation-password-stdin` };
+    return { elevation: { method: 'sudo', password } };
+  }
+
   /** A stored credential of a host, opened; undefined when none is stored. */
   secret(name: string, kind: CredentialKind): string | undefined {
     const row = this.db
@@ -278,6 +319,7 @@ export class HostService {
     const tags = new Map<number, string[]>();
     const withPassword = new Set<number>();
     const withPassphrase = new Set<number>();
+    const withElevationPassword = new Set<number>();
     // One query per relation for the whole page of hosts, not one per host.
     for (const chunk of chunks(ids, 500)) {
       for (const t of this.db.select().from(hostTags).where(inArray(hostTags.hostId, chunk)).orderBy(asc(hostTags.tag)).all()) {
@@ -286,9 +328,9 @@ export class HostService {
       for (const c of this.db
         .select({ hostId: credentials.hostId, kind: credentials.kind })
         .from(credentials)
-        .where(and(inArray(credentials.hostId, chunk), inArray(credentials.kind, ['password', 'key_passphrase'])))
+        .where(and(inArray(credentials.hostId, chunk), inArray(credentials.kind, ['password', 'key_passphrase', 'elevation_password'])))
         .all()) {
-        (c.kind === 'password' ? withPassword : withPassphrase).add(c.hostId);
+        (c.kind === 'password' ? withPassword : c.kind === 'key_passphrase' ? withPassphrase : withElevationPassword).add(c.hostId);
       }
     }
     const facts = this.facts(ids);
@@ -309,6 +351,8 @@ export class HostService {
       hasPassword: withPassword.has(r.id),
       hasPassphrase: withPassphrase.has(r.id),
       useAgent: r.useAgent,
+      elevation: r.elevation,
+      hasElevationPassword: withElevationPassword.has(r.id),
       group: r.groupName,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,

@@ -45,6 +45,8 @@ export interface NewJob {
   varScope?: 'host' | 'global';
   /** The secret variables its runs may read through getVariable. */
   secretNames?: readonly string[];
+  /** Its runs start the script as root through each host's elevation setting. */
+  elevated?: boolean;
 }
 
 /** A claimed run, with what a worker needs to execute it. */
@@ -112,8 +114,8 @@ export class JobQueue {
   private prepare() {
     const db = this.db;
     return {
-      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names)
-        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames)`),
+      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated)
+        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated)`),
       insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before) values (?, ?, ?, 'queued', 1, ?, ?)`),
       // Oldest eligible runs of the most urgent jobs first.
       candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt from runs r join jobs j on j.id = r.job_id
@@ -167,6 +169,7 @@ export class JobQueue {
         retryScriptFailures: job.retryScriptFailures ? 1 : 0,
         varScope: job.varScope ?? 'host',
         secretNames: job.secretNames?.length ? JSON.stringify(job.secretNames) : null,
+        elevated: job.elevated ? 1 : 0,
       });
       const jobId = Number(info.lastInsertRowid);
       for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now);

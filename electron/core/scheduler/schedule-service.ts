@@ -22,6 +22,8 @@ export interface NewSchedule {
   /** Passed to every job it fires (jobs.run's globalVars and secrets). */
   varScope?: 'host' | 'global';
   secretNames?: readonly string[];
+  /** Its jobs start the script as root (so do those of an elevated saved script). */
+  elevated?: boolean;
 }
 
 /** A schedule as listed. */
@@ -40,6 +42,7 @@ export interface ScheduleView {
   nextRuns: number[];
   /** The saved script it runs, or null for its own script. */
   scriptName: string | null;
+  elevated: boolean;
 }
 
 interface Row {
@@ -54,6 +57,7 @@ interface Row {
   paused: number;
   last_fire_at: number | null;
   script_name?: string | null;
+  elevated: number;
 }
 
 // The script's name, when it is a saved one (a schedule's own script is `schedule:<name>`).
@@ -100,8 +104,8 @@ export class ScheduleService {
         scriptId = id;
       }
       db.prepare(
-        `insert into schedules (name, cron, tz, script_id, target, mode, timeout_ms, concurrency, overlap_policy, catchup_policy, var_scope, secret_names, paused, next_fire_at, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+        `insert into schedules (name, cron, tz, script_id, target, mode, timeout_ms, concurrency, overlap_policy, catchup_policy, var_scope, secret_names, elevated, paused, next_fire_at, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
       ).run(
         input.name,
         input.cron.trim(),
@@ -115,6 +119,7 @@ export class ScheduleService {
         input.catchupPolicy ?? 'skip',
         input.varScope ?? 'host',
         input.secretNames?.length ? JSON.stringify(input.secretNames) : null,
+        input.elevated ? 1 : 0,
         nextRun(input.cron, input.tz, new Date(now))?.getTime() ?? null,
         now,
         now,
@@ -175,6 +180,7 @@ export class ScheduleService {
       lastFireAt: r.last_fire_at,
       nextRuns: r.paused ? [] : nextRuns(r.cron, r.tz, new Date(this.clock()), 5).map((d) => d.getTime()),
       scriptName: r.script_name ?? null,
+      elevated: r.elevated === 1,
     };
   }
 }

@@ -37,6 +37,7 @@ interface DueRow {
   timeout_ms: number | null;
   var_scope: 'host' | 'global';
   secret_names: string | null;
+  elevated: number;
   concurrency: number | null;
 }
 
@@ -143,7 +144,7 @@ export class Scheduler {
       if (!advance()) return undefined;
       this.db.prepare('update schedules set last_fire_at = ? where id = ?').run(now, s.id);
       if (hosts.length === 0) return { ...base, outcome: 'no-hosts' };
-      const script = this.db.prepare('select interpreter, body from scripts where id = ?').get(s.script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string } | undefined;
+      const script = this.db.prepare('select interpreter, body, elevated from scripts where id = ?').get(s.script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string; elevated: number } | undefined;
       if (!script) throw new CroniumError('NOT_FOUND', `the script of schedule ${s.name} is gone`);
       const jobId = this.opts.queue.enqueue(
         {
@@ -160,6 +161,7 @@ export class Scheduler {
           ...(s.concurrency !== null ? { concurrency: s.concurrency } : {}),
           varScope: s.var_scope,
           ...(s.secret_names ? { secretNames: JSON.parse(s.secret_names) as string[] } : {}),
+          elevated: s.elevated === 1 || script.elevated === 1,
         },
         now,
       );

@@ -18,6 +18,7 @@ interface ScriptRow {
   name: string;
   interpreter: Interpreter;
   body: string;
+  elevated: number;
   created_at: number;
   updated_at: number;
 }
@@ -39,6 +40,8 @@ export interface SaveScript {
   interpreter: Interpreter;
   body: string;
   followups: Followup[];
+  /** Runs of it start as root (by each host's elevation setting). */
+  elevated?: boolean;
 }
 
 /**
@@ -100,7 +103,7 @@ export class ScriptService {
 
   /** The id of a saved script by name, or NOT_FOUND naming the field. */
   idOf(name: string, field = 'scriptName'): { id: number; interpreter: Interpreter; body: string } {
-    const row = this.db.prepare('select id, interpreter, body from scripts where name = ?').get(name) as { id: number; interpreter: Interpreter; body: string } | undefined;
+    const row = this.db.prepare('select id, interpreter, body, elevated from scripts where name = ?').get(name) as { id: number; interpreter: Interpreter; body: string; elevated: number } | undefined;
     if (!row) throw new CroniumError('NOT_FOUND', `no saved script named "${name}"`, 'list them with: cronium scripts list; save one with: cronium scripts save NAME --file F', { fields: [{ field, message: 'no such script' }] });
     return row;
   }
@@ -118,9 +121,9 @@ export class ScriptService {
       .transaction(() => {
         const id = Number(
           this.db
-            .prepare('insert into scripts (name, interpreter, body, created_at, updated_at) values (?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, updated_at = excluded.updated_at returning id')
+            .prepare('insert into scripts (name, interpreter, body, elevated, created_at, updated_at) values (?, ?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, elevated = excluded.elevated, updated_at = excluded.updated_at returning id')
             .pluck()
-            .get(input.name, input.interpreter, input.body, now, now),
+            .get(input.name, input.interpreter, input.body, input.elevated ? 1 : 0, now, now),
         );
         this.db.prepare('delete from script_followups where script_id = ?').run(id);
         const insert = this.db.prepare('insert into script_followups (script_id, position, "on", followup_script_id, hosts, tag) values (?, ?, ?, ?, ?, ?)');
@@ -199,6 +202,7 @@ function toView(r: ScriptRow, followups: FollowupRow[]): ScriptView {
       ...(f.hosts ? { hosts: JSON.parse(f.hosts) as string[] } : {}),
       ...(f.tag !== null ? { tag: f.tag } : {}),
     })),
+    elevated: r.elevated === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -66,13 +66,31 @@ type Spec struct {
 func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Frame, error) {
 	lim := spec.Payload.Limits
 	argv, limiter := command(spec)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = spec.Env
-	if cmd.Env == nil {
-		cmd.Env = Environ(spec.BaseEnv, spec.Payload)
+	env := spec.Env
+	if env == nil {
+		env = Environ(spec.BaseEnv, spec.Payload)
 	}
+	var el *elevation
+	if spec.Payload.Elevation != nil {
+		el, argv = newElevation(spec.Payload.Elevation, argv, spec.Stdin, lim.GraceMs, env, spec.Payload.Env)
+		if _, err := exec.LookPath(argv[0]); err != nil {
+			return notElevated(out, argv[0])
+		}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	cmd.Dir = spec.Dir
-	if spec.Stdin != "" {
+	if el != nil {
+		// sudo's stdin: the password (on its prompt), then the wrapper's environment.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		cmd.Stdin = r
+		el.stdin = w
+		defer el.closeStdin()
+	} else if spec.Stdin != "" {
 		in, err := os.Open(spec.Stdin)
 		if err != nil {
 			return nil, err
@@ -175,6 +193,13 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 			} else {
 				data = maskers[c.stream].Push(c.data)
 			}
+			if el != nil && c.stream == "stderr" {
+				data = el.feed(data)
+				if c.eof && !el.Started() {
+					// sudo is gone without starting the wrapper: nothing more will come.
+					el.closeStdin()
+				}
+			}
 			if capped {
 				continue
 			}
@@ -248,6 +273,20 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 	f := exitFrame(state, start)
 	seq++
 	f.Seq, f.Reason, f.KilledWith, f.Limiter = seq, reason, killedWith, limiter
+	if el != nil && !el.Started() && reason == protocol.ExitExited {
+		f.Reason, f.Detail = protocol.ExitElevationFailed, el.Detail()
+	}
+	if err := out.Append(f); err != nil {
+		return f, err
+	}
+	return f, out.Flush()
+}
+
+// notElevated ends a run whose elevation command is not installed.
+func notElevated(out *spool.Writer, tool string) (*protocol.Frame, error) {
+	code := int64(127)
+	f := &protocol.Frame{Type: protocol.TypeExit, Seq: 1, Code: &code, Reason: protocol.ExitElevationFailed,
+		Detail: tool + ": not installed on this host (not found in PATH)", Limiter: protocol.LimiterNone}
 	if err := out.Append(f); err != nil {
 		return f, err
 	}

@@ -38,6 +38,12 @@ const (
 	// ExitSpoolFull: the file system of the run's spool filled up; the output
 	// was cut at the last frame that could be written and the script stopped.
 	ExitSpoolFull = "spool-full"
+	// ExitElevationFailed: sudo or doas refused (wrong password, not allowed,
+	// requiretty); the script never started. The exit frame's detail has what
+	// sudo said.
+	ExitElevationFailed = "elevation-failed"
+	// MaxExitDetail bounds an exit frame's detail.
+	MaxExitDetail = 2048
 )
 
 // Limiters: how resource limits were enforced, named in the exit frame.
@@ -83,6 +89,7 @@ type Frame struct {
 	Rusage     Rusage
 	DurationMs int64
 	Limiter    string
+	Detail     string
 	// error
 	ErrCode string
 	Message string
@@ -134,7 +141,8 @@ func (f *Frame) Encode() ([]byte, error) {
 			Rusage     Rusage  `json:"rusage"`
 			DurationMs int64   `json:"durationMs"`
 			Limiter    string  `json:"limiter"`
-		}{f.Type, f.Seq, f.Code, f.Signal, f.Reason, f.KilledWith, f.Rusage, f.DurationMs, f.Limiter}
+			Detail     string  `json:"detail,omitempty"`
+		}{f.Type, f.Seq, f.Code, f.Signal, f.Reason, f.KilledWith, f.Rusage, f.DurationMs, f.Limiter, f.Detail}
 	case TypeError:
 		v = struct {
 			Type    string `json:"type"`
@@ -211,8 +219,11 @@ func Decode(line []byte) (*Frame, error) {
 			err = fields(m, kv{"ts", &f.Ts}, kv{"seq", &f.Seq})
 		}
 	case TypeExit:
-		if m, err = object(line, "type", "seq", "code", "signal", "reason", "killedWith", "rusage", "durationMs", "limiter"); err == nil {
+		if m, err = object(line, "type", "seq", "code", "signal", "reason", "killedWith", "rusage", "durationMs", "limiter", "detail"); err == nil {
 			err = fields(m, kv{"seq", &f.Seq}, kv{"reason", &f.Reason}, kv{"durationMs", &f.DurationMs}, kv{"limiter", &f.Limiter})
+		}
+		if err == nil {
+			_, err = optional(m, "detail", &f.Detail)
 		}
 		if err == nil {
 			err = nullable(m, "code", &f.Code, "signal", &f.Signal, "killedWith", &f.KilledWith)
@@ -364,8 +375,11 @@ func (f *Frame) validate() error {
 		if f.Signal != nil && (*f.Signal == "" || len(*f.Signal) > 16) {
 			return bad("signal must be a short name")
 		}
-		if !contains([]string{ExitExited, ExitTimeout, ExitCancelled, ExitDisconnected, ExitOutputLimit, ExitSpoolFull}, f.Reason) {
+		if !contains([]string{ExitExited, ExitTimeout, ExitCancelled, ExitDisconnected, ExitOutputLimit, ExitSpoolFull, ExitElevationFailed}, f.Reason) {
 			return bad("unknown reason %q", truncate(f.Reason, 20))
+		}
+		if (f.Detail != "") != (f.Reason == ExitElevationFailed) || len(f.Detail) > MaxExitDetail {
+			return bad("detail goes with reason elevation-failed only, at most %d bytes", MaxExitDetail)
 		}
 		if f.KilledWith != nil && *f.KilledWith != "TERM" && *f.KilledWith != "KILL" {
 			return bad("killedWith must be null, TERM or KILL")

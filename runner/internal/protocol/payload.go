@@ -154,7 +154,20 @@ type Payload struct {
 	// output before framing it (protocol 3), so neither the spool nor any
 	// frame ever holds them, even split across reads. Absent means none.
 	Mask []string `json:"mask,omitempty"`
+	// Elevation runs the script as root through sudo or doas; Password (sudo
+	// only) answers sudo's prompt on its stdin, never on a command line. It is
+	// in Mask too. Absent: the script runs as the SSH user.
+	Elevation *Elevation `json:"elevation,omitempty"`
 }
+
+// Elevation is how a payload's script becomes root.
+type Elevation struct {
+	Method   string `json:"method"`
+	Password string `json:"password,omitempty"`
+}
+
+// MaxElevationPasswordBytes bounds an elevation password.
+const MaxElevationPasswordBytes = 1024
 
 // Envelope is the signed line on stdin.
 type Envelope struct {
@@ -312,7 +325,7 @@ func ParseEnvelope(line []byte) (*Envelope, error) {
 // ParsePayload parses and bounds-checks payload JSON bytes. It does not check
 // the signature, the validity window or the host: Verify does.
 func ParsePayload(body []byte) (*Payload, error) {
-	m, err := object(body, "jobId", "runId", "hostId", "nonce", "iat", "exp", "interpreter", "script", "env", "input", "limits", "detach", "pty", "helper", "mask")
+	m, err := object(body, "jobId", "runId", "hostId", "nonce", "iat", "exp", "interpreter", "script", "env", "input", "limits", "detach", "pty", "helper", "mask", "elevation")
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +393,41 @@ func ParsePayload(body []byte) (*Payload, error) {
 			return nil, err
 		}
 	}
+	if raw, ok := m["elevation"]; ok {
+		if p.Elevation, err = parseElevation(raw); err != nil {
+			return nil, err
+		}
+		if p.Pty {
+			return nil, errors.New("elevation cannot be combined with pty")
+		}
+	}
 	return &p, nil
+}
+
+// parseElevation reads elevation: {method: sudo|doas, password?: string}; a
+// password is for sudo only, at most MaxElevationPasswordBytes, one line.
+func parseElevation(raw []byte) (*Elevation, error) {
+	m, err := object(raw, "method", "password")
+	if err != nil {
+		return nil, fmt.Errorf("elevation: %w", err)
+	}
+	var e Elevation
+	if err := field(m, "method", &e.Method); err != nil {
+		return nil, fmt.Errorf("elevation: %w", err)
+	}
+	if e.Method != "sudo" && e.Method != "doas" {
+		return nil, fmt.Errorf("elevation method %q is not sudo or doas", truncate(e.Method, 20))
+	}
+	if _, err := optional(m, "password", &e.Password); err != nil {
+		return nil, fmt.Errorf("elevation: %w", err)
+	}
+	if e.Password != "" && e.Method != "sudo" {
+		return nil, errors.New("elevation: only sudo takes a password")
+	}
+	if len(e.Password) > MaxElevationPasswordBytes || strings.ContainsAny(e.Password, "\x00\n\r") {
+		return nil, fmt.Errorf("elevation password must be one line of at most %d bytes", MaxElevationPasswordBytes)
+	}
+	return &e, nil
 }
 
 // parseMask reads mask: an array (never null) of strings, each

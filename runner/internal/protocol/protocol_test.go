@@ -380,3 +380,30 @@ func TestHelperFrameBounds(t *testing.T) {
 		t.Error("a helper frame was taken for a control frame")
 	}
 }
+
+func TestParseElevation(t *testing.T) {
+	for _, bad := range []string{`{"method":"su"}`, `{"method":"doas","password":"x"}`, `{"method":"sudo","password":"a\nb"}`, `{"method":"sudo","user":"x"}`, `[]`, `{"method":"sudo","password":7}`} {
+		if _, err := parseElevation([]byte(bad)); err == nil {
+			t.Fatalf("%s accepted", bad)
+		}
+	}
+	if e, err := parseElevation([]byte(`{"method":"sudo","password":"pw"}`)); err != nil || e.Password != "pw" || e.Method != "sudo" {
+		t.Fatalf("%+v %v", e, err)
+	}
+}
+
+func TestExitDetailOnlyWithElevationFailed(t *testing.T) {
+	ok := `{"type":"exit","seq":1,"code":1,"signal":null,"reason":"elevation-failed","killedWith":null,"rusage":{"userMs":0,"sysMs":0,"maxRssKb":0},"durationMs":1,"limiter":"none","detail":"Sorry, try again."}`
+	if _, err := Decode([]byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		strings.Replace(ok, `"elevation-failed"`, `"exited"`, 1),
+		strings.Replace(ok, `,"detail":"Sorry, try again."`, ``, 1),
+		strings.Replace(ok, `"Sorry, try again."`, `"`+strings.Repeat("x", MaxExitDetail+1)+`"`, 1),
+	} {
+		if _, err := Decode([]byte(bad)); err == nil {
+			t.Fatalf("accepted %.120s", bad)
+		}
+	}
+}

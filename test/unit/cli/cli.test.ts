@@ -49,7 +49,7 @@ test('hosts add, list, show and rm work and persist in the data dir', async (t) 
   assert.equal(hosts.length, 1);
   assert.deepEqual({ ...hosts[0], id: 0, createdAt: 0, updatedAt: 0 }, {
     id: 0, name: 'web1', address: '127.0.0.1', port: 22, user: 'deploy', identityFile: null, jump: null,
-    tags: ['prod', 'web'], group: 'eu/web', hasPassword: false, hasPassphrase: false, useAgent: true, createdAt: 0, updatedAt: 0,
+    tags: ['prod', 'web'], group: 'eu/web', hasPassword: false, hasPassphrase: false, useAgent: true, elevation: null, hasElevationPassword: false, createdAt: 0, updatedAt: 0,
     reachability: 'unknown', reachabilityAt: null, os: null, arch: null, runnerVersion: null, lastRunAt: null, lastRunStatus: null, lastRunJobId: null,
   });
   const table = await cronium(['hosts', 'list'], { env: { CRONIUM_HOME: dir } });

@@ -14,6 +14,7 @@ const saved: SavedScript = {
     { on: 'failure', script: 'page', hosts: ['ops1', 'ops2'] },
     { on: 'condition', script: 'rotate', tag: 'db' },
   ],
+  elevated: false,
   createdAt: 1,
   updatedAt: 2,
 };
