@@ -171,7 +171,7 @@ export function openCore(options: CoreOptions): Core {
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
       schedules: new ScheduleService(store, audit),
       settings: new SettingsService(store.sqlite, audit, events),
-      diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined } }),
+      diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
       runner: deployer,
       stats: new StatsService(store.sqlite),
       vars,

@@ -33,7 +33,7 @@ import { generateKey } from './keys';
 import { isRunning, processStartTime, processTable, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
 import { bridged, CACHE_KB, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
 import { assertPortFree, createNetns, findSshd, listenCount, logTail, MOUNT_NS_SCRIPT, readBanner, readBannerInNetns, sshdVersion, waitForBanner } from './sshd';
-import { ensureUser, type FleetUser } from './users';
+import { ensureUser, removeDoasLines, type FleetUser } from './users';
 
 /** Profile names and the banner line of the noisy host, re-exported so tests import one module. */
 export type { Profile } from './profiles';
@@ -94,6 +94,8 @@ export interface FleetState {
   netns?: string;
   processes: ProcessRecord[];
   keyFiles: string[];
+  /** Accounts given a line in /etc/doas.conf (the sudodoas profile), removed again on stop. */
+  doasAccounts?: string[];
   hosts: FleetHost[];
 }
 
@@ -186,6 +188,7 @@ export async function stopFleetState(state: FleetState): Promise<void> {
   await terminate(state.processes);
   if (state.netns) await run('ip', ['netns', 'delete', state.netns]).catch(() => undefined);
   for (const file of state.keyFiles) await rm(file, { force: true });
+  removeDoasLines(state.doasAccounts ?? []);
   await rm(state.dir, { recursive: true, force: true });
 }
 
@@ -194,6 +197,7 @@ export function stopFleetStateSync(state: FleetState): void {
   terminateSync(state.processes);
   if (state.netns) runSyncQuiet('ip', ['netns', 'delete', state.netns]);
   for (const file of state.keyFiles) rmSync(file, { force: true });
+  removeDoasLines(state.doasAccounts ?? []);
   rmSync(state.dir, { recursive: true, force: true });
 }
 
@@ -238,6 +242,7 @@ class FleetImpl implements Fleet {
   readonly runtimes = new Map<string, HostRuntime>();
   readonly daemons: Daemon[] = [];
   readonly keyFiles: string[] = [];
+  readonly doasAccounts: string[] = [];
   netns?: string;
   private stopping?: Promise<void>;
   private stopped = false;
@@ -457,6 +462,7 @@ class FleetImpl implements Fleet {
       netns: this.netns,
       processes: this.daemons.map((d) => d.record),
       keyFiles: [...this.keyFiles],
+      doasAccounts: [...this.doasAccounts],
       hosts: this.hosts.map((h) => ({ ...h })),
     };
   }
@@ -592,6 +598,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
         users.set(profile, user);
         fleet.keyFiles.push(user.keysFile);
         if (user.sudoersFile) fleet.keyFiles.push(user.sudoersFile);
+        if (user.doas) fleet.doasAccounts.push(user.name);
       }
     }),
     mapLimit(runtimes, 8, async (rt) => {

@@ -8,7 +8,7 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas'] as const;
 
 /**
  * Opt-in profiles whose account's ~/.cache (the runner's cache and its runs' spools) is a small
@@ -56,9 +56,11 @@ export function userSpecFor(profile: Profile): UserSpec {
  * The sudoers rules of the opt-in sudo profiles (the account becomes root on this machine: the
  * file /etc/sudoers.d/cronium-fleet-ACCOUNT is written at start and removed with the fleet):
  * sudonopass NOPASSWD; sudopass with the account's own (random, per start) password, and sudo's
- * lecture every time; sudotty NOPASSWD but requiretty; sudonone no rule at all.
+ * lecture every time; sudotty NOPASSWD but requiretty; sudonone no rule at all (a password, so that
+ * sudo gets as far as saying the account is not in the sudoers file); sudodoas a doas.conf line
+ * (permit nopass ACCOUNT as root) instead of sudoers.
  */
-export const SUDO: Partial<Record<Profile, 'nopass' | 'pass' | 'tty' | 'none'>> = { sudonopass: 'nopass', sudopass: 'pass', sudotty: 'tty', sudonone: 'none' };
+export const SUDO: Partial<Record<Profile, 'nopass' | 'pass' | 'tty' | 'none' | 'doas'>> = { sudonopass: 'nopass', sudopass: 'pass', sudotty: 'tty', sudonone: 'none', sudodoas: 'doas' };
 
 /** The sudoers file text of a sudo profile's account. */
 export function sudoersFor(account: string, kind: 'nopass' | 'pass' | 'tty' | 'none'): string {

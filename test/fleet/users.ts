@@ -2,7 +2,7 @@
 // reused afterwards. Each fleet authorizes its own client key in a per-fleet file so fleets that run
 // at the same time (a `fleet up` plus a test run) do not overwrite each other's keys.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sudoersFor } from './profiles';
@@ -18,7 +18,7 @@ export interface UserSpec {
   noisy: boolean;
   password: boolean;
   /** A sudo profile: its sudoers rule (profiles.ts SUDO). */
-  sudo?: 'nopass' | 'pass' | 'tty' | 'none';
+  sudo?: 'nopass' | 'pass' | 'tty' | 'none' | 'doas';
 }
 
 /** A ready account. */
@@ -35,6 +35,8 @@ export interface FleetUser {
   sudoPassword?: string;
   /** A sudo profile's sudoers file, removed again on stop. */
   sudoersFile?: string;
+  /** The account has a line in /etc/doas.conf, removed again on stop. */
+  doas?: boolean;
 }
 
 interface PasswdEntry {
@@ -116,7 +118,7 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
   if (spec.password) {
     password = randomBytes(12).toString('base64url');
     await runLocked('chpasswd', [], `${spec.name}:${password}\n`);
-  } else if (spec.sudo === 'pass') {
+  } else if (spec.sudo === 'pass' || spec.sudo === 'none') {
     // Quotes and spaces: the password must survive every layer as it is.
     sudoPassword = `p w'${randomBytes(9).toString('base64url')}"$`;
     await runLocked('chpasswd', [], `${spec.name}:${sudoPassword}\n`);
@@ -150,7 +152,9 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
   await writeOwned(keysFile, `# fleet dir: ${fleet.dir}\n${fleet.clientPublicKey} cronium-fleet-${fleet.id}\n`, 0o600, entry);
 
   let sudoersFile: string | undefined;
-  if (spec.sudo) {
+  if (spec.sudo === 'doas') {
+    addDoasLine(spec.name);
+  } else if (spec.sudo) {
     sudoersFile = `/etc/sudoers.d/cronium-fleet-${spec.name}`;
     const tmp = `${sudoersFile}.tmp`;
     await writeFile(tmp, sudoersFor(spec.name, spec.sudo), { mode: 0o440 });
@@ -158,5 +162,29 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
     await rename(tmp, sudoersFile);
   }
 
-  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile, ...(sudoPassword ? { sudoPassword } : {}), ...(sudoersFile ? { sudoersFile } : {}) };
+  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile, ...(sudoPassword ? { sudoPassword } : {}), ...(sudoersFile ? { sudoersFile } : {}), ...(spec.sudo === 'doas' ? { doas: true } : {}) };
+}
+
+/**
+ * opendoas reads one file, /etc/doas.conf: the sudodoas profile's account gets a line of its own
+ * there (marked with the account), removed again when its fleet stops.
+ */
+const DOAS_CONF = '/etc/doas.conf';
+const doasMark = (account: string) => `# cronium-fleet:${account}`;
+
+function addDoasLine(account: string): void {
+  const old = existsSync(DOAS_CONF) ? readFileSync(DOAS_CONF, 'utf8') : '';
+  if (old.includes(doasMark(account))) return;
+  writeFileSync(`${DOAS_CONF}.tmp`, `${old}${old && !old.endsWith('\n') ? '\n' : ''}permit nopass ${account} as root ${doasMark(account)}\n`, { mode: 0o600 });
+  renameSync(`${DOAS_CONF}.tmp`, DOAS_CONF);
+}
+
+/** Removes the fleet's lines from /etc/doas.conf (and the file, when nothing else is left in it). */
+export function removeDoasLines(accounts: string[]): void {
+  if (accounts.length === 0 || !existsSync(DOAS_CONF)) return;
+  const kept = readFileSync(DOAS_CONF, 'utf8')
+    .split('\n')
+    .filter((l) => l && !accounts.some((a) => l.endsWith(doasMark(a))));
+  if (kept.length === 0) rmSync(DOAS_CONF, { force: true });
+  else writeFileSync(DOAS_CONF, `${kept.join('\n')}\n`, { mode: 0o600 });
 }

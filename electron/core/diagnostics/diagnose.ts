@@ -20,6 +20,8 @@ import { channelProbesOf, type ProbeOutcome } from './channel-probes';
 import { CACHE_LOCATIONS, cacheProblem, lastReason, parseProbe, PROBE_COMMAND, probeScript, type ProbeFacts } from './remote-probe';
 import { LOCAL_CHECK_IDS, localChecks, type LocalSide } from './local-checks';
 import { runnerTargetFor, type TargetMatch } from './runner-target';
+import type { Elevation } from '../exec/elevation';
+import { runDirect } from '../exec/direct';
 
 /** One check of a report. */
 export type Check = z.infer<typeof CheckSchema>;
@@ -51,9 +53,11 @@ export interface DiagnoseOptions {
   hostName?: string;
   /** This machine's side (data dir, key files, runner artifacts); without it the report has only the host's checks. */
   local?: LocalSide;
+  /** The host's elevation setting: checked by becoming root once (`id -u`); undefined: not set. */
+  elevation?: { elevation: Elevation; setting: string } | { error: string; hint: string; setting: string | null };
 }
 
-const HOST_CHECK_IDS = ['dns', 'tcp', 'ssh', 'auth', 'shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock'] as const;
+const HOST_CHECK_IDS = ['dns', 'tcp', 'ssh', 'auth', 'shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock', 'elevation'] as const;
 /** Check ids, in report order: the host's, this machine's (local-checks.ts), then the runner, which needs both. */
 export const CHECK_IDS = [...HOST_CHECK_IDS, ...LOCAL_CHECK_IDS, 'runner'] as const;
 type CheckId = (typeof HOST_CHECK_IDS)[number] | 'runner';
@@ -70,6 +74,7 @@ const TITLES: Record<CheckId, string> = {
   sftp: 'SFTP subsystem',
   forwarding: 'TCP forwarding',
   clock: 'Clock skew',
+  elevation: 'Elevation (sudo/doas)',
   runner: 'Deployed runner',
 };
 
@@ -137,9 +142,10 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     checks.set('sftp', sftpCheck(sftp, noProbe));
     checks.set('forwarding', forwardingCheck(fwd, noProbe));
     checks.set('clock', clock);
+    checks.set('elevation', await elevationCheck(c, options.elevation, name, options.probeTimeoutMs ?? 20_000));
   } else {
     const why = checks.get('auth')?.status === 'fail' ? 'not logged in' : 'no SSH connection';
-    for (const id of ['shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock'] as const) checks.set(id, notChecked(id, why));
+    for (const id of ['shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock', 'elevation'] as const) checks.set(id, notChecked(id, why));
     checks.set('runner', runnerCheck(options.deployment, undefined, undefined, name, why));
   }
   const list: Check[] = [...HOST_CHECK_IDS].map((id) => checks.get(id) ?? notChecked(id, 'no result'));
@@ -152,6 +158,29 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     list.push(blocked ? check('runner', 'fail', `${blocked.detail}, so runs cannot use the runner (auto mode runs them directly); on the host: ${runner.detail}`, blocked.hint, runner.data) : runner);
   } else list.push(runner);
   return { status: worst(list), checks: list };
+}
+
+// ---- elevation ------------------------------------------------------------------------
+
+/** Becomes root once the way an elevated run would (direct mode's path, `id -u`). */
+async function elevationCheck(conn: SshConnection, how: DiagnoseOptions['elevation'], name: string, timeoutMs: number): Promise<Check> {
+  if (!how || how.setting === null) return check('elevation', 'pass', 'not set: runs asked to be elevated (run --sudo) are refused on this host', null, { setting: null });
+  if (how.setting === 'none') return check('elevation', 'pass', 'set to none: runs asked to be elevated are refused on this host', null, { setting: 'none' });
+  if ('error' in how) return check('elevation', 'fail', how.error, how.hint, { setting: how.setting });
+  let out = '';
+  const t0 = performance.now();
+  const outcome = await runDirect(
+    conn,
+    { runId: 0, jobId: 0, host: name, interpreter: 'sh', script: 'id -u', mode: 'direct', elevation: how.elevation, ...(how.elevation.password ? { secrets: [how.elevation.password] } : {}) },
+    { stdout: (b) => void (out += b.toString()), stderr: () => undefined, system: () => undefined },
+    AbortSignal.timeout(timeoutMs),
+    { t0, connectMs: 0, setupDeadline: t0 + timeoutMs, modeReason: null },
+  );
+  const ms = Math.round(performance.now() - t0);
+  if (outcome.status === 'succeeded' && out.trim() === '0') return check('elevation', 'pass', `${how.setting}: became root in ${ms} ms`, null, { setting: how.setting, ms });
+  if (outcome.errorCode === 'ELEVATION_FAILED') return check('elevation', 'fail', outcome.errorMessage ?? 'elevation failed', outcome.errorHint ?? null, { setting: how.setting });
+  if (outcome.status === 'succeeded') return check('elevation', 'fail', `${how.setting} ran the check, but as uid ${out.trim() || '?'}, not root`, `check what ${how.setting === 'doas' ? 'doas' : 'sudo'} does for this user on the host`, { setting: how.setting });
+  return check('elevation', 'warn', `not checked: ${outcome.errorMessage ?? outcome.status}`, null, { setting: how.setting });
 }
 
 // ---- connection checks ----------------------------------------------------------------

@@ -20,6 +20,8 @@ export interface DiagnosticsDeps {
   resolve: (name: string) => SshTarget;
   /** This machine's side (data dir, key files, runner artifacts), checked with every host. */
   local?: DiagnoseOptions['local'];
+  /** The host's elevation setting and what it needs (host-service elevationFor). */
+  elevation?: (name: string) => DiagnoseOptions['elevation'];
   /** Tuning for tests. */
   options?: Pick<DiagnoseOptions, 'lookup' | 'probeTimeoutMs' | 'stepTimeoutMs'>;
 }
@@ -40,6 +42,7 @@ export class DiagnosticsService {
       deployment: this.deployment(hostId),
       hostName: name,
       ...(this.deps.local ? { local: this.deps.local } : {}),
+      ...(this.deps.elevation ? { elevation: this.deps.elevation(name) } : {}),
     });
     const durationMs = Math.round(performance.now() - t0);
     const report: DiagnosticReport = { host: name, startedAt, durationMs, status, checks };

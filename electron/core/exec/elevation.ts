@@ -39,14 +39,6 @@ export function elevationMarkers(random: (bytes: number) => string = (n) => rand
   return { prompt: `[cronium-sudo-${random(12)}] `, marker: `@@cronium-elevated:${random(12)}` };
 }
 
-/** Checks a stored elevation password: one line, 1..1024 bytes. */
-export function elevationPasswordProblem(password: string): string | null {
-  if (password.length === 0) return 'is empty';
-  if (Buffer.byteLength(password) > 1024) return 'is longer than 1024 bytes';
-  if (/[\0\n\r]/.test(password)) return 'must be one line (no newline or NUL)';
-  return null;
-}
-
 /**
  * Splits a direct-mode run's stderr at the wrapper's marker: what comes before is sudo's
  * (lecture, prompts, refusal) and stays out of the log; what follows is the script's.

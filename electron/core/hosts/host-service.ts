@@ -282,6 +282,17 @@ export class HostService {
     return { elevation: { method: 'sudo', password } };
   }
 
+  /** The elevation setting with what elevationFor says, for diagnose. */
+  elevationCheckFor(name: string): { elevation: Elevation; setting: string } | { error: string; hint: string; setting: string | null } {
+    const setting = this.db.select({ elevation: hosts.elevation }).from(hosts).where(eq(hosts.name, name)).get()?.elevation ?? null;
+    if (setting === null || setting === 'none') return { error: '', hint: '', setting };
+    try {
+      return { ...this.elevationFor(name), setting };
+    } catch (e) {
+      return { error: `the sudo password of ${name} cannot be opened: ${(e as Error).message}`, hint: `store it again: cronium hosts set ${name} --elevation-password-stdin`, setting };
+    }
+  }
+
   /** A stored credential of a host, opened; undefined when none is stored. */
   secret(name: string, kind: CredentialKind): string | undefined {
     const row = this.db
