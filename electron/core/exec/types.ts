@@ -1,5 +1,6 @@
 /** The executor's interfaces: what a run needs, how it ends, and the seam for runner mode. */
 import type { SshConnection } from '../ssh/types';
+import type { Elevation } from './elevation';
 import type { Interpreter } from './prelude';
 
 /** Execution modes a job may ask for. */
@@ -42,7 +43,7 @@ export interface ExecRequest {
    * Run the script as root (elevation.ts). The password, if any, must be in `secrets` as well
    * (the worker adds it), so it is masked everywhere.
    */
-  elevation?: import('./elevation').Elevation;
+  elevation?: Elevation;
   /** Aborted when the app leaves the run without cancelling it (a detached run goes on on the host). */
   leave?: AbortSignal;
 }

@@ -138,6 +138,21 @@ export function HostFormDialog({ host, onClose, onSaved }: HostFormDialogProps) 
           </div>
           <TextField {...bind('password')} optional type="password" autoComplete="new-password" hint={passwordHint} disabled={clearPassword} />
           <TextField {...bind('passphrase')} optional type="password" autoComplete="new-password" hint={passphraseHint} disabled={clearPassphrase} />
+          <SelectField {...bind('elevation')} optional hint="How runs marked “as root” become root on this host.">
+            <option value="">Not set (runs as root are refused)</option>
+            <option value="sudo">sudo, no password (NOPASSWD)</option>
+            <option value="sudo-password">sudo with the user&rsquo;s password</option>
+            <option value="doas">doas, no password</option>
+            <option value="none">None (refuse runs as root)</option>
+          </SelectField>
+          {values.elevation === 'sudo-password' && (
+            <TextField
+              {...bind('elevationPassword')}
+              type="password"
+              autoComplete="new-password"
+              hint={host?.hasElevationPassword ? 'A sudo password is stored. Type a new one to replace it.' : 'The SSH user’s own password, which sudo asks for. Stored encrypted; never shown again.'}
+            />
+          )}
           {host?.hasPassword && (
             <div className="field field-check">
               <label>

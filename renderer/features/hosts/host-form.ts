@@ -9,7 +9,7 @@ import { ApiError, fieldErrors } from '../../api';
 import type { HostChange, NewHostInput } from '../../store';
 
 /** The form's fields, in display order. */
-export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'passphrase', 'tags', 'group', 'jump', 'password'] as const;
+export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'passphrase', 'tags', 'group', 'jump', 'password', 'elevation', 'elevationPassword'] as const;
 /** One field of the form. */
 export type FieldName = (typeof FIELDS)[number];
 
@@ -25,13 +25,15 @@ export const LABELS: Record<FieldName, string> = {
   group: 'Group',
   jump: 'Jump host',
   password: 'Password',
+  elevation: 'Elevation',
+  elevationPassword: 'Sudo password',
 };
 
 /** The form's values, as typed. */
 export type HostFormValues = Record<FieldName, string>;
 
 /** An empty form. */
-export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', passphrase: '', tags: '', group: '', jump: '', password: '' };
+export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', passphrase: '', tags: '', group: '', jump: '', password: '', elevation: '', elevationPassword: '' };
 
 /** A message per invalid field. */
 export type FormErrors = Partial<Record<FieldName, string>>;
@@ -73,6 +75,8 @@ export function toInput(values: HostFormValues): NewHostInput {
   // A password is taken as typed: leading or trailing spaces may be part of it.
   if (values.password) input.password = values.password;
   if (values.passphrase) input.passphrase = values.passphrase;
+  if (values.elevation) input.elevation = values.elevation as NonNullable<NewHostInput['elevation']>;
+  if (values.elevationPassword) input.elevationPassword = values.elevationPassword;
   return input;
 }
 
@@ -89,6 +93,8 @@ export function fromHost(h: Host): HostFormValues {
     group: h.group ?? '',
     jump: h.jump ?? '',
     password: '',
+    elevation: h.elevation ?? '',
+    elevationPassword: '',
   };
 }
 
@@ -123,6 +129,9 @@ export function toChange(h: Host, values: HostFormValues, useAgent: boolean, sec
   else if (secrets.clearPassword && h.hasPassword) change.password = null;
   if (values.passphrase) change.passphrase = values.passphrase;
   else if (secrets.clearPassphrase && h.hasPassphrase) change.passphrase = null;
+  const elevation = (values.elevation || null) as Host['elevation'];
+  if (elevation !== h.elevation) change.elevation = elevation;
+  if (values.elevationPassword) change.elevationPassword = values.elevationPassword;
   return change;
 }
 

@@ -144,6 +144,11 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
             </p>
           </div>
           <TextField id="run-timeout" label="Timeout (seconds)" optional inputMode="decimal" value={v.timeout} error={errors.timeout} placeholder="none" onChange={(e) => set('timeout', e.target.value)} />
+          <div className="field field-check">
+            <label title="sudo or doas, as each host's elevation setting says; hosts without one refuse the run">
+              <input id="run-elevated" type="checkbox" checked={v.elevated === true} onChange={(e) => set('elevated', e.target.checked)} /> Run as root
+            </label>
+          </div>
         </div>
         <div className={`field${errors.script ? ' field-invalid' : ''}`}>
           <label htmlFor="run-script" id="run-script-label">

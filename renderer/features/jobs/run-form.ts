@@ -13,6 +13,8 @@ export interface RunFormValues {
   script: string;
   /** Seconds, as typed; empty for none. */
   timeout: string;
+  /** Run the script as root, by each host's elevation setting (sudo/doas). */
+  elevated?: boolean;
 }
 
 /** A starting script per interpreter, so the editor is never a blank page. */
@@ -44,5 +46,6 @@ export function toRunArgs(v: RunFormValues): MethodArgs<'jobs.run'> {
   else args.tag = v.tag.trim();
   const t = v.timeout.trim();
   if (t) args.timeoutMs = Math.round(Number(t) * 1000);
+  if (v.elevated) args.elevated = true;
   return args;
 }

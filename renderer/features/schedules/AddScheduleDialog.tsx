@@ -33,6 +33,7 @@ export function AddScheduleDialog({ onClose, onAdded }: AddScheduleDialogProps) 
   const [interpreter, setInterpreter] = useState<Interpreter>('bash');
   const [script, setScript] = useState(SAMPLES.bash);
   const [overlap, setOverlap] = useState<'skip' | 'queue' | 'parallel'>('skip');
+  const [elevated, setElevated] = useState(false);
   const [catchup, setCatchup] = useState<'skip' | 'run-once'>('skip');
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [formError, setFormError] = useState<ErrorInfo | null>(null);
@@ -59,7 +60,7 @@ export function AddScheduleDialog({ onClose, onAdded }: AddScheduleDialogProps) 
       document.getElementById(`schedule-${Object.keys(local)[0]}`)?.focus();
       return;
     }
-    const input: NewScheduleInput = { name: name.trim(), cron: cron.trim(), tz: tz.trim() || 'UTC', script, interpreter, overlap, catchup };
+    const input: NewScheduleInput = { name: name.trim(), cron: cron.trim(), tz: tz.trim() || 'UTC', script, interpreter, overlap, catchup, ...(elevated ? { elevated: true } : {}) };
     if (target.startsWith('tag:')) input.tag = target.slice(4);
     else input.hosts = [target.slice(5)];
     setBusy(true);
@@ -125,6 +126,11 @@ export function AddScheduleDialog({ onClose, onAdded }: AddScheduleDialogProps) 
             <option value="queue">queue it</option>
             <option value="parallel">run in parallel</option>
           </SelectField>
+          <div className="field field-check">
+            <label title="sudo or doas, as each host's elevation setting says">
+              <input id="schedule-elevated" type="checkbox" checked={elevated} onChange={(e) => setElevated(e.target.checked)} /> Run as root
+            </label>
+          </div>
           <SelectField id="schedule-catchup" label="Missed while stopped" value={catchup} onChange={(e) => setCatchup(e.target.value as typeof catchup)}>
             <option value="skip">skip</option>
             <option value="run-once">run once</option>

@@ -418,6 +418,11 @@ export default function ScriptsView({ name: nameProp }: ScriptsViewProps = {}) {
                     onChange={(e) => set('name', e.target.value)}
                   />
                   <InterpreterField id="script-interpreter" value={draft.interpreter} onChange={onInterpreter} />
+                  <div className="field field-check">
+                    <label title="sudo or doas, as each host's elevation setting says">
+                      <input id="script-elevated" type="checkbox" checked={draft.elevated === true} onChange={(e) => set('elevated', e.target.checked)} /> Runs as root
+                    </label>
+                  </div>
                 </div>
                 <div className={`field${errors.body ? ' field-invalid' : ''}`}>
                   <label htmlFor="script-body">Script</label>

@@ -27,6 +27,8 @@ export interface ScriptDraft {
   interpreter: Interpreter;
   body: string;
   followups: FollowupRow[];
+  /** Its runs start as root (each host's elevation setting). */
+  elevated?: boolean;
 }
 
 /** Messages per field; follow-up rows by index. */
@@ -50,6 +52,7 @@ export function toDraft(s: SavedScript): ScriptDraft {
     name: s.name,
     interpreter: s.interpreter,
     body: s.body,
+    elevated: s.elevated,
     followups: s.followups.map((f) => ({
       on: f.on,
       script: f.script,
@@ -99,6 +102,7 @@ export function toSaveArgs(d: ScriptDraft): MethodArgs<'scripts.save'> {
       ...(f.target === 'hosts' ? { hosts: f.hosts } : {}),
       ...(f.target === 'tag' ? { tag: f.tag.trim() } : {}),
     })),
+    elevated: d.elevated === true,
   };
 }
 

@@ -53,6 +53,12 @@ test('an edit sends only what changed; null clears, secrets are replaced or clea
   assert.deepEqual(change, { name: 'web1', newName: 'web9', port: 2222, user: null, tags: ['prod'], group: null, useAgent: false, password: null });
   assert.equal('passphrase' in change, false, 'no passphrase is stored, so there is none to clear');
   assert.equal(toChange(h, { ...same, password: 'new' }, true, { clearPassword: true, clearPassphrase: false }).password, 'new', 'a typed password wins');
+  // Elevation: the setting and a typed sudo password; emptied, the setting is cleared.
+  assert.deepEqual(toChange(h, { ...same, elevation: 'sudo-password', elevationPassword: ' pw ' }, true, { clearPassword: false, clearPassphrase: false }), { name: 'web1', elevation: 'sudo-password', elevationPassword: ' pw ' });
+  const elevated: Host = { ...h, elevation: 'doas' };
+  assert.equal(fromHost(elevated).elevation, 'doas');
+  assert.deepEqual(toChange(elevated, { ...fromHost(elevated), elevation: '' }, true, { clearPassword: false, clearPassphrase: false }), { name: 'web1', elevation: null });
+  assert.deepEqual(toInput({ ...EMPTY_FORM, name: 'a', address: 'b', elevation: 'sudo' }).elevation, 'sudo');
 });
 
 test('a rename error (newName) lands on the Name field', () => {

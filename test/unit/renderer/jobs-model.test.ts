@@ -41,6 +41,7 @@ test('the Run form checks its fields and builds jobs.run arguments', () => {
   assert.deepEqual(Object.keys(validateRun({ ...base, target: 'tag', script: '  ', timeout: '-1' })).sort(), ['script', 'tag', 'timeout']);
   assert.deepEqual(toRunArgs({ ...base, hosts: ['a', 'b'], timeout: '1.5' }), { script: SAMPLES.bash, interpreter: 'bash', mode: 'auto', hosts: ['a', 'b'], timeoutMs: 1500 });
   assert.deepEqual(toRunArgs({ ...base, target: 'tag', tag: ' prod ', interpreter: 'python3', mode: 'direct', script: 'print(1)' }), { script: 'print(1)', interpreter: 'python3', mode: 'direct', tag: 'prod' });
+  assert.deepEqual(toRunArgs({ ...base, hosts: ['a'], elevated: true }), { script: SAMPLES.bash, interpreter: 'bash', mode: 'auto', hosts: ['a'], elevated: true });
 });
 
 test('a host-key error yields exactly its fingerprint; other errors none', () => {

@@ -22,8 +22,9 @@ const saved: SavedScript = {
 test('a saved script round-trips through the draft unchanged', () => {
   const d = toDraft(saved);
   assert.deepEqual(d.followups.map((f) => f.target), ['same', 'hosts', 'tag']);
-  assert.deepEqual(toSaveArgs(d), { name: 'backup', interpreter: 'bash', body: saved.body, followups: saved.followups });
+  assert.deepEqual(toSaveArgs(d), { name: 'backup', interpreter: 'bash', body: saved.body, followups: saved.followups, elevated: false });
   assert.equal(isDirty(d, saved), false);
+  assert.equal(isDirty({ ...d, elevated: true }, saved), true, 'marking it "runs as root" is a change');
   assert.equal(isDirty({ ...d, body: 'true\n' }, saved), true);
   assert.equal(isDirty({ ...d, followups: d.followups.slice(1) }, saved), true);
 });
