@@ -105,14 +105,14 @@ function has(cmd: string): boolean {
  * as a peer run: a job that fails, or is not done within the peers' limit (then cancelled), is a
  * recorded failure. The core is closed either way.
  */
-async function croniumRun(open: () => Core, hosts: string[], timeoutMs = PEER_TIMEOUT_MS): Promise<PeerRun> {
+export async function croniumRun(open: () => Core, hosts: string[], timeoutMs = PEER_TIMEOUT_MS, extra: { mode?: 'direct' | 'runner'; elevated?: boolean; command?: string } = {}): Promise<PeerRun> {
   const core = open();
   let worker: Worker | undefined;
   let detach: (() => void) | undefined;
   try {
     const t0 = performance.now();
-    const { jobId } = await call(core.dispatch, 'jobs.run', { hosts, command: 'true', mode: 'direct', concurrency: 50 }, ctx);
-    worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5 });
+    const { jobId } = await call(core.dispatch, 'jobs.run', { hosts, command: extra.command ?? 'true', mode: extra.mode ?? 'direct', concurrency: 50, ...(extra.elevated ? { elevated: true } : {}) }, ctx);
+    worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5, ...core.runHooks });
     detach = core.jobs.attach(worker);
     worker.start();
     for (;;) {

@@ -20,6 +20,8 @@
  *   parts of runner mode's per-run check (each host hash tool on the cached binary);
  * - fan-out (fanout.ts, needs root): 10, 50 and 100 hosts against `xargs -P 50 ssh`,
  *   parallel-ssh and Ansible; and scheduling jitter;
+ * - elevation (elevation.ts, needs root): fan-out as root through real sudo (NOPASSWD, and a
+ *   stored password) against the same fan-out without it, and parallel-ssh with `sudo -n`;
  * - live logs (live.ts, needs root, a build and Chromium): line-to-event latency in an API
  *   client at 10 and 1,000 lines/s, line-to-xterm latency in the browser, the job view's frame
  *   rate at 10 MB/s, and 100 MB throughput with the app's peak RSS;
@@ -35,6 +37,7 @@ import { benchDeploy } from './deploy';
 import { benchLive } from './live';
 import { benchRunner } from './runner';
 import { benchFanout, fanoutRows } from './fanout';
+import { benchElevation } from './elevation';
 import { benchSsh } from './ssh';
 import { benchStore } from './store';
 import { failedRow, iqr, peerBaseline, renderTable, stats, type BenchContext, type Row } from './table';
@@ -226,6 +229,12 @@ await area('fan-out (Ansible takes most of it)', async () => {
   const fan = await benchFanout();
   if ('skipped' in fan) rows.push({ name: 'fan-out and scheduling jitter', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${fan.skipped}` });
   else rows.push(...fanoutRows(fan));
+});
+
+await area('elevation: fan-out with sudo', async () => {
+  const el = await benchElevation();
+  if ('skipped' in el) rows.push({ name: 'fan-out with sudo', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${el.skipped}` });
+  else rows.push(...el);
 });
 
 await area('live logs, browser, throughput', async () => {
