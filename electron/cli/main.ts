@@ -12,7 +12,7 @@ import { registerHosts } from './commands/hosts';
 import { registerJobs } from './commands/jobs';
 import { registerScripts } from './commands/scripts';
 import { registerVars } from './commands/vars';
-import { registerRun } from './commands/run';
+import { registerPush, registerRun } from './commands/run';
 import { registerRunner } from './commands/runner';
 import { registerSchedules } from './commands/schedules';
 import { registerSettings } from './commands/settings';
@@ -35,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerHosts(program, ctx);
   registerDiagnose(program, ctx);
   registerRun(program, ctx);
+  registerPush(program, ctx);
   registerSchedules(program, ctx);
   registerSettings(program, ctx);
   registerJobs(program, ctx);

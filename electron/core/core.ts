@@ -104,7 +104,7 @@ export interface Services {
    * variables a run's host sees, follow-ups fired in the transaction that ends a run, and the
    * recovery sweep of follow-ups a crash left unfired.
    */
-  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'elevation' | 'finalized' | 'recovered'>>;
+  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'elevation' | 'blobDir' | 'finalized' | 'recovered'>>;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -168,7 +168,7 @@ export function openCore(options: CoreOptions): Core {
       queue,
       logs,
       executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers }) }),
-      jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit }),
+      jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobDir: join(dataDir, 'blobs') }),
       schedules: new ScheduleService(store, audit),
       settings: new SettingsService(store.sqlite, audit, events),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
@@ -180,6 +180,7 @@ export function openCore(options: CoreOptions): Core {
       followups,
       runHooks: {
         secrets: (_job, run) => vars.secretValuesFor(run.hostId),
+        blobDir: join(dataDir, 'blobs'),
         elevation: (host) => {
           try {
             return hosts.elevationFor(host);

@@ -399,6 +399,34 @@ export const VariableView = z.object({
 /** A variable as clients see it. */
 export type VariableView = z.infer<typeof VariableView>;
 
+/** What `jobs.push` takes: a file on the app's machine, where it goes, and on which hosts. */
+export const JobPushArgs = z
+  .strictObject({
+    /** An absolute path on the machine that runs Cronium. */
+    path: z.string().min(1).max(4096),
+    hosts: z.array(HostName).min(1, { error: 'name at least one host' }).max(10_000).optional(),
+    tag: Tag.optional(),
+    /** Absolute path on the hosts; ending in "/": into that directory under the file's name; "{host}" becomes each host's name. */
+    to: z
+      .string()
+      .min(2)
+      .max(4096)
+      .regex(/^\/[^\0\n]*$/, { error: 'must be an absolute path (starting with /), one line' })
+      .refine((p) => !p.split('/').includes('..'), { error: 'must not contain ".."' }),
+    /** Permission bits (default 0644). */
+    mode: z.int().min(0).max(0o7777).optional(),
+    /** user or user:group on the hosts (needs root: with elevated, or the SSH user itself). */
+    owner: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/, { error: 'must be user or user:group' })
+      .optional(),
+    /** Write it as root (each host's elevation setting). */
+    elevated: z.boolean().default(false),
+    concurrency: z.int().min(1).max(10_000).optional(),
+    retries: z.int().min(0).max(10).default(0),
+  })
+  .refine((a) => (a.hosts !== undefined) !== (a.tag !== undefined), { error: 'give hosts or a tag', path: ['hosts'] });
+
 /** What `jobs.run` takes: hosts (by names or a tag) and a script body or a command. */
 export const JobRunArgs = z
   .strictObject({
@@ -476,7 +504,7 @@ export const RunView = z.object({
 /** A job as listed. */
 export const JobSummary = z.object({
   id: z.int(),
-  kind: z.enum(['adhoc', 'schedule', 'followup']),
+  kind: z.enum(['adhoc', 'schedule', 'followup', 'push']),
   status: JobStatus,
   interpreter: Interpreter,
   mode: ExecMode,
@@ -756,6 +784,7 @@ export const methods = {
     'Runs per host that finished since a time (default 30 days): counts by status, success rate, mean duration.',
   ),
   'jobs.run': method(JobRunArgs, z.object({ jobId: z.int(), runIds: z.array(z.int()) }), 'Queues a job: one run per host (by names or a tag) of a script body or a command; the worker of the app runs it.'),
+  'jobs.push': method(JobPushArgs, z.object({ jobId: z.int(), runIds: z.array(z.int()) }), 'Queues a push job: one file from this machine to a path on each host (hosts or a tag), verified by SHA-256, written atomically, skipped where the host already has it.'),
   'jobs.list': method(
     z
       .strictObject({

@@ -45,6 +45,9 @@ export const ERROR_CODES = [
   // The host's file system for the runner's cache and spools is full.
   'HOST_DISK_FULL',
   'ELEVATION_FAILED',
+  // cronium push: the file could not be put in place on a host; or what landed is not what was sent.
+  'PUSH_FAILED',
+  'PUSH_VERIFY_FAILED',
   // Runtime helpers (the helper API, its tokens and transports).
   'HELPER_TOKEN_INVALID',
   'HELPER_TOKEN_EXPIRED',
@@ -101,6 +104,8 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   FOLLOWUP_LOOP: 'remove the follow-up that leads back to a script of the chain (cronium scripts show SCRIPT lists them)',
   ELEVATION_FAILED:
     "sudo (or doas) refused to run the script as root, and the script did not run: check the host's elevation setting (cronium hosts set NAME --elevation ...), its stored sudo password, and the host's sudoers rules (cronium diagnose NAME checks them)",
+  PUSH_FAILED: "the file could not be put in place on the host: the message says which step failed (the target's directory, permissions, the upload, or setting mode and owner); nothing was replaced, and the temporaries were removed",
+  PUSH_VERIFY_FAILED: "what landed on the host is not what was sent (its SHA-256 differs): nothing was replaced; push again, and check the host's disk and memory if it repeats",
   HOST_DISK_FULL: "the host's disk is full where the runner keeps its cache and its runs' logs (~/.cache/cronium, or the location cronium diagnose NAME shows): free space there, or run with --mode direct, which keeps nothing on the host",
   CONNECTION_LOST: 'the connection to the host dropped while the script ran, so its end is unknown here: runner mode stops such a script (run with --detach to let it finish and be reattached), direct mode ends it at its next write; check the network, then cronium diagnose NAME',
   DISCONNECTED: 'the connection dropped: it is re-established on its own; check the state (e.g. cronium jobs show ID) before trying again',

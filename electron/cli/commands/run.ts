@@ -9,6 +9,7 @@
  * output prefixed `host | `, with --json one more line per follow-up run, after the job's
  * own, with parentJobId and trigger). The exit code stays the job's own.
  */
+import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type Database from 'better-sqlite3';
@@ -348,7 +349,7 @@ function printChunk(prefix: Prefixer, host: string, c: LogChunk): void {
 
 /** The call that queues a job: a new one (`jobs.run`) or a re-run of an earlier one (`jobs.rerun`). */
 export interface StartJob {
-  method: 'jobs.run' | 'jobs.rerun';
+  method: 'jobs.run' | 'jobs.rerun' | 'jobs.push';
   args: Record<string, unknown>;
 }
 
@@ -497,5 +498,38 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ...(o.sudo ? { elevated: true } : {}),
       };
       await executeJob(ctx, { method: 'jobs.run', args }, args.concurrency);
+    });
+}
+
+/** Registers `push`: one file to many hosts, verified and atomic, as a job like any run. */
+export function registerPush(program: Command, ctx: CliContext): void {
+  program
+    .command('push')
+    .description('send a file to hosts: written atomically (temp + rename), SHA-256 verified on each host, skipped where it is already there')
+    .argument('<file>', 'the file to send')
+    .requiredOption('--to <path>', 'absolute path on the hosts ("/etc/app/" puts it in that directory under its own name; {host} becomes each host\'s name)')
+    .option('--host <name>', 'a host (repeatable)', collect, [])
+    .option('--tag <tag>', 'every host with this tag')
+    .option('--mode <octal>', 'permission bits on the hosts', '0644')
+    .option('--owner <user[:group]>', 'owner on the hosts (needs --sudo, unless it is the SSH user)')
+    .option('--sudo', "write it as root, by each host's elevation setting")
+    .option('--concurrency <n>', 'hosts at once')
+    .option('--retries <n>', 'retries of connection failures', '0')
+    .action(async (file: string, o: { to: string; host: string[]; tag?: string; mode: string; owner?: string; sudo?: boolean; concurrency?: string; retries: string }) => {
+      if (!/^0?[0-7]{3,4}$/.test(o.mode)) throw fieldError('mode', `"${o.mode}" is not an octal mode like 0644 or 755`);
+      if (o.concurrency !== undefined && !/^\d+$/.test(o.concurrency)) throw fieldError('concurrency', `"${o.concurrency}" is not a whole number`);
+      if (!/^\d+$/.test(o.retries)) throw fieldError('retries', `"${o.retries}" is not a whole number`);
+      const args = {
+        path: resolve(file),
+        ...(o.host.length ? { hosts: o.host } : {}),
+        ...(o.tag ? { tag: o.tag } : {}),
+        to: o.to,
+        mode: parseInt(o.mode, 8),
+        ...(o.owner ? { owner: o.owner } : {}),
+        ...(o.sudo ? { elevated: true } : {}),
+        ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
+        retries: Number(o.retries),
+      };
+      await executeJob(ctx, { method: 'jobs.push', args }, args.concurrency);
     });
 }

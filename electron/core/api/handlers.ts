@@ -47,6 +47,7 @@ export function createHandlers(core: Services): Handlers {
     'jobs.compare': ({ id, ...opts }) => core.jobs.compare(id, opts),
     'jobs.diff': ({ runId, against, ...opts }) => core.jobs.diff(runId, against, opts),
     'jobs.rerun': (args, ctx) => core.jobs.rerunJob(args, ctx.door),
+    'jobs.push': (args, ctx) => core.jobs.push(args, ctx.door),
     'schedules.add': (a) =>
       core.schedules.add({
         name: a.name,

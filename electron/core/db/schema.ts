@@ -147,7 +147,7 @@ export const jobs = sqliteTable(
   'jobs',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    kind: text('kind', { enum: ['adhoc', 'schedule', 'followup'] }).notNull(),
+    kind: text('kind', { enum: ['adhoc', 'schedule', 'followup', 'push'] }).notNull(),
     scheduleId: integer('schedule_id').references(() => schedules.id, { onDelete: 'set null' }),
     parentJobId: integer('parent_job_id').references((): AnySQLiteColumn => jobs.id, { onDelete: 'set null' }),
     scriptId: integer('script_id').references(() => scripts.id, { onDelete: 'set null' }),
@@ -170,6 +170,8 @@ export const jobs = sqliteTable(
     secretNames: text('secret_names', { mode: 'json' }),
     // Its runs start the script as root through each host's elevation setting.
     elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
+    // A push job (kind 'push'): the file sent to every host, JSON { name, sha256, size, to, mode, owner? }; its bytes are blobs/<sha256> in the data dir.
+    push: text('push', { mode: 'json' }),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).

@@ -5,8 +5,13 @@
  * see cancels at their next heartbeat (see requestCancel).
  */
 import type Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import type { JobComparison, JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
+import type { JobComparison, JobPushArgs, JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
 import { CroniumError, fieldError, hintFor } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { HostService } from '../hosts/host-service';
@@ -15,6 +20,11 @@ import type { JobQueue, NewJob } from '../queue/job-queue';
 import { OutputCompare, type CompareOptions } from './compare';
 import { validateEnv } from './prelude';
 import { requestCancel, type Worker } from './worker';
+
+/** What jobs.push takes. */
+type PushArgs = z.output<typeof JobPushArgs>;
+/** The largest file `cronium push` sends. */
+export const MAX_PUSH_BYTES = 2 * 1024 ** 3;
 
 type RunArgs = z.output<typeof JobRunArgs>;
 type Door = 'cli' | 'desktop' | 'headless';
@@ -73,7 +83,7 @@ export class ExecService {
   private readonly outputs: OutputCompare;
 
   constructor(
-    private readonly deps: { db: Database.Database; queue: JobQueue; logs: LogService; hosts: HostService; audit: AuditLog },
+    private readonly deps: { db: Database.Database; queue: JobQueue; logs: LogService; hosts: HostService; audit: AuditLog; blobDir: string },
   ) {
     this.db = deps.db;
     this.outputs = new OutputCompare({ db: deps.db, logs: deps.logs });
@@ -117,21 +127,7 @@ export class ExecService {
     if (args.command !== undefined && args.interpreter !== 'bash' && args.interpreter !== 'sh') {
       throw fieldError('interpreter', 'a command runs in a shell (bash or sh): use a script for python3 or node');
     }
-    let hosts: { id: number; name: string }[];
-    if (args.tag) {
-      hosts = this.deps.hosts.list({ tag: args.tag }).map((h) => ({ id: h.id, name: h.name }));
-      if (hosts.length === 0) throw fieldError('tag', `no host has the tag "${args.tag}"`, 'see the tags with: cronium hosts list');
-    } else {
-      const names = [...new Set(args.hosts ?? [])];
-      hosts = names.map((n) => {
-        try {
-          const h = this.deps.hosts.get(n);
-          return { id: h.id, name: h.name };
-        } catch {
-          throw fieldError('hosts', `no host named "${n}"`, 'add it with: cronium hosts add');
-        }
-      });
-    }
+    const hosts = this.targetHosts(args);
     const job: NewJob = {
       kind: 'adhoc',
       requestedBy: door,
@@ -164,13 +160,96 @@ export class ExecService {
     return { jobId, runIds };
   }
 
+  /** The hosts a job names: by names (each must exist) or every host with a tag. */
+  private targetHosts(args: { hosts?: string[] | undefined; tag?: string | undefined }): { id: number; name: string }[] {
+    let hosts: { id: number; name: string }[];
+    if (args.tag) {
+      hosts = this.deps.hosts.list({ tag: args.tag }).map((h) => ({ id: h.id, name: h.name }));
+      if (hosts.length === 0) throw fieldError('tag', `no host has the tag "${args.tag}"`, 'see the tags with: cronium hosts list');
+    } else {
+      const names = [...new Set(args.hosts ?? [])];
+      hosts = names.map((n) => {
+        try {
+          const h = this.deps.hosts.get(n);
+          return { id: h.id, name: h.name };
+        } catch {
+          throw fieldError('hosts', `no host named "${n}"`, 'add it with: cronium hosts add');
+        }
+      });
+    }
+    return hosts;
+  }
+
+  /**
+   * Queues a push job: the file at `path` (on this machine) to `to` on every host, one run per
+   * host (push.ts). The file's bytes are kept as blobs/<sha256> in the data dir, so that any
+   * worker can send them and a re-run sends the same bytes.
+   */
+  async push(args: PushArgs, door: Door): Promise<{ jobId: number; runIds: number[] }> {
+    if (!isAbsolute(args.path)) throw fieldError('path', 'must be an absolute path on the machine that runs Cronium');
+    let st;
+    try {
+      st = statSync(args.path);
+    } catch (e) {
+      throw fieldError('path', `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the file name');
+    }
+    if (!st.isFile()) throw fieldError('path', 'is not a regular file', 'push one file; pack a directory with tar first');
+    if (st.size > MAX_PUSH_BYTES) throw fieldError('path', `is ${st.size} bytes, larger than the limit of ${MAX_PUSH_BYTES}`);
+    const name = basename(args.path);
+    const to = args.to.endsWith('/') ? `${args.to}${name}` : args.to;
+    const hosts = this.targetHosts(args);
+    // Hash while copying into the blob store; the copy is renamed into place under its hash.
+    mkdirSync(this.deps.blobDir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.deps.blobDir, `.incoming-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        createReadStream(args.path),
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            hash.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        createWriteStream(tmp, { mode: 0o600 }),
+      );
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw fieldError('path', `cannot be read: ${(e as Error).message}`);
+    }
+    const sha256 = hash.digest('hex');
+    renameSync(tmp, join(this.deps.blobDir, sha256));
+    const mode = args.mode ?? 0o644;
+    const push = { name, sha256, size, to, mode, ...(args.owner ? { owner: args.owner } : {}) };
+    const job: NewJob = {
+      kind: 'push',
+      requestedBy: door,
+      interpreter: 'sh',
+      scriptBody: `# cronium push ${name} (${size} bytes, sha256 ${sha256}) to ${to}, mode ${mode.toString(8)}${args.owner ? `, owner ${args.owner}` : ''}\n`,
+      mode: 'direct',
+      hosts,
+      target: args.tag ? { tags: [args.tag] } : { hosts: hosts.map((h) => h.name) },
+      ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+      maxAttempts: args.retries + 1,
+      elevated: args.elevated === true,
+      push,
+    };
+    const jobId = this.deps.queue.enqueue(job);
+    const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
+    this.deps.audit.record('job.push', String(jobId), { hosts: hosts.map((h) => h.name), file: name, sha256, bytes: size, to, ...(args.elevated ? { elevated: true } : {}) });
+    for (const w of this.workers) w.poke();
+    return { jobId, runIds };
+  }
+
   /**
    * Runs a finished job's script again, as it ran (script, interpreter, mode, timeout, env,
    * input, helper scopes), on some of its hosts: a new ad-hoc job.
    */
   rerun(jobId: number, hostNames: string[], door: Door): { jobId: number; runIds: number[] } {
     const j = this.db.prepare('select * from jobs where id = ?').get(jobId) as
-      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null; elevated: number }
+      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null; elevated: number; kind: NewJob['kind']; push: string | null }
       | undefined;
     if (!j) throw new CroniumError('NOT_FOUND', `no job ${jobId}`, 'list jobs with: cronium jobs list');
     const ran = new Set(this.db.prepare('select host_name from runs where job_id = ?').pluck().all(jobId) as string[]);
@@ -186,7 +265,8 @@ export class ExecService {
       }
     });
     const job: NewJob = {
-      kind: 'adhoc',
+      kind: j.kind === 'push' ? 'push' : 'adhoc',
+      ...(j.push !== null ? { push: JSON.parse(j.push) as NonNullable<NewJob['push']> } : {}),
       requestedBy: door,
       interpreter: j.interpreter,
       scriptBody: j.script_body,

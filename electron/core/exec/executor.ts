@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
 import type { SshConnection, SshPool, SshTarget } from '../ssh/types';
 import { runDirect } from './direct';
+import { runPush } from './push';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerMode } from './types';
 
 /** Why `auto` runs in direct mode when no runner mode is plugged in. */
@@ -76,6 +77,7 @@ export class Executor {
       cancel.removeEventListener('abort', onCancel);
     }
     const connectMs = performance.now() - t0;
+    if (req.push) return runPush(conn, req, req.push, sinks, cancel, { t0, connectMs });
     let modeReason: string | null = null;
     if (req.mode === 'runner' || req.mode === 'auto' || req.reattach) {
       const runner = this.opts.runner;

@@ -1,6 +1,7 @@
 /** The executor's interfaces: what a run needs, how it ends, and the seam for runner mode. */
 import type { SshConnection } from '../ssh/types';
 import type { Elevation } from './elevation';
+import type { PushSpec } from './push';
 import type { Interpreter } from './prelude';
 
 /** Execution modes a job may ask for. */
@@ -44,6 +45,8 @@ export interface ExecRequest {
    * (the worker adds it), so it is masked everywhere.
    */
   elevation?: Elevation;
+  /** A push job's run: send this file instead of running a script (push.ts). */
+  push?: PushSpec;
   /** Aborted when the app leaves the run without cancelling it (a detached run goes on on the host). */
   leave?: AbortSignal;
 }

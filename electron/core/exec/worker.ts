@@ -20,6 +20,8 @@ import type { ClaimedRun, JobQueue } from '../queue/job-queue';
 import type { Executor } from './executor';
 import type { Interpreter } from './prelude';
 import type { Elevation } from './elevation';
+import type { PushSpec } from './push';
+import { join } from 'node:path';
 import type { ExecMode, ExecOutcome } from './types';
 import { maskSecretsInValue } from '../logs/secret-masker';
 
@@ -47,6 +49,8 @@ export interface WorkerOptions {
   graceMs?: number;
   /** Secret values to mask in a run's output (the secret masking hook: the secret variables its host sees). */
   secrets?: (job: JobRow, run: ClaimedRun) => readonly string[];
+  /** Where push jobs' files are (blobs/<sha256> in the data dir). */
+  blobDir?: string;
   /** How an elevated job's run becomes root on its host, or why it cannot (the run then fails ELEVATION_FAILED). */
   elevation?: (hostName: string) => { elevation: Elevation } | { error: string; hint: string };
   /**
@@ -75,6 +79,7 @@ export interface JobRow {
   input: string | null;
   status: string;
   elevated: number;
+  push: string | null;
 }
 
 interface InFlight {
@@ -324,7 +329,7 @@ export class Worker {
 
   private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
     const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
-    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated from jobs where id = ?').get(run.jobId) as JobRow | undefined;
+    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push from jobs where id = ?').get(run.jobId) as JobRow | undefined;
     if (!job) return;
     const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
     const el = job.elevated === 1 ? (this.opts.elevation?.(run.hostName) ?? { error: 'this process cannot elevate runs', hint: 'run it from the app, serve or the CLI' }) : undefined;
@@ -370,6 +375,7 @@ export class Worker {
         ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
         ...(elevation ? { elevation } : {}),
+        ...(job.push !== null ? { push: pushSpec(job.push, run.hostName, this.opts.blobDir ?? '') } : {}),
         mode: job.mode,
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,
@@ -477,4 +483,10 @@ export class Worker {
     });
     this.opts.onRunEnd?.(run, outcome);
   }
+}
+
+/** A push job's file for one run: its blob, and `{host}` in the target path as the run's host name. */
+function pushSpec(json: string, host: string, blobDir: string): PushSpec {
+  const p = JSON.parse(json) as Omit<PushSpec, 'blob'>;
+  return { ...p, to: p.to.split('{host}').join(host), blob: join(blobDir, p.sha256) };
 }
