@@ -4,6 +4,7 @@
  * transport and forward `events` to their clients.
  */
 import { join } from 'node:path';
+import { BlobStore } from './blobs/blob-store';
 import { createDispatcher, type Dispatch } from './api/dispatcher';
 import { createHandlers } from './api/handlers';
 import { DiagnosticsService } from './diagnostics/diagnostics-service';
@@ -104,7 +105,7 @@ export interface Services {
    * variables a run's host sees, follow-ups fired in the transaction that ends a run, and the
    * recovery sweep of follow-ups a crash left unfired.
    */
-  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'elevation' | 'blobDir' | 'finalized' | 'recovered'>>;
+  runHooks: Required<Pick<WorkerOptions, 'secrets' | 'elevation' | 'blobPath' | 'finalized' | 'recovered'>>;
 }
 
 /** The opened core: its services, the dispatcher over them, and close. */
@@ -129,6 +130,9 @@ export function openCore(options: CoreOptions): Core {
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
     const ssh = new Ssh2Pool(hostKeys, poolOptions);
     const hosts = new HostService(store.db, secrets, events, audit);
+    const blobs = new BlobStore(join(dataDir, 'blobs'));
+    // Files of push jobs that retention removed go with them.
+    blobs.prune(new Set(store.sqlite.prepare("select distinct json_extract(push, '$.sha256') from jobs where push is not null").pluck().all() as string[]));
     const queue = new JobQueue(store);
     const logs = new LogService(store);
     const keys = new InstallationKeys(dataDir);
@@ -168,7 +172,7 @@ export function openCore(options: CoreOptions): Core {
       queue,
       logs,
       executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers }) }),
-      jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobDir: join(dataDir, 'blobs') }),
+      jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobs }),
       schedules: new ScheduleService(store, audit),
       settings: new SettingsService(store.sqlite, audit, events),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
@@ -180,7 +184,7 @@ export function openCore(options: CoreOptions): Core {
       followups,
       runHooks: {
         secrets: (_job, run) => vars.secretValuesFor(run.hostId),
-        blobDir: join(dataDir, 'blobs'),
+        blobPath: (sha) => blobs.pathOf(sha),
         elevation: (host) => {
           try {
             return hosts.elevationFor(host);

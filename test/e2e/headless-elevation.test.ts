@@ -3,12 +3,14 @@
  * test fleet with real sudo, subnet 111): the host's Edit form sets "sudo with the user's
  * password" and takes the password (which never comes back to the page), the Run form's "Run as
  * root" runs the script as root there, and a host without a setting refuses it with
- * ELEVATION_FAILED and the command that fixes it.
+ * ELEVATION_FAILED and the command that fixes it; "Send a file" pushes a file as root.
  * Needs a build, resources/runner, root (the fleet's addresses and sudoers) and Debian's Chromium.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../fleet/fleet';
 import { cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
@@ -103,4 +105,32 @@ test('a host without an elevation setting refuses Run as root with ELEVATION_FAI
   await eventually(async () => assert.match(await panel.innerText(), /ELEVATION_FAILED/), 30_000);
   await eventually(async () => assert.match(await panel.innerText(), /cronium hosts set plain --elevation/));
   assert.deepEqual(pageProblems, []);
+});
+
+test('"Send a file" on the Run form pushes a file as root into a root-only directory, verified', async () => {
+  const pg = p();
+  const dir = await mkdtemp(join(tmpdir(), 'cronium-e2e-push-'));
+  const src = join(dir, 'app.conf');
+  await writeFile(src, 'key = value\n');
+  const dest = `${dir}-root`;
+  await mkdir(dest, { mode: 0o755 });
+  try {
+    await pg.evaluate('location.hash = "#jobs/new"');
+    await pg.getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
+    await pg.getByLabel('Send a file').check();
+    await pg.getByLabel('Hosts', { exact: true }).selectOption(['pw']);
+    await pg.getByLabel('File on this computer').fill(src);
+    await pg.getByLabel('Destination on the hosts').fill(`${dest}/`);
+    await pg.getByLabel('Mode').fill('0600');
+    await pg.getByLabel('Run as root').check();
+    await pg.getByRole('button', { name: 'Send', exact: true }).click();
+    await pg.waitForURL(/#jobs\/\d+$/);
+    await eventually(async () => assert.match(await pg.locator('.terminal-box .xterm-rows').innerText(), /verified on the host/), 30_000);
+    assert.equal(await readFile(join(dest, 'app.conf'), 'utf8'), 'key = value\n');
+    const st = await stat(join(dest, 'app.conf'));
+    assert.deepEqual([st.uid, st.mode & 0o7777], [0, 0o600]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await rm(dest, { recursive: true, force: true });
+  }
 });

@@ -5,15 +5,11 @@
  * see cancels at their next heartbeat (see requestCancel).
  */
 import type Database from 'better-sqlite3';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import type { JobComparison, JobPushArgs, JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
 import { CroniumError, fieldError, hintFor } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
+import type { BlobStore } from '../blobs/blob-store';
 import type { HostService } from '../hosts/host-service';
 import type { LogService } from '../logs/log-service';
 import type { JobQueue, NewJob } from '../queue/job-queue';
@@ -23,8 +19,6 @@ import { requestCancel, type Worker } from './worker';
 
 /** What jobs.push takes. */
 type PushArgs = z.output<typeof JobPushArgs>;
-/** The largest file `cronium push` sends. */
-export const MAX_PUSH_BYTES = 2 * 1024 ** 3;
 
 type RunArgs = z.output<typeof JobRunArgs>;
 type Door = 'cli' | 'desktop' | 'headless';
@@ -83,7 +77,7 @@ export class ExecService {
   private readonly outputs: OutputCompare;
 
   constructor(
-    private readonly deps: { db: Database.Database; queue: JobQueue; logs: LogService; hosts: HostService; audit: AuditLog; blobDir: string },
+    private readonly deps: { db: Database.Database; queue: JobQueue; logs: LogService; hosts: HostService; audit: AuditLog; blobs: BlobStore },
   ) {
     this.db = deps.db;
     this.outputs = new OutputCompare({ db: deps.db, logs: deps.logs });
@@ -186,41 +180,10 @@ export class ExecService {
    * worker can send them and a re-run sends the same bytes.
    */
   async push(args: PushArgs, door: Door): Promise<{ jobId: number; runIds: number[] }> {
-    if (!isAbsolute(args.path)) throw fieldError('path', 'must be an absolute path on the machine that runs Cronium');
-    let st;
-    try {
-      st = statSync(args.path);
-    } catch (e) {
-      throw fieldError('path', `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the file name');
-    }
-    if (!st.isFile()) throw fieldError('path', 'is not a regular file', 'push one file; pack a directory with tar first');
-    if (st.size > MAX_PUSH_BYTES) throw fieldError('path', `is ${st.size} bytes, larger than the limit of ${MAX_PUSH_BYTES}`);
-    const name = basename(args.path);
-    const to = args.to.endsWith('/') ? `${args.to}${name}` : args.to;
+    // The hosts first: a bad name is refused before a large file is copied.
     const hosts = this.targetHosts(args);
-    // Hash while copying into the blob store; the copy is renamed into place under its hash.
-    mkdirSync(this.deps.blobDir, { recursive: true, mode: 0o700 });
-    const tmp = join(this.deps.blobDir, `.incoming-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-      await pipeline(
-        createReadStream(args.path),
-        new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            hash.update(chunk);
-            size += chunk.length;
-            cb(null, chunk);
-          },
-        }),
-        createWriteStream(tmp, { mode: 0o600 }),
-      );
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw fieldError('path', `cannot be read: ${(e as Error).message}`);
-    }
-    const sha256 = hash.digest('hex');
-    renameSync(tmp, join(this.deps.blobDir, sha256));
+    const { name, sha256, size } = await this.deps.blobs.add(args.path);
+    const to = args.to.endsWith('/') ? `${args.to}${name}` : args.to;
     const mode = args.mode ?? 0o644;
     const push = { name, sha256, size, to, mode, ...(args.owner ? { owner: args.owner } : {}) };
     const job: NewJob = {

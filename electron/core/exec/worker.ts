@@ -21,7 +21,6 @@ import type { Executor } from './executor';
 import type { Interpreter } from './prelude';
 import type { Elevation } from './elevation';
 import type { PushSpec } from './push';
-import { join } from 'node:path';
 import type { ExecMode, ExecOutcome } from './types';
 import { maskSecretsInValue } from '../logs/secret-masker';
 
@@ -49,8 +48,8 @@ export interface WorkerOptions {
   graceMs?: number;
   /** Secret values to mask in a run's output (the secret masking hook: the secret variables its host sees). */
   secrets?: (job: JobRow, run: ClaimedRun) => readonly string[];
-  /** Where push jobs' files are (blobs/<sha256> in the data dir). */
-  blobDir?: string;
+  /** Where a push job's file is (the data dir's blob store). */
+  blobPath?: (sha256: string) => string;
   /** How an elevated job's run becomes root on its host, or why it cannot (the run then fails ELEVATION_FAILED). */
   elevation?: (hostName: string) => { elevation: Elevation } | { error: string; hint: string };
   /**
@@ -375,7 +374,7 @@ export class Worker {
         ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
         ...(elevation ? { elevation } : {}),
-        ...(job.push !== null ? { push: pushSpec(job.push, run.hostName, this.opts.blobDir ?? '') } : {}),
+        ...(job.push !== null ? { push: pushSpec(job.push, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
         mode: job.mode,
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,
@@ -486,7 +485,7 @@ export class Worker {
 }
 
 /** A push job's file for one run: its blob, and `{host}` in the target path as the run's host name. */
-function pushSpec(json: string, host: string, blobDir: string): PushSpec {
+function pushSpec(json: string, host: string, blobPath: (sha256: string) => string): PushSpec {
   const p = JSON.parse(json) as Omit<PushSpec, 'blob'>;
-  return { ...p, to: p.to.split('{host}').join(host), blob: join(blobDir, p.sha256) };
+  return { ...p, to: p.to.split('{host}').join(host), blob: blobPath(p.sha256) };
 }

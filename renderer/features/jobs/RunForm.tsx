@@ -6,7 +6,7 @@ import { navigate } from '../../app/route';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { TextField } from '../../components/Field';
 import { useAppStore } from '../../store';
-import { SAMPLES, toRunArgs, validateRun, type RunFormErrors, type RunFormValues } from './run-form';
+import { SAMPLES, toPushArgs, toRunArgs, validateRun, type RunFormErrors, type RunFormValues } from './run-form';
 import { InterpreterField, ScriptEditor, type Interpreter } from './ScriptEditor';
 
 
@@ -52,14 +52,16 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
     if (Object.keys(local).length) return;
     setBusy(true);
     try {
-      const { jobId } = await api.jobs.run(toRunArgs(v));
+      const { jobId } = v.what === 'file' ? await api.jobs.push(toPushArgs(v)) : await api.jobs.run(toRunArgs(v));
       void loadJobs();
       navigate({ view: 'job', id: jobId });
     } catch (err) {
       const fields: RunFormErrors = {};
       const other: string[] = [];
       for (const f of fieldErrors(err)) {
-        if (f.field === 'hosts' || f.field === 'tag' || f.field === 'script') fields[f.field] = f.message;
+        if (f.field === 'hosts' || f.field === 'tag' || f.field === 'script' || f.field === 'to' || f.field === 'owner') fields[f.field] = f.message;
+        else if (f.field === 'path') fields.file = `File: ${f.message}`;
+        else if (f.field === 'mode' && v.what === 'file') fields.fileMode = `Mode: ${f.message}`;
         else if (f.field === 'timeoutMs') fields.timeout = `Timeout: ${f.message}`;
         else other.push(`${f.field}: ${f.message}`);
       }
@@ -83,6 +85,14 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
         <h1 id="run-title">Run a script</h1>
       </header>
       <form className="form run-form" noValidate onSubmit={(e) => void submit(e)} aria-busy={busy}>
+        <div className="segmented" role="radiogroup" aria-label="What to do">
+          <label>
+            <input type="radio" name="run-what" checked={v.what !== 'file'} onChange={() => set('what', 'script')} /> Run a script
+          </label>
+          <label>
+            <input type="radio" name="run-what" checked={v.what === 'file'} onChange={() => set('what', 'file')} /> Send a file
+          </label>
+        </div>
         <fieldset className="field target-field">
           <legend>Run on</legend>
           <div className="segmented">
@@ -130,6 +140,16 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
             ))}
           </datalist>
         </fieldset>
+        {v.what === 'file' && (
+          <div className="form-row">
+            <TextField id="push-file" label="File on this computer" value={v.file ?? ''} error={errors.file} autoComplete="off" spellCheck={false} placeholder="/home/me/app.conf" onChange={(e) => set('file', e.target.value)} />
+            <TextField id="push-to" label="Destination on the hosts" value={v.to ?? ''} error={errors.to} autoComplete="off" spellCheck={false} placeholder="/etc/app/app.conf" hint="{host} becomes each host&rsquo;s name; a path ending in / keeps the file&rsquo;s name." onChange={(e) => set('to', e.target.value)} />
+            <TextField id="push-mode" label="Mode" optional value={v.fileMode ?? ''} error={errors.fileMode} autoComplete="off" placeholder="0644" onChange={(e) => set('fileMode', e.target.value)} />
+            <TextField id="push-owner" label="Owner" optional value={v.owner ?? ''} error={errors.owner} autoComplete="off" spellCheck={false} placeholder="root:root" onChange={(e) => set('owner', e.target.value)} />
+          </div>
+        )}
+        {v.what !== 'file' && (
+          <>
         <div className="form-row">
           <InterpreterField id="run-interpreter" value={v.interpreter} onChange={onInterpreter} />
           <div className="field">
@@ -144,11 +164,6 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
             </p>
           </div>
           <TextField id="run-timeout" label="Timeout (seconds)" optional inputMode="decimal" value={v.timeout} error={errors.timeout} placeholder="none" onChange={(e) => set('timeout', e.target.value)} />
-          <div className="field field-check">
-            <label title="sudo or doas, as each host's elevation setting says; hosts without one refuse the run">
-              <input id="run-elevated" type="checkbox" checked={v.elevated === true} onChange={(e) => set('elevated', e.target.checked)} /> Run as root
-            </label>
-          </div>
         </div>
         <div className={`field${errors.script ? ' field-invalid' : ''}`}>
           <label htmlFor="run-script" id="run-script-label">
@@ -161,10 +176,19 @@ export function RunForm({ initialHosts = [] }: RunFormProps) {
             </p>
           )}
         </div>
+          </>
+        )}
+        <div className="form-row">
+          <div className="field field-check">
+            <label title="sudo or doas, as each host's elevation setting says; hosts without one refuse the run">
+              <input id="run-elevated" type="checkbox" checked={v.elevated === true} onChange={(e) => set('elevated', e.target.checked)} /> Run as root
+            </label>
+          </div>
+        </div>
         {formError && <ErrorNotice error={formError} />}
         <div className="form-actions form-actions-start">
           <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Starting…' : 'Run'}
+            {busy ? 'Starting…' : v.what === 'file' ? 'Send' : 'Run'}
           </button>
         </div>
       </form>

@@ -15,6 +15,16 @@ export interface RunFormValues {
   timeout: string;
   /** Run the script as root, by each host's elevation setting (sudo/doas). */
   elevated?: boolean;
+  /** Run a script (default) or send a file (cronium push). */
+  what?: 'script' | 'file';
+  /** The file to send: an absolute path on the machine that runs Cronium. */
+  file?: string;
+  /** Where it goes on the hosts ({host}: each host's name). */
+  to?: string;
+  /** Octal, as typed. */
+  fileMode?: string;
+  /** user or user:group. */
+  owner?: string;
 }
 
 /** A starting script per interpreter, so the editor is never a blank page. */
@@ -26,13 +36,20 @@ export const SAMPLES: Record<Interpreter, string> = {
 };
 
 /** Messages per field. */
-export type RunFormErrors = Partial<Record<'hosts' | 'tag' | 'script' | 'timeout', string>>;
+export type RunFormErrors = Partial<Record<'hosts' | 'tag' | 'script' | 'timeout' | 'file' | 'to' | 'fileMode' | 'owner', string>>;
 
 /** Checks what can be checked here; the app checks again. */
 export function validateRun(v: RunFormValues): RunFormErrors {
   const e: RunFormErrors = {};
   if (v.target === 'hosts' && v.hosts.length === 0) e.hosts = 'Choose at least one host';
   if (v.target === 'tag' && !v.tag.trim()) e.tag = 'Enter a tag';
+  if (v.what === 'file') {
+    if (!v.file?.trim().startsWith('/')) e.file = 'Enter the file\u2019s absolute path on this computer';
+    if (!v.to?.trim().startsWith('/')) e.to = 'Enter an absolute path on the hosts';
+    if (v.fileMode?.trim() && !/^0?[0-7]{3,4}$/.test(v.fileMode.trim())) e.fileMode = 'Mode must be octal, like 0644';
+    if (v.owner?.trim() && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/.test(v.owner.trim())) e.owner = 'Owner must be user or user:group';
+    return e;
+  }
   if (!v.script.trim()) e.script = 'The script is empty';
   const t = v.timeout.trim();
   if (t && (!/^\d+(\.\d+)?$/.test(t) || Number(t) <= 0)) e.timeout = 'Timeout must be a number of seconds above 0';
@@ -46,6 +63,17 @@ export function toRunArgs(v: RunFormValues): MethodArgs<'jobs.run'> {
   else args.tag = v.tag.trim();
   const t = v.timeout.trim();
   if (t) args.timeoutMs = Math.round(Number(t) * 1000);
+  if (v.elevated) args.elevated = true;
+  return args;
+}
+
+/** The jobs.push arguments for valid values (the Run form in "Send a file"). */
+export function toPushArgs(v: RunFormValues): MethodArgs<'jobs.push'> {
+  const args: MethodArgs<'jobs.push'> = { path: (v.file ?? '').trim(), to: (v.to ?? '').trim() };
+  if (v.target === 'hosts') args.hosts = v.hosts;
+  else args.tag = v.tag.trim();
+  if (v.fileMode?.trim()) args.mode = parseInt(v.fileMode.trim(), 8);
+  if (v.owner?.trim()) args.owner = v.owner.trim();
   if (v.elevated) args.elevated = true;
   return args;
 }

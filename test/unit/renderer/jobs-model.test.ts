@@ -68,3 +68,12 @@ test('a diagnostics report with a failed ssh check yields its fingerprint', () =
   assert.equal(hostKeyProblemOfReport(report)?.fingerprint, FP);
   assert.equal(hostKeyProblemOfReport({ host: 'a', checks: [{ status: 'fail', detail: 'refused', data: { code: 'CONNECT_FAILED' } }] }), null);
 });
+
+test('"Send a file": the checks and the jobs.push arguments', async () => {
+  const { toPushArgs } = await import('../../../renderer/features/jobs/run-form');
+  const base: RunFormValues = { target: 'hosts', hosts: ['a'], tag: '', interpreter: 'bash', mode: 'auto', script: '', timeout: '', what: 'file', file: '/home/me/app.conf', to: '/etc/app/{host}.conf' };
+  assert.deepEqual(validateRun(base), {}, 'no script is needed to send a file');
+  assert.deepEqual(Object.keys(validateRun({ ...base, file: 'rel', to: 'rel', fileMode: '999', owner: 'a b' })).sort(), ['file', 'fileMode', 'owner', 'to']);
+  assert.deepEqual(toPushArgs({ ...base, fileMode: '0600', owner: 'root:root', elevated: true }), { path: '/home/me/app.conf', to: '/etc/app/{host}.conf', hosts: ['a'], mode: 0o600, owner: 'root:root', elevated: true });
+  assert.deepEqual(toPushArgs({ ...base, target: 'tag', tag: ' web ' }), { path: '/home/me/app.conf', to: '/etc/app/{host}.conf', tag: 'web' });
+});
