@@ -20,6 +20,7 @@
  *   parts of runner mode's per-run check (each host hash tool on the cached binary);
  * - fan-out (fanout.ts, needs root): 10, 50 and 100 hosts against `xargs -P 50 ssh`,
  *   parallel-ssh and Ansible; and scheduling jitter;
+ * - push (push.ts, needs root): a 10 MB file to 100 hosts against parallel-scp, and again (skipped);
  * - elevation (elevation.ts, needs root): fan-out as root through real sudo (NOPASSWD, and a
  *   stored password) against the same fan-out without it, and parallel-ssh with `sudo -n`;
  * - live logs (live.ts, needs root, a build and Chromium): line-to-event latency in an API
@@ -38,6 +39,7 @@ import { benchLive } from './live';
 import { benchRunner } from './runner';
 import { benchFanout, fanoutRows } from './fanout';
 import { benchElevation } from './elevation';
+import { benchPush } from './push';
 import { benchSsh } from './ssh';
 import { benchStore } from './store';
 import { failedRow, iqr, peerBaseline, renderTable, stats, type BenchContext, type Row } from './table';
@@ -229,6 +231,12 @@ await area('fan-out (Ansible takes most of it)', async () => {
   const fan = await benchFanout();
   if ('skipped' in fan) rows.push({ name: 'fan-out and scheduling jitter', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${fan.skipped}` });
   else rows.push(...fanoutRows(fan));
+});
+
+await area('push: a file to 100 hosts', async () => {
+  const r = await benchPush();
+  if ('skipped' in r) rows.push({ name: 'push to 100 hosts', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${r.skipped}` });
+  else rows.push(...r);
 });
 
 await area('elevation: fan-out with sudo', async () => {

@@ -145,7 +145,10 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     checks.set('elevation', await elevationCheck(c, options.elevation, name, options.probeTimeoutMs ?? 20_000));
   } else {
     const why = checks.get('auth')?.status === 'fail' ? 'not logged in' : 'no SSH connection';
-    for (const id of ['shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock', 'elevation'] as const) checks.set(id, notChecked(id, why));
+    for (const id of ['shell-noise', 'platform', 'interpreters', 'cache', 'sftp', 'forwarding', 'clock'] as const) checks.set(id, notChecked(id, why));
+    // Nothing to check when the host is not set up to elevate; otherwise it needs the connection.
+    const how = options.elevation;
+    checks.set('elevation', !how || how.setting === null || how.setting === 'none' ? elevationUnset(how?.setting ?? null) : notChecked('elevation', why));
     checks.set('runner', runnerCheck(options.deployment, undefined, undefined, name, why));
   }
   const list: Check[] = [...HOST_CHECK_IDS].map((id) => checks.get(id) ?? notChecked(id, 'no result'));
@@ -162,10 +165,15 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
 
 // ---- elevation ------------------------------------------------------------------------
 
+function elevationUnset(setting: string | null): Check {
+  return setting === null
+    ? check('elevation', 'pass', 'not set: runs asked to be elevated (run --sudo) are refused on this host', null, { setting: null })
+    : check('elevation', 'pass', 'set to none: runs asked to be elevated are refused on this host', null, { setting: 'none' });
+}
+
 /** Becomes root once the way an elevated run would (direct mode's path, `id -u`). */
 async function elevationCheck(conn: SshConnection, how: DiagnoseOptions['elevation'], name: string, timeoutMs: number): Promise<Check> {
-  if (!how || how.setting === null) return check('elevation', 'pass', 'not set: runs asked to be elevated (run --sudo) are refused on this host', null, { setting: null });
-  if (how.setting === 'none') return check('elevation', 'pass', 'set to none: runs asked to be elevated are refused on this host', null, { setting: 'none' });
+  if (!how || how.setting === null || how.setting === 'none') return elevationUnset(how?.setting ?? null);
   if ('error' in how) return check('elevation', 'fail', how.error, how.hint, { setting: how.setting });
   let out = '';
   const t0 = performance.now();

@@ -46,7 +46,7 @@ test('a refused TCP connect is a stored report with tcp failed, later checks not
   assert.equal(r.status, 'fail');
   assert.deepEqual(statuses(r), {
     dns: 'pass', tcp: 'fail', ssh: 'warn', auth: 'warn', 'shell-noise': 'warn', platform: 'warn', interpreters: 'warn',
-    cache: 'warn', sftp: 'warn', forwarding: 'warn', clock: 'warn', runner: 'pass',
+    cache: 'warn', sftp: 'warn', forwarding: 'warn', clock: 'warn', elevation: 'pass', runner: 'pass',
   });
   const tcp = r.checks.find((c) => c.id === 'tcp')!;
   assert.equal(tcp.data?.code, 'CONNECT_FAILED');
