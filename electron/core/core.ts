@@ -5,6 +5,8 @@
  */
 import { join } from 'node:path';
 import { BlobStore } from './blobs/blob-store';
+import { ScheduleHealth } from './scheduler/health';
+import { HealthService } from './scheduler/health-service';
 import { createDispatcher, type Dispatch } from './api/dispatcher';
 import { createHandlers } from './api/handlers';
 import { DiagnosticsService } from './diagnostics/diagnostics-service';
@@ -88,6 +90,10 @@ export interface Services {
   jobs: ExecService;
   /** Cron schedules. */
   schedules: ScheduleService;
+  /** Schedules' health transitions (missed, late, failing, recovered) and their alerts; the scheduler records them. */
+  health: ScheduleHealth;
+  /** Schedules' alert settings, health view, events and test alerts. */
+  scheduleHealth: HealthService;
   /** App settings (log retention, …). */
   settings: SettingsService;
   /** Aggregations for charts and the runner's health (read-only SQL). */
@@ -131,6 +137,7 @@ export function openCore(options: CoreOptions): Core {
     const ssh = new Ssh2Pool(hostKeys, poolOptions);
     const hosts = new HostService(store.db, secrets, events, audit);
     const blobs = new BlobStore(join(dataDir, 'blobs'));
+    const health = new ScheduleHealth(store.sqlite, events);
     // Files of push jobs that retention removed go with them.
     blobs.prune(new Set(store.sqlite.prepare("select distinct json_extract(push, '$.sha256') from jobs where push is not null").pluck().all() as string[]));
     const queue = new JobQueue(store);
@@ -174,6 +181,8 @@ export function openCore(options: CoreOptions): Core {
       executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers }) }),
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobs }),
       schedules: new ScheduleService(store, audit),
+      health,
+      scheduleHealth: new HealthService(store.sqlite, secrets, health, audit),
       settings: new SettingsService(store.sqlite, audit, events),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
       runner: deployer,

@@ -147,6 +147,13 @@ export function notificationFor(job: FinishedJob, prefs: { onFailure: boolean; o
   return null;
 }
 
+/** The desktop notification of a schedule's health transition (the schedule's notify setting decides). */
+export function healthNotificationFor(e: { schedule: string; kind: 'missed' | 'late' | 'failing' | 'recovered' | 'test'; reason: string }, notify: boolean): NotificationText | null {
+  if (!notify) return null;
+  const title = { missed: `${e.schedule} missed a run`, late: `${e.schedule} is running late`, failing: `${e.schedule} is failing`, recovered: `${e.schedule} recovered`, test: `${e.schedule}: test alert` }[e.kind];
+  return { title, body: e.reason.length > 200 ? `${e.reason.slice(0, 199)}…` : e.reason };
+}
+
 /** The login item: open at login, with `--hidden` (Windows and Linux pass it; macOS reports wasOpenedAtLogin). */
 export function loginItemSettings(startAtLogin: boolean): { openAtLogin: boolean; args: string[] } {
   return { openAtLogin: startAtLogin, args: startAtLogin ? ['--hidden'] : [] };

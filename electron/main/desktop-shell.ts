@@ -12,7 +12,7 @@ import { IPC_EVENT_CHANNEL, type EventPayload } from '../shared/api';
 import { applyAutostart, autostartPath } from './autostart';
 import { installCliCommand, currentLayout } from './cli-command';
 import { offersCliInstall } from './cli-install';
-import { dockMenuItems, loginItemNotice, loginItemSettings, loginMechanism, menuTemplate, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
+import { dockMenuItems, loginItemNotice, loginItemSettings, loginMechanism, menuTemplate, healthNotificationFor, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
 import type { Updater } from './updater';
 
 /** What the shell needs from main. */
@@ -154,7 +154,21 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
     applyLogin(startAtLogin, true);
   };
 
-  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', onSettings)];
+  // Schedules' health transitions (missed, late, failing, recovered), as each schedule's notify says.
+  const onHealth = (p: EventPayload<'schedule.health'>) => {
+    if (!Notification.isSupported()) return;
+    try {
+      const notify = core.scheduleHealth.list().find((s) => s.name === p.schedule)?.notify ?? false;
+      const text = healthNotificationFor(p, notify);
+      if (!text) return;
+      const n = new Notification({ title: text.title, body: text.body });
+      n.on('click', () => deps.showWindow());
+      n.show();
+    } catch {
+      // The schedule was removed meanwhile.
+    }
+  };
+  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', onSettings), core.events.on('schedule.health', onHealth)];
   return {
     probe: { tray: () => ({ ...model, alive: !tray.isDestroyed() }), clickTray: click },
     dispose: () => {

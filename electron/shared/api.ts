@@ -593,6 +593,59 @@ export const ScheduleView = z.object({
   elevated: z.boolean(),
 });
 
+/** A schedule's health for clients (scheduler/health-service.ts). */
+export const ScheduleHealthView = z.object({
+  name: z.string(),
+  health: z.enum(['ok', 'missed', 'late', 'failing']),
+  /** Since when (ms), or null before its first transition. */
+  since: z.int().nullable(),
+  reason: z.string().nullable(),
+  paused: z.boolean(),
+  lastFireAt: z.int().nullable(),
+  nextFireAt: z.int().nullable(),
+  graceMs: z.int(),
+  /** The expected duration of a job: set, or the median of its recent successes; null: not known yet. */
+  expectedMs: z.int().nullable(),
+  expectedSource: z.enum(['set', 'median']).nullable(),
+  failingAfter: z.int(),
+  notify: z.boolean(),
+  /** The newest finished jobs with the same outcome. */
+  streak: z.object({ status: z.enum(['succeeded', 'failed']), count: z.int() }).nullable(),
+  lastJob: z.object({ id: z.int(), status: z.string(), finishedAt: z.int().nullable() }).nullable(),
+  /** Webhooks, their URL masked, with their last delivery. */
+  webhooks: z.array(
+    z.object({
+      id: z.int(),
+      url: z.string(),
+      format: z.enum(['generic', 'slack']),
+      lastDelivery: z.object({ status: z.enum(['pending', 'delivered', 'failed']), attempts: z.int(), error: z.string().nullable() }).nullable(),
+    }),
+  ),
+});
+export type ScheduleHealthView = z.infer<typeof ScheduleHealthView>;
+/** One health event of a schedule. */
+export const ScheduleEventView = z.object({
+  id: z.int(),
+  kind: z.enum(['missed', 'late', 'failing', 'recovered', 'test']),
+  at: z.int(),
+  fireAt: z.int().nullable(),
+  jobId: z.int().nullable(),
+  reason: z.string(),
+});
+export type ScheduleEventView = z.infer<typeof ScheduleEventView>;
+/** An outgoing webhook URL: http or https, at most 2 KiB. */
+const WebhookUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      const x = new URL(u);
+      return (x.protocol === 'https:' || x.protocol === 'http:') && x.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, { error: 'must be an http:// or https:// URL' });
+
 /* ---- Charts and runner health (issue 7): aggregations computed in SQL by core/stats ---- */
 
 /** One job fired by a schedule, for its durations chart. */
@@ -853,6 +906,30 @@ export const methods = {
     'Adds a cron schedule (seconds optional, IANA time zone) of a script over hosts or a tag.',
   ),
   'schedules.list': method(NoArgs, z.array(ScheduleView), 'Every schedule with its next runs.'),
+  'schedules.set': method(
+    z.strictObject({
+      name: ScheduleName,
+      /** A fire later than this is missed; a job running past its expected duration plus this is late. */
+      graceMs: z.int().min(1000).max(7 * 86_400_000).optional(),
+      /** The expected duration of a job (null: the median of its recent successes). */
+      expectedMs: z.int().min(1).max(7 * 86_400_000).nullable().optional(),
+      /** This many failed jobs in a row make it failing. */
+      failingAfter: z.int().min(1).max(100).optional(),
+      /** Desktop notifications of its health transitions. */
+      notify: z.boolean().optional(),
+      addWebhook: z.strictObject({ url: WebhookUrl, format: z.enum(['generic', 'slack']).default('generic') }).optional(),
+      removeWebhook: z.int().min(1).optional(),
+    }),
+    ScheduleHealthView,
+    "Changes a schedule's alerts: grace, expected duration, failing threshold, desktop notifications, webhooks (URLs are stored sealed and shown masked).",
+  ),
+  'schedules.health': method(NoArgs, z.array(ScheduleHealthView), 'Every schedule with its health: ok, missed, late or failing, since when and why; last and next fire; streak; webhooks.'),
+  'schedules.events': method(z.strictObject({ name: ScheduleName, limit: z.int().min(1).max(1000).default(50) }), z.array(ScheduleEventView), "A schedule's health events, newest first."),
+  'schedules.testAlert': method(
+    z.strictObject({ name: ScheduleName }),
+    z.object({ results: z.array(z.object({ id: z.int(), url: z.string(), ok: z.boolean(), status: z.int().optional(), error: z.string().optional() })) }),
+    "Sends a test alert to the schedule's webhooks (once each, the result per webhook) and to the desktop.",
+  ),
   'schedules.get': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'One schedule by name.'),
   'schedules.remove': method(z.strictObject({ name: ScheduleName }), z.object({ removed: z.literal(true) }), 'Removes a schedule; its past jobs stay.'),
   'schedules.pause': method(z.strictObject({ name: ScheduleName }), ScheduleView, 'Pauses a schedule.'),
@@ -925,6 +1002,8 @@ export const events = {
   }),
   /** A runner target is being built on demand (the first host of a target not built yet, in a checkout with Go). */
   'runner.build': z.object({ target: z.string(), phase: z.enum(['started', 'built', 'failed']), message: z.string() }),
+  /** A schedule's health changed (missed, late, failing, recovered) or a test alert: desktop notifications show it. */
+  'schedule.health': z.object({ schedule: z.string(), kind: z.enum(['missed', 'late', 'failing', 'recovered', 'test']), reason: z.string(), at: z.int(), jobId: z.int().optional() }),
   /** Live log of a run, batched (~16 ms); `gapFrom`: the client fell behind, read from there with runs.logs. */
   'run.log': z.object({ runId: z.int(), jobId: z.int(), host: z.string(), chunks: z.array(LogChunkView), gapFrom: z.int().optional() }),
 } as const;

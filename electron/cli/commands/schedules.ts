@@ -1,6 +1,7 @@
 /** `cronium schedules add NAME ... | list | show NAME | rm NAME | pause NAME | resume NAME`. */
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
+import { CroniumError, fieldError } from '../../shared/errors';
 import { printJson, table } from '../output';
 import { parseDuration, readScript } from './run';
 
@@ -111,4 +112,75 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
         else process.stdout.write(`schedule ${s.name}: ${s.paused ? 'paused' : `active, next ${when(s.nextRuns[0])}`}\n`);
       });
   }
+  schedules
+    .command('set')
+    .description("change a schedule's alerts: grace, expected duration, failing threshold, desktop notifications, webhooks")
+    .argument('<name>', 'schedule name')
+    .option('--grace <duration>', 'a fire later than this is missed; a job past its expected duration plus this is late (default 1m)')
+    .option('--expected <duration>', "a job's expected duration, or none for the median of its recent successes")
+    .option('--failing-after <n>', 'this many failed jobs in a row make it failing (default 3)')
+    .option('--notify', 'desktop notifications of its health changes (default)')
+    .option('--no-notify', 'no desktop notifications')
+    .option('--webhook <url>', 'add an outgoing webhook (stored sealed, shown masked)')
+    .option('--webhook-format <format>', 'generic (JSON) or slack', 'generic')
+    .option('--remove-webhook <id>', 'remove a webhook (its id: cronium schedules health --json)')
+    .action(async (name: string, o: { grace?: string; expected?: string; failingAfter?: string; notify?: boolean; webhook?: string; webhookFormat: string; removeWebhook?: string }, cmd: Command) => {
+      const notifySet = cmd.getOptionValueSource('notify') === 'cli';
+      const whole = (v: string, flag: string) => {
+        if (!/^\d+$/.test(v)) throw fieldError(flag, `"${v}" is not a whole number`);
+        return Number(v);
+      };
+      const patch = {
+        name,
+        ...(o.grace !== undefined ? { graceMs: parseDuration(o.grace, 'grace') } : {}),
+        ...(o.expected !== undefined ? { expectedMs: o.expected === 'none' ? null : parseDuration(o.expected, 'expected') } : {}),
+        ...(o.failingAfter !== undefined ? { failingAfter: whole(o.failingAfter, 'failing-after') } : {}),
+        ...(notifySet ? { notify: o.notify !== false } : {}),
+        ...(o.webhook !== undefined ? { addWebhook: { url: o.webhook, format: o.webhookFormat } } : {}),
+        ...(o.removeWebhook !== undefined ? { removeWebhook: whole(o.removeWebhook, 'remove-webhook') } : {}),
+      };
+      if (Object.keys(patch).length === 1) throw new CroniumError('INVALID_INPUT', 'nothing to change', 'see: cronium schedules set --help');
+      const h = await ctx.call('schedules.set', patch as never).catch((e: unknown) => {
+        if (e instanceof CroniumError && e.code === 'INVALID_INPUT') throw new CroniumError('INVALID_INPUT', e.message.replace(/^invalid addWebhook\.url:/, 'invalid --webhook:').replace(/^invalid addWebhook\.format:/, 'invalid --webhook-format:'), e.hint, e.details);
+        throw e;
+      });
+      if (ctx.json) return printJson(h);
+      process.stdout.write(`${h.name}: grace ${h.graceMs / 1000} s, expected ${h.expectedMs === null ? '(not known yet)' : `${h.expectedMs / 1000} s (${h.expectedSource})`}, failing after ${h.failingAfter}, notifications ${h.notify ? 'on' : 'off'}, webhooks: ${h.webhooks.map((w) => `#${w.id} ${w.format} ${w.url}`).join(', ') || '-'}\n`);
+    });
+  schedules
+    .command('health')
+    .description('every schedule: ok, missed, late or failing, since when and why; last and next fire; streak')
+    .action(async () => {
+      const list = await ctx.call('schedules.health', {});
+      if (ctx.json) return printJson(list);
+      if (list.length === 0) return void process.stdout.write('no schedules yet\n');
+      process.stdout.write(
+        `${table(
+          ['NAME', 'HEALTH', 'SINCE', 'LAST FIRE', 'NEXT FIRE', 'STREAK', 'WHY'],
+          list.map((h) => [h.name, h.paused ? `${h.health} (paused)` : h.health, when(h.since), when(h.lastFireAt), when(h.nextFireAt), h.streak ? `${h.streak.count} ${h.streak.status}` : '-', (h.reason ?? '-').slice(0, 100)]),
+        )}\n`,
+      );
+    });
+  schedules
+    .command('events')
+    .description("a schedule's health events, newest first")
+    .argument('<name>', 'schedule name')
+    .option('--limit <n>', 'how many', '20')
+    .action(async (name: string, o: { limit: string }) => {
+      if (!/^\d+$/.test(o.limit)) throw fieldError('limit', `"${o.limit}" is not a whole number`);
+      const list = await ctx.call('schedules.events', { name, limit: Number(o.limit) });
+      if (ctx.json) return printJson(list);
+      for (const e of list) process.stdout.write(`${when(e.at)}  ${e.kind.padEnd(9)} ${e.reason}${e.jobId !== null ? ` (job ${e.jobId})` : ''}\n`);
+    });
+  schedules
+    .command('alert-test')
+    .description("send a test alert to the schedule's webhooks and the desktop")
+    .argument('<name>', 'schedule name')
+    .action(async (name: string) => {
+      const r = await ctx.call('schedules.testAlert', { name });
+      if (ctx.json) return printJson(r);
+      if (r.results.length === 0) process.stdout.write(`${name}: no webhooks; the desktop app shows the test notification when it runs\n`);
+      for (const x of r.results) process.stdout.write(`#${x.id} ${x.url}: ${x.ok ? `delivered (HTTP ${x.status})` : `FAILED: ${x.error}`}\n`);
+      if (r.results.some((x) => !x.ok)) process.exitCode = 1;
+    });
 }

@@ -66,6 +66,10 @@ export function createHandlers(core: Services): Handlers {
         elevated: a.elevated,
       }),
     'schedules.list': () => core.schedules.list(),
+    'schedules.set': (a) => core.scheduleHealth.set(a),
+    'schedules.health': () => core.scheduleHealth.list(),
+    'schedules.events': ({ name, limit }) => core.scheduleHealth.events(name, limit),
+    'schedules.testAlert': ({ name }) => core.scheduleHealth.test(name),
     'schedules.get': ({ name }) => core.schedules.get(name),
     'schedules.remove': ({ name }) => {
       core.schedules.remove(name);

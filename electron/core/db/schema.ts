@@ -134,6 +134,19 @@ export const schedules = sqliteTable(
     paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
     // Its jobs run elevated (so do those of an elevated script).
     elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
+    // Health (scheduler/health.ts): a fire later than grace is missed; a job running past its
+    // expected duration (null: the median of its recent successes) plus grace is late; the last
+    // failingAfter jobs failed: failing. Transitions are schedule_events and alerts.
+    graceMs: integer('grace_ms').notNull().default(60_000),
+    expectedMs: integer('expected_ms'),
+    failingAfter: integer('failing_after').notNull().default(3),
+    // Desktop notifications of its health transitions (webhooks are in `webhooks`).
+    notify: integer('notify', { mode: 'boolean' }).notNull().default(true),
+    health: text('health', { enum: ['ok', 'missed', 'late', 'failing'] }).notNull().default('ok'),
+    healthSince: integer('health_since'),
+    healthReason: text('health_reason'),
+    // The newest of its finished jobs the health has seen.
+    healthJobId: integer('health_job_id').notNull().default(0),
     lastFireAt: integer('last_fire_at'),
     nextFireAt: integer('next_fire_at'),
     createdAt: createdAt(),
@@ -349,3 +362,51 @@ export const settings = sqliteTable('settings', {
   value: text('value', { mode: 'json' }).notNull(),
   updatedAt: updatedAt(),
 });
+
+/** Health transitions of schedules (scheduler/health.ts): what happened, when, why. */
+export const scheduleEvents = sqliteTable(
+  'schedule_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    scheduleId: integer('schedule_id').notNull().references(() => schedules.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['missed', 'late', 'failing', 'recovered', 'test'] }).notNull(),
+    at: integer('at').notNull(),
+    // The fire it is about (missed), or null.
+    fireAt: integer('fire_at'),
+    jobId: integer('job_id').references(() => jobs.id, { onDelete: 'set null' }),
+    reason: text('reason').notNull(),
+  },
+  (t) => [index('schedule_events_schedule_idx').on(t.scheduleId, t.at), uniqueIndex('schedule_events_late_unique').on(t.kind, t.jobId)],
+);
+
+/** Outgoing webhooks of a schedule's alerts; the URL is sealed (it is a secret: Slack's are). */
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    scheduleId: integer('schedule_id').notNull().references(() => schedules.id, { onDelete: 'cascade' }),
+    urlSealed: blob('url_sealed', { mode: 'buffer' }).notNull(),
+    // For display: scheme, host and a masked path.
+    urlMasked: text('url_masked').notNull(),
+    format: text('format', { enum: ['generic', 'slack'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('webhooks_schedule_idx').on(t.scheduleId)],
+);
+
+/** The alert outbox: one row per event and webhook, retried with backoff until delivered or given up. */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    webhookId: integer('webhook_id').notNull().references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventId: integer('event_id').notNull().references(() => scheduleEvents.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    deliveredAt: integer('delivered_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('webhook_deliveries_pending_idx').on(t.status, t.nextAttemptAt)],
+);

@@ -6,6 +6,7 @@
 import { hintFor } from '../../shared/errors';
 import type { Core } from '../core';
 import type { RetentionPolicy } from '../logs/log-service';
+import { AlertDispatcher } from '../scheduler/alerts';
 import { Scheduler } from '../scheduler/scheduler';
 import { Worker } from './worker';
 
@@ -45,10 +46,14 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
     queue: core.queue,
     owner,
     resolveTargets: (t) => core.jobs.resolveTargets(t),
+    health: core.health,
     onFire: (r) => {
       if (r.jobId !== undefined) worker.poke();
     },
   });
+  // Webhook alerts of schedules (the outbox health.ts fills), retried with backoff.
+  const alerts = new AlertDispatcher(core.store.sqlite, core.secrets);
+  alerts.start();
   // The data dir's disk filled up: say so once per episode; runs in flight fail (their log
   // writes are refused), and what waits in memory is stored when space returns.
   const offFull = core.logs.onFull((e) => process.stderr.write(`cronium: error[${e.code}]: ${e.message}\n  hint: ${hintFor(e.code) ?? ''}\n`));
@@ -61,6 +66,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
     scheduler,
     stop: async () => {
       scheduler.stop();
+      alerts.stop();
       await worker.stop();
       detach();
       offFull();

@@ -16,10 +16,13 @@ import { CroniumError } from '../../shared/errors';
 import type { Store } from '../db/database';
 import type { JobQueue } from '../queue/job-queue';
 import { ownerIsDead } from '../queue/owner';
-import { nextRun } from './cron';
+import { nextRun, parseCron } from './cron';
+import type { ScheduleHealth } from './health';
 
-/** A fire that is later than this counts as missed (downtime), not merely late. */
+/** The default grace: a fire later than this counts as missed (downtime), not merely late. */
 export const MISSED_AFTER_MS = 60_000;
+/** Late and finished jobs are looked at this often (health.ts). */
+const SWEEP_EVERY_MS = 5_000;
 const LOCK_KEY = 'scheduler.lock';
 
 /** A due schedule as read from the table. */
@@ -39,6 +42,7 @@ interface DueRow {
   secret_names: string | null;
   elevated: number;
   concurrency: number | null;
+  grace_ms: number;
 }
 
 /** What happened to one due schedule in a tick. */
@@ -63,6 +67,8 @@ export interface SchedulerOptions {
   leaseMs?: number;
   clock?: () => number;
   onFire?: (result: FireResult) => void;
+  /** Records missed fires, late and failing jobs, and their alerts (health.ts). */
+  health?: ScheduleHealth;
 }
 
 /** Fires due schedules while it holds the data dir's scheduler lease. */
@@ -72,6 +78,7 @@ export class Scheduler {
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
+  private lastSweep = 0;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.db = opts.store.sqlite;
@@ -106,7 +113,7 @@ export class Scheduler {
     if (!this.acquire(now)) return [];
     const due = this.db
       .prepare(
-        `select s.id, s.name, s.cron, s.tz, s.next_fire_at, s.overlap_policy, s.catchup_policy, s.script_id, s.target, s.mode, s.timeout_ms, s.concurrency, s.var_scope, s.secret_names
+        `select s.id, s.name, s.cron, s.tz, s.next_fire_at, s.overlap_policy, s.catchup_policy, s.script_id, s.target, s.mode, s.timeout_ms, s.concurrency, s.var_scope, s.secret_names, s.elevated, s.grace_ms
          from schedules s where s.paused = 0 and s.next_fire_at is not null and s.next_fire_at <= ? order by s.next_fire_at`,
       )
       .all(now) as DueRow[];
@@ -117,6 +124,10 @@ export class Scheduler {
         results.push(result);
         this.opts.onFire?.(result);
       }
+    }
+    if (this.opts.health && (results.length > 0 || now - this.lastSweep >= SWEEP_EVERY_MS || now < this.lastSweep)) {
+      this.lastSweep = now;
+      this.opts.health.sweep(now);
     }
     return results;
   }
@@ -129,7 +140,14 @@ export class Scheduler {
       // A fire held back by the `queue` overlap policy is late on purpose, not missed.
       const lastFinished = this.db.prepare('select max(finished_at) from jobs where schedule_id = ?').pluck().get(s.id) as number | null;
       const held = s.overlap_policy === 'queue' && lastFinished !== null && lastFinished >= s.next_fire_at;
-      const missed = !held && now - s.next_fire_at > MISSED_AFTER_MS;
+      const missed = !held && now - s.next_fire_at > (s.grace_ms ?? MISSED_AFTER_MS);
+      if (missed && this.opts.health) {
+        // Every fire of the gap, as cron names them (a DST gap has none to miss).
+        const cron = parseCron(s.cron, s.tz);
+        let count = 1;
+        for (let t = cron.nextRun(new Date(s.next_fire_at)); t && t.getTime() <= now && count < 10_000; t = cron.nextRun(t)) count++;
+        this.opts.health.missed(s.id, s.next_fire_at, count, now, s.catchup_policy);
+      }
       if (missed && s.catchup_policy === 'skip') {
         return advance() ? { ...base, outcome: 'skipped-missed' } : undefined;
       }

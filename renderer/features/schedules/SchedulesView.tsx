@@ -8,6 +8,9 @@ import { Modal } from '../../components/Modal';
 import { useAppStore, type ScheduleView } from '../../store';
 import { AddScheduleDialog } from './AddScheduleDialog';
 import { ScheduleDurationsChart } from '../charts/ScheduleDurationsChart';
+import type { ScheduleHealthView } from '../../../electron/shared/api';
+import { useApi } from '../../api/context';
+import { ScheduleHealthPanel } from './ScheduleHealthPanel';
 
 /** A time in the schedule's own zone, e.g. "Mon 28 Nov, 14:05". */
 export function formatInZone(ts: number, tz: string): string {
@@ -26,7 +29,7 @@ function targetText(s: ScheduleView): string {
 }
 
 /** One schedule as a card. */
-function ScheduleCard({ s, onError, onRemove }: { s: ScheduleView; onError: (e: ErrorInfo) => void; onRemove: (s: ScheduleView) => void }) {
+function ScheduleCard({ s, health, onHealthChanged, onError, onRemove }: { s: ScheduleView; health: ScheduleHealthView | undefined; onHealthChanged: () => void; onError: (e: ErrorInfo) => void; onRemove: (s: ScheduleView) => void }) {
   const setJobsFilter = useAppStore((st) => st.jobs.setFilter);
   const showJobs = (name: string) => {
     setJobsFilter({ status: null, host: null, schedule: name, range: 'all' });
@@ -51,6 +54,7 @@ function ScheduleCard({ s, onError, onRemove }: { s: ScheduleView; onError: (e: 
       <div className="card-head">
         <h2 id={headingId}>{s.name}</h2>
         {s.paused && <span className="status status-warn">paused</span>}
+        {health && health.health !== 'ok' && <span className={`status ${health.health === 'late' ? 'status-warn' : 'status-bad'}`}>{health.health}</span>}
         <div className="toolbar">
           <button type="button" className="btn btn-small" onClick={() => void toggle()} disabled={busy} aria-label={`${s.paused ? 'Resume' : 'Pause'} ${s.name}`}>
             {s.paused ? 'Resume' : 'Pause'}
@@ -98,6 +102,7 @@ function ScheduleCard({ s, onError, onRemove }: { s: ScheduleView; onError: (e: 
           <p className="muted">{s.paused ? 'None while paused.' : 'None.'}</p>
         )}
       </div>
+      {health && <ScheduleHealthPanel h={health} onChanged={onHealthChanged} />}
       <div className="schedule-chart span-2">
         <div className="schedule-chart-head">
           <h3 id={`${headingId}-durations`}>Run durations</h3>
@@ -122,10 +127,20 @@ export function SchedulesView() {
   const [removing, setRemoving] = useState<ScheduleView | null>(null);
   const [actionError, setActionError] = useState<ErrorInfo | null>(null);
   const [announcement, setAnnouncement] = useState('');
+  const api = useApi();
+  const [health, setHealth] = useState<ScheduleHealthView[]>([]);
+  const loadHealth = () => void api.schedules.health().then(setHealth, (e: unknown) => setActionError(toErrorInfo(e)));
 
   useEffect(() => {
     void load();
   }, [load]);
+  // Health follows the list (fires change it), and every few seconds while the view is open.
+  useEffect(() => {
+    loadHealth();
+    const t = setInterval(loadHealth, 5000);
+    return () => clearInterval(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [list]);
 
   return (
     <section className="view" aria-labelledby="schedules-title">
@@ -154,7 +169,7 @@ export function SchedulesView() {
       ) : (
         <ul className="cards" aria-label="Schedules">
           {list.map((s) => (
-            <ScheduleCard key={s.id} s={s} onError={setActionError} onRemove={setRemoving} />
+            <ScheduleCard key={s.id} s={s} health={health.find((h) => h.name === s.name)} onHealthChanged={loadHealth} onError={setActionError} onRemove={setRemoving} />
           ))}
         </ul>
       )}
