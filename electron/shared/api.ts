@@ -53,7 +53,7 @@ export const UserName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: 'must be a valid login name (letters, digits, "_", ".", "-")' });
 
 /** A host's elevation setting. */
-export const Elevation = z.enum(['none', 'sudo', 'sudo-password', 'doas']);
+export const Elevation = z.enum(['none', 'sudo', 'sudo-password', 'doas', 'su']);
 /** A sudo password: one line, at most 1024 bytes. */
 export const ElevationPassword = z
   .string()
@@ -78,8 +78,8 @@ export const Host = z.object({
   /** Whether the user's ssh-agent keys are offered. */
   useAgent: z.boolean(),
   /** How elevated runs become root here (null: not set; such runs fail ELEVATION_FAILED). */
-  elevation: z.enum(['none', 'sudo', 'sudo-password', 'doas']).nullable(),
-  /** A sudo password for elevation is stored (encrypted). */
+  elevation: z.enum(['none', 'sudo', 'sudo-password', 'doas', 'su']).nullable(),
+  /** A password for elevation (sudo-password: the user's; su: root's) is stored (encrypted). */
   hasElevationPassword: z.boolean(),
   createdAt: z.int(),
   updatedAt: z.int(),
@@ -118,7 +118,7 @@ export const HostInput = z.strictObject({
   group: HostGroup.optional(),
   /** How elevated runs become root: sudo without a password, sudo with the stored elevationPassword, doas, or none. */
   elevation: Elevation.optional(),
-  /** The SSH user's own password on the host, which sudo asks for (stored encrypted). */
+  /** The password elevation needs: the SSH user's own for sudo-password, root's for su (stored encrypted). */
   elevationPassword: ElevationPassword.optional(),
 });
 

@@ -187,6 +187,13 @@ export const RunElevation = z.discriminatedUnion('method', [
       .optional(),
   }),
   z.strictObject({ method: z.literal('doas') }),
+  z.strictObject({
+    method: z.literal('su'),
+    password: z
+      .string()
+      .min(1)
+      .refine((s) => utf8Length(s) <= 1024 && !/[\0\n\r]/.test(s), { error: 'one line of at most 1024 bytes' }),
+  }),
 ]);
 /** How a payload's script becomes root. */
 export type RunElevation = z.infer<typeof RunElevation>;

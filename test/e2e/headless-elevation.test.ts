@@ -75,7 +75,7 @@ test("the Edit form sets sudo with the user's password; Run as root runs the scr
   const dialog = pg.getByRole('dialog', { name: 'Edit pw' });
   await dialog.waitFor();
   await dialog.getByLabel('Elevation').selectOption('sudo-password');
-  await dialog.getByLabel('Sudo password').fill(password);
+  await dialog.getByLabel('Elevation password').fill(password);
   await dialog.getByRole('button', { name: 'Save changes' }).click();
   await dialog.waitFor({ state: 'hidden' });
   const shown = JSON.parse((await cronium('--json', 'hosts', 'show', 'pw')).stdout) as { elevation: string; hasElevationPassword: boolean };
@@ -85,8 +85,8 @@ test("the Edit form sets sudo with the user's password; Run as root runs the scr
   await pg.getByRole('button', { name: 'Edit pw', exact: true }).click();
   const again = pg.getByRole('dialog', { name: 'Edit pw' });
   assert.equal(await again.getByLabel('Elevation').inputValue(), 'sudo-password');
-  assert.equal(await again.getByLabel('Sudo password').inputValue(), '');
-  await again.getByText('A sudo password is stored').waitFor();
+  assert.equal(await again.getByLabel('Elevation password').inputValue(), '');
+  await again.getByText('A password is stored').waitFor();
   await again.getByRole('button', { name: 'Cancel' }).click();
 
   const jobId = await runAsRoot('pw');

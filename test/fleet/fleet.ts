@@ -23,7 +23,7 @@
 // removes the dir, netns and key files of fleets whose owner died (SIGKILL).
 // Fleets that run at the same time must use different subnets; they share the accounts, and the
 // password host's password is reset by each start.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -52,6 +52,8 @@ export interface FleetHost {
   password?: string;
   /** A sudopass host: the account's own password, which sudo asks for. */
   sudoPassword?: string;
+  /** A sudosu host: root's password inside that host (its own copy of /etc/shadow), which su asks for. */
+  rootPassword?: string;
   /** 'SHA256:...' */
   hostKeyFingerprint: string;
   /** 'ssh-ed25519 AAAA...' */
@@ -94,8 +96,8 @@ export interface FleetState {
   netns?: string;
   processes: ProcessRecord[];
   keyFiles: string[];
-  /** Accounts given a line in /etc/doas.conf (the sudodoas profile), removed again on stop. */
-  doasAccounts?: string[];
+  /** Whether this fleet added lines to /etc/doas.conf (the sudodoas profile), removed again on stop. */
+  doasLines?: boolean;
   hosts: FleetHost[];
 }
 
@@ -188,7 +190,7 @@ export async function stopFleetState(state: FleetState): Promise<void> {
   await terminate(state.processes);
   if (state.netns) await run('ip', ['netns', 'delete', state.netns]).catch(() => undefined);
   for (const file of state.keyFiles) await rm(file, { force: true });
-  removeDoasLines(state.doasAccounts ?? []);
+  removeDoasLines(state.doasLines ? [state.id] : []);
   await rm(state.dir, { recursive: true, force: true });
 }
 
@@ -197,7 +199,7 @@ export function stopFleetStateSync(state: FleetState): void {
   terminateSync(state.processes);
   if (state.netns) runSyncQuiet('ip', ['netns', 'delete', state.netns]);
   for (const file of state.keyFiles) rmSync(file, { force: true });
-  removeDoasLines(state.doasAccounts ?? []);
+  removeDoasLines(state.doasLines ? [state.id] : []);
   rmSync(state.dir, { recursive: true, force: true });
 }
 
@@ -242,7 +244,7 @@ class FleetImpl implements Fleet {
   readonly runtimes = new Map<string, HostRuntime>();
   readonly daemons: Daemon[] = [];
   readonly keyFiles: string[] = [];
-  readonly doasAccounts: string[] = [];
+  doasLines = false;
   netns?: string;
   private stopping?: Promise<void>;
   private stopped = false;
@@ -462,7 +464,7 @@ class FleetImpl implements Fleet {
       netns: this.netns,
       processes: this.daemons.map((d) => d.record),
       keyFiles: [...this.keyFiles],
-      doasAccounts: [...this.doasAccounts],
+      doasLines: this.doasLines,
       hosts: this.hosts.map((h) => ({ ...h })),
     };
   }
@@ -598,7 +600,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
         users.set(profile, user);
         fleet.keyFiles.push(user.keysFile);
         if (user.sudoersFile) fleet.keyFiles.push(user.sudoersFile);
-        if (user.doas) fleet.doasAccounts.push(user.name);
+        if (user.doas) fleet.doasLines = true;
       }
     }),
     mapLimit(runtimes, 8, async (rt) => {
@@ -644,7 +646,7 @@ function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
     argv = ['ip', 'netns', 'exec', rt.netns, ...sshdArgs];
   } else if (needsMountNs(host.profile)) {
     const home = rt.user?.home ?? '';
-    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', String(CACHE_KB[host.profile] ?? 0), ...sshdArgs];
+    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', String(CACHE_KB[host.profile] ?? 0), host.profile === 'sudosu' ? writeRootShadow(rt.hostDir, host) : '-', ...sshdArgs];
   } else {
     argv = sshdArgs;
   }
@@ -658,4 +660,19 @@ function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
     rt.bridges.push(fleet.spawnDaemon('ip', ['netns', 'exec', rt.netns, 'socat', `UNIX-LISTEN:${sock},fork,unlink-early,mode=600`, `TCP:${host.address}:${host.port}`], bridgeLog, `bridge in ${rt.netns}`));
     rt.bridges.push(fleet.spawnDaemon('socat', [`TCP-LISTEN:${host.port},bind=${host.address},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], bridgeLog, `bridge to ${host.name}`));
   }
+}
+
+/**
+ * The sudosu host's /etc/shadow: the machine's, with root's hash replaced by one of a fresh
+ * random password (SHA-512 crypt through openssl), bind-mounted over /etc/shadow in that host's
+ * mount namespace only.
+ */
+function writeRootShadow(hostDir: string, host: FleetHost): string {
+  const password = `r'${randomBytes(9).toString('base64url')} x`;
+  const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${password}\n` }).toString().trim();
+  const lines = readFileSync('/etc/shadow', 'utf8').split('\n').map((l) => (l.startsWith('root:') ? ['root', hash, ...l.split(':').slice(2)].join(':') : l));
+  const path = join(hostDir, 'shadow');
+  writeFileSync(path, lines.join('\n'), { mode: 0o640 });
+  host.rootPassword = password;
+  return path;
 }

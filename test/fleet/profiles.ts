@@ -8,7 +8,7 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu'] as const;
 
 /**
  * Opt-in profiles whose account's ~/.cache (the runner's cache and its runs' spools) is a small
@@ -32,7 +32,7 @@ export function bridged(profile: Profile): boolean {
 
 /** True for profiles whose sshd needs a private mount namespace. */
 export function needsMountNs(profile: Profile): boolean {
-  return profile === 'noexec' || profile === 'nobash' || CACHE_KB[profile] !== undefined;
+  return profile === 'noexec' || profile === 'nobash' || profile === 'sudosu' || CACHE_KB[profile] !== undefined;
 }
 
 /**

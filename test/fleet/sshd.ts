@@ -36,8 +36,13 @@ export async function sshdVersion(sshd: string): Promise<[number, number]> {
  * on a stage directory first and bound back at the same path on top of the new tmpfs.
  */
 export const MOUNT_NS_SCRIPT = `set -eu
-dir=$1 home=$2 noexec=$3 nobash=$4 cachekb=$5
-shift 5
+dir=$1 home=$2 noexec=$3 nobash=$4 cachekb=$5 shadow=$6
+shift 6
+if [ "$shadow" != - ]; then
+  # The sudosu profile: a copy of /etc/shadow in which root has a test password, seen only by
+  # this sshd and its sessions (su reads it); the machine's own root password is untouched.
+  mount --bind "$shadow" /etc/shadow
+fi
 if [ "$cachekb" != 0 ]; then
   # The account's ~/.cache (where the runner is cached and its runs spool) on a small tmpfs.
   owner=$(stat -c %u:%g "$home")

@@ -119,8 +119,9 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
     password = randomBytes(12).toString('base64url');
     await runLocked('chpasswd', [], `${spec.name}:${password}\n`);
   } else if (spec.sudo === 'pass' || spec.sudo === 'none') {
-    // Quotes and spaces: the password must survive every layer as it is.
-    sudoPassword = `p w'${randomBytes(9).toString('base64url')}"$`;
+    // One password per account, kept across fleets (fleets that run at once share the account:
+    // a fresh one per start would change it under the other).
+    sudoPassword = await accountPassword(spec.name);
     await runLocked('chpasswd', [], `${spec.name}:${sudoPassword}\n`);
   } else if (/^!|^$/.test(await shadowField(spec.name))) {
     // useradd leaves '!' (locked); with UsePAM no, sshd then refuses even public-key logins.
@@ -153,9 +154,10 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
 
   let sudoersFile: string | undefined;
   if (spec.sudo === 'doas') {
-    addDoasLine(spec.name);
+    addDoasLine(spec.name, fleet.id);
   } else if (spec.sudo) {
-    sudoersFile = `/etc/sudoers.d/cronium-fleet-${spec.name}`;
+    // Per fleet: a fleet that stops removes its own file, never the rule another fleet relies on.
+    sudoersFile = `/etc/sudoers.d/cronium-fleet-${fleet.id}-${spec.name}`;
     const tmp = `${sudoersFile}.tmp`;
     await writeFile(tmp, sudoersFor(spec.name, spec.sudo), { mode: 0o440 });
     await run('visudo', ['-c', '-q', '-f', tmp]);
@@ -170,21 +172,37 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
  * there (marked with the account), removed again when its fleet stops.
  */
 const DOAS_CONF = '/etc/doas.conf';
-const doasMark = (account: string) => `# cronium-fleet:${account}`;
+const doasMark = (fleetId: string) => `# cronium-fleet:${fleetId}`;
 
-function addDoasLine(account: string): void {
+function addDoasLine(account: string, fleetId: string): void {
   const old = existsSync(DOAS_CONF) ? readFileSync(DOAS_CONF, 'utf8') : '';
-  if (old.includes(doasMark(account))) return;
-  writeFileSync(`${DOAS_CONF}.tmp`, `${old}${old && !old.endsWith('\n') ? '\n' : ''}permit nopass ${account} as root ${doasMark(account)}\n`, { mode: 0o600 });
+  const line = `permit nopass ${account} as root ${doasMark(fleetId)}`;
+  if (old.split('\n').includes(line)) return;
+  writeFileSync(`${DOAS_CONF}.tmp`, `${old}${old && !old.endsWith('\n') ? '\n' : ''}${line}\n`, { mode: 0o600 });
   renameSync(`${DOAS_CONF}.tmp`, DOAS_CONF);
 }
 
-/** Removes the fleet's lines from /etc/doas.conf (and the file, when nothing else is left in it). */
-export function removeDoasLines(accounts: string[]): void {
-  if (accounts.length === 0 || !existsSync(DOAS_CONF)) return;
+/** Removes a fleet's lines from /etc/doas.conf (and the file, when nothing else is left in it). */
+export function removeDoasLines(fleetIds: string[]): void {
+  if (fleetIds.length === 0 || !existsSync(DOAS_CONF)) return;
   const kept = readFileSync(DOAS_CONF, 'utf8')
     .split('\n')
-    .filter((l) => l && !accounts.some((a) => l.endsWith(doasMark(a))));
+    .filter((l) => l && !fleetIds.some((id) => l.endsWith(doasMark(id))));
   if (kept.length === 0) rmSync(DOAS_CONF, { force: true });
   else writeFileSync(DOAS_CONF, `${kept.join('\n')}\n`, { mode: 0o600 });
+}
+
+/** The fleets' password store: one password per sudo account, root-only, kept across fleets. */
+const PASSWORDS_DIR = '/var/lib/cronium-fleet/passwords';
+
+/** The account's password: made once (quotes and spaces: it must survive every layer as it is), then reused. */
+async function accountPassword(account: string): Promise<string> {
+  await mkdir(PASSWORDS_DIR, { recursive: true, mode: 0o700 });
+  const path = join(PASSWORDS_DIR, account);
+  try {
+    await writeFile(path, `p w'${randomBytes(9).toString('base64url')}"$`, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return readFile(path, 'utf8');
 }

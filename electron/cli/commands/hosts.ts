@@ -25,7 +25,7 @@ const FLAG_OF: Record<string, string> = {
   elevationPassword: '--elevation-password-stdin',
 };
 
-const ELEVATIONS = ['none', 'sudo', 'sudo-password', 'doas'];
+const ELEVATIONS = ['none', 'sudo', 'sudo-password', 'doas', 'su'];
 
 /** Rewrites INVALID_INPUT messages to name the flag rather than the contract field. */
 function withFlagNames<T>(promise: Promise<T>): Promise<T> {
@@ -54,7 +54,7 @@ function describe(h: Host): string {
     ['jump', h.jump ?? '-'],
     ['tags', h.tags.join(', ') || '-'],
     ['group', h.group ?? '-'],
-    ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' ? `sudo-password (${h.hasElevationPassword ? 'stored, encrypted' : 'NO password stored'})` : h.elevation],
+    ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' || h.elevation === 'su' ? `${h.elevation} (password ${h.hasElevationPassword ? 'stored, encrypted' : 'NOT stored'})` : h.elevation],
     ['added', new Date(h.createdAt).toISOString()],
   ];
   return rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n');
@@ -79,7 +79,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--tag <tag>', 'tag the host (repeatable)', collect, [])
     .option('--group <group>', 'put the host in a group, e.g. "eu-west/db"')
     .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
-    .option('--elevation-password-stdin', 'read the password sudo asks for (the SSH user\'s own) from stdin (stored encrypted); with --elevation sudo-password')
+    .option('--elevation-password-stdin', 'read the elevation password from stdin (stored encrypted): the SSH user\'s own for sudo-password, root\'s for su')
     .option('--accept-new-host-key', 'connect once and trust the host key it presents (refused if it differs from a key already trusted)')
     .action(async (name: string, o: Record<string, unknown>) => {
       const port = /^\d+$/.test(String(o.port)) ? Number(o.port) : o.port;
@@ -131,7 +131,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--add-tag <tag>', 'add a tag (repeatable)', collect, [])
     .option('--remove-tag <tag>', 'remove a tag (repeatable)', collect, [])
     .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
-    .option('--elevation-password-stdin', 'read the password sudo asks for (the SSH user\'s own) from stdin (stored encrypted)')
+    .option('--elevation-password-stdin', 'read the elevation password from stdin (stored encrypted): the SSH user\'s own for sudo-password, root\'s for su')
     .action(async (name: string | undefined, o: Record<string, unknown>) => {
       if ((name === undefined) === (o.tag === undefined)) throw new CroniumError('INVALID_INPUT', 'name one host, or pass --tag TAG for every host with it', 'see: cronium hosts set --help');
       const names = name !== undefined ? [name] : (await ctx.call('hosts.list', { tag: o.tag as string })).map((h) => h.name);

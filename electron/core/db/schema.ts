@@ -29,7 +29,7 @@ export const hosts = sqliteTable(
     arch: text('arch'),
     runnerTarget: text('runner_target'),
     // How a run asked to be elevated becomes root here (null: not set, such runs fail ELEVATION_FAILED).
-    elevation: text('elevation', { enum: ['none', 'sudo', 'sudo-password', 'doas'] }),
+    elevation: text('elevation', { enum: ['none', 'sudo', 'sudo-password', 'doas', 'su'] }),
     lastSeenAt: integer('last_seen_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -8,13 +8,13 @@
 import { randomBytes } from 'node:crypto';
 
 /** A host's (or tag's) elevation setting. */
-export type ElevationMethod = 'none' | 'sudo' | 'sudo-password' | 'doas';
-export const ELEVATION_METHODS: readonly ElevationMethod[] = ['none', 'sudo', 'sudo-password', 'doas'];
+export type ElevationMethod = 'none' | 'sudo' | 'sudo-password' | 'doas' | 'su';
+export const ELEVATION_METHODS: readonly ElevationMethod[] = ['none', 'sudo', 'sudo-password', 'doas', 'su'];
 
 /** What a run needs to become root. */
 export interface Elevation {
-  method: 'sudo' | 'doas';
-  /** sudo only: answers sudo's prompt. */
+  method: 'sudo' | 'doas' | 'su';
+  /** sudo: answers its prompt; su: root's password (required). */
   password?: string;
 }
 
@@ -80,7 +80,7 @@ export class ElevationGate {
 }
 
 /** A refused elevation as the user reads it: what happened and what to do. */
-export function describeElevationFailure(method: 'sudo' | 'doas', host: string, detail: string): { message: string; hint: string } {
+export function describeElevationFailure(method: 'sudo' | 'doas' | 'su', host: string, detail: string): { message: string; hint: string } {
   const said = detail.trim().replace(/\s*\n\s*/g, ' / ').slice(0, 600) || `(${method} said nothing)`;
   const is = (re: RegExp) => re.test(detail);
   if (is(/not installed on this host|: not found|No such file/i)) {
@@ -88,6 +88,12 @@ export function describeElevationFailure(method: 'sudo' | 'doas', host: string, 
   }
   if (is(/must have a tty|requiretty/i)) {
     return { message: `sudo on ${host} requires a terminal (requiretty): ${said}`, hint: `allow sudo without a terminal for this user (a sudoers line "Defaults:USER !requiretty"); Cronium never runs sudo on a terminal, where a prompt could hang the run` };
+  }
+  if (method === 'su' && is(/must be run from a terminal/i)) {
+    return { message: `su on ${host} reads passwords only from a terminal: ${said}`, hint: `use sudo on this host (cronium hosts set ${host} --elevation sudo or sudo-password); util-linux su reads the password from its input, shadow's su does not` };
+  }
+  if (method === 'su' && is(/Authentication failure|incorrect password|authentication failed/i)) {
+    return { message: `su on ${host} refused the stored root password: ${said}`, hint: `store root's password on the host again: cronium hosts set ${host} --elevation su --elevation-password-stdin` };
   }
   if (is(/incorrect password|Sorry, try again|Authentication failure|authentication failed|no password was provided/i)) {
     return { message: `sudo on ${host} refused the stored password: ${said}`, hint: `store the SSH user's own password on the host again: cronium hosts set ${host} --elevation sudo-password --elevation-password-stdin` };

@@ -206,13 +206,24 @@ function elevatedStart(el: NonNullable<PreludeSpec['elevation']>, env: Record<st
     '',
   ].join('\n');
   const delim = heredocDelimiter(envText, random);
-  const tool = el.method === 'doas' ? 'doas -n --' : el.password ? `sudo -S -p ${shQuote(el.prompt)} --` : 'sudo -n --';
   const g = Math.max(1, grace * 10);
-  const cmd = `${tool} /bin/sh -c ${shQuote(ELEVATE_WRAPPER)} cronium-elevate "$d/input" ${shQuote(el.marker)} ${g} "$d/env" "$I" "$d/script"`;
+  const wrapper = `/bin/sh -c ${shQuote(ELEVATE_WRAPPER)} cronium-elevate "$d/input" ${shQuote(el.marker)} ${g} "$d/env" "$I" "$d/script"`;
+  // su runs one command string through root's shell: the wrapper as a file of the private temp
+  // dir, its arguments quoted (the paths are checked for quotes before).
+  const cmd =
+    el.method === 'su'
+      ? `su -c "exec /bin/sh '$d/wrap' '$d/input' '${el.marker}' ${g} '$d/env' '$I' '$d/script'" root`
+      : `${el.method === 'doas' ? 'doas -n --' : el.password ? `sudo -S -p ${shQuote(el.prompt)} --` : 'sudo -n --'} ${wrapper}`;
   const lines = [`cat >"$d/env" <<'${delim}'`, `${envText}${delim}`];
   // The tool is looked up as the SSH user: missing, it is reported like the runner does.
-  const name = el.method === 'doas' ? 'doas' : 'sudo';
+  const name = el.method;
   lines.push(`command -v ${name} >/dev/null 2>&1 || { printf '%s\\n' ${shQuote(`${name}: not installed on this host (not found in PATH)`)} >&2; }`);
+  if (el.method === 'su') {
+    const wd = heredocDelimiter(ELEVATE_WRAPPER, random);
+    lines.push(`cat >"$d/wrap" <<'${wd}'`, `${ELEVATE_WRAPPER}\n${wd}`);
+    // A quote in a path would end su's quoting early: refused (mktemp and command -v give none).
+    lines.push(`case "$d$I" in *"'"*) m "error INTERNAL a path of this run has a quote in it: $d $I"; c; exit 125;; esac`);
+  }
   lines.push(`y() { exec "$@" ${cmd}; }`);
   if (el.password) {
     lines.push(`Q=${shQuote(el.password)}`);

@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
-import { describeElevationFailure } from './elevation';
+import { describeElevationFailure, type Elevation } from './elevation';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { hostIdFile } from '../runner/deploy-scripts';
@@ -161,7 +161,7 @@ export class RunnerExecutor implements RunnerMode {
         pty: false,
         helper: session?.settings ?? { transport: 'none' },
         ...(mask.length > 0 ? { mask } : {}),
-        ...(req.elevation ? { elevation: req.elevation.method === 'sudo' && req.elevation.password ? { method: 'sudo' as const, password: req.elevation.password } : { method: req.elevation.method } } : {}),
+        ...(req.elevation ? { elevation: payloadElevation(req.elevation) } : {}),
       };
       let envelope: string;
       try {
@@ -558,4 +558,11 @@ export class RunnerExecutor implements RunnerMode {
  */
 export function helperTokenExpiry(iat: number, setupBudgetMs: number, timeoutMs: number | undefined, graceMs: number): number {
   return iat + setupBudgetMs + (timeoutMs ?? RUNNER_LIMITS.maxTimeoutMs) + graceMs + 60_000;
+}
+
+/** The payload's elevation: a password for sudo (optional) and su (required), none for doas. */
+function payloadElevation(e: Elevation): NonNullable<RunPayload['elevation']> {
+  if (e.method === 'su') return { method: 'su', password: e.password ?? '' };
+  if (e.method === 'sudo' && e.password) return { method: 'sudo', password: e.password };
+  return e.method === 'doas' ? { method: 'doas' } : { method: 'sudo' };
 }

@@ -19,6 +19,17 @@ import type { Elevation } from '../exec/elevation';
 /** A host as stored, with a password if one is set (useAgent defaults to true). */
 export type NewHost = Omit<z.output<typeof HostInput>, 'useAgent'> & { useAgent?: boolean };
 
+/** Elevation methods that need a stored password: the user's (sudo-password) or root's (su). */
+function needsPassword(how: string | null | undefined): boolean {
+  return how === 'sudo-password' || how === 'su';
+}
+function missingElevationPassword(how: string | null | undefined): CroniumError {
+  return fieldError('elevationPassword', how === 'su' ? 'su elevation needs root\'s password on the host' : 'sudo-password elevation needs the password sudo asks for', how === 'su' ? 'pass --elevation-password-stdin (root\'s password on the host)' : 'pass --elevation-password-stdin (the SSH user\'s own password on the host)');
+}
+function strayElevationPassword(): CroniumError {
+  return fieldError('elevationPassword', 'an elevation password goes with --elevation sudo-password or su only', 'pass --elevation sudo-password (or su) together with --elevation-password-stdin');
+}
+
 /** Kinds of credential stored per host. */
 type CredentialKind = (typeof credentials.$inferInsert)['kind'];
 
@@ -76,12 +87,8 @@ export class HostService {
     if (input.passphrase !== undefined && !identityFile) {
       throw fieldError('passphrase', 'a passphrase needs an identity file', 'pass --identity FILE together with --passphrase-stdin');
     }
-    if (input.elevation === 'sudo-password' && input.elevationPassword === undefined) {
-      throw fieldError('elevationPassword', 'sudo-password elevation needs the password sudo asks for', 'pass --elevation-password-stdin (the SSH user\'s own password on the host)');
-    }
-    if (input.elevationPassword !== undefined && input.elevation !== 'sudo-password') {
-      throw fieldError('elevationPassword', 'a sudo password goes with --elevation sudo-password only', 'pass --elevation sudo-password together with --elevation-password-stdin');
-    }
+    if (needsPassword(input.elevation) && input.elevationPassword === undefined) throw missingElevationPassword(input.elevation);
+    if (input.elevationPassword !== undefined && !needsPassword(input.elevation)) throw strayElevationPassword();
     const now = Date.now();
     const created = this.db.transaction((tx) => {
       if (tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.name)).get()) {
@@ -147,14 +154,12 @@ export class HostService {
       if (patch.jump !== undefined) values.jumpHostId = patch.jump === null ? null : this.jumpId(tx, row.id, patch.jump);
       if (patch.elevation !== undefined) values.elevation = patch.elevation;
       const elevation = values.elevation !== undefined ? values.elevation : row.elevation;
-      if (typeof patch.elevationPassword === 'string' && elevation !== 'sudo-password') {
-        throw fieldError('elevationPassword', 'a sudo password goes with --elevation sudo-password only', 'pass --elevation sudo-password together with --elevation-password-stdin');
-      }
-      if (elevation === 'sudo-password' && typeof patch.elevationPassword !== 'string') {
+      if (typeof patch.elevationPassword === 'string' && !needsPassword(elevation)) throw strayElevationPassword();
+      // Another method's password is not this one's (the user's for sudo, root's for su).
+      const switched = patch.elevation !== undefined && patch.elevation !== row.elevation;
+      if (needsPassword(elevation) && typeof patch.elevationPassword !== 'string') {
         const stored = tx.select({ id: credentials.id }).from(credentials).where(and(eq(credentials.hostId, row.id), eq(credentials.kind, 'elevation_password'))).get();
-        if (!stored || patch.elevationPassword === null) {
-          throw fieldError('elevationPassword', 'sudo-password elevation needs the password sudo asks for', 'pass --elevation-password-stdin (the SSH user\'s own password on the host)');
-        }
+        if (!stored || patch.elevationPassword === null || switched) throw missingElevationPassword(elevation);
       }
       const identityFile = values.identityFile !== undefined ? values.identityFile : row.identityFile;
       if (typeof patch.passphrase === 'string' && !identityFile) {
@@ -173,7 +178,7 @@ export class HostService {
       }
       this.setCredential(tx, row.id, 'password', patch.password, now);
       // The sudo password belongs to sudo-password elevation: another setting drops it.
-      this.setCredential(tx, row.id, 'elevation_password', elevation !== 'sudo-password' && row.elevation === 'sudo-password' ? null : patch.elevationPassword, now);
+      this.setCredential(tx, row.id, 'elevation_password', !needsPassword(elevation) && needsPassword(row.elevation) ? null : patch.elevationPassword, now);
       // A passphrase belongs to its key: clearing the identity file drops it.
       this.setCredential(tx, row.id, 'key_passphrase', identityFile === null && patch.passphrase === undefined && row.identityFile !== null ? null : patch.passphrase, now);
 
@@ -278,8 +283,8 @@ export class HostService {
     if (how === 'doas') return { elevation: { method: 'doas' } };
     if (how === 'sudo') return { elevation: { method: 'sudo' } };
     const password = this.secret(name, 'elevation_password');
-    if (!password) return { error: `host ${name} is set to sudo-password elevation, and no password is stored`, hint: `cronium hosts set ${name} --elevation sudo-password --elevation-password-stdin` };
-    return { elevation: { method: 'sudo', password } };
+    if (!password) return { error: `host ${name} is set to ${how} elevation, and no password is stored`, hint: `cronium hosts set ${name} --elevation ${how} --elevation-password-stdin` };
+    return { elevation: { method: how === 'su' ? 'su' : 'sudo', password } };
   }
 
   /** The elevation setting with what elevationFor says, for diagnose. */

@@ -143,9 +143,10 @@ export function HostFormDialog({ host, onClose, onSaved }: HostFormDialogProps) 
             <option value="sudo">sudo, no password (NOPASSWD)</option>
             <option value="sudo-password">sudo with the user&rsquo;s password</option>
             <option value="doas">doas, no password</option>
+            <option value="su">su with root&rsquo;s password</option>
             <option value="none">None (refuse runs as root)</option>
           </SelectField>
-          {values.elevation === 'sudo-password' && (
+          {(values.elevation === 'sudo-password' || values.elevation === 'su') && (
             <TextField
               {...bind('elevationPassword')}
               type="password"

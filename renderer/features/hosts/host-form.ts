@@ -26,7 +26,7 @@ export const LABELS: Record<FieldName, string> = {
   jump: 'Jump host',
   password: 'Password',
   elevation: 'Elevation',
-  elevationPassword: 'Sudo password',
+  elevationPassword: 'Elevation password',
 };
 
 /** The form's values, as typed. */

@@ -49,6 +49,10 @@ exit "$rc"`
 const (
 	ElevationSudo = "sudo"
 	ElevationDoas = "doas"
+	// ElevationSu: `su -c CMD root` with root's password, which su reads from
+	// its stdin (util-linux su does when stdin is not a terminal) at once, with
+	// no prompt of ours: the password is written first.
+	ElevationSu = "su"
 )
 
 // elevation runs a payload's script through sudo or doas. It watches sudo's
@@ -63,6 +67,8 @@ type elevation struct {
 	marker   string
 	stdin    io.WriteCloser
 	env      []byte
+	// eager: the password goes first, without waiting for a prompt (su).
+	eager bool
 
 	mu      sync.Mutex
 	buf     []byte // stderr before the marker (sudo's own words)
@@ -84,6 +90,20 @@ func newElevation(el *protocol.Elevation, argv []string, stdinFile string, grace
 	if stdinFile == "" {
 		stdinFile = "/dev/null"
 	}
+	g := graceMs / 100
+	if g < 1 {
+		g = 1
+	}
+	inner := append([]string{"/bin/sh", "-c", ElevateWrapper, "cronium-elevate", stdinFile, e.marker, strconv.FormatInt(g, 10), "-"}, argv...)
+	e.env = elevatedEnv(env, userEnv)
+	if el.Method == ElevationSu {
+		quoted := make([]string, len(inner))
+		for i, a := range inner {
+			quoted[i] = shQuote(a)
+		}
+		e.eager = true
+		return e, []string{"su", "-c", "exec " + strings.Join(quoted, " "), "root"}
+	}
 	var pre []string
 	switch el.Method {
 	case ElevationDoas:
@@ -95,13 +115,7 @@ func newElevation(el *protocol.Elevation, argv []string, stdinFile string, grace
 			pre = []string{"sudo", "-n", "--"}
 		}
 	}
-	g := graceMs / 100
-	if g < 1 {
-		g = 1
-	}
-	wrapped := append(append(pre, "/bin/sh", "-c", ElevateWrapper, "cronium-elevate", stdinFile, e.marker, strconv.FormatInt(g, 10), "-"), argv...)
-	e.env = elevatedEnv(env, userEnv)
-	return e, wrapped
+	return e, append(pre, inner...)
 }
 
 // elevatedEnv is the wrapper's environment script: the payload's variables, the
@@ -197,6 +211,15 @@ func (e *elevation) closeStdin() {
 	if !e.closed {
 		e.closed = true
 		_ = e.stdin.Close()
+	}
+}
+
+// begin writes the password at once for a tool that prompts in its own words (su).
+func (e *elevation) begin() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.eager && e.password != "" {
+		e.write([]byte(e.password + "\n"))
 	}
 }
 

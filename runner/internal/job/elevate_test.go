@@ -34,6 +34,15 @@ elif [ -n "$N" ] && [ -n "$NEEDPW" ]; then echo "sudo: a password is required" >
 exec "$@"
 `
 
+// fakeSu stands in for util-linux su: reads the password from stdin at once, then runs -c CMD.
+const fakeSu = `#!/bin/sh
+[ "$1" = -c ] || { echo "fake su: want -c" >&2; exit 2; }
+printf 'Password: ' >&2
+IFS= read -r pw || exit 1
+[ "$pw" = "r00t pw" ] || { echo "su: Authentication failure" >&2; exit 1; }
+exec /bin/sh -c "$2"
+`
+
 func superviseElevated(t *testing.T, script string, el *protocol.Elevation, env map[string]string, extraEnv ...string) result {
 	t.Helper()
 	dir := t.TempDir()
@@ -42,6 +51,9 @@ func superviseElevated(t *testing.T, script string, el *protocol.Elevation, env 
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(fakeSudo), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "su"), []byte(fakeSu), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	sh := "/bin/sh"
@@ -164,3 +176,17 @@ func TestElevatedEnvQuoting(t *testing.T) {
 	}
 }
 
+
+func TestElevationSu(t *testing.T) {
+	res := superviseElevated(t, "read l; echo \"in=$l var=$MYVAR\"\n", &protocol.Elevation{Method: "su", Password: "r00t pw"}, map[string]string{"MYVAR": "a b'c"})
+	if got := string(res.stdout); got != "in=the input var=a b'c\n" || res.exit.Reason != protocol.ExitExited {
+		t.Fatalf("stdout %q exit %+v", got, res.exit)
+	}
+	if len(res.stderr) != 0 {
+		t.Fatalf("su's prompt reached the log: %q", res.stderr)
+	}
+	res = superviseElevated(t, "echo ran\n", &protocol.Elevation{Method: "su", Password: "nope"}, nil)
+	if res.exit.Reason != protocol.ExitElevationFailed || !strings.Contains(res.exit.Detail, "Authentication failure") || len(res.stdout) != 0 {
+		t.Fatalf("exit %+v stdout %q", res.exit, res.stdout)
+	}
+}

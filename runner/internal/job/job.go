@@ -135,6 +135,9 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 		return nil, fmt.Errorf("starting %s: %w", spec.Payload.Interpreter, err)
 	}
 	pgid := cmd.Process.Pid
+	if el != nil {
+		el.begin()
+	}
 
 	chunks := make(chan chunk, queueChunks)
 	maskers := make(map[string]*mask.Masker, len(readers))

@@ -404,8 +404,8 @@ func ParsePayload(body []byte) (*Payload, error) {
 	return &p, nil
 }
 
-// parseElevation reads elevation: {method: sudo|doas, password?: string}; a
-// password is for sudo only, at most MaxElevationPasswordBytes, one line.
+// parseElevation reads elevation: {method: sudo|doas|su, password?: string}; a
+// password is optional for sudo, required for su, refused for doas; at most MaxElevationPasswordBytes, one line.
 func parseElevation(raw []byte) (*Elevation, error) {
 	m, err := object(raw, "method", "password")
 	if err != nil {
@@ -415,14 +415,17 @@ func parseElevation(raw []byte) (*Elevation, error) {
 	if err := field(m, "method", &e.Method); err != nil {
 		return nil, fmt.Errorf("elevation: %w", err)
 	}
-	if e.Method != "sudo" && e.Method != "doas" {
-		return nil, fmt.Errorf("elevation method %q is not sudo or doas", truncate(e.Method, 20))
+	if e.Method != "sudo" && e.Method != "doas" && e.Method != "su" {
+		return nil, fmt.Errorf("elevation method %q is not sudo, doas or su", truncate(e.Method, 20))
 	}
 	if _, err := optional(m, "password", &e.Password); err != nil {
 		return nil, fmt.Errorf("elevation: %w", err)
 	}
-	if e.Password != "" && e.Method != "sudo" {
-		return nil, errors.New("elevation: only sudo takes a password")
+	if e.Password != "" && e.Method == "doas" {
+		return nil, errors.New("elevation: doas takes no password")
+	}
+	if e.Password == "" && e.Method == "su" {
+		return nil, errors.New("elevation: su needs root's password")
 	}
 	if len(e.Password) > MaxElevationPasswordBytes || strings.ContainsAny(e.Password, "\x00\n\r") {
 		return nil, fmt.Errorf("elevation password must be one line of at most %d bytes", MaxElevationPasswordBytes)

@@ -382,7 +382,7 @@ func TestHelperFrameBounds(t *testing.T) {
 }
 
 func TestParseElevation(t *testing.T) {
-	for _, bad := range []string{`{"method":"su"}`, `{"method":"doas","password":"x"}`, `{"method":"sudo","password":"a\nb"}`, `{"method":"sudo","user":"x"}`, `[]`, `{"method":"sudo","password":7}`} {
+	for _, bad := range []string{`{"method":"su"}`, `{"method":"runas","password":"x"}`, `{"method":"doas","password":"x"}`, `{"method":"sudo","password":"a\nb"}`, `{"method":"sudo","user":"x"}`, `[]`, `{"method":"sudo","password":7}`} {
 		if _, err := parseElevation([]byte(bad)); err == nil {
 			t.Fatalf("%s accepted", bad)
 		}

@@ -1,6 +1,7 @@
 // Elevation through the real CLI on real sshd hosts with real sudo and real sudoers rules (the
 // fleet's opt-in sudo profiles; they make their accounts root on this machine while the fleet
-// runs): NOPASSWD, a password with sudo's lecture, requiretty, no rule, doas, and no setting at all, in
+// runs): NOPASSWD, a password with sudo's lecture, requiretty, no rule, doas, su with root's
+// password (inside that host only), and no setting at all, in
 // runner and direct mode, in fan-out. Each refusal is ELEVATION_FAILED with what sudo said and a
 // hint, quickly (no prompt left hanging); the password never reaches a command line, an
 // environment, the log or the store in clear; a stopped elevated script's root processes go too.
@@ -28,12 +29,15 @@ before(async () => {
       { name: 'none', profile: 'sudonone' as const },
       { name: 'plain', profile: 'default' as const },
       { name: 'doas', profile: 'sudodoas' as const },
+      { name: 'su', profile: 'sudosu' as const },
     ],
   });
   password = ws.fleet.host('pw1').sudoPassword!;
   assert.ok(password.includes("'") && password.includes(' '), 'the fleet password has a quote and a space');
   for (const h of [...NOPASS, 'tty']) await cli(['hosts', 'set', h, '--elevation', 'sudo']).then(ok);
   await cli(['hosts', 'set', 'doas', '--elevation', 'doas']).then(ok);
+  // su with root's password: the sudosu host's own (its sshd sees a copy of /etc/shadow).
+  await cli(['hosts', 'set', 'su', '--elevation', 'su', '--elevation-password-stdin'], ws.fleet.host('su').rootPassword!).then(ok);
   // sudo -n answers "a password is required" to anyone without a NOPASSWD rule; with the account's
   // own password sudo gets as far as the rules.
   await cli(['hosts', 'set', 'none', '--elevation', 'sudo-password', '--elevation-password-stdin'], ws.fleet.host('none').sudoPassword!).then(ok);
@@ -62,7 +66,7 @@ const SCRIPT = 'echo "uid=$(id -u) var=$MYVAR helpers=$(command -v cronium >/dev
 
 for (const mode of ['runner', 'direct'] as const) {
   test(`${mode} mode: elevated fan-out runs as root where sudo allows it, and every refusal is ELEVATION_FAILED with sudo's reason`, async () => {
-    const hosts = [...NOPASS, ...PASS, 'doas', 'tty', 'none', 'plain'];
+    const hosts = [...NOPASS, ...PASS, 'doas', 'su', 'tty', 'none', 'plain'];
     const t0 = Date.now();
     const r = await cli(['--json', 'run', '--sudo', '--mode', mode, '--concurrency', String(hosts.length), ...hosts.flatMap((h) => ['--host', h]), '--env', "MYVAR=it's $HOME", '--input', '"the input"', '--command', SCRIPT]);
     const secs = (Date.now() - t0) / 1000;
@@ -70,7 +74,7 @@ for (const mode of ['runner', 'direct'] as const) {
     assert.equal(by.size, hosts.length, r.stdout + r.stderr);
     const log = await cli(['jobs', 'logs', String(by.get('np1')!.jobId)]);
     const text = log.stdout + log.stderr;
-    for (const h of [...NOPASS, ...PASS, 'doas']) {
+    for (const h of [...NOPASS, ...PASS, 'doas', 'su']) {
       assert.equal(by.get(h)!.status, 'succeeded', `${h}: ${JSON.stringify(by.get(h))}`);
       assert.ok(text.includes(`${h} | uid=0 var=it's $HOME helpers=yes\n`), `${h} ran as root with the job's env and the helpers on PATH:\n${text}`);
       assert.ok(text.includes(`${h} | stdin="the input"\n`), `${h} read the job's input`);
@@ -111,6 +115,18 @@ for (const mode of ['runner', 'direct'] as const) {
       assert.doesNotMatch(log.stdout, /^ran$/m);
     } finally {
       await cli(['hosts', 'set', 'pw4', '--elevation-password-stdin'], password).then(ok);
+    }
+  });
+
+  test(`${mode} mode: su with a wrong root password fails at once with ELEVATION_FAILED`, async () => {
+    await cli(['hosts', 'set', 'su', '--elevation-password-stdin'], 'not root\'s').then(ok);
+    try {
+      const r = await cli(['--json', 'run', '--sudo', '--mode', mode, '--host', 'su', '--command', 'echo ran']);
+      const [row] = rows(r.stdout);
+      assert.equal(row!.error?.code, 'ELEVATION_FAILED', r.stdout + r.stderr);
+      assert.match(row!.error!.message, /su on su refused the stored root password/);
+    } finally {
+      await cli(['hosts', 'set', 'su', '--elevation-password-stdin'], ws!.fleet.host('su').rootPassword!).then(ok);
     }
   });
 
@@ -178,6 +194,9 @@ test('diagnose checks elevation by becoming root once: passes where sudo allows 
   const pw = await report('pw2');
   assert.equal(pw.status, 'pass', pw.detail);
   assert.match(pw.detail, /^sudo-password: became root/);
+  const su = await report('su');
+  assert.equal(su.status, 'pass', su.detail);
+  assert.match(su.detail, /^su: became root/);
   const doas = await report('doas');
   assert.equal(doas.status, 'pass', doas.detail);
   assert.match(doas.detail, /^doas: became root/);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  healthNotificationFor,
   dockMenuItems,
   loginItemNotice,
   loginItemSettings,
@@ -123,4 +124,12 @@ test('macOS 13+ login items may wait for approval: the user is told where to all
   assert.match(loginItemNotice('darwin', 'not-found') ?? '', /Applications folder/);
   assert.equal(loginItemNotice('darwin', 'enabled'), null);
   assert.equal(loginItemNotice('win32', 'requires-approval'), null);
+});
+
+test("a schedule's health transition notifies as its notify setting says, in a few words", () => {
+  assert.equal(healthNotificationFor({ schedule: 'nightly', kind: 'failing', reason: 'its last 3 jobs failed' }, false), null);
+  assert.deepEqual(healthNotificationFor({ schedule: 'nightly', kind: 'failing', reason: 'its last 3 jobs failed' }, true), { title: 'nightly is failing', body: 'its last 3 jobs failed' });
+  assert.equal(healthNotificationFor({ schedule: 'n', kind: 'missed', reason: 'x' }, true)!.title, 'n missed a run');
+  assert.equal(healthNotificationFor({ schedule: 'n', kind: 'recovered', reason: 'x' }, true)!.title, 'n recovered');
+  assert.equal(healthNotificationFor({ schedule: 'n', kind: 'late', reason: 'y'.repeat(500) }, true)!.body.length, 200);
 });

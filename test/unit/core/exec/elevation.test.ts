@@ -61,3 +61,13 @@ test('the elevated prelude keeps the password off every command line and the env
   assert.doesNotMatch(nopass, /\bQ=/);
   assert.match(buildPrelude({ interpreter: 'sh', script: 'true', elevation: { method: 'doas', prompt: '[p] ', marker: '@@m' } }).text, /doas -n -- /);
 });
+
+test('su: the wrapper as a file of the private dir, the command quoted for root\'s shell, the password first on su\'s stdin', () => {
+  const { text } = buildPrelude({ interpreter: 'sh', script: 'id -u', elevation: { method: 'su', password: 'r00t', prompt: '[p] ', marker: '@@m' } });
+  assert.match(text, /cat >"\$d\/wrap" <</);
+  assert.match(text, /su -c "exec \/bin\/sh '\$d\/wrap' '\$d\/input' '@@m' \d+ '\$d\/env' '\$I' '\$d\/script'" root/);
+  assert.match(text, /case "\$d\$I" in \*"'"\*\)/, 'a quote in a path is refused before su');
+  assert.match(text, /printf '%s\\n' "\$Q" \| \( y setsid \)/);
+  assert.match(describeElevationFailure('su', 'h', 'Password: su: Authentication failure').message, /su on h refused the stored root password/);
+  assert.match(describeElevationFailure('su', 'h', 'su: must be run from a terminal').hint, /use sudo/);
+});
