@@ -74,7 +74,7 @@ test("the Edit form sets sudo with the user's password; Run as root runs the scr
   await pg.getByRole('button', { name: 'Edit pw', exact: true }).click();
   const dialog = pg.getByRole('dialog', { name: 'Edit pw' });
   await dialog.waitFor();
-  await dialog.getByLabel('Elevation', { exact: true }).selectOption('sudo-password');
+  await dialog.locator('#edit-host-elevation').selectOption('sudo-password');
   await dialog.getByLabel('Elevation password').fill(password);
   await dialog.getByRole('button', { name: 'Save changes' }).click();
   await dialog.waitFor({ state: 'hidden' });
@@ -84,9 +84,9 @@ test("the Edit form sets sudo with the user's password; Run as root runs the scr
   // The form opened again shows the setting, never the password.
   await pg.getByRole('button', { name: 'Edit pw', exact: true }).click();
   const again = pg.getByRole('dialog', { name: 'Edit pw' });
-  assert.equal(await again.getByLabel('Elevation', { exact: true }).inputValue(), 'sudo-password');
+  assert.equal(await again.locator('#edit-host-elevation').inputValue(), 'sudo-password');
   assert.equal(await again.getByLabel('Elevation password').inputValue(), '');
-  await again.getByText('A password is stored').waitFor();
+  await again.getByText('An elevation password is stored').waitFor();
   await again.getByRole('button', { name: 'Cancel' }).click();
 
   const jobId = await runAsRoot('pw');

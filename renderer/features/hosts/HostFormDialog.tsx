@@ -151,7 +151,7 @@ export function HostFormDialog({ host, onClose, onSaved }: HostFormDialogProps) 
               {...bind('elevationPassword')}
               type="password"
               autoComplete="new-password"
-              hint={host?.hasElevationPassword ? 'A sudo password is stored. Type a new one to replace it.' : 'The SSH user’s own password, which sudo asks for. Stored encrypted; never shown again.'}
+              hint={host?.hasElevationPassword ? 'An elevation password is stored. Type a new one to replace it.' : values.elevation === 'su' ? 'Root’s password on the host, which su asks for. Stored encrypted; never shown again.' : 'The SSH user’s own password, which sudo asks for. Stored encrypted; never shown again.'}
             />
           )}
           {host?.hasPassword && (
