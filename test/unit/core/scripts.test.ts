@@ -377,3 +377,16 @@ test('setRunOutput and setRunCondition (the helper API\'s): stored on the run, k
   setRunOutput(core.store.sqlite, r.id, null);
   assert.equal((await call(core.dispatch, 'jobs.get', { id: job.jobId }, ctx)).runs[0]!.output, null);
 });
+
+test('a step of a chain runs as root when its own script is marked so: the follow-up job is elevated, the parent not', async (t) => {
+  const { core, drain, save, run, children } = setup(t);
+  await addHosts(core, ['web1']);
+  await call(core.dispatch, 'scripts.save', { name: 'as-root', body: 'echo r', followups: [], elevated: true }, ctx);
+  await save('plain', 'echo p', [{ on: 'success', script: 'as-root' }]);
+  const job = await run('plain');
+  await drain();
+  const [kid] = children(job.jobId);
+  const elevated = (id: number) => core.store.sqlite.prepare('select elevated from jobs where id = ?').pluck().get(id);
+  assert.equal(elevated(job.jobId), 0);
+  assert.equal(elevated(kid!.id), 1);
+});
