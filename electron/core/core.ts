@@ -94,6 +94,8 @@ export interface Services {
   health: ScheduleHealth;
   /** Schedules' alert settings, health view, events and test alerts. */
   scheduleHealth: HealthService;
+  /** Files of push jobs and of saved scripts (blobs/<sha256>). */
+  blobs: BlobStore;
   /** App settings (log retention, …). */
   settings: SettingsService;
   /** Aggregations for charts and the runner's health (read-only SQL). */
@@ -139,7 +141,14 @@ export function openCore(options: CoreOptions): Core {
     const blobs = new BlobStore(join(dataDir, 'blobs'));
     const health = new ScheduleHealth(store.sqlite, events);
     // Files of push jobs that retention removed go with them.
-    blobs.prune(new Set(store.sqlite.prepare("select distinct json_extract(push, '$.sha256') from jobs where push is not null").pluck().all() as string[]));
+    blobs.prune(
+      new Set(
+        store.sqlite
+          .prepare("select json_extract(push, '$.sha256') from jobs where push is not null union select f.value ->> '$.sha256' from jobs, json_each(jobs.files) f where jobs.files is not null union select f.value ->> '$.sha256' from scripts, json_each(scripts.files) f where scripts.files is not null")
+          .pluck()
+          .all() as string[],
+      ),
+    );
     const queue = new JobQueue(store);
     const logs = new LogService(store);
     const keys = new InstallationKeys(dataDir);
@@ -182,6 +191,7 @@ export function openCore(options: CoreOptions): Core {
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobs }),
       schedules: new ScheduleService(store, audit),
       health,
+      blobs,
       scheduleHealth: new HealthService(store.sqlite, secrets, health, audit),
       settings: new SettingsService(store.sqlite, audit, events),
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),

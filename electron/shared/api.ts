@@ -376,6 +376,8 @@ export const ScriptView = z.object({
   followups: z.array(Followup),
   /** Its runs start as root through each host's elevation setting. */
   elevated: z.boolean(),
+  /** Files it needs on the host, pushed (verified, skipped where already there) before it runs. */
+  files: z.array(z.object({ name: z.string(), sha256: z.string(), size: z.int(), to: z.string(), mode: z.int(), owner: z.string().optional() })),
   createdAt: z.int(),
   updatedAt: z.int(),
 });
@@ -399,6 +401,16 @@ export const VariableView = z.object({
 /** A variable as clients see it. */
 export type VariableView = z.infer<typeof VariableView>;
 
+/** Where a pushed file goes on the hosts. */
+const PushTo = z
+  .string()
+  .min(2)
+  .max(4096)
+  .regex(/^\/[^\0\n]*$/, { error: 'must be an absolute path (starting with /), one line' })
+  .refine((p) => !p.split('/').includes('..'), { error: 'must not contain ".."' });
+const PushMode = z.int().min(0).max(0o7777);
+const PushOwner = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/, { error: 'must be user or user:group' });
+
 /** What `jobs.push` takes: a file on the app's machine, where it goes, and on which hosts. */
 export const JobPushArgs = z
   .strictObject({
@@ -407,19 +419,11 @@ export const JobPushArgs = z
     hosts: z.array(HostName).min(1, { error: 'name at least one host' }).max(10_000).optional(),
     tag: Tag.optional(),
     /** Absolute path on the hosts; ending in "/": into that directory under the file's name; "{host}" becomes each host's name. */
-    to: z
-      .string()
-      .min(2)
-      .max(4096)
-      .regex(/^\/[^\0\n]*$/, { error: 'must be an absolute path (starting with /), one line' })
-      .refine((p) => !p.split('/').includes('..'), { error: 'must not contain ".."' }),
+    to: PushTo,
     /** Permission bits (default 0644). */
-    mode: z.int().min(0).max(0o7777).optional(),
+    mode: PushMode.optional(),
     /** user or user:group on the hosts (needs root: with elevated, or the SSH user itself). */
-    owner: z
-      .string()
-      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/, { error: 'must be user or user:group' })
-      .optional(),
+    owner: PushOwner.optional(),
     /** Write it as root (each host's elevation setting). */
     elevated: z.boolean().default(false),
     concurrency: z.int().min(1).max(10_000).optional(),
@@ -945,6 +949,8 @@ export const methods = {
       followups: z.array(Followup).max(100).default([]),
       /** Runs of it start as root (sudo/doas, by each host's elevation setting). */
       elevated: z.boolean().default(false),
+      /** Files it needs: each pushed to the host before the script runs (as jobs.push; {host} in `to` is the host's name); absent: keep the ones it has, [] removes them. */
+      files: z.array(z.strictObject({ path: JobPushArgs.shape.path, to: PushTo, mode: PushMode.optional(), owner: PushOwner.optional() })).max(20).optional(),
     }),
     ScriptView,
     'Creates or replaces a saved script and its follow-ups; a follow-up naming an unknown script is NOT_FOUND, a loop in the follow-up graph FOLLOWUP_LOOP.',

@@ -3,7 +3,7 @@
  * `scripts list | show NAME | rm NAME`. `add` refuses a name in use; `save` creates or
  * replaces (the script and all its follow-ups).
  */
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Followup, ScriptView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
@@ -40,6 +40,7 @@ interface SaveFlags {
   interpreter?: string;
   followup: string[];
   sudo?: boolean;
+  push: string[];
 }
 
 function describe(s: ScriptView): string {
@@ -61,6 +62,7 @@ export function registerScripts(program: Command, ctx: CliContext): void {
       .option('--interpreter <name>', 'bash | sh | python3 | node (default: by the file extension, else bash)')
       .option('--followup <spec>', 'ON:SCRIPT[@host1,host2|#tag]: start SCRIPT on success, failure, always or condition, on those hosts or the same host (repeatable)', collect, [])
       .option('--sudo', "its runs start as root, by each host's elevation setting")
+      .option('--push <local=remote>', 'a file it needs: LOCAL=REMOTE[,MODE], pushed to each host (verified, skipped where already there) before it runs; {host} in REMOTE is the host\'s name (repeatable)', collect, [])
       .action(async (name: string, o: SaveFlags) => {
         const followups = o.followup.map(parseFollowup);
         const body = readScript(o.file);
@@ -68,9 +70,14 @@ export function registerScripts(program: Command, ctx: CliContext): void {
         if (verb === 'add' && (await ctx.call('scripts.list', {})).some((s) => s.name === name)) {
           throw new CroniumError('ALREADY_EXISTS', `a script named "${name}" already exists`, `replace it with: cronium scripts save ${name} --file F`, { fields: [{ field: 'name', message: 'is already taken' }] });
         }
-        const s = await ctx.call('scripts.save', { name, interpreter, body, followups, elevated: o.sudo === true });
+        const files = o.push.map((spec, i) => {
+          const m = /^([^=]+)=(\/[^,]*)(?:,(0?[0-7]{3,4}))?$/.exec(spec);
+          if (!m) throw fieldError(`push.${i}`, `"${spec}" is not LOCAL=REMOTE[,MODE] (REMOTE absolute, MODE octal)`);
+          return { path: resolve(m[1]!), to: m[2]!, ...(m[3] ? { mode: parseInt(m[3], 8) } : {}) };
+        });
+        const s = await ctx.call('scripts.save', { name, interpreter, body, followups, elevated: o.sudo === true, ...(files.length ? { files } : {}) });
         if (ctx.json) return printJson(s);
-        say(`saved script ${s.name} (${s.interpreter}${s.elevated ? ', runs as root' : ''}${s.followups.length ? `; follow-ups: ${s.followups.map(formatFollowup).join(' ')}` : ''})`);
+        say(`saved script ${s.name} (${s.interpreter}${s.elevated ? ', runs as root' : ''}${s.files.length ? `, pushes ${s.files.map((f) => `${f.name} to ${f.to}`).join(', ')} first` : ''}${s.followups.length ? `; follow-ups: ${s.followups.map(formatFollowup).join(' ')}` : ''})`);
       });
   }
   scripts

@@ -82,7 +82,16 @@ export function createHandlers(core: Services): Handlers {
     // ---- Scripts, variables, follow-ups (issue 6) ----
     'scripts.list': () => core.scripts.list(),
     'scripts.get': ({ name }) => core.scripts.get(name),
-    'scripts.save': (args) => core.scripts.save(args),
+    'scripts.save': async ({ files, ...args }) => {
+      // Each file's bytes go to the blob store first (hashed); the script keeps where it goes.
+      if (files === undefined) return core.scripts.save(args);
+      const resolved = [];
+      for (const [i, f] of files.entries()) {
+        const b = await core.blobs.add(f.path, `files.${i}.path`);
+        resolved.push({ name: b.name, sha256: b.sha256, size: b.size, to: f.to.endsWith('/') ? `${f.to}${b.name}` : f.to, mode: f.mode ?? 0o644, ...(f.owner ? { owner: f.owner } : {}) });
+      }
+      return core.scripts.save({ ...args, files: resolved });
+    },
     'scripts.remove': ({ name }) => {
       core.scripts.remove(name);
       return { removed: true as const };

@@ -86,6 +86,8 @@ export const scripts = sqliteTable(
     body: text('body').notNull(),
     // Runs of it are elevated (sudo/doas, by each host's elevation setting).
     elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
+    // Files it needs on the host, pushed before it runs: JSON [{ name, sha256, size, to, mode, owner? }] (blobs/<sha256>).
+    files: text('files', { mode: 'json' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -185,6 +187,8 @@ export const jobs = sqliteTable(
     elevated: integer('elevated', { mode: 'boolean' }).notNull().default(false),
     // A push job (kind 'push'): the file sent to every host, JSON { name, sha256, size, to, mode, owner? }; its bytes are blobs/<sha256> in the data dir.
     push: text('push', { mode: 'json' }),
+    // A script job's files (its saved script's, as they were when it was queued), pushed before the script on each host.
+    files: text('files', { mode: 'json' }),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).

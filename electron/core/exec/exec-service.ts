@@ -114,7 +114,7 @@ export class ExecService {
     const saved =
       args.scriptName === undefined
         ? undefined
-        : (this.db.prepare('select id, interpreter, body, elevated from scripts where name = ?').get(args.scriptName) as { id: number; interpreter: RunArgs['interpreter']; body: string; elevated: number } | undefined);
+        : (this.db.prepare('select id, interpreter, body, elevated, files from scripts where name = ?').get(args.scriptName) as { id: number; interpreter: RunArgs['interpreter']; body: string; elevated: number; files: string | null } | undefined);
     if (args.scriptName !== undefined && !saved) {
       throw new CroniumError('NOT_FOUND', `no saved script named "${args.scriptName}"`, 'list them with: cronium scripts list', { fields: [{ field: 'scriptName', message: 'no such script' }] });
     }
@@ -139,6 +139,7 @@ export class ExecService {
       varScope: args.globalVars ? 'global' : 'host',
       secretNames: args.secrets,
       elevated: args.elevated === true || saved?.elevated === 1,
+      files: saved?.files ?? null,
     };
     // One transaction: no worker (of any process) can claim a run before it is marked detached.
     const jobId = this.db
@@ -212,7 +213,7 @@ export class ExecService {
    */
   rerun(jobId: number, hostNames: string[], door: Door): { jobId: number; runIds: number[] } {
     const j = this.db.prepare('select * from jobs where id = ?').get(jobId) as
-      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null; elevated: number; kind: NewJob['kind']; push: string | null }
+      | { interpreter: NewJob['interpreter']; script_body: string; script_id: number | null; mode: NewJob['mode']; timeout_ms: number | null; concurrency: number | null; env: string | null; input: string | null; max_attempts: number; retry_script_failures: number; var_scope: 'host' | 'global'; secret_names: string | null; elevated: number; kind: NewJob['kind']; push: string | null; files: string | null }
       | undefined;
     if (!j) throw new CroniumError('NOT_FOUND', `no job ${jobId}`, 'list jobs with: cronium jobs list');
     const ran = new Set(this.db.prepare('select host_name from runs where job_id = ?').pluck().all(jobId) as string[]);
@@ -230,6 +231,7 @@ export class ExecService {
     const job: NewJob = {
       kind: j.kind === 'push' ? 'push' : 'adhoc',
       ...(j.push !== null ? { push: JSON.parse(j.push) as NonNullable<NewJob['push']> } : {}),
+      files: j.files,
       requestedBy: door,
       interpreter: j.interpreter,
       scriptBody: j.script_body,

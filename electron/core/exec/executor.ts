@@ -78,6 +78,11 @@ export class Executor {
     }
     const connectMs = performance.now() - t0;
     if (req.push) return runPush(conn, req, req.push, sinks, cancel, { t0, connectMs });
+    // A saved script's files go first; the script runs only when every one is in place.
+    for (const file of req.reattach ? [] : (req.files ?? [])) {
+      const pushed = await runPush(conn, req, file, sinks, cancel, { t0, connectMs });
+      if (pushed.status !== 'succeeded') return { ...pushed, output: undefined, errorMessage: `file ${file.name} (to ${file.to}): ${pushed.errorMessage ?? pushed.status}; the script did not run` };
+    }
     let modeReason: string | null = null;
     if (req.mode === 'runner' || req.mode === 'auto' || req.reattach) {
       const runner = this.opts.runner;

@@ -47,6 +47,8 @@ export interface ExecRequest {
   elevation?: Elevation;
   /** A push job's run: send this file instead of running a script (push.ts). */
   push?: PushSpec;
+  /** Files the script needs: pushed (push.ts) before it runs; a failure ends the run before the script. */
+  files?: PushSpec[];
   /** Aborted when the app leaves the run without cancelling it (a detached run goes on on the host). */
   leave?: AbortSignal;
 }

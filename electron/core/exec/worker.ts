@@ -79,6 +79,7 @@ export interface JobRow {
   status: string;
   elevated: number;
   push: string | null;
+  files: string | null;
 }
 
 interface InFlight {
@@ -328,7 +329,7 @@ export class Worker {
 
   private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
     const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
-    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push from jobs where id = ?').get(run.jobId) as JobRow | undefined;
+    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files from jobs where id = ?').get(run.jobId) as JobRow | undefined;
     if (!job) return;
     const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
     const el = job.elevated === 1 ? (this.opts.elevation?.(run.hostName) ?? { error: 'this process cannot elevate runs', hint: 'run it from the app, serve or the CLI' }) : undefined;
@@ -375,6 +376,7 @@ export class Worker {
         ...(secrets.length > 0 ? { secrets } : {}),
         ...(elevation ? { elevation } : {}),
         ...(job.push !== null ? { push: pushSpec(job.push, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
+        ...(job.files !== null ? { files: (JSON.parse(job.files) as unknown[]).map((f) => pushSpec(JSON.stringify(f), run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
         mode: job.mode,
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,

@@ -49,6 +49,8 @@ export interface NewJob {
   elevated?: boolean;
   /** A push job's file (kind 'push'). */
   push?: { name: string; sha256: string; size: number; to: string; mode: number; owner?: string };
+  /** Files its script needs, pushed before it on each host (a saved script's, as JSON text). */
+  files?: string | null;
 }
 
 /** A claimed run, with what a worker needs to execute it. */
@@ -116,8 +118,8 @@ export class JobQueue {
   private prepare() {
     const db = this.db;
     return {
-      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push)
-        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push)`),
+      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
+        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push, @files)`),
       insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before) values (?, ?, ?, 'queued', 1, ?, ?)`),
       // Oldest eligible runs of the most urgent jobs first.
       candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt from runs r join jobs j on j.id = r.job_id
@@ -173,6 +175,7 @@ export class JobQueue {
         secretNames: job.secretNames?.length ? JSON.stringify(job.secretNames) : null,
         elevated: job.elevated ? 1 : 0,
         push: job.push ? JSON.stringify(job.push) : null,
+        files: job.files ?? null,
       });
       const jobId = Number(info.lastInsertRowid);
       for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now);

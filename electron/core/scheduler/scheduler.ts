@@ -162,7 +162,7 @@ export class Scheduler {
       if (!advance()) return undefined;
       this.db.prepare('update schedules set last_fire_at = ? where id = ?').run(now, s.id);
       if (hosts.length === 0) return { ...base, outcome: 'no-hosts' };
-      const script = this.db.prepare('select interpreter, body, elevated from scripts where id = ?').get(s.script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string; elevated: number } | undefined;
+      const script = this.db.prepare('select interpreter, body, elevated, files from scripts where id = ?').get(s.script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string; elevated: number; files: string | null } | undefined;
       if (!script) throw new CroniumError('NOT_FOUND', `the script of schedule ${s.name} is gone`);
       const jobId = this.opts.queue.enqueue(
         {
@@ -180,6 +180,7 @@ export class Scheduler {
           varScope: s.var_scope,
           ...(s.secret_names ? { secretNames: JSON.parse(s.secret_names) as string[] } : {}),
           elevated: s.elevated === 1 || script.elevated === 1,
+          files: script.files,
         },
         now,
       );

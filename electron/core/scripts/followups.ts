@@ -138,7 +138,7 @@ export class FollowupService {
     const fired: number[] = [];
     for (const f of matching) {
       if (this.db.prepare('select 1 from jobs where trigger_run_id = ? and trigger_followup_id = ?').get(runId, f.id)) continue;
-      const script = this.db.prepare('select interpreter, body, elevated from scripts where id = ?').get(f.followup_script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string; elevated: number };
+      const script = this.db.prepare('select interpreter, body, elevated, files from scripts where id = ?').get(f.followup_script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string; elevated: number; files: string | null };
       const hosts = this.targets(f, run);
       if (hosts.length === 0) {
         this.deps.audit.record('followup.no-hosts', String(runId), { followup: f.id, hosts: f.hosts ? (JSON.parse(f.hosts) as string[]) : null, tag: f.tag });
@@ -160,6 +160,7 @@ export class FollowupService {
           maxAttempts: run.max_attempts,
           // A step of the chain runs as root when its own script says so.
           elevated: script.elevated === 1,
+          files: script.files,
         },
         now,
       );

@@ -19,6 +19,7 @@ interface ScriptRow {
   interpreter: Interpreter;
   body: string;
   elevated: number;
+  files: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -42,6 +43,18 @@ export interface SaveScript {
   followups: Followup[];
   /** Runs of it start as root (by each host's elevation setting). */
   elevated?: boolean;
+  /** Files it needs, already in the blob store: pushed before it runs. */
+  files?: ScriptFile[];
+}
+
+/** A file a saved script needs on the host (its bytes are blobs/<sha256>). */
+export interface ScriptFile {
+  name: string;
+  sha256: string;
+  size: number;
+  to: string;
+  mode: number;
+  owner?: string;
 }
 
 /**
@@ -103,7 +116,7 @@ export class ScriptService {
 
   /** The id of a saved script by name, or NOT_FOUND naming the field. */
   idOf(name: string, field = 'scriptName'): { id: number; interpreter: Interpreter; body: string } {
-    const row = this.db.prepare('select id, interpreter, body, elevated from scripts where name = ?').get(name) as { id: number; interpreter: Interpreter; body: string; elevated: number } | undefined;
+    const row = this.db.prepare('select id, interpreter, body, elevated, files from scripts where name = ?').get(name) as { id: number; interpreter: Interpreter; body: string; elevated: number; files: string | null } | undefined;
     if (!row) throw new CroniumError('NOT_FOUND', `no saved script named "${name}"`, 'list them with: cronium scripts list; save one with: cronium scripts save NAME --file F', { fields: [{ field, message: 'no such script' }] });
     return row;
   }
@@ -119,11 +132,14 @@ export class ScriptService {
     const now = this.clock();
     this.db
       .transaction(() => {
+        // Files not given: the ones it has stay (a client that does not show them cannot drop them).
+        const kept = input.files === undefined ? ((this.db.prepare('select files from scripts where name = ?').pluck().get(input.name) as string | null | undefined) ?? null) : undefined;
+        const files = kept !== undefined ? kept : input.files?.length ? JSON.stringify(input.files) : null;
         const id = Number(
           this.db
-            .prepare('insert into scripts (name, interpreter, body, elevated, created_at, updated_at) values (?, ?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, elevated = excluded.elevated, updated_at = excluded.updated_at returning id')
+            .prepare('insert into scripts (name, interpreter, body, elevated, files, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, elevated = excluded.elevated, files = excluded.files, updated_at = excluded.updated_at returning id')
             .pluck()
-            .get(input.name, input.interpreter, input.body, input.elevated ? 1 : 0, now, now),
+            .get(input.name, input.interpreter, input.body, input.elevated ? 1 : 0, files, now, now),
         );
         this.db.prepare('delete from script_followups where script_id = ?').run(id);
         const insert = this.db.prepare('insert into script_followups (script_id, position, "on", followup_script_id, hosts, tag) values (?, ?, ?, ?, ?, ?)');
@@ -142,7 +158,7 @@ export class ScriptService {
         this.checkAcyclic();
       })
       .immediate();
-    this.audit.record('script.save', input.name, { interpreter: input.interpreter, bytes: Buffer.byteLength(input.body), followups: input.followups.map((f) => `${f.on}:${f.script}`) });
+    this.audit.record('script.save', input.name, { interpreter: input.interpreter, bytes: Buffer.byteLength(input.body), followups: input.followups.map((f) => `${f.on}:${f.script}`), ...(input.files?.length ? { files: input.files.map((f) => `${f.name} -> ${f.to}`) } : {}) });
     return this.get(input.name);
   }
 
@@ -203,6 +219,7 @@ function toView(r: ScriptRow, followups: FollowupRow[]): ScriptView {
       ...(f.tag !== null ? { tag: f.tag } : {}),
     })),
     elevated: r.elevated === 1,
+    files: r.files ? (JSON.parse(r.files) as ScriptFile[]) : [],
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

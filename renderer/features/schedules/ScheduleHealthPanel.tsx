@@ -36,6 +36,14 @@ export function ScheduleHealthPanel({ h, onChanged }: { h: ScheduleHealthView; o
       </p>
       <dl className="facts">
         <div>
+          <dt>Last fire</dt>
+          <dd>{h.lastFireAt ? new Date(h.lastFireAt).toLocaleString() : '—'}</dd>
+        </div>
+        <div>
+          <dt>Next fire</dt>
+          <dd>{h.nextFireAt ? new Date(h.nextFireAt).toLocaleString() : '—'}</dd>
+        </div>
+        <div>
           <dt>Streak</dt>
           <dd>{h.streak ? `${h.streak.count} ${h.streak.status}` : '—'}</dd>
         </div>

@@ -155,3 +155,38 @@ test('bad input is refused before anything is sent, with the flag named', async 
   const nodir = await cli(['--json', 'push', file, '--host', 'sftp1', '--to', `${DEST}/no/such/dir/x`]);
   assert.match(rows(nodir.stdout)[0]!.error!.message, /does not exist/);
 });
+
+test('a saved script declares a file it needs: pushed to each host before it runs (then skipped), and a failed push keeps the script from running', async () => {
+  const script = join(ws!.dataDir, '..', 'uses-file.sh');
+  writeFileSync(script, `for f in ${DEST}/needs-*.bin; do sha256sum "$f" | cut -c1-64; done | sort -u\n`);
+  const saved = await cli(['scripts', 'save', 'uses-file', '--file', script, '--push', `${file}=${DEST}/needs-{host}.bin,0600`]);
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.match(saved.stdout + saved.stderr, /pushes payload-\w+\.bin to .*needs-\{host\}\.bin first/);
+  const r = await cli(['--json', 'run', '--script-name', 'uses-file', '--host', 'sftp1', '--host', 'nosftp1', '--mode', 'direct']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  for (const h of ['sftp1', 'nosftp1']) {
+    assert.equal(hashOf(join(DEST, `needs-${h}.bin`)), sha);
+    assert.equal(statSync(join(DEST, `needs-${h}.bin`)).mode & 0o7777, 0o600);
+  }
+  const jobId = rows(r.stdout)[0]!.jobId;
+  const log = await cli(['jobs', 'logs', String(jobId)]);
+  assert.match(log.stdout + log.stderr, /sftp1 \| cronium: sent 10\.5 MB .* over sftp/);
+  assert.match(log.stdout, new RegExp(`sftp1 \\| ${sha}`), 'the script ran after its file was in place');
+  // Again: the files are there, nothing is sent, the script runs.
+  const again = await cli(['--json', 'run', '--script-name', 'uses-file', '--host', 'sftp1', '--mode', 'runner']);
+  assert.equal(again.code, 0, again.stderr);
+  const log2 = await cli(['jobs', 'logs', String(rows(again.stdout)[0]!.jobId)]);
+  assert.match(log2.stdout + log2.stderr, /cronium: unchanged: .*nothing sent/);
+  // A file that cannot be put in place: the run fails before the script.
+  const bad = await cli(['scripts', 'save', 'bad-file', '--file', script, '--push', `${file}=${DEST}/missing-dir/x.bin`]);
+  assert.equal(bad.code, 0, bad.stderr);
+  const failed = await cli(['--json', 'run', '--script-name', 'bad-file', '--host', 'sftp1', '--mode', 'direct']);
+  const [row] = rows(failed.stdout);
+  assert.equal(row!.error?.code, 'PUSH_FAILED');
+  assert.match(row!.error!.message, /^file payload-\w+\.bin \(to .*x\.bin\): the directory .* does not exist .*; the script did not run$/);
+  const flog = await cli(['jobs', 'logs', String(row!.jobId)]);
+  assert.doesNotMatch(flog.stdout, /[0-9a-f]{64}/, 'the script did not run');
+  // The script keeps where each file goes and its mode.
+  const shown = JSON.parse((await cli(['--json', 'scripts', 'show', 'uses-file'])).stdout) as { files: { to: string; mode: number }[] };
+  assert.deepEqual(shown.files.map((f) => [f.to, f.mode]), [[`${DEST}/needs-{host}.bin`, 0o600]]);
+});

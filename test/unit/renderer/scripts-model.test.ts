@@ -15,6 +15,7 @@ const saved: SavedScript = {
     { on: 'condition', script: 'rotate', tag: 'db' },
   ],
   elevated: false,
+  files: [],
   createdAt: 1,
   updatedAt: 2,
 };
