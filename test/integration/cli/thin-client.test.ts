@@ -55,7 +55,7 @@ test('with serve running, `cronium run` goes through it: output, exit code and -
   assert.match(r.stderr, /oops/);
   assert.equal(lastRunActor(), 'headless', 'the app ran it');
   const j = await cronium(['--data-dir', w().dataDir, '--json', 'run', '--host', 'web', '--command', 'echo json'], { env: w().env });
-  assert.equal(j.code, 0, j.stderr);
+  assert.equal(j.code, 0, `${j.stderr}${j.stdout}`);
   const row = JSON.parse(j.stdout) as { host: string; status: string };
   assert.deepEqual([row.host, row.status], ['web', 'succeeded']);
   assert.equal(lastRunActor(), 'headless');
