@@ -22,7 +22,8 @@ import { connect as netConnect, type LookupFunction, type Socket } from 'node:ne
 import { userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
-import type { Duplex, Readable } from 'node:stream';
+import { Duplex, type Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats as Ssh2Stats, TcpConnectionDetails } from 'ssh2';
 import { CroniumError } from '../../shared/errors';
 import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials } from './auth';
@@ -123,7 +124,7 @@ function localUser(): string {
 
 /** The identity of a target in the pool: everything that changes where or as whom it connects. */
 export function targetKey(t: SshTarget): string {
-  const parts = (x: SshTarget): unknown[] => [x.name, x.address, x.port, x.user ?? '', x.identityFile ?? '', x.useAgent, x.jumps.map(parts)];
+  const parts = (x: SshTarget): unknown[] => [x.name, x.address, x.port, x.user ?? '', x.identityFile ?? '', x.useAgent, x.proxyCommand ?? '', x.jumps.map(parts)];
   return JSON.stringify(parts(t));
 }
 
@@ -348,6 +349,7 @@ export class Ssh2Pool implements SshPool {
   /** A byte stream to the target's sshd: a TCP socket, or a tunnel through the last jump host. */
   private async transport(target: SshTarget, signal: AbortSignal): Promise<Transport> {
     const t0 = performance.now();
+    if (target.proxyCommand) return { sock: proxyCommandSocket(target, signal), tcpConnectMs: performance.now() - t0 };
     const hop = target.jumps.at(-1);
     if (hop) {
       const hopTarget: SshTarget = { ...hop, jumps: target.jumps.slice(0, -1) };
@@ -1384,4 +1386,73 @@ function isSessionRefusal(e: unknown): boolean {
   const err = e as { reason?: unknown; message?: string };
   // OpenSSH answers SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (1) or RESOURCE_SHORTAGE (4) with "open failed".
   return err.reason === 1 || err.reason === 4 || /open failed|prohibited|resource shortage/i.test(err.message ?? '');
+}
+
+/** Expands ProxyCommand's tokens as ssh does: %h host, %p port, %r remote user, %n the alias, %% a percent sign. */
+export function expandProxyCommand(command: string, target: Pick<SshTarget, 'name' | 'address' | 'port' | 'user'>): string {
+  return command.replace(/%(.)/g, (m, c: string) => {
+    switch (c) {
+      case 'h':
+        return target.address;
+      case 'p':
+        return String(target.port);
+      case 'r':
+        return target.user ?? localUser();
+      case 'n':
+        return target.name;
+      case '%':
+        return '%';
+      default:
+        return m;
+    }
+  });
+}
+
+/**
+ * The transport of a ProxyCommand: the command run by the local shell (as ssh runs it, through
+ * $SHELL -c; /bin/sh here), its stdout and stdin as the byte stream to sshd. Its stderr is kept
+ * (the last 4 KiB) for the error when it ends before the handshake; the process goes when the
+ * stream is destroyed, or the connect is aborted.
+ */
+function proxyCommandSocket(target: SshTarget, signal: AbortSignal): Duplex {
+  const command = expandProxyCommand(target.proxyCommand!, target);
+  const child = spawn(process.platform === 'win32' ? 'cmd.exe' : '/bin/sh', process.platform === 'win32' ? ['/d', '/s', '/c', command] : ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
+  const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, sig })));
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  // Write errors (EPIPE when the command is gone) are not the story: its exit and stderr are.
+  child.stdin.on('error', () => undefined);
+  const sock = new Duplex({
+    read() {
+      child.stdout.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      if (child.stdin.destroyed) return cb();
+      child.stdin.write(chunk, () => cb());
+    },
+    final(cb) {
+      child.stdin.end();
+      cb();
+    },
+    destroy(err, cb) {
+      kill();
+      cb(err);
+    },
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    if (!sock.push(d)) child.stdout.pause();
+  });
+  child.stdout.once('end', () => {
+    void exited.then(({ code, sig }) => {
+      if (sock.destroyed) return;
+      if (code === 0) sock.push(null);
+      else sock.destroy(new CroniumError('CONNECT_FAILED', `ProxyCommand of ${target.name} exited ${code ?? sig}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`, 'run the command yourself to see what it does; its stdout and stdin must carry the SSH connection'));
+    });
+  });
+  signal.addEventListener('abort', () => sock.destroy(), { once: true });
+  child.once('error', (e) => sock.destroy(new CroniumError('CONNECT_FAILED', `ProxyCommand of ${target.name} could not start: ${e.message}`, 'check the command (cronium hosts show NAME)')));
+  return sock;
 }

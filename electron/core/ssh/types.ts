@@ -45,6 +45,11 @@ export interface SshTarget {
   useAgent: boolean;
   /** Hops to go through first, outermost first (ProxyJump chain). */
   jumps: SshTarget[];
+  /**
+   * OpenSSH's ProxyCommand: a local command whose stdin and stdout are the connection to sshd
+   * (`%h %p %r %n %%` expanded at connect time). Exclusive with jumps.
+   */
+  proxyCommand?: string;
 }
 
 /** What an exec produced when collected whole. */

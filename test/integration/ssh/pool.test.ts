@@ -297,3 +297,15 @@ test('an idle connection is closed after the idle time and reopened on demand', 
   assert.notEqual(again, conn);
   assert.equal((await again.exec('echo back')).stdout.toString(), 'back\n');
 });
+
+test('ProxyCommand: a local command carries the connection (socat to %h:%p); one that fails is CONNECT_FAILED with what it said', async () => {
+  const base = c().hosts.sshTarget('default');
+  const via = await c().ssh.connect({ ...base, name: 'default-via-proxy', proxyCommand: 'exec socat - TCP:%h:%p' });
+  const r = await via.exec('echo proxied');
+  assert.equal(r.stdout.toString(), 'proxied\n');
+  assert.equal(via.info.hostKey.fingerprint, f().host('default').hostKeyFingerprint, 'the host key is checked as ever');
+  await assert.rejects(
+    c().ssh.connect({ ...base, name: 'default-bad-proxy', proxyCommand: 'echo "proxy: no route to %h:%p" >&2; exit 3' }),
+    (e: unknown) => e instanceof CroniumError && e.code === 'CONNECT_FAILED' && e.message.includes(`proxy: no route to ${base.address}:${base.port}`) && e.message.includes('exited 3'),
+  );
+});
