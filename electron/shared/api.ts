@@ -52,6 +52,9 @@ export const UserName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: 'must be a valid login name (letters, digits, "_", ".", "-")' });
 
+/** A ProxyCommand: one line, run by the local shell with %h %p %r %n %% expanded. */
+export const ProxyCommand = z.string().min(1).max(4096).refine((s) => !/[\0\n\r]/.test(s), { error: 'must be one line' });
+
 /** A host's elevation setting. */
 export const Elevation = z.enum(['none', 'sudo', 'sudo-password', 'doas', 'su']);
 /** A sudo password: one line, at most 1024 bytes. */
@@ -69,6 +72,8 @@ export const Host = z.object({
   user: z.string().nullable(),
   identityFile: z.string().nullable(),
   jump: z.string().nullable(),
+  /** OpenSSH's ProxyCommand (a local command carrying the connection), or null. */
+  proxyCommand: z.string().nullable(),
   tags: z.array(z.string()),
   /** The group the host belongs to (one per host), or null. */
   group: z.string().nullable(),
@@ -114,6 +119,8 @@ export const HostInput = z.strictObject({
   /** Offer the user's ssh-agent keys (SSH_AUTH_SOCK; Pageant on Windows). */
   useAgent: z.boolean().default(true),
   jump: HostName.optional(),
+  /** A local command that carries the connection (OpenSSH's ProxyCommand); not with jump. */
+  proxyCommand: ProxyCommand.optional(),
   tags: z.array(Tag).max(64).default([]),
   group: HostGroup.optional(),
   /** How elevated runs become root: sudo without a password, sudo with the stored elevationPassword, doas, or none. */
@@ -138,6 +145,7 @@ export const HostUpdate = z.strictObject({
   passphrase: z.string().min(1, { error: 'must not be empty' }).max(4096).nullable().optional(),
   useAgent: z.boolean().optional(),
   jump: HostName.nullable().optional(),
+  proxyCommand: ProxyCommand.nullable().optional(),
   tags: z.array(Tag).max(64).optional(),
   addTags: z.array(Tag).max(64).optional(),
   removeTags: z.array(Tag).max(64).optional(),
@@ -198,6 +206,8 @@ export const HostImportResult = z.object({
       user: z.string().nullable(),
       identityFile: z.string().nullable(),
       jump: z.string().nullable(),
+      /** A ProxyCommand carried over (run locally at connect time), or null. */
+      proxyCommand: z.string().nullable().optional(),
       source: z.object({ file: z.string(), line: z.int() }),
     }),
   ),

@@ -19,6 +19,7 @@ const FLAG_OF: Record<string, string> = {
   passphrase: '--passphrase-stdin',
   useAgent: '--no-agent',
   jump: '--jump',
+  proxyCommand: '--proxy-command',
   tags: '--tag',
   group: '--group',
   elevation: '--elevation',
@@ -52,6 +53,7 @@ function describe(h: Host): string {
     ['identity', h.identityFile ?? '-'],
     ['password', h.hasPassword ? 'stored (encrypted)' : '-'],
     ['jump', h.jump ?? '-'],
+    ['proxy', h.proxyCommand ?? '-'],
     ['tags', h.tags.join(', ') || '-'],
     ['group', h.group ?? '-'],
     ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' || h.elevation === 'su' ? `${h.elevation} (password ${h.hasElevationPassword ? 'stored, encrypted' : 'NOT stored'})` : h.elevation],
@@ -76,6 +78,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--passphrase-stdin', 'read the passphrase of the --identity key from stdin (stored encrypted)')
     .option('--no-agent', 'do not offer the keys of your ssh-agent to this host')
     .option('--jump <host>', 'reach this host through another host of the inventory (ProxyJump)')
+    .option('--proxy-command <cmd>', 'reach it through a local command whose stdin/stdout carry the connection, as OpenSSH\'s ProxyCommand (%h %p %r %n %%)')
     .option('--tag <tag>', 'tag the host (repeatable)', collect, [])
     .option('--group <group>', 'put the host in a group, e.g. "eu-west/db"')
     .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
@@ -90,7 +93,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
       const passphrase = o.passphraseStdin ? await readSecret(`passphrase for ${String(o.identity ?? 'the identity file')}: `) : undefined;
       const elevationPassword = o.elevationPasswordStdin ? await readSecret(`sudo password of the SSH user on ${name}: `) : undefined;
       const host = await withFlagNames(
-        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, tags: o.tag, group: o.group, elevation: o.elevation, elevationPassword }),
+        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, proxyCommand: o.proxyCommand, tags: o.tag, group: o.group, elevation: o.elevation, elevationPassword }),
       );
       if (!o.acceptNewHostKey) {
         if (ctx.json) printJson(host);
@@ -128,6 +131,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--address <address>', 'DNS name or IP address')
     .option('--port <n>', 'SSH port')
     .option('--user <user>', 'remote login name')
+    .option('--proxy-command <cmd>', 'a local command carrying the connection (OpenSSH\'s ProxyCommand), or none')
     .option('--add-tag <tag>', 'add a tag (repeatable)', collect, [])
     .option('--remove-tag <tag>', 'remove a tag (repeatable)', collect, [])
     .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
@@ -143,6 +147,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
         ...(o.address !== undefined ? { address: o.address } : {}),
         ...(port !== undefined ? { port } : {}),
         ...(o.user !== undefined ? { user: o.user } : {}),
+        ...(o.proxyCommand !== undefined ? { proxyCommand: o.proxyCommand === 'none' ? null : o.proxyCommand } : {}),
         ...((o.addTag as string[]).length ? { addTags: o.addTag } : {}),
         ...((o.removeTag as string[]).length ? { removeTags: o.removeTag } : {}),
         ...(o.elevation !== undefined ? { elevation: o.elevation } : {}),
@@ -200,7 +205,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
       const short = (p: string) => (home && (p === home || p.startsWith(`${home}/`)) ? `~${p.slice(home.length)}` : p);
       const verb = r.dryRun ? 'would add' : 'added';
       for (const h of r.plan) {
-        const route = h.jump ? ` via ${h.jump}` : '';
+        const route = h.jump ? ` via ${h.jump}` : h.proxyCommand ? ` via ProxyCommand ${h.proxyCommand}` : '';
         say(`${r.dryRun ? '+' : '✔'} ${verb} ${h.name} (${h.user ? `${h.user}@` : ''}${h.address}:${h.port}${route})  ${short(h.source.file)}:${h.source.line}`);
       }
       for (const s of r.skipped) say(`- skipped ${s.name}: ${s.reason}`);

@@ -23,6 +23,8 @@ export const hosts = sqliteTable(
     useAgent: integer('use_agent', { mode: 'boolean' }).notNull().default(true),
     // A bastion in use cannot be removed: silently routing around it would be worse.
     jumpHostId: integer('jump_host_id').references((): AnySQLiteColumn => hosts.id, { onDelete: 'restrict' }),
+    // OpenSSH's ProxyCommand: a local command that carries the connection (exclusive with the jump host).
+    proxyCommand: text('proxy_command'),
     groupName: text('group_name'),
     notes: text('notes'),
     os: text('os'),

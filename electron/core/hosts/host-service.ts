@@ -87,6 +87,7 @@ export class HostService {
     if (input.passphrase !== undefined && !identityFile) {
       throw fieldError('passphrase', 'a passphrase needs an identity file', 'pass --identity FILE together with --passphrase-stdin');
     }
+    if (input.proxyCommand !== undefined && input.jump !== undefined) throw fieldError('proxyCommand', 'a host is reached through a jump host or a ProxyCommand, not both', 'drop --jump, or put the jump in the command');
     if (needsPassword(input.elevation) && input.elevationPassword === undefined) throw missingElevationPassword(input.elevation);
     if (input.elevationPassword !== undefined && !needsPassword(input.elevation)) throw strayElevationPassword();
     const now = Date.now();
@@ -104,7 +105,7 @@ export class HostService {
       }
       const row = tx
         .insert(hosts)
-        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
+        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, proxyCommand: input.proxyCommand ?? null, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
         .returning()
         .get();
       const tags = [...new Set(input.tags)];
@@ -152,6 +153,10 @@ export class HostService {
       if (patch.group !== undefined) values.groupName = patch.group;
       if (patch.identityFile !== undefined) values.identityFile = patch.identityFile === null ? null : checkIdentityFile(patch.identityFile);
       if (patch.jump !== undefined) values.jumpHostId = patch.jump === null ? null : this.jumpId(tx, row.id, patch.jump);
+      if (patch.proxyCommand !== undefined) values.proxyCommand = patch.proxyCommand;
+      const jumpAfter = values.jumpHostId !== undefined ? values.jumpHostId : row.jumpHostId;
+      const proxyAfter = values.proxyCommand !== undefined ? values.proxyCommand : row.proxyCommand;
+      if (jumpAfter !== null && proxyAfter) throw fieldError('proxyCommand', 'a host is reached through a jump host or a ProxyCommand, not both', 'clear one of them (--jump none or --proxy-command none)');
       if (patch.elevation !== undefined) values.elevation = patch.elevation;
       const elevation = values.elevation !== undefined ? values.elevation : row.elevation;
       if (typeof patch.elevationPassword === 'string' && !needsPassword(elevation)) throw strayElevationPassword();
@@ -326,7 +331,7 @@ export class HostService {
     const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
     if (!row) return undefined;
     const jump = row.jumpHostId === null ? null : (this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)).get()?.name ?? null);
-    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump };
+    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand };
   }
 
   private toHosts(rows: (typeof hosts.$inferSelect)[]): Host[] {
@@ -363,6 +368,7 @@ export class HostService {
       user: r.user,
       identityFile: r.identityFile,
       jump: r.jumpHostId === null ? null : (names.get(r.jumpHostId) ?? null),
+      proxyCommand: r.proxyCommand,
       tags: tags.get(r.id) ?? [],
       hasPassword: withPassword.has(r.id),
       hasPassphrase: withPassphrase.has(r.id),

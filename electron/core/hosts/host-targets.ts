@@ -16,6 +16,8 @@ export interface TargetRecord {
   useAgent: boolean;
   /** Name of its jump host, or null. */
   jump: string | null;
+  /** OpenSSH's ProxyCommand (exclusive with jump), or null. */
+  proxyCommand?: string | null;
 }
 
 /** Secrets are handed over as openers, so they are decrypted only when a handshake needs them. */
@@ -60,6 +62,7 @@ export function resolveTarget(name: string, lookup: (name: string) => TargetReco
     password: secret(r.name, 'password'),
     useAgent: r.useAgent,
     jumps,
+    ...(r.proxyCommand ? { proxyCommand: r.proxyCommand } : {}),
   });
   const hops: SshTarget[] = [];
   for (let i = chain.length - 1; i >= 1; i--) hops.push(toTarget(chain[i]!, [...hops]));

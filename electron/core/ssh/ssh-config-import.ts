@@ -38,6 +38,8 @@ export interface ImportedHost {
   identityFile?: string;
   /** Name of the jump host: another imported host, a host synthesised for a ProxyJump hop, or an existing one. */
   jump?: string;
+  /** ProxyCommand other than `ssh -W %h:%p HOST` (which becomes a jump host): run locally at connect time. */
+  proxyCommand?: string;
   /** Where the host was declared (its first Host line); for a synthesised jump host, the ProxyJump line. */
   source: { file: string; line: number };
 }
@@ -256,8 +258,8 @@ class Importer {
     else if (key === 'proxyjump' && value.toLowerCase() !== 'none') {
       const bad = value.split(',').find((hop) => !parseHop(hop));
       if (bad !== undefined) fail(`ProxyJump "${bad}" is not of the form [user@]host[:port]`);
-    } else if (key === 'proxycommand' && value.toLowerCase() !== 'none' && !proxyCommandHop(value)) {
-      fail(`ProxyCommand "${value}" is not supported; only "ssh -W %h:%p JUMPHOST" (use ProxyJump) can be imported`);
+    } else if (key === 'proxycommand' && /[\0\n\r]/.test(value)) {
+      fail(`ProxyCommand must be one line`);
     }
     return s;
   }
@@ -393,6 +395,10 @@ class Importer {
     if (!ownJump) return host;
     const hops = this.jumpHops(settings);
     if (typeof hops === 'string') return hops;
+    if (hops.proxyCommand !== undefined) {
+      host.proxyCommand = hops.proxyCommand;
+      return host;
+    }
     if (hops.hops.length) {
       if (depth >= MAX_JUMP_DEPTH) return `ProxyJump nested more than ${MAX_JUMP_DEPTH} levels deep (${at(hops.source)})`;
       const jump = this.resolveChain(hops.hops, hops.source, depth + 1);
@@ -403,13 +409,16 @@ class Importer {
   }
 
   /** The effective jump chain: ProxyJump, or ProxyCommand `ssh -W %h:%p HOST`, whichever came first (as OpenSSH). */
-  private jumpHops(settings: Computed): { hops: Hop[]; source: Source } | string {
+  private jumpHops(settings: Computed): { hops: Hop[]; source: Source; proxyCommand?: string } | string {
     const pj = settings.get('proxyjump')?.[0];
     const pc = settings.get('proxycommand')?.[0];
     const first = pj && pc ? (pj.seq < pc.seq ? pj : pc) : (pj ?? pc);
     if (!first || first.value.toLowerCase() === 'none') return { hops: [], source: { file: '', line: 0 } };
     if (first.invalid) return `${first.invalid} (${at(first)})`;
-    if (first.key === 'proxycommand') return { hops: [proxyCommandHop(first.value)!], source: first };
+    if (first.key === 'proxycommand') {
+      const hop = proxyCommandHop(first.value);
+      return hop ? { hops: [hop], source: first } : { hops: [], source: first, proxyCommand: first.value };
+    }
     return { hops: first.value.split(',').map((h) => parseHop(h)!), source: first };
   }
 
@@ -750,7 +759,7 @@ export function importHostsFromSshConfig(
       failed.add(h.name);
       continue;
     }
-    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, tags: [...new Set(args.tag)] };
+    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), tags: [...new Set(args.tag)] };
     if (!args.dryRun) {
       try {
         hosts.add(input);
@@ -763,7 +772,7 @@ export function importHostsFromSshConfig(
     }
     names.add(h.name);
     added.push(h.name);
-    plan.push({ name: h.name, address: h.address, port: h.port, user: h.user ?? null, identityFile: h.identityFile ?? null, jump: h.jump ?? null, source: h.source });
+    plan.push({ name: h.name, address: h.address, port: h.port, user: h.user ?? null, identityFile: h.identityFile ?? null, jump: h.jump ?? null, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), source: h.source });
   }
   return { added, skipped, problems: result.problems, plan, dryRun: args.dryRun, path: resolve(expandTilde(path, env.home)) };
 }

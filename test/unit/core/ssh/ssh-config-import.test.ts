@@ -230,18 +230,18 @@ test('bad lines are reported with file and line; hosts whose effective settings 
   });
   const file = join(h.ssh, 'config');
   const r = importSshConfig(file, h.opts);
-  assert.deepEqual(r.hosts.map((x) => x.name), ['good', 'after']);
+  assert.deepEqual(r.hosts.map((x) => x.name), ['good', 'cmd', 'after']);
+  assert.equal(byName(r.hosts).cmd!.proxyCommand, 'nc -X connect -x proxy:8080 %h %p', 'a ProxyCommand is carried over, run at connect time');
+  assert.equal(byName(r.hosts).cmd!.jump, undefined);
   assert.equal(byName(r.hosts).after!.user, undefined, 'Match blocks are skipped');
   assert.deepEqual(r.problems, [
     { file, line: 5, message: 'Port "abc" is not a number 1-65535' },
-    { file, line: 7, message: 'ProxyCommand "nc -X connect -x proxy:8080 %h %p" is not supported; only "ssh -W %h:%p JUMPHOST" (use ProxyJump) can be imported' },
     { file, line: 8, message: 'cannot parse this line: Unexpected line break at broken unterminated' },
     { file, line: 12, message: 'Match blocks are not supported by the import; the settings of this block were ignored' },
     { file, line: 19, message: 'ProxyJump "user@@host" is not of the form [user@]host[:port]' },
   ]);
   const skipped = Object.fromEntries(r.skipped.map((s) => [s.name, s.reason]));
   assert.equal(skipped.badport, `Port "abc" is not a number 1-65535 (${file}:5)`);
-  assert.match(skipped.cmd!, /^ProxyCommand .* is not supported;.*config:7\)$/);
   assert.match(skipped.loop1!, /ProxyJump loop: loop1 → loop2 → loop1|jump host "loop2" was skipped/);
   assert.match(skipped.loop2!, /ProxyJump loop/);
   assert.match(skipped.badjump!, /ProxyJump "user@@host".*config:19\)$/);
