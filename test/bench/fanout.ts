@@ -101,17 +101,18 @@ function has(cmd: string): boolean {
 }
 
 /**
- * One cold fan-out: a fresh core (no pooled connections), the job, a worker, until the job ends;
- * as a peer run: a job that fails, or is not done within the peers' limit (then cancelled), is a
- * recorded failure. The core is closed either way.
+ * One cold job: a fresh core (no pooled connections), `start` queues the job, a worker runs it
+ * until it ends; as a peer run: a job that fails, or is not done within the peers' limit (then
+ * cancelled), is a recorded failure. `inspect` reads the store of a job that succeeded before the
+ * core is closed, which happens either way.
  */
-export async function croniumRun(open: () => Core, hosts: string[], timeoutMs = PEER_TIMEOUT_MS, extra: { mode?: 'direct' | 'runner'; elevated?: boolean; command?: string } = {}): Promise<PeerRun> {
+export async function timedJob<T>(open: () => Core, start: (core: Core) => Promise<number>, timeoutMs = PEER_TIMEOUT_MS, inspect?: (core: Core, jobId: number) => T): Promise<PeerRun & { inspected?: T }> {
   const core = open();
   let worker: Worker | undefined;
   let detach: (() => void) | undefined;
   try {
     const t0 = performance.now();
-    const { jobId } = await call(core.dispatch, 'jobs.run', { hosts, command: extra.command ?? 'true', mode: extra.mode ?? 'direct', concurrency: 50, ...(extra.elevated ? { elevated: true } : {}) }, ctx);
+    const jobId = await start(core);
     worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5, ...core.runHooks });
     detach = core.jobs.attach(worker);
     worker.start();
@@ -119,7 +120,8 @@ export async function croniumRun(open: () => Core, hosts: string[], timeoutMs = 
       const status = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
       if (!['queued', 'running'].includes(status)) {
         if (status !== 'succeeded') return { ok: false, failure: `the job ended ${status}` };
-        return { ok: true, ms: performance.now() - t0 };
+        const ms = performance.now() - t0;
+        return inspect ? { ok: true, ms, inspected: inspect(core, jobId) } : { ok: true, ms };
       }
       if (performance.now() - t0 > timeoutMs) {
         core.jobs.cancel(jobId);
@@ -134,6 +136,11 @@ export async function croniumRun(open: () => Core, hosts: string[], timeoutMs = 
     detach?.();
     core.close();
   }
+}
+
+/** One cold fan-out of a command (`true` unless given) to `hosts`, concurrency 50 (timedJob). */
+export function croniumRun(open: () => Core, hosts: string[], timeoutMs = PEER_TIMEOUT_MS, extra: { mode?: 'direct' | 'runner'; elevated?: boolean; command?: string } = {}): Promise<PeerRun> {
+  return timedJob(open, async (core) => (await call(core.dispatch, 'jobs.run', { hosts, command: extra.command ?? 'true', mode: extra.mode ?? 'direct', concurrency: 50, ...(extra.elevated ? { elevated: true } : {}) }, ctx)).jobId, timeoutMs);
 }
 
 /** Runs the fan-out and jitter benchmark, or says why it cannot run here. */

@@ -10,48 +10,26 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { call } from '../../electron/core/api/dispatcher';
 import { openCore, type Core } from '../../electron/core/core';
-import { Worker } from '../../electron/core/exec/worker';
 import { startFleet } from '../fleet/fleet';
-import { PEER_TIMEOUT_MS, seconds, timePeer, type PeerRun } from './peers';
+import { timedJob } from './fanout';
+import { PEER_TIMEOUT_MS, timePeer, type PeerRun } from './peers';
 import { peerBaseline, stats, type Row } from './table';
 
 const SUBNET = 217;
 const N = 100;
 const SIZE = 10 * 1024 * 1024;
 
+/** One cold push (fanout.ts's timedJob), and how many of its runs found the file there already. */
 async function pushOnce(open: () => Core, hosts: string[], file: string, to: string): Promise<PeerRun & { skipped?: number }> {
-  const core = open();
-  let worker: Worker | undefined;
-  let detach: (() => void) | undefined;
-  try {
-    const t0 = performance.now();
-    const { jobId } = await call(core.dispatch, 'jobs.push', { path: file, hosts, to, concurrency: 50 }, { door: 'cli' });
-    worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5, ...core.runHooks });
-    detach = core.jobs.attach(worker);
-    worker.start();
-    for (;;) {
-      const status = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
-      if (!['queued', 'running'].includes(status)) {
-        if (status !== 'succeeded') return { ok: false, failure: `the job ended ${status}` };
-        const skipped = core.store.sqlite.prepare("select count(*) from runs where job_id = ? and json_extract(output, '$.skipped') = 1").pluck().get(jobId) as number;
-        return { ok: true, ms: performance.now() - t0, skipped };
-      }
-      if (performance.now() - t0 > PEER_TIMEOUT_MS) {
-        core.jobs.cancel(jobId);
-        return { ok: false, failure: `timed out after ${seconds(PEER_TIMEOUT_MS)}` };
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  } catch (e) {
-    return { ok: false, failure: (e as Error).message };
-  } finally {
-    await worker?.stop();
-    detach?.();
-    core.close();
-  }
+  const r = await timedJob(
+    open,
+    async (core) => (await call(core.dispatch, 'jobs.push', { path: file, hosts, to, concurrency: 50 }, { door: 'cli' })).jobId,
+    PEER_TIMEOUT_MS,
+    (core, jobId) => core.store.sqlite.prepare("select count(*) from runs where job_id = ? and json_extract(output, '$.skipped') = 1").pluck().get(jobId) as number,
+  );
+  return r.ok ? { ok: true, ms: r.ms, ...(r.inspected !== undefined ? { skipped: r.inspected } : {}) } : r;
 }
 
 /** The rows: a cold push, a repeated one (all skipped), parallel-scp. */

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { Transform } from 'node:stream';
 import type { SshConnection } from '../ssh/types';
 import { runDirect } from './direct';
+import { shQuote } from './prelude';
 import type { ExecOutcome, ExecRequest, ExecSinks } from './types';
 
 /** What a push run sends. */
@@ -67,7 +68,6 @@ echo "@@push done"
 `;
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-const shQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
 /** One step as a direct-mode script (elevated as the job is); its @@push line and its outcome. */
 async function step(conn: SshConnection, req: ExecRequest, script: string, env: Record<string, string>, cancel: AbortSignal, stderr: Buffer[]): Promise<{ line: string | undefined; outcome: ExecOutcome }> {

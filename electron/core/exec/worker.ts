@@ -375,8 +375,8 @@ export class Worker {
         ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
         ...(elevation ? { elevation } : {}),
-        ...(job.push !== null ? { push: pushSpec(job.push, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
-        ...(job.files !== null ? { files: (JSON.parse(job.files) as unknown[]).map((f) => pushSpec(JSON.stringify(f), run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
+        ...(job.push !== null ? { push: pushSpec(JSON.parse(job.push) as Omit<PushSpec, 'blob'>, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
+        ...(job.files !== null ? { files: (JSON.parse(job.files) as Omit<PushSpec, 'blob'>[]).map((f) => pushSpec(f, run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
         mode: job.mode,
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,
@@ -487,7 +487,6 @@ export class Worker {
 }
 
 /** A push job's file for one run: its blob, and `{host}` in the target path as the run's host name. */
-function pushSpec(json: string, host: string, blobPath: (sha256: string) => string): PushSpec {
-  const p = JSON.parse(json) as Omit<PushSpec, 'blob'>;
+function pushSpec(p: Omit<PushSpec, 'blob'>, host: string, blobPath: (sha256: string) => string): PushSpec {
   return { ...p, to: p.to.split('{host}').join(host), blob: blobPath(p.sha256) };
 }
