@@ -282,7 +282,7 @@ export class HostService {
     if (how === null || how === 'none') {
       return {
         error: how === null ? `the run asks to be elevated, and host ${name} has no elevation setting` : `the run asks to be elevated, and host ${name} is set to no elevation`,
-        hint: `choose how ${name} becomes root: cronium hosts set ${name} --elevation sudo (NOPASSWD), sudo-password (with --elevation-password-stdin) or doas`,
+        hint: `choose how ${name} becomes root: cronium hosts set ${name} --elevation sudo (NOPASSWD), sudo-password (with --elevation-password-stdin), doas, or su (with root's password on --elevation-password-stdin)`,
       };
     }
     if (how === 'doas') return { elevation: { method: 'doas' } };
