@@ -98,6 +98,8 @@ export const Host = z.object({
   arch: z.string().nullable(),
   /** The runner version of the host's last ready deployment, or null. */
   runnerVersion: z.string().nullable(),
+  /** Why the host has no SFTP, as a deploy or diagnose last found (runner uploads then stream over exec), or null. */
+  sftpUnavailable: z.string().nullable(),
   /** The host's last finished run: when, its status and job, or null. */
   lastRunAt: z.int().nullable(),
   lastRunStatus: z.string().nullable(),

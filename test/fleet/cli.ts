@@ -1,5 +1,5 @@
 // Command line for the test fleet (as root):
-//   node --import tsx test/fleet/cli.ts up [--defaults N] [--subnet N]   start, print ssh_config, leave running
+//   node --import tsx test/fleet/cli.ts up [--defaults N] [--subnet N] [--profiles a,b]   start, print ssh_config, leave running
 //   node --import tsx test/fleet/cli.ts status                          hosts and whether each sshd runs
 //   node --import tsx test/fleet/cli.ts down                            stop what `up` started, by PID
 // State lives in <os.tmpdir()>/cronium-fleet/state.json.
@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startFleet, stopFleetState, type FleetState } from './fleet';
+import { startFleet, stopFleetState, type FleetState, type Profile } from './fleet';
 import { isRunning } from './proc';
 
 const stateDir = join(tmpdir(), 'cronium-fleet');
@@ -36,13 +36,15 @@ function intFlag(value: string | undefined, name: string): number | undefined {
 
 /** `up`: starts a detached fleet and records it. */
 async function up(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { defaults: { type: 'string' }, subnet: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { defaults: { type: 'string' }, subnet: { type: 'string' }, profiles: { type: 'string' } } });
+  // --profiles a,b: one host of each, named after it (default: every default profile).
+  const hosts = values.profiles?.split(',').map((p) => ({ name: p, profile: p as Profile }));
   const previous = await readState();
   if (previous && anyRunning(previous)) throw new Error(`a fleet is already up (${previous.dir}); run \`down\` first`);
   // A state whose processes are all gone (e.g. after a reboot) only leaves files and a netns behind.
   if (previous) await stopFleetState(previous);
   const started = Date.now();
-  const fleet = await startFleet({ defaults: intFlag(values.defaults, 'defaults'), subnet: intFlag(values.subnet, 'subnet'), persistent: true });
+  const fleet = await startFleet({ ...(hosts ? { hosts } : {}), defaults: intFlag(values.defaults, 'defaults'), subnet: intFlag(values.subnet, 'subnet'), persistent: true });
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await writeFile(statePath, `${JSON.stringify(fleet.state(), null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(fleet.sshConfig());

@@ -25,13 +25,13 @@
 // password host's password is reset by each start.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFile, chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKey } from './keys';
+import { fingerprintOf, generateKey, type PublicKeyInfo } from './keys';
 import { isRunning, processStartTime, processTable, run, runSyncQuiet, sleep, terminate, terminateSync, type ProcessRecord } from './proc';
-import { bridged, CACHE_KB, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, userSpecFor, type Profile } from './profiles';
+import { bridged, CACHE_KB, inNetns, needsMountNs, OPT_IN_PROFILES, PROFILES, renderSshdConfig, serverKind, userSpecFor, type Profile } from './profiles';
 import { assertPortFree, createNetns, findSshd, listenCount, logTail, MOUNT_NS_SCRIPT, readBanner, readBannerInNetns, sshdVersion, waitForBanner } from './sshd';
 import { ensureUser, removeDoasLines, type FleetUser } from './users';
 
@@ -157,7 +157,25 @@ interface HostRuntime {
   daemon?: Daemon;
   /** The socat bridge into the netns, for a bastion: the host is only reachable while it runs. */
   bridges: Daemon[];
+  /** The busybox profile's root directory. */
+  chrootDir?: string;
 }
+
+/** Where busybox hosts' roots live: sshd wants every component of a ChrootDirectory root-owned and not group or world writable, which os.tmpdir() is not. */
+const CHROOTS_DIR = '/var/lib/cronium-fleet/chroots';
+
+/** Run before Dropbear in its mount namespace: hides the sftp-server it would run (see startHost). */
+const HIDE_SFTP_SERVER_SCRIPT = `set -eu
+if [ -e /usr/lib/sftp-server ]; then
+  dir=$(dirname "$(readlink -f /usr/lib/sftp-server)")
+  if [ "$dir" = /usr/lib ]; then echo "test fleet: /usr/lib/sftp-server is a plain file; cannot hide it" >&2; exit 1; fi
+  mount -t tmpfs -o mode=0755,size=1m cronium-fleet "$dir"
+fi
+exec "$@"
+`;
+
+/** The command names of a host's listener and per-connection server processes, by server kind. */
+const SERVER_COMMS = new Set(['sshd', 'dropbear', 'socat', 'tinysshd']);
 
 /** Quotes a path for ssh_config when it contains whitespace. */
 function cfgPath(p: string): string {
@@ -189,7 +207,8 @@ async function settleAll(promises: Promise<unknown>[]): Promise<void> {
 export async function stopFleetState(state: FleetState): Promise<void> {
   await terminate(state.processes);
   if (state.netns) await run('ip', ['netns', 'delete', state.netns]).catch(() => undefined);
-  for (const file of state.keyFiles) await rm(file, { force: true });
+  // keyFiles also holds busybox hosts' root directories (never mounted on outside their sshd's namespace).
+  for (const file of state.keyFiles) await rm(file, { force: true, recursive: true });
   removeDoasLines(state.doasLines ? [state.id] : []);
   await rm(state.dir, { recursive: true, force: true });
 }
@@ -198,7 +217,7 @@ export async function stopFleetState(state: FleetState): Promise<void> {
 export function stopFleetStateSync(state: FleetState): void {
   terminateSync(state.processes);
   if (state.netns) runSyncQuiet('ip', ['netns', 'delete', state.netns]);
-  for (const file of state.keyFiles) rmSync(file, { force: true });
+  for (const file of state.keyFiles) rmSync(file, { force: true, recursive: true });
   removeDoasLines(state.doasLines ? [state.id] : []);
   rmSync(state.dir, { recursive: true, force: true });
 }
@@ -300,6 +319,7 @@ class FleetImpl implements Fleet {
   async rotateHostKey(name: string): Promise<{ oldFingerprint: string; newFingerprint: string }> {
     const rt = this.runtimes.get(name);
     if (!rt?.daemon) throw new Error(`test fleet: no running host named "${name}"`);
+    if (serverKind(rt.host.profile) !== 'openssh') throw new Error(`test fleet: rotateHostKey is for OpenSSH hosts, not ${rt.host.profile}`);
     const daemon = rt.daemon;
     const oldFingerprint = rt.host.hostKeyFingerprint;
     const key = await generateKey(rt.keyPath, `${name}@cronium-fleet`);
@@ -356,7 +376,8 @@ class FleetImpl implements Fleet {
     const table = processTable();
     let pid = rt.daemon.record.pid;
     // unshare / ip netns exec / sh exec or fork into sshd: follow single children down to it.
-    for (let depth = 0; depth < 5 && comm(pid) !== 'sshd'; depth++) {
+    const want = serverKind(rt.host.profile) === 'tinyssh' ? 'socat' : serverKind(rt.host.profile) === 'dropbear' ? 'dropbear' : 'sshd';
+    for (let depth = 0; depth < 5 && comm(pid) !== want; depth++) {
       const kids = [...table].filter(([, st]) => st.ppid === pid).map(([p]) => p);
       if (kids.length !== 1) break;
       pid = kids[0]!;
@@ -380,7 +401,7 @@ class FleetImpl implements Fleet {
     const queue = [...sessions];
     while (queue.length) {
       const pid = queue.shift()!;
-      if (comm(pid) === 'sshd' && pid !== listener) doomed.add(pid);
+      if (SERVER_COMMS.has(comm(pid)) && pid !== listener) doomed.add(pid);
       for (const [child, st] of table) if (st.ppid === pid) queue.push(child);
     }
     for (const pid of doomed) {
@@ -604,7 +625,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       }
     }),
     mapLimit(runtimes, 8, async (rt) => {
-      const key = await generateKey(rt.keyPath, `${rt.host.name}@cronium-fleet`);
+      const key = await hostKeyFor(rt);
       fleet.applyKey(rt, key.publicKey, key.fingerprint);
     }),
     // Hosts inside the netns cannot collide with anything; the bastion's host-side bridge can.
@@ -619,7 +640,14 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
     rt.user = user;
     rt.host.password = user.password;
     if (user.sudoPassword) rt.host.sudoPassword = user.sudoPassword;
-    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version }), { mode: 0o600 });
+    if (rt.host.profile === 'busybox') {
+      rt.chrootDir = join(CHROOTS_DIR, `${id}-${rt.host.name}`);
+      fleet.keyFiles.push(rt.chrootDir);
+      fleet.saveState();
+      await makeBusyboxRoot(rt.chrootDir, user);
+    }
+    if (serverKind(rt.host.profile) !== 'openssh') continue;
+    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version, chrootDir: rt.chrootDir }), { mode: 0o600 });
   }
 
   for (const rt of runtimes) startHost(fleet, rt, sshd);
@@ -642,11 +670,22 @@ function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
   const { host } = rt;
   const sshdArgs = [sshd, '-D', '-e', '-f', rt.configPath];
   let argv: string[];
-  if (rt.netns) {
+  const kind = serverKind(host.profile);
+  if (kind === 'dropbear') {
+    // -s no passwords, -w no root, -m no motd, -E log to stderr, -F foreground.
+    // As on a router, no sftp-server: Debian's Dropbear runs /usr/lib/sftp-server, which the
+    // openssh-sftp-server package links into /usr/lib/openssh; an empty tmpfs over that directory,
+    // in the server's own mount namespace, makes the subsystem exit 127 as where it is missing.
+    const dropbear = ['dropbear', '-F', '-E', '-s', '-w', '-m', '-p', `${host.address}:${host.port}`, '-r', `${rt.keyPath}.dropbear`, '-P', join(rt.hostDir, 'dropbear.pid')];
+    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', HIDE_SFTP_SERVER_SCRIPT, 'sh', ...dropbear];
+  } else if (kind === 'tinyssh') {
+    // TinySSH serves one connection on stdio, as from inetd or tcpserver: socat accepts and forks.
+    argv = ['socat', `TCP-LISTEN:${host.port},bind=${host.address},fork,reuseaddr`, `EXEC:tinysshd -v ${join(rt.hostDir, 'tinyssh-keys')}`];
+  } else if (rt.netns) {
     argv = ['ip', 'netns', 'exec', rt.netns, ...sshdArgs];
   } else if (needsMountNs(host.profile)) {
     const home = rt.user?.home ?? '';
-    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', String(CACHE_KB[host.profile] ?? 0), host.profile === 'sudosu' ? writeRootShadow(rt.hostDir, host) : '-', ...sshdArgs];
+    argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNT_NS_SCRIPT, 'sh', fleet.dir, home, host.profile === 'noexec' ? '1' : '0', host.profile === 'nobash' ? '1' : '0', String(CACHE_KB[host.profile] ?? 0), host.profile === 'sudosu' ? writeRootShadow(rt.hostDir, host) : '-', rt.chrootDir ?? '-', ...sshdArgs];
   } else {
     argv = sshdArgs;
   }
@@ -660,6 +699,52 @@ function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
     rt.bridges.push(fleet.spawnDaemon('ip', ['netns', 'exec', rt.netns, 'socat', `UNIX-LISTEN:${sock},fork,unlink-early,mode=600`, `TCP:${host.address}:${host.port}`], bridgeLog, `bridge in ${rt.netns}`));
     rt.bridges.push(fleet.spawnDaemon('socat', [`TCP-LISTEN:${host.port},bind=${host.address},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], bridgeLog, `bridge to ${host.name}`));
   }
+}
+
+/**
+ * A host key in the form its server reads, and its public half: ssh-keygen's for OpenSSH (and,
+ * converted by dropbearconvert, for Dropbear); tinysshd-makekey's key directory for TinySSH.
+ */
+async function hostKeyFor(rt: HostRuntime): Promise<PublicKeyInfo> {
+  const kind = serverKind(rt.host.profile);
+  if (kind === 'tinyssh') {
+    const keyDir = join(rt.hostDir, 'tinyssh-keys');
+    await run('tinysshd-makekey', [keyDir]);
+    const line = (await run('tinysshd-printkey', [keyDir])).split('\n').find((l) => l.startsWith('ssh-ed25519 '));
+    if (!line) throw new Error(`test fleet: tinysshd-printkey printed no ed25519 key for ${rt.host.name}`);
+    const publicKey = line.split(/\s+/).slice(0, 2).join(' ');
+    return { publicKey, fingerprint: fingerprintOf(publicKey) };
+  }
+  const key = await generateKey(rt.keyPath, `${rt.host.name}@cronium-fleet`);
+  if (kind === 'dropbear') await run('dropbearconvert', ['openssh', 'dropbear', rt.keyPath, `${rt.keyPath}.dropbear`]);
+  return key;
+}
+
+/**
+ * The busybox host's root: busybox-static and a link for each of its applets, the account's
+ * home, /etc/passwd and /etc/group with root and the account, empty /proc, /dev and /tmp (the
+ * host's mount namespace mounts them). Root-owned and mode 0755 all the way up, as sshd requires.
+ */
+async function makeBusyboxRoot(root: string, user: FleetUser): Promise<void> {
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (!busybox) throw new Error('test fleet: busybox not found (apt-get install busybox-static)');
+  await mkdir(CHROOTS_DIR, { recursive: true, mode: 0o755 });
+  for (const d of ['/var/lib/cronium-fleet', CHROOTS_DIR]) await chmod(d, 0o755);
+  await rm(root, { recursive: true, force: true });
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'dev/pts', 'tmp', 'home']) await mkdir(join(root, d), { recursive: true, mode: 0o755 });
+  await copyFile(busybox, join(root, 'bin/busybox'));
+  await chmod(join(root, 'bin/busybox'), 0o755);
+  for (const applet of (await run(busybox, ['--list-full'])).split('\n').filter(Boolean)) {
+    if (applet === 'bin/busybox' || applet.includes('..')) continue;
+    await symlink('/bin/busybox', join(root, applet)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+  const home = join(root, user.home);
+  await mkdir(home, { recursive: true, mode: 0o755 });
+  await chown(home, user.uid, user.gid);
+  await writeFile(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/sh\n${user.name}:x:${user.uid}:${user.gid}:Cronium test fleet:${user.home}:/bin/sh\n`, { mode: 0o644 });
+  await writeFile(join(root, 'etc/group'), `root:x:0:\n${user.name}:x:${user.gid}:\n`, { mode: 0o644 });
 }
 
 /**

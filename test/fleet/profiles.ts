@@ -8,7 +8,20 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu', 'dropbear', 'tinyssh', 'busybox'] as const;
+
+/**
+ * The SSH server a profile runs. dropbear: Debian's Dropbear (no sftp-server: it looks for
+ * /usr/lib/sftp-server, which no Debian package installs, as on routers), public keys from
+ * ~/.ssh/authorized_keys only. tinyssh: Debian's tinysshd behind socat (one process per
+ * connection, as from inetd): ed25519 only, no SFTP, no forwarding, one session channel per
+ * connection. busybox: OpenSSH with `ChrootDirectory` on a root whose whole userland is BusyBox
+ * (busybox-static and its applet links: no bash, python, openssl or getconf).
+ */
+export type ServerKind = 'openssh' | 'dropbear' | 'tinyssh';
+export function serverKind(profile: Profile): ServerKind {
+  return profile === 'dropbear' || profile === 'tinyssh' ? profile : 'openssh';
+}
 
 /**
  * Opt-in profiles whose account's ~/.cache (the runner's cache and its runs' spools) is a small
@@ -32,7 +45,7 @@ export function bridged(profile: Profile): boolean {
 
 /** True for profiles whose sshd needs a private mount namespace. */
 export function needsMountNs(profile: Profile): boolean {
-  return profile === 'noexec' || profile === 'nobash' || profile === 'sudosu' || CACHE_KB[profile] !== undefined;
+  return profile === 'noexec' || profile === 'nobash' || profile === 'sudosu' || profile === 'busybox' || CACHE_KB[profile] !== undefined;
 }
 
 /**
@@ -45,9 +58,11 @@ export function userSpecFor(profile: Profile): UserSpec {
   if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`test fleet: CRONIUM_FLEET_ACCOUNT_PREFIX must be 1-8 lowercase letters or digits, got ${JSON.stringify(prefix)}`);
   return {
     name: `${prefix}-${profile}`,
-    shell: profile === 'nobash' ? '/bin/sh' : '/bin/bash',
+    shell: profile === 'nobash' || profile === 'busybox' ? '/bin/sh' : '/bin/bash',
     noisy: profile === 'noisy',
     password: profile === 'password',
+    // Dropbear and TinySSH read ~/.ssh/authorized_keys and nothing else.
+    ownKeysFile: serverKind(profile) === 'openssh',
     ...(SUDO[profile] ? { sudo: SUDO[profile] } : {}),
   };
 }
@@ -82,6 +97,8 @@ export interface SshdConfigInput {
   fleetId: string;
   /** [major, minor] of the installed sshd, for options that only newer versions know. */
   version: [number, number];
+  /** The busybox profile's root (root-owned all the way up, as sshd requires). */
+  chrootDir?: string;
 }
 
 /** Renders the sshd_config for one host. */
@@ -116,5 +133,6 @@ export function renderSshdConfig(c: SshdConfigInput): string {
   if (c.profile === 'maxsessions1') lines.push('MaxSessions 1');
   if (c.profile === 'gatewayports') lines.push('GatewayPorts yes');
   if (c.profile !== 'nosftp') lines.push('Subsystem sftp internal-sftp');
+  if (c.chrootDir) lines.push(`ChrootDirectory ${c.chrootDir}`);
   return `${lines.join('\n')}\n`;
 }

@@ -31,13 +31,26 @@ export async function sshdVersion(sshd: string): Promise<[number, number]> {
 
 /**
  * Shell script run by `unshare --mount --propagation private sh -c` before exec'ing sshd.
- * Arguments: fleet dir, user home, noexec (1/0), nobash (1/0), then the sshd command line.
+ * Arguments: fleet dir, user home, noexec (1/0), nobash (1/0), cache size in KiB (0: none), the
+ * sudosu shadow file (or -), the busybox chroot (or -), then the sshd command line.
  * The fleet dir may live under /tmp, which the noexec tmpfs covers, so a bind of it is parked
  * on a stage directory first and bound back at the same path on top of the new tmpfs.
  */
 export const MOUNT_NS_SCRIPT = `set -eu
-dir=$1 home=$2 noexec=$3 nobash=$4 cachekb=$5 shadow=$6
-shift 6
+dir=$1 home=$2 noexec=$3 nobash=$4 cachekb=$5 shadow=$6 chroot=$7
+shift 7
+if [ "$chroot" != - ]; then
+  # The busybox profile: what a BusyBox system has mounted, visible only inside this sshd's root.
+  # The root is a mount of its own, so that df finds it in /proc/mounts (as "/") from inside.
+  mount --bind "$chroot" "$chroot"
+  mount -t proc proc "$chroot/proc"
+  for d in null zero random urandom tty; do
+    : > "$chroot/dev/$d"
+    mount --bind "/dev/$d" "$chroot/dev/$d"
+  done
+  mount --bind /dev/pts "$chroot/dev/pts"
+  mount -t tmpfs -o mode=1777,size=64m cronium-fleet "$chroot/tmp"
+fi
 if [ "$shadow" != - ]; then
   # The sudosu profile: a copy of /etc/shadow in which root has a test password, seen only by
   # this sshd and its sessions (su reads it); the machine's own root password is untouched.
@@ -162,12 +175,12 @@ export async function listenCount(logPath: string): Promise<number> {
   }
 }
 
-/** Polls a probe until it returns an OpenSSH banner, failing early if the process died. */
+/** Polls a probe until it returns an SSH banner, failing early if the process died. */
 export async function waitForBanner(probe: () => Promise<string>, opts: { timeoutMs: number; alive: () => boolean; what: string; logPaths: string[] }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const last = await probe().then(
-      (banner) => (banner.startsWith('SSH-2.0-OpenSSH') ? undefined : `unexpected banner "${banner}"`),
+      (banner) => (banner.startsWith('SSH-2.0-') ? undefined : `unexpected banner "${banner}"`),
       (err: unknown) => (err instanceof Error ? err.message : String(err)),
     );
     if (last === undefined) return;

@@ -17,6 +17,11 @@ export interface UserSpec {
   shell: string;
   noisy: boolean;
   password: boolean;
+  /**
+   * True: the fleet's client key goes into a per-fleet file (sshd's AuthorizedKeysFile names it);
+   * false (Dropbear, TinySSH): into ~/.ssh/authorized_keys, which the fleet then owns.
+   */
+  ownKeysFile: boolean;
   /** A sudo profile: its sudoers rule (profiles.ts SUDO). */
   sudo?: 'nopass' | 'pass' | 'tty' | 'none' | 'doas';
 }
@@ -29,7 +34,7 @@ export interface FleetUser {
   home: string;
   /** Set for password-auth users; a fresh random one per fleet start. */
   password?: string;
-  /** The per-fleet authorized keys file, removed again on stop. */
+  /** The per-fleet authorized keys file (or authorized_keys itself), removed again on stop. */
   keysFile: string;
   /** A sudo profile's own password (sudo asks for it), fresh per start. */
   sudoPassword?: string;
@@ -149,8 +154,9 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
   const authorizedKeys = join(sshDir, 'authorized_keys');
   if (!existsSync(authorizedKeys)) await writeOwned(authorizedKeys, '', 0o600, entry);
   await removeStaleKeyFiles(sshDir);
-  const keysFile = join(sshDir, `cronium-fleet-${fleet.id}.keys`);
-  await writeOwned(keysFile, `# fleet dir: ${fleet.dir}\n${fleet.clientPublicKey} cronium-fleet-${fleet.id}\n`, 0o600, entry);
+  const keysFile = spec.ownKeysFile ? join(sshDir, `cronium-fleet-${fleet.id}.keys`) : authorizedKeys;
+  // TinySSH takes no comment lines; the key's own comment names the fleet.
+  await writeOwned(keysFile, `${spec.ownKeysFile ? `# fleet dir: ${fleet.dir}\n` : ''}${fleet.clientPublicKey} cronium-fleet-${fleet.id}\n`, 0o600, entry);
 
   let sudoersFile: string | undefined;
   if (spec.sudo === 'doas') {

@@ -57,6 +57,7 @@ function describe(h: Host): string {
     ['tags', h.tags.join(', ') || '-'],
     ['group', h.group ?? '-'],
     ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' || h.elevation === 'su' ? `${h.elevation} (password ${h.hasElevationPassword ? 'stored, encrypted' : 'NOT stored'})` : h.elevation],
+    ...(h.sftpUnavailable ? ([['sftp', `none (${h.sftpUnavailable}): runner uploads stream over exec; diagnose checks again`]] as [string, string][]) : []),
     ['added', new Date(h.createdAt).toISOString()],
   ];
   return rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join('\n');

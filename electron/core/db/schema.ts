@@ -32,6 +32,9 @@ export const hosts = sqliteTable(
     runnerTarget: text('runner_target'),
     // How a run asked to be elevated becomes root here (null: not set, such runs fail ELEVATION_FAILED).
     elevation: text('elevation', { enum: ['none', 'sudo', 'sudo-password', 'doas', 'su'] }),
+    // Why the host has no SFTP, as last found (a deploy or diagnose); null: it has, or not yet tried.
+    // Runner deploys then upload over the exec stream without asking again; diagnose re-checks it.
+    sftpUnavailable: text('sftp_unavailable'),
     lastSeenAt: integer('last_seen_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -14,7 +14,7 @@ import type { SshConnection } from '../ssh/types';
 import { forwardExposure, type ForwardExposure } from '../ssh/forward-exposure';
 
 /** What one probe found. */
-export type ProbeOutcome = { ok: true; detail?: string } | { ok: false; refused: boolean; message: string };
+export type ProbeOutcome = { ok: true; detail?: string } | { ok: false; refused: boolean; message: string; hint?: string };
 
 /** The probes a diagnosis runs on a connection. */
 export interface ChannelProbes {
@@ -45,7 +45,7 @@ class ConnectionProbes implements ChannelProbes {
       if (signal.aborted) return NO_ANSWER;
       // refused-session: the server would not open a session at all; unavailable: it opened
       // one and refused the subsystem (its words, e.g. "Unable to start subsystem: sftp").
-      if (e instanceof SshChannelError) return { ok: false, refused: e.kind === 'refused-session', message: e.description };
+      if (e instanceof SshChannelError) return { ok: false, refused: e.kind === 'refused-session', message: e.description, ...(e.kind === 'unavailable' && e.hint ? { hint: e.hint } : {}) };
       return { ok: false, refused: false, message: (e as Error)?.message ?? String(e) };
     }
   }

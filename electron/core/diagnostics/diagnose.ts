@@ -381,7 +381,8 @@ function platformCheck(facts: ProbeFacts): Check {
   const longBit = facts.values.get('long_bit');
   const pretty = facts.values.get('os');
   const match: TargetMatch = runnerTargetFor(os, machine, longBit);
-  const bits = longBit === '32' || longBit === '64' ? `${longBit}-bit userland` : 'userland width unknown (no getconf)';
+  const from = facts.values.get('long_bit_from');
+  const bits = longBit === '32' || longBit === '64' ? `${longBit}-bit userland${from === 'elf' ? " (from /bin/sh's ELF header: no getconf)" : ''}` : 'userland width unknown (no getconf, and /bin/sh unreadable)';
   const base = `${os} ${machine}, kernel ${kernel}, ${bits}${pretty ? ` (${pretty})` : ''}`;
   const data = { os, machine, kernel, longBit: longBit ? Number(longBit) : null, distribution: pretty ?? null, target: match.target ?? null };
   if (match.target) return check('platform', 'pass', `${base} → runner ${match.target}`, null, data);
@@ -398,13 +399,14 @@ function interpretersCheck(facts: ProbeFacts): Check {
     const i = by.get(n);
     if (!i || i.status === 127 && !i.path) return `${n} missing`;
     if (!works(n)) return `${n} not runnable (${i.path}: ${lastReason(i.output) || `exit ${i.status}`})`;
-    if (n === 'sh') return `sh ${i.path}${i.output && i.output !== i.path ? ` → ${i.output}` : ''}`;
+    if (n === 'sh') return `sh ${i.path}${i.output && i.output !== i.path && i.output.startsWith('/') ? ` → ${i.output}` : ''}`;
     return `${n} ${i.output.replace(/\(.*$/, '')}`;
   };
   const detail = ['bash', 'sh', 'python3', 'node'].map(describe).join('; ');
   const data = Object.fromEntries(['bash', 'sh', 'python3', 'node'].map((n) => [n, works(n) ? { path: by.get(n)!.path, version: n === 'sh' ? null : by.get(n)!.output } : null]));
   if (!works('sh')) return check('interpreters', 'fail', detail, 'no working /bin/sh or sh in PATH: nothing can run on this host until sh works', data);
-  if (!works('bash')) return check('interpreters', 'warn', detail, 'bash is missing: direct mode runs scripts with sh, and bash scripts cannot run here; install bash or write the scripts for sh', data);
+  // Both modes run a script with the interpreter it names (bash unless told otherwise), never another one.
+  if (!works('bash')) return check('interpreters', 'warn', detail, `bash is missing: scripts for bash (the default interpreter) end INTERPRETER_MISSING here in either mode; run them with --interpreter sh (saved scripts: scripts save --interpreter sh), or install bash`, data);
   return check('interpreters', 'pass', detail, null, data);
 }
 
@@ -468,7 +470,7 @@ function sftpCheck(o: ProbeOutcome | undefined, why: string): Check {
   if (!o) return notChecked('sftp', why);
   if (o.ok) return check('sftp', 'pass', 'the SFTP subsystem starts', null, { available: true });
   if (o.refused) return check('sftp', 'warn', `not checked: the server refused another session (${o.message})`, 'the server allows very few sessions per connection (MaxSessions); try again when no job runs', { available: null });
-  return check('sftp', 'warn', `not available: ${o.message}`, 'runner uploads fall back to a stream over exec (slower); to enable SFTP add `Subsystem sftp internal-sftp` to sshd_config', { available: false, error: o.message });
+  return check('sftp', 'warn', `not available: ${o.message}`, o.hint ?? 'runner uploads fall back to a stream over exec (slower); to enable SFTP add `Subsystem sftp internal-sftp` to sshd_config', { available: false, error: o.message });
 }
 
 function forwardingCheck(o: [ProbeOutcome, ProbeOutcome] | undefined, why: string): Check {
@@ -508,9 +510,9 @@ async function measureClock(conn: SshConnection, timeoutMs: number): Promise<Che
   let remoteMs: number;
   let precision = rtt / 2;
   if (/^\d{19}$/.test(line)) remoteMs = Number(BigInt(line) / 1_000_000n);
-  else if (/^\d{9,11}N?$/.test(line)) {
-    // No %N (BSD, macOS): whole seconds, so up to a second more uncertainty.
-    remoteMs = Number(line.replace('N', '')) * 1000 + 500;
+  else if (/^\d{9,11}%?N?$/.test(line)) {
+    // No %N (BSD and macOS print "N", BusyBox "%N"): whole seconds, so up to a second more uncertainty.
+    remoteMs = Number(line.replace(/%?N$/, '')) * 1000 + 500;
     precision += 500;
   } else return check('clock', 'warn', `cannot read the remote clock: date printed ${JSON.stringify(clip(line, 60))}`, null);
   const skew = remoteMs - localMid;

@@ -6,6 +6,7 @@ import { CroniumError } from '../../shared/errors';
 import type { Db } from '../db/database';
 import { diagnostics, hosts, runnerDeployments } from '../db/schema';
 import type { SshPool, SshTarget } from '../ssh/types';
+import { recordSftpUnavailable } from '../runner/deploy';
 import { diagnoseTarget, type DiagnoseOptions, type RecordedDeployment } from './diagnose';
 
 /** Reports kept per host: enough history to compare, bounded so 1,000 hosts stay small. */
@@ -46,6 +47,10 @@ export class DiagnosticsService {
     });
     const durationMs = Math.round(performance.now() - t0);
     const report: DiagnosticReport = { host: name, startedAt, durationMs, status, checks };
+    // What SFTP looked like now is what later runner deploys go by (available: true, false, or null when not checked).
+    const sftp = checks.find((c) => c.id === 'sftp')?.data as { available?: boolean | null; error?: string } | undefined;
+    if (sftp?.available === true) recordSftpUnavailable(this.deps.db, name, null);
+    else if (sftp?.available === false) recordSftpUnavailable(this.deps.db, name, sftp.error ?? 'SFTP is not available');
     const row = this.deps.db.transaction((tx) => {
       const inserted = tx.insert(diagnostics).values({ hostId, status, report, durationMs, createdAt: startedAt }).returning({ id: diagnostics.id }).get();
       const keep = tx

@@ -42,6 +42,19 @@ export function shSha256Tools(file: string): string {
   return `openssl dgst -sha256 -r -- ${file} || sha256sum -- ${file} || shasum -a 256 -- ${file} || sha256 -q -- ${file}`;
 }
 
+/**
+ * Prints `long_bit` (the userland's word size: 32 or 64, empty when unknown) and `long_bit_from`
+ * (getconf, or elf): getconf LONG_BIT where there is one; otherwise (BusyBox, many routers) the
+ * class byte of /bin/sh's ELF header (1: 32-bit, 2: 64-bit), read with od.
+ */
+export const SH_LONG_BIT = `lb=$(getconf LONG_BIT 2>/dev/null) lb_from=getconf
+if [ -z "$lb" ]; then
+  lb_from=elf
+  case "$(od -An -tu1 -j4 -N1 /bin/sh 2>/dev/null | tr -d ' ')" in 1) lb=32 ;; 2) lb=64 ;; *) lb= lb_from= ;; esac
+fi
+say long_bit "$lb"
+say long_bit_from "$lb_from"`;
+
 /** `sha256_of FILE`: the file's SHA-256 in hex with the host's own tools (empty when it has none). */
 export const SH_SHA256 = `sha256_of() { { ${shSha256Tools('"$1"')}; } 2>/dev/null | awk 'NR==1 {print $1}'; }`;
 
@@ -105,7 +118,7 @@ ${SH_SHA256}
 say uname_s "$(clean "$(uname -s 2>&1)")"
 say uname_m "$(clean "$(uname -m 2>&1)")"
 say uname_r "$(clean "$(uname -r 2>&1)")"
-say long_bit "$(getconf LONG_BIT 2>/dev/null)"
+${SH_LONG_BIT}
 if [ -r /etc/os-release ]; then say os "$(clean "$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"')")"
 elif command -v sw_vers >/dev/null 2>&1; then say os "macOS $(sw_vers -productVersion 2>/dev/null)"; fi
 uid=$(id -u)
@@ -114,6 +127,8 @@ say login_shell "$(clean "\${SHELL:-}")"
 interp() {
   i_name=$1; shift
   i_path=$(command -v "$i_name" 2>/dev/null)
+  # BusyBox ash names its applets bare ("sh"): find the file on PATH instead.
+  case "$i_path" in /*) ;; ?*) i_old=$IFS; IFS=:; for i_d in $PATH; do [ -x "$i_d/$i_name" ] && [ -f "$i_d/$i_name" ] && { i_path=$i_d/$i_name; break; }; done; IFS=$i_old ;; esac
   if [ -z "$i_path" ]; then say interp "$i_name	127		not found in PATH"; return; fi
   i_out=$("$@" 2>&1); i_rc=$?
   say interp "$i_name	$i_rc	$(clean "$i_path")	$(clean "$i_out")"

@@ -144,7 +144,9 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
       return [`cat >"$d/${file}" <<'${delim}'`, `${text}${delim}`];
     }),
     'chmod 700 "$d/h/bin/cronium"',
-    `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null) && [ -f "$I" ] && break; I=; done`,
+    // command -v gives a path, except for BusyBox applets, which ash names bare ("sh"): then PATH is searched.
+    'w() { o=$IFS; IFS=:; for p in $PATH; do [ -f "${p:-.}/$1" ] && [ -x "${p:-.}/$1" ] && { IFS=$o; printf %s "${p:-.}/$1"; return 0; }; done; IFS=$o; return 1; }',
+    `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null); case "$I" in /*) [ -f "$I" ] && break ;; esac; I=$(w "$x") && break; I=; done`,
     `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
     'exec 3<&0',
     // The start marker goes out before the script starts: the script writes to the same

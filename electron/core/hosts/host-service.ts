@@ -369,6 +369,7 @@ export class HostService {
       identityFile: r.identityFile,
       jump: r.jumpHostId === null ? null : (names.get(r.jumpHostId) ?? null),
       proxyCommand: r.proxyCommand,
+      sftpUnavailable: r.sftpUnavailable,
       tags: tags.get(r.id) ?? [],
       hasPassword: withPassword.has(r.id),
       hasPassphrase: withPassphrase.has(r.id),

@@ -7,7 +7,7 @@
  * carries only paths, a checksum, the installation's public key and the host id.
  * The cache-location probe is the diagnostics probe's (remote-probe.ts), so both always agree.
  */
-import { CACHE_LOCATIONS, parseProbe, SH_PROBE_CACHE, SH_SAY, SH_SHA256, shQuote, type ProbeFacts } from '../diagnostics/remote-probe';
+import { CACHE_LOCATIONS, parseProbe, SH_LONG_BIT, SH_PROBE_CACHE, SH_SAY, SH_SHA256, shQuote, type ProbeFacts } from '../diagnostics/remote-probe';
 
 /** The command the prepare and clean scripts are fed to (on stdin). */
 export const SCRIPT_COMMAND = '/bin/sh -s';
@@ -48,7 +48,7 @@ ${SH_SAY}
 ${SH_SHA256}
 say uname_s "$(clean "$(uname -s 2>&1)")"
 say uname_m "$(clean "$(uname -m 2>&1)")"
-say long_bit "$(getconf LONG_BIT 2>/dev/null)"
+${SH_LONG_BIT}
 uid=$(id -u)
 say uid "$uid"
 if command -v gzip >/dev/null 2>&1; then say gzip 1; else say gzip 0; fi

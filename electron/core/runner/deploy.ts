@@ -24,6 +24,7 @@ import { hosts, runnerArtifacts, runnerDeployments } from '../db/schema';
 import { CACHE_LOCATIONS, cacheProblem } from '../diagnostics/remote-probe';
 import { runnerTargetFor } from '../diagnostics/runner-target';
 import type { SftpSession, SshConnection, SshPool, SshTarget } from '../ssh/types';
+import { SshChannelError } from '../ssh/ssh-errors';
 import {
   cleanScript,
   installCommand,
@@ -372,7 +373,7 @@ export class RunnerDeployer {
     let stdin: Buffer | undefined;
     if (mode !== 'none') {
       // SFTP first where the host has it; a stream over exec (gzip where it can) otherwise.
-      if (this.deps.sftp !== false && !this.#noSftp.has(name) && (await this.#sftpPut(conn, name, sftpTempPath(where.cacheDir, tag), art.bytes, signal))) {
+      if (this.deps.sftp !== false && !this.#noSftp.has(name) && !this.#sftpKnownMissing(name) && (await this.#sftpPut(conn, name, sftpTempPath(where.cacheDir, tag), art.bytes, signal))) {
         mode = 'put';
         transport = 'sftp';
       } else {
@@ -422,11 +423,20 @@ export class RunnerDeployer {
       // No SFTP subsystem, or one a noisy login shell corrupts: the exec stream works anyway.
       const kind = (isCroniumError(err) ? err.details?.kind : undefined) as string | undefined;
       if (kind === 'unavailable' || !isCroniumError(err) || err.code === 'CONNECT_FAILED') this.#noSftp.add(name);
+      // A missing subsystem is the host's make-up: remembered in the inventory, so later processes
+      // (each CLI run) do not ask again; diagnose checks it afresh.
+      if (kind === 'unavailable') recordSftpUnavailable(this.deps.db, name, err instanceof SshChannelError ? err.description : (err as Error).message);
       if (session && !session.closed) await session.unlink(path).catch(() => undefined);
       return false;
     } finally {
       await session?.close().catch(() => undefined);
     }
+  }
+
+  /** True when the inventory says the host has no SFTP. */
+  #sftpKnownMissing(name: string): boolean {
+    const row = this.deps.db.select({ why: hosts.sftpUnavailable }).from(hosts).where(eq(hosts.name, name)).get();
+    return row?.why != null;
   }
 
   #toRecord(row: typeof runnerDeployments.$inferSelect, host: string): DeploymentRecord {
@@ -609,4 +619,9 @@ function timings(t0: number, connected: number, prepared: number, uploaded: numb
 
 function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Records in the inventory why the host has no SFTP (null: it has); runner deploys read it. */
+export function recordSftpUnavailable(db: Db, name: string, why: string | null): void {
+  db.update(hosts).set({ sftpUnavailable: why }).where(eq(hosts.name, name)).run();
 }

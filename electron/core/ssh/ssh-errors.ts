@@ -217,8 +217,8 @@ export function sessionRefused(w: Where, message: string, channel: 'session' | '
 }
 
 /** The session opened but the server has no SFTP subsystem. */
-export function sftpUnavailable(w: Where, description: string): SshChannelError {
-  return new SshChannelError('unavailable', 'sftp', description, undefined, `${at(w)} does not offer SFTP: ${description}`, 'enable it in the server\'s sshd_config (Subsystem sftp internal-sftp); uploads can stream over exec instead', {
+export function sftpUnavailable(w: Where, description: string, hint?: string): SshChannelError {
+  return new SshChannelError('unavailable', 'sftp', description, undefined, `${at(w)} does not offer SFTP: ${description}`, hint ?? 'enable it in the server\'s sshd_config (Subsystem sftp internal-sftp); uploads can stream over exec instead', {
     ...base(w),
     phase: 'session',
     reason: 'sftp-unavailable',

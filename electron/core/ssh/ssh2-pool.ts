@@ -14,6 +14,9 @@
  *   connection's limit to the sessions it has open, and further commands queue. Exec and
  *   SFTP sessions share the slots; forwarding channels take none (OpenSSH's MaxSessions
  *   counts sessions only) but keep the connection from idling out while open.
+ * - One channel per connection: a server that allows a single session channel and then
+ *   closes the connection (TinySSH, known by its banner) is reached through a
+ *   OneChannelConnection, which gives every channel a connection of its own.
  * - Cancellation is quiet: an aborted connect or exec rejects with the signal's reason
  *   (an AbortError) and leaves nothing running; a shared dial is cancelled only when
  *   every caller waiting for it has given up.
@@ -203,10 +206,13 @@ class SharedDial<T> {
   }
 }
 
+/** What the pool keeps per target: a multiplexed connection, or a connection per channel. */
+type PooledConnection = Ssh2Connection | OneChannelConnection;
+
 /** Pool state for one target. */
 interface Entry {
-  conn?: Ssh2Connection;
-  dial?: SharedDial<Ssh2Connection>;
+  conn?: PooledConnection;
+  dial?: SharedDial<PooledConnection>;
   /** Consecutive failed dials, for the backoff. */
   failures: number;
   lastFailureAt: number;
@@ -248,7 +254,7 @@ export class Ssh2Pool implements SshPool {
     return n;
   }
 
-  async connect(target: SshTarget, signal?: AbortSignal): Promise<Ssh2Connection> {
+  async connect(target: SshTarget, signal?: AbortSignal): Promise<PooledConnection> {
     if (signal?.aborted) throw abortReason(signal);
     if (this.closed) throw poolClosed();
     const key = targetKey(target);
@@ -281,7 +287,7 @@ export class Ssh2Pool implements SshPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    const conns: Ssh2Connection[] = [];
+    const conns: PooledConnection[] = [];
     for (const entry of this.entries.values()) {
       entry.dial?.cancel(poolClosed());
       if (entry.conn) conns.push(entry.conn);
@@ -292,9 +298,9 @@ export class Ssh2Pool implements SshPool {
     await Promise.all(conns.map((c) => c.closeAndWait()));
   }
 
-  private startDial(key: string, entry: Entry, target: SshTarget): SharedDial<Ssh2Connection> {
+  private startDial(key: string, entry: Entry, target: SshTarget): SharedDial<PooledConnection> {
     // Declared before it is built: the dial's own `finally` compares against it.
-    let dial: SharedDial<Ssh2Connection> | undefined = undefined;
+    let dial: SharedDial<PooledConnection> | undefined = undefined;
     dial = new SharedDial(async (signal) => {
       try {
         if (entry.failures > 0) {
@@ -302,7 +308,8 @@ export class Ssh2Pool implements SshPool {
           const remaining = entry.lastFailureAt + wait - Date.now();
           if (remaining > 0) await sleep(remaining, signal);
         }
-        const conn = await this.dial(target, signal);
+        const first = await this.dial(target, signal);
+        const conn = oneChannelServer(first.info.serverIdent) ? new OneChannelConnection(first, (s) => this.dial(target, s)) : first;
         entry.failures = 0;
         if (signal.aborted || this.closed) {
           // Everyone gave up while the handshake finished: do not keep a connection nobody asked for.
@@ -506,6 +513,163 @@ export class Ssh2Pool implements SshPool {
         finish(protocolFailed(where, (e as Error).message));
       }
     });
+  }
+}
+
+/**
+ * True for servers that allow one session channel per connection and close the connection
+ * when it ends: TinySSH ("only one 'session' channel allowed"). ssh2 cannot learn this from a
+ * refusal, since the connection is gone by then, so the banner decides.
+ */
+export function oneChannelServer(serverIdent: string): boolean {
+  return /^(SSH-2\.0-)?tinyssh[_ -]/i.test(serverIdent);
+}
+
+/**
+ * A connection to a one-channel server: every exec, stream, SFTP session or tunnel gets an
+ * authenticated connection of its own (the first one from the pool's dial, later ones dialed
+ * when needed, each host-key checked as usual), closed when its channel ends. `alive` stays
+ * true until closed: a used-up connection is not a lost host.
+ */
+export class OneChannelConnection implements SshConnection {
+  #spare: Ssh2Connection | undefined;
+  readonly #open = new Set<Ssh2Connection>();
+  readonly #deathListeners: (() => void)[] = [];
+  #closed = false;
+  readonly target: SshTarget;
+  readonly info: HandshakeInfo;
+
+  constructor(
+    first: Ssh2Connection,
+    private readonly redial: (signal: AbortSignal) => Promise<Ssh2Connection>,
+  ) {
+    this.#spare = first;
+    this.target = first.target;
+    this.info = first.info;
+  }
+
+  get alive(): boolean {
+    return !this.#closed;
+  }
+
+  /** One session at a time per connection (for tests and diagnostics). */
+  get sessionLimit(): number {
+    return 1;
+  }
+
+  onDead(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#deathListeners.push(fn);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#spare?.close();
+    for (const c of this.#open) c.close();
+    for (const fn of this.#deathListeners.splice(0)) fn();
+  }
+
+  async closeAndWait(): Promise<void> {
+    const all = [...this.#open, ...(this.#spare ? [this.#spare] : [])];
+    this.close();
+    await Promise.all(all.map((c) => c.closeAndWait()));
+  }
+
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    return this.#using(options.signal, (c) => c.exec(command, options));
+  }
+
+  async execStream(command: string, options: ExecStreamOptions = {}): Promise<ExecStreamHandle> {
+    const c = await this.#take(options.signal);
+    try {
+      const handle = await c.execStream(command, options);
+      void handle.done.then(
+        () => c.close(),
+        () => c.close(),
+      );
+      return handle;
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  async sftp(signal?: AbortSignal): Promise<SftpSession> {
+    const c = await this.#take(signal);
+    try {
+      const session = await c.sftp(signal);
+      const close = session.close.bind(session);
+      session.close = async () => {
+        try {
+          await close();
+        } finally {
+          c.close();
+        }
+      };
+      return session;
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  // TinySSH, the one-channel server there is, forwards nothing: say so at once rather than ask
+  // (it leaves a tcpip-forward request unanswered).
+  forwardOut(host: string, port: number): Promise<Duplex> {
+    return Promise.reject(forwardOutFailed(whereOf(this.target), host, port, Object.assign(new Error(`administratively prohibited (${this.#server()} forwards no ports)`), { reason: 1 })));
+  }
+
+  forwardIn(bindAddr: string, port: number): Promise<RemoteForward> {
+    return Promise.reject(forwardInFailed(whereOf(this.target), bindAddr, port, `${this.#server()} forwards no ports`));
+  }
+
+  forward(next: SshTarget): Promise<Duplex> {
+    return Promise.reject(forwardFailed(whereOf(next), this.target.name, `administratively prohibited (${this.#server()} forwards no ports)`, 1));
+  }
+
+  /** The server's software as its banner names it. */
+  #server(): string {
+    return this.info.serverIdent.replace(/^SSH-2\.0-/, '').split(/\s/)[0] || 'this server';
+  }
+
+  /** Runs one operation on a connection of its own, closed when it settles. */
+  async #using<T>(signal: AbortSignal | undefined, fn: (c: Ssh2Connection) => Promise<T>): Promise<T> {
+    const c = await this.#take(signal);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  /** An unused authenticated connection: the spare from the last dial while it lives, else a new one. */
+  async #take(signal: AbortSignal | undefined): Promise<Ssh2Connection> {
+    const where = whereOf(this.target);
+    if (this.#closed) throw connectionLost(where, 'closed by Cronium');
+    if (signal?.aborted) throw abortReason(signal);
+    const spare = this.#spare;
+    this.#spare = undefined;
+    let c: Ssh2Connection;
+    if (spare?.alive) {
+      c = spare;
+    } else {
+      const own = new AbortController();
+      const onAbort = () => own.abort(abortReason(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        c = await this.redial(own.signal);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+    if (this.#closed) {
+      c.close();
+      throw connectionLost(where, 'closed by Cronium');
+    }
+    this.#open.add(c);
+    c.onDead(() => this.#open.delete(c));
+    return c;
   }
 }
 
@@ -753,8 +917,18 @@ export class Ssh2Connection implements SshConnection {
         reject(abortReason(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      // A server that ignores the request (rather than refusing it) must not hold the run.
+      const noAnswer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        done();
+        reject(forwardInFailed(this.where, bindAddr, port, `no answer to the tcpip-forward request within ${this.opts.connectTimeoutMs} ms`));
+      }, this.opts.connectTimeoutMs);
+      noAnswer.unref();
       try {
         this.client.forwardIn(bindAddr, port, (err, realPort) => {
+          clearTimeout(noAnswer);
           if (settled) {
             // Aborted while the server set up the listener: take it down again.
             if (!err) this.unforward(bindAddr, realPort);
@@ -993,6 +1167,10 @@ export class Ssh2Connection implements SshConnection {
             if (settled) return;
             settled = true;
             if (/Unable to start subsystem/i.test(description)) return reject(sftpUnavailable(this.where, description));
+            // The subsystem started and its program exited at once: 127, not there at all (Dropbear
+            // without sftp-server, as on routers); 126, not executable.
+            const exit = /exit code (\d+) while establishing SFTP/i.exec(description);
+            if (exit) return reject(sftpUnavailable(this.where, sftpExitDescription(Number(exit[1])), sftpExitHint(Number(exit[1]))));
             return reject(err);
           }
           this.openSessions++;
@@ -1382,6 +1560,19 @@ class Ssh2SftpSession implements SftpSession {
 }
 
 /** Whether a channel-open failure is the server refusing another session (MaxSessions). */
+/** What an SFTP subsystem that exited before answering means. */
+function sftpExitDescription(code: number): string {
+  if (code === 127) return 'the SFTP server program is missing on the host (the subsystem exited 127: not found)';
+  if (code === 126) return 'the SFTP server program cannot be run on the host (the subsystem exited 126: not executable)';
+  return `the SFTP subsystem exited ${code} before answering`;
+}
+
+function sftpExitHint(code: number): string {
+  return code === 127 || code === 126
+    ? 'install an SFTP server on the host (Debian: openssh-sftp-server; Dropbear runs /usr/lib/sftp-server), or leave it: runner uploads stream over exec instead'
+    : 'check the Subsystem sftp line of the server\'s configuration; runner uploads stream over exec instead';
+}
+
 function isSessionRefusal(e: unknown): boolean {
   const err = e as { reason?: unknown; message?: string };
   // OpenSSH answers SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (1) or RESOURCE_SHORTAGE (4) with "open failed".

@@ -186,7 +186,7 @@ test('noisy: the noisy login shell is warned about, with the bytes it printed', 
   assert.match(String((byId(report).interpreters!.data?.bash as { version: string }).version), /^\d+\.\d+\.\d+/);
 });
 
-test('nobash: bash reported missing (direct mode uses sh), sh present', async () => {
+test('nobash: bash reported missing (bash scripts need --interpreter sh there), sh present', async () => {
   const { code, report } = await diagnose('nobash');
   assert.equal(code, 0);
   assertShape(report);
@@ -195,7 +195,7 @@ test('nobash: bash reported missing (direct mode uses sh), sh present', async ()
   assert.equal(interp.data?.bash, null);
   assert.ok(interp.data?.sh);
   assert.match(interp.detail, /^bash (missing|not runnable)/);
-  assert.match(interp.hint!, /direct mode runs scripts with sh/);
+  assert.match(interp.hint!, /INTERPRETER_MISSING here in either mode; run them with --interpreter sh/);
   assert.match(byId(report)['shell-noise']!.detail, /^\/bin\/sh printed nothing/);
 });
 
