@@ -8,6 +8,7 @@ import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { useApi } from './api/context';
 import { navigate, routeHref, sectionOf, useRoute, type Route, type Section } from './app/route';
 import { ConnectionBanner } from './components/ConnectionBanner';
+import { AuthPromptDialog } from './features/auth/AuthPromptDialog';
 import { ViewBoundary } from './components/ViewBoundary';
 import { HostDetail } from './features/hosts/HostDetail';
 import { HostsView } from './features/hosts/HostsView';
@@ -191,6 +192,7 @@ export function App() {
           />
         </Suspense>
       )}
+      <AuthPromptDialog />
       {addingSchedule && (
         <Suspense fallback={null}>
           <AddScheduleDialog onClose={() => setAddingSchedule(false)} onAdded={() => setAddingSchedule(false)} />

@@ -6,6 +6,7 @@ import type { Core } from '../core/core';
 import { resolveDataDir } from '../core/paths';
 import type { MethodName, MethodResult } from '../shared/api';
 import { say } from './output';
+import { ttyPrompter } from './tty-prompt';
 import { runnerSource } from '../core/runner/release-key';
 
 /**
@@ -33,6 +34,8 @@ export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
   if (source.notice) say(source.notice);
   const core = openCore({ dataDir, door, runner: { ...(source.custom ? { artifactsDir: source.dir } : {}), ...(source.trustedPublicKeyPem ? { trustedPublicKeyPem: source.trustedPublicKeyPem } : {}) } });
   core.events.on('runner.build', (e) => say(`cronium: ${e.message}`));
+  // A host that asks for a one-time code is answered on this terminal (none: AUTH_INTERACTIVE_REQUIRED).
+  if (door === 'cli') core.ssh.setPrompter?.(ttyPrompter());
   return core;
 }
 

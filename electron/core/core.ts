@@ -40,6 +40,7 @@ import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
 import { resealLegacy } from './secrets/reseal';
 import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
+import { PromptBroker } from './ssh/prompt-broker';
 import { Ssh2Pool, type Ssh2PoolOptions } from './ssh/ssh2-pool';
 import type { SshPool } from './ssh/types';
 
@@ -68,6 +69,8 @@ export interface Services {
   info: { name: string; version: string; dataDir: string; platform: string };
   store: Store;
   events: EventBus;
+  /** Hosts' keyboard-interactive questions, asked of the app's clients (the desktop and headless doors). */
+  prompts: PromptBroker;
   secrets: SecretBox;
   audit: AuditLog;
   hosts: HostService;
@@ -137,6 +140,9 @@ export function openCore(options: CoreOptions): Core {
     const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
     const ssh = new Ssh2Pool(hostKeys, poolOptions);
+    // The app's clients answer hosts' questions (a dialog); the CLI sets a terminal prompt of its own.
+    const prompts = new PromptBroker(events);
+    if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);
     const hosts = new HostService(store.db, secrets, events, audit);
     const blobs = new BlobStore(join(dataDir, 'blobs'));
     const health = new ScheduleHealth(store.sqlite, events);
@@ -179,6 +185,7 @@ export function openCore(options: CoreOptions): Core {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
       events,
+      prompts,
       secrets,
       audit,
       hosts,

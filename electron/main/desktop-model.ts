@@ -154,6 +154,13 @@ export function healthNotificationFor(e: { schedule: string; kind: 'missed' | 'l
   return { title, body: e.reason.length > 200 ? `${e.reason.slice(0, 199)}…` : e.reason };
 }
 
+/** A host's question (a one-time code) as a notification: the window comes forward with the dialog on click. */
+export function promptNotificationFor(e: { host: string; prompts: { prompt: string }[] }): NotificationText {
+  const asks = e.prompts.map((p) => p.prompt.trim().replace(/:$/, '')).filter(Boolean).join(', ') || 'an answer';
+  const body = `Cronium needs your answer to connect: ${asks}`;
+  return { title: `${e.host} asks for ${asks.length > 60 ? 'an answer' : asks}`, body: body.length > 200 ? `${body.slice(0, 199)}…` : body };
+}
+
 /** The login item: open at login, with `--hidden` (Windows and Linux pass it; macOS reports wasOpenedAtLogin). */
 export function loginItemSettings(startAtLogin: boolean): { openAtLogin: boolean; args: string[] } {
   return { openAtLogin: startAtLogin, args: startAtLogin ? ['--hidden'] : [] };

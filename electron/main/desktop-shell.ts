@@ -12,7 +12,7 @@ import { IPC_EVENT_CHANNEL, type EventPayload } from '../shared/api';
 import { applyAutostart, autostartPath } from './autostart';
 import { installCliCommand, currentLayout } from './cli-command';
 import { offersCliInstall } from './cli-install';
-import { dockMenuItems, loginItemNotice, loginItemSettings, loginMechanism, menuTemplate, healthNotificationFor, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
+import { dockMenuItems, loginItemNotice, loginItemSettings, loginMechanism, menuTemplate, healthNotificationFor, promptNotificationFor, notificationFor, trayIconBitmap, trayModel, type MenuCommand, type MenuItemSpec, type TrayItem, type TrayModel } from './desktop-model';
 import type { Updater } from './updater';
 
 /** What the shell needs from main. */
@@ -168,7 +168,15 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
       // The schedule was removed meanwhile.
     }
   };
-  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', onSettings), core.events.on('schedule.health', onHealth)];
+  // A host asks a person (a one-time code): the dialog is in the window, which may be hidden in the tray.
+  const onPrompt = (p: EventPayload<'auth.prompt'>) => {
+    if (!Notification.isSupported()) return deps.showWindow();
+    const text = promptNotificationFor(p);
+    const n = new Notification({ title: text.title, body: text.body });
+    n.on('click', () => deps.showWindow());
+    n.show();
+  };
+  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', onSettings), core.events.on('schedule.health', onHealth), core.events.on('auth.prompt', onPrompt)];
   return {
     probe: { tray: () => ({ ...model, alive: !tray.isDestroyed() }), clickTray: click },
     dispose: () => {

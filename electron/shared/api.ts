@@ -986,6 +986,17 @@ export const methods = {
   ),
   'vars.remove': method(z.strictObject({ key: VarKey, host: HostName.optional() }), z.object({ removed: z.literal(true) }), 'Removes a global variable, or a per-host one.'),
   'jobs.tree': method(z.strictObject({ id: z.int().min(1) }), JobTreeNode, 'The chain a job belongs to, from its root: each job with the follow-up jobs its runs fired.'),
+  'auth.pending': method(NoArgs, z.array(z.lazy(() => AuthPrompt)), 'Keyboard-interactive questions hosts are asking now (a one-time code), for a client that opened after they were asked.'),
+  'auth.answer': method(
+    z.strictObject({
+      id: z.string().min(1).max(64),
+      /** One answer per prompt, in order; each one line of at most 1024 bytes. */
+      answers: z.array(z.string().refine((a) => utf8Bytes(a) <= 1024 && !/[\0\n\r]/.test(a), { error: 'must be one line of at most 1024 bytes' })).max(16),
+    }),
+    z.object({ answered: z.literal(true) }),
+    'Answers a keyboard-interactive question of a host (never stored or logged).',
+  ),
+  'auth.cancel': method(z.strictObject({ id: z.string().min(1).max(64) }), z.object({ cancelled: z.literal(true) }), 'Declines to answer: the connection fails AUTH_INTERACTIVE_REQUIRED.'),
   'settings.get': method(NoArgs, Settings, 'The app settings in force.'),
   'settings.set': method(
     z.strictObject({
@@ -1000,8 +1011,25 @@ export const methods = {
   ),
 } as const;
 
+/** A host's keyboard-interactive question (a second factor) waiting for a person's answer. */
+export const AuthPrompt = z.object({
+  id: z.string(),
+  host: z.string(),
+  name: z.string(),
+  /** The server's instruction text, shown as it is (plain text). */
+  instructions: z.string(),
+  /** Each prompt; echo false: the answer is hidden as it is typed. */
+  prompts: z.array(z.object({ prompt: z.string(), echo: z.boolean() })),
+  /** When the question is withdrawn unanswered (ms). */
+  expiresAt: z.int(),
+});
+
 /** Every event the app pushes to clients, by name. */
 export const events = {
+  /** A host asks a person a keyboard-interactive question: clients show it and answer with auth.answer. */
+  'auth.prompt': AuthPrompt,
+  /** A question was answered, declined, withdrawn or expired: clients close it. */
+  'auth.promptDone': z.object({ id: z.string(), outcome: z.enum(['answered', 'cancelled', 'withdrawn', 'expired']) }),
   'hosts.changed': z.object({ change: z.enum(['added', 'updated', 'removed']), name: z.string(), previousName: z.string().optional() }),
   /** The settings changed (any door); the full settings in force. */
   'settings.changed': Settings,

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'HOST_KEY_UNKNOWN',
   'HOST_KEY_MISMATCH',
   'AUTH_FAILED',
+  'AUTH_INTERACTIVE_REQUIRED',
   'CONNECT_FAILED',
   'CONNECT_TIMEOUT',
   'RUNNER_DEPLOY_FAILED',
@@ -79,6 +80,8 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   HOST_KEY_MISMATCH:
     'the host key CHANGED: someone may be intercepting the connection, or the host was reinstalled. Connections stay refused; if it was reinstalled, verify the new fingerprint out of band, then re-trust it: cronium hosts trust NAME --fingerprint SHA256:…',
   AUTH_FAILED: 'check the user name and the credentials of the host (cronium hosts show NAME): its key file (--identity), your ssh-agent (ssh-add -l) or its stored password',
+  AUTH_INTERACTIVE_REQUIRED:
+    'the host asks a person for an answer (a one-time code) and nobody can give it here: run it by hand first (the CLI asks on the terminal, the app in a dialog; the connection is then kept for the next runs), or give the host a key or certificate it accepts on its own',
   CONNECT_FAILED: 'check that the host is up and that sshd listens on its address and port; cronium diagnose NAME shows which step fails',
   CONNECT_TIMEOUT: 'the host did not answer in time: check that it is up and reachable from here (VPN, firewall); cronium diagnose NAME times each step',
   RUNNER_DEPLOY_FAILED: 'see why with: cronium diagnose NAME; meanwhile the script can run without the runner: --mode direct',

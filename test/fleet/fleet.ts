@@ -25,7 +25,7 @@
 // password host's password is reset by each start.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,8 @@ export interface FleetHost {
   sudoPassword?: string;
   /** A sudosu host: root's password inside that host (its own copy of /etc/shadow), which su asks for. */
   rootPassword?: string;
+  /** An otp host: the account's TOTP secret (base32; codes: oathtool --totp -b SECRET). */
+  otpSecret?: string;
   /** 'SHA256:...' */
   hostKeyFingerprint: string;
   /** 'ssh-ed25519 AAAA...' */
@@ -159,7 +161,16 @@ interface HostRuntime {
   bridges: Daemon[];
   /** The busybox profile's root directory. */
   chrootDir?: string;
+  /** The otp profile's PAM service (and the name of the link to sshd it runs as). */
+  pamService?: string;
 }
+
+/** The otp profile's PAM stack: a TOTP code from ~/.google_authenticator, nothing else. */
+const OTP_PAM = `# Cronium test fleet: the otp profile (removed with its fleet).
+auth required pam_google_authenticator.so
+account required pam_permit.so
+session required pam_permit.so
+`;
 
 /** Where busybox hosts' roots live: sshd wants every component of a ChrootDirectory root-owned and not group or world writable, which os.tmpdir() is not. */
 const CHROOTS_DIR = '/var/lib/cronium-fleet/chroots';
@@ -298,7 +309,7 @@ class FleetImpl implements Fleet {
         '  UpdateHostKeys no',
         `  PubkeyAuthentication ${password ? 'no' : 'yes'}`,
         `  PasswordAuthentication ${password ? 'yes' : 'no'}`,
-        `  KbdInteractiveAuthentication ${password ? 'yes' : 'no'}`,
+        `  KbdInteractiveAuthentication ${password || h.otpSecret ? 'yes' : 'no'}`,
         ...(password ? ['  PreferredAuthentications password,keyboard-interactive'] : []),
         ...(h.jump ? [`  ProxyJump ${h.jump}`] : []),
       );
@@ -640,6 +651,15 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
     rt.user = user;
     rt.host.password = user.password;
     if (user.sudoPassword) rt.host.sudoPassword = user.sudoPassword;
+    if (user.otpSecret) rt.host.otpSecret = user.otpSecret;
+    if (rt.host.profile === 'otp') {
+      // sshd takes its PAM service name from its program name: a link named after this fleet runs it.
+      rt.pamService = `sshd-crf-${id}`;
+      const pamFile = join('/etc/pam.d', rt.pamService);
+      fleet.keyFiles.push(pamFile);
+      fleet.saveState();
+      await writeFile(pamFile, OTP_PAM, { mode: 0o644 });
+    }
     if (rt.host.profile === 'busybox') {
       rt.chrootDir = join(CHROOTS_DIR, `${id}-${rt.host.name}`);
       fleet.keyFiles.push(rt.chrootDir);
@@ -668,7 +688,13 @@ function comm(pid: number): string {
 /** Spawns one host's sshd (in its namespaces) and, for a bastion, the socat bridge into the netns. */
 function startHost(fleet: FleetImpl, rt: HostRuntime, sshd: string): void {
   const { host } = rt;
-  const sshdArgs = [sshd, '-D', '-e', '-f', rt.configPath];
+  let program = sshd;
+  if (rt.pamService) {
+    program = join(rt.hostDir, rt.pamService);
+    rmSync(program, { force: true });
+    symlinkSync(sshd, program);
+  }
+  const sshdArgs = [program, '-D', '-e', '-f', rt.configPath];
   let argv: string[];
   const kind = serverKind(host.profile);
   if (kind === 'dropbear') {

@@ -8,7 +8,7 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu', 'dropbear', 'tinyssh', 'busybox'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu', 'dropbear', 'tinyssh', 'busybox', 'otp'] as const;
 
 /**
  * The SSH server a profile runs. dropbear: Debian's Dropbear (no sftp-server: it looks for
@@ -61,6 +61,7 @@ export function userSpecFor(profile: Profile): UserSpec {
     shell: profile === 'nobash' || profile === 'busybox' ? '/bin/sh' : '/bin/bash',
     noisy: profile === 'noisy',
     password: profile === 'password',
+    otp: profile === 'otp',
     // Dropbear and TinySSH read ~/.ssh/authorized_keys and nothing else.
     ownKeysFile: serverKind(profile) === 'openssh',
     ...(SUDO[profile] ? { sudo: SUDO[profile] } : {}),
@@ -131,6 +132,15 @@ export function renderSshdConfig(c: SshdConfigInput): string {
   if (c.profile === 'noforward') lines.push('AllowTcpForwarding no', 'AllowStreamLocalForwarding no', 'DisableForwarding yes');
   else lines.push('AllowTcpForwarding yes');
   if (c.profile === 'maxsessions1') lines.push('MaxSessions 1');
+  // otp: the key, then a one-time code asked by PAM (google-authenticator's "Verification code: "),
+  // under a PAM service of its own (sshd names it after its program name; see fleet.ts startHost).
+  if (c.profile === 'otp') {
+    for (const [k, v] of [['UsePAM', 'yes'], ['KbdInteractiveAuthentication', 'yes']] as const) {
+      const i = lines.findIndex((l) => l.startsWith(`${k} `));
+      lines[i] = `${k} ${v}`;
+    }
+    lines.push('AuthenticationMethods publickey,keyboard-interactive');
+  }
   if (c.profile === 'gatewayports') lines.push('GatewayPorts yes');
   if (c.profile !== 'nosftp') lines.push('Subsystem sftp internal-sftp');
   if (c.chrootDir) lines.push(`ChrootDirectory ${c.chrootDir}`);

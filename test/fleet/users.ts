@@ -22,6 +22,8 @@ export interface UserSpec {
    * false (Dropbear, TinySSH): into ~/.ssh/authorized_keys, which the fleet then owns.
    */
   ownKeysFile: boolean;
+  /** The otp profile: a TOTP secret in ~/.google_authenticator. */
+  otp?: boolean;
   /** A sudo profile: its sudoers rule (profiles.ts SUDO). */
   sudo?: 'nopass' | 'pass' | 'tty' | 'none' | 'doas';
 }
@@ -42,6 +44,8 @@ export interface FleetUser {
   sudoersFile?: string;
   /** The account has a line in /etc/doas.conf, removed again on stop. */
   doas?: boolean;
+  /** The otp profile's TOTP secret (base32), kept per account across fleets. */
+  otpSecret?: string;
 }
 
 interface PasswdEntry {
@@ -158,6 +162,13 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
   // TinySSH takes no comment lines; the key's own comment names the fleet.
   await writeOwned(keysFile, `${spec.ownKeysFile ? `# fleet dir: ${fleet.dir}\n` : ''}${fleet.clientPublicKey} cronium-fleet-${fleet.id}\n`, 0o600, entry);
 
+  let otpSecret: string | undefined;
+  if (spec.otp) {
+    // google-authenticator's file: the secret, then options; codes may be used twice (tests log in often).
+    otpSecret = await accountSecret(`${spec.name}.totp`, () => base32(randomBytes(20)));
+    await writeOwned(join(home, '.google_authenticator'), `${otpSecret}\n" WINDOW_SIZE 3\n" TOTP_AUTH\n`, 0o400, entry);
+  }
+
   let sudoersFile: string | undefined;
   if (spec.sudo === 'doas') {
     addDoasLine(spec.name, fleet.id);
@@ -170,7 +181,7 @@ export async function ensureUser(spec: UserSpec, fleet: { id: string; dir: strin
     await rename(tmp, sudoersFile);
   }
 
-  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile, ...(sudoPassword ? { sudoPassword } : {}), ...(sudoersFile ? { sudoersFile } : {}), ...(spec.sudo === 'doas' ? { doas: true } : {}) };
+  return { name: spec.name, uid: entry.uid, gid: entry.gid, home, password, keysFile, ...(sudoPassword ? { sudoPassword } : {}), ...(sudoersFile ? { sudoersFile } : {}), ...(spec.sudo === 'doas' ? { doas: true } : {}), ...(otpSecret ? { otpSecret } : {}) };
 }
 
 /**
@@ -202,13 +213,36 @@ export function removeDoasLines(fleetIds: string[]): void {
 const PASSWORDS_DIR = '/var/lib/cronium-fleet/passwords';
 
 /** The account's password: made once (quotes and spaces: it must survive every layer as it is), then reused. */
-async function accountPassword(account: string): Promise<string> {
+function accountPassword(account: string): Promise<string> {
+  return accountSecret(account, () => `p w'${randomBytes(9).toString('base64url')}"$`);
+}
+
+/** A secret kept in the fleets' password store under `name`: made once by `make`, then reused. */
+async function accountSecret(name: string, make: () => string): Promise<string> {
   await mkdir(PASSWORDS_DIR, { recursive: true, mode: 0o700 });
-  const path = join(PASSWORDS_DIR, account);
+  const path = join(PASSWORDS_DIR, name);
   try {
-    await writeFile(path, `p w'${randomBytes(9).toString('base64url')}"$`, { mode: 0o600, flag: 'wx' });
+    await writeFile(path, make(), { mode: 0o600, flag: 'wx' });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
   return readFile(path, 'utf8');
+}
+
+/** RFC 4648 base32 without padding, as TOTP secrets are written. */
+function base32(bytes: Buffer): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  return out;
 }

@@ -5,6 +5,7 @@
  * plugged in), `auto` (runner where the seam says it can, else direct, recording why).
  * Never throws for a run's failure: every end is an ExecOutcome.
  */
+import { PROMPT_WAIT_MS } from '../ssh/prompt-broker';
 import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
 import type { SshConnection, SshPool, SshTarget } from '../ssh/types';
@@ -34,7 +35,7 @@ export class Executor {
   async execute(req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal): Promise<ExecOutcome> {
     const t0 = performance.now();
     const setupBudget = req.setupTimeoutMs ?? this.opts.setupTimeoutMs ?? 30_000;
-    const setupDeadline = t0 + setupBudget;
+    let setupDeadline = t0 + setupBudget;
     const fail = (status: ExecOutcome['status'], code: string | null, message: string, retryable: boolean, connectMs: number | null = null, hint?: string): ExecOutcome => ({
       status,
       exitCode: null,
@@ -51,16 +52,20 @@ export class Executor {
     let target: SshTarget;
     try {
       target = this.opts.resolve(req.host);
+      // A scheduled run has nobody to answer a host's question: it fails at once rather than wait.
+      if (req.unattended) target = { ...target, unattended: true, jumps: target.jumps.map((j) => ({ ...j, unattended: true })) };
     } catch (e) {
       return isCroniumError(e) ? fail('failed', e.code, e.message, false, null, e.hint) : fail('failed', 'INTERNAL', (e as Error).message, false);
     }
     if (cancel.aborted) return fail('cancelled', null, 'cancelled before it started', false);
     const connecting = new AbortController();
     let timedOut = false;
+    // Where a person may be asked a question (a one-time code), connecting may take their time too;
+    // the pool's own connect and handshake limits still stop a host that does not answer.
     const timer = setTimeout(() => {
       timedOut = true;
       connecting.abort(new Error('setup budget exhausted'));
-    }, setupBudget);
+    }, target.unattended ? setupBudget : setupBudget + PROMPT_WAIT_MS);
     const onCancel = () => connecting.abort(new Error('cancelled'));
     cancel.addEventListener('abort', onCancel, { once: true });
     let conn: SshConnection;
@@ -77,6 +82,8 @@ export class Executor {
       cancel.removeEventListener('abort', onCancel);
     }
     const connectMs = performance.now() - t0;
+    // Time spent answering a question is not the host's: what is left of the budget starts now.
+    if (connectMs > setupBudget / 2) setupDeadline = performance.now() + setupBudget / 2;
     if (req.push) return runPush(conn, req, req.push, sinks, cancel, { t0, connectMs });
     // A saved script's files go first; the script runs only when every one is in place.
     for (const file of req.reattach ? [] : (req.files ?? [])) {

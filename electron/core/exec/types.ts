@@ -10,6 +10,8 @@ export type ExecMode = 'auto' | 'runner' | 'direct';
 /** One run to execute on one host. */
 export interface ExecRequest {
   runId: number;
+  /** Nobody started it by hand (a schedule fired it): a host asking a question fails AUTH_INTERACTIVE_REQUIRED at once. */
+  unattended?: boolean;
   jobId: number;
   host: string;
   /** The host's id in the store (runner mode: helper tokens are bound to it). */

@@ -80,6 +80,7 @@ export interface JobRow {
   elevated: number;
   push: string | null;
   files: string | null;
+  schedule_id: number | null;
 }
 
 interface InFlight {
@@ -329,7 +330,7 @@ export class Worker {
 
   private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
     const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
-    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files from jobs where id = ?').get(run.jobId) as JobRow | undefined;
+    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files, schedule_id from jobs where id = ?').get(run.jobId) as JobRow | undefined;
     if (!job) return;
     const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
     const el = job.elevated === 1 ? (this.opts.elevation?.(run.hostName) ?? { error: 'this process cannot elevate runs', hint: 'run it from the app, serve or the CLI' }) : undefined;
@@ -367,6 +368,7 @@ export class Worker {
       const req = {
         runId: run.runId,
         jobId: run.jobId,
+        ...(job.schedule_id !== null ? { unattended: true } : {}),
         host: run.hostName,
         ...(run.hostId !== null ? { hostId: run.hostId } : {}),
         interpreter: job.interpreter,

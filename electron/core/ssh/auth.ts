@@ -14,6 +14,7 @@ import type * as Ssh2 from 'ssh2';
 import type { AuthenticationType, AuthHandlerMiddleware, NextAuthHandler, ParsedKey } from 'ssh2';
 import { loadSsh2 } from './ssh2-module';
 import type { TriedMethod } from './ssh-errors';
+import type { KbdChallenge } from './types';
 
 /** A private key file read and decrypted, or why it cannot be used. */
 export interface LoadedIdentity {
@@ -30,6 +31,12 @@ export interface AuthCredentials {
   /** Agent socket path, or 'pageant'. */
   agent?: string;
   password?: string;
+  /** Asks a person keyboard-interactive rounds the stored password cannot answer (see KbdPrompter). */
+  prompter?: (challenge: Omit<KbdChallenge, 'host'>) => Promise<string[]>;
+  /** Told when a person starts and stops being asked (the handshake's time limit pauses meanwhile). */
+  onAsking?: (asking: boolean) => void;
+  /** Withdraws a question still open when the handshake ends. */
+  stopAsking?: () => void;
 }
 
 /** The agent to use (ssh-paths.ts): $SSH_AUTH_SOCK; on Windows the OpenSSH agent's pipe, else Pageant. */
@@ -137,10 +144,13 @@ export class AuthSession {
       const agent = creds.agent;
       this.steps.push({ family: 'publickey', method: 'agent', detail: agent === 'pageant' ? 'Pageant' : 'ssh-agent', build: () => ({ type: 'agent', username, agent }) });
     }
-    if (creds.password !== undefined) {
-      const password = creds.password;
-      this.steps.push({ family: 'password', method: 'password', build: () => ({ type: 'password', username, password }) });
-      this.steps.push({ family: 'keyboard-interactive', method: 'keyboard-interactive', detail: 'answered with the stored password', build: () => this.keyboardInteractive(username, password) });
+    const password = creds.password;
+    if (password !== undefined) this.steps.push({ family: 'password', method: 'password', build: () => ({ type: 'password', username, password }) });
+    // keyboard-interactive: rounds a stored password answers, the others asked of a person when
+    // one can be asked (always tried when offered: a server may want a code after the key).
+    if (password !== undefined || creds.prompter) {
+      const detail = password !== undefined && creds.prompter ? 'the stored password, then you' : password !== undefined ? 'answered with the stored password' : 'answered by you';
+      this.steps.push({ family: 'keyboard-interactive', method: 'keyboard-interactive', detail, build: () => this.keyboardInteractive(username, password) });
     }
   }
 
@@ -160,6 +170,11 @@ export class AuthSession {
     for (;;) {
       const step = this.steps.shift();
       if (!step) {
+        // A method was accepted and the server wants keyboard-interactive as well (a one-time
+        // code after the key) with nobody to answer: never sent empty answers, reported as such.
+        if (!this.creds.prompter && left.includes('keyboard-interactive') && this.attempts.some((a) => a.ok)) {
+          this.interactive ??= { prompts: [], why: 'nobody is there to answer (an unattended run, or no terminal)' };
+        }
         if (this.attempts.length === 0 && this.skipped.length === 0) this.skipped.push(this.nothingConfigured());
         return done(false);
       }
@@ -168,12 +183,19 @@ export class AuthSession {
         if (step.method !== 'keyboard-interactive') this.skipped.push(`${step.method}${step.detail ? ` (${step.detail})` : ''}: the server does not offer ${step.family}`);
         continue;
       }
-      if (step.method === 'keyboard-interactive' && this.attempts.some((a) => a.method === 'password')) continue;
+      // After a rejected password, keyboard-interactive would only send it again; a person may still answer.
+      if (step.method === 'keyboard-interactive' && !this.creds.prompter && this.attempts.some((a) => a.method === 'password' && !a.ok)) continue;
       this.current = { method: step.method, ok: false, ...(step.detail ? { detail: step.detail } : {}) };
       this.attempts.push(this.current);
       return (next as NextAuthHandler)(step.build() as Parameters<NextAuthHandler>[0]);
     }
   };
+
+  /**
+   * Set when the server asked keyboard-interactive questions nobody answered: the prompts, and
+   * why (no one to ask, or the person's prompt ended without answers).
+   */
+  interactive: { prompts: string[]; why: string } | undefined;
 
   /** Marks the last attempt as the one that succeeded. */
   succeeded(): void {
@@ -186,18 +208,37 @@ export class AuthSession {
     return `no credentials: no identity file, no ssh-agent${this.creds.password === undefined ? ', no stored password' : ''}`;
   }
 
-  private keyboardInteractive(username: string, password: string): object {
-    let answered = false;
+  private keyboardInteractive(username: string, password: string | undefined): object {
+    let passwordSent = false;
     return {
       type: 'keyboard-interactive',
       username,
-      prompt: (_name: string, _instructions: string, _lang: string, prompts: { prompt: string }[], finish: (answers: string[]) => void) => {
-        // Answer the first password prompt once; any further round fails instead of looping.
-        if (!answered && prompts.length === 1 && /pass(word|code|phrase)?/i.test(prompts[0]!.prompt)) {
-          answered = true;
+      prompt: (name: string, instructions: string, _lang: string, prompts: { prompt: string; echo?: boolean }[], finish: (answers: string[]) => void) => {
+        // A round with nothing to ask (only instructions) needs no answer.
+        if (prompts.length === 0) return finish([]);
+        // The stored password answers the first password prompt once; a further one goes to a person.
+        if (password !== undefined && !passwordSent && prompts.length === 1 && /pass(word|code|phrase)?/i.test(prompts[0]!.prompt)) {
+          passwordSent = true;
           return finish([password]);
         }
-        finish(prompts.map(() => ''));
+        const asked = prompts.map((p) => p.prompt.trim());
+        const prompter = this.creds.prompter;
+        if (!prompter) {
+          this.interactive = { prompts: asked, why: 'nobody is there to answer (an unattended run, or no terminal)' };
+          return finish(prompts.map(() => ''));
+        }
+        this.creds.onAsking?.(true);
+        prompter({ name, instructions, prompts: prompts.map((p) => ({ prompt: p.prompt, echo: p.echo === true })) }).then(
+          (answers) => {
+            this.creds.onAsking?.(false);
+            finish(prompts.map((_, i) => answers[i] ?? ''));
+          },
+          (e: unknown) => {
+            this.creds.onAsking?.(false);
+            this.interactive = { prompts: asked, why: (e as Error)?.message ?? String(e) };
+            finish(prompts.map(() => ''));
+          },
+        );
       },
     };
   }

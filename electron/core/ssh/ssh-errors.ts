@@ -126,6 +126,19 @@ export function authFailed(w: Where, user: string, offered: string[], tried: Tri
   });
 }
 
+/** The server asked keyboard-interactive questions (a second factor) that nobody answered. */
+export function authInteractiveRequired(w: Where, user: string, tried: TriedMethod[], interactive: { prompts: string[]; why: string }): CroniumError {
+  const accepted = tried.filter((t) => t.ok && t.method !== 'keyboard-interactive').map((t) => (t.detail ? `${t.method} (${t.detail})` : t.method));
+  const asks = interactive.prompts.length ? `asks ${interactive.prompts.map((p) => JSON.stringify(p)).join(', ')}` : 'wants keyboard-interactive answers as well';
+  const message = `${at(w)} ${accepted.length ? `accepted ${accepted.join(', ')} for ${user}, then ` : ''}${asks}: ${interactive.why}`;
+  return new CroniumError('AUTH_INTERACTIVE_REQUIRED', message, undefined, {
+    ...base(w),
+    user,
+    prompts: interactive.prompts,
+    attempts: tried,
+  });
+}
+
 /** Where OpenSSH keeps the public host key of an algorithm (ssh-ed25519 → ssh_host_ed25519_key.pub). */
 function hostKeyFile(algorithm: string): string {
   const kind = algorithm.startsWith('ecdsa-') ? 'ecdsa' : algorithm.replace(/^ssh-|-sha2-.*$/g, '').replace(/-cert-v01@openssh\.com$/, '');

@@ -35,6 +35,7 @@ import { loadSsh2 } from './ssh2-module';
 import type { HostKeyQuery, HostKeyStore, HostKeyVerdict } from './host-key-store';
 import {
   authFailed,
+  authInteractiveRequired,
   connectionClosed,
   connectionLost,
   connectTimeout,
@@ -61,6 +62,7 @@ import type {
   ForwardedConnectionInfo,
   HandshakeInfo,
   HostKeyScan,
+  KbdPrompter,
   RemoteForward,
   SftpSession,
   SftpStats,
@@ -91,6 +93,8 @@ export interface Ssh2PoolOptions {
   lookup?: LookupFunction;
   /** ssh2 debug output, for troubleshooting. */
   debug?: (message: string) => void;
+  /** Asks a person keyboard-interactive questions (a one-time code); without it such servers fail AUTH_INTERACTIVE_REQUIRED. */
+  prompter?: KbdPrompter;
 }
 
 const DEFAULTS = {
@@ -114,7 +118,7 @@ const HOST_KEY_ALGORITHMS = [
   'ssh-rsa',
 ];
 
-type Resolved = Required<Omit<Ssh2PoolOptions, 'lookup' | 'debug' | 'agentSocket'>> & Pick<Ssh2PoolOptions, 'lookup' | 'debug'> & { agentSocket: string | undefined };
+type Resolved = Required<Omit<Ssh2PoolOptions, 'lookup' | 'debug' | 'agentSocket' | 'prompter'>> & Pick<Ssh2PoolOptions, 'lookup' | 'debug' | 'prompter'> & { agentSocket: string | undefined };
 
 /** The local user name, which ssh uses when no remote user is set. */
 function localUser(): string {
@@ -247,6 +251,11 @@ export class Ssh2Pool implements SshPool {
     } as Resolved;
   }
 
+  /** Sets (or, with undefined, removes) who is asked keyboard-interactive questions from now on. */
+  setPrompter(prompter: KbdPrompter | undefined): void {
+    this.opts.prompter = prompter;
+  }
+
   /** Connections currently open, for diagnostics and tests. */
   get size(): number {
     let n = 0;
@@ -350,6 +359,12 @@ export class Ssh2Pool implements SshPool {
     if (target.useAgent && this.opts.agentSocket) creds.agent = this.opts.agentSocket;
     const password = target.password?.();
     if (password !== undefined) creds.password = password;
+    const prompter = this.opts.prompter;
+    if (prompter && !target.unattended) {
+      const asked = new AbortController();
+      creds.prompter = (challenge) => prompter({ host: target.name, ...challenge }, asked.signal);
+      creds.stopAsking = () => asked.abort(new Error('the connection attempt ended'));
+    }
     return creds;
   }
 
@@ -402,9 +417,22 @@ export class Ssh2Pool implements SshPool {
 
     return new Promise<Handshake>((resolve, reject) => {
       let settled = false;
+      // With a person to ask, the time limit is kept here (ssh2's readyTimeout cannot pause): it
+      // stops while they are asked and starts afresh once they answered.
+      let limitTimer: NodeJS.Timeout | undefined;
+      const armLimit = () => {
+        clearTimeout(limitTimer);
+        limitTimer = setTimeout(() => finish(connectTimeout(where, phase, limit, serverIdent() !== '')), limit);
+      };
+      if (creds?.prompter) {
+        armLimit();
+        creds.onAsking = (asking) => (asking ? clearTimeout(limitTimer) : armLimit());
+      }
       const finish = (err: unknown, value?: Handshake) => {
         if (settled) return;
         settled = true;
+        clearTimeout(limitTimer);
+        creds?.stopAsking?.();
         signal.removeEventListener('abort', onAbort);
         if (err !== undefined || mode === 'scan') {
           client.removeAllListeners('ready');
@@ -460,13 +488,13 @@ export class Ssh2Pool implements SshPool {
         // ssh2 reports these and goes on with the next auth method: note them, do not fail.
         if (level === 'agent') return auth?.skipped.push(`ssh-agent: ${message}`);
         if (level === 'client-authentication' && !/All configured authentication methods failed/i.test(message)) return auth?.skipped.push(message);
-        if (level === 'client-authentication' && auth) return finish(authFailed(where, creds!.username, auth.offered, auth.attempts, auth.skipped));
+        if (level === 'client-authentication' && auth) return finish(auth.interactive ? authInteractiveRequired(where, creds!.username, auth.attempts, auth.interactive) : authFailed(where, creds!.username, auth.offered, auth.attempts, auth.skipped));
         if (level === 'client-timeout') return finish(connectTimeout(where, phase, limit, serverIdent() !== ''));
         if (level === 'client-socket') return finish(connectionClosed(where, phase === 'auth' ? 'authentication' : 'handshake', message));
         if (typeof err.code === 'number' && phase === 'auth' && auth) {
           // The server disconnected during auth (e.g. "Too many authentication failures").
           auth.skipped.push(`the server disconnected: ${message}`);
-          return finish(authFailed(where, creds!.username, auth.offered, auth.attempts, auth.skipped));
+          return finish(auth.interactive ? authInteractiveRequired(where, creds!.username, auth.attempts, auth.interactive) : authFailed(where, creds!.username, auth.offered, auth.attempts, auth.skipped));
         }
         if (/Connection lost before handshake/i.test(message)) return finish(connectionClosed(where, 'banner'));
         if (typeof err.code === 'number') return finish(connectionClosed(where, 'handshake', message));
@@ -482,7 +510,7 @@ export class Ssh2Pool implements SshPool {
       const config: ConnectConfig = {
         sock: transport.sock as ConnectConfig['sock'],
         username: creds?.username ?? 'cronium-scan',
-        readyTimeout: limit,
+        readyTimeout: creds?.prompter ? 0 : limit,
         keepaliveInterval: this.opts.keepaliveIntervalMs,
         keepaliveCountMax: this.opts.keepaliveCountMax,
         algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },

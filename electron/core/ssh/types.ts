@@ -50,7 +50,28 @@ export interface SshTarget {
    * (`%h %p %r %n %%` expanded at connect time). Exclusive with jumps.
    */
   proxyCommand?: string;
+  /**
+   * Nobody is there to answer a keyboard-interactive prompt (a scheduled run): a server that
+   * asks for more than a stored password can answer fails AUTH_INTERACTIVE_REQUIRED at once.
+   */
+  unattended?: boolean;
 }
+
+/** One keyboard-interactive round as the server sent it (RFC 4256). */
+export interface KbdChallenge {
+  /** The host's inventory name. */
+  host: string;
+  name: string;
+  instructions: string;
+  /** Each prompt, and whether the answer may be shown as it is typed. */
+  prompts: { prompt: string; echo: boolean }[];
+}
+
+/**
+ * Asks a person a keyboard-interactive round: resolves with one answer per prompt; rejects
+ * (AUTH_INTERACTIVE_REQUIRED when nobody can or did answer, or the signal's reason).
+ */
+export type KbdPrompter = (challenge: KbdChallenge, signal: AbortSignal) => Promise<string[]>;
 
 /** What an exec produced when collected whole. */
 export interface ExecResult {
@@ -264,4 +285,6 @@ export interface SshPool {
   scanHostKey(target: SshTarget, signal?: AbortSignal): Promise<HostKeyScan>;
   /** Closes every connection. */
   close(): Promise<void>;
+  /** Sets (or removes) who is asked keyboard-interactive questions from now on. */
+  setPrompter?(prompter: KbdPrompter | undefined): void;
 }

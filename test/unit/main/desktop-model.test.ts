@@ -10,6 +10,7 @@ import {
   menuTemplate,
   notificationFor,
   onWindowClose,
+  promptNotificationFor,
   runningText,
   startedHidden,
   trayIconBitmap,
@@ -132,4 +133,12 @@ test("a schedule's health transition notifies as its notify setting says, in a f
   assert.equal(healthNotificationFor({ schedule: 'n', kind: 'missed', reason: 'x' }, true)!.title, 'n missed a run');
   assert.equal(healthNotificationFor({ schedule: 'n', kind: 'recovered', reason: 'x' }, true)!.title, 'n recovered');
   assert.equal(healthNotificationFor({ schedule: 'n', kind: 'late', reason: 'y'.repeat(500) }, true)!.body.length, 200);
+});
+
+test("a host's question is a notification naming the host and what it asks, never the answer", () => {
+  assert.deepEqual(promptNotificationFor({ host: 'db1', prompts: [{ prompt: 'Verification code: ' }] }), { title: 'db1 asks for Verification code', body: 'Cronium needs your answer to connect: Verification code' });
+  const long = promptNotificationFor({ host: 'db1', prompts: [{ prompt: 'x'.repeat(300) }] });
+  assert.equal(long.title, 'db1 asks for an answer');
+  assert.ok(long.body.length <= 200);
+  assert.equal(promptNotificationFor({ host: 'h', prompts: [] }).title, 'h asks for an answer');
 });

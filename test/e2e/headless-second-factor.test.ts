@@ -1,0 +1,147 @@
+/**
+ * Hosts that ask for more than a key, and minimal servers, in the UI (Debian's Chromium against
+ * the real `cronium serve`, real servers of the test fleet on subnet 116): an OpenSSH host that
+ * wants a one-time code after the key (AuthenticationMethods publickey,keyboard-interactive, PAM's
+ * google-authenticator) asks it in a dialog, which a page opened later shows too; declining fails
+ * the run AUTH_INTERACTIVE_REQUIRED, and a scheduled run fails so at once without asking anyone.
+ * The codes come from oathtool, an independent TOTP implementation. Dropbear without
+ * sftp-server, TinySSH and a BusyBox-only host run a script from the Run form in auto mode.
+ * Needs a build, resources/runner, root (the fleet) and Debian's Chromium.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { startFleet, type Fleet } from '../fleet/fleet';
+import { cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
+
+let dataDir = '';
+let fleet: Fleet | null = null;
+let server: Serve | null = null;
+let browser: Browser | null = null;
+let page: Page | null = null;
+let pageProblems: string[] = [];
+
+function cronium(...args: string[]): Promise<CliResult> {
+  return cliIn(dataDir)(...args);
+}
+
+/** The current code of the otp host, from oathtool (RFC 6238, not our code). */
+function totp(): string {
+  return execFileSync('oathtool', ['--totp', '-b', fleet!.host('otp').otpSecret!]).toString().trim();
+}
+
+before(async () => {
+  dataDir = await prepare('cronium-e2e-second-factor-');
+  fleet = await startFleet({
+    subnet: 116,
+    hosts: [
+      { name: 'otp', profile: 'otp' },
+      { name: 'router', profile: 'dropbear' },
+      { name: 'tiny', profile: 'tinyssh' },
+      { name: 'bb', profile: 'busybox' },
+    ],
+  });
+  for (const h of fleet.hosts) {
+    const added = await cronium('hosts', 'add', h.name, '--address', h.address, '--port', String(h.port), '--user', h.user, '--identity', h.identityFile!, '--no-agent');
+    assert.equal(added.code, 0, added.stderr);
+    const trusted = await cronium('hosts', 'trust', h.name, '--fingerprint', h.hostKeyFingerprint);
+    assert.equal(trusted.code, 0, trusted.stderr);
+  }
+  server = await startServe(dataDir);
+  browser = await launchChromium();
+  const tracked = await trackedPage(browser, { viewport: { width: 1200, height: 900 }, timeoutMs: 15_000 });
+  page = tracked.page;
+  pageProblems = tracked.problems;
+  await page.goto(server.url);
+  await page.getByRole('table', { name: 'Hosts' }).waitFor();
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await server?.stop();
+  await fleet?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+const p = () => page!;
+
+/** Starts a run from the Run form and returns its job id. */
+async function runFromForm(hosts: string[], script: string): Promise<number> {
+  const pg = p();
+  await pg.evaluate('location.hash = "#jobs/new"');
+  await pg.getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
+  await pg.getByLabel('Hosts', { exact: true }).selectOption(hosts);
+  await pg.getByLabel('Interpreter').selectOption('sh');
+  await pg.getByRole('textbox', { name: 'Script' }).fill(script);
+  await pg.getByRole('button', { name: 'Run', exact: true }).click();
+  await pg.waitForURL(/#jobs\/\d+$/);
+  return Number(/#jobs\/(\d+)/.exec(pg.url())?.[1]);
+}
+
+async function jobStatus(id: number): Promise<{ status: string; runs: { host: string; status: string; errorCode: string | null }[] }> {
+  return JSON.parse((await cronium('--json', 'jobs', 'show', String(id))).stdout) as { status: string; runs: { host: string; status: string; errorCode: string | null }[] };
+}
+
+test('a scheduled run on a host that wants a one-time code fails AUTH_INTERACTIVE_REQUIRED at once, asking nobody', async () => {
+  const dir = join(dataDir, 'scripts');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'hello.sh');
+  await writeFile(file, 'echo scheduled\n');
+  const added = await cronium('schedules', 'add', 'every-second', '--cron', '* * * * * *', '--host', 'otp', '--script', file);
+  assert.equal(added.code, 0, added.stderr);
+  let jobId = 0;
+  await eventually(async () => {
+    const jobs = JSON.parse((await cronium('--json', 'jobs', 'list', '--schedule', 'every-second')).stdout) as { id: number; status: string }[];
+    const done = jobs.find((j) => j.status === 'failed');
+    assert.ok(done, `a fired job failed: ${JSON.stringify(jobs)}`);
+    jobId = done.id;
+  }, 20_000);
+  assert.equal((await cronium('schedules', 'pause', 'every-second')).code, 0);
+  const job = await jobStatus(jobId);
+  assert.equal(job.runs[0]?.errorCode, 'AUTH_INTERACTIVE_REQUIRED');
+  assert.equal(await p().getByRole('alertdialog').count(), 0, 'nobody was asked');
+});
+
+test('the one-time code is asked in a dialog: declining fails the run, answering runs it, and a page opened later shows the question', async () => {
+  const pg = p();
+  // Declined: the run fails with the code that says what to do.
+  const declined = await runFromForm(['otp'], 'echo never');
+  const first = pg.getByRole('alertdialog', { name: 'otp asks for an answer' });
+  await first.waitFor();
+  await first.getByRole('button', { name: 'Decline' }).click();
+  await first.waitFor({ state: 'hidden' });
+  await eventually(async () => assert.equal((await jobStatus(declined)).runs[0]?.errorCode, 'AUTH_INTERACTIVE_REQUIRED'), 20_000);
+
+  // Answered, after the page was reloaded while the question waited (auth.pending brings it back).
+  const answered = await runFromForm(['otp'], 'echo "answered as $(id -un)"');
+  await pg.getByRole('alertdialog', { name: 'otp asks for an answer' }).waitFor();
+  await pg.reload();
+  const dialog = pg.getByRole('alertdialog', { name: 'otp asks for an answer' });
+  await dialog.waitFor();
+  const field = dialog.getByLabel('Verification code');
+  assert.equal(await field.getAttribute('type'), 'password', 'the server asked for the code without echo');
+  const code = totp();
+  await field.fill(code);
+  await dialog.getByRole('button', { name: 'Answer' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await eventually(async () => assert.equal((await jobStatus(answered)).status, 'succeeded'), 30_000);
+  await pg.evaluate(`location.hash = "#jobs/${answered}"`);
+  await eventually(async () => assert.match(await pg.locator('.terminal-box .xterm-rows').innerText(), new RegExp(`answered as ${fleet!.host('otp').user}`)), 15_000);
+  assert.ok(!(await pg.content()).includes(code), 'the code is not shown anywhere');
+  const log = JSON.parse((await cronium('--json', 'jobs', 'logs', String(answered))).stdout || '{}') as unknown;
+  assert.ok(!JSON.stringify(log).includes(code), 'nor stored with the run');
+});
+
+test('Dropbear without sftp-server, TinySSH and a BusyBox-only host run a script from the Run form in auto mode', async () => {
+  const id = await runFromForm(['router', 'tiny', 'bb'], 'echo "on $(id -un)"');
+  await eventually(async () => {
+    const job = await jobStatus(id);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.runs));
+  }, 60_000);
+  const show = JSON.parse((await cronium('--json', 'jobs', 'show', String(id))).stdout) as { runs: { host: string; mode: string }[] };
+  assert.deepEqual(show.runs.map((r) => [r.host, r.mode]).sort(), [['bb', 'runner'], ['router', 'runner'], ['tiny', 'runner']]);
+  assert.deepEqual(pageProblems, []);
+});
