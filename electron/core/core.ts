@@ -40,6 +40,7 @@ import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
 import { resealLegacy } from './secrets/reseal';
 import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
+import { OpenSshPool, TransportRouter } from './ssh/openssh-transport';
 import { PromptBroker } from './ssh/prompt-broker';
 import { Ssh2Pool, type Ssh2PoolOptions } from './ssh/ssh2-pool';
 import type { SshPool } from './ssh/types';
@@ -139,7 +140,10 @@ export function openCore(options: CoreOptions): Core {
     const audit = new AuditLog(store.db, options.door === 'headless' ? 'headless' : options.door);
     const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
-    const ssh = new Ssh2Pool(hostKeys, poolOptions);
+    const builtin = new Ssh2Pool(hostKeys, poolOptions);
+    // Hosts set (or found by import) to need it go through your own ssh, one ControlMaster each.
+    const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: (name) => hostKeys.pinned(name).map((k) => k.publicKey) });
+    const ssh = new TransportRouter(builtin, openssh);
     // The app's clients answer hosts' questions (a dialog); the CLI sets a terminal prompt of its own.
     const prompts = new PromptBroker(events);
     if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);

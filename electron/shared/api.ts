@@ -100,6 +100,12 @@ export const Host = z.object({
   runnerVersion: z.string().nullable(),
   /** Why the host has no SFTP, as a deploy or diagnose last found (runner uploads then stream over exec), or null. */
   sftpUnavailable: z.string().nullable(),
+  /** The SSH client that reaches it: auto (built-in unless opensshReason), builtin, or openssh (your own ssh). */
+  transport: z.enum(['auto', 'builtin', 'openssh']),
+  /** Why auto picks OpenSSH for it (hosts import found CertificateFile, PKCS11Provider, …), or null. */
+  opensshReason: z.string().nullable(),
+  /** The ssh_config alias it was imported from (the OpenSSH transport connects as `ssh ALIAS`), or null. */
+  sshAlias: z.string().nullable(),
   /** The host's last finished run: when, its status and job, or null. */
   lastRunAt: z.int().nullable(),
   lastRunStatus: z.string().nullable(),
@@ -123,6 +129,12 @@ export const HostInput = z.strictObject({
   jump: HostName.optional(),
   /** A local command that carries the connection (OpenSSH's ProxyCommand); not with jump. */
   proxyCommand: ProxyCommand.optional(),
+  /** The SSH client: auto (default), builtin, or openssh (your own ssh with a ControlMaster). */
+  transport: z.enum(['auto', 'builtin', 'openssh']).optional(),
+  /** The ssh_config alias (and file, when not ~/.ssh/config) the OpenSSH transport connects as; with the reason auto picks it. */
+  sshAlias: HostName.optional(),
+  sshConfigFile: z.string().min(1).max(4096).optional(),
+  opensshReason: z.string().min(1).max(500).optional(),
   tags: z.array(Tag).max(64).default([]),
   group: HostGroup.optional(),
   /** How elevated runs become root: sudo without a password, sudo with the stored elevationPassword, doas, or none. */
@@ -148,6 +160,7 @@ export const HostUpdate = z.strictObject({
   useAgent: z.boolean().optional(),
   jump: HostName.nullable().optional(),
   proxyCommand: ProxyCommand.nullable().optional(),
+  transport: z.enum(['auto', 'builtin', 'openssh']).optional(),
   tags: z.array(Tag).max(64).optional(),
   addTags: z.array(Tag).max(64).optional(),
   removeTags: z.array(Tag).max(64).optional(),
@@ -210,6 +223,8 @@ export const HostImportResult = z.object({
       jump: z.string().nullable(),
       /** A ProxyCommand carried over (run locally at connect time), or null. */
       proxyCommand: z.string().nullable().optional(),
+      /** Set when auto picks the OpenSSH transport for it: `openssh: WHY`. */
+      transport: z.string().optional(),
       source: z.object({ file: z.string(), line: z.int() }),
     }),
   ),
@@ -511,6 +526,8 @@ export const RunView = z.object({
   condition: z.boolean().nullable(),
   /** How the script reached the helper API: reverse tunnel, in-band, none (direct mode); null before it started. */
   helperTransport: z.enum(['tunnel', 'in-band', 'none']).nullable(),
+  /** The SSH client the run went through: builtin or openssh (null: it never connected). */
+  transport: z.enum(['builtin', 'openssh']).nullable(),
   timings: RunTimings,
   queuedAt: z.int(),
   startedAt: z.int().nullable(),

@@ -5,7 +5,8 @@
  * google-authenticator) asks it in a dialog, which a page opened later shows too; declining fails
  * the run AUTH_INTERACTIVE_REQUIRED, and a scheduled run fails so at once without asking anyone.
  * The codes come from oathtool, an independent TOTP implementation. Dropbear without
- * sftp-server, TinySSH and a BusyBox-only host run a script from the Run form in auto mode.
+ * sftp-server, TinySSH, a BusyBox-only host and a certificate-only host (through your own ssh)
+ * run a script from the Run form in auto mode.
  * Needs a build, resources/runner, root (the fleet) and Debian's Chromium.
  */
 import { test, before, after } from 'node:test';
@@ -42,9 +43,14 @@ before(async () => {
       { name: 'router', profile: 'dropbear' },
       { name: 'tiny', profile: 'tinyssh' },
       { name: 'bb', profile: 'busybox' },
+      { name: 'cert', profile: 'cert' },
     ],
   });
-  for (const h of fleet.hosts) {
+  // The certificate host comes from its ssh_config (CertificateFile: the OpenSSH transport).
+  const imported = await cronium('hosts', 'import', '--ssh-config', join(fleet.dir, 'ssh_config'));
+  assert.match(imported.stderr + imported.stdout, /added cert /);
+  for (const h of fleet.hosts.filter((x) => x.profile !== 'cert')) {
+    await cronium('hosts', 'rm', h.name);
     const added = await cronium('hosts', 'add', h.name, '--address', h.address, '--port', String(h.port), '--user', h.user, '--identity', h.identityFile!, '--no-agent');
     assert.equal(added.code, 0, added.stderr);
     const trusted = await cronium('hosts', 'trust', h.name, '--fingerprint', h.hostKeyFingerprint);
@@ -135,13 +141,13 @@ test('the one-time code is asked in a dialog: declining fails the run, answering
   assert.ok(!JSON.stringify(log).includes(code), 'nor stored with the run');
 });
 
-test('Dropbear without sftp-server, TinySSH and a BusyBox-only host run a script from the Run form in auto mode', async () => {
-  const id = await runFromForm(['router', 'tiny', 'bb'], 'echo "on $(id -un)"');
+test('Dropbear without sftp-server, TinySSH, a BusyBox-only host and a certificate host run a script from the Run form in auto mode', async () => {
+  const id = await runFromForm(['router', 'tiny', 'bb', 'cert'], 'echo "on $(id -un)"');
   await eventually(async () => {
     const job = await jobStatus(id);
     assert.equal(job.status, 'succeeded', JSON.stringify(job.runs));
   }, 60_000);
-  const show = JSON.parse((await cronium('--json', 'jobs', 'show', String(id))).stdout) as { runs: { host: string; mode: string }[] };
-  assert.deepEqual(show.runs.map((r) => [r.host, r.mode]).sort(), [['bb', 'runner'], ['router', 'runner'], ['tiny', 'runner']]);
+  const show = JSON.parse((await cronium('--json', 'jobs', 'show', String(id))).stdout) as { runs: { host: string; mode: string; transport: string }[] };
+  assert.deepEqual(show.runs.map((r) => [r.host, r.mode, r.transport]).sort(), [['bb', 'runner', 'builtin'], ['cert', 'runner', 'openssh'], ['router', 'runner', 'builtin'], ['tiny', 'runner', 'builtin']]);
   assert.deepEqual(pageProblems, []);
 });

@@ -56,6 +56,9 @@ export interface FleetHost {
   rootPassword?: string;
   /** An otp host: the account's TOTP secret (base32; codes: oathtool --totp -b SECRET). */
   otpSecret?: string;
+  /** A cert host: the client's user certificate (for the fleet's client key) and the known_hosts line trusting its host CA. */
+  certificateFile?: string;
+  hostCaLine?: string;
   /** 'SHA256:...' */
   hostKeyFingerprint: string;
   /** 'ssh-ed25519 AAAA...' */
@@ -302,6 +305,7 @@ class FleetImpl implements Fleet {
         `  Port ${h.port}`,
         `  User ${h.user}`,
         ...(h.identityFile ? [`  IdentityFile ${cfgPath(h.identityFile)}`] : []),
+        ...(h.certificateFile ? [`  CertificateFile ${cfgPath(h.certificateFile)}`] : []),
         '  IdentitiesOnly yes',
         `  UserKnownHostsFile ${cfgPath(join(this.dir, 'known_hosts'))}`,
         '  GlobalKnownHostsFile /dev/null',
@@ -318,7 +322,8 @@ class FleetImpl implements Fleet {
   }
 
   knownHosts(): string {
-    return this.hosts.map((h) => `${h.knownHostsLine}\n`).join('');
+    // A cert host is known by its CA only: its plain key is in no known_hosts.
+    return this.hosts.map((h) => `${h.hostCaLine ?? h.knownHostsLine}\n`).join('');
   }
 
   /** Writes ssh_config and known_hosts into the fleet dir. */
@@ -660,6 +665,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       fleet.saveState();
       await writeFile(pamFile, OTP_PAM, { mode: 0o644 });
     }
+    if (rt.host.profile === 'cert') await makeCertificates(rt, user.name, clientKeyPath);
     if (rt.host.profile === 'busybox') {
       rt.chrootDir = join(CHROOTS_DIR, `${id}-${rt.host.name}`);
       fleet.keyFiles.push(rt.chrootDir);
@@ -667,7 +673,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       await makeBusyboxRoot(rt.chrootDir, user);
     }
     if (serverKind(rt.host.profile) !== 'openssh') continue;
-    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version, chrootDir: rt.chrootDir }), { mode: 0o600 });
+    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version, chrootDir: rt.chrootDir, ...(rt.host.profile === 'cert' ? { userCaPath: join(rt.hostDir, 'user_ca.pub'), hostCertPath: `${rt.keyPath}-cert.pub` } : {}) }), { mode: 0o600 });
   }
 
   for (const rt of runtimes) startHost(fleet, rt, sshd);
@@ -771,6 +777,25 @@ async function makeBusyboxRoot(root: string, user: FleetUser): Promise<void> {
   await chown(home, user.uid, user.gid);
   await writeFile(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/sh\n${user.name}:x:${user.uid}:${user.gid}:Cronium test fleet:${user.home}:/bin/sh\n`, { mode: 0o644 });
   await writeFile(join(root, 'etc/group'), `root:x:0:\n${user.name}:x:${user.gid}:\n`, { mode: 0o644 });
+}
+
+/**
+ * The cert host's certificates, made with ssh-keygen: a user CA that signs the fleet's client key
+ * for the account (principal = the account, valid from 5 minutes ago for a day), and a host CA
+ * that signs the host key for its address; the client trusts the host by an @cert-authority line.
+ */
+async function makeCertificates(rt: HostRuntime, account: string, clientKeyPath: string): Promise<void> {
+  const userCa = join(rt.hostDir, 'user_ca');
+  const hostCa = join(rt.hostDir, 'host_ca');
+  await generateKey(userCa, 'cronium-fleet user CA');
+  const hostCaKey = await generateKey(hostCa, 'cronium-fleet host CA');
+  // The user certificate goes beside a copy of the client key: ssh-keygen names it KEY-cert.pub.
+  const certKey = join(rt.hostDir, 'client_for_cert');
+  await copyFile(`${clientKeyPath}.pub`, `${certKey}.pub`);
+  await run('ssh-keygen', ['-q', '-s', userCa, '-I', `cronium-fleet ${account}`, '-n', account, '-V', '-5m:+1d', `${certKey}.pub`]);
+  await run('ssh-keygen', ['-q', '-s', hostCa, '-I', `cronium-fleet host ${rt.host.name}`, '-h', '-n', rt.host.address, '-V', '-5m:+1d', `${rt.keyPath}.pub`]);
+  rt.host.certificateFile = `${certKey}-cert.pub`;
+  rt.host.hostCaLine = `@cert-authority ${rt.host.address} ${hostCaKey.publicKey}`;
 }
 
 /**

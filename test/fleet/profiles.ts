@@ -8,7 +8,7 @@ export const PROFILES = ['default', 'nosftp', 'noforward', 'noexec', 'nobash', '
  * forwards on every address; it runs in the loopback-only network namespace (where "every
  * address" is loopback), reached through a bridge like the bastion.
  */
-export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu', 'dropbear', 'tinyssh', 'busybox', 'otp'] as const;
+export const OPT_IN_PROFILES = ['gatewayports', 'cachetiny', 'cachesmall', 'sudonopass', 'sudopass', 'sudotty', 'sudonone', 'sudodoas', 'sudosu', 'dropbear', 'tinyssh', 'busybox', 'otp', 'cert'] as const;
 
 /**
  * The SSH server a profile runs. dropbear: Debian's Dropbear (no sftp-server: it looks for
@@ -100,6 +100,9 @@ export interface SshdConfigInput {
   version: [number, number];
   /** The busybox profile's root (root-owned all the way up, as sshd requires). */
   chrootDir?: string;
+  /** The cert profile: the user CA's public key file and the host certificate. */
+  userCaPath?: string;
+  hostCertPath?: string;
 }
 
 /** Renders the sshd_config for one host. */
@@ -144,5 +147,11 @@ export function renderSshdConfig(c: SshdConfigInput): string {
   if (c.profile === 'gatewayports') lines.push('GatewayPorts yes');
   if (c.profile !== 'nosftp') lines.push('Subsystem sftp internal-sftp');
   if (c.chrootDir) lines.push(`ChrootDirectory ${c.chrootDir}`);
+  // cert: certificate-only user auth (no authorized_keys at all) and a host certificate.
+  if (c.userCaPath && c.hostCertPath) {
+    const i = lines.findIndex((l) => l.startsWith('AuthorizedKeysFile '));
+    lines[i] = 'AuthorizedKeysFile none';
+    lines.push(`TrustedUserCAKeys ${c.userCaPath}`, `HostCertificate ${c.hostCertPath}`);
+  }
   return `${lines.join('\n')}\n`;
 }

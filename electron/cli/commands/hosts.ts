@@ -20,6 +20,7 @@ const FLAG_OF: Record<string, string> = {
   useAgent: '--no-agent',
   jump: '--jump',
   proxyCommand: '--proxy-command',
+  transport: '--transport',
   tags: '--tag',
   group: '--group',
   elevation: '--elevation',
@@ -54,6 +55,8 @@ function describe(h: Host): string {
     ['password', h.hasPassword ? 'stored (encrypted)' : '-'],
     ['jump', h.jump ?? '-'],
     ['proxy', h.proxyCommand ?? '-'],
+    ['transport', h.transport === 'auto' ? `auto (${h.opensshReason ? `openssh: ${h.opensshReason}` : 'built-in'})` : h.transport],
+    ...(h.sshAlias ? ([['ssh alias', h.sshAlias]] as [string, string][]) : []),
     ['tags', h.tags.join(', ') || '-'],
     ['group', h.group ?? '-'],
     ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' || h.elevation === 'su' ? `${h.elevation} (password ${h.hasElevationPassword ? 'stored, encrypted' : 'NOT stored'})` : h.elevation],
@@ -80,6 +83,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--no-agent', 'do not offer the keys of your ssh-agent to this host')
     .option('--jump <host>', 'reach this host through another host of the inventory (ProxyJump)')
     .option('--proxy-command <cmd>', 'reach it through a local command whose stdin/stdout carry the connection, as OpenSSH\'s ProxyCommand (%h %p %r %n %%)')
+    .option('--transport <t>', 'the SSH client: auto (built-in unless the host needs OpenSSH), builtin, or openssh (your own ssh)')
     .option('--tag <tag>', 'tag the host (repeatable)', collect, [])
     .option('--group <group>', 'put the host in a group, e.g. "eu-west/db"')
     .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
@@ -94,7 +98,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
       const passphrase = o.passphraseStdin ? await readSecret(`passphrase for ${String(o.identity ?? 'the identity file')}: `) : undefined;
       const elevationPassword = o.elevationPasswordStdin ? await readSecret(`sudo password of the SSH user on ${name}: `) : undefined;
       const host = await withFlagNames(
-        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, proxyCommand: o.proxyCommand, tags: o.tag, group: o.group, elevation: o.elevation, elevationPassword }),
+        ctx.call('hosts.add', { name, address: o.address, port, user: o.user, identityFile: o.identity, password, passphrase, useAgent: o.agent !== false, jump: o.jump, proxyCommand: o.proxyCommand, transport: o.transport, tags: o.tag, group: o.group, elevation: o.elevation, elevationPassword }),
       );
       if (!o.acceptNewHostKey) {
         if (ctx.json) printJson(host);
@@ -133,6 +137,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--port <n>', 'SSH port')
     .option('--user <user>', 'remote login name')
     .option('--proxy-command <cmd>', 'a local command carrying the connection (OpenSSH\'s ProxyCommand), or none')
+    .option('--transport <t>', 'the SSH client: auto, builtin, or openssh (your own ssh)')
     .option('--add-tag <tag>', 'add a tag (repeatable)', collect, [])
     .option('--remove-tag <tag>', 'remove a tag (repeatable)', collect, [])
     .option('--elevation <how>', `how runs asked to be elevated (run --sudo) become root: ${ELEVATIONS.join(', ')}`)
@@ -149,6 +154,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
         ...(port !== undefined ? { port } : {}),
         ...(o.user !== undefined ? { user: o.user } : {}),
         ...(o.proxyCommand !== undefined ? { proxyCommand: o.proxyCommand === 'none' ? null : o.proxyCommand } : {}),
+        ...(o.transport !== undefined ? { transport: o.transport } : {}),
         ...((o.addTag as string[]).length ? { addTags: o.addTag } : {}),
         ...((o.removeTag as string[]).length ? { removeTags: o.removeTag } : {}),
         ...(o.elevation !== undefined ? { elevation: o.elevation } : {}),
@@ -207,7 +213,7 @@ export function registerHosts(program: Command, ctx: CliContext): void {
       const verb = r.dryRun ? 'would add' : 'added';
       for (const h of r.plan) {
         const route = h.jump ? ` via ${h.jump}` : h.proxyCommand ? ` via ProxyCommand ${h.proxyCommand}` : '';
-        say(`${r.dryRun ? '+' : '✔'} ${verb} ${h.name} (${h.user ? `${h.user}@` : ''}${h.address}:${h.port}${route})  ${short(h.source.file)}:${h.source.line}`);
+        say(`${r.dryRun ? '+' : '✔'} ${verb} ${h.name} (${h.user ? `${h.user}@` : ''}${h.address}:${h.port}${route})  ${short(h.source.file)}:${h.source.line}${h.transport ? `\n    through your own ssh (${h.transport.replace(/^openssh: /, '')})` : ''}`);
       }
       for (const s of r.skipped) say(`- skipped ${s.name}: ${s.reason}`);
       for (const p of r.problems) say(`! ${short(p.file)}:${p.line}: ${p.message}`);

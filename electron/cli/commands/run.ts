@@ -95,6 +95,7 @@ export function runJson(run: JobView['runs'][number]) {
     signal: run.signal,
     mode: run.mode,
     modeReason: run.modeReason,
+    transport: run.transport,
     runnerVersion: run.runnerVersion,
     error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '', ...(run.errorHint ? { hint: run.errorHint } : {}) } : null,
     output: run.output,

@@ -35,6 +35,15 @@ export const hosts = sqliteTable(
     // Why the host has no SFTP, as last found (a deploy or diagnose); null: it has, or not yet tried.
     // Runner deploys then upload over the exec stream without asking again; diagnose re-checks it.
     sftpUnavailable: text('sftp_unavailable'),
+    // Which SSH client reaches the host: auto (the built-in one, unless opensshReason says the host
+    // needs OpenSSH), builtin, or openssh (your own ssh with a ControlMaster).
+    transport: text('transport', { enum: ['auto', 'builtin', 'openssh'] }).notNull().default('auto'),
+    // Why the host needs OpenSSH (CertificateFile, PKCS11Provider, …), found by hosts import; null: it does not.
+    opensshReason: text('openssh_reason'),
+    // The ssh_config alias it was imported from, and that config file when it is not ~/.ssh/config:
+    // the OpenSSH transport runs `ssh [-F FILE] ALIAS`, so ssh applies everything the config says.
+    sshAlias: text('ssh_alias'),
+    sshConfigFile: text('ssh_config_file'),
     lastSeenAt: integer('last_seen_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -231,6 +240,8 @@ export const runs = sqliteTable(
     signal: text('signal'),
     mode: text('mode', { enum: ['runner', 'direct'] }),
     modeReason: text('mode_reason'),
+    // The SSH client the run went through: builtin or openssh (null: it never connected).
+    transport: text('transport', { enum: ['builtin', 'openssh'] }),
     runnerVersion: text('runner_version'),
     helperTransport: text('helper_transport', { enum: ['tunnel', 'in-band', 'none'] }),
     errorCode: text('error_code'),

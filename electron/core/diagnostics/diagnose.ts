@@ -139,8 +139,16 @@ export async function diagnoseTarget(target: SshTarget, options: DiagnoseOptions
     checks.set('auth', authPassed(c.info));
     for (const x of remoteChecks(probe, options.deployment, name)) checks.set(x.id as CheckId, x);
     const noProbe = 'the connection was lost';
-    checks.set('sftp', sftpCheck(sftp, noProbe));
-    checks.set('forwarding', forwardingCheck(fwd, noProbe));
+    if (c.info.transport === 'openssh') {
+      // Your own ssh is not asked for SFTP or remote forwards: uploads stream over exec, helpers go in-band.
+      checks.set('sftp', check('sftp', 'pass', 'not used through your own ssh: runner uploads and pushes stream over exec', null, { available: null }));
+      const [out] = fwd;
+      const local = out.ok ? 'allowed' : `${out.refused ? 'refused' : 'failed'} (${out.message})`;
+      checks.set('forwarding', check('forwarding', out.ok ? 'pass' : 'warn', `local forwarding (ssh -W, as a jump host): ${local}; runtime helpers go in-band over the runner channel through your own ssh`, out.ok ? null : 'This host cannot be a jump host. To allow forwarding: AllowTcpForwarding yes (and no DisableForwarding) in sshd_config', { remote: null, local: out.ok, localError: out.ok ? null : out.message }));
+    } else {
+      checks.set('sftp', sftpCheck(sftp, noProbe));
+      checks.set('forwarding', forwardingCheck(fwd, noProbe));
+    }
     checks.set('clock', clock);
     checks.set('elevation', await elevationCheck(c, options.elevation, name, options.probeTimeoutMs ?? 20_000));
   } else {
@@ -308,7 +316,7 @@ function sshPassed(info: HandshakeInfo): Check {
   return check(
     'ssh',
     'pass',
-    `${info.serverIdent}${via}; host key ${info.hostKey.algorithm} ${info.hostKey.fingerprint} trusted (${info.hostKey.trust === 'pinned' ? 'pinned in Cronium' : 'in known_hosts'}); handshake ${fmtMs(info.handshakeMs)}`,
+    `${info.serverIdent}${via}${info.transport === 'openssh' ? ' (through your own ssh)' : ''}; ${info.hostCertificate ? `${info.hostCertificate}, trusted by an @cert-authority line in known_hosts` : `host key ${info.hostKey.algorithm} ${info.hostKey.fingerprint} trusted (${info.hostKey.trust === 'pinned' ? 'pinned in Cronium' : 'in known_hosts'})`}; handshake ${fmtMs(info.handshakeMs)}`,
     null,
     { serverIdent: info.serverIdent, hostKey: info.hostKey, state: 'trusted', handshakeMs: round(info.handshakeMs) },
   );

@@ -60,6 +60,7 @@ interface RunRow {
   output: string | null;
   condition: number | null;
   helper_transport: 'tunnel' | 'in-band' | 'none' | null;
+  transport: 'builtin' | 'openssh' | null;
   t_connect_ms: number | null;
   t_deploy_ms: number | null;
   t_start_ms: number | null;
@@ -440,6 +441,7 @@ function toRunView(r: RunRow): z.output<typeof RunView> {
     output: r.output === null ? null : (JSON.parse(r.output) as unknown),
     condition: r.condition === null ? null : r.condition === 1,
     helperTransport: r.helper_transport,
+    transport: r.transport,
     timings: { connect: r.t_connect_ms, deploy: r.t_deploy_ms, start: r.t_start_ms, exec: r.t_exec_ms, total: r.t_total_ms },
     queuedAt: r.queued_at,
     startedAt: r.started_at,

@@ -33,6 +33,12 @@ export class Executor {
   constructor(private readonly opts: ExecutorOptions) {}
 
   async execute(req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal): Promise<ExecOutcome> {
+    const seen: { transport?: 'builtin' | 'openssh' } = {};
+    const out = await this.#execute(req, sinks, cancel, seen);
+    return seen.transport ? { ...out, transport: seen.transport } : out;
+  }
+
+  async #execute(req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal, seen: { transport?: 'builtin' | 'openssh' }): Promise<ExecOutcome> {
     const t0 = performance.now();
     const setupBudget = req.setupTimeoutMs ?? this.opts.setupTimeoutMs ?? 30_000;
     let setupDeadline = t0 + setupBudget;
@@ -81,6 +87,7 @@ export class Executor {
       clearTimeout(timer);
       cancel.removeEventListener('abort', onCancel);
     }
+    seen.transport = target.transport ?? 'builtin';
     const connectMs = performance.now() - t0;
     // Time spent answering a question is not the host's: what is left of the budget starts now.
     if (connectMs > setupBudget / 2) setupDeadline = performance.now() + setupBudget / 2;

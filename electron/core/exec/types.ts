@@ -94,6 +94,8 @@ export interface ExecOutcome {
   runnerVersion: string | null;
   /** The script's output value (`@@cronium:output` in direct mode); undefined when none (runner mode: the helper API stores it during the run). */
   output?: unknown;
+  /** The SSH client the run went through (set once connected). */
+  transport?: 'builtin' | 'openssh';
   /** Runner mode: how the script's helpers reached the app. */
   helperTransport?: 'tunnel' | 'in-band' | 'none';
   timings: ExecTimings;

@@ -440,7 +440,7 @@ export class Worker {
   private finish(run: ClaimedRun, outcome: ExecOutcome, secrets: readonly string[]): void {
     const db = this.opts.db;
     db.prepare(
-      `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = coalesce(?, output), helper_transport = ?, t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
+      `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = coalesce(?, output), helper_transport = ?, transport = coalesce(?, transport), t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
        last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ?) where id = ?`,
     ).run(
       outcome.mode,
@@ -448,6 +448,7 @@ export class Worker {
       outcome.runnerVersion,
       outcome.output === undefined ? null : JSON.stringify(maskSecretsInValue(outcome.output, secrets)),
       outcome.helperTransport ?? null,
+      outcome.transport ?? null,
       outcome.timings.connect,
       outcome.timings.deploy,
       outcome.timings.start,

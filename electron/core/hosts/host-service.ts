@@ -105,7 +105,7 @@ export class HostService {
       }
       const row = tx
         .insert(hosts)
-        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, proxyCommand: input.proxyCommand ?? null, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
+        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, proxyCommand: input.proxyCommand ?? null, transport: input.transport ?? 'auto', sshAlias: input.sshAlias ?? null, sshConfigFile: input.sshConfigFile ?? null, opensshReason: input.opensshReason ?? null, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
         .returning()
         .get();
       const tags = [...new Set(input.tags)];
@@ -154,6 +154,7 @@ export class HostService {
       if (patch.identityFile !== undefined) values.identityFile = patch.identityFile === null ? null : checkIdentityFile(patch.identityFile);
       if (patch.jump !== undefined) values.jumpHostId = patch.jump === null ? null : this.jumpId(tx, row.id, patch.jump);
       if (patch.proxyCommand !== undefined) values.proxyCommand = patch.proxyCommand;
+      if (patch.transport !== undefined) values.transport = patch.transport;
       const jumpAfter = values.jumpHostId !== undefined ? values.jumpHostId : row.jumpHostId;
       const proxyAfter = values.proxyCommand !== undefined ? values.proxyCommand : row.proxyCommand;
       if (jumpAfter !== null && proxyAfter) throw fieldError('proxyCommand', 'a host is reached through a jump host or a ProxyCommand, not both', 'clear one of them (--jump none or --proxy-command none)');
@@ -331,7 +332,7 @@ export class HostService {
     const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
     if (!row) return undefined;
     const jump = row.jumpHostId === null ? null : (this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)).get()?.name ?? null);
-    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand };
+    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason, sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile };
   }
 
   private toHosts(rows: (typeof hosts.$inferSelect)[]): Host[] {
@@ -370,6 +371,9 @@ export class HostService {
       jump: r.jumpHostId === null ? null : (names.get(r.jumpHostId) ?? null),
       proxyCommand: r.proxyCommand,
       sftpUnavailable: r.sftpUnavailable,
+      transport: r.transport,
+      opensshReason: r.opensshReason,
+      sshAlias: r.sshAlias,
       tags: tags.get(r.id) ?? [],
       hasPassword: withPassword.has(r.id),
       hasPassphrase: withPassphrase.has(r.id),

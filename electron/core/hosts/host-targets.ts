@@ -18,6 +18,17 @@ export interface TargetRecord {
   jump: string | null;
   /** OpenSSH's ProxyCommand (exclusive with jump), or null. */
   proxyCommand?: string | null;
+  /** auto, builtin or openssh; with the reason auto would pick openssh (hosts import found it), and the ssh_config alias. */
+  transport?: 'auto' | 'builtin' | 'openssh';
+  opensshReason?: string | null;
+  sshAlias?: string | null;
+  sshConfigFile?: string | null;
+}
+
+/** The transport a host is reached with: as set, or for auto, OpenSSH only when the host needs it. */
+export function transportOf(r: Pick<TargetRecord, 'transport' | 'opensshReason'>): 'builtin' | 'openssh' {
+  if (r.transport === 'openssh' || r.transport === 'builtin') return r.transport;
+  return r.opensshReason ? 'openssh' : 'builtin';
 }
 
 /** Secrets are handed over as openers, so they are decrypted only when a handshake needs them. */
@@ -63,6 +74,9 @@ export function resolveTarget(name: string, lookup: (name: string) => TargetReco
     useAgent: r.useAgent,
     jumps,
     ...(r.proxyCommand ? { proxyCommand: r.proxyCommand } : {}),
+    ...(transportOf(r) === 'openssh' ? { transport: 'openssh' as const } : {}),
+    ...(r.sshAlias ? { sshAlias: r.sshAlias } : {}),
+    ...(r.sshConfigFile ? { sshConfigFile: r.sshConfigFile } : {}),
   });
   const hops: SshTarget[] = [];
   for (let i = chain.length - 1; i >= 1; i--) hops.push(toTarget(chain[i]!, [...hops]));

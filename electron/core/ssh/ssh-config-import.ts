@@ -12,7 +12,7 @@
  * with file and line and never thrown; a host whose effective settings include a bad line is
  * skipped rather than imported with a guess.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostName, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import SSHConfig, { type Directive, type Line, LineType } from 'ssh-config';
@@ -42,6 +42,9 @@ export interface ImportedHost {
   proxyCommand?: string;
   /** Where the host was declared (its first Host line); for a synthesised jump host, the ProxyJump line. */
   source: { file: string; line: number };
+  /** Why only your own ssh can reach it as the config says (the OpenSSH transport); the alias and file ssh reads. */
+  opensshReason?: string;
+  sshAlias?: string;
 }
 
 /** What the inventory already has, so ProxyJump hops can point at existing hosts. */
@@ -71,12 +74,23 @@ export interface SshConfigImport {
   problems: ConfigProblem[];
 }
 
+/**
+ * Settings only your own ssh can honour: a host with one of them is reached through the OpenSSH
+ * transport (auto), as `ssh ALIAS`, so ssh applies them (and everything else the config says).
+ */
+const OPENSSH_ONLY: { key: string; applies: (value: string) => boolean; why: string }[] = [
+  { key: 'certificatefile', applies: (v) => v.toLowerCase() !== 'none', why: 'CertificateFile (an OpenSSH user certificate)' },
+  { key: 'pkcs11provider', applies: (v) => v.toLowerCase() !== 'none', why: 'PKCS11Provider (a smart card or token)' },
+  { key: 'securitykeyprovider', applies: (v) => v.toLowerCase() !== 'internal', why: 'SecurityKeyProvider' },
+  { key: 'gssapiauthentication', applies: (v) => /^yes$/i.test(v), why: 'GSSAPIAuthentication (Kerberos)' },
+];
+
 /** OpenSSH's own bound on nested Include (READCONF_MAX_DEPTH). */
 const MAX_INCLUDE_DEPTH = 16;
 /** Bound on nested ProxyJump resolution (a hop's own ProxyJump, and so on). */
 const MAX_JUMP_DEPTH = 16;
 /** The keywords an import uses; everything else is valid ssh_config this app has no use for. */
-const KEYWORDS = new Set(['hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand']);
+const KEYWORDS = new Set(['hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand', ...OPENSSH_ONLY.map((k) => k.key)]);
 
 interface Source {
   file: string;
@@ -392,6 +406,13 @@ class Importer {
     if (user !== undefined && !UserName.safeParse(user).success) return `"${user}" is not a valid login name${userSetting ? ` (${at(userSetting)})` : ''}`;
     const identityFile = this.identity(settings.get('identityfile') ?? [], { address, lookup: original, port, user });
     const host: ImportedHost = { name, address, port, source, ...(user !== undefined ? { user } : {}), ...(identityFile ? { identityFile } : {}) };
+    if (this.aliases.has(original)) {
+      // A key with its certificate beside it (KEY-cert.pub) is offered as a certificate by ssh too.
+      const reasons = OPENSSH_ONLY.filter((k) => settings.get(k.key)?.some((v) => !v.invalid && k.applies(v.value))).map((k) => k.why);
+      if (identityFile && existsSync(`${identityFile}-cert.pub`)) reasons.push(`a certificate beside its key (${identityFile}-cert.pub)`);
+      host.sshAlias = original;
+      if (reasons.length) host.opensshReason = reasons.join('; ');
+    }
     if (!ownJump) return host;
     const hops = this.jumpHops(settings);
     if (typeof hops === 'string') return hops;
@@ -759,7 +780,10 @@ export function importHostsFromSshConfig(
       failed.add(h.name);
       continue;
     }
-    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), tags: [...new Set(args.tag)] };
+    // The OpenSSH transport reads the same config: -F only when it is not ssh's default (which also reads /etc/ssh/ssh_config).
+    const file = resolve(expandTilde(path, env.home));
+    const viaSsh = h.sshAlias ? { sshAlias: h.sshAlias, ...(file !== join(env.home, '.ssh', 'config') ? { sshConfigFile: file } : {}), ...(h.opensshReason ? { opensshReason: h.opensshReason } : {}) } : {};
+    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), ...viaSsh, tags: [...new Set(args.tag)] };
     if (!args.dryRun) {
       try {
         hosts.add(input);
@@ -772,7 +796,7 @@ export function importHostsFromSshConfig(
     }
     names.add(h.name);
     added.push(h.name);
-    plan.push({ name: h.name, address: h.address, port: h.port, user: h.user ?? null, identityFile: h.identityFile ?? null, jump: h.jump ?? null, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), source: h.source });
+    plan.push({ name: h.name, address: h.address, port: h.port, user: h.user ?? null, identityFile: h.identityFile ?? null, jump: h.jump ?? null, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), ...(h.opensshReason ? { transport: `openssh: ${h.opensshReason}` } : {}), source: h.source });
   }
   return { added, skipped, problems: result.problems, plan, dryRun: args.dryRun, path: resolve(expandTilde(path, env.home)) };
 }

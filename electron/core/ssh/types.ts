@@ -55,6 +55,11 @@ export interface SshTarget {
    * asks for more than a stored password can answer fails AUTH_INTERACTIVE_REQUIRED at once.
    */
   unattended?: boolean;
+  /** The SSH client to connect with (default builtin); openssh: your own ssh, with a ControlMaster. */
+  transport?: 'builtin' | 'openssh';
+  /** The ssh_config alias (and file, when not ~/.ssh/config) the OpenSSH transport connects through. */
+  sshAlias?: string;
+  sshConfigFile?: string;
 }
 
 /** One keyboard-interactive round as the server sent it (RFC 4256). */
@@ -254,6 +259,10 @@ export interface HandshakeInfo {
   authMethodsOffered: string[];
   /** Methods tried, in order, with their outcome. */
   authAttempts: { method: string; ok: boolean; detail?: string; signature?: string }[];
+  /** The client that connected: the built-in one (default) or your own ssh (the OpenSSH transport). */
+  transport?: 'builtin' | 'openssh';
+  /** The server's host certificate as checked against an @cert-authority line (OpenSSH transport). */
+  hostCertificate?: string;
   /** Milliseconds: TCP connect (to the first hop), handshake until authenticated. */
   tcpConnectMs: number;
   handshakeMs: number;

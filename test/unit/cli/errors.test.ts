@@ -85,7 +85,7 @@ test('every code prints exactly once, with its hint, through `cronium run`\'s pe
     }
     const line = runJson({
       id: 1, jobId: 1, host: 'web1', status: 'failed', attempt: 1, exitCode: null, signal: null, mode: null, modeReason: null, runnerVersion: null,
-      errorCode: code, errorMessage: 'm', errorHint: hint, output: null, condition: null, helperTransport: null,
+      errorCode: code, errorMessage: 'm', errorHint: hint, output: null, condition: null, helperTransport: null, transport: null,
       timings: { connect: null, deploy: null, start: null, exec: null, total: 1 }, queuedAt: 0, startedAt: null, finishedAt: null,
     });
     assert.deepEqual(line.error, { code, message: 'm', hint });

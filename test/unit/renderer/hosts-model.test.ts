@@ -7,7 +7,7 @@ import { eachLimited, filterHosts, platformText, pruneSelection, sortHosts, time
 import type { Host } from '../../../electron/shared/api';
 
 const host = (name: string, address: string, port: number, tags: string[], user: string | null = null): Host => ({
-  id: 0, name, address, port, user, identityFile: null, jump: null, proxyCommand: null, sftpUnavailable: null, tags, group: null, hasPassword: false, hasPassphrase: false, useAgent: true, elevation: null, hasElevationPassword: false, createdAt: 0, updatedAt: 0,
+  id: 0, name, address, port, user, identityFile: null, jump: null, proxyCommand: null, sftpUnavailable: null, transport: 'auto', opensshReason: null, sshAlias: null, tags, group: null, hasPassword: false, hasPassphrase: false, useAgent: true, elevation: null, hasElevationPassword: false, createdAt: 0, updatedAt: 0,
   reachability: 'unknown', reachabilityAt: null, os: null, arch: null, runnerVersion: null, lastRunAt: null, lastRunStatus: null, lastRunJobId: null,
 });
 

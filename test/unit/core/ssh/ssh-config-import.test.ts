@@ -51,7 +51,7 @@ test('concrete Host names become hosts; wildcard and negated patterns only lend 
   const hosts = byName(r.hosts);
   assert.deepEqual(
     { ...hosts.web1, source: undefined },
-    { name: 'web1', address: 'web1.example.com', port: 2200, user: 'deploy', source: undefined },
+    { name: 'web1', address: 'web1.example.com', port: 2200, user: 'deploy', sshAlias: 'web1', source: undefined },
   );
   assert.equal(hosts.web2!.address, 'web2.example.com');
   assert.equal(hosts.web2!.user, 'deploy', 'the first User seen wins, as in OpenSSH');
@@ -360,4 +360,28 @@ test('a ProxyJump hop written as user@address gets its own settings, never the k
   const hop = hosts[hosts.app!.jump!]!;
   assert.notEqual(hop.name, 'bastion', 'not the imported bastion (which has a key of its own)');
   assert.deepEqual([hop.address, hop.user, hop.identityFile], ['10.9.9.9', 'ops', undefined], 'ssh would offer no IdentityFile to this hop');
+});
+
+test('a host whose config only your own ssh can honour is marked for the OpenSSH transport, with why', (t) => {
+  const h = home(t, {
+    '.ssh/config': [
+      'Host certhost',
+      '  HostName 10.0.0.7',
+      '  CertificateFile ~/.ssh/id_cert-cert.pub',
+      'Host card',
+      '  PKCS11Provider /usr/lib/opensc-pkcs11.so',
+      'Host krb',
+      '  GSSAPIAuthentication yes',
+      'Host plainhost',
+      '  CertificateFile none',
+      '  GSSAPIAuthentication no',
+      '',
+    ].join('\n'),
+  });
+  const hosts = byName(importSshConfig(join(h.ssh, 'config'), h.opts).hosts);
+  assert.match(hosts.certhost!.opensshReason ?? '', /^CertificateFile/);
+  assert.match(hosts.card!.opensshReason ?? '', /^PKCS11Provider/);
+  assert.match(hosts.krb!.opensshReason ?? '', /^GSSAPIAuthentication/);
+  assert.equal(hosts.plainhost!.opensshReason, undefined);
+  assert.deepEqual([hosts.certhost!.sshAlias, hosts.plainhost!.sshAlias], ['certhost', 'plainhost']);
 });

@@ -1,0 +1,120 @@
+// The OpenSSH transport (issue 14, parts 3 and 5) through the real CLI and the real ssh client:
+// a certificate-only OpenSSH host with a host certificate (fleet profile cert) is imported from
+// its ssh_config, which auto mode then reaches through your own ssh (one ControlMaster) without
+// any `hosts trust` (the host CA's @cert-authority line vouches for it); the run records the
+// transport; diagnose names both certificates, their principals and validity; the built-in
+// transport, which has no certificates, cannot reach it; an @revoked host key and an expired user
+// certificate are refused as ssh refuses them; a plain host set to --transport openssh runs too.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { cronium } from '../../helpers/cli';
+import { startWorkspace, type Workspace } from '../../helpers/workspace';
+
+const SUBNET = 118;
+let ws: Workspace | undefined;
+
+before(async () => {
+  ws = await startWorkspace('openssh-transport', { subnet: SUBNET, hosts: [{ name: 'cert', profile: 'cert' }, { name: 'plain', profile: 'default' }] });
+});
+after(async () => {
+  await ws?.stop();
+});
+
+const cli = (args: string[]) => cronium(['--data-dir', ws!.dataDir, ...args], { env: { ...ws!.env, CRONIUM_USE_APP: 'never' } });
+
+interface RunLine {
+  status: string;
+  mode: string;
+  transport: string | null;
+  error: { code: string; message: string } | null;
+}
+
+async function runJson(args: string[]): Promise<RunLine> {
+  const r = await cli(['--json', 'run', ...args]);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as RunLine;
+}
+
+test('an imported certificate host is reached through your own ssh in auto mode, with no host key pinned', async () => {
+  const imp = await cli(['hosts', 'import', '--ssh-config', join(ws!.fleet.dir, 'ssh_config')]);
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stderr + imp.stdout, /added cert .*\n\s+through your own ssh \(CertificateFile/);
+  const cert = JSON.parse((await cli(['--json', 'hosts', 'show', 'cert'])).stdout) as { transport: string; opensshReason: string | null; sshAlias: string | null };
+  assert.deepEqual([cert.transport, cert.sshAlias], ['auto', 'cert']);
+  assert.match(cert.opensshReason ?? '', /CertificateFile/);
+  const plain = JSON.parse((await cli(['--json', 'hosts', 'show', 'plain'])).stdout) as { opensshReason: string | null };
+  assert.equal(plain.opensshReason, null, 'a host without certificates stays on the built-in transport');
+
+  const r = await runJson(['--host', 'cert', '--command', 'echo "cert login as $(id -un)"']);
+  assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
+  assert.deepEqual([r.mode, r.transport], ['runner', 'openssh']);
+  const out = await cli(['run', '--host', 'cert', '--mode', 'direct', '--command', 'echo "cert login as $(id -un)"']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, `cert login as ${ws!.fleet.host('cert').user}\n`);
+  const pinned = JSON.parse((await cli(['--json', 'hosts', 'show', 'cert'])).stdout) as Record<string, unknown>;
+  assert.ok(pinned, 'the host is still there');
+});
+
+test('diagnose names the host certificate and its CA, and the user certificate with its principals and validity', async () => {
+  const r = await cli(['--json', 'diagnose', 'cert']);
+  const checks = new Map((JSON.parse(r.stdout) as { checks: { id: string; status: string; detail: string }[] }).checks.map((c) => [c.id, c]));
+  assert.equal(checks.get('ssh')?.status, 'pass');
+  assert.match(checks.get('ssh')!.detail, /through your own ssh.*host certificate ID "cronium-fleet host cert" serial 0, signed by CA ssh-ed25519 SHA256:\S+, valid from \S+ to \S+, trusted by an @cert-authority line/);
+  assert.match(checks.get('auth')!.detail, new RegExp(`certificate ED25519-CERT SHA256:\\S+ \\(.*ID "cronium-fleet crf-cert", principals ${ws!.fleet.host('cert').user}, valid from \\S+ to \\S+\\)`));
+  assert.equal(checks.get('runner')?.status, 'pass');
+  assert.equal(checks.get('sftp')?.status, 'pass');
+});
+
+test('the built-in transport, which has no certificates, cannot reach the host; back on auto it can', async () => {
+  assert.equal((await cli(['hosts', 'set', 'cert', '--transport', 'builtin'])).code, 0);
+  const r = await runJson(['--host', 'cert', '--command', 'true']);
+  assert.equal(r.status, 'failed');
+  assert.match(r.error?.code ?? '', /HOST_KEY_UNKNOWN|AUTH_FAILED/);
+  assert.equal((await cli(['hosts', 'set', 'cert', '--transport', 'auto'])).code, 0);
+  assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
+  const bad = await cli(['hosts', 'set', 'cert', '--transport', 'telnet']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--transport/);
+});
+
+test('a revoked host key and an expired user certificate are refused as ssh refuses them', async () => {
+  const h = ws!.fleet.host('cert');
+  const known = join(ws!.fleet.dir, 'known_hosts');
+  const before = readFileSync(known, 'utf8');
+  appendFileSync(known, `@revoked * ${h.hostPublicKey}\n`);
+  try {
+    const r = await runJson(['--host', 'cert', '--command', 'true']);
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.code, 'HOST_KEY_MISMATCH');
+    assert.match(r.error?.message ?? '', /is marked @revoked/);
+  } finally {
+    writeFileSync(known, before);
+  }
+  const certFile = h.certificateFile!;
+  const saved = `${certFile}.saved`;
+  copyFileSync(certFile, saved);
+  try {
+    const key = certFile.replace(/-cert\.pub$/, '.pub');
+    execFileSync('ssh-keygen', ['-q', '-s', join(ws!.fleet.dir, 'hosts', 'cert', 'user_ca'), '-I', 'expired', '-n', h.user, '-V', '20200101:20200102', key]);
+    const r = await runJson(['--host', 'cert', '--command', 'true']);
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.code, 'AUTH_FAILED');
+  } finally {
+    copyFileSync(saved, certFile);
+  }
+  assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
+});
+
+test('a plain host set to --transport openssh runs in both modes through your own ssh', async () => {
+  assert.equal((await cli(['hosts', 'set', 'plain', '--transport', 'openssh'])).code, 0);
+  for (const mode of ['runner', 'direct']) {
+    const r = await runJson(['--host', 'plain', '--mode', mode, '--command', 'echo ok']);
+    assert.equal(r.status, 'succeeded', `${mode}: ${JSON.stringify(r.error)}`);
+    assert.equal(r.transport, 'openssh');
+  }
+  assert.equal((await cli(['hosts', 'set', 'plain', '--transport', 'builtin'])).code, 0);
+  const b = await runJson(['--host', 'plain', '--command', 'true']);
+  assert.equal(b.transport, 'builtin');
+});
