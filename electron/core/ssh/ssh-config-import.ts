@@ -107,7 +107,18 @@ interface Setting extends Source {
 type Item =
   | { kind: 'setting'; setting: Setting }
   | { kind: 'include'; files: LoadedFile[]; source: Source }
-  | { kind: 'host'; patterns: string[]; body: Item[]; source: Source };
+  | { kind: 'host'; patterns: string[]; body: Item[]; source: Source }
+  | { kind: 'match'; criteria: Criterion[] | null; body: Item[]; source: Source };
+
+/** One criterion of a Match line: `[!]name [pattern-list]`; null criteria: a line the import cannot evaluate (never matches). */
+interface Criterion {
+  negate: boolean;
+  name: 'all' | 'canonical' | 'final' | 'exec' | 'host' | 'originalhost' | 'user' | 'localuser';
+  arg?: string;
+}
+
+/** The Match criteria the import evaluates (exec only when asked to: it runs a command). */
+const MATCH_CRITERIA = new Set(['all', 'canonical', 'final', 'exec', 'host', 'originalhost', 'user', 'localuser']);
 
 /** The settings that apply to one host, per keyword in the order ssh applies them; `seq` is that order across keywords. */
 type Computed = Map<string, (Setting & { seq: number })[]>;
@@ -134,6 +145,12 @@ class Importer {
   private readonly parsed = new Map<string, SSHConfig>();
   private readonly localUser: string;
   private readonly existing: Map<string, ExistingHost>;
+  /** Whether any Match line asks for `final` or `canonical` (ssh then reads the config twice). */
+  private get wantsFinalPass(): boolean {
+    this.finalPass ??= hasFinal(this.root.items);
+    return this.finalPass;
+  }
+  private finalPass: boolean | undefined;
   /** Concrete names from Host lines, in document order, with their first Host line. */
   private readonly aliases = new Map<string, Source>();
   private root!: LoadedFile;
@@ -142,6 +159,8 @@ class Importer {
   private readonly synthesised: ImportedHost[] = [];
   private readonly skipped = new Map<string, string>();
   private readonly resolving: string[] = [];
+  /** Names whose settings a Match exec line may change (every other criterion of it matched): ssh must decide. */
+  private readonly execDecides = new Set<string>();
 
   constructor(private readonly options: SshConfigImportOptions) {
     this.localUser = options.env.USER || options.env.LOGNAME || safeUserName();
@@ -217,8 +236,9 @@ class Importer {
         items.push({ kind: 'host', patterns, body, source });
         current = body;
       } else if (param === 'match') {
-        this.problem(source, 'Match blocks are not supported by the import; the settings of this block were ignored');
-        current = [];
+        const body: Item[] = [];
+        items.push({ kind: 'match', criteria: this.criteria(values(node), source), body, source });
+        current = body;
       } else if (param === 'include') {
         current.push({ kind: 'include', files: this.include(values(node), source, depth, [...stack, file]), source });
       } else if (KEYWORDS.has(param)) {
@@ -226,6 +246,36 @@ class Importer {
       }
     }
     return { path: file, items };
+  }
+
+  /** Parses a Match line's criteria; null (with a problem) when the import cannot evaluate them. */
+  private criteria(words: string[], source: Source): Criterion[] | null {
+    const out: Criterion[] = [];
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i]!;
+      const negate = word.startsWith('!');
+      const name = (negate ? word.slice(1) : word).toLowerCase();
+      if (!MATCH_CRITERIA.has(name)) {
+        this.problem(source, `Match ${name} is not evaluated by the import; the settings of this block were ignored (hosts needing it can use the OpenSSH transport)`);
+        return null;
+      }
+      if (name === 'all' || name === 'canonical' || name === 'final') {
+        out.push({ negate, name: name as Criterion['name'] });
+        continue;
+      }
+      const arg = words[++i];
+      if (arg === undefined) {
+        this.problem(source, `Match ${name} needs an argument; the settings of this block were ignored`);
+        return null;
+      }
+      out.push({ negate, name: name as Criterion['name'], arg });
+    }
+    if (out.length === 0) {
+      this.problem(source, 'Match without criteria; the settings of this block were ignored');
+      return null;
+    }
+    if (out.some((c) => c.name === 'exec')) this.problem(source, 'Match exec is not run by the import, so its block is left out here; hosts it may apply to go through your own ssh (the OpenSSH transport), which runs it');
+    return out;
   }
 
   /** Resolves and loads the files of one Include line (relative to ~/.ssh, globs in lexical order). */
@@ -282,6 +332,7 @@ class Importer {
   private collectAliases(items: Item[]): void {
     for (const item of items) {
       if (item.kind === 'include') item.files.forEach((f) => this.collectAliases(f.items));
+      if (item.kind === 'match') for (const b of item.body) if (b.kind === 'include') b.files.forEach((f) => this.collectAliases(f.items));
       if (item.kind !== 'host') continue;
       for (const p of item.patterns) {
         if (!isPattern(p) && !this.aliases.has(p)) this.aliases.set(p, item.source);
@@ -292,53 +343,88 @@ class Importer {
 
   // ---- computing one host ---------------------------------------------------------------
 
-  /** The settings `ssh NAME` would use: the package's first-match over the config as it reads for NAME. */
+  /**
+   * The settings `ssh NAME` would use, as OpenSSH reads its config: the first value of a keyword
+   * wins (IdentityFile and CertificateFile add up), Host lines match the name as written, Match
+   * lines are decided with what is set so far (host: the HostName so far with %h, or the name
+   * lowercased; originalhost: the name as written; user: the User so far, or the local user);
+   * a `Match final` or `canonical` anywhere asks for a second pass, in which Host lines match
+   * the resolved host name and `final` matches. `Match exec` runs nothing and never matches here.
+   */
   private compute(name: string): Computed {
-    const table: Setting[] = [];
-    const flat = new SSHConfig();
-    const token = (s: Setting): Line => {
-      table.push(s);
-      return { type: LineType.DIRECTIVE, param: s.key, separator: ' ', value: `\u0000${table.length - 1}`, before: '', after: '' };
+    const out: Computed = new Map();
+    let seq = 0;
+    const lower = name.toLowerCase();
+    const state = { final: false, hostForPatterns: name };
+    const hostNow = (): string => {
+      const hn = out.get('hostname')?.[0];
+      if (!hn || hn.invalid) return lower;
+      const e = expandTokens(hn.value, { '%': '%', h: lower });
+      return typeof e === 'string' ? e : lower;
     };
-    // Host patterns are matched here, as OpenSSH matches them (hostGlob): the section then goes to
-    // ssh-config's compute as `Host *` or as a pattern nothing matches (its own glob reads `?` as
-    // "zero or one character", OpenSSH's as exactly one).
-    const section = (patterns: string[]): SSHConfig => {
-      const config = new SSHConfig();
-      const val = hostGlob(patterns, name) ? '*' : '\u0000never';
-      flat.push({ type: LineType.DIRECTIVE, param: 'Host', separator: ' ', value: [{ val, separator: ' ' }], before: '', after: '', config });
-      return config;
+    const userNow = (): string => {
+      const u = out.get('user')?.[0];
+      return u && !u.invalid ? u.value : this.localUser;
     };
-    // Content reached through an Include is active for NAME whenever the Include was: conditional
-    // includes are decided here, so their top-level settings go to the top level of `flat`.
-    const emit = (items: Item[]) => {
-      for (const item of items) {
-        if (item.kind === 'setting') flat.push(token(item.setting));
-        else if (item.kind === 'include') item.files.forEach((f) => emit(f.items));
-        else {
-          let body = section(item.patterns);
-          const matches = hostGlob(item.patterns, name);
-          for (const b of item.body) {
-            if (b.kind === 'setting') body.push(token(b.setting));
-            else if (b.kind === 'include' && matches) {
-              b.files.forEach((f) => emit(f.items));
-              body = section(item.patterns);
-            }
-          }
+    const set = (st: Setting) => {
+      const list = out.get(st.key);
+      if (MULTI_VALUED.has(st.key)) (list ?? out.set(st.key, []).get(st.key)!).push({ ...st, seq: seq++ });
+      else if (!list) out.set(st.key, [{ ...st, seq: seq++ }]);
+    };
+    const matches = (criteria: Criterion[] | null): boolean => {
+      if (!criteria) return false;
+      // A Match exec whose other criteria hold could apply: only ssh, running it, can tell.
+      if (criteria.some((c) => c.name === 'exec') && criteria.filter((c) => c.name !== 'exec').every((c) => decide(c))) this.execDecides.add(name);
+      return criteria.every((c) => decide(c));
+    };
+    const decide = (c: Criterion): boolean => {
+      {
+        let hit: boolean;
+        switch (c.name) {
+          case 'all':
+            hit = true;
+            break;
+          case 'final':
+            hit = state.final;
+            break;
+          case 'canonical':
+            // No CanonicalizeHostname here: the host name is never canonicalised.
+            hit = false;
+            break;
+          case 'exec':
+            hit = false;
+            break;
+          case 'host':
+            hit = patternList(c.arg!, hostNow(), true);
+            break;
+          case 'originalhost':
+            hit = patternList(c.arg!, name, true);
+            break;
+          case 'user':
+            hit = patternList(c.arg!, userNow(), false);
+            break;
+          case 'localuser':
+            hit = patternList(c.arg!, this.localUser, false);
+            break;
         }
+        return c.negate ? !hit : hit;
       }
     };
-    emit(this.root.items);
-    const computed = flat.compute(name, { ignoreCase: true, matchExec: false });
-    const out: Computed = new Map();
-    for (const key of KEYWORDS) {
-      const v = computed[key];
-      if (v === undefined) continue;
-      const tokens = Array.isArray(v) ? v : [v];
-      out.set(
-        key,
-        tokens.map((t) => ({ ...table[Number(t.slice(1))]!, seq: Number(t.slice(1)) })),
-      );
+    const walk = (items: Item[]) => {
+      for (const item of items) {
+        if (item.kind === 'setting') set(item.setting);
+        else if (item.kind === 'include') item.files.forEach((f) => walk(f.items));
+        else if (item.kind === 'host' ? hostGlob(item.patterns, state.hostForPatterns) : matches(item.criteria)) walk(item.body);
+      }
+    };
+    walk(this.root.items);
+    if (this.wantsFinalPass) {
+      // ssh fixes the host name before it reads the config again: HostName lines of the final
+      // pass change nothing, and Host lines match that name.
+      state.final = true;
+      state.hostForPatterns = hostNow();
+      if (!out.has('hostname')) out.set('hostname', [{ key: 'hostname', value: lower.replace(/%/g, '%%'), file: '', line: 0, seq: seq++ }]);
+      walk(this.root.items);
     }
     return out;
   }
@@ -409,6 +495,7 @@ class Importer {
     if (this.aliases.has(original)) {
       // A key with its certificate beside it (KEY-cert.pub) is offered as a certificate by ssh too.
       const reasons = OPENSSH_ONLY.filter((k) => settings.get(k.key)?.some((v) => !v.invalid && k.applies(v.value))).map((k) => k.why);
+      if (this.execDecides.has(original)) reasons.push('a Match exec line that may apply (ssh runs it)');
       if (identityFile && existsSync(`${identityFile}-cert.pub`)) reasons.push(`a certificate beside its key (${identityFile}-cert.pub)`);
       host.sshAlias = original;
       if (reasons.length) host.opensshReason = reasons.join('; ');
@@ -572,6 +659,32 @@ function commandText(node: Directive): string {
     .map(({ val, separator, quoted }, i) => `${i ? separator : ''}${quoted ? `"${val}"` : val}`)
     .join('')
     .trim();
+}
+
+/** Keywords whose every value counts (ssh adds them up); the others keep their first value. */
+const MULTI_VALUED = new Set(['identityfile', 'certificatefile']);
+
+/** Whether items (and what they include) hold a Match line with `final` or `canonical`. */
+function hasFinal(items: Item[]): boolean {
+  return items.some((i) => (i.kind === 'include' ? i.files.some((f) => hasFinal(f.items)) : i.kind === 'match' ? (i.criteria ?? []).some((c) => c.name === 'final' || c.name === 'canonical') || hasFinal(i.body) : i.kind === 'host' ? hasFinal(i.body) : false));
+}
+
+/**
+ * OpenSSH's match_pattern_list: comma-separated patterns, `!` negating one; true when some
+ * positive pattern matches and no negated one does. Host names compare case-insensitively.
+ */
+function patternList(list: string, value: string, hostname: boolean): boolean {
+  const v = hostname ? value.toLowerCase() : value;
+  let got = false;
+  for (const raw of list.split(',')) {
+    const negated = raw.startsWith('!');
+    const pattern = hostname ? (negated ? raw.slice(1) : raw).toLowerCase() : negated ? raw.slice(1) : raw;
+    if (sshPatternMatch(pattern, v)) {
+      if (negated) return false;
+      got = true;
+    }
+  }
+  return got;
 }
 
 /** OpenSSH's match_pattern: `*` any run of characters, `?` exactly one; the rest literal. */

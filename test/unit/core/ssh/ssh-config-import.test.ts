@@ -214,7 +214,7 @@ test('bad lines are reported with file and line; hosts whose effective settings 
       '  User lost',
       'Host after',
       '  HostName 10.0.0.3',
-      'Match host after exec "true"',
+      'Match originalhost after exec "true"',
       '  User matched',
       'Host loop1',
       '  ProxyJump loop2',
@@ -233,11 +233,13 @@ test('bad lines are reported with file and line; hosts whose effective settings 
   assert.deepEqual(r.hosts.map((x) => x.name), ['good', 'cmd', 'after']);
   assert.equal(byName(r.hosts).cmd!.proxyCommand, 'nc -X connect -x proxy:8080 %h %p', 'a ProxyCommand is carried over, run at connect time');
   assert.equal(byName(r.hosts).cmd!.jump, undefined);
-  assert.equal(byName(r.hosts).after!.user, undefined, 'Match blocks are skipped');
+  assert.equal(byName(r.hosts).after!.user, undefined, 'a Match exec block is not applied by the import');
+  assert.match(byName(r.hosts).after!.opensshReason ?? '', /Match exec/, 'the host goes through ssh, which runs it');
+  assert.equal(byName(r.hosts).good!.opensshReason, undefined, 'a Match exec whose other criteria fail does not concern the host');
   assert.deepEqual(r.problems, [
     { file, line: 5, message: 'Port "abc" is not a number 1-65535' },
     { file, line: 8, message: 'cannot parse this line: Unexpected line break at broken unterminated' },
-    { file, line: 12, message: 'Match blocks are not supported by the import; the settings of this block were ignored' },
+    { file, line: 12, message: 'Match exec is not run by the import, so its block is left out here; hosts it may apply to go through your own ssh (the OpenSSH transport), which runs it' },
     { file, line: 19, message: 'ProxyJump "user@@host" is not of the form [user@]host[:port]' },
   ]);
   const skipped = Object.fromEntries(r.skipped.map((s) => [s.name, s.reason]));

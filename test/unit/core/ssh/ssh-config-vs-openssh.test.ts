@@ -1,6 +1,7 @@
 // The import against the reference: OpenSSH's own resolver. Seeded, generated ssh_configs (Host
 // patterns with *, ? and ! negation, several aliases per line, repeated keywords where the first
-// value wins, keyword case and `=`), and for every concrete alias the import's HostName, User
+// value wins, keyword case and `=`, Match blocks on host, originalhost, user, localuser, all and
+// final, negated and with pattern lists), and for every concrete alias the import's HostName, User
 // and Port are compared with `ssh -G -F FILE ALIAS` (which resolves without connecting). The
 // agreement figure is printed; every alias must agree.
 import assert from 'node:assert/strict';
@@ -24,7 +25,18 @@ const setting = fc.oneof(
   fc.tuple(fc.constantFrom('Port', 'port'), fc.constantFrom('22', '2222', '8022')).map(([k, v]) => `${k}=${v}`),
 );
 const block = fc.tuple(fc.array(fc.oneof(fc.constantFrom(...NAMES), fc.constantFrom(...PATTERNS)), { minLength: 1, maxLength: 3 }), fc.array(setting, { minLength: 1, maxLength: 4 })).map(([pats, sets]) => `Host ${pats.join(' ')}\n${sets.map((x) => `  ${x}`).join('\n')}`);
-const config = fc.array(block, { minLength: 2, maxLength: 7 }).map((bs) => bs.join('\n'));
+// Match lines: host (the HostName so far), originalhost, user (the User so far), localuser, all,
+// final (a second pass), negations and pattern lists; `LOCAL` becomes the local user's name.
+const criterion = fc.oneof(
+  fc.tuple(fc.constantFrom('host', '!host', 'originalhost', '!originalhost'), fc.constantFrom('web*', 'db?', '*.example', 'h1.example', '10.0.0.1', 'web1,db1', '*,!db*', 'x', 'App-B')).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('user', '!user'), fc.constantFrom('alice', 'bob,deploy', 'LOCAL', '*', '!alice,*')).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('localuser', '!localuser'), fc.constantFrom('LOCAL', 'nobody-else')).map(([k, v]) => `${k} ${v}`),
+  fc.constant('final'),
+);
+const matchBlock = fc
+  .tuple(fc.oneof(fc.constant(['all']), fc.array(criterion, { minLength: 1, maxLength: 2 })), fc.array(setting, { minLength: 1, maxLength: 3 }))
+  .map(([crit, sets]) => `Match ${crit.join(' ')}\n${sets.map((x) => `  ${x}`).join('\n')}`);
+const config = fc.array(fc.oneof({ weight: 3, arbitrary: block }, { weight: 1, arbitrary: matchBlock }), { minLength: 2, maxLength: 7 }).map((bs) => bs.join('\n'));
 
 test('the import resolves every concrete alias as `ssh -G` does (HostName, User, Port)', (t) => {
   if (spawnSync('ssh', ['-V']).status !== 0) assert.fail('the OpenSSH client (ssh) is needed: .ci/run installs openssh-client');
@@ -35,7 +47,7 @@ test('the import resolves every concrete alias as `ssh -G` does (HostName, User,
   const misses: string[] = [];
   for (const [i, text] of fc.sample(config, { seed: SEED, numRuns: CONFIGS }).entries()) {
     const file = join(dir, `config-${i}`);
-    writeFileSync(file, `${text}\n`);
+    writeFileSync(file, `${text.replace(/LOCAL/g, local)}\n`);
     const imported = importSshConfig(file, { home: dir, env: { USER: local } });
     for (const h of imported.hosts) {
       const g = spawnSync('ssh', ['-G', '-F', file, h.name], { encoding: 'utf8' });
