@@ -63,6 +63,15 @@ export const ElevationPassword = z
   .min(1, { error: 'must not be empty' })
   .refine((s) => utf8Bytes(s) <= 1024 && !/[\0\n\r]/.test(s), { error: 'must be one line of at most 1024 bytes' });
 
+/** Connection settings a host carries from its ssh_config (UserKnownHostsFile, HostKeyAlias, IdentityAgent, ConnectTimeout, ServerAliveInterval). */
+export const HostSshOptions = z.strictObject({
+  knownHostsFiles: z.array(z.string().min(1).max(4096)).max(16).optional(),
+  hostKeyAlias: z.string().min(1).max(255).optional(),
+  identityAgent: z.string().min(1).max(4096).optional(),
+  connectTimeoutMs: z.int().min(0).max(3_600_000).optional(),
+  serverAliveIntervalMs: z.int().min(0).max(86_400_000).optional(),
+});
+
 /** A host as every client sees it: never any secret, only whether one is stored. */
 export const Host = z.object({
   id: z.int(),
@@ -106,6 +115,8 @@ export const Host = z.object({
   opensshReason: z.string().nullable(),
   /** The ssh_config alias it was imported from (the OpenSSH transport connects as `ssh ALIAS`), or null. */
   sshAlias: z.string().nullable(),
+  /** Connection settings carried from its ssh_config, or null. */
+  sshOptions: HostSshOptions.nullable(),
   /** The host's last finished run: when, its status and job, or null. */
   lastRunAt: z.int().nullable(),
   lastRunStatus: z.string().nullable(),
@@ -135,6 +146,8 @@ export const HostInput = z.strictObject({
   sshAlias: HostName.optional(),
   sshConfigFile: z.string().min(1).max(4096).optional(),
   opensshReason: z.string().min(1).max(500).optional(),
+  /** Connection settings carried from ssh_config for the built-in transport. */
+  sshOptions: z.lazy(() => HostSshOptions).optional(),
   tags: z.array(Tag).max(64).default([]),
   group: HostGroup.optional(),
   /** How elevated runs become root: sudo without a password, sudo with the stored elevationPassword, doas, or none. */

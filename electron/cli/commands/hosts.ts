@@ -57,6 +57,12 @@ function describe(h: Host): string {
     ['proxy', h.proxyCommand ?? '-'],
     ['transport', h.transport === 'auto' ? `auto (${h.opensshReason ? `openssh: ${h.opensshReason}` : 'built-in'})` : h.transport],
     ...(h.sshAlias ? ([['ssh alias', h.sshAlias]] as [string, string][]) : []),
+    ...(h.sshOptions?.knownHostsFiles ? ([['known_hosts', h.sshOptions.knownHostsFiles.join(' ') || 'none']] as [string, string][]) : []),
+    ...(h.sshOptions?.hostKeyAlias ? ([['key alias', h.sshOptions.hostKeyAlias]] as [string, string][]) : []),
+    ...(h.sshOptions?.identityAgent ? ([['agent', h.sshOptions.identityAgent]] as [string, string][]) : []),
+    ...(h.sshOptions?.connectTimeoutMs || h.sshOptions?.serverAliveIntervalMs !== undefined
+      ? ([['timeouts', `connect ${h.sshOptions.connectTimeoutMs ? `${h.sshOptions.connectTimeoutMs / 1000} s` : 'default'}, keepalive every ${h.sshOptions.serverAliveIntervalMs !== undefined ? `${h.sshOptions.serverAliveIntervalMs / 1000} s` : 'default'}`]] as [string, string][])
+      : []),
     ['tags', h.tags.join(', ') || '-'],
     ['group', h.group ?? '-'],
     ['elevation', h.elevation === null ? '- (elevated runs fail here)' : h.elevation === 'sudo-password' || h.elevation === 'su' ? `${h.elevation} (password ${h.hasElevationPassword ? 'stored, encrypted' : 'NOT stored'})` : h.elevation],

@@ -44,6 +44,9 @@ export const hosts = sqliteTable(
     // the OpenSSH transport runs `ssh [-F FILE] ALIAS`, so ssh applies everything the config says.
     sshAlias: text('ssh_alias'),
     sshConfigFile: text('ssh_config_file'),
+    // Connection settings carried from ssh_config for the built-in transport (HostSshOptions, JSON):
+    // known_hosts files, host key alias, agent socket, connect timeout, keepalive interval.
+    sshOptions: text('ssh_options', { mode: 'json' }).$type<{ knownHostsFiles?: string[]; hostKeyAlias?: string; identityAgent?: string; connectTimeoutMs?: number; serverAliveIntervalMs?: number }>(),
     lastSeenAt: integer('last_seen_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

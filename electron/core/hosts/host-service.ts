@@ -105,7 +105,7 @@ export class HostService {
       }
       const row = tx
         .insert(hosts)
-        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, proxyCommand: input.proxyCommand ?? null, transport: input.transport ?? 'auto', sshAlias: input.sshAlias ?? null, sshConfigFile: input.sshConfigFile ?? null, opensshReason: input.opensshReason ?? null, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
+        .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, proxyCommand: input.proxyCommand ?? null, transport: input.transport ?? 'auto', sshAlias: input.sshAlias ?? null, sshOptions: input.sshOptions ?? null, sshConfigFile: input.sshConfigFile ?? null, opensshReason: input.opensshReason ?? null, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
         .returning()
         .get();
       const tags = [...new Set(input.tags)];
@@ -332,7 +332,7 @@ export class HostService {
     const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
     if (!row) return undefined;
     const jump = row.jumpHostId === null ? null : (this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)).get()?.name ?? null);
-    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason, sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile };
+    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason, sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile, sshOptions: row.sshOptions };
   }
 
   private toHosts(rows: (typeof hosts.$inferSelect)[]): Host[] {
@@ -374,6 +374,7 @@ export class HostService {
       transport: r.transport,
       opensshReason: r.opensshReason,
       sshAlias: r.sshAlias,
+      sshOptions: r.sshOptions ?? null,
       tags: tags.get(r.id) ?? [],
       hasPassword: withPassword.has(r.id),
       hasPassphrase: withPassphrase.has(r.id),

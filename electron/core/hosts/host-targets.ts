@@ -23,6 +23,8 @@ export interface TargetRecord {
   opensshReason?: string | null;
   sshAlias?: string | null;
   sshConfigFile?: string | null;
+  /** Connection settings carried from ssh_config (known_hosts files, host key alias, agent, time limits). */
+  sshOptions?: { knownHostsFiles?: string[]; hostKeyAlias?: string; identityAgent?: string; connectTimeoutMs?: number; serverAliveIntervalMs?: number } | null;
 }
 
 /** The transport a host is reached with: as set, or for auto, OpenSSH only when the host needs it. */
@@ -77,6 +79,7 @@ export function resolveTarget(name: string, lookup: (name: string) => TargetReco
     ...(transportOf(r) === 'openssh' ? { transport: 'openssh' as const } : {}),
     ...(r.sshAlias ? { sshAlias: r.sshAlias } : {}),
     ...(r.sshConfigFile ? { sshConfigFile: r.sshConfigFile } : {}),
+    ...(r.sshOptions ? { options: r.sshOptions } : {}),
   });
   const hops: SshTarget[] = [];
   for (let i = chain.length - 1; i >= 1; i--) hops.push(toTarget(chain[i]!, [...hops]));

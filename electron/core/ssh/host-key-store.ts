@@ -21,8 +21,11 @@ import { userKnownHosts } from './ssh-paths';
 /** Which host presented a key: its inventory name and where it was reached. */
 export interface HostKeyQuery {
   name: string;
+  /** The name looked up in known_hosts: the address, or the host's HostKeyAlias. */
   address: string;
   port: number;
+  /** The host's own known_hosts files (its UserKnownHostsFile), instead of the default ones. */
+  knownHostsFiles?: string[];
 }
 
 /** Where a trusted key was found. */
@@ -82,8 +85,15 @@ export class SqliteHostKeyStore implements HostKeyStore {
     this.files = (options.knownHostsFiles ?? defaultKnownHostsFiles()).map((p) => new KnownHostsFile(p));
   }
 
+  /** The files a host's keys are looked up in: its own, or the defaults. */
+  private filesFor(host: HostKeyQuery): KnownHostsFile[] {
+    if (!host.knownHostsFiles) return this.files;
+    return host.knownHostsFiles.map((p) => this.own.get(p) ?? this.own.set(p, new KnownHostsFile(p)).get(p)!);
+  }
+  private readonly own = new Map<string, KnownHostsFile>();
+
   verify(host: HostKeyQuery, key: PublicKeyFacts): HostKeyVerdict {
-    const entries = this.files.flatMap((f) => f.entries());
+    const entries = this.filesFor(host).flatMap((f) => f.entries());
     const known = checkKnownHosts(entries, host.address, host.port, key);
     if (known.status === 'revoked') return { state: 'revoked', where: `${known.entry.file}:${known.entry.line}` };
 
@@ -107,7 +117,7 @@ export class SqliteHostKeyStore implements HostKeyStore {
   preferredKeyTypes(host: HostKeyQuery): string[] {
     const pinned = this.pinned(host.name).map((p) => p.algorithm);
     const known = knownKeyTypes(
-      this.files.flatMap((f) => f.entries()),
+      this.filesFor(host).flatMap((f) => f.entries()),
       host.address,
       host.port,
     );

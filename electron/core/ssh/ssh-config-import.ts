@@ -45,6 +45,24 @@ export interface ImportedHost {
   /** Why only your own ssh can reach it as the config says (the OpenSSH transport); the alias and file ssh reads. */
   opensshReason?: string;
   sshAlias?: string;
+  /** Connection settings of its config the built-in transport honours (see HostSshOptions). */
+  sshOptions?: HostSshOptions;
+  /** IdentitiesOnly yes: the agent's keys are not offered. */
+  useAgent?: boolean;
+}
+
+/** Per-host connection settings carried from ssh_config: known_hosts files, host key alias, agent, time limits. */
+export interface HostSshOptions {
+  /** UserKnownHostsFile: the known_hosts files checked instead of ~/.ssh/known_hosts ([] for none). */
+  knownHostsFiles?: string[];
+  /** HostKeyAlias: the name its key is looked up under in known_hosts. */
+  hostKeyAlias?: string;
+  /** IdentityAgent: the agent socket to use, or 'none'. */
+  identityAgent?: string;
+  /** ConnectTimeout, in ms. */
+  connectTimeoutMs?: number;
+  /** ServerAliveInterval, in ms (0: off). */
+  serverAliveIntervalMs?: number;
 }
 
 /** What the inventory already has, so ProxyJump hops can point at existing hosts. */
@@ -85,12 +103,15 @@ const OPENSSH_ONLY: { key: string; applies: (value: string) => boolean; why: str
   { key: 'gssapiauthentication', applies: (v) => /^yes$/i.test(v), why: 'GSSAPIAuthentication (Kerberos)' },
 ];
 
+/** Connection settings carried to the host as they are (HostSshOptions), and one that never is. */
+const CARRIED = ['userknownhostsfile', 'identitiesonly', 'identityagent', 'hostkeyalias', 'connecttimeout', 'serveraliveinterval', 'stricthostkeychecking'];
+
 /** OpenSSH's own bound on nested Include (READCONF_MAX_DEPTH). */
 const MAX_INCLUDE_DEPTH = 16;
 /** Bound on nested ProxyJump resolution (a hop's own ProxyJump, and so on). */
 const MAX_JUMP_DEPTH = 16;
 /** The keywords an import uses; everything else is valid ssh_config this app has no use for. */
-const KEYWORDS = new Set(['hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand', ...OPENSSH_ONLY.map((k) => k.key)]);
+const KEYWORDS = new Set(['hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand', ...OPENSSH_ONLY.map((k) => k.key), ...CARRIED]);
 
 interface Source {
   file: string;
@@ -492,6 +513,9 @@ class Importer {
     if (user !== undefined && !UserName.safeParse(user).success) return `"${user}" is not a valid login name${userSetting ? ` (${at(userSetting)})` : ''}`;
     const identityFile = this.identity(settings.get('identityfile') ?? [], { address, lookup: original, port, user });
     const host: ImportedHost = { name, address, port, source, ...(user !== undefined ? { user } : {}), ...(identityFile ? { identityFile } : {}) };
+    const carried = this.carried(settings, { address, lookup: original, port, user });
+    if (carried.options) host.sshOptions = carried.options;
+    if (carried.identitiesOnly) host.useAgent = false;
     if (this.aliases.has(original)) {
       // A key with its certificate beside it (KEY-cert.pub) is offered as a certificate by ssh too.
       const reasons = OPENSSH_ONLY.filter((k) => settings.get(k.key)?.some((v) => !v.invalid && k.applies(v.value))).map((k) => k.why);
@@ -528,6 +552,75 @@ class Importer {
       return hop ? { hops: [hop], source: first } : { hops: [], source: first, proxyCommand: first.value };
     }
     return { hops: first.value.split(',').map((h) => parseHop(h)!), source: first };
+  }
+
+  /** The connection settings carried over (first value of each, tokens and ~ expanded as ssh does). */
+  private carried(settings: Computed, h: { address: string; lookup: string; port: number; user?: string }): { options?: HostSshOptions; identitiesOnly: boolean } {
+    const first = (k: string) => {
+      const st = settings.get(k)?.[0];
+      return st && !st.invalid ? st : undefined;
+    };
+    const tokens = { '%': '%', d: this.options.home, u: this.localUser, h: h.address, n: h.lookup, p: String(h.port), r: h.user ?? this.localUser, i: String(process.getuid?.() ?? ''), l: localHostName(), L: localHostName().split('.')[0]! };
+    const path = (st: Setting, raw: string): string | undefined => {
+      const e = expandTokens(this.expandTilde(raw), tokens);
+      if (typeof e !== 'string') {
+        this.problem(st, `${st.key} "${raw}" uses the unsupported token %${e.token}; not carried`);
+        return undefined;
+      }
+      const withEnv = expandEnv(e, this.options.env);
+      if (typeof withEnv !== 'string') {
+        this.problem(st, `${st.key} "${raw}" uses \${${withEnv.missing}}, which is not set; not carried`);
+        return undefined;
+      }
+      return isAbsolute(withEnv) ? withEnv : join(this.options.home, withEnv);
+    };
+    const seconds = (st: Setting): number | undefined => {
+      // ssh's time format: seconds, or a sequence such as 1m30s (s m h d w).
+      const v = st.value.trim();
+      if (!/^(\d+[smhdw]?)+$/i.test(v)) {
+        this.problem(st, `${st.key} "${st.value}" is not a time (seconds, or e.g. 1m30s); not carried`);
+        return undefined;
+      }
+      const unit: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+      let total = 0;
+      for (const m of v.matchAll(/(\d+)([smhdw]?)/gi)) total += Number(m[1]) * unit[m[2]!.toLowerCase()]!;
+      return total * 1000;
+    };
+    const o: HostSshOptions = {};
+    const known = first('userknownhostsfile');
+    if (known) {
+      const files = known.value.toLowerCase() === 'none' ? [] : known.value.split(/\s+/).filter(Boolean).map((f) => path(known, f));
+      if (files.every((f) => f !== undefined)) o.knownHostsFiles = files as string[];
+    }
+    const alias = first('hostkeyalias');
+    if (alias) o.hostKeyAlias = alias.value.toLowerCase();
+    const agent = first('identityagent');
+    if (agent) {
+      if (agent.value.toLowerCase() === 'none') o.identityAgent = 'none';
+      else if (agent.value === 'SSH_AUTH_SOCK') {
+        // The default: the agent of $SSH_AUTH_SOCK.
+      } else {
+        const p = agent.value.startsWith('$') && !agent.value.startsWith('${') ? this.options.env[agent.value.slice(1)] : path(agent, agent.value);
+        if (p) o.identityAgent = p;
+      }
+    }
+    const ct = first('connecttimeout');
+    if (ct && ct.value.toLowerCase() !== 'none') {
+      const ms = seconds(ct);
+      // 0 as written (ssh keeps it; the built-in transport then uses its own limit).
+      if (ms !== undefined) o.connectTimeoutMs = ms;
+    }
+    const sa = first('serveraliveinterval');
+    if (sa) {
+      const ms = seconds(sa);
+      if (ms !== undefined) o.serverAliveIntervalMs = ms;
+    }
+    const strict = first('stricthostkeychecking');
+    if (strict && /^(no|off|accept-new)$/i.test(strict.value)) {
+      this.problem(strict, `StrictHostKeyChecking ${strict.value} is not carried: Cronium never accepts a host key it has not been shown; trust it with cronium hosts trust NAME`);
+    }
+    const only = first('identitiesonly');
+    return { ...(Object.keys(o).length ? { options: o } : {}), identitiesOnly: only !== undefined && /^(yes|true)$/i.test(only.value) };
   }
 
   /** The first IdentityFile that exists, expanded; missing ones are reported, as ssh would skip them. */
@@ -896,7 +989,7 @@ export function importHostsFromSshConfig(
     // The OpenSSH transport reads the same config: -F only when it is not ssh's default (which also reads /etc/ssh/ssh_config).
     const file = resolve(expandTilde(path, env.home));
     const viaSsh = h.sshAlias ? { sshAlias: h.sshAlias, ...(file !== join(env.home, '.ssh', 'config') ? { sshConfigFile: file } : {}), ...(h.opensshReason ? { opensshReason: h.opensshReason } : {}) } : {};
-    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), ...viaSsh, tags: [...new Set(args.tag)] };
+    const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), ...viaSsh, ...(h.sshOptions ? { sshOptions: h.sshOptions } : {}), ...(h.useAgent === false ? { useAgent: false } : {}), tags: [...new Set(args.tag)] };
     if (!args.dryRun) {
       try {
         hosts.add(input);

@@ -356,7 +356,9 @@ export class Ssh2Pool implements SshPool {
   private async credentials(target: SshTarget): Promise<AuthCredentials> {
     const creds: AuthCredentials = { username: target.user ?? localUser() };
     if (target.identityFile) creds.identity = await this.identities.load(target.identityFile, target.passphrase?.());
-    if (target.useAgent && this.opts.agentSocket) creds.agent = this.opts.agentSocket;
+    // The host's IdentityAgent (a socket, or none) over the app's agent.
+    const agent = target.options?.identityAgent === 'none' ? undefined : (target.options?.identityAgent ?? this.opts.agentSocket);
+    if (target.useAgent && agent) creds.agent = agent;
     const password = target.password?.();
     if (password !== undefined) creds.password = password;
     const prompter = this.opts.prompter;
@@ -379,7 +381,7 @@ export class Ssh2Pool implements SshPool {
       const sock = await hopConn.forward(target, this.opts.connectTimeoutMs, signal);
       return { sock, tcpConnectMs: performance.now() - t0 };
     }
-    const sock = await tcpConnect(whereOf(target), this.opts.connectTimeoutMs, signal, this.opts.lookup);
+    const sock = await tcpConnect(whereOf(target), target.options?.connectTimeoutMs || this.opts.connectTimeoutMs, signal, this.opts.lookup);
     return { sock, tcpConnectMs: performance.now() - t0 };
   }
 
@@ -393,8 +395,8 @@ export class Ssh2Pool implements SshPool {
       throw e;
     }
     const where = whereOf(target);
-    const query: HostKeyQuery = { name: target.name, address: target.address, port: target.port };
-    const limit = this.opts.handshakeTimeoutMs;
+    const query: HostKeyQuery = { name: target.name, address: target.options?.hostKeyAlias ?? target.address, port: target.port, ...(target.options?.knownHostsFiles ? { knownHostsFiles: target.options.knownHostsFiles } : {}) };
+    const limit = target.options?.connectTimeoutMs ? Math.max(this.opts.handshakeTimeoutMs, target.options.connectTimeoutMs) : this.opts.handshakeTimeoutMs;
     const client: Client = new ssh2.Client();
     const auth = mode === 'connect' && creds ? new AuthSession(creds) : undefined;
     const t0 = performance.now();
@@ -511,7 +513,7 @@ export class Ssh2Pool implements SshPool {
         sock: transport.sock as ConnectConfig['sock'],
         username: creds?.username ?? 'cronium-scan',
         readyTimeout: creds?.prompter ? 0 : limit,
-        keepaliveInterval: this.opts.keepaliveIntervalMs,
+        keepaliveInterval: target.options?.serverAliveIntervalMs ?? this.opts.keepaliveIntervalMs,
         keepaliveCountMax: this.opts.keepaliveCountMax,
         algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
         hostVerifier: (blob: Buffer, verify: (valid: boolean) => void) => {

@@ -60,6 +60,12 @@ export interface SshTarget {
   /** The ssh_config alias (and file, when not ~/.ssh/config) the OpenSSH transport connects through. */
   sshAlias?: string;
   sshConfigFile?: string;
+  /**
+   * Connection settings from the host's ssh_config, honoured by the built-in transport:
+   * knownHostsFiles replace ~/.ssh/known_hosts (with the pinned keys still first), hostKeyAlias is
+   * the name looked up there, identityAgent the agent socket ('none': no agent), and the limits.
+   */
+  options?: { knownHostsFiles?: string[]; hostKeyAlias?: string; identityAgent?: string; connectTimeoutMs?: number; serverAliveIntervalMs?: number };
 }
 
 /** One keyboard-interactive round as the server sent it (RFC 4256). */

@@ -131,6 +131,24 @@ export function HostFormDialog({ host, onClose, onSaved }: HostFormDialogProps) 
               </option>
             ))}
           </SelectField>
+          <TextField
+            {...bind('proxyCommand')}
+            optional
+            fieldClassName="span-2"
+            autoComplete="off"
+            spellCheck={false}
+            className="mono"
+            placeholder="nc -X 5 -x proxy:1080 %h %p"
+            hint="A local command whose stdin and stdout carry the connection (%h %p %r %n %%), as OpenSSH’s ProxyCommand. Not with a jump host."
+          />
+          <SelectField
+            {...bind('transport')}
+            hint={host?.opensshReason ? `Auto uses your own ssh for this host: ${host.opensshReason}.` : 'Auto: the built-in client, unless the host’s ssh_config needs your own ssh (certificates, smart cards, Match exec).'}
+          >
+            <option value="auto">Auto</option>
+            <option value="builtin">Built-in</option>
+            <option value="openssh">Your own ssh (OpenSSH)</option>
+          </SelectField>
           <div className="field field-check">
             <label>
               <input type="checkbox" checked={useAgent} onChange={(e) => setUseAgent(e.target.checked)} /> Offer my SSH agent&rsquo;s keys

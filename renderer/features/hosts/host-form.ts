@@ -9,7 +9,7 @@ import { ApiError, fieldErrors } from '../../api';
 import type { HostChange, NewHostInput } from '../../store';
 
 /** The form's fields, in display order. */
-export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'passphrase', 'tags', 'group', 'jump', 'password', 'elevation', 'elevationPassword'] as const;
+export const FIELDS = ['name', 'address', 'port', 'user', 'identityFile', 'passphrase', 'tags', 'group', 'jump', 'proxyCommand', 'transport', 'password', 'elevation', 'elevationPassword'] as const;
 /** One field of the form. */
 export type FieldName = (typeof FIELDS)[number];
 
@@ -24,6 +24,8 @@ export const LABELS: Record<FieldName, string> = {
   tags: 'Tags',
   group: 'Group',
   jump: 'Jump host',
+  proxyCommand: 'ProxyCommand',
+  transport: 'SSH client',
   password: 'Password',
   elevation: 'Elevation',
   elevationPassword: 'Elevation password',
@@ -33,7 +35,7 @@ export const LABELS: Record<FieldName, string> = {
 export type HostFormValues = Record<FieldName, string>;
 
 /** An empty form. */
-export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', passphrase: '', tags: '', group: '', jump: '', password: '', elevation: '', elevationPassword: '' };
+export const EMPTY_FORM: HostFormValues = { name: '', address: '', port: '', user: '', identityFile: '', passphrase: '', tags: '', group: '', jump: '', proxyCommand: '', transport: 'auto', password: '', elevation: '', elevationPassword: '' };
 
 /** A message per invalid field. */
 export type FormErrors = Partial<Record<FieldName, string>>;
@@ -50,6 +52,7 @@ export function validate(values: HostFormValues): FormErrors {
   else if (/\s/.test(values.name.trim())) errors.name = `${LABELS.name} must not contain spaces`;
   if (!values.address.trim()) errors.address = `${LABELS.address} is required`;
   const port = values.port.trim();
+  if (values.jump.trim() && values.proxyCommand.trim()) errors.proxyCommand = `${LABELS.proxyCommand}: a host is reached through a jump host or a ProxyCommand, not both`;
   if (port && !/^\d+$/.test(port)) errors.port = `${LABELS.port} must be a whole number from 1 to 65535`;
   else if (port && (Number(port) < 1 || Number(port) > 65535)) errors.port = `${LABELS.port} must be from 1 to 65535`;
   return errors;
@@ -72,6 +75,9 @@ export function toInput(values: HostFormValues): NewHostInput {
   if (group) input.group = group;
   const jump = opt(values.jump);
   if (jump) input.jump = jump;
+  const proxyCommand = opt(values.proxyCommand);
+  if (proxyCommand) input.proxyCommand = proxyCommand;
+  if (values.transport && values.transport !== 'auto') input.transport = values.transport as NonNullable<NewHostInput['transport']>;
   // A password is taken as typed: leading or trailing spaces may be part of it.
   if (values.password) input.password = values.password;
   if (values.passphrase) input.passphrase = values.passphrase;
@@ -92,6 +98,8 @@ export function fromHost(h: Host): HostFormValues {
     tags: h.tags.join(', '),
     group: h.group ?? '',
     jump: h.jump ?? '',
+    proxyCommand: h.proxyCommand ?? '',
+    transport: h.transport,
     password: '',
     elevation: h.elevation ?? '',
     elevationPassword: '',
@@ -122,6 +130,8 @@ export function toChange(h: Host, values: HostFormValues, useAgent: boolean, sec
   if (opt(values.identityFile) !== h.identityFile) change.identityFile = opt(values.identityFile);
   if (opt(values.group) !== h.group) change.group = opt(values.group);
   if (opt(values.jump) !== h.jump) change.jump = opt(values.jump);
+  if (opt(values.proxyCommand) !== h.proxyCommand) change.proxyCommand = opt(values.proxyCommand);
+  if ((values.transport || 'auto') !== h.transport) change.transport = (values.transport || 'auto') as Host['transport'];
   const tags = parseTags(values.tags);
   if (tags.join(',') !== h.tags.join(',')) change.tags = tags;
   if (useAgent !== h.useAgent) change.useAgent = useAgent;

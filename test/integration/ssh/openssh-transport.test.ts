@@ -118,3 +118,16 @@ test('a plain host set to --transport openssh runs in both modes through your ow
   const b = await runJson(['--host', 'plain', '--command', 'true']);
   assert.equal(b.transport, 'builtin');
 });
+
+test("the built-in transport honours the settings carried from ssh_config: the host's own known_hosts file, IdentitiesOnly", async () => {
+  // The fleet's ssh_config names its own known_hosts (UserKnownHostsFile) and IdentitiesOnly yes.
+  const plain = JSON.parse((await cli(['--json', 'hosts', 'show', 'plain'])).stdout) as { sshOptions: { knownHostsFiles?: string[] } | null; useAgent: boolean };
+  assert.deepEqual(plain.sshOptions?.knownHostsFiles, [join(ws!.fleet.dir, 'known_hosts')]);
+  assert.equal(plain.useAgent, false, 'IdentitiesOnly yes: no agent keys');
+  // With nothing in ~/.ssh/known_hosts and nothing pinned, the carried file is what vouches for the host.
+  writeFileSync(join(ws!.home, '.ssh', 'known_hosts'), '');
+  const r = await runJson(['--host', 'plain', '--mode', 'direct', '--command', 'true']);
+  assert.deepEqual([r.status, r.transport], ['succeeded', 'builtin'], JSON.stringify(r.error));
+  const shown = await cli(['hosts', 'show', 'plain']);
+  assert.match(shown.stdout, /known_hosts +.*known_hosts/);
+});

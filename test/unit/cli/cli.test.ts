@@ -48,7 +48,7 @@ test('hosts add, list, show and rm work and persist in the data dir', async (t) 
   const hosts = JSON.parse(list.stdout);
   assert.equal(hosts.length, 1);
   assert.deepEqual({ ...hosts[0], id: 0, createdAt: 0, updatedAt: 0 }, {
-    id: 0, name: 'web1', address: '127.0.0.1', port: 22, user: 'deploy', identityFile: null, jump: null, proxyCommand: null, sftpUnavailable: null, transport: 'auto', opensshReason: null, sshAlias: null,
+    id: 0, name: 'web1', address: '127.0.0.1', port: 22, user: 'deploy', identityFile: null, jump: null, proxyCommand: null, sftpUnavailable: null, transport: 'auto', opensshReason: null, sshAlias: null, sshOptions: null,
     tags: ['prod', 'web'], group: 'eu/web', hasPassword: false, hasPassphrase: false, useAgent: true, elevation: null, hasElevationPassword: false, createdAt: 0, updatedAt: 0,
     reachability: 'unknown', reachabilityAt: null, os: null, arch: null, runnerVersion: null, lastRunAt: null, lastRunStatus: null, lastRunJobId: null,
   });

@@ -7,7 +7,7 @@ import { eachLimited, filterHosts, platformText, pruneSelection, sortHosts, time
 import type { Host } from '../../../electron/shared/api';
 
 const host = (name: string, address: string, port: number, tags: string[], user: string | null = null): Host => ({
-  id: 0, name, address, port, user, identityFile: null, jump: null, proxyCommand: null, sftpUnavailable: null, transport: 'auto', opensshReason: null, sshAlias: null, tags, group: null, hasPassword: false, hasPassphrase: false, useAgent: true, elevation: null, hasElevationPassword: false, createdAt: 0, updatedAt: 0,
+  id: 0, name, address, port, user, identityFile: null, jump: null, proxyCommand: null, sftpUnavailable: null, transport: 'auto', opensshReason: null, sshAlias: null, sshOptions: null, tags, group: null, hasPassword: false, hasPassphrase: false, useAgent: true, elevation: null, hasElevationPassword: false, createdAt: 0, updatedAt: 0,
   reachability: 'unknown', reachabilityAt: null, os: null, arch: null, runnerVersion: null, lastRunAt: null, lastRunStatus: null, lastRunJobId: null,
 });
 
@@ -96,4 +96,16 @@ test('selection pruning, relative times and bounded parallelism', async () => {
   });
   assert.equal(peak, 3);
   assert.deepEqual(seen.sort(), [1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('the host form carries ProxyCommand and the SSH client: only what changed, never both a jump host and a ProxyCommand', () => {
+  assert.match(validate({ ...EMPTY_FORM, name: 'a', address: 'x', jump: 'bastion', proxyCommand: 'nc %h %p' }).proxyCommand ?? '', /not both/);
+  const input = toInput({ ...EMPTY_FORM, name: 'a', address: 'x', proxyCommand: ' nc -X 5 -x proxy:1080 %h %p ', transport: 'openssh' });
+  assert.deepEqual([input.proxyCommand, input.transport], ['nc -X 5 -x proxy:1080 %h %p', 'openssh']);
+  assert.equal(toInput({ ...EMPTY_FORM, name: 'a', address: 'x' }).transport, undefined, 'auto is the default: not sent');
+  const h = host('web1', '10.0.0.1', 22, []);
+  const values = fromHost({ ...h, proxyCommand: 'nc %h %p' });
+  assert.deepEqual([values.proxyCommand, values.transport], ['nc %h %p', 'auto']);
+  const change = toChange({ ...h, proxyCommand: 'nc %h %p' }, { ...values, proxyCommand: '', transport: 'builtin' }, h.useAgent, { clearPassword: false, clearPassphrase: false });
+  assert.deepEqual(change, { name: 'web1', proxyCommand: null, transport: 'builtin' });
 });

@@ -1,8 +1,9 @@
 // The import against the reference: OpenSSH's own resolver. Seeded, generated ssh_configs (Host
 // patterns with *, ? and ! negation, several aliases per line, repeated keywords where the first
 // value wins, keyword case and `=`, Match blocks on host, originalhost, user, localuser, all and
-// final, negated and with pattern lists), and for every concrete alias the import's HostName, User
-// and Port are compared with `ssh -G -F FILE ALIAS` (which resolves without connecting). The
+// final, negated and with pattern lists, and the carried UserKnownHostsFile, HostKeyAlias,
+// IdentityAgent, ConnectTimeout and ServerAliveInterval), and for every concrete alias the import's
+// HostName, User, Port and those settings are compared with `ssh -G -F FILE ALIAS` (which resolves without connecting). The
 // agreement figure is printed; every alias must agree.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,6 +24,11 @@ const setting = fc.oneof(
   fc.tuple(fc.constantFrom('HostName', 'hostname', 'HOSTNAME'), fc.constantFrom('10.0.0.1', 'h1.example', 'h2.example', '%h.example', '%%h')).map(([k, v]) => `${k} ${v}`),
   fc.tuple(fc.constantFrom('User', 'user'), fc.constantFrom('alice', 'bob', 'deploy')).map(([k, v]) => `${k} ${v}`),
   fc.tuple(fc.constantFrom('Port', 'port'), fc.constantFrom('22', '2222', '8022')).map(([k, v]) => `${k}=${v}`),
+  // Carried connection settings (compared below as ssh -G prints them).
+  fc.tuple(fc.constantFrom('UserKnownHostsFile', 'userknownhostsfile'), fc.constantFrom('~/kh1', '~/kh1 %d/kh2', 'none', '/etc/kh-%h')).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('HostKeyAlias'), fc.constantFrom('alias1', 'Alias-%h'.replace('%h', 'Two'))).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('IdentityAgent'), fc.constantFrom('none', '~/agent.sock', '/run/agent-%u')).map(([k, v]) => `${k} ${v}`),
+  fc.tuple(fc.constantFrom('ConnectTimeout', 'ServerAliveInterval'), fc.constantFrom('7', '1m', '1m30s', '0')).map(([k, v]) => `${k} ${v}`),
 );
 const block = fc.tuple(fc.array(fc.oneof(fc.constantFrom(...NAMES), fc.constantFrom(...PATTERNS)), { minLength: 1, maxLength: 3 }), fc.array(setting, { minLength: 1, maxLength: 4 })).map(([pats, sets]) => `Host ${pats.join(' ')}\n${sets.map((x) => `  ${x}`).join('\n')}`);
 // Match lines: host (the HostName so far), originalhost, user (the User so far), localuser, all,
@@ -38,7 +44,7 @@ const matchBlock = fc
   .map(([crit, sets]) => `Match ${crit.join(' ')}\n${sets.map((x) => `  ${x}`).join('\n')}`);
 const config = fc.array(fc.oneof({ weight: 3, arbitrary: block }, { weight: 1, arbitrary: matchBlock }), { minLength: 2, maxLength: 7 }).map((bs) => bs.join('\n'));
 
-test('the import resolves every concrete alias as `ssh -G` does (HostName, User, Port)', (t) => {
+test('the import resolves every concrete alias as `ssh -G` does (HostName, User, Port and the carried connection settings)', (t) => {
   if (spawnSync('ssh', ['-V']).status !== 0) assert.fail('the OpenSSH client (ssh) is needed: .ci/run installs openssh-client');
   const dir = mkdtempSync(join(tmpdir(), 'cronium-sshG-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,7 +54,8 @@ test('the import resolves every concrete alias as `ssh -G` does (HostName, User,
   for (const [i, text] of fc.sample(config, { seed: SEED, numRuns: CONFIGS }).entries()) {
     const file = join(dir, `config-${i}`);
     writeFileSync(file, `${text.replace(/LOCAL/g, local)}\n`);
-    const imported = importSshConfig(file, { home: dir, env: { USER: local } });
+    // ssh expands ~ and %d with the account's home directory: the import is given the same.
+    const imported = importSshConfig(file, { home: userInfo().homedir, env: { USER: local } });
     for (const h of imported.hosts) {
       const g = spawnSync('ssh', ['-G', '-F', file, h.name], { encoding: 'utf8' });
       if (g.status !== 0) {
@@ -57,8 +64,19 @@ test('the import resolves every concrete alias as `ssh -G` does (HostName, User,
       }
       const want = Object.fromEntries(g.stdout.split('\n').map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1)]));
       aliases++;
-      const got = { hostname: h.address, user: h.user ?? local, port: String(h.port) };
-      for (const k of ['hostname', 'user', 'port'] as const) {
+      const o = h.sshOptions ?? {};
+      const home = userInfo().homedir;
+      const got = {
+        hostname: h.address,
+        user: h.user ?? local,
+        port: String(h.port),
+        userknownhostsfile: o.knownHostsFiles ? (o.knownHostsFiles.length ? o.knownHostsFiles.join(' ') : 'none') : `${home}/.ssh/known_hosts ${home}/.ssh/known_hosts2`,
+        hostkeyalias: o.hostKeyAlias,
+        identityagent: o.identityAgent,
+        connecttimeout: o.connectTimeoutMs !== undefined ? String(o.connectTimeoutMs / 1000) : 'none',
+        serveraliveinterval: String((o.serverAliveIntervalMs ?? 0) / 1000),
+      };
+      for (const k of ['hostname', 'user', 'port', 'userknownhostsfile', 'hostkeyalias', 'identityagent', 'connecttimeout', 'serveraliveinterval'] as const) {
         if (got[k] !== want[k]) misses.push(`${h.name} in config-${i}: ${k} ${got[k]} != ssh -G ${want[k]}\n${text}`);
       }
     }
