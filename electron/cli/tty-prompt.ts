@@ -4,7 +4,7 @@
  * a terminal there is nobody to ask: the connection fails AUTH_INTERACTIVE_REQUIRED.
  */
 import { CroniumError } from '../shared/errors';
-import type { KbdChallenge, KbdPrompter } from '../core/ssh/types';
+import type { KbdAnswers, KbdChallenge, KbdPrompter } from '../core/ssh/types';
 
 /** The terminal prompter, or undefined when stdin or stderr is not a terminal. */
 export function ttyPrompter(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): KbdPrompter | undefined {
@@ -17,7 +17,7 @@ export function ttyPrompter(input: NodeJS.ReadStream = process.stdin, output: No
   };
 }
 
-async function askAll(challenge: KbdChallenge, signal: AbortSignal, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<string[]> {
+async function askAll(challenge: KbdChallenge, signal: AbortSignal, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<KbdAnswers> {
   signal.throwIfAborted();
   // The server's words are shown as text: control characters could move the cursor or retitle the terminal.
   const text = (s: string) => [...s].filter((c) => c === '\n' || c === '\t' || (c >= ' ' && (c < '\u007f' || c > '\u009f'))).join('');
@@ -25,7 +25,8 @@ async function askAll(challenge: KbdChallenge, signal: AbortSignal, input: NodeJ
   if (challenge.instructions.trim()) output.write(`${text(challenge.instructions).trimEnd()}\n`);
   const answers: string[] = [];
   for (const p of challenge.prompts) answers.push(await readLine(`${text(p.prompt)}`, p.echo, signal, input, output));
-  return answers;
+  // A passphrase typed here serves the rest of this command (one process), never longer.
+  return Object.assign(answers, { remember: challenge.remember === true });
 }
 
 function readLine(prompt: string, echo: boolean, signal: AbortSignal, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<string> {

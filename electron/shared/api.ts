@@ -1022,9 +1022,10 @@ export const methods = {
       id: z.string().min(1).max(64),
       /** One answer per prompt, in order; each one line of at most 1024 bytes. */
       answers: z.array(z.string().refine((a) => utf8Bytes(a) <= 1024 && !/[\0\n\r]/.test(a), { error: 'must be one line of at most 1024 bytes' })).max(16),
+      remember: z.boolean().optional(),
     }),
     z.object({ answered: z.literal(true) }),
-    'Answers a keyboard-interactive question of a host (never stored or logged).',
+    'Answers a keyboard-interactive question of a host (never stored or logged); remember: keep a key passphrase in memory until the app quits.',
   ),
   'auth.cancel': method(z.strictObject({ id: z.string().min(1).max(64) }), z.object({ cancelled: z.literal(true) }), 'Declines to answer: the connection fails AUTH_INTERACTIVE_REQUIRED.'),
   'settings.get': method(NoArgs, Settings, 'The app settings in force.'),
@@ -1052,6 +1053,8 @@ export const AuthPrompt = z.object({
   prompts: z.array(z.object({ prompt: z.string(), echo: z.boolean() })),
   /** When the question is withdrawn unanswered (ms). */
   expiresAt: z.int(),
+  /** A key's passphrase: the answer may be remembered until the app quits (auth.answer remember). */
+  remember: z.boolean().optional(),
 });
 
 /** Every event the app pushes to clients, by name. */

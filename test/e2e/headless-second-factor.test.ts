@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../fleet/fleet';
@@ -24,6 +24,8 @@ let server: Serve | null = null;
 let browser: Browser | null = null;
 let page: Page | null = null;
 let pageProblems: string[] = [];
+const PASSPHRASE = 'correct horse battery';
+const cleanup: string[] = [];
 
 function cronium(...args: string[]): Promise<CliResult> {
   return cliIn(dataDir)(...args);
@@ -44,11 +46,23 @@ before(async () => {
       { name: 'tiny', profile: 'tinyssh' },
       { name: 'bb', profile: 'busybox' },
       { name: 'cert', profile: 'cert' },
+      { name: 'keyhost', profile: 'default' },
     ],
   });
+  // Two names for one host, each with an encrypted copy of the fleet's key and no stored passphrase.
+  const kh = fleet.host('keyhost');
+  const encrypted = join(dataDir, '..', `${dataDir.split('/').pop()}-encrypted_ed25519`);
+  await copyFile(kh.identityFile!, encrypted);
+  await chmod(encrypted, 0o600);
+  execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', PASSPHRASE, '-f', encrypted]);
+  cleanup.push(encrypted);
   // The certificate host comes from its ssh_config (CertificateFile: the OpenSSH transport).
   const imported = await cronium('hosts', 'import', '--ssh-config', join(fleet.dir, 'ssh_config'));
   assert.match(imported.stderr + imported.stdout, /added cert /);
+  for (const name of ['enc1', 'enc2']) {
+    assert.equal((await cronium('hosts', 'add', name, '--address', kh.address, '--user', kh.user, '--identity', encrypted, '--no-agent')).code, 0);
+    assert.equal((await cronium('hosts', 'trust', name, '--fingerprint', kh.hostKeyFingerprint)).code, 0);
+  }
   for (const h of fleet.hosts.filter((x) => x.profile !== 'cert')) {
     await cronium('hosts', 'rm', h.name);
     const added = await cronium('hosts', 'add', h.name, '--address', h.address, '--port', String(h.port), '--user', h.user, '--identity', h.identityFile!, '--no-agent');
@@ -70,6 +84,7 @@ after(async () => {
   await server?.stop();
   await fleet?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  for (const f of cleanup) await rm(f, { force: true });
 });
 
 const p = () => page!;
@@ -139,6 +154,25 @@ test('the one-time code is asked in a dialog: declining fails the run, answering
   assert.ok(!(await pg.content()).includes(code), 'the code is not shown anywhere');
   const log = JSON.parse((await cronium('--json', 'jobs', 'logs', String(answered))).stdout || '{}') as unknown;
   assert.ok(!JSON.stringify(log).includes(code), 'nor stored with the run');
+});
+
+test("an encrypted key's passphrase is asked in a dialog; remembered, a second host with the same key is reached without asking", async () => {
+  const pg = p();
+  const first = await runFromForm(['enc1'], 'echo "key opened"');
+  const dialog = pg.getByRole('alertdialog', { name: 'enc1 asks for an answer' });
+  await dialog.waitFor();
+  const field = dialog.getByLabel(/^Passphrase for .*encrypted_ed25519$/);
+  assert.equal(await field.getAttribute('type'), 'password');
+  await field.fill(PASSPHRASE);
+  await dialog.getByLabel('Remember until Cronium quits (in memory only)').check();
+  await dialog.getByRole('button', { name: 'Answer' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await eventually(async () => assert.equal((await jobStatus(first)).status, 'succeeded'), 30_000);
+  // Another host name means another connection: the key opens with the remembered passphrase.
+  const second = await runFromForm(['enc2'], 'echo "key opened again"');
+  await eventually(async () => assert.equal((await jobStatus(second)).status, 'succeeded'), 30_000);
+  assert.equal(await pg.getByRole('alertdialog').count(), 0, 'not asked again');
+  assert.ok(!(await pg.content()).includes(PASSPHRASE));
 });
 
 test('Dropbear without sftp-server, TinySSH, a BusyBox-only host and a certificate host run a script from the Run form in auto mode', async () => {

@@ -9,7 +9,7 @@ export function createHandlers(core: Services): Handlers {
   return {
     'app.info': (_args, ctx) => ({ ...core.info, door: ctx.door }),
     'auth.pending': () => core.prompts.pending(),
-    'auth.answer': ({ id, answers }) => core.prompts.answer(id, answers),
+    'auth.answer': ({ id, answers, remember }) => core.prompts.answer(id, answers, remember),
     'auth.cancel': ({ id }) => core.prompts.cancel(id),
     'hosts.list': (args) => core.hosts.list(args),
     'hosts.get': ({ name }) => core.hosts.get(name),

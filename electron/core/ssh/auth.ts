@@ -22,6 +22,8 @@ export interface LoadedIdentity {
   key?: ParsedKey;
   /** Why the key cannot be used (missing, encrypted without passphrase, bad passphrase, bad format). */
   problem?: string;
+  /** The key is encrypted and no passphrase was given: a person may be asked for it. */
+  needsPassphrase?: boolean;
 }
 
 /** What one handshake can authenticate with. */
@@ -102,7 +104,7 @@ export async function parseIdentity(path: string, data: Buffer, passphrase: stri
   if (!first || first instanceof Error) {
     const message = first instanceof Error ? first.message : 'no key found';
     if (/no passphrase given/i.test(message)) {
-      return { path, problem: `identity file ${path} is encrypted and no passphrase is stored (add the host with --passphrase-stdin)` };
+      return { path, problem: `identity file ${path} is encrypted and no passphrase is stored (add the host with --passphrase-stdin)`, needsPassphrase: true };
     }
     if (/passphrase/i.test(message)) return { path, problem: `the stored passphrase does not decrypt identity file ${path}` };
     return { path, problem: `identity file ${path} is not a private key ssh2 can read (${message})` };

@@ -9,14 +9,14 @@ import type { z } from 'zod';
 import type { AuthPrompt } from '../../shared/api';
 import { CroniumError } from '../../shared/errors';
 import type { EventBus } from '../events/event-bus';
-import type { KbdChallenge, KbdPrompter } from './types';
+import type { KbdAnswers, KbdChallenge, KbdPrompter } from './types';
 
 /** How long a question waits for a person. */
 export const PROMPT_WAIT_MS = 120_000;
 
 interface Pending {
   prompt: z.output<typeof AuthPrompt>;
-  resolve: (answers: string[]) => void;
+  resolve: (answers: KbdAnswers) => void;
   reject: (e: unknown) => void;
   settle: (outcome: 'answered' | 'cancelled' | 'withdrawn' | 'expired') => void;
 }
@@ -32,10 +32,10 @@ export class PromptBroker {
 
   /** The prompter the SSH pool is given. */
   readonly ask: KbdPrompter = (challenge: KbdChallenge, signal: AbortSignal) =>
-    new Promise<string[]>((resolve, reject) => {
+    new Promise<KbdAnswers>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const id = randomUUID();
-      const prompt = { id, host: challenge.host, name: challenge.name, instructions: challenge.instructions, prompts: challenge.prompts, expiresAt: Date.now() + this.waitMs };
+      const prompt = { id, host: challenge.host, name: challenge.name, instructions: challenge.instructions, prompts: challenge.prompts, expiresAt: Date.now() + this.waitMs, ...(challenge.remember ? { remember: true } : {}) };
       const timer = setTimeout(() => {
         entry.settle('expired');
         reject(new CroniumError('AUTH_INTERACTIVE_REQUIRED', `nobody answered ${challenge.host}'s question within ${Math.round(this.waitMs / 1000)} s`));
@@ -66,13 +66,13 @@ export class PromptBroker {
   }
 
   /** Answers a question: one answer per prompt. */
-  answer(id: string, answers: string[]): { answered: true } {
+  answer(id: string, answers: string[], remember = false): { answered: true } {
     const p = this.#get(id);
     if (answers.length !== p.prompt.prompts.length) {
       throw new CroniumError('INVALID_INPUT', `the question has ${p.prompt.prompts.length} prompt(s), got ${answers.length} answer(s)`, 'give one answer per prompt, in order', { field: 'answers' });
     }
     p.settle('answered');
-    p.resolve(answers);
+    p.resolve(Object.assign([...answers], { remember: remember && p.prompt.remember === true }));
     return { answered: true };
   }
 

@@ -29,7 +29,7 @@ import { Duplex, type Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats as Ssh2Stats, TcpConnectionDetails } from 'ssh2';
 import { CroniumError } from '../../shared/errors';
-import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials } from './auth';
+import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials, type LoadedIdentity } from './auth';
 import { describeKeyBlob, hostKeyAlgorithmsFor, type PublicKeyFacts } from './fingerprint';
 import { loadSsh2 } from './ssh2-module';
 import type { HostKeyQuery, HostKeyStore, HostKeyVerdict } from './host-key-store';
@@ -96,6 +96,9 @@ export interface Ssh2PoolOptions {
   /** Asks a person keyboard-interactive questions (a one-time code); without it such servers fail AUTH_INTERACTIVE_REQUIRED. */
   prompter?: KbdPrompter;
 }
+
+/** How long a passphrase question waits for its answer (the prompt broker has its own limit too). */
+const PROMPT_LIMIT_MS = 5 * 60_000;
 
 const DEFAULTS = {
   connectTimeoutMs: 10_000,
@@ -237,6 +240,9 @@ type Handshake =
 export class Ssh2Pool implements SshPool {
   private readonly entries = new Map<string, Entry>();
   private readonly identities = new IdentityLoader();
+  /** Passphrases typed for encrypted keys that the person chose to have remembered: in memory only, until the app quits. */
+  private readonly sessionPassphrases = new Map<string, string>();
+  private readonly askingPassphrase = new Map<string, Promise<string | undefined>>();
   private readonly opts: Resolved;
   private closed = false;
 
@@ -355,7 +361,7 @@ export class Ssh2Pool implements SshPool {
   /** Credentials for one handshake; secrets are opened only now, and only what is needed. */
   private async credentials(target: SshTarget): Promise<AuthCredentials> {
     const creds: AuthCredentials = { username: target.user ?? localUser() };
-    if (target.identityFile) creds.identity = await this.identities.load(target.identityFile, target.passphrase?.());
+    if (target.identityFile) creds.identity = await this.identity(target, target.identityFile);
     // The host's IdentityAgent (a socket, or none) over the app's agent.
     const agent = target.options?.identityAgent === 'none' ? undefined : (target.options?.identityAgent ?? this.opts.agentSocket);
     if (target.useAgent && agent) creds.agent = agent;
@@ -368,6 +374,34 @@ export class Ssh2Pool implements SshPool {
       creds.stopAsking = () => asked.abort(new Error('the connection attempt ended'));
     }
     return creds;
+  }
+
+  /**
+   * The host's key, decrypted: with the stored passphrase, or one typed this session, or (an
+   * encrypted key with neither, and a person to ask) the passphrase asked once, however many
+   * hosts share the key, and kept in memory until the app quits when they chose so.
+   */
+  private async identity(target: SshTarget, path: string): Promise<LoadedIdentity> {
+    const stored = target.passphrase?.() ?? this.sessionPassphrases.get(path);
+    const loaded = await this.identities.load(path, stored);
+    const prompter = this.opts.prompter;
+    if (!loaded.needsPassphrase || stored !== undefined || !prompter || target.unattended) return loaded;
+    let asking = this.askingPassphrase.get(path);
+    if (!asking) {
+      asking = prompter({ host: target.name, name: 'Key passphrase', instructions: `The identity file ${path} is encrypted.`, prompts: [{ prompt: `Passphrase for ${path}:`, echo: false }], remember: true }, AbortSignal.timeout(PROMPT_LIMIT_MS))
+        .then(async (answers) => {
+          const pass = answers[0];
+          if (pass === undefined) return undefined;
+          const again = await this.identities.load(path, pass);
+          if (again.key && answers.remember) this.sessionPassphrases.set(path, pass);
+          return again.key ? pass : undefined;
+        })
+        .catch(() => undefined)
+        .finally(() => this.askingPassphrase.delete(path));
+      this.askingPassphrase.set(path, asking);
+    }
+    const pass = await asking;
+    return pass === undefined ? loaded : this.identities.load(path, pass);
   }
 
   /** A byte stream to the target's sshd: a TCP socket, or a tunnel through the last jump host. */

@@ -76,13 +76,18 @@ export interface KbdChallenge {
   instructions: string;
   /** Each prompt, and whether the answer may be shown as it is typed. */
   prompts: { prompt: string; echo: boolean }[];
+  /** A key's passphrase: the person may choose to have it remembered until the app quits (answers carry `remember`). */
+  remember?: boolean;
 }
+
+/** Answers to a challenge; `remember` when the person chose to have them kept for the session. */
+export type KbdAnswers = string[] & { remember?: boolean };
 
 /**
  * Asks a person a keyboard-interactive round: resolves with one answer per prompt; rejects
  * (AUTH_INTERACTIVE_REQUIRED when nobody can or did answer, or the signal's reason).
  */
-export type KbdPrompter = (challenge: KbdChallenge, signal: AbortSignal) => Promise<string[]>;
+export type KbdPrompter = (challenge: KbdChallenge, signal: AbortSignal) => Promise<KbdAnswers>;
 
 /** What an exec produced when collected whole. */
 export interface ExecResult {

@@ -43,6 +43,7 @@ function PromptForm({ prompt, onDone }: { prompt: Prompt; onDone: () => void }) 
   const api = useApi();
   const [answers, setAnswers] = useState<string[]>(() => prompt.prompts.map(() => ''));
   const [busy, setBusy] = useState(false);
+  const [remember, setRemember] = useState(false);
   const [error, setError] = useState<ErrorInfo | null>(null);
 
   const act = async (fn: () => Promise<unknown>) => {
@@ -58,7 +59,7 @@ function PromptForm({ prompt, onDone }: { prompt: Prompt; onDone: () => void }) 
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    void act(() => api.auth.answer({ id: prompt.id, answers }));
+    void act(() => api.auth.answer({ id: prompt.id, answers, ...(prompt.remember ? { remember } : {}) }));
   };
   const decline = () => void act(() => api.auth.cancel({ id: prompt.id }));
   const until = new Date(prompt.expiresAt).toLocaleTimeString();
@@ -81,7 +82,14 @@ function PromptForm({ prompt, onDone }: { prompt: Prompt; onDone: () => void }) 
             onChange={(e) => setAnswers((a) => a.map((v, j) => (j === i ? e.target.value : v)))}
           />
         ))}
-        <p className="muted">The connection waits until {until}. The answer goes to the host and is not stored.</p>
+        {prompt.remember && (
+          <div className="field field-check">
+            <label>
+              <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> Remember until Cronium quits (in memory only)
+            </label>
+          </div>
+        )}
+        <p className="muted">The connection waits until {until}. {prompt.remember ? 'The passphrase opens the key on this computer and is not stored.' : 'The answer goes to the host and is not stored.'}</p>
         {error && <ErrorNotice error={error} />}
         <div className="form-actions">
           <button type="button" className="btn" onClick={decline} disabled={busy}>

@@ -5,6 +5,8 @@
 // a wrong code is AUTH_FAILED. Codes come from oathtool, an independent TOTP implementation.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cronium, ROOT } from '../../helpers/cli';
 import { startWorkspace, type Workspace } from '../../helpers/workspace';
@@ -13,13 +15,26 @@ const SUBNET = 117;
 let ws: Workspace | undefined;
 
 before(async () => {
-  ws = await startWorkspace('second-factor', { subnet: SUBNET, hosts: [{ name: 'otp', profile: 'otp' }] });
+  ws = await startWorkspace('second-factor', { subnet: SUBNET, hosts: [{ name: 'otp', profile: 'otp' }, { name: 'plain', profile: 'default' }] });
   const h = ws.fleet.host('otp');
   const add = await cli(['hosts', 'add', 'otp', '--address', h.address, '--user', h.user, '--identity', h.identityFile!, '--no-agent']);
   assert.equal(add.code, 0, add.stderr);
   const trust = await cli(['hosts', 'trust', 'otp', '--fingerprint', h.hostKeyFingerprint]);
   assert.equal(trust.code, 0, trust.stderr);
+  // Two names for the plain host, both with an encrypted copy of the fleet's key and no stored passphrase.
+  const p = ws.fleet.host('plain');
+  encrypted = join(ws.scratch, 'encrypted_ed25519');
+  copyFileSync(p.identityFile!, encrypted);
+  chmodSync(encrypted, 0o600);
+  execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', PASSPHRASE, '-f', encrypted]);
+  for (const name of ['enc1', 'enc2']) {
+    assert.equal((await cli(['hosts', 'add', name, '--address', p.address, '--user', p.user, '--identity', encrypted, '--no-agent'])).code, 0);
+    assert.equal((await cli(['hosts', 'trust', name, '--fingerprint', p.hostKeyFingerprint])).code, 0);
+  }
 });
+
+const PASSPHRASE = "a pass'phrase";
+let encrypted = '';
 after(async () => {
   await ws?.stop();
 });
@@ -73,4 +88,16 @@ test('a wrong code is AUTH_FAILED, with keyboard-interactive among the methods t
   assert.equal(r.code, 255, r.screen);
   assert.match(r.screen, /AUTH_FAILED/);
   assert.match(r.screen, /keyboard-interactive \(answered by you\)/);
+});
+
+test("an encrypted key's passphrase is asked once on the terminal for every host that uses the key; without a terminal the key is skipped, saying why", async () => {
+  const none = await cli(['run', '--host', 'enc1', '--command', 'true']);
+  assert.equal(none.code, 255);
+  assert.match(none.stderr, /AUTH_FAILED/);
+  assert.match(none.stderr, /is encrypted and no passphrase is stored/);
+  const r = await onTerminal(['run', '--host', 'enc1', '--host', 'enc2', '--command', 'echo "key opened on $(hostname)"'], /Passphrase for .*encrypted_ed25519: /, () => PASSPHRASE);
+  assert.equal(r.code, 0, r.screen);
+  assert.equal((r.screen.match(/Passphrase for /g) ?? []).length, 1, 'asked once for both hosts');
+  assert.ok(!r.screen.includes(PASSPHRASE), 'not echoed');
+  assert.equal((r.screen.match(/key opened on /g) ?? []).length, 2);
 });
