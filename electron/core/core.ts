@@ -40,6 +40,7 @@ import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
 import { resealLegacy } from './secrets/reseal';
 import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
+import { HostCaStore } from './ssh/host-cas';
 import { OpenSshPool, TransportRouter } from './ssh/openssh-transport';
 import { PromptBroker } from './ssh/prompt-broker';
 import { Ssh2Pool, type Ssh2PoolOptions } from './ssh/ssh2-pool';
@@ -72,6 +73,8 @@ export interface Services {
   events: EventBus;
   /** Hosts' keyboard-interactive questions, asked of the app's clients (the desktop and headless doors). */
   prompts: PromptBroker;
+  /** Host certificate authorities trusted in Cronium (the OpenSSH transport). */
+  hostCas: HostCaStore;
   secrets: SecretBox;
   audit: AuditLog;
   hosts: HostService;
@@ -142,12 +145,14 @@ export function openCore(options: CoreOptions): Core {
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
     const builtin = new Ssh2Pool(hostKeys, poolOptions);
     // Hosts set (or found by import) to need it go through your own ssh, one ControlMaster each.
-    const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: (name) => hostKeys.pinned(name).map((k) => k.publicKey) });
+    const hostCas = new HostCaStore(store.db, audit);
+    const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: (name) => hostKeys.pinned(name).map((k) => k.publicKey), cas: () => hostCas.lines() });
     const ssh = new TransportRouter(builtin, openssh);
     // The app's clients answer hosts' questions (a dialog); the CLI sets a terminal prompt of its own.
     const prompts = new PromptBroker(events);
     if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);
     const hosts = new HostService(store.db, secrets, events, audit);
+    hosts.caCovers = (address, port) => hostCas.covers(address, port);
     const blobs = new BlobStore(join(dataDir, 'blobs'));
     const health = new ScheduleHealth(store.sqlite, events);
     // Files of push jobs that retention removed go with them.
@@ -190,6 +195,7 @@ export function openCore(options: CoreOptions): Core {
       store,
       events,
       prompts,
+      hostCas,
       secrets,
       audit,
       hosts,

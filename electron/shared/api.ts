@@ -1016,6 +1016,13 @@ export const methods = {
   ),
   'vars.remove': method(z.strictObject({ key: VarKey, host: HostName.optional() }), z.object({ removed: z.literal(true) }), 'Removes a global variable, or a per-host one.'),
   'jobs.tree': method(z.strictObject({ id: z.int().min(1) }), JobTreeNode, 'The chain a job belongs to, from its root: each job with the follow-up jobs its runs fired.'),
+  'hostCas.list': method(NoArgs, z.array(z.lazy(() => HostCaView)), 'Host certificate authorities trusted in Cronium (for hosts reached through your own ssh).'),
+  'hostCas.add': method(
+    z.strictObject({ patterns: z.string().min(1).max(1000), publicKey: z.string().min(1).max(16_384) }),
+    z.lazy(() => HostCaView),
+    'Trusts a host CA for hosts matching known_hosts patterns: their host certificates signed by it are accepted (through your own ssh).',
+  ),
+  'hostCas.remove': method(z.strictObject({ id: z.int().min(1) }), z.object({ removed: z.literal(true) }), 'Stops trusting a host CA.'),
   'auth.pending': method(NoArgs, z.array(z.lazy(() => AuthPrompt)), 'Keyboard-interactive questions hosts are asking now (a one-time code), for a client that opened after they were asked.'),
   'auth.answer': method(
     z.strictObject({
@@ -1041,6 +1048,9 @@ export const methods = {
     'Changes the given settings (logsRetention is replaced, the other groups merged field by field); returns them all.',
   ),
 } as const;
+
+/** A host certificate authority trusted in Cronium. */
+export const HostCaView = z.object({ id: z.int(), patterns: z.string(), algorithm: z.string(), fingerprint: z.string(), comment: z.string().nullable(), createdAt: z.int() });
 
 /** A host's keyboard-interactive question (a second factor) waiting for a person's answer. */
 export const AuthPrompt = z.object({

@@ -1,5 +1,6 @@
 /** `cronium hosts …`: the inventory. */
 import { type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { Host } from '../../shared/api';
 import { CroniumError } from '../../shared/errors';
 import type { CliContext } from '../context';
@@ -225,6 +226,44 @@ export function registerHosts(program: Command, ctx: CliContext): void {
       for (const p of r.problems) say(`! ${short(p.file)}:${p.line}: ${p.message}`);
       const counts = [`${r.added.length} ${r.dryRun ? 'to add' : 'added'}`, `${r.skipped.length} skipped`, `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`];
       say(`${short(r.path)}: ${counts.join(', ')}${r.dryRun ? ' (dry run: nothing was changed)' : ''}`);
+    });
+
+  // Host certificate authorities trusted in Cronium.
+  const ca = hosts.command('ca').description('host certificate authorities trusted in Cronium (hosts they sign for go through your own ssh)');
+  ca.command('list')
+    .description('list the trusted host CAs')
+    .action(async () => {
+      const list = await ctx.call('hostCas.list', {});
+      if (ctx.json) return printJson(list);
+      if (list.length === 0) return say('no host CA is trusted in Cronium (your known_hosts @cert-authority lines still count)');
+      process.stdout.write(`${table(['ID', 'HOSTS', 'KEY', 'COMMENT'], list.map((c) => [String(c.id), c.patterns, `${c.algorithm} ${c.fingerprint}`, c.comment ?? '-']))}\n`);
+    });
+  ca.command('add')
+    .description("trust a host CA for hosts matching known_hosts patterns: their host certificates signed by it are accepted")
+    .argument('<pubkey-file>', "the CA's public key file (e.g. host_ca.pub)")
+    .requiredOption('--hosts <patterns>', 'comma-separated known_hosts host patterns the CA signs for, e.g. *.prod.example,10.1.*')
+    .action(async (file: string, o: { hosts: string }) => {
+      let line: string;
+      try {
+        line = readFileSync(file, 'utf8').split('\n').find((l) => l.trim() && !l.startsWith('#')) ?? '';
+      } catch (e) {
+        throw new CroniumError('INVALID_INPUT', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, "give the CA's public key file");
+      }
+      const added = await ctx.call('hostCas.add', { patterns: o.hosts, publicKey: line }).catch((e: unknown) => {
+        if (e instanceof CroniumError && e.code === 'INVALID_INPUT') throw new CroniumError('INVALID_INPUT', e.message.replace(/^invalid patterns:/, 'invalid --hosts:').replace(/^invalid publicKey:/, `invalid ${file}:`), e.hint, e.details);
+        throw e;
+      });
+      if (ctx.json) return printJson(added);
+      say(`trusting host CA ${added.algorithm} ${added.fingerprint} (id ${added.id}) for ${added.patterns}`);
+    });
+  ca.command('rm')
+    .description('stop trusting a host CA')
+    .argument('<id>', 'its id (cronium hosts ca list)')
+    .action(async (id: string) => {
+      if (!/^\d+$/.test(id)) throw new CroniumError('INVALID_INPUT', `invalid id: "${id}" is not a number`, 'see: cronium hosts ca list');
+      const r = await ctx.call('hostCas.remove', { id: Number(id) });
+      if (ctx.json) return printJson(r);
+      say(`no longer trusting host CA ${id}`);
     });
 
   hosts

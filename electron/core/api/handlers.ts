@@ -8,6 +8,9 @@ import type { Handlers } from './dispatcher';
 export function createHandlers(core: Services): Handlers {
   return {
     'app.info': (_args, ctx) => ({ ...core.info, door: ctx.door }),
+    'hostCas.list': () => core.hostCas.list(),
+    'hostCas.add': ({ patterns, publicKey }) => core.hostCas.add(patterns, publicKey),
+    'hostCas.remove': ({ id }) => core.hostCas.remove(id),
     'auth.pending': () => core.prompts.pending(),
     'auth.answer': ({ id, answers, remember }) => core.prompts.answer(id, answers, remember),
     'auth.cancel': ({ id }) => core.prompts.cancel(id),

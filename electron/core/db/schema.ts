@@ -93,6 +93,22 @@ export const hostKeys = sqliteTable(
   (t) => [uniqueIndex('host_keys_host_alg_unique').on(t.hostId, t.algorithm)],
 );
 
+/**
+ * Host certificate authorities trusted in Cronium's own store, as `@cert-authority PATTERNS KEY`
+ * lines of a known_hosts file: hosts whose names match are trusted by a certificate that CA
+ * signed (the OpenSSH transport, which auto picks for them).
+ */
+export const hostCas = sqliteTable('host_cas', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  /** known_hosts host patterns, comma-separated (`*.prod.example,10.1.*`, `!` negates). */
+  patterns: text('patterns').notNull(),
+  /** 'ssh-ed25519 AAAA…' */
+  publicKey: text('public_key').notNull(),
+  fingerprint: text('fingerprint').notNull(),
+  comment: text('comment'),
+  createdAt: integer('created_at').notNull(),
+});
+
 /** Saved scripts. */
 export const scripts = sqliteTable(
   'scripts',

@@ -320,6 +320,9 @@ export class HostService {
    * recursively (NOT_FOUND for an unknown host, INVALID_INPUT for a loop). Secrets are
    * opened only when a handshake asks for them.
    */
+  /** Whether a host CA trusted in Cronium names a host (then auto reaches it through your own ssh). */
+  caCovers?: (address: string, port: number) => boolean;
+
   sshTarget(name: string): SshTarget {
     return resolveTarget(
       name,
@@ -332,7 +335,7 @@ export class HostService {
     const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
     if (!row) return undefined;
     const jump = row.jumpHostId === null ? null : (this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)).get()?.name ?? null);
-    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason, sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile, sshOptions: row.sshOptions };
+    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason ?? (this.caCovers?.(row.sshOptions?.hostKeyAlias ?? row.address, row.port) ? 'a host certificate authority trusted in Cronium' : null), sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile, sshOptions: row.sshOptions };
   }
 
   private toHosts(rows: (typeof hosts.$inferSelect)[]): Host[] {

@@ -35,6 +35,8 @@ export interface OpenSshOptions {
   dir: string;
   /** Keys pinned in Cronium for a host, as known_hosts key text ('ssh-ed25519 AAAA…'). */
   pinned: (name: string) => string[];
+  /** `@cert-authority PATTERNS KEY` lines of the host CAs trusted in Cronium. */
+  cas?: () => string[];
   /** The ssh binary (default: `ssh` on PATH). */
   sshPath?: string;
   /** Limit for the master to connect and authenticate. Default 25 s. */
@@ -166,7 +168,7 @@ export class OpenSshConnection implements SshConnection {
     const knownHosts = join(opts.dir, `${key}.known_hosts`);
     const pinned = opts.pinned(target.name);
     const hostPattern = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
-    writeFileSync(knownHosts, pinned.map((k) => `${hostPattern} ${k}\n`).join(''), { mode: 0o600 });
+    writeFileSync(knownHosts, [...pinned.map((k) => `${hostPattern} ${k}`), ...(opts.cas?.() ?? [])].map((l) => `${l}\n`).join(''), { mode: 0o600 });
     rmSync(control, { force: true });
     // The host's own known_hosts files as its config names them (with @cert-authority lines), after ours.
     const resolved = await resolvedConfig(ssh, target);

@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostName, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import SSHConfig, { type Directive, type Line, LineType } from 'ssh-config';
+import { entryMatches, knownHostsName, parseKnownHosts } from './known-hosts';
 import { Address, HostName, type MethodResult, UserName } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { HostService, NewHost } from '../hosts/host-service';
@@ -520,6 +521,9 @@ class Importer {
       // A key with its certificate beside it (KEY-cert.pub) is offered as a certificate by ssh too.
       const reasons = OPENSSH_ONLY.filter((k) => settings.get(k.key)?.some((v) => !v.invalid && k.applies(v.value))).map((k) => k.why);
       if (this.execDecides.has(original)) reasons.push('a Match exec line that may apply (ssh runs it)');
+      // A host certificate vouched for by a CA line: only ssh checks host certificates.
+      const ca = this.certAuthorityFor(carried.options?.knownHostsFiles ?? [join(this.options.home, '.ssh', 'known_hosts')], carried.options?.hostKeyAlias ?? address, port);
+      if (ca) reasons.push(`a host certificate authority for it in ${ca} (@cert-authority)`);
       if (identityFile && existsSync(`${identityFile}-cert.pub`)) reasons.push(`a certificate beside its key (${identityFile}-cert.pub)`);
       host.sshAlias = original;
       if (reasons.length) host.opensshReason = reasons.join('; ');
@@ -552,6 +556,22 @@ class Importer {
       return hop ? { hops: [hop], source: first } : { hops: [], source: first, proxyCommand: first.value };
     }
     return { hops: first.value.split(',').map((h) => parseHop(h)!), source: first };
+  }
+
+  /** The known_hosts file:line of an @cert-authority line that names the host, if any. */
+  private certAuthorityFor(files: string[], name: string, port: number): string | undefined {
+    for (const file of files) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      const lookup = knownHostsName(name, port);
+      const hit = parseKnownHosts(text, file).entries.find((e) => e.marker === 'cert-authority' && entryMatches(e, lookup));
+      if (hit) return `${file}:${hit.line}`;
+    }
+    return undefined;
   }
 
   /** The connection settings carried over (first value of each, tokens and ~ expanded as ssh does). */

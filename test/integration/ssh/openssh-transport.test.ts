@@ -44,6 +44,7 @@ test('an imported certificate host is reached through your own ssh in auto mode,
   const cert = JSON.parse((await cli(['--json', 'hosts', 'show', 'cert'])).stdout) as { transport: string; opensshReason: string | null; sshAlias: string | null };
   assert.deepEqual([cert.transport, cert.sshAlias], ['auto', 'cert']);
   assert.match(cert.opensshReason ?? '', /CertificateFile/);
+  assert.match(cert.opensshReason ?? '', /a host certificate authority for it in .*known_hosts:\d+ \(@cert-authority\)/);
   const plain = JSON.parse((await cli(['--json', 'hosts', 'show', 'plain'])).stdout) as { opensshReason: string | null };
   assert.equal(plain.opensshReason, null, 'a host without certificates stays on the built-in transport');
 
@@ -105,6 +106,32 @@ test('a revoked host key and an expired user certificate are refused as ssh refu
     copyFileSync(saved, certFile);
   }
   assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
+});
+
+test("a host CA trusted in Cronium's own store vouches for the host when no known_hosts line does; removed, it no longer does", async () => {
+  const known = join(ws!.fleet.dir, 'known_hosts');
+  const before = readFileSync(known, 'utf8');
+  writeFileSync(known, before.split('\n').filter((l) => !l.startsWith('@cert-authority')).join('\n'));
+  try {
+    const bare = await runJson(['--host', 'cert', '--command', 'true']);
+    assert.equal(bare.status, 'failed');
+    assert.equal(bare.error?.code, 'HOST_KEY_UNKNOWN');
+    const bad = await cli(['hosts', 'ca', 'add', join(ws!.fleet.dir, 'hosts', 'cert', 'host_ca.pub'), '--hosts', 'a b']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid --hosts/);
+    const added = await cli(['--json', 'hosts', 'ca', 'add', join(ws!.fleet.dir, 'hosts', 'cert', 'host_ca.pub'), '--hosts', `127.${SUBNET}.*`]);
+    assert.equal(added.code, 0, added.stderr);
+    const ca = JSON.parse(added.stdout) as { id: number; fingerprint: string };
+    assert.match(ca.fingerprint, /^SHA256:/);
+    const listed = JSON.parse((await cli(['--json', 'hosts', 'ca', 'list'])).stdout) as { id: number }[];
+    assert.deepEqual(listed.map((c) => c.id), [ca.id]);
+    const r = await runJson(['--host', 'cert', '--command', 'true']);
+    assert.deepEqual([r.status, r.transport], ['succeeded', 'openssh'], JSON.stringify(r.error));
+    assert.equal((await cli(['hosts', 'ca', 'rm', String(ca.id)])).code, 0);
+    assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).error?.code, 'HOST_KEY_UNKNOWN');
+  } finally {
+    writeFileSync(known, before);
+  }
 });
 
 test('a plain host set to --transport openssh runs in both modes through your own ssh', async () => {
