@@ -844,8 +844,10 @@ export const methods = {
         path: z.string().min(1).max(4096).optional(),
         dryRun: z.boolean().default(false),
         tag: z.array(Tag).max(64).default([]),
+        /** Run the config's `Match exec` commands (each with a 5 s limit), as ssh would; default: not run. */
+        matchExec: z.boolean().default(false),
       })
-      .default({ dryRun: false, tag: [] }),
+      .default({ dryRun: false, tag: [], matchExec: false }),
     HostImportResult,
     'Adds the hosts of an OpenSSH client config (default ~/.ssh/config); existing names are skipped, bad lines reported.',
   ),

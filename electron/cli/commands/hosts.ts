@@ -201,9 +201,10 @@ export function registerHosts(program: Command, ctx: CliContext): void {
     .option('--ssh-config <file>', 'config file (default: ~/.ssh/config)')
     .option('--dry-run', 'show what would be added; change nothing')
     .option('--tag <tag>', 'tag every imported host (repeatable)', collect, [])
-    .action(async (o: { sshConfig?: string; dryRun?: boolean; tag: string[] }) => {
+    .option('--match-exec', "run the config's Match exec commands (5 s each) as ssh would; without it they are not run")
+    .action(async (o: { sshConfig?: string; dryRun?: boolean; tag: string[]; matchExec?: boolean }) => {
       // The core resolves ~ and relative paths (against this process's working directory).
-      const r = await ctx.call('hosts.import', { path: o.sshConfig, dryRun: o.dryRun === true, tag: o.tag }).catch((e: unknown) => {
+      const r = await ctx.call('hosts.import', { path: o.sshConfig, dryRun: o.dryRun === true, tag: o.tag, matchExec: o.matchExec === true }).catch((e: unknown) => {
         if (e instanceof CroniumError && e.code === 'INVALID_INPUT') {
           const field = ((e.details?.fields as { field: string }[] | undefined)?.[0]?.field ?? '').split('.')[0];
           if (field === 'path' && o.sshConfig === undefined) {

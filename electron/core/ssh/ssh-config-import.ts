@@ -12,6 +12,7 @@
  * with file and line and never thrown; a host whose effective settings include a bad line is
  * skipped rather than imported with a guess.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostName, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -84,7 +85,12 @@ export interface SshConfigImportOptions {
   env: Record<string, string | undefined>;
   /** Hosts already in the inventory. */
   existing?: ExistingHost[];
+  /** Run `Match exec` commands (sh -c, 5 s each, tokens expanded), as ssh does; default: never run. */
+  matchExec?: boolean;
 }
+
+/** How long one Match exec command may run at import. */
+export const MATCH_EXEC_TIMEOUT_MS = 5_000;
 
 /** The result of reading a config: hosts in dependency order (jump hosts first), skips and problems. */
 export interface SshConfigImport {
@@ -296,7 +302,7 @@ class Importer {
       this.problem(source, 'Match without criteria; the settings of this block were ignored');
       return null;
     }
-    if (out.some((c) => c.name === 'exec')) this.problem(source, 'Match exec is not run by the import, so its block is left out here; hosts it may apply to go through your own ssh (the OpenSSH transport), which runs it');
+    if (out.some((c) => c.name === 'exec') && !this.options.matchExec) this.problem(source, 'Match exec is not run by the import (hosts import --match-exec runs it), so its block is left out here; hosts it may apply to go through your own ssh (the OpenSSH transport), which runs it');
     return out;
   }
 
@@ -384,6 +390,10 @@ class Importer {
       const e = expandTokens(hn.value, { '%': '%', h: lower });
       return typeof e === 'string' ? e : lower;
     };
+    const portNow = (): string => {
+      const p = out.get('port')?.[0];
+      return p && !p.invalid ? p.value : '22';
+    };
     const userNow = (): string => {
       const u = out.get('user')?.[0];
       return u && !u.invalid ? u.value : this.localUser;
@@ -395,8 +405,8 @@ class Importer {
     };
     const matches = (criteria: Criterion[] | null): boolean => {
       if (!criteria) return false;
-      // A Match exec whose other criteria hold could apply: only ssh, running it, can tell.
-      if (criteria.some((c) => c.name === 'exec') && criteria.filter((c) => c.name !== 'exec').every((c) => decide(c))) this.execDecides.add(name);
+      // A Match exec whose other criteria hold could apply: only ssh, running it, can tell (unless it was run here).
+      if (!this.options.matchExec && criteria.some((c) => c.name === 'exec') && criteria.filter((c) => c.name !== 'exec').every((c) => decide(c))) this.execDecides.add(name);
       return criteria.every((c) => decide(c));
     };
     const decide = (c: Criterion): boolean => {
@@ -414,7 +424,7 @@ class Importer {
             hit = false;
             break;
           case 'exec':
-            hit = false;
+            hit = this.options.matchExec === true && this.runExec(c.arg!, { '%': '%', h: hostNow(), n: name, p: portNow(), r: userNow(), u: this.localUser, d: this.options.home, l: localHostName(), L: localHostName().split('.')[0]!, C: '' });
             break;
           case 'host':
             hit = patternList(c.arg!, hostNow(), true);
@@ -557,6 +567,22 @@ class Importer {
     }
     return { hops: first.value.split(',').map((h) => parseHop(h)!), source: first };
   }
+
+  /**
+   * Runs a Match exec command as ssh does (`sh -c`, tokens expanded), with a time limit; true
+   * when it exits 0. The same expanded command runs once per import.
+   */
+  private runExec(command: string, tokens: Record<string, string>): boolean {
+    const expanded = expandTokens(command, tokens);
+    if (typeof expanded !== 'string') return false;
+    const hit = this.execResults.get(expanded);
+    if (hit !== undefined) return hit;
+    const r = spawnSync('/bin/sh', ['-c', expanded], { stdio: 'ignore', timeout: MATCH_EXEC_TIMEOUT_MS });
+    const ok = r.status === 0;
+    this.execResults.set(expanded, ok);
+    return ok;
+  }
+  private readonly execResults = new Map<string, boolean>();
 
   /** The known_hosts file:line of an @cert-authority line that names the host, if any. */
   private certAuthorityFor(files: string[], name: string, port: number): string | undefined {
@@ -985,12 +1011,12 @@ export type HostImportResult = MethodResult<'hosts.import'>;
  */
 export function importHostsFromSshConfig(
   hosts: HostService,
-  args: { path?: string; dryRun: boolean; tag: string[] },
+  args: { path?: string; dryRun: boolean; tag: string[]; matchExec?: boolean },
   env: { home: string; env: Record<string, string | undefined> },
 ): HostImportResult {
   const existing = hosts.list();
   const path = args.path ?? join(env.home, '.ssh', 'config');
-  const result = importSshConfig(path, { home: env.home, env: env.env, existing });
+  const result = importSshConfig(path, { home: env.home, env: env.env, existing, matchExec: args.matchExec === true });
   const names = new Set(existing.map((h) => h.name));
   const added: string[] = [];
   const plan: HostImportResult['plan'] = [];

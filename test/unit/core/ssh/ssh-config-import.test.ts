@@ -239,7 +239,7 @@ test('bad lines are reported with file and line; hosts whose effective settings 
   assert.deepEqual(r.problems, [
     { file, line: 5, message: 'Port "abc" is not a number 1-65535' },
     { file, line: 8, message: 'cannot parse this line: Unexpected line break at broken unterminated' },
-    { file, line: 12, message: 'Match exec is not run by the import, so its block is left out here; hosts it may apply to go through your own ssh (the OpenSSH transport), which runs it' },
+    { file, line: 12, message: 'Match exec is not run by the import (hosts import --match-exec runs it), so its block is left out here; hosts it may apply to go through your own ssh (the OpenSSH transport), which runs it' },
     { file, line: 19, message: 'ProxyJump "user@@host" is not of the form [user@]host[:port]' },
   ]);
   const skipped = Object.fromEntries(r.skipped.map((s) => [s.name, s.reason]));
@@ -386,4 +386,18 @@ test('a host whose config only your own ssh can honour is marked for the OpenSSH
   assert.match(hosts.krb!.opensshReason ?? '', /^GSSAPIAuthentication/);
   assert.equal(hosts.plainhost!.opensshReason, undefined);
   assert.deepEqual([hosts.certhost!.sshAlias, hosts.plainhost!.sshAlias], ['certhost', 'plainhost']);
+});
+
+test('Match exec runs only when asked (--match-exec): sh -c with tokens expanded, a time limit, exit 0 matches', (t) => {
+  const h = home(t, {
+    '.ssh/config': ['Host web1 web2', '  Port 2200', 'Match exec "test %n = web1"', '  User via-exec', 'Match exec "sleep 30"', '  User too-slow', ''].join('\n'),
+  });
+  const off = byName(importSshConfig(join(h.ssh, 'config'), h.opts).hosts);
+  assert.equal(off.web1!.user, undefined, 'not run unless asked');
+  const t0 = Date.now();
+  const on = byName(importSshConfig(join(h.ssh, 'config'), { ...h.opts, matchExec: true }).hosts);
+  assert.equal(on.web1!.user, 'via-exec');
+  assert.equal(on.web2!.user, undefined, 'the command failed for web2; the one that runs too long does not match either');
+  assert.equal(on.web1!.opensshReason, undefined, 'decided here: no need for ssh to decide');
+  assert.ok(Date.now() - t0 < 30_000 - 5_000, 'the slow command was stopped at its limit');
 });

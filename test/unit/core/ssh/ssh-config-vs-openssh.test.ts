@@ -1,7 +1,7 @@
 // The import against the reference: OpenSSH's own resolver. Seeded, generated ssh_configs (Host
 // patterns with *, ? and ! negation, several aliases per line, repeated keywords where the first
-// value wins, keyword case and `=`, Match blocks on host, originalhost, user, localuser, all and
-// final, negated and with pattern lists, and the carried UserKnownHostsFile, HostKeyAlias,
+// value wins, keyword case and `=`, Match blocks on host, originalhost, user, localuser, all,
+// final and exec (run, as with hosts import --match-exec), negated and with pattern lists, and the carried UserKnownHostsFile, HostKeyAlias,
 // IdentityAgent, ConnectTimeout and ServerAliveInterval), and for every concrete alias the import's
 // HostName, User, Port and those settings are compared with `ssh -G -F FILE ALIAS` (which resolves without connecting). The
 // agreement figure is printed; every alias must agree.
@@ -38,6 +38,8 @@ const criterion = fc.oneof(
   fc.tuple(fc.constantFrom('user', '!user'), fc.constantFrom('alice', 'bob,deploy', 'LOCAL', '*', '!alice,*')).map(([k, v]) => `${k} ${v}`),
   fc.tuple(fc.constantFrom('localuser', '!localuser'), fc.constantFrom('LOCAL', 'nobody-else')).map(([k, v]) => `${k} ${v}`),
   fc.constant('final'),
+  // Match exec, which the import runs when asked (--match-exec), as ssh -G does.
+  fc.constantFrom('exec "test %n = web1"', 'exec "test %h = h1.example"', '!exec "test %r = bob"', 'exec "exit 1"'),
 );
 const matchBlock = fc
   .tuple(fc.oneof(fc.constant(['all']), fc.array(criterion, { minLength: 1, maxLength: 2 })), fc.array(setting, { minLength: 1, maxLength: 3 }))
@@ -55,7 +57,7 @@ test('the import resolves every concrete alias as `ssh -G` does (HostName, User,
     const file = join(dir, `config-${i}`);
     writeFileSync(file, `${text.replace(/LOCAL/g, local)}\n`);
     // ssh expands ~ and %d with the account's home directory: the import is given the same.
-    const imported = importSshConfig(file, { home: userInfo().homedir, env: { USER: local } });
+    const imported = importSshConfig(file, { home: userInfo().homedir, env: { USER: local }, matchExec: true });
     for (const h of imported.hosts) {
       const g = spawnSync('ssh', ['-G', '-F', file, h.name], { encoding: 'utf8' });
       if (g.status !== 0) {
