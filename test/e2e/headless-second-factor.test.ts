@@ -59,6 +59,9 @@ before(async () => {
   // The certificate host comes from its ssh_config (CertificateFile: the OpenSSH transport).
   const imported = await cronium('hosts', 'import', '--ssh-config', join(fleet.dir, 'ssh_config'));
   assert.match(imported.stderr + imported.stdout, /added cert /);
+  // A host reached through a ProxyCommand (socat carrying the connection), as the host form adds it.
+  assert.equal((await cronium('hosts', 'add', 'viaproxy', '--address', kh.address, '--user', kh.user, '--identity', kh.identityFile!, '--no-agent', '--proxy-command', 'exec socat - TCP:%h:%p')).code, 0);
+  assert.equal((await cronium('hosts', 'trust', 'viaproxy', '--fingerprint', kh.hostKeyFingerprint)).code, 0);
   for (const name of ['enc1', 'enc2']) {
     assert.equal((await cronium('hosts', 'add', name, '--address', kh.address, '--user', kh.user, '--identity', encrypted, '--no-agent')).code, 0);
     assert.equal((await cronium('hosts', 'trust', name, '--fingerprint', kh.hostKeyFingerprint)).code, 0);
@@ -175,13 +178,13 @@ test("an encrypted key's passphrase is asked in a dialog; remembered, a second h
   assert.ok(!(await pg.content()).includes(PASSPHRASE));
 });
 
-test('Dropbear without sftp-server, TinySSH, a BusyBox-only host and a certificate host run a script from the Run form in auto mode', async () => {
-  const id = await runFromForm(['router', 'tiny', 'bb', 'cert'], 'echo "on $(id -un)"');
+test('Dropbear without sftp-server, TinySSH, a BusyBox-only host, a certificate host and a ProxyCommand host run a script from the Run form in auto mode', async () => {
+  const id = await runFromForm(['router', 'tiny', 'bb', 'cert', 'viaproxy'], 'echo "on $(id -un)"');
   await eventually(async () => {
     const job = await jobStatus(id);
     assert.equal(job.status, 'succeeded', JSON.stringify(job.runs));
   }, 60_000);
   const show = JSON.parse((await cronium('--json', 'jobs', 'show', String(id))).stdout) as { runs: { host: string; mode: string; transport: string }[] };
-  assert.deepEqual(show.runs.map((r) => [r.host, r.mode, r.transport]).sort(), [['bb', 'runner', 'builtin'], ['cert', 'runner', 'openssh'], ['router', 'runner', 'builtin'], ['tiny', 'runner', 'builtin']]);
+  assert.deepEqual(show.runs.map((r) => [r.host, r.mode, r.transport]).sort(), [['bb', 'runner', 'builtin'], ['cert', 'runner', 'openssh'], ['router', 'runner', 'builtin'], ['tiny', 'runner', 'builtin'], ['viaproxy', 'runner', 'builtin']]);
   assert.deepEqual(pageProblems, []);
 });

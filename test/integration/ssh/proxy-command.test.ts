@@ -24,7 +24,7 @@ test('a host reached through a ProxyCommand runs scripts in both modes; a failin
   assert.equal(add.code, 0, add.stderr);
   const trust = await cli(['hosts', 'trust', 'via', '--fingerprint', h.hostKeyFingerprint]);
   assert.equal(trust.code, 0, trust.stderr);
-  for (const mode of ['direct', 'runner']) {
+  for (const mode of ['auto', 'direct', 'runner']) {
     const r = await cli(['run', '--host', 'via', '--mode', mode, '--command', 'echo through-proxy']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'through-proxy\n');
@@ -37,6 +37,12 @@ test('a host reached through a ProxyCommand runs scripts in both modes; a failin
   assert.equal(r.code, 255);
   assert.match(r.stderr, /CONNECT_FAILED/);
   assert.match(r.stderr, new RegExp(`corp proxy: denied for ${h.address.replace(/\./g, '\\.')}`));
+  // diagnose shows what the command said, on the check that failed.
+  const d = await cli(['--json', 'diagnose', 'via']);
+  const checks = (JSON.parse(d.stdout) as { checks: { id: string; status: string; detail: string }[] }).checks;
+  const failed = checks.find((c) => c.status === 'fail');
+  assert.ok(failed, d.stdout);
+  assert.match(failed.detail, new RegExp(`corp proxy: denied for ${h.address.replace(/\./g, '\\.')}`));
   const both = await cli(['hosts', 'add', 'both', '--address', h.address, '--jump', 'h', '--proxy-command', 'nc %h %p']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /jump host or a ProxyCommand, not both/);
