@@ -4,6 +4,7 @@
  * a terminal there is nobody to ask: the connection fails AUTH_INTERACTIVE_REQUIRED.
  */
 import { CroniumError } from '../shared/errors';
+import { readTtyLine } from './stdin';
 import type { KbdAnswers, KbdChallenge, KbdPrompter } from '../core/ssh/types';
 
 /** The terminal prompter, or undefined when stdin or stderr is not a terminal. */
@@ -24,41 +25,11 @@ async function askAll(challenge: KbdChallenge, signal: AbortSignal, input: NodeJ
   output.write(`${challenge.host} asks${challenge.name ? ` (${text(challenge.name)})` : ''}:\n`);
   if (challenge.instructions.trim()) output.write(`${text(challenge.instructions).trimEnd()}\n`);
   const answers: string[] = [];
-  for (const p of challenge.prompts) answers.push(await readLine(`${text(p.prompt)}`, p.echo, signal, input, output));
+  for (const p of challenge.prompts) {
+    const prompt = text(p.prompt);
+    answers.push(await readTtyLine(prompt.endsWith(' ') ? prompt : `${prompt} `, { echo: p.echo, input, output, signal, onCancel: () => new CroniumError('AUTH_INTERACTIVE_REQUIRED', 'the question was declined (Ctrl-C)') }));
+  }
   // A passphrase typed here serves the rest of this command (one process), never longer.
   return Object.assign(answers, { remember: challenge.remember === true });
 }
 
-function readLine(prompt: string, echo: boolean, signal: AbortSignal, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<string> {
-  output.write(prompt.endsWith(' ') ? prompt : `${prompt} `);
-  input.setRawMode(true);
-  input.resume();
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const onData = (buf: Buffer) => {
-      for (const ch of buf.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return finish();
-        if (ch === '\u0003') return finish(new CroniumError('AUTH_INTERACTIVE_REQUIRED', 'the question was declined (Ctrl-C)'));
-        if (ch === '\u007f' || ch === '\b') {
-          if (value && echo) output.write('\b \b');
-          value = value.slice(0, -1);
-        } else if (ch >= ' ') {
-          value += ch;
-          if (echo) output.write(ch);
-        }
-      }
-    };
-    const onAbort = () => finish(signal.reason as Error);
-    const finish = (error?: Error) => {
-      input.off('data', onData);
-      signal.removeEventListener('abort', onAbort);
-      input.setRawMode(false);
-      input.pause();
-      output.write('\n');
-      if (error) reject(error);
-      else resolve(value);
-    };
-    input.on('data', onData);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -149,3 +149,21 @@ export async function trackedPage(
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   return { context, page, problems };
 }
+
+/** Adds a fleet host under `name` with its key (no agent) and pins the key it presents, checked against the fleet's record. */
+export async function addFleetHost(cli: (...args: string[]) => Promise<CliResult>, h: { address: string; port: number; user: string; identityFile?: string; hostKeyFingerprint: string }, name: string, extra: string[] = []): Promise<void> {
+  const added = await cli('hosts', 'add', name, '--address', h.address, '--port', String(h.port), '--user', h.user, ...(h.identityFile ? ['--identity', h.identityFile] : []), '--no-agent', ...extra);
+  if (added.code !== 0) throw new Error(`hosts add ${name}: ${added.stderr}`);
+  const trusted = await cli('hosts', 'trust', name, '--fingerprint', h.hostKeyFingerprint);
+  if (trusted.code !== 0) throw new Error(`hosts trust ${name}: ${trusted.stderr}`);
+}
+
+/** `cronium serve` on the data dir and a tracked Chromium page on it, showing the Hosts view. */
+export async function openApp(dataDir: string): Promise<{ server: Serve; browser: Browser; page: Page; problems: string[] }> {
+  const server = await startServe(dataDir);
+  const browser = await launchChromium();
+  const { page, problems } = await trackedPage(browser, { viewport: { width: 1200, height: 900 }, timeoutMs: 15_000 });
+  await page.goto(server.url);
+  await page.getByRole('table', { name: 'Hosts' }).waitFor();
+  return { server, browser, page, problems };
+}

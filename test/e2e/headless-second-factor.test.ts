@@ -16,7 +16,7 @@ import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../fleet/fleet';
-import { cliIn, eventually, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
+import { addFleetHost, cliIn, eventually, openApp, prepare, type CliResult, type Serve } from './harness';
 
 let dataDir = '';
 let fleet: Fleet | null = null;
@@ -60,26 +60,13 @@ before(async () => {
   const imported = await cronium('hosts', 'import', '--ssh-config', join(fleet.dir, 'ssh_config'));
   assert.match(imported.stderr + imported.stdout, /added cert /);
   // A host reached through a ProxyCommand (socat carrying the connection), as the host form adds it.
-  assert.equal((await cronium('hosts', 'add', 'viaproxy', '--address', kh.address, '--user', kh.user, '--identity', kh.identityFile!, '--no-agent', '--proxy-command', 'exec socat - TCP:%h:%p')).code, 0);
-  assert.equal((await cronium('hosts', 'trust', 'viaproxy', '--fingerprint', kh.hostKeyFingerprint)).code, 0);
-  for (const name of ['enc1', 'enc2']) {
-    assert.equal((await cronium('hosts', 'add', name, '--address', kh.address, '--user', kh.user, '--identity', encrypted, '--no-agent')).code, 0);
-    assert.equal((await cronium('hosts', 'trust', name, '--fingerprint', kh.hostKeyFingerprint)).code, 0);
-  }
+  await addFleetHost(cronium, { ...kh, identityFile: kh.identityFile! }, 'viaproxy', ['--proxy-command', 'exec socat - TCP:%h:%p']);
+  for (const name of ['enc1', 'enc2']) await addFleetHost(cronium, { ...kh, identityFile: encrypted }, name);
   for (const h of fleet.hosts.filter((x) => x.profile !== 'cert')) {
     await cronium('hosts', 'rm', h.name);
-    const added = await cronium('hosts', 'add', h.name, '--address', h.address, '--port', String(h.port), '--user', h.user, '--identity', h.identityFile!, '--no-agent');
-    assert.equal(added.code, 0, added.stderr);
-    const trusted = await cronium('hosts', 'trust', h.name, '--fingerprint', h.hostKeyFingerprint);
-    assert.equal(trusted.code, 0, trusted.stderr);
+    await addFleetHost(cronium, h, h.name);
   }
-  server = await startServe(dataDir);
-  browser = await launchChromium();
-  const tracked = await trackedPage(browser, { viewport: { width: 1200, height: 900 }, timeoutMs: 15_000 });
-  page = tracked.page;
-  pageProblems = tracked.problems;
-  await page.goto(server.url);
-  await page.getByRole('table', { name: 'Hosts' }).waitFor();
+  ({ server, browser, page, problems: pageProblems } = await openApp(dataDir));
 });
 
 after(async () => {

@@ -29,3 +29,25 @@ export function cronium(args: string[], opts: { input?: string; env?: NodeJS.Pro
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** One `run --json` line of a host. */
+export interface RunLine {
+  host: string;
+  status: string;
+  mode: string;
+  modeReason: string | null;
+  transport: string | null;
+  runnerVersion: string | null;
+  error: { code: string; message: string } | null;
+}
+
+/** Runs `run --json ...args` through `cli` and parses the last line it printed (one host's outcome). */
+export async function runJson(cli: (args: string[]) => Promise<CliResult>, args: string[]): Promise<RunLine> {
+  const r = await cli(['--json', 'run', ...args]);
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as RunLine;
+  } catch {
+    throw new Error(`run ${args.join(' ')} printed no JSON line (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
+  }
+}

@@ -116,6 +116,8 @@ export function authFailed(w: Where, user: string, offered: string[], tried: Tri
   } else {
     hint = `check the user name (${user}), that the public key is in ~${user}/.ssh/authorized_keys on the host, or the stored password`;
   }
+  // The built-in client cannot sign with FIDO security keys (sk-…) or certificates in the agent; your own ssh can.
+  if (tried.some((t) => t.method === 'agent')) hint += `; a FIDO security key (sk-…) or a certificate in your agent works through your own ssh: cronium hosts set ${w.name} --transport openssh`;
   return new CroniumError('AUTH_FAILED', `authentication as ${user} on ${at(w)} failed: the server offers ${offeredText}; tried ${triedText}${skippedText}`, hint, {
     ...base(w),
     user,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cronium } from '../../helpers/cli';
+import { cronium, runJson } from '../../helpers/cli';
 import { startWorkspace, type Workspace } from '../../helpers/workspace';
 
 const SUBNET = 115;
@@ -39,24 +39,7 @@ after(async () => {
 
 const cli = (args: string[]) => cronium(['--data-dir', ws!.dataDir, ...args], { env: { ...ws!.env, CRONIUM_USE_APP: 'never' } });
 
-interface RunLine {
-  host: string;
-  status: string;
-  mode: string;
-  modeReason: string | null;
-  runnerVersion: string | null;
-  error: { code: string; message: string } | null;
-}
-
-async function runJson(args: string[]): Promise<RunLine> {
-  const r = await cli(['--json', 'run', ...args]);
-  const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  try {
-    return JSON.parse(line) as RunLine;
-  } catch {
-    throw new Error(`run ${args.join(' ')} printed no JSON line (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
-  }
-}
+const run = (args: string[]) => runJson(cli, args);
 
 /** How many connections tinysshd has accepted so far (it logs one line per connection). */
 function tinyConnections(): number {
@@ -66,7 +49,7 @@ function tinyConnections(): number {
 
 test('auto mode deploys the runner and runs on Dropbear without sftp-server, on TinySSH and on a BusyBox-only host', async () => {
   for (const host of ['router', 'tiny']) {
-    const r = await runJson(['--host', host, '--command', 'echo "$0" on "$(uname -s)"']);
+    const r = await run(['--host', host, '--command', 'echo "$0" on "$(uname -s)"']);
     assert.equal(r.status, 'succeeded', `${host}: ${JSON.stringify(r.error)}`);
     assert.equal(r.mode, 'runner', `${host} ran in runner mode (${r.modeReason ?? ''})`);
     assert.ok(r.runnerVersion);
@@ -75,7 +58,7 @@ test('auto mode deploys the runner and runs on Dropbear without sftp-server, on 
     assert.equal(plain.stdout, `hello from ${ws!.fleet.host(host).user}\n`);
   }
   // BusyBox: bash is not there, and the run says so; sh is, and the runner runs it.
-  const bash = await runJson(['--host', 'bb', '--command', 'echo never']);
+  const bash = await run(['--host', 'bb', '--command', 'echo never']);
   assert.equal(bash.status, 'failed');
   assert.equal(bash.error?.code, 'INTERPRETER_MISSING');
   const sh = await cli(['run', '--host', 'bb', '--interpreter', 'sh', '--command', 'printf "%s\\n" "$(sha256sum /bin/busybox | cut -c1-8)" ok']);
@@ -83,7 +66,7 @@ test('auto mode deploys the runner and runs on Dropbear without sftp-server, on 
   assert.match(sh.stdout, /^[0-9a-f]{8}\nok\n$/);
   // Direct mode finds BusyBox's sh too (ash names its applets without a path).
   for (const host of ['bb', 'tiny', 'router']) {
-    const d = await runJson(['--host', host, '--mode', 'direct', '--interpreter', 'sh', '--command', 'echo direct']);
+    const d = await run(['--host', host, '--mode', 'direct', '--interpreter', 'sh', '--command', 'echo direct']);
     assert.equal(d.status, 'succeeded', `${host}: ${JSON.stringify(d.error)}`);
     assert.equal(d.mode, 'direct');
   }

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cronium } from '../../helpers/cli';
+import { cronium, runJson } from '../../helpers/cli';
 import { startWorkspace, type Workspace } from '../../helpers/workspace';
 
 const SUBNET = 118;
@@ -25,17 +25,7 @@ after(async () => {
 
 const cli = (args: string[]) => cronium(['--data-dir', ws!.dataDir, ...args], { env: { ...ws!.env, CRONIUM_USE_APP: 'never' } });
 
-interface RunLine {
-  status: string;
-  mode: string;
-  transport: string | null;
-  error: { code: string; message: string } | null;
-}
-
-async function runJson(args: string[]): Promise<RunLine> {
-  const r = await cli(['--json', 'run', ...args]);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as RunLine;
-}
+const run = (args: string[]) => runJson(cli, args);
 
 test('an imported certificate host is reached through your own ssh in auto mode, with no host key pinned', async () => {
   const imp = await cli(['hosts', 'import', '--ssh-config', join(ws!.fleet.dir, 'ssh_config')]);
@@ -48,7 +38,7 @@ test('an imported certificate host is reached through your own ssh in auto mode,
   const plain = JSON.parse((await cli(['--json', 'hosts', 'show', 'plain'])).stdout) as { opensshReason: string | null };
   assert.equal(plain.opensshReason, null, 'a host without certificates stays on the built-in transport');
 
-  const r = await runJson(['--host', 'cert', '--command', 'echo "cert login as $(id -un)"']);
+  const r = await run(['--host', 'cert', '--command', 'echo "cert login as $(id -un)"']);
   assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
   assert.deepEqual([r.mode, r.transport], ['runner', 'openssh']);
   const out = await cli(['run', '--host', 'cert', '--mode', 'direct', '--command', 'echo "cert login as $(id -un)"']);
@@ -70,11 +60,11 @@ test('diagnose names the host certificate and its CA, and the user certificate w
 
 test('the built-in transport, which has no certificates, cannot reach the host; back on auto it can', async () => {
   assert.equal((await cli(['hosts', 'set', 'cert', '--transport', 'builtin'])).code, 0);
-  const r = await runJson(['--host', 'cert', '--command', 'true']);
+  const r = await run(['--host', 'cert', '--command', 'true']);
   assert.equal(r.status, 'failed');
   assert.match(r.error?.code ?? '', /HOST_KEY_UNKNOWN|AUTH_FAILED/);
   assert.equal((await cli(['hosts', 'set', 'cert', '--transport', 'auto'])).code, 0);
-  assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
+  assert.equal((await run(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
   const bad = await cli(['hosts', 'set', 'cert', '--transport', 'telnet']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--transport/);
@@ -86,7 +76,7 @@ test('a revoked host key and an expired user certificate are refused as ssh refu
   const before = readFileSync(known, 'utf8');
   appendFileSync(known, `@revoked * ${h.hostPublicKey}\n`);
   try {
-    const r = await runJson(['--host', 'cert', '--command', 'true']);
+    const r = await run(['--host', 'cert', '--command', 'true']);
     assert.equal(r.status, 'failed');
     assert.equal(r.error?.code, 'HOST_KEY_MISMATCH');
     assert.match(r.error?.message ?? '', /is marked @revoked/);
@@ -99,13 +89,13 @@ test('a revoked host key and an expired user certificate are refused as ssh refu
   try {
     const key = certFile.replace(/-cert\.pub$/, '.pub');
     execFileSync('ssh-keygen', ['-q', '-s', join(ws!.fleet.dir, 'hosts', 'cert', 'user_ca'), '-I', 'expired', '-n', h.user, '-V', '20200101:20200102', key]);
-    const r = await runJson(['--host', 'cert', '--command', 'true']);
+    const r = await run(['--host', 'cert', '--command', 'true']);
     assert.equal(r.status, 'failed');
     assert.equal(r.error?.code, 'AUTH_FAILED');
   } finally {
     copyFileSync(saved, certFile);
   }
-  assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
+  assert.equal((await run(['--host', 'cert', '--command', 'true'])).status, 'succeeded');
 });
 
 test("a host CA trusted in Cronium's own store vouches for the host when no known_hosts line does; removed, it no longer does", async () => {
@@ -113,7 +103,7 @@ test("a host CA trusted in Cronium's own store vouches for the host when no know
   const before = readFileSync(known, 'utf8');
   writeFileSync(known, before.split('\n').filter((l) => !l.startsWith('@cert-authority')).join('\n'));
   try {
-    const bare = await runJson(['--host', 'cert', '--command', 'true']);
+    const bare = await run(['--host', 'cert', '--command', 'true']);
     assert.equal(bare.status, 'failed');
     assert.equal(bare.error?.code, 'HOST_KEY_UNKNOWN');
     const bad = await cli(['hosts', 'ca', 'add', join(ws!.fleet.dir, 'hosts', 'cert', 'host_ca.pub'), '--hosts', 'a b']);
@@ -125,10 +115,10 @@ test("a host CA trusted in Cronium's own store vouches for the host when no know
     assert.match(ca.fingerprint, /^SHA256:/);
     const listed = JSON.parse((await cli(['--json', 'hosts', 'ca', 'list'])).stdout) as { id: number }[];
     assert.deepEqual(listed.map((c) => c.id), [ca.id]);
-    const r = await runJson(['--host', 'cert', '--command', 'true']);
+    const r = await run(['--host', 'cert', '--command', 'true']);
     assert.deepEqual([r.status, r.transport], ['succeeded', 'openssh'], JSON.stringify(r.error));
     assert.equal((await cli(['hosts', 'ca', 'rm', String(ca.id)])).code, 0);
-    assert.equal((await runJson(['--host', 'cert', '--command', 'true'])).error?.code, 'HOST_KEY_UNKNOWN');
+    assert.equal((await run(['--host', 'cert', '--command', 'true'])).error?.code, 'HOST_KEY_UNKNOWN');
   } finally {
     writeFileSync(known, before);
   }
@@ -137,12 +127,12 @@ test("a host CA trusted in Cronium's own store vouches for the host when no know
 test('a plain host set to --transport openssh runs in both modes through your own ssh', async () => {
   assert.equal((await cli(['hosts', 'set', 'plain', '--transport', 'openssh'])).code, 0);
   for (const mode of ['runner', 'direct']) {
-    const r = await runJson(['--host', 'plain', '--mode', mode, '--command', 'echo ok']);
+    const r = await run(['--host', 'plain', '--mode', mode, '--command', 'echo ok']);
     assert.equal(r.status, 'succeeded', `${mode}: ${JSON.stringify(r.error)}`);
     assert.equal(r.transport, 'openssh');
   }
   assert.equal((await cli(['hosts', 'set', 'plain', '--transport', 'builtin'])).code, 0);
-  const b = await runJson(['--host', 'plain', '--command', 'true']);
+  const b = await run(['--host', 'plain', '--command', 'true']);
   assert.equal(b.transport, 'builtin');
 });
 
@@ -153,7 +143,7 @@ test("the built-in transport honours the settings carried from ssh_config: the h
   assert.equal(plain.useAgent, false, 'IdentitiesOnly yes: no agent keys');
   // With nothing in ~/.ssh/known_hosts and nothing pinned, the carried file is what vouches for the host.
   writeFileSync(join(ws!.home, '.ssh', 'known_hosts'), '');
-  const r = await runJson(['--host', 'plain', '--mode', 'direct', '--command', 'true']);
+  const r = await run(['--host', 'plain', '--mode', 'direct', '--command', 'true']);
   assert.deepEqual([r.status, r.transport], ['succeeded', 'builtin'], JSON.stringify(r.error));
   const shown = await cli(['hosts', 'show', 'plain']);
   assert.match(shown.stdout, /known_hosts +.*known_hosts/);
