@@ -113,6 +113,32 @@ const OPENSSH_ONLY: { key: string; applies: (value: string) => boolean; why: str
 /** Connection settings carried to the host as they are (HostSshOptions), and one that never is. */
 const CARRIED = ['userknownhostsfile', 'identitiesonly', 'identityagent', 'hostkeyalias', 'connecttimeout', 'serveraliveinterval', 'stricthostkeychecking'];
 
+/**
+ * Keywords that change how ssh connects or logs in and that the built-in client does not take
+ * over: the preview lists each line (ssh honours them all on the OpenSSH transport).
+ */
+const NOT_CARRIED = new Map<string, string>([
+  ['preferredauthentications', 'the built-in client tries what the host offers, in its own order'],
+  ['hostkeyalgorithms', 'the built-in client asks for the pinned or known key types first'],
+  ['kexalgorithms', 'the built-in client uses its own list'],
+  ['ciphers', 'the built-in client uses its own list'],
+  ['macs', 'the built-in client uses its own list'],
+  ['pubkeyacceptedalgorithms', 'the built-in client uses its own list'],
+  ['pubkeyacceptedkeytypes', 'the built-in client uses its own list'],
+  ['addressfamily', 'the address is used as it resolves'],
+  ['bindaddress', 'connections leave from the default address'],
+  ['canonicalizehostname', 'host names are used as written'],
+  ['forwardagent', 'the agent is never forwarded to a host'],
+  ['requesttty', 'runs get no terminal'],
+  ['remotecommand', 'Cronium runs its own commands'],
+  ['localforward', 'no forwards are set up'],
+  ['remoteforward', 'no forwards are set up'],
+  ['dynamicforward', 'no forwards are set up'],
+  ['sendenv', 'scripts get the environment their run gives them'],
+  ['setenv', 'scripts get the environment their run gives them'],
+  ['revokedhostkeys', 'only @revoked lines of known_hosts are read'],
+]);
+
 /** OpenSSH's own bound on nested Include (READCONF_MAX_DEPTH). */
 const MAX_INCLUDE_DEPTH = 16;
 /** Bound on nested ProxyJump resolution (a hop's own ProxyJump, and so on). */
@@ -271,6 +297,8 @@ class Importer {
         current.push({ kind: 'include', files: this.include(values(node), source, depth, [...stack, file]), source });
       } else if (KEYWORDS.has(param)) {
         current.push({ kind: 'setting', setting: this.setting(param, node, source) });
+      } else if (NOT_CARRIED.has(param)) {
+        this.problem(source, `${node.param} is not carried to the built-in client (${NOT_CARRIED.get(param)}); a host that needs it can use your own ssh: --transport openssh`);
       }
     }
     return { path: file, items };

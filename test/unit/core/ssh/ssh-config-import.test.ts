@@ -401,3 +401,20 @@ test('Match exec runs only when asked (--match-exec): sh -c with tokens expanded
   assert.equal(on.web1!.opensshReason, undefined, 'decided here: no need for ssh to decide');
   assert.ok(Date.now() - t0 < 30_000 - 5_000, 'the slow command was stopped at its limit');
 });
+
+test('settings that change how ssh connects but are not carried are listed with their line', (t) => {
+  const h = home(t, {
+    '.ssh/config': ['Host web1', '  HostName 10.0.0.1', '  ForwardAgent yes', '  LocalForward 8080 localhost:80', '  PasswordAuthentication no', '  StrictHostKeyChecking accept-new', ''].join('\n'),
+  });
+  const file = join(h.ssh, 'config');
+  const r = importSshConfig(file, h.opts);
+  assert.deepEqual(r.hosts.map((x) => x.name), ['web1']);
+  assert.deepEqual(
+    r.problems.map((p) => [p.line, p.message.split(' (')[0]]),
+    [
+      [3, 'ForwardAgent is not carried to the built-in client'],
+      [4, 'LocalForward is not carried to the built-in client'],
+      [6, 'StrictHostKeyChecking accept-new is not carried: Cronium never accepts a host key it has not been shown; trust it with cronium hosts trust NAME'],
+    ],
+  );
+});
