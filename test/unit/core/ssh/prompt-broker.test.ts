@@ -35,7 +35,9 @@ test('an answer settles the question, tells the clients, and appears in no event
   const id = asked[0]!.id;
   assert.throws(() => broker.answer(id, []), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT');
   assert.deepEqual(broker.answer(id, ['123456']), { answered: true });
-  assert.deepEqual(await answer, ['123456']);
+  const got = await answer;
+  assert.deepEqual([...got], ['123456']);
+  assert.equal(got.remember, false, 'nothing is remembered unless the question offers it and the person asks');
   assert.deepEqual(done, [{ id, outcome: 'answered' }]);
   assert.deepEqual(broker.pending(), []);
   assert.ok(!seen.join('\n').includes('123456'));
@@ -60,4 +62,14 @@ test('an unanswered question expires, and a withdrawn one closes', async () => {
   await assert.rejects(withdrawn, /the connection attempt ended/);
   assert.equal(done[1]?.outcome, 'withdrawn');
   assert.deepEqual(broker.pending(), []);
+});
+
+test("a key passphrase may be remembered when the person asks; other questions never", async () => {
+  const { broker, asked } = setup();
+  const pass = broker.ask({ ...challenge, remember: true }, new AbortController().signal);
+  broker.answer(asked[0]!.id, ['secret'], true);
+  assert.equal((await pass).remember, true);
+  const code = broker.ask(challenge, new AbortController().signal);
+  broker.answer(asked[1]!.id, ['123456'], true);
+  assert.equal((await code).remember, false);
 });
