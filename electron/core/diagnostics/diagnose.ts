@@ -270,6 +270,8 @@ async function connectFailure(target: SshTarget, pool: SshPool, e: unknown): Pro
 }
 
 function tcpPassed(target: SshTarget, info: HandshakeInfo, legs: Leg[] | undefined): Check {
+  // Your own ssh connects by itself: what it took is in the ssh check's handshake time.
+  if (info.transport === 'openssh') return check('tcp', 'pass', `connected to ${target.sshAlias ?? `${target.address}:${target.port}`} by your own ssh (its ControlMaster)`, null, { ms: null });
   if (!target.jumps.length) {
     return check('tcp', 'pass', `connected to ${target.address}:${target.port} in ${fmtMs(info.tcpConnectMs)}`, null, { ms: round(info.tcpConnectMs) });
   }

@@ -51,6 +51,7 @@ test('an imported certificate host is reached through your own ssh in auto mode,
 test('diagnose names the host certificate and its CA, and the user certificate with its principals and validity', async () => {
   const r = await cli(['--json', 'diagnose', 'cert']);
   const checks = new Map((JSON.parse(r.stdout) as { checks: { id: string; status: string; detail: string }[] }).checks.map((c) => [c.id, c]));
+  assert.equal(checks.get('tcp')?.detail, 'connected to cert by your own ssh (its ControlMaster)');
   assert.equal(checks.get('ssh')?.status, 'pass');
   assert.match(checks.get('ssh')!.detail, /through your own ssh.*host certificate ID "cronium-fleet host cert" serial 0, signed by CA ssh-ed25519 SHA256:\S+, valid from \S+ to \S+, trusted by an @cert-authority line/);
   assert.match(checks.get('auth')!.detail, new RegExp(`certificate ED25519-CERT SHA256:\\S+ \\(.*ID "cronium-fleet crf-cert", principals ${ws!.fleet.host('cert').user}, valid from \\S+ to \\S+\\)`));
