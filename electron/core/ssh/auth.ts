@@ -16,6 +16,9 @@ import { loadSsh2 } from './ssh2-module';
 import type { TriedMethod } from './ssh-errors';
 import type { KbdChallenge } from './types';
 
+/** Why a question went unanswered when no one could be asked. */
+const NOBODY_TO_ASK = 'nobody is there to answer (an unattended run, or no terminal)';
+
 /** A private key file read and decrypted, or why it cannot be used. */
 export interface LoadedIdentity {
   path: string;
@@ -175,7 +178,7 @@ export class AuthSession {
         // A method was accepted and the server wants keyboard-interactive as well (a one-time
         // code after the key) with nobody to answer: never sent empty answers, reported as such.
         if (!this.creds.prompter && left.includes('keyboard-interactive') && this.attempts.some((a) => a.ok)) {
-          this.interactive ??= { prompts: [], why: 'nobody is there to answer (an unattended run, or no terminal)' };
+          this.interactive ??= { prompts: [], why: NOBODY_TO_ASK };
         }
         if (this.attempts.length === 0 && this.skipped.length === 0) this.skipped.push(this.nothingConfigured());
         return done(false);
@@ -226,7 +229,7 @@ export class AuthSession {
         const asked = prompts.map((p) => p.prompt.trim());
         const prompter = this.creds.prompter;
         if (!prompter) {
-          this.interactive = { prompts: asked, why: 'nobody is there to answer (an unattended run, or no terminal)' };
+          this.interactive = { prompts: asked, why: NOBODY_TO_ASK };
           return finish(prompts.map(() => ''));
         }
         this.creds.onAsking?.(true);

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { CroniumError } from '../../shared/errors';
+import { knownHostsName } from './known-hosts';
 import { connectionLost, forwardFailed, forwardInFailed, forwardOutFailed, sftpUnavailable, type Where } from './ssh-errors';
 import type { ExecExit, ExecOptions, ExecResult, ExecStreamHandle, ExecStreamOptions, HandshakeInfo, HostKeyScan, RemoteForward, SftpSession, SshConnection, SshPool, SshTarget } from './types';
 
@@ -141,8 +142,6 @@ export class OpenSshConnection implements SshConnection {
   readonly #children = new Set<ChildProcess>();
   readonly #deathListeners: (() => void)[] = [];
   readonly #where: Where;
-  /** What the master's log said about the certificates in use, for diagnostics. */
-  readonly certificates: { host?: string; user?: string };
 
   private constructor(
     private readonly ssh: string,
@@ -152,10 +151,8 @@ export class OpenSshConnection implements SshConnection {
     private readonly control: string,
     private readonly dest: string,
     private readonly files: string[],
-    certificates: { host?: string; user?: string },
   ) {
     this.#where = whereOf(target);
-    this.certificates = certificates;
     master.once('exit', () => this.#markDead('the ssh ControlMaster exited'));
   }
 
@@ -167,20 +164,20 @@ export class OpenSshConnection implements SshConnection {
     const control = join(opts.dir, `${key}.sock`);
     const knownHosts = join(opts.dir, `${key}.known_hosts`);
     const pinned = opts.pinned(target.name);
-    const hostPattern = target.port === 22 ? target.address : `[${target.address}]:${target.port}`;
-    writeFileSync(knownHosts, [...pinned.map((k) => `${hostPattern} ${k}`), ...(opts.cas?.() ?? [])].map((l) => `${l}\n`).join(''), { mode: 0o600 });
+    const hostName = knownHostsName(target.address, target.port);
+    writeFileSync(knownHosts, [...pinned.map((k) => `${hostName} ${k}`), ...(opts.cas?.() ?? [])].map((l) => `${l}\n`).join(''), { mode: 0o600 });
     rmSync(control, { force: true });
     // The host's own known_hosts files as its config names them (with @cert-authority lines), after ours.
     const resolved = await resolvedConfig(ssh, target);
     const own = resolved.knownHosts;
     const { args, dest } = sshDestination(target, [knownHosts, ...own].map(quoteKnownHosts).join(' '));
     const t0 = performance.now();
-    const master = spawn(ssh, [...args, '-v', '-M', '-N', '-T', '-o', `ControlPath=${control}`, '-o', 'ControlPersist=no', '-o', `ConnectTimeout=${Math.ceil((opts.connectTimeoutMs ?? 25_000) / 1000)}`, dest], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const limit = opts.connectTimeoutMs ?? 25_000;
+    const master = spawn(ssh, [...args, '-v', '-M', '-N', '-T', '-o', `ControlPath=${control}`, '-o', 'ControlPersist=no', '-o', `ConnectTimeout=${Math.ceil(limit / 1000)}`, dest], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     master.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (log.length < 256 * 1024) log += d;
     });
-    const limit = opts.connectTimeoutMs ?? 25_000;
     try {
       await new Promise<void>((resolve, reject) => {
         let done = false;
@@ -224,7 +221,7 @@ export class OpenSshConnection implements SshConnection {
       tcpConnectMs: 0,
       handshakeMs: performance.now() - t0,
     };
-    return new OpenSshConnection(ssh, target, info, master, control, dest, [knownHosts, control], { ...(facts.hostCertificate ? { host: facts.hostCertificate } : {}), ...(facts.offeredCertificate ? { user: facts.offeredCertificate } : {}) });
+    return new OpenSshConnection(ssh, target, info, master, control, dest, [knownHosts, control]);
   }
 
   get alive(): boolean {

@@ -634,20 +634,7 @@ class Importer {
       const st = settings.get(k)?.[0];
       return st && !st.invalid ? st : undefined;
     };
-    const tokens = { '%': '%', d: this.options.home, u: this.localUser, h: h.address, n: h.lookup, p: String(h.port), r: h.user ?? this.localUser, i: String(process.getuid?.() ?? ''), l: localHostName(), L: localHostName().split('.')[0]! };
-    const path = (st: Setting, raw: string): string | undefined => {
-      const e = expandTokens(this.expandTilde(raw), tokens);
-      if (typeof e !== 'string') {
-        this.problem(st, `${st.key} "${raw}" uses the unsupported token %${e.token}; not carried`);
-        return undefined;
-      }
-      const withEnv = expandEnv(e, this.options.env);
-      if (typeof withEnv !== 'string') {
-        this.problem(st, `${st.key} "${raw}" uses \${${withEnv.missing}}, which is not set; not carried`);
-        return undefined;
-      }
-      return isAbsolute(withEnv) ? withEnv : join(this.options.home, withEnv);
-    };
+    const path = (st: Setting, raw: string) => this.expandPath(st, raw, h, st.key, 'not carried');
     const seconds = (st: Setting): number | undefined => {
       // ssh's time format: seconds, or a sequence such as 1m30s (s m h d w).
       const v = st.value.trim();
@@ -697,23 +684,33 @@ class Importer {
     return { ...(Object.keys(o).length ? { options: o } : {}), identitiesOnly: only !== undefined && /^(yes|true)$/i.test(only.value) };
   }
 
+  /**
+   * A path setting as ssh expands it: `~`, the tokens of the host (%d %u %h %n %p %r %i %l %L %%),
+   * then `${VAR}`, relative to the home; undefined (with a problem naming `label` and what becomes
+   * of the line) when a token is unsupported or a variable unset.
+   */
+  private expandPath(st: Setting, raw: string, h: { address: string; lookup: string; port: number; user?: string }, label: string, outcome: string): string | undefined {
+    const tokens = { '%': '%', d: this.options.home, u: this.localUser, h: h.address, n: h.lookup, p: String(h.port), r: h.user ?? this.localUser, i: String(process.getuid?.() ?? ''), l: localHostName(), L: localHostName().split('.')[0]! };
+    const expanded = expandTokens(this.expandTilde(raw), tokens);
+    if (typeof expanded !== 'string') {
+      this.problem(st, `${label} "${raw}" uses the unsupported token %${expanded.token}; ${outcome}`);
+      return undefined;
+    }
+    const withEnv = expandEnv(expanded, this.options.env);
+    if (typeof withEnv !== 'string') {
+      this.problem(st, `${label} "${raw}" uses \${${withEnv.missing}}, which is not set; ${outcome}`);
+      return undefined;
+    }
+    return isAbsolute(withEnv) ? withEnv : join(this.options.home, withEnv);
+  }
+
   /** The first IdentityFile that exists, expanded; missing ones are reported, as ssh would skip them. */
   private identity(settings: Setting[], h: { address: string; lookup: string; port: number; user?: string }): string | undefined {
     for (const s of settings) {
       if (s.invalid) continue;
       if (s.value.toLowerCase() === 'none') return undefined;
-      const tokens = { '%': '%', d: this.options.home, u: this.localUser, h: h.address, n: h.lookup, p: String(h.port), r: h.user ?? this.localUser, i: String(process.getuid?.() ?? ''), l: localHostName(), L: localHostName().split('.')[0]! };
-      const expanded = expandTokens(this.expandTilde(s.value), tokens);
-      if (typeof expanded !== 'string') {
-        this.problem(s, `IdentityFile "${s.value}" uses the unsupported token %${expanded.token}; ignored`);
-        continue;
-      }
-      const withEnv = expandEnv(expanded, this.options.env);
-      if (typeof withEnv !== 'string') {
-        this.problem(s, `IdentityFile "${s.value}" uses \${${withEnv.missing}}, which is not set; ignored`);
-        continue;
-      }
-      const path = isAbsolute(withEnv) ? withEnv : join(this.options.home, withEnv);
+      const path = this.expandPath(s, s.value, h, 'IdentityFile', 'ignored');
+      if (path === undefined) continue;
       try {
         if (statSync(path).isFile()) return path;
       } catch {

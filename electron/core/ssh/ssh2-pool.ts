@@ -714,19 +714,7 @@ export class OneChannelConnection implements SshConnection {
     if (signal?.aborted) throw abortReason(signal);
     const spare = this.#spare;
     this.#spare = undefined;
-    let c: Ssh2Connection;
-    if (spare?.alive) {
-      c = spare;
-    } else {
-      const own = new AbortController();
-      const onAbort = () => own.abort(abortReason(signal!));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        c = await this.redial(own.signal);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    }
+    const c = spare?.alive ? spare : await this.redial(signal ?? new AbortController().signal);
     if (this.#closed) {
       c.close();
       throw connectionLost(where, 'closed by Cronium');
