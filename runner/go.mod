@@ -1,3 +1,3 @@
 module github.com/cronium/desktop/runner
 
-go 1.22
+go 1.25

@@ -102,6 +102,7 @@ for (const suite of wanted) {
       ['FuzzVerify', './internal/protocol/', 100_000],
       ['FuzzParsePayload', './internal/protocol/', 200_000],
       ['FuzzFrame', './internal/protocol/', 200_000],
+      ['FuzzDecodeBinary', './internal/protocol/', 300_000],
       ['FuzzMask', './internal/mask/', 300_000],
     ];
     for (const [target, pkg, execs] of fuzzTargets) {

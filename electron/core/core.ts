@@ -190,6 +190,7 @@ export function openCore(options: CoreOptions): Core {
     const helperApi = new HelperApi({ db: store.sqlite, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(store.db, 'helper') });
     const helperDoor = new HelperHttpDoor(helperApi);
     const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
+    const settings = new SettingsService(store.sqlite, audit, events);
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
@@ -204,13 +205,13 @@ export function openCore(options: CoreOptions): Core {
       hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
       queue,
       logs,
-      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers }) }),
+      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers, check: () => settings.execution().runnerCheck }) }),
       jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobs }),
       schedules: new ScheduleService(store, audit),
       health,
       blobs,
       scheduleHealth: new HealthService(store.sqlite, secrets, health, audit),
-      settings: new SettingsService(store.sqlite, audit, events),
+      settings,
       diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
       runner: deployer,
       stats: new StatsService(store.sqlite),

@@ -774,6 +774,11 @@ export const ExecutionSettings = z.strictObject({
   globalConcurrency: z.int().min(1, { error: 'must be 1-1024' }).max(1024, { error: 'must be 1-1024' }),
   /** Runs at once on one host. */
   perHostConcurrency: z.int().min(1, { error: 'must be 1-64' }).max(64, { error: 'must be 1-64' }),
+  /**
+   * The check of the cached runner before each run: `stat` re-hashes it only when its file, version
+   * dir or cache root changed since it last hashed right (docs/runner.md); `hash` re-hashes every run.
+   */
+  runnerCheck: z.enum(['stat', 'hash']),
 });
 /** When the desktop app notifies about finished runs. */
 export const NotificationSettings = z.strictObject({ onFailure: z.boolean(), onSuccess: z.boolean() });

@@ -10,8 +10,14 @@
  */
 import { z } from 'zod';
 
-/** Wire-protocol version named in the hello frame (2: runtime helpers, helper frames; 3: the payload's mask). */
-export const RUNNER_PROTOCOL = 3;
+/**
+ * The wire protocol the app asks the runner for (`run`/`attach --protocol`) and the hello frame
+ * names (2: runtime helpers, helper frames; 3: the payload's mask; 4: binary frames, raw output
+ * bytes: electron/core/runner/frames.ts).
+ */
+export const RUNNER_PROTOCOL = 4;
+/** Protocols the app decodes: a protocol 3 stream (an older runner) still works until the runner is replaced. */
+export const RUNNER_PROTOCOLS_ACCEPTED: readonly number[] = [3, 4];
 /** Envelope format version (`v`). */
 export const ENVELOPE_VERSION = 1;
 

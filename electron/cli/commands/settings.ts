@@ -5,7 +5,7 @@ import { CroniumError } from '../../shared/errors';
 import type { CliContext } from '../context';
 import { printJson } from '../output';
 
-type Kind = 'count' | 'boolean' | 'mode' | 'theme' | 'channel' | 'hours';
+type Kind = 'count' | 'boolean' | 'mode' | 'theme' | 'channel' | 'hours' | 'check';
 /** Every key the CLI sets: its group, field and kind of value. */
 const KEYS: Record<string, { group: keyof Settings; field: string; kind: Kind; nullable?: true; example: string }> = {
   'logs.retention.maxAgeDays': { group: 'logsRetention', field: 'maxAgeDays', kind: 'count', nullable: true, example: '30' },
@@ -15,6 +15,7 @@ const KEYS: Record<string, { group: keyof Settings; field: string; kind: Kind; n
   'execution.defaultTimeoutMs': { group: 'execution', field: 'defaultTimeoutMs', kind: 'count', nullable: true, example: '600000' },
   'execution.globalConcurrency': { group: 'execution', field: 'globalConcurrency', kind: 'count', example: '32' },
   'execution.perHostConcurrency': { group: 'execution', field: 'perHostConcurrency', kind: 'count', example: '4' },
+  'execution.runnerCheck': { group: 'execution', field: 'runnerCheck', kind: 'check', example: 'hash' },
   'notifications.onFailure': { group: 'notifications', field: 'onFailure', kind: 'boolean', example: 'true' },
   'notifications.onSuccess': { group: 'notifications', field: 'onSuccess', kind: 'boolean', example: 'false' },
   'appearance.theme': { group: 'appearance', field: 'theme', kind: 'theme', example: 'dark' },
@@ -56,6 +57,9 @@ function parseValue(key: string, value: string): unknown {
       return value;
     case 'channel':
       if (!['latest', 'beta'].includes(value)) throw bad('latest or beta');
+      return value;
+    case 'check':
+      if (!['stat', 'hash'].includes(value)) throw bad('stat or hash');
       return value;
     case 'hours':
       // The contract checks the times themselves (and says which part is wrong).

@@ -22,10 +22,11 @@
 import { performance } from 'node:perf_hooks';
 import { isCroniumError } from '../../shared/errors';
 import { describeElevationFailure, type Elevation } from './elevation';
-import { RUNNER_LIMITS, RUNNER_PROTOCOL, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
+import { RUNNER_LIMITS, RUNNER_PROTOCOL, RUNNER_PROTOCOLS_ACCEPTED, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { hostIdFile } from '../runner/deploy-scripts';
-import { encodeControl, logBytes, newNonce, parseFrame, type InstallationKeys } from '../runner/payload';
+import { encodeControl, newNonce, type InstallationKeys } from '../runner/payload';
+import { FrameDecoder, type DecodedFrame } from '../runner/frames';
 import { shSha256Tools } from '../diagnostics/remote-probe';
 import type { HelperSession } from '../helper-api/runtime';
 import type { ExecStreamHandle, SshConnection } from '../ssh/types';
@@ -37,6 +38,8 @@ export interface RunnerModeDeps {
   keys: InstallationKeys;
   /** A run is considered disconnected when no frame arrived for this long (the runner heartbeats every 5 s). */
   silenceMs?: number;
+  /** The per-run check of the cached binary (execution setting runnerCheck; default stat). */
+  check?: () => RunnerCheck;
   /** Runtime helpers: a session (token + transport) per run attempt; without it helpers answer HELPER_UNAVAILABLE. */
   helpers?: { begin(conn: SshConnection, run: { runId: number; jobId: number; hostId: number }, expiresAt: number): Promise<HelperSession> };
 }
@@ -52,32 +55,86 @@ export function runnerRunId(keyId: string, runId: number, attempt: number, retry
 }
 
 const CHECK_FAILED = 'CRONIUM-RUNNER-CHECK-FAILED';
+const STAT_LINE = 'CRONIUM-RUNNER-STAT ';
+
+/** How the per-run check of the cached binary is done (execution setting `runnerCheck`). */
+export type RunnerCheck = 'stat' | 'hash';
+
+/** The hash command of one tool (the deploy's choice), printing `<hex> …`. */
+function hashCommand(tool: string | undefined, file: string): string {
+  switch (tool) {
+    case 'openssl':
+      return `openssl dgst -sha256 -r -- ${file}`;
+    case 'sha256sum':
+      return `sha256sum -- ${file}`;
+    case 'shasum':
+      return `shasum -a 256 -- ${file}`;
+    case 'sha256':
+      return `sha256 -q -- ${file}`;
+    default:
+      return shSha256Tools(file);
+  }
+}
 
 /**
- * `run` behind a check of the binary's SHA-256 with the host's own tools, in one round trip: the
- * runner starts only when the hash matches; otherwise a marker line and status 97.
- * The fastest tool present hashes: OpenSSL's assembly (SHA-NI/AVX2) hashes the ~4 MB binary in
- * about half the time of coreutils' `sha256sum` (test/bench/runner.ts measures both), and this
- * check is most of runner mode's per-run overhead. A tool that is missing or fails (an OpenSSL
- * without `-r`) leaves an empty hash and the next one is tried; any tool's answer must match.
+ * The stat line of the binary, its version dir and the cache root: device, inode, size, mtime and
+ * ctime with nanoseconds, owner and mode (GNU/BusyBox `stat -c`, else BSD `stat -f`).
  */
-export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256'>, run: string): string {
-  const script = [
-    `p=${sq(d.path)}`,
+const STAT_FILES = '"$p" "${p%/*}" "${p%/*/*}"';
+const STAT_COMMAND = `stat -c '%d:%i:%s:%.9Y:%.9Z:%u:%a' -- ${STAT_FILES} 2>/dev/null || stat -f '%d:%i:%z:%Fm:%Fc:%u:%Lp' -- ${STAT_FILES} 2>/dev/null`;
+
+/**
+ * Whether a stat record may stand in for the hash: three lines (binary, version dir, cache root)
+ * whose time fields all carry nine-digit nanoseconds, and the binary's not all zero (a stat or a
+ * file system with whole seconds only would let a change within the same second escape).
+ */
+export function usableStatRecord(record: string): boolean {
+  const lines = record.split('\n');
+  if (lines.length !== 3) return false;
+  const fields = lines.map((l) => l.split(':'));
+  if (!fields.every((f) => f.length === 7 && /^\d+\.\d{9}$/.test(f[3]!) && /^\d+\.\d{9}$/.test(f[4]!))) return false;
+  const [, , , mtime, ctime] = fields[0]!;
+  return !mtime!.endsWith('.000000000') && !ctime!.endsWith('.000000000');
+}
+
+/**
+ * `run` behind the per-run check of the cached binary, in one round trip: the runner starts only
+ * when the check passes; otherwise a marker line and status 97.
+ *
+ * - `hash` (strict): the binary's SHA-256 with the host's fastest tool, chosen at deploy.
+ * - `stat` (default): when the binary, its version dir and the cache root stat exactly as they did
+ *   when the binary last hashed right on this host (`record`), the run starts without hashing;
+ *   otherwise the binary is hashed, and on a match the stat taken before hashing is printed
+ *   (`CRONIUM-RUNNER-STAT` lines) for the app to record. Why a change cannot escape: any write to
+ *   the file moves its mtime and ctime, a `touch` back moves its ctime, which no unprivileged call
+ *   can set, a replacement changes the inode (and ctime), a chmod or chown changes mode, owner and
+ *   ctime, and an entry added, removed or renamed in the version dir or the cache root moves that
+ *   directory's times; owner and mode of both directories are part of the record. Records without
+ *   nanoseconds are never used (BusyBox's stat: every run hashes).
+ */
+export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256' | 'shaTool'>, run: string, check: RunnerCheck = 'hash', record?: string): string {
+  const script = [`p=${sq(d.path)}`];
+  if (check === 'stat') {
+    script.push(`s=$(${STAT_COMMAND})`);
+    if (record !== undefined && usableStatRecord(record)) script.push(`if [ "$s" = ${sq(record)} ]; then exec ${run}; fi`);
+  }
+  script.push(
     // No awk here (unlike sha256_of): one process less on every run; the shell cuts the hash.
-    `h=$( (${shSha256Tools('"$p"')}) 2>/dev/null )`,
+    `h=$( (${hashCommand(d.shaTool, '"$p"')}) 2>/dev/null )`,
     'h=${h%% *}',
-    `if [ "$h" = ${sq(d.sha256)} ]; then exec ${run}; fi`,
+    `if [ "$h" = ${sq(d.sha256)} ]; then ${check === 'stat' ? `printf '${STAT_LINE}%s\\n' $s; ` : ''}exec ${run}; fi`,
     `echo "${CHECK_FAILED} $h"`,
     'exit 97',
-  ].join('\n');
-  return `sh -c ${sq(script)}`;
+  );
+  return `sh -c ${sq(script.join('\n'))}`;
 }
 
 /** Runner mode, plugged into the executor. */
 export class RunnerExecutor implements RunnerMode {
   /** Per host: the runner this process verified last (the fast path re-hashes it within the run). */
   readonly #known = new Map<string, DeployResult>();
+  /** Per host: the stat record of its verified binary (checkedCommand), while #known holds it. */
+  readonly #stat = new Map<string, string>();
 
   constructor(private readonly deps: RunnerModeDeps) {}
 
@@ -95,6 +152,7 @@ export class RunnerExecutor implements RunnerMode {
       try {
         const d = await this.deps.deployer.deploy(req.host, { conn, signal: setupAbort });
         this.#known.set(req.host, d);
+        this.#stat.delete(req.host);
         if (d.integrityFailure) deferred.push(`RUNNER_INTEGRITY_FAILED: ${d.integrityFailure} (replaced with a verified binary before the run)`);
         return d;
       } catch (e) {
@@ -118,7 +176,7 @@ export class RunnerExecutor implements RunnerMode {
     if (req.reattach) {
       const state = deployed.stateDir;
       const id = runnerRunId(keyId, req.runId, req.attempt ?? 1);
-      const command = `${sq(deployed.path)} attach ${sq(id)} --from ${Math.max(1, Math.floor(req.reattach.fromSeq))} --state-dir ${sq(state)}`;
+      const command = `${sq(deployed.path)} attach ${sq(id)} --from ${Math.max(1, Math.floor(req.reattach.fromSeq))} --state-dir ${sq(state)} --protocol ${RUNNER_PROTOCOL}`;
       const out = await this.#stream(conn, command, '', req, sinks, cancel, t, deployMs, deployed, deferred);
       return 'checkFailed' in out ? this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: 'INTERNAL', errorMessage: 'unexpected check marker on attach' }) : out;
     }
@@ -171,8 +229,9 @@ export class RunnerExecutor implements RunnerMode {
         return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message, ...(isCroniumError(e) ? { errorHint: e.hint } : {}) });
       }
       const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
-      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)}`;
-      const command = fast ? checkedCommand(deployed, run) : run;
+      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)} --protocol ${RUNNER_PROTOCOL}`;
+      const check = this.deps.check?.() ?? 'stat';
+      const command = fast ? checkedCommand(deployed, run, check, this.#stat.get(req.host)) : run;
       let out: ExecOutcome | RunnerFallback | { checkFailed: string };
       try {
         out = await this.#stream(conn, command, envelope, req, sinks, cancel, t, deployMs, deployed, deferred, session);
@@ -184,6 +243,7 @@ export class RunnerExecutor implements RunnerMode {
         // The cached binary changed since it was verified: the full check records and replaces it.
         fast = false;
         this.#known.delete(req.host);
+        this.#stat.delete(req.host);
         const t1 = performance.now();
         const d = await fullDeploy();
         if (!('path' in d)) return d;
@@ -239,17 +299,15 @@ export class RunnerExecutor implements RunnerMode {
     let lastFrameAt = performance.now();
     let stopReason: 'cancel' | 'setup' | 'silence' | 'protocol' | 'leave' | 'watchdog' | undefined;
     let handle: ExecStreamHandle | undefined;
-    let pending = Buffer.alloc(0);
-    let skipping = false;
     const stderrTail: Buffer[] = [];
     let stderrBytes = 0;
 
-    const onFrame = (frame: RunnerFrame): void | Promise<void> => {
+    const onFrame = (frame: DecodedFrame): void | Promise<void> => {
       lastFrameAt = performance.now();
       switch (frame.type) {
         case 'hello':
           hello = frame;
-          if (frame.protocol !== RUNNER_PROTOCOL) {
+          if (!RUNNER_PROTOCOLS_ACCEPTED.includes(frame.protocol)) {
             stopReason = 'protocol';
             handle?.close();
             return;
@@ -259,17 +317,9 @@ export class RunnerExecutor implements RunnerMode {
             sinks.started?.();
           }
           return;
-        case 'log': {
-          let data: Buffer;
-          try {
-            data = logBytes(frame.data);
-          } catch (e) {
-            malformed ??= (e as Error).message;
-            return;
-          }
-          if (sinks.log) return sinks.log({ seq: frame.seq, stream: frame.stream, ts: frame.ts, data });
-          return frame.stream === 'stdout' ? sinks.stdout(data) : sinks.stderr(data);
-        }
+        case 'log':
+          if (sinks.log) return sinks.log({ seq: frame.seq, stream: frame.stream, ts: frame.ts, data: frame.data });
+          return frame.stream === 'stdout' ? sinks.stdout(frame.data) : sinks.stderr(frame.data);
         case 'heartbeat':
           sinks.heartbeat?.(frame.seq);
           return;
@@ -289,48 +339,21 @@ export class RunnerExecutor implements RunnerMode {
         }
       }
     };
-    let framesSeen = 0;
     let checkFailed: string | undefined;
-    const onLine = (line: Buffer): void | Promise<void> => {
-      if (line.length === 0) return;
+    const statLines: string[] = [];
+    const decoder = new FrameDecoder({
+      onFrame,
       // A noisy login shell may print before the runner starts: text before the first frame is its, not the runner's.
-      if (framesSeen === 0 && line[0] !== 0x7b) {
-        const text = line.toString('utf8');
+      onText: (text) => {
         if (text.startsWith(CHECK_FAILED)) checkFailed = text.slice(CHECK_FAILED.length).trim() || 'unreadable';
-        return;
-      }
-      framesSeen++;
-      let frame: RunnerFrame;
-      try {
-        frame = parseFrame(line.toString('utf8'));
-      } catch (e) {
-        malformed ??= (e as Error).message;
+        else if (text.startsWith(STAT_LINE)) statLines.push(text.slice(STAT_LINE.length).trim());
+      },
+      onMalformed: (message) => {
+        malformed ??= message;
         lastFrameAt = performance.now();
-        return;
-      }
-      return onFrame(frame);
-    };
-    const onStdout = async (chunk: Buffer): Promise<void> => {
-      let buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        const nl = buf.indexOf(0x0a);
-        if (nl < 0) break;
-        const line = buf.subarray(0, nl);
-        buf = buf.subarray(nl + 1);
-        if (skipping) {
-          skipping = false;
-          continue;
-        }
-        const r = onLine(line);
-        if (r) await r;
-      }
-      if (buf.length > RUNNER_LIMITS.maxFrameBytes + 1) {
-        malformed ??= `runner frame longer than ${RUNNER_LIMITS.maxFrameBytes} bytes`;
-        skipping = true;
-        buf = Buffer.alloc(0);
-      }
-      pending = Buffer.from(buf);
-    };
+      },
+    });
+    const onStdout = (chunk: Buffer): Promise<void> => decoder.push(chunk);
 
     const opening = new AbortController();
     const onCancelOpening = () => opening.abort(new Error('cancelled'));
@@ -421,10 +444,10 @@ export class RunnerExecutor implements RunnerMode {
       cancel.removeEventListener('abort', onCancel);
       req.leave?.removeEventListener('abort', onLeave);
     }
-    if (pending.length && !skipping) {
-      const r = onLine(pending);
-      if (r) await r;
-    }
+    await decoder.end();
+    const framesSeen = decoder.frames;
+    // The binary hashed right and the check printed its stat record: the next runs compare that instead.
+    if (statLines.length === 3 && framesSeen > 0) this.#stat.set(req.host, statLines.join('\n'));
     const version = hello?.version ?? deployed.version;
     const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
     if (malformed) deferred.push(`the runner wrote a malformed frame (INVALID_INPUT): ${malformed}`);
@@ -435,7 +458,7 @@ export class RunnerExecutor implements RunnerMode {
       return this.#end(t, deployMs, startedAt, version, deferred, sinks, {
         status: 'failed',
         errorCode: 'RUNNER_PROTOCOL',
-        errorMessage: `the runner on ${req.host} speaks protocol ${hello?.protocol}, this app ${RUNNER_PROTOCOL}; redeploy it (cronium runner deploy ${req.host})`,
+        errorMessage: `the runner on ${req.host} speaks protocol ${hello?.protocol}, this app ${RUNNER_PROTOCOLS_ACCEPTED.join(' or ')}; redeploy it (cronium runner deploy ${req.host})`,
       });
     }
     if (errorFrame) {

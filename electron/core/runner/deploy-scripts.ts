@@ -52,7 +52,7 @@ ${SH_LONG_BIT}
 uid=$(id -u)
 say uid "$uid"
 if command -v gzip >/dev/null 2>&1; then say gzip 1; else say gzip 0; fi
-for t in sha256sum shasum sha256 openssl; do if command -v "$t" >/dev/null 2>&1; then say shatool "$t"; break; fi; done
+for t in openssl sha256sum shasum sha256; do if command -v "$t" >/dev/null 2>&1; then say shatool "$t"; break; fi; done
 ${SH_PROBE_CACHE}
 chosen=
 try_cache() { probe_cache "$1" "$2"; if [ "$c_ok" = 1 ]; then chosen=$c_dir; else probe_cache_undo; fi; }

@@ -93,6 +93,8 @@ export interface DeployResult {
   /** What payloads for this host must carry as hostId. */
   hostId: string;
   sha256: string;
+  /** The host's fastest SHA-256 tool, chosen once here (openssl, sha256sum, shasum or sha256): the per-run check uses it alone. */
+  shaTool?: string;
   /** True when the verified binary was already there (nothing uploaded). */
   cached: boolean;
   /** Set when a cached binary failed its check (RUNNER_INTEGRITY_FAILED, recorded) and was replaced. */
@@ -262,6 +264,7 @@ export class RunnerDeployer {
         stateDir: `${facts.chosen}/state`,
         hostId,
         sha256: art.entry.sha256,
+        shaTool: facts.shaTool,
       };
 
       const have = facts.have.get(dirName);

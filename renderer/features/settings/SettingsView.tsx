@@ -96,6 +96,10 @@ function SettingsForm({ settings, desktop, platform }: { settings: Settings; des
           <TextField {...text('defaultTimeout')} label="Default timeout (seconds)" optional placeholder="none" hint="For runs that set none. Empty: no timeout." />
           <TextField {...text('globalConcurrency')} label="Runs at once" hint="Across all hosts, 1-1024. Applies to the next runs, without a restart." />
           <TextField {...text('perHostConcurrency')} label="Runs at once per host" hint="1-64." />
+          <SelectField id="settings-runnerCheck" label="Runner check before each run" value={v.runnerCheck} onChange={(e) => set('runnerCheck', e.target.value as SettingsValues['runnerCheck'])} hint="stat: re-hash the cached runner only when its file or directories changed since it last hashed right. hash: re-hash it every run (slower).">
+            <option value="stat">stat (re-hash on any change)</option>
+            <option value="hash">hash every run (strict)</option>
+          </SelectField>
         </div>
       </fieldset>
 

@@ -11,6 +11,7 @@ export interface SettingsValues {
   defaultTimeout: string;
   globalConcurrency: string;
   perHostConcurrency: string;
+  runnerCheck: Settings['execution']['runnerCheck'];
   onFailure: boolean;
   onSuccess: boolean;
   theme: Settings['appearance']['theme'];
@@ -40,6 +41,7 @@ export function fromSettings(s: Settings): SettingsValues {
     defaultTimeout: opt(s.execution.defaultTimeoutMs, 1000),
     globalConcurrency: String(s.execution.globalConcurrency),
     perHostConcurrency: String(s.execution.perHostConcurrency),
+    runnerCheck: s.execution.runnerCheck,
     onFailure: s.notifications.onFailure,
     onSuccess: s.notifications.onSuccess,
     theme: s.appearance.theme,
@@ -100,6 +102,7 @@ export function toSettingsChange(v: SettingsValues, desktop: boolean): SettingsC
       defaultTimeoutMs: timeout === undefined ? null : Math.round(timeout * 1000),
       globalConcurrency: Number(v.globalConcurrency.trim()),
       perHostConcurrency: Number(v.perHostConcurrency.trim()),
+      runnerCheck: v.runnerCheck,
     },
     notifications: { onFailure: v.onFailure, onSuccess: v.onSuccess },
     appearance: { theme: v.theme },

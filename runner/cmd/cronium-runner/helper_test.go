@@ -442,7 +442,7 @@ echo "again=$(cronium get-var PRESET) rc2=$?"`, func(p map[string]any) {
 	if _, err := os.Stat(helperDir); !os.IsNotExist(err) {
 		t.Errorf("helper dir left after the run: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(h.state, "runs", p["runId"].(string), "frames.ndjson")); err != nil {
+	if _, err := os.Stat(filepath.Join(h.state, "runs", p["runId"].(string), "frames.spool")); err != nil {
 		t.Errorf("the spool must stay for attach: %v", err)
 	}
 }

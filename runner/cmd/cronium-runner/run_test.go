@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,7 +25,6 @@ import (
 
 	"github.com/cronium/desktop/runner/internal/job"
 	"github.com/cronium/desktop/runner/internal/protocol"
-	"github.com/cronium/desktop/runner/internal/version"
 )
 
 // End-to-end tests of the built binary: what the app sees over SSH.
@@ -152,16 +152,15 @@ func (h *host) start(args []string, firstLine []byte) *session {
 	}
 	s := &session{cmd: cmd, stdin: stdin, frames: make(chan *protocol.Frame, 1024), done: make(chan error, 1)}
 	go func() {
-		r := bufio.NewReaderSize(stdout, protocol.MaxFrameBytes)
+		r := bufio.NewReaderSize(stdout, protocol.MaxFrameBytes+protocol.HeaderLen)
 		for {
-			line, err := r.ReadBytes('\n')
-			if err != nil {
+			f, err := readFrame(r)
+			if errors.Is(err, io.EOF) {
 				break
 			}
-			f, err := protocol.Decode(bytes.TrimSuffix(line, []byte("\n")))
 			if err != nil {
-				h.t.Errorf("bad frame %.100s: %v", line, err)
-				continue
+				h.t.Errorf("bad frame: %v", err)
+				break
 			}
 			s.frames <- f
 		}
@@ -172,6 +171,36 @@ func (h *host) start(args []string, firstLine []byte) *session {
 		stdin.Write(firstLine)
 	}
 	return s
+}
+
+// readFrame reads one frame of either protocol, told apart by its first byte
+// (a JSON line starts with '{', a binary frame with protocol.Magic).
+func readFrame(r *bufio.Reader) (*protocol.Frame, error) {
+	first, err := r.Peek(1)
+	if err != nil {
+		return nil, err
+	}
+	if first[0] == '{' {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return nil, fmt.Errorf("unterminated line %.100q", line)
+		}
+		return protocol.Decode(bytes.TrimSuffix(line, []byte("\n")))
+	}
+	hdr := make([]byte, protocol.HeaderLen)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("short header %x", hdr)
+	}
+	h, err := protocol.DecodeHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	buf := append(hdr, make([]byte, h.Len)...)
+	if _, err := io.ReadFull(r, buf[protocol.HeaderLen:]); err != nil {
+		return nil, fmt.Errorf("short body: %v", err)
+	}
+	f, _, err := protocol.DecodeBinary(buf)
+	return f, err
 }
 
 func (h *host) run(line []byte) *session {
@@ -218,7 +247,7 @@ func TestRunScript(t *testing.T) {
 	s := h.run(h.sign(h.payload(`echo "hello $WHO"; echo oops >&2; exit 3`, func(p map[string]any) { p["env"] = map[string]any{"WHO": "world"} })))
 	frames := s.collect(t, 10*time.Second)
 	s.stdin.Close()
-	if frames[0].Type != protocol.TypeHello || frames[0].Protocol != version.Protocol {
+	if frames[0].Type != protocol.TypeHello || frames[0].Protocol != protocol.ProtocolJSON {
 		t.Fatalf("first frame %+v", frames[0])
 	}
 	ex := last(frames)
@@ -633,14 +662,10 @@ func TestMaskSecretsAtTheSource(t *testing.T) {
 				return
 			}
 			// A detached run keeps its spool on disk: it holds only masked data too.
-			raw := mustRead(t, filepath.Join(h.state, "runs", p["runId"].(string), "frames.ndjson"))
-			var spooled []*protocol.Frame
-			for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
-				f, err := protocol.Decode(line)
-				if err != nil {
-					t.Fatalf("spool line %.80s: %v", line, err)
-				}
-				spooled = append(spooled, f)
+			raw := mustRead(t, filepath.Join(h.state, "runs", p["runId"].(string), "frames.spool"))
+			spooled, err := protocol.DecodeStream(raw)
+			if err != nil {
+				t.Fatalf("spool after %d frames: %v", len(spooled), err)
 			}
 			check("spool", spooled)
 		})

@@ -100,7 +100,7 @@ func TestVersionJSON(t *testing.T) {
 	}
 	want := version.Info{
 		Version:   version.Version,
-		Protocol:  3,
+		Protocol:  4,
 		OS:        runtime.GOOS,
 		Arch:      runtime.GOARCH,
 		Arm:       version.Current().Arm,

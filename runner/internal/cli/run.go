@@ -28,11 +28,13 @@ import (
 	"github.com/cronium/desktop/runner/internal/version"
 )
 
-// Layout of a run in the state dir: runs/<runId>/{script,frames.ndjson,supervisor.pid,supervisor.log}.
+// Layout of a run in the state dir: runs/<runId>/{script,frames.spool,supervisor.pid,supervisor.log}.
 const (
-	spoolFile  = "frames.ndjson"
-	pidFile    = "supervisor.pid"
-	scriptFile = "script"
+	spoolFile = "frames.spool"
+	// legacySpoolFile: the JSON-lines spool of a run an older runner (protocol 3) started.
+	legacySpoolFile = "frames.ndjson"
+	pidFile         = "supervisor.pid"
+	scriptFile      = "script"
 	// heartbeatEvery is how often an idle stream says it is still alive.
 	heartbeatEvery = 5 * time.Second
 	// runRetention is how long a finished run's spool stays attachable.
@@ -46,6 +48,8 @@ type runFlags struct {
 	key, hostID, stateDir string
 	// helperSock: the relay's socket, passed by `run` to the detached supervisor.
 	helperSock string
+	// protocol: the wire protocol of stdout (3 JSON lines, 4 binary frames), as the app asks.
+	protocol int
 }
 
 // defaultPaths: the key and host id sit next to the binary; the state dir is
@@ -72,6 +76,9 @@ func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (run
 	if name == "supervise" {
 		fs.StringVar(&f.helperSock, "helper-socket", "", "the helper relay's socket")
 	}
+	if name == "run" || name == "attach" {
+		fs.IntVar(&f.protocol, "protocol", protocol.ProtocolJSON, "wire protocol of stdout: 3 (JSON lines) or 4 (binary frames)")
+	}
 	var from int64 = 1
 	if name == "attach" {
 		fs.Int64Var(&from, "from", 1, "first seq to replay")
@@ -95,15 +102,33 @@ func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (run
 	if f.stateDir == "" {
 		return f, nil, fail(stderr, "INVALID_INPUT", name+": --state-dir is required"), false
 	}
+	if (name == "run" || name == "attach") && f.protocol != protocol.ProtocolJSON && f.protocol != protocol.ProtocolBinary {
+		return f, nil, fail(stderr, "INVALID_INPUT", fmt.Sprintf("%s: --protocol must be %d or %d", name, protocol.ProtocolJSON, protocol.ProtocolBinary)), false
+	}
 	return f, pos, 0, true
 }
 
-// frameOut writes frames to stdout, one per line; after a write error it
-// drops frames and reports the loss once through onLost. It is safe for
-// concurrent use: log frames from the spool and helper frames from the relay
-// share it, each written whole.
+// wire is stdout with the protocol the app asked for; errorFrame and
+// newFrameOut read it from there (plain writers get protocol 3).
+type wire struct {
+	io.Writer
+	proto int
+}
+
+func protocolOf(w io.Writer) int {
+	if ww, ok := w.(*wire); ok {
+		return ww.proto
+	}
+	return protocol.ProtocolJSON
+}
+
+// frameOut writes frames to stdout, as JSON lines (protocol 3) or binary
+// frames (4); after a write error it drops frames and reports the loss once
+// through onLost. It is safe for concurrent use: log frames from the spool and
+// helper frames from the relay share it, each written whole.
 type frameOut struct {
 	mu     sync.Mutex
+	proto  int
 	w      *bufio.Writer
 	broken bool
 	onLost func()
@@ -115,7 +140,7 @@ type frameOut struct {
 }
 
 func newFrameOut(w io.Writer, onLost func()) *frameOut {
-	return &frameOut{w: bufio.NewWriterSize(w, 256<<10), onLost: onLost, lastHB: time.Now(), ready: make(chan struct{})}
+	return &frameOut{proto: protocolOf(w), w: bufio.NewWriterSize(w, 256<<10), onLost: onLost, lastHB: time.Now(), ready: make(chan struct{})}
 }
 
 func (o *frameOut) setOnLost(f func()) {
@@ -124,21 +149,46 @@ func (o *frameOut) setOnLost(f func()) {
 	o.mu.Unlock()
 }
 
-func (o *frameOut) line(b []byte) {
+// forward writes a frame read from the spool: its bytes as they are when the
+// spool is in the stdout's protocol, else re-encoded (an old runner's JSON
+// spool attached to with protocol 4, or the reverse).
+func (o *frameOut) forward(raw []byte, spoolProto int, f *protocol.Frame) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lineLocked(b)
+	if spoolProto == o.proto {
+		o.writeLocked(raw)
+		if o.proto == protocol.ProtocolJSON {
+			o.writeLocked([]byte{'\n'})
+		}
+		return
+	}
+	if f.Type == protocol.TypeLog && f.Data == nil && len(raw) > 0 {
+		// A JSON spool's log line was read by its head only: decode it whole.
+		full, err := protocol.Decode(raw)
+		if err != nil {
+			o.writeLocked(encodeOr(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())}, o.proto))
+			return
+		}
+		f = full
+	}
+	o.writeLocked(encodeOr(f, o.proto))
 }
 
-func (o *frameOut) lineLocked(b []byte) {
+// encodeOr encodes f, or an INTERNAL error frame saying why it could not be.
+func encodeOr(f *protocol.Frame, proto int) []byte {
+	b, err := f.EncodeAs(proto)
+	if err != nil {
+		b, _ = (&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())}).EncodeAs(proto)
+	}
+	return b
+}
+
+func (o *frameOut) writeLocked(b []byte) {
 	if o.broken {
 		return
 	}
 	if _, err := o.w.Write(b); err == nil {
-		err = o.w.WriteByte('\n')
-		if err == nil {
-			return
-		}
+		return
 	}
 	o.lost()
 }
@@ -151,13 +201,10 @@ func (o *frameOut) lost() {
 }
 
 func (o *frameOut) frame(f *protocol.Frame) {
-	b, err := f.Encode()
-	if err != nil {
-		b, _ = (&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: err.Error()}).Encode()
-	}
+	b := encodeOr(f, o.proto)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lineLocked(b)
+	o.writeLocked(b)
 	o.flushLocked()
 	if f.Type == protocol.TypeHello {
 		o.readyOnce.Do(func() { close(o.ready) })
@@ -167,13 +214,13 @@ func (o *frameOut) frame(f *protocol.Frame) {
 // send writes a helper frame once hello is out and reports whether it went.
 func (o *frameOut) send(f *protocol.Frame) error {
 	<-o.ready
-	b, err := f.Encode()
+	b, err := f.EncodeAs(o.proto)
 	if err != nil {
 		return err
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lineLocked(b)
+	o.writeLocked(b)
 	o.flushLocked()
 	if o.broken {
 		return helper.ErrChannelGone
@@ -303,7 +350,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return fail(stderr, "INVALID_INPUT", "run takes no arguments: the payload is read from stdin")
 	}
-	return runSession(f, os.Stdin, stdout)
+	return runSession(f, os.Stdin, &wire{Writer: stdout, proto: f.protocol})
 }
 
 func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
@@ -463,7 +510,7 @@ func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp strin
 		hr.channelGone()
 		send(protocol.ExitDisconnected)
 	}()
-	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
 
 	self, _ := os.Executable()
 	done := make(chan error, 1)
@@ -487,8 +534,8 @@ func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp strin
 	}()
 	last, err := spool.Follow(context.Background(), filepath.Join(runDir, spoolFile), spool.FollowOptions{
 		From: 1, Wake: w.Wake(), Alive: alive.Load, Idle: out.idle,
-	}, func(line []byte, f *protocol.Frame) error {
-		out.line(line)
+	}, func(raw []byte, spoolProto int, f *protocol.Frame) error {
+		out.forward(raw, spoolProto, f)
 		if f.Seq > 0 {
 			out.setSeq(f.Seq)
 		}
@@ -587,11 +634,11 @@ func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bu
 		stop()
 	})
 	out.setSeq(from - 1)
-	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: version.Protocol, Version: version.Version, RunID: runID, Pid: int64(pid)})
-	last, err := spool.Follow(ctx, filepath.Join(runDir, spoolFile), spool.FollowOptions{
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: runID, Pid: int64(pid)})
+	last, err := spool.Follow(ctx, spoolPath(runDir), spool.FollowOptions{
 		From: from, Alive: alive, Idle: out.idle,
-	}, func(line []byte, f *protocol.Frame) error {
-		out.line(line)
+	}, func(raw []byte, spoolProto int, f *protocol.Frame) error {
+		out.forward(raw, spoolProto, f)
 		if f.Seq > 0 {
 			out.setSeq(f.Seq)
 		}
@@ -608,6 +655,15 @@ func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bu
 		return ExitInternal
 	}
 	return ExitOK
+}
+
+// spoolPath is the run's spool: the JSON-lines file of a run an older runner
+// started (it is attached to after an upgrade), else this runner's.
+func spoolPath(runDir string) string {
+	if _, err := os.Stat(filepath.Join(runDir, legacySpoolFile)); err == nil {
+		return filepath.Join(runDir, legacySpoolFile)
+	}
+	return filepath.Join(runDir, spoolFile)
 }
 
 // runSupervise is the detached supervisor (hidden subcommand): it reads the
@@ -693,6 +749,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if from < 1 {
 		return fail(stderr, "INVALID_INPUT", "--from must be at least 1")
 	}
+	stdout = &wire{Writer: stdout, proto: f.protocol}
 	runDir := filepath.Join(f.stateDir, "runs", pos[0])
 	pidText, err := os.ReadFile(filepath.Join(runDir, pidFile))
 	if err != nil {
@@ -841,7 +898,7 @@ func pruneRuns(dir string, now time.Time, retention time.Duration) {
 	for _, e := range entries {
 		runDir := filepath.Join(dir, e.Name())
 		latest := time.Time{}
-		for _, name := range []string{"", spoolFile} {
+		for _, name := range []string{"", spoolFile, legacySpoolFile} {
 			if info, err := os.Stat(filepath.Join(runDir, name)); err == nil && info.ModTime().After(latest) {
 				latest = info.ModTime()
 			}

@@ -162,7 +162,7 @@ func TestFrameOutConcurrentWriters(t *testing.T) {
 	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: 2, Version: "v", RunID: "r", Pid: 1})
 	for j := 1; j <= 200; j++ {
 		line, _ := (&protocol.Frame{Type: protocol.TypeLog, Seq: int64(j), Stream: "stdout", Data: []byte(strings.Repeat("z", 100))}).Encode()
-		out.line(line)
+		out.forward(line, protocol.ProtocolJSON, nil)
 		out.setSeq(int64(j))
 	}
 	wg.Wait()

@@ -1,10 +1,8 @@
 package job
 
 import (
-	"bufio"
-	"bytes"
 	"os"
-		"path/filepath"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,20 +89,14 @@ func superviseElevated(t *testing.T, script string, el *protocol.Elevation, env 
 		t.Fatal(err)
 	}
 	w.Close()
-	f, _ := os.Open(filepath.Join(dir, "frames"))
-	defer f.Close()
+	raw, _ := os.ReadFile(filepath.Join(dir, "frames"))
 	var res result
 	res.exit = exit
-	r := bufio.NewReaderSize(f, protocol.MaxFrameBytes)
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			break
-		}
-		fr, err := protocol.Decode(bytes.TrimSuffix(line, []byte("\n")))
-		if err != nil {
-			t.Fatalf("spool line %.80s: %v", line, err)
-		}
+	frames, err := protocol.DecodeStream(raw)
+	if err != nil {
+		t.Fatalf("spool after %d frames: %v", len(frames), err)
+	}
+	for _, fr := range frames {
 		res.frames = append(res.frames, fr)
 		if fr.Type == protocol.TypeLog {
 			if fr.Stream == "stdout" {
@@ -175,7 +167,6 @@ func TestElevatedEnvQuoting(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
-
 
 func TestElevationSu(t *testing.T) {
 	res := superviseElevated(t, "read l; echo \"in=$l var=$MYVAR\"\n", &protocol.Elevation{Method: "su", Password: "r00t pw"}, map[string]string{"MYVAR": "a b'c"})

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"os"
@@ -54,21 +53,15 @@ func superviseMasked(t *testing.T, script string, lim protocol.Limits, pty bool,
 		t.Fatal(err)
 	}
 	w.Close()
-	f, _ := os.Open(filepath.Join(dir, "frames"))
-	defer f.Close()
+	raw, _ := os.ReadFile(filepath.Join(dir, "frames"))
 	var res result
 	res.exit = exit
-	r := bufio.NewReaderSize(f, protocol.MaxFrameBytes)
+	frames, err := protocol.DecodeStream(raw)
+	if err != nil {
+		t.Fatalf("spool after %d frames: %v", len(frames), err)
+	}
 	var last int64
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			break
-		}
-		fr, err := protocol.Decode(bytes.TrimSuffix(line, []byte("\n")))
-		if err != nil {
-			t.Fatalf("spool line %.80s: %v", line, err)
-		}
+	for _, fr := range frames {
 		if fr.Seq != last+1 {
 			t.Fatalf("seq %d after %d", fr.Seq, last)
 		}
@@ -350,11 +343,13 @@ func TestAppendLogSplitsFrames(t *testing.T) {
 	w.Close()
 	raw, _ := os.ReadFile(path)
 	var got []byte
-	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
-	for i, line := range lines {
-		f, err := protocol.Decode(line)
-		if err != nil || f.Seq != int64(5+i) || f.Stream != "stderr" {
-			t.Fatalf("frame %d: %+v, %v", i, f, err)
+	lines, err := protocol.DecodeStream(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range lines {
+		if f.Seq != int64(5+i) || f.Stream != "stderr" {
+			t.Fatalf("frame %d: %+v", i, f)
 		}
 		got = append(got, f.Data...)
 	}

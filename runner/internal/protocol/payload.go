@@ -14,17 +14,16 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -190,15 +189,33 @@ func ParsePublicKeyPEM(data []byte) (TrustedKey, error) {
 	if block == nil || block.Type != "PUBLIC KEY" {
 		return TrustedKey{}, errors.New("not a PEM PUBLIC KEY")
 	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	ec, err := parseP256SPKI(block.Bytes)
 	if err != nil {
-		return TrustedKey{}, fmt.Errorf("parsing public key: %w", err)
-	}
-	ec, ok := pub.(*ecdsa.PublicKey)
-	if !ok || ec.Curve != elliptic.P256() {
-		return TrustedKey{}, errors.New("not an ECDSA P-256 public key")
+		return TrustedKey{}, err
 	}
 	return TrustedKey{Key: ec, Kid: Kid(block.Bytes)}, nil
+}
+
+// p256SPKIPrefix is the DER of a P-256 SubjectPublicKeyInfo up to its point:
+// SEQUENCE { SEQUENCE { OID id-ecPublicKey, OID prime256v1 }, BIT STRING (0 unused bits) }.
+// Every P-256 SPKI is this prefix and a 65-byte uncompressed point, so the
+// runner reads it without crypto/x509 (which, with its dependencies, made up
+// much of the binary's size and start-up time).
+var p256SPKIPrefix = []byte{
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+}
+
+// parseP256SPKI reads a P-256 public key from its SPKI DER; the point must be on the curve.
+func parseP256SPKI(der []byte) (*ecdsa.PublicKey, error) {
+	if len(der) != len(p256SPKIPrefix)+65 || !bytes.Equal(der[:len(p256SPKIPrefix)], p256SPKIPrefix) {
+		return nil, errors.New("not an ECDSA P-256 public key")
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), der[len(p256SPKIPrefix):])
+	if err != nil {
+		return nil, fmt.Errorf("parsing public key: %w", err)
+	}
+	return pub, nil
 }
 
 // Kid names a key: hex SHA-256 of its SPKI DER.
@@ -214,13 +231,37 @@ type VerifyOptions struct {
 	Now    time.Time
 }
 
-var (
-	idRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	envKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
-	kidRE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	tokenRE    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	errNotLine = errors.New("envelope contains a newline")
-)
+var errNotLine = errors.New("envelope contains a newline")
+
+// Character classes of ids, tokens, variable names and key ids, checked by
+// hand (no regexp package in the binary: its init and size cost every run).
+func isAlnum(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+}
+
+// every reports whether s has min..max bytes, the first satisfying first and the rest rest.
+func every(s string, min, max int, first, rest func(byte) bool) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ok := rest(s[i])
+		if i == 0 {
+			ok = first(s[i])
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func idChar(c byte) bool        { return isAlnum(c) || c == '.' || c == '_' || c == '-' }
+func envChar(c byte) bool       { return isAlnum(c) || c == '_' }
+func envFirst(c byte) bool      { return envChar(c) && (c < '0' || c > '9') }
+func lowerHex(c byte) bool      { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+func validEnvKey(s string) bool { return every(s, 1, 256, envFirst, envChar) }
+func validKid(s string) bool    { return every(s, 64, 64, lowerHex, lowerHex) }
 
 // base64Std decodes canonical standard base64 only: Go's decoder skips
 // newlines even in strict mode, so the input must also re-encode to itself.
@@ -241,7 +282,7 @@ func (canonicalBase64) DecodeString(s string) ([]byte, error) {
 
 // ValidID reports whether s is acceptable as a job, run or host id; run ids
 // name directories in the state dir, so this is also what keeps them inside it.
-func ValidID(s string) bool { return idRE.MatchString(s) }
+func ValidID(s string) bool { return every(s, 1, 128, isAlnum, idChar) }
 
 // Verify checks a signed envelope line (without its newline) and returns the payload.
 func Verify(line []byte, opts VerifyOptions) (*Payload, error) {
@@ -310,7 +351,7 @@ func ParseEnvelope(line []byte) (*Envelope, error) {
 	if !hasKid || !hasSig {
 		return nil, reject(ReasonUnsigned, "envelope has no kid or sig")
 	}
-	if err := field(m, "kid", &e.Kid); err != nil || !kidRE.MatchString(e.Kid) {
+	if err := field(m, "kid", &e.Kid); err != nil || !validKid(e.Kid) {
 		return nil, reject(ReasonMalformed, "kid is not 64 lowercase hex digits")
 	}
 	if err := field(m, "sig", &e.Sig); err != nil {
@@ -473,7 +514,7 @@ func checkEnv(env map[string]string) error {
 	}
 	total := 0
 	for k, v := range env {
-		if !envKeyRE.MatchString(k) {
+		if !validEnvKey(k) {
 			return fmt.Errorf("env key %q is not a valid variable name", truncate(k, 40))
 		}
 		if len(v) > MaxEnvValueBytes {
@@ -575,4 +616,4 @@ func parseHelper(raw []byte) (Helper, error) {
 }
 
 // ValidToken reports whether s has the shape of a helper token (a JWT).
-func ValidToken(s string) bool { return len(s) <= MaxTokenBytes && tokenRE.MatchString(s) }
+func ValidToken(s string) bool { return every(s, 1, MaxTokenBytes, idChar, idChar) }

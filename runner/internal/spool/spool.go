@@ -2,10 +2,12 @@
 // every log and exit frame, and every reader (the foreground `run`, `attach`)
 // tails it from a sequence number.
 //
-// Invariant: the supervisor is the only writer and appends whole lines in seq
-// order; readers never emit a partial line and skip seq < from, so a reader
+// Invariant: the supervisor is the only writer and appends whole frames in seq
+// order; readers never emit a partial frame and skip seq < from, so a reader
 // that reattaches with --from N+1 after seeing N gets every later frame exactly
-// once. The spool on disk is also the buffer that keeps a slow consumer from
+// once. The spool holds protocol 4 (binary) frames; a reader also follows a
+// spool of protocol 3 JSON lines (a run started by an older runner before an
+// upgrade), telling them apart by the first byte. The spool on disk is also the buffer that keeps a slow consumer from
 // ever blocking the script: the pipes drain into the spool, not into the link.
 package spool
 
@@ -27,6 +29,7 @@ import (
 type Writer struct {
 	f    *os.File
 	w    *bufio.Writer
+	hdr  []byte
 	wake chan struct{}
 	// reserve holds space on the spool's file system for the frames that end a
 	// run after a write failed because that file system is full.
@@ -73,57 +76,71 @@ func (w *Writer) Recover() (lastSeq int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	end, err := lastNewline(r, st.Size())
+	end, lastSeq, err := lastWhole(r, st.Size())
 	if err != nil {
 		return 0, err
 	}
 	if err := w.f.Truncate(end); err != nil {
 		return 0, err
 	}
-	if end == 0 {
-		return 0, nil
-	}
-	start, err := lastNewline(r, end-1)
-	if err != nil {
-		return 0, err
-	}
-	line := make([]byte, end-1-start)
-	if _, err := r.ReadAt(line, start); err != nil {
-		return 0, err
-	}
-	f, err := protocol.Decode(line)
-	if err != nil {
-		return 0, err
-	}
-	return f.Seq, nil
+	return lastSeq, nil
 }
 
-// lastNewline returns the offset just after the last '\n' before limit, or 0.
-func lastNewline(r io.ReaderAt, limit int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for pos := limit; pos > 0; {
-		n := min(pos, int64(len(buf)))
-		pos -= n
-		if _, err := r.ReadAt(buf[:n], pos); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
+// lastWhole walks the frame headers of a binary spool of size bytes and
+// returns the end of its last whole frame and that frame's seq (log and exit
+// frames; 0 when none).
+func lastWhole(r io.ReaderAt, size int64) (end, lastSeq int64, err error) {
+	var hdr [protocol.HeaderLen]byte
+	for end+protocol.HeaderLen <= size {
+		if _, err := r.ReadAt(hdr[:], end); err != nil {
+			return 0, 0, err
 		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return pos + int64(i) + 1, nil
+		h, err := protocol.DecodeHeader(hdr[:])
+		if err != nil {
+			// What a failed write left: everything before it is whole.
+			break
+		}
+		if end+int64(h.Size()) > size {
+			break
+		}
+		end += int64(h.Size())
+		if h.Seq > 0 && h.Type != protocol.TypeHeartbeat {
+			lastSeq = h.Seq
 		}
 	}
-	return 0, nil
+	return end, lastSeq, nil
 }
 
-// Append buffers one encoded frame; Flush makes it visible to readers.
+// Append buffers one frame (protocol 4); Flush makes it visible to readers.
+// A log frame's data is copied once, into the file's buffer.
 func (w *Writer) Append(f *protocol.Frame) error {
-	b, err := f.Encode()
-	if err != nil {
+	var body []byte
+	if f.Type == protocol.TypeLog {
+		// The header alone, then the data as it is: no intermediate copy.
+		data := f.Data
+		f.Data = nil
+		var err error
+		w.hdr, err = f.AppendBinary(w.hdr[:0])
+		f.Data = data
+		if err != nil {
+			return err
+		}
+		if len(data) > protocol.MaxLogData {
+			return fmt.Errorf("log frame: %d data bytes, limit %d", len(data), protocol.MaxLogData)
+		}
+		protocol.SetBodyLen(w.hdr, len(data))
+		body = data
+	} else {
+		var err error
+		if w.hdr, err = f.AppendBinary(w.hdr[:0]); err != nil {
+			return err
+		}
+	}
+	if _, err := w.w.Write(w.hdr); err != nil {
 		return err
 	}
-	if _, err := w.w.Write(b); err != nil {
-		return err
-	}
-	return w.w.WriteByte('\n')
+	_, err := w.w.Write(body)
+	return err
 }
 
 // Flush writes buffered frames to the file and wakes an in-process reader.
@@ -170,7 +187,11 @@ type FollowOptions struct {
 
 // Follow emits the spool's frames with seq >= From in order and returns the
 // terminal (exit or error) frame once emitted; ctx ends it early with ctx.Err().
-func Follow(ctx context.Context, path string, opts FollowOptions, emit func(line []byte, f *protocol.Frame) error) (*protocol.Frame, error) {
+// emit gets each frame's bytes as stored (without a JSON line's newline), the
+// spool's protocol, and the frame: a log frame read from a binary spool has
+// Data aliasing raw, one from a JSON spool has no Data (only its head was
+// read); both are valid only during the call.
+func Follow(ctx context.Context, path string, opts FollowOptions, emit func(raw []byte, proto int, f *protocol.Frame) error) (*protocol.Frame, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = 20 * time.Millisecond
 	}
@@ -192,10 +213,97 @@ func Follow(ctx context.Context, path string, opts FollowOptions, emit func(line
 		}
 	}
 	defer file.Close()
-	r := bufio.NewReaderSize(file, 256<<10)
+	r := bufio.NewReaderSize(file, readerSize)
+	t := &tail{ctx: ctx, opts: opts, r: r}
+	for {
+		first, err := r.Peek(1)
+		if err == nil {
+			if first[0] == '{' {
+				return t.jsonLines(path, emit)
+			}
+			return t.binary(path, emit)
+		}
+		if err := t.caughtUp(1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// readerSize holds any spooled frame whole (log frames are at most 64 KiB + a
+// header; exit and error frames a few KiB).
+const readerSize = 256 << 10
+
+type tail struct {
+	ctx  context.Context
+	opts FollowOptions
+	r    *bufio.Reader
+}
+
+// caughtUp waits for the writer, or says it is gone (after one more look for
+// the need bytes the reader waits for).
+func (t *tail) caughtUp(need int) error {
+	alive := t.opts.Alive == nil || t.opts.Alive()
+	if !alive {
+		// One more read: the writer may have finished between our read and the check.
+		if more, _ := t.r.Peek(need); len(more) >= need {
+			return nil
+		}
+		return ErrWriterGone
+	}
+	if t.opts.Idle != nil {
+		t.opts.Idle()
+	}
+	return wait(t.ctx, t.opts)
+}
+
+func (t *tail) binary(path string, emit func([]byte, int, *protocol.Frame) error) (*protocol.Frame, error) {
+	for {
+		need := protocol.HeaderLen
+		hdr, err := t.r.Peek(need)
+		var h protocol.Header
+		if err == nil {
+			if h, err = protocol.DecodeHeader(hdr); err != nil {
+				return nil, fmt.Errorf("spool %s is corrupt: %w", path, err)
+			}
+			if h.Size() > readerSize {
+				return nil, fmt.Errorf("spool %s has a frame of %d bytes", path, h.Size())
+			}
+			var raw []byte
+			need = h.Size()
+			if raw, err = t.r.Peek(need); err == nil {
+				var fr *protocol.Frame
+				if h.Type == protocol.TypeLog {
+					fr = &protocol.Frame{Type: h.Type, Seq: h.Seq, Stream: h.Stream, Ts: h.Ts, Data: raw[protocol.HeaderLen:]}
+				} else if fr, _, err = protocol.DecodeBinary(raw); err != nil {
+					return nil, fmt.Errorf("spool %s is corrupt: %w", path, err)
+				}
+				terminal := fr.Type == protocol.TypeExit || fr.Type == protocol.TypeError
+				if fr.Type == protocol.TypeError || fr.Seq >= t.opts.From {
+					if err := emit(raw, protocol.ProtocolBinary, fr); err != nil {
+						return nil, err
+					}
+				}
+				if terminal {
+					return fr, nil
+				}
+				_, _ = t.r.Discard(h.Size())
+				continue
+			}
+		}
+		if !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if err := t.caughtUp(need); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// jsonLines follows a protocol 3 spool (newline-delimited JSON).
+func (t *tail) jsonLines(path string, emit func([]byte, int, *protocol.Frame) error) (*protocol.Frame, error) {
 	var partial []byte
 	for {
-		line, err := r.ReadSlice('\n')
+		line, err := t.r.ReadSlice('\n')
 		if err == nil {
 			if len(partial) > 0 {
 				line = append(partial, line...)
@@ -213,8 +321,8 @@ func Follow(ctx context.Context, path string, opts FollowOptions, emit func(line
 				return nil, fmt.Errorf("spool %s is corrupt: %w", path, derr)
 			}
 			terminal := fr.Type == protocol.TypeExit || fr.Type == protocol.TypeError
-			if fr.Type == protocol.TypeError || fr.Seq >= opts.From {
-				if err := emit(line[:len(line)-1], fr); err != nil {
+			if fr.Type == protocol.TypeError || fr.Seq >= t.opts.From {
+				if err := emit(body, protocol.ProtocolJSON, fr); err != nil {
 					return nil, err
 				}
 			}
@@ -235,18 +343,7 @@ func Follow(ctx context.Context, path string, opts FollowOptions, emit func(line
 		}
 		// Caught up: keep the partial line and wait for the writer.
 		partial = append(partial, line...)
-		alive := opts.Alive == nil || opts.Alive()
-		if !alive {
-			// One more read: the writer may have finished between our read and the check.
-			if more, _ := r.Peek(1); len(more) > 0 {
-				continue
-			}
-			return nil, ErrWriterGone
-		}
-		if opts.Idle != nil {
-			opts.Idle()
-		}
-		if err := wait(ctx, opts); err != nil {
+		if err := t.caughtUp(1); err != nil {
 			return nil, err
 		}
 	}

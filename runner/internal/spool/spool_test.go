@@ -43,7 +43,7 @@ func TestFollowFrom(t *testing.T) {
 	}()
 	for _, from := range []int64{1, 20, 51, 99} {
 		var got []int64
-		last, err := Follow(context.Background(), path, FollowOptions{From: from, Poll: time.Millisecond}, func(_ []byte, f *protocol.Frame) error {
+		last, err := Follow(context.Background(), path, FollowOptions{From: from, Poll: time.Millisecond}, func(_ []byte, _ int, f *protocol.Frame) error {
 			got = append(got, f.Seq)
 			return nil
 		})
@@ -66,28 +66,55 @@ func TestFollowFrom(t *testing.T) {
 	}
 }
 
-func TestFollowPartialLine(t *testing.T) {
+// A reader that catches up in the middle of a frame waits for the rest, in
+// both spool formats: binary (protocol 4, what Writer writes) and the JSON lines
+// of a run an older runner started.
+func TestFollowPartialFrame(t *testing.T) {
+	for _, proto := range []int{protocol.ProtocolBinary, protocol.ProtocolJSON} {
+		path := filepath.Join(t.TempDir(), "s")
+		f, _ := os.Create(path)
+		b, _ := logFrame(1).EncodeAs(proto)
+		e, _ := exitFrame(2).EncodeAs(proto)
+		f.Write(b[:10])
+		done := make(chan []int64)
+		protos := make(chan int, 4)
+		go func() {
+			var got []int64
+			Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond}, func(raw []byte, p int, f *protocol.Frame) error {
+				got = append(got, f.Seq)
+				protos <- p
+				if f.Type == protocol.TypeLog && p == protocol.ProtocolBinary && (len(f.Data) != 1 || f.Data[0] != 1 || len(raw) != protocol.HeaderLen+1) {
+					t.Errorf("log frame %+v from %x", f, raw)
+				}
+				return nil
+			})
+			done <- got
+		}()
+		time.Sleep(20 * time.Millisecond)
+		f.Write(b[10:])
+		time.Sleep(5 * time.Millisecond)
+		f.Write(e)
+		f.Close()
+		if got := <-done; len(got) != 2 || got[0] != 1 || got[1] != 2 {
+			t.Fatalf("protocol %d: got %v", proto, got)
+		}
+		if p := <-protos; p != proto {
+			t.Fatalf("spool read as protocol %d, written as %d", p, proto)
+		}
+	}
+}
+
+// A writer that died in the middle of a frame: the reader says so instead of waiting forever.
+func TestFollowWriterGoneMidFrame(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s")
-	f, _ := os.Create(path)
-	b, _ := logFrame(1).Encode()
-	e, _ := exitFrame(2).Encode()
-	f.Write(b[:10])
-	done := make(chan []int64)
-	go func() {
-		var got []int64
-		Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond}, func(_ []byte, f *protocol.Frame) error {
-			got = append(got, f.Seq)
-			return nil
-		})
-		done <- got
-	}()
-	time.Sleep(20 * time.Millisecond)
-	f.Write(append(b[10:], '\n'))
-	time.Sleep(5 * time.Millisecond)
-	f.Write(append(e, '\n'))
-	f.Close()
-	if got := <-done; len(got) != 2 || got[0] != 1 || got[1] != 2 {
-		t.Fatalf("got %v", got)
+	b, _ := logFrame(1).EncodeAs(protocol.ProtocolBinary)
+	c, _ := logFrame(2).EncodeAs(protocol.ProtocolBinary)
+	os.WriteFile(path, append(b, c[:protocol.HeaderLen+0]...), 0o600)
+	var alive atomic.Bool
+	n := 0
+	_, err := Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond, Alive: alive.Load}, func([]byte, int, *protocol.Frame) error { n++; return nil })
+	if !errors.Is(err, ErrWriterGone) || n != 1 {
+		t.Fatalf("err = %v after %d frames", err, n)
 	}
 }
 
@@ -97,13 +124,13 @@ func TestFollowWriterGone(t *testing.T) {
 	w.Append(logFrame(1))
 	w.Close()
 	var alive atomic.Bool
-	_, err := Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond, Alive: alive.Load}, func([]byte, *protocol.Frame) error { return nil })
+	_, err := Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond, Alive: alive.Load}, func([]byte, int, *protocol.Frame) error { return nil })
 	if !errors.Is(err, ErrWriterGone) {
 		t.Fatalf("err = %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := Follow(ctx, path, FollowOptions{Poll: time.Millisecond}, func([]byte, *protocol.Frame) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Follow(ctx, path, FollowOptions{Poll: time.Millisecond}, func([]byte, int, *protocol.Frame) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -129,7 +156,7 @@ func TestRecoverAfterTornWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Half of frame 4 reached the file; frame 5 is still buffered.
-	b, _ := logFrame(4).Encode()
+	b, _ := logFrame(4).EncodeAs(protocol.ProtocolBinary)
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(b[:len(b)/2])
 	f.Close()
@@ -148,7 +175,7 @@ func TestRecoverAfterTornWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seqs []int64
-	end, err := Follow(context.Background(), path, FollowOptions{From: 1}, func(_ []byte, f *protocol.Frame) error {
+	end, err := Follow(context.Background(), path, FollowOptions{From: 1}, func(_ []byte, _ int, f *protocol.Frame) error {
 		seqs = append(seqs, f.Seq)
 		return nil
 	})

@@ -5,10 +5,12 @@ package version
 
 import "runtime"
 
-// Protocol is the wire-protocol version named in the hello frame; the app
-// redeploys a runner whose protocol it does not speak. 2 added runtime
-// helpers; 3 added the payload's mask (secret values masked at the source).
-const Protocol = 3
+// Protocol is the newest wire protocol this build speaks; `run` and `attach`
+// speak the one their --protocol flag asks for (3 or 4) and name it in the
+// hello frame; the app redeploys a runner that cannot speak its own. 2 added
+// runtime helpers; 3 added the payload's mask (secret values masked at the
+// source); 4 made frames binary (length-prefixed, raw output bytes).
+const Protocol = 4
 
 // Version is the release version, stamped with
 // -ldflags "-X github.com/cronium/desktop/runner/internal/version.Version=…".

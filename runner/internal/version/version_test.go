@@ -27,8 +27,8 @@ func TestTarget(t *testing.T) {
 
 func TestCurrent(t *testing.T) {
 	info := Current()
-	if info.Protocol != 3 {
-		t.Errorf("Protocol = %d, want 3 (changing it makes the app redeploy every runner; change RUNNER_PROTOCOL with it)", info.Protocol)
+	if info.Protocol != 4 {
+		t.Errorf("Protocol = %d, want 4 (changing it makes the app redeploy every runner; change RUNNER_PROTOCOL with it)", info.Protocol)
 	}
 	if info.OS != runtime.GOOS || info.Arch != runtime.GOARCH || info.GoVersion != runtime.Version() {
 		t.Errorf("Current() = %+v, does not describe this build", info)

@@ -20,6 +20,7 @@ import { setRunCondition } from '../../../electron/core/scripts/runs';
 import type { JobTreeNode, JobView } from '../../../electron/shared/api';
 import { cronium, ROOT } from '../../helpers/cli';
 import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
+import { decodeFrameStream } from '../../../electron/core/runner/frames';
 
 // Other integration suites use 201-207 and their own subnets.
 const SUBNET = 220;
@@ -230,14 +231,10 @@ test('runner mode: the runner masks a secret split across writes before any fram
     const conn = await core.ssh.connect(core.hosts.sshTarget('alpha'));
     // This installation's run dir only: the host account keeps other test runs' spools with the same run id.
     const runDir = runnerRunId(new InstallationKeys(core.info.dataDir).keyId(), run.id, 1);
-    const spool = await conn.exec(`cat '${stateDir}'/runs/${runDir}*/frames.ndjson`);
+    const spool = await conn.exec(`cat '${stateDir}'/runs/${runDir}*/frames.spool`);
     assert.equal(spool.code, 0, spool.stderr.toString());
-    const frames = spool.stdout
-      .toString()
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; stream?: string; data?: string });
-    const logs = frames.filter((f) => f.type === 'log').map((f) => ({ stream: f.stream, text: Buffer.from(f.data!, 'base64').toString() }));
+    const frames = decodeFrameStream(spool.stdout);
+    const logs = frames.flatMap((f) => (f.type === 'log' ? [{ stream: f.stream, text: f.data.toString() }] : []));
     assert.ok(logs.length > 0 && frames.at(-1)!.type === 'exit', JSON.stringify(frames));
     for (const l of logs) assert.ok(!l.text.includes(secret.slice(0, half)) && !l.text.includes(secret.slice(half)), `a frame holds part of the secret: ${JSON.stringify(l)}`);
     assert.equal(logs.filter((l) => l.stream === 'stdout').map((l) => l.text).join(''), 'token=***!\n');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseFrame } from '../../../electron/core/runner/payload';
+import { encodeBinaryFrame, FrameDecoder, type DecodedFrame } from '../../../electron/core/runner/frames';
 import { parseKnownHosts } from '../../../electron/core/ssh/known-hosts';
 import { importSshConfig } from '../../../electron/core/ssh/ssh-config-import';
 import { parseCron } from '../../../electron/core/scheduler/cron';
@@ -52,6 +53,39 @@ test('runner frames: parseFrame answers every line', () => {
   for (const line of kept('runner-frames')) answers(() => parseFrame(line));
   const frameLike = fc.record({ type: fc.constantFrom('hello', 'log', 'heartbeat', 'exit', 'error', 'helper', 'bogus'), seq: fc.oneof(fc.integer(), fc.double(), fc.string()), data: fc.oneof(fc.base64String(), fc.string()), protocol: fc.oneof(fc.integer(), fc.constant(1)), stream: fc.constantFrom('stdout', 'stderr', 'x') }, { requiredKeys: ['type'] }).map((o) => JSON.stringify(o));
   fc.assert(fc.property(fc.oneof(jsonish, frameLike), (line) => answers(() => parseFrame(line))), params);
+});
+
+test('runner frames, protocol 4: the stream decoder answers every byte string, split anywhere, and what it hands on is bounded', async () => {
+  const valid = [
+    encodeBinaryFrame({ type: 'hello', protocol: 4, version: '1', runId: 'r', pid: 1 }),
+    encodeBinaryFrame({ type: 'log', seq: 1, stream: 'stdout', ts: 1, data: Buffer.from('x\n') }),
+    encodeBinaryFrame({ type: 'heartbeat', seq: 1, ts: 2 }),
+  ];
+  // Valid frames with bytes flipped, cut or spliced, plain noise, and JSON lines.
+  const mangled = fc.tuple(fc.array(fc.constantFrom(...valid), { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat()).map(([frames, flips, cut]) => {
+    const b = Buffer.concat(frames);
+    for (const [at, v] of flips) b[at % b.length] = v;
+    return b.subarray(0, 1 + (cut % b.length));
+  });
+  const bytes = fc.oneof(mangled, fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)), jsonish.map((s) => Buffer.from(`${s}\n`)));
+  await fc.assert(
+    fc.asyncProperty(bytes, fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }), async (input, sizes) => {
+      const got: DecodedFrame[] = [];
+      let malformed = 0;
+      const d = new FrameDecoder({ onFrame: (f) => void got.push(f), onMalformed: () => void malformed++ });
+      for (let at = 0, i = 0; at < input.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        await d.push(input.subarray(at, at + n));
+        at += n;
+      }
+      await d.end();
+      for (const f of got) {
+        if (f.type === 'log') assert.ok(f.data.length <= 65536 && f.seq >= 1 && f.seq <= 2 ** 40);
+      }
+      assert.ok(got.length + malformed <= input.length);
+    }),
+    params,
+  );
 });
 
 test('WebSocket and local-door messages: parsing and every method\'s arguments answer', () => {

@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import { helperTokenExpiry, RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback } from '../../../../electron/core/exec/types';
 import { CroniumError } from '../../../../electron/shared/errors';
-import { RUNNER_PROTOCOL } from '../../../../electron/shared/runner-protocol';
+import { encodeBinaryFrame } from '../../../../electron/core/runner/frames';
 import type { DeployResult, RunnerDeployer } from '../../../../electron/core/runner/deploy';
 import { InstallationKeys } from '../../../../electron/core/runner/payload';
 import type { ExecStreamHandle, ExecStreamOptions, SshConnection } from '../../../../electron/core/ssh/types';
@@ -32,13 +32,14 @@ function deployer(impl: () => Promise<DeployResult> = async () => deployed): Run
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const hello = JSON.stringify({ type: 'hello', protocol: RUNNER_PROTOCOL, version: '0.1.0', runId: 'r1', pid: 42 });
+// Protocol 3 (JSON lines) in most tests: the app still speaks it; protocol 4 has its own test below.
+const hello = JSON.stringify({ type: 'hello', protocol: 3, version: '0.1.0', runId: 'r1', pid: 42 });
 const log = (seq: number, text: string, stream = 'stdout') => JSON.stringify({ type: 'log', seq, stream, ts: 1, data: b64(text) });
 const exit = (seq: number, o: Record<string, unknown>) =>
   JSON.stringify({ type: 'exit', seq, code: null, signal: null, reason: 'exited', killedWith: null, rusage: { userMs: 0, sysMs: 0, maxRssKb: 0 }, durationMs: 1, limiter: 'none', ...o });
 
 /** A connection whose one execStream plays `script` (lines, or callbacks given the handle's stdin so far). */
-function fakeConn(play: (io: { out: (line: string) => Promise<void>; stdin: () => string; end: (how?: 'lost') => void; wait: (ms: number) => Promise<void> }) => Promise<void>) {
+function fakeConn(play: (io: { out: (line: string | Buffer) => Promise<void>; stdin: () => string; end: (how?: 'lost') => void; wait: (ms: number) => Promise<void> }) => Promise<void>) {
   const seen: { command?: string; stdin: string } = { stdin: '' };
   const conn = {
     execStream: async (command: string, o: ExecStreamOptions): Promise<ExecStreamHandle> => {
@@ -63,7 +64,7 @@ function fakeConn(play: (io: { out: (line: string) => Promise<void>; stdin: () =
       };
       void (async () => {
         await play({
-          out: async (line) => void (await o.onStdout?.(Buffer.from(`${line}\n`))),
+          out: async (line) => void (await o.onStdout?.(typeof line === 'string' ? Buffer.from(`${line}\n`) : line)),
           stdin: () => seen.stdin,
           end: (how) => (how === 'lost' ? fail(new CroniumError('CONNECT_FAILED', 'connection lost')) : settle({ code: 0, signal: null })),
           wait: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -77,14 +78,18 @@ function fakeConn(play: (io: { out: (line: string) => Promise<void>; stdin: () =
 
 function collect() {
   const logs: { seq: number; stream: string; text: string }[] = [];
+  const raw: Buffer[] = [];
   const system: string[] = [];
   const sinks: ExecSinks = {
     stdout: () => undefined,
     stderr: () => undefined,
     system: (m) => system.push(m),
-    log: (c) => void logs.push({ seq: c.seq, stream: c.stream, text: c.data.toString() }),
+    log: (c) => {
+      logs.push({ seq: c.seq, stream: c.stream, text: c.data.toString() });
+      raw.push(Buffer.from(c.data));
+    },
   };
-  return { logs, system, sinks };
+  return { logs, raw, system, sinks };
 }
 
 const req = (o: Partial<ExecRequest> = {}): ExecRequest => ({ runId: 7, jobId: 3, host: 'h', interpreter: 'sh', script: 'echo secret-script\n', env: { TOKEN: 'secret-env' }, mode: 'runner', timeoutMs: 10_000, graceMs: 100, ...o });
@@ -114,9 +119,56 @@ test('frames become the outcome: seqs pass through, shell noise before the first
   assert.deepEqual([out.status, out.exitCode, out.signal, out.mode, out.runnerVersion], ['failed', 4, null, 'runner', '0.1.0']);
   assert.equal(typeof out.timings.deploy, 'number');
   assert.equal(typeof out.timings.exec, 'number');
-  assert.match(seen.command!, /cronium-runner' run --key '.*\/installation\.pub' --host-id '.*\/host-id\.[\w-]+' --state-dir '\/home\/u\/\.cache\/cronium\/state'$/);
+  assert.match(seen.command!, /cronium-runner' run --key '.*\/installation\.pub' --host-id '.*\/host-id\.[\w-]+' --state-dir '\/home\/u\/\.cache\/cronium\/state' --protocol 4$/);
   assert.ok(!seen.command!.includes('secret'), 'no secret on the command line');
   assert.ok(seen.stdin.startsWith('{"v":1,'), 'the envelope is the first line of stdin');
+});
+
+test('protocol 4: binary frames split at any byte give the same logs and outcome; raw bytes pass untouched; a bad header is INVALID_INPUT', async () => {
+  const frames = [
+    encodeBinaryFrame({ type: 'hello', protocol: 4, version: '0.1.0', runId: 'r1', pid: 42 }),
+    encodeBinaryFrame({ type: 'log', seq: 1, stream: 'stdout', ts: 1, data: Buffer.from('one\n\xc5{\n', 'latin1') }),
+    encodeBinaryFrame({ type: 'heartbeat', ts: 2, seq: 1 }),
+    encodeBinaryFrame({ type: 'log', seq: 2, stream: 'stderr', ts: 3, data: Buffer.alloc(70_000 - 5_000, 0x41) }),
+    encodeBinaryFrame(JSON.parse(exit(3, { code: 4 }))),
+  ];
+  const stream = Buffer.concat([Buffer.from('Welcome to a noisy shell\n'), ...frames]);
+  for (const seed of [1, 2, 3, 4, 5]) {
+    let x = seed;
+    const { conn } = fakeConn(async (io) => {
+      for (let at = 0; at < stream.length; ) {
+        x = (x * 1103515245 + 12345) % 2 ** 31;
+        const n = 1 + (x % 9000);
+        await io.out(stream.subarray(at, at + n));
+        at += n;
+      }
+      io.end();
+    });
+    const { out, logs, raw } = await run(conn);
+    assert.deepEqual(
+      logs.map((l, i) => [l.seq, l.stream, raw[i]!.length]),
+      [
+        [1, 'stdout', 7],
+        [2, 'stderr', 65_000],
+      ],
+      `seed ${seed}`,
+    );
+    assert.ok(raw[0]!.equals(Buffer.from('one\n\xc5{\n', 'latin1')), 'output bytes as the script wrote them');
+    assert.deepEqual([out.status, out.exitCode, out.runnerVersion], ['failed', 4, '0.1.0']);
+  }
+  // A header with a body over the log limit: the stream cannot be trusted past it.
+  const badHeader = Buffer.from(frames[1]!);
+  badHeader.writeUInt32BE(70_000, 4);
+  const { conn } = fakeConn(async (io) => {
+    await io.out(frames[0]!);
+    await io.out(badHeader);
+    await io.out(frames[4]!);
+    io.end();
+  });
+  const { out, system } = await run(conn);
+  assert.equal(out.errorCode, 'INVALID_INPUT');
+  assert.match(out.errorMessage ?? '', /log frame with a body of 70000 bytes, limit 65536/);
+  assert.ok(system.some((m) => m.includes('malformed frame')));
 });
 
 test('exit reasons: timeout, cancelled, output-limit, a signal', async () => {

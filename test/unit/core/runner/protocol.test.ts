@@ -15,7 +15,8 @@ import {
   parseFrame,
   signPayload,
 } from '../../../../electron/core/runner/payload';
-import { ControlFrame, RUNNER_LIMITS, RUNNER_PROTOCOL, RunMask, type RunPayload, SignedEnvelope, runnerMask } from '../../../../electron/shared/runner-protocol';
+import { ControlFrame, RUNNER_LIMITS, RUNNER_PROTOCOL, RunMask, type RunPayload, type RunnerFrame, SignedEnvelope, runnerMask } from '../../../../electron/shared/runner-protocol';
+import { decodeFrameStream, encodeBinaryFrame } from '../../../../electron/core/runner/frames';
 import { CroniumError } from '../../../../electron/shared/errors';
 
 const fixtures = fileURLToPath(new URL('../../../fixtures/runner/', import.meta.url));
@@ -75,7 +76,7 @@ test('the mask vector carries its secret values, counted in UTF-8 bytes', async 
   const plain = open('valid');
   assert.ok(plain.ok);
   assert.equal(plain.payload.mask, undefined);
-  assert.equal(RUNNER_PROTOCOL, 3);
+  assert.equal(RUNNER_PROTOCOL, 4);
 });
 
 test('runnerMask sends the longest secrets that fit and leaves the rest to the app', () => {
@@ -116,6 +117,23 @@ test('frames.ndjson parses and frames-invalid.ndjson is refused line by line', a
   const invalid = (await readFile(join(fixtures, 'frames-invalid.ndjson'), 'utf8')).trimEnd().split('\n');
   for (const l of invalid) {
     assert.throws(() => parseFrame(l), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT', l);
+  }
+});
+
+test('frames-v4.json: binary frames encode byte for byte, decode to their JSON frame, and the invalid ones are refused (as the Go runner does)', async () => {
+  const fx = JSON.parse(await readFile(join(fixtures, 'frames-v4.json'), 'utf8')) as { valid: { frame: RunnerFrame; hex: string }[]; invalid: { name: string; hex: string }[] };
+  assert.ok(fx.valid.length >= 10 && fx.invalid.length >= 20);
+  const decodeAll = decodeFrameStream;
+  for (const c of fx.valid) {
+    const raw = Buffer.from(c.hex, 'hex');
+    assert.equal(encodeBinaryFrame(c.frame).toString('hex'), c.hex, c.frame.type);
+    const [got, ...rest] = decodeAll(raw);
+    assert.equal(rest.length, 0);
+    const want = c.frame.type === 'log' ? { ...c.frame, data: logBytes(c.frame.data) } : c.frame;
+    assert.deepEqual(got, want);
+  }
+  for (const c of fx.invalid) {
+    assert.throws(() => decodeAll(Buffer.from(c.hex, 'hex')), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT', c.name);
   }
 });
 
