@@ -83,10 +83,10 @@ function buildRunner(mode) {
   const go = spawnSync('go', ['env', 'GOVERSION'], { cwd: `${root}/runner`, encoding: 'utf8' });
   if (go.error || go.status !== 0) {
     if (mode === 'all') {
-      process.stderr.write('runner: Go is not installed, and the installers ship all seven runner artifacts: install Go 1.22 or later (https://go.dev/dl/)\n');
+      process.stderr.write('runner: Go is not installed, and the installers ship all seven runner artifacts: install Go 1.25 or later (https://go.dev/dl/)\n');
       process.exit(1);
     }
-    process.stderr.write('runner: Go is not installed, so runs use direct mode until the runner is built: install Go 1.22 or later, then run `npx cronium runner build`\n');
+    process.stderr.write('runner: Go is not installed, so runs use direct mode until the runner is built: install Go 1.25 or later, then run `npx cronium runner build`\n');
     return;
   }
   const t0 = Date.now();

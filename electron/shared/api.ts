@@ -779,6 +779,11 @@ export const ExecutionSettings = z.strictObject({
    * dir or cache root changed since it last hashed right (docs/runner.md); `hash` re-hashes every run.
    */
   runnerCheck: z.enum(['stat', 'hash']),
+  /** Output of one run (stdout and stderr together, both modes) beyond which it is cut and stopped (OUTPUT_LIMIT). */
+  maxOutputBytes: z
+    .int()
+    .min(1 << 20, { error: 'must be 1 MiB to 4 GiB (1048576-4294967296)' })
+    .max(4 * 2 ** 30, { error: 'must be 1 MiB to 4 GiB (1048576-4294967296)' }),
 });
 /** When the desktop app notifies about finished runs. */
 export const NotificationSettings = z.strictObject({ onFailure: z.boolean(), onSuccess: z.boolean() });

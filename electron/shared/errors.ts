@@ -103,7 +103,7 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   DATA_DIR_UNUSABLE: 'pass --data-dir DIR or set CRONIUM_HOME to a directory you can write',
   SECRET_KEY_INSECURE: 'make the key file private to you: chmod 600 FILE, and chmod 700 its directory',
   SECRET_UNAVAILABLE: "a stored secret cannot be opened here (another data dir's key, or a locked keychain): unlock the keychain, or store the secret again",
-  RUNNER_BUILD_FAILED: 'install Go 1.22 or later (https://go.dev/dl/) and run cronium runner build again; until then runs use direct mode',
+  RUNNER_BUILD_FAILED: 'install Go 1.25 or later (https://go.dev/dl/) and run cronium runner build again; until then runs use direct mode',
   FOLLOWUP_LOOP: 'remove the follow-up that leads back to a script of the chain (cronium scripts show SCRIPT lists them)',
   ELEVATION_FAILED:
     "sudo (or doas) refused to run the script as root, and the script did not run: check the host's elevation setting (cronium hosts set NAME --elevation ...), its stored sudo password, and the host's sudoers rules (cronium diagnose NAME checks them)",

@@ -27,7 +27,10 @@ export type Way = 'runner' | 'direct' | 'ssh' | 'controlMaster';
 
 /** Wall times in ms per way, for `true` and for `sleep 1`, and the parts of the per-run check. */
 export interface RunnerFigures {
+  /** Runner mode, default check (the cached binary's stat record; it hashes when that changed). */
   runner: number[];
+  /** Runner mode with execution.runnerCheck = hash: the binary re-hashed before every run. */
+  runnerStrict: number[];
   direct: number[];
   /** `ssh host true`, a new ssh process (and handshake) per run. */
   ssh: number[];
@@ -104,6 +107,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
       }
       const figures: RunnerFigures = {
         runner: [],
+        runnerStrict: [],
         direct: [],
         ssh: [],
         controlMaster: [],
@@ -118,6 +122,9 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
         figures.runner.push(r.ms);
         if (r.outcome.timings.deploy !== null) figures.deploy.push(r.outcome.timings.deploy);
         figures.direct.push((await once('direct')).ms);
+        core.settings.set({ execution: { runnerCheck: 'hash' } });
+        figures.runnerStrict.push((await once('runner')).ms);
+        core.settings.set({ execution: { runnerCheck: 'stat' } });
         timeSsh('controlMaster', 'true', figures.controlMaster);
         if (i < sshRuns) timeSsh('ssh', 'true', figures.ssh);
       }

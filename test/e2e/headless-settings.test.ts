@@ -26,7 +26,7 @@ function p(): Page {
   return page;
 }
 
-async function cliSettings(): Promise<{ execution: { defaultMode: string; defaultTimeoutMs: number | null; globalConcurrency: number; perHostConcurrency: number; runnerCheck: string }; notifications: { onFailure: boolean; onSuccess: boolean }; appearance: { theme: string } }> {
+async function cliSettings(): Promise<{ execution: { defaultMode: string; defaultTimeoutMs: number | null; globalConcurrency: number; perHostConcurrency: number; runnerCheck: string; maxOutputBytes: number }; notifications: { onFailure: boolean; onSuccess: boolean }; appearance: { theme: string } }> {
   const r = await cliIn(dataDir)('settings', 'show', '--json');
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as never;
@@ -74,6 +74,7 @@ test('settings saved in the form persist across a reload and reach the CLI', asy
   await pg.getByLabel('Runs at once', { exact: true }).fill('12');
   await pg.getByLabel('Runs at once per host').fill('2');
   await pg.getByLabel('Runner check before each run').selectOption('hash');
+  await pg.getByLabel('Output limit per run (MiB)').fill('512');
   await pg.getByLabel('When a run succeeds').check();
   await pg.getByRole('button', { name: 'Save settings' }).click();
   await pg.getByRole('status').filter({ hasText: 'Settings saved.' }).waitFor();
@@ -81,7 +82,7 @@ test('settings saved in the form persist across a reload and reach the CLI', asy
   await pg.screenshot({ path: join(artifacts, 'settings.png') });
 
   const s = await cliSettings();
-  assert.deepEqual(s.execution, { defaultMode: 'direct', defaultTimeoutMs: 90_000, globalConcurrency: 12, perHostConcurrency: 2, runnerCheck: 'hash' });
+  assert.deepEqual(s.execution, { defaultMode: 'direct', defaultTimeoutMs: 90_000, globalConcurrency: 12, perHostConcurrency: 2, runnerCheck: 'hash', maxOutputBytes: 512 * 2 ** 20 });
   assert.deepEqual(s.notifications, { onFailure: true, onSuccess: true });
 
   await pg.reload();

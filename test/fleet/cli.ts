@@ -1,5 +1,5 @@
 // Command line for the test fleet (as root):
-//   node --import tsx test/fleet/cli.ts up [--defaults N] [--subnet N] [--profiles a,b]   start, print ssh_config, leave running
+//   node --import tsx test/fleet/cli.ts up [--defaults N [--packed]] [--subnet N] [--profiles a,b]   start, print ssh_config, leave running
 //   node --import tsx test/fleet/cli.ts status                          hosts and whether each sshd runs
 //   node --import tsx test/fleet/cli.ts down                            stop what `up` started, by PID
 // State lives in <os.tmpdir()>/cronium-fleet/state.json.
@@ -36,7 +36,7 @@ function intFlag(value: string | undefined, name: string): number | undefined {
 
 /** `up`: starts a detached fleet and records it. */
 async function up(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { defaults: { type: 'string' }, subnet: { type: 'string' }, profiles: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { defaults: { type: 'string' }, subnet: { type: 'string' }, profiles: { type: 'string' }, packed: { type: 'boolean' } } });
   // --profiles a,b: one host of each, named after it (default: every default profile).
   const hosts = values.profiles?.split(',').map((p) => ({ name: p, profile: p as Profile }));
   const previous = await readState();
@@ -44,7 +44,7 @@ async function up(args: string[]): Promise<void> {
   // A state whose processes are all gone (e.g. after a reboot) only leaves files and a netns behind.
   if (previous) await stopFleetState(previous);
   const started = Date.now();
-  const fleet = await startFleet({ ...(hosts ? { hosts } : {}), defaults: intFlag(values.defaults, 'defaults'), subnet: intFlag(values.subnet, 'subnet'), persistent: true });
+  const fleet = await startFleet({ ...(hosts ? { hosts } : {}), defaults: intFlag(values.defaults, 'defaults'), subnet: intFlag(values.subnet, 'subnet'), persistent: true, packed: values.packed === true });
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await writeFile(statePath, `${JSON.stringify(fleet.state(), null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(fleet.sshConfig());
@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'up') await up(rest);
   else if (command === 'down') await down();
   else if (command === 'status') await status();
-  else throw new Error('usage: fleet up [--defaults N] [--subnet N] | status | down');
+  else throw new Error('usage: fleet up [--defaults N [--packed]] [--subnet N] | status | down');
 }
 
 main(process.argv.slice(2)).then(

@@ -79,8 +79,14 @@ export interface FleetSpec {
 export interface StartFleetOptions {
   /** Default: one host of every profile, named after it (bastion and inner together). */
   hosts?: FleetSpec[];
-  /** Extra 'default' hosts named default-1..default-N, for benchmarks of up to a few hundred hosts. */
+  /** Extra 'default' hosts named default-1..default-N (at most 1,000), for benchmarks. */
   defaults?: number;
+  /**
+   * The `defaults` hosts share one sshd per 16 addresses (the most one OpenSSH sshd listens on)
+   * and its host key, each host still its own address: 1,000 hosts take 63 sshd processes instead
+   * of 1,000. Each such sshd allows 16 times the default MaxStartups, as 16 separate servers would.
+   */
+  packed?: boolean;
   /** Second address octet, 1..254; default 201. */
   subnet?: number;
   /** Fleet dir; created if missing, must be empty. Default: a fresh dir under os.tmpdir(). */
@@ -166,7 +172,14 @@ interface HostRuntime {
   chrootDir?: string;
   /** The otp profile's PAM service (and the name of the link to sshd it runs as). */
   pamService?: string;
+  /** A packed host: the runtime whose sshd listens on this host's address too (and whose key it has). */
+  leader?: HostRuntime;
+  /** A packed leader: the other addresses its sshd listens on. */
+  extraAddresses?: string[];
 }
+
+/** How many addresses one OpenSSH sshd listens on at most (MAX_LISTEN_SOCKS). */
+const ADDRESSES_PER_SSHD = 16;
 
 /** The otp profile's PAM stack: a TOTP code from ~/.google_authenticator, nothing else. */
 const OTP_PAM = `# Cronium test fleet: the otp profile (removed with its fleet).
@@ -574,7 +587,7 @@ export async function startFleet(opts: StartFleetOptions = {}): Promise<Fleet> {
     active.add(fleet);
   }
   try {
-    await startHosts(fleet, specs, subnet, sshd);
+    await startHosts(fleet, specs, subnet, sshd, opts.packed ?? false);
   } catch (err) {
     await fleet.stop();
     throw err;
@@ -583,7 +596,7 @@ export async function startFleet(opts: StartFleetOptions = {}): Promise<Fleet> {
 }
 
 /** The body of startFleet, split out so any failure can be cleaned up by the caller. */
-async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, sshd: string): Promise<void> {
+async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, sshd: string, packed: boolean): Promise<void> {
   const { dir, id } = fleet;
   const needsNetns = specs.some((s) => inNetns(s.profile));
   if (needsNetns) fleet.netns = `crf-${id}`;
@@ -618,7 +631,17 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       bridges: [],
     });
   });
-  const runtimes = [...fleet.runtimes.values()];
+  const all = [...fleet.runtimes.values()];
+  if (packed) {
+    const defaults = all.filter((rt) => /^default-\d+$/.test(rt.host.name));
+    for (let i = 0; i < defaults.length; i += ADDRESSES_PER_SSHD) {
+      const [leader, ...members] = defaults.slice(i, i + ADDRESSES_PER_SSHD);
+      leader!.extraAddresses = members.map((m) => m.host.address);
+      for (const m of members) m.leader = leader;
+    }
+  }
+  // The hosts that run an sshd of their own (packed members ride on their leader's).
+  const runtimes = all.filter((rt) => !rt.leader);
   for (const rt of runtimes) await mkdir(rt.hostDir, { recursive: true, mode: 0o700 });
   for (const rt of runtimes) {
     if (bridged(rt.host.profile) && join(rt.hostDir, 'bridge.sock').length > 100) throw new Error(`test fleet: dir ${dir} is too long for a unix socket path`);
@@ -645,7 +668,7 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       fleet.applyKey(rt, key.publicKey, key.fingerprint);
     }),
     // Hosts inside the netns cannot collide with anything; the bastion's host-side bridge can.
-    ...runtimes.filter((rt) => !rt.netns || bridged(rt.host.profile)).map((rt) => assertPortFree(rt.host.address, PORT)),
+    ...all.filter((rt) => !rt.netns || bridged(rt.host.profile)).map((rt) => assertPortFree(rt.host.address, PORT)),
     ...(fleet.netns ? [createNetns(fleet.netns)] : []),
   ]);
   const version = await versionPromise;
@@ -673,12 +696,19 @@ async function startHosts(fleet: FleetImpl, specs: FleetSpec[], subnet: number, 
       await makeBusyboxRoot(rt.chrootDir, user);
     }
     if (serverKind(rt.host.profile) !== 'openssh') continue;
-    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version, chrootDir: rt.chrootDir, ...(rt.host.profile === 'cert' ? { userCaPath: join(rt.hostDir, 'user_ca.pub'), hostCertPath: `${rt.keyPath}-cert.pub` } : {}) }), { mode: 0o600 });
+    await writeFile(rt.configPath, renderSshdConfig({ name: rt.host.name, profile: rt.host.profile, address: rt.host.address, ...(rt.extraAddresses?.length ? { extraAddresses: rt.extraAddresses } : {}), port: PORT, hostKeyPath: rt.keyPath, user: user.name, fleetId: id, version, chrootDir: rt.chrootDir, ...(rt.host.profile === 'cert' ? { userCaPath: join(rt.hostDir, 'user_ca.pub'), hostCertPath: `${rt.keyPath}-cert.pub` } : {}) }), { mode: 0o600 });
   }
 
   for (const rt of runtimes) startHost(fleet, rt, sshd);
+  for (const rt of all) {
+    if (!rt.leader) continue;
+    rt.user = rt.leader.user;
+    rt.daemon = rt.leader.daemon;
+    rt.host.pid = rt.leader.host.pid;
+    fleet.applyKey(rt, rt.leader.host.hostPublicKey, rt.leader.host.hostKeyFingerprint);
+  }
   fleet.saveState();
-  await settleAll(runtimes.map((rt) => fleet.waitReady(rt)));
+  await mapLimit(all, 64, (rt) => fleet.waitReady(rt));
   await fleet.writeClientFiles();
 }
 

@@ -92,6 +92,8 @@ export interface SshdConfigInput {
   name: string;
   profile: Profile;
   address: string;
+  /** More addresses the same sshd listens on (a packed fleet), at most 15. */
+  extraAddresses?: string[];
   port: number;
   hostKeyPath: string;
   user: string;
@@ -111,6 +113,7 @@ export function renderSshdConfig(c: SshdConfigInput): string {
   const lines = [
     `# Cronium test fleet: host ${c.name}, profile ${c.profile}.`,
     `ListenAddress ${c.address}:${c.port}`,
+    ...(c.extraAddresses ?? []).map((a) => `ListenAddress ${a}:${c.port}`),
     `HostKey ${c.hostKeyPath}`,
     'PidFile none',
     'UsePAM no',
@@ -135,6 +138,8 @@ export function renderSshdConfig(c: SshdConfigInput): string {
   if (c.profile === 'noforward') lines.push('AllowTcpForwarding no', 'AllowStreamLocalForwarding no', 'DisableForwarding yes');
   else lines.push('AllowTcpForwarding yes');
   if (c.profile === 'maxsessions1') lines.push('MaxSessions 1');
+  // A packed sshd stands for 16 servers: 16 times the default MaxStartups (10:30:100).
+  if (c.extraAddresses?.length) lines.push(`MaxStartups ${10 * (1 + c.extraAddresses.length)}:30:${100 * (1 + c.extraAddresses.length)}`);
   // otp: the key, then a one-time code asked by PAM (google-authenticator's "Verification code: "),
   // under a PAM service of its own (sshd names it after its program name; see fleet.ts startHost).
   if (c.profile === 'otp') {

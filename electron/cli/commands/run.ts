@@ -403,7 +403,7 @@ export async function executeJob(ctx: CliContext, start: StartJob, concurrency?:
     }),
   );
   const { Worker } = await import('../../core/exec/worker');
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: ownerName('cli'), jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency });
+  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: ownerName('cli'), jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency, maxOutputBytes: () => core.settings.execution().maxOutputBytes });
   const detach = core.jobs.attach(worker);
   let interrupts = 0;
   const onSigint = () => {

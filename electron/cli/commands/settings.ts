@@ -16,6 +16,7 @@ const KEYS: Record<string, { group: keyof Settings; field: string; kind: Kind; n
   'execution.globalConcurrency': { group: 'execution', field: 'globalConcurrency', kind: 'count', example: '32' },
   'execution.perHostConcurrency': { group: 'execution', field: 'perHostConcurrency', kind: 'count', example: '4' },
   'execution.runnerCheck': { group: 'execution', field: 'runnerCheck', kind: 'check', example: 'hash' },
+  'execution.maxOutputBytes': { group: 'execution', field: 'maxOutputBytes', kind: 'count', example: '1073741824 (1 MiB to 4 GiB)' },
   'notifications.onFailure': { group: 'notifications', field: 'onFailure', kind: 'boolean', example: 'true' },
   'notifications.onSuccess': { group: 'notifications', field: 'onSuccess', kind: 'boolean', example: 'false' },
   'appearance.theme': { group: 'appearance', field: 'theme', kind: 'theme', example: 'dark' },

@@ -116,6 +116,10 @@ export function openStore(dataDir: string, options: { file?: string } = {}): Sto
         'upgrade Cronium, or use another data dir with --data-dir; the file was not changed',
       );
     }
+    // A new file gets 16 KiB pages (it must be set before the first table and WAL): log chunks of
+    // 32-64 KiB take a quarter of the overflow pages, and storing output runs about 1.5x faster
+    // (test/bench). An existing file keeps its page size.
+    if (isNew && tables === 0) sqlite.pragma('page_size = 16384');
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');

@@ -44,7 +44,7 @@ function check(id: (typeof LOCAL_CHECK_IDS)[number], status: Check['status'], de
   return { id, title: TITLES[id], status, detail, hint, ...(data ? { data } : {}) };
 }
 
-const BUILD_HINT = 'build them with: cronium runner build (needs Go 1.22 or later)';
+const BUILD_HINT = 'build them with: cronium runner build (needs Go 1.25 or later)';
 
 /** Runs the local checks; `hostTarget` is the runner target the host needs, when the probe found it. */
 export async function localChecks(side: LocalSide, hostTarget: string | undefined, platform: NodeJS.Platform = process.platform): Promise<LocalOutcome> {

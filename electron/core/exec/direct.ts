@@ -16,6 +16,7 @@ import { describeElevationFailure, ElevationGate, elevationMarkers } from './ele
 import { StdoutFilter } from './output-filter';
 import { buildPrelude, INTERPRETER_MISSING_STATUS } from './prelude';
 import type { ExecOutcome, ExecRequest, ExecSinks } from './types';
+import { RUNNER_LIMITS } from '../../shared/runner-protocol';
 
 /** The only command direct mode ever puts on a remote command line. */
 export const DIRECT_COMMAND = 'sh -s';
@@ -23,7 +24,7 @@ export const DIRECT_COMMAND = 'sh -s';
 const SIGNALS: Record<number, string> = { 1: 'HUP', 2: 'INT', 3: 'QUIT', 4: 'ILL', 6: 'ABRT', 7: 'BUS', 8: 'FPE', 9: 'KILL', 11: 'SEGV', 13: 'PIPE', 14: 'ALRM', 15: 'TERM' };
 
 /** Why a run is being stopped. */
-type StopReason = 'timeout' | 'cancel' | 'setup';
+type StopReason = 'timeout' | 'cancel' | 'setup' | 'output-limit';
 
 /** Runs one request on an open connection in direct mode. */
 export async function runDirect(
@@ -83,6 +84,20 @@ export async function runDirect(
     };
   };
 
+  // The output limit, as the runner keeps it: cut at exactly that many bytes, then stop the script.
+  const maxOutput = req.maxOutputBytes ?? RUNNER_LIMITS.defaultMaxOutputBytes;
+  let outputBytes = 0;
+  let onLimit: () => void = () => undefined;
+  const limit = (out: Buffer): Buffer => {
+    if (outputBytes >= maxOutput) return out.subarray(0, 0);
+    outputBytes += out.length;
+    if (outputBytes <= maxOutput) return out;
+    const keep = out.length - (outputBytes - maxOutput);
+    outputBytes = maxOutput;
+    onLimit();
+    return out.subarray(0, keep);
+  };
+
   // Opening the session may wait for a slot: cancel and the setup budget apply to that wait.
   const opening = new AbortController();
   const setupLeft = () => Math.max(0, t.setupDeadline - performance.now());
@@ -104,12 +119,12 @@ export async function runDirect(
       stdin: prelude.text,
       keepStdinOpen: true,
       onStdout: (chunk) => {
-        const out = filter.push(chunk);
+        const out = limit(filter.push(chunk));
         return out.length ? sinks.stdout(out) : undefined;
       },
       onStderr: (chunk) => {
         // Before the wrapper's marker, stderr is sudo's (lecture, prompt, refusal): not the log's.
-        const out = gate ? gate.push(chunk) : chunk;
+        const out = limit(gate ? gate.push(chunk) : chunk);
         return out.length ? sinks.stderr(out) : undefined;
       },
     });
@@ -129,12 +144,22 @@ export async function runDirect(
   const stop = (reason: StopReason) => {
     if (stopReason) return;
     stopReason = reason;
-    sinks.system(reason === 'timeout' ? `timeout: stopping the script's process group (TERM, then KILL after ${graceMs} ms)` : reason === 'cancel' ? `cancelled: stopping the script's process group (TERM, then KILL after ${graceMs} ms)` : 'the script did not start within the setup budget');
+    sinks.system(
+      reason === 'timeout'
+        ? `timeout: stopping the script's process group (TERM, then KILL after ${graceMs} ms)`
+        : reason === 'cancel'
+          ? `cancelled: stopping the script's process group (TERM, then KILL after ${graceMs} ms)`
+          : reason === 'output-limit'
+            ? `the script wrote more than its output limit of ${maxOutput} bytes: the output was cut there; stopping the script's process group (TERM, then KILL after ${graceMs} ms)`
+            : 'the script did not start within the setup budget',
+    );
     h.signal('TERM');
     h.endStdin();
     killTimer = setTimeout(() => h.close(), graceMs + 3000);
     killTimer.unref();
   };
+  onLimit = () => stop('output-limit');
+  if (outputBytes >= maxOutput) onLimit();
   const onCancel = () => stop('cancel');
   cancel.addEventListener('abort', onCancel, { once: true });
   if (cancel.aborted) onCancel();
@@ -171,6 +196,7 @@ export async function runDirect(
   if (stopReason === 'cancel') return { ...base(), status: 'cancelled', exitCode: null, signal: 'TERM', errorCode: null, errorMessage: 'cancelled', retryable: false };
   if (stopReason === 'timeout') return { ...base(), status: 'timed_out', exitCode: null, signal: 'TERM', errorCode: null, errorMessage: `the script ran longer than its timeout of ${req.timeoutMs} ms`, retryable: false };
   if (stopReason === 'setup') return { ...base(), status: 'failed', exitCode: null, signal: null, errorCode: 'CONNECT_TIMEOUT', errorMessage: 'the script did not start within the setup budget', retryable: false };
+  if (stopReason === 'output-limit') return { ...base(), status: 'failed', exitCode: null, signal: 'TERM', errorCode: 'OUTPUT_LIMIT', errorMessage: `the script wrote more than its output limit of ${maxOutput} bytes; the output was cut there and the script stopped`, retryable: false };
   if (marker) {
     return { ...base(), status: 'failed', exitCode: exit?.code ?? null, signal: null, errorCode: marker.code, errorMessage: marker.message, retryable: false };
   }

@@ -145,7 +145,12 @@ export class RunnerExecutor implements RunnerMode {
     // Fast path: a binary this process verified or deployed before is re-hashed on the host in the
     // run's own round trip (the run starts only when the hash matches); a mismatch falls back to a
     // full deploy-or-verify, which records it and replaces the binary.
-    const known = req.reattach ? undefined : this.#known.get(req.host);
+    // A fresh process starts from the store's record of the last verified deploy (one round trip, not a full check).
+    let known = req.reattach ? undefined : this.#known.get(req.host);
+    if (!known && !req.reattach && this.deps.deployer.known) {
+      known = await this.deps.deployer.known(req.host);
+      if (known) this.#known.set(req.host, known);
+    }
     let fast = known !== undefined;
     let deployed: DeployResult;
     const fullDeploy = async (): Promise<DeployResult | ExecOutcome | RunnerFallback> => {

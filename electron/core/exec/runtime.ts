@@ -35,6 +35,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
     // Secret masking per host, follow-ups (scripts, variables, follow-ups).
     ...core.runHooks,
     // The execution settings, read at every claim: a change (from any door) applies to the next claim.
+    maxOutputBytes: () => core.settings.execution().maxOutputBytes,
     limits: () => {
       const e = core.settings.execution();
       return { globalLimit: e.globalConcurrency, perHostLimit: e.perHostConcurrency };

@@ -41,6 +41,8 @@ export interface WorkerOptions {
   perHostLimit?: number;
   /** Read at every claim, so the limits follow a setting while the worker runs (wins over globalLimit / perHostLimit). */
   limits?: () => { globalLimit: number; perHostLimit: number };
+  /** The output limit of a run (execution.maxOutputBytes), read per run; without it the runner's default (256 MiB). */
+  maxOutputBytes?: () => number;
   leaseMs?: number;
   heartbeatMs?: number;
   pollMs?: number;
@@ -380,6 +382,7 @@ export class Worker {
         ...(job.push !== null ? { push: pushSpec(JSON.parse(job.push) as Omit<PushSpec, 'blob'>, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
         ...(job.files !== null ? { files: (JSON.parse(job.files) as Omit<PushSpec, 'blob'>[]).map((f) => pushSpec(f, run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
         mode: job.mode,
+        ...(this.opts.maxOutputBytes ? { maxOutputBytes: this.opts.maxOutputBytes() } : {}),
         ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
         graceMs: this.o.graceMs,
         attempt: run.attempt,

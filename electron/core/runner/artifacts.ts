@@ -381,7 +381,7 @@ async function probeGo(goBin: string, cwd: string, env: NodeJS.ProcessEnv, signa
     throw new CroniumError(
       'RUNNER_BUILD_FAILED',
       `cannot run the Go toolchain "${goBin}": ${errnoCode(err) === 'ENOENT' ? 'not found' : errnoCode(err)}`,
-      'install Go 1.22 or later and put it on PATH, or pass goBin',
+      'install Go 1.25 or later and put it on PATH, or pass goBin',
     );
   });
   if (res.code !== 0) {
@@ -537,7 +537,7 @@ async function readManifestText(outDir: string): Promise<string> {
 
 /** No runner artifacts were built in dir (no manifest.json): NOT_FOUND, details.reason "not-built". */
 export function runnerNotBuilt(dir: string): CroniumError {
-  return new CroniumError('NOT_FOUND', `no runner artifacts in ${dir} (no ${MANIFEST_FILE}): the runner is not built here`, 'build it with: cronium runner build (needs Go 1.22 or later)', {
+  return new CroniumError('NOT_FOUND', `no runner artifacts in ${dir} (no ${MANIFEST_FILE}): the runner is not built here`, 'build it with: cronium runner build (needs Go 1.25 or later)', {
     reason: 'not-built',
     dir,
   });

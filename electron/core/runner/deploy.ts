@@ -148,6 +148,53 @@ export class RunnerDeployer {
    * trip (this is the check before every run). Concurrent calls for one host share one deploy.
    * `conn`: an open connection to the host to use instead of the pool's (the executor's).
    */
+  /**
+   * The runner this installation last verified on the host, from the store, when it is the one it
+   * would deploy now (same version and SHA-256 as the verified local artifact for its target):
+   * runner mode then goes straight to the per-run check on the host (one round trip), which
+   * falls back to a full deploy-or-verify when the binary is not there or not right. Undefined
+   * when there is no such record (nothing touches the host here).
+   */
+  async known(name: string): Promise<DeployResult | undefined> {
+    let status: ArtifactsStatus;
+    let hostDbId: number;
+    try {
+      hostDbId = this.#hostDbId(name);
+      status = await this.deps.artifacts.status();
+    } catch {
+      return undefined;
+    }
+    if (!status.ok) return undefined;
+    const row = this.deps.db
+      .select()
+      .from(runnerDeployments)
+      .where(and(eq(runnerDeployments.hostId, hostDbId), eq(runnerDeployments.status, 'ready'), eq(runnerDeployments.version, status.version)))
+      .orderBy(desc(runnerDeployments.verifiedAt), desc(runnerDeployments.id))
+      .limit(1)
+      .get();
+    const entry = row && status.artifacts.find((a) => a.target === row.target && a.sha256 === row.sha256 && a.status === 'verified');
+    if (!row?.path || !entry || !row.path.endsWith(`/${versionDirName(status.version, entry.sha256)}/cronium-runner`)) return undefined;
+    const cacheDir = row.path.slice(0, row.path.lastIndexOf('/', row.path.lastIndexOf('/') - 1));
+    return {
+      deployment: this.#toRecord(row, name),
+      host: name,
+      version: status.version,
+      protocol: status.protocol,
+      target: row.target,
+      path: row.path,
+      cacheDir,
+      stateDir: `${cacheDir}/state`,
+      hostId: runnerHostId(hostDbId, this.deps.keys.keyId()),
+      sha256: entry.sha256,
+      cached: true,
+      integrityFailure: null,
+      transport: null,
+      uploadedBytes: 0,
+      pruned: [],
+      timings: { connectMs: 0, prepareMs: 0, uploadMs: 0, totalMs: 0 },
+    };
+  }
+
   deploy(name: string, opts: { signal?: AbortSignal; conn?: SshConnection } = {}): Promise<DeployResult> {
     const running = this.#inflight.get(name);
     if (running) return running;

@@ -65,7 +65,8 @@ export class LocalArtifacts {
   readonly #trustedPem: string | undefined;
   #verified: Promise<Verified> | undefined;
   #verifiedKey = '';
-  readonly #bytes = new Map<string, Buffer>();
+  /** One read per artifact, shared by every concurrent deploy (200 at once must not read it 200 times). */
+  readonly #bytes = new Map<string, Promise<Buffer>>();
   readonly #gz = new Map<string, Promise<Buffer>>();
 
   constructor(opts: LocalArtifactsOptions) {
@@ -115,17 +116,20 @@ export class LocalArtifacts {
     let bytes = this.#bytes.get(entry.sha256);
     if (!bytes) {
       const file = path.join(this.dir, ...entry.path.split('/'));
-      const data = await readFile(file);
-      if (data.length !== entry.size || sha256Hex(data) !== entry.sha256) {
-        throw new CroniumError('RUNNER_INTEGRITY_FAILED', `the local runner artifact for ${target} changed while it was being verified; nothing was uploaded`, 'run the deploy again', {
-          reason: 'local-artifact',
-          target,
-        });
-      }
-      bytes = data;
+      bytes = readFile(file).then((data) => {
+        if (data.length !== entry.size || sha256Hex(data) !== entry.sha256) {
+          throw new CroniumError('RUNNER_INTEGRITY_FAILED', `the local runner artifact for ${target} changed while it was being verified; nothing was uploaded`, 'run the deploy again', {
+            reason: 'local-artifact',
+            target,
+          });
+        }
+        return data;
+      });
       this.#bytes.set(entry.sha256, bytes);
+      // A failed read is not memoised.
+      bytes.catch(() => this.#bytes.delete(entry.sha256));
     }
-    const data = bytes;
+    const data = await bytes;
     return {
       version: manifest.version,
       protocol: manifest.protocol,
@@ -189,7 +193,7 @@ export class LocalArtifacts {
 
 /** Why `auto` runs directly when nothing is built here (the run's modeReason); see DIRECT_FALLBACK_REASONS. */
 export const NOT_BUILT_REASON = 'runner artifacts are not built here; build them with: cronium runner build';
-const NOT_BUILT_HINT = 'the build needs Go 1.22 or later (https://go.dev/dl/); until it is done, run with --mode direct, or in auto mode (the default), which runs scripts directly meanwhile';
+const NOT_BUILT_HINT = 'the build needs Go 1.25 or later (https://go.dev/dl/); until it is done, run with --mode direct, or in auto mode (the default), which runs scripts directly meanwhile';
 
 /** No runner artifacts at all in dir: RUNNER_DEPLOY_FAILED "no-artifacts" (auto mode runs directly; runner mode fails with this). */
 export function artifactsNotBuilt(dir: string, buildError?: string): CroniumError {

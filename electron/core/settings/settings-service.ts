@@ -15,7 +15,7 @@ import type { RetentionPolicy } from '../logs/log-service';
 export const DEFAULT_RETENTION: RetentionPolicy = { maxAgeDays: 90, maxTotalBytes: 2 * 1024 ** 3 };
 
 /** Execution defaults: the worker's own limits before settings existed. */
-export const DEFAULT_EXECUTION: Settings['execution'] = { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat' };
+export const DEFAULT_EXECUTION: Settings['execution'] = { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 };
 /** Notify about failures, not about successes. */
 export const DEFAULT_NOTIFICATIONS: Settings['notifications'] = { onFailure: true, onSuccess: false };
 /** Follow the OS. */

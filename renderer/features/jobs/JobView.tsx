@@ -10,6 +10,10 @@ import { Tabs, tabIds } from '../../components/Tabs';
 import { elapsed, formatDuration, formatTime, isFinal, phases } from './job-format';
 import { ComparePanel } from './ComparePanel';
 import { JobTree } from './JobTree';
+import { HostList, hostOptionId } from './HostList';
+
+/** Up to this many hosts a job shows them as tabs; more get the filterable, virtualised host list. */
+const MAX_TABS = 12;
 import { RunTerminal } from './RunTerminal';
 
 type Run = Job['runs'][number];
@@ -216,7 +220,16 @@ export function JobView({ id, host }: JobViewProps) {
             <pre className="mono">{job.script}</pre>
           </details>
           {runs.length > 1 && <ComparePanel jobId={id} />}
-          {selected && (
+          {selected && runs.length > MAX_TABS && (
+            <div className="job-hosts-split">
+              <HostList runs={runs} selected={selected.host} onSelect={(h) => navigate({ view: 'job', id, host: h })} idPrefix={prefix} />
+              <div role="region" aria-label={`Run on ${selected.host}`} id={`${hostOptionId(prefix, selected.host)}-panel`} className="tab-panel">
+                <RunFacts run={selected} now={now} />
+                <RunTerminal key={selected.id} api={api} runId={selected.id} host={selected.host} jobId={id} />
+              </div>
+            </div>
+          )}
+          {selected && runs.length <= MAX_TABS && (
             <>
               <Tabs
                 label="Hosts of this job"

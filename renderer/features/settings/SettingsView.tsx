@@ -12,7 +12,7 @@ import { LoadStatus } from '../../components/LoadStatus';
 import { useAppStore, type Settings } from '../../store';
 import { fromSettings, toSettingsChange, validateSettings, type SettingsErrors, type SettingsValues } from './settings-form';
 
-const FIELD_ORDER: (keyof SettingsValues)[] = ['defaultTimeout', 'globalConcurrency', 'perHostConcurrency', 'maxAgeDays', 'maxRuns', 'maxTotalMiB', 'updateQuietHours'];
+const FIELD_ORDER: (keyof SettingsValues)[] = ['defaultTimeout', 'globalConcurrency', 'perHostConcurrency', 'maxOutputMiB', 'maxAgeDays', 'maxRuns', 'maxTotalMiB', 'updateQuietHours'];
 
 /** The form, once the settings are there. */
 function SettingsForm({ settings, desktop, platform }: { settings: Settings; desktop: boolean; platform: string | undefined }) {
@@ -44,7 +44,7 @@ function SettingsForm({ settings, desktop, platform }: { settings: Settings; des
     setStatus('');
     if (errors[k]) setErrors((e) => ({ ...e, [k]: undefined }));
   };
-  const text = (k: keyof SettingsValues & ('defaultTimeout' | 'globalConcurrency' | 'perHostConcurrency' | 'maxAgeDays' | 'maxRuns' | 'maxTotalMiB')) => ({
+  const text = (k: keyof SettingsValues & ('defaultTimeout' | 'globalConcurrency' | 'perHostConcurrency' | 'maxOutputMiB' | 'maxAgeDays' | 'maxRuns' | 'maxTotalMiB')) => ({
     id: `settings-${k}`,
     value: v[k],
     error: errors[k],
@@ -96,6 +96,7 @@ function SettingsForm({ settings, desktop, platform }: { settings: Settings; des
           <TextField {...text('defaultTimeout')} label="Default timeout (seconds)" optional placeholder="none" hint="For runs that set none. Empty: no timeout." />
           <TextField {...text('globalConcurrency')} label="Runs at once" hint="Across all hosts, 1-1024. Applies to the next runs, without a restart." />
           <TextField {...text('perHostConcurrency')} label="Runs at once per host" hint="1-64." />
+          <TextField {...text('maxOutputMiB')} label="Output limit per run (MiB)" hint="1-4096. Output beyond it is cut and the run stops (OUTPUT_LIMIT), in both modes." />
           <SelectField id="settings-runnerCheck" label="Runner check before each run" value={v.runnerCheck} onChange={(e) => set('runnerCheck', e.target.value as SettingsValues['runnerCheck'])} hint="stat: re-hash the cached runner only when its file or directories changed since it last hashed right. hash: re-hash it every run (slower).">
             <option value="stat">stat (re-hash on any change)</option>
             <option value="hash">hash every run (strict)</option>

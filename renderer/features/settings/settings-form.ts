@@ -12,6 +12,8 @@ export interface SettingsValues {
   globalConcurrency: string;
   perHostConcurrency: string;
   runnerCheck: Settings['execution']['runnerCheck'];
+  /** MiB. */
+  maxOutputMiB: string;
   onFailure: boolean;
   onSuccess: boolean;
   theme: Settings['appearance']['theme'];
@@ -42,6 +44,7 @@ export function fromSettings(s: Settings): SettingsValues {
     globalConcurrency: String(s.execution.globalConcurrency),
     perHostConcurrency: String(s.execution.perHostConcurrency),
     runnerCheck: s.execution.runnerCheck,
+    maxOutputMiB: String(Math.round(s.execution.maxOutputBytes / MIB)),
     onFailure: s.notifications.onFailure,
     onSuccess: s.notifications.onSuccess,
     theme: s.appearance.theme,
@@ -73,6 +76,8 @@ export function validateSettings(v: SettingsValues): SettingsErrors {
   if (g) e.globalConcurrency = g;
   const h = whole(v.perHostConcurrency, 1, 64, 'Runs at once per host', false);
   if (h) e.perHostConcurrency = h;
+  const o = whole(v.maxOutputMiB, 1, 4096, 'Output limit per run', false);
+  if (o) e.maxOutputMiB = o;
   const a = whole(v.maxAgeDays, 1, 36_500, 'Keep logs for', true);
   if (a) e.maxAgeDays = a;
   const r = whole(v.maxRuns, 1, 100_000_000, 'Keep logs of', true);
@@ -103,6 +108,7 @@ export function toSettingsChange(v: SettingsValues, desktop: boolean): SettingsC
       globalConcurrency: Number(v.globalConcurrency.trim()),
       perHostConcurrency: Number(v.perHostConcurrency.trim()),
       runnerCheck: v.runnerCheck,
+      maxOutputBytes: Number(v.maxOutputMiB.trim()) * MIB,
     },
     notifications: { onFailure: v.onFailure, onSuccess: v.onSuccess },
     appearance: { theme: v.theme },

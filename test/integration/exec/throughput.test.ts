@@ -1,7 +1,8 @@
 /**
- * 100 MB of output from one run (direct mode, a real sshd host): every byte is stored,
- * and the app's memory stays flat: its peak RSS during the run grows by far less than
- * the output, so nothing accumulates in memory.
+ * 100 MB of output from one run (direct and runner mode, a real sshd host): every byte is
+ * stored, and the app's memory stays flat: its peak RSS during the run grows by far less than
+ * the output, so nothing accumulates in memory. The output limit (execution.maxOutputBytes)
+ * cuts at exactly that many bytes in both modes and stops the run with OUTPUT_LIMIT.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,13 +38,13 @@ after(async () => {
 });
 
 /** Runs one script that prints `size` bytes; returns the bytes stored, the time and the peak RSS growth. */
-async function printBytes(size: number): Promise<{ stored: number; secs: number; grewMb: number }> {
+async function printBytes(size: number, mode: 'direct' | 'runner' = 'direct', want = 'succeeded'): Promise<{ stored: number; secs: number; grewMb: number; error: string | null }> {
   const c = core!;
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  const { jobId } = await call(c.dispatch, 'jobs.run', { hosts: ['default'], script: `head -c ${size} /dev/zero | tr '\\0' 'x'\n`, mode: 'direct', timeoutMs: 120_000 }, ctx);
-  const worker = new Worker({ db: c.store.sqlite, queue: c.queue, logs: c.logs, events: c.events, executor: c.executor, owner: `test:${process.pid}`, jobId });
+  const { jobId } = await call(c.dispatch, 'jobs.run', { hosts: ['default'], script: `head -c ${size} /dev/zero | tr '\\0' 'x'\n`, mode, timeoutMs: 120_000 }, ctx);
+  const worker = new Worker({ db: c.store.sqlite, queue: c.queue, logs: c.logs, events: c.events, executor: c.executor, owner: `test:${process.pid}`, jobId, maxOutputBytes: () => c.settings.execution().maxOutputBytes });
   const detach = c.jobs.attach(worker);
   const t0 = Date.now();
   worker.start();
@@ -51,7 +52,7 @@ async function printBytes(size: number): Promise<{ stored: number; secs: number;
     for (;;) {
       const status = c.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
       if (!['queued', 'running'].includes(status)) {
-        assert.equal(status, 'succeeded');
+        assert.equal(status, want);
         break;
       }
       assert.ok(Date.now() - t0 < 120_000, 'the run did not finish in 2 minutes');
@@ -62,9 +63,10 @@ async function printBytes(size: number): Promise<{ stored: number; secs: number;
     await worker.stop();
     detach();
   }
-  const runId = c.store.sqlite.prepare('select id from runs where job_id = ?').pluck().get(jobId) as number;
-  const stored = c.store.sqlite.prepare("select sum(length(bytes)) from log_chunks where run_id = ? and stream = 'stdout'").pluck().get(runId) as number;
-  return { stored, secs: (Date.now() - t0) / 1000, grewMb: (peak - rss0) / 1024 / 1024 };
+  const run = c.store.sqlite.prepare('select id, error_code as error, mode from runs where job_id = ?').get(jobId) as { id: number; error: string | null; mode: string };
+  assert.equal(run.mode, mode);
+  const stored = c.store.sqlite.prepare("select sum(length(bytes)) from log_chunks where run_id = ? and stream = 'stdout'").pluck().get(run.id) as number;
+  return { stored, secs: (Date.now() - t0) / 1000, grewMb: (peak - rss0) / 1024 / 1024, error: run.error };
 }
 
 test('100 MB of output: every byte stored, memory flat', async () => {
@@ -78,4 +80,25 @@ test('100 MB of output: every byte stored, memory flat', async () => {
   console.log(`# 100 MB in ${big.secs.toFixed(1)} s (${(100 / big.secs).toFixed(0)} MB/s); peak RSS growth ${big.grewMb.toFixed(0)} MB (20 MB run: ${small.grewMb.toFixed(0)} MB)`);
   assert.ok(big.grewMb - small.grewMb < 48, `memory grew with the output: ${small.grewMb.toFixed(0)} MB for 20 MB, ${big.grewMb.toFixed(0)} MB for 100 MB`);
   assert.ok(big.grewMb < 100, `peak RSS grew by ${big.grewMb.toFixed(0)} MB during 100 MB of output`);
+});
+
+test('runner mode (protocol 4): 100 MB stored byte for byte', async () => {
+  const MB = 1024 * 1024;
+  const big = await printBytes(100 * MB, 'runner');
+  assert.equal(big.stored, 100 * MB);
+  console.log(`# runner mode: 100 MB in ${big.secs.toFixed(1)} s (${(100 / big.secs).toFixed(0)} MB/s); peak RSS growth ${big.grewMb.toFixed(0)} MB`);
+  assert.ok(big.grewMb < 100, `peak RSS grew by ${big.grewMb.toFixed(0)} MB during 100 MB of output`);
+});
+
+test('the output limit cuts at exactly that many bytes and stops the run, in both modes', async () => {
+  const MB = 1024 * 1024;
+  await call(core!.dispatch, 'settings.set', { execution: { maxOutputBytes: 3 * MB } }, ctx);
+  try {
+    for (const mode of ['direct', 'runner'] as const) {
+      const r = await printBytes(5 * MB, mode, 'failed');
+      assert.deepEqual([r.error, r.stored], ['OUTPUT_LIMIT', 3 * MB], mode);
+    }
+  } finally {
+    await call(core!.dispatch, 'settings.set', { execution: { maxOutputBytes: 256 * MB } }, ctx);
+  }
 });

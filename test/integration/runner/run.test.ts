@@ -255,6 +255,32 @@ test('a tampered cached binary is caught before the run, recorded, replaced, and
   assert.ok(rows.some((x) => x.status === 'failed' && /RUNNER_INTEGRITY_FAILED/.test(x.error ?? '')), 'the failure is recorded');
 });
 
+test('a fresh app process runs on the last verified deploy in one round trip; a binary gone from the host falls back to a full deploy', async () => {
+  await runJob({ hosts: ['default'], command: 'echo warm' });
+  const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
+  const checks = () => c().store.sqlite.prepare("select count(*) from audit_log where action = 'runner.cache-hit' and target = 'default'").pluck().get() as number;
+  const reopen = () => {
+    core!.close();
+    core = openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [join(home, '.ssh', 'known_hosts')], agentSocket: null }, runner: { artifactsDir: artifacts } });
+  };
+  reopen();
+  const before = checks();
+  const fast = await runJob({ hosts: ['default'], command: 'echo fresh' });
+  const r = fast.job.runs[0]!;
+  assert.equal(r.status, 'succeeded', `${r.errorCode} ${r.errorMessage}`);
+  assert.deepEqual([r.mode, r.timings.deploy, checks()], ['runner', 0, before], 'no separate deploy-or-verify round trip');
+  assert.match(fast.log, /fresh/);
+
+  rmSync(d.path);
+  reopen();
+  const again = await runJob({ hosts: ['default'], command: 'echo redeployed' });
+  const a = again.job.runs[0]!;
+  assert.equal(a.status, 'succeeded', `${a.errorCode} ${a.errorMessage}`);
+  assert.ok((a.timings.deploy ?? 0) > 0, 'a full deploy ran');
+  assert.ok(existsSync(d.path), 'the binary is back');
+  assert.match(again.log, /redeployed/);
+});
+
 test('a malformed frame is recorded as INVALID_INPUT, never a crash', async (t) => {
   // A fake "runner" that writes garbage, through a runner mode whose deployer answers with it
   // (the real deployer would re-verify and replace a planted binary). The default host shares /tmp.

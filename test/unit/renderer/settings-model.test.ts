@@ -8,7 +8,7 @@ import type { Settings } from '../../../renderer/store';
 
 const SETTINGS: Settings = {
   logsRetention: { maxAgeDays: 90, maxTotalBytes: 2 * 1024 ** 3 },
-  execution: { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat' },
+  execution: { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 },
   notifications: { onFailure: true, onSuccess: false },
   appearance: { theme: 'system' },
   desktop: { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null },
@@ -21,7 +21,7 @@ test('settings round-trip through the form; empty means none', () => {
   assert.equal(v.defaultTimeout, '');
   assert.deepEqual(validateSettings(v), {});
   const change = toSettingsChange({ ...v, defaultMode: 'direct', defaultTimeout: '90', perHostConcurrency: '2', runnerCheck: 'hash', maxAgeDays: '' }, false);
-  assert.deepEqual(change.execution, { defaultMode: 'direct', defaultTimeoutMs: 90_000, globalConcurrency: 32, perHostConcurrency: 2, runnerCheck: 'hash' });
+  assert.deepEqual(change.execution, { defaultMode: 'direct', defaultTimeoutMs: 90_000, globalConcurrency: 32, perHostConcurrency: 2, runnerCheck: 'hash', maxOutputBytes: 256 * 2 ** 20 });
   assert.deepEqual(change.logsRetention, { maxTotalBytes: 2 * 1024 ** 3 });
   assert.equal('desktop' in change, false, 'start at login is sent only by the desktop');
   assert.deepEqual(toSettingsChange(v, true).desktop, { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null });

@@ -120,7 +120,7 @@ test('no artifacts built at all: the "not built" fallback before any connection,
   assert.equal(err.details?.reason, 'no-artifacts');
   assert.equal(err.message, NOT_BUILT_REASON);
   assert.equal(NOT_BUILT_REASON, 'runner artifacts are not built here; build them with: cronium runner build');
-  assert.match(err.hint, /Go 1\.22/);
+  assert.match(err.hint, /Go 1\.25/);
   assert.ok(isDirectFallback(err), 'auto mode runs directly');
   assert.equal(commands.length, 0, 'nothing reached the host');
   assert.deepEqual(deployer.deployments({ name: 'h1' }), [], 'a machine without artifacts is no failed deployment of the host');

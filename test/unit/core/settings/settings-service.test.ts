@@ -19,7 +19,7 @@ test('defaults, merged changes, persistence across opens, and the event', async 
   const dir = tempDir(t);
   const core = open(t, dir);
   const s = await call(core.dispatch, 'settings.get', {}, ctx);
-  assert.deepEqual(s.execution, { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat' });
+  assert.deepEqual(s.execution, { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 });
   assert.deepEqual(s.notifications, { onFailure: true, onSuccess: false });
   assert.deepEqual(s.appearance, { theme: 'system' });
   assert.deepEqual(s.desktop, { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null });
@@ -27,7 +27,7 @@ test('defaults, merged changes, persistence across opens, and the event', async 
   const seen: Settings[] = [];
   core.events.on('settings.changed', (p) => seen.push(p));
   const next = await call(core.dispatch, 'settings.set', { execution: { defaultMode: 'direct', perHostConcurrency: 2 }, appearance: { theme: 'dark' } }, ctx);
-  assert.deepEqual(next.execution, { defaultMode: 'direct', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 2, runnerCheck: 'stat' });
+  assert.deepEqual(next.execution, { defaultMode: 'direct', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 2, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 });
   assert.equal(next.appearance.theme, 'dark');
   assert.equal(seen.length, 1);
   assert.deepEqual(seen[0], next);
@@ -36,7 +36,7 @@ test('defaults, merged changes, persistence across opens, and the event', async 
 
   const again = open(t, dir);
   const s2 = await call(again.dispatch, 'settings.get', {}, ctx);
-  assert.deepEqual(s2.execution, { defaultMode: 'direct', defaultTimeoutMs: 60_000, globalConcurrency: 32, perHostConcurrency: 2, runnerCheck: 'stat' });
+  assert.deepEqual(s2.execution, { defaultMode: 'direct', defaultTimeoutMs: 60_000, globalConcurrency: 32, perHostConcurrency: 2, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 });
   assert.deepEqual(s2.notifications, { onFailure: true, onSuccess: true });
 });
 

@@ -1,0 +1,156 @@
+/**
+ * A thousand hosts (issue #15.4): one job of `true`, and of a 1-second script, to 1,000 fleet
+ * hosts at concurrency 100 and 200, direct mode (cold connections) and auto mode (the runner
+ * already cached on the hosts: a second pass), against parallel-ssh at the same concurrency.
+ *
+ * The hosts: a packed fleet (test/fleet: one sshd per 16 loopback addresses, 63 sshd processes,
+ * every host its own 127.x.y.z). The app runs in a child process of its own (this file run as a
+ * script), so its peak RSS (VmHWM) and the most file descriptors it held are its own, sampled by
+ * itself every 20 ms; the parent records them. A run that fails or passes its limit is recorded in
+ * its row and the benchmark goes on. Needs root (the fleet).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { call } from '../../electron/core/api/dispatcher';
+import { openCore } from '../../electron/core/core';
+import { Worker } from '../../electron/core/exec/worker';
+import { startFleet } from '../fleet/fleet';
+import { timePeer, type PeerRun } from './peers';
+
+const SUBNET = 216;
+const HOSTS = 1000;
+const LIMIT_MS = 120_000;
+
+/** One measured fan-out of the app. */
+export interface AppFanout {
+  ms: number;
+  peakRssMb: number;
+  peakFds: number;
+  succeeded: number;
+  failed: number;
+  /** Why some hosts failed (the most common error codes). */
+  errors: Record<string, number>;
+}
+
+/** The figures: per case (script, concurrency, way) a sample or why there is none. */
+export interface Fanout1000Figures {
+  cases: { script: 'true' | 'sleep 1'; concurrency: number; way: string; run: (AppFanout & { ok: true }) | (PeerRun & { ok: boolean }) }[];
+}
+
+type ChildArgs = { dataDir: string; knownHosts: string; command: string; concurrency: number; mode: 'direct' | 'auto' };
+
+/** The child: the app with one worker; runs one job over every host and reports its own peak figures. */
+async function child(a: ChildArgs): Promise<AppFanout> {
+  let peakFds = 0;
+  const sampleFds = () => {
+    peakFds = Math.max(peakFds, readdirSync('/proc/self/fd').length);
+  };
+  const sampler = setInterval(sampleFds, 20);
+  const core = openCore({ dataDir: a.dataDir, door: 'cli', ssh: { knownHostsFiles: [a.knownHosts], agentSocket: null } });
+  const t0 = performance.now();
+  try {
+    const { jobId } = await call(core.dispatch, 'jobs.run', { tag: 'k', command: a.command, mode: a.mode, concurrency: a.concurrency, timeoutMs: 60_000 }, { door: 'cli' });
+    const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: a.concurrency, perHostLimit: 4, pollMs: 5, ...core.runHooks });
+    const detach = core.jobs.attach(worker);
+    worker.start();
+    for (;;) {
+      const status = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
+      if (!['queued', 'running'].includes(status)) break;
+      if (performance.now() - t0 > LIMIT_MS) {
+        core.jobs.cancel(jobId);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const ms = performance.now() - t0;
+    await worker.stop();
+    detach();
+    const rows = core.store.sqlite.prepare('select status, error_code as code, count(*) as n from runs where job_id = ? group by status, error_code').all(jobId) as { status: string; code: string | null; n: number }[];
+    sampleFds();
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const peakRssMb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024;
+    const errors: Record<string, number> = {};
+    for (const r of rows) if (r.status !== 'succeeded') errors[r.code ?? r.status] = (errors[r.code ?? r.status] ?? 0) + r.n;
+    return {
+      ms,
+      peakRssMb,
+      peakFds,
+      succeeded: rows.filter((r) => r.status === 'succeeded').reduce((n, r) => n + r.n, 0),
+      failed: rows.filter((r) => r.status !== 'succeeded').reduce((n, r) => n + r.n, 0),
+      errors,
+    };
+  } finally {
+    clearInterval(sampler);
+    core.close();
+  }
+}
+
+/** Runs the child for one case; its one line of JSON on stdout is the result. */
+function runChild(a: ChildArgs): Promise<AppFanout | { failure: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(a)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), LIMIT_MS + 30_000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as AppFanout);
+      } catch {
+        resolve({ failure: `the app exited ${code}: ${err.trim().split('\n').slice(-2).join(' / ').slice(0, 200)}` });
+      }
+    });
+  });
+}
+
+/** Runs the 1,000-host benchmark, or says why it cannot run here. */
+export async function benchFanout1000(opts: { concurrencies?: number[] } = {}): Promise<Fanout1000Figures | { skipped: string }> {
+  if (process.getuid?.() !== 0) return { skipped: 'needs root for the test fleet' };
+  const scratch = mkdtempSync(join(tmpdir(), 'cronium-bench-1000-'));
+  const fleet = await startFleet({ subnet: SUBNET, hosts: [], defaults: HOSTS, packed: true });
+  try {
+    const knownHosts = join(scratch, 'known_hosts');
+    writeFileSync(knownHosts, fleet.knownHosts());
+    const cfg = join(scratch, 'ssh_config');
+    writeFileSync(cfg, fleet.sshConfig());
+    const hostsFile = join(scratch, 'hosts');
+    writeFileSync(hostsFile, `${fleet.hosts.map((h) => h.name).join('\n')}\n`);
+    const dataDir = join(scratch, 'data');
+    const setup = openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
+    try {
+      for (const h of fleet.hosts) setup.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: ['k'] });
+    } finally {
+      setup.close();
+    }
+    const figures: Fanout1000Figures = { cases: [] };
+    const app = async (script: 'true' | 'sleep 1', concurrency: number, mode: 'direct' | 'auto', way: string) => {
+      const r = await runChild({ dataDir, knownHosts, command: script, concurrency, mode });
+      figures.cases.push({ script, concurrency, way, run: 'failure' in r ? { ok: false, failure: r.failure } : { ok: true, ...r } });
+    };
+    // The runner cached on the hosts first (they share one account, so one cache): auto mode is then warm.
+    await runChild({ dataDir, knownHosts, command: 'true', concurrency: 200, mode: 'auto' });
+    for (const script of ['true', 'sleep 1'] as const) {
+      for (const concurrency of opts.concurrencies ?? [100, 200]) {
+        await app(script, concurrency, 'direct', `cronium (direct, concurrency ${concurrency})`);
+        await app(script, concurrency, 'auto', `cronium (runner, warm, concurrency ${concurrency})`);
+        const peer = await timePeer('parallel-ssh', ['-h', hostsFile, '-p', String(concurrency), '-t', '60', '-x', `-F ${cfg}`, '-O', 'BatchMode=yes', script], { timeoutMs: LIMIT_MS });
+        figures.cases.push({ script, concurrency, way: `parallel-ssh -p ${concurrency}`, run: peer });
+      }
+    }
+    return figures;
+  } finally {
+    await fleet.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]?.startsWith('{')) {
+  const r = await child(JSON.parse(process.argv[2]) as ChildArgs);
+  console.log(JSON.stringify(r));
+}
