@@ -21,7 +21,7 @@ import { Worker } from '../../electron/core/exec/worker';
 import { startFleet } from '../fleet/fleet';
 import { timePeer, type PeerRun } from './peers';
 
-const SUBNET = 216;
+const SUBNET = 218;
 const HOSTS = 1000;
 const LIMIT_MS = 120_000;
 
@@ -30,15 +30,25 @@ export interface AppFanout {
   ms: number;
   peakRssMb: number;
   peakFds: number;
+  /** CPU time the app used during the job (user + system), ms: near the wall time means the app was the bottleneck. */
+  cpuMs: number;
   succeeded: number;
   failed: number;
   /** Why some hosts failed (the most common error codes). */
   errors: Record<string, number>;
 }
 
-/** The figures: per case (script, concurrency, way) a sample or why there is none. */
+/** The figures: per case (script, concurrency, way) a sample or why there is none, and the machine's CPU busy time during it (core-seconds). */
 export interface Fanout1000Figures {
-  cases: { script: 'true' | 'sleep 1'; concurrency: number; way: string; run: (AppFanout & { ok: true }) | (PeerRun & { ok: boolean }) }[];
+  cases: { script: 'true' | 'sleep 1'; concurrency: number; way: string; run: (AppFanout & { ok: true }) | (PeerRun & { ok: boolean }); busyCoreS: number }[];
+}
+
+/** CPU time of the whole machine so far, busy and total, in seconds (/proc/stat; clock ticks of 1/100 s). */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / 100, total: (busy + idle + iowait) / 100 };
 }
 
 type ChildArgs = { dataDir: string; knownHosts: string; command: string; concurrency: number; mode: 'direct' | 'auto' };
@@ -52,6 +62,7 @@ async function child(a: ChildArgs): Promise<AppFanout> {
   const sampler = setInterval(sampleFds, 20);
   const core = openCore({ dataDir: a.dataDir, door: 'cli', ssh: { knownHostsFiles: [a.knownHosts], agentSocket: null } });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   try {
     const { jobId } = await call(core.dispatch, 'jobs.run', { tag: 'k', command: a.command, mode: a.mode, concurrency: a.concurrency, timeoutMs: 60_000 }, { door: 'cli' });
     const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: a.concurrency, perHostLimit: 4, pollMs: 5, ...core.runHooks });
@@ -67,6 +78,7 @@ async function child(a: ChildArgs): Promise<AppFanout> {
       await new Promise((r) => setTimeout(r, 10));
     }
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     await worker.stop();
     detach();
     const rows = core.store.sqlite.prepare('select status, error_code as code, count(*) as n from runs where job_id = ? group by status, error_code').all(jobId) as { status: string; code: string | null; n: number }[];
@@ -79,6 +91,7 @@ async function child(a: ChildArgs): Promise<AppFanout> {
       ms,
       peakRssMb,
       peakFds,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       succeeded: rows.filter((r) => r.status === 'succeeded').reduce((n, r) => n + r.n, 0),
       failed: rows.filter((r) => r.status !== 'succeeded').reduce((n, r) => n + r.n, 0),
       errors,
@@ -130,8 +143,9 @@ export async function benchFanout1000(opts: { concurrencies?: number[] } = {}): 
     }
     const figures: Fanout1000Figures = { cases: [] };
     const app = async (script: 'true' | 'sleep 1', concurrency: number, mode: 'direct' | 'auto', way: string) => {
+      const c0 = machineCpu();
       const r = await runChild({ dataDir, knownHosts, command: script, concurrency, mode });
-      figures.cases.push({ script, concurrency, way, run: 'failure' in r ? { ok: false, failure: r.failure } : { ok: true, ...r } });
+      figures.cases.push({ script, concurrency, way, run: 'failure' in r ? { ok: false, failure: r.failure } : { ok: true, ...r }, busyCoreS: machineCpu().busy - c0.busy });
     };
     // The runner cached on the hosts first (they share one account, so one cache): auto mode is then warm.
     await runChild({ dataDir, knownHosts, command: 'true', concurrency: 200, mode: 'auto' });
@@ -139,8 +153,9 @@ export async function benchFanout1000(opts: { concurrencies?: number[] } = {}): 
       for (const concurrency of opts.concurrencies ?? [100, 200]) {
         await app(script, concurrency, 'direct', `cronium (direct, concurrency ${concurrency})`);
         await app(script, concurrency, 'auto', `cronium (runner, warm, concurrency ${concurrency})`);
+        const c0 = machineCpu();
         const peer = await timePeer('parallel-ssh', ['-h', hostsFile, '-p', String(concurrency), '-t', '60', '-x', `-F ${cfg}`, '-O', 'BatchMode=yes', script], { timeoutMs: LIMIT_MS });
-        figures.cases.push({ script, concurrency, way: `parallel-ssh -p ${concurrency}`, run: peer });
+        figures.cases.push({ script, concurrency, way: `parallel-ssh -p ${concurrency}`, run: peer, busyCoreS: machineCpu().busy - c0.busy });
       }
     }
     return figures;

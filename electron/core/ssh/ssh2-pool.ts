@@ -83,6 +83,12 @@ export interface Ssh2PoolOptions {
   keepaliveCountMax?: number;
   /** A connection with nothing running for this long is closed. Default 5 min. */
   idleTimeoutMs?: number;
+  /**
+   * Connections kept open with nothing running, across all hosts: beyond it the one idle longest
+   * is closed, so a fan-out to thousands of hosts does not keep a socket (and a descriptor) per
+   * host for idleTimeoutMs. Default 256.
+   */
+  maxIdle?: number;
   /** Sessions opened at once on one connection before the server says otherwise (OpenSSH's MaxSessions default). Default 10. */
   maxSessions?: number;
   /** Delay before redialing a target whose last dial failed: doubles per failure, from initial to max. Default 250 ms to 5 s. */
@@ -106,6 +112,7 @@ const DEFAULTS = {
   keepaliveIntervalMs: 15_000,
   keepaliveCountMax: 3,
   idleTimeoutMs: 5 * 60_000,
+  maxIdle: 256,
   maxSessions: 10,
   backoff: { initialMs: 250, maxMs: 5_000 },
 };
@@ -121,7 +128,34 @@ const HOST_KEY_ALGORITHMS = [
   'ssh-rsa',
 ];
 
-type Resolved = Required<Omit<Ssh2PoolOptions, 'lookup' | 'debug' | 'agentSocket' | 'prompter'>> & Pick<Ssh2PoolOptions, 'lookup' | 'debug' | 'prompter'> & { agentSocket: string | undefined };
+type Resolved = Required<Omit<Ssh2PoolOptions, 'lookup' | 'debug' | 'agentSocket' | 'prompter'>> &
+  Pick<Ssh2PoolOptions, 'lookup' | 'debug' | 'prompter'> & { agentSocket: string | undefined; idle: IdleConnections };
+
+/** The pool's idle connections, oldest first (a Map keeps insertion order): the cap on how many stay open. */
+class IdleConnections {
+  readonly #idle = new Map<Ssh2Connection, true>();
+
+  constructor(private readonly max: () => number) {}
+
+  /** c has nothing running now: the connection idle longest goes when there are too many. */
+  add(c: Ssh2Connection): void {
+    this.#idle.delete(c);
+    this.#idle.set(c, true);
+    while (this.#idle.size > Math.max(0, this.max())) {
+      const oldest = this.#idle.keys().next().value as Ssh2Connection;
+      this.#idle.delete(oldest);
+      oldest.closeIdle(`closed: more than ${this.max()} idle connections`);
+    }
+  }
+
+  delete(c: Ssh2Connection): void {
+    this.#idle.delete(c);
+  }
+
+  get size(): number {
+    return this.#idle.size;
+  }
+}
 
 /** The local user name, which ssh uses when no remote user is set. */
 function localUser(): string {
@@ -255,6 +289,7 @@ export class Ssh2Pool implements SshPool {
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
       agentSocket: options.agentSocket === null ? undefined : (options.agentSocket ?? defaultAgentSocket()),
     } as Resolved;
+    this.opts.idle = new IdleConnections(() => this.opts.maxIdle);
   }
 
   /** Sets (or, with undefined, removes) who is asked keyboard-interactive questions from now on. */
@@ -1419,8 +1454,16 @@ export class Ssh2Connection implements SshConnection {
     });
   }
 
+  /** Closes this connection if it is still idle (the pool has too many idle ones). */
+  closeIdle(reason: string): void {
+    if (this.dead || this.active > 0 || this.forwards > 0 || this.queue.length > 0) return;
+    this.deathReason = reason;
+    this.close();
+  }
+
   private armIdle(): void {
     if (this.dead || this.active > 0 || this.forwards > 0 || this.queue.length > 0 || this.idleTimer) return;
+    this.opts.idle.add(this);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       if (this.active === 0 && this.forwards === 0 && this.queue.length === 0) {
@@ -1432,6 +1475,7 @@ export class Ssh2Connection implements SshConnection {
   }
 
   private disarmIdle(): void {
+    this.opts.idle.delete(this);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }

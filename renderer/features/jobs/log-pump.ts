@@ -10,6 +10,13 @@
  * outstanding is written at once: waiting for an animation frame as well cost a frame of
  * latency (browser p50 34 → 18 ms in test/bench/live.ts) and bought nothing, since xterm
  * draws once per frame anyway and the frame rate at 10 MB/s stays at 60 fps.
+ *
+ * Keeping up: a run may print faster than a terminal can draw (xterm parses some tens of MB/s).
+ * When more than `maxBacklogBytes` wait to be written, further output chunks are not decoded or
+ * written but counted, and one dim line says how much was left out where it was ("the whole log
+ * is stored": the Full log dialog and the CLI read it from the store). So the view stays live,
+ * its memory bounded and the page at full frame rate (test/bench/live.ts: 50 MB/s), and
+ * Cronium's own (system) lines are always shown.
  */
 
 /** A chunk of log as the contract carries it (data is base64). */
@@ -31,10 +38,18 @@ export interface LogPumpOptions {
   fill: (from: number) => Promise<LogChunk[]>;
   /** Largest single write. */
   maxBatchBytes?: number;
+  /** Output waiting to be written beyond which chunks are left out (counted, and said so). */
+  maxBacklogBytes?: number;
 }
 
 const SYSTEM_ON = new TextEncoder().encode('\x1b[2;3m');
 const STYLE_OFF = new TextEncoder().encode('\x1b[0m');
+
+/** The dim line that marks where output was left out to keep up. */
+export function skippedNotice(bytes: number): Uint8Array {
+  const size = bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(bytes < 10_240 ? 1 : 0)} KB` : `${bytes} bytes`;
+  return new TextEncoder().encode(`\r\n\x1b[0;2m[${size} of output not shown here, to keep up; the whole log is stored: Full log]\x1b[0m\r\n`);
+}
 
 /** Decodes base64 into bytes. */
 export function decodeBase64(b64: string): Uint8Array {
@@ -50,6 +65,10 @@ export class LogPump {
   lastSeq = 0;
   /** Bytes written so far. */
   bytesWritten = 0;
+  /** Output bytes left out to keep up (they are in the store). */
+  bytesSkipped = 0;
+  private skippedSinceNotice = 0;
+  private readonly maxBacklog: number;
   private readonly pending = new Map<number, LogChunk>();
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -63,6 +82,7 @@ export class LogPump {
     private readonly opts: LogPumpOptions,
   ) {
     this.maxBatch = opts.maxBatchBytes ?? 256 * 1024;
+    this.maxBacklog = opts.maxBacklogBytes ?? 2 * 1024 * 1024;
 
   }
 
@@ -94,6 +114,17 @@ export class LogPump {
       if (!next) break;
       this.pending.delete(next.seq);
       this.lastSeq = next.seq;
+      if (next.stream !== 'system' && this.queuedBytes > this.maxBacklog) {
+        // Behind by more than the backlog: leave this chunk out (not even decoded), and say so later.
+        const n = Math.floor((next.data.length * 3) / 4) - (next.data.endsWith('==') ? 2 : next.data.endsWith('=') ? 1 : 0);
+        this.bytesSkipped += n;
+        this.skippedSinceNotice += n;
+        continue;
+      }
+      if (this.skippedSinceNotice > 0) {
+        this.enqueue(skippedNotice(this.skippedSinceNotice));
+        this.skippedSinceNotice = 0;
+      }
       const bytes = decodeBase64(next.data);
       if (next.stream === 'system') this.enqueue(SYSTEM_ON, bytes, STYLE_OFF);
       else this.enqueue(bytes);
@@ -150,7 +181,13 @@ export class LogPump {
     this.bytesWritten += size;
     this.sink.write(data, () => {
       this.writing = false;
-      if (!this.disposed) this.kick();
+      if (this.disposed) return;
+      // Caught up after leaving output out, and nothing more came: say so now.
+      if (this.queue.length === 0 && this.skippedSinceNotice > 0) {
+        this.enqueue(skippedNotice(this.skippedSinceNotice));
+        this.skippedSinceNotice = 0;
+      }
+      this.kick();
     });
   }
 }

@@ -298,6 +298,31 @@ test('an idle connection is closed after the idle time and reopened on demand', 
   assert.equal((await again.exec('echo back')).stdout.toString(), 'back\n');
 });
 
+test('idle connections beyond maxIdle are closed, the one idle longest first; busy ones never', async (t) => {
+  const pool = new Ssh2Pool(c().hostKeys, { agentSocket: null, maxIdle: 2 });
+  t.after(() => pool.close());
+  const names = ['default', 'victim', 'stall', 'nosftp'];
+  const conns: Ssh2Connection[] = [];
+  for (const n of names) {
+    const conn = (await pool.connect(c().hosts.sshTarget(n))) as Ssh2Connection;
+    await conn.exec('true');
+    conns.push(conn);
+  }
+  assert.deepEqual(
+    conns.map((x) => x.alive),
+    [false, false, true, true],
+    'the two idle longest were closed',
+  );
+  assert.equal(pool.size, 2);
+  // A connection running something is not idle: it stays whatever the count.
+  const busy = (await pool.connect(c().hosts.sshTarget('default'))) as Ssh2Connection;
+  const running = busy.exec('sleep 0.5; echo done');
+  const other = (await pool.connect(c().hosts.sshTarget('victim'))) as Ssh2Connection;
+  await other.exec('true');
+  assert.equal(busy.alive, true);
+  assert.equal((await running).stdout.toString(), 'done\n');
+});
+
 test('ProxyCommand: a local command carries the connection (socat to %h:%p); one that fails is CONNECT_FAILED with what it said', async () => {
   const base = c().hosts.sshTarget('default');
   const via = await c().ssh.connect({ ...base, name: 'default-via-proxy', proxyCommand: 'exec socat - TCP:%h:%p' });

@@ -115,3 +115,37 @@ test('a chunk that finds no write outstanding is written at once; what arrives d
   pump.push([chunk(4, 'd')]);
   assert.deepEqual(s.writes, ['a', 'bc', 'd']);
 });
+
+test('a run faster than the terminal: output beyond the backlog is left out, counted and marked, system lines always shown, nothing twice', () => {
+  const s = sink();
+  const pump = new LogPump(s, { fill: async () => [], maxBacklogBytes: 1000, maxBatchBytes: 4096 });
+  const line = 'x'.repeat(99) + '\n';
+  pump.push([chunk(1, line)]); // written at once
+  // The terminal is busy: 50 more chunks of 100 bytes arrive, and a system line.
+  const more = Array.from({ length: 50 }, (_, i) => chunk(i + 2, line));
+  pump.push([...more, chunk(52, 'note\n', 'system'), chunk(53, 'after\n')]);
+  assert.equal(pump.lastSeq, 53);
+  // 11 chunks fit the backlog (the 11th crosses it); the other 39 and 'after' were left out: 3,906 bytes.
+  assert.equal(pump.bytesSkipped, 3906);
+  s.done();
+  const written = s.writes.slice(1).join('');
+  assert.match(written, /\[3\.8 KB of output not shown here, to keep up; the whole log is stored: Full log\]/);
+  assert.ok(written.includes('note\n'), 'system lines are never left out');
+  assert.ok(!written.includes('after'));
+  assert.equal(written.split(line).length - 1, 11);
+  // Left out only while behind: once caught up, everything is written again.
+  while (s.callbacks.length) s.done();
+  pump.push([chunk(54, 'tail\n')]);
+  assert.equal(s.writes.at(-1), 'tail\n');
+  assert.equal(pump.bytesSkipped, 3906);
+});
+
+test('output left out at the very end is still marked once the terminal catches up', () => {
+  const s = sink();
+  const pump = new LogPump(s, { fill: async () => [], maxBacklogBytes: 150 });
+  pump.push([chunk(1, 'a'.repeat(100))]);
+  pump.push([chunk(2, 'b'.repeat(100)), chunk(3, 'c'.repeat(100)), chunk(4, 'd'.repeat(100))]);
+  assert.equal(pump.bytesSkipped, 100);
+  while (s.callbacks.length) s.done();
+  assert.match(s.writes.join(''), /\[100 bytes of output not shown here/);
+});
