@@ -194,3 +194,40 @@ export async function benchStore(opts: { hosts?: number; runs?: number; samples?
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The store's own ceiling for output: 100 MB as 64 KiB log chunks inserted into a fresh store (the
+ * app's schema, pragmas and page size; one host, job and run rows to hang them on) in the log
+ * service's way (one transaction per ~1 MB batch, the same insert), MB/s per sample. On one
+ * thread this is what the app's main thread spends on every MB of output it stores.
+ */
+export async function logInsertCeiling(samples = 3): Promise<number[]> {
+  const out: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const dir = mkdtempSync(join(tmpdir(), 'cronium-bench-insert-'));
+    try {
+      const core = openCore({ dataDir: dir, door: 'cli', ssh: { agentSocket: null } });
+      try {
+        const db = core.store.sqlite;
+        core.hosts.add({ name: 'h', address: '127.0.0.1', port: 22, user: 'u', useAgent: false, tags: [] });
+        const { runIds } = await call(core.dispatch, 'jobs.run', { hosts: ['h'], command: 'true', mode: 'direct' }, { door: 'cli' });
+        const runId = runIds[0]!;
+        const insert = db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes) values (?, ?, ?, ?, ?)');
+        const chunk = Buffer.alloc(64 * 1024, 0x78);
+        const t0 = performance.now();
+        let seq = 0;
+        for (let batch = 0; batch < 100; batch++) {
+          db.transaction(() => {
+            for (let i = 0; i < 16; i++) insert.run(runId, ++seq, 'stdout', 0, chunk);
+          }).immediate();
+        }
+        out.push(100 / ((performance.now() - t0) / 1000));
+      } finally {
+        core.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
