@@ -363,6 +363,8 @@ export const runnerDeployments = sqliteTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     verifiedAt: integer('verified_at'),
+    /** The binary's stat record once it hashed right before a run (runner-mode.ts checkedCommand); null until then. */
+    statRecord: text('stat_record'),
   },
   (t) => [index('runner_deployments_host_idx').on(t.hostId, t.version)],
 );

@@ -149,7 +149,10 @@ export class RunnerExecutor implements RunnerMode {
     let known = req.reattach ? undefined : this.#known.get(req.host);
     if (!known && !req.reattach && this.deps.deployer.known) {
       known = await this.deps.deployer.known(req.host);
-      if (known) this.#known.set(req.host, known);
+      if (known) {
+        this.#known.set(req.host, known);
+        if (known.statRecord) this.#stat.set(req.host, known.statRecord);
+      }
     }
     let fast = known !== undefined;
     let deployed: DeployResult;
@@ -452,7 +455,11 @@ export class RunnerExecutor implements RunnerMode {
     await decoder.end();
     const framesSeen = decoder.frames;
     // The binary hashed right and the check printed its stat record: the next runs compare that instead.
-    if (statLines.length === 3 && framesSeen > 0) this.#stat.set(req.host, statLines.join('\n'));
+    if (statLines.length === 3 && framesSeen > 0) {
+      const record = statLines.join('\n');
+      this.#stat.set(req.host, record);
+      if (usableStatRecord(record)) this.deps.deployer.recordStat?.(req.host, deployed.path, record);
+    }
     const version = hello?.version ?? deployed.version;
     const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
     if (malformed) deferred.push(`the runner wrote a malformed frame (INVALID_INPUT): ${malformed}`);

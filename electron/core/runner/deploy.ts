@@ -95,6 +95,8 @@ export interface DeployResult {
   sha256: string;
   /** The host's fastest SHA-256 tool, chosen once here (openssl, sha256sum, shasum or sha256): the per-run check uses it alone. */
   shaTool?: string;
+  /** From the store (known()): the stat record the per-run check last printed for this binary. */
+  statRecord?: string;
   /** True when the verified binary was already there (nothing uploaded). */
   cached: boolean;
   /** Set when a cached binary failed its check (RUNNER_INTEGRITY_FAILED, recorded) and was replaced. */
@@ -186,6 +188,7 @@ export class RunnerDeployer {
       stateDir: `${cacheDir}/state`,
       hostId: runnerHostId(hostDbId, this.deps.keys.keyId()),
       sha256: entry.sha256,
+      ...(row.statRecord ? { statRecord: row.statRecord } : {}),
       cached: true,
       integrityFailure: null,
       transport: null,
@@ -193,6 +196,24 @@ export class RunnerDeployer {
       pruned: [],
       timings: { connectMs: 0, prepareMs: 0, uploadMs: 0, totalMs: 0 },
     };
+  }
+
+  /**
+   * Keeps the stat record the per-run check printed for the binary at `path` (it hashed right just
+   * before), so a later app process can skip the hash too while the binary stats the same.
+   */
+  recordStat(name: string, path: string, record: string | null): void {
+    let hostDbId: number;
+    try {
+      hostDbId = this.#hostDbId(name);
+    } catch {
+      return;
+    }
+    this.deps.db
+      .update(runnerDeployments)
+      .set({ statRecord: record })
+      .where(and(eq(runnerDeployments.hostId, hostDbId), eq(runnerDeployments.path, path), eq(runnerDeployments.status, 'ready')))
+      .run();
   }
 
   deploy(name: string, opts: { signal?: AbortSignal; conn?: SshConnection } = {}): Promise<DeployResult> {
@@ -559,7 +580,8 @@ class DeploymentRow {
       .limit(1)
       .get();
     if (row) {
-      return this.db.update(runnerDeployments).set({ verifiedAt: now, updatedAt: now }).where(eq(runnerDeployments.id, row.id)).returning().get();
+      // Verified again (a full check): a stat record from before no longer stands for it.
+      return this.db.update(runnerDeployments).set({ verifiedAt: now, updatedAt: now, statRecord: null }).where(eq(runnerDeployments.id, row.id)).returning().get();
     }
     return this.#insert('ready', null, now);
   }
@@ -571,7 +593,7 @@ class DeploymentRow {
 
   ready(): typeof runnerDeployments.$inferSelect {
     const now = Date.now();
-    return this.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now }).where(eq(runnerDeployments.id, this.id!)).returning().get();
+    return this.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now, statRecord: null }).where(eq(runnerDeployments.id, this.id!)).returning().get();
   }
 
   failed(error: string): void {

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
 import { appVersion, openCore, type Core } from '../../../electron/core/core';
 import { Executor } from '../../../electron/core/exec/executor';
-import { RunnerExecutor } from '../../../electron/core/exec/runner-mode';
+import { RunnerExecutor, usableStatRecord } from '../../../electron/core/exec/runner-mode';
 import type { ExecOutcome } from '../../../electron/core/exec/types';
 import { Worker } from '../../../electron/core/exec/worker';
 import { buildRunnerArtifacts } from '../../../electron/core/runner/artifacts';
@@ -270,9 +270,16 @@ test('a fresh app process runs on the last verified deploy in one round trip; a 
   assert.equal(r.status, 'succeeded', `${r.errorCode} ${r.errorMessage}`);
   assert.deepEqual([r.mode, r.timings.deploy, checks()], ['runner', 0, before], 'no separate deploy-or-verify round trip');
   assert.match(fast.log, /fresh/);
+  // That run hashed the binary and printed its stat record: kept with the deployment for the next process.
+  const record = c().store.sqlite.prepare("select stat_record from runner_deployments where path = ? and status = 'ready'").pluck().get(d.path) as string | null;
+  assert.ok(record && usableStatRecord(record), `stat record ${record}`);
+  reopen();
+  const third = await runJob({ hosts: ['default'], command: 'echo on the record' });
+  assert.equal(third.job.runs[0]!.status, 'succeeded');
 
   rmSync(d.path);
   reopen();
+  // Gone from the host: the stat differs from the record, the hash fails, a full deploy puts it back and clears the record.
   const again = await runJob({ hosts: ['default'], command: 'echo redeployed' });
   const a = again.job.runs[0]!;
   assert.equal(a.status, 'succeeded', `${a.errorCode} ${a.errorMessage}`);

@@ -1,0 +1,1 @@
+ALTER TABLE `runner_deployments` ADD `stat_record` text;
