@@ -44,7 +44,6 @@ test('the filter agrees with the whole-stream reference for any chunking', () =>
       const f = new StdoutFilter('n', { onMarker: () => undefined, onOutput: (v) => outputs.push(v) });
       f.push(Buffer.from('@@cronium:n:started 1\n'));
       const bytes = Buffer.from(stream);
-      let log = '';
       const parts: Buffer[] = [];
       for (let at = 0, i = 0; at < bytes.length; i++) {
         const n = sizes[i % sizes.length]!;
@@ -52,7 +51,7 @@ test('the filter agrees with the whole-stream reference for any chunking', () =>
         at += n;
       }
       parts.push(f.end());
-      log = Buffer.concat(parts).toString();
+      const log = Buffer.concat(parts).toString();
       const want = reference(stream);
       assert.equal(log, want.log);
       assert.deepEqual(outputs, want.outputs);
