@@ -40,6 +40,14 @@ export interface LogPumpOptions {
   maxBatchBytes?: number;
   /** Output waiting to be written beyond which chunks are left out (counted, and said so). */
   maxBacklogBytes?: number;
+  /**
+   * Under load (more than `paceBytes` waiting), at most one write of `paceBytes` per animation
+   * frame, so parsing output never takes the frames the page needs to stay at full rate; below
+   * it every write goes at once (latency). Default 64 KiB.
+   */
+  paceBytes?: number;
+  /** Calls back at the next animation frame (requestAnimationFrame; tests pass their own). */
+  nextFrame?: (cb: () => void) => void;
 }
 
 const SYSTEM_ON = new TextEncoder().encode('\x1b[2;3m');
@@ -76,6 +84,9 @@ export class LogPump {
   private filling = false;
   private disposed = false;
   private readonly maxBatch: number;
+  private readonly pace: number;
+  private readonly nextFrame: (cb: () => void) => void;
+  private framePending = false;
 
   constructor(
     private readonly sink: LogSink,
@@ -83,6 +94,8 @@ export class LogPump {
   ) {
     this.maxBatch = opts.maxBatchBytes ?? 256 * 1024;
     this.maxBacklog = opts.maxBacklogBytes ?? 2 * 1024 * 1024;
+    this.pace = opts.paceBytes ?? 64 * 1024;
+    this.nextFrame = opts.nextFrame ?? ((cb) => (typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : setTimeout(cb, 16)));
 
   }
 
@@ -161,14 +174,24 @@ export class LogPump {
   }
 
   private kick(): void {
-    if (!this.writing) this.flush();
+    if (this.writing || this.framePending) return;
+    if (this.queuedBytes > this.pace) {
+      // Behind: one paced write per frame.
+      this.framePending = true;
+      this.nextFrame(() => {
+        this.framePending = false;
+        this.flush(this.pace);
+      });
+      return;
+    }
+    this.flush(this.maxBatch);
   }
 
-  private flush(): void {
+  private flush(limit: number): void {
     if (this.disposed || this.writing || this.queue.length === 0) return;
     let size = 0;
     let n = 0;
-    while (n < this.queue.length && (n === 0 || size + this.queue[n]!.length <= this.maxBatch)) size += this.queue[n++]!.length;
+    while (n < this.queue.length && (n === 0 || size + this.queue[n]!.length <= limit)) size += this.queue[n++]!.length;
     const parts = this.queue.splice(0, n);
     this.queuedBytes -= size;
     const data = new Uint8Array(size);

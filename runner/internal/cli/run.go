@@ -383,9 +383,14 @@ func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
 	if err := ensurePrivateDir(f.stateDir); err != nil {
 		return errorFrame(stdout, "INTERNAL", "state dir: "+err.Error())
 	}
-	pruneRuns(filepath.Join(f.stateDir, "runs"), now, runRetention)
+	// Both prunes list a directory that grows with every run (all the runs of an account share
+	// it): done at most once a minute, not on every run, so a run's cost does not grow with the
+	// number of recent runs. Replay protection is the O_EXCL claim below, never the prune.
+	if pruneDue(filepath.Join(f.stateDir, ".pruned"), now, time.Minute) {
+		pruneRuns(filepath.Join(f.stateDir, "runs"), now, runRetention)
+		_ = replay.Store{Dir: filepath.Join(f.stateDir, "replay"), Skew: protocol.ClockSkew}.Prune(now)
+	}
 	store := replay.Store{Dir: filepath.Join(f.stateDir, "replay"), Skew: protocol.ClockSkew}
-	_ = store.Prune(now)
 	if err := store.Claim(p.RunID, p.Nonce, time.UnixMilli(p.Exp)); err != nil {
 		if errors.Is(err, replay.ErrReplay) {
 			return rejected(stdout, &protocol.Rejection{Reason: protocol.ReasonReplay, Detail: fmt.Sprintf("run %s: %v", p.RunID, err)})
@@ -655,6 +660,21 @@ func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bu
 		return ExitInternal
 	}
 	return ExitOK
+}
+
+// pruneDue reports whether the prune the marker file stands for is due (last done more than
+// every ago, or never, or the marker is from the future) and, if so, marks it done now.
+func pruneDue(marker string, now time.Time, every time.Duration) bool {
+	if st, err := os.Stat(marker); err == nil {
+		if age := now.Sub(st.ModTime()); age >= 0 && age < every {
+			return false
+		}
+	}
+	if f, err := os.OpenFile(marker, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		f.Close()
+	}
+	_ = os.Chtimes(marker, now, now)
+	return true
 }
 
 // spoolPath is the run's spool: the JSON-lines file of a run an older runner

@@ -110,6 +110,25 @@ func TestPruneRuns(t *testing.T) {
 	}
 }
 
+// The prunes run at most once per interval: a marker's mtime says when they last ran; a marker
+// from the future (a clock set back) does not stop them.
+func TestPruneDue(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), ".pruned")
+	now := time.Now()
+	if !pruneDue(marker, now, time.Minute) {
+		t.Fatal("never pruned: due")
+	}
+	if pruneDue(marker, now.Add(30*time.Second), time.Minute) {
+		t.Fatal("due again after 30 s")
+	}
+	if !pruneDue(marker, now.Add(61*time.Second), time.Minute) {
+		t.Fatal("not due after 61 s")
+	}
+	if !pruneDue(marker, now.Add(-time.Hour), time.Minute) {
+		t.Fatal("a marker from the future stopped the prune")
+	}
+}
+
 // Control frames: cancel and helper replies up to a frame's full size get
 // through; oversized lines and frames of other types are skipped, not fatal.
 func TestControlFrames(t *testing.T) {

@@ -149,3 +149,27 @@ test('output left out at the very end is still marked once the terminal catches 
   while (s.callbacks.length) s.done();
   assert.match(s.writes.join(''), /\[100 bytes of output not shown here/);
 });
+
+test('under load the pump writes at most paceBytes once per animation frame; a quiet run writes at once', () => {
+  const s = sink();
+  const frames: (() => void)[] = [];
+  const pump = new LogPump(s, { fill: async () => [], paceBytes: 1000, maxBacklogBytes: 100_000, nextFrame: (cb) => frames.push(cb) });
+  pump.push([chunk(1, 'quiet\n')]);
+  assert.deepEqual(s.writes, ['quiet\n'], 'below the pace: written at once');
+  s.done();
+  pump.push(Array.from({ length: 20 }, (_, i) => chunk(i + 2, 'y'.repeat(299) + '\n')));
+  assert.equal(s.writes.length, 1, 'behind: nothing until the next frame');
+  assert.equal(frames.length, 1);
+  frames.shift()!();
+  assert.equal(s.writes.length, 2);
+  assert.ok(s.writes[1]!.length <= 1000, `one paced write: ${s.writes[1]!.length} bytes`);
+  s.done();
+  assert.equal(s.writes.length, 2, 'the next write waits for the next frame too');
+  let n = 0;
+  while (frames.length || s.callbacks.length) {
+    if (frames.length) frames.shift()!();
+    if (s.callbacks.length) s.done();
+    assert.ok(++n < 100);
+  }
+  assert.equal(s.writes.slice(1).join(''), ('y'.repeat(299) + '\n').repeat(20), 'everything written, in order');
+});
