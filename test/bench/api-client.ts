@@ -67,6 +67,13 @@ export async function connectApi(serveUrl: string): Promise<ApiClient> {
 }
 
 /** Resident memory of a process in MB: now (VmRSS) and the peak since it started (VmHWM). */
+/** CPU time a process used so far (user + system), in seconds (/proc/PID/stat, clock ticks of 1/100 s). */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function processMemory(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);

@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, cliIn, launchChromium, ROOT, startServe, trackedPage, type Serve } from '../e2e/harness';
 import { startFleet } from '../fleet/fleet';
-import { connectApi, jobEnded, processMemory, type ApiClient } from './api-client';
+import { connectApi, jobEnded, processCpuSeconds, processMemory, type ApiClient } from './api-client';
 import { benchArtifacts } from './artifacts';
 
 /** Its own fleet subnet (the brief gives benches 223-226). */
@@ -75,7 +75,7 @@ export interface LiveFigures {
   /** The same lines at their run.log message in the page's WebSocket (where the browser's time goes). */
   browserSocket: LatencySeries | { skipped: string };
   fps: { idle: number[]; busy: number[]; mbPerSecond: number } | { skipped: string };
-  throughput: { mode: string; mb: number; seconds: number[]; peakRssMb: number[]; sshSeconds: number[] }[];
+  throughput: { mode: string; mb: number; seconds: number[]; peakRssMb: number[]; sshSeconds: number[]; cpuSeconds: number[] }[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -280,11 +280,12 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
     for (const [mb, runs] of [[100, opts.throughputRuns ?? 3], [1024, 1]] as const)
     for (const mode of ['auto', 'direct'] as const) {
       const HUNDRED_MB = printMb(mb);
-      const t: LiveFigures['throughput'][number] = { mode, mb, seconds: [], peakRssMb: [], sshSeconds: [] };
+      const t: LiveFigures['throughput'][number] = { mode, mb, seconds: [], peakRssMb: [], sshSeconds: [], cpuSeconds: [] };
       for (let i = 0; i < runs; i++) {
         server = await startServe(dataDir);
         api = await connectApi(server.url);
         const t0 = performance.now();
+        const cpu0 = processCpuSeconds(server.child.pid!);
         const r = await api.call<{ jobId: number; runIds: number[] }>('jobs.run', { hosts: [HOST], command: HUNDRED_MB, mode, timeoutMs: 300_000 });
         const status = await jobEnded(api, r.jobId, 300_000);
         const seconds = (performance.now() - t0) / 1000;
@@ -293,6 +294,7 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
         if (i === 0) t.mode = used;
         t.seconds.push(seconds);
         t.peakRssMb.push(processMemory(server.child.pid!).peakMb);
+        t.cpuSeconds.push(processCpuSeconds(server.child.pid!) - cpu0);
         api.close();
         api = undefined;
         await server.stop();

@@ -361,6 +361,13 @@ await area('live logs, browser, throughput', async () => {
         verdict: ratio >= 0.8 ? 'met' : 'missed',
       });
       const r = stats(t.peakRssMb);
+      const busy = stats(t.cpuSeconds.map((c, i) => (100 * c) / t.seconds[i]!));
+      rows.push({
+        name: `the app's CPU during that ${size} run, ${t.mode} mode, as a share of the run's wall time (100% = one core busy throughout: the app's one thread is the limit)`,
+        median: busy.median,
+        spread: `${busy.min.toFixed(0)}–${busy.max.toFixed(0)} (min–max)`,
+        unit: '%',
+      });
       rows.push({ name: `peak RSS of the app process (\`cronium serve\`) during that ${size} run, ${t.mode} mode`, median: r.median, spread: `${r.min.toFixed(0)}–${r.max.toFixed(0)} (min–max)`, unit: 'MB' });
     }
   }
