@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../fleet/fleet';
-import { ARTIFACTS as artifacts, cliIn, launchChromium, prepare, startServe, trackedPage, type CliResult, type Serve } from './harness';
+import { ARTIFACTS as artifacts, cliIn, openApp, prepare, type CliResult, type Serve } from './harness';
 
 let dataDir = '';
 let fleet: Fleet | null = null;
@@ -40,13 +40,7 @@ before(async () => {
   assert.ok(r.code === 1 || r.code === 0, r.stderr.slice(-2000));
   jobId = (JSON.parse(r.stdout.trim().split('\n')[0]!) as { jobId: number }).jobId;
 
-  server = await startServe(dataDir);
-  browser = await launchChromium();
-  const tracked = await trackedPage(browser, { viewport: { width: 1200, height: 900 }, timeoutMs: 20_000 });
-  page = tracked.page;
-  pageProblems = tracked.problems;
-  await page.goto(server.url);
-  await page.getByRole('table', { name: 'Hosts' }).waitFor();
+  ({ server, browser, page, problems: pageProblems } = await openApp(dataDir));
   await page.evaluate(`location.hash = "#jobs/${jobId}"`);
 });
 
