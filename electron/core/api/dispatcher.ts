@@ -5,6 +5,7 @@
  * that nothing outside the contract (a secret, say) can leave. Every outcome becomes
  * an envelope; an unexpected error becomes INTERNAL without its stack.
  */
+import { dataDirFull, isDiskFull } from '../db/disk-full';
 import { methods, type Envelope, type MethodName, type MethodResult, type ParsedArgs } from '../../shared/api';
 import { CroniumError, invalidInput, isCroniumError } from '../../shared/errors';
 
@@ -55,6 +56,8 @@ export function createDispatcher(handlers: Handlers, report: BugReporter = defau
       return { ok: true, result: out.data };
     } catch (e) {
       if (isCroniumError(e)) return { ok: false, error: e.toJSON() };
+      // Any write can meet a full disk: that is the user's to fix, not a bug.
+      if (isDiskFull(e)) return { ok: false, error: dataDirFull(e).toJSON() };
       report(method, e);
       return { ok: false, error: new CroniumError('INTERNAL', `internal error in ${method}`, 'this is a bug in Cronium; details were written to its log').toJSON() };
     }

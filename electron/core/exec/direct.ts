@@ -87,13 +87,21 @@ export async function runDirect(
   // The output limit, as the runner keeps it: cut at exactly that many bytes, then stop the script.
   const maxOutput = req.maxOutputBytes ?? RUNNER_LIMITS.defaultMaxOutputBytes;
   let outputBytes = 0;
+  /** A byte beyond the limit came (output exactly at the limit is fine). */
+  let over = false;
   let onLimit: () => void = () => undefined;
   const limit = (out: Buffer): Buffer => {
-    if (outputBytes >= maxOutput) return out.subarray(0, 0);
+    if (out.length === 0) return out;
+    if (outputBytes >= maxOutput) {
+      over = true;
+      onLimit();
+      return out.subarray(0, 0);
+    }
     outputBytes += out.length;
     if (outputBytes <= maxOutput) return out;
     const keep = out.length - (outputBytes - maxOutput);
     outputBytes = maxOutput;
+    over = true;
     onLimit();
     return out.subarray(0, keep);
   };
@@ -159,7 +167,7 @@ export async function runDirect(
     killTimer.unref();
   };
   onLimit = () => stop('output-limit');
-  if (outputBytes >= maxOutput) onLimit();
+  if (over) onLimit();
   const onCancel = () => stop('cancel');
   cancel.addEventListener('abort', onCancel, { once: true });
   if (cancel.aborted) onCancel();

@@ -214,7 +214,7 @@ func Follow(ctx context.Context, path string, opts FollowOptions, emit func(raw 
 	}
 	defer file.Close()
 	r := bufio.NewReaderSize(file, readerSize)
-	t := &tail{ctx: ctx, opts: opts, r: r}
+	t := &tail{ctx: ctx, opts: opts, r: r, f: file}
 	for {
 		first, err := r.Peek(1)
 		if err == nil {
@@ -237,6 +237,26 @@ type tail struct {
 	ctx  context.Context
 	opts FollowOptions
 	r    *bufio.Reader
+	f    *os.File
+	// pos is the file offset of the next frame the reader has not consumed.
+	pos int64
+}
+
+// rewindIfCut (true when it rewound) handles the writer's Recover (a full disk): it cut the file back to its last
+// whole frame, at or after pos, and appends from there, while the reader may hold the cut
+// bytes in its buffer and its file offset past the new end. When the file is shorter than
+// what the reader has read, it reads again from pos.
+func (t *tail) rewindIfCut() bool {
+	st, err := t.f.Stat()
+	// Cut below what was consumed never happens (Recover keeps whole frames); not a cut if so.
+	if err != nil || st.Size() < t.pos || st.Size() >= t.pos+int64(t.r.Buffered()) {
+		return false
+	}
+	if _, err := t.f.Seek(t.pos, io.SeekStart); err != nil {
+		return false
+	}
+	t.r.Reset(t.f)
+	return true
 }
 
 // caughtUp waits for the writer, or says it is gone (after one more look for
@@ -287,11 +307,16 @@ func (t *tail) binary(path string, emit func([]byte, int, *protocol.Frame) error
 					return fr, nil
 				}
 				_, _ = t.r.Discard(h.Size())
+				t.pos += int64(h.Size())
 				continue
 			}
 		}
 		if !errors.Is(err, io.EOF) {
 			return nil, err
+		}
+		if t.rewindIfCut() {
+			// What the reader held of the cut frame is gone: read the header again.
+			continue
 		}
 		if err := t.caughtUp(need); err != nil {
 			return nil, err

@@ -186,3 +186,53 @@ func TestRecoverAfterTornWrite(t *testing.T) {
 		t.Fatalf("frames %v, want 1 2 3 and the exit frame 4", seqs)
 	}
 }
+
+// A reader that already read part of a frame the writer then cut away (Recover after a full
+// disk) reads again from its last whole frame and gets the exit frame that follows the cut.
+func TestFollowAfterRecoverCut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 3; i++ {
+		w.Append(logFrame(i))
+	}
+	w.Flush()
+	// Half of a big frame 4 reached the file (the write that hit the full disk).
+	big := &protocol.Frame{Type: protocol.TypeLog, Seq: 4, Stream: "stdout", Ts: 1, Data: make([]byte, 60000)}
+	b, _ := big.EncodeAs(protocol.ProtocolBinary)
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(b[:30000])
+	f.Close()
+	var alive atomic.Bool
+	alive.Store(true)
+	got := make(chan []int64, 1)
+	go func() {
+		var seqs []int64
+		_, err := Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond, Alive: alive.Load}, func(_ []byte, _ int, f *protocol.Frame) error {
+			seqs = append(seqs, f.Seq)
+			return nil
+		})
+		if err != nil {
+			seqs = append(seqs, -1)
+		}
+		got <- seqs
+	}()
+	time.Sleep(30 * time.Millisecond) // the reader has frames 1-3 and part of 4
+	last, err := w.Recover()
+	if err != nil || last != 3 {
+		t.Fatalf("Recover: %d %v", last, err)
+	}
+	w.Append(exitFrame(4))
+	w.Close()
+	alive.Store(false)
+	select {
+	case s := <-got:
+		if len(s) != 4 || s[3] != 4 {
+			t.Fatalf("frames %v, want 1 2 3 and the exit frame 4", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader never saw the exit frame")
+	}
+}

@@ -52,7 +52,7 @@ async function printBytes(size: number, mode: 'direct' | 'runner' = 'direct', wa
     for (;;) {
       const status = c.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
       if (!['queued', 'running'].includes(status)) {
-        assert.equal(status, want);
+        assert.equal(status, want, `${mode}: ${size} bytes`);
         break;
       }
       assert.ok(Date.now() - t0 < 120_000, 'the run did not finish in 2 minutes');
