@@ -156,16 +156,16 @@ func DecodeBinary(b []byte) (*Frame, int, error) {
 	return f, h.Size(), nil
 }
 
-// AppendBinary appends f's protocol 4 encoding to dst.
-func (f *Frame) AppendBinary(dst []byte) ([]byte, error) {
+// BinaryParts returns f's protocol 4 header and body (a log frame's body is f.Data
+// itself, not a copy), so a writer can write both without joining them first.
+func (f *Frame) BinaryParts() (hdr [HeaderLen]byte, body []byte, err error) {
 	code, ok := typeCodes[f.Type]
 	if !ok {
-		return dst, fmt.Errorf("unknown frame type %q", f.Type)
+		return hdr, nil, fmt.Errorf("unknown frame type %q", f.Type)
 	}
 	if err := f.validate(); err != nil {
-		return dst, err
+		return hdr, nil, err
 	}
-	var body []byte
 	var stream byte
 	var seq, ts int64
 	switch f.Type {
@@ -179,23 +179,30 @@ func (f *Frame) AppendBinary(dst []byte) ([]byte, error) {
 	case TypeHeartbeat:
 		seq, ts = f.Seq, f.Ts
 	default:
-		var err error
 		if body, err = f.Encode(); err != nil {
-			return dst, err
+			return hdr, nil, err
 		}
 		if f.Type == TypeExit {
 			seq = f.Seq
 		}
 	}
 	if len(body) > maxBody(f.Type) {
-		return dst, fmt.Errorf("%s frame: body of %d bytes, limit %d", f.Type, len(body), maxBody(f.Type))
+		return hdr, nil, fmt.Errorf("%s frame: body of %d bytes, limit %d", f.Type, len(body), maxBody(f.Type))
 	}
-	var h [HeaderLen]byte
-	h[0], h[1], h[2] = Magic, code, stream
-	binary.BigEndian.PutUint32(h[4:8], uint32(len(body)))
-	binary.BigEndian.PutUint64(h[8:16], uint64(seq))
-	binary.BigEndian.PutUint64(h[16:24], uint64(ts))
-	dst = append(dst, h[:]...)
+	hdr[0], hdr[1], hdr[2] = Magic, code, stream
+	binary.BigEndian.PutUint32(hdr[4:8], uint32(len(body)))
+	binary.BigEndian.PutUint64(hdr[8:16], uint64(seq))
+	binary.BigEndian.PutUint64(hdr[16:24], uint64(ts))
+	return hdr, body, nil
+}
+
+// AppendBinary appends f's protocol 4 encoding to dst.
+func (f *Frame) AppendBinary(dst []byte) ([]byte, error) {
+	hdr, body, err := f.BinaryParts()
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, hdr[:]...)
 	return append(dst, body...), nil
 }
 
@@ -209,11 +216,6 @@ func (f *Frame) EncodeAs(proto int) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
-}
-
-// SetBodyLen rewrites the body length of the encoded header at the start of b.
-func SetBodyLen(b []byte, n int) {
-	binary.BigEndian.PutUint32(b[4:8], uint32(n))
 }
 
 // DecodeStream parses a whole buffer of protocol 4 frames; an incomplete

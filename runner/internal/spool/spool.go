@@ -29,7 +29,6 @@ import (
 type Writer struct {
 	f    *os.File
 	w    *bufio.Writer
-	hdr  []byte
 	wake chan struct{}
 	// reserve holds space on the spool's file system for the frames that end a
 	// run after a write failed because that file system is full.
@@ -114,32 +113,14 @@ func lastWhole(r io.ReaderAt, size int64) (end, lastSeq int64, err error) {
 // Append buffers one frame (protocol 4); Flush makes it visible to readers.
 // A log frame's data is copied once, into the file's buffer.
 func (w *Writer) Append(f *protocol.Frame) error {
-	var body []byte
-	if f.Type == protocol.TypeLog {
-		// The header alone, then the data as it is: no intermediate copy.
-		data := f.Data
-		f.Data = nil
-		var err error
-		w.hdr, err = f.AppendBinary(w.hdr[:0])
-		f.Data = data
-		if err != nil {
-			return err
-		}
-		if len(data) > protocol.MaxLogData {
-			return fmt.Errorf("log frame: %d data bytes, limit %d", len(data), protocol.MaxLogData)
-		}
-		protocol.SetBodyLen(w.hdr, len(data))
-		body = data
-	} else {
-		var err error
-		if w.hdr, err = f.AppendBinary(w.hdr[:0]); err != nil {
-			return err
-		}
-	}
-	if _, err := w.w.Write(w.hdr); err != nil {
+	hdr, body, err := f.BinaryParts()
+	if err != nil {
 		return err
 	}
-	_, err := w.w.Write(body)
+	if _, err := w.w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err = w.w.Write(body)
 	return err
 }
 
