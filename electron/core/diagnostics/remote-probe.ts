@@ -39,7 +39,26 @@ say() { printf '@%s\\t%s\\n' "$1" "$2"; }`;
  * `"$p"`); a tool that is missing or fails gives way to the next.
  */
 export function shSha256Tools(file: string): string {
-  return `openssl dgst -sha256 -r -- ${file} || sha256sum -- ${file} || shasum -a 256 -- ${file} || sha256 -q -- ${file}`;
+  return SHA256_TOOLS.map((t) => sha256Command(t, file)).join(' || ');
+}
+
+/** The host SHA-256 tools, fastest first (the deploy records the first one the host has). */
+export const SHA256_TOOLS = ['openssl', 'sha256sum', 'shasum', 'sha256'] as const;
+
+/** One tool's command printing `<hex> …` for `file` (an sh word); an unknown tool: every tool in turn. */
+export function sha256Command(tool: string | undefined, file: string): string {
+  switch (tool) {
+    case 'openssl':
+      return `openssl dgst -sha256 -r -- ${file}`;
+    case 'sha256sum':
+      return `sha256sum -- ${file}`;
+    case 'shasum':
+      return `shasum -a 256 -- ${file}`;
+    case 'sha256':
+      return `sha256 -q -- ${file}`;
+    default:
+      return shSha256Tools(file);
+  }
 }
 
 /**

@@ -27,7 +27,7 @@ import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../run
 import { hostIdFile } from '../runner/deploy-scripts';
 import { encodeControl, newNonce, type InstallationKeys } from '../runner/payload';
 import { FrameDecoder, type DecodedFrame } from '../runner/frames';
-import { shSha256Tools } from '../diagnostics/remote-probe';
+import { sha256Command } from '../diagnostics/remote-probe';
 import type { HelperSession } from '../helper-api/runtime';
 import type { ExecStreamHandle, SshConnection } from '../ssh/types';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback, RunnerMode, RunnerTimes } from './types';
@@ -59,22 +59,6 @@ const STAT_LINE = 'CRONIUM-RUNNER-STAT ';
 
 /** How the per-run check of the cached binary is done (execution setting `runnerCheck`). */
 export type RunnerCheck = 'stat' | 'hash';
-
-/** The hash command of one tool (the deploy's choice), printing `<hex> …`. */
-function hashCommand(tool: string | undefined, file: string): string {
-  switch (tool) {
-    case 'openssl':
-      return `openssl dgst -sha256 -r -- ${file}`;
-    case 'sha256sum':
-      return `sha256sum -- ${file}`;
-    case 'shasum':
-      return `shasum -a 256 -- ${file}`;
-    case 'sha256':
-      return `sha256 -q -- ${file}`;
-    default:
-      return shSha256Tools(file);
-  }
-}
 
 /**
  * The stat line of the binary, its version dir and the cache root: device, inode, size, mtime and
@@ -120,7 +104,7 @@ export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256' | 'shaToo
   }
   script.push(
     // No awk here (unlike sha256_of): one process less on every run; the shell cuts the hash.
-    `h=$( (${hashCommand(d.shaTool, '"$p"')}) 2>/dev/null )`,
+    `h=$( (${sha256Command(d.shaTool, '"$p"')}) 2>/dev/null )`,
     'h=${h%% *}',
     `if [ "$h" = ${sq(d.sha256)} ]; then ${check === 'stat' ? `printf '${STAT_LINE}%s\\n' $s; ` : ''}exec ${run}; fi`,
     `echo "${CHECK_FAILED} $h"`,

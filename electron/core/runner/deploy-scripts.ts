@@ -7,7 +7,7 @@
  * carries only paths, a checksum, the installation's public key and the host id.
  * The cache-location probe is the diagnostics probe's (remote-probe.ts), so both always agree.
  */
-import { CACHE_LOCATIONS, parseProbe, SH_LONG_BIT, SH_PROBE_CACHE, SH_SAY, SH_SHA256, shQuote, type ProbeFacts } from '../diagnostics/remote-probe';
+import { CACHE_LOCATIONS, parseProbe, SH_LONG_BIT, SH_PROBE_CACHE, SH_SAY, SH_SHA256, SHA256_TOOLS, shQuote, type ProbeFacts } from '../diagnostics/remote-probe';
 
 /** The command the prepare and clean scripts are fed to (on stdin). */
 export const SCRIPT_COMMAND = '/bin/sh -s';
@@ -52,7 +52,7 @@ ${SH_LONG_BIT}
 uid=$(id -u)
 say uid "$uid"
 if command -v gzip >/dev/null 2>&1; then say gzip 1; else say gzip 0; fi
-for t in openssl sha256sum shasum sha256; do if command -v "$t" >/dev/null 2>&1; then say shatool "$t"; break; fi; done
+for t in ${SHA256_TOOLS.join(' ')}; do if command -v "$t" >/dev/null 2>&1; then say shatool "$t"; break; fi; done
 ${SH_PROBE_CACHE}
 chosen=
 try_cache() { probe_cache "$1" "$2"; if [ "$c_ok" = 1 ]; then chosen=$c_dir; else probe_cache_undo; fi; }
