@@ -258,6 +258,8 @@ func (t *tail) caughtUp(need int) error {
 }
 
 func (t *tail) binary(path string, emit func([]byte, int, *protocol.Frame) error) (*protocol.Frame, error) {
+	// Whether the reader read again from its last whole frame since it last consumed one.
+	rewound := false
 	for {
 		need := protocol.HeaderLen
 		hdr, err := t.r.Peek(need)
@@ -289,6 +291,7 @@ func (t *tail) binary(path string, emit func([]byte, int, *protocol.Frame) error
 				}
 				_, _ = t.r.Discard(h.Size())
 				t.pos += int64(h.Size())
+				rewound = false
 				continue
 			}
 		}
@@ -300,6 +303,16 @@ func (t *tail) binary(path string, emit func([]byte, int, *protocol.Frame) error
 			continue
 		}
 		if err := t.caughtUp(need); err != nil {
+			// The writer is done and the reader holds an unfinished frame: it may be one the writer
+			// cut (Recover) and wrote over with no more bytes than it held, which the size check
+			// cannot see. Read once more from the last whole frame before giving up.
+			if errors.Is(err, ErrWriterGone) && !rewound {
+				if _, serr := t.f.Seek(t.pos, io.SeekStart); serr == nil {
+					t.r.Reset(t.f)
+					rewound = true
+					continue
+				}
+			}
 			return nil, err
 		}
 	}

@@ -236,3 +236,49 @@ func TestFollowAfterRecoverCut(t *testing.T) {
 		t.Fatal("the reader never saw the exit frame")
 	}
 }
+
+// The same when the cut-away part was shorter than what the writer appended after the cut:
+// the file is not shorter than what the reader read, and only the writer's end tells.
+func TestFollowAfterShortRecoverCut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Append(logFrame(1))
+	w.Flush()
+	big := &protocol.Frame{Type: protocol.TypeLog, Seq: 2, Stream: "stdout", Ts: 1, Data: make([]byte, 60000)}
+	b, _ := big.EncodeAs(protocol.ProtocolBinary)
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(b[:protocol.HeaderLen+6])
+	f.Close()
+	var alive atomic.Bool
+	alive.Store(true)
+	got := make(chan []int64, 1)
+	go func() {
+		var seqs []int64
+		_, err := Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond, Alive: alive.Load}, func(_ []byte, _ int, f *protocol.Frame) error {
+			seqs = append(seqs, f.Seq)
+			return nil
+		})
+		if err != nil {
+			seqs = append(seqs, -1)
+		}
+		got <- seqs
+	}()
+	time.Sleep(30 * time.Millisecond)
+	if last, err := w.Recover(); err != nil || last != 1 {
+		t.Fatalf("Recover: %d %v", last, err)
+	}
+	w.Append(exitFrame(2))
+	w.Close()
+	alive.Store(false)
+	select {
+	case s := <-got:
+		if len(s) != 2 || s[1] != 2 {
+			t.Fatalf("frames %v, want 1 and the exit frame 2", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader never saw the exit frame")
+	}
+}
