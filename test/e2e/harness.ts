@@ -23,6 +23,7 @@ const CLI = join(ROOT, 'bin', 'cronium.mjs');
 
 /** What a CLI run produced. */
 export interface CliResult {
+  /** The exit code; -1 when the process was killed (by the timeout or a signal). */
   code: number;
   stdout: string;
   stderr: string;
@@ -39,19 +40,25 @@ export async function prepare(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-/** Runs the real CLI against one data dir, with `input` on its stdin. */
-export function runCliIn(dataDir: string, args: string[], input = ''): Promise<CliResult> {
+/**
+ * Runs the real CLI against one data dir, with `input` on its stdin; killed after `timeoutMs`
+ * (then code -1 and a line on stderr saying so, never mistaken for an exit status).
+ */
+export function runCliIn(dataDir: string, args: string[], input = '', timeoutMs = 30_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, '--data-dir', dataDir, ...args], { cwd: ROOT, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    const child = execFile(process.execPath, [CLI, '--data-dir', dataDir, ...args], { cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (!error) return resolve({ code: 0, stdout, stderr });
+      if (typeof error.code === 'number') return resolve({ code: error.code, stdout, stderr });
+      const why = error.killed ? `killed after ${timeoutMs} ms` : `ended by ${error.signal ?? error.message}`;
+      resolve({ code: -1, stdout, stderr: `${stderr}\n[test harness: cronium ${args.join(' ').slice(0, 200)}: ${why}]` });
     });
     child.stdin?.end(input);
   });
 }
 
-/** A function running the real CLI against one data dir. */
-export function cliIn(dataDir: string): (...args: string[]) => Promise<CliResult> {
-  return (...args) => runCliIn(dataDir, args);
+/** A function running the real CLI against one data dir (each call killed after `timeoutMs`). */
+export function cliIn(dataDir: string, timeoutMs?: number): (...args: string[]) => Promise<CliResult> {
+  return (...args) => runCliIn(dataDir, args, '', timeoutMs);
 }
 
 /** Retries an assertion until it passes or time runs out (playwright-core has no expect). */
