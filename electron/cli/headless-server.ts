@@ -20,7 +20,7 @@ import { CroniumError } from '../shared/errors';
 import { answerCall } from './client-call';
 import { parseJsonBounded } from '../shared/json-bounded';
 import type { Core } from '../core/core';
-import { LogBackpressure } from '../core/logs/log-backpressure';
+import { LiveLogFeed } from '../core/logs/live-log-feed';
 
 /**
  * Largest WebSocket message accepted from a client: above what the largest valid call takes
@@ -163,12 +163,15 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
     send({ type: 'hello', version: core.info.version, methods: METHOD_NAMES, events: EVENT_NAMES });
-    const logs = new LogBackpressure(() => ws.bufferedAmount);
+    const logs = new LiveLogFeed({ queued: () => ws.bufferedAmount, send: (batch) => send({ type: 'event', event: 'run.log', payload: batch }) });
     const off = core.events.onAny(EVENT_NAMES, (event, payload) => {
-      const out = event === 'run.log' ? logs.admit(payload as EventPayload<'run.log'>) : payload;
-      if (out !== undefined) send({ type: 'event', event, payload: out });
+      if (event === 'run.log') logs.push(payload as EventPayload<'run.log'>);
+      else send({ type: 'event', event, payload });
     });
-    ws.on('close', off);
+    ws.on('close', () => {
+      off();
+      logs.close();
+    });
     // A protocol violation (oversized or malformed frame) closes that socket; it must never crash the server.
     ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {

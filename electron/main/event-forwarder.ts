@@ -1,14 +1,14 @@
 /**
- * Pushes the core's events to the desktop window, with the same bounded live logs as the
- * headless door: each run.log message carries its size as `credit`, the window acknowledges
- * it once its listeners have taken it (preload, IPC_ACK_CHANNEL), and while more than
- * CLIENT_LOG_HIGH_WATER bytes are unacknowledged, batches are held back and the next one sent
- * tells the window where to read the gap from (LogBackpressure). Without this, a run printing
- * faster than the window draws would grow main's IPC queue without bound.
+ * Pushes the core's events to the desktop window, with the same paced and bounded live logs as
+ * the headless door (LiveLogFeed): each run.log message carries its size as `credit`, the
+ * window acknowledges it once its listeners have taken it (preload, IPC_ACK_CHANNEL), and while
+ * more than CLIENT_LOG_HIGH_WATER bytes are unacknowledged, live output waits (the newest kept,
+ * what is left out said in the next batch). Without this, a run printing faster than the
+ * window draws would grow main's IPC queue without bound.
  * Electron-free (the window and ipcMain are interfaces) so that it is tested without the binary.
  */
 import { EVENT_NAMES, IPC_ACK_CHANNEL, IPC_EVENT_CHANNEL, type EventName, type EventPayload, type IpcEventMessage } from '../shared/api';
-import { LogBackpressure } from '../core/logs/log-backpressure';
+import { LiveLogFeed, type LiveLogFeedOptions } from '../core/logs/live-log-feed';
 
 /** What the forwarder needs of the window's webContents. */
 export interface EventTarget {
@@ -27,10 +27,24 @@ export function forwardEvents(
   events: { onAny(names: readonly EventName[], listener: (event: EventName, payload: unknown) => void): () => void },
   target: () => EventTarget | undefined,
   acks: AckSource,
+  feedOptions: Partial<Omit<LiveLogFeedOptions, 'queued' | 'send'>> = {},
 ): () => void {
   let windowId: number | undefined;
   let unacked = 0;
-  let logs = new LogBackpressure(() => unacked);
+  const newFeed = (id: number | undefined) =>
+    new LiveLogFeed({
+      ...feedOptions,
+      queued: () => unacked,
+      send: (batch) => {
+        // Sent later by the feed's timer: only to the window it was meant for.
+        const win = target();
+        if (!win || win.id !== id) return;
+        const credit = batch.chunks.reduce((n, c) => n + c.data.length, 0);
+        unacked += credit;
+        win.send(IPC_EVENT_CHANNEL, { event: 'run.log', payload: batch, credit });
+      },
+    });
+  let logs = newFeed(windowId);
   const onAck = (e: { sender: { id: number } }, credit: unknown) => {
     if (e.sender.id !== windowId || typeof credit !== 'number' || !Number.isFinite(credit) || credit < 0) return;
     unacked = Math.max(0, unacked - credit);
@@ -43,17 +57,15 @@ export function forwardEvents(
       // A new window starts with nothing owed and nothing missed (it reads history itself).
       windowId = win.id;
       unacked = 0;
-      logs = new LogBackpressure(() => unacked);
+      logs.close();
+      logs = newFeed(windowId);
     }
     if (event !== 'run.log') return win.send(IPC_EVENT_CHANNEL, { event, payload });
-    const out = logs.admit(payload as EventPayload<'run.log'>);
-    if (!out) return;
-    const credit = out.chunks.reduce((n, c) => n + c.data.length, 0);
-    unacked += credit;
-    win.send(IPC_EVENT_CHANNEL, { event, payload: out, credit });
+    logs.push(payload as EventPayload<'run.log'>);
   });
   return () => {
     off();
+    logs.close();
     acks.removeListener(IPC_ACK_CHANNEL, onAck);
   };
 }

@@ -1105,8 +1105,20 @@ export const events = {
   'runner.build': z.object({ target: z.string(), phase: z.enum(['started', 'built', 'failed']), message: z.string() }),
   /** A schedule's health changed (missed, late, failing, recovered) or a test alert: desktop notifications show it. */
   'schedule.health': z.object({ schedule: z.string(), kind: z.enum(['missed', 'late', 'failing', 'recovered', 'test']), reason: z.string(), at: z.int(), jobId: z.int().optional() }),
-  /** Live log of a run, batched (~16 ms); `gapFrom`: the client fell behind, read from there with runs.logs. */
-  'run.log': z.object({ runId: z.int(), jobId: z.int(), host: z.string(), chunks: z.array(LogChunkView), gapFrom: z.int().optional() }),
+  /**
+   * Live log of a run, batched (~16 ms) and paced per client (up to about 2 MB/s of output per
+   * run; the newest kept). `skipped`: output left out of this feed before these chunks, by
+   * sequence range and size (it is in the store). `gapFrom`: chunks from there on were not sent;
+   * read them with runs.logs to have every byte.
+   */
+  'run.log': z.object({
+    runId: z.int(),
+    jobId: z.int(),
+    host: z.string(),
+    chunks: z.array(LogChunkView),
+    gapFrom: z.int().optional(),
+    skipped: z.array(z.object({ from: z.int(), to: z.int(), bytes: z.int() })).optional(),
+  }),
 } as const;
 
 /** The contract's method table. */

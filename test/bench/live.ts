@@ -242,7 +242,7 @@ async function browserFigures(api: ApiClient, server: Serve, opts: { lines: numb
 }
 
 /** Runs the live-log benchmark, or says why it cannot run here. */
-export async function benchLive(opts: { slowLines?: number; fastLines?: number; browserLines?: number; browserRate?: number; throughputRuns?: number } = {}): Promise<LiveFigures | { skipped: string }> {
+export async function benchLive(opts: { slowLines?: number; fastLines?: number; browserLines?: number; browserRate?: number; throughputRuns?: number; latency?: boolean; throughput?: boolean } = {}): Promise<LiveFigures | { skipped: string }> {
   if (process.getuid?.() !== 0) return { skipped: 'needs root for the test fleet' };
   if (!existsSync(join(ROOT, 'dist/cli/cronium.cjs'))) return { skipped: 'no build: run `npm run build`' };
   const dataDir = await mkdtemp(join(tmpdir(), 'cronium-bench-live-'));
@@ -263,10 +263,12 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
     await jobEnded(api, warm.jobId, 60_000);
 
     const figures: LiveFigures = { api: [], browser: { skipped: 'not run' }, browserSocket: { skipped: 'not run' }, fps: { skipped: 'not run' }, throughput: [] };
-    figures.api.push(await apiSeries(api, opts.slowLines ?? 300, 10, 'auto'));
-    figures.api.push(await apiSeries(api, opts.fastLines ?? 1000, 1000, 'auto'));
-    figures.api.push(await apiSeries(api, opts.fastLines ?? 1000, 1000, 'direct'));
-    Object.assign(figures, await browserFigures(api, server, { lines: opts.browserLines ?? 1000, rate: opts.browserRate ?? 200, floodMbps: 50, floodSeconds: 5 }));
+    if (opts.latency !== false) {
+      figures.api.push(await apiSeries(api, opts.slowLines ?? 300, 10, 'auto'));
+      figures.api.push(await apiSeries(api, opts.fastLines ?? 1000, 1000, 'auto'));
+      figures.api.push(await apiSeries(api, opts.fastLines ?? 1000, 1000, 'direct'));
+      Object.assign(figures, await browserFigures(api, server, { lines: opts.browserLines ?? 1000, rate: opts.browserRate ?? 200, floodMbps: 50, floodSeconds: 5 }));
+    }
     api.close();
     api = undefined;
     await server.stop();
@@ -277,7 +279,7 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
     const sshCfg = join(fleet.dir, 'ssh_config');
     const limit = await cliIn(dataDir)('settings', 'set', 'execution.maxOutputBytes', String(2 * 2 ** 30));
     if (limit.code !== 0) throw new Error(`bench: settings set: ${limit.stderr}`);
-    for (const [mb, runs] of [[100, opts.throughputRuns ?? 3], [1024, 1]] as const)
+    for (const [mb, runs] of opts.throughput === false ? [] : ([[100, opts.throughputRuns ?? 3], [1024, 1]] as const))
     for (const mode of ['auto', 'direct'] as const) {
       const HUNDRED_MB = printMb(mb);
       const t: LiveFigures['throughput'][number] = { mode, mb, seconds: [], peakRssMb: [], sshSeconds: [], cpuSeconds: [] };

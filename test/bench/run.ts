@@ -291,10 +291,13 @@ await area('elevation: fan-out with sudo', async () => {
   else rows.push(...el);
 });
 
-await area('live logs, browser, throughput', async () => {
-  const live = await benchLive();
+// Two areas (`--only live` or `--only throughput` runs one), each on a fleet and an app of its own.
+for (const part of ['live logs: latency, the browser and its frame rate', 'throughput: 100 MB and 1 GB of output'] as const)
+await area(part, async () => {
+  const latency = part.startsWith('live');
+  const live = await benchLive({ latency, throughput: !latency });
   if ('skipped' in live) {
-    rows.push({ name: 'live log latency, browser latency, frame rate, throughput', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.skipped}` });
+    rows.push({ name: latency ? 'live log latency, browser latency, frame rate' : 'throughput', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.skipped}` });
   } else {
     const latencyRow = (name: string, x: { latencies: number[]; missing: number }): Row => {
       const s = stats(x.latencies);
@@ -337,8 +340,8 @@ await area('live logs, browser, throughput', async () => {
       });
     }
     // The cause when output misses the ssh target: what storing it costs the app's one thread.
-    const ceiling = stats(await logInsertCeiling());
-    rows.push({
+    const ceiling = latency ? undefined : stats(await logInsertCeiling());
+    if (ceiling) rows.push({
       name: "the store's ceiling: 100 MB as 64 KiB log chunks inserted into a fresh store (the log service's statement and ~1 MB transactions, one thread: the app's main thread pays this for every MB it stores)",
       median: ceiling.median,
       spread: `${ceiling.min.toFixed(0)}–${ceiling.max.toFixed(0)} (min–max)`,

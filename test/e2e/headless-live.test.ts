@@ -134,6 +134,47 @@ test('a running script streams its lines into the xterm while it runs', async ()
   await eventually(async () => assert.match(await terminalText(p), /tick 6/), 10_000);
 });
 
+test('a run printing 40 MB in a few seconds: the view shows the newest output, says what it left out, and the end arrives; the store has every byte', async () => {
+  const p = currentPage();
+  // Counts what the page's WebSockets receive (installed before the page's own script runs).
+  await p.addInitScript(`(() => {
+    window.__wsBytes = 0;
+    const Base = window.WebSocket;
+    window.WebSocket = class extends Base {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('message', (ev) => (window.__wsBytes += typeof ev.data === 'string' ? ev.data.length : 0));
+      }
+    };
+  })()`);
+  await p.reload();
+  await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs', exact: true }).click();
+  await p.getByRole('link', { name: 'Run a script' }).first().click();
+  await p.getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
+  await p.locator('#run-hosts').selectOption('web');
+  const editor = p.getByRole('textbox', { name: 'Script' });
+  await editor.click();
+  await p.keyboard.press('Control+A');
+  await p.keyboard.press('Delete');
+  // 40 MB in 1 MB blocks, a little after the view opens.
+  await p.keyboard.insertText('sleep 2; for i in $(seq 1 40); do yes "flood line with some text to make it one hundred bytes long ..............................." | head -c 1048576; sleep 0.05; done; echo; echo END-OF-FLOOD\n');
+  await p.getByRole('button', { name: 'Run', exact: true }).click();
+  await p.waitForURL(/#jobs\/\d+$/);
+  const jobId = Number(/#jobs\/(\d+)$/.exec(p.url())![1]);
+  await eventually(async () => assert.match(await terminalText(p), /END-OF-FLOOD/), 60_000);
+  // What was left out is marked in the scrollback (the search finds the dim line).
+  await p.getByRole('searchbox', { name: 'Search the log of web' }).fill('of output not shown here, to keep up');
+  await p.keyboard.press('Enter');
+  await eventually(async () => assert.ok((await p.locator('.terminal-box .xterm-selection div').count()) > 0, 'no notice found in the terminal: ' + (await p.locator('.run-log').innerText()).slice(0, 300) + ' WS ' + (await p.evaluate('window.__wsBytes'))));
+  assert.match(await terminalText(p), /\[\d+(\.\d)? [KM]B of output not shown here, to keep up; the whole log is stored: Full log\]/);
+  const received = await p.evaluate<number>('window.__wsBytes');
+  assert.ok(received > 0 && received < 20 * 1024 * 1024, `the page received ${received} bytes for 40 MB of output`);
+  // Everything is in the store: the CLI reads it back whole.
+  const logs = await cronium('jobs', 'logs', String(jobId));
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.equal(Buffer.byteLength(logs.stdout), 41943040 + 1 + 'END-OF-FLOOD\n'.length);
+});
+
 test('the Runner view and the host detail show the deployment', async () => {
   const p = currentPage();
   await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runner', exact: true }).click();

@@ -9,7 +9,8 @@
  *   synchronously, so a fast producer is slowed to the store's speed instead of
  *   growing a queue;
  * - a slow live subscriber never holds chunks in memory: when it falls behind, it is
- *   told where the gap starts and reads the rest from the store (no loss);
+ *   told where the gap starts and reads the rest from the store (no loss); one that can take
+ *   more gets a window's batch early when it reaches the limit, instead of a gap;
  * - secret values are masked before anything is stored or streamed.
  */
 import { performance } from 'node:perf_hooks';
@@ -227,7 +228,14 @@ export class LogService {
     if (!set) return;
     for (const sub of set) {
       if (sub.gapFrom !== undefined) continue;
-      if (sub.pendingBytes + chunk.data.length > this.subscriberLimitBytes) {
+      if (sub.pendingBytes + chunk.data.length > this.subscriberLimitBytes && sub.pending.length > 0 && sub.isReady()) {
+        // A window's worth of output before its end (a fast run): a subscriber that can take it gets it now.
+        const batch: LogBatch = { runId, chunks: sub.pending };
+        sub.pending = [];
+        sub.pendingBytes = 0;
+        sub.listener(batch);
+      }
+      if (sub.pendingBytes + chunk.data.length > this.subscriberLimitBytes && sub.pending.length > 0) {
         // Too far behind: drop what it has pending and let it read from the store instead.
         sub.gapFrom = sub.pending[0]?.seq ?? chunk.seq;
         sub.pending = [];

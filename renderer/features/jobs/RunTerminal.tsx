@@ -16,7 +16,7 @@ import type { CroniumApi } from '../../../electron/shared/api';
 import { toErrorInfo, type ErrorInfo } from '../../api';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { FullLogDialog } from './FullLogDialog';
-import { LogPump, type LogChunk } from './log-pump';
+import { LogPump, type LogChunk, type LogSkip } from './log-pump';
 import './jobs.css';
 
 /** Bytes read first for a run's log; the rest is a click away. */
@@ -94,15 +94,15 @@ export function RunTerminal({ api, runId, host, jobId }: RunTerminalProps) {
     scheme.addEventListener('change', onScheme);
 
     let live = false;
-    let early: { chunks: LogChunk[]; gapFrom?: number }[] = [];
+    let early: { chunks: LogChunk[]; gapFrom?: number; skipped?: LogSkip[] }[] = [];
     const pump = new LogPump(
       { write: (data, cb) => term.write(data, cb) },
       { fill: async (from) => (await api.runs.logs({ runId, fromSeq: from, limit: 1000 })).chunks },
     );
     const off = api.on('run.log', (e) => {
       if (e.runId !== runId) return;
-      if (live) pump.push(e.chunks, e.gapFrom);
-      else early.push(e.gapFrom !== undefined ? { chunks: e.chunks, gapFrom: e.gapFrom } : { chunks: e.chunks });
+      if (live) pump.push(e.chunks, e.gapFrom, e.skipped);
+      else early.push({ chunks: e.chunks, ...(e.gapFrom !== undefined ? { gapFrom: e.gapFrom } : {}), ...(e.skipped ? { skipped: e.skipped } : {}) });
     });
     let cancelled = false;
     void (async () => {
@@ -117,7 +117,7 @@ export function RunTerminal({ api, runId, host, jobId }: RunTerminalProps) {
         pump.push(first.chunks);
         if (cancelled) return;
         live = true;
-        for (const e of early) pump.push(e.chunks, e.gapFrom);
+        for (const e of early) pump.push(e.chunks, e.gapFrom, e.skipped);
         early = [];
       } catch (e) {
         if (!cancelled) setError(toErrorInfo(e));

@@ -1,12 +1,12 @@
 // The desktop door's event forwarding with stand-ins for the window and ipcMain (the Electron
 // binary cannot run here): events reach the window; run.log batches carry their size as credit;
-// past the high-water mark of unacknowledged bytes, batches are held back and the next one sent
-// after an acknowledgement carries gapFrom; acknowledgements from another sender do not count;
-// a new window starts clean.
+// past the high-water mark of unacknowledged bytes, live output waits and goes once the window
+// acknowledges (in order, nothing twice); acknowledgements from another sender do not count;
+// a new window starts clean. (The pacing itself: test/unit/core/logs/live-log-feed.test.ts.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventBus } from '../../../electron/core/events/event-bus';
-import { CLIENT_LOG_HIGH_WATER } from '../../../electron/core/logs/log-backpressure';
+import { CLIENT_LOG_HIGH_WATER } from '../../../electron/core/logs/live-log-feed';
 import { forwardEvents, type AckSource } from '../../../electron/main/event-forwarder';
 import { IPC_ACK_CHANNEL, type IpcEventMessage } from '../../../electron/shared/api';
 
@@ -23,11 +23,12 @@ function standIns() {
 
 const chunk = (seq: number, bytes: number) => ({ seq, stream: 'stdout' as const, ts: 0, data: 'A'.repeat(bytes) });
 
-test('desktop events: run.log credit, held back past the high-water mark, gapFrom after an acknowledgement', () => {
+test('desktop events: run.log credit, held back past the high-water mark, sent in order after an acknowledgement', () => {
   const bus = new EventBus();
   const s = standIns();
   let window: { id: number; send: (c: string, m: IpcEventMessage) => void } | undefined = { id: 7, send: (_c, m) => void s.sent.push(m) };
-  const stop = forwardEvents(bus, () => window, s.acks);
+  // A fast rate: this test is about the window's credit, not the pacing.
+  const stop = forwardEvents(bus, () => window, s.acks, { rate: 1e12, burst: 1e12, queueBytes: 1e12 });
   bus.emit('hosts.changed', { change: 'added', name: 'h1' });
   assert.deepEqual(s.sent[0], { event: 'hosts.changed', payload: { change: 'added', name: 'h1' } });
   const big = Math.ceil(CLIENT_LOG_HIGH_WATER / 2) + 1;
@@ -46,8 +47,9 @@ test('desktop events: run.log credit, held back past the high-water mark, gapFro
   s.ack(7, big);
   s.ack(7, big);
   bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(6, 10)] });
-  const resumed = s.sent[3]!.payload as { chunks: unknown[]; gapFrom?: number };
-  assert.deepEqual([resumed.chunks.length, resumed.gapFrom], [0, 3], 'the window reads seq 3 on from the store');
+  const resumed = s.sent[3]!.payload as { chunks: { seq: number }[]; gapFrom?: number };
+  assert.deepEqual([resumed.chunks.map((c) => c.seq), resumed.gapFrom], [[3, 4, 5, 6], undefined], 'what waited goes, in order');
+  assert.equal(s.sent[3]!.credit, 40);
   // A new window starts with nothing owed.
   window = { id: 8, send: (_c, m) => void s.sent.push(m) };
   for (let i = 0; i < 3; i++) bus.emit('run.log', { runId: 2, jobId: 2, host: 'h', chunks: [chunk(1 + i, big)] });

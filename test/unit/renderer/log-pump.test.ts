@@ -116,44 +116,59 @@ test('a chunk that finds no write outstanding is written at once; what arrives d
   assert.deepEqual(s.writes, ['a', 'bc', 'd']);
 });
 
-test('a run faster than the terminal: output beyond the backlog is left out, counted and marked, system lines always shown, nothing twice', () => {
+test('a run faster than the terminal: the oldest output waiting is left out, counted and marked; the newest and system lines always shown, nothing twice', () => {
   const s = sink();
   const pump = new LogPump(s, { fill: async () => [], maxBacklogBytes: 1000, maxBatchBytes: 4096 });
-  const line = 'x'.repeat(99) + '\n';
-  pump.push([chunk(1, line)]); // written at once
-  // The terminal is busy: 50 more chunks of 100 bytes arrive, and a system line.
-  const more = Array.from({ length: 50 }, (_, i) => chunk(i + 2, line));
-  pump.push([...more, chunk(52, 'note\n', 'system'), chunk(53, 'after\n')]);
+  const line = (i: number) => `line ${String(i).padStart(3, '0')} ${'x'.repeat(90)}\n`;
+  pump.push([chunk(1, line(1))]); // written at once
+  // The terminal is busy: 50 more lines of 100 bytes arrive, a system line, and one more line.
+  pump.push([...Array.from({ length: 50 }, (_, i) => chunk(i + 2, line(i + 2))), chunk(52, 'note\n', 'system'), chunk(53, 'after\n')]);
   assert.equal(pump.lastSeq, 53);
-  // 11 chunks fit the backlog (the 11th crosses it); the other 39 and 'after' were left out: 3,906 bytes.
-  assert.equal(pump.bytesSkipped, 3906);
   s.done();
   const written = s.writes.slice(1).join('');
-  assert.match(written, /\[3\.8 KB of output not shown here, to keep up; the whole log is stored: Full log\]/);
+  const notice = /\[(\d+\.\d) KB of output not shown here, to keep up; the whole log is stored: Full log\]/.exec(written);
+  assert.ok(notice, written);
+  const kept = [...written.matchAll(/line (\d{3}) /g)].map((m) => Number(m[1]));
+  assert.ok(kept.length >= 5, `${kept.length} lines kept`);
+  // The newest lines are the ones kept, in order, after the notice; the rest is counted.
+  assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 51 - kept.length + 1 + i));
+  assert.ok(written.indexOf(notice[0]) < written.indexOf(`line ${String(kept[0]).padStart(3, '0')}`));
+  assert.equal(pump.bytesSkipped, (50 - kept.length) * 100);
+  assert.equal(notice[1], (pump.bytesSkipped / 1024).toFixed(1));
   assert.ok(written.includes('note\n'), 'system lines are never left out');
-  assert.ok(!written.includes('after'));
-  assert.equal(written.split(line).length - 1, 11);
+  assert.ok(written.endsWith('after\n'), 'the newest output is shown');
   // Left out only while behind: once caught up, everything is written again.
   while (s.callbacks.length) s.done();
   pump.push([chunk(54, 'tail\n')]);
   assert.equal(s.writes.at(-1), 'tail\n');
-  assert.equal(pump.bytesSkipped, 3906);
 });
 
-test('output left out at the very end is still marked once the terminal catches up', () => {
+test('the end of the output is shown even when the terminal is behind', () => {
   const s = sink();
-  const pump = new LogPump(s, { fill: async () => [], maxBacklogBytes: 150 });
+  const pump = new LogPump(s, { fill: async () => [], maxBacklogBytes: 250 });
   pump.push([chunk(1, 'a'.repeat(100))]);
-  pump.push([chunk(2, 'b'.repeat(100)), chunk(3, 'c'.repeat(100)), chunk(4, 'd'.repeat(100))]);
-  assert.equal(pump.bytesSkipped, 100);
+  pump.push([chunk(2, 'b'.repeat(100)), chunk(3, 'c'.repeat(100)), chunk(4, 'd'.repeat(99) + '!')]);
+  assert.equal(pump.bytesSkipped, 200);
   while (s.callbacks.length) s.done();
-  assert.match(s.writes.join(''), /\[100 bytes of output not shown here/);
+  const written = s.writes.join('');
+  assert.match(written, /\[200 bytes of output not shown here/);
+  assert.ok(written.endsWith('d'.repeat(99) + '!'));
 });
 
-test('under load the pump writes at most paceBytes once per animation frame; a quiet run writes at once', () => {
+test('under load the pump writes at most paceBytes once per paceMs, on a frame; a quiet run writes at once', () => {
   const s = sink();
   const frames: (() => void)[] = [];
-  const pump = new LogPump(s, { fill: async () => [], paceBytes: 1000, maxBacklogBytes: 100_000, nextFrame: (cb) => frames.push(cb) });
+  const waits: number[] = [];
+  const pump = new LogPump(s, {
+    fill: async () => [],
+    paceBytes: 1000,
+    paceMs: 120,
+    maxBacklogBytes: 100_000,
+    nextFrame: (cb, ms) => {
+      waits.push(ms);
+      frames.push(cb);
+    },
+  });
   pump.push([chunk(1, 'quiet\n')]);
   assert.deepEqual(s.writes, ['quiet\n'], 'below the pace: written at once');
   s.done();
@@ -172,4 +187,37 @@ test('under load the pump writes at most paceBytes once per animation frame; a q
     assert.ok(++n < 100);
   }
   assert.equal(s.writes.slice(1).join(''), ('y'.repeat(299) + '\n').repeat(20), 'everything written, in order');
+  assert.ok(waits.length >= 6 && waits.every((w) => w === 120), `each paced write waited paceMs: ${waits.join(',')}`);
+});
+
+test('ranges the live feed left out are counted, not read, and marked where they were; a chunk for a skipped seq is dropped', async () => {
+  const s = sink();
+  const asked: number[] = [];
+  const pump = new LogPump(s, {
+    fill: async (from) => {
+      asked.push(from);
+      return [];
+    },
+  });
+  pump.push([chunk(1, 'first\n')]);
+  s.done();
+  // The feed left out 2..40 (2 MB) and sends 41 on; gapFrom says 2 for clients that read the store.
+  pump.push([chunk(41, 'newest\n')], 2, [{ from: 2, to: 40, bytes: 2 * 1024 * 1024 }]);
+  assert.equal(pump.lastSeq, 41);
+  assert.equal(pump.bytesSkipped, 2 * 1024 * 1024);
+  assert.deepEqual(s.writes, ['first\n', '\r\n\x1b[0;2m[2.0 MB of output not shown here, to keep up; the whole log is stored: Full log]\x1b[0m\r\nnewest\n']);
+  // A late chunk inside the skipped range (a store read racing the feed) is not written.
+  pump.push([chunk(7, 'late\n')]);
+  s.done();
+  await tick();
+  assert.deepEqual(asked, [], 'nothing read from the store');
+  assert.equal(s.writes.length, 2);
+  // A range that arrives ahead of its turn waits for the chunks before it; the notice follows at the end.
+  pump.push([], undefined, [{ from: 43, to: 50, bytes: 800 }]);
+  assert.equal(pump.lastSeq, 41);
+  pump.push([chunk(42, 'x\n')]);
+  assert.equal(pump.lastSeq, 50);
+  assert.deepEqual(s.writes.slice(2), ['x\n\r\n\x1b[0;2m[800 bytes of output not shown here, to keep up; the whole log is stored: Full log]\x1b[0m\r\n']);
+  await tick();
+  assert.deepEqual(asked, [42], 'the hole before 42 arrived was read once');
 });

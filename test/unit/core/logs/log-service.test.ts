@@ -88,6 +88,16 @@ test('live batches are coalesced; a slow subscriber is told where to catch up, l
   assert.equal(slow.length, 1);
   assert.equal(slow[0]!.gapFrom, 1, 'read the store from seq 1');
   assert.equal(logs.read(slow[0]!.runId, slow[0]!.gapFrom, 100).length, 41, 'everything is in the store');
+  // The ready one never got a gap: 4 MB in one window reached it in early batches of at most 1 MB, every chunk once.
+  assert.ok(fast.every((b) => b.gapFrom === undefined));
+  assert.deepEqual(fast.flatMap((b) => b.chunks.map((c) => c.seq)), Array.from({ length: 41 }, (_, i) => i + 1));
+  const before = fast.length;
+  for (let i = 0; i < 64; i++) w.write('stdout', line);
+  assert.ok(fast.length - before >= 3, `a fast writer's window went out early, in ${fast.length - before} batches`);
+  assert.ok(fast.slice(before).every((b) => b.chunks.reduce((n, c) => n + c.data.length, 0) <= 1024 * 1024));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(fast.flatMap((b) => b.chunks.map((c) => c.seq)), Array.from({ length: 105 }, (_, i) => i + 1));
+  assert.ok(fast.every((b) => b.gapFrom === undefined));
   await w.close();
 });
 
