@@ -311,33 +311,35 @@ await area(part, async () => {
         verdict: s.p99 < 50 && x.missing === 0 ? 'met' : 'missed',
       };
     };
-    for (const a of live.api) rows.push(latencyRow(`live log latency p50, line on the host → its run.log event in a WebSocket client of \`cronium serve\`: ${a.label}, ${a.mode} mode`, a));
-    if ('skipped' in live.browser) rows.push({ name: 'browser latency, line on the host → the xterm of the job view', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.browser.skipped}` });
-    else rows.push(latencyRow(`browser latency p50, line on the host → drawn into the xterm rows of the job view (Chromium, MutationObserver): ${live.browser.label}, ${live.browser.mode} mode`, live.browser));
-    if (!('skipped' in live.browserSocket)) {
-      const s = stats(live.browserSocket.latencies);
-      rows.push({
-        name: `of which: line on the host → its run.log message at the page's WebSocket (same lines; the rest is the page's pump and xterm's render)`,
-        median: s.median,
-        spread: iqr(live.browserSocket.latencies),
-        unit: 'ms',
-        baseline: `p99: ${s.p99.toFixed(1)} ms`,
-      });
-    }
-    if ('skipped' in live.fps) rows.push({ name: 'frame rate of the job view at 50 MB/s', median: Number.NaN, spread: '-', unit: 'fps', baseline: `skipped: ${live.fps.skipped}` });
-    else {
-      const b = stats(live.fps.busy);
-      const i = stats(live.fps.idle);
-      rows.push({
-        name: `frame rate of the job view while a run prints ${live.fps.mbPerSecond.toFixed(1)} MB/s (requestAnimationFrame per second, ${live.fps.busy.length} s)`,
-        median: b.median,
-        spread: `${b.min}–${b.max} (min–max)`,
-        unit: 'fps',
-        baseline: `same page idle: ${i.median} fps`,
-        ratio: b.median / i.median,
-        target: '≥ 55 fps at 50 MB/s',
-        verdict: b.median >= 55 && live.fps.mbPerSecond >= 45 ? 'met' : 'missed',
-      });
+    if (latency) {
+      for (const a of live.api) rows.push(latencyRow(`live log latency p50, line on the host → its run.log event in a WebSocket client of \`cronium serve\`: ${a.label}, ${a.mode} mode`, a));
+      if ('skipped' in live.browser) rows.push({ name: 'browser latency, line on the host → the xterm of the job view', median: Number.NaN, spread: '-', unit: 'ms', baseline: `skipped: ${live.browser.skipped}` });
+      else rows.push(latencyRow(`browser latency p50, line on the host → drawn into the xterm rows of the job view (Chromium, MutationObserver): ${live.browser.label}, ${live.browser.mode} mode`, live.browser));
+      if (!('skipped' in live.browserSocket)) {
+        const s = stats(live.browserSocket.latencies);
+        rows.push({
+          name: `of which: line on the host → its run.log message at the page's WebSocket (same lines; the rest is the page's pump and xterm's render)`,
+          median: s.median,
+          spread: iqr(live.browserSocket.latencies),
+          unit: 'ms',
+          baseline: `p99: ${s.p99.toFixed(1)} ms`,
+        });
+      }
+      if ('skipped' in live.fps) rows.push({ name: 'frame rate of the job view at 50 MB/s', median: Number.NaN, spread: '-', unit: 'fps', baseline: `skipped: ${live.fps.skipped}` });
+      else {
+        const b = stats(live.fps.busy);
+        const i = stats(live.fps.idle);
+        rows.push({
+          name: `frame rate of the job view while a run prints ${live.fps.mbPerSecond.toFixed(1)} MB/s (requestAnimationFrame per second, ${live.fps.busy.length} s)`,
+          median: b.median,
+          spread: `${b.min}–${b.max} (min–max)`,
+          unit: 'fps',
+          baseline: `same page idle: ${i.median} fps`,
+          ratio: b.median / i.median,
+          target: '≥ 55 fps at 50 MB/s',
+          verdict: b.median >= 55 && live.fps.mbPerSecond >= 45 ? 'met' : 'missed',
+        });
+      }
     }
     // The cause when output misses the ssh target: what storing it costs the app's one thread.
     const ceiling = latency ? undefined : stats(await logInsertCeiling());
