@@ -115,10 +115,8 @@ export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256' | 'shaToo
 
 /** Runner mode, plugged into the executor. */
 export class RunnerExecutor implements RunnerMode {
-  /** Per host: the runner this process verified last (the fast path re-hashes it within the run). */
+  /** Per host: the runner this process verified last, with its stat record once the per-run check printed one (checkedCommand). */
   readonly #known = new Map<string, DeployResult>();
-  /** Per host: the stat record of its verified binary (checkedCommand), while #known holds it. */
-  readonly #stat = new Map<string, string>();
 
   constructor(private readonly deps: RunnerModeDeps) {}
 
@@ -126,17 +124,15 @@ export class RunnerExecutor implements RunnerMode {
     const deferred: string[] = [];
     const tDeploy0 = performance.now();
     const setupAbort = AbortSignal.any([cancel, AbortSignal.timeout(Math.max(1, Math.round(t.setupDeadline - performance.now())))]);
-    // Fast path: a binary this process verified or deployed before is re-hashed on the host in the
-    // run's own round trip (the run starts only when the hash matches); a mismatch falls back to a
-    // full deploy-or-verify, which records it and replaces the binary.
+    // Fast path: a binary this process verified or deployed before is checked on the host in the
+    // run's own round trip (the run starts only when it passes): by its stat record when one was
+    // recorded and the setting allows, else by its hash; a failed check falls back to a full
+    // deploy-or-verify, which records it and replaces the binary.
     // A fresh process starts from the store's record of the last verified deploy (one round trip, not a full check).
     let known = req.reattach ? undefined : this.#known.get(req.host);
     if (!known && !req.reattach && this.deps.deployer.known) {
       known = await this.deps.deployer.known(req.host);
-      if (known) {
-        this.#known.set(req.host, known);
-        if (known.statRecord) this.#stat.set(req.host, known.statRecord);
-      }
+      if (known) this.#known.set(req.host, known);
     }
     let fast = known !== undefined;
     let deployed: DeployResult;
@@ -144,7 +140,6 @@ export class RunnerExecutor implements RunnerMode {
       try {
         const d = await this.deps.deployer.deploy(req.host, { conn, signal: setupAbort });
         this.#known.set(req.host, d);
-        this.#stat.delete(req.host);
         if (d.integrityFailure) deferred.push(`RUNNER_INTEGRITY_FAILED: ${d.integrityFailure} (replaced with a verified binary before the run)`);
         return d;
       } catch (e) {
@@ -223,7 +218,7 @@ export class RunnerExecutor implements RunnerMode {
       const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
       const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)} --protocol ${RUNNER_PROTOCOL}`;
       const check = this.deps.check?.() ?? 'stat';
-      const command = fast ? checkedCommand(deployed, run, check, this.#stat.get(req.host)) : run;
+      const command = fast ? checkedCommand(deployed, run, check, deployed.statRecord) : run;
       let out: ExecOutcome | RunnerFallback | { checkFailed: string };
       try {
         out = await this.#stream(conn, command, envelope, req, sinks, cancel, t, deployMs, deployed, deferred, session);
@@ -235,7 +230,6 @@ export class RunnerExecutor implements RunnerMode {
         // The cached binary changed since it was verified: the full check records and replaces it.
         fast = false;
         this.#known.delete(req.host);
-        this.#stat.delete(req.host);
         const t1 = performance.now();
         const d = await fullDeploy();
         if (!('path' in d)) return d;
@@ -441,7 +435,8 @@ export class RunnerExecutor implements RunnerMode {
     // The binary hashed right and the check printed its stat record: the next runs compare that instead.
     if (statLines.length === 3 && framesSeen > 0) {
       const record = statLines.join('\n');
-      this.#stat.set(req.host, record);
+      const k = this.#known.get(req.host);
+      if (k && k.path === deployed.path) this.#known.set(req.host, { ...k, statRecord: record });
       if (usableStatRecord(record)) this.deps.deployer.recordStat?.(req.host, deployed.path, record);
     }
     const version = hello?.version ?? deployed.version;

@@ -21,6 +21,12 @@ export function versionDirName(version: string, sha256: string): string {
   return `${version}-${sha256.slice(0, 12)}`;
 }
 
+/** Where a version's binary and the runner's state live under a host's cache dir. */
+export function runnerLayout(cacheDir: string, version: string, sha256: string): { cacheDir: string; dir: string; path: string; stateDir: string } {
+  const dir = `${cacheDir}/${versionDirName(version, sha256)}`;
+  return { cacheDir, dir, path: `${dir}/cronium-runner`, stateDir: `${cacheDir}/state` };
+}
+
 /** A shell `case` pattern matching version directory names (anything ending in -<12 hex>). */
 const VERSION_DIR_CASE = `*-${'[0-9a-f]'.repeat(12)}`;
 

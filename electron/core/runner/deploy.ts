@@ -34,6 +34,7 @@ import {
   pinnedKeyText,
   prepareScript,
   SCRIPT_COMMAND,
+  runnerLayout,
   versionDirName,
   sftpTempPath,
   type InstallMode,
@@ -175,17 +176,18 @@ export class RunnerDeployer {
       .limit(1)
       .get();
     const entry = row && status.artifacts.find((a) => a.target === row.target && a.sha256 === row.sha256 && a.status === 'verified');
-    if (!row?.path || !entry || !row.path.endsWith(`/${versionDirName(status.version, entry.sha256)}/cronium-runner`)) return undefined;
-    const cacheDir = row.path.slice(0, row.path.lastIndexOf('/', row.path.lastIndexOf('/') - 1));
+    if (!row?.path || !entry) return undefined;
+    const layout = runnerLayout(row.path.slice(0, row.path.lastIndexOf('/', row.path.lastIndexOf('/') - 1)), status.version, entry.sha256);
+    if (layout.path !== row.path) return undefined;
     return {
       deployment: this.#toRecord(row, name),
       host: name,
       version: status.version,
       protocol: status.protocol,
       target: row.target,
-      path: row.path,
-      cacheDir,
-      stateDir: `${cacheDir}/state`,
+      path: layout.path,
+      cacheDir: layout.cacheDir,
+      stateDir: layout.stateDir,
       hostId: runnerHostId(hostDbId, this.deps.keys.keyId()),
       sha256: entry.sha256,
       ...(row.statRecord ? { statRecord: row.statRecord } : {}),
@@ -317,8 +319,7 @@ export class RunnerDeployer {
         });
       }
       const dirName = versionDirName(art.version, art.entry.sha256);
-      const dir = `${facts.chosen}/${dirName}`;
-      const path = `${dir}/cronium-runner`;
+      const { dir, path, stateDir } = runnerLayout(facts.chosen, art.version, art.entry.sha256);
       rec.path = path;
       const pubPem = this.deps.keys.publicKeyPem();
       const pubSha = sha256Hex(Buffer.from(pinnedKeyText(pubPem)));
@@ -329,7 +330,7 @@ export class RunnerDeployer {
         target: match.target,
         path,
         cacheDir: facts.chosen,
-        stateDir: `${facts.chosen}/state`,
+        stateDir,
         hostId,
         sha256: art.entry.sha256,
         shaTool: facts.shaTool,
