@@ -179,7 +179,8 @@ export class RunnerExecutor implements RunnerMode {
       if (this.deps.helpers && req.hostId !== undefined) {
         try {
           session = await this.deps.helpers.begin(conn, { runId: req.runId, jobId: req.jobId, hostId: req.hostId }, helperTokenExpiry(iat, setupBudget, req.timeoutMs, graceMs));
-          if (session.fallbackReason) deferred.push(`helpers went in-band over the runner's channel: ${session.fallbackReason}`);
+          // Said once per host (the run's helper transport is recorded either way: jobs show, run --json).
+          if (session.fallbackReason && session.fallbackNew) deferred.push(`helpers went in-band over the runner's channel: ${session.fallbackReason}`);
         } catch (e) {
           deferred.push(`helpers are unavailable for this run: ${(e as Error).message}`);
         }

@@ -29,16 +29,31 @@ export interface HelperSession {
   readonly transport: HelperTransport;
   /** Why the run uses in-band frames rather than the tunnel (null with the tunnel). */
   readonly fallbackReason: string | null;
+  /** Whether that reason is news: learned by this run, not remembered from an earlier one on the host (say it once). */
+  readonly fallbackNew: boolean;
   /** Answers an in-band helper frame. */
   answer(frame: { id: number; op: string; token: string; body: unknown }): Promise<HelperReplyFrame>;
   /** The run ended: revoke the token, release the tunnel. Idempotent. */
   end(): void;
 }
 
+/** How long a host's refusal to forward is remembered. */
+export const REFUSAL_MEMORY_MS = 10 * 60_000;
+
+/** A host as far as forwarding goes: where the connection goes and as whom. */
+function refusalKey(conn: SshConnection): string {
+  const t = conn.target;
+  return JSON.stringify([t.name, t.address, t.port, t.user ?? null]);
+}
+
 /** Opens helper sessions for runs. */
 export class HelperRuntime {
-  /** Connections whose server refused to forward: their runs go in-band at once. */
-  readonly #refusing = new WeakMap<SshConnection, string>();
+  /**
+   * Hosts whose server refused to forward (or would expose the port), by target: their runs go
+   * in-band at once, for REFUSAL_MEMORY_MS (a host that opens one connection per run, such as
+   * TinySSH, is asked once, not on every run; a host whose setting changes is asked again later).
+   */
+  readonly #refusing = new Map<string, { reason: string; at: number }>();
 
   /** Connections whose server was checked to bind forwards on loopback only. */
   readonly #loopbackOnly = new WeakSet<SshConnection>();
@@ -69,7 +84,11 @@ export class HelperRuntime {
   async begin(conn: SshConnection, run: { runId: number; jobId: number; hostId: number }, expiresAt: number): Promise<HelperSession> {
     const { token, jti } = await this.deps.tokens.issue(run, expiresAt);
     let settings: HelperSettings = { transport: 'in-band', token };
-    let fallbackReason = this.#refusing.get(conn) ?? null;
+    const hostKey = refusalKey(conn);
+    const remembered = this.#refusing.get(hostKey);
+    if (remembered && Date.now() - remembered.at > REFUSAL_MEMORY_MS) this.#refusing.delete(hostKey);
+    let fallbackReason = this.#refusing.get(hostKey)?.reason ?? null;
+    const fallbackNew = fallbackReason === null;
     let forward: RemoteForward | undefined;
     if (fallbackReason === null) {
       const door = this.deps.door;
@@ -80,7 +99,7 @@ export class HelperRuntime {
         if (exposed) {
           void forward.close().catch(() => {});
           forward = undefined;
-          this.#refusing.set(conn, exposed);
+          this.#refusing.set(hostKey, { reason: exposed, at: Date.now() });
           throw Object.assign(new Error(exposed), { details: { kind: 'exposed' } });
         }
         settings = { transport: 'tunnel', port: forward.port, token };
@@ -89,7 +108,7 @@ export class HelperRuntime {
         fallbackReason = err.details?.kind === 'exposed' ? (err.message ?? String(e)) : `the host refused the helper tunnel (${err.message ?? String(e)})`;
         // A refusal is a property of the host: remember it for this connection. Anything else
         // (a connection that just died) is not.
-        if (err.details?.kind === 'prohibited') this.#refusing.set(conn, fallbackReason);
+        if (err.details?.kind === 'prohibited') this.#refusing.set(hostKey, { reason: fallbackReason, at: Date.now() });
       }
     }
     const api = this.deps.api;
@@ -99,6 +118,7 @@ export class HelperRuntime {
       settings,
       transport: settings.transport,
       fallbackReason,
+      fallbackNew: fallbackReason !== null && fallbackNew,
       async answer(frame) {
         let reply: HelperReply;
         if (ended) reply = errorReply(revoked());

@@ -260,6 +260,35 @@ test('through a schedule: every helper in bash, sh, python3 and node, on both tr
   }
 });
 
+test('a host that refuses forwarding is asked once: a new connection to it goes in-band at once, and says why only the first time', async () => {
+  const core = open();
+  try {
+    const db = core.store.sqlite;
+    const now = Date.now();
+    const hostId = db.prepare(`select id from hosts where name = 'nofwd'`).pluck().get() as number;
+    const job = Number(db.prepare(`insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'runner', 'running', 'cli', ?)`).run(now).lastInsertRowid);
+    const mkRun = () => Number(db.prepare(`insert into runs (job_id, host_id, host_name, status, queued_at) values (?, ?, 'nofwd', 'running', ?)`).run(job, hostId, now).lastInsertRowid);
+    const runtime = new HelperRuntime({ api: core.helperApi, door: new HelperHttpDoor(core.helperApi), tokens: core.helperApi.tokens });
+    const target = core.hosts.sshTarget('nofwd');
+    // Two separate connections, as a host that takes one channel per connection (TinySSH) gets.
+    const first = await core.ssh.connect(target);
+    const s1 = await runtime.begin(first, { runId: mkRun(), jobId: job, hostId }, now + 60_000);
+    first.close();
+    const second = await core.ssh.connect({ ...target });
+    const s2 = await runtime.begin(second, { runId: mkRun(), jobId: job, hostId }, now + 60_000);
+    assert.equal(s1.transport, 'in-band');
+    assert.match(s1.fallbackReason ?? '', /refused the helper tunnel/);
+    assert.equal(s1.fallbackNew, true, 'learned by the first run: said');
+    assert.equal(s2.transport, 'in-band');
+    assert.equal(s2.fallbackReason, s1.fallbackReason);
+    assert.equal(s2.fallbackNew, false, 'remembered for the host: not said again');
+    s1.end();
+    s2.end();
+  } finally {
+    core.close();
+  }
+});
+
 test('a schedule fires a python script whose condition starts a follow-up on another host with its output as input', async () => {
   const core = open();
   const owner = `test-helpers:${process.pid}`;

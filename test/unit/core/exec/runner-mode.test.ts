@@ -321,6 +321,7 @@ test('helpers: the session settings go into the payload; in-band frames are answ
       settings: { transport: 'in-band' as const, token: 'a.b.c' },
       transport: 'in-band' as const,
       fallbackReason: 'the host refused the helper tunnel (forwarding prohibited)',
+      fallbackNew: true,
       answer: async (f: { id: number; op: string }) => {
         answered.push(f);
         return { type: 'helper-reply' as const, id: f.id, status: 200, body: { value: { n: 1 } } };
