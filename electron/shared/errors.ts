@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'DB_TOO_NEW',
   'DB_CORRUPT',
   'DB_FOREIGN',
+  // A PostgreSQL database (team server) holds a migration applied from another file than this build's.
+  'DB_MIGRATION_CHANGED',
   'DATA_DIR_UNUSABLE',
   // A write to the store failed: the disk of the data dir is full.
   'DATA_DIR_FULL',
@@ -99,6 +101,7 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, string>> = Object.freeze({
   DB_TOO_NEW: 'a newer Cronium wrote this data dir: upgrade Cronium, or use another data dir (--data-dir DIR or CRONIUM_HOME)',
   DB_CORRUPT: "restore the data dir's cronium.db from a backup, or move it aside to start afresh",
   DB_FOREIGN: 'that file is not a Cronium database: use another data dir (--data-dir DIR or CRONIUM_HOME)',
+  DB_MIGRATION_CHANGED: 'run the same Cronium version on every server of a team database; the database was not changed',
   DATA_DIR_FULL: 'free space on the disk that holds the data dir (cronium --data-dir, or CRONIUM_HOME): runs in flight were stopped and are marked lost at the next start; the database itself is not damaged (SQLite writes all or nothing)',
   DATA_DIR_UNUSABLE: 'pass --data-dir DIR or set CRONIUM_HOME to a directory you can write',
   SECRET_KEY_INSECURE: 'make the key file private to you: chmod 600 FILE, and chmod 700 its directory',

@@ -45,7 +45,7 @@ test("electron-builder.yml passes electron-builder's own schema validation", asy
     process.chdir(cwd);
   }
   const extra = config.extraResources as { from: string; to: string }[];
-  for (const [from, to] of [['resources/bin', 'bin'], ['dist/cli-bundle', 'cli'], ['resources/installer', 'installer'], ['electron/core/db/migrations', 'migrations']]) {
+  for (const [from, to] of [['resources/bin', 'bin'], ['dist/cli-bundle', 'cli'], ['resources/installer', 'installer'], ['electron/core/db/migrations', 'migrations'], ['electron/core/db/migrations-pg', 'migrations-pg']]) {
     assert.ok(extra.some((e) => e.from === from && e.to === to), `${from} ships as resources/${to}`);
   }
   assert.deepEqual(config.publish, [{ provider: 'github', releaseType: 'release' }]);
