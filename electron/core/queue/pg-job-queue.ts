@@ -1,0 +1,247 @@
+/**
+ * The job queue on PostgreSQL, for a team server (issue #16): the same operations and the same
+ * invariants as the SQLite queue (job-queue.ts), for any number of servers on one database.
+ * - A run is claimed by one worker at a time: candidates are locked with `FOR UPDATE SKIP
+ *   LOCKED` (a claimer never waits on rows another transaction holds) and claimed with a lease
+ *   (owner + expiry) that heartbeats extend.
+ * - The per-host and global concurrency limits hold across every server: claims count the runs
+ *   in flight inside a transaction that holds the queue's advisory lock
+ *   (`pg_advisory_xact_lock`), so two claimers never count the same free slot; the lock is held
+ *   for one short transaction, which claims up to `limit` runs at once.
+ * - Recovery, retries and a job's final status follow the SQLite queue exactly (the contract
+ *   tests run both: test/integration/pg/queue.test.ts).
+ * Async, over a node-postgres pool (bigint columns parsed as numbers: pgPool()).
+ */
+import pg from 'pg';
+import { CroniumError } from '../../shared/errors';
+import { retryDelayMs, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
+import { ownerIsDead } from './owner';
+
+/** The advisory lock key of claims ("cronium" "claim"). */
+export const CLAIM_LOCK_KEY = '7238776342580594';
+
+const TERMINAL = new Set<RunStatus>(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
+
+/** A pool whose bigint columns come back as numbers (every id and time here fits in 2^53). */
+export function pgPool(connectionString: string, max = 10): pg.Pool {
+  const types = {
+    getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
+  };
+  return new pg.Pool({ connectionString, max, types });
+}
+
+type Tx = pg.PoolClient;
+
+/** The queue over one PostgreSQL database. */
+export class PgJobQueue {
+  constructor(private readonly pool: pg.Pool) {}
+
+  private async tx<T>(fn: (c: Tx) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('begin');
+      const out = await fn(c);
+      await c.query('commit');
+      return out;
+    } catch (e) {
+      await c.query('rollback').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  /** Adds a job with one queued run per host; returns the job id. */
+  async enqueue(job: NewJob, now = Date.now()): Promise<number> {
+    if (job.hosts.length === 0) throw new CroniumError('INVALID_INPUT', 'invalid hosts: a job needs at least one host', 'name hosts with --host or select them with --tag');
+    const maxAttempts = job.maxAttempts ?? 3;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new CroniumError('INVALID_INPUT', 'invalid maxAttempts: must be 1-20');
+    return this.tx(async (c) => {
+      const { rows } = await c.query(
+        `insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
+         values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12::jsonb, $13, 'queued', $14, $15, $16, $17, $18, $19::jsonb, $20, $21::jsonb, $22::jsonb) returning id`,
+        [
+          job.kind,
+          job.scheduleId ?? null,
+          job.parentJobId ?? null,
+          job.scriptId ?? null,
+          job.interpreter,
+          job.scriptBody,
+          JSON.stringify(job.target ?? { hosts: job.hosts.map((h) => h.name) }),
+          job.mode,
+          job.timeoutMs ?? null,
+          job.concurrency ?? null,
+          job.env ? JSON.stringify(job.env) : null,
+          job.input === undefined ? null : JSON.stringify(job.input),
+          job.priority ?? 0,
+          job.requestedBy,
+          now,
+          maxAttempts,
+          job.retryScriptFailures === true,
+          job.varScope ?? 'host',
+          job.secretNames?.length ? JSON.stringify(job.secretNames) : null,
+          job.elevated === true,
+          job.push ? JSON.stringify(job.push) : null,
+          job.files ?? null,
+        ],
+      );
+      const jobId = rows[0]!.id as number;
+      await c.query(
+        `insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before)
+         select $1, h.id, h.name, 'queued', 1, $2, $2 from unnest($3::bigint[], $4::text[]) with ordinality as h(id, name, i) order by h.i`,
+        [jobId, now, job.hosts.map((h) => h.id), job.hosts.map((h) => h.name)],
+      );
+      return jobId;
+    });
+  }
+
+  /** Claims up to `limit` eligible runs for `owner`, honouring both concurrency limits across all servers. */
+  async claim(opts: ClaimOptions): Promise<ClaimedRun[]> {
+    const now = opts.now ?? Date.now();
+    return this.tx(async (c) => {
+      await c.query('select pg_advisory_xact_lock($1::bigint)', [CLAIM_LOCK_KEY]);
+      let total = Number((await c.query(`select count(*) as n from runs where status in ('claimed', 'running')`)).rows[0]!.n);
+      if (total >= opts.globalLimit) return [];
+      const perHost = new Map<string, number>();
+      for (const r of (await c.query(`select host_name, count(*) as n from runs where status in ('claimed', 'running') group by host_name`)).rows) perHost.set(r.host_name as string, Number(r.n));
+      // Oldest eligible runs of the most urgent jobs first; further than `limit`, so that busy hosts do not starve the others.
+      const { rows } = await c.query(
+        `select r.id, r.job_id, r.host_id, r.host_name, r.attempt from runs r join jobs j on j.id = r.job_id
+         where r.status = 'queued' and r.not_before <= $1 order by j.priority desc, r.not_before, r.id limit $2 for update of r skip locked`,
+        [now, Math.max(opts.limit * 4, 64)],
+      );
+      const leaseExpiresAt = now + opts.leaseMs;
+      const claimed: ClaimedRun[] = [];
+      for (const r of rows) {
+        if (claimed.length >= opts.limit || total >= opts.globalLimit) break;
+        const n = perHost.get(r.host_name as string) ?? 0;
+        if (n >= opts.perHostLimit) continue;
+        perHost.set(r.host_name as string, n + 1);
+        total++;
+        claimed.push({ runId: r.id as number, jobId: r.job_id as number, hostId: (r.host_id as number | null) ?? null, hostName: r.host_name as string, attempt: r.attempt as number, leaseExpiresAt });
+      }
+      if (claimed.length) {
+        await c.query(`update runs set status = 'claimed', lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3 where id = any($4::bigint[]) and status = 'queued'`, [
+          opts.owner,
+          leaseExpiresAt,
+          now,
+          claimed.map((r) => r.runId),
+        ]);
+      }
+      return claimed;
+    });
+  }
+
+  /** Marks a claimed run as started; false when the claim was lost meanwhile. */
+  async start(runId: number, owner: string, now = Date.now()): Promise<boolean> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query(`update runs set status = 'running', started_at = $1, heartbeat_at = $1 where id = $2 and status = 'claimed' and lease_owner = $3 returning job_id`, [now, runId, owner]);
+      if (rows.length !== 1) return false;
+      await c.query(`update jobs set status = 'running', started_at = coalesce(started_at, $1) where id = $2 and status = 'queued'`, [now, rows[0]!.job_id]);
+      return true;
+    });
+  }
+
+  /** Extends the leases of an owner's runs; returns the ids whose lease it no longer holds. */
+  async heartbeat(owner: string, runIds: number[], leaseMs: number, now = Date.now()): Promise<number[]> {
+    const { rows } = await this.pool.query(
+      `update runs set lease_expires_at = $1, heartbeat_at = $2 where id = any($3::bigint[]) and lease_owner = $4 and status in ('claimed', 'running') returning id`,
+      [now + leaseMs, now, runIds, owner],
+    );
+    const held = new Set(rows.map((r) => r.id as number));
+    return runIds.filter((id) => !held.has(id));
+  }
+
+  /** Records how a run ended (or schedules its retry); finishes the job when it was the last. */
+  async complete(runId: number, owner: string, outcome: RunOutcome, now = Date.now()): Promise<{ retried: boolean; jobStatus?: JobStatus }> {
+    return this.tx(async (c) => {
+      const row = (
+        await c.query(
+          `select r.id, r.job_id, r.status, r.attempt, r.lease_owner, j.max_attempts, j.retry_script_failures from runs r join jobs j on j.id = r.job_id where r.id = $1 for update of r`,
+          [runId],
+        )
+      ).rows[0] as { job_id: number; status: RunStatus; attempt: number; lease_owner: string | null; max_attempts: number; retry_script_failures: boolean } | undefined;
+      if (!row) throw new CroniumError('NOT_FOUND', `no run ${runId}`);
+      if (TERMINAL.has(row.status)) return { retried: false };
+      if (row.lease_owner !== owner) throw new CroniumError('CONFLICT', `run ${runId} is not held by ${owner}`, 'its lease expired and another worker took it over');
+      const retryable = outcome.status === 'failed' && (outcome.retryable === true || row.retry_script_failures);
+      if (retryable && row.attempt < row.max_attempts) {
+        await c.query(
+          `update runs set status = 'queued', attempt = attempt + 1, not_before = $1, error_code = $2, error_message = $3, error_hint = $4, lease_owner = null, lease_expires_at = null, started_at = null where id = $5`,
+          [now + retryDelayMs(row.attempt + 1), outcome.errorCode ?? null, outcome.errorMessage ?? null, outcome.errorHint ?? null, runId],
+        );
+        return { retried: true };
+      }
+      await c.query(
+        `update runs set status = $1, exit_code = $2, signal = $3, error_code = $4, error_message = $5, error_hint = $6, finished_at = $7, lease_owner = null, lease_expires_at = null where id = $8`,
+        [outcome.status, outcome.exitCode ?? null, outcome.signal ?? null, outcome.errorCode ?? null, outcome.errorMessage ?? null, outcome.errorHint ?? null, now, runId],
+      );
+      const jobStatus = await settleJob(c, row.job_id, now);
+      return { retried: false, ...(jobStatus ? { jobStatus } : {}) };
+    });
+  }
+
+  /** Cancels a job: its queued runs end now; returns the runs in flight, for their servers to stop. */
+  async cancel(jobId: number, now = Date.now()): Promise<number[]> {
+    return this.tx(async (c) => {
+      await c.query(`update runs set status = 'cancelled', finished_at = $1, error_message = 'cancelled before it started' where job_id = $2 and status = 'queued'`, [now, jobId]);
+      const inFlight = (await c.query(`select id from runs where job_id = $1 and status in ('claimed', 'running') order by id`, [jobId])).rows.map((r) => r.id as number);
+      if (inFlight.length === 0) await settleJob(c, jobId, now);
+      return inFlight;
+    });
+  }
+
+  /** As the SQLite queue's recover: expired leases (and leases of provably dead owners on this machine) resolved. */
+  async recover(now = Date.now(), isDead: (owner: string) => boolean = ownerIsDead): Promise<Recovery> {
+    return this.tx(async (c) => {
+      const out: Recovery = { requeued: [], lost: [], reattach: [] };
+      const jobs = new Set<number>();
+      type Row = { id: number; job_id: number; status: RunStatus; detached: boolean; lease_owner: string | null };
+      const verdicts = new Map<string, boolean>();
+      const dead = (owner: string) => verdicts.get(owner) ?? verdicts.set(owner, isDead(owner)).get(owner)!;
+      const expired = (await c.query(`select id, job_id, status, detached, lease_owner from runs where status in ('claimed', 'running') and lease_expires_at < $1 order by id for update skip locked`, [now])).rows as Row[];
+      const held = (
+        await c.query(`select id, job_id, status, detached, lease_owner from runs where status in ('claimed', 'running') and lease_expires_at >= $1 and lease_owner is not null order by id for update skip locked`, [now])
+      ).rows as Row[];
+      for (const r of [...expired, ...held.filter((h) => dead(h.lease_owner!))]) {
+        if (r.status === 'claimed') {
+          await c.query(`update runs set status = 'queued', lease_owner = null, lease_expires_at = null where id = $1`, [r.id]);
+          out.requeued.push(r.id);
+        } else if (r.detached) {
+          out.reattach.push({ runId: r.id, deadOwner: r.lease_owner !== null && verdicts.get(r.lease_owner) === true ? r.lease_owner : null });
+        } else {
+          const reason = verdicts.get(r.lease_owner ?? '') ? `the process running it (${r.lease_owner}) is gone` : `the process running it stopped; its lease expired at ${new Date(now).toISOString()}`;
+          await c.query(`update runs set status = 'lost', error_code = 'INTERNAL', error_message = $1, finished_at = $2, lease_owner = null, lease_expires_at = null where id = $3`, [
+            `${reason} and the script's fate is unknown`,
+            now,
+            r.id,
+          ]);
+          out.lost.push(r.id);
+          jobs.add(r.job_id);
+        }
+      }
+      for (const jobId of jobs) await settleJob(c, jobId, now);
+      return out;
+    });
+  }
+}
+
+/**
+ * Sets a job's final status once none of its runs is pending; returns it. The job's row is
+ * locked first: two servers finishing its last two runs at once take turns, and the second
+ * counts after the first committed (each statement sees what was committed before it), so the
+ * job is settled exactly once, by whichever finished last.
+ */
+async function settleJob(c: Tx, jobId: number, now: number): Promise<JobStatus | undefined> {
+  await c.query('select 1 from jobs where id = $1 for update', [jobId]);
+  const counts = new Map<RunStatus, number>();
+  for (const r of (await c.query(`select status, count(*) as n from runs where job_id = $1 group by status`, [jobId])).rows) counts.set(r.status as RunStatus, Number(r.n));
+  const pending = (counts.get('queued') ?? 0) + (counts.get('claimed') ?? 0) + (counts.get('running') ?? 0);
+  if (pending > 0) return undefined;
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const ok = counts.get('succeeded') ?? 0;
+  const cancelled = counts.get('cancelled') ?? 0;
+  const status: JobStatus = ok === total ? 'succeeded' : cancelled === total ? 'cancelled' : ok === 0 ? 'failed' : 'partial';
+  await c.query(`update jobs set status = $1, finished_at = $2 where id = $3`, [status, now, jobId]);
+  return status;
+}
