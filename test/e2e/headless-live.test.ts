@@ -41,6 +41,14 @@ function currentPage(): Page {
   return page;
 }
 
+/** On the open Run form: types `script` into the editor, runs it, and returns the job the page went to. */
+async function runFromForm(p: Page, script: string): Promise<number> {
+  await typeScript(p, script);
+  await p.getByRole('button', { name: 'Run', exact: true }).click();
+  await p.waitForURL(/#jobs\/\d+$/);
+  return Number(/#jobs\/(\d+)$/.exec(p.url())![1]);
+}
+
 /** What xterm's DOM renderer shows. */
 function terminalText(p: Page): Promise<string> {
   return p.locator('.terminal-box .xterm-rows').innerText();
@@ -100,13 +108,7 @@ test('a running script streams its lines into the xterm while it runs', async ()
   await p.getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
   // Opened from the host: it is chosen already.
   assert.deepEqual(await p.evaluate<string[]>("[...document.getElementById('run-hosts').selectedOptions].map((o) => o.value)"), ['web']);
-  const editor = p.getByRole('textbox', { name: 'Script' });
-  await editor.click();
-  await p.keyboard.press('Control+A');
-  await p.keyboard.press('Delete');
-  await p.keyboard.insertText('for i in 1 2 3 4 5 6; do echo "tick $i see https://example.com/$i"; sleep 0.5; done\necho done >&2\n');
-  await p.getByRole('button', { name: 'Run', exact: true }).click();
-  await p.waitForURL(/#jobs\/\d+$/);
+  await runFromForm(p, 'for i in 1 2 3 4 5 6; do echo "tick $i see https://example.com/$i"; sleep 0.5; done\necho done >&2\n');
   // Lines appear before the run ends.
   await eventually(async () => assert.match(await terminalText(p), /tick 2/), 20_000);
   const early = await terminalText(p);
@@ -152,15 +154,8 @@ test('a run printing 40 MB in a few seconds: the view shows the newest output, s
   await p.getByRole('link', { name: 'Run a script' }).first().click();
   await p.getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
   await p.locator('#run-hosts').selectOption('web');
-  const editor = p.getByRole('textbox', { name: 'Script' });
-  await editor.click();
-  await p.keyboard.press('Control+A');
-  await p.keyboard.press('Delete');
   // 40 MB in 1 MB blocks, a little after the view opens.
-  await p.keyboard.insertText('sleep 2; for i in $(seq 1 40); do yes "flood line with some text to make it one hundred bytes long ..............................." | head -c 1048576; sleep 0.05; done; echo; echo END-OF-FLOOD\n');
-  await p.getByRole('button', { name: 'Run', exact: true }).click();
-  await p.waitForURL(/#jobs\/\d+$/);
-  const jobId = Number(/#jobs\/(\d+)$/.exec(p.url())![1]);
+  const jobId = await runFromForm(p, 'sleep 2; for i in $(seq 1 40); do yes "flood line with some text to make it one hundred bytes long ..............................." | head -c 1048576; sleep 0.05; done; echo; echo END-OF-FLOOD\n');
   await eventually(async () => assert.match(await terminalText(p), /END-OF-FLOOD/), 60_000);
   // What was left out is marked in the scrollback (the search finds the dim line).
   await p.getByRole('searchbox', { name: 'Search the log of web' }).fill('of output not shown here, to keep up');

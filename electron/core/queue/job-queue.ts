@@ -297,15 +297,20 @@ export class JobQueue {
 
   /** Sets a job's final status once none of its runs is pending; returns it. */
   private settleJob(jobId: number, now: number): JobStatus | undefined {
-    const counts = new Map<RunStatus, number>();
-    for (const r of this.stmts.jobRuns.all(jobId) as { status: RunStatus; n: number }[]) counts.set(r.status, r.n);
-    const pending = (counts.get('queued') ?? 0) + (counts.get('claimed') ?? 0) + (counts.get('running') ?? 0);
-    if (pending > 0) return undefined;
-    const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    const ok = counts.get('succeeded') ?? 0;
-    const cancelled = counts.get('cancelled') ?? 0;
-    const status: JobStatus = ok === total ? 'succeeded' : cancelled === total ? 'cancelled' : ok === 0 ? 'failed' : 'partial';
-    this.stmts.finishJob.run(status, now, jobId);
+    const status = settledStatus(this.stmts.jobRuns.all(jobId) as { status: RunStatus; n: number }[]);
+    if (status) this.stmts.finishJob.run(status, now, jobId);
     return status;
   }
+}
+
+/** A job's final status from the count of its runs per status, or undefined while any is pending (both stores). */
+export function settledStatus(rows: readonly { status: RunStatus; n: number }[]): JobStatus | undefined {
+  const counts = new Map<RunStatus, number>();
+  for (const r of rows) counts.set(r.status, r.n);
+  const pending = (counts.get('queued') ?? 0) + (counts.get('claimed') ?? 0) + (counts.get('running') ?? 0);
+  if (pending > 0) return undefined;
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const ok = counts.get('succeeded') ?? 0;
+  const cancelled = counts.get('cancelled') ?? 0;
+  return ok === total ? 'succeeded' : cancelled === total ? 'cancelled' : ok === 0 ? 'failed' : 'partial';
 }

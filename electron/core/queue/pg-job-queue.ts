@@ -14,7 +14,7 @@
  */
 import pg from 'pg';
 import { CroniumError } from '../../shared/errors';
-import { retryDelayMs, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
+import { retryDelayMs, settledStatus, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
 import { ownerIsDead } from './owner';
 
 /** The advisory lock key of claims ("cronium" "claim"). */
@@ -234,14 +234,8 @@ export class PgJobQueue {
  */
 async function settleJob(c: Tx, jobId: number, now: number): Promise<JobStatus | undefined> {
   await c.query('select 1 from jobs where id = $1 for update', [jobId]);
-  const counts = new Map<RunStatus, number>();
-  for (const r of (await c.query(`select status, count(*) as n from runs where job_id = $1 group by status`, [jobId])).rows) counts.set(r.status as RunStatus, Number(r.n));
-  const pending = (counts.get('queued') ?? 0) + (counts.get('claimed') ?? 0) + (counts.get('running') ?? 0);
-  if (pending > 0) return undefined;
-  const total = [...counts.values()].reduce((a, b) => a + b, 0);
-  const ok = counts.get('succeeded') ?? 0;
-  const cancelled = counts.get('cancelled') ?? 0;
-  const status: JobStatus = ok === total ? 'succeeded' : cancelled === total ? 'cancelled' : ok === 0 ? 'failed' : 'partial';
-  await c.query(`update jobs set status = $1, finished_at = $2 where id = $3`, [status, now, jobId]);
+  const rows = (await c.query(`select status, count(*) as n from runs where job_id = $1 group by status`, [jobId])).rows.map((r) => ({ status: r.status as RunStatus, n: Number(r.n) }));
+  const status = settledStatus(rows);
+  if (status) await c.query(`update jobs set status = $1, finished_at = $2 where id = $3`, [status, now, jobId]);
   return status;
 }

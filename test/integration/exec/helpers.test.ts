@@ -32,6 +32,15 @@ function w(): Workspace {
 
 const open = () => w().open();
 
+/** A running job on a host, straight in the store, and a way to add running runs to it (for HelperRuntime sessions). */
+function runningJob(core: ReturnType<typeof open>, host: string, now: number): { hostId: number; job: number; mkRun: () => number } {
+  const db = core.store.sqlite;
+  const hostId = db.prepare(`select id from hosts where name = ?`).pluck().get(host) as number;
+  const job = Number(db.prepare(`insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'runner', 'running', 'cli', ?)`).run(now).lastInsertRowid);
+  const mkRun = () => Number(db.prepare(`insert into runs (job_id, host_id, host_name, status, queued_at) values (?, ?, ?, 'running', ?)`).run(job, hostId, host, now).lastInsertRowid);
+  return { hostId, job, mkRun };
+}
+
 before(async () => {
   assert.ok(existsSync(join(ROOT, 'resources/runner/manifest.json')), 'runner artifacts are not built: run `npm run build:runner`');
   ws = await startWorkspace('helpers-test', { subnet: SUBNET, hosts: [{ name: 'fwd', profile: 'default' }, { name: 'nofwd', profile: 'noforward' }, { name: 'other', profile: 'nosftp' }] });
@@ -175,11 +184,8 @@ test('the token is only in the script environment: never on a command line, in t
 test('token abuse over the real tunnel: wrong, foreign-run, expired and revoked tokens, tool actions, bad bodies', async () => {
   const core = open();
   try {
-    const db = core.store.sqlite;
     const now = Date.now();
-    const hostId = db.prepare(`select id from hosts where name = 'fwd'`).pluck().get() as number;
-    const job = Number(db.prepare(`insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'runner', 'running', 'cli', ?)`).run(now).lastInsertRowid);
-    const mkRun = () => Number(db.prepare(`insert into runs (job_id, host_id, host_name, status, queued_at) values (?, ?, 'fwd', 'running', ?)`).run(job, hostId, now).lastInsertRowid);
+    const { hostId, job, mkRun } = runningJob(core, 'fwd', now);
     const [a, b] = [mkRun(), mkRun()];
     const runtime = new HelperRuntime({ api: core.helperApi, door: new HelperHttpDoor(core.helperApi), tokens: core.helperApi.tokens });
     const conn = await core.ssh.connect(core.hosts.sshTarget('fwd'));
@@ -263,11 +269,8 @@ test('through a schedule: every helper in bash, sh, python3 and node, on both tr
 test('a host that refuses forwarding is asked once: a new connection to it goes in-band at once, and says why only the first time', async () => {
   const core = open();
   try {
-    const db = core.store.sqlite;
     const now = Date.now();
-    const hostId = db.prepare(`select id from hosts where name = 'nofwd'`).pluck().get() as number;
-    const job = Number(db.prepare(`insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'runner', 'running', 'cli', ?)`).run(now).lastInsertRowid);
-    const mkRun = () => Number(db.prepare(`insert into runs (job_id, host_id, host_name, status, queued_at) values (?, ?, 'nofwd', 'running', ?)`).run(job, hostId, now).lastInsertRowid);
+    const { hostId, job, mkRun } = runningJob(core, 'nofwd', now);
     const runtime = new HelperRuntime({ api: core.helperApi, door: new HelperHttpDoor(core.helperApi), tokens: core.helperApi.tokens });
     const target = core.hosts.sshTarget('nofwd');
     // Two separate connections, as a host that takes one channel per connection (TinySSH) gets.
