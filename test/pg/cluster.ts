@@ -31,6 +31,8 @@ export interface PgCluster {
   psql(sql: string, database?: string, password?: string): Promise<string>;
   /** The server's log so far (for a failing test's message). */
   log(): string;
+  /** Restarts the server on the same port (fast shutdown: every session is cut); `pid` is the new postmaster's. */
+  restart(): Promise<void>;
   /** Stops the server (fast shutdown, then SIGKILL by PID) and removes its dir. */
   stop(): Promise<void>;
 }
@@ -101,15 +103,18 @@ export async function startPgCluster(): Promise<PgCluster> {
   rmSync(pwFile);
   // Two tries: another process may take the free port between the check and the server's bind.
   let port = 0;
+  const serverOptions = () => [`-c listen_addresses=127.0.0.1`, `-c port=${port}`, `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'].join(' ');
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
-    const opts = [`-c listen_addresses=127.0.0.1`, `-c port=${port}`, `-c unix_socket_directories=${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'];
-    const started = await as(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', opts.join(' '), 'start']);
+    const started = await as(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', serverOptions(), 'start']);
     if (started.code === 0) break;
     if (attempt >= 1) fail('pg_ctl start', started);
   }
-  const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const startTime = processStartTime(pid) ?? '';
+  const postmaster = () => {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return { pid, startTime: processStartTime(pid) ?? '' };
+  };
+  let { pid, startTime } = postmaster();
   const url = (database = 'postgres') => `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   return {
     host: '127.0.0.1',
@@ -117,7 +122,9 @@ export async function startPgCluster(): Promise<PgCluster> {
     user,
     password,
     dir,
-    pid,
+    get pid() {
+      return pid;
+    },
     url,
     async psql(sql, database = 'postgres', pw = password) {
       const r = await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', database, '-c', sql], { PGPASSWORD: pw, PGCONNECT_TIMEOUT: '10' });
@@ -125,6 +132,11 @@ export async function startPgCluster(): Promise<PgCluster> {
       return r.stdout;
     },
     log: () => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : ''),
+    async restart() {
+      const r = await as(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-m', 'fast', '-w', '-t', '30', '-o', serverOptions(), 'restart']);
+      if (r.code !== 0) throw new Error(`pg_ctl restart failed: ${(r.stderr || r.stdout).trim()}`);
+      ({ pid, startTime } = postmaster());
+    },
     async stop() {
       if (isRunning({ pid, startTime })) {
         await as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', '-t', '20', 'stop']);
