@@ -10,6 +10,8 @@
  *   `node -e 0`, and a cold one-shot direct-mode run against `ssh host true` and `ssh` through a
  *   warm ControlMaster, pairs alternating;
  * - queue (queue.ts): claim + start + complete throughput on SQLite;
+ * - team server on PostgreSQL (pg-queue.ts, needs root and the postgresql package): queue
+ *   throughput with three server processes on one database, and scheduler takeover time;
  * - SSH (ssh.ts, needs root for the test fleet): handshake of a new pooled connection, and the
  *   warm exec round trip of `true` through the pool, each against `ssh host true` and `ssh`
  *   with a warm ControlMaster on the same fleet host;
@@ -36,6 +38,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchCli } from './cli';
+import { benchPgQueue } from './pg-queue';
 import { benchQueue } from './queue';
 import { benchDeploy } from './deploy';
 import { benchLive } from './live';
@@ -142,6 +145,33 @@ await area('queue', () => {
     ratio: qs.median / qb.median,
     target: '> 5,000 runs/s',
     verdict: qs.median > 5000 ? 'met' : 'missed',
+  });
+});
+
+await area('team server on PostgreSQL', async () => {
+  const pgq = await benchPgQueue();
+  if ('skipped' in pgq) {
+    rows.push({ name: 'team server on PostgreSQL: queue with three servers, scheduler takeover', median: Number.NaN, spread: '-', unit: 'runs/s', baseline: `skipped: ${pgq.skipped}` });
+    return;
+  }
+  rows.push({
+    name: `queue with three servers on one PostgreSQL: claim + start + complete, 20,000 runs over 100 hosts (three processes, batches of 50, 10 at a time each; per server ${pgq.perServer.map((n) => n.toLocaleString('en')).join(', ')})`,
+    median: pgq.runsPerSecond,
+    spread: '1 run',
+    unit: 'runs/s',
+    baseline: `bare 1-row UPDATE transactions, three processes: ${pgq.baselinePerSecond.toFixed(0)}/s`,
+    ratio: pgq.runsPerSecond / pgq.baselinePerSecond,
+    target: '> 5,000 runs/s',
+    verdict: pgq.runsPerSecond > 5000 ? 'met' : 'missed',
+  });
+  const t = stats(pgq.takeoverMs);
+  rows.push({
+    name: 'scheduler takeover on PostgreSQL: the leader of three servers SIGKILLed, until another leads (session advisory lock, tries every 1 s; 5 times)',
+    median: t.median,
+    spread: `${t.min.toFixed(0)}–${t.max.toFixed(0)} (min–max)`,
+    unit: 'ms',
+    target: 'within seconds (< 5 s)',
+    verdict: t.max < 5000 ? 'met' : 'missed',
   });
 });
 

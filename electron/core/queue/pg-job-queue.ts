@@ -9,7 +9,8 @@
  *   (`pg_advisory_xact_lock`), so two claimers never count the same free slot; the lock is held
  *   for one short transaction, which claims up to `limit` runs at once.
  * - Recovery, retries and a job's final status follow the SQLite queue exactly (the contract
- *   tests run both: test/integration/pg/queue.test.ts).
+ *   tests run both: test/integration/pg/queue.test.ts); a job is settled after the commit that
+ *   ended its last run, by a guarded update (settleJob), so completions never queue on its row.
  * Async, over a node-postgres pool (bigint columns parsed as numbers: pgPool()).
  */
 import pg from 'pg';
@@ -154,7 +155,7 @@ export class PgJobQueue {
 
   /** Records how a run ended (or schedules its retry); finishes the job when it was the last. */
   async complete(runId: number, owner: string, outcome: RunOutcome, now = Date.now()): Promise<{ retried: boolean; jobStatus?: JobStatus }> {
-    return this.tx(async (c) => {
+    const ended = await this.tx(async (c): Promise<{ retried: boolean; jobId?: number }> => {
       const row = (
         await c.query(
           `select r.id, r.job_id, r.status, r.attempt, r.lease_owner, j.max_attempts, j.retry_script_failures from runs r join jobs j on j.id = r.job_id where r.id = $1 for update of r`,
@@ -176,26 +177,27 @@ export class PgJobQueue {
         `update runs set status = $1, exit_code = $2, signal = $3, error_code = $4, error_message = $5, error_hint = $6, finished_at = $7, lease_owner = null, lease_expires_at = null where id = $8`,
         [outcome.status, outcome.exitCode ?? null, outcome.signal ?? null, outcome.errorCode ?? null, outcome.errorMessage ?? null, outcome.errorHint ?? null, now, runId],
       );
-      const jobStatus = await settleJob(c, row.job_id, now);
-      return { retried: false, ...(jobStatus ? { jobStatus } : {}) };
+      return { retried: false, jobId: row.job_id };
     });
+    if (ended.jobId === undefined) return { retried: ended.retried };
+    const jobStatus = await settleJob(this.pool, ended.jobId, now);
+    return { retried: false, ...(jobStatus ? { jobStatus } : {}) };
   }
 
   /** Cancels a job: its queued runs end now; returns the runs in flight, for their servers to stop. */
   async cancel(jobId: number, now = Date.now()): Promise<number[]> {
-    return this.tx(async (c) => {
+    const inFlight = await this.tx(async (c) => {
       await c.query(`update runs set status = 'cancelled', finished_at = $1, error_message = 'cancelled before it started' where job_id = $2 and status = 'queued'`, [now, jobId]);
-      const inFlight = (await c.query(`select id from runs where job_id = $1 and status in ('claimed', 'running') order by id`, [jobId])).rows.map((r) => r.id as number);
-      if (inFlight.length === 0) await settleJob(c, jobId, now);
-      return inFlight;
+      return (await c.query(`select id from runs where job_id = $1 and status in ('claimed', 'running') order by id`, [jobId])).rows.map((r) => r.id as number);
     });
+    if (inFlight.length === 0) await settleJob(this.pool, jobId, now);
+    return inFlight;
   }
 
   /** As the SQLite queue's recover: expired leases (and leases of provably dead owners on this machine) resolved. */
   async recover(now = Date.now(), isDead: (owner: string) => boolean = ownerIsDead): Promise<Recovery> {
-    return this.tx(async (c) => {
+    const out = await this.tx(async (c) => {
       const out: Recovery = { requeued: [], lost: [], reattach: [] };
-      const jobs = new Set<number>();
       type Row = { id: number; job_id: number; status: RunStatus; detached: boolean; lease_owner: string | null };
       const verdicts = new Map<string, boolean>();
       const dead = (owner: string) => verdicts.get(owner) ?? verdicts.set(owner, isDead(owner)).get(owner)!;
@@ -217,25 +219,37 @@ export class PgJobQueue {
             r.id,
           ]);
           out.lost.push(r.id);
-          jobs.add(r.job_id);
         }
       }
-      for (const jobId of jobs) await settleJob(c, jobId, now);
       return out;
     });
+    // Every job whose runs have all ended is settled: these, and any a server died before settling.
+    const open = (
+      await this.pool.query(
+        `select j.id from jobs j where j.status in ('queued', 'running') and not exists (select 1 from runs r where r.job_id = j.id and r.status in ('queued', 'claimed', 'running')) order by j.id`,
+      )
+    ).rows.map((r) => r.id as number);
+    for (const jobId of open) await settleJob(this.pool, jobId, now);
+    return out;
   }
 }
 
 /**
- * Sets a job's final status once none of its runs is pending; returns it. The job's row is
- * locked first: two servers finishing its last two runs at once take turns, and the second
- * counts after the first committed (each statement sees what was committed before it), so the
- * job is settled exactly once, by whichever finished last.
+ * Sets a job's final status once none of its runs is pending, after the transaction that ended
+ * its last run committed; returns it when this call set it. No lock is held across runs: two
+ * servers finishing a job's last two runs at once both count after their own commit, so at
+ * least the later one sees every run ended; the update is guarded (the job still open, no run
+ * pending at that moment), so it lands once. A server that dies between its commit and this
+ * leaves the job open: recover() settles it.
  */
-async function settleJob(c: Tx, jobId: number, now: number): Promise<JobStatus | undefined> {
-  await c.query('select 1 from jobs where id = $1 for update', [jobId]);
-  const rows = (await c.query(`select status, count(*) as n from runs where job_id = $1 group by status`, [jobId])).rows.map((r) => ({ status: r.status as RunStatus, n: Number(r.n) }));
+async function settleJob(db: pg.Pool, jobId: number, now: number): Promise<JobStatus | undefined> {
+  const rows = (await db.query(`select status, count(*) as n from runs where job_id = $1 group by status`, [jobId])).rows.map((r) => ({ status: r.status as RunStatus, n: Number(r.n) }));
   const status = settledStatus(rows);
-  if (status) await c.query(`update jobs set status = $1, finished_at = $2 where id = $3`, [status, now, jobId]);
-  return status;
+  if (!status) return undefined;
+  const { rows: set } = await db.query(
+    `update jobs set status = $1, finished_at = $2 where id = $3 and status in ('queued', 'running')
+       and not exists (select 1 from runs where job_id = $3 and status in ('queued', 'claimed', 'running')) returning id`,
+    [status, now, jobId],
+  );
+  return set.length === 1 ? status : undefined;
 }

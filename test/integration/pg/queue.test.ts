@@ -59,6 +59,22 @@ queueContract('postgresql', async (hostCount) => {
   };
 });
 
+test('a job whose last run ended on a server that died before settling it is settled by recover()', async () => {
+  const { hosts, admin } = await freshDatabase(2);
+  try {
+    const q = new PgJobQueue(admin);
+    const jobId = await q.enqueue(job(hosts));
+    const claimed = await q.claim({ owner: 's1', limit: 10, leaseMs: 60_000, perHostLimit: 10, globalLimit: 100 });
+    // The runs' end committed, the settling statement never ran (the server died in between).
+    await admin.query(`update runs set status = 'succeeded', finished_at = 1, lease_owner = null, lease_expires_at = null where id = any($1::bigint[])`, [claimed.map((c) => c.runId)]);
+    assert.equal((await admin.query('select status from jobs where id = $1', [jobId])).rows[0]!.status, 'queued');
+    await q.recover(Date.now(), () => false);
+    assert.equal((await admin.query('select status from jobs where id = $1', [jobId])).rows[0]!.status, 'succeeded');
+  } finally {
+    await admin.end();
+  }
+});
+
 const job = (hosts: { id: number; name: string }[]): NewJob => ({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'bash', scriptBody: 'true', mode: 'auto', hosts });
 
 test('three servers on one database: limits hold in all, no run claimed twice, 1,000 runs completed once each, every job settled', async () => {
