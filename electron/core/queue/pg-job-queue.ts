@@ -135,12 +135,14 @@ export class PgJobQueue {
 
   /** Marks a claimed run as started; false when the claim was lost meanwhile. */
   async start(runId: number, owner: string, now = Date.now()): Promise<boolean> {
-    return this.tx(async (c) => {
-      const { rows } = await c.query(`update runs set status = 'running', started_at = $1, heartbeat_at = $1 where id = $2 and status = 'claimed' and lease_owner = $3 returning job_id`, [now, runId, owner]);
-      if (rows.length !== 1) return false;
-      await c.query(`update jobs set status = 'running', started_at = coalesce(started_at, $1) where id = $2 and status = 'queued'`, [now, rows[0]!.job_id]);
-      return true;
-    });
+    // One statement (one round trip, one implicit transaction): the run, then its job if it was still queued.
+    const { rows } = await this.pool.query(
+      `with r as (update runs set status = 'running', started_at = $1, heartbeat_at = $1 where id = $2 and status = 'claimed' and lease_owner = $3 returning job_id),
+            j as (update jobs set status = 'running', started_at = coalesce(started_at, $1) where id in (select job_id from r) and status = 'queued')
+       select count(*) as n from r`,
+      [now, runId, owner],
+    );
+    return Number(rows[0]!.n) === 1;
   }
 
   /** Extends the leases of an owner's runs; returns the ids whose lease it no longer holds. */
@@ -155,32 +157,51 @@ export class PgJobQueue {
 
   /** Records how a run ended (or schedules its retry); finishes the job when it was the last. */
   async complete(runId: number, owner: string, outcome: RunOutcome, now = Date.now()): Promise<{ retried: boolean; jobStatus?: JobStatus }> {
-    const ended = await this.tx(async (c): Promise<{ retried: boolean; jobId?: number }> => {
-      const row = (
-        await c.query(
-          `select r.id, r.job_id, r.status, r.attempt, r.lease_owner, j.max_attempts, j.retry_script_failures from runs r join jobs j on j.id = r.job_id where r.id = $1 for update of r`,
-          [runId],
-        )
-      ).rows[0] as { job_id: number; status: RunStatus; attempt: number; lease_owner: string | null; max_attempts: number; retry_script_failures: boolean } | undefined;
-      if (!row) throw new CroniumError('NOT_FOUND', `no run ${runId}`);
-      if (TERMINAL.has(row.status)) return { retried: false };
-      if (row.lease_owner !== owner) throw new CroniumError('CONFLICT', `run ${runId} is not held by ${owner}`, 'its lease expired and another worker took it over');
-      const retryable = outcome.status === 'failed' && (outcome.retryable === true || row.retry_script_failures);
-      if (retryable && row.attempt < row.max_attempts) {
-        await c.query(
-          `update runs set status = 'queued', attempt = attempt + 1, not_before = $1, error_code = $2, error_message = $3, error_hint = $4, lease_owner = null, lease_expires_at = null, started_at = null where id = $5`,
-          [now + retryDelayMs(row.attempt + 1), outcome.errorCode ?? null, outcome.errorMessage ?? null, outcome.errorHint ?? null, runId],
-        );
-        return { retried: true };
-      }
-      await c.query(
-        `update runs set status = $1, exit_code = $2, signal = $3, error_code = $4, error_message = $5, error_hint = $6, finished_at = $7, lease_owner = null, lease_expires_at = null where id = $8`,
-        [outcome.status, outcome.exitCode ?? null, outcome.signal ?? null, outcome.errorCode ?? null, outcome.errorMessage ?? null, outcome.errorHint ?? null, now, runId],
-      );
-      return { retried: false, jobId: row.job_id };
-    });
-    if (ended.jobId === undefined) return { retried: ended.retried };
-    const jobStatus = await settleJob(this.pool, ended.jobId, now);
+    // One statement: the run is read under its row lock, then retried or ended when this owner
+    // holds it; the retry's delay for each possible attempt comes from retryDelayMs (attempts are 1-20).
+    const delays = Array.from({ length: 22 }, (_, a) => now + retryDelayMs(a));
+    const { rows } = await this.pool.query(
+      `with cur as (
+         select r.id, r.job_id, r.status, r.attempt, r.lease_owner, j.max_attempts, j.retry_script_failures
+         from runs r join jobs j on j.id = r.job_id where r.id = $1 for update of r),
+       d as (
+         select cur.*, (cur.status in ('claimed', 'running') and cur.lease_owner = $2) as ok,
+           ($3 = 'failed' and ($4::boolean or cur.retry_script_failures) and cur.attempt < cur.max_attempts) as retry
+         from cur),
+       upd as (
+         update runs r set
+           status = case when d.retry then 'queued' else $3 end,
+           attempt = case when d.retry then r.attempt + 1 else r.attempt end,
+           not_before = case when d.retry then ($5::bigint[])[r.attempt + 2] else r.not_before end,
+           exit_code = case when d.retry then r.exit_code else $6 end,
+           signal = case when d.retry then r.signal else $7 end,
+           error_code = $8, error_message = $9, error_hint = $10,
+           finished_at = case when d.retry then r.finished_at else $11 end,
+           started_at = case when d.retry then null else r.started_at end,
+           lease_owner = null, lease_expires_at = null
+         from d where r.id = d.id and d.ok
+         returning d.retry)
+       select d.job_id, d.status, d.lease_owner, (select retry from upd) as retried from d`,
+      [
+        runId,
+        owner,
+        outcome.status,
+        outcome.retryable === true,
+        delays,
+        outcome.exitCode ?? null,
+        outcome.signal ?? null,
+        outcome.errorCode ?? null,
+        outcome.errorMessage ?? null,
+        outcome.errorHint ?? null,
+        now,
+      ],
+    );
+    const row = rows[0] as { job_id: number; status: RunStatus; lease_owner: string | null; retried: boolean | null } | undefined;
+    if (!row) throw new CroniumError('NOT_FOUND', `no run ${runId}`);
+    if (TERMINAL.has(row.status)) return { retried: false };
+    if (row.retried === null) throw new CroniumError('CONFLICT', `run ${runId} is not held by ${owner}`, 'its lease expired and another worker took it over');
+    if (row.retried) return { retried: true };
+    const jobStatus = await settleJob(this.pool, row.job_id, now);
     return { retried: false, ...(jobStatus ? { jobStatus } : {}) };
   }
 
