@@ -18,6 +18,9 @@ import { CroniumError } from '../../shared/errors';
 import { retryDelayMs, settledStatus, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
 import { ownerIsDead } from './owner';
 
+/** The channel a server NOTIFYs when runs become claimable (a job queued, a slot freed, a run requeued). */
+export const QUEUE_CHANNEL = 'cronium_queue';
+
 /** The advisory lock key of claims ("cronium" "claim"). */
 export const CLAIM_LOCK_KEY = '7238776342580594';
 
@@ -92,6 +95,8 @@ export class PgJobQueue {
          select $1, h.id, h.name, 'queued', 1, $2, $2 from unnest($3::bigint[], $4::text[]) with ordinality as h(id, name, i) order by h.i`,
         [jobId, now, job.hosts.map((h) => h.id), job.hosts.map((h) => h.name)],
       );
+      // Idle servers learn of it when this commits (pg-queue-waker.ts), instead of at their next poll.
+      await c.query(`select pg_notify($1, $2)`, [QUEUE_CHANNEL, `job ${jobId}`]);
       return jobId;
     });
   }
@@ -181,7 +186,10 @@ export class PgJobQueue {
            lease_owner = null, lease_expires_at = null
          from d where r.id = d.id and d.ok
          returning d.retry)
-       select d.job_id, d.status, d.lease_owner, (select retry from upd) as retried from d`,
+       select d.job_id, d.status, d.lease_owner, (select retry from upd) as retried,
+         -- A slot is free (a retried run claimable later): servers held back by a limit may claim again.
+         case when exists (select 1 from upd) then pg_notify($12, 'slot ' || $1) end as notified
+       from d`,
       [
         runId,
         owner,
@@ -194,6 +202,7 @@ export class PgJobQueue {
         outcome.errorMessage ?? null,
         outcome.errorHint ?? null,
         now,
+        QUEUE_CHANNEL,
       ],
     );
     const row = rows[0] as { job_id: number; status: RunStatus; lease_owner: string | null; retried: boolean | null } | undefined;
@@ -242,6 +251,7 @@ export class PgJobQueue {
           out.lost.push(r.id);
         }
       }
+      if (out.requeued.length) await c.query(`select pg_notify($1, $2)`, [QUEUE_CHANNEL, `requeued ${out.requeued.length}`]);
       return out;
     });
     // Every job whose runs have all ended is settled: these, and any a server died before settling.

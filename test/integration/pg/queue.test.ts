@@ -4,15 +4,17 @@
  * cluster; then three "servers" (three pools, as three `cronium serve` processes would hold) on
  * one database: concurrent claims never exceed the global or per-host limit in all, no run is
  * claimed twice, and 1,000 runs of 50 jobs are claimed, started and completed exactly once, every
- * job settled once (its last two runs may finish on two servers at the same moment).
+ * job settled once (its last two runs may finish on two servers at the same moment); an idle
+ * server is woken by NOTIFY when a job is queued or a slot freed, also after a restart.
  * Needs root (the cluster runs as the postgres user) and Debian's postgresql package.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type pg from 'pg';
+import pg from 'pg';
 import { migratePg } from '../../../electron/core/db/pg-migrate';
 import type { NewJob } from '../../../electron/core/queue/job-queue';
 import { PgJobQueue, pgPool } from '../../../electron/core/queue/pg-job-queue';
+import { PgQueueWaker } from '../../../electron/core/queue/pg-queue-waker';
 import { queueContract } from '../../contract/queue-contract';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
@@ -140,5 +142,54 @@ test('three servers on one database: limits hold in all, no run claimed twice, 1
   } finally {
     await Promise.all(servers.map((p) => p.end()));
     await admin.end();
+  }
+});
+
+test('an idle server is woken when a job is queued or a slot is freed, also after a PostgreSQL restart', async () => {
+  const { url, hosts, admin } = await freshDatabase(1);
+  const woken: { why: string; t: number }[] = [];
+  const waker = new PgQueueWaker({
+    retryMs: 100,
+    connect: async () => {
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+      await c.connect();
+      return c;
+    },
+    onWake: (why) => woken.push({ why, t: Date.now() }),
+  });
+  const until = async (what: string, ok: () => boolean) => {
+    const end = Date.now() + 15_000;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(woken)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  try {
+    waker.start();
+    await until('listening', () => waker.listening());
+    const q = new PgJobQueue(admin);
+    const t0 = Date.now();
+    const jobId = await q.enqueue(job(hosts));
+    await until('the job', () => woken.some((w) => w.why === `job ${jobId}`));
+    const latency = woken.find((w) => w.why === `job ${jobId}`)!.t - t0;
+    const [run] = await q.claim({ owner: 's', limit: 1, leaseMs: 60_000, perHostLimit: 1, globalLimit: 1 });
+    await q.start(run!.runId, 's');
+    await q.complete(run!.runId, 's', { status: 'succeeded', exitCode: 0 });
+    await until('the freed slot', () => woken.some((w) => w.why === `slot ${run!.runId}`));
+    // The database restarts: the waker listens again, says so, and hears the next job.
+    await admin.end();
+    await cluster!.restart();
+    await until('reconnected', () => woken.some((w) => w.why === 'reconnected'));
+    const again = pgPool(url, 1);
+    try {
+      const next = await new PgJobQueue(again).enqueue(job(hosts));
+      await until('the job after the restart', () => woken.some((w) => w.why === `job ${next}`));
+    } finally {
+      await again.end();
+    }
+    console.log(`# wake-up: a job queued on one server woke another in ${latency} ms (NOTIFY on commit)`);
+  } finally {
+    await waker.stop();
+    await admin.end().catch(() => {});
   }
 });
