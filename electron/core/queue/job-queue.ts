@@ -103,7 +103,8 @@ export function retryDelayMs(attempt: number, random = Math.random): number {
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
-const TERMINAL = new Set<RunStatus>(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
+/** Statuses a run ends in (both stores). */
+export const TERMINAL = new Set<RunStatus>(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
 
 /** The queue over one store. */
 export class JobQueue {

@@ -15,7 +15,7 @@
  */
 import pg from 'pg';
 import { CroniumError } from '../../shared/errors';
-import { retryDelayMs, settledStatus, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
+import { retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
 import { ownerIsDead } from './owner';
 
 /** The channel a server NOTIFYs when runs become claimable (a job queued, a slot freed, a run requeued). */
@@ -23,8 +23,6 @@ export const QUEUE_CHANNEL = 'cronium_queue';
 
 /** The advisory lock key of claims ("cronium" "claim"). */
 export const CLAIM_LOCK_KEY = '7238776342580594';
-
-const TERMINAL = new Set<RunStatus>(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
 
 /** A pool whose bigint columns come back as numbers (every id and time here fits in 2^53). */
 export function pgPool(connectionString: string, max = 10): pg.Pool {

@@ -187,23 +187,25 @@ func TestRecoverAfterTornWrite(t *testing.T) {
 	}
 }
 
-// A reader that already read part of a frame the writer then cut away (Recover after a full
-// disk) reads again from its last whole frame and gets the exit frame that follows the cut.
-func TestFollowAfterRecoverCut(t *testing.T) {
+// followThroughRecover writes whole log frames 1..whole, then the first `cut` bytes of a big
+// frame (the write that hit the full disk), lets a reader follow the spool until it holds them,
+// has the writer Recover (cutting the partial frame away) and append the exit frame, and
+// returns the seqs the reader saw (-1 for an error).
+func followThroughRecover(t *testing.T, whole int64, cut int) []int64 {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "s")
 	w, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := int64(1); i <= 3; i++ {
+	for i := int64(1); i <= whole; i++ {
 		w.Append(logFrame(i))
 	}
 	w.Flush()
-	// Half of a big frame 4 reached the file (the write that hit the full disk).
-	big := &protocol.Frame{Type: protocol.TypeLog, Seq: 4, Stream: "stdout", Ts: 1, Data: make([]byte, 60000)}
+	big := &protocol.Frame{Type: protocol.TypeLog, Seq: whole + 1, Stream: "stdout", Ts: 1, Data: make([]byte, 60000)}
 	b, _ := big.EncodeAs(protocol.ProtocolBinary)
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.Write(b[:30000])
+	f.Write(b[:cut])
 	f.Close()
 	var alive atomic.Bool
 	alive.Store(true)
@@ -219,66 +221,34 @@ func TestFollowAfterRecoverCut(t *testing.T) {
 		}
 		got <- seqs
 	}()
-	time.Sleep(30 * time.Millisecond) // the reader has frames 1-3 and part of 4
-	last, err := w.Recover()
-	if err != nil || last != 3 {
+	time.Sleep(30 * time.Millisecond) // the reader has the whole frames and part of the big one
+	if last, err := w.Recover(); err != nil || last != whole {
 		t.Fatalf("Recover: %d %v", last, err)
 	}
-	w.Append(exitFrame(4))
+	w.Append(exitFrame(whole + 1))
 	w.Close()
 	alive.Store(false)
 	select {
 	case s := <-got:
-		if len(s) != 4 || s[3] != 4 {
-			t.Fatalf("frames %v, want 1 2 3 and the exit frame 4", s)
-		}
+		return s
 	case <-time.After(5 * time.Second):
 		t.Fatal("the reader never saw the exit frame")
+		return nil
+	}
+}
+
+// A reader that already read part of a frame the writer then cut away (Recover after a full
+// disk) reads again from its last whole frame and gets the exit frame that follows the cut.
+func TestFollowAfterRecoverCut(t *testing.T) {
+	if s := followThroughRecover(t, 3, 30000); len(s) != 4 || s[3] != 4 {
+		t.Fatalf("frames %v, want 1 2 3 and the exit frame 4", s)
 	}
 }
 
 // The same when the cut-away part was shorter than what the writer appended after the cut:
 // the file is not shorter than what the reader read, and only the writer's end tells.
 func TestFollowAfterShortRecoverCut(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s")
-	w, err := Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Append(logFrame(1))
-	w.Flush()
-	big := &protocol.Frame{Type: protocol.TypeLog, Seq: 2, Stream: "stdout", Ts: 1, Data: make([]byte, 60000)}
-	b, _ := big.EncodeAs(protocol.ProtocolBinary)
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.Write(b[:protocol.HeaderLen+6])
-	f.Close()
-	var alive atomic.Bool
-	alive.Store(true)
-	got := make(chan []int64, 1)
-	go func() {
-		var seqs []int64
-		_, err := Follow(context.Background(), path, FollowOptions{Poll: time.Millisecond, Alive: alive.Load}, func(_ []byte, _ int, f *protocol.Frame) error {
-			seqs = append(seqs, f.Seq)
-			return nil
-		})
-		if err != nil {
-			seqs = append(seqs, -1)
-		}
-		got <- seqs
-	}()
-	time.Sleep(30 * time.Millisecond)
-	if last, err := w.Recover(); err != nil || last != 1 {
-		t.Fatalf("Recover: %d %v", last, err)
-	}
-	w.Append(exitFrame(2))
-	w.Close()
-	alive.Store(false)
-	select {
-	case s := <-got:
-		if len(s) != 2 || s[1] != 2 {
-			t.Fatalf("frames %v, want 1 and the exit frame 2", s)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the reader never saw the exit frame")
+	if s := followThroughRecover(t, 1, protocol.HeaderLen+6); len(s) != 2 || s[1] != 2 {
+		t.Fatalf("frames %v, want 1 and the exit frame 2", s)
 	}
 }
