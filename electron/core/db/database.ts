@@ -13,6 +13,7 @@ import { CroniumError } from '../../shared/errors';
 import { assetPath, packageRoot, resourcesDir } from '../paths';
 import { chooseSqliteBinding, currentRuntime, mapBindingLoadError, type BindingChoice } from './native-binding';
 import * as schema from './schema';
+import { sqliteDataStore, type DataStore } from './store';
 
 /** Marks a SQLite file as Cronium's ("CRNM"), so a foreign database is never migrated. */
 export const APPLICATION_ID = 0x43524e4d;
@@ -24,8 +25,10 @@ export type Db = BetterSQLite3Database<typeof schema>;
 
 /** An open store. */
 export interface Store {
-  /** The drizzle handle. */
+  /** The drizzle handle (synchronous; services being moved to the port use `data`). */
   db: Db;
+  /** The store port over this database (store.ts): what ported services use. */
+  data: DataStore;
   /** The raw better-sqlite3 handle, for pragmas and hot paths. */
   sqlite: Database.Database;
   /** The database file. */
@@ -128,6 +131,7 @@ export function openStore(dataDir: string, options: { file?: string } = {}): Sto
     const db = drizzle(sqlite, { schema });
     return {
       db,
+      data: sqliteDataStore(db, sqlite),
       sqlite,
       path,
       schemaVersion: known,

@@ -1,0 +1,232 @@
+/**
+ * The store port (issue #16): the one interface the services use, over SQLite (one person's app,
+ * the default) or PostgreSQL (a team server). Services write their queries once, with drizzle's
+ * builders, and always `await` them:
+ * - `store.db` runs a statement on its own (autocommit); `store.tx(fn)` runs `fn(tx)` as one
+ *   transaction, and every statement of it goes through `tx`.
+ * - `store.schema` holds the tables to query: SQLite's (schema.ts) or their PostgreSQL twins
+ *   (schema.pg.ts, generated from schema.ts and kept current by a test). The twins have the same
+ *   columns and JavaScript types, so both are typed as SQLite's; drizzle builds each dialect's
+ *   SQL from the table objects it is given. Never use the sync `.all()`, `.get()`, `.run()`:
+ *   PostgreSQL has no such thing (eslint refuses them in ported files).
+ * - `store.rows(sql)` / `store.exec(sql)` run hand-written SQL in both dialects.
+ *
+ * SQLite is one connection in this thread, so an async transaction must not let another task's
+ * statements in: they would join it, and vanish if it rolled back. The SQLite store therefore
+ * gates `store.db` while a transaction is open: a statement issued outside the transaction waits
+ * for its end (a statement issued through `store.db` *inside* the transaction would wait for
+ * ever, so it fails at once ("store misuse"), the bug PostgreSQL would show as a statement
+ * outside the transaction). Transactions run one at a time, as SQLite's single writer does
+ * anyway; SQLite-only hot paths (the queue, the log writer) run their own synchronous transactions
+ * through `store.exclusive(fn)`.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type Database from 'better-sqlite3';
+import type { SQL } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import { pgPool } from '../queue/pg-job-queue';
+import { migratePg } from './pg-migrate';
+import type { Db } from './database';
+import * as sqliteSchema from './schema';
+import * as pgSchema from './schema.pg';
+
+/** Which database a store is on. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** The tables, typed as SQLite's (the PostgreSQL twins have the same columns and types). */
+export type Schema = typeof sqliteSchema;
+
+/** What every service sees of the store. */
+export interface DataStore {
+  readonly dialect: Dialect;
+  /** Statements on their own. */
+  readonly db: Db;
+  /** The tables of this dialect. */
+  readonly schema: Schema;
+  /** Runs fn as one transaction; its statements go through `tx`. Rolled back if fn throws. */
+  tx<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** Rows of a hand-written query (through `tx` when given). */
+  rows<T>(query: SQL, tx?: Db): Promise<T[]>;
+  /** Runs a hand-written statement; resolves to the number of rows it changed. */
+  exec(query: SQL, tx?: Db): Promise<number>;
+  /**
+   * Runs a synchronous fn when no transaction of the port is open (SQLite-only hot paths with
+   * their own synchronous transactions: the queue, the log writer); at once on PostgreSQL.
+   */
+  exclusive<T>(fn: () => T): Promise<T>;
+  /**
+   * A select inside `tx` that the transaction will update: `FOR UPDATE` on PostgreSQL (other
+   * servers' transactions wait for the row); as it is on SQLite, whose transactions run one at a
+   * time already.
+   */
+  forUpdate<Q extends object>(query: Q): Q;
+}
+
+/** A statement through `store.db` inside a transaction of the same store: a bug. */
+function txMisuse(): Error {
+  return new Error('store misuse: a statement went around the open transaction (store.db inside store.tx; use its tx handle)');
+}
+
+/** Serialises SQLite's async transactions and holds other statements while one is open. */
+class SqliteGate {
+  #open: { done: Promise<void>; token: symbol } | undefined;
+  readonly #context = new AsyncLocalStorage<symbol>();
+
+  /** Undefined when nothing is open; else a promise of the open transaction's end. */
+  wait(): Promise<void> | undefined {
+    const open = this.#open;
+    if (!open) return undefined;
+    if (this.#context.getStore() === open.token) throw txMisuse();
+    return open.done;
+  }
+
+  async run<T>(sqlite: Database.Database, fn: () => Promise<T>): Promise<T> {
+    // Checked and taken with no await in between, or two waiters would both take it.
+    while (this.#open) await this.#open.done;
+    let release!: () => void;
+    const token = Symbol('tx');
+    this.#open = { done: new Promise<void>((r) => (release = r)), token };
+    try {
+      sqlite.exec('BEGIN IMMEDIATE');
+      try {
+        const out = await this.#context.run(token, fn);
+        sqlite.exec('COMMIT');
+        return out;
+      } catch (e) {
+        if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+        throw e;
+      }
+    } finally {
+      this.#open = undefined;
+      release();
+    }
+  }
+}
+
+/** What the wrapper waits on: the SQLite gate, or nothing (a transaction's own handle). */
+interface Gate {
+  wait(): Promise<void> | undefined;
+}
+const NO_GATE: Gate = { wait: () => undefined };
+
+const PROMISE_METHODS = new Set<PropertyKey>(['then', 'catch', 'finally', 'execute']);
+const SYNC_ONLY = new Set<PropertyKey>(['all', 'get', 'run', 'values', 'transaction']);
+
+/**
+ * Wraps a drizzle handle or builder so that awaiting it first waits for the gate. Methods run
+ * on the real object (drizzle's classes keep private state); objects they return are wrapped
+ * in turn, so `db.select().from(t).where(…)` is gated wherever the chain ends.
+ */
+function gated<T extends object>(target: T, gate: Gate, cache = new WeakMap<object, object>()): T {
+  const known = cache.get(target);
+  if (known) return known as T;
+  const proxy = new Proxy(target, {
+    get(t, prop) {
+      const value: unknown = Reflect.get(t, prop, t);
+      if (PROMISE_METHODS.has(prop) && typeof (t as { then?: unknown }).then === 'function') {
+        const then = (t as unknown as PromiseLike<unknown>).then.bind(t);
+        // The statement runs inside drizzle's then, synchronously: so the gate is checked again
+        // right before it, after every wait (another transaction may have begun meanwhile).
+        const settle = (onOk?: (v: unknown) => unknown, onErr?: (e: unknown) => unknown): Promise<unknown> => {
+          let waiting: Promise<void> | undefined;
+          try {
+            waiting = gate.wait();
+          } catch (e) {
+            return Promise.reject(e).then(onOk, onErr);
+          }
+          return waiting ? waiting.then(() => settle(onOk, onErr)) : Promise.resolve(then(onOk, onErr));
+        };
+        if (prop === 'then') return settle;
+        if (prop === 'execute') return () => settle();
+        if (prop === 'catch') return (onErr?: (e: unknown) => unknown) => settle(undefined, onErr);
+        return (onFinally?: () => void) => settle((v) => (onFinally?.(), v), (e) => (onFinally?.(), Promise.reject(e)));
+      }
+      if (typeof value !== 'function') return value;
+      if (SYNC_ONLY.has(prop)) {
+        // The synchronous forms would slip past the gate (and do not exist on PostgreSQL); an
+        // insert's .values(rows) is not one of them.
+        return (...args: unknown[]) => {
+          if (prop === 'values' && args.length > 0) return gated((value as (...a: unknown[]) => object).apply(t, args), gate, cache);
+          throw new Error(`store misuse: .${String(prop)}() is synchronous and SQLite-only (${prop === 'transaction' ? 'use store.tx' : 'await the statement'})`);
+        };
+      }
+      return (...args: unknown[]) => {
+        const out: unknown = (value as (...a: unknown[]) => unknown).apply(t, args);
+        if (out === t) return proxy;
+        // Builders, and what they hand to other builders (subqueries, SQL): wrapped in turn.
+        return out !== null && typeof out === 'object' && !Array.isArray(out) && !Buffer.isBuffer(out) ? gated(out, gate, cache) : out;
+      };
+    },
+  });
+  cache.set(target, proxy);
+  return proxy;
+}
+
+/** The SQLite store's port over its drizzle handle and raw connection. */
+export function sqliteDataStore(db: Db, sqlite: Database.Database): DataStore {
+  const gate = new SqliteGate();
+  const outside = gated(db, gate);
+  // A transaction's handle does not wait (it holds the gate) but refuses the synchronous forms
+  // too, so code that passes on SQLite does not fail on PostgreSQL.
+  const inside = gated(db, NO_GATE);
+  return {
+    dialect: 'sqlite',
+    db: outside,
+    schema: sqliteSchema,
+    tx: (fn) => gate.run(sqlite, () => fn(inside)),
+    rows: async <T>(query: SQL, tx?: Db) => {
+      if (!tx) for (let w = gate.wait(); w; w = gate.wait()) await w;
+      return db.all(query) as T[];
+    },
+    exec: async (query: SQL, tx?: Db) => {
+      if (!tx) for (let w = gate.wait(); w; w = gate.wait()) await w;
+      return db.run(query).changes;
+    },
+    exclusive: async (fn) => {
+      for (let w = gate.wait(); w; w = gate.wait()) await w;
+      return fn();
+    },
+    forUpdate: (query) => query,
+  };
+}
+
+/** The PostgreSQL store's port over a pool (pgPool: bigint as number). */
+export function pgDataStore(pool: pg.Pool): DataStore {
+  const db = drizzlePg(pool, { schema: pgSchema }) as unknown as Db;
+  type PgDb = ReturnType<typeof drizzlePg<typeof pgSchema>>;
+  const real = db as unknown as PgDb;
+  return {
+    dialect: 'postgres',
+    db,
+    schema: pgSchema as unknown as Schema,
+    tx: (fn) => real.transaction((tx) => fn(tx as unknown as Db)),
+    rows: async <T>(query: SQL, tx?: Db) => ((await ((tx ?? db) as unknown as PgDb).execute(query)).rows as T[]),
+    exec: async (query: SQL, tx?: Db) => (await ((tx ?? db) as unknown as PgDb).execute(query)).rowCount ?? 0,
+    exclusive: async (fn) => fn(),
+    forUpdate: (query) => (query as unknown as { for(strength: 'update'): typeof query }).for('update'),
+  };
+}
+
+/** A PostgreSQL store opened by URL: migrated (under the migration lock), with its pool. */
+export interface PgStore extends DataStore {
+  readonly pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** Opens a team server's database: a pool of `max` connections, migrations applied first. */
+export async function openPgStore(url: string, max = 10): Promise<PgStore> {
+  const pool = pgPool(url, max);
+  try {
+    const c = await pool.connect();
+    try {
+      await migratePg(c);
+    } finally {
+      c.release();
+    }
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw e;
+  }
+  return { ...pgDataStore(pool), pool, close: () => pool.end() };
+}
