@@ -140,7 +140,7 @@ export function openCore(options: CoreOptions): Core {
     const events = new EventBus();
     const secrets = options.secrets ?? new KeyFileSecretBox(dataDir);
     resealLegacy(store.sqlite, secrets);
-    const audit = new AuditLog(store.db, options.door === 'headless' ? 'headless' : options.door);
+    const audit = new AuditLog(store.data, options.door === 'headless' ? 'headless' : options.door, store.db);
     const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
     const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
     const builtin = new Ssh2Pool(hostKeys, poolOptions);
@@ -187,10 +187,11 @@ export function openCore(options: CoreOptions): Core {
     });
     const vars = new VariableService(store.sqlite, secrets, audit);
     const followups = new FollowupService({ db: store.sqlite, queue, audit });
-    const helperApi = new HelperApi({ db: store.sqlite, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(store.db, 'helper') });
+    const helperApi = new HelperApi({ db: store.sqlite, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(store.data, 'helper', store.db) });
     const helperDoor = new HelperHttpDoor(helperApi);
     const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
-    const settings = new SettingsService(store.sqlite, audit, events);
+    const settings = new SettingsService(store.data, audit, events, SettingsService.readSync(store.sqlite));
+    settings.startRefresh();
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
@@ -243,6 +244,7 @@ export function openCore(options: CoreOptions): Core {
       // Ends every SSH connection now (the sockets finish closing in the background).
       void ssh.close();
       helperDoor.close();
+      settings.stopRefresh();
       logs.close();
       store.close();
     };

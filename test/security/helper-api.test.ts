@@ -43,7 +43,7 @@ function setup(t: TestContext, rate?: { burst: number; perSecond: number }) {
     secretValuesFor: () => ['s3cr3t-token-value'],
   };
   const tokens = new HelperTokens(dir);
-  const api = new HelperApi({ db, tokens, vars: varsApi, audit: new AuditLog(store.db, 'helper'), ...(rate ? { rate } : {}) });
+  const api = new HelperApi({ db, tokens, vars: varsApi, audit: new AuditLog(store.data, 'helper', store.db), ...(rate ? { rate } : {}) });
   return { dir, db, tokens, api, h1, h2, job, r1, r2, vars };
 }
 
@@ -160,14 +160,14 @@ test('refusals without a valid token are audited at a bounded rate per host, the
   // Retention: rows past the age or the count go, oldest first.
   const second = openStore(s.dir);
   t.after(() => second.close());
-  const audit = new AuditLog(second.db, 'cli');
+  const audit = new AuditLog(second.data, 'cli', second.db);
   const old = Date.now() - 500 * 86_400_000;
   s.db.prepare("insert into audit_log (ts, actor, action) values (?, 'cli', 'ancient')").run(old);
   const before = count();
-  assert.equal(audit.prune(Date.now(), { maxAgeDays: 400, maxRows: 1_000_000 }), 1, 'the 500-day-old row');
+  assert.equal(await audit.prune(Date.now(), { maxAgeDays: 400, maxRows: 1_000_000 }), 1, 'the 500-day-old row');
   assert.equal(count(), before);
   const total = (s.db.prepare('select count(*) as n from audit_log').get() as { n: number }).n;
-  assert.equal(audit.prune(Date.now(), { maxAgeDays: 400, maxRows: 10 }), total - 10);
+  assert.equal(await audit.prune(Date.now(), { maxAgeDays: 400, maxRows: 10 }), total - 10);
   const left = s.db.prepare('select max(id) - min(id) as span, count(*) as n from audit_log').get() as { span: number; n: number };
   assert.deepEqual([left.n, left.span], [10, 9], 'the newest ten stay');
 });

@@ -2,6 +2,7 @@
 import { lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
 import { auditLog } from '../db/schema';
+import type { DataStore } from '../db/store';
 
 /** The actor of an audited action: which door or component did it. */
 export type Actor = (typeof auditLog.$inferInsert)['actor'];
@@ -15,22 +16,32 @@ export const AUDIT_RETENTION = { maxAgeDays: 400, maxRows: 2_000_000 } as const;
 /** Appends to the audit log. */
 export class AuditLog {
   constructor(
-    private readonly db: Db,
+    private readonly store: DataStore,
     private readonly actor: Actor,
+    /** The synchronous SQLite handle, for services not yet on the store port (recordSync). */
+    private readonly legacy?: Db,
   ) {}
 
-  /** Records one action; details must never hold a secret. */
-  record(action: string, target?: string, detail?: Record<string, unknown>): void {
-    this.db.insert(auditLog).values({ ts: Date.now(), actor: this.actor, action, target: target ?? null, detail: detail ?? null }).run();
+  private entry(action: string, target?: string, detail?: Record<string, unknown>) {
+    return { ts: Date.now(), actor: this.actor, action, target: target ?? null, detail: detail ?? null };
+  }
+
+  /** Records one action (inside `tx` when given, so it lands with the change); details must never hold a secret. */
+  async record(action: string, target?: string, detail?: Record<string, unknown>, tx?: Db): Promise<void> {
+    await (tx ?? this.store.db).insert(this.store.schema.auditLog).values(this.entry(action, target, detail));
+  }
+
+  /** record() for services still on the synchronous SQLite handle; goes when the last one moves to the port. */
+  recordSync(action: string, target?: string, detail?: Record<string, unknown>): void {
+    if (!this.legacy) throw new Error('recordSync needs the SQLite handle');
+    this.legacy.insert(auditLog).values(this.entry(action, target, detail)).run();
   }
 
   /** Deletes rows past the retention limits; returns how many went. */
-  prune(now = Date.now(), limits: { maxAgeDays: number; maxRows: number } = AUDIT_RETENTION): number {
-    const byAge = this.db.delete(auditLog).where(lt(auditLog.ts, now - limits.maxAgeDays * 86_400_000)).run().changes;
-    const byCount = this.db
-      .delete(auditLog)
-      .where(sql`${auditLog.id} <= (select id from audit_log order by id desc limit 1 offset ${limits.maxRows})`)
-      .run().changes;
+  async prune(now = Date.now(), limits: { maxAgeDays: number; maxRows: number } = AUDIT_RETENTION): Promise<number> {
+    const { auditLog: t } = this.store.schema;
+    const byAge = await this.store.exec(sql`delete from ${t} where ${lt(t.ts, now - limits.maxAgeDays * 86_400_000)}`);
+    const byCount = await this.store.exec(sql`delete from ${t} where ${t.id} <= (select id from audit_log order by id desc limit 1 offset ${limits.maxRows})`);
     return byAge + byCount;
   }
 }

@@ -151,7 +151,7 @@ export class ExecService {
       })
       .immediate();
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
-    this.deps.audit.record('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(job.elevated ? { elevated: true } : {}), ...(args.scriptName !== undefined ? { script: args.scriptName } : {}), ...(args.detach ? { detach: true } : {}) });
+    this.deps.audit.recordSync('job.run', String(jobId), { hosts: hosts.map((h) => h.name), mode: args.mode, interpreter: job.interpreter, ...(job.elevated ? { elevated: true } : {}), ...(args.scriptName !== undefined ? { script: args.scriptName } : {}), ...(args.detach ? { detach: true } : {}) });
     for (const w of this.workers) w.poke();
     return { jobId, runIds };
   }
@@ -203,7 +203,7 @@ export class ExecService {
     };
     const jobId = this.deps.queue.enqueue(job);
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(jobId) as number[];
-    this.deps.audit.record('job.push', String(jobId), { hosts: hosts.map((h) => h.name), file: name, sha256, bytes: size, to, ...(args.elevated ? { elevated: true } : {}) });
+    this.deps.audit.recordSync('job.push', String(jobId), { hosts: hosts.map((h) => h.name), file: name, sha256, bytes: size, to, ...(args.elevated ? { elevated: true } : {}) });
     for (const w of this.workers) w.poke();
     return { jobId, runIds };
   }
@@ -252,7 +252,7 @@ export class ExecService {
     };
     const id = this.deps.queue.enqueue(job);
     const runIds = this.db.prepare('select id from runs where job_id = ? order by id').pluck().all(id) as number[];
-    this.deps.audit.record('job.rerun', String(id), { of: jobId, hosts: hosts.map((h) => h.name) });
+    this.deps.audit.recordSync('job.rerun', String(id), { of: jobId, hosts: hosts.map((h) => h.name) });
     for (const w of this.workers) w.poke();
     return { jobId: id, runIds };
   }
@@ -336,7 +336,7 @@ export class ExecService {
       }
       if (jobId === id) stopping = s;
     }
-    this.deps.audit.record('job.cancel', String(id));
+    this.deps.audit.recordSync('job.cancel', String(id));
     const status = this.db.prepare('select status from jobs where id = ?').pluck().get(id) as z.output<typeof JobSummary>['status'];
     return { id, status, stopping };
   }

@@ -61,7 +61,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
   worker.start();
   scheduler.start();
   // Hourly; the timer stops with core.close().
-  core.logs.startRetention(() => retentionPolicy(core), undefined, () => void core.audit.prune());
+  core.logs.startRetention(() => retentionPolicy(core), undefined, () => void core.audit.prune().catch((e: unknown) => process.stderr.write(`cronium: audit pruning failed: ${(e as Error).message}\n`)));
   return {
     worker,
     scheduler,

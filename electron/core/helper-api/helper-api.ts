@@ -274,7 +274,7 @@ export class HelperApi {
 
   #audit(op: string, runId: number | undefined, via: HelperVia, status: number, detail: Record<string, unknown>): void {
     try {
-      this.deps.audit.record(`helper.${op.slice(0, 32)}`, runId ? `run:${runId}` : `host:${via.hostId}`, { transport: via.transport, status, ...detail });
+      this.deps.audit.recordSync(`helper.${op.slice(0, 32)}`, runId ? `run:${runId}` : `host:${via.hostId}`, { transport: via.transport, status, ...detail });
     } catch {
       // An audit write that fails (store closing) must not turn an answered call into an error.
     }

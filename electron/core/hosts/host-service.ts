@@ -119,7 +119,7 @@ export class HostService {
       this.setCredential(tx, row.id, 'elevation_password', input.elevationPassword, now);
       return row;
     });
-    this.audit.record('host.add', input.name, { address: input.address, port: input.port, tags: input.tags });
+    this.audit.recordSync('host.add', input.name, { address: input.address, port: input.port, tags: input.tags });
     this.events.emit('hosts.changed', { change: 'added', name: input.name });
     return this.get(created.name);
   }
@@ -202,7 +202,7 @@ export class HostService {
       return newName ?? row.name;
       // IMMEDIATE: it reads then writes; a deferred one fails with SQLITE_BUSY when another process wrote meanwhile.
     }, { behavior: 'immediate' });
-    this.audit.record('host.update', finalName, { fields: changed, ...(finalName !== patch.name ? { previousName: patch.name } : {}) });
+    this.audit.recordSync('host.update', finalName, { fields: changed, ...(finalName !== patch.name ? { previousName: patch.name } : {}) });
     this.events.emit('hosts.changed', { change: 'updated', name: finalName, ...(finalName !== patch.name ? { previousName: patch.name } : {}) });
     return this.get(finalName);
   }
@@ -264,7 +264,7 @@ export class HostService {
       );
     }
     this.db.delete(hosts).where(eq(hosts.id, row.id)).run();
-    this.audit.record('host.remove', name);
+    this.audit.recordSync('host.remove', name);
     this.events.emit('hosts.changed', { change: 'removed', name });
   }
 

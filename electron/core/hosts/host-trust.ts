@@ -99,7 +99,7 @@ export class HostTrustService {
     }
     const source = args.acceptNew ? 'accept-new' : 'user';
     this.keys.pin(args.name, key, source);
-    this.audit.record('host.trust', args.name, { algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: previous, source, was: scan.state });
+    this.audit.recordSync('host.trust', args.name, { algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: previous, source, was: scan.state });
     this.events.emit('hosts.changed', { change: 'updated', name: args.name });
     return { name: args.name, algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: previous, pinned: true, source };
   }

@@ -80,7 +80,7 @@ export class HealthService {
     }).immediate();
     const fields = Object.keys(p).filter((k) => k !== 'name' && p[k as keyof ScheduleAlertPatch] !== undefined);
     // Never the URL: it is a secret.
-    this.audit.record('schedule.alerts', p.name, { fields, ...(p.addWebhook ? { webhook: maskUrl(p.addWebhook.url) } : {}) });
+    this.audit.recordSync('schedule.alerts', p.name, { fields, ...(p.addWebhook ? { webhook: maskUrl(p.addWebhook.url) } : {}) });
     return this.view(this.row(p.name));
   }
 
@@ -112,7 +112,7 @@ export class HealthService {
         return res.ok ? { id: h.id, url: h.url_masked, ok: true, status: res.status } : { id: h.id, url: h.url_masked, ok: false, error: res.error };
       }),
     );
-    this.audit.record('schedule.alert-test', name, { webhooks: results.length, ok: results.filter((x) => x.ok).length });
+    this.audit.recordSync('schedule.alert-test', name, { webhooks: results.length, ok: results.filter((x) => x.ok).length });
     return { results };
   }
 

@@ -125,7 +125,7 @@ export class ScheduleService {
         now,
       );
     }).immediate();
-    this.audit.record('schedule.add', input.name, { cron: input.cron, tz: input.tz, target: input.target, ...(input.scriptName !== undefined ? { script: input.scriptName } : {}) });
+    this.audit.recordSync('schedule.add', input.name, { cron: input.cron, tz: input.tz, target: input.target, ...(input.scriptName !== undefined ? { script: input.scriptName } : {}) });
     return this.get(input.name);
   }
 
@@ -145,14 +145,14 @@ export class ScheduleService {
   remove(name: string): void {
     this.get(name);
     this.store.sqlite.prepare('delete from schedules where name = ?').run(name);
-    this.audit.record('schedule.remove', name);
+    this.audit.recordSync('schedule.remove', name);
   }
 
   /** Pauses a schedule: it fires no more until resumed. */
   pause(name: string): ScheduleView {
     this.get(name);
     this.store.sqlite.prepare('update schedules set paused = 1, updated_at = ? where name = ?').run(this.clock(), name);
-    this.audit.record('schedule.pause', name);
+    this.audit.recordSync('schedule.pause', name);
     return this.get(name);
   }
 
@@ -161,7 +161,7 @@ export class ScheduleService {
     const s = this.get(name);
     const now = this.clock();
     this.store.sqlite.prepare('update schedules set paused = 0, next_fire_at = ?, updated_at = ? where name = ?').run(nextRun(s.cron, s.tz, new Date(now))?.getTime() ?? null, now, name);
-    this.audit.record('schedule.resume', name);
+    this.audit.recordSync('schedule.resume', name);
     return this.get(name);
   }
 

@@ -111,7 +111,7 @@ export class FollowupService {
       return this.db.transaction(() => this.fireClaimed(runId, now))();
     } catch (e) {
       this.db.prepare('update runs set followups_at = ? where id = ? and followups_at is null').run(now, runId);
-      this.deps.audit.record('followup.failed', String(runId), { error: (e as Error).message });
+      this.deps.audit.recordSync('followup.failed', String(runId), { error: (e as Error).message });
       process.stderr.write(`cronium: the follow-ups of run ${runId} could not be queued: ${(e as Error).message}\n`);
       return [];
     }
@@ -131,7 +131,7 @@ export class FollowupService {
     if (this.db.prepare('select 1 from settings where key = ?').get(`job.cancel:${run.job_id}`)) return [];
     const depth = this.depthOf(run.job_id) + 1;
     if (depth > this.maxDepth) {
-      this.deps.audit.record('followup.depth', String(runId), { jobId: run.job_id, depth, max: this.maxDepth });
+      this.deps.audit.recordSync('followup.depth', String(runId), { jobId: run.job_id, depth, max: this.maxDepth });
       process.stderr.write(`cronium: run ${runId} fired no follow-ups: the chain is ${depth} jobs deep (at most ${this.maxDepth})\n`);
       return [];
     }
@@ -141,7 +141,7 @@ export class FollowupService {
       const script = this.db.prepare('select interpreter, body, elevated, files from scripts where id = ?').get(f.followup_script_id) as { interpreter: 'bash' | 'sh' | 'python3' | 'node'; body: string; elevated: number; files: string | null };
       const hosts = this.targets(f, run);
       if (hosts.length === 0) {
-        this.deps.audit.record('followup.no-hosts', String(runId), { followup: f.id, hosts: f.hosts ? (JSON.parse(f.hosts) as string[]) : null, tag: f.tag });
+        this.deps.audit.recordSync('followup.no-hosts', String(runId), { followup: f.id, hosts: f.hosts ? (JSON.parse(f.hosts) as string[]) : null, tag: f.tag });
         continue;
       }
       const jobId = this.deps.queue.enqueue(
@@ -167,7 +167,7 @@ export class FollowupService {
       this.db.prepare('update jobs set trigger_run_id = ?, trigger_on = ?, trigger_followup_id = ? where id = ?').run(runId, f.on, f.id, jobId);
       fired.push(jobId);
     }
-    if (fired.length) this.deps.audit.record('followup.fire', String(runId), { jobs: fired });
+    if (fired.length) this.deps.audit.recordSync('followup.fire', String(runId), { jobs: fired });
     return fired;
   }
 

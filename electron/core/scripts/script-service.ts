@@ -158,7 +158,7 @@ export class ScriptService {
         this.checkAcyclic();
       })
       .immediate();
-    this.audit.record('script.save', input.name, { interpreter: input.interpreter, bytes: Buffer.byteLength(input.body), followups: input.followups.map((f) => `${f.on}:${f.script}`), ...(input.files?.length ? { files: input.files.map((f) => `${f.name} -> ${f.to}`) } : {}) });
+    this.audit.recordSync('script.save', input.name, { interpreter: input.interpreter, bytes: Buffer.byteLength(input.body), followups: input.followups.map((f) => `${f.on}:${f.script}`), ...(input.files?.length ? { files: input.files.map((f) => `${f.name} -> ${f.to}`) } : {}) });
     return this.get(input.name);
   }
 
@@ -179,7 +179,7 @@ export class ScriptService {
         this.db.prepare('delete from scripts where id = ?').run(row.id);
       })
       .immediate();
-    this.audit.record('script.remove', name);
+    this.audit.recordSync('script.remove', name);
   }
 
   /** FOLLOWUP_LOOP when the whole follow-up graph has a cycle (a script following itself included). */

@@ -68,7 +68,7 @@ export class VariableService {
   set(input: { key: string; value: string; host?: string; secret?: boolean }): VariableView {
     const hostId = input.host === undefined ? null : this.hostId(input.host);
     const secret = this.write(hostId, input.key, input.value, input.secret === true);
-    this.audit.record('var.set', input.key, { scope: hostId === null ? 'global' : 'host', ...(input.host !== undefined ? { host: input.host } : {}), secret });
+    this.audit.recordSync('var.set', input.key, { scope: hostId === null ? 'global' : 'host', ...(input.host !== undefined ? { host: input.host } : {}), secret });
     return toView(this.row(hostId, input.key)!);
   }
 
@@ -77,7 +77,7 @@ export class VariableService {
     const hostId = host === undefined ? null : this.hostId(host);
     const n = this.db.prepare(`delete from variables where key = ? and ${hostId === null ? 'host_id is null' : 'host_id = ?'}`).run(...(hostId === null ? [key] : [key, hostId])).changes;
     if (n === 0) throw new CroniumError('NOT_FOUND', `no ${hostId === null ? 'global' : `per-host (${host})`} variable "${key}"`, 'list them with: cronium vars list');
-    this.audit.record('var.remove', key, { scope: hostId === null ? 'global' : 'host', ...(host !== undefined ? { host } : {}) });
+    this.audit.recordSync('var.remove', key, { scope: hostId === null ? 'global' : 'host', ...(host !== undefined ? { host } : {}) });
   }
 
   /**

@@ -244,7 +244,7 @@ test('a run with several hosts fires per run, and each follow-up fires exactly o
   core.store.sqlite.prepare('update runs set followups_at = null where job_id = ?').run(job.jobId);
   const other = openStore(dir);
   t.after(() => other.close());
-  const otherFollowups = new FollowupService({ db: other.sqlite, queue: new JobQueue(other), audit: new AuditLog(other.db, 'cli') });
+  const otherFollowups = new FollowupService({ db: other.sqlite, queue: new JobQueue(other), audit: new AuditLog(other.data, 'cli', other.db) });
   const fired = [...core.followups.sweep(), ...otherFollowups.sweep(), ...core.followups.fire(job.runIds), ...otherFollowups.fire(job.runIds)];
   assert.deepEqual(fired, [], 'nothing fired twice');
   assert.equal(count(), 3);

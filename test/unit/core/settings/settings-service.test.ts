@@ -56,8 +56,32 @@ test('bad values are refused with the field named, and nothing changes', async (
 
 test('a stored group that no longer parses falls back to its defaults', async (t) => {
   const core = open(t);
-  core.store.sqlite.prepare("insert into settings (key, value, updated_at) values ('execution', '{\"globalConcurrency\":-4}', 0)").run();
+  const put = (value: string) => core.store.sqlite.prepare("insert into settings (key, value, updated_at) values ('execution', ?, 0) on conflict(key) do update set value = excluded.value").run(value);
+  put('{"globalConcurrency":5}');
+  await core.settings.refresh();
+  assert.equal(core.settings.execution().globalConcurrency, 5, 'a stored value that parses is read');
+  put('{"globalConcurrency":-4}');
+  await core.settings.refresh();
   assert.equal(core.settings.execution().globalConcurrency, 32);
+  put('{not json');
+  await core.settings.refresh();
+  assert.equal(core.settings.execution().globalConcurrency, 32);
+});
+
+test('a change made by another process on the same data dir applies within a second, announced', async (t) => {
+  const dir = tempDir(t);
+  const a = open(t, dir);
+  const b = open(t, dir);
+  const seen: Settings[] = [];
+  b.events.on('settings.changed', (p) => seen.push(p));
+  await call(a.dispatch, 'settings.set', { execution: { perHostConcurrency: 3 } }, ctx);
+  const deadline = Date.now() + 3000;
+  while (b.settings.execution().perHostConcurrency !== 3) {
+    assert.ok(Date.now() < deadline, 'the other process never saw the change');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]!.execution.perHostConcurrency, 3);
 });
 
 test('jobs.run without a mode or timeout takes the execution settings', async (t) => {
