@@ -28,15 +28,29 @@ function loaded(): NonNullable<typeof modules> {
   return modules;
 }
 
-export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
-  const { openCore } = loaded().core;
+/** The runner artifacts a CLI core deploys (CRONIUM_RUNNER_DIR, see above); says so when they are not the installed ones. */
+function runnerOptions(): NonNullable<CoreModule.CoreOptions['runner']> {
   const source = runnerSource();
   if (source.notice) say(source.notice);
-  const core = openCore({ dataDir, door, runner: { ...(source.custom ? { artifactsDir: source.dir } : {}), ...(source.trustedPublicKeyPem ? { trustedPublicKeyPem: source.trustedPublicKeyPem } : {}) } });
+  return { ...(source.custom ? { artifactsDir: source.dir } : {}), ...(source.trustedPublicKeyPem ? { trustedPublicKeyPem: source.trustedPublicKeyPem } : {}) };
+}
+
+/** A runner build's progress goes to stderr. */
+function sayBuilds(core: Core): Core {
   core.events.on('runner.build', (e) => say(`cronium: ${e.message}`));
+  return core;
+}
+
+export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
+  const core = sayBuilds(loaded().core.openCore({ dataDir, door, runner: runnerOptions() }));
   // A host that asks for a one-time code is answered on this terminal (none: AUTH_INTERACTIVE_REQUIRED).
   if (door === 'cli') core.ssh.setPrompter?.(ttyPrompter());
   return core;
+}
+
+/** Opens a team server's core (`serve --database`): the services on a shared PostgreSQL database. */
+export async function openTeamCliCore(dataDir: string, databaseUrl: string): Promise<Core> {
+  return sayBuilds(await loaded().core.openTeamCore({ dataDir, door: 'headless', databaseUrl, runner: runnerOptions() }));
 }
 
 /** Global flags and the core, opened on first use (so --help never touches the data dir). */

@@ -12,6 +12,9 @@ import { createHandlers } from './api/handlers';
 import { DiagnosticsService } from './diagnostics/diagnostics-service';
 import { AuditLog } from './audit/audit-log';
 import { openStore, type Store } from './db/database';
+import type { DataStore } from './db/store';
+import type { PgStore } from './db/pg-store';
+import type pg from 'pg';
 import { EventBus } from './events/event-bus';
 import { ExecService } from './exec/exec-service';
 import { Executor } from './exec/executor';
@@ -19,9 +22,10 @@ import { RunnerExecutor } from './exec/runner-mode';
 import { HostService } from './hosts/host-service';
 import { HostTrustService } from './hosts/host-trust';
 import { LogService } from './logs/log-service';
-import { JobQueue } from './queue/job-queue';
+import { JobQueue, sqliteQueue, type Queue } from './queue/job-queue';
+import { OutputCompare } from './exec/compare';
 import { ScheduleService } from './scheduler/schedule-service';
-import { SettingsService } from './settings/settings-service';
+import { SettingsService, type StoredSettings } from './settings/settings-service';
 import { StatsService } from './stats/stats-service';
 import { HelperApi } from './helper-api/helper-api';
 import { HelperHttpDoor } from './helper-api/http-door';
@@ -39,7 +43,7 @@ import { OnDemandBuilder } from './runner/on-demand-build';
 import { InstallationKeys } from './runner/payload';
 import { KeyFileSecretBox, type SecretBox } from './secrets/secret-box';
 import { resealLegacy } from './secrets/reseal';
-import { SqliteHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
+import { DbHostKeyStore, type HostKeyStore } from './ssh/host-key-store';
 import { HostCaStore } from './ssh/host-cas';
 import { OpenSshPool, TransportRouter } from './ssh/openssh-transport';
 import { PromptBroker } from './ssh/prompt-broker';
@@ -87,8 +91,8 @@ export interface Services {
   ssh: SshPool;
   /** Host-key review and trust (hosts.scanKeys, hosts.trust). */
   hostTrust: HostTrustService;
-  /** The job queue (jobs and runs in SQLite, leases). */
-  queue: JobQueue;
+  /** The job queue (jobs and runs with leases, in the store). */
+  queue: Queue;
   /** Run logs: storage, live feed, retention. */
   logs: LogService;
   /** Runs one run on one host (direct mode; runner mode through its seam). Workers use it. */
@@ -113,6 +117,8 @@ export interface Services {
   helperApi: HelperApi;
   /** Saved scripts and their follow-ups. */
   scripts: ScriptService;
+  /** A team server's database (issue #16): sessions of their own for LISTEN; absent on SQLite. */
+  database?: { url: string; session(): Promise<pg.Client> };
   /** Fires follow-up jobs when runs of saved scripts end. */
   followups: FollowupService;
   /**
@@ -132,40 +138,129 @@ export interface Core extends Services {
 import { appVersion } from './version';
 export { appVersion, useAppVersion } from './version';
 
-/** Opens the data dir, the store (migrating it) and the services. */
+/** What the services run on: the store and what differs between its two databases. */
+interface Backend {
+  /** The store port every service uses. */
+  data: DataStore;
+  /** The SQLite store (its raw handle for the desktop's and the CLI's local paths); a team server's refuses. */
+  store: Store;
+  queue: Queue;
+  logs: LogService;
+  /** The settings as stored, read at open. */
+  settings: StoredSettings;
+  database?: Services['database'];
+  /** The files of push jobs and scripts still referenced (the blob store keeps only those). */
+  referencedBlobs: Set<string> | undefined;
+  close(): void;
+}
+
+/** Opens the data dir, its SQLite store (migrating it) and the services: the desktop's and the CLI's core. */
 export function openCore(options: CoreOptions): Core {
   const dataDir = ensureDataDir(options.dataDir);
   const store = openStore(dataDir);
   try {
-    const events = new EventBus();
     const secrets = options.secrets ?? new KeyFileSecretBox(dataDir);
     resealLegacy(store.sqlite, secrets);
-    const audit = new AuditLog(store.data, options.door === 'headless' ? 'headless' : options.door, store.db);
+    // Files of push jobs that retention removed go with them.
+    const referencedBlobs = new Set(
+      store.sqlite
+        .prepare("select json_extract(push, '$.sha256') from jobs where push is not null union select f.value ->> '$.sha256' from jobs, json_each(jobs.files) f where jobs.files is not null union select f.value ->> '$.sha256' from scripts, json_each(scripts.files) f where scripts.files is not null")
+        .pluck()
+        .all() as string[],
+    );
+    const backend: Backend = {
+      data: store.data,
+      store,
+      queue: sqliteQueue(store, new JobQueue(store)),
+      logs: new LogService(store),
+      settings: SettingsService.readSync(store.sqlite),
+      referencedBlobs,
+      close: () => store.close(),
+    };
+    return assemble({ ...options, secrets }, dataDir, backend);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+/**
+ * Opens a team server's core (issue #16): the same services on a PostgreSQL database shared
+ * with the other servers (migrated under the migration lock at open), the data dir for this
+ * server's own files (key files, SSH control sockets, blobs).
+ */
+export async function openTeamCore(options: CoreOptions & { databaseUrl: string; poolSize?: number }): Promise<Core> {
+  const dataDir = ensureDataDir(options.dataDir);
+  // Loaded here only: the desktop and the CLI never load the PostgreSQL driver.
+  const [{ openPgStore, pgSession }, { PgJobQueue }] = await Promise.all([import('./db/pg-store'), import('./queue/pg-job-queue')]);
+  const pg = await openPgStore(options.databaseUrl, options.poolSize ?? 10);
+  try {
+    const secrets = options.secrets ?? new KeyFileSecretBox(dataDir);
+    const backend: Backend = {
+      data: pg,
+      store: teamStoreHandle(pg, options.databaseUrl),
+      queue: new PgJobQueue(pg.pool, pg),
+      logs: new LogService(pg),
+      settings: await SettingsService.read(pg),
+      // Another server may hold references this one cannot see in its own blob dir: nothing is pruned.
+      referencedBlobs: undefined,
+      database: { url: redactUrl(options.databaseUrl), session: () => pgSession(options.databaseUrl) },
+      close: () => void pg.close(),
+    };
+    return assemble({ ...options, secrets }, dataDir, backend);
+  } catch (e) {
+    await pg.close();
+    throw e;
+  }
+}
+
+/** A team server's `store`: the port, and a clear refusal where SQLite-only code asks for the file. */
+/** A database URL as it may be shown: without its user and password. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function teamStoreHandle(pg: PgStore, url: string): Store {
+  const redacted = redactUrl(url);
+  const refuse = (): never => {
+    throw new Error(`this core runs on PostgreSQL (${redacted}): the SQLite handle is not available here`);
+  };
+  return {
+    data: pg,
+    get db(): never {
+      return refuse();
+    },
+    get sqlite(): never {
+      return refuse();
+    },
+    path: redacted,
+    schemaVersion: 0,
+    close: () => void pg.close(),
+  };
+}
+
+/** Builds the services over a backend. */
+function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string, backend: Backend): Core {
+  const { data, store, queue, logs } = backend;
+  {
+    const events = new EventBus();
+    const secrets = options.secrets;
+    const audit = new AuditLog(data, options.door === 'headless' ? 'headless' : options.door);
     const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
-    const hostKeys = new SqliteHostKeyStore(store.db, knownHostsFiles ? { knownHostsFiles } : {});
+    const hostKeys = new DbHostKeyStore(data, knownHostsFiles ? { knownHostsFiles } : {});
     const builtin = new Ssh2Pool(hostKeys, poolOptions);
     // Hosts set (or found by import) to need it go through your own ssh, one ControlMaster each.
-    const hostCas = new HostCaStore(store.db, audit);
-    const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: (name) => hostKeys.pinned(name).map((k) => k.publicKey), cas: () => hostCas.lines() });
+    const hostCas = new HostCaStore(data, audit);
+    const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: async (name) => (await hostKeys.pinned(name)).map((k) => k.publicKey), cas: () => hostCas.lines() });
     const ssh = new TransportRouter(builtin, openssh);
     // The app's clients answer hosts' questions (a dialog); the CLI sets a terminal prompt of its own.
     const prompts = new PromptBroker(events);
     if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);
-    const hosts = new HostService(store.db, secrets, events, audit);
+    const hosts = new HostService(data, secrets, events, audit);
     hosts.caCovers = (address, port) => hostCas.covers(address, port);
     const blobs = new BlobStore(join(dataDir, 'blobs'));
-    const health = new ScheduleHealth(store.sqlite, events);
-    // Files of push jobs that retention removed go with them.
-    blobs.prune(
-      new Set(
-        store.sqlite
-          .prepare("select json_extract(push, '$.sha256') from jobs where push is not null union select f.value ->> '$.sha256' from jobs, json_each(jobs.files) f where jobs.files is not null union select f.value ->> '$.sha256' from scripts, json_each(scripts.files) f where scripts.files is not null")
-          .pluck()
-          .all() as string[],
-      ),
-    );
-    const queue = new JobQueue(store);
-    const logs = new LogService(store);
+    const health = new ScheduleHealth(data, events);
+    if (backend.referencedBlobs) blobs.prune(backend.referencedBlobs);
     const keys = new InstallationKeys(dataDir);
     const artifactsDir = options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner');
     const runnerSrcDir = join(packageRoot(), 'runner');
@@ -177,7 +272,7 @@ export function openCore(options: CoreOptions): Core {
       ...((options.runner?.trustedPublicKeyPem ?? releasePublicKey()) ? { trustedPublicKeyPem: options.runner?.trustedPublicKeyPem ?? releasePublicKey() } : {}),
     });
     const deployer = new RunnerDeployer({
-      db: store.db,
+      store: data,
       pool: ssh,
       resolve: (name) => hosts.sshTarget(name),
       keys,
@@ -185,12 +280,12 @@ export function openCore(options: CoreOptions): Core {
       ...(builder ? { builder } : {}),
       audit,
     });
-    const vars = new VariableService(store.sqlite, secrets, audit);
-    const followups = new FollowupService({ db: store.sqlite, queue, audit });
-    const helperApi = new HelperApi({ db: store.sqlite, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(store.data, 'helper', store.db) });
+    const vars = new VariableService(data, secrets, audit);
+    const followups = new FollowupService({ store: data, queue, audit });
+    const helperApi = new HelperApi({ store: data, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(data, 'helper') });
     const helperDoor = new HelperHttpDoor(helperApi);
     const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
-    const settings = new SettingsService(store.data, audit, events, SettingsService.readSync(store.sqlite));
+    const settings = new SettingsService(data, audit, events, backend.settings);
     settings.startRefresh();
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
@@ -207,33 +302,36 @@ export function openCore(options: CoreOptions): Core {
       queue,
       logs,
       executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers, check: () => settings.execution().runnerCheck }) }),
-      jobs: new ExecService({ db: store.sqlite, queue, logs, hosts, audit, blobs }),
-      schedules: new ScheduleService(store, audit),
+      jobs: new ExecService({ store: data, queue, logs, hosts, audit, blobs, compare: new OutputCompare({ store: data, logs }) }),
+      schedules: new ScheduleService(data, audit),
       health,
       blobs,
-      scheduleHealth: new HealthService(store.sqlite, secrets, health, audit),
+      scheduleHealth: new HealthService(data, secrets, health, audit),
       settings,
-      diagnostics: new DiagnosticsService({ db: store.db, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
+      diagnostics: new DiagnosticsService({ store: data, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
       runner: deployer,
-      stats: new StatsService(store.sqlite),
+      stats: new StatsService(data),
       vars,
       helperApi,
-      scripts: new ScriptService(store.sqlite, audit),
+      scripts: new ScriptService(data, audit),
       followups,
+      ...(backend.database ? { database: backend.database } : {}),
       runHooks: {
         secrets: (_job, run) => vars.secretValuesFor(run.hostId),
         blobPath: (sha) => blobs.pathOf(sha),
-        elevation: (host) => {
+        elevation: async (host) => {
           try {
-            return hosts.elevationFor(host);
+            return await hosts.elevationFor(host);
           } catch (e) {
             return { error: `the elevation password of ${host} cannot be opened: ${(e as Error).message}`, hint: 'store it again: cronium hosts set NAME --elevation sudo-password --elevation-password-stdin' };
           }
         },
-        finalized: (runIds) => void followups.fire(runIds),
-        recovered: () => {
+        finalized: async (runIds) => {
+          await followups.fire(runIds);
+        },
+        recovered: async () => {
           try {
-            followups.sweep();
+            await followups.sweep();
           } catch (e) {
             process.stderr.write(`cronium: follow-up recovery failed: ${(e as Error).message}\n`);
           }
@@ -245,12 +343,13 @@ export function openCore(options: CoreOptions): Core {
       void ssh.close();
       helperDoor.close();
       settings.stopRefresh();
-      logs.close();
-      store.close();
+      // The last buffered log output is stored before the database goes: on SQLite at once, inside
+      // close() (the file is closed when this returns); on PostgreSQL by the insert in flight.
+      if (data.dialect === 'sqlite') {
+        void logs.close();
+        backend.close();
+      } else void logs.close().finally(() => backend.close());
     };
     return { ...services, dispatch: createDispatcher(createHandlers(services)), close };
-  } catch (e) {
-    store.close();
-    throw e;
   }
 }

@@ -82,7 +82,7 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
     else if (id === 'quit') deps.quit();
     else if (id === 'pause') {
       paused = true;
-      execution.scheduler.stop();
+      void execution.scheduler.stop();
       refresh();
     } else if (id === 'resume') {
       paused = false;
@@ -113,11 +113,11 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
   refresh();
 
   // One notification per finished job, as the settings say.
-  const onStatus = (p: EventPayload<'run.status'>) => {
+  const onStatus = async (p: EventPayload<'run.status'>) => {
     refreshSoon();
     if (!p.jobStatus || !Notification.isSupported()) return;
     try {
-      const text = notificationFor(core.jobs.get(p.jobId), core.settings.get().notifications);
+      const text = notificationFor(await core.jobs.get(p.jobId), core.settings.get().notifications);
       if (!text) return;
       const n = new Notification({ title: text.title, body: text.body });
       n.on('click', () => {
@@ -155,10 +155,10 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
   };
 
   // Schedules' health transitions (missed, late, failing, recovered), as each schedule's notify says.
-  const onHealth = (p: EventPayload<'schedule.health'>) => {
+  const onHealth = async (p: EventPayload<'schedule.health'>) => {
     if (!Notification.isSupported()) return;
     try {
-      const notify = core.scheduleHealth.list().find((s) => s.name === p.schedule)?.notify ?? false;
+      const notify = (await core.scheduleHealth.list()).find((s) => s.name === p.schedule)?.notify ?? false;
       const text = healthNotificationFor(p, notify);
       if (!text) return;
       const n = new Notification({ title: text.title, body: text.body });
@@ -176,7 +176,7 @@ export function setupDesktopShell(deps: DesktopShellDeps): { probe: ShellProbe; 
     n.on('click', () => deps.showWindow());
     n.show();
   };
-  const offs = [core.events.on('run.status', onStatus), core.events.on('settings.changed', onSettings), core.events.on('schedule.health', onHealth), core.events.on('auth.prompt', onPrompt)];
+  const offs = [core.events.on('run.status', (p) => void onStatus(p)), core.events.on('settings.changed', onSettings), core.events.on('schedule.health', (p) => void onHealth(p)), core.events.on('auth.prompt', onPrompt)];
   return {
     probe: { tray: () => ({ ...model, alive: !tray.isDestroyed() }), clickTray: click },
     dispose: () => {

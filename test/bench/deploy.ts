@@ -44,7 +44,7 @@ export async function benchDeploy(opts: { runs?: number } = {}): Promise<DeployF
     spawnSync('sh', ['-c', 'cat > "$1"', 'sh', knownHosts], { input: fleet.knownHosts() });
     const core = openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null }, runner: { artifactsDir } });
     try {
-      for (const h of fleet.hosts) core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+      for (const h of fleet.hosts) await core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
       const wipe = (user: string) => {
         const uid = statSync(`/home/${user}`).uid;
         for (const d of [`/home/${user}/.cache/cronium`, `/dev/shm/cronium-${uid}`, `/tmp/cronium-${uid}`, `/var/tmp/cronium-${uid}`]) rmSync(d, { recursive: true, force: true });
@@ -54,7 +54,7 @@ export async function benchDeploy(opts: { runs?: number } = {}): Promise<DeployF
         const h = fleet.host(name);
         for (let i = 0; i < runs + 1; i++) {
           wipe(h.user);
-          (await core.ssh.connect(core.hosts.sshTarget(name))).close();
+          (await core.ssh.connect(await core.hosts.sshTarget(name))).close();
           const t0 = performance.now();
           const r = await core.runner.deploy(name);
           const ms = performance.now() - t0;

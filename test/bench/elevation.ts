@@ -37,7 +37,7 @@ export async function benchElevation(runs = 3): Promise<Row[] | { skipped: strin
     try {
       for (const h of fleet.hosts) {
         const pw = h.profile === 'sudopass';
-        core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [], elevation: pw ? 'sudo-password' : 'sudo', ...(pw ? { elevationPassword: h.sudoPassword! } : {}) });
+        await core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [], elevation: pw ? 'sudo-password' : 'sudo', ...(pw ? { elevationPassword: h.sudoPassword! } : {}) });
       }
     } finally {
       core.close();

@@ -113,7 +113,7 @@ export async function timedJob<T>(open: () => Core, start: (core: Core) => Promi
   try {
     const t0 = performance.now();
     const jobId = await start(core);
-    worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5, ...core.runHooks });
+    worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: 50, pollMs: 5, ...core.runHooks });
     detach = core.jobs.attach(worker);
     worker.start();
     for (;;) {
@@ -124,7 +124,7 @@ export async function timedJob<T>(open: () => Core, start: (core: Core) => Promi
         return inspect ? { ok: true, ms, inspected: inspect(core, jobId) } : { ok: true, ms };
       }
       if (performance.now() - t0 > timeoutMs) {
-        core.jobs.cancel(jobId);
+        await core.jobs.cancel(jobId);
         return { ok: false, failure: `timed out after ${seconds(timeoutMs)}` };
       }
       await new Promise((r) => setTimeout(r, 5));
@@ -159,7 +159,7 @@ export async function benchFanout(opts: { runs?: number; sizes?: number[] } = {}
     const open = () => openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
     const core = open();
     try {
-      for (const h of fleet.hosts) core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+      for (const h of fleet.hosts) await core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
       const names = fleet.hosts.map((h) => h.name);
       const figures: FanoutFigures = { sizes, wall: {}, failures: {}, jitterMs: [] };
       const rec = new FanoutRecorder(figures);
@@ -181,19 +181,19 @@ export async function benchFanout(opts: { runs?: number; sizes?: number[] } = {}
         }
       }
       // Jitter: a per-second schedule for a few seconds; how late does each fire enqueue its job?
-      core.schedules.add({ name: 'tick', cron: '* * * * * *', tz: 'UTC', script: { interpreter: 'sh', body: 'true' }, target: { hosts: [names[0]!] }, overlapPolicy: 'parallel' });
+      await core.schedules.add({ name: 'tick', cron: '* * * * * *', tz: 'UTC', script: { interpreter: 'sh', body: 'true' }, target: { hosts: [names[0]!] }, overlapPolicy: 'parallel' });
       const scheduler = new Scheduler({
-        store: core.store,
+        store: core.store.data,
         queue: core.queue,
         owner: `bench:${process.pid}`,
-        resolveTargets: (t) => core.hosts.list({}).filter((h) => t.hosts?.includes(h.name)).map((h) => ({ id: h.id, name: h.name })),
+        resolveTargets: async (t) => (await core.hosts.list({})).filter((h) => t.hosts?.includes(h.name)).map((h) => ({ id: h.id, name: h.name })),
         onFire: (r) => {
           if (r.outcome === 'fired') figures.jitterMs.push(Date.now() - r.dueAt);
         },
       });
       scheduler.start();
       await new Promise((r) => setTimeout(r, 8_000));
-      scheduler.stop();
+      await scheduler.stop();
       return figures;
     } finally {
       core.close();

@@ -65,14 +65,14 @@ async function child(a: ChildArgs): Promise<AppFanout> {
   const cpu0 = process.cpuUsage();
   try {
     const { jobId } = await call(core.dispatch, 'jobs.run', { tag: 'k', command: a.command, mode: a.mode, concurrency: a.concurrency, timeoutMs: 60_000 }, { door: 'cli' });
-    const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: a.concurrency, perHostLimit: 4, pollMs: 5, ...core.runHooks });
+    const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, jobId, globalLimit: a.concurrency, perHostLimit: 4, pollMs: 5, ...core.runHooks });
     const detach = core.jobs.attach(worker);
     worker.start();
     for (;;) {
       const status = core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
       if (!['queued', 'running'].includes(status)) break;
       if (performance.now() - t0 > LIMIT_MS) {
-        core.jobs.cancel(jobId);
+        await core.jobs.cancel(jobId);
         break;
       }
       await new Promise((r) => setTimeout(r, 10));
@@ -137,7 +137,7 @@ export async function benchFanout1000(opts: { concurrencies?: number[] } = {}): 
     const dataDir = join(scratch, 'data');
     const setup = openCore({ dataDir, door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
     try {
-      for (const h of fleet.hosts) setup.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: ['k'] });
+      for (const h of fleet.hosts) await setup.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: ['k'] });
     } finally {
       setup.close();
     }

@@ -40,16 +40,16 @@ export async function benchHelpers(bench: BenchContext): Promise<void> {
     const knownHosts = join(scratch, 'known_hosts');
     writeFileSync(knownHosts, fleet.knownHosts(), { mode: 0o600 });
     const core = openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
-    const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, ...core.runHooks });
+    const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `bench:${process.pid}`, ...core.runHooks });
     const detach = core.jobs.attach(worker);
     worker.start();
     try {
-      for (const h of fleet.hosts) core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+      for (const h of fleet.hosts) await core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
       await call(core.dispatch, 'vars.set', { key: 'K', value: 'v' }, ctx);
       // The exec baseline, on the connection the runs will use.
       const sshMs: number[] = [];
       for (const host of ['tunnel', 'inband']) {
-        const conn = await core.ssh.connect(core.hosts.sshTarget(host));
+        const conn = await core.ssh.connect(await core.hosts.sshTarget(host));
         for (let i = 0; i < 30; i++) {
           const t0 = performance.now();
           await conn.exec('true');

@@ -12,7 +12,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { migratePg } from '../../electron/core/db/pg-migrate';
-import { PgJobQueue, pgPool } from '../../electron/core/queue/pg-job-queue';
+import { pgPool } from '../../electron/core/db/pg-store';
+import { PgJobQueue } from '../../electron/core/queue/pg-job-queue';
 import { ROOT } from '../e2e/harness';
 import { pgBinDir, startPgCluster } from '../pg/cluster';
 
@@ -42,7 +43,7 @@ function child(script: string, env: Record<string, string>): { done: Promise<str
   return { done, kill: (s) => c.kill(s), lines };
 }
 
-const SERVER = `import { PgJobQueue, pgPool } from './electron/core/queue/pg-job-queue.ts';
+const SERVER = `import { pgPool } from './electron/core/db/pg-store.ts'; import { PgJobQueue } from './electron/core/queue/pg-job-queue.ts';
 const pool = pgPool(process.env.PG_URL, 10); const q = new PgJobQueue(pool); const owner = process.env.OWNER;
 while (Date.now() < Number(process.env.START_AT)) await new Promise((r) => setTimeout(r, 1));
 let n = 0; const t0 = Date.now();
@@ -53,7 +54,7 @@ for (;;) {
 }
 console.log(JSON.stringify({ n, ms: Date.now() - t0 })); await pool.end();`;
 
-const BASELINE = `import { pgPool } from './electron/core/queue/pg-job-queue.ts';
+const BASELINE = `import { pgPool } from './electron/core/db/pg-store.ts';
 const pool = pgPool(process.env.PG_URL, 10); const from = Number(process.env.FROM), to = Number(process.env.TO);
 while (Date.now() < Number(process.env.START_AT)) await new Promise((r) => setTimeout(r, 1));
 const ids = []; for (let id = from; id <= to; id++) ids.push(id);

@@ -46,7 +46,7 @@ export async function benchPush(runs = 3): Promise<Row[] | { skipped: string }> 
     writeFileSync(file, randomBytes(SIZE));
     const open = () => openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
     const core = open();
-    for (const h of fleet.hosts) core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+    for (const h of fleet.hosts) await core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
     core.close();
     const names = fleet.hosts.map((h) => h.name);
     const hostsFile = join(scratch, 'hosts');

@@ -71,7 +71,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
     const core = openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null }, runner: { artifactsDir } });
     try {
       const h = fleet.host('default');
-      const host = core.hosts.add({ name: 'default', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+      const host = await core.hosts.add({ name: 'default', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
       let n = 0;
       const once = async (mode: ExecMode, script = 'true\n'): Promise<{ ms: number; outcome: ExecOutcome }> => {
         n++;
@@ -122,9 +122,9 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
         figures.runner.push(r.ms);
         if (r.outcome.timings.deploy !== null) figures.deploy.push(r.outcome.timings.deploy);
         figures.direct.push((await once('direct')).ms);
-        core.settings.set({ execution: { runnerCheck: 'hash' } });
+        await core.settings.set({ execution: { runnerCheck: 'hash' } });
         figures.runnerStrict.push((await once('runner')).ms);
-        core.settings.set({ execution: { runnerCheck: 'stat' } });
+        await core.settings.set({ execution: { runnerCheck: 'stat' } });
         timeSsh('controlMaster', 'true', figures.controlMaster);
         if (i < sshRuns) timeSsh('ssh', 'true', figures.ssh);
       }
@@ -137,7 +137,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
       // The per-run check's parts: each hash tool on the cached binary, one exec on a pooled connection.
       const deployed = await core.runner.deploy(host.name);
       figures.binaryBytes = Number(spawnSync('stat', ['-c', '%s', deployed.path], { encoding: 'utf8' }).stdout.trim());
-      const conn = await core.ssh.connect(core.hosts.sshTarget(host.name));
+      const conn = await core.ssh.connect(await core.hosts.sshTarget(host.name));
       try {
         const p = `'${deployed.path}'`;
         const tools: Record<string, string> = {

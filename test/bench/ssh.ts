@@ -42,10 +42,12 @@ export async function benchSsh(opts: { handshakes?: number; execs?: number; sshR
     const h = fleet.host('bench');
     const entries = parseKnownHosts(fleet.knownHosts(), 'fleet').entries;
     const trust: HostKeyStore = {
-      verify: (q, key) => (checkKnownHosts(entries, q.address, q.port, key).status === 'match' ? { state: 'trusted', source: 'known_hosts' } : { state: 'unknown' }),
-      preferredKeyTypes: () => ['ssh-ed25519'],
-      pinned: () => [],
-      pin: () => undefined,
+      trustFor: async (q) => ({
+        verify: (key) => (checkKnownHosts(entries, q.address, q.port, key).status === 'match' ? { state: 'trusted', source: 'known_hosts' } : { state: 'unknown' }),
+        preferredKeyTypes: () => ['ssh-ed25519'],
+      }),
+      pinned: async () => [],
+      pin: async () => undefined,
     };
     const target: SshTarget = { name: 'bench', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, jumps: [] };
     const pool = new Ssh2Pool(trust, { agentSocket: null });

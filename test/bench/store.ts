@@ -73,15 +73,14 @@ export async function benchStore(opts: { hosts?: number; runs?: number; samples?
     const rand = prng(8);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const hosts: { id: number; name: string }[] = [];
-    db.transaction(() => {
-      for (let i = 0; i < nHosts; i++) {
-        const h = core.hosts.add({ name: `host-${String(i).padStart(4, '0')}`, address: `10.0.${i >> 8}.${i & 255}`, port: 22, tags: [`rack-${i % 20}`, i % 2 ? 'web' : 'db'] });
-        hosts.push({ id: h.id, name: h.name });
-      }
-    })();
-    const schedules = Array.from({ length: 20 }, (_, i) =>
-      core.schedules.add({ name: `nightly-${i}`, cron: `${i} 3 * * *`, tz: 'UTC', script: { interpreter: 'bash', body: `echo backup ${i}` }, target: { tags: [`rack-${i}`] }, overlapPolicy: 'skip' }),
-    );
+    for (let i = 0; i < nHosts; i++) {
+      const h = await core.hosts.add({ name: `host-${String(i).padStart(4, '0')}`, address: `10.0.${i >> 8}.${i & 255}`, port: 22, tags: [`rack-${i % 20}`, i % 2 ? 'web' : 'db'] });
+      hosts.push({ id: h.id, name: h.name });
+    }
+    const schedules: Awaited<ReturnType<typeof core.schedules.add>>[] = [];
+    for (let i = 0; i < 20; i++) {
+      schedules.push(await core.schedules.add({ name: `nightly-${i}`, cron: `${i} 3 * * *`, tz: 'UTC', script: { interpreter: 'bash', body: `echo backup ${i}` }, target: { tags: [`rack-${i}`] }, overlapPolicy: 'skip' }));
+    }
     const insertJob = db.prepare(
       `insert into jobs (kind, schedule_id, interpreter, script_body, target, mode, status, requested_by, created_at, started_at, finished_at)
        values (?, ?, 'bash', ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -209,7 +208,7 @@ export async function logInsertCeiling(samples = 3): Promise<number[]> {
       const core = openCore({ dataDir: dir, door: 'cli', ssh: { agentSocket: null } });
       try {
         const db = core.store.sqlite;
-        core.hosts.add({ name: 'h', address: '127.0.0.1', port: 22, user: 'u', useAgent: false, tags: [] });
+        await core.hosts.add({ name: 'h', address: '127.0.0.1', port: 22, user: 'u', useAgent: false, tags: [] });
         const { runIds } = await call(core.dispatch, 'jobs.run', { hosts: ['h'], command: 'true', mode: 'direct' }, { door: 'cli' });
         const runId = runIds[0]!;
         const insert = db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes) values (?, ?, ?, ?, ?)');

@@ -48,7 +48,7 @@ const never = () => false;
 /** Registers the contract's tests for one store. */
 export function queueContract(store: string, makeRig: (hostCount: number) => Promise<QueueRig>): void {
   const withRig = (name: string, hostCount: number, fn: (r: QueueRig) => Promise<void>) =>
-    test(`${store}: ${name}`, async () => {
+    void test(`${store}: ${name}`, async () => {
       const r = await makeRig(hostCount);
       try {
         await fn(r);

@@ -19,7 +19,7 @@ export interface StoreRig {
 /** Registers the contract's tests for one store. */
 export function storeContract(name: string, makeRig: () => Promise<StoreRig>): void {
   const withRig = (title: string, fn: (s: DataStore) => Promise<void>) =>
-    test(`store port (${name}): ${title}`, async () => {
+    void test(`store port (${name}): ${title}`, async () => {
       const rig = await makeRig();
       try {
         await fn(rig.store);

@@ -178,12 +178,12 @@ test('a target that is not built is built on demand (Go), with progress events, 
   const core = openCore({ dataDir: join(scratch, 'on-demand-data'), door: 'cli', ssh: { knownHostsFiles: [], agentSocket: null }, runner: { artifactsDir, buildOnDemand: true } });
   t.after(() => core.close());
   const h = f().host('web1');
-  core.hosts.add({ name: 'web1', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+  await core.hosts.add({ name: 'web1', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
   await call(core.dispatch, 'hosts.trust', { name: 'web1', fingerprint: h.hostKeyFingerprint }, { door: 'cli' });
   const events: EventPayload<'runner.build'>[] = [];
   core.events.on('runner.build', (e) => events.push(e));
   const { jobId } = await call(core.dispatch, 'jobs.run', { hosts: ['web1'], command: 'echo built', mode: 'auto' }, { door: 'cli' });
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: 'first-contact', jobId, ...core.runHooks });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: 'first-contact', jobId, ...core.runHooks });
   const detach = core.jobs.attach(worker);
   worker.start();
   try {

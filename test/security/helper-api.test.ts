@@ -34,16 +34,16 @@ function setup(t: TestContext, rate?: { burst: number; perSecond: number }) {
   const r2 = run(h2, 'web2');
   const vars = new Map<string, string>([['g:REGION', 'eu'], [`${h1}:REGION`, 'eu-west']]);
   const varsApi: HelperVariables = {
-    getForRun: (hostId, key) => {
+    getForRun: async (hostId, key) => {
       const v = vars.get(`${hostId}:${key}`) ?? vars.get(`g:${key}`);
       return v === undefined ? null : { value: v, secret: key.startsWith('SECRET_') };
     },
-    setFromScript: (_hostId, key, value) => void vars.set(`g:${key}`, value),
-    setForHostFromScript: (hostId, key, value) => void vars.set(`${hostId}:${key}`, value),
-    secretValuesFor: () => ['s3cr3t-token-value'],
+    setFromScript: async (_hostId, key, value) => void vars.set(`g:${key}`, value),
+    setForHostFromScript: async (hostId, key, value) => void vars.set(`${hostId}:${key}`, value),
+    secretValuesFor: async () => ['s3cr3t-token-value'],
   };
   const tokens = new HelperTokens(dir);
-  const api = new HelperApi({ db, tokens, vars: varsApi, audit: new AuditLog(store.data, 'helper', store.db), ...(rate ? { rate } : {}) });
+  const api = new HelperApi({ store: store.data, tokens, vars: varsApi, audit: new AuditLog(store.data, 'helper'), ...(rate ? { rate } : {}) });
   return { dir, db, tokens, api, h1, h2, job, r1, r2, vars };
 }
 
@@ -160,7 +160,7 @@ test('refusals without a valid token are audited at a bounded rate per host, the
   // Retention: rows past the age or the count go, oldest first.
   const second = openStore(s.dir);
   t.after(() => second.close());
-  const audit = new AuditLog(second.data, 'cli', second.db);
+  const audit = new AuditLog(second.data, 'cli');
   const old = Date.now() - 500 * 86_400_000;
   s.db.prepare("insert into audit_log (ts, actor, action) values (?, 'cli', 'ancient')").run(old);
   const before = count();

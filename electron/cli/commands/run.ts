@@ -403,19 +403,17 @@ export async function executeJob(ctx: CliContext, start: StartJob, concurrency?:
     }),
   );
   const { Worker } = await import('../../core/exec/worker');
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: ownerName('cli'), jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency, maxOutputBytes: () => core.settings.execution().maxOutputBytes });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: ownerName('cli'), jobId, followups: true, ...core.runHooks, globalLimit: Math.max(1, Math.min(runIds.length, concurrency ?? 64)), perHostLimit: core.settings.execution().perHostConcurrency, maxOutputBytes: () => core.settings.execution().maxOutputBytes });
   const detach = core.jobs.attach(worker);
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) {
       say(`cronium: cancelling job ${jobId} (Ctrl-C again to quit at once)`);
-      try {
-        core.jobs.cancel(jobId);
-      } catch (e) {
+      core.jobs.cancel(jobId).catch((e: unknown) => {
         // The job may have ended meanwhile; if the store cannot take the cancel, quit now.
         if (isDiskFull(e)) process.exit(130);
-      }
+      });
     } else process.exit(130);
   };
   process.on('SIGINT', onSigint);

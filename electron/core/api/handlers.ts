@@ -18,8 +18,8 @@ export function createHandlers(core: Services): Handlers {
     'hosts.get': ({ name }) => core.hosts.get(name),
     'hosts.add': (args) => core.hosts.add(args),
     'hosts.update': (args) => core.hosts.update(args),
-    'hosts.remove': ({ name }) => {
-      core.hosts.remove(name);
+    'hosts.remove': async ({ name }) => {
+      await core.hosts.remove(name);
       return { removed: true as const };
     },
     'hosts.scanKeys': (args) => core.hostTrust.scanKeys(args),
@@ -29,7 +29,7 @@ export function createHandlers(core: Services): Handlers {
     'hosts.diagnose': async ({ name }) => {
       const report = await core.diagnostics.diagnose(name);
       // The host's row keeps what the report learnt (OS, architecture, last reached) for hosts.list.
-      core.hosts.noteDiagnosis(report);
+      await core.hosts.noteDiagnosis(report);
       return report;
     },
     'diagnostics.list': ({ name, limit }) => core.diagnostics.list(name, limit),
@@ -77,8 +77,8 @@ export function createHandlers(core: Services): Handlers {
     'schedules.events': ({ name, limit }) => core.scheduleHealth.events(name, limit),
     'schedules.testAlert': ({ name }) => core.scheduleHealth.test(name),
     'schedules.get': ({ name }) => core.schedules.get(name),
-    'schedules.remove': ({ name }) => {
-      core.schedules.remove(name);
+    'schedules.remove': async ({ name }) => {
+      await core.schedules.remove(name);
       return { removed: true as const };
     },
     'schedules.pause': ({ name }) => core.schedules.pause(name),
@@ -98,15 +98,15 @@ export function createHandlers(core: Services): Handlers {
       }
       return core.scripts.save({ ...args, files: resolved });
     },
-    'scripts.remove': ({ name }) => {
-      core.scripts.remove(name);
+    'scripts.remove': async ({ name }) => {
+      await core.scripts.remove(name);
       return { removed: true as const };
     },
     'vars.list': (args) => core.vars.list(args.host !== undefined ? { host: args.host } : {}),
     'vars.get': ({ key, host }) => core.vars.get(key, host),
     'vars.set': (args) => core.vars.set({ key: args.key, value: args.value, secret: args.secret, ...(args.host !== undefined ? { host: args.host } : {}) }),
-    'vars.remove': ({ key, host }) => {
-      core.vars.remove(key, host);
+    'vars.remove': async ({ key, host }) => {
+      await core.vars.remove(key, host);
       return { removed: true as const };
     },
     'jobs.tree': ({ id }) => core.jobs.tree(id),

@@ -1,7 +1,7 @@
 /** Who did what, when: every change to the inventory and every run request is recorded. */
 import { lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
-import { auditLog } from '../db/schema';
+import type { auditLog } from '../db/schema';
 import type { DataStore } from '../db/store';
 
 /** The actor of an audited action: which door or component did it. */
@@ -18,8 +18,6 @@ export class AuditLog {
   constructor(
     private readonly store: DataStore,
     private readonly actor: Actor,
-    /** The synchronous SQLite handle, for services not yet on the store port (recordSync). */
-    private readonly legacy?: Db,
   ) {}
 
   private entry(action: string, target?: string, detail?: Record<string, unknown>) {
@@ -29,12 +27,6 @@ export class AuditLog {
   /** Records one action (inside `tx` when given, so it lands with the change); details must never hold a secret. */
   async record(action: string, target?: string, detail?: Record<string, unknown>, tx?: Db): Promise<void> {
     await (tx ?? this.store.db).insert(this.store.schema.auditLog).values(this.entry(action, target, detail));
-  }
-
-  /** record() for services still on the synchronous SQLite handle; goes when the last one moves to the port. */
-  recordSync(action: string, target?: string, detail?: Record<string, unknown>): void {
-    if (!this.legacy) throw new Error('recordSync needs the SQLite handle');
-    this.legacy.insert(auditLog).values(this.entry(action, target, detail)).run();
   }
 
   /** Deletes rows past the retention limits; returns how many went. */

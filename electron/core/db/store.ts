@@ -23,13 +23,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import type { SQL } from 'drizzle-orm';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import type pg from 'pg';
-import { pgPool } from '../queue/pg-job-queue';
-import { migratePg } from './pg-migrate';
 import type { Db } from './database';
 import * as sqliteSchema from './schema';
-import * as pgSchema from './schema.pg';
 
 /** Which database a store is on. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -61,6 +56,12 @@ export interface DataStore {
    * time already.
    */
   forUpdate<Q extends object>(query: Q): Q;
+  /**
+   * Inside `tx`: waits until no other transaction holds `name`, then holds it until `tx` ends
+   * (pg_advisory_xact_lock on PostgreSQL, for checks across tables such as the follow-up graph;
+   * nothing on SQLite, whose transactions run one at a time).
+   */
+  lock(tx: Db, name: string): Promise<void>;
 }
 
 /** A statement through `store.db` inside a transaction of the same store: a bug. */
@@ -188,45 +189,18 @@ export function sqliteDataStore(db: Db, sqlite: Database.Database): DataStore {
       return fn();
     },
     forUpdate: (query) => query,
+    lock: async () => undefined,
   };
 }
 
-/** The PostgreSQL store's port over a pool (pgPool: bigint as number). */
-export function pgDataStore(pool: pg.Pool): DataStore {
-  const db = drizzlePg(pool, { schema: pgSchema }) as unknown as Db;
-  type PgDb = ReturnType<typeof drizzlePg<typeof pgSchema>>;
-  const real = db as unknown as PgDb;
-  return {
-    dialect: 'postgres',
-    db,
-    schema: pgSchema as unknown as Schema,
-    tx: (fn) => real.transaction((tx) => fn(tx as unknown as Db)),
-    rows: async <T>(query: SQL, tx?: Db) => ((await ((tx ?? db) as unknown as PgDb).execute(query)).rows as T[]),
-    exec: async (query: SQL, tx?: Db) => (await ((tx ?? db) as unknown as PgDb).execute(query)).rowCount ?? 0,
-    exclusive: async (fn) => fn(),
-    forUpdate: (query) => (query as unknown as { for(strength: 'update'): typeof query }).for('update'),
-  };
+/** A boolean column of a hand-written query's row: 0/1 on SQLite, true/false on PostgreSQL. */
+export function asBool(v: unknown): boolean | null {
+  if (v === null || v === undefined) return null;
+  return v === true || v === 1 || v === '1' || v === 't';
 }
 
-/** A PostgreSQL store opened by URL: migrated (under the migration lock), with its pool. */
-export interface PgStore extends DataStore {
-  readonly pool: pg.Pool;
-  close(): Promise<void>;
-}
-
-/** Opens a team server's database: a pool of `max` connections, migrations applied first. */
-export async function openPgStore(url: string, max = 10): Promise<PgStore> {
-  const pool = pgPool(url, max);
-  try {
-    const c = await pool.connect();
-    try {
-      await migratePg(c);
-    } finally {
-      c.release();
-    }
-  } catch (e) {
-    await pool.end().catch(() => {});
-    throw e;
-  }
-  return { ...pgDataStore(pool), pool, close: () => pool.end() };
+/** A JSON column of a hand-written query's row: text on SQLite, already parsed on PostgreSQL. */
+export function asJson<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
 }

@@ -7,11 +7,12 @@
  * bounded.
  */
 import { createHash } from 'node:crypto';
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
 import { createTwoFilesPatch } from 'diff';
 import type { JobComparison, RunDiff } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { LogService } from '../logs/log-service';
+import type { DataStore } from '../db/store';
 
 /** How outputs are read and normalised before they are compared. */
 export interface CompareOptions {
@@ -131,18 +132,19 @@ function escapeRegExp(s: string): string {
 
 /** The compare and diff API over a job's stored runs. */
 export class OutputCompare {
-  constructor(private readonly deps: { db: Database.Database; logs: LogService }) {}
+  constructor(private readonly deps: { store: DataStore; logs: LogService }) {}
 
-  private runsOf(jobId: number): { id: number; host_name: string; status: RunStatus; exit_code: number | null }[] {
-    if (!this.deps.db.prepare('select 1 from jobs where id = ?').get(jobId)) throw new CroniumError('NOT_FOUND', `no job ${jobId}`, 'list jobs with: cronium jobs list');
-    return this.deps.db.prepare('select id, host_name, status, exit_code from runs where job_id = ? order by id').all(jobId) as { id: number; host_name: string; status: RunStatus; exit_code: number | null }[];
+  private async runsOf(jobId: number): Promise<{ id: number; host_name: string; status: RunStatus; exit_code: number | null }[]> {
+    const s = this.deps.store;
+    if ((await s.rows(sql`select 1 as one from jobs where id = ${jobId}`)).length === 0) throw new CroniumError('NOT_FOUND', `no job ${jobId}`, 'list jobs with: cronium jobs list');
+    return (await s.rows<{ id: number; host_name: string; status: RunStatus; exit_code: number | null }>(sql`select id, host_name, status, exit_code from runs where job_id = ${jobId} order by id`)).map((r) => ({ ...r, id: Number(r.id) }));
   }
 
   /** Streams one run's output (as selected) through `sink`, stopping when it returns false. */
-  private read(runId: number, stream: CompareOptions['stream'], sink: (data: Buffer) => boolean | void): void {
+  private async read(runId: number, stream: CompareOptions['stream'], sink: (data: Buffer) => boolean | void): Promise<void> {
     let from = 1;
     for (;;) {
-      const chunks = this.deps.logs.read(runId, from, PAGE);
+      const chunks = await this.deps.logs.read(runId, from, PAGE);
       for (const c of chunks) {
         if (c.stream === 'system' || (stream === 'stdout' && c.stream !== 'stdout')) continue;
         if (sink(c.data) === false) return;
@@ -162,17 +164,17 @@ export class OutputCompare {
     };
   }
 
-  private digest(runId: number, host: string, patterns: RegExp[], opts: CompareOptions): ReturnType<OutputDigest['end']> & { bytes: number; lines: number; sampleTruncated: boolean } {
+  private async digest(runId: number, host: string, patterns: RegExp[], opts: CompareOptions): Promise<ReturnType<OutputDigest['end']> & { bytes: number; lines: number; sampleTruncated: boolean }> {
     const d = new OutputDigest(this.normaliser(patterns, opts.ignoreHost ? host : null));
-    this.read(runId, opts.stream, (data) => d.push(data));
+    await this.read(runId, opts.stream, (data) => d.push(data));
     const end = d.end();
     return { ...end, bytes: d.bytes, lines: d.lines, sampleTruncated: d.sampleTruncated };
   }
 
   /** Groups a job's finished runs by exit code (or status, without one) and normalised output. */
-  compare(jobId: number, opts: CompareOptions): JobComparison {
+  async compare(jobId: number, opts: CompareOptions): Promise<JobComparison> {
     const patterns = compile(opts.ignore);
-    const runs = this.runsOf(jobId);
+    const runs = await this.runsOf(jobId);
     const groups = new Map<string, CompareGroup>();
     let pending = 0;
     for (const r of runs) {
@@ -180,7 +182,7 @@ export class OutputCompare {
         pending++;
         continue;
       }
-      const d = this.digest(r.id, r.host_name, patterns, opts);
+      const d = await this.digest(r.id, r.host_name, patterns, opts);
       const key = `${r.exit_code ?? r.status}\0${d.outputHash}`;
       let g = groups.get(key);
       if (!g) {
@@ -194,18 +196,18 @@ export class OutputCompare {
   }
 
   /** The hosts whose runs are not in the largest group. */
-  differing(jobId: number, opts: CompareOptions): string[] {
-    const c = this.compare(jobId, opts);
+  async differing(jobId: number, opts: CompareOptions): Promise<string[]> {
+    const c = await this.compare(jobId, opts);
     return c.groups.slice(1).flatMap((g) => g.runs.map((r) => r.host));
   }
 
   /** Reads a run's normalised output for a diff, up to MAX_DIFF_BYTES. */
-  private text(runId: number, host: string, patterns: RegExp[], opts: CompareOptions): { text: string; truncated: boolean } {
+  private async text(runId: number, host: string, patterns: RegExp[], opts: CompareOptions): Promise<{ text: string; truncated: boolean }> {
     const normalise = this.normaliser(patterns, opts.ignoreHost ? host : null);
     const parts: Buffer[] = [];
     let bytes = 0;
     let truncated = false;
-    this.read(runId, opts.stream, (data) => {
+    await this.read(runId, opts.stream, (data) => {
       const take = data.subarray(0, MAX_DIFF_BYTES - bytes);
       parts.push(take);
       bytes += take.length;
@@ -224,24 +226,25 @@ export class OutputCompare {
    * A unified diff of one run's output against another's: by default, against the first run of
    * the largest group the run is not in (or of the largest group, for a run in a smaller one).
    */
-  diff(runId: number, against: number | undefined, opts: CompareOptions): RunDiff {
+  async diff(runId: number, against: number | undefined, opts: CompareOptions): Promise<RunDiff> {
     const patterns = compile(opts.ignore);
-    const run = this.deps.db.prepare('select id, job_id, host_name from runs where id = ?').get(runId) as { id: number; job_id: number; host_name: string } | undefined;
+    const s = this.deps.store;
+    const [run] = await s.rows<{ id: number; job_id: number; host_name: string }>(sql`select id, job_id, host_name from runs where id = ${runId}`);
     if (!run) throw new CroniumError('NOT_FOUND', `no run ${runId}`, 'see a job\'s runs with: cronium jobs show ID');
     let other: { id: number; host_name: string } | undefined;
     if (against !== undefined) {
-      other = this.deps.db.prepare('select id, host_name from runs where id = ?').get(against) as { id: number; host_name: string } | undefined;
+      [other] = await s.rows<{ id: number; host_name: string }>(sql`select id, host_name from runs where id = ${against}`);
       if (!other) throw new CroniumError('NOT_FOUND', `no run ${against}`, 'name a run of the same job, or leave it out to diff against the largest group');
     } else {
-      const c = this.compare(run.job_id, opts);
+      const c = await this.compare(Number(run.job_id), opts);
       const base = c.groups.find((g) => !g.runs.some((r) => r.runId === runId));
       if (!base) throw new CroniumError('CONFLICT', `every finished run of job ${run.job_id} is in the same group as run ${runId}: nothing differs`, 'compare the job first: cronium jobs compare ID');
       other = { id: base.runs[0]!.runId, host_name: base.runs[0]!.host };
     }
-    const a = this.text(other.id, other.host_name, patterns, opts);
-    const b = this.text(run.id, run.host_name, patterns, opts);
+    const a = await this.text(Number(other.id), other.host_name, patterns, opts);
+    const b = await this.text(Number(run.id), run.host_name, patterns, opts);
     const identical = a.text === b.text;
     const diff = identical ? '' : createTwoFilesPatch(`${other.host_name} (run ${other.id})`, `${run.host_name} (run ${run.id})`, a.text, b.text, '', '', { context: 3 });
-    return { runId: run.id, host: run.host_name, against: other.id, againstHost: other.host_name, identical, diff, truncated: a.truncated || b.truncated };
+    return { runId: Number(run.id), host: run.host_name, against: Number(other.id), againstHost: other.host_name, identical, diff, truncated: a.truncated || b.truncated };
   }
 }

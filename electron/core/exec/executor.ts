@@ -19,7 +19,7 @@ export const NO_RUNNER_REASON = 'runner mode is not configured in this process';
 /** What the executor needs. */
 export interface ExecutorOptions {
   pool: SshPool;
-  resolve: (host: string) => SshTarget;
+  resolve: (host: string) => Promise<SshTarget>;
   /** Runner mode, when available; without it `auto` is direct and `runner` fails. */
   runner?: RunnerMode;
   /** Default setup budget (connect + start). */
@@ -57,7 +57,7 @@ export class Executor {
     });
     let target: SshTarget;
     try {
-      target = this.opts.resolve(req.host);
+      target = await this.opts.resolve(req.host);
       // A scheduled run has nobody to answer a host's question: it fails at once rather than wait.
       if (req.unattended) target = { ...target, unattended: true, jumps: target.jumps.map((j) => ({ ...j, unattended: true })) };
     } catch (e) {

@@ -438,7 +438,7 @@ export class RunnerExecutor implements RunnerMode {
       const record = statLines.join('\n');
       const k = this.#known.get(req.host);
       if (k && k.path === deployed.path) this.#known.set(req.host, { ...k, statRecord: record });
-      if (usableStatRecord(record)) this.deps.deployer.recordStat?.(req.host, deployed.path, record);
+      if (usableStatRecord(record)) await this.deps.deployer.recordStat?.(req.host, deployed.path, record);
     }
     const version = hello?.version ?? deployed.version;
     const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);

@@ -9,6 +9,7 @@ import type { RetentionPolicy } from '../logs/log-service';
 import { AlertDispatcher } from '../scheduler/alerts';
 import { Scheduler } from '../scheduler/scheduler';
 import { Worker } from './worker';
+import { PgQueueWaker } from '../queue/pg-queue-waker';
 
 /** The retention policy of a data dir: its `logs.retention` setting, else the default. */
 export function retentionPolicy(core: Core): RetentionPolicy {
@@ -26,7 +27,7 @@ export interface ExecutionRuntime {
 /** Starts a worker and the scheduler for a door; `owner` names the process, e.g. `serve:<pid>`. */
 export function startExecution(core: Core, owner: string): ExecutionRuntime {
   const worker = new Worker({
-    db: core.store.sqlite,
+    store: core.store.data,
     queue: core.queue,
     logs: core.logs,
     events: core.events,
@@ -43,7 +44,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
   });
   const detach = core.jobs.attach(worker);
   const scheduler = new Scheduler({
-    store: core.store,
+    store: core.store.data,
     queue: core.queue,
     owner,
     resolveTargets: (t) => core.jobs.resolveTargets(t),
@@ -53,20 +54,24 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
     },
   });
   // Webhook alerts of schedules (the outbox health.ts fills), retried with backoff.
-  const alerts = new AlertDispatcher(core.store.sqlite, core.secrets);
+  const alerts = new AlertDispatcher(core.store.data, core.secrets);
   alerts.start();
   // The data dir's disk filled up: say so once per episode; runs in flight fail (their log
   // writes are refused), and what waits in memory is stored when space returns.
   const offFull = core.logs.onFull((e) => process.stderr.write(`cronium: error[${e.code}]: ${e.message}\n  hint: ${hintFor(e.code) ?? ''}\n`));
+  // A team server: another server's job, or a slot it freed, wakes this worker at once (NOTIFY).
+  const waker = core.database ? new PgQueueWaker({ connect: () => core.database!.session(), onWake: () => worker.poke() }) : undefined;
+  waker?.start();
   worker.start();
   scheduler.start();
   // Hourly; the timer stops with core.close().
-  core.logs.startRetention(() => retentionPolicy(core), undefined, () => void core.audit.prune().catch((e: unknown) => process.stderr.write(`cronium: audit pruning failed: ${(e as Error).message}\n`)));
+  core.logs.startRetention(() => retentionPolicy(core), undefined, () => core.audit.prune());
   return {
     worker,
     scheduler,
     stop: async () => {
-      scheduler.stop();
+      await scheduler.stop();
+      await waker?.stop();
       alerts.stop();
       await worker.stop();
       detach();

@@ -13,10 +13,11 @@
  * Fan-out: runs of one job go to their hosts independently; an unreachable host fails
  * its run (CONNECT_FAILED, retryable by the queue's policy) without holding the others.
  */
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import { asBool, asJson, type DataStore } from '../db/store';
 import type { EventBus } from '../events/event-bus';
 import type { LogService, LogWriter } from '../logs/log-service';
-import type { ClaimedRun, JobQueue } from '../queue/job-queue';
+import type { ClaimedRun, Queue } from '../queue/job-queue';
 import type { Executor } from './executor';
 import type { Interpreter } from './prelude';
 import type { Elevation } from './elevation';
@@ -26,8 +27,8 @@ import { maskSecretsInValue } from '../logs/secret-masker';
 
 /** Options of a worker. */
 export interface WorkerOptions {
-  db: Database.Database;
-  queue: JobQueue;
+  store: DataStore;
+  queue: Queue;
   logs: LogService;
   events: EventBus;
   executor: Executor;
@@ -49,19 +50,19 @@ export interface WorkerOptions {
   /** TERM → KILL grace of a stopped script. */
   graceMs?: number;
   /** Secret values to mask in a run's output (the secret masking hook: the secret variables its host sees). */
-  secrets?: (job: JobRow, run: ClaimedRun) => readonly string[];
+  secrets?: (job: JobRow, run: ClaimedRun) => Promise<readonly string[]>;
   /** Where a push job's file is (the data dir's blob store). */
   blobPath?: (sha256: string) => string;
   /** How an elevated job's run becomes root on its host, or why it cannot (the run then fails ELEVATION_FAILED). */
-  elevation?: (hostName: string) => { elevation: Elevation } | { error: string; hint: string };
+  elevation?: (hostName: string) => Promise<{ elevation: Elevation } | { error: string; hint: string }>;
   /**
-   * Called inside the transaction that made runs final (their completion here, or recovery
-   * marking them lost), so that what it queues (follow-ups) commits with the runs' end or not
-   * at all. Must not throw.
+   * Called after the commit that made runs final (their completion here, or recovery marking
+   * them lost): follow-ups fire then; what a crash in between leaves unfired, `recovered`'s sweep
+   * fires (followups.ts). Must not reject.
    */
-  finalized?: (runIds: number[]) => void;
-  /** Called at every recovery pass, after expired leases were resolved (e.g. follow-ups a crash left unfired). */
-  recovered?: () => void;
+  finalized?: (runIds: number[]) => Promise<void>;
+  /** Called at every recovery pass, after expired leases were resolved (e.g. follow-ups a crash left unfired). Must not reject. */
+  recovered?: () => Promise<void>;
   /** Called after a run ended (tests, notifications). */
   onRunEnd?: (run: ClaimedRun, outcome: ExecOutcome) => void;
   /** Attempts to reattach a detached run whose channel was lost, before it is failed (default 8). */
@@ -76,12 +77,12 @@ export interface JobRow {
   mode: ExecMode;
   timeout_ms: number | null;
   concurrency: number | null;
-  env: string | null;
-  input: string | null;
+  env: unknown;
+  input: unknown;
   status: string;
-  elevated: number;
-  push: string | null;
-  files: string | null;
+  elevated: unknown;
+  push: unknown;
+  files: unknown;
   schedule_id: number | null;
 }
 
@@ -105,8 +106,9 @@ export function reattachDelayMs(attempt: number): number {
 const CANCEL_KEY = (jobId: number) => `job.cancel:${jobId}`;
 
 /** Records a cancel request that workers of other processes pick up at their next heartbeat. */
-export function requestCancel(db: Database.Database, jobId: number, now = Date.now()): void {
-  db.prepare('insert into settings (key, value, updated_at) values (?, ?, ?) on conflict(key) do update set value = excluded.value, updated_at = excluded.updated_at').run(CANCEL_KEY(jobId), String(now), now);
+export async function requestCancel(store: DataStore, jobId: number, now = Date.now()): Promise<void> {
+  const { settings } = store.schema;
+  await store.db.insert(settings).values({ key: CANCEL_KEY(jobId), value: now, updatedAt: now }).onConflictDoUpdate({ target: settings.key, set: { value: now, updatedAt: now } });
 }
 
 /** Claims and executes runs. */
@@ -148,33 +150,47 @@ export class Worker {
 
   /** Resolves expired leases (re-queue, reattach detached runs, mark the rest lost). */
   private recover(): void {
-    try {
-      const { reattach } = this.opts.db
-        .transaction(() => {
-          const r = this.opts.queue.recover();
-          if (r.lost.length) this.opts.finalized?.(r.lost);
-          return r;
-        })
-        .immediate();
-      for (const r of reattach) this.reattachRun(r.runId, r.deadOwner);
-      this.opts.recovered?.();
-    } catch (e) {
-      process.stderr.write(`cronium: lease recovery failed: ${(e as Error).message}
-`);
-    }
+    if (this.recovering) return;
+    this.recovering = (async () => {
+      try {
+        const { lost, reattach } = await this.opts.queue.recover();
+        if (lost.length) await this.opts.finalized?.(lost);
+        for (const r of reattach) await this.reattachRun(r.runId, r.deadOwner);
+        await this.opts.recovered?.();
+      } catch (e) {
+        process.stderr.write(`cronium: lease recovery failed: ${(e as Error).message}\n`);
+      } finally {
+        this.recovering = undefined;
+      }
+    })();
   }
+  private recovering: Promise<void> | undefined;
 
-  /** Claims now (call after enqueueing in this process). */
+  /** Claims now (call after enqueueing in this process); one claim at a time, another right after when asked meanwhile. */
   poke(): void {
     if (!this.running) return;
     clearTimeout(this.pollTimer);
-    try {
-      this.claim();
-    } catch (e) {
-      process.stderr.write(`cronium: worker claim failed: ${(e as Error).message}\n`);
+    if (this.claiming) {
+      this.pokeAgain = true;
+      return;
     }
-    this.pollTimer = setTimeout(() => this.poke(), this.o.pollMs);
+    this.claiming = this.claim()
+      .catch((e: unknown) => {
+        process.stderr.write(`cronium: worker claim failed: ${(e as Error).message}\n`);
+      })
+      .finally(() => {
+        this.claiming = undefined;
+        if (!this.running) return;
+        if (this.pokeAgain) {
+          this.pokeAgain = false;
+          this.poke();
+        } else {
+          this.pollTimer = setTimeout(() => this.poke(), this.o.pollMs);
+        }
+      });
   }
+  private claiming: Promise<void> | undefined;
+  private pokeAgain = false;
 
   /** Runs held now. */
   get active(): number {
@@ -205,6 +221,9 @@ export class Worker {
     clearTimeout(this.pollTimer);
     clearInterval(this.heartbeatTimer);
     clearInterval(this.recoverTimer);
+    // A claim or recovery under way ends first: what it takes is then stopped with the rest.
+    await this.claiming;
+    await this.recovering;
     for (const f of this.inFlight.values()) {
       // A detached run goes on on its host: leave it (its lease expires; the next worker reattaches).
       if (f.detached) f.leave.abort(new Error('the worker stopped'));
@@ -213,11 +232,22 @@ export class Worker {
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
   }
 
-  private claim(): void {
+  private async claim(): Promise<void> {
     const { globalLimit, perHostLimit } = this.limits();
     const free = globalLimit - this.inFlight.size;
     if (free <= 0) return;
-    const claimed = this.opts.jobId !== undefined ? this.claimOfJob(this.opts.jobId, free) : this.opts.queue.claim({ owner: this.opts.owner, limit: free, leaseMs: this.o.leaseMs, perHostLimit, globalLimit });
+    const claimed = await this.opts.queue.claim({
+      owner: this.opts.owner,
+      limit: free,
+      leaseMs: this.o.leaseMs,
+      // Only one job's runs (the CLI's own): its limit is this worker's, not the data dir's.
+      ...(this.opts.jobId !== undefined ? { jobId: this.opts.jobId, withFollowups: this.opts.followups === true, perHostLimit: this.o.perHostLimit, globalLimit: Number.MAX_SAFE_INTEGER } : { perHostLimit, globalLimit }),
+    });
+    if (!this.running && claimed.length) {
+      // Stopped while claiming: give them back at once rather than when their leases expire.
+      for (const run of claimed) await this.opts.queue.heartbeat(this.opts.owner, [run.runId], -this.o.leaseMs);
+      return;
+    }
     for (const run of claimed) this.launch(run);
   }
 
@@ -231,46 +261,28 @@ export class Worker {
     }
   }
 
-  /** Claims only runs of one job: the queue's claim with a job filter, done here to leave JobQueue untouched. */
-  private claimOfJob(jobId: number, limit: number): ClaimedRun[] {
-    const db = this.opts.db;
-    const now = Date.now();
-    return db
-      .transaction(() => {
-        const inFlightHost = new Map<string, number>();
-        for (const r of db.prepare("select host_name, count(*) as n from runs where status in ('claimed', 'running') group by host_name").all() as { host_name: string; n: number }[]) inFlightHost.set(r.host_name, r.n);
-        const jobs = this.opts.followups ? 'with recursive t(id) as (select ? union all select j.id from jobs j join t on j.parent_job_id = t.id) select id from t' : 'select ?';
-        const rows = db.prepare(`select id, job_id, host_id, host_name, attempt from runs where job_id in (${jobs}) and status = 'queued' and not_before <= ? order by id limit ?`).all(jobId, now, limit) as { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }[];
-        const out: ClaimedRun[] = [];
-        const leaseExpiresAt = now + this.o.leaseMs;
-        for (const r of rows) {
-          const n = inFlightHost.get(r.host_name) ?? 0;
-          if (n >= this.o.perHostLimit) continue;
-          if (db.prepare("update runs set status = 'claimed', lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'queued'").run(this.opts.owner, leaseExpiresAt, now, r.id).changes !== 1) continue;
-          inFlightHost.set(r.host_name, n + 1);
-          out.push({ runId: r.id, jobId: r.job_id, hostId: r.host_id, hostName: r.host_name, attempt: r.attempt, leaseExpiresAt });
-        }
-        return out;
-      })
-      .immediate();
-  }
-
   private heartbeat(): void {
     const ids = [...this.inFlight.keys()];
-    if (ids.length === 0) return;
-    try {
-      const lost = this.opts.queue.heartbeat(this.opts.owner, ids, this.o.leaseMs);
-      for (const id of lost) this.inFlight.get(id)?.abort.abort(new Error('lease lost'));
-      const jobs = [...new Set([...this.inFlight.values()].map((f) => f.run.jobId))];
-      const keys = jobs.map(CANCEL_KEY);
-      if (keys.length) {
-        const rows = this.opts.db.prepare(`select key from settings where key in (${keys.map(() => '?').join(',')})`).pluck().all(...keys) as string[];
-        for (const k of rows) this.cancelJob(Number(k.slice(k.indexOf(':') + 1)));
+    if (ids.length === 0 || this.beating) return;
+    this.beating = true;
+    void (async () => {
+      try {
+        const lost = await this.opts.queue.heartbeat(this.opts.owner, ids, this.o.leaseMs);
+        for (const id of lost) this.inFlight.get(id)?.abort.abort(new Error('lease lost'));
+        const jobs = [...new Set([...this.inFlight.values()].map((f) => f.run.jobId))];
+        const keys = jobs.map(CANCEL_KEY);
+        if (keys.length) {
+          const rows = await this.opts.store.rows<{ key: string }>(sql`select key from settings where key in ${keys}`);
+          for (const { key } of rows) this.cancelJob(Number(key.slice(key.indexOf(':') + 1)));
+        }
+      } catch (e) {
+        process.stderr.write(`cronium: worker heartbeat failed: ${(e as Error).message}\n`);
+      } finally {
+        this.beating = false;
       }
-    } catch (e) {
-      process.stderr.write(`cronium: worker heartbeat failed: ${(e as Error).message}\n`);
-    }
+    })();
   }
+  private beating = false;
 
   private async jobSlot(jobId: number, limit: number, signal: AbortSignal): Promise<void> {
     while ((this.jobActive.get(jobId) ?? 0) >= limit && !signal.aborted) {
@@ -293,27 +305,26 @@ export class Worker {
   }
 
   /** Takes over a detached run handed back by recovery (its lease expired, or held by `deadOwner`) and attaches to it on its host. */
-  private reattachRun(runId: number, deadOwner: string | null): void {
-    if (this.inFlight.has(runId)) return;
-    const db = this.opts.db;
+  private async reattachRun(runId: number, deadOwner: string | null): Promise<void> {
+    if (this.inFlight.has(runId) || !this.running) return;
+    const store = this.opts.store;
     const now = Date.now();
-    const row = db.prepare("select id, job_id, host_id, host_name, attempt from runs where id = ? and status = 'running' and detached = 1").get(runId) as
-      | { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }
-      | undefined;
-    if (!row || (this.opts.jobId !== undefined && row.job_id !== this.opts.jobId)) return;
+    const [row] = await store.rows<{ id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }>(
+      sql`select id, job_id, host_id, host_name, attempt from runs where id = ${runId} and status = 'running' and detached = ${store.dialect === 'postgres' ? sql`true` : sql`1`}`,
+    );
+    if (!row || (this.opts.jobId !== undefined && Number(row.job_id) !== this.opts.jobId)) return;
     const leaseExpiresAt = now + this.o.leaseMs;
     // Compare-and-swap: the lease expired, or it is still held by the owner recovery found dead.
-    const took = db
-      .prepare("update runs set lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'running' and (lease_expires_at is null or lease_expires_at < ? or lease_owner = ? or lease_owner = ?)")
-      .run(this.opts.owner, leaseExpiresAt, now, runId, now, this.opts.owner, deadOwner);
-    if (took.changes !== 1) return;
-    this.launch({ runId: row.id, jobId: row.job_id, hostId: row.host_id, hostName: row.host_name, attempt: row.attempt, leaseExpiresAt }, true);
+    const took = await store.exec(
+      sql`update runs set lease_owner = ${this.opts.owner}, lease_expires_at = ${leaseExpiresAt}, heartbeat_at = ${now} where id = ${runId} and status = 'running' and (lease_expires_at is null or lease_expires_at < ${now} or lease_owner = ${this.opts.owner} or lease_owner = ${deadOwner})`,
+    );
+    if (took !== 1 || this.inFlight.has(runId)) return;
+    this.launch({ runId: Number(row.id), jobId: Number(row.job_id), hostId: row.host_id === null ? null : Number(row.host_id), hostName: row.host_name, attempt: Number(row.attempt), leaseExpiresAt, detached: true }, true);
   }
 
   private launch(run: ClaimedRun, reattach = false): void {
     const abort = new AbortController();
-    const detached = (this.opts.db.prepare('select detached from runs where id = ?').pluck().get(run.runId) as number | undefined) === 1;
-    const f: InFlight = { run, abort, leave: new AbortController(), detached, done: Promise.resolve() };
+    const f: InFlight = { run, abort, leave: new AbortController(), detached: run.detached === true, done: Promise.resolve() };
     this.inFlight.set(run.runId, f);
     f.done = this.execute(run, abort.signal, f, reattach)
       .catch((e: Error) => {
@@ -331,31 +342,34 @@ export class Worker {
   }
 
   private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
-    const { db, queue, logs, owner } = { ...this.opts, db: this.opts.db };
-    const job = db.prepare('select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files, schedule_id from jobs where id = ?').get(run.jobId) as JobRow | undefined;
+    const { store, queue, logs, owner } = this.opts;
+    const [job] = await store.rows<JobRow>(sql`select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files, schedule_id from jobs where id = ${run.jobId}`);
     if (!job) return;
-    const env = job.env ? (JSON.parse(job.env) as Record<string, string>) : undefined;
-    const el = job.elevated === 1 ? (this.opts.elevation?.(run.hostName) ?? { error: 'this process cannot elevate runs', hint: 'run it from the app, serve or the CLI' }) : undefined;
+    const env = asJson<Record<string, string>>(job.env) ?? undefined;
+    const input = asJson<unknown>(job.input);
+    const push = asJson<Omit<PushSpec, 'blob'>>(job.push);
+    const files = asJson<Omit<PushSpec, 'blob'>[]>(job.files);
+    const el = asBool(job.elevated) ? ((await this.opts.elevation?.(run.hostName)) ?? { error: 'this process cannot elevate runs', hint: 'run it from the app, serve or the CLI' }) : undefined;
     const elevation = el && 'elevation' in el ? el.elevation : undefined;
-    const baseSecrets = this.opts.secrets?.(job, run) ?? [];
+    const baseSecrets = (await this.opts.secrets?.(job, run)) ?? [];
     // The sudo password is masked like any secret: in the runner, in the log writer, in outputs.
     const secrets = elevation?.password ? [...baseSecrets, elevation.password] : baseSecrets;
-    const limit = job.concurrency ?? Number.POSITIVE_INFINITY;
+    const limit = job.concurrency === null ? Number.POSITIVE_INFINITY : Number(job.concurrency);
     await this.jobSlot(run.jobId, limit, cancel);
     let writer: LogWriter | undefined;
     let unsubscribe: () => void = () => undefined;
     try {
       if (cancel.aborted) {
-        this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        await this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
         return;
       }
-      if (!reattach && !queue.start(run.runId, owner)) return;
+      if (!reattach && !(await queue.start(run.runId, owner))) return;
       this.emitStatus(run, 'running');
       if (el && 'error' in el) {
-        this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
         return;
       }
-      writer = logs.writer(run.runId, secrets);
+      writer = await logs.openWriter(run.runId, secrets);
       const w = writer;
       unsubscribe = logs.subscribe(run.runId, (batch) => {
         this.opts.events.emit('run.log', {
@@ -376,14 +390,14 @@ export class Worker {
         interpreter: job.interpreter,
         script: job.script_body,
         ...(env ? { env } : {}),
-        ...(job.input !== null ? { input: JSON.parse(job.input) as unknown } : {}),
+        ...(job.input !== null ? { input } : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
         ...(elevation ? { elevation } : {}),
-        ...(job.push !== null ? { push: pushSpec(JSON.parse(job.push) as Omit<PushSpec, 'blob'>, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
-        ...(job.files !== null ? { files: (JSON.parse(job.files) as Omit<PushSpec, 'blob'>[]).map((f) => pushSpec(f, run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
+        ...(push !== null ? { push: pushSpec(push, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
+        ...(files !== null ? { files: files.map((f) => pushSpec(f, run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
         mode: job.mode,
         ...(this.opts.maxOutputBytes ? { maxOutputBytes: this.opts.maxOutputBytes() } : {}),
-        ...(job.timeout_ms !== null ? { timeoutMs: job.timeout_ms } : {}),
+        ...(job.timeout_ms !== null ? { timeoutMs: Number(job.timeout_ms) } : {}),
         graceMs: this.o.graceMs,
         attempt: run.attempt,
         detach: f.detached,
@@ -432,7 +446,7 @@ export class Worker {
       for (const n of notes) w.write('system', Buffer.from(`${n}\n`));
       if (outcome.errorMessage && outcome.status !== 'succeeded' && outcome.errorCode) w.write('system', Buffer.from(`error[${outcome.errorCode}]: ${outcome.errorMessage}\n`));
       await w.close();
-      this.finish(run, outcome, secrets);
+      await this.finish(run, outcome, secrets);
     } finally {
       this.releaseJobSlot(run.jobId);
       // Let the last live batch go out before unsubscribing.
@@ -440,48 +454,31 @@ export class Worker {
     }
   }
 
-  private finish(run: ClaimedRun, outcome: ExecOutcome, secrets: readonly string[]): void {
-    const db = this.opts.db;
-    db.prepare(
-      `update runs set mode = ?, mode_reason = ?, runner_version = ?, output = coalesce(?, output), helper_transport = ?, transport = coalesce(?, transport), t_connect_ms = ?, t_deploy_ms = ?, t_start_ms = ?, t_exec_ms = ?, t_total_ms = ?,
-       last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ?) where id = ?`,
-    ).run(
-      outcome.mode,
-      outcome.modeReason,
-      outcome.runnerVersion,
-      outcome.output === undefined ? null : JSON.stringify(maskSecretsInValue(outcome.output, secrets)),
-      outcome.helperTransport ?? null,
-      outcome.transport ?? null,
-      outcome.timings.connect,
-      outcome.timings.deploy,
-      outcome.timings.start,
-      outcome.timings.exec,
-      outcome.timings.total,
-      run.runId,
-      run.runId,
-    );
+  private async finish(run: ClaimedRun, outcome: ExecOutcome, secrets: readonly string[]): Promise<void> {
+    const store = this.opts.store;
     let result: { retried: boolean; jobStatus?: string };
     try {
-      result = db
-        .transaction(() => {
-          const r = this.opts.queue.complete(run.runId, this.opts.owner, {
-            status: outcome.status,
-            exitCode: outcome.exitCode,
-            signal: outcome.signal,
-            errorCode: outcome.errorCode,
-            errorMessage: outcome.errorMessage,
-            errorHint: outcome.errorHint ?? null,
-            retryable: outcome.retryable,
-          });
-          if (!r.retried) this.opts.finalized?.([run.runId]);
-          return r;
-        })
-        .immediate();
+      const output = outcome.output === undefined ? null : JSON.stringify(maskSecretsInValue(outcome.output, secrets));
+      await store.exec(
+        sql`update runs set mode = ${outcome.mode}, mode_reason = ${outcome.modeReason}, runner_version = ${outcome.runnerVersion}, output = coalesce(${store.dialect === 'postgres' ? sql`${output}::jsonb` : sql`${output}`}, output), helper_transport = ${outcome.helperTransport ?? null}, transport = coalesce(${outcome.transport ?? null}, transport),
+          t_connect_ms = ${outcome.timings.connect}, t_deploy_ms = ${outcome.timings.deploy}, t_start_ms = ${outcome.timings.start}, t_exec_ms = ${outcome.timings.exec}, t_total_ms = ${outcome.timings.total},
+          last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ${run.runId}) where id = ${run.runId}`,
+      );
+      result = await this.opts.queue.complete(run.runId, this.opts.owner, {
+        status: outcome.status,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        errorCode: outcome.errorCode,
+        errorMessage: outcome.errorMessage,
+        errorHint: outcome.errorHint ?? null,
+        retryable: outcome.retryable,
+      });
     } catch (e) {
       process.stderr.write(`cronium: could not record the end of run ${run.runId}: ${(e as Error).message}\n`);
       return;
     }
-    if (result.jobStatus) db.prepare('delete from settings where key = ?').run(CANCEL_KEY(run.jobId));
+    if (!result.retried) await this.opts.finalized?.([run.runId]);
+    if (result.jobStatus) await store.exec(sql`delete from settings where key = ${CANCEL_KEY(run.jobId)}`).catch(() => 0);
     this.emitStatus(run, result.retried ? 'queued' : outcome.status, {
       exitCode: outcome.exitCode,
       signal: outcome.signal,

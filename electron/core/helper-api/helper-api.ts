@@ -13,7 +13,8 @@
  * (INVALID_INPUT 400). Every call, answered or refused, is written to the audit log with the
  * operation and variable name only, never a value.
  */
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import { asJson, type DataStore } from '../db/store';
 import { z } from 'zod';
 import { VarKey } from '../../shared/api';
 import { CroniumError, isCroniumError, type ErrorCode } from '../../shared/errors';
@@ -46,13 +47,13 @@ export interface HelperReply {
 /** Variables as scripts see them (electron/core/vars). */
 export interface HelperVariables {
   /** The value a host's scripts see for a key (per-host wins over global), unsealed; null when unset. */
-  getForRun(hostId: number | null, key: string): { value: string; secret: boolean } | null;
+  getForRun(hostId: number | null, key: string): Promise<{ value: string; secret: boolean } | null>;
   /** A script's setVariable in a host-scoped job: writes that host's own variable. */
-  setForHostFromScript(hostId: number, key: string, value: string): void;
+  setForHostFromScript(hostId: number, key: string, value: string): Promise<void>;
   /** Every secret value a run on this host can see: masked in what the run stores. */
-  secretValuesFor(hostId: number | null): string[];
+  secretValuesFor(hostId: number | null): Promise<string[]>;
   /** A script's setVariable (see the vars service for which scope it writes). */
-  setFromScript(hostId: number | null, key: string, value: string): void;
+  setFromScript(hostId: number | null, key: string, value: string): Promise<void>;
 }
 
 /** Operations of other Cronium targets that an SSH target never offers. */
@@ -105,11 +106,11 @@ interface RunRow {
   host_id: number | null;
   host_name: string;
   attempt: number;
-  input: string | null;
+  input: unknown;
   kind: string;
   parent_job_id: number | null;
   var_scope: 'host' | 'global';
-  secret_names: string | null;
+  secret_names: unknown;
   script: string | null;
   schedule: string | null;
 }
@@ -120,14 +121,13 @@ export class HelperApi {
   readonly #rate: HelperRateLimit;
   /** Audit budget of unauthenticated refusals, per host. */
   readonly #refusals = new Map<number, { tokens: number; at: number; suppressed: number }>();
-  readonly #run: Database.Statement<[number], RunRow>;
 
   /** The tokens this API verifies (sessions issue them). */
   readonly tokens: HelperTokens;
 
   constructor(
     private readonly deps: {
-      db: Database.Database;
+      store: DataStore;
       tokens: HelperTokens;
       vars: HelperVariables;
       audit: AuditLog;
@@ -136,14 +136,20 @@ export class HelperApi {
   ) {
     this.tokens = deps.tokens;
     this.#rate = deps.rate ?? { burst: 500, perSecond: 200 };
-    this.#run = deps.db.prepare(
-      `select r.status, r.job_id, r.host_id, r.host_name, r.attempt, j.input, j.kind, j.parent_job_id, j.var_scope, j.secret_names,
+  }
+
+  async #run(runId: number): Promise<RunRow | undefined> {
+    const [row] = await this.deps.store.rows<RunRow>(
+      sql`select r.status, r.job_id, r.host_id, r.host_name, r.attempt, j.input, j.kind, j.parent_job_id, j.var_scope, j.secret_names,
               s.name as script, sc.name as schedule
          from runs r join jobs j on j.id = r.job_id
          left join scripts s on s.id = j.script_id
          left join schedules sc on sc.id = j.schedule_id
-        where r.id = ?`,
+        where r.id = ${runId}`,
     );
+    if (!row) return undefined;
+    const num = (v: number | null) => (v === null ? null : Number(v));
+    return { ...row, job_id: Number(row.job_id), host_id: num(row.host_id), attempt: Number(row.attempt), parent_job_id: num(row.parent_job_id) };
   }
 
   /** Answers one call; never throws. */
@@ -152,7 +158,7 @@ export class HelperApi {
     let detail: Record<string, unknown> = {};
     try {
       claims = await this.tokens.verify(call.token);
-      const run = this.#run.get(claims.runId);
+      const run = await this.#run(claims.runId);
       if (!run || run.job_id !== claims.jobId || run.host_id !== claims.hostId) throw revoked();
       if (run.status !== 'running' && run.status !== 'claimed') throw revoked();
       if (via.hostId !== claims.hostId) {
@@ -177,8 +183,8 @@ export class HelperApi {
       }
       const body = parsed.data as Record<string, unknown>;
       if (typeof body.key === 'string') detail = { key: body.key };
-      const result = this.#answer(op, body, claims, run);
-      this.#audit(call.op, claims.runId, via, 200, detail);
+      const result = await this.#answer(op, body, claims, run);
+      await this.#audit(call.op, claims.runId, via, 200, detail);
       return { status: 200, body: result };
     } catch (e) {
       const reply = errorReply(e);
@@ -190,7 +196,7 @@ export class HelperApi {
         if (suppressed === undefined) return reply;
         if (suppressed > 0) detail = { ...detail, suppressed };
       }
-      this.#audit(call.op, claims?.runId, via, reply.status, { ...detail, code });
+      await this.#audit(call.op, claims?.runId, via, reply.status, { ...detail, code });
       return reply;
     }
   }
@@ -200,17 +206,17 @@ export class HelperApi {
     this.#buckets.delete(runId);
   }
 
-  #answer(op: HelperOp, body: Record<string, unknown>, claims: HelperClaims, run: RunRow): Record<string, unknown> {
+  async #answer(op: HelperOp, body: Record<string, unknown>, claims: HelperClaims, run: RunRow): Promise<Record<string, unknown>> {
     switch (op) {
       case 'input':
-        return { value: run.input === null ? null : (JSON.parse(run.input) as unknown) };
+        return { value: asJson<unknown>(run.input) };
       case 'output':
-        setRunOutput(this.deps.db, claims.runId, maskSecretsInValue(body.value, this.deps.vars.secretValuesFor(claims.hostId)));
+        await setRunOutput(this.deps.store, claims.runId, maskSecretsInValue(body.value, await this.deps.vars.secretValuesFor(claims.hostId)));
         return { ok: true };
       case 'getVariable': {
         const key = body.key as string;
-        const v = this.deps.vars.getForRun(claims.hostId, key);
-        if (v?.secret && !(run.secret_names ? (JSON.parse(run.secret_names) as string[]) : []).includes(key)) {
+        const v = await this.deps.vars.getForRun(claims.hostId, key);
+        if (v?.secret && !(asJson<string[]>(run.secret_names) ?? []).includes(key)) {
           // One compromised host must not read every secret: a job opens only the secrets it names.
           throw new CroniumError('HELPER_FORBIDDEN', `the secret variable ${key} was not declared by this job`, `declare it where the job is made: cronium run --secret ${key} (or schedules add --secret ${key})`);
         }
@@ -219,11 +225,11 @@ export class HelperApi {
       case 'setVariable':
         // The run's host's own variable, unless the job allowed global writes: one host cannot
         // change what every other host's scripts read.
-        if (run.var_scope === 'global') this.deps.vars.setFromScript(claims.hostId, body.key as string, body.value as string);
-        else this.deps.vars.setForHostFromScript(claims.hostId, body.key as string, body.value as string);
+        if (run.var_scope === 'global') await this.deps.vars.setFromScript(claims.hostId, body.key as string, body.value as string);
+        else await this.deps.vars.setForHostFromScript(claims.hostId, body.key as string, body.value as string);
         return { ok: true };
       case 'setCondition':
-        setRunCondition(this.deps.db, claims.runId, body.value as boolean);
+        await setRunCondition(this.deps.store, claims.runId, body.value as boolean);
         return { ok: true };
       case 'event':
         return {
@@ -272,9 +278,9 @@ export class HelperApi {
     this.#buckets.set(runId, b);
   }
 
-  #audit(op: string, runId: number | undefined, via: HelperVia, status: number, detail: Record<string, unknown>): void {
+  async #audit(op: string, runId: number | undefined, via: HelperVia, status: number, detail: Record<string, unknown>): Promise<void> {
     try {
-      this.deps.audit.recordSync(`helper.${op.slice(0, 32)}`, runId ? `run:${runId}` : `host:${via.hostId}`, { transport: via.transport, status, ...detail });
+      await this.deps.audit.record(`helper.${op.slice(0, 32)}`, runId ? `run:${runId}` : `host:${via.hostId}`, { transport: via.transport, status, ...detail });
     } catch {
       // An audit write that fails (store closing) must not turn an answered call into an error.
     }

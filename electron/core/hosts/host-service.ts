@@ -1,19 +1,19 @@
 /** The host inventory: hosts, their tags and their stored credentials. */
-import type Database from 'better-sqlite3';
-import { and, asc, eq, inArray, like, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Host } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { Db } from '../db/database';
-import { credentials, hosts, hostTags, runs, schedules } from '../db/schema';
+import type { credentials, hosts } from '../db/schema';
+import { asBool, asJson, type DataStore } from '../db/store';
 import type { EventBus } from '../events/event-bus';
 import type { SecretBox } from '../secrets/secret-box';
 import type { AuditLog } from '../audit/audit-log';
 import type { DiagnosticReport, HostInput, HostUpdate } from '../../shared/api';
 import type { z } from 'zod';
 import type { SshTarget } from '../ssh/types';
-import { resolveTarget, type TargetRecord } from './host-targets';
+import { MAX_JUMPS, resolveTarget, type TargetRecord } from './host-targets';
 import type { Elevation } from '../exec/elevation';
 
 /** A host as stored, with a password if one is set (useAgent defaults to true). */
@@ -41,48 +41,46 @@ export function credentialContext(hostId: number, kind: string): string {
 
 export class HostService {
   constructor(
-    private readonly db: Db,
+    private readonly store: DataStore,
     private readonly secrets: SecretBox,
     private readonly events: EventBus,
     private readonly audit: AuditLog,
   ) {}
 
   /** Hosts sorted by name, optionally only those with a tag, in a group, or matching a search. */
-  list(filter: { tag?: string; group?: string; search?: string } = {}): Host[] {
+  async list(filter: { tag?: string; group?: string; search?: string } = {}): Promise<Host[]> {
+    const { hosts, hostTags } = this.store.schema;
+    const db = this.store.db;
     const conditions = [];
     if (filter.group) conditions.push(eq(hosts.groupName, filter.group));
     if (filter.tag) {
-      conditions.push(inArray(hosts.id, this.db.select({ id: hostTags.hostId }).from(hostTags).where(eq(hostTags.tag, filter.tag))));
+      conditions.push(inArray(hosts.id, db.select({ id: hostTags.hostId }).from(hostTags).where(eq(hostTags.tag, filter.tag))));
     }
     if (filter.search) {
       const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      conditions.push(
-        or(
-          sql`${hosts.name} like ${pattern} escape '\\'`,
-          sql`${hosts.address} like ${pattern} escape '\\'`,
-          sql`${hosts.groupName} like ${pattern} escape '\\'`,
-          inArray(hosts.id, this.db.select({ id: hostTags.hostId }).from(hostTags).where(like(hostTags.tag, pattern))),
-        ),
-      );
+      // Case-insensitive in both dialects (SQLite's like is for ASCII; PostgreSQL's is not at all).
+      const matches = (column: unknown): SQL => sql`lower(${column}) like lower(${pattern}) escape '\\'`;
+      conditions.push(or(matches(hosts.name), matches(hosts.address), matches(hosts.groupName), inArray(hosts.id, db.select({ id: hostTags.hostId }).from(hostTags).where(matches(hostTags.tag)))));
     }
-    const rows = this.db
+    const rows = await db
       .select()
       .from(hosts)
       .where(conditions.length ? and(...conditions) : undefined)
-      .orderBy(asc(hosts.name))
-      .all();
+      .orderBy(asc(hosts.name));
     return this.toHosts(rows);
   }
 
   /** One host by name, or NOT_FOUND. */
-  get(name: string): Host {
-    const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
+  async get(name: string): Promise<Host> {
+    const { hosts } = this.store.schema;
+    const [row] = await this.store.db.select().from(hosts).where(eq(hosts.name, name));
     if (!row) throw notFound(name);
-    return this.toHosts([row])[0]!;
+    return (await this.toHosts([row]))[0]!;
   }
 
   /** Adds a host; its password, if any, is sealed before it is stored. */
-  add(input: NewHost): Host {
+  async add(input: NewHost): Promise<Host> {
+    const { hosts, hostTags, credentials } = this.store.schema;
     const identityFile = input.identityFile ? checkIdentityFile(input.identityFile) : null;
     if (input.passphrase !== undefined && !identityFile) {
       throw fieldError('passphrase', 'a passphrase needs an identity file', 'pass --identity FILE together with --passphrase-stdin');
@@ -91,35 +89,35 @@ export class HostService {
     if (needsPassword(input.elevation) && input.elevationPassword === undefined) throw missingElevationPassword(input.elevation);
     if (input.elevationPassword !== undefined && !needsPassword(input.elevation)) throw strayElevationPassword();
     const now = Date.now();
-    const created = this.db.transaction((tx) => {
-      if (tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.name)).get()) {
+    const created = await this.store.tx(async (tx) => {
+      if ((await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.name))).length) {
         throw new CroniumError('ALREADY_EXISTS', `a host named "${input.name}" already exists`, `choose another name, or remove it first: cronium hosts rm ${input.name}`, { fields: [{ field: 'name', message: 'is already taken' }] });
       }
       let jumpHostId: number | null = null;
       if (input.jump) {
-        const jump = tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.jump)).get();
+        const [jump] = await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, input.jump));
         if (!jump) {
           throw fieldError('jump', `no host named "${input.jump}"`, 'add the jump host first, then refer to it by name');
         }
         jumpHostId = jump.id;
       }
-      const row = tx
+      const [row] = await tx
         .insert(hosts)
         .values({ name: input.name, address: input.address, port: input.port, user: input.user ?? null, identityFile, useAgent: input.useAgent ?? true, groupName: input.group ?? null, jumpHostId, proxyCommand: input.proxyCommand ?? null, transport: input.transport ?? 'auto', sshAlias: input.sshAlias ?? null, sshOptions: input.sshOptions ?? null, sshConfigFile: input.sshConfigFile ?? null, opensshReason: input.opensshReason ?? null, elevation: input.elevation ?? null, createdAt: now, updatedAt: now })
-        .returning()
-        .get();
+        .returning();
+      const id = row!.id;
       const tags = [...new Set(input.tags)];
-      if (tags.length) tx.insert(hostTags).values(tags.map((tag) => ({ hostId: row.id, tag }))).run();
+      if (tags.length) await tx.insert(hostTags).values(tags.map((tag) => ({ hostId: id, tag })));
       if (input.password !== undefined) {
-        tx.insert(credentials).values({ hostId: row.id, kind: 'password', sealed: this.secrets.seal(input.password, credentialContext(row.id, 'password')), createdAt: now, updatedAt: now }).run();
+        await tx.insert(credentials).values({ hostId: id, kind: 'password', sealed: this.secrets.seal(input.password, credentialContext(id, 'password')), createdAt: now, updatedAt: now });
       }
       if (input.passphrase !== undefined) {
-        tx.insert(credentials).values({ hostId: row.id, kind: 'key_passphrase', sealed: this.secrets.seal(input.passphrase, credentialContext(row.id, 'key_passphrase')), createdAt: now, updatedAt: now }).run();
+        await tx.insert(credentials).values({ hostId: id, kind: 'key_passphrase', sealed: this.secrets.seal(input.passphrase, credentialContext(id, 'key_passphrase')), createdAt: now, updatedAt: now });
       }
-      this.setCredential(tx, row.id, 'elevation_password', input.elevationPassword, now);
-      return row;
+      await this.setCredential(tx, id, 'elevation_password', input.elevationPassword, now);
+      await this.audit.record('host.add', input.name, { address: input.address, port: input.port, tags: input.tags }, tx);
+      return row!;
     });
-    this.audit.recordSync('host.add', input.name, { address: input.address, port: input.port, tags: input.tags });
     this.events.emit('hosts.changed', { change: 'added', name: input.name });
     return this.get(created.name);
   }
@@ -130,20 +128,21 @@ export class HostService {
    * refused while it has queued or running runs). Secrets are sealed before they are
    * stored; the audit log names the fields changed, never their secret values.
    */
-  update(patch: HostUpdate): Host {
+  async update(patch: HostUpdate): Promise<Host> {
+    const { hosts, hostTags, credentials, runs, schedules } = this.store.schema;
     const now = Date.now();
     const changed = Object.keys(patch).filter((k) => k !== 'name' && patch[k as keyof HostUpdate] !== undefined);
-    const finalName = this.db.transaction((tx) => {
-      const row = tx.select().from(hosts).where(eq(hosts.name, patch.name)).get();
+    const finalName = await this.store.tx(async (tx) => {
+      const [row] = await this.store.forUpdate(tx.select().from(hosts).where(eq(hosts.name, patch.name)));
       if (!row) throw notFound(patch.name);
       const values: Partial<typeof hosts.$inferInsert> = { updatedAt: now };
       const newName = patch.newName !== undefined && patch.newName !== row.name ? patch.newName : undefined;
       if (newName !== undefined) {
-        if (tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, newName)).get()) {
+        if ((await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, newName))).length) {
           throw new CroniumError('ALREADY_EXISTS', `a host named "${newName}" already exists`, 'choose another name', { fields: [{ field: 'newName', message: 'is already taken' }] });
         }
-        const active = tx.select({ id: runs.id }).from(runs).where(and(eq(runs.hostId, row.id), inArray(runs.status, ['queued', 'claimed', 'running']))).get();
-        if (active) throw new CroniumError('CONFLICT', `host "${row.name}" has queued or running runs`, 'rename it when its runs have ended, or cancel them first');
+        const active = await tx.select({ id: runs.id }).from(runs).where(and(eq(runs.hostId, row.id), inArray(runs.status, ['queued', 'claimed', 'running']))).limit(1);
+        if (active.length) throw new CroniumError('CONFLICT', `host "${row.name}" has queued or running runs`, 'rename it when its runs have ended, or cancel them first');
         values.name = newName;
       }
       if (patch.address !== undefined) values.address = patch.address;
@@ -152,7 +151,7 @@ export class HostService {
       if (patch.useAgent !== undefined) values.useAgent = patch.useAgent;
       if (patch.group !== undefined) values.groupName = patch.group;
       if (patch.identityFile !== undefined) values.identityFile = patch.identityFile === null ? null : checkIdentityFile(patch.identityFile);
-      if (patch.jump !== undefined) values.jumpHostId = patch.jump === null ? null : this.jumpId(tx, row.id, patch.jump);
+      if (patch.jump !== undefined) values.jumpHostId = patch.jump === null ? null : await this.jumpId(tx, row.id, patch.jump);
       if (patch.proxyCommand !== undefined) values.proxyCommand = patch.proxyCommand;
       if (patch.transport !== undefined) values.transport = patch.transport;
       const jumpAfter = values.jumpHostId !== undefined ? values.jumpHostId : row.jumpHostId;
@@ -164,45 +163,45 @@ export class HostService {
       // Another method's password is not this one's (the user's for sudo, root's for su).
       const switched = patch.elevation !== undefined && patch.elevation !== row.elevation;
       if (needsPassword(elevation) && typeof patch.elevationPassword !== 'string') {
-        const stored = tx.select({ id: credentials.id }).from(credentials).where(and(eq(credentials.hostId, row.id), eq(credentials.kind, 'elevation_password'))).get();
+        const [stored] = await tx.select({ id: credentials.id }).from(credentials).where(and(eq(credentials.hostId, row.id), eq(credentials.kind, 'elevation_password')));
         if (!stored || patch.elevationPassword === null || switched) throw missingElevationPassword(elevation);
       }
       const identityFile = values.identityFile !== undefined ? values.identityFile : row.identityFile;
       if (typeof patch.passphrase === 'string' && !identityFile) {
         throw fieldError('passphrase', 'a passphrase needs an identity file', 'set the identity file together with its passphrase');
       }
-      tx.update(hosts).set(values).where(eq(hosts.id, row.id)).run();
+      await tx.update(hosts).set(values).where(eq(hosts.id, row.id));
 
       if (patch.tags !== undefined || patch.addTags !== undefined || patch.removeTags !== undefined) {
-        const current = tx.select({ tag: hostTags.tag }).from(hostTags).where(eq(hostTags.hostId, row.id)).all().map((t) => t.tag);
+        const current = (await tx.select({ tag: hostTags.tag }).from(hostTags).where(eq(hostTags.hostId, row.id))).map((t) => t.tag);
         const next = new Set(patch.tags ?? current);
         for (const t of patch.addTags ?? []) next.add(t);
         for (const t of patch.removeTags ?? []) next.delete(t);
         if (next.size > 64) throw fieldError('tags', 'a host has at most 64 tags');
-        tx.delete(hostTags).where(eq(hostTags.hostId, row.id)).run();
-        if (next.size) tx.insert(hostTags).values([...next].map((tag) => ({ hostId: row.id, tag }))).run();
+        await tx.delete(hostTags).where(eq(hostTags.hostId, row.id));
+        if (next.size) await tx.insert(hostTags).values([...next].map((tag) => ({ hostId: row.id, tag })));
       }
-      this.setCredential(tx, row.id, 'password', patch.password, now);
+      await this.setCredential(tx, row.id, 'password', patch.password, now);
       // The sudo password belongs to sudo-password elevation: another setting drops it.
-      this.setCredential(tx, row.id, 'elevation_password', !needsPassword(elevation) && needsPassword(row.elevation) ? null : patch.elevationPassword, now);
+      await this.setCredential(tx, row.id, 'elevation_password', !needsPassword(elevation) && needsPassword(row.elevation) ? null : patch.elevationPassword, now);
       // A passphrase belongs to its key: clearing the identity file drops it.
-      this.setCredential(tx, row.id, 'key_passphrase', identityFile === null && patch.passphrase === undefined && row.identityFile !== null ? null : patch.passphrase, now);
+      await this.setCredential(tx, row.id, 'key_passphrase', identityFile === null && patch.passphrase === undefined && row.identityFile !== null ? null : patch.passphrase, now);
 
       if (newName !== undefined) {
-        const rows = tx.select({ id: schedules.id, target: schedules.target }).from(schedules).all();
+        const rows = await tx.select({ id: schedules.id, target: schedules.target }).from(schedules);
         for (const sch of rows) {
           const target = sch.target as { hosts?: string[]; tags?: string[] };
           if (!target.hosts?.includes(row.name)) continue;
-          tx.update(schedules)
+          await tx
+            .update(schedules)
             .set({ target: { ...target, hosts: target.hosts.map((h) => (h === row.name ? newName : h)) }, updatedAt: now })
-            .where(eq(schedules.id, sch.id))
-            .run();
+            .where(eq(schedules.id, sch.id));
         }
       }
-      return newName ?? row.name;
-      // IMMEDIATE: it reads then writes; a deferred one fails with SQLITE_BUSY when another process wrote meanwhile.
-    }, { behavior: 'immediate' });
-    this.audit.recordSync('host.update', finalName, { fields: changed, ...(finalName !== patch.name ? { previousName: patch.name } : {}) });
+      const name = newName ?? row.name;
+      await this.audit.record('host.update', name, { fields: changed, ...(name !== patch.name ? { previousName: patch.name } : {}) }, tx);
+      return name;
+    });
     this.events.emit('hosts.changed', { change: 'updated', name: finalName, ...(finalName !== patch.name ? { previousName: patch.name } : {}) });
     return this.get(finalName);
   }
@@ -212,50 +211,55 @@ export class HostService {
    * plain columns instead of parsing stored reports: the OS and architecture (when the
    * platform check saw them) and, when the host was reached, last_seen_at.
    */
-  noteDiagnosis(report: DiagnosticReport): void {
+  async noteDiagnosis(report: DiagnosticReport): Promise<void> {
+    const { hosts } = this.store.schema;
     const platform = report.checks.find((c) => c.id === 'platform' && typeof c.data?.os === 'string' && c.data.os !== '')?.data;
     const reached = !report.checks.some((c) => REACH_CHECK_IDS.includes(c.id) && c.status === 'fail');
     const os = platform ? (typeof platform.distribution === 'string' && platform.distribution) || (platform.os as string) : null;
     const arch = platform && typeof platform.machine === 'string' && platform.machine ? platform.machine : null;
-    this.db
+    await this.store.db
       .update(hosts)
       .set({ os: sql`coalesce(${os}, ${hosts.os})`, arch: sql`coalesce(${arch}, ${hosts.arch})`, ...(reached ? { lastSeenAt: report.startedAt } : {}) })
-      .where(eq(hosts.name, report.host))
-      .run();
+      .where(eq(hosts.name, report.host));
   }
 
   /** The id of a jump host for host `selfId`, refusing unknown names and loops. */
-  private jumpId(tx: Pick<Db, 'select'>, selfId: number, jump: string): number {
-    const target = tx.select({ id: hosts.id, jumpHostId: hosts.jumpHostId }).from(hosts).where(eq(hosts.name, jump)).get();
+  private async jumpId(tx: Db, selfId: number, jump: string): Promise<number> {
+    const { hosts } = this.store.schema;
+    const [target] = await tx.select({ id: hosts.id, jumpHostId: hosts.jumpHostId }).from(hosts).where(eq(hosts.name, jump));
     if (!target) throw fieldError('jump', `no host named "${jump}"`, 'add the jump host first, then refer to it by name');
     const seen = new Set<number>();
     for (let at: number | null = target.id; at !== null; ) {
       if (at === selfId) throw fieldError('jump', `"${jump}" would make a loop of jump hosts`, 'choose a jump host that does not itself go through this host');
       if (seen.has(at)) break;
       seen.add(at);
-      at = tx.select({ j: hosts.jumpHostId }).from(hosts).where(eq(hosts.id, at)).get()?.j ?? null;
+      at = (await tx.select({ j: hosts.jumpHostId }).from(hosts).where(eq(hosts.id, at)))[0]?.j ?? null;
     }
     return target.id;
   }
 
   /** Sets (a string), clears (null) or leaves (undefined) one stored credential. */
-  private setCredential(tx: Pick<Db, 'insert' | 'delete'>, hostId: number, kind: CredentialKind, value: string | null | undefined, now: number): void {
+  private async setCredential(tx: Db, hostId: number, kind: CredentialKind, value: string | null | undefined, now: number): Promise<void> {
+    const { credentials } = this.store.schema;
     if (value === undefined) return;
     if (value === null) {
-      tx.delete(credentials).where(and(eq(credentials.hostId, hostId), eq(credentials.kind, kind))).run();
+      await tx.delete(credentials).where(and(eq(credentials.hostId, hostId), eq(credentials.kind, kind)));
       return;
     }
-    tx.insert(credentials)
-      .values({ hostId, kind, sealed: this.secrets.seal(value, credentialContext(hostId, kind)), createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({ target: [credentials.hostId, credentials.kind], set: { sealed: this.secrets.seal(value, credentialContext(hostId, kind)), updatedAt: now } })
-      .run();
+    const sealed = this.secrets.seal(value, credentialContext(hostId, kind));
+    await tx
+      .insert(credentials)
+      .values({ hostId, kind, sealed, createdAt: now, updatedAt: now })
+      .onConflictDoUpdate({ target: [credentials.hostId, credentials.kind], set: { sealed, updatedAt: now } });
   }
 
   /** Removes a host with its tags and credentials; history keeps its name. */
-  remove(name: string): void {
-    const row = this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+  async remove(name: string): Promise<void> {
+    const { hosts } = this.store.schema;
+    await this.store.tx(async (tx) => {
+    const [row] = await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name));
     if (!row) throw notFound(name);
-    const dependents = this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.jumpHostId, row.id)).all();
+    const dependents = await tx.select({ name: hosts.name }).from(hosts).where(eq(hosts.jumpHostId, row.id));
     if (dependents.length) {
       throw new CroniumError(
         'CONFLICT',
@@ -263,13 +267,14 @@ export class HostService {
         'remove those hosts or change their jump host first',
       );
     }
-    this.db.delete(hosts).where(eq(hosts.id, row.id)).run();
-    this.audit.recordSync('host.remove', name);
+    await tx.delete(hosts).where(eq(hosts.id, row.id));
+    await this.audit.record('host.remove', name, undefined, tx);
+    });
     this.events.emit('hosts.changed', { change: 'removed', name });
   }
 
   /** The stored password of a host, opened; undefined when none is stored. */
-  password(name: string): string | undefined {
+  password(name: string): Promise<string | undefined> {
     return this.secret(name, 'password');
   }
 
@@ -277,8 +282,9 @@ export class HostService {
    * What an elevated run on the host needs: the method and (sudo-password) the opened password,
    * or why it cannot be elevated there.
    */
-  elevationFor(name: string): { elevation: Elevation } | { error: string; hint: string } {
-    const row = this.db.select({ elevation: hosts.elevation }).from(hosts).where(eq(hosts.name, name)).get();
+  async elevationFor(name: string): Promise<{ elevation: Elevation } | { error: string; hint: string }> {
+    const { hosts } = this.store.schema;
+    const [row] = await this.store.db.select({ elevation: hosts.elevation }).from(hosts).where(eq(hosts.name, name));
     const how = row?.elevation ?? null;
     if (how === null || how === 'none') {
       return {
@@ -288,30 +294,31 @@ export class HostService {
     }
     if (how === 'doas') return { elevation: { method: 'doas' } };
     if (how === 'sudo') return { elevation: { method: 'sudo' } };
-    const password = this.secret(name, 'elevation_password');
+    const password = await this.secret(name, 'elevation_password');
     if (!password) return { error: `host ${name} is set to ${how} elevation, and no password is stored`, hint: `cronium hosts set ${name} --elevation ${how} --elevation-password-stdin` };
     return { elevation: { method: how === 'su' ? 'su' : 'sudo', password } };
   }
 
   /** The elevation setting with what elevationFor says, for diagnose. */
-  elevationCheckFor(name: string): { elevation: Elevation; setting: string } | { error: string; hint: string; setting: string | null } {
-    const setting = this.db.select({ elevation: hosts.elevation }).from(hosts).where(eq(hosts.name, name)).get()?.elevation ?? null;
+  async elevationCheckFor(name: string): Promise<{ elevation: Elevation; setting: string } | { error: string; hint: string; setting: string | null }> {
+    const { hosts } = this.store.schema;
+    const setting = (await this.store.db.select({ elevation: hosts.elevation }).from(hosts).where(eq(hosts.name, name)))[0]?.elevation ?? null;
     if (setting === null || setting === 'none') return { error: '', hint: '', setting };
     try {
-      return { ...this.elevationFor(name), setting };
+      return { ...(await this.elevationFor(name)), setting };
     } catch (e) {
       return { error: `the sudo password of ${name} cannot be opened: ${(e as Error).message}`, hint: `store it again: cronium hosts set ${name} --elevation-password-stdin`, setting };
     }
   }
 
   /** A stored credential of a host, opened; undefined when none is stored. */
-  secret(name: string, kind: CredentialKind): string | undefined {
-    const row = this.db
+  async secret(name: string, kind: CredentialKind): Promise<string | undefined> {
+    const { hosts, credentials } = this.store.schema;
+    const [row] = await this.store.db
       .select({ sealed: credentials.sealed, hostId: credentials.hostId })
       .from(credentials)
       .innerJoin(hosts, eq(hosts.id, credentials.hostId))
-      .where(and(eq(hosts.name, name), eq(credentials.kind, kind)))
-      .get();
+      .where(and(eq(hosts.name, name), eq(credentials.kind, kind)));
     return row ? this.secrets.open(row.sealed, credentialContext(row.hostId, kind)) : undefined;
   }
 
@@ -321,25 +328,53 @@ export class HostService {
    * opened only when a handshake asks for them.
    */
   /** Whether a host CA trusted in Cronium names a host (then auto reaches it through your own ssh). */
-  caCovers?: (address: string, port: number) => boolean;
+  caCovers?: (address: string, port: number) => Promise<boolean>;
 
-  sshTarget(name: string): SshTarget {
+  /**
+   * The chain's records and sealed credentials are read first (resolveTarget then reports a
+   * loop or a missing jump host); a credential is opened only when the handshake asks for it.
+   */
+  async sshTarget(name: string): Promise<SshTarget> {
+    const records = new Map<string, TargetRecord>();
+    for (let next: string | null = name; next !== null && !records.has(next) && records.size <= MAX_JUMPS + 1; ) {
+      const record = await this.targetRecord(next);
+      if (!record) break;
+      records.set(next, record);
+      next = record.jump;
+    }
+    const { hosts, credentials } = this.store.schema;
+    const sealed = new Map<string, { sealed: Buffer; hostId: number }>();
+    if (records.size) {
+      const rows = await this.store.db
+        .select({ name: hosts.name, kind: credentials.kind, sealed: credentials.sealed, hostId: credentials.hostId })
+        .from(credentials)
+        .innerJoin(hosts, eq(hosts.id, credentials.hostId))
+        .where(inArray(hosts.name, [...records.keys()]));
+      for (const r of rows) sealed.set(`${r.name}\0${r.kind}`, r);
+    }
     return resolveTarget(
       name,
-      (n) => this.targetRecord(n),
-      (n, kind) => () => this.secret(n, kind),
+      (n) => records.get(n),
+      (n, kind) => () => {
+        const row = sealed.get(`${n}\0${kind}`);
+        return row ? this.secrets.open(row.sealed, credentialContext(row.hostId, kind)) : undefined;
+      },
     );
   }
 
-  private targetRecord(name: string): TargetRecord | undefined {
-    const row = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
+  private async targetRecord(name: string): Promise<TargetRecord | undefined> {
+    const { hosts } = this.store.schema;
+    const [row] = await this.store.db.select().from(hosts).where(eq(hosts.name, name));
     if (!row) return undefined;
-    const jump = row.jumpHostId === null ? null : (this.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)).get()?.name ?? null);
-    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason ?? (this.caCovers?.(row.sshOptions?.hostKeyAlias ?? row.address, row.port) ? 'a host certificate authority trusted in Cronium' : null), sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile, sshOptions: row.sshOptions };
+    const jump = row.jumpHostId === null ? null : ((await this.store.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)))[0]?.name ?? null);
+    const caCovers = row.opensshReason === null && (await this.caCovers?.(row.sshOptions?.hostKeyAlias ?? row.address, row.port));
+    return { name: row.name, address: row.address, port: row.port, user: row.user, identityFile: row.identityFile, useAgent: row.useAgent, jump, proxyCommand: row.proxyCommand, transport: row.transport, opensshReason: row.opensshReason ?? (caCovers ? 'a host certificate authority trusted in Cronium' : null), sshAlias: row.sshAlias, sshConfigFile: row.sshConfigFile, sshOptions: row.sshOptions };
   }
 
-  private toHosts(rows: (typeof hosts.$inferSelect)[]): Host[] {
+  private async toHosts(rows: (typeof hosts.$inferSelect)[]): Promise<Host[]> {
     if (rows.length === 0) return [];
+    const { hosts, hostTags, credentials } = this.store.schema;
+    const db = this.store.db;
     const ids = rows.map((r) => r.id);
     const tags = new Map<number, string[]>();
     const withPassword = new Set<number>();
@@ -347,22 +382,21 @@ export class HostService {
     const withElevationPassword = new Set<number>();
     // One query per relation for the whole page of hosts, not one per host.
     for (const chunk of chunks(ids, 500)) {
-      for (const t of this.db.select().from(hostTags).where(inArray(hostTags.hostId, chunk)).orderBy(asc(hostTags.tag)).all()) {
+      for (const t of await db.select().from(hostTags).where(inArray(hostTags.hostId, chunk)).orderBy(asc(hostTags.tag))) {
         (tags.get(t.hostId) ?? tags.set(t.hostId, []).get(t.hostId)!).push(t.tag);
       }
-      for (const c of this.db
+      for (const c of await db
         .select({ hostId: credentials.hostId, kind: credentials.kind })
         .from(credentials)
-        .where(and(inArray(credentials.hostId, chunk), inArray(credentials.kind, ['password', 'key_passphrase', 'elevation_password'])))
-        .all()) {
+        .where(and(inArray(credentials.hostId, chunk), inArray(credentials.kind, ['password', 'key_passphrase', 'elevation_password'])))) {
         (c.kind === 'password' ? withPassword : c.kind === 'key_passphrase' ? withPassphrase : withElevationPassword).add(c.hostId);
       }
     }
-    const facts = this.facts(ids);
+    const facts = await this.facts(ids);
     const names = new Map(rows.map((r) => [r.id, r.name]));
     const jumpIds = rows.map((r) => r.jumpHostId).filter((id): id is number => id !== null && !names.has(id));
     for (const chunk of chunks([...new Set(jumpIds)], 500)) {
-      for (const j of this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, chunk)).all()) names.set(j.id, j.name);
+      for (const j of await db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, chunk))) names.set(j.id, j.name);
     }
     return rows.map((r) => ({
       id: r.id,
@@ -396,16 +430,15 @@ export class HostService {
    * query over the whole page (each fact an indexed lookup per host): hosts.list of 1,000
    * hosts must stay in the low milliseconds.
    */
-  private facts(ids: number[]): Map<number, HostFacts> {
-    const sqlite = (this.db as unknown as { $client: Database.Database }).$client;
-    const rows = (this.factsStatement ??= sqlite.prepare(FACTS_SQL)).all(JSON.stringify(ids)) as FactsRow[];
+  private async facts(ids: number[]): Promise<Map<number, HostFacts>> {
+    const rows = await this.store.rows<FactsRow>(this.store.dialect === 'postgres' ? factsSqlPg(ids) : factsSqlite(ids));
     const out = new Map<number, HostFacts>();
     for (const row of rows) {
-      const run = row.last_run ? (JSON.parse(row.last_run) as [number, string, number, string | null]) : null;
-      const legacyPlatform = row.legacy_platform ? (JSON.parse(row.legacy_platform) as [string | null, string | null, string | null]) : null;
+      const run = asJson<[number, string, number, string | null]>(row.last_run);
+      const legacyPlatform = asJson<[string | null, string | null, string | null]>(row.legacy_platform);
       // The newest report reached the host when last_seen_at is as new; reports stored before
       // noteDiagnosis existed are read from their JSON (legacy_failing).
-      const diagFailing = row.diag_at === null ? null : row.last_seen_at !== null && row.last_seen_at >= row.diag_at ? false : row.legacy_failing === null ? true : row.legacy_failing === 1;
+      const diagFailing = row.diag_at === null ? null : row.last_seen_at !== null && Number(row.last_seen_at) >= Number(row.diag_at) ? false : row.legacy_failing === null ? true : asBool(row.legacy_failing) === true;
       let reachability: HostFacts['reachability'] = 'unknown';
       let reachabilityAt: number | null = null;
       const runVerdict = run ? runReachability(run[1], run[3]) : null;
@@ -429,8 +462,8 @@ export class HostService {
     }
     return out;
   }
-  private factsStatement: Database.Statement | undefined;
 }
+
 
 /** The computed fields of a Host. */
 type HostFacts = Pick<Host, 'reachability' | 'reachabilityAt' | 'os' | 'arch' | 'runnerVersion' | 'lastRunAt' | 'lastRunStatus' | 'lastRunJobId'>;
@@ -442,10 +475,10 @@ interface FactsRow {
   arch: string | null;
   last_seen_at: number | null;
   diag_at: number | null;
-  legacy_failing: number | null;
-  legacy_platform: string | null;
+  legacy_failing: number | boolean | null;
+  legacy_platform: unknown;
   runner_version: string | null;
-  last_run: string | null;
+  last_run: unknown;
 }
 
 /** Error codes of a run that mean the host could not be reached or logged into. */
@@ -462,18 +495,20 @@ function runReachability(status: string, errorCode: string | null): 'ok' | 'fail
 }
 
 /**
- * Per host of a JSON array of ids: the stored OS, architecture and last_seen_at (kept by
+ * Per host of a list of ids: the stored OS, architecture and last_seen_at (kept by
  * noteDiagnosis), the time of the newest diagnostics report, the version of the newest
  * ready runner deployment, and the newest finished run, each an indexed lookup. Only for
  * a host whose row noteDiagnosis never filled (reports from before it, or a host never
- * reached) are stored reports read as JSON (legacy_*).
+ * reached) are stored reports read as JSON (legacy_*). One query per dialect: their JSON
+ * functions differ.
  */
-const FACTS_SQL = `
+function factsSqlite(ids: number[]): SQL {
+  return sql`
 select h.id as id, h.os as os, h.arch as arch, h.last_seen_at as last_seen_at,
   (select d.created_at from diagnostics d where d.host_id = h.id order by d.created_at desc limit 1) as diag_at,
   case when h.last_seen_at is null and h.os is null then
     (select exists(select 1 from json_each(d.report, '$.checks') c
-        where json_extract(c.value, '$.id') in ${REACH_CHECKS} and json_extract(c.value, '$.status') = 'fail')
+        where json_extract(c.value, '$.id') in ${sql.raw(REACH_CHECKS)} and json_extract(c.value, '$.status') = 'fail')
       from diagnostics d where d.host_id = h.id order by d.created_at desc limit 1)
   end as legacy_failing,
   case when h.os is null then
@@ -485,7 +520,29 @@ select h.id as id, h.os as os, h.arch as arch, h.last_seen_at as last_seen_at,
   (select rd.version from runner_deployments rd where rd.host_id = h.id and rd.status = 'ready' order by rd.updated_at desc limit 1) as runner_version,
   (select json_array(r.finished_at, r.status, r.job_id, r.error_code) from runs r
     where r.host_id = h.id and r.finished_at is not null order by r.finished_at desc limit 1) as last_run
-from hosts h where h.id in (select value from json_each(?))`;
+from hosts h where h.id in (select value from json_each(${JSON.stringify(ids)}))`;
+}
+
+function factsSqlPg(ids: number[]): SQL {
+  return sql`
+select h.id as id, h.os as os, h.arch as arch, h.last_seen_at as last_seen_at,
+  (select d.created_at from diagnostics d where d.host_id = h.id order by d.created_at desc limit 1) as diag_at,
+  case when h.last_seen_at is null and h.os is null then
+    (select exists(select 1 from jsonb_array_elements(d.report -> 'checks') c
+        where c ->> 'id' in ${sql.raw(REACH_CHECKS)} and c ->> 'status' = 'fail')
+      from diagnostics d where d.host_id = h.id order by d.created_at desc limit 1)
+  end as legacy_failing,
+  case when h.os is null then
+    (select jsonb_build_array(c -> 'data' ->> 'os', c -> 'data' ->> 'machine', c -> 'data' ->> 'distribution')
+      from diagnostics d, jsonb_array_elements(d.report -> 'checks') c
+      where d.host_id = h.id and c ->> 'id' = 'platform' and coalesce(c -> 'data' ->> 'os', '') <> ''
+      order by d.created_at desc limit 1)
+  end as legacy_platform,
+  (select rd.version from runner_deployments rd where rd.host_id = h.id and rd.status = 'ready' order by rd.updated_at desc limit 1) as runner_version,
+  (select jsonb_build_array(r.finished_at, r.status, r.job_id, r.error_code) from runs r
+    where r.host_id = h.id and r.finished_at is not null order by r.finished_at desc limit 1) as last_run
+from hosts h where h.id = any(${`{${ids.join(',')}}`}::bigint[])`;
+}
 
 function notFound(name: string): CroniumError {
   return new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');

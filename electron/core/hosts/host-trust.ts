@@ -55,13 +55,13 @@ export class HostTrustService {
     let names: string[];
     if (selection.names?.length) {
       names = [...new Set(selection.names)];
-      for (const n of names) this.hosts.get(n);
+      for (const n of names) await this.hosts.get(n);
       if (selection.tag) {
-        const tagged = new Set(this.hosts.list({ tag: selection.tag }).map((h) => h.name));
+        const tagged = new Set((await this.hosts.list({ tag: selection.tag })).map((h) => h.name));
         names = names.filter((n) => tagged.has(n));
       }
     } else {
-      names = this.hosts.list(selection.tag ? { tag: selection.tag } : {}).map((h) => h.name);
+      names = (await this.hosts.list(selection.tag ? { tag: selection.tag } : {})).map((h) => h.name);
     }
     return mapLimit(names, SCAN_CONCURRENCY, (name) => this.scanOne(name, signal));
   }
@@ -71,7 +71,7 @@ export class HostTrustService {
    * acceptNew, pins only a host that has no trusted key yet and refuses a changed one.
    */
   async trust(args: { name: string; fingerprint: string; acceptNew?: boolean }, signal?: AbortSignal): Promise<TrustResult> {
-    const target = this.hosts.sshTarget(args.name);
+    const target = await this.hosts.sshTarget(args.name);
     const where = whereOf(target);
     const scan = await this.pool.scanHostKey(target, signal);
     const key = parsePublicKeyLine(scan.key.publicKey);
@@ -85,7 +85,7 @@ export class HostTrustService {
         { host: args.name, algorithm: key.algorithm, fingerprint: key.fingerprint, requested: args.fingerprint },
       );
     }
-    const pinnedBefore = this.keys.pinned(args.name);
+    const pinnedBefore = await this.keys.pinned(args.name);
     const previous = pinnedBefore.find((p) => p.fingerprint !== key.fingerprint)?.fingerprint ?? (scan.state === 'mismatch' ? (scan.expected?.[0]?.fingerprint ?? null) : null);
     const unchanged = (source: TrustResult['source']): TrustResult => ({ name: args.name, algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: null, pinned: false, source });
 
@@ -98,8 +98,8 @@ export class HostTrustService {
       if (scan.state === 'mismatch') throw hostKeyMismatch(where, key, scan.expected ?? [], scan.source ?? 'pinned', scan.where);
     }
     const source = args.acceptNew ? 'accept-new' : 'user';
-    this.keys.pin(args.name, key, source);
-    this.audit.recordSync('host.trust', args.name, { algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: previous, source, was: scan.state });
+    await this.keys.pin(args.name, key, source);
+    await this.audit.record('host.trust', args.name, { algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: previous, source, was: scan.state });
     this.events.emit('hosts.changed', { change: 'updated', name: args.name });
     return { name: args.name, algorithm: key.algorithm, fingerprint: key.fingerprint, previousFingerprint: previous, pinned: true, source };
   }
@@ -107,7 +107,7 @@ export class HostTrustService {
   private async scanOne(name: string, signal?: AbortSignal): Promise<ScanResult> {
     let target: SshTarget | undefined;
     try {
-      target = this.hosts.sshTarget(name);
+      target = await this.hosts.sshTarget(name);
       return toResult(name, whereOf(target), await this.pool.scanHostKey(target, signal));
     } catch (e) {
       if (signal?.aborted) throw e;

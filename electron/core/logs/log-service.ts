@@ -12,11 +12,16 @@
  *   told where the gap starts and reads the rest from the store (no loss); one that can take
  *   more gets a window's batch early when it reaches the limit, instead of a gap;
  * - secret values are masked before anything is stored or streamed.
+ * On SQLite the buffer is stored synchronously with prepared statements (the hot path of one
+ * app); on PostgreSQL (a team server) it is stored by one multi-row insert at a time, and
+ * writers wait on drain() as they do when the buffer is full, so memory stays bounded the same.
  */
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
 import { type CroniumError } from '../../shared/errors';
+import { sql } from 'drizzle-orm';
 import type { Store } from '../db/database';
+import type { DataStore } from '../db/store';
 import { dataDirFull, isDiskFull } from '../db/disk-full';
 import { SecretMasker } from './secret-masker';
 
@@ -74,8 +79,12 @@ export interface LogWriter {
 
 /** Stores and streams run logs. */
 export class LogService {
-  private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
+  /** SQLite's raw handle (the synchronous fast path); undefined on PostgreSQL. */
+  private readonly db: Database.Database | undefined;
+  private readonly insert: Database.Statement | undefined;
+  private readonly store: DataStore;
+  /** PostgreSQL: the insert in flight (one at a time, in order). */
+  private storing: Promise<void> | undefined;
   private readonly buffer: (LogChunk & { runId: number })[] = [];
   private bufferedBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -92,17 +101,27 @@ export class LogService {
   private readonly clock: () => number;
   private retentionTimer: NodeJS.Timeout | undefined;
 
-  constructor(store: Store, options: LogServiceOptions = {}) {
-    this.db = store.sqlite;
-    this.insert = this.db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes) values (?, ?, ?, ?, ?)');
+  constructor(store: Store | DataStore, options: LogServiceOptions = {}) {
+    if ('sqlite' in store) {
+      this.db = store.sqlite;
+      this.store = store.data;
+      this.insert = this.db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes) values (?, ?, ?, ?, ?)');
+    } else {
+      this.store = store;
+    }
     this.batchMs = options.batchMs ?? 16;
     this.highWaterBytes = options.highWaterBytes ?? 4 * 1024 * 1024;
     this.subscriberLimitBytes = options.subscriberLimitBytes ?? 1024 * 1024;
     this.clock = options.clock ?? Date.now;
   }
 
-  /** A writer for one run; `secrets` are masked in everything it writes. */
-  writer(runId: number, secrets: readonly string[] = [], startSeq = this.lastStoredSeq(runId)): LogWriter {
+  /** A writer for one run, after what is stored of it; `secrets` are masked in everything it writes. */
+  async openWriter(runId: number, secrets: readonly string[] = []): Promise<LogWriter> {
+    return this.writer(runId, secrets, await this.lastStoredSeq(runId));
+  }
+
+  /** A writer for one run whose output is stored up to `startSeq`. */
+  writer(runId: number, secrets: readonly string[], startSeq: number): LogWriter {
     const maskers = new Map<LogChunk['stream'], SecretMasker>();
     const masker = (stream: LogChunk['stream']) => maskers.get(stream) ?? maskers.set(stream, new SecretMasker(secrets)).get(stream)!;
     let seq = startSeq;
@@ -121,7 +140,9 @@ export class LogService {
         return enqueue({ seq: seq + 1, stream, ts, data: Buffer.from(out) });
       },
       append: (chunk) => {
-        if (chunk.seq <= seq && this.isStored(runId, chunk.seq)) return this.bufferedBytes < this.highWaterBytes;
+        // A chunk sent again (a reattached runner replays from a sequence): stored before this
+        // writer, or already taken by it. (The store ignores a duplicate key anyway.)
+        if (chunk.seq <= startSeq || (chunk.seq <= seq && this.isBuffered(runId, chunk.seq))) return this.bufferedBytes < this.highWaterBytes;
         // Chunks that carry their own sequence numbers are masked one by one: holding a tail
         // back across chunks could lose it if the app stopped before the next chunk, since a
         // reattach resumes after the last stored sequence. (A secret split across two pipe
@@ -135,7 +156,7 @@ export class LogService {
           const rest = m.end();
           if (rest.length) enqueue({ seq: seq + 1, stream, ts: this.clock(), data: rest });
         }
-        this.flush();
+        await this.flush();
       },
       get lastSeq() {
         return seq;
@@ -148,35 +169,62 @@ export class LogService {
     return Buffer.concat([m.push(data), m.end()]);
   }
 
-  private isStored(runId: number, seq: number): boolean {
-    return this.db.prepare('select 1 from log_chunks where run_id = ? and seq = ?').get(runId, seq) !== undefined || this.buffer.some((c) => c.runId === runId && c.seq === seq);
+  private isBuffered(runId: number, seq: number): boolean {
+    return this.buffer.some((c) => c.runId === runId && c.seq === seq);
   }
 
   /** The highest stored sequence number of a run (0 when none). */
-  lastStoredSeq(runId: number): number {
-    return (this.db.prepare('select max(seq) from log_chunks where run_id = ?').pluck().get(runId) as number | null) ?? 0;
+  async lastStoredSeq(runId: number): Promise<number> {
+    const db = this.db;
+    if (db) return this.store.exclusive(() => (db.prepare('select max(seq) from log_chunks where run_id = ?').pluck().get(runId) as number | null) ?? 0);
+    const [row] = await this.store.rows<{ m: number | null }>(sql`select max(seq) as m from log_chunks where run_id = ${runId}`);
+    return Number(row?.m ?? 0);
   }
 
   private scheduleFlush(): void {
     if (this.bufferedBytes >= this.highWaterBytes) {
-      this.flush();
+      this.flushReporting();
       return;
     }
-    this.flushTimer ??= setTimeout(() => this.flush(), 50);
+    this.flushTimer ??= setTimeout(() => this.flushReporting(), 50);
   }
 
-  /** Writes everything buffered in one transaction. */
-  flush(): void {
+  /** flush() from a timer or a writer: a failure is reported (the rows stay buffered for the next). */
+  private flushReporting(): void {
+    this.flush().catch((e: unknown) => {
+      process.stderr.write(`cronium: storing log output failed: ${(e as Error).message}\n`);
+      for (const w of this.drainWaiters.splice(0)) w.reject(e as Error);
+      this.flushTimer ??= setTimeout(() => this.flushReporting(), 1000);
+    });
+  }
+
+  /**
+   * Writes everything buffered: on SQLite in one transaction, now; on PostgreSQL by one insert
+   * after the one in flight. Never rejects (a failure other than a full disk is reported and the
+   * rows wait for the next flush).
+   */
+  async flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    const db = this.db;
+    if (!db) return this.flushPg();
+    // At once when no transaction of the store is open (so a fast producer is held to the store's
+    // speed), else right after it: these rows must not become part of someone else's transaction.
+    await this.store.exclusive(() => this.flushSqlite(db));
+  }
+
+  private flushSqlite(db: Database.Database): void {
     if (this.buffer.length) {
       const rows = this.buffer.splice(0);
       try {
-        this.db.transaction(() => {
-          for (const c of rows) this.insert.run(c.runId, c.seq, c.stream, c.ts, c.data);
+        db.transaction(() => {
+          for (const c of rows) this.insert!.run(c.runId, c.seq, c.stream, c.ts, c.data);
         }).immediate();
       } catch (e) {
-        if (!isDiskFull(e)) throw e;
+        if (!isDiskFull(e)) {
+          this.buffer.unshift(...rows);
+          throw e;
+        }
         // Nothing is lost yet: the rows wait in memory (writers are refused, so no more come)
         // and are stored when space returns; every waiting writer learns why now.
         this.buffer.unshift(...rows);
@@ -184,13 +232,47 @@ export class LogService {
         this.full = dataDirFull(e);
         for (const w of this.drainWaiters.splice(0)) w.reject(this.full);
         if (first) for (const l of this.fullListeners) l(this.full);
-        this.flushTimer ??= setTimeout(() => this.flush(), 1000);
+        this.flushTimer ??= setTimeout(() => this.flushReporting(), 1000);
         return;
       }
       this.bufferedBytes = 0;
       this.full = undefined;
     }
     for (const w of this.drainWaiters.splice(0)) w.resolve();
+  }
+
+  private async flushPg(): Promise<void> {
+    while (this.storing) await this.storing;
+    if (this.buffer.length === 0) {
+      for (const w of this.drainWaiters.splice(0)) w.resolve();
+      return;
+    }
+    const rows = this.buffer.splice(0);
+    const bytes = rows.reduce((n, c) => n + c.data.length, 0);
+    const { logChunks } = this.store.schema;
+    let done!: () => void;
+    this.storing = new Promise<void>((r) => (done = r));
+    try {
+      // Under PostgreSQL's 65,535 parameters per statement: 5 per row.
+      for (let i = 0; i < rows.length; i += 10_000) {
+        await this.store.db
+          .insert(logChunks)
+          .values(rows.slice(i, i + 10_000).map((c) => ({ runId: c.runId, seq: c.seq, stream: c.stream, ts: c.ts, bytes: c.data })))
+          .onConflictDoNothing();
+      }
+      this.bufferedBytes = Math.max(0, this.bufferedBytes - bytes);
+    } catch (e) {
+      // The rows wait for the next flush, in order; the writers waiting learn why.
+      this.buffer.unshift(...rows);
+      for (const w of this.drainWaiters.splice(0)) w.reject(e as Error);
+      this.flushTimer ??= setTimeout(() => this.flushReporting(), 1000);
+      return;
+    } finally {
+      this.storing = undefined;
+      done();
+    }
+    if (this.bufferedBytes === 0 || this.buffer.length === 0) for (const w of this.drainWaiters.splice(0)) w.resolve();
+    else this.scheduleFlush();
   }
 
   /** Calls `listener` when a write to the store fails because the data dir's disk is full; returns the unsubscribe. */
@@ -270,8 +352,8 @@ export class LogService {
         }
         const batch: LogBatch = { runId, chunks: sub.pending };
         if (sub.gapFrom !== undefined) {
-          // Make sure what the subscriber will read is in the store.
-          this.flush();
+          // What the subscriber will read is stored first (read() flushes before it reads too).
+          this.flushReporting();
           batch.gapFrom = sub.gapFrom;
           batch.chunks = [];
         }
@@ -285,43 +367,44 @@ export class LogService {
   }
 
   /** Chunks of a run from a sequence number on, in order (after storing what is buffered). */
-  read(runId: number, fromSeq = 1, limit = 1000): LogChunk[] {
-    this.flush();
-    return (
-      this.db.prepare('select seq, stream, ts, bytes from log_chunks where run_id = ? and seq >= ? order by seq limit ?').all(runId, fromSeq, limit) as {
-        seq: number;
-        stream: LogChunk['stream'];
-        ts: number;
-        bytes: Buffer;
-      }[]
-    ).map((r) => ({ seq: r.seq, stream: r.stream, ts: r.ts, data: r.bytes }));
+  async read(runId: number, fromSeq = 1, limit = 1000): Promise<LogChunk[]> {
+    await this.flush();
+    type Row = { seq: number; stream: LogChunk['stream']; ts: number; bytes: Buffer };
+    const db = this.db;
+    const rows = db
+      ? await this.store.exclusive(() => db.prepare('select seq, stream, ts, bytes from log_chunks where run_id = ? and seq >= ? order by seq limit ?').all(runId, fromSeq, limit) as Row[])
+      : await this.store.rows<Row>(sql`select seq, stream, ts, bytes from log_chunks where run_id = ${runId} and seq >= ${fromSeq} order by seq limit ${limit}`);
+    return rows.map((r) => ({ seq: Number(r.seq), stream: r.stream, ts: Number(r.ts), data: r.bytes }));
   }
 
   /** The last chunks of a run holding at least `bytes` bytes (or all of it), in order: "tail first". */
-  tail(runId: number, bytes = 64 * 1024): LogChunk[] {
-    this.flush();
-    const rows = this.db.prepare('select seq, stream, ts, bytes from log_chunks where run_id = ? order by seq desc').iterate(runId) as IterableIterator<{
-      seq: number;
-      stream: LogChunk['stream'];
-      ts: number;
-      bytes: Buffer;
-    }>;
+  async tail(runId: number, bytes = 64 * 1024): Promise<LogChunk[]> {
+    await this.flush();
     const out: LogChunk[] = [];
     let total = 0;
-    for (const r of rows) {
-      out.push({ seq: r.seq, stream: r.stream, ts: r.ts, data: r.bytes });
-      total += r.bytes.length;
-      if (total >= bytes) break;
+    // Newest first, a page at a time, until the bytes are there.
+    for (let before = Number.MAX_SAFE_INTEGER; total < bytes; ) {
+      type Row = { seq: number; stream: LogChunk['stream']; ts: number; bytes: Buffer };
+      const db = this.db;
+      const page = db
+        ? await this.store.exclusive(() => db.prepare('select seq, stream, ts, bytes from log_chunks where run_id = ? and seq < ? order by seq desc limit 64').all(runId, before) as Row[])
+        : await this.store.rows<Row>(sql`select seq, stream, ts, bytes from log_chunks where run_id = ${runId} and seq < ${before} order by seq desc limit 64`);
+      if (page.length === 0) break;
+      for (const r of page) {
+        out.push({ seq: Number(r.seq), stream: r.stream, ts: Number(r.ts), data: r.bytes });
+        total += r.bytes.length;
+        if (total >= bytes) break;
+      }
+      before = Number(page[page.length - 1]!.seq);
     }
     return out.reverse();
   }
 
   /** The whole log of a run, chunk by chunk, without loading it all at once. */
-  *download(runId: number): Generator<LogChunk> {
-    this.flush();
+  async *download(runId: number): AsyncGenerator<LogChunk> {
     let from = 1;
     for (;;) {
-      const page = this.read(runId, from, 500);
+      const page = await this.read(runId, from, 500);
       if (page.length === 0) return;
       yield* page;
       from = page[page.length - 1]!.seq + 1;
@@ -329,12 +412,14 @@ export class LogService {
   }
 
   /** Applies a retention policy; returns how many runs' logs were deleted. */
-  prune(policy: RetentionPolicy, now = this.clock()): number {
-    this.flush();
+  async prune(policy: RetentionPolicy, now = this.clock()): Promise<number> {
+    await this.flush();
     const doomed = new Set<number>();
-    const finished = this.db
-      .prepare("select r.id, r.finished_at, (select coalesce(sum(length(bytes)), 0) from log_chunks c where c.run_id = r.id) as size from runs r where r.finished_at is not null and exists (select 1 from log_chunks c where c.run_id = r.id) order by r.finished_at desc, r.id desc")
-      .all() as { id: number; finished_at: number; size: number }[];
+    const finished = (
+      await this.store.rows<{ id: number; finished_at: number; size: number }>(
+        sql`select r.id, r.finished_at, (select coalesce(sum(length(bytes)), 0) from log_chunks c where c.run_id = r.id) as size from runs r where r.finished_at is not null and exists (select 1 from log_chunks c where c.run_id = r.id) order by r.finished_at desc, r.id desc`,
+      )
+    ).map((r) => ({ id: Number(r.id), finished_at: Number(r.finished_at), size: Number(r.size) }));
     if (policy.maxAgeDays !== undefined) {
       const cutoff = now - policy.maxAgeDays * 86_400_000;
       for (const r of finished) if (r.finished_at < cutoff) doomed.add(r.id);
@@ -348,10 +433,8 @@ export class LogService {
         if (total > policy.maxTotalBytes) doomed.add(r.id);
       }
     }
-    const del = this.db.prepare('delete from log_chunks where run_id = ?');
-    this.db.transaction(() => {
-      for (const id of doomed) del.run(id);
-    }).immediate();
+    const ids = [...doomed];
+    for (let i = 0; i < ids.length; i += 500) await this.store.exec(sql`delete from log_chunks where run_id in ${ids.slice(i, i + 500)}`);
     return doomed.size;
   }
 
@@ -359,25 +442,27 @@ export class LogService {
    * Runs `prune` now and then every `intervalMs` with the policy `getPolicy` returns, and
    * `alsoPrune` (the audit log's retention) on the same clock.
    */
-  startRetention(getPolicy: () => RetentionPolicy, intervalMs = 3_600_000, alsoPrune?: () => void): void {
-    const run = () => {
+  startRetention(getPolicy: () => RetentionPolicy, intervalMs = 3_600_000, alsoPrune?: () => Promise<unknown>): void {
+    const run = async () => {
       try {
-        this.prune(getPolicy());
-        alsoPrune?.();
+        await this.prune(getPolicy());
+        await alsoPrune?.();
       } catch (e) {
         process.stderr.write(`cronium: log retention failed: ${(e as Error).message}\n`);
       }
     };
-    run();
-    this.retentionTimer = setInterval(run, intervalMs);
+    void run();
+    this.retentionTimer = setInterval(() => void run(), intervalMs);
     this.retentionTimer.unref();
   }
 
-  /** Stores what is buffered and stops the timers. */
-  close(): void {
+  /** Stores what is buffered and stops the timers (on SQLite, before it returns). */
+  close(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.liveTimer) clearTimeout(this.liveTimer);
     this.liveTimer = undefined;
-    this.flush();
+    return this.flush().catch((e: unknown) => {
+      process.stderr.write(`cronium: storing the last log output failed: ${(e as Error).message}\n`);
+    });
   }
 }

@@ -12,7 +12,7 @@
  */
 import type Database from 'better-sqlite3';
 import { CroniumError } from '../../shared/errors';
-import type { Store } from '../db/database';
+import type { Db, Store } from '../db/database';
 import { ownerIsDead } from './owner';
 
 /** Statuses of a run, in the data model's words. */
@@ -51,6 +51,35 @@ export interface NewJob {
   push?: { name: string; sha256: string; size: number; to: string; mode: number; owner?: string };
   /** Files its script needs, pushed before it on each host (a saved script's, as JSON text). */
   files?: string | null;
+  /** Its runs go on on their hosts without a connection (runner mode), set before any can be claimed. */
+  detached?: boolean;
+}
+
+/** The queue as services see it, on either store (this file's JobQueue through sqliteQueue, or PgJobQueue). */
+export interface Queue {
+  /** Inside `tx` when given: the job exists if and only if that transaction commits. */
+  enqueue(job: NewJob, now?: number, tx?: Db): Promise<number>;
+  claim(opts: ClaimOptions): Promise<ClaimedRun[]>;
+  start(runId: number, owner: string, now?: number): Promise<boolean>;
+  heartbeat(owner: string, runIds: number[], leaseMs: number, now?: number): Promise<number[]>;
+  complete(runId: number, owner: string, outcome: RunOutcome, now?: number): Promise<{ retried: boolean; jobStatus?: JobStatus }>;
+  cancel(jobId: number, now?: number): Promise<number[]>;
+  recover(now?: number, isDead?: (owner: string) => boolean): Promise<Recovery>;
+}
+
+/** The SQLite queue as a Queue: each operation waits for the store's open transaction, if any, then runs at once. */
+export function sqliteQueue(store: Store, q: JobQueue): Queue {
+  const x = <T>(fn: () => T) => store.data.exclusive(fn);
+  return {
+    // Inside the port's transaction the connection is already this one's (and the gate is held).
+    enqueue: (job, now, tx) => (tx ? Promise.resolve().then(() => q.enqueue(job, now)) : x(() => q.enqueue(job, now))),
+    claim: (opts) => x(() => q.claim(opts)),
+    start: (runId, owner, now) => x(() => q.start(runId, owner, now)),
+    heartbeat: (owner, runIds, leaseMs, now) => x(() => q.heartbeat(owner, runIds, leaseMs, now)),
+    complete: (runId, owner, outcome, now) => x(() => q.complete(runId, owner, outcome, now)),
+    cancel: (jobId, now) => x(() => q.cancel(jobId, now)),
+    recover: (now, isDead) => x(() => q.recover(now, isDead)),
+  };
 }
 
 /** A claimed run, with what a worker needs to execute it. */
@@ -61,6 +90,8 @@ export interface ClaimedRun {
   hostName: string;
   attempt: number;
   leaseExpiresAt: number;
+  /** Its script goes on on its host without a connection (runner mode). */
+  detached?: boolean;
 }
 
 /** How a run ended. */
@@ -87,6 +118,10 @@ export interface ClaimOptions {
   /** Runs in flight overall, across all workers. */
   globalLimit: number;
   now?: number;
+  /** Only runs of this job, oldest first (the CLI's own job). */
+  jobId?: number;
+  /** With jobId: the runs of the follow-up jobs of its chain too. */
+  withFollowups?: boolean;
 }
 
 /** What start-up recovery did. */
@@ -121,10 +156,12 @@ export class JobQueue {
     return {
       insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
         values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push, @files)`),
-      insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before) values (?, ?, ?, 'queued', 1, ?, ?)`),
+      insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before, detached) values (?, ?, ?, 'queued', 1, ?, ?, ?)`),
       // Oldest eligible runs of the most urgent jobs first.
-      candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt from runs r join jobs j on j.id = r.job_id
+      candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r join jobs j on j.id = r.job_id
         where r.status = 'queued' and r.not_before <= ? order by j.priority desc, r.not_before, r.id limit ?`),
+      jobCandidates: db.prepare(`with recursive t(id) as (select ? union all select j.id from jobs j join t on j.parent_job_id = t.id where ?)
+        select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r where r.job_id in (select id from t) and r.status = 'queued' and r.not_before <= ? order by r.id limit ?`),
       inFlightTotal: db.prepare(`select count(*) from runs where status in ('claimed', 'running')`).pluck(),
       inFlightByHost: db.prepare(`select host_name, count(*) as n from runs where status in ('claimed', 'running') group by host_name`),
       claim: db.prepare(`update runs set status = 'claimed', lease_owner = ?, lease_expires_at = ?, heartbeat_at = ? where id = ? and status = 'queued'`),
@@ -179,7 +216,7 @@ export class JobQueue {
         files: job.files ?? null,
       });
       const jobId = Number(info.lastInsertRowid);
-      for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now);
+      for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now, job.detached ? 1 : 0);
       return jobId;
     }).immediate();
   }
@@ -194,7 +231,8 @@ export class JobQueue {
       for (const row of this.stmts.inFlightByHost.all() as { host_name: string; n: number }[]) perHost.set(row.host_name, row.n);
       const claimed: ClaimedRun[] = [];
       // Look further than `limit` so that runs of busy hosts do not starve the others.
-      const rows = this.stmts.candidates.all(now, Math.max(opts.limit * 4, 64)) as { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number }[];
+      type Row = { id: number; job_id: number; host_id: number | null; host_name: string; attempt: number; detached: number };
+      const rows = (opts.jobId === undefined ? this.stmts.candidates.all(now, Math.max(opts.limit * 4, 64)) : this.stmts.jobCandidates.all(opts.jobId, opts.withFollowups ? 1 : 0, now, opts.limit)) as Row[];
       const leaseExpiresAt = now + opts.leaseMs;
       for (const r of rows) {
         if (claimed.length >= opts.limit || total >= opts.globalLimit) break;
@@ -203,7 +241,7 @@ export class JobQueue {
         if (this.stmts.claim.run(opts.owner, leaseExpiresAt, now, r.id).changes !== 1) continue;
         perHost.set(r.host_name, n + 1);
         total++;
-        claimed.push({ runId: r.id, jobId: r.job_id, hostId: r.host_id, hostName: r.host_name, attempt: r.attempt, leaseExpiresAt });
+        claimed.push({ runId: r.id, jobId: r.job_id, hostId: r.host_id, hostName: r.host_name, attempt: r.attempt, leaseExpiresAt, detached: r.detached === 1 });
       }
       return claimed;
     }).immediate();

@@ -13,10 +13,14 @@
  *   ended its last run, by a guarded update (settleJob), so completions never queue on its row.
  * Async, over a node-postgres pool (bigint columns parsed as numbers: pgPool()).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { CroniumError } from '../../shared/errors';
-import { retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
+import { retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Queue, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
 import { ownerIsDead } from './owner';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/database';
+import { pgDataStore } from '../db/pg-store';
+import type { DataStore } from '../db/store';
 
 /** The channel a server NOTIFYs when runs become claimable (a job queued, a slot freed, a run requeued). */
 export const QUEUE_CHANNEL = 'cronium_queue';
@@ -24,19 +28,14 @@ export const QUEUE_CHANNEL = 'cronium_queue';
 /** The advisory lock key of claims ("cronium" "claim"). */
 export const CLAIM_LOCK_KEY = '7238776342580594';
 
-/** A pool whose bigint columns come back as numbers (every id and time here fits in 2^53). */
-export function pgPool(connectionString: string, max = 10): pg.Pool {
-  const types = {
-    getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
-  };
-  return new pg.Pool({ connectionString, max, types });
-}
-
 type Tx = pg.PoolClient;
 
 /** The queue over one PostgreSQL database. */
-export class PgJobQueue {
-  constructor(private readonly pool: pg.Pool) {}
+export class PgJobQueue implements Queue {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly store: DataStore = pgDataStore(pool),
+  ) {}
 
   private async tx<T>(fn: (c: Tx) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
@@ -53,50 +52,53 @@ export class PgJobQueue {
     }
   }
 
-  /** Adds a job with one queued run per host; returns the job id. */
-  async enqueue(job: NewJob, now = Date.now()): Promise<number> {
+  /**
+   * Adds a job with one queued run per host; returns the job id. Inside `tx` when given (a
+   * schedule's fire, a follow-up's claim: the job exists if and only if that commits).
+   */
+  async enqueue(job: NewJob, now = Date.now(), tx?: Db): Promise<number> {
     if (job.hosts.length === 0) throw new CroniumError('INVALID_INPUT', 'invalid hosts: a job needs at least one host', 'name hosts with --host or select them with --tag');
     const maxAttempts = job.maxAttempts ?? 3;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new CroniumError('INVALID_INPUT', 'invalid maxAttempts: must be 1-20');
-    return this.tx(async (c) => {
-      const { rows } = await c.query(
-        `insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
-         values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12::jsonb, $13, 'queued', $14, $15, $16, $17, $18, $19::jsonb, $20, $21::jsonb, $22::jsonb) returning id`,
-        [
-          job.kind,
-          job.scheduleId ?? null,
-          job.parentJobId ?? null,
-          job.scriptId ?? null,
-          job.interpreter,
-          job.scriptBody,
-          JSON.stringify(job.target ?? { hosts: job.hosts.map((h) => h.name) }),
-          job.mode,
-          job.timeoutMs ?? null,
-          job.concurrency ?? null,
-          job.env ? JSON.stringify(job.env) : null,
-          job.input === undefined ? null : JSON.stringify(job.input),
-          job.priority ?? 0,
-          job.requestedBy,
-          now,
+    const insert = async (t: Db): Promise<number> => {
+      const { jobs, runs } = this.store.schema;
+      const [row] = await t
+        .insert(jobs)
+        .values({
+          kind: job.kind,
+          scheduleId: job.scheduleId ?? null,
+          parentJobId: job.parentJobId ?? null,
+          scriptId: job.scriptId ?? null,
+          interpreter: job.interpreter,
+          scriptBody: job.scriptBody,
+          target: job.target ?? { hosts: job.hosts.map((h) => h.name) },
+          mode: job.mode,
+          timeoutMs: job.timeoutMs ?? null,
+          concurrency: job.concurrency ?? null,
+          env: job.env ?? null,
+          input: job.input === undefined ? null : job.input,
+          priority: job.priority ?? 0,
+          status: 'queued',
+          requestedBy: job.requestedBy,
+          createdAt: now,
           maxAttempts,
-          job.retryScriptFailures === true,
-          job.varScope ?? 'host',
-          job.secretNames?.length ? JSON.stringify(job.secretNames) : null,
-          job.elevated === true,
-          job.push ? JSON.stringify(job.push) : null,
-          job.files ?? null,
-        ],
-      );
-      const jobId = rows[0]!.id as number;
-      await c.query(
-        `insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before)
-         select $1, h.id, h.name, 'queued', 1, $2, $2 from unnest($3::bigint[], $4::text[]) with ordinality as h(id, name, i) order by h.i`,
-        [jobId, now, job.hosts.map((h) => h.id), job.hosts.map((h) => h.name)],
-      );
+          retryScriptFailures: job.retryScriptFailures === true,
+          varScope: job.varScope ?? 'host',
+          secretNames: job.secretNames?.length ? [...job.secretNames] : null,
+          elevated: job.elevated === true,
+          push: job.push ?? null,
+          files: job.files ? (JSON.parse(job.files) as unknown) : null,
+        })
+        .returning({ id: jobs.id });
+      const jobId = row!.id;
+      // Under PostgreSQL's 65,535 parameters per statement: 7 per run.
+      const all = job.hosts.map((h) => ({ jobId, hostId: h.id, hostName: h.name, status: 'queued' as const, attempt: 1, queuedAt: now, notBefore: now, detached: job.detached === true }));
+      for (let i = 0; i < all.length; i += 5000) await t.insert(runs).values(all.slice(i, i + 5000));
       // Idle servers learn of it when this commits (pg-queue-waker.ts), instead of at their next poll.
-      await c.query(`select pg_notify($1, $2)`, [QUEUE_CHANNEL, `job ${jobId}`]);
+      await this.store.exec(sql`select pg_notify(${QUEUE_CHANNEL}, ${`job ${jobId}`})`, t);
       return jobId;
-    });
+    };
+    return tx ? insert(tx) : this.store.tx(insert);
   }
 
   /** Claims up to `limit` eligible runs for `owner`, honouring both concurrency limits across all servers. */
@@ -109,11 +111,19 @@ export class PgJobQueue {
       const perHost = new Map<string, number>();
       for (const r of (await c.query(`select host_name, count(*) as n from runs where status in ('claimed', 'running') group by host_name`)).rows) perHost.set(r.host_name as string, Number(r.n));
       // Oldest eligible runs of the most urgent jobs first; further than `limit`, so that busy hosts do not starve the others.
-      const { rows } = await c.query(
-        `select r.id, r.job_id, r.host_id, r.host_name, r.attempt from runs r join jobs j on j.id = r.job_id
-         where r.status = 'queued' and r.not_before <= $1 order by j.priority desc, r.not_before, r.id limit $2 for update of r skip locked`,
-        [now, Math.max(opts.limit * 4, 64)],
-      );
+      const { rows } =
+        opts.jobId === undefined
+          ? await c.query(
+              `select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r join jobs j on j.id = r.job_id
+               where r.status = 'queued' and r.not_before <= $1 order by j.priority desc, r.not_before, r.id limit $2 for update of r skip locked`,
+              [now, Math.max(opts.limit * 4, 64)],
+            )
+          : await c.query(
+              `with recursive t(id) as (select $3::bigint union all select j.id from jobs j join t on j.parent_job_id = t.id where $4)
+               select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r
+               where r.job_id in (select id from t) and r.status = 'queued' and r.not_before <= $1 order by r.id limit $2 for update of r skip locked`,
+              [now, opts.limit, opts.jobId, opts.withFollowups === true],
+            );
       const leaseExpiresAt = now + opts.leaseMs;
       const claimed: ClaimedRun[] = [];
       for (const r of rows) {
@@ -122,7 +132,7 @@ export class PgJobQueue {
         if (n >= opts.perHostLimit) continue;
         perHost.set(r.host_name as string, n + 1);
         total++;
-        claimed.push({ runId: r.id as number, jobId: r.job_id as number, hostId: (r.host_id as number | null) ?? null, hostName: r.host_name as string, attempt: r.attempt as number, leaseExpiresAt });
+        claimed.push({ runId: r.id as number, jobId: r.job_id as number, hostId: (r.host_id as number | null) ?? null, hostName: r.host_name as string, attempt: r.attempt as number, leaseExpiresAt, detached: r.detached === true });
       }
       if (claimed.length) {
         await c.query(`update runs set status = 'claimed', lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3 where id = any($4::bigint[]) and status = 'queued'`, [

@@ -19,8 +19,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CroniumError, isCroniumError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
-import type { Db } from '../db/database';
-import { hosts, runnerArtifacts, runnerDeployments } from '../db/schema';
+import type { runnerDeployments } from '../db/schema';
+import type { DataStore } from '../db/store';
 import { CACHE_LOCATIONS, cacheProblem } from '../diagnostics/remote-probe';
 import { runnerTargetFor } from '../diagnostics/runner-target';
 import type { SftpSession, SshConnection, SshPool, SshTarget } from '../ssh/types';
@@ -121,10 +121,10 @@ export interface CleanResult {
 
 /** What the deployer needs from the core. */
 export interface RunnerDeployerDeps {
-  db: Db;
+  store: DataStore;
   pool: SshPool;
   /** Resolves a host of the inventory (NOT_FOUND when there is none) to its target, jump chain included. */
-  resolve: (name: string) => SshTarget;
+  resolve: (name: string) => Promise<SshTarget>;
   keys: InstallationKeys;
   artifacts: LocalArtifacts;
   /**
@@ -162,19 +162,19 @@ export class RunnerDeployer {
     let status: ArtifactsStatus;
     let hostDbId: number;
     try {
-      hostDbId = this.#hostDbId(name);
+      hostDbId = await this.#hostDbId(name);
       status = await this.deps.artifacts.status();
     } catch {
       return undefined;
     }
     if (!status.ok) return undefined;
-    const row = this.deps.db
+    const { runnerDeployments } = this.deps.store.schema;
+    const [row] = await this.deps.store.db
       .select()
       .from(runnerDeployments)
       .where(and(eq(runnerDeployments.hostId, hostDbId), eq(runnerDeployments.status, 'ready'), eq(runnerDeployments.version, status.version)))
       .orderBy(desc(runnerDeployments.verifiedAt), desc(runnerDeployments.id))
-      .limit(1)
-      .get();
+      .limit(1);
     const entry = row && status.artifacts.find((a) => a.target === row.target && a.sha256 === row.sha256 && a.status === 'verified');
     if (!row?.path || !entry) return undefined;
     const layout = runnerLayout(row.path.slice(0, row.path.lastIndexOf('/', row.path.lastIndexOf('/') - 1)), status.version, entry.sha256);
@@ -204,18 +204,12 @@ export class RunnerDeployer {
    * Keeps the stat record the per-run check printed for the binary at `path` (it hashed right just
    * before), so a later app process can skip the hash too while the binary stats the same.
    */
-  recordStat(name: string, path: string, record: string | null): void {
-    let hostDbId: number;
-    try {
-      hostDbId = this.#hostDbId(name);
-    } catch {
-      return;
-    }
-    this.deps.db
+  async recordStat(name: string, path: string, record: string | null): Promise<void> {
+    const { runnerDeployments, hosts } = this.deps.store.schema;
+    await this.deps.store.db
       .update(runnerDeployments)
       .set({ statRecord: record })
-      .where(and(eq(runnerDeployments.hostId, hostDbId), eq(runnerDeployments.path, path), eq(runnerDeployments.status, 'ready')))
-      .run();
+      .where(and(inArray(runnerDeployments.hostId, this.deps.store.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name))), eq(runnerDeployments.path, path), eq(runnerDeployments.status, 'ready')));
   }
 
   deploy(name: string, opts: { signal?: AbortSignal; conn?: SshConnection } = {}): Promise<DeployResult> {
@@ -229,26 +223,28 @@ export class RunnerDeployer {
   /** The local artifacts and their verdicts (recorded in runner_artifacts). */
   async artifacts(): Promise<ArtifactsStatus> {
     const status = await this.deps.artifacts.status();
-    this.#recordArtifacts(status, true);
+    await this.#recordArtifacts(status, true);
     return status;
   }
 
   /** Deployment rows, newest first; of one host when named. */
-  deployments(opts: { name?: string; limit?: number } = {}): DeploymentRecord[] {
-    const q = this.deps.db
+  async deployments(opts: { name?: string; limit?: number } = {}): Promise<DeploymentRecord[]> {
+    const { runnerDeployments, hosts } = this.deps.store.schema;
+    const hostId = opts.name === undefined ? undefined : await this.#hostDbId(opts.name);
+    const rows = await this.deps.store.db
       .select({ d: runnerDeployments, host: hosts.name })
       .from(runnerDeployments)
       .innerJoin(hosts, eq(hosts.id, runnerDeployments.hostId))
-      .where(opts.name === undefined ? undefined : eq(runnerDeployments.hostId, this.#hostDbId(opts.name)))
+      .where(hostId === undefined ? undefined : eq(runnerDeployments.hostId, hostId))
       .orderBy(desc(runnerDeployments.updatedAt), desc(runnerDeployments.id))
       .limit(opts.limit ?? 100);
-    return q.all().map((r) => toRecord(r.d, r.host));
+    return rows.map((r) => toRecord(r.d, r.host));
   }
 
   /** Removes every cached runner version from the host (the state dir stays) and marks its deployments removed. */
   async clean(name: string, opts: { signal?: AbortSignal } = {}): Promise<CleanResult> {
-    const hostDbId = this.#hostDbId(name);
-    const conn = await this.deps.pool.connect(this.deps.resolve(name), opts.signal);
+    const hostDbId = await this.#hostDbId(name);
+    const conn = await this.deps.pool.connect(await this.deps.resolve(name), opts.signal);
     const res = await conn.exec(SCRIPT_COMMAND, { stdin: cleanScript(), ...(opts.signal ? { signal: opts.signal } : {}) });
     const out = parseClean(res.stdout);
     if (!out?.complete) {
@@ -259,27 +255,27 @@ export class RunnerDeployer {
       throw new CroniumError('RUNNER_DEPLOY_FAILED', `could not remove every cached runner on ${name}: ${f}`, undefined, { reason: 'script-failed' });
     }
     const now = Date.now();
-    const marked = this.deps.db
+    const { runnerDeployments } = this.deps.store.schema;
+    const marked = await this.deps.store.db
       .update(runnerDeployments)
       .set({ status: 'removed', updatedAt: now })
       .where(and(eq(runnerDeployments.hostId, hostDbId), inArray(runnerDeployments.status, ['ready', 'deploying'])))
-      .returning({ id: runnerDeployments.id })
-      .all();
+      .returning({ id: runnerDeployments.id });
     const removed = out.removed.map((r) => ({ location: r.location, path: `${r.path}/${r.dir}` }));
-    this.deps.audit?.record('runner.clean', name, { removed: removed.map((r) => r.path) });
+    await this.deps.audit?.record('runner.clean', name, { removed: removed.map((r) => r.path) });
     return { host: name, removed, deployments: marked.length };
   }
 
   async #deploy(name: string, signal: AbortSignal | undefined, given: SshConnection | undefined): Promise<DeployResult> {
     const t0 = performance.now();
-    const hostDbId = this.#hostDbId(name);
+    const hostDbId = await this.#hostDbId(name);
     // The local artifacts are verified before anything reaches the host; undefined: none built yet, and the builder may build them.
     let status = await this.#localStatus(name);
 
-    const conn = given ?? (await this.deps.pool.connect(this.deps.resolve(name), signal));
+    const conn = given ?? (await this.deps.pool.connect(await this.deps.resolve(name), signal));
     const tConnected = performance.now();
     const sig = signal ? { signal } : {};
-    const rec = new DeploymentRow(this.deps.db, hostDbId, status?.version ?? '-');
+    const rec = new DeploymentRow(this.deps.store, hostDbId, status?.version ?? '-');
     const hostId = runnerHostId(hostDbId, this.deps.keys.keyId());
     const prepare = async (s: ArtifactsStatus | undefined) => {
       const prep = await conn.exec(SCRIPT_COMMAND, { stdin: prepareScript(s ? s.artifacts.map((a) => versionDirName(s.version, a.sha256)) : [], hostId), ...sig });
@@ -341,9 +337,9 @@ export class RunnerDeployer {
       let mode: InstallMode = 'raw';
       if (have && have.sha256 === art.entry.sha256) {
         if (have.pubSha256 === pubSha && have.hostId === hostId) {
-          const deployment = rec.verified();
+          const deployment = await rec.verified();
           // Counted for the runner's health (cache hit rate); one small row per check.
-          this.deps.audit?.record('runner.cache-hit', name, { version: art.version, target: match.target });
+          await this.deps.audit?.record('runner.cache-hit', name, { version: art.version, target: match.target });
           return {
             ...base,
             deployment: this.#toRecord(deployment, name),
@@ -359,16 +355,16 @@ export class RunnerDeployer {
         mode = 'none';
       } else if (have) {
         integrityFailure = `the cached runner at ${path} has SHA-256 ${have.sha256 || '(unreadable)'}, expected ${art.entry.sha256}: it was changed on the host and will not be run; replacing it`;
-        rec.integrityFailed(integrityFailure);
-        this.deps.audit?.record('runner.integrity-failed', name, { path, expected: art.entry.sha256, actual: have.sha256 });
+        await rec.integrityFailed(integrityFailure);
+        await this.deps.audit?.record('runner.integrity-failed', name, { path, expected: art.entry.sha256, actual: have.sha256 });
       }
 
-      rec.start();
+      await rec.start();
       const { transport, bytes, outcome } = await this.#install(conn, name, art, mode, { cacheDir: facts.chosen, dir, pubPem, hostId, gzip: facts.gzip }, signal);
       const tUploaded = performance.now();
-      const deployment = rec.ready();
-      if (outcome.removed.length) rec.markPruned(outcome.removed.map((d) => `${facts.chosen}/${d}/cronium-runner`));
-      this.deps.audit?.record('runner.deploy', name, { version: art.version, target: match.target, path, sha256: art.entry.sha256, replaced: integrityFailure !== null });
+      const deployment = await rec.ready();
+      if (outcome.removed.length) await rec.markPruned(outcome.removed.map((d) => `${facts.chosen}/${d}/cronium-runner`));
+      await this.deps.audit?.record('runner.deploy', name, { version: art.version, target: match.target, path, sha256: art.entry.sha256, replaced: integrityFailure !== null });
       return {
         ...base,
         deployment: this.#toRecord(deployment, name),
@@ -382,8 +378,8 @@ export class RunnerDeployer {
     } catch (err) {
       // Nothing built here at all is this machine's state, not the host's: no deployment row.
       if (isCroniumError(err) && err.details?.reason === 'no-artifacts') throw err;
-      if (isCroniumError(err) && (err.code === 'RUNNER_DEPLOY_FAILED' || err.code === 'RUNNER_INTEGRITY_FAILED')) rec.failed(`${err.code}: ${err.message}`);
-      else if (rec.id !== undefined) rec.failed(`${isCroniumError(err) ? err.code : 'INTERNAL'}: ${err instanceof Error ? err.message : String(err)}`);
+      if (isCroniumError(err) && (err.code === 'RUNNER_DEPLOY_FAILED' || err.code === 'RUNNER_INTEGRITY_FAILED')) await rec.failed(`${err.code}: ${err.message}`);
+      else if (rec.id !== undefined) await rec.failed(`${isCroniumError(err) ? err.code : 'INTERNAL'}: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
   }
@@ -399,7 +395,7 @@ export class RunnerDeployer {
       if (this.deps.builder) return undefined;
       throw artifactsNotBuilt(this.deps.artifacts.dir);
     }
-    this.#recordArtifacts(status);
+    await this.#recordArtifacts(status);
     if (!status.ok) {
       // A manifest with any artifact that does not verify is not trusted for any target.
       const bad = status.artifacts.filter((a) => a.status !== 'verified').map((a) => `${a.target}: ${a.error ?? 'invalid'}`);
@@ -445,7 +441,7 @@ export class RunnerDeployer {
     let stdin: Buffer | undefined;
     if (mode !== 'none') {
       // SFTP first where the host has it; a stream over exec (gzip where it can) otherwise.
-      if (this.deps.sftp !== false && !this.#noSftp.has(name) && !this.#sftpKnownMissing(name) && (await this.#sftpPut(conn, name, sftpTempPath(where.cacheDir, tag), art.bytes, signal))) {
+      if (this.deps.sftp !== false && !this.#noSftp.has(name) && !(await this.#sftpKnownMissing(name)) && (await this.#sftpPut(conn, name, sftpTempPath(where.cacheDir, tag), art.bytes, signal))) {
         mode = 'put';
         transport = 'sftp';
       } else {
@@ -497,7 +493,7 @@ export class RunnerDeployer {
       if (kind === 'unavailable' || !isCroniumError(err) || err.code === 'CONNECT_FAILED') this.#noSftp.add(name);
       // A missing subsystem is the host's make-up: remembered in the inventory, so later processes
       // (each CLI run) do not ask again; diagnose checks it afresh.
-      if (kind === 'unavailable') recordSftpUnavailable(this.deps.db, name, err instanceof SshChannelError ? err.description : (err as Error).message);
+      if (kind === 'unavailable') await recordSftpUnavailable(this.deps.store, name, err instanceof SshChannelError ? err.description : (err as Error).message);
       if (session && !session.closed) await session.unlink(path).catch(() => undefined);
       return false;
     } finally {
@@ -506,8 +502,9 @@ export class RunnerDeployer {
   }
 
   /** True when the inventory says the host has no SFTP. */
-  #sftpKnownMissing(name: string): boolean {
-    const row = this.deps.db.select({ why: hosts.sftpUnavailable }).from(hosts).where(eq(hosts.name, name)).get();
+  async #sftpKnownMissing(name: string): Promise<boolean> {
+    const { hosts } = this.deps.store.schema;
+    const [row] = await this.deps.store.db.select({ why: hosts.sftpUnavailable }).from(hosts).where(eq(hosts.name, name));
     return row?.why != null;
   }
 
@@ -515,17 +512,19 @@ export class RunnerDeployer {
     return toRecord(row, host);
   }
 
-  #hostDbId(name: string): number {
-    const row = this.deps.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+  async #hostDbId(name: string): Promise<number> {
+    const { hosts } = this.deps.store.schema;
+    const [row] = await this.deps.store.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name));
     if (!row) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');
     return row.id;
   }
 
-  #recordArtifacts(status: ArtifactsStatus, force = false): void {
+  async #recordArtifacts(status: ArtifactsStatus, force = false): Promise<void> {
     const key = JSON.stringify([status.version, status.builtAt, status.artifacts.map((a) => [a.target, a.sha256, a.status, a.error])]);
     if (key === this.#recordedArtifacts && !force) return;
     const now = Date.now();
-    this.deps.db.transaction((tx) => {
+    const { runnerArtifacts } = this.deps.store.schema;
+    await this.deps.store.tx(async (tx) => {
       for (const a of status.artifacts) {
         const values = {
           version: status.version,
@@ -538,10 +537,10 @@ export class RunnerDeployer {
           error: a.error,
           verifiedAt: now,
         };
-        tx.insert(runnerArtifacts)
+        await tx
+          .insert(runnerArtifacts)
           .values(values)
-          .onConflictDoUpdate({ target: [runnerArtifacts.version, runnerArtifacts.target], set: values })
-          .run();
+          .onConflictDoUpdate({ target: [runnerArtifacts.version, runnerArtifacts.target], set: values });
       }
     });
     this.#recordedArtifacts = key;
@@ -556,16 +555,17 @@ class DeploymentRow {
   path: string | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: DataStore,
     private readonly hostId: number,
     /** Set once known (a deploy that builds the artifacts first learns it late). */
     public version: string,
   ) {}
 
   /** A cache hit: refresh the newest matching ready row, or record one (deployed by someone else). */
-  verified(): typeof runnerDeployments.$inferSelect {
+  async verified(): Promise<typeof runnerDeployments.$inferSelect> {
     const now = Date.now();
-    const row = this.db
+    const { runnerDeployments } = this.store.schema;
+    const [row] = await this.store.db
       .select({ id: runnerDeployments.id })
       .from(runnerDeployments)
       .where(
@@ -578,58 +578,62 @@ class DeploymentRow {
         ),
       )
       .orderBy(desc(runnerDeployments.id))
-      .limit(1)
-      .get();
+      .limit(1);
     if (row) {
       // Verified again (a full check): a stat record from before no longer stands for it.
-      return this.db.update(runnerDeployments).set({ verifiedAt: now, updatedAt: now, statRecord: null }).where(eq(runnerDeployments.id, row.id)).returning().get();
+      const [updated] = await this.store.db.update(runnerDeployments).set({ verifiedAt: now, updatedAt: now, statRecord: null }).where(eq(runnerDeployments.id, row.id)).returning();
+      return updated!;
     }
     return this.#insert('ready', null, now);
   }
 
   /** Starts the row of an upload. */
-  start(): void {
-    this.id = this.#insert('deploying', null, Date.now()).id;
+  async start(): Promise<void> {
+    this.id = (await this.#insert('deploying', null, Date.now())).id;
   }
 
-  ready(): typeof runnerDeployments.$inferSelect {
+  async ready(): Promise<typeof runnerDeployments.$inferSelect> {
     const now = Date.now();
-    return this.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now, statRecord: null }).where(eq(runnerDeployments.id, this.id!)).returning().get();
+    const { runnerDeployments } = this.store.schema;
+    const [row] = await this.store.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now, statRecord: null }).where(eq(runnerDeployments.id, this.id!)).returning();
+    return row!;
   }
 
-  failed(error: string): void {
+  async failed(error: string): Promise<void> {
     const now = Date.now();
+    const { runnerDeployments } = this.store.schema;
     if (this.id !== undefined) {
-      this.db.update(runnerDeployments).set({ status: 'failed', error, updatedAt: now, target: this.target, sha256: this.sha256, path: this.path }).where(eq(runnerDeployments.id, this.id)).run();
+      await this.store.db.update(runnerDeployments).set({ status: 'failed', error, updatedAt: now, target: this.target, sha256: this.sha256, path: this.path }).where(eq(runnerDeployments.id, this.id));
     } else {
-      this.#insert('failed', error, now);
+      await this.#insert('failed', error, now);
     }
   }
 
   /** A cached binary failed its check: the ready rows of that path become failed with the error (or a failed row is added when none was recorded). */
-  integrityFailed(error: string): void {
+  async integrityFailed(error: string): Promise<void> {
     const now = Date.now();
-    const updated = this.db
+    const { runnerDeployments } = this.store.schema;
+    const updated = await this.store.db
       .update(runnerDeployments)
       .set({ status: 'failed', error: `RUNNER_INTEGRITY_FAILED: ${error}`, updatedAt: now })
       .where(and(eq(runnerDeployments.hostId, this.hostId), eq(runnerDeployments.path, this.path ?? ''), eq(runnerDeployments.status, 'ready')))
-      .returning({ id: runnerDeployments.id })
-      .all();
-    if (updated.length === 0) this.#insert('failed', `RUNNER_INTEGRITY_FAILED: ${error}`, now);
+      .returning({ id: runnerDeployments.id });
+    if (updated.length === 0) await this.#insert('failed', `RUNNER_INTEGRITY_FAILED: ${error}`, now);
   }
 
   /** Version dirs the install pruned: their rows are removed. */
-  markPruned(paths: string[]): void {
+  async markPruned(paths: string[]): Promise<void> {
     if (!paths.length) return;
-    this.db
+    const { runnerDeployments } = this.store.schema;
+    await this.store.db
       .update(runnerDeployments)
       .set({ status: 'removed', updatedAt: Date.now() })
-      .where(and(eq(runnerDeployments.hostId, this.hostId), inArray(runnerDeployments.path, paths), inArray(runnerDeployments.status, ['ready', 'deploying', 'failed'])))
-      .run();
+      .where(and(eq(runnerDeployments.hostId, this.hostId), inArray(runnerDeployments.path, paths), inArray(runnerDeployments.status, ['ready', 'deploying', 'failed'])));
   }
 
-  #insert(status: 'deploying' | 'ready' | 'failed', error: string | null, now: number): typeof runnerDeployments.$inferSelect {
-    return this.db
+  async #insert(status: 'deploying' | 'ready' | 'failed', error: string | null, now: number): Promise<typeof runnerDeployments.$inferSelect> {
+    const { runnerDeployments } = this.store.schema;
+    const [row] = await this.store.db
       .insert(runnerDeployments)
       .values({
         hostId: this.hostId,
@@ -643,8 +647,8 @@ class DeploymentRow {
         updatedAt: now,
         verifiedAt: status === 'ready' ? now : null,
       })
-      .returning()
-      .get();
+      .returning();
+    return row!;
   }
 }
 
@@ -695,6 +699,7 @@ function sha256Hex(data: Buffer): string {
 }
 
 /** Records in the inventory why the host has no SFTP (null: it has); runner deploys read it. */
-export function recordSftpUnavailable(db: Db, name: string, why: string | null): void {
-  db.update(hosts).set({ sftpUnavailable: why }).where(eq(hosts.name, name)).run();
+export async function recordSftpUnavailable(store: DataStore, name: string, why: string | null): Promise<void> {
+  const { hosts } = store.schema;
+  await store.db.update(hosts).set({ sftpUnavailable: why }).where(eq(hosts.name, name));
 }

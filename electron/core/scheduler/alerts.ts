@@ -4,7 +4,8 @@
  * exponential backoff (5 s, 10 s, 20 s, … capped at an hour) and given up after MAX_ATTEMPTS.
  * Webhook URLs are sealed in the store and only opened here; what clients see is masked.
  */
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import type { DataStore } from '../db/store';
 import type { SecretBox } from '../secrets/secret-box';
 import { webhookBody, type HealthKind } from './health';
 
@@ -37,7 +38,7 @@ export class AlertDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   constructor(
-    private readonly db: Database.Database,
+    private readonly store: DataStore,
     private readonly secrets: SecretBox,
     private readonly opts: { clock?: () => number; timeoutMs?: number; fetch?: typeof fetch } = {},
   ) {}
@@ -52,15 +53,16 @@ export class AlertDispatcher {
     this.busy = true;
     try {
       const now = this.now();
-      const due = this.db
-        .prepare(
-          `select d.id, d.attempts, d.next_attempt_at, w.format, w.url_sealed, w.schedule_id, s.name as schedule, e.kind, e.reason, e.at, e.fire_at, e.job_id
+      const due = (
+        await this.store.rows<DueDelivery>(
+          sql`select d.id, d.attempts, d.next_attempt_at, w.format, w.url_sealed, w.schedule_id, s.name as schedule, e.kind, e.reason, e.at, e.fire_at, e.job_id
            from webhook_deliveries d join webhooks w on w.id = d.webhook_id join schedule_events e on e.id = d.event_id join schedules s on s.id = w.schedule_id
-           where d.status = 'pending' and d.next_attempt_at <= ? order by d.id limit 100`,
+           where d.status = 'pending' and d.next_attempt_at <= ${now} order by d.id limit 100`,
         )
-        .all(now) as DueDelivery[];
-      const claim = this.db.prepare("update webhook_deliveries set next_attempt_at = ? where id = ? and status = 'pending' and next_attempt_at = ?");
-      const mine = due.filter((d) => claim.run(now + CLAIM_MS, d.id, d.next_attempt_at).changes === 1);
+      ).map((d) => ({ ...d, id: Number(d.id), attempts: Number(d.attempts), next_attempt_at: Number(d.next_attempt_at), schedule_id: Number(d.schedule_id), at: Number(d.at), fire_at: d.fire_at === null ? null : Number(d.fire_at), job_id: d.job_id === null ? null : Number(d.job_id) }));
+      // Claimed one by one (compare-and-swap on next_attempt_at): two processes or servers never send one twice.
+      const mine: DueDelivery[] = [];
+      for (const d of due) if ((await this.store.exec(sql`update webhook_deliveries set next_attempt_at = ${now + CLAIM_MS} where id = ${d.id} and status = 'pending' and next_attempt_at = ${d.next_attempt_at}`)) === 1) mine.push(d);
       await Promise.all(mine.map((d) => this.deliver(d)));
       return mine.length;
     } finally {
@@ -73,12 +75,12 @@ export class AlertDispatcher {
     const attempts = d.attempts + 1;
     const now = this.now();
     if (result.ok) {
-      this.db.prepare("update webhook_deliveries set status = 'delivered', attempts = ?, delivered_at = ?, last_error = null where id = ?").run(attempts, now, d.id);
+      await this.store.exec(sql`update webhook_deliveries set status = 'delivered', attempts = ${attempts}, delivered_at = ${now}, last_error = null where id = ${d.id}`);
     } else if (attempts >= MAX_ATTEMPTS) {
-      this.db.prepare("update webhook_deliveries set status = 'failed', attempts = ?, last_error = ? where id = ?").run(attempts, result.error, d.id);
+      await this.store.exec(sql`update webhook_deliveries set status = 'failed', attempts = ${attempts}, last_error = ${result.error} where id = ${d.id}`);
     } else {
       const backoff = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempts - 1));
-      this.db.prepare('update webhook_deliveries set attempts = ?, next_attempt_at = ?, last_error = ? where id = ?').run(attempts, now + backoff, result.error, d.id);
+      await this.store.exec(sql`update webhook_deliveries set attempts = ${attempts}, next_attempt_at = ${now + backoff}, last_error = ${result.error} where id = ${d.id}`);
     }
   }
 

@@ -1,6 +1,7 @@
 /** Schedules: add, list (with the next runs and a plain description), remove, pause, resume. */
+import { eq, sql } from 'drizzle-orm';
 import { CroniumError, fieldError } from '../../shared/errors';
-import type { Store } from '../db/database';
+import { asBool, asJson, type DataStore } from '../db/store';
 import type { AuditLog } from '../audit/audit-log';
 import { describeCron, nextRun, nextRuns, parseCron } from './cron';
 
@@ -50,31 +51,31 @@ interface Row {
   name: string;
   cron: string;
   tz: string;
-  target: string;
+  target: unknown;
   mode: string;
   overlap_policy: string;
   catchup_policy: string;
-  paused: number;
+  paused: unknown;
   last_fire_at: number | null;
   script_name?: string | null;
-  elevated: number;
+  elevated: unknown;
 }
 
 // The script's name, when it is a saved one (a schedule's own script is `schedule:<name>`).
-const SELECT = "select s.*, case when sc.name like 'schedule:%' then null else sc.name end as script_name from schedules s left join scripts sc on sc.id = s.script_id";
+const SELECT = sql.raw("select s.*, case when sc.name like 'schedule:%' then null else sc.name end as script_name from schedules s left join scripts sc on sc.id = s.script_id");
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** CRUD over the schedules table. */
 export class ScheduleService {
   constructor(
-    private readonly store: Store,
+    private readonly store: DataStore,
     private readonly audit: AuditLog,
     private readonly clock: () => number = Date.now,
   ) {}
 
   /** Adds a schedule (and its script); its first fire is the next cron time from now. */
-  add(input: NewSchedule): ScheduleView {
+  async add(input: NewSchedule): Promise<ScheduleView> {
     if (!NAME.test(input.name)) throw fieldError('name', 'must be 1-63 characters of letters, digits, ".", "_" or "-"');
     if (parseCron(input.cron, input.tz).nextRun(new Date(this.clock())) === null) {
       throw fieldError('cron', `"${input.cron}" never fires: no date matches it (like February 30 or April 31)`, 'check the day and month fields; `cronium schedules add --help` shows examples');
@@ -84,103 +85,107 @@ export class ScheduleService {
     if (input.script && input.script.body.length === 0) throw fieldError('script', 'is empty');
     if (input.script && input.script.body.length > 1024 * 1024) throw fieldError('script', 'is larger than 1 MiB');
     const now = this.clock();
-    const db = this.store.sqlite;
-    db.transaction(() => {
-      if (db.prepare('select 1 from schedules where name = ?').get(input.name)) {
+    const { scripts, schedules } = this.store.schema;
+    await this.store.tx(async (tx) => {
+      if ((await tx.select({ id: schedules.id }).from(schedules).where(eq(schedules.name, input.name))).length) {
         throw new CroniumError('ALREADY_EXISTS', `a schedule named "${input.name}" already exists`, `remove it first: cronium schedules rm ${input.name}`, { fields: [{ field: 'name', message: 'is already taken' }] });
       }
       let scriptId: number;
       if (input.script) {
         const scriptName = input.script.name ?? `schedule:${input.name}`;
-        scriptId = Number(
-          db
-            .prepare('insert into scripts (name, interpreter, body, created_at, updated_at) values (?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, updated_at = excluded.updated_at returning id')
-            .pluck()
-            .get(scriptName, input.script.interpreter, input.script.body, now, now),
-        );
+        const [row] = await tx
+          .insert(scripts)
+          .values({ name: scriptName, interpreter: input.script.interpreter, body: input.script.body, createdAt: now, updatedAt: now })
+          .onConflictDoUpdate({ target: scripts.name, set: { interpreter: input.script.interpreter, body: input.script.body, updatedAt: now } })
+          .returning({ id: scripts.id });
+        scriptId = row!.id;
       } else {
-        const id = db.prepare('select id from scripts where name = ?').pluck().get(input.scriptName) as number | undefined;
-        if (id === undefined) throw new CroniumError('NOT_FOUND', `no saved script named "${input.scriptName}"`, 'list them with: cronium scripts list', { fields: [{ field: 'scriptName', message: 'no such script' }] });
-        scriptId = id;
+        const [row] = await tx.select({ id: scripts.id }).from(scripts).where(eq(scripts.name, input.scriptName!));
+        if (!row) throw new CroniumError('NOT_FOUND', `no saved script named "${input.scriptName}"`, 'list them with: cronium scripts list', { fields: [{ field: 'scriptName', message: 'no such script' }] });
+        scriptId = row.id;
       }
-      db.prepare(
-        `insert into schedules (name, cron, tz, script_id, target, mode, timeout_ms, concurrency, overlap_policy, catchup_policy, var_scope, secret_names, elevated, paused, next_fire_at, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
-      ).run(
-        input.name,
-        input.cron.trim(),
-        input.tz,
+      await tx.insert(schedules).values({
+        name: input.name,
+        cron: input.cron.trim(),
+        tz: input.tz,
         scriptId,
-        JSON.stringify(input.target),
-        input.mode ?? 'auto',
-        input.timeoutMs ?? null,
-        input.concurrency ?? null,
-        input.overlapPolicy ?? 'skip',
-        input.catchupPolicy ?? 'skip',
-        input.varScope ?? 'host',
-        input.secretNames?.length ? JSON.stringify(input.secretNames) : null,
-        input.elevated ? 1 : 0,
-        nextRun(input.cron, input.tz, new Date(now))?.getTime() ?? null,
-        now,
-        now,
-      );
-    }).immediate();
-    this.audit.recordSync('schedule.add', input.name, { cron: input.cron, tz: input.tz, target: input.target, ...(input.scriptName !== undefined ? { script: input.scriptName } : {}) });
+        target: input.target,
+        mode: input.mode ?? 'auto',
+        timeoutMs: input.timeoutMs ?? null,
+        concurrency: input.concurrency ?? null,
+        overlapPolicy: input.overlapPolicy ?? 'skip',
+        catchupPolicy: input.catchupPolicy ?? 'skip',
+        varScope: input.varScope ?? 'host',
+        secretNames: input.secretNames?.length ? [...input.secretNames] : null,
+        elevated: input.elevated === true,
+        paused: false,
+        nextFireAt: nextRun(input.cron, input.tz, new Date(now))?.getTime() ?? null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await this.audit.record('schedule.add', input.name, { cron: input.cron, tz: input.tz, target: input.target, ...(input.scriptName !== undefined ? { script: input.scriptName } : {}) }, tx);
+    });
     return this.get(input.name);
   }
 
   /** Every schedule, by name, each with its next five runs. */
-  list(): ScheduleView[] {
-    return (this.store.sqlite.prepare(`${SELECT} order by s.name`).all() as Row[]).map((r) => this.view(r));
+  async list(): Promise<ScheduleView[]> {
+    return (await this.store.rows<Row>(sql`${SELECT} order by s.name`)).map((r) => this.view(r));
   }
 
   /** One schedule by name. */
-  get(name: string): ScheduleView {
-    const row = this.store.sqlite.prepare(`${SELECT} where s.name = ?`).get(name) as Row | undefined;
+  async get(name: string): Promise<ScheduleView> {
+    const [row] = await this.store.rows<Row>(sql`${SELECT} where s.name = ${name}`);
     if (!row) throw new CroniumError('NOT_FOUND', `no schedule named "${name}"`, 'list them with: cronium schedules list');
     return this.view(row);
   }
 
   /** Removes a schedule; its past jobs stay in the history. */
-  remove(name: string): void {
-    this.get(name);
-    this.store.sqlite.prepare('delete from schedules where name = ?').run(name);
-    this.audit.recordSync('schedule.remove', name);
+  async remove(name: string): Promise<void> {
+    await this.get(name);
+    await this.store.exec(sql`delete from schedules where name = ${name}`);
+    await this.audit.record('schedule.remove', name);
   }
 
   /** Pauses a schedule: it fires no more until resumed. */
-  pause(name: string): ScheduleView {
-    this.get(name);
-    this.store.sqlite.prepare('update schedules set paused = 1, updated_at = ? where name = ?').run(this.clock(), name);
-    this.audit.recordSync('schedule.pause', name);
+  async pause(name: string): Promise<ScheduleView> {
+    await this.get(name);
+    const { schedules } = this.store.schema;
+    await this.store.db.update(schedules).set({ paused: true, updatedAt: this.clock() }).where(eq(schedules.name, name));
+    await this.audit.record('schedule.pause', name);
     return this.get(name);
   }
 
   /** Resumes a schedule from now on: fires missed while paused are not made up. */
-  resume(name: string): ScheduleView {
-    const s = this.get(name);
+  async resume(name: string): Promise<ScheduleView> {
+    const s = await this.get(name);
     const now = this.clock();
-    this.store.sqlite.prepare('update schedules set paused = 0, next_fire_at = ?, updated_at = ? where name = ?').run(nextRun(s.cron, s.tz, new Date(now))?.getTime() ?? null, now, name);
-    this.audit.recordSync('schedule.resume', name);
+    const { schedules } = this.store.schema;
+    await this.store.db
+      .update(schedules)
+      .set({ paused: false, nextFireAt: nextRun(s.cron, s.tz, new Date(now))?.getTime() ?? null, updatedAt: now })
+      .where(eq(schedules.name, name));
+    await this.audit.record('schedule.resume', name);
     return this.get(name);
   }
 
   private view(r: Row): ScheduleView {
+    const paused = asBool(r.paused) === true;
     return {
-      id: r.id,
+      id: Number(r.id),
       name: r.name,
       cron: r.cron,
       tz: r.tz,
       description: describeCron(r.cron),
-      target: JSON.parse(r.target) as ScheduleView['target'],
+      target: asJson<ScheduleView['target']>(r.target) ?? {},
       mode: r.mode,
       overlapPolicy: r.overlap_policy,
       catchupPolicy: r.catchup_policy,
-      paused: r.paused === 1,
-      lastFireAt: r.last_fire_at,
-      nextRuns: r.paused ? [] : nextRuns(r.cron, r.tz, new Date(this.clock()), 5).map((d) => d.getTime()),
+      paused,
+      lastFireAt: r.last_fire_at === null ? null : Number(r.last_fire_at),
+      nextRuns: paused ? [] : nextRuns(r.cron, r.tz, new Date(this.clock()), 5).map((d) => d.getTime()),
       scriptName: r.script_name ?? null,
-      elevated: r.elevated === 1,
+      elevated: asBool(r.elevated) === true,
     };
   }
 }

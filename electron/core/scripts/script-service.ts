@@ -6,7 +6,9 @@
  * Scripts that schedules keep for their own body (`schedule:<name>`) are internal: they
  * are not listed, and cannot be named here (ScriptName has no ":").
  */
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/database';
+import { asBool, asJson, type DataStore } from '../db/store';
 import type { Followup, ScriptView } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
@@ -18,8 +20,8 @@ interface ScriptRow {
   name: string;
   interpreter: Interpreter;
   body: string;
-  elevated: number;
-  files: string | null;
+  elevated: unknown;
+  files: unknown;
   created_at: number;
   updated_at: number;
 }
@@ -31,7 +33,7 @@ interface FollowupRow {
   on: Followup['on'];
   followup_script_id: number;
   followup_name: string;
-  hosts: string | null;
+  hosts: unknown;
   tag: string | null;
 }
 
@@ -95,132 +97,127 @@ export function findCycle<T>(edges: ReadonlyMap<T, readonly T[]>): T[] | undefin
 /** CRUD over saved scripts and their follow-ups. */
 export class ScriptService {
   constructor(
-    private readonly db: Database.Database,
+    private readonly store: DataStore,
     private readonly audit: AuditLog,
     private readonly clock: () => number = Date.now,
   ) {}
 
   /** Saved scripts, sorted by name (not the schedules' own). */
-  list(): ScriptView[] {
-    const rows = this.db.prepare("select * from scripts where name not like 'schedule:%' order by name").all() as ScriptRow[];
+  async list(): Promise<ScriptView[]> {
+    const rows = await this.store.rows<ScriptRow>(sql`select * from scripts where name not like 'schedule:%' order by name`);
     const byScript = new Map<number, FollowupRow[]>();
-    for (const f of this.followupRows()) (byScript.get(f.script_id) ?? byScript.set(f.script_id, []).get(f.script_id)!).push(f);
-    return rows.map((r) => toView(r, byScript.get(r.id) ?? []));
+    for (const f of await this.followupRows()) (byScript.get(Number(f.script_id)) ?? byScript.set(Number(f.script_id), []).get(Number(f.script_id))!).push(f);
+    return rows.map((r) => toView(r, byScript.get(Number(r.id)) ?? []));
   }
 
   /** One saved script by name, or NOT_FOUND. */
-  get(name: string): ScriptView {
-    const row = this.row(name);
-    return toView(row, this.followupRows(row.id));
-  }
-
-  /** The id of a saved script by name, or NOT_FOUND naming the field. */
-  idOf(name: string, field = 'scriptName'): { id: number; interpreter: Interpreter; body: string } {
-    const row = this.db.prepare('select id, interpreter, body, elevated, files from scripts where name = ?').get(name) as { id: number; interpreter: Interpreter; body: string; elevated: number; files: string | null } | undefined;
-    if (!row) throw new CroniumError('NOT_FOUND', `no saved script named "${name}"`, 'list them with: cronium scripts list; save one with: cronium scripts save NAME --file F', { fields: [{ field, message: 'no such script' }] });
-    return row;
+  async get(name: string): Promise<ScriptView> {
+    const row = await this.row(name);
+    return toView(row, await this.followupRows(Number(row.id)));
   }
 
   /**
    * Creates or replaces a script and its follow-ups. A follow-up naming an unknown script or
    * host is NOT_FOUND; a cycle anywhere in the follow-up graph is FOLLOWUP_LOOP (nothing saved).
    */
-  save(input: SaveScript): ScriptView {
+  async save(input: SaveScript): Promise<ScriptView> {
     input.followups.forEach((f, i) => {
       if (f.hosts && f.tag !== undefined) throw fieldError(`followups.${i}`, 'give hosts or a tag, not both (neither: the host of the run that fired it)');
     });
     const now = this.clock();
-    this.db
-      .transaction(() => {
-        // Files not given: the ones it has stay (a client that does not show them cannot drop them).
-        const kept = input.files === undefined ? ((this.db.prepare('select files from scripts where name = ?').pluck().get(input.name) as string | null | undefined) ?? null) : undefined;
-        const files = kept !== undefined ? kept : input.files?.length ? JSON.stringify(input.files) : null;
-        const id = Number(
-          this.db
-            .prepare('insert into scripts (name, interpreter, body, elevated, files, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?) on conflict(name) do update set interpreter = excluded.interpreter, body = excluded.body, elevated = excluded.elevated, files = excluded.files, updated_at = excluded.updated_at returning id')
-            .pluck()
-            .get(input.name, input.interpreter, input.body, input.elevated ? 1 : 0, files, now, now),
-        );
-        this.db.prepare('delete from script_followups where script_id = ?').run(id);
-        const insert = this.db.prepare('insert into script_followups (script_id, position, "on", followup_script_id, hosts, tag) values (?, ?, ?, ?, ?, ?)');
-        input.followups.forEach((f, i) => {
-          const target = this.db.prepare('select id from scripts where name = ?').pluck().get(f.script) as number | undefined;
-          if (target === undefined) {
-            throw new CroniumError('NOT_FOUND', `follow-up ${i + 1} names no saved script "${f.script}"`, `save it first: cronium scripts save ${f.script} --file F`, { fields: [{ field: `followups.${i}.script`, message: 'no such script' }] });
+    const s = this.store;
+    const { scripts, scriptFollowups } = s.schema;
+    await s.tx(async (tx) => {
+      // One save at a time checks the graph (across servers too): two cannot close a loop between them.
+      await s.lock(tx, 'cronium.scripts.graph');
+      // Files not given: the ones it has stay (a client that does not show them cannot drop them).
+      const [existing] = await s.rows<{ files: unknown }>(sql`select files from scripts where name = ${input.name}`, tx);
+      const files = input.files === undefined ? (asJson<ScriptFile[]>(existing?.files) ?? null) : input.files.length ? input.files : null;
+      const [row] = await tx
+        .insert(scripts)
+        .values({ name: input.name, interpreter: input.interpreter, body: input.body, elevated: input.elevated === true, files, createdAt: now, updatedAt: now })
+        .onConflictDoUpdate({ target: scripts.name, set: { interpreter: input.interpreter, body: input.body, elevated: input.elevated === true, files, updatedAt: now } })
+        .returning({ id: scripts.id });
+      const id = row!.id;
+      await s.exec(sql`delete from script_followups where script_id = ${id}`, tx);
+      for (const [i, f] of input.followups.entries()) {
+        const [target] = await s.rows<{ id: number }>(sql`select id from scripts where name = ${f.script}`, tx);
+        if (!target) {
+          throw new CroniumError('NOT_FOUND', `follow-up ${i + 1} names no saved script "${f.script}"`, `save it first: cronium scripts save ${f.script} --file F`, { fields: [{ field: `followups.${i}.script`, message: 'no such script' }] });
+        }
+        for (const h of f.hosts ?? []) {
+          if ((await s.rows(sql`select 1 as one from hosts where name = ${h}`, tx)).length === 0) {
+            throw new CroniumError('NOT_FOUND', `follow-up ${i + 1} names no host "${h}"`, 'list them with: cronium hosts list', { fields: [{ field: `followups.${i}.hosts`, message: 'no such host' }] });
           }
-          for (const h of f.hosts ?? []) {
-            if (this.db.prepare('select 1 from hosts where name = ?').get(h) === undefined) {
-              throw new CroniumError('NOT_FOUND', `follow-up ${i + 1} names no host "${h}"`, 'list them with: cronium hosts list', { fields: [{ field: `followups.${i}.hosts`, message: 'no such host' }] });
-            }
-          }
-          insert.run(id, i, f.on, target, f.hosts ? JSON.stringify(f.hosts) : null, f.tag ?? null);
-        });
-        this.checkAcyclic();
-      })
-      .immediate();
-    this.audit.recordSync('script.save', input.name, { interpreter: input.interpreter, bytes: Buffer.byteLength(input.body), followups: input.followups.map((f) => `${f.on}:${f.script}`), ...(input.files?.length ? { files: input.files.map((f) => `${f.name} -> ${f.to}`) } : {}) });
+        }
+        await tx.insert(scriptFollowups).values({ scriptId: id, position: i, on: f.on, followupScriptId: Number(target.id), hosts: f.hosts ?? null, tag: f.tag ?? null });
+      }
+      await this.checkAcyclic(tx);
+      await this.audit.record('script.save', input.name, { interpreter: input.interpreter, bytes: Buffer.byteLength(input.body), followups: input.followups.map((f) => `${f.on}:${f.script}`), ...(input.files?.length ? { files: input.files.map((f) => `${f.name} -> ${f.to}`) } : {}) }, tx);
+    });
     return this.get(input.name);
   }
 
   /** Removes a saved script; CONFLICT naming what still uses it (schedules, other scripts' follow-ups). */
-  remove(name: string): void {
-    this.db
-      .transaction(() => {
-        const row = this.row(name);
-        const schedules = this.db.prepare('select name from schedules where script_id = ? order by name').pluck().all(row.id) as string[];
-        const users = this.db
-          .prepare('select distinct s.name from script_followups f join scripts s on s.id = f.script_id where f.followup_script_id = ? and f.script_id != ? order by s.name')
-          .pluck()
-          .all(row.id, row.id) as string[];
-        if (schedules.length || users.length) {
-          const what = [schedules.length ? `schedule${schedules.length > 1 ? 's' : ''} ${schedules.join(', ')}` : '', users.length ? `the follow-ups of ${users.join(', ')}` : ''].filter(Boolean).join(' and ');
-          throw new CroniumError('CONFLICT', `script "${name}" is used by ${what}`, 'remove those schedules, or save those scripts without this follow-up, first', { schedules, scripts: users });
-        }
-        this.db.prepare('delete from scripts where id = ?').run(row.id);
-      })
-      .immediate();
-    this.audit.recordSync('script.remove', name);
+  async remove(name: string): Promise<void> {
+    const s = this.store;
+    await s.tx(async (tx) => {
+      await s.lock(tx, 'cronium.scripts.graph');
+      const row = await this.row(name, tx);
+      const id = Number(row.id);
+      const schedules = (await s.rows<{ name: string }>(sql`select name from schedules where script_id = ${id} order by name`, tx)).map((r) => r.name);
+      const users = (await s.rows<{ name: string }>(sql`select distinct s.name from script_followups f join scripts s on s.id = f.script_id where f.followup_script_id = ${id} and f.script_id != ${id} order by s.name`, tx)).map((r) => r.name);
+      if (schedules.length || users.length) {
+        const what = [schedules.length ? `schedule${schedules.length > 1 ? 's' : ''} ${schedules.join(', ')}` : '', users.length ? `the follow-ups of ${users.join(', ')}` : ''].filter(Boolean).join(' and ');
+        throw new CroniumError('CONFLICT', `script "${name}" is used by ${what}`, 'remove those schedules, or save those scripts without this follow-up, first', { schedules, scripts: users });
+      }
+      await s.exec(sql`delete from scripts where id = ${id}`, tx);
+      await this.audit.record('script.remove', name, undefined, tx);
+    });
   }
 
   /** FOLLOWUP_LOOP when the whole follow-up graph has a cycle (a script following itself included). */
-  private checkAcyclic(): void {
+  private async checkAcyclic(tx: Db): Promise<void> {
     const edges = new Map<number, number[]>();
-    for (const e of this.db.prepare('select script_id, followup_script_id from script_followups order by script_id, position').all() as { script_id: number; followup_script_id: number }[]) {
-      (edges.get(e.script_id) ?? edges.set(e.script_id, []).get(e.script_id)!).push(e.followup_script_id);
+    for (const e of await this.store.rows<{ script_id: number; followup_script_id: number }>(sql`select script_id, followup_script_id from script_followups order by script_id, position`, tx)) {
+      const from = Number(e.script_id);
+      (edges.get(from) ?? edges.set(from, []).get(from)!).push(Number(e.followup_script_id));
     }
     const cycle = findCycle(edges);
     if (!cycle) return;
-    const names = cycle.map((id) => this.db.prepare('select name from scripts where id = ?').pluck().get(id) as string);
+    const byId = new Map((await this.store.rows<{ id: number; name: string }>(sql`select id, name from scripts where id in ${cycle}`, tx)).map((r) => [Number(r.id), r.name]));
+    const names = cycle.map((id) => byId.get(id) ?? String(id));
     throw new CroniumError('FOLLOWUP_LOOP', `the follow-ups would loop: ${names.join(' -> ')}`, 'a script cannot start itself again through its follow-ups; drop one follow-up of the cycle', { cycle: names });
   }
 
-  private row(name: string): ScriptRow {
-    const row = this.db.prepare('select * from scripts where name = ?').get(name) as ScriptRow | undefined;
+  private async row(name: string, tx?: Db): Promise<ScriptRow> {
+    const [row] = await this.store.rows<ScriptRow>(sql`select * from scripts where name = ${name}`, tx);
     if (!row) throw new CroniumError('NOT_FOUND', `no saved script named "${name}"`, 'list them with: cronium scripts list');
     return row;
   }
 
-  private followupRows(scriptId?: number): FollowupRow[] {
-    const sql = `select f.*, s.name as followup_name from script_followups f join scripts s on s.id = f.followup_script_id ${scriptId !== undefined ? 'where f.script_id = ?' : ''} order by f.script_id, f.position`;
-    return this.db.prepare(sql).all(...(scriptId !== undefined ? [scriptId] : [])) as FollowupRow[];
+  private followupRows(scriptId?: number): Promise<FollowupRow[]> {
+    return this.store.rows<FollowupRow>(
+      sql`select f.*, s.name as followup_name from script_followups f join scripts s on s.id = f.followup_script_id ${scriptId !== undefined ? sql`where f.script_id = ${scriptId}` : sql``} order by f.script_id, f.position`,
+    );
   }
 }
 
 function toView(r: ScriptRow, followups: FollowupRow[]): ScriptView {
   return {
-    id: r.id,
+    id: Number(r.id),
     name: r.name,
     interpreter: r.interpreter,
     body: r.body,
     followups: followups.map((f) => ({
       on: f.on,
       script: f.followup_name,
-      ...(f.hosts ? { hosts: JSON.parse(f.hosts) as string[] } : {}),
+      ...(f.hosts !== null && f.hosts !== undefined ? { hosts: asJson<string[]>(f.hosts)! } : {}),
       ...(f.tag !== null ? { tag: f.tag } : {}),
     })),
-    elevated: r.elevated === 1,
-    files: r.files ? (JSON.parse(r.files) as ScriptFile[]) : [],
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    elevated: asBool(r.elevated) === true,
+    files: asJson<ScriptFile[]>(r.files) ?? [],
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
   };
 }

@@ -8,8 +8,7 @@
 import { desc, eq } from 'drizzle-orm';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
-import type { Db } from '../db/database';
-import { hostCas } from '../db/schema';
+import type { DataStore } from '../db/store';
 import { parsePublicKeyLine } from './fingerprint';
 import { entryMatches, knownHostsName, parseKnownHosts } from './known-hosts';
 
@@ -26,21 +25,17 @@ export interface HostCa {
 /** The store of trusted host CAs. */
 export class HostCaStore {
   constructor(
-    private readonly db: Db,
+    private readonly store: DataStore,
     private readonly audit?: AuditLog,
   ) {}
 
-  list(): HostCa[] {
-    return this.db
-      .select()
-      .from(hostCas)
-      .orderBy(desc(hostCas.id))
-      .all()
-      .map((r) => ({ id: r.id, patterns: r.patterns, algorithm: r.publicKey.split(' ')[0] ?? '', fingerprint: r.fingerprint, comment: r.comment, createdAt: r.createdAt }));
+  async list(): Promise<HostCa[]> {
+    const { hostCas } = this.store.schema;
+    return (await this.store.db.select().from(hostCas).orderBy(desc(hostCas.id))).map((r) => ({ id: r.id, patterns: r.patterns, algorithm: r.publicKey.split(' ')[0] ?? '', fingerprint: r.fingerprint, comment: r.comment, createdAt: r.createdAt }));
   }
 
   /** Trusts a CA for hosts matching `patterns` (known_hosts syntax). */
-  add(patterns: string, publicKeyLine: string): HostCa {
+  async add(patterns: string, publicKeyLine: string): Promise<HostCa> {
     const p = patterns.trim();
     if (!p || /\s/.test(p) || !/^[A-Za-z0-9.*?!:[\]_,-]+$/.test(p) || p.split(',').some((x) => !x || x === '!')) {
       throw fieldError('patterns', 'must be known_hosts host patterns, comma-separated, without spaces (e.g. *.prod.example,10.1.*)', 'give the hosts the CA signs for: --hosts PATTERNS');
@@ -48,26 +43,29 @@ export class HostCaStore {
     const key = parsePublicKeyLine(publicKeyLine);
     if (!key) throw fieldError('publicKey', 'is not an OpenSSH public key line (type base64 [comment])', "give the CA's public key file, e.g. host_ca.pub");
     const comment = publicKeyLine.trim().split(/\s+/).slice(2).join(' ') || null;
-    const row = this.db.insert(hostCas).values({ patterns: p, publicKey: key.publicKey, fingerprint: key.fingerprint, comment, createdAt: Date.now() }).returning().get();
-    this.audit?.record('hosts.ca-add', undefined, { patterns: p, fingerprint: key.fingerprint });
-    return this.list().find((c) => c.id === row.id)!;
+    const { hostCas } = this.store.schema;
+    const [row] = await this.store.db.insert(hostCas).values({ patterns: p, publicKey: key.publicKey, fingerprint: key.fingerprint, comment, createdAt: Date.now() }).returning();
+    await this.audit?.record('hosts.ca-add', undefined, { patterns: p, fingerprint: key.fingerprint });
+    return (await this.list()).find((c) => c.id === row!.id)!;
   }
 
-  remove(id: number): { removed: true } {
-    const gone = this.db.delete(hostCas).where(eq(hostCas.id, id)).returning({ fp: hostCas.fingerprint }).get();
+  async remove(id: number): Promise<{ removed: true }> {
+    const { hostCas } = this.store.schema;
+    const [gone] = await this.store.db.delete(hostCas).where(eq(hostCas.id, id)).returning({ fp: hostCas.fingerprint });
     if (!gone) throw new CroniumError('NOT_FOUND', `no trusted host CA with id ${id}`, 'list them with: cronium hosts ca list');
-    this.audit?.record('hosts.ca-remove', undefined, { id, fingerprint: gone.fp });
+    await this.audit?.record('hosts.ca-remove', undefined, { id, fingerprint: gone.fp });
     return { removed: true };
   }
 
   /** The known_hosts lines of every trusted CA. */
-  lines(): string[] {
-    return this.db.select().from(hostCas).all().map((r) => `@cert-authority ${r.patterns} ${r.publicKey}`);
+  async lines(): Promise<string[]> {
+    const { hostCas } = this.store.schema;
+    return (await this.store.db.select().from(hostCas)).map((r) => `@cert-authority ${r.patterns} ${r.publicKey}`);
   }
 
   /** Whether a trusted CA names the host (its address, or alias, and port as known_hosts does). */
-  covers(address: string, port: number): boolean {
-    const text = this.lines().join('\n');
+  async covers(address: string, port: number): Promise<boolean> {
+    const text = (await this.lines()).join('\n');
     if (!text) return false;
     const name = knownHostsName(address, port);
     return parseKnownHosts(text, 'cronium').entries.some((e) => e.marker === 'cert-authority' && entryMatches(e, name));

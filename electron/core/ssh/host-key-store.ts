@@ -11,11 +11,10 @@
  *      different key of the same type means a changed key, as in OpenSSH;
  *   5. otherwise the key is unknown.
  */
-import { eq } from 'drizzle-orm';
-import type { Db } from '../db/database';
-import { hostKeys, hosts } from '../db/schema';
+import { eq, inArray } from 'drizzle-orm';
+import type { DataStore } from '../db/store';
 import { type PublicKeyFacts, sha256Fingerprint } from './fingerprint';
-import { checkKnownHosts, KnownHostsFile, knownKeyTypes } from './known-hosts';
+import { checkKnownHosts, KnownHostsFile, knownKeyTypes, type KnownHostsEntry } from './known-hosts';
 import { userKnownHosts } from './ssh-paths';
 
 /** Which host presented a key: its inventory name and where it was reached. */
@@ -51,20 +50,26 @@ export interface PinnedKey extends KnownKey {
   trustedAt: number;
 }
 
-/** Decides about host keys and remembers the ones the user trusts. */
-export interface HostKeyStore {
+/** What is trusted for one host at the moment of a connection: decides about the key it presents. */
+export interface HostTrust {
   /** The decision about a key that host presented. */
-  verify(host: HostKeyQuery, key: PublicKeyFacts): HostKeyVerdict;
+  verify(key: PublicKeyFacts): HostKeyVerdict;
   /** Key types already trusted for the host, so the handshake can ask for those first. */
-  preferredKeyTypes(host: HostKeyQuery): string[];
-  /** The keys pinned for a host of the inventory. */
-  pinned(name: string): PinnedKey[];
-  /** Pins a key for a host of the inventory, replacing every key pinned for it before. */
-  pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): void;
+  preferredKeyTypes(): string[];
 }
 
-/** Options of SqliteHostKeyStore. */
-export interface SqliteHostKeyStoreOptions {
+/** Decides about host keys and remembers the ones the user trusts. */
+export interface HostKeyStore {
+  /** What is trusted for a host now (its pinned keys and known_hosts entries), read once per connection. */
+  trustFor(host: HostKeyQuery): Promise<HostTrust>;
+  /** The keys pinned for a host of the inventory. */
+  pinned(name: string): Promise<PinnedKey[]>;
+  /** Pins a key for a host of the inventory, replacing every key pinned for it before. */
+  pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): Promise<void>;
+}
+
+/** Options of DbHostKeyStore. */
+export interface DbHostKeyStoreOptions {
   /** known_hosts files to honour; default: the user's ~/.ssh/known_hosts. */
   knownHostsFiles?: string[];
 }
@@ -74,13 +79,13 @@ export function defaultKnownHostsFiles(): string[] {
   return [userKnownHosts()];
 }
 
-/** Pinned keys in SQLite (table host_keys) plus the user's known_hosts files, read-only. */
-export class SqliteHostKeyStore implements HostKeyStore {
+/** Pinned keys in the store (table host_keys) plus the user's known_hosts files, read-only. */
+export class DbHostKeyStore implements HostKeyStore {
   private readonly files: KnownHostsFile[];
 
   constructor(
-    private readonly db: Db,
-    options: SqliteHostKeyStoreOptions = {},
+    private readonly store: DataStore,
+    options: DbHostKeyStoreOptions = {},
   ) {
     this.files = (options.knownHostsFiles ?? defaultKnownHostsFiles()).map((p) => new KnownHostsFile(p));
   }
@@ -92,61 +97,56 @@ export class SqliteHostKeyStore implements HostKeyStore {
   }
   private readonly own = new Map<string, KnownHostsFile>();
 
-  verify(host: HostKeyQuery, key: PublicKeyFacts): HostKeyVerdict {
+  async trustFor(host: HostKeyQuery): Promise<HostTrust> {
+    const pinned = await this.pinned(host.name);
     const entries = this.filesFor(host).flatMap((f) => f.entries());
-    const known = checkKnownHosts(entries, host.address, host.port, key);
-    if (known.status === 'revoked') return { state: 'revoked', where: `${known.entry.file}:${known.entry.line}` };
-
-    const pinned = this.pinned(host.name);
-    if (pinned.some((p) => p.fingerprint === key.fingerprint && p.publicKey === key.publicKey)) return { state: 'trusted', source: 'pinned' };
-    if (pinned.length) {
-      // Report the key of the same type first: that is the one the server replaced.
-      const ordered = [...pinned.filter((p) => p.algorithm === key.algorithm), ...pinned.filter((p) => p.algorithm !== key.algorithm)];
-      return { state: 'mismatch', source: 'pinned', expected: ordered.map(({ algorithm, fingerprint }) => ({ algorithm, fingerprint })) };
-    }
-
-    if (known.status === 'match') return { state: 'trusted', source: 'known_hosts', where: `${known.entry.file}:${known.entry.line}` };
-    if (known.status === 'changed') {
-      const expected = known.entries.map((e) => ({ algorithm: e.keyType, fingerprint: sha256Fingerprint(e.blob) }));
-      const first = known.entries[0]!;
-      return { state: 'mismatch', source: 'known_hosts', expected, where: `${first.file}:${first.line}` };
-    }
-    return { state: 'unknown' };
+    return {
+      verify: (key) => decide(host, key, pinned, entries),
+      preferredKeyTypes: () => [...new Set([...pinned.map((p) => p.algorithm), ...knownKeyTypes(entries, host.address, host.port)])],
+    };
   }
 
-  preferredKeyTypes(host: HostKeyQuery): string[] {
-    const pinned = this.pinned(host.name).map((p) => p.algorithm);
-    const known = knownKeyTypes(
-      this.filesFor(host).flatMap((f) => f.entries()),
-      host.address,
-      host.port,
-    );
-    return [...new Set([...pinned, ...known])];
-  }
-
-  pinned(name: string): PinnedKey[] {
-    return this.db
+  async pinned(name: string): Promise<PinnedKey[]> {
+    const { hostKeys, hosts } = this.store.schema;
+    return this.store.db
       .select({ algorithm: hostKeys.algorithm, fingerprint: hostKeys.fingerprint, publicKey: hostKeys.publicKey, source: hostKeys.source, trustedAt: hostKeys.trustedAt })
       .from(hostKeys)
       .innerJoin(hosts, eq(hosts.id, hostKeys.hostId))
-      .where(eq(hosts.name, name))
-      .all();
+      .where(eq(hosts.name, name));
   }
 
-  pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): void {
-    this.db.transaction((tx) => {
-      const host = tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
+  async pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): Promise<void> {
+    const { hostKeys, hosts } = this.store.schema;
+    await this.store.tx(async (tx) => {
+      const [host] = await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name));
       if (!host) throw new Error(`pin: no host named ${name}`);
-      tx.delete(hostKeys).where(eq(hostKeys.hostId, host.id)).run();
-      tx.insert(hostKeys)
-        .values({ hostId: host.id, algorithm: key.algorithm, fingerprint: key.fingerprint, publicKey: key.publicKey, source, trustedAt: Date.now() })
-        .run();
+      await tx.delete(hostKeys).where(eq(hostKeys.hostId, host.id));
+      await tx.insert(hostKeys).values({ hostId: host.id, algorithm: key.algorithm, fingerprint: key.fingerprint, publicKey: key.publicKey, source, trustedAt: Date.now() });
     });
   }
 
   /** Removes the pinned keys of a host. */
-  forget(name: string): void {
-    const host = this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name)).get();
-    if (host) this.db.delete(hostKeys).where(eq(hostKeys.hostId, host.id)).run();
+  async forget(name: string): Promise<void> {
+    const { hostKeys, hosts } = this.store.schema;
+    await this.store.db.delete(hostKeys).where(inArray(hostKeys.hostId, this.store.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name))));
   }
+}
+
+/** The decision about a presented key, in the order the module comment gives. */
+function decide(host: HostKeyQuery, key: PublicKeyFacts, pinned: PinnedKey[], entries: KnownHostsEntry[]): HostKeyVerdict {
+  const known = checkKnownHosts(entries, host.address, host.port, key);
+  if (known.status === 'revoked') return { state: 'revoked', where: `${known.entry.file}:${known.entry.line}` };
+  if (pinned.some((p) => p.fingerprint === key.fingerprint && p.publicKey === key.publicKey)) return { state: 'trusted', source: 'pinned' };
+  if (pinned.length) {
+    // Report the key of the same type first: that is the one the server replaced.
+    const ordered = [...pinned.filter((p) => p.algorithm === key.algorithm), ...pinned.filter((p) => p.algorithm !== key.algorithm)];
+    return { state: 'mismatch', source: 'pinned', expected: ordered.map(({ algorithm, fingerprint }) => ({ algorithm, fingerprint })) };
+  }
+  if (known.status === 'match') return { state: 'trusted', source: 'known_hosts', where: `${known.entry.file}:${known.entry.line}` };
+  if (known.status === 'changed') {
+    const expected = known.entries.map((e) => ({ algorithm: e.keyType, fingerprint: sha256Fingerprint(e.blob) }));
+    const first = known.entries[0]!;
+    return { state: 'mismatch', source: 'known_hosts', expected, where: `${first.file}:${first.line}` };
+  }
+  return { state: 'unknown' };
 }

@@ -35,9 +35,9 @@ export interface OpenSshOptions {
   /** Where control sockets and per-host known_hosts files live (private: 0700). */
   dir: string;
   /** Keys pinned in Cronium for a host, as known_hosts key text ('ssh-ed25519 AAAA…'). */
-  pinned: (name: string) => string[];
+  pinned: (name: string) => Promise<string[]>;
   /** `@cert-authority PATTERNS KEY` lines of the host CAs trusted in Cronium. */
-  cas?: () => string[];
+  cas?: () => Promise<string[]>;
   /** The ssh binary (default: `ssh` on PATH). */
   sshPath?: string;
   /** Limit for the master to connect and authenticate. Default 25 s. */
@@ -163,9 +163,9 @@ export class OpenSshConnection implements SshConnection {
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const control = join(opts.dir, `${key}.sock`);
     const knownHosts = join(opts.dir, `${key}.known_hosts`);
-    const pinned = opts.pinned(target.name);
+    const pinned = await opts.pinned(target.name);
     const hostName = knownHostsName(target.address, target.port);
-    writeFileSync(knownHosts, [...pinned.map((k) => `${hostName} ${k}`), ...(opts.cas?.() ?? [])].map((l) => `${l}\n`).join(''), { mode: 0o600 });
+    writeFileSync(knownHosts, [...pinned.map((k) => `${hostName} ${k}`), ...((await opts.cas?.()) ?? [])].map((l) => `${l}\n`).join(''), { mode: 0o600 });
     rmSync(control, { force: true });
     // The host's own known_hosts files as its config names them (with @cert-authority lines), after ours.
     const resolved = await resolvedConfig(ssh, target);

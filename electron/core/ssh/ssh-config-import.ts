@@ -1034,12 +1034,12 @@ export type HostImportResult = MethodResult<'hosts.import'>;
  * overwritten), jump hosts are added before the hosts that use them, and a host whose jump host
  * could not be added is skipped too. With `dryRun`, reports what would be added and writes nothing.
  */
-export function importHostsFromSshConfig(
+export async function importHostsFromSshConfig(
   hosts: HostService,
   args: { path?: string; dryRun: boolean; tag: string[]; matchExec?: boolean },
   env: { home: string; env: Record<string, string | undefined> },
-): HostImportResult {
-  const existing = hosts.list();
+): Promise<HostImportResult> {
+  const existing = await hosts.list();
   const path = args.path ?? join(env.home, '.ssh', 'config');
   const result = importSshConfig(path, { home: env.home, env: env.env, existing, matchExec: args.matchExec === true });
   const names = new Set(existing.map((h) => h.name));
@@ -1063,7 +1063,7 @@ export function importHostsFromSshConfig(
     const input: NewHost = { name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, jump: h.jump, ...(h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}), ...viaSsh, ...(h.sshOptions ? { sshOptions: h.sshOptions } : {}), ...(h.useAgent === false ? { useAgent: false } : {}), tags: [...new Set(args.tag)] };
     if (!args.dryRun) {
       try {
-        hosts.add(input);
+        await hosts.add(input);
       } catch (e) {
         if (!(e instanceof CroniumError)) throw e;
         skipped.push({ name: h.name, reason: e.message });

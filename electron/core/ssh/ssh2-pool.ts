@@ -32,7 +32,7 @@ import { CroniumError } from '../../shared/errors';
 import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials, type LoadedIdentity } from './auth';
 import { describeKeyBlob, hostKeyAlgorithmsFor, type PublicKeyFacts } from './fingerprint';
 import { loadSsh2 } from './ssh2-module';
-import type { HostKeyQuery, HostKeyStore, HostKeyVerdict } from './host-key-store';
+import type { HostKeyQuery, HostKeyStore, HostKeyVerdict, HostTrust } from './host-key-store';
 import {
   authFailed,
   authInteractiveRequired,
@@ -478,9 +478,18 @@ export class Ssh2Pool implements SshPool {
       return raw ? raw.toString('latin1').trim() : '';
     };
 
+    // What is trusted for the host is read once, before the handshake: the key it presents is
+    // decided on against that (a read that fails refuses the key, below).
+    let trust: HostTrust | undefined;
+    let trustError: Error | undefined;
+    try {
+      trust = await this.hostKeys.trustFor(query);
+    } catch (e) {
+      trustError = e as Error;
+    }
     let algorithms: string[];
     try {
-      const preferred = this.hostKeys.preferredKeyTypes(query).flatMap(hostKeyAlgorithmsFor).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+      const preferred = (trust?.preferredKeyTypes() ?? []).flatMap(hostKeyAlgorithmsFor).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
       algorithms = [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])];
     } catch {
       algorithms = HOST_KEY_ALGORITHMS;
@@ -588,7 +597,8 @@ export class Ssh2Pool implements SshPool {
         hostVerifier: (blob: Buffer, verify: (valid: boolean) => void) => {
           presented = describeKeyBlob(blob);
           try {
-            verdict = this.hostKeys.verify(query, presented);
+            if (!trust) throw trustError ?? new Error('no trust context');
+            verdict = trust.verify(presented);
           } catch (e) {
             refusal = new CroniumError('INTERNAL', `cannot check the host key of ${target.name}: ${(e as Error).message}`);
             return verify(false);
@@ -1018,7 +1028,7 @@ export class Ssh2Connection implements SshConnection {
           clearTimeout(noAnswer);
           if (settled) {
             // Aborted while the server set up the listener: take it down again.
-            if (!err) this.unforward(bindAddr, realPort);
+            if (!err) void this.unforward(bindAddr, realPort);
             return;
           }
           settled = true;

@@ -6,12 +6,16 @@
  * runner_deployments by host), so a store with 100,000 runs answers in milliseconds.
  * Days are UTC days (`floor(ts / 86,400,000)`), returned as the ms timestamp of their start.
  */
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import type { DataStore } from '../db/store';
 import type { z } from 'zod';
 import type { JobStatus } from '../../shared/api';
 import { CroniumError } from '../../shared/errors';
 
 const DAY_MS = 86_400_000;
+
+/** How many rows of a group meet a condition (portable: no boolean sums, which only SQLite has). */
+const count = (condition: string) => sql.raw(`sum(case when ${condition} then 1 else 0 end)`);
 
 /** One job fired by a schedule: when it started and how long it took. */
 export interface SchedulePoint {
@@ -80,51 +84,39 @@ export interface RunnerHealth {
 /** The chart and health aggregations over the store. */
 export class StatsService {
   constructor(
-    private readonly db: Database.Database,
+    private readonly store: DataStore,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Jobs fired by a schedule since a time (default 30 days), oldest first, at most `limit` (the newest). */
-  scheduleDurations(args: { name: string; since?: number | undefined; limit?: number | undefined }): { schedule: string; since: number; points: SchedulePoint[] } {
-    const sched = this.db.prepare('select id from schedules where name = ?').get(args.name) as { id: number } | undefined;
+  async scheduleDurations(args: { name: string; since?: number | undefined; limit?: number | undefined }): Promise<{ schedule: string; since: number; points: SchedulePoint[] }> {
+    const [sched] = await this.store.rows<{ id: number }>(sql`select id from schedules where name = ${args.name}`);
     if (!sched) throw new CroniumError('NOT_FOUND', `no schedule named "${args.name}"`, 'list them with: cronium schedules list');
     const since = args.since ?? this.now() - 30 * DAY_MS;
     const limit = args.limit ?? 500;
-    const rows = this.db
-      .prepare(
-        `select j.id, j.status, j.created_at, j.started_at, j.finished_at,
+    const rows = await this.store.rows<{ id: number; status: SchedulePoint['status']; created_at: number; started_at: number | null; finished_at: number | null; runs: number; succeeded: number }>(
+      sql`select j.id, j.status, j.created_at, j.started_at, j.finished_at,
                 (select count(*) from runs r where r.job_id = j.id) as runs,
                 (select count(*) from runs r where r.job_id = j.id and r.status = 'succeeded') as succeeded
-           from jobs j where j.schedule_id = ? and j.created_at >= ? order by j.id desc limit ?`,
-      )
-      .all(sched.id, since, limit) as { id: number; status: SchedulePoint['status']; created_at: number; started_at: number | null; finished_at: number | null; runs: number; succeeded: number }[];
+           from jobs j where j.schedule_id = ${sched.id} and j.created_at >= ${since} order by j.id desc limit ${limit}`,
+    );
+    const n = (v: number | null) => (v === null ? null : Number(v));
     const points = rows.reverse().map((r) => ({
-      jobId: r.id,
-      at: r.started_at ?? r.created_at,
-      durationMs: r.started_at !== null && r.finished_at !== null ? r.finished_at - r.started_at : null,
+      jobId: Number(r.id),
+      at: n(r.started_at) ?? Number(r.created_at),
+      durationMs: r.started_at !== null && r.finished_at !== null ? Number(r.finished_at) - Number(r.started_at) : null,
       status: r.status,
-      runs: r.runs,
-      succeeded: r.succeeded,
+      runs: Number(r.runs),
+      succeeded: Number(r.succeeded),
     }));
     return { schedule: args.name, since, points };
   }
 
   /** Runs per host that finished since a time (default 30 days), by host name; of one host when named. */
-  hostSuccess(args: { since?: number | undefined; host?: string | undefined } = {}): { since: number; hosts: HostSuccess[] } {
+  async hostSuccess(args: { since?: number | undefined; host?: string | undefined } = {}): Promise<{ since: number; hosts: HostSuccess[] }> {
     const since = args.since ?? this.now() - 30 * DAY_MS;
-    const hostFilter = args.host !== undefined ? 'and host_name = ?' : '';
     // Only final runs have finished_at; one pass over the window, grouped in SQL.
-    const rows = this.db
-      .prepare(
-        `select host_name as host, count(*) as total,
-                sum(status = 'succeeded') as succeeded, sum(status = 'failed') as failed,
-                sum(status = 'timed_out') as timed_out, sum(status = 'cancelled') as cancelled,
-                sum(status = 'lost') as lost, max(finished_at) as last_at,
-                avg(case when status = 'succeeded' then t_total_ms end) as avg_ms
-           from runs where finished_at >= ? ${hostFilter}
-          group by host_name order by host_name`,
-      )
-      .all(since, ...(args.host !== undefined ? [args.host] : [])) as {
+    const raw = await this.store.rows<{
       host: string;
       total: number;
       succeeded: number;
@@ -134,7 +126,17 @@ export class StatsService {
       lost: number;
       last_at: number | null;
       avg_ms: number | null;
-    }[];
+    }>(
+      sql`select host_name as host, count(*) as total,
+                ${count("status = 'succeeded'")} as succeeded, ${count("status = 'failed'")} as failed,
+                ${count("status = 'timed_out'")} as timed_out, ${count("status = 'cancelled'")} as cancelled,
+                ${count("status = 'lost'")} as lost, max(finished_at) as last_at,
+                avg(case when status = 'succeeded' then t_total_ms end) as avg_ms
+           from runs where finished_at >= ${since} ${args.host !== undefined ? sql`and host_name = ${args.host}` : sql``}
+          group by host_name order by host_name`,
+    );
+    // bigint counts and numeric averages come back as strings from PostgreSQL.
+    const rows = raw.map((r) => ({ ...r, total: Number(r.total), succeeded: Number(r.succeeded), failed: Number(r.failed), timed_out: Number(r.timed_out), cancelled: Number(r.cancelled), lost: Number(r.lost), last_at: r.last_at === null ? null : Number(r.last_at), avg_ms: r.avg_ms === null ? null : Number(r.avg_ms) }));
     const hosts = rows.map((r) => {
       const counted = r.total - r.cancelled;
       return {
@@ -159,7 +161,7 @@ export class StatsService {
    * `runner.cache-hit` checks of a cached binary, `runner.integrity-failed`,
    * `helper.tunnel-failed`), and runs (mode, mode_reason, helper_transport, error_code).
    */
-  runnerHealth(args: { days?: number | undefined } = {}): RunnerHealth {
+  async runnerHealth(args: { days?: number | undefined } = {}): Promise<RunnerHealth> {
     const days = args.days ?? 14;
     const today = Math.floor(this.now() / DAY_MS);
     const firstDay = today - days + 1;
@@ -173,24 +175,22 @@ export class StatsService {
       if (row) row[key] += n;
     };
 
-    const deployRows = this.db
-      .prepare(
-        `select created_at / ${DAY_MS} as day, sum(status in ('ready', 'removed')) as ok, sum(status = 'failed') as failed
-           from runner_deployments where created_at >= ? group by day`,
-      )
-      .all(since) as { day: number; ok: number; failed: number }[];
+    const deployRows = await this.store.rows<{ day: number; ok: number; failed: number }>(
+      sql`select created_at / ${sql.raw(String(DAY_MS))} as day, ${count("status in ('ready', 'removed')")} as ok, ${count("status = 'failed'")} as failed
+           from runner_deployments where created_at >= ${since} group by created_at / ${sql.raw(String(DAY_MS))}`,
+    );
     for (const r of deployRows) {
-      add(r.day, 'deploys', r.ok);
-      add(r.day, 'deployFailures', r.failed);
+      add(Number(r.day), 'deploys', Number(r.ok));
+      add(Number(r.day), 'deployFailures', Number(r.failed));
     }
 
-    const auditRows = this.db
-      .prepare(
-        `select ts / ${DAY_MS} as day, action, count(*) as n from audit_log
-          where ts >= ? and action in ('runner.deploy', 'runner.cache-hit', 'runner.integrity-failed', 'helper.tunnel-failed')
-          group by day, action`,
+    const auditRows = (
+      await this.store.rows<{ day: number; action: string; n: number }>(
+        sql`select ts / ${sql.raw(String(DAY_MS))} as day, action, count(*) as n from audit_log
+          where ts >= ${since} and action in ('runner.deploy', 'runner.cache-hit', 'runner.integrity-failed', 'helper.tunnel-failed')
+          group by ts / ${sql.raw(String(DAY_MS))}, action`,
       )
-      .all(since) as { day: number; action: string; n: number }[];
+    ).map((r) => ({ day: Number(r.day), action: r.action, n: Number(r.n) }));
     for (const r of auditRows) {
       if (r.action === 'runner.deploy') add(r.day, 'uploads', r.n);
       else if (r.action === 'runner.cache-hit') add(r.day, 'cacheHits', r.n);
@@ -199,24 +199,23 @@ export class StatsService {
     }
 
     // Runs of jobs created in the window, bucketed by when they started (or were queued).
-    const runRows = this.db
-      .prepare(
-        `select coalesce(r.started_at, r.queued_at) / ${DAY_MS} as day,
-                sum(r.mode = 'runner') as runner_runs,
-                sum(r.mode = 'direct' and j.mode = 'auto' and r.mode_reason is not null) as fallbacks,
-                sum(r.helper_transport = 'in-band') as in_band,
-                sum(r.error_code = 'PAYLOAD_REJECTED') as rejected,
-                sum(r.error_code = 'RUNNER_INTEGRITY_FAILED') as integrity
+    const runRows = await this.store.rows<{ day: number; runner_runs: number; fallbacks: number; in_band: number; rejected: number; integrity: number }>(
+      sql`select coalesce(r.started_at, r.queued_at) / ${sql.raw(String(DAY_MS))} as day,
+                ${count("r.mode = 'runner'")} as runner_runs,
+                ${count("r.mode = 'direct' and j.mode = 'auto' and r.mode_reason is not null")} as fallbacks,
+                ${count("r.helper_transport = 'in-band'")} as in_band,
+                ${count("r.error_code = 'PAYLOAD_REJECTED'")} as rejected,
+                ${count("r.error_code = 'RUNNER_INTEGRITY_FAILED'")} as integrity
            from jobs j join runs r on r.job_id = j.id
-          where j.created_at >= ? group by day`,
-      )
-      .all(since) as { day: number; runner_runs: number; fallbacks: number; in_band: number; rejected: number; integrity: number }[];
+          where j.created_at >= ${since} group by coalesce(r.started_at, r.queued_at) / ${sql.raw(String(DAY_MS))}`,
+    );
     for (const r of runRows) {
-      add(r.day, 'runnerRuns', r.runner_runs ?? 0);
-      add(r.day, 'directFallbacks', r.fallbacks ?? 0);
-      add(r.day, 'tunnelFailures', r.in_band ?? 0);
-      add(r.day, 'signatureFailures', r.rejected ?? 0);
-      add(r.day, 'integrityFailures', r.integrity ?? 0);
+      const day = Number(r.day);
+      add(day, 'runnerRuns', Number(r.runner_runs ?? 0));
+      add(day, 'directFallbacks', Number(r.fallbacks ?? 0));
+      add(day, 'tunnelFailures', Number(r.in_band ?? 0));
+      add(day, 'signatureFailures', Number(r.rejected ?? 0));
+      add(day, 'integrityFailures', Number(r.integrity ?? 0));
     }
 
     const list = [...byDay.values()];

@@ -9,7 +9,9 @@
  * The helper API reads and writes variables for a run's host through `getForRun` and
  * `setFromScript`.
  */
-import type Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/database';
+import { asBool, type DataStore } from '../db/store';
 import type { VariableView } from '../../shared/api';
 import { CroniumError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
@@ -21,12 +23,12 @@ interface Row {
   host_name: string | null;
   key: string;
   value: string | null;
-  secret: number;
+  secret: unknown;
   sealed: Buffer | null;
   updated_at: number;
 }
 
-const SELECT = 'select v.id, v.host_id, h.name as host_name, v.key, v.value, v.secret, v.sealed, v.updated_at from variables v left join hosts h on h.id = v.host_id';
+const SELECT = sql.raw('select v.id, v.host_id, h.name as host_name, v.key, v.value, v.secret, v.sealed, v.updated_at from variables v left join hosts h on h.id = v.host_id');
 
 /** Reads and writes variables; secret ones sealed. */
 /** What a secret variable's seal is bound to: its scope (a host, or global) and key (secret-box.ts). */
@@ -37,27 +39,27 @@ export function variableContext(hostId: number | null, key: string): string {
 /** Reads and writes variables; secret ones sealed. */
 export class VariableService {
   constructor(
-    private readonly db: Database.Database,
+    private readonly store: DataStore,
     private readonly secrets: SecretBox,
     private readonly audit: AuditLog,
     private readonly clock: () => number = Date.now,
   ) {}
 
   /** Without host: every global and every per-host variable; with host: the set that host sees (per-host wins). */
-  list(filter: { host?: string } = {}): VariableView[] {
+  async list(filter: { host?: string } = {}): Promise<VariableView[]> {
     if (filter.host === undefined) {
-      const rows = this.db.prepare(`${SELECT} order by v.key, v.host_id is not null, h.name`).all() as Row[];
+      const rows = await this.store.rows<Row>(sql`${SELECT} order by v.key, v.host_id is not null, h.name`);
       return rows.map(toView);
     }
-    const hostId = this.hostId(filter.host);
-    const rows = this.db.prepare(`${SELECT} where v.host_id is null or v.host_id = ? order by v.key, v.host_id is null`).all(hostId) as Row[];
+    const hostId = await this.hostId(filter.host);
+    const rows = await this.store.rows<Row>(sql`${SELECT} where v.host_id is null or v.host_id = ${hostId} order by v.key, v.host_id is null`);
     const seen = new Set<string>();
     return rows.filter((r) => !seen.has(r.key) && seen.add(r.key)).map(toView);
   }
 
   /** A variable; with host, the value that host sees (per-host, else global). NOT_FOUND when none. */
-  get(key: string, host?: string): VariableView {
-    const row = host === undefined ? this.row(null, key) : this.effective(this.hostId(host), key);
+  async get(key: string, host?: string): Promise<VariableView> {
+    const row = host === undefined ? await this.row(null, key) : await this.effective(await this.hostId(host), key);
     if (!row) {
       throw new CroniumError('NOT_FOUND', `no variable "${key}"${host !== undefined ? ` for host ${host} (per-host or global)` : ''}`, `set it with: cronium vars set ${key} VALUE${host !== undefined ? ` [--host ${host}]` : ''}`);
     }
@@ -65,48 +67,48 @@ export class VariableService {
   }
 
   /** Sets a global variable, or a per-host one; a secret is sealed (and an existing secret stays secret). */
-  set(input: { key: string; value: string; host?: string; secret?: boolean }): VariableView {
-    const hostId = input.host === undefined ? null : this.hostId(input.host);
-    const secret = this.write(hostId, input.key, input.value, input.secret === true);
-    this.audit.recordSync('var.set', input.key, { scope: hostId === null ? 'global' : 'host', ...(input.host !== undefined ? { host: input.host } : {}), secret });
-    return toView(this.row(hostId, input.key)!);
+  async set(input: { key: string; value: string; host?: string; secret?: boolean }): Promise<VariableView> {
+    const hostId = input.host === undefined ? null : await this.hostId(input.host);
+    const secret = await this.write(hostId, input.key, input.value, input.secret === true);
+    await this.audit.record('var.set', input.key, { scope: hostId === null ? 'global' : 'host', ...(input.host !== undefined ? { host: input.host } : {}), secret });
+    return toView((await this.row(hostId, input.key))!);
   }
 
   /** Removes a global variable, or a per-host one; NOT_FOUND when there is none. */
-  remove(key: string, host?: string): void {
-    const hostId = host === undefined ? null : this.hostId(host);
-    const n = this.db.prepare(`delete from variables where key = ? and ${hostId === null ? 'host_id is null' : 'host_id = ?'}`).run(...(hostId === null ? [key] : [key, hostId])).changes;
+  async remove(key: string, host?: string): Promise<void> {
+    const hostId = host === undefined ? null : await this.hostId(host);
+    const n = await this.store.exec(sql`delete from variables where key = ${key} and ${hostId === null ? sql`host_id is null` : sql`host_id = ${hostId}`}`);
     if (n === 0) throw new CroniumError('NOT_FOUND', `no ${hostId === null ? 'global' : `per-host (${host})`} variable "${key}"`, 'list them with: cronium vars list');
-    this.audit.recordSync('var.remove', key, { scope: hostId === null ? 'global' : 'host', ...(host !== undefined ? { host } : {}) });
+    await this.audit.record('var.remove', key, { scope: hostId === null ? 'global' : 'host', ...(host !== undefined ? { host } : {}) });
   }
 
   /**
    * The value a run on a host sees (per-host wins over global), opened when secret; null
    * when neither exists. `hostId` null: only globals. For the helper API's getVariable.
    */
-  getForRun(hostId: number | null, key: string): { value: string; secret: boolean } | null {
-    const row = this.effective(hostId, key);
+  async getForRun(hostId: number | null, key: string): Promise<{ value: string; secret: boolean } | null> {
+    const row = await this.effective(hostId, key);
     if (!row) return null;
-    return { value: this.valueOf(row), secret: row.secret === 1 };
+    return { value: this.valueOf(row), secret: asBool(row.secret) === true };
   }
 
   /**
    * A script's setVariable: updates the per-host variable of its host when one exists with
    * that key, else the global one (created when absent). A secret stays secret (sealed).
    */
-  setFromScript(hostId: number | null, key: string, value: string): void {
-    const target = hostId !== null && this.row(hostId, key) ? hostId : null;
-    this.write(target, key, value, false);
+  async setFromScript(hostId: number | null, key: string, value: string): Promise<void> {
+    const target = hostId !== null && (await this.row(hostId, key)) ? hostId : null;
+    await this.write(target, key, value, false);
   }
 
   /** A script's setVariable in a host-scoped job (the default): the host's own variable, created when absent; a secret stays secret. */
-  setForHostFromScript(hostId: number, key: string, value: string): void {
-    this.write(hostId, key, value, false);
+  async setForHostFromScript(hostId: number, key: string, value: string): Promise<void> {
+    await this.write(hostId, key, value, false);
   }
 
   /** Every secret value a run on this host could see (the globals and its own), for masking its log. */
-  secretValuesFor(hostId: number | null): string[] {
-    const rows = this.db.prepare('select id, host_id, key, value, secret, sealed from variables where secret = 1 and (host_id is null or host_id = ?)').all(hostId) as Row[];
+  async secretValuesFor(hostId: number | null): Promise<string[]> {
+    const rows = await this.store.rows<Row>(sql`select id, host_id, key, value, secret, sealed from variables where secret = ${this.store.dialect === 'postgres' ? sql`true` : sql`1`} and (host_id is null or host_id = ${hostId})`);
     const out: string[] = [];
     for (const r of rows) {
       try {
@@ -119,45 +121,45 @@ export class VariableService {
   }
 
   /** Writes a value; returns whether it is stored secret. */
-  private write(hostId: number | null, key: string, value: string, secret: boolean): boolean {
+  private async write(hostId: number | null, key: string, value: string, secret: boolean): Promise<boolean> {
     const now = this.clock();
-    return this.db
-      .transaction(() => {
-        const existing = this.row(hostId, key);
-        const sealed = secret || existing?.secret === 1;
-        const stored = sealed ? { value: null, sealed: this.secrets.seal(value, variableContext(hostId, key)) } : { value, sealed: null };
-        if (existing) {
-          this.db.prepare('update variables set value = ?, sealed = ?, secret = ?, updated_at = ? where id = ?').run(stored.value, stored.sealed, sealed ? 1 : 0, now, existing.id);
-        } else {
-          this.db.prepare('insert into variables (host_id, key, value, secret, sealed, updated_at) values (?, ?, ?, ?, ?, ?)').run(hostId, key, stored.value, sealed ? 1 : 0, stored.sealed, now);
-        }
-        return sealed;
-      })
-      .immediate();
+    const { variables } = this.store.schema;
+    return this.store.tx(async (tx) => {
+      // One writer of a key at a time (across servers too): "once secret, stays secret" reads then writes.
+      await this.store.lock(tx, `cronium.var:${key}`);
+      const existing = await this.row(hostId, key, tx);
+      const sealed = secret || asBool(existing?.secret) === true;
+      const stored = sealed ? { value: null, sealed: this.secrets.seal(value, variableContext(hostId, key)) } : { value, sealed: null };
+      if (existing) {
+        await this.store.exec(sql`update variables set value = ${stored.value}, sealed = ${stored.sealed}, secret = ${this.store.dialect === 'postgres' ? sealed : sealed ? 1 : 0}, updated_at = ${now} where id = ${existing.id}`, tx);
+      } else {
+        await tx.insert(variables).values({ hostId, key, value: stored.value, secret: sealed, sealed: stored.sealed, updatedAt: now });
+      }
+      return sealed;
+    });
   }
 
   private valueOf(row: Pick<Row, 'value' | 'secret' | 'sealed' | 'host_id' | 'key'>): string {
-    if (row.secret === 1) {
+    if (asBool(row.secret)) {
       if (!row.sealed) throw new CroniumError('INTERNAL', 'a secret variable has no sealed value');
-      return this.secrets.open(row.sealed, variableContext(row.host_id, row.key));
+      return this.secrets.open(row.sealed, variableContext(row.host_id === null ? null : Number(row.host_id), row.key));
     }
     return row.value ?? '';
   }
 
-  private row(hostId: number | null, key: string): Row | undefined {
-    return (hostId === null
-      ? this.db.prepare(`${SELECT} where v.key = ? and v.host_id is null`).get(key)
-      : this.db.prepare(`${SELECT} where v.key = ? and v.host_id = ?`).get(key, hostId)) as Row | undefined;
+  private async row(hostId: number | null, key: string, tx?: Db): Promise<Row | undefined> {
+    const [row] = await this.store.rows<Row>(hostId === null ? sql`${SELECT} where v.key = ${key} and v.host_id is null` : sql`${SELECT} where v.key = ${key} and v.host_id = ${hostId}`, tx);
+    return row;
   }
 
-  private effective(hostId: number | null, key: string): Row | undefined {
-    return (hostId !== null ? this.row(hostId, key) : undefined) ?? this.row(null, key);
+  private async effective(hostId: number | null, key: string): Promise<Row | undefined> {
+    return (hostId !== null ? await this.row(hostId, key) : undefined) ?? (await this.row(null, key));
   }
 
-  private hostId(name: string): number {
-    const id = this.db.prepare('select id from hosts where name = ?').pluck().get(name) as number | undefined;
-    if (id === undefined) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list them with: cronium hosts list');
-    return id;
+  private async hostId(name: string): Promise<number> {
+    const [row] = await this.store.rows<{ id: number }>(sql`select id from hosts where name = ${name}`);
+    if (!row) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list them with: cronium hosts list');
+    return Number(row.id);
   }
 }
 
@@ -166,8 +168,8 @@ function toView(r: Row): VariableView {
     key: r.key,
     scope: r.host_id === null ? 'global' : 'host',
     host: r.host_id === null ? null : r.host_name,
-    secret: r.secret === 1,
-    value: r.secret === 1 ? null : r.value,
-    updatedAt: r.updated_at,
+    secret: asBool(r.secret) === true,
+    value: asBool(r.secret) ? null : r.value,
+    updatedAt: Number(r.updated_at),
   };
 }

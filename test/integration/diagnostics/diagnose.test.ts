@@ -233,10 +233,10 @@ test('every healthy host is diagnosed in well under 2 s', async (t) => {
     assertShape(report);
     expectStatuses(report, {});
   }
-  await withCore((core) => {
+  await withCore(async (core) => {
     const times: string[] = [];
     for (const h of f().hosts) {
-      const last = core.diagnostics.list(h.name, 1)[0];
+      const last = (await core.diagnostics.list(h.name, 1))[0];
       assert.ok(last, `${h.name} has a stored report`);
       assert.ok(last.durationMs < 2000, `${h.name} took ${last.durationMs} ms`);
       times.push(`${h.name} ${last.durationMs} ms`);

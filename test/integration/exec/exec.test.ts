@@ -65,7 +65,7 @@ interface Ran {
 async function runJob(core: Core, args: Record<string, unknown>, opts: { graceMs?: number; during?: (jobId: number) => Promise<void> } = {}): Promise<Ran> {
   const t0 = Date.now();
   const { jobId } = await call(core.dispatch, 'jobs.run', { mode: 'direct', ...args }, ctx);
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `test:${process.pid}`, jobId, ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}) });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `test:${process.pid}`, jobId, ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}) });
   const detach = core.jobs.attach(worker);
   worker.start();
   try {
@@ -104,7 +104,7 @@ after(async () => {
 test('execStream: backpressure, stdin kept open, signals, and the session slot under MaxSessions 1', async () => {
   const core = open();
   try {
-    const conn = await core.ssh.connect(core.hosts.sshTarget('maxsessions1'));
+    const conn = await core.ssh.connect(await core.hosts.sshTarget('maxsessions1'));
     let echoed = '';
     const h1 = await conn.execStream('cat', { keepStdinOpen: true, onStdout: (c) => void (echoed += c.toString()) });
     h1.write('hello\n');
@@ -445,7 +445,7 @@ test('the app killed with SIGKILL mid-run: the host kills the script (EOF on the
   try {
     const run = core.store.sqlite.prepare("select id, status from runs where status = 'running'").get() as { id: number } | undefined;
     assert.ok(run, 'the killed CLI left its run running');
-    const rec = core.queue.recover(Date.now() + 60_000);
+    const rec = await core.queue.recover(Date.now() + 60_000);
     assert.ok(rec.lost.includes(run.id));
     assert.equal(core.store.sqlite.prepare("select count(*) from runs where status in ('running', 'claimed')").pluck().get(), 0);
   } finally {
@@ -484,14 +484,14 @@ test('CLI: jobs show, logs and schedules add/list/pause/resume/rm', async () => 
 test('a schedule every second under a Scheduler and a Worker fires every second, never twice', async () => {
   const core = open();
   const owner = `test-serve:${process.pid}`;
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner });
-  const scheduler = new Scheduler({ store: core.store, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner });
+  const scheduler = new Scheduler({ store: core.store.data, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
   try {
     await call(core.dispatch, 'schedules.add', { name: 'every-second', cron: '* * * * * *', hosts: ['default'], script: 'echo tick\n', interpreter: 'sh', mode: 'direct', overlap: 'parallel' }, ctx);
     worker.start();
     scheduler.start(200);
     await new Promise((r) => setTimeout(r, 4200));
-    scheduler.stop();
+    await scheduler.stop();
     await until('the runs to end', () => (core.store.sqlite.prepare("select count(*) from jobs j join schedules s on s.id = j.schedule_id where s.name = 'every-second' and j.status in ('queued', 'running')").pluck().get() as number) === 0, 10_000);
     const jobs = await call(core.dispatch, 'jobs.list', { schedule: 'every-second', limit: 100 }, ctx);
     assert.ok(jobs.length >= 3 && jobs.length <= 5, `${jobs.length} jobs in ~4.2 s`);
@@ -499,7 +499,7 @@ test('a schedule every second under a Scheduler and a Worker fires every second,
     assert.equal(new Set(seconds).size, seconds.length, `two fires in one second: ${seconds.join(',')}`);
     for (const j of jobs) assert.equal(j.status, 'succeeded');
   } finally {
-    scheduler.stop();
+    await scheduler.stop();
     await worker.stop();
     core.close();
   }

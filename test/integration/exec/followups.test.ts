@@ -40,7 +40,7 @@ async function runChain(core: Core, args: Record<string, unknown>, during?: (job
   const { jobId, runIds } = await call(core.dispatch, 'jobs.run', { mode: 'direct', ...args }, ctx);
   const logs: string[] = [];
   const off = core.events.on('run.log', (e) => logs.push(...e.chunks.map((c) => Buffer.from(c.data, 'base64').toString())));
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `followups-test:${process.pid}`, jobId, followups: true, ...core.runHooks });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `followups-test:${process.pid}`, jobId, followups: true, ...core.runHooks });
   const detach = core.jobs.attach(worker);
   worker.start();
   try {
@@ -142,7 +142,7 @@ test('a condition follow-up fires only when the run set its condition true', asy
     const setTrue = await runChain(core, { hosts: ['alpha'], scriptName: 'waits' }, async (_jobId, runIds) => {
       await until('the run to start', () => core.store.sqlite.prepare('select status from runs where id = ?').pluck().get(runIds[0]!) === 'running');
       // What the helper API does for `cronium condition true`.
-      setRunCondition(core.store.sqlite, runIds[0]!, true);
+      await setRunCondition(core.store.data, runIds[0]!, true);
     });
     assert.equal((await job(core, setTrue.jobId)).runs[0]!.condition, true);
     assert.deepEqual(setTrue.tree.children.map((c) => c.trigger?.on).sort(), ['condition', 'success']);
@@ -151,7 +151,7 @@ test('a condition follow-up fires only when the run set its condition true', asy
 
     const setFalse = await runChain(core, { hosts: ['alpha'], scriptName: 'waits' }, async (_jobId, runIds) => {
       await until('the run to start', () => core.store.sqlite.prepare('select status from runs where id = ?').pluck().get(runIds[0]!) === 'running');
-      setRunCondition(core.store.sqlite, runIds[0]!, false);
+      await setRunCondition(core.store.data, runIds[0]!, false);
     });
     assert.equal((await job(core, setFalse.jobId)).runs[0]!.condition, false);
     assert.deepEqual(setFalse.tree.children.map((c) => c.trigger?.on), ['success']);
@@ -228,7 +228,7 @@ test('runner mode: the runner masks a secret split across writes before any fram
     // What the runner framed, read from its spool on the host: masked at the source. Without the
     // payload's mask, the first write would be a frame of its own ("token=" and the first half).
     const { stateDir } = await call(core.dispatch, 'runner.deploy', { name: 'alpha' }, ctx);
-    const conn = await core.ssh.connect(core.hosts.sshTarget('alpha'));
+    const conn = await core.ssh.connect(await core.hosts.sshTarget('alpha'));
     // This installation's run dir only: the host account keeps other test runs' spools with the same run id.
     const runDir = runnerRunId(new InstallationKeys(core.info.dataDir).keyId(), run.id, 1);
     const spool = await conn.exec(`cat '${stateDir}'/runs/${runDir}*/frames.spool`);

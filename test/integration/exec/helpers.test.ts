@@ -188,7 +188,7 @@ test('token abuse over the real tunnel: wrong, foreign-run, expired and revoked 
     const { hostId, job, mkRun } = runningJob(core, 'fwd', now);
     const [a, b] = [mkRun(), mkRun()];
     const runtime = new HelperRuntime({ api: core.helperApi, door: new HelperHttpDoor(core.helperApi), tokens: core.helperApi.tokens });
-    const conn = await core.ssh.connect(core.hosts.sshTarget('fwd'));
+    const conn = await core.ssh.connect(await core.hosts.sshTarget('fwd'));
     const sa = await runtime.begin(conn, { runId: a, jobId: job, hostId }, now + 60_000);
     const sb = await runtime.begin(conn, { runId: b, jobId: job, hostId }, now + 60_000);
     assert.equal(sa.transport, 'tunnel');
@@ -226,9 +226,9 @@ test('token abuse over the real tunnel: wrong, foreign-run, expired and revoked 
 test('through a schedule: every helper in bash, sh, python3 and node, on both transports', async () => {
   const core = open();
   const owner = `test-helpers-sched:${process.pid}`;
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner, ...core.runHooks });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner, ...core.runHooks });
   const detach = core.jobs.attach(worker);
-  const scheduler = new Scheduler({ store: core.store, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
+  const scheduler = new Scheduler({ store: core.store.data, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
   const langs = Object.keys(SCRIPTS) as (keyof typeof SCRIPTS)[];
   try {
     for (const lang of langs) {
@@ -245,7 +245,7 @@ test('through a schedule: every helper in bash, sh, python3 and node, on both tr
       }
       return fired.size === langs.length;
     }, 20_000);
-    scheduler.stop();
+    await scheduler.stop();
     for (const lang of langs) await call(core.dispatch, 'schedules.pause', { name: `every-${lang}` }, ctx);
     for (const [lang, jobId] of fired) {
       await until(`the ${lang} job to end`, () => !['queued', 'running'].includes(core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string), 30_000);
@@ -259,7 +259,7 @@ test('through a schedule: every helper in bash, sh, python3 and node, on both tr
       }
     }
   } finally {
-    scheduler.stop();
+    await scheduler.stop();
     await worker.stop();
     detach();
     core.close();
@@ -272,7 +272,7 @@ test('a host that refuses forwarding is asked once: a new connection to it goes 
     const now = Date.now();
     const { hostId, job, mkRun } = runningJob(core, 'nofwd', now);
     const runtime = new HelperRuntime({ api: core.helperApi, door: new HelperHttpDoor(core.helperApi), tokens: core.helperApi.tokens });
-    const target = core.hosts.sshTarget('nofwd');
+    const target = await core.hosts.sshTarget('nofwd');
     // Two separate connections, as a host that takes one channel per connection (TinySSH) gets.
     const first = await core.ssh.connect(target);
     const s1 = await runtime.begin(first, { runId: mkRun(), jobId: job, hostId }, now + 60_000);
@@ -295,9 +295,9 @@ test('a host that refuses forwarding is asked once: a new connection to it goes 
 test('a schedule fires a python script whose condition starts a follow-up on another host with its output as input', async () => {
   const core = open();
   const owner = `test-helpers:${process.pid}`;
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner, ...core.runHooks });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner, ...core.runHooks });
   const detach = core.jobs.attach(worker);
-  const scheduler = new Scheduler({ store: core.store, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
+  const scheduler = new Scheduler({ store: core.store.data, queue: core.queue, owner, resolveTargets: (t) => core.jobs.resolveTargets(t), onFire: () => worker.poke() });
   try {
     await call(core.dispatch, 'scripts.save', { name: 'echo-input', interpreter: 'sh', body: 'cat\n' }, ctx);
     await call(core.dispatch, 'scripts.save', { name: 'never', interpreter: 'sh', body: 'echo should-not-run\n' }, ctx);
@@ -315,7 +315,7 @@ test('a schedule fires a python script whose condition starts a follow-up on ano
     scheduler.start(200);
     const parent = await until('the schedule to fire', () => core.store.sqlite.prepare(`select j.id from jobs j join schedules s on s.id = j.schedule_id where s.name = 'decide-every-second' order by j.id limit 1`).pluck().get() as number | undefined, 20_000);
     await call(core.dispatch, 'schedules.pause', { name: 'decide-every-second' }, ctx);
-    scheduler.stop();
+    await scheduler.stop();
     const child = await until('the follow-up to run', () => core.store.sqlite.prepare(`select id from jobs where parent_job_id = ? and status in ('succeeded', 'failed')`).pluck().get(parent) as number | undefined, 30_000);
     const tree = await call(core.dispatch, 'jobs.tree', { id: child }, ctx);
     assert.equal(tree.job.id, parent);
@@ -328,7 +328,7 @@ test('a schedule fires a python script whose condition starts a follow-up on ano
     const text = page.chunks.filter((c) => c.stream === 'stdout').map((c) => Buffer.from(c.data, 'base64').toString()).join('');
     assert.deepEqual(JSON.parse(text.trim()), { disk: 91, host: 'nofwd' });
   } finally {
-    scheduler.stop();
+    await scheduler.stop();
     await worker.stop();
     detach();
     core.close();

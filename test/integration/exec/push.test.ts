@@ -117,7 +117,7 @@ test('what lands is verified: a file that changed after it was queued is refused
     const bad = readFileSync(blob);
     bad[12345] = (bad[12345]! + 1) % 256;
     writeFileSync(blob, bad);
-    const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `test:${process.pid}`, jobId, ...core.runHooks });
+    const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: core.executor, owner: `test:${process.pid}`, jobId, ...core.runHooks });
     const detach = core.jobs.attach(worker);
     worker.start();
     for (let i = 0; i < 600; i++) {

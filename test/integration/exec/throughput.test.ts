@@ -28,7 +28,7 @@ before(async () => {
   writeFileSync(knownHosts, fleet.knownHosts(), { mode: 0o600 });
   core = openCore({ dataDir: join(scratch, 'data'), door: 'cli', ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
   const h = fleet.host('default');
-  core.hosts.add({ name: 'default', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+  await core.hosts.add({ name: 'default', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
 });
 
 after(async () => {
@@ -44,7 +44,7 @@ async function printBytes(size: number, mode: 'direct' | 'runner' = 'direct', wa
   let peak = rss0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const { jobId } = await call(c.dispatch, 'jobs.run', { hosts: ['default'], script: `head -c ${size} /dev/zero | tr '\\0' 'x'\n`, mode, timeoutMs: 120_000 }, ctx);
-  const worker = new Worker({ db: c.store.sqlite, queue: c.queue, logs: c.logs, events: c.events, executor: c.executor, owner: `test:${process.pid}`, jobId, maxOutputBytes: () => c.settings.execution().maxOutputBytes });
+  const worker = new Worker({ store: c.store.data, queue: c.queue, logs: c.logs, events: c.events, executor: c.executor, owner: `test:${process.pid}`, jobId, maxOutputBytes: () => c.settings.execution().maxOutputBytes });
   const detach = c.jobs.attach(worker);
   const t0 = Date.now();
   worker.start();

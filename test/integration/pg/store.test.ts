@@ -5,7 +5,7 @@
  * Needs root (the cluster runs as the postgres user) and Debian's postgresql package.
  */
 import { after, before } from 'node:test';
-import { openPgStore } from '../../../electron/core/db/store';
+import { openPgStore } from '../../../electron/core/db/pg-store';
 import { storeContract } from '../../contract/store-contract';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 

@@ -71,7 +71,7 @@ async function rejection(p: Promise<unknown>): Promise<CroniumError> {
 
 /** Runs a command on a host through the core's pool. */
 async function hostExec(name: string, command: string, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const conn = await c().ssh.connect(c().hosts.sshTarget(name));
+  const conn = await c().ssh.connect(await c().hosts.sshTarget(name));
   const r = await conn.exec(command, stdin === undefined ? {} : { stdin });
   return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
 }
@@ -265,7 +265,7 @@ test('a tampered local artifact is refused before anything reaches the host', as
     close: async () => undefined,
   };
   const deployer = new RunnerDeployer({
-    db: c().store.db,
+    store: c().store.data,
     pool: spy,
     resolve: (n) => c().hosts.sshTarget(n),
     keys: new InstallationKeys(dataDir),
@@ -286,7 +286,7 @@ test('a tampered local artifact is refused before anything reaches the host', as
 });
 
 function deployerDeps() {
-  return { db: c().store.db, pool: c().ssh, resolve: (n: string) => c().hosts.sshTarget(n), keys: new InstallationKeys(dataDir), artifacts: new LocalArtifacts({ dir: ARTIFACTS }) };
+  return { store: c().store.data, pool: c().ssh, resolve: (n: string) => c().hosts.sshTarget(n), keys: new InstallationKeys(dataDir), artifacts: new LocalArtifacts({ dir: ARTIFACTS }) };
 }
 
 test('five concurrent deploys to one host leave exactly one valid binary', async () => {

@@ -59,7 +59,7 @@ async function until<T>(what: string, fn: () => T | undefined | false | Promise<
 
 /** Runs a command on a host through the core's pool. */
 async function hostExec(name: string, command: string, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const conn = await c().ssh.connect(c().hosts.sshTarget(name));
+  const conn = await c().ssh.connect(await c().hosts.sshTarget(name));
   const r = await conn.exec(command, stdin === undefined ? {} : { stdin });
   return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
 }
@@ -93,7 +93,7 @@ interface Ran {
 }
 
 function newWorker(jobId: number, extra: Partial<ConstructorParameters<typeof Worker>[0]> = {}): Worker {
-  return new Worker({ db: c().store.sqlite, queue: c().queue, logs: c().logs, events: c().events, executor: c().executor, owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`, jobId, graceMs: 1000, ...extra });
+  return new Worker({ store: c().store.data, queue: c().queue, logs: c().logs, events: c().events, executor: c().executor, owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`, jobId, graceMs: 1000, ...extra });
 }
 
 async function readRun(jobId: number): Promise<Ran> {
@@ -322,17 +322,17 @@ test('a detached run survives losing the connection and a new worker: every log 
   const a = newWorker(jobId, { leaseMs: 1500, heartbeatMs: 300 });
   const offA = c().jobs.attach(a);
   a.start();
-  await until('some lines', () => stored() >= 5 || undefined);
+  await until('some lines', async () => (await stored()) >= 5 || undefined);
   // Kill the app's connection under the run: worker A reattaches by itself.
-  const conn = await c().ssh.connect(c().hosts.sshTarget('default'));
+  const conn = await c().ssh.connect(await c().hosts.sshTarget('default'));
   conn.close();
-  const atDrop = stored();
-  await until('lines after the reattach', () => stored() >= atDrop + 8 || undefined, 20_000);
+  const atDrop = await stored();
+  await until('lines after the reattach', async () => (await stored()) >= atDrop + 8 || undefined, 20_000);
   // Worker A goes away mid-run (the run is left running on the host); its lease expires.
   await a.stop();
   offA();
   assert.equal(jobStatus(jobId), 'running');
-  const atStop = stored();
+  const atStop = await stored();
   await new Promise((r) => setTimeout(r, 1700));
   const b = newWorker(jobId);
   const offB = c().jobs.attach(b);

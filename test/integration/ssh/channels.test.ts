@@ -31,7 +31,7 @@ function c(): Core {
 }
 
 async function connect(name: string): Promise<Ssh2Connection> {
-  return (await c().ssh.connect(c().hosts.sshTarget(name))) as Ssh2Connection;
+  return (await c().ssh.connect(await c().hosts.sshTarget(name))) as Ssh2Connection;
 }
 
 async function channelError(p: Promise<unknown>, kind: SshChannelError['kind']): Promise<SshChannelError> {
@@ -81,7 +81,7 @@ before(async () => {
     ssh: { knownHostsFiles: [join(fleet.dir, 'known_hosts')], agentSocket: null, connectTimeoutMs: 2000, handshakeTimeoutMs: 3000 },
   });
   for (const h of fleet.hosts) {
-    c().hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
+    await c().hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: [] });
   }
 });
 

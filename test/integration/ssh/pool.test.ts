@@ -43,9 +43,9 @@ async function rejects(p: Promise<unknown>, code: string): Promise<CroniumError>
 }
 
 /** Adds a fleet host (or an alias of one, with overrides) to the inventory. */
-function addHost(name: string, fleetName: string, extra: Record<string, unknown> = {}): void {
+async function addHost(name: string, fleetName: string, extra: Record<string, unknown> = {}): Promise<void> {
   const h = f().host(fleetName);
-  c().hosts.add({
+  await c().hosts.add({
     name,
     address: h.address,
     port: h.port,
@@ -61,7 +61,7 @@ function addHost(name: string, fleetName: string, extra: Record<string, unknown>
 
 /** A pooled connection to an inventory host. */
 async function connect(name: string): Promise<Ssh2Connection> {
-  return (await c().ssh.connect(c().hosts.sshTarget(name))) as Ssh2Connection;
+  return (await c().ssh.connect(await c().hosts.sshTarget(name))) as Ssh2Connection;
 }
 
 before(async () => {
@@ -76,7 +76,7 @@ before(async () => {
     ssh: { knownHostsFiles: [join(fleet.dir, 'known_hosts')], agentSocket: null, connectTimeoutMs: 2000, handshakeTimeoutMs: 3000 },
   });
   // Jump hosts first: a host can only name a jump host that exists.
-  for (const h of [...fleet.hosts].sort((a, b) => Number(a.jump !== undefined) - Number(b.jump !== undefined))) addHost(h.name, h.name);
+  for (const h of [...fleet.hosts].sort((a, b) => Number(a.jump !== undefined) - Number(b.jump !== undefined))) await addHost(h.name, h.name);
 });
 
 after(async () => {
@@ -106,9 +106,9 @@ test('every profile: connect and run echo through the pool (password host by pas
 });
 
 test('a two-hop jump chain: default → bastion → inner, each hop verified and authenticated on its own', async () => {
-  addHost('bastion-via-default', 'bastion', { jump: 'default' });
-  addHost('inner-2hop', 'inner', { jump: 'bastion-via-default' });
-  const target = c().hosts.sshTarget('inner-2hop');
+  await addHost('bastion-via-default', 'bastion', { jump: 'default' });
+  await addHost('inner-2hop', 'inner', { jump: 'bastion-via-default' });
+  const target = await c().hosts.sshTarget('inner-2hop');
   assert.deepEqual(target.jumps.map((j) => j.name), ['default', 'bastion-via-default']);
   const conn = await connect('inner-2hop');
   assert.deepEqual(conn.info.jumps, ['default', 'bastion-via-default']);
@@ -119,7 +119,7 @@ test('a two-hop jump chain: default → bastion → inner, each hop verified and
 });
 
 test('a jump host that forbids forwarding fails with CONNECT_FAILED naming it', async () => {
-  addHost('inner-via-noforward', 'inner', { jump: 'noforward' });
+  await addHost('inner-via-noforward', 'inner', { jump: 'noforward' });
   const e = await rejects(connect('inner-via-noforward'), 'CONNECT_FAILED');
   assert.match(e.message, /jump host noforward could not open a tunnel/);
   assert.equal(e.details?.reason, 'forwarding-prohibited');
@@ -133,7 +133,7 @@ test('key auth with ed25519, ecdsa and rsa (SHA-2 signatures), and an encrypted 
   const expected = { id_ed25519: 'ssh-ed25519', id_ecdsa: 'ecdsa-sha2-nistp256', id_rsa: /^rsa-sha2-(256|512)$/ };
   for (const k of keys) {
     const name = `key-${k.path.split('id_')[1]}`;
-    addHost(name, 'default', { identityFile: k.path });
+    await addHost(name, 'default', { identityFile: k.path });
     const conn = await connect(name);
     assert.equal((await conn.exec('echo key-ok')).stdout.toString(), 'key-ok\n');
     const attempt = conn.info.authAttempts.at(-1)!;
@@ -143,13 +143,13 @@ test('key auth with ed25519, ecdsa and rsa (SHA-2 signatures), and an encrypted 
     if (typeof want === 'string') assert.equal(attempt.signature, want, name);
     else assert.match(attempt.signature ?? '', want, `${name}: RSA must sign with SHA-2 (OpenSSH refuses ssh-rsa)`);
   }
-  addHost('key-encrypted', 'default', { identityFile: encrypted.path, passphrase: 'open sesame' });
+  await addHost('key-encrypted', 'default', { identityFile: encrypted.path, passphrase: 'open sesame' });
   assert.equal((await (await connect('key-encrypted')).exec('echo enc-ok')).stdout.toString(), 'enc-ok\n');
 
-  addHost('key-bad-passphrase', 'default', { identityFile: encrypted.path, passphrase: 'wrong' });
+  await addHost('key-bad-passphrase', 'default', { identityFile: encrypted.path, passphrase: 'wrong' });
   const bad = await rejects(connect('key-bad-passphrase'), 'AUTH_FAILED');
   assert.match(bad.message, /passphrase does not decrypt/);
-  addHost('key-no-passphrase', 'default', { identityFile: encrypted.path });
+  await addHost('key-no-passphrase', 'default', { identityFile: encrypted.path });
   const none = await rejects(connect('key-no-passphrase'), 'AUTH_FAILED');
   assert.match(none.message, /encrypted and no passphrase is stored/);
   assert.deepEqual(none.details?.offered, ['publickey']);
@@ -161,24 +161,24 @@ test('agent auth through a real ssh-agent', async (t) => {
   const agent = await startAgent(t, scratch, [key.path]);
   const pool = new Ssh2Pool(c().hostKeys, { agentSocket: agent.socket });
   t.after(() => pool.close());
-  addHost('agent-only', 'default', { identityFile: undefined, useAgent: true });
-  const conn = await pool.connect(c().hosts.sshTarget('agent-only'));
+  await addHost('agent-only', 'default', { identityFile: undefined, useAgent: true });
+  const conn = await pool.connect(await c().hosts.sshTarget('agent-only'));
   assert.equal((await conn.exec('echo agent-ok')).stdout.toString(), 'agent-ok\n');
   assert.deepEqual(conn.info.authAttempts.map((a) => [a.method, a.ok]), [['agent', true]]);
   // With useAgent off the same host has nothing to offer.
-  addHost('agent-off', 'default', { identityFile: undefined, useAgent: false });
-  const e = await rejects(pool.connect(c().hosts.sshTarget('agent-off')), 'AUTH_FAILED');
+  await addHost('agent-off', 'default', { identityFile: undefined, useAgent: false });
+  const e = await rejects(pool.connect(await c().hosts.sshTarget('agent-off')), 'AUTH_FAILED');
   assert.match(e.message, /tried nothing/);
   assert.match(e.hint ?? '', /--identity|ssh-add/);
 });
 
 test('password auth: a wrong password and a key-only attempt fail with AUTH_FAILED saying what was offered and tried', async () => {
-  addHost('password-wrong', 'password', { password: 'not-the-password' });
+  await addHost('password-wrong', 'password', { password: 'not-the-password' });
   const wrong = await rejects(connect('password-wrong'), 'AUTH_FAILED');
   assert.deepEqual(wrong.details?.offered, ['password', 'keyboard-interactive']);
   assert.deepEqual(wrong.details?.tried, ['password']);
   assert.match(wrong.message, /offers password, keyboard-interactive; tried password/);
-  addHost('password-by-key', 'password', { password: undefined, identityFile: f().host('default').identityFile });
+  await addHost('password-by-key', 'password', { password: undefined, identityFile: f().host('default').identityFile });
   const byKey = await rejects(connect('password-by-key'), 'AUTH_FAILED');
   assert.match(byKey.message, /not tried: publickey .*does not offer publickey/);
   assert.match(byKey.hint ?? '', /--password-stdin/);
@@ -220,7 +220,7 @@ test('exit codes, signals, stdin, and an aborted exec that frees its session', a
 });
 
 test('a closed port fails fast with CONNECT_FAILED', async () => {
-  c().hosts.add({ name: 'closed', address: FREE(1), port: 22, tags: [], useAgent: false });
+  await c().hosts.add({ name: 'closed', address: FREE(1), port: 22, tags: [], useAgent: false });
   const t0 = Date.now();
   const e = await rejects(connect('closed'), 'CONNECT_FAILED');
   assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
@@ -229,7 +229,7 @@ test('a closed port fails fast with CONNECT_FAILED', async () => {
 
 test('a listener that never speaks fails with CONNECT_TIMEOUT within the handshake limit', async (t) => {
   const { port } = await silentServer(t, FREE(2));
-  c().hosts.add({ name: 'silent', address: FREE(2), port, tags: [], useAgent: false });
+  await c().hosts.add({ name: 'silent', address: FREE(2), port, tags: [], useAgent: false });
   const t0 = Date.now();
   const e = await rejects(connect('silent'), 'CONNECT_TIMEOUT');
   const took = Date.now() - t0;
@@ -240,7 +240,7 @@ test('a listener that never speaks fails with CONNECT_TIMEOUT within the handsha
 
 test('a host that drops SYNs fails with CONNECT_TIMEOUT naming the TCP connect and its limit', async (t) => {
   await blackHole(t, FREE(3), 2222);
-  c().hosts.add({ name: 'blackhole', address: FREE(3), port: 2222, tags: [], useAgent: false });
+  await c().hosts.add({ name: 'blackhole', address: FREE(3), port: 2222, tags: [], useAgent: false });
   const t0 = Date.now();
   const e = await rejects(connect('blackhole'), 'CONNECT_TIMEOUT');
   const took = Date.now() - t0;
@@ -267,7 +267,7 @@ test('a dead connection (its sshd child killed) is noticed, dropped and replaced
 test('a peer that stops answering is declared dead by keepalives, failing its running command', async (t) => {
   const pool = new Ssh2Pool(c().hostKeys, { agentSocket: null, keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
   t.after(() => pool.close());
-  const target: SshTarget = c().hosts.sshTarget('stall');
+  const target: SshTarget = await c().hosts.sshTarget('stall');
   const conn = (await pool.connect(target)) as Ssh2Connection;
   const running = conn.exec('sleep 30');
   await new Promise((r) => setTimeout(r, 100));
@@ -287,13 +287,13 @@ test('a peer that stops answering is declared dead by keepalives, failing its ru
 test('an idle connection is closed after the idle time and reopened on demand', async (t) => {
   const pool = new Ssh2Pool(c().hostKeys, { agentSocket: null, idleTimeoutMs: 300 });
   t.after(() => pool.close());
-  const conn = (await pool.connect(c().hosts.sshTarget('default'))) as Ssh2Connection;
+  const conn = (await pool.connect(await c().hosts.sshTarget('default'))) as Ssh2Connection;
   await conn.exec('true');
   assert.equal(pool.size, 1);
   await new Promise((r) => setTimeout(r, 600));
   assert.equal(conn.alive, false);
   assert.equal(pool.size, 0);
-  const again = await pool.connect(c().hosts.sshTarget('default'));
+  const again = await pool.connect(await c().hosts.sshTarget('default'));
   assert.notEqual(again, conn);
   assert.equal((await again.exec('echo back')).stdout.toString(), 'back\n');
 });
@@ -304,7 +304,7 @@ test('idle connections beyond maxIdle are closed, the one idle longest first; bu
   const names = ['default', 'victim', 'stall', 'nosftp'];
   const conns: Ssh2Connection[] = [];
   for (const n of names) {
-    const conn = (await pool.connect(c().hosts.sshTarget(n))) as Ssh2Connection;
+    const conn = (await pool.connect(await c().hosts.sshTarget(n))) as Ssh2Connection;
     await conn.exec('true');
     conns.push(conn);
   }
@@ -315,16 +315,16 @@ test('idle connections beyond maxIdle are closed, the one idle longest first; bu
   );
   assert.equal(pool.size, 2);
   // A connection running something is not idle: it stays whatever the count.
-  const busy = (await pool.connect(c().hosts.sshTarget('default'))) as Ssh2Connection;
+  const busy = (await pool.connect(await c().hosts.sshTarget('default'))) as Ssh2Connection;
   const running = busy.exec('sleep 0.5; echo done');
-  const other = (await pool.connect(c().hosts.sshTarget('victim'))) as Ssh2Connection;
+  const other = (await pool.connect(await c().hosts.sshTarget('victim'))) as Ssh2Connection;
   await other.exec('true');
   assert.equal(busy.alive, true);
   assert.equal((await running).stdout.toString(), 'done\n');
 });
 
 test('ProxyCommand: a local command carries the connection (socat to %h:%p); one that fails is CONNECT_FAILED with what it said', async () => {
-  const base = c().hosts.sshTarget('default');
+  const base = await c().hosts.sshTarget('default');
   const via = await c().ssh.connect({ ...base, name: 'default-via-proxy', proxyCommand: 'exec socat - TCP:%h:%p' });
   const r = await via.exec('echo proxied');
   assert.equal(r.stdout.toString(), 'proxied\n');

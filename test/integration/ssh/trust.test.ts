@@ -43,7 +43,7 @@ async function rejects(p: Promise<unknown>, code: string): Promise<CroniumError>
 }
 
 /** A fresh core whose only known_hosts file is `knownHosts` (empty by default), with every fleet host added. */
-function openWith(name: string, knownHosts = ''): Core {
+async function openWith(name: string, knownHosts = ''): Promise<Core> {
   const dir = join(scratch, name);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'known_hosts');
@@ -51,13 +51,13 @@ function openWith(name: string, knownHosts = ''): Core {
   const core = openCore({ dataDir: join(dir, 'data'), door: 'cli', ssh: { knownHostsFiles: [file], agentSocket: null, connectTimeoutMs: 2000, handshakeTimeoutMs: 3000 } });
   cores.push(core);
   for (const h of [...f().hosts].sort((a, b) => Number(a.jump !== undefined) - Number(b.jump !== undefined))) {
-    core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, password: h.password, jump: h.jump, useAgent: false, tags: h.name.startsWith('default-') ? ['many'] : [] });
+    await core.hosts.add({ name: h.name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, password: h.password, jump: h.jump, useAgent: false, tags: h.name.startsWith('default-') ? ['many'] : [] });
   }
   return core;
 }
 
 async function connect(core: Core, name: string): Promise<Ssh2Connection> {
-  return (await core.ssh.connect(core.hosts.sshTarget(name))) as Ssh2Connection;
+  return (await core.ssh.connect(await core.hosts.sshTarget(name))) as Ssh2Connection;
 }
 
 function sshdLog(name: string): string {
@@ -85,7 +85,7 @@ after(async () => {
 });
 
 test('an unknown key is refused with HOST_KEY_UNKNOWN and its fingerprint, before any authentication; after trust it connects', async () => {
-  const core = openWith('unknown');
+  const core = await openWith('unknown');
   const h = f().host('default');
   const logBefore = sshdLog('default');
   const e = await rejects(connect(core, 'default'), 'HOST_KEY_UNKNOWN');
@@ -112,7 +112,7 @@ test('an unknown key is refused with HOST_KEY_UNKNOWN and its fingerprint, befor
 });
 
 test('a scan over many new hosts collects every unknown key for one review, in parallel', async (t) => {
-  const core = openWith('scan');
+  const core = await openWith('scan');
   const t0 = Date.now();
   const first = await call(core.dispatch, 'hosts.scanKeys', {}, ctx);
   t.diagnostic(`scanned ${first.length} hosts in ${Date.now() - t0} ms`);
@@ -143,18 +143,18 @@ test('a scan over many new hosts collects every unknown key for one review, in p
 });
 
 test('trust pins only the fingerprint the host presents now', async () => {
-  const core = openWith('exact');
+  const core = await openWith('exact');
   const wrong = `SHA256:${'A'.repeat(43)}`;
   const e = await rejects(call(core.dispatch, 'hosts.trust', { name: 'password', fingerprint: wrong }, ctx), 'HOST_KEY_MISMATCH');
   assert.match(e.message, /nothing was pinned/);
   assert.equal(e.details?.fingerprint, f().host('password').hostKeyFingerprint);
-  assert.deepEqual(core.hostKeys.pinned('password'), []);
+  assert.deepEqual(await core.hostKeys.pinned('password'), []);
   await rejects(call(core.dispatch, 'hosts.trust', { name: 'password', fingerprint: 'SHA256:short' }, ctx), 'INVALID_INPUT');
   await rejects(call(core.dispatch, 'hosts.trust', { name: 'nobody', fingerprint: wrong }, ctx), 'NOT_FOUND');
 });
 
 test('a rotated host key is refused with HOST_KEY_MISMATCH naming old and new, until re-trusted', async () => {
-  const core = openWith('rotate');
+  const core = await openWith('rotate');
   const h = f().host('rekey');
   const old = h.hostKeyFingerprint;
   await call(core.dispatch, 'hosts.trust', { name: 'rekey', fingerprint: old }, ctx);
@@ -184,7 +184,7 @@ test('known_hosts entries count as trusted, hashed ones included; a changed one 
   execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
   const hashed = readFileSync(file, 'utf8');
   assert.doesNotMatch(hashed, new RegExp(`127\\.${SUBNET}\\.`), 'every entry is hashed');
-  const core = openWith('hashed', hashed);
+  const core = await openWith('hashed', hashed);
   const conn = await connect(core, 'default');
   assert.equal(conn.info.hostKey.trust, 'known_hosts');
   assert.equal((await conn.exec('echo known')).stdout.toString(), 'known\n');
@@ -198,7 +198,7 @@ test('known_hosts entries count as trusted, hashed ones included; a changed one 
 
   // known_hosts listing another key for the password host's address: refused as changed.
   const pw = f().host('password');
-  const other = openWith('changed', `${pw.address} ${f().host('default').hostPublicKey}\n`);
+  const other = await openWith('changed', `${pw.address} ${f().host('default').hostPublicKey}\n`);
   const e = await rejects(connect(other, 'password'), 'HOST_KEY_MISMATCH');
   assert.equal(e.details?.source, 'known_hosts');
   assert.match(e.hint ?? '', /ssh-keygen -R/);

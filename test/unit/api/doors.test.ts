@@ -138,7 +138,7 @@ test('desktop door: IPC from anything but our window\'s top frame is refused', a
     const r = await door.invoke('hosts.add', { name: 'x', address: 'a' }, event);
     assert.equal(!r.ok && r.error.code, 'UNAUTHORIZED');
   }
-  assert.equal(core.hosts.list().length, 0, 'nothing reached the core');
+  assert.equal((await core.hosts.list()).length, 0, 'nothing reached the core');
 });
 
 test('the preload bridge exposes exactly the contract\'s methods', async () => {

@@ -12,7 +12,7 @@ import type { Executor } from '../../../electron/core/exec/executor';
 import type { ExecOutcome, ExecRequest } from '../../../electron/core/exec/types';
 import { requestCancel, Worker } from '../../../electron/core/exec/worker';
 import { AuditLog } from '../../../electron/core/audit/audit-log';
-import { JobQueue } from '../../../electron/core/queue/job-queue';
+import { JobQueue, sqliteQueue } from '../../../electron/core/queue/job-queue';
 import { Scheduler } from '../../../electron/core/scheduler/scheduler';
 import { FollowupService, followupMatches } from '../../../electron/core/scripts/followups';
 import { MAX_OUTPUT_BYTES, setRunCondition, setRunOutput } from '../../../electron/core/scripts/runs';
@@ -38,8 +38,8 @@ function fakeExecutor(core: Core, seen: Map<number, Seen>): Executor {
     execute: async (req: ExecRequest, _sinks: unknown, cancel: AbortSignal): Promise<ExecOutcome> => {
       seen.set(req.runId, { host: req.host, input: req.input, jobId: req.jobId });
       const directives = new Map(req.script.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
-      if (directives.has('condition')) setRunCondition(core.store.sqlite, req.runId, directives.get('condition') === 'true');
-      if (directives.has('helper-output')) setRunOutput(core.store.sqlite, req.runId, JSON.parse(directives.get('helper-output')!));
+      if (directives.has('condition')) await setRunCondition(core.store.data, req.runId, directives.get('condition') === 'true');
+      if (directives.has('helper-output')) await setRunOutput(core.store.data, req.runId, JSON.parse(directives.get('helper-output')!));
       if (directives.has('sleep')) {
         await new Promise<void>((r) => {
           const timer = setTimeout(r, Number(directives.get('sleep')));
@@ -75,7 +75,7 @@ function setup(t: TestContext) {
   });
   /** Runs everything queued (follow-ups included) with a worker that has the core's hooks, until nothing is left. */
   const drain = async (extra: Partial<ConstructorParameters<typeof Worker>[0]> = {}) => {
-    const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: fakeExecutor(core, seen), owner: `w${workers.length}`, pollMs: 10, ...core.runHooks, ...extra });
+    const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: fakeExecutor(core, seen), owner: `w${workers.length}`, pollMs: 10, ...core.runHooks, ...extra });
     workers.push(worker);
     worker.start();
     const deadline = Date.now() + 10_000;
@@ -244,8 +244,8 @@ test('a run with several hosts fires per run, and each follow-up fires exactly o
   core.store.sqlite.prepare('update runs set followups_at = null where job_id = ?').run(job.jobId);
   const other = openStore(dir);
   t.after(() => other.close());
-  const otherFollowups = new FollowupService({ db: other.sqlite, queue: new JobQueue(other), audit: new AuditLog(other.data, 'cli', other.db) });
-  const fired = [...core.followups.sweep(), ...otherFollowups.sweep(), ...core.followups.fire(job.runIds), ...otherFollowups.fire(job.runIds)];
+  const otherFollowups = new FollowupService({ store: other.data, queue: sqliteQueue(other, new JobQueue(other)), audit: new AuditLog(other.data, 'cli') });
+  const fired = [...(await core.followups.sweep()), ...(await otherFollowups.sweep()), ...(await core.followups.fire(job.runIds)), ...(await otherFollowups.fire(job.runIds))];
   assert.deepEqual(fired, [], 'nothing fired twice');
   assert.equal(count(), 3);
   assert.equal((core.store.sqlite.prepare('select count(*) from jobs where trigger_run_id in (select id from runs where job_id = ?)').pluck().get(job.jobId) as number), 3);
@@ -258,7 +258,7 @@ test('a crash between a run\'s end and its follow-ups: recovery fires them, once
   await save('first', 'echo first', [{ on: 'success', script: 'next' }]);
   const job = await run('first');
   // A worker without the hook ends the run (an older build, or the process died right after).
-  await drain({ finalized: () => undefined, recovered: () => undefined });
+  await drain({ finalized: async () => undefined, recovered: async () => undefined });
   assert.deepEqual(children(job.jobId), [], 'nothing fired yet');
   assert.equal(core.store.sqlite.prepare('select followups_at from runs where id = ?').pluck().get(job.runIds[0]!), null);
   // The next worker's recovery pass finds it.
@@ -268,7 +268,7 @@ test('a crash between a run\'s end and its follow-ups: recovery fires them, once
   await drain();
   assert.equal(children(job.jobId).length, 1);
   assert.equal((await call(core.dispatch, 'jobs.get', { id: children(job.jobId)[0]!.id }, ctx)).status, 'succeeded', 'the recovered follow-up ran');
-  core.followups.sweep();
+  await core.followups.sweep();
   assert.equal(children(job.jobId).length, 1, 'and only once');
 
   // A run lost by a dead process (lease expired) counts as failed: its failure follow-up fires in recovery.
@@ -289,9 +289,14 @@ test('the depth guard stops a chain at run time, and cancelling a job cancels it
   await save('s2', 'echo 2', [{ on: 'success', script: 's3' }]);
   await save('s1', 'echo 1', [{ on: 'success', script: 's2' }]);
   await save('s0', 'echo 0', [{ on: 'success', script: 's1' }]);
-  const guarded = new FollowupService({ db: core.store.sqlite, queue: core.queue, audit: core.audit, maxDepth: 2 });
+  const guarded = new FollowupService({ store: core.store.data, queue: core.queue, audit: core.audit, maxDepth: 2 });
   const job = await run('s0');
-  await drain({ finalized: (ids) => void guarded.fire(ids), recovered: () => undefined });
+  await drain({
+    finalized: async (ids) => {
+      await guarded.fire(ids);
+    },
+    recovered: async () => undefined,
+  });
   const tree = await call(core.dispatch, 'jobs.tree', { id: job.jobId }, ctx);
   const depth = (n: JobTreeNode): number => 1 + Math.max(0, ...n.children.map(depth));
   assert.equal(depth(tree), 3, 'root + 2 follow-up levels');
@@ -312,7 +317,7 @@ test('the depth guard stops a chain at run time, and cancelling a job cancels it
   // A job cancelled while its runs go on fires nothing more.
   await save('fan', 'sleep=300', [{ on: 'success', script: 'slow-next' }]);
   const fan = await run('fan');
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: fakeExecutor(core, new Map()), owner: 'w-cancel', jobId: fan.jobId, pollMs: 10, ...core.runHooks });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: fakeExecutor(core, new Map()), owner: 'w-cancel', jobId: fan.jobId, pollMs: 10, ...core.runHooks });
   worker.start();
   const detach = core.jobs.attach(worker);
   while (core.store.sqlite.prepare('select status from runs where id = ?').pluck().get(fan.runIds[0]!) !== 'running') await new Promise((r) => setTimeout(r, 5));
@@ -326,7 +331,7 @@ test('the depth guard stops a chain at run time, and cancelling a job cancels it
   // A run that still succeeds after its job's cancel was requested (a race) fires nothing.
   await save('racer', 'echo r', [{ on: 'success', script: 'slow-next' }]);
   const racer = await run('racer');
-  requestCancel(core.store.sqlite, racer.jobId);
+  await requestCancel(core.store.data, racer.jobId);
   await drainJob(core, racer.jobId, { heartbeatMs: 60_000 });
   assert.equal((await call(core.dispatch, 'jobs.get', { id: racer.jobId }, ctx)).runs[0]!.status, 'succeeded');
   assert.deepEqual(children(racer.jobId), []);
@@ -338,8 +343,8 @@ test('a schedule of a saved script fires jobs that carry the script, so its foll
   await save('after', 'echo after');
   await save('nightly-body', 'echo nightly', [{ on: 'success', script: 'after' }]);
   await call(core.dispatch, 'schedules.add', { name: 'every-second', cron: '* * * * * *', hosts: ['web1'], scriptName: 'nightly-body', mode: 'direct' }, ctx);
-  const scheduler = new Scheduler({ store: core.store, queue: core.queue, owner: 'sched-test', resolveTargets: (tg) => core.jobs.resolveTargets(tg) });
-  const fired = scheduler.tick(Date.now() + 2000);
+  const scheduler = new Scheduler({ store: core.store.data, queue: core.queue, owner: 'sched-test', resolveTargets: (tg) => core.jobs.resolveTargets(tg) });
+  const fired = await scheduler.tick(Date.now() + 2000);
   const jobId = fired.find((f) => f.outcome === 'fired')?.jobId;
   assert.ok(jobId, `the schedule did not fire: ${JSON.stringify(fired)}`);
   await drain();
@@ -352,7 +357,7 @@ test('a schedule of a saved script fires jobs that carry the script, so its foll
 
 /** Runs only one job's runs (like `cronium run` without its chain). */
 async function drainJob(core: Core, jobId: number, extra: { heartbeatMs?: number } = {}): Promise<void> {
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor: fakeExecutor(core, new Map()), owner: `only-${jobId}`, jobId, pollMs: 10, ...core.runHooks, ...extra });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor: fakeExecutor(core, new Map()), owner: `only-${jobId}`, jobId, pollMs: 10, ...core.runHooks, ...extra });
   worker.start();
   while (['queued', 'running'].includes(core.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string)) await new Promise((r) => setTimeout(r, 10));
   await worker.idle();
@@ -371,10 +376,10 @@ test('setRunOutput and setRunCondition (the helper API\'s): stored on the run, k
   assert.equal(r.condition, true);
   const kid = children(job.jobId)[0]!;
   assert.deepEqual(seen.get((await call(core.dispatch, 'jobs.get', { id: kid.id }, ctx)).runs[0]!.id)?.input, { from: 'helper' });
-  assert.throws(() => setRunOutput(core.store.sqlite, 999_999, 1), { code: 'NOT_FOUND' });
-  assert.throws(() => setRunCondition(core.store.sqlite, 999_999, true), { code: 'NOT_FOUND' });
-  assert.throws(() => setRunOutput(core.store.sqlite, r.id, 'x'.repeat(MAX_OUTPUT_BYTES)), { code: 'INVALID_INPUT' });
-  setRunOutput(core.store.sqlite, r.id, null);
+  await assert.rejects(setRunOutput(core.store.data, 999_999, 1), { code: 'NOT_FOUND' });
+  await assert.rejects(setRunCondition(core.store.data, 999_999, true), { code: 'NOT_FOUND' });
+  await assert.rejects(setRunOutput(core.store.data, r.id, 'x'.repeat(MAX_OUTPUT_BYTES)), { code: 'INVALID_INPUT' });
+  await setRunOutput(core.store.data, r.id, null);
   assert.equal((await call(core.dispatch, 'jobs.get', { id: job.jobId }, ctx)).runs[0]!.output, null);
 });
 

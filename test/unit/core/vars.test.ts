@@ -46,9 +46,9 @@ test('scopes: per-host wins over global; list without host shows all, with host 
   const web2Set = await call(core.dispatch, 'vars.list', { host: 'web2' }, ctx);
   assert.deepEqual(web2Set.map((v) => `${v.key}=${v.value}`), ['ONLY_WEB2=x', 'REGION=eu']);
 
-  assert.deepEqual(core.vars.getForRun(web1, 'REGION'), { value: 'us', secret: false });
-  assert.deepEqual(core.vars.getForRun(null, 'REGION'), { value: 'eu', secret: false });
-  assert.equal(core.vars.getForRun(web1, 'MISSING'), null);
+  assert.deepEqual(await core.vars.getForRun(web1, 'REGION'), { value: 'us', secret: false });
+  assert.deepEqual(await core.vars.getForRun(null, 'REGION'), { value: 'eu', secret: false });
+  assert.equal(await core.vars.getForRun(web1, 'MISSING'), null);
 
   await assert.rejects(call(core.dispatch, 'vars.get', { key: 'MISSING' }, ctx), { code: 'NOT_FOUND' });
   await assert.rejects(call(core.dispatch, 'vars.get', { key: 'REGION', host: 'nohost' }, ctx), { code: 'NOT_FOUND' });
@@ -81,16 +81,16 @@ test('secrets are sealed on disk, never returned by the API, stay secret, and ar
   assert.equal((await call(core.dispatch, 'vars.get', { key: 'DB_PASS', host: 'web1' }, ctx)).value, null);
 
   // The helper API's view: opened, and only what the host sees.
-  assert.deepEqual(core.vars.getForRun(web1, 'DB_PASS'), { value: secretH, secret: true });
-  assert.deepEqual(core.vars.getForRun(web1, 'TOKEN'), { value: secretG, secret: true });
-  assert.deepEqual(new Set(core.vars.secretValuesFor(web1)), new Set([secretG, secretH]));
-  assert.deepEqual(new Set(core.vars.secretValuesFor(other)), new Set([secretG, secretOther]));
-  assert.deepEqual(core.vars.secretValuesFor(null), [secretG]);
+  assert.deepEqual(await core.vars.getForRun(web1, 'DB_PASS'), { value: secretH, secret: true });
+  assert.deepEqual(await core.vars.getForRun(web1, 'TOKEN'), { value: secretG, secret: true });
+  assert.deepEqual(new Set(await core.vars.secretValuesFor(web1)), new Set([secretG, secretH]));
+  assert.deepEqual(new Set(await core.vars.secretValuesFor(other)), new Set([secretG, secretOther]));
+  assert.deepEqual(await core.vars.secretValuesFor(null), [secretG]);
 
   // Set again without `secret`: it stays secret (sealed), with the new value.
   const again = await call(core.dispatch, 'vars.set', { key: 'TOKEN', value: `${secretG}-2` }, ctx);
   assert.equal(again.secret, true);
-  assert.deepEqual(core.vars.getForRun(null, 'TOKEN'), { value: `${secretG}-2`, secret: true });
+  assert.deepEqual(await core.vars.getForRun(null, 'TOKEN'), { value: `${secretG}-2`, secret: true });
 
   // The bytes on disk (database, WAL) never hold a secret's plaintext; the plain value is there.
   core.store.sqlite.pragma('wal_checkpoint(TRUNCATE)');
@@ -109,17 +109,17 @@ test('setFromScript: updates the per-host variable of its host if there is one, 
   const web2 = await addHost(core, 'web2');
   await call(core.dispatch, 'vars.set', { key: 'COUNTER', value: '1' }, ctx);
   await call(core.dispatch, 'vars.set', { key: 'COUNTER', value: '10', host: 'web1' }, ctx);
-  core.vars.setFromScript(web1, 'COUNTER', '11');
-  core.vars.setFromScript(web2, 'COUNTER', '2');
+  await core.vars.setFromScript(web1, 'COUNTER', '11');
+  await core.vars.setFromScript(web2, 'COUNTER', '2');
   assert.equal((await call(core.dispatch, 'vars.get', { key: 'COUNTER', host: 'web1' }, ctx)).value, '11');
   assert.equal((await call(core.dispatch, 'vars.get', { key: 'COUNTER' }, ctx)).value, '2', 'web2 has no per-host COUNTER: the global changed');
-  core.vars.setFromScript(web2, 'NEW_KEY', 'made');
+  await core.vars.setFromScript(web2, 'NEW_KEY', 'made');
   const made = await call(core.dispatch, 'vars.get', { key: 'NEW_KEY' }, ctx);
   assert.equal(made.scope, 'global');
   assert.equal(made.value, 'made');
   await call(core.dispatch, 'vars.set', { key: 'API_KEY', value: 'old-secret-value', secret: true }, ctx);
-  core.vars.setFromScript(web1, 'API_KEY', 'new-secret-value');
-  assert.deepEqual(core.vars.getForRun(web1, 'API_KEY'), { value: 'new-secret-value', secret: true });
+  await core.vars.setFromScript(web1, 'API_KEY', 'new-secret-value');
+  assert.deepEqual(await core.vars.getForRun(web1, 'API_KEY'), { value: 'new-secret-value', secret: true });
   assert.equal((await call(core.dispatch, 'vars.get', { key: 'API_KEY' }, ctx)).value, null);
 });
 
@@ -143,7 +143,7 @@ test('a worker with the core hooks masks the secrets its host sees, split across
   const { jobId, runIds } = await call(core.dispatch, 'jobs.run', { hosts: ['web1'], command: 'true', mode: 'direct' }, ctx);
   const live: string[] = [];
   core.events.on('run.log', (e) => live.push(...e.chunks.map((c) => Buffer.from(c.data, 'base64').toString())));
-  const worker = new Worker({ db: core.store.sqlite, queue: core.queue, logs: core.logs, events: core.events, executor, owner: 'w-mask', jobId, pollMs: 20, ...core.runHooks });
+  const worker = new Worker({ store: core.store.data, queue: core.queue, logs: core.logs, events: core.events, executor, owner: 'w-mask', jobId, pollMs: 20, ...core.runHooks });
   worker.start();
   t.after(() => worker.stop());
   const deadline = Date.now() + 5000;

@@ -34,7 +34,7 @@ async function setup(t: TestContext, error: unknown) {
   const core = openCore({ dataDir: tempDir(t), door: 'cli', ssh: { agentSocket: null, knownHostsFiles: [] } });
   t.after(() => core.close());
   await call(core.dispatch, 'hosts.add', { name: 'web1', address: '127.0.0.1', port: 2222 }, { door: 'cli' });
-  return { core, service: new DiagnosticsService({ db: core.store.db, pool: failingPool(error), resolve: (n) => core.hosts.sshTarget(n) }) };
+  return { core, service: new DiagnosticsService({ store: core.store.data, pool: failingPool(error), resolve: (n) => core.hosts.sshTarget(n) }) };
 }
 
 const statuses = (r: { checks: { id: string; status: string }[] }) => Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
@@ -52,7 +52,7 @@ test('a refused TCP connect is a stored report with tcp failed, later checks not
   assert.equal(tcp.data?.code, 'CONNECT_FAILED');
   assert.match(tcp.detail, /connection refused/);
   assert.ok(tcp.hint);
-  assert.deepEqual(service.list('web1', 5).map((x) => x.id), [r.id]);
+  assert.deepEqual((await service.list('web1', 5)).map((x) => x.id), [r.id]);
 });
 
 test('AUTH_FAILED: tcp and ssh pass (measured by a host-key scan), auth fails with what was offered and tried', async (t) => {
@@ -83,11 +83,11 @@ test('history is newest first and bounded per host; unknown hosts are NOT_FOUND'
   const { core, service } = await setup(t, new CroniumError('CONNECT_FAILED', 'refused', undefined, { phase: 'tcp' }));
   const ids: number[] = [];
   for (let i = 0; i < REPORTS_KEPT + 3; i++) ids.push((await service.diagnose('web1')).id!);
-  const list = service.list('web1', 500);
+  const list = await service.list('web1', 500);
   assert.equal(list.length, REPORTS_KEPT);
   assert.deepEqual(list.map((r) => r.id), ids.slice(-REPORTS_KEPT).reverse());
-  assert.equal(service.list('web1', 2).length, 2);
-  assert.throws(() => service.list('nope', 5), (e: unknown) => e instanceof CroniumError && e.code === 'NOT_FOUND');
+  assert.equal((await service.list('web1', 2)).length, 2);
+  await assert.rejects(service.list('nope', 5), (e: unknown) => e instanceof CroniumError && e.code === 'NOT_FOUND');
   await assert.rejects(service.diagnose('nope'), (e: unknown) => e instanceof CroniumError && e.code === 'NOT_FOUND');
   // The API door validates its arguments like every method.
   await assert.rejects(call(core.dispatch, 'diagnostics.list', { name: 'web1', limit: 0 }, { door: 'cli' }), (e: unknown) => e instanceof CroniumError && e.code === 'INVALID_INPUT');

@@ -9,7 +9,7 @@ import type { Executor } from '../../../../electron/core/exec/executor';
 import type { ExecOutcome, ExecRequest, ExecSinks } from '../../../../electron/core/exec/types';
 import { requestCancel, Worker } from '../../../../electron/core/exec/worker';
 import { LogService } from '../../../../electron/core/logs/log-service';
-import { JobQueue } from '../../../../electron/core/queue/job-queue';
+import { JobQueue, sqliteQueue } from '../../../../electron/core/queue/job-queue';
 import { tempDir } from '../../../helpers/temp';
 
 const ok = (extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
@@ -29,18 +29,18 @@ const ok = (extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
 
 type Fake = (req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal) => Promise<ExecOutcome>;
 
-function setup(t: TestContext, fake: Fake, hosts = ['a', 'b', 'c', 'd'], job: { concurrency?: number } = {}, secrets: readonly string[] = []) {
+async function setup(t: TestContext, fake: Fake, hosts = ['a', 'b', 'c', 'd'], job: { concurrency?: number } = {}, secrets: readonly string[] = []) {
   const store = openStore(tempDir(t));
-  const queue = new JobQueue(store);
+  const queue = sqliteQueue(store, new JobQueue(store));
   const logs = new LogService(store, { batchMs: 5 });
   const events = new EventBus();
   const executor = { execute: fake } as unknown as Executor;
   const rows = hosts.map((name) => ({ name, id: Number(store.sqlite.prepare(`insert into hosts (name, address, created_at, updated_at) values (?, '127.0.0.1', 0, 0)`).run(name).lastInsertRowid) }));
-  const jobId = queue.enqueue({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'sh', scriptBody: 'true', mode: 'auto', hosts: rows, maxAttempts: 1, ...job });
-  const worker = new Worker({ db: store.sqlite, queue, logs, events, executor, owner: 'w1', pollMs: 20, heartbeatMs: 30, ...(secrets.length ? { secrets: () => secrets } : {}) });
+  const jobId = await queue.enqueue({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'sh', scriptBody: 'true', mode: 'auto', hosts: rows, maxAttempts: 1, ...job });
+  const worker = new Worker({ store: store.data, queue, logs, events, executor, owner: 'w1', pollMs: 20, heartbeatMs: 30, ...(secrets.length ? { secrets: async () => secrets } : {}) });
   t.after(async () => {
     await worker.stop();
-    logs.close();
+    await logs.close();
     store.close();
   });
   const jobStatus = () => store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) as string;
@@ -59,7 +59,7 @@ test('job concurrency holds, a slow host holds nobody, outcomes and logs are sto
   let active = 0;
   let peak = 0;
   const ended: string[] = [];
-  const s = setup(
+  const s = await setup(
     t,
     async (req, sinks) => {
       active++;
@@ -97,17 +97,17 @@ test('job concurrency holds, a slow host holds nobody, outcomes and logs are sto
 
 test('cancel: in-process and through the cancel request of another process', async (t) => {
   for (const how of ['local', 'remote'] as const) {
-    const s = setup(t, (_req, _sinks, cancel) => new Promise((resolve) => cancel.addEventListener('abort', () => resolve(ok({ status: 'cancelled', exitCode: null, signal: 'TERM' })), { once: true })), ['a', 'b']);
+    const s = await setup(t, (_req, _sinks, cancel) => new Promise((resolve) => cancel.addEventListener('abort', () => resolve(ok({ status: 'cancelled', exitCode: null, signal: 'TERM' })), { once: true })), ['a', 'b']);
     s.worker.start();
     const deadline = Date.now() + 3000;
     while (s.worker.active < 2) {
       if (Date.now() > deadline) throw new Error('runs did not start');
       await new Promise((r) => setTimeout(r, 10));
     }
-    const inFlight = s.queue.cancel(s.jobId);
+    const inFlight = await s.queue.cancel(s.jobId);
     assert.equal(inFlight.length, 2);
     if (how === 'local') s.worker.cancelJob(s.jobId);
-    else requestCancel(s.store.sqlite, s.jobId);
+    else await requestCancel(s.store.data, s.jobId);
     await s.done();
     assert.equal(s.jobStatus(), 'cancelled', how);
     assert.equal(s.store.sqlite.prepare("select count(*) from settings where key like 'job.cancel:%'").pluck().get(), 0, 'the cancel request is removed when the job ends');
@@ -116,7 +116,7 @@ test('cancel: in-process and through the cancel request of another process', asy
 
 test('a connection failure is retried by the queue when the job allows it', async (t) => {
   let calls = 0;
-  const s = setup(t, async () => (++calls === 1 ? ok({ status: 'failed', exitCode: null, errorCode: 'CONNECT_FAILED', errorMessage: 'refused', retryable: true, mode: null }) : ok()), ['a']);
+  const s = await setup(t, async () => (++calls === 1 ? ok({ status: 'failed', exitCode: null, errorCode: 'CONNECT_FAILED', errorMessage: 'refused', retryable: true, mode: null }) : ok()), ['a']);
   s.store.sqlite.prepare('update jobs set max_attempts = 2').run();
   s.worker.start();
   // The retry waits for its backoff (about 2 s): pull it forward.
@@ -130,7 +130,7 @@ test('a connection failure is retried by the queue when the job allows it', asyn
 });
 
 test('a run\'s output (direct mode\'s, stored at its end) is masked like its log', async (t) => {
-  const s = setup(t, async (_req, sinks) => {
+  const s = await setup(t, async (_req, sinks) => {
     await sinks.stdout(Buffer.from('pw is hunter2-pw\n'));
     return ok({ output: { pw: 'hunter2-pw', nested: ['x hunter2-pw y'] } });
   }, ['a'], {}, ['hunter2-pw']);

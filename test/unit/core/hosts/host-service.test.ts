@@ -99,7 +99,7 @@ test('a password is stored sealed and never returned', async (t) => {
   assert.ok(!JSON.stringify(h).includes('correct horse'));
   const blob = core.store.sqlite.prepare('select sealed from credentials').pluck().get() as Buffer;
   assert.ok(!blob.includes(Buffer.from('correct horse')));
-  assert.equal(core.hosts.password('pw'), 'correct horse battery');
+  assert.equal(await core.hosts.password('pw'), 'correct horse battery');
   const audit = JSON.stringify(core.store.sqlite.prepare('select * from audit_log').all());
   assert.ok(!audit.includes('correct horse'), 'the audit log holds no secret');
   await call(core.dispatch, 'hosts.remove', { name: 'pw' }, ctx);

@@ -49,12 +49,12 @@ test('passwords are set and cleared, sealed, and never in the audit log', async 
   await call(core.dispatch, 'hosts.add', { name: 'db1', address: '10.0.0.3' }, ctx);
   let h = await call(core.dispatch, 'hosts.update', { name: 'db1', password: 's3cret-pw' }, ctx);
   assert.equal(h.hasPassword, true);
-  assert.equal(core.hosts.password('db1'), 's3cret-pw');
+  assert.equal(await core.hosts.password('db1'), 's3cret-pw');
   assert.equal((await call(core.dispatch, 'hosts.update', { name: 'db1', password: 'other-pw' }, ctx)).hasPassword, true);
-  assert.equal(core.hosts.password('db1'), 'other-pw');
+  assert.equal(await core.hosts.password('db1'), 'other-pw');
   h = await call(core.dispatch, 'hosts.update', { name: 'db1', password: null }, ctx);
   assert.equal(h.hasPassword, false);
-  assert.equal(core.hosts.password('db1'), undefined);
+  assert.equal(await core.hosts.password('db1'), undefined);
   const audit = JSON.stringify(core.store.sqlite.prepare("select * from audit_log where action = 'host.update'").all());
   assert.ok(!audit.includes('s3cret-pw') && !audit.includes('other-pw'), audit);
   assert.match(audit, /password/);
@@ -76,7 +76,7 @@ test('a rename keeps the host, follows in schedules, and refuses a taken name', 
   core.events.on('hosts.changed', (p) => seen.push(p));
   const before = await call(core.dispatch, 'hosts.add', { name: 'old', address: '10.0.0.1' }, ctx);
   await call(core.dispatch, 'hosts.add', { name: 'taken', address: '10.0.0.2' }, ctx);
-  core.schedules.add({ name: 'nightly', cron: '0 3 * * *', tz: 'UTC', script: { interpreter: 'bash', body: 'true' }, target: { hosts: ['old', 'taken'] }, mode: 'auto', overlapPolicy: 'skip', catchupPolicy: 'skip' });
+  await core.schedules.add({ name: 'nightly', cron: '0 3 * * *', tz: 'UTC', script: { interpreter: 'bash', body: 'true' }, target: { hosts: ['old', 'taken'] }, mode: 'auto', overlapPolicy: 'skip', catchupPolicy: 'skip' });
   await rejects(call(core.dispatch, 'hosts.update', { name: 'old', newName: 'taken' }, ctx), 'ALREADY_EXISTS');
   const after = await call(core.dispatch, 'hosts.update', { name: 'old', newName: 'new' }, ctx);
   assert.equal(after.id, before.id);
@@ -141,12 +141,12 @@ test('a noted diagnosis keeps OS, architecture and last reached on the row; a la
   const core = open(t);
   await call(core.dispatch, 'hosts.add', { name: 'n1', address: '10.0.0.1' }, ctx);
   const id = core.store.sqlite.prepare("select id from hosts where name = 'n1'").pluck().get() as number;
-  const store = (startedAt: number, checks: { id: string; title: string; status: 'pass' | 'warn' | 'fail'; detail: string; hint: null; data?: Record<string, unknown> }[]) => {
+  const store = async (startedAt: number, checks: { id: string; title: string; status: 'pass' | 'warn' | 'fail'; detail: string; hint: null; data?: Record<string, unknown> }[]) => {
     const report = { host: 'n1', startedAt, durationMs: 5, status: checks.some((c) => c.status === 'fail') ? ('fail' as const) : ('pass' as const), checks };
     core.store.sqlite.prepare('insert into diagnostics (host_id, status, report, duration_ms, created_at) values (?, ?, ?, 5, ?)').run(id, report.status, JSON.stringify(report), startedAt);
-    core.hosts.noteDiagnosis(report);
+    await core.hosts.noteDiagnosis(report);
   };
-  store(1000, [
+  await store(1000, [
     { id: 'tcp', title: 'TCP', status: 'pass', detail: '', hint: null },
     { id: 'platform', title: 'Platform', status: 'pass', detail: '', hint: null, data: { os: 'Linux', machine: 'aarch64', distribution: 'Alpine Linux v3.20' } },
     { id: 'sftp', title: 'SFTP', status: 'fail', detail: '', hint: null },
@@ -156,7 +156,7 @@ test('a noted diagnosis keeps OS, architecture and last reached on the row; a la
   let h = await call(core.dispatch, 'hosts.get', { name: 'n1' }, ctx);
   assert.equal(h.reachability, 'ok', 'a failed SFTP check does not make a host unreachable');
   assert.equal(h.os, 'Alpine Linux v3.20');
-  store(2000, [{ id: 'tcp', title: 'TCP', status: 'fail', detail: 'refused', hint: null }]);
+  await store(2000, [{ id: 'tcp', title: 'TCP', status: 'fail', detail: 'refused', hint: null }]);
   h = await call(core.dispatch, 'hosts.get', { name: 'n1' }, ctx);
   assert.equal(h.reachability, 'failing');
   assert.equal(h.reachabilityAt, 2000);

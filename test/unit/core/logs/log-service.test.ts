@@ -8,8 +8,8 @@ import { tempDir } from '../../../helpers/temp';
 function setup(t: TestContext, runs = 1): { store: Store; logs: LogService; runIds: number[] } {
   const store = openStore(tempDir(t));
   const logs = new LogService(store, { batchMs: 5 });
-  t.after(() => {
-    logs.close();
+  t.after(async () => {
+    await logs.close();
     store.close();
   });
   const db = store.sqlite;
@@ -32,19 +32,19 @@ test('the masker hides secrets, also across chunk boundaries, and releases every
 test('chunks get sequence numbers, are stored once, and read back in order', async (t) => {
   const { logs, runIds } = setup(t);
   const [run] = runIds as [number];
-  const w = logs.writer(run);
+  const w = await logs.openWriter(run);
   w.write('stdout', Buffer.from('one\n'));
   w.write('stderr', Buffer.from('two\n'));
   await w.close();
-  assert.deepEqual(logs.read(run).map((c) => [c.seq, c.stream, c.data.toString()]), [[1, 'stdout', 'one\n'], [2, 'stderr', 'two\n']]);
+  assert.deepEqual((await logs.read(run)).map((c) => [c.seq, c.stream, c.data.toString()]), [[1, 'stdout', 'one\n'], [2, 'stderr', 'two\n']]);
   // A reattached runner replays from seq 2: nothing is stored twice, and new output continues.
-  const again = logs.writer(run);
+  const again = await logs.openWriter(run);
   assert.equal(again.lastSeq, 2);
   again.append({ seq: 2, stream: 'stderr', ts: 0, data: Buffer.from('two\n') });
   again.append({ seq: 3, stream: 'stdout', ts: 0, data: Buffer.from('three\n') });
   await again.close();
-  assert.equal(text(logs.read(run)), 'one\ntwo\nthree\n');
-  assert.equal(text(logs.read(run, 3)), 'three\n');
+  assert.equal(text(await logs.read(run)), 'one\ntwo\nthree\n');
+  assert.equal(text(await logs.read(run, 3)), 'three\n');
 });
 
 test('secrets are masked in stored and streamed output', async (t) => {
@@ -52,13 +52,13 @@ test('secrets are masked in stored and streamed output', async (t) => {
   const [run] = runIds as [number];
   const batches: LogBatch[] = [];
   logs.subscribe(run, (b) => batches.push(b));
-  const w = logs.writer(run, ['s3cr3t-token']);
+  const w = await logs.openWriter(run, ['s3cr3t-token']);
   w.write('stdout', Buffer.from('token=s3cr'));
   w.write('stdout', Buffer.from('3t-token\n'));
   w.append({ seq: 10, stream: 'stdout', ts: 0, data: Buffer.from('again s3cr3t-token\n') });
   await w.close();
   await new Promise((r) => setTimeout(r, 30));
-  assert.equal(text(logs.read(run)), 'token=***\nagain ***\n');
+  assert.equal(text(await logs.read(run)), 'token=***\nagain ***\n');
   assert.equal(text(batches.flatMap((b) => b.chunks)), 'token=***\nagain ***\n');
 });
 
@@ -70,7 +70,7 @@ test('live batches are coalesced; a slow subscriber is told where to catch up, l
   let slowReady = false;
   logs.subscribe(run, (b) => fast.push(b));
   logs.subscribe(run, (b) => slow.push(b), () => slowReady);
-  const w = logs.writer(run);
+  const w = await logs.openWriter(run);
   const line = Buffer.alloc(64 * 1024, 'a');
   for (let i = 0; i < 10; i++) w.write('stdout', line);
   await new Promise((r) => setTimeout(r, 30));
@@ -87,7 +87,7 @@ test('live batches are coalesced; a slow subscriber is told where to catch up, l
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(slow.length, 1);
   assert.equal(slow[0]!.gapFrom, 1, 'read the store from seq 1');
-  assert.equal(logs.read(slow[0]!.runId, slow[0]!.gapFrom, 100).length, 41, 'everything is in the store');
+  assert.equal((await logs.read(slow[0]!.runId, slow[0]!.gapFrom, 100)).length, 41, 'everything is in the store');
   // The ready one never got a gap: 4 MB in one window reached it in early batches of at most 1 MB, every chunk once.
   assert.ok(fast.every((b) => b.gapFrom === undefined));
   assert.deepEqual(fast.flatMap((b) => b.chunks.map((c) => c.seq)), Array.from({ length: 41 }, (_, i) => i + 1));
@@ -108,12 +108,14 @@ test('buffered output is stored synchronously at the high-water mark, so memory 
   const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
   const run = Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, 'h', 'queued', 0)").run(jobId).lastInsertRowid);
   const logs = new LogService(store, { highWaterBytes: 100 });
-  t.after(() => logs.close());
-  const w = logs.writer(run);
+  t.after(async () => {
+    await logs.close();
+  });
+  const w = await logs.openWriter(run);
   assert.equal(w.write('stdout', Buffer.alloc(60, 'x')), true);
   // Crossing the mark stores synchronously, so memory never holds more than the mark.
   assert.equal(w.write('stdout', Buffer.alloc(60, 'y')), true);
-  assert.equal(logs.read(run).length, 2);
+  assert.equal((await logs.read(run)).length, 2);
   await w.drain();
 });
 
@@ -121,19 +123,21 @@ test('tail first, full download, retention by age, count and size', async (t) =>
   const { store, logs, runIds } = setup(t, 4);
   const now = Date.parse('2026-06-01T00:00:00Z');
   for (const [i, run] of runIds.entries()) {
-    const w = logs.writer(run);
+    const w = await logs.openWriter(run);
     for (let k = 0; k < 10; k++) w.write('stdout', Buffer.from(`run${i} line${k}\n`.padEnd(100, '.')));
     await w.close();
     store.sqlite.prepare("update runs set status = 'succeeded', finished_at = ? where id = ?").run(now - (4 - i) * 86_400_000, run);
   }
-  const tail = logs.tail(runIds[0]!, 250);
+  const tail = await logs.tail(runIds[0]!, 250);
   assert.deepEqual(tail.map((c) => c.seq), [8, 9, 10]);
-  assert.equal([...logs.download(runIds[0]!)].length, 10);
-  assert.equal(logs.prune({ maxAgeDays: 3 }, now), 1, 'the run finished 4 days ago');
-  assert.equal(logs.read(runIds[0]!).length, 0);
-  assert.equal(logs.prune({ maxRuns: 2 }, now), 1);
-  assert.equal(logs.read(runIds[1]!).length, 0);
-  assert.equal(logs.prune({ maxTotalBytes: 1500 }, now), 1, 'keeps the newest run within 1,500 bytes');
-  assert.equal(logs.read(runIds[3]!).length, 10);
-  assert.equal(logs.read(runIds[2]!).length, 0);
+  let downloaded = 0;
+  for await (const _ of logs.download(runIds[0]!)) downloaded++;
+  assert.equal(downloaded, 10);
+  assert.equal(await logs.prune({ maxAgeDays: 3 }, now), 1, 'the run finished 4 days ago');
+  assert.equal((await logs.read(runIds[0]!)).length, 0);
+  assert.equal(await logs.prune({ maxRuns: 2 }, now), 1);
+  assert.equal((await logs.read(runIds[1]!)).length, 0);
+  assert.equal(await logs.prune({ maxTotalBytes: 1500 }, now), 1, 'keeps the newest run within 1,500 bytes');
+  assert.equal((await logs.read(runIds[3]!)).length, 10);
+  assert.equal((await logs.read(runIds[2]!)).length, 0);
 });

@@ -31,17 +31,17 @@ function fakeArtifacts(dir: string): void {
 }
 
 /** A deployer whose host answers the prepare script with `lines` (after some login-shell noise). */
-function setup(
+async function setup(
   t: TestContext,
   lines: string[],
   opts: { empty?: boolean; builder?: (artifactsDir: string) => RunnerDeployerDeps['builder'] } = {},
-): { deployer: RunnerDeployer; commands: string[]; close: () => void } {
+): Promise<{ deployer: RunnerDeployer; commands: string[]; close: () => void }> {
   const dir = tempDir(t);
   if (opts.empty) mkdirSync(join(dir, 'artifacts'));
   else fakeArtifacts(join(dir, 'artifacts'));
   const core = openCore({ dataDir: join(dir, 'data'), door: 'cli', runner: { artifactsDir: join(dir, 'artifacts') } });
   t.after(() => core.close());
-  core.hosts.add({ name: 'h1', address: '192.0.2.1', port: 22, tags: [] });
+  await core.hosts.add({ name: 'h1', address: '192.0.2.1', port: 22, tags: [] });
   const commands: string[] = [];
   const stdout = Buffer.from(`Welcome!\n@@cronium-deploy-prepare\n@uname_s\tfake\n${lines.map((l) => `@${l}`).join('\n')}\n@end\tok\n`);
   const conn = {
@@ -52,7 +52,7 @@ function setup(
   } as unknown as SshConnection;
   const pool = { connect: () => Promise.resolve(conn), scanHostKey: () => Promise.reject(new Error('no')), close: () => Promise.resolve() } as SshPool;
   const deployer = new RunnerDeployer({
-    db: core.store.db,
+    store: core.store.data,
     pool,
     resolve: (n) => core.hosts.sshTarget(n),
     keys: new InstallationKeys(join(dir, 'data')),
@@ -75,36 +75,36 @@ async function rejection(p: Promise<unknown>): Promise<CroniumError> {
 const LINUX_OK = ['uid\t1000', 'gzip\t1', 'shatool\tsha256sum', 'chosen\t/home/u/.cache/cronium'];
 
 test('an unsupported platform fails with RUNNER_DEPLOY_FAILED quoting uname, recorded, a direct-mode fallback', async (t) => {
-  const { deployer, commands } = setup(t, ['uname_s\tSunOS', 'uname_m\tsun4v', 'long_bit\t64', ...LINUX_OK]);
+  const { deployer, commands } = await setup(t, ['uname_s\tSunOS', 'uname_m\tsun4v', 'long_bit\t64', ...LINUX_OK]);
   const err = await rejection(deployer.deploy('h1'));
   assert.equal(err.code, 'RUNNER_DEPLOY_FAILED');
   assert.equal(err.details?.reason, 'unsupported-platform');
   assert.match(err.message, /uname -sm: "SunOS sun4v"/);
   assert.ok(isDirectFallback(err));
   assert.equal(commands.length, 1, 'nothing but the prepare script ran');
-  const [row] = deployer.deployments({ name: 'h1' });
+  const [row] = await deployer.deployments({ name: 'h1' });
   assert.equal(row!.status, 'failed');
   assert.match(row!.error!, /^RUNNER_DEPLOY_FAILED: no runner build for SunOS/);
 });
 
 test('a 64-bit kernel with a 32-bit userland needs the armv7 build; without it: no-artifact', async (t) => {
-  const { deployer } = setup(t, ['uname_s\tLinux', 'uname_m\taarch64', 'long_bit\t32', ...LINUX_OK]);
+  const { deployer } = await setup(t, ['uname_s\tLinux', 'uname_m\taarch64', 'long_bit\t32', ...LINUX_OK]);
   const err = await rejection(deployer.deploy('h1'));
   assert.equal(err.details?.reason, 'no-artifact');
   assert.equal(err.message, 'runner artifacts are not built here for linux-armv7; build them with: cronium runner build');
   assert.ok(isDirectFallback(err));
-  assert.equal(deployer.deployments({ name: 'h1' })[0]!.target, 'linux-armv7');
+  assert.equal((await deployer.deployments({ name: 'h1' }))[0]!.target, 'linux-armv7');
 });
 
 test('a host without any SHA-256 tool cannot be verified: no-sha256-tool, before any upload', async (t) => {
-  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', 'uid\t1000', 'gzip\t1', 'chosen\t/home/u/.cache/cronium']);
+  const { deployer, commands } = await setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', 'uid\t1000', 'gzip\t1', 'chosen\t/home/u/.cache/cronium']);
   const err = await rejection(deployer.deploy('h1'));
   assert.equal(err.details?.reason, 'no-sha256-tool');
   assert.equal(commands.length, 1);
 });
 
 test('a prepare script that never ran (a broken login shell) is RUNNER_DEPLOY_FAILED, not a fallback', async (t) => {
-  const { deployer } = setup(t, []);
+  const { deployer } = await setup(t, []);
   const conn = (await (deployer as unknown as { deps: { pool: SshPool } }).deps.pool.connect({} as never)) as unknown as { exec: () => Promise<ExecResult> };
   conn.exec = () => Promise.resolve({ stdout: Buffer.from('garbage'), stderr: Buffer.from('sh: not found'), code: 127, signal: null });
   const err = await rejection(deployer.deploy('h1'));
@@ -114,7 +114,7 @@ test('a prepare script that never ran (a broken login shell) is RUNNER_DEPLOY_FA
 });
 
 test('no artifacts built at all: the "not built" fallback before any connection, never RUNNER_INTEGRITY_FAILED', async (t) => {
-  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], { empty: true });
+  const { deployer, commands } = await setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], { empty: true });
   const err = await rejection(deployer.deploy('h1'));
   assert.equal(err.code, 'RUNNER_DEPLOY_FAILED');
   assert.equal(err.details?.reason, 'no-artifacts');
@@ -123,12 +123,12 @@ test('no artifacts built at all: the "not built" fallback before any connection,
   assert.match(err.hint, /Go 1\.25/);
   assert.ok(isDirectFallback(err), 'auto mode runs directly');
   assert.equal(commands.length, 0, 'nothing reached the host');
-  assert.deepEqual(deployer.deployments({ name: 'h1' }), [], 'a machine without artifacts is no failed deployment of the host');
+  assert.deepEqual(await deployer.deployments({ name: 'h1' }), [], 'a machine without artifacts is no failed deployment of the host');
 });
 
 test('no artifacts, but a builder: the host\'s target is built on demand, then deployed from', async (t) => {
   const built: string[] = [];
-  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], {
+  const { deployer, commands } = await setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], {
     empty: true,
     builder: (dir) => ({
       build: (target: string) => {
@@ -148,12 +148,12 @@ test('no artifacts, but a builder: the host\'s target is built on demand, then d
 
 test('a builder that cannot build (no Go) gives the same fallback as no builder; a failed build says why', async (t) => {
   const noGo = new CroniumError('RUNNER_BUILD_FAILED', 'cannot run the Go toolchain "go": not found');
-  const a = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], { empty: true, builder: () => ({ build: () => Promise.reject(noGo) }) });
+  const a = await setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], { empty: true, builder: () => ({ build: () => Promise.reject(noGo) }) });
   const e1 = await rejection(a.deployer.deploy('h1'));
   assert.equal(e1.message, NOT_BUILT_REASON);
   assert.ok(isDirectFallback(e1));
   const broken = new CroniumError('RUNNER_BUILD_FAILED', 'go build for linux-arm64 failed (exit 1):\nsyntax error');
-  const b = setup(t, ['uname_s\tLinux', 'uname_m\taarch64', 'long_bit\t64', ...LINUX_OK], { builder: () => ({ build: () => Promise.reject(broken) }) });
+  const b = await setup(t, ['uname_s\tLinux', 'uname_m\taarch64', 'long_bit\t64', ...LINUX_OK], { builder: () => ({ build: () => Promise.reject(broken) }) });
   const e2 = await rejection(b.deployer.deploy('h1'));
   assert.equal(e2.details?.reason, 'no-artifact');
   assert.match(e2.message, /^runner artifacts are not built here for linux-arm64; build them with: cronium runner build \(building it failed: go build for linux-arm64 failed \(exit 1\):\)$/);
@@ -163,7 +163,7 @@ test('a builder that cannot build (no Go) gives the same fallback as no builder;
 test('a tampered artifact stays RUNNER_INTEGRITY_FAILED in every mode: no fallback, no rebuild', async (t) => {
   const built: string[] = [];
   let artifactsDir = '';
-  const { deployer, commands } = setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], {
+  const { deployer, commands } = await setup(t, ['uname_s\tLinux', 'uname_m\tx86_64', 'long_bit\t64', ...LINUX_OK], {
     builder: (dir) => {
       artifactsDir = dir;
       return { build: (target: string) => (built.push(target), Promise.resolve()) };

@@ -7,6 +7,16 @@ import { SafeStorageSecretBox, type SafeStorageLike } from '../../../../electron
 import { CroniumError } from '../../../../electron/shared/errors';
 import { tempDir } from '../../../helpers/temp';
 
+async function rejectedCode(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof CroniumError, String(e));
+    return e.code;
+  }
+  return 'no error';
+}
+
 function code(fn: () => unknown): string {
   try {
     fn();
@@ -127,15 +137,15 @@ test('unbound seals of an earlier version are resealed bound when the store open
   raw.close();
   const again = openCore({ dataDir: dir, door: 'cli', ssh: { knownHostsFiles: [], agentSocket: null } });
   try {
-    assert.equal(again.hosts.password('a'), 'pw-a');
-    assert.equal(again.hosts.password('b'), 'pw-b');
+    assert.equal(await again.hosts.password('a'), 'pw-a');
+    assert.equal(await again.hosts.password('b'), 'pw-b');
     const kinds = again.store.sqlite.prepare("select hex(substr(sealed, 1, 1)) as k from credentials").all() as { k: string }[];
     assert.deepEqual(kinds.map((r) => r.k), ['03', '03'], 'both resealed, bound');
     // Copy a's (now bound) seal into b's row: b's password does not become a's.
     const [ra, rb] = ids;
     const sealedA = (again.store.sqlite.prepare("select sealed from credentials where host_id = ?").get(ra!.id) as { sealed: Buffer }).sealed;
     again.store.sqlite.prepare("update credentials set sealed = ? where host_id = ?").run(sealedA, rb!.id);
-    assert.equal(code(() => again.hosts.password('b')), 'SECRET_UNAVAILABLE');
+    assert.equal(await rejectedCode(() => again.hosts.password('b')), 'SECRET_UNAVAILABLE');
   } finally {
     again.close();
   }

@@ -31,6 +31,18 @@ function throwsCode(fn: () => unknown, code: string, message?: RegExp): CroniumE
   assert.fail(`expected ${code}`);
 }
 
+async function rejectsCode(fn: () => Promise<unknown>, code: string, message?: RegExp): Promise<CroniumError> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof CroniumError, String(e));
+    assert.equal(e.code, code, e.message);
+    if (message) assert.match(e.message, message);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
 test('a direct host has no jumps; its facts are carried over', () => {
   const t = resolveTarget('web', lookupOf([record('web', null, { user: 'deploy', port: 2222, useAgent: false })]), noSecrets);
   assert.equal(t.name, 'web');
@@ -75,9 +87,9 @@ test('HostService.sshTarget resolves the inventory and opens secrets only when a
   const dir = tempDir(t);
   const key = join(dir, 'id');
   writeFileSync(key, 'not read here');
-  core.hosts.add({ name: 'edge', address: '127.0.0.1', port: 22, tags: [], password: 'edge-pw' });
-  core.hosts.add({ name: 'inner', address: '10.1.1.1', port: 2200, user: 'app', identityFile: key, passphrase: 'pp', useAgent: false, jump: 'edge', tags: [] });
-  const target = core.hosts.sshTarget('inner');
+  await core.hosts.add({ name: 'edge', address: '127.0.0.1', port: 22, tags: [], password: 'edge-pw' });
+  await core.hosts.add({ name: 'inner', address: '10.1.1.1', port: 2200, user: 'app', identityFile: key, passphrase: 'pp', useAgent: false, jump: 'edge', tags: [] });
+  const target = await core.hosts.sshTarget('inner');
   assert.equal(target.port, 2200);
   assert.equal(target.identityFile, key);
   assert.equal(target.useAgent, false);
@@ -86,18 +98,18 @@ test('HostService.sshTarget resolves the inventory and opens secrets only when a
   assert.deepEqual(target.jumps.map((j) => j.name), ['edge']);
   assert.equal(target.jumps[0]!.password?.(), 'edge-pw');
   assert.equal(target.jumps[0]!.useAgent, true, 'useAgent defaults to true');
-  const shown = core.hosts.get('inner');
+  const shown = await core.hosts.get('inner');
   assert.equal(shown.hasPassphrase, true);
   assert.equal(shown.useAgent, false);
-  assert.equal(core.hosts.get('edge').hasPassphrase, false);
+  assert.equal((await core.hosts.get('edge')).hasPassphrase, false);
 
   // A loop can only come from outside the API (an edited database, an import bug): still refused.
   core.store.sqlite.prepare('update hosts set jump_host_id = (select id from hosts where name = ?) where name = ?').run('inner', 'edge');
-  throwsCode(() => core.hosts.sshTarget('inner'), 'INVALID_INPUT', /loops: inner → edge → inner/);
-  throwsCode(() => core.hosts.sshTarget('nobody'), 'NOT_FOUND');
+  await rejectsCode(() => core.hosts.sshTarget('inner'), 'INVALID_INPUT', /loops: inner → edge → inner/);
+  await rejectsCode(() => core.hosts.sshTarget('nobody'), 'NOT_FOUND');
 });
 
-test('a passphrase needs an identity file', (t) => {
+test('a passphrase needs an identity file', async (t) => {
   const core = open(t);
-  throwsCode(() => core.hosts.add({ name: 'x', address: '127.0.0.1', port: 22, tags: [], passphrase: 'pp' }), 'INVALID_INPUT', /invalid passphrase/);
+  await rejectsCode(() => core.hosts.add({ name: 'x', address: '127.0.0.1', port: 22, tags: [], passphrase: 'pp' }), 'INVALID_INPUT', /invalid passphrase/);
 });

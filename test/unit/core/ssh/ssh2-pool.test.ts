@@ -12,10 +12,9 @@ import type { SshTarget } from '../../../../electron/core/ssh/types';
 import { CroniumError } from '../../../../electron/shared/errors';
 
 const refuseAll: HostKeyStore = {
-  verify: () => ({ state: 'unknown' }),
-  preferredKeyTypes: () => [],
-  pinned: () => [],
-  pin: () => undefined,
+  trustFor: async () => ({ verify: () => ({ state: 'unknown' }), preferredKeyTypes: () => [] }),
+  pinned: async () => [],
+  pin: async () => undefined,
 };
 
 function target(address: string, port: number, extra: Partial<SshTarget> = {}): SshTarget {

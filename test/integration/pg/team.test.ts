@@ -1,0 +1,201 @@
+/**
+ * Team mode end to end (issue #16): two servers' cores on one real PostgreSQL (a private cluster)
+ * and real sshd hosts (fleet subnet 160), each core opened as `cronium serve --database` opens it
+ * (openTeamCore: migrations under the lock, the services on the store port, the PostgreSQL queue).
+ * What one server writes the other reads; a job queued through one server runs on the other's
+ * worker, woken by NOTIFY, and its log reads the same from both; a settings change on one applies
+ * on the other within a second; two servers' schedulers fire a per-second schedule once per second
+ * between them, also when the firing one stops without a word and the other takes over. Then
+ * `cronium serve --database` itself, and its refusals.
+ * Needs root (the cluster runs as the postgres user; the fleet), Debian's postgresql package, a build.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { call } from '../../../electron/core/api/dispatcher';
+import { openTeamCore, type Core } from '../../../electron/core/core';
+import { startExecution } from '../../../electron/core/exec/runtime';
+import { Scheduler, type FireResult } from '../../../electron/core/scheduler/scheduler';
+import { startFleet, type Fleet } from '../../fleet/fleet';
+import { cronium, ROOT } from '../../helpers/cli';
+import { startPgCluster, type PgCluster } from '../../pg/cluster';
+
+const SUBNET = 160;
+const ctx = { door: 'headless' as const };
+
+let cluster: PgCluster | undefined;
+let fleet: Fleet | undefined;
+let scratch = '';
+let knownHosts = '';
+const cores: Core[] = [];
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'cronium-team-'));
+  cluster = await startPgCluster();
+  await cluster.psql('create database team');
+  fleet = await startFleet({ subnet: SUBNET, hosts: [{ name: 'web1', profile: 'default' }, { name: 'web2', profile: 'default' }] });
+  knownHosts = join(scratch, 'known_hosts');
+  writeFileSync(knownHosts, fleet.knownHosts());
+});
+
+after(async () => {
+  for (const c of cores) c.close();
+  await fleet?.stop();
+  await cluster?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A server: its own data dir (key files, sockets), the team's database. */
+async function server(name: string): Promise<Core> {
+  const core = await openTeamCore({ dataDir: join(scratch, name), door: 'headless', databaseUrl: cluster!.url('team'), poolSize: 4, ssh: { knownHostsFiles: [knownHosts], agentSocket: null } });
+  cores.push(core);
+  return core;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('two servers on one database: one writes, the other reads; a job queued through one runs on the other, its log the same from both', async () => {
+  const a = await server('a');
+  const b = await server('b');
+  for (const name of ['web1', 'web2']) {
+    const h = fleet!.host(name);
+    await call(a.dispatch, 'hosts.add', { name, address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, tags: ['web'] }, ctx);
+  }
+  assert.deepEqual((await call(b.dispatch, 'hosts.list', { tag: 'web' }, ctx)).map((h) => h.name), ['web1', 'web2'], 'b sees what a added');
+  await assert.rejects(call(b.dispatch, 'hosts.add', { name: 'web1', address: '127.0.0.1' }, ctx), { code: 'ALREADY_EXISTS' });
+
+  // Only a runs a worker; the job is queued through b.
+  const execution = startExecution(a, 'serve:a');
+  try {
+    const { jobId } = await call(b.dispatch, 'jobs.run', { tag: 'web', command: 'echo "hi from $(whoami)"', mode: 'direct' }, ctx);
+    const job = await until('the job to end', async () => {
+      const j = await call(b.dispatch, 'jobs.get', { id: jobId }, ctx);
+      return j.status === 'succeeded' || j.status === 'failed' ? j : undefined;
+    });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.runs.map((r) => [r.host, r.status, r.errorMessage])));
+    for (const run of job.runs) {
+      const fromA = await call(a.dispatch, 'runs.logs', { runId: run.id, limit: 100 }, ctx);
+      const fromB = await call(b.dispatch, 'runs.logs', { runId: run.id, limit: 100 }, ctx);
+      const text = (l: typeof fromA) => l.chunks.filter((c) => c.stream === 'stdout').map((c) => Buffer.from(c.data, 'base64').toString()).join('');
+      assert.equal(text(fromB), `hi from ${fleet!.host(run.host).user}\n`);
+      assert.deepEqual(fromB, fromA, 'the same log from either server');
+    }
+    // The audit trail is the team's: b's request is there for a to see.
+    const audited = await a.store.data.rows<{ action: string; actor: string }>(
+      (await import('drizzle-orm')).sql`select action, actor from audit_log where action in ('host.add', 'job.run') order by id`,
+    );
+    assert.deepEqual(audited.map((r) => r.action), ['host.add', 'host.add', 'job.run']);
+  } finally {
+    await execution.stop();
+  }
+
+  // A setting changed through a applies on b within a second (and b announces it).
+  const seen: number[] = [];
+  const off = b.events.on('settings.changed', (s) => seen.push(s.execution.perHostConcurrency));
+  await call(a.dispatch, 'settings.set', { execution: { perHostConcurrency: 3 } }, ctx);
+  await until('b to see the setting', async () => b.settings.execution().perHostConcurrency === 3, 3000);
+  off();
+  assert.deepEqual(seen, [3]);
+});
+
+test('two servers\' schedulers fire a per-second schedule once per second between them, also when the firing one stops without a word', async () => {
+  const a = await server('sa');
+  const b = await server('sb');
+  await call(a.dispatch, 'schedules.add', { name: 'every-second', cron: '* * * * * *', hosts: ['web1'], script: 'true', mode: 'direct', overlap: 'parallel' }, ctx);
+  const fires: { by: string; dueAt: number }[] = [];
+  const scheduler = (core: Core, by: string) =>
+    new Scheduler({
+      store: core.store.data,
+      queue: core.queue,
+      owner: `team-test:${by}`,
+      leaseMs: 1500,
+      resolveTargets: (t) => core.jobs.resolveTargets(t),
+      onFire: (r: FireResult) => {
+        if (r.outcome === 'fired') fires.push({ by, dueAt: r.dueAt });
+      },
+    });
+  const sa = scheduler(a, 'a');
+  const sb = scheduler(b, 'b');
+  sa.start(200);
+  sb.start(200);
+  await new Promise((r) => setTimeout(r, 3500));
+  // a dies without releasing its lease (a SIGKILL would do the same): b takes over once it expires.
+  const firstBy = fires[0]?.by;
+  const dying = firstBy === 'a' ? sa : sb;
+  const other = firstBy === 'a' ? sb : sa;
+  (dying as unknown as { stopped: boolean; timer?: NodeJS.Timeout }).stopped = true;
+  clearTimeout((dying as unknown as { timer?: NodeJS.Timeout }).timer);
+  const stoppedAt = Date.now();
+  await new Promise((r) => setTimeout(r, 4500));
+  await other.stop();
+  const dues = fires.map((f) => f.dueAt);
+  assert.ok(dues.length >= 6, `fired ${dues.length} times`);
+  assert.equal(new Set(dues).size, dues.length, `no second fired twice: ${JSON.stringify(fires)}`);
+  const sorted = [...dues].sort((x, y) => x - y);
+  for (let i = 1; i < sorted.length; i++) assert.equal(sorted[i]! - sorted[i - 1]!, 1000, `no second lost: ${JSON.stringify(sorted)}`);
+  const takers = new Set(fires.filter((f) => f.dueAt > stoppedAt).map((f) => f.by));
+  assert.deepEqual([...takers], [other === sa ? 'a' : 'b'], 'the other server fired after the takeover');
+  // Every fire is one job in the shared database.
+  const jobs = await a.store.data.rows<{ n: number }>((await import('drizzle-orm')).sql`select count(*) as n from jobs where kind = 'schedule'`);
+  assert.equal(Number(jobs[0]!.n), dues.length);
+});
+
+test('`cronium serve --database` serves the team database; a password on the command line and a non-PostgreSQL URL are refused', async () => {
+  const url = new URL(cluster!.url('team'));
+  const password = decodeURIComponent(url.password);
+  url.password = '';
+  const refused = await cronium(['serve', '--database', cluster!.url('team')], { env: { CRONIUM_HOME: join(scratch, 'cli') } });
+  assert.equal(refused.code, 2, 'a usage error');
+  assert.match(refused.stderr, /error\[INVALID_INPUT\]: invalid --database: it carries a password/);
+  assert.doesNotMatch(refused.stderr, new RegExp(password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the password is not echoed');
+  const mysql = await cronium(['serve', '--database', 'mysql://u@127.0.0.1/db'], { env: { CRONIUM_HOME: join(scratch, 'cli') } });
+  assert.equal(mysql.code, 2);
+  assert.match(mysql.stderr, /error\[INVALID_INPUT\]: invalid --database: mysql:\/\/ is not PostgreSQL/);
+
+  // A host another server added: serve must list it (the team's database, not a SQLite file of its own).
+  const other = await server('sc');
+  await call(other.dispatch, 'hosts.add', { name: 'added-elsewhere', address: '127.0.0.1' }, ctx);
+  // The password from PGPASSWORD, as a user would keep it off the command line.
+  const child = spawn(process.execPath, [join(ROOT, 'dist/cli/cronium.cjs'), 'serve', '--json', '--database', url.toString()], {
+    env: { ...process.env, CRONIUM_HOME: join(scratch, 'cli'), PGPASSWORD: password },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const served = await until('serve to print its URL', async () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${err}`);
+    });
+    const api = new URL(served.url);
+    const ws = new WebSocket(`ws://${api.host}/api?token=${api.searchParams.get('token')}`);
+    const reply = await new Promise<{ ok: boolean; result?: { name: string }[] }>((resolve, reject) => {
+      ws.on('message', (data) => {
+        const msg = JSON.parse(data.toString()) as { type: string; id?: number; ok: boolean; result?: { name: string }[] };
+        if (msg.type === 'reply' && msg.id === 1) resolve(msg);
+      });
+      ws.once('open', () => ws.send(JSON.stringify({ id: 1, method: 'hosts.list', args: {} })));
+      ws.once('error', reject);
+    });
+    ws.terminate();
+    assert.ok(reply.ok, JSON.stringify(reply));
+    assert.ok(reply.result!.some((h) => h.name === 'added-elsewhere'), 'the team database, not a local SQLite file');
+    assert.doesNotMatch(err, new RegExp(password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the password is never printed');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+});
