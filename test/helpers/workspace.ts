@@ -76,11 +76,11 @@ export async function startWorkspaceWithHosts(prefix: string, options: StartFlee
   return ws;
 }
 
-/** Polls `fn` every 25 ms until it returns something truthy; fails after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+/** Polls `fn` (sync or async) every 25 ms until it returns something truthy; fails after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));

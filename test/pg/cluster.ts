@@ -7,6 +7,7 @@
  * As root the server runs as the `postgres` user (initdb refuses root); otherwise as the caller.
  * Durability is off (fsync, synchronous_commit, full_page_writes): these clusters live for one test file.
  */
+import { after, before } from 'node:test';
 import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -144,6 +145,38 @@ export async function startPgCluster(): Promise<PgCluster> {
         for (let i = 0; i < 100 && isRunning({ pid, startTime }); i++) await new Promise((r) => setTimeout(r, 50));
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A test file's private cluster: started before its tests, stopped after them; and fresh databases on it. */
+export interface FileCluster {
+  /** The running cluster (inside tests). */
+  cluster(): PgCluster;
+  /** Creates an empty database and returns its URL. */
+  freshDatabase(): Promise<string>;
+}
+
+/** Registers the file's before/after hooks for a private cluster (see FileCluster). */
+export function fileCluster(): FileCluster {
+  let cluster: PgCluster | undefined;
+  let databases = 0;
+  before(async () => {
+    cluster = await startPgCluster();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  const running = (): PgCluster => {
+    if (!cluster) throw new Error('the cluster is not started (use fileCluster() at the top of a test file)');
+    return cluster;
+  };
+  return {
+    cluster: running,
+    freshDatabase: async () => {
+      const name = `d${++databases}`;
+      await running().psql(`create database ${name}`);
+      return running().url(name);
     },
   };
 }

@@ -138,6 +138,14 @@ export function retryDelayMs(attempt: number, random = Math.random): number {
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
+/** A job's attempts per run, after refusing a job without hosts or with attempts out of 1-20 (both stores). */
+export function checkedAttempts(job: NewJob): number {
+  if (job.hosts.length === 0) throw new CroniumError('INVALID_INPUT', 'invalid hosts: a job needs at least one host', 'name hosts with --host or select them with --tag');
+  const maxAttempts = job.maxAttempts ?? 3;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new CroniumError('INVALID_INPUT', 'invalid maxAttempts: must be 1-20');
+  return maxAttempts;
+}
+
 /** Statuses a run ends in (both stores). */
 export const TERMINAL = new Set<RunStatus>(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
 
@@ -185,11 +193,7 @@ export class JobQueue {
 
   /** Adds a job with one queued run per host; returns the job id. */
   enqueue(job: NewJob, now = Date.now()): number {
-    if (job.hosts.length === 0) throw new CroniumError('INVALID_INPUT', 'invalid hosts: a job needs at least one host', 'name hosts with --host or select them with --tag');
-    const maxAttempts = job.maxAttempts ?? 3;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) {
-      throw new CroniumError('INVALID_INPUT', 'invalid maxAttempts: must be 1-20');
-    }
+    const maxAttempts = checkedAttempts(job);
     return this.db.transaction(() => {
       const info = this.stmts.insertJob.run({
         kind: job.kind,

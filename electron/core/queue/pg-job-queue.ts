@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import { CroniumError } from '../../shared/errors';
-import { retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Queue, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
+import { checkedAttempts, retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Queue, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
 import { ownerIsDead } from './owner';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
@@ -57,9 +57,7 @@ export class PgJobQueue implements Queue {
    * schedule's fire, a follow-up's claim: the job exists if and only if that commits).
    */
   async enqueue(job: NewJob, now = Date.now(), tx?: Db): Promise<number> {
-    if (job.hosts.length === 0) throw new CroniumError('INVALID_INPUT', 'invalid hosts: a job needs at least one host', 'name hosts with --host or select them with --tag');
-    const maxAttempts = job.maxAttempts ?? 3;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new CroniumError('INVALID_INPUT', 'invalid maxAttempts: must be 1-20');
+    const maxAttempts = checkedAttempts(job);
     const insert = async (t: Db): Promise<number> => {
       const { jobs, runs } = this.store.schema;
       const [row] = await t

@@ -6,27 +6,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
 import { openTeamCore } from '../../../electron/core/core';
 import { coreContract } from '../../contract/core-contract';
-import { startPgCluster, type PgCluster } from '../../pg/cluster';
+import { fileCluster } from '../../pg/cluster';
 
-let cluster: PgCluster | undefined;
-let dbs = 0;
-
-before(async () => {
-  cluster = await startPgCluster();
-});
-
-after(async () => {
-  await cluster?.stop();
-});
+const pgc = fileCluster();
 
 coreContract('postgresql', async () => {
-  const name = `c${++dbs}`;
-  await cluster!.psql(`create database ${name}`);
+  const databaseUrl = await pgc.freshDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'cronium-core-contract-'));
-  const core = await openTeamCore({ dataDir: dir, door: 'headless', databaseUrl: cluster!.url(name), poolSize: 3, ssh: { knownHostsFiles: [], agentSocket: null } });
+  const core = await openTeamCore({ dataDir: dir, door: 'headless', databaseUrl, poolSize: 3, ssh: { knownHostsFiles: [], agentSocket: null } });
   return {
     core,
     close: async () => {

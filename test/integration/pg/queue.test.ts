@@ -9,7 +9,7 @@
  * Needs root (the cluster runs as the postgres user) and Debian's postgresql package.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import { migratePg } from '../../../electron/core/db/pg-migrate';
 import type { NewJob } from '../../../electron/core/queue/job-queue';
@@ -17,24 +17,13 @@ import { pgPool } from '../../../electron/core/db/pg-store';
 import { PgJobQueue } from '../../../electron/core/queue/pg-job-queue';
 import { PgQueueWaker } from '../../../electron/core/queue/pg-queue-waker';
 import { queueContract } from '../../contract/queue-contract';
-import { startPgCluster, type PgCluster } from '../../pg/cluster';
+import { fileCluster } from '../../pg/cluster';
 
-let cluster: PgCluster | undefined;
-let dbs = 0;
-
-before(async () => {
-  cluster = await startPgCluster();
-});
-
-after(async () => {
-  await cluster?.stop();
-});
+const pgc = fileCluster();
 
 /** A fresh, migrated database with `hostCount` hosts; its pools are closed by `close`. */
 async function freshDatabase(hostCount: number): Promise<{ url: string; hosts: { id: number; name: string }[]; admin: pg.Pool }> {
-  const name = `q${++dbs}`;
-  await cluster!.psql(`create database ${name}`);
-  const url = cluster!.url(name);
+  const url = await pgc.freshDatabase();
   const admin = pgPool(url, 2);
   const c = await admin.connect();
   try {
@@ -179,7 +168,7 @@ test('an idle server is woken when a job is queued or a slot is freed, also afte
     await until('the freed slot', () => woken.some((w) => w.why === `slot ${run!.runId}`));
     // The database restarts: the waker listens again, says so, and hears the next job.
     await admin.end();
-    await cluster!.restart();
+    await pgc.cluster().restart();
     await until('reconnected', () => woken.some((w) => w.why === 'reconnected'));
     const again = pgPool(url, 1);
     try {

@@ -22,6 +22,7 @@ import { startExecution } from '../../../electron/core/exec/runtime';
 import { Scheduler, type FireResult } from '../../../electron/core/scheduler/scheduler';
 import { startFleet, type Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { until } from '../../helpers/workspace';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
 const SUBNET = 160;
@@ -56,15 +57,6 @@ async function server(name: string): Promise<Core> {
   return core;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('two servers on one database: one writes, the other reads; a job queued through one runs on the other, its log the same from both', async () => {
   const a = await server('a');

@@ -20,6 +20,10 @@ import { InstallationKeys } from '../../../electron/core/runner/payload';
 import type { JobView } from '../../../electron/shared/api';
 import { startFleet, type Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { until as waitFor } from '../../helpers/workspace';
+
+/** until() with this file's longer default (runs on real hosts). */
+const until = <T>(what: string, fn: Parameters<typeof waitFor<T>>[1], timeoutMs = 15_000) => waitFor<T>(what, fn, timeoutMs);
 
 // Other suites use 201-206; the runner benchmark 212.
 const SUBNET = 208;
@@ -47,15 +51,6 @@ function cacheRoots(user: string): string[] {
   return [`/home/${user}/.cache/cronium`, `/dev/shm/cronium-${uid}`, `/tmp/cronium-${uid}`, `/var/tmp/cronium-${uid}`];
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Runs a command on a host through the core's pool. */
 async function hostExec(name: string, command: string, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

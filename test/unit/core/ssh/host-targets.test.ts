@@ -19,14 +19,19 @@ function lookupOf(records: TargetRecord[]): (name: string) => TargetRecord | und
 
 const noSecrets = () => () => undefined;
 
+/** The CroniumError `e` must be, with its code and message. */
+function coded(e: unknown, code: string, message?: RegExp): CroniumError {
+  assert.ok(e instanceof CroniumError, String(e));
+  assert.equal(e.code, code, e.message);
+  if (message) assert.match(e.message, message);
+  return e;
+}
+
 function throwsCode(fn: () => unknown, code: string, message?: RegExp): CroniumError {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof CroniumError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return e;
+    return coded(e, code, message);
   }
   assert.fail(`expected ${code}`);
 }
@@ -35,10 +40,7 @@ async function rejectsCode(fn: () => Promise<unknown>, code: string, message?: R
   try {
     await fn();
   } catch (e) {
-    assert.ok(e instanceof CroniumError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return e;
+    return coded(e, code, message);
   }
   assert.fail(`expected ${code}`);
 }
