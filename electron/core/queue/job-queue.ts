@@ -146,6 +146,35 @@ export function checkedAttempts(job: NewJob): number {
   return maxAttempts;
 }
 
+/** A job's row as drizzle inserts it (both stores; SQLite's prepared insert turns the JSON fields into text). */
+export function jobRecord(job: NewJob, now: number, maxAttempts: number) {
+  return {
+    kind: job.kind,
+    scheduleId: job.scheduleId ?? null,
+    parentJobId: job.parentJobId ?? null,
+    scriptId: job.scriptId ?? null,
+    interpreter: job.interpreter,
+    scriptBody: job.scriptBody,
+    target: job.target ?? { hosts: job.hosts.map((h) => h.name) },
+    mode: job.mode,
+    timeoutMs: job.timeoutMs ?? null,
+    concurrency: job.concurrency ?? null,
+    env: job.env ?? null,
+    input: job.input === undefined ? null : job.input,
+    priority: job.priority ?? 0,
+    status: 'queued' as const,
+    requestedBy: job.requestedBy,
+    createdAt: now,
+    maxAttempts,
+    retryScriptFailures: job.retryScriptFailures === true,
+    varScope: job.varScope ?? 'host',
+    secretNames: job.secretNames?.length ? [...job.secretNames] : null,
+    elevated: job.elevated === true,
+    push: job.push ?? null,
+    files: job.files ? (JSON.parse(job.files) as unknown) : null,
+  };
+}
+
 /** Statuses a run ends in (both stores). */
 export const TERMINAL = new Set<RunStatus>(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
 
@@ -195,29 +224,20 @@ export class JobQueue {
   enqueue(job: NewJob, now = Date.now()): number {
     const maxAttempts = checkedAttempts(job);
     return this.db.transaction(() => {
+      const r = jobRecord(job, now, maxAttempts);
+      const text = (v: unknown) => (v === null ? null : JSON.stringify(v));
       const info = this.stmts.insertJob.run({
-        kind: job.kind,
-        scheduleId: job.scheduleId ?? null,
-        parentJobId: job.parentJobId ?? null,
-        scriptId: job.scriptId ?? null,
-        interpreter: job.interpreter,
-        scriptBody: job.scriptBody,
-        target: JSON.stringify(job.target ?? { hosts: job.hosts.map((h) => h.name) }),
-        mode: job.mode,
-        timeoutMs: job.timeoutMs ?? null,
-        concurrency: job.concurrency ?? null,
-        env: job.env ? JSON.stringify(job.env) : null,
-        input: job.input === undefined ? null : JSON.stringify(job.input),
-        priority: job.priority ?? 0,
-        requestedBy: job.requestedBy,
-        now,
-        maxAttempts,
-        retryScriptFailures: job.retryScriptFailures ? 1 : 0,
-        varScope: job.varScope ?? 'host',
-        secretNames: job.secretNames?.length ? JSON.stringify(job.secretNames) : null,
-        elevated: job.elevated ? 1 : 0,
-        push: job.push ? JSON.stringify(job.push) : null,
+        ...r,
+        target: text(r.target),
+        env: text(r.env),
+        input: text(r.input),
+        secretNames: text(r.secretNames),
+        push: text(r.push),
+        // Already JSON text.
         files: job.files ?? null,
+        retryScriptFailures: r.retryScriptFailures ? 1 : 0,
+        elevated: r.elevated ? 1 : 0,
+        now,
       });
       const jobId = Number(info.lastInsertRowid);
       for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now, job.detached ? 1 : 0);

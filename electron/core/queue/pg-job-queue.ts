@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import { CroniumError } from '../../shared/errors';
-import { checkedAttempts, retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Queue, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
+import { checkedAttempts, jobRecord, retryDelayMs, settledStatus, TERMINAL, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Queue, type Recovery, type RunOutcome, type RunStatus } from './job-queue';
 import { ownerIsDead } from './owner';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
@@ -62,31 +62,7 @@ export class PgJobQueue implements Queue {
       const { jobs, runs } = this.store.schema;
       const [row] = await t
         .insert(jobs)
-        .values({
-          kind: job.kind,
-          scheduleId: job.scheduleId ?? null,
-          parentJobId: job.parentJobId ?? null,
-          scriptId: job.scriptId ?? null,
-          interpreter: job.interpreter,
-          scriptBody: job.scriptBody,
-          target: job.target ?? { hosts: job.hosts.map((h) => h.name) },
-          mode: job.mode,
-          timeoutMs: job.timeoutMs ?? null,
-          concurrency: job.concurrency ?? null,
-          env: job.env ?? null,
-          input: job.input === undefined ? null : job.input,
-          priority: job.priority ?? 0,
-          status: 'queued',
-          requestedBy: job.requestedBy,
-          createdAt: now,
-          maxAttempts,
-          retryScriptFailures: job.retryScriptFailures === true,
-          varScope: job.varScope ?? 'host',
-          secretNames: job.secretNames?.length ? [...job.secretNames] : null,
-          elevated: job.elevated === true,
-          push: job.push ?? null,
-          files: job.files ? (JSON.parse(job.files) as unknown) : null,
-        })
+        .values(jobRecord(job, now, maxAttempts))
         .returning({ id: jobs.id });
       const jobId = row!.id;
       // Under PostgreSQL's 65,535 parameters per statement: 7 per run.
