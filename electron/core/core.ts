@@ -16,6 +16,9 @@ import type { DataStore } from './db/store';
 import type { PgStore } from './db/pg-store';
 import type pg from 'pg';
 import { EventBus } from './events/event-bus';
+import { PgEventRelay } from './events/pg-event-relay';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ExecService } from './exec/exec-service';
 import { Executor } from './exec/executor';
 import { RunnerExecutor } from './exec/runner-mode';
@@ -287,6 +290,11 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
     const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
     const settings = new SettingsService(data, audit, events, backend.settings);
     settings.startRefresh();
+    // A team server's events reach the clients of the other servers, and theirs its own.
+    const relay = backend.database
+      ? new PgEventRelay({ bus: events, serverId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, session: backend.database.session, flushLogs: () => logs.flush(), readLog: (runId, from, limit) => logs.read(runId, from, limit) })
+      : undefined;
+    relay?.start();
     const services: Services = {
       info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
       store,
@@ -343,6 +351,7 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
       void ssh.close();
       helperDoor.close();
       settings.stopRefresh();
+      void relay?.stop();
       // The last buffered log output is stored before the database goes: on SQLite at once, inside
       // close() (the file is closed when this returns); on PostgreSQL by the insert in flight.
       if (data.dialect === 'sqlite') {

@@ -102,6 +102,47 @@ test('two servers on one database: one writes, the other reads; a job queued thr
   assert.deepEqual(seen, [3]);
 });
 
+test('a client of server B follows a run executing on server A live: every line once, in order, and its end', async (t) => {
+  const a = await server('la');
+  const b = await server('lb');
+  const h = fleet!.host('web1');
+  await call(a.dispatch, 'hosts.add', { name: 'live1', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false }, ctx);
+  const received: { seq: number; text: string; lagMs: number }[] = [];
+  const statuses: string[] = [];
+  const offLog = b.events.on('run.log', (e) => {
+    const at = Date.now();
+    for (const c of e.chunks) if (c.stream === 'stdout') received.push({ seq: c.seq, text: Buffer.from(c.data, 'base64').toString(), lagMs: at - c.ts });
+  });
+  const offStatus = b.events.on('run.status', (e) => statuses.push(e.jobStatus ?? e.status));
+  const execution = startExecution(a, 'serve:la');
+  try {
+    // 60 lines 20 ms apart, then one burst far larger than a notification (it goes as a pointer).
+    const script = 'for i in $(seq 1 60); do echo "line $i"; sleep 0.02; done; head -c 200000 /dev/zero | tr "\\0" x; echo; echo done';
+    const { jobId } = await call(b.dispatch, 'jobs.run', { hosts: ['live1'], command: script, mode: 'direct' }, ctx);
+    await until('b to hear the job end', async () => statuses.includes('succeeded'), 30_000);
+    const stored = await call(b.dispatch, 'runs.logs', { runId: (await call(b.dispatch, 'jobs.get', { id: jobId }, ctx)).runs[0]!.id, limit: 10_000 }, ctx);
+    const text = (cs: { stream: string; data: string }[]) => cs.filter((c) => c.stream === 'stdout').map((c) => Buffer.from(c.data, 'base64').toString()).join('');
+    await until('the last output on b', async () => received.map((r) => r.text).join('') === text(stored.chunks) || undefined, 5000).catch(() => undefined);
+    const seqs = received.map((r) => r.seq);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), 'in order');
+    assert.equal(new Set(seqs).size, seqs.length, 'each once');
+    assert.equal(received.map((r) => r.text).join(''), text(stored.chunks), 'live on b, byte for byte what a stored');
+    // Anyone who can reach the database can NOTIFY: what does not match the event's contract never reaches a client.
+    const before = received.length;
+    const forged = (await import('drizzle-orm')).sql`select pg_notify('cronium_events', ${JSON.stringify({ o: 'forger', e: 'run.log', p: { runId: 1, jobId: 1, host: 'live1', chunks: [{ seq: 'one', stream: 'stdout', ts: 0, data: 'eA==' }] } })})`;
+    await a.store.data.rows(forged);
+    await call(b.dispatch, 'hosts.update', { name: 'live1', port: h.port }, ctx); // an event after it, to wait for
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(received.length, before, 'the forged batch was dropped');
+    const lags = received.slice(0, -3).map((r) => r.lagMs).sort((x, y) => x - y);
+    t.diagnostic(`lag from a's write to b's client over ${lags.length} batches: p50 ${lags[Math.floor(lags.length / 2)]} ms, p99 ${lags[Math.floor(lags.length * 0.99)]} ms`);
+  } finally {
+    offLog();
+    offStatus();
+    await execution.stop();
+  }
+});
+
 test('two servers\' schedulers fire a per-second schedule once per second between them, also when the firing one stops without a word', async () => {
   const a = await server('sa');
   const b = await server('sb');
