@@ -6,13 +6,18 @@
  *   same number of bare single-row UPDATE transactions from three processes on the same database
  *   (the floor any PostgreSQL queue pays);
  * - scheduler takeover: three processes elect a leader (PgLeadership, default tries every 1 s);
- *   the leader is SIGKILLed, five times; the time until another leads.
+ *   the leader is SIGKILLed, five times; the time until another leads;
+ * - live output across servers (liveLag below), against bare NOTIFYs between two sessions.
  * Needs root and the postgresql package; says why when it cannot run.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { openTeamCore } from '../../electron/core/core';
 import { migratePg } from '../../electron/core/db/pg-migrate';
-import { pgPool } from '../../electron/core/db/pg-store';
+import { pgPool, pgSession } from '../../electron/core/db/pg-store';
 import { PgJobQueue } from '../../electron/core/queue/pg-job-queue';
 import { ROOT } from '../e2e/harness';
 import { pgBinDir, startPgCluster } from '../pg/cluster';
@@ -23,6 +28,10 @@ export interface PgFigures {
   baselinePerSecond: number;
   perServer: number[];
   takeoverMs: number[];
+  /** Lag of each live batch from one server's log writer to a client of another server, ms. */
+  liveLagMs: number[];
+  /** Lag of a bare NOTIFY from one session to a LISTEN on another, ms (the floor). */
+  notifyLagMs: number[];
 }
 
 /** Runs a module script in a child process with PG_URL in its environment; resolves with its stdout. */
@@ -122,8 +131,73 @@ export async function benchPgQueue(runs = 20_000): Promise<PgFigures | { skipped
       electors.push(child(LEADER, { PG_URL: url }));
     }
     for (const e of electors) e.kill('SIGKILL');
-    return { runsPerSecond, baselinePerSecond, perServer: results.map((r) => r.n), takeoverMs };
+    const lag = await liveLag(url, hosts[0]!);
+    return { runsPerSecond, baselinePerSecond, perServer: results.map((r) => r.n), takeoverMs, ...lag };
   } finally {
     await cluster.stop();
+  }
+}
+
+/**
+ * Live output across servers: two team cores on the database; server A writes a run's output
+ * (400 lines 5 ms apart, and 4 bursts of 100 KB that go as pointers) and publishes its batches as
+ * its worker would; a client of server B receives them. Each batch's lag is B's receipt minus the
+ * time A wrote its first chunk. The floor: bare NOTIFYs between two sessions.
+ */
+async function liveLag(url: string, host: { id: number; name: string }): Promise<{ liveLagMs: number[]; notifyLagMs: number[] }> {
+  const dirs = [mkdtempSync(join(tmpdir(), 'cronium-bench-team-')), mkdtempSync(join(tmpdir(), 'cronium-bench-team-'))];
+  const open = (dataDir: string) => openTeamCore({ dataDir, door: 'headless', databaseUrl: url, poolSize: 2, ssh: { knownHostsFiles: [], agentSocket: null } });
+  const a = await open(dirs[0]!);
+  const b = await open(dirs[1]!);
+  try {
+    const jobId = await a.queue.enqueue({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'sh', scriptBody: 'true', mode: 'direct', hosts: [host] });
+    const [run] = await a.store.data.rows<{ id: number }>(sql`select id from runs where job_id = ${jobId}`);
+    const runId = Number(run!.id);
+    const liveLagMs: number[] = [];
+    let lines = 0;
+    const off = b.events.on('run.log', (e) => {
+      if (e.runId !== runId || e.chunks.length === 0) return;
+      liveLagMs.push(Date.now() - e.chunks[0]!.ts);
+      for (const c of e.chunks) lines += Buffer.from(c.data, 'base64').toString().split('\n').length - 1;
+    });
+    // As the worker does: the log service's live batches of the run go on A's bus.
+    const unsubscribe = a.logs.subscribe(runId, (batch) =>
+      a.events.emit('run.log', { runId, jobId, host: host.name, chunks: batch.chunks.map((c) => ({ seq: c.seq, stream: c.stream, ts: c.ts, data: c.data.toString('base64') })) }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const w = await a.logs.openWriter(runId);
+    let expected = 0;
+    for (let i = 1; i <= 400; i++) {
+      w.write('stdout', Buffer.from(`line ${i}\n`));
+      expected++;
+      if (i % 100 === 0) {
+        w.write('stdout', Buffer.from(`${'x'.repeat(100_000)}\n`));
+        expected++;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await w.close();
+    const end = Date.now() + 10_000;
+    while (lines < expected && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    unsubscribe();
+    off();
+    if (lines !== expected) throw new Error(`bench: server B received ${lines} of ${expected} lines`);
+
+    // The floor: 200 bare notifications between two sessions of the same database.
+    const [talk, listen] = await Promise.all([pgSession(url), pgSession(url)]);
+    const notifyLagMs: number[] = [];
+    listen.on('notification', (n) => notifyLagMs.push(Date.now() - Number(n.payload)));
+    await listen.query('listen bench_lag');
+    for (let i = 0; i < 200; i++) {
+      await talk.query('select pg_notify($1, $2)', ['bench_lag', String(Date.now())]);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    await Promise.all([talk.end(), listen.end()]);
+    return { liveLagMs, notifyLagMs };
+  } finally {
+    a.close();
+    b.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }

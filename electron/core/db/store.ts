@@ -83,6 +83,8 @@ class SqliteGate {
   }
 
   async run<T>(sqlite: Database.Database, fn: () => Promise<T>): Promise<T> {
+    // A transaction begun inside this one would wait for it for ever.
+    if (this.#open && this.#context.getStore() === this.#open.token) throw new Error('store misuse: a transaction inside a transaction (pass its tx handle down instead)');
     // Checked and taken with no await in between, or two waiters would both take it.
     while (this.#open) await this.#open.done;
     let release!: () => void;

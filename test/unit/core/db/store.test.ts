@@ -39,6 +39,17 @@ test('store port (sqlite): store.db inside its own transaction fails at once ins
   assert.deepEqual(await s.db.select().from(s.schema.hosts), []);
 });
 
+test('store port (sqlite): a transaction begun inside a transaction fails at once instead of waiting for ever', async (t) => {
+  const store = openStore(tempDir(t));
+  t.after(() => store.close());
+  const s = store.data;
+  await assert.rejects(
+    s.tx(async () => s.tx(async () => undefined)),
+    /a transaction inside a transaction/,
+  );
+  assert.deepEqual(await s.db.select().from(s.schema.hosts), [], 'the store is usable afterwards');
+});
+
 test('store port (sqlite): the synchronous forms are refused', async (t) => {
   const store = openStore(tempDir(t));
   t.after(() => store.close());
