@@ -245,120 +245,118 @@ function teamStoreHandle(pg: PgStore, url: string): Store {
 /** Builds the services over a backend. */
 function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string, backend: Backend): Core {
   const { data, store, queue, logs } = backend;
-  {
-    const events = new EventBus();
-    const secrets = options.secrets;
-    const audit = new AuditLog(data, options.door === 'headless' ? 'headless' : options.door);
-    const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
-    const hostKeys = new DbHostKeyStore(data, knownHostsFiles ? { knownHostsFiles } : {});
-    const builtin = new Ssh2Pool(hostKeys, poolOptions);
-    // Hosts set (or found by import) to need it go through your own ssh, one ControlMaster each.
-    const hostCas = new HostCaStore(data, audit);
-    const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: async (name) => (await hostKeys.pinned(name)).map((k) => k.publicKey), cas: () => hostCas.lines() });
-    const ssh = new TransportRouter(builtin, openssh);
-    // The app's clients answer hosts' questions (a dialog); the CLI sets a terminal prompt of its own.
-    const prompts = new PromptBroker(events);
-    if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);
-    const hosts = new HostService(data, secrets, events, audit);
-    hosts.caCovers = (address, port) => hostCas.covers(address, port);
-    const blobs = new BlobStore(join(dataDir, 'blobs'));
-    const health = new ScheduleHealth(data, events);
-    if (backend.referencedBlobs) blobs.prune(backend.referencedBlobs);
-    const keys = new InstallationKeys(dataDir);
-    const artifactsDir = options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner');
-    const runnerSrcDir = join(packageRoot(), 'runner');
-    const checkoutDir = join(packageRoot(), 'resources', 'runner');
-    const buildOnDemand = options.runner?.buildOnDemand ?? (options.runner?.artifactsDir === undefined && artifactsDir === checkoutDir && OnDemandBuilder.available(runnerSrcDir));
-    const builder = buildOnDemand ? new OnDemandBuilder({ outDir: artifactsDir, runnerSrcDir, version: appVersion(), dataDir, events }) : undefined;
-    const localArtifacts = new LocalArtifacts({
-      dir: artifactsDir,
-      ...((options.runner?.trustedPublicKeyPem ?? releasePublicKey()) ? { trustedPublicKeyPem: options.runner?.trustedPublicKeyPem ?? releasePublicKey() } : {}),
-    });
-    const deployer = new RunnerDeployer({
-      store: data,
-      pool: ssh,
-      resolve: (name) => hosts.sshTarget(name),
-      keys,
-      artifacts: localArtifacts,
-      ...(builder ? { builder } : {}),
-      audit,
-    });
-    const vars = new VariableService(data, secrets, audit);
-    const followups = new FollowupService({ store: data, queue, audit });
-    const helperApi = new HelperApi({ store: data, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(data, 'helper') });
-    const helperDoor = new HelperHttpDoor(helperApi);
-    const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
-    const settings = new SettingsService(data, audit, events, backend.settings);
-    settings.startRefresh();
-    // A team server's events reach the clients of the other servers, and theirs its own.
-    const relay = backend.database
-      ? new PgEventRelay({ bus: events, serverId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, session: backend.database.session, flushLogs: () => logs.flush(), readLog: (runId, from, limit) => logs.read(runId, from, limit) })
-      : undefined;
-    relay?.start();
-    const services: Services = {
-      info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
-      store,
-      events,
-      prompts,
-      hostCas,
-      secrets,
-      audit,
-      hosts,
-      hostKeys,
-      ssh,
-      hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
-      queue,
-      logs,
-      executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers, check: () => settings.execution().runnerCheck }) }),
-      jobs: new ExecService({ store: data, queue, logs, hosts, audit, blobs, compare: new OutputCompare({ store: data, logs }) }),
-      schedules: new ScheduleService(data, audit),
-      health,
-      blobs,
-      scheduleHealth: new HealthService(data, secrets, health, audit),
-      settings,
-      diagnostics: new DiagnosticsService({ store: data, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
-      runner: deployer,
-      stats: new StatsService(data),
-      vars,
-      helperApi,
-      scripts: new ScriptService(data, audit),
-      followups,
-      ...(backend.database ? { database: backend.database } : {}),
-      runHooks: {
-        secrets: (_job, run) => vars.secretValuesFor(run.hostId),
-        blobPath: (sha) => blobs.pathOf(sha),
-        elevation: async (host) => {
-          try {
-            return await hosts.elevationFor(host);
-          } catch (e) {
-            return { error: `the elevation password of ${host} cannot be opened: ${(e as Error).message}`, hint: 'store it again: cronium hosts set NAME --elevation sudo-password --elevation-password-stdin' };
-          }
-        },
-        finalized: async (runIds) => {
-          await followups.fire(runIds);
-        },
-        recovered: async () => {
-          try {
-            await followups.sweep();
-          } catch (e) {
-            process.stderr.write(`cronium: follow-up recovery failed: ${(e as Error).message}\n`);
-          }
-        },
+  const events = new EventBus();
+  const secrets = options.secrets;
+  const audit = new AuditLog(data, options.door === 'headless' ? 'headless' : options.door);
+  const { knownHostsFiles, ...poolOptions } = options.ssh ?? {};
+  const hostKeys = new DbHostKeyStore(data, knownHostsFiles ? { knownHostsFiles } : {});
+  const builtin = new Ssh2Pool(hostKeys, poolOptions);
+  // Hosts set (or found by import) to need it go through your own ssh, one ControlMaster each.
+  const hostCas = new HostCaStore(data, audit);
+  const openssh = new OpenSshPool({ dir: join(dataDir, 'ssh'), pinned: async (name) => (await hostKeys.pinned(name)).map((k) => k.publicKey), cas: () => hostCas.lines() });
+  const ssh = new TransportRouter(builtin, openssh);
+  // The app's clients answer hosts' questions (a dialog); the CLI sets a terminal prompt of its own.
+  const prompts = new PromptBroker(events);
+  if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);
+  const hosts = new HostService(data, secrets, events, audit);
+  hosts.caCovers = (address, port) => hostCas.covers(address, port);
+  const blobs = new BlobStore(join(dataDir, 'blobs'));
+  const health = new ScheduleHealth(data, events);
+  if (backend.referencedBlobs) blobs.prune(backend.referencedBlobs);
+  const keys = new InstallationKeys(dataDir);
+  const artifactsDir = options.runner?.artifactsDir ?? assetPath('runner', 'resources/runner');
+  const runnerSrcDir = join(packageRoot(), 'runner');
+  const checkoutDir = join(packageRoot(), 'resources', 'runner');
+  const buildOnDemand = options.runner?.buildOnDemand ?? (options.runner?.artifactsDir === undefined && artifactsDir === checkoutDir && OnDemandBuilder.available(runnerSrcDir));
+  const builder = buildOnDemand ? new OnDemandBuilder({ outDir: artifactsDir, runnerSrcDir, version: appVersion(), dataDir, events }) : undefined;
+  const localArtifacts = new LocalArtifacts({
+    dir: artifactsDir,
+    ...((options.runner?.trustedPublicKeyPem ?? releasePublicKey()) ? { trustedPublicKeyPem: options.runner?.trustedPublicKeyPem ?? releasePublicKey() } : {}),
+  });
+  const deployer = new RunnerDeployer({
+    store: data,
+    pool: ssh,
+    resolve: (name) => hosts.sshTarget(name),
+    keys,
+    artifacts: localArtifacts,
+    ...(builder ? { builder } : {}),
+    audit,
+  });
+  const vars = new VariableService(data, secrets, audit);
+  const followups = new FollowupService({ store: data, queue, audit });
+  const helperApi = new HelperApi({ store: data, tokens: new HelperTokens(dataDir), vars, audit: new AuditLog(data, 'helper') });
+  const helperDoor = new HelperHttpDoor(helperApi);
+  const helpers = new HelperRuntime({ api: helperApi, door: helperDoor, tokens: helperApi.tokens });
+  const settings = new SettingsService(data, audit, events, backend.settings);
+  settings.startRefresh();
+  // A team server's events reach the clients of the other servers, and theirs its own.
+  const relay = backend.database
+    ? new PgEventRelay({ bus: events, serverId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, session: backend.database.session, flushLogs: () => logs.flush(), readLog: (runId, from, limit) => logs.read(runId, from, limit) })
+    : undefined;
+  relay?.start();
+  const services: Services = {
+    info: { name: PRODUCT_NAME, version: appVersion(), dataDir, platform: process.platform },
+    store,
+    events,
+    prompts,
+    hostCas,
+    secrets,
+    audit,
+    hosts,
+    hostKeys,
+    ssh,
+    hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
+    queue,
+    logs,
+    executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers, check: () => settings.execution().runnerCheck }) }),
+    jobs: new ExecService({ store: data, queue, logs, hosts, audit, blobs, compare: new OutputCompare({ store: data, logs }) }),
+    schedules: new ScheduleService(data, audit),
+    health,
+    blobs,
+    scheduleHealth: new HealthService(data, secrets, health, audit),
+    settings,
+    diagnostics: new DiagnosticsService({ store: data, pool: ssh, resolve: (name) => hosts.sshTarget(name), local: { dataDir, artifacts: localArtifacts, buildsOnDemand: builder !== undefined }, elevation: (name) => hosts.elevationCheckFor(name) }),
+    runner: deployer,
+    stats: new StatsService(data),
+    vars,
+    helperApi,
+    scripts: new ScriptService(data, audit),
+    followups,
+    ...(backend.database ? { database: backend.database } : {}),
+    runHooks: {
+      secrets: (_job, run) => vars.secretValuesFor(run.hostId),
+      blobPath: (sha) => blobs.pathOf(sha),
+      elevation: async (host) => {
+        try {
+          return await hosts.elevationFor(host);
+        } catch (e) {
+          return { error: `the elevation password of ${host} cannot be opened: ${(e as Error).message}`, hint: 'store it again: cronium hosts set NAME --elevation sudo-password --elevation-password-stdin' };
+        }
       },
-    };
-    const close = () => {
-      // Ends every SSH connection now (the sockets finish closing in the background).
-      void ssh.close();
-      helperDoor.close();
-      settings.stopRefresh();
-      void relay?.stop();
-      // The last buffered log output is stored before the database goes: on SQLite at once, inside
-      // close() (the file is closed when this returns); on PostgreSQL by the insert in flight.
-      if (data.dialect === 'sqlite') {
-        void logs.close();
-        backend.close();
-      } else void logs.close().finally(() => backend.close());
-    };
-    return { ...services, dispatch: createDispatcher(createHandlers(services)), close };
-  }
+      finalized: async (runIds) => {
+        await followups.fire(runIds);
+      },
+      recovered: async () => {
+        try {
+          await followups.sweep();
+        } catch (e) {
+          process.stderr.write(`cronium: follow-up recovery failed: ${(e as Error).message}\n`);
+        }
+      },
+    },
+  };
+  const close = () => {
+    // Ends every SSH connection now (the sockets finish closing in the background).
+    void ssh.close();
+    helperDoor.close();
+    settings.stopRefresh();
+    void relay?.stop();
+    // The last buffered log output is stored before the database goes: on SQLite at once, inside
+    // close() (the file is closed when this returns); on PostgreSQL by the insert in flight.
+    if (data.dialect === 'sqlite') {
+      void logs.close();
+      backend.close();
+    } else void logs.close().finally(() => backend.close());
+  };
+  return { ...services, dispatch: createDispatcher(createHandlers(services)), close };
 }

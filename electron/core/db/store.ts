@@ -8,7 +8,7 @@
  *   (schema.pg.ts, generated from schema.ts and kept current by a test). The twins have the same
  *   columns and JavaScript types, so both are typed as SQLite's; drizzle builds each dialect's
  *   SQL from the table objects it is given. Never use the sync `.all()`, `.get()`, `.run()`:
- *   PostgreSQL has no such thing (eslint refuses them in ported files).
+ *   PostgreSQL has no such thing (the SQLite port refuses them at run time, in transactions too).
  * - `store.rows(sql)` / `store.exec(sql)` run hand-written SQL in both dialects.
  *
  * SQLite is one connection in this thread, so an async transaction must not let another task's
@@ -173,23 +173,21 @@ export function sqliteDataStore(db: Db, sqlite: Database.Database): DataStore {
   // A transaction's handle does not wait (it holds the gate) but refuses the synchronous forms
   // too, so code that passes on SQLite does not fail on PostgreSQL.
   const inside = gated(db, NO_GATE);
+  // Waits until no transaction is open, then runs fn at once: no await between the last check and
+  // the statement, or a transaction begun meanwhile would take it in.
+  const exclusive = async <T>(fn: () => T): Promise<T> => {
+    for (let w = gate.wait(); w; w = gate.wait()) await w;
+    return fn();
+  };
   return {
     dialect: 'sqlite',
     db: outside,
     schema: sqliteSchema,
     tx: (fn) => gate.run(sqlite, () => fn(inside)),
-    rows: async <T>(query: SQL, tx?: Db) => {
-      if (!tx) for (let w = gate.wait(); w; w = gate.wait()) await w;
-      return db.all(query) as T[];
-    },
-    exec: async (query: SQL, tx?: Db) => {
-      if (!tx) for (let w = gate.wait(); w; w = gate.wait()) await w;
-      return db.run(query).changes;
-    },
-    exclusive: async (fn) => {
-      for (let w = gate.wait(); w; w = gate.wait()) await w;
-      return fn();
-    },
+    // Inside a transaction (tx given) the statement is its own: no waiting for the gate it holds.
+    rows: async <T>(query: SQL, tx?: Db) => (tx ? (db.all(query) as T[]) : exclusive(() => db.all(query) as T[])),
+    exec: async (query: SQL, tx?: Db) => (tx ? db.run(query).changes : exclusive(() => db.run(query).changes)),
+    exclusive,
     forUpdate: (query) => query,
     lock: async () => undefined,
   };
