@@ -2,29 +2,16 @@
  * The job queue's contract, run against each store (one schema, two dialects; issue #16): the
  * SQLite queue (test/unit/core/queue/job-queue.test.ts) and the PostgreSQL one
  * (test/integration/pg/queue.test.ts) must pass the same cases. A rig gives a fresh, empty
- * store with `hostCount` hosts; the queue's methods may answer at once (SQLite) or later
- * (PostgreSQL): every call is awaited.
+ * store with `hostCount` hosts; both queues are driven through the one `Queue` interface (the
+ * SQLite one through `sqliteQueue`, as the app drives it).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { retryDelayMs, type ClaimedRun, type ClaimOptions, type JobStatus, type NewJob, type Recovery, type RunOutcome } from '../../electron/core/queue/job-queue';
-
-type MaybeAsync<T> = T | Promise<T>;
-
-/** The queue's operations, as both stores offer them. */
-export interface QueuePort {
-  enqueue(job: NewJob, now?: number): MaybeAsync<number>;
-  claim(opts: ClaimOptions): MaybeAsync<ClaimedRun[]>;
-  start(runId: number, owner: string, now?: number): MaybeAsync<boolean>;
-  heartbeat(owner: string, runIds: number[], leaseMs: number, now?: number): MaybeAsync<number[]>;
-  complete(runId: number, owner: string, outcome: RunOutcome, now?: number): MaybeAsync<{ retried: boolean; jobStatus?: JobStatus }>;
-  cancel(jobId: number, now?: number): MaybeAsync<number[]>;
-  recover(now?: number, isDead?: (owner: string) => boolean): MaybeAsync<Recovery>;
-}
+import { retryDelayMs, type NewJob, type Queue } from '../../electron/core/queue/job-queue';
 
 /** A fresh store with its queue and a way to look at rows. */
 export interface QueueRig {
-  queue: QueuePort;
+  queue: Queue;
   hosts: { id: number; name: string }[];
   /** A column of a run or a job, as stored. */
   run(id: number, column: 'status' | 'exit_code' | 'error_message'): Promise<unknown>;

@@ -15,6 +15,7 @@
  *   meanwhile is lost to live views only (the log is in the database; a view reads it there).
  */
 import type pg from 'pg';
+import { ReconnectingSession } from '../db/pg-session';
 import { EVENT_NAMES, events, type EventName, type EventPayload } from '../../shared/api';
 import type { EventBus } from './event-bus';
 
@@ -60,9 +61,8 @@ interface Envelope {
 
 /** Publishes this server's events to the others and replays theirs here; see the file's comment. */
 export class PgEventRelay {
-  #listen: pg.Client | undefined;
+  readonly #listen: ReconnectingSession;
   #publish: pg.Client | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #replaying = false;
   #off: (() => void) | undefined;
@@ -70,7 +70,19 @@ export class PgEventRelay {
   /** Received events, replayed one at a time in order (a pointer's chunks are read first). */
   #inbox: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: PgEventRelayOptions) {}
+  constructor(private readonly opts: PgEventRelayOptions) {
+    this.#listen = new ReconnectingSession({
+      connect: opts.session,
+      retryMs: opts.retryMs ?? 500,
+      setup: async (listen) => {
+        listen.on('notification', (n) => {
+          const text = n.payload;
+          if (n.channel === EVENTS_CHANNEL && text) this.#inbox = this.#inbox.then(() => this.#receive(text)).catch(() => undefined);
+        });
+        await listen.query(`listen ${EVENTS_CHANNEL}`);
+      },
+    });
+  }
 
   /** Starts listening and publishing. */
   start(): void {
@@ -79,47 +91,18 @@ export class PgEventRelay {
       if (this.#replaying) return;
       this.#queue = this.#queue.then(() => this.#send(event, payload)).catch(() => undefined);
     });
-    void this.#connect();
+    this.#listen.start();
   }
 
   /** Stops; resolves when the sessions are closed. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#off?.();
-    clearTimeout(this.#timer);
     await this.#queue;
-    const clients = [this.#listen, this.#publish];
-    this.#listen = this.#publish = undefined;
-    for (const c of clients) await c?.end().catch(() => undefined);
-  }
-
-  async #connect(): Promise<void> {
-    if (this.#stopped) return;
-    try {
-      const listen = await this.opts.session();
-      listen.on('notification', (n) => {
-        const text = n.payload;
-        if (n.channel === EVENTS_CHANNEL && text) this.#inbox = this.#inbox.then(() => this.#receive(text)).catch(() => undefined);
-      });
-      const broken = () => {
-        if (this.#listen !== listen) return;
-        this.#listen = undefined;
-        this.#retry();
-      };
-      listen.on('error', broken);
-      listen.on('end', broken);
-      await listen.query(`listen ${EVENTS_CHANNEL}`);
-      if (this.#stopped) return void (await listen.end().catch(() => undefined));
-      this.#listen = listen;
-    } catch {
-      this.#retry();
-    }
-  }
-
-  #retry(): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#connect(), this.opts.retryMs ?? 500);
+    await this.#listen.stop();
+    const publish = this.#publish;
+    this.#publish = undefined;
+    await publish?.end().catch(() => undefined);
   }
 
   async #publisher(): Promise<pg.Client> {

@@ -7,6 +7,7 @@
  * since the worker claims from the table, not from the notifications.
  */
 import type pg from 'pg';
+import { ReconnectingSession } from '../db/pg-session';
 import { QUEUE_CHANNEL } from './pg-job-queue';
 
 /** Knobs of a waker. */
@@ -20,66 +21,36 @@ export interface PgQueueWakerOptions {
 
 /** Listens for claimable runs; see the file's comment. */
 export class PgQueueWaker {
-  private client: pg.Client | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private stopped = false;
-  private everConnected = false;
+  readonly #session: ReconnectingSession;
 
-  constructor(private readonly opts: PgQueueWakerOptions) {}
+  constructor(opts: PgQueueWakerOptions) {
+    this.#session = new ReconnectingSession({
+      connect: opts.connect,
+      retryMs: opts.retryMs,
+      setup: async (c) => {
+        c.on('notification', (n) => {
+          if (n.channel === QUEUE_CHANNEL) opts.onWake(n.payload ?? '');
+        });
+        await c.query(`listen ${QUEUE_CHANNEL}`);
+      },
+      onUp: (_c, again) => {
+        if (again) opts.onWake('reconnected');
+      },
+    });
+  }
 
   /** Starts listening (at once; again every retryMs while the database is away). */
   start(): void {
-    this.stopped = false;
-    void this.open();
+    this.#session.start();
   }
 
   /** Stops listening and closes the session. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    const c = this.client;
-    this.client = undefined;
-    if (c) await c.end().catch(() => {});
+  stop(): Promise<void> {
+    return this.#session.stop();
   }
 
   /** Whether the session is listening now. */
   listening(): boolean {
-    return this.client !== undefined;
-  }
-
-  private async open(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const c = await this.opts.connect();
-      const broken = () => {
-        if (this.client !== c) return;
-        this.client = undefined;
-        void c.end().catch(() => {});
-        this.retry();
-      };
-      c.on('error', broken);
-      c.on('end', broken);
-      c.on('notification', (n) => {
-        if (n.channel === QUEUE_CHANNEL) this.opts.onWake(n.payload ?? '');
-      });
-      await c.query(`listen ${QUEUE_CHANNEL}`);
-      if (this.stopped) {
-        await c.end().catch(() => {});
-        return;
-      }
-      this.client = c;
-      if (this.everConnected) this.opts.onWake('reconnected');
-      this.everConnected = true;
-    } catch {
-      this.retry();
-    }
-  }
-
-  private retry(): void {
-    if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.open();
-    }, this.opts.retryMs ?? 1000);
+    return this.#session.current() !== undefined;
   }
 }

@@ -11,6 +11,7 @@
  * database (one row per schedule and slot, unique), which the scheduler on PostgreSQL does.
  */
 import type pg from 'pg';
+import { ReconnectingSession } from '../db/pg-session';
 
 /** The advisory lock key of scheduler leadership ("cronium" "leader"). */
 export const LEADER_LOCK_KEY = '7238776342580595';
@@ -28,17 +29,29 @@ export interface PgLeadershipOptions {
 
 /** One server's part in the election. */
 export class PgLeadership {
-  private client: pg.Client | undefined;
   private leader = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private busy = false;
   private readonly retryMs: number;
   private readonly key: string;
+  private readonly session: ReconnectingSession;
 
   constructor(private readonly opts: PgLeadershipOptions) {
     this.retryMs = opts.retryMs ?? 1000;
     this.key = opts.key ?? LEADER_LOCK_KEY;
+    // The session is the lock: when it goes, so does leadership.
+    this.session = new ReconnectingSession({
+      connect: opts.connect,
+      retryMs: this.retryMs,
+      onLost: () => this.set(false),
+      // A new session tries the lock at once rather than at the next tick.
+      onUp: () => {
+        if (this.busy || this.stopped) return;
+        clearTimeout(this.timer);
+        void this.tick();
+      },
+    });
   }
 
   /** Whether this server leads now. */
@@ -49,6 +62,7 @@ export class PgLeadership {
   /** Starts trying (at once, then every retryMs). */
   start(): void {
     this.stopped = false;
+    this.session.start();
     void this.tick();
   }
 
@@ -57,10 +71,8 @@ export class PgLeadership {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const c = this.client;
-    this.client = undefined;
     this.set(false);
-    if (c) await c.end().catch(() => {});
+    await this.session.stop();
   }
 
   private set(leader: boolean): void {
@@ -69,39 +81,23 @@ export class PgLeadership {
     this.opts.onChange?.(leader);
   }
 
-  /** The session broke: whatever it held is gone. */
-  private lost(c: pg.Client): void {
-    if (this.client !== c) return;
-    this.client = undefined;
-    this.set(false);
-    void c.end().catch(() => {});
-  }
-
   private async tick(): Promise<void> {
     if (this.stopped || this.busy) return;
     this.busy = true;
+    const c = this.session.current();
     try {
-      if (!this.client) {
-        const c = await this.opts.connect();
-        c.on('error', () => this.lost(c));
-        c.on('end', () => this.lost(c));
-        if (this.stopped) {
-          await c.end().catch(() => {});
-          return;
-        }
-        this.client = c;
-      }
-      const c = this.client;
-      if (this.leader) {
+      if (!c) {
+        // No session (the database is away): it reconnects itself and calls back when up.
+      } else if (this.leader) {
         // The session is the lock: check it is still there.
         await c.query('select 1');
       } else {
         const { rows } = await c.query('select pg_try_advisory_lock($1::bigint) as ok', [this.key]);
-        if (rows[0]?.ok === true && this.client === c && !this.stopped) this.set(true);
+        if (rows[0]?.ok === true && this.session.current() === c && !this.stopped) this.set(true);
       }
     } catch {
-      // No database now, or the session failed: not leader; try again later with a new session.
-      if (this.client) this.lost(this.client);
+      // The session failed: not leader; a new session is opened and tried at a later tick.
+      if (c) this.session.drop(c);
     } finally {
       this.busy = false;
       if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.retryMs);

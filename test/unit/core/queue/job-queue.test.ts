@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openStore, type Store } from '../../../../electron/core/db/database';
-import { JobQueue, type NewJob } from '../../../../electron/core/queue/job-queue';
+import { JobQueue, sqliteQueue, type NewJob } from '../../../../electron/core/queue/job-queue';
 import { queueContract } from '../../../contract/queue-contract';
 import { ROOT } from '../../../helpers/cli';
 import { tempDir } from '../../../helpers/temp';
@@ -36,7 +36,7 @@ queueContract('sqlite', async (hostCount) => {
   const dir = mkdtempSync(join(tmpdir(), 'cronium-queue-'));
   const store = openStore(dir);
   return {
-    queue: new JobQueue(store),
+    queue: sqliteQueue(store, new JobQueue(store)),
     hosts: seedHosts(store, hostCount),
     run: async (id, column) => store.sqlite.prepare(`select ${column} from runs where id = ?`).pluck().get(id),
     job: async (id, column) => store.sqlite.prepare(`select ${column} from jobs where id = ?`).pluck().get(id),
