@@ -11,6 +11,8 @@ import { createDispatcher, type Dispatch } from './api/dispatcher';
 import { createHandlers } from './api/handlers';
 import { DiagnosticsService } from './diagnostics/diagnostics-service';
 import { AuditLog } from './audit/audit-log';
+import { AccountService } from './accounts/accounts';
+import { authorize } from './accounts/access';
 import { openStore, type Store } from './db/database';
 import type { DataStore } from './db/store';
 import type { PgStore } from './db/pg-store';
@@ -71,6 +73,10 @@ export interface CoreOptions {
    * the artifacts dir is a source checkout's resources/runner, next to the runner's Go sources).
    */
   runner?: { artifactsDir?: string; trustedPublicKeyPem?: string; buildOnDemand?: boolean };
+  /** People with accounts and roles (a team server's; always on with a database, off by default on SQLite). */
+  accounts?: boolean;
+  /** The accounts' clock (sessions, TOTP, locks); tests move it. */
+  now?: () => number;
 }
 
 /** The core's services, as the handlers see them. */
@@ -120,6 +126,8 @@ export interface Services {
   helperApi: HelperApi;
   /** Saved scripts and their follow-ups. */
   scripts: ScriptService;
+  /** A team server's accounts (issue #16); absent on SQLite (one person's app). */
+  accounts?: AccountService;
   /** A team server's database (issue #16): sessions of their own for LISTEN; absent on SQLite. */
   database?: { url: string; session(): Promise<pg.Client> };
   /** Fires follow-up jobs when runs of saved scripts end. */
@@ -323,6 +331,7 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
     scripts: new ScriptService(data, audit),
     followups,
     ...(backend.database ? { database: backend.database } : {}),
+    ...(backend.database || options.accounts ? { accounts: new AccountService(data, secrets, audit, options.now) } : {}),
     runHooks: {
       secrets: (_job, run) => vars.secretValuesFor(run.hostId),
       blobPath: (sha) => blobs.pathOf(sha),
@@ -358,5 +367,5 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
       backend.close();
     } else void logs.close().finally(() => backend.close());
   };
-  return { ...services, dispatch: createDispatcher(createHandlers(services)), close };
+  return { ...services, dispatch: createDispatcher(createHandlers(services), undefined, (method, args, who) => authorize(method, args as never, who, services)), close };
 }

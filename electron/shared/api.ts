@@ -556,6 +556,8 @@ export const JobSummary = z.object({
   mode: ExecMode,
   schedule: z.string().nullable(),
   requestedBy: z.string(),
+  /** On a team server: the person who asked for it (null for the scheduler, follow-ups and one-person apps). */
+  requestedByPerson: z.string().nullable().default(null),
   timeoutMs: z.int().nullable(),
   concurrency: z.int().nullable(),
   createdAt: z.int(),
@@ -751,6 +753,43 @@ export const RunnerHealth = z.object({
 const ScheduleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'must be 1-63 characters of letters, digits, ".", "_" or "-"' });
 
 /** Declares one method: its argument and result schemas. */
+/** A team server's roles (issue #16). */
+export const Role = z.enum(['admin', 'operator', 'viewer']);
+/** An account's name: lower case, as it signs in. */
+export const AccountName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: 'use 1-64 of a-z, 0-9, ".", "_" and "-", starting with a letter or digit' });
+export const Password = z.string().min(1).max(1024);
+export const TotpCode = z.string().trim().regex(/^\d{6}$/, { error: 'is the 6-digit code of the authenticator app' });
+/** An account as shown (never its password hash or TOTP secret). */
+export const UserInfo = z.object({
+  name: z.string(),
+  role: Role,
+  password: z.boolean(),
+  totp: z.boolean(),
+  oidc: z.boolean(),
+  disabled: z.boolean(),
+  lockedUntil: z.int().nullable(),
+  grants: z.object({ hosts: z.array(z.string()), tags: z.array(z.string()) }),
+  lastSignInAt: z.int().nullable(),
+  createdAt: z.int(),
+});
+export type UserInfo = z.infer<typeof UserInfo>;
+/** One entry of the audit trail. */
+export const AuditEntry = z.object({
+  id: z.int(),
+  ts: z.int(),
+  actor: z.string(),
+  person: z.string().nullable(),
+  source: z.string().nullable(),
+  action: z.string(),
+  target: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
 function method<A extends z.ZodType, R extends z.ZodType>(args: A, result: R, doc: string) {
   return { args, result, doc };
 }
@@ -1058,6 +1097,26 @@ export const methods = {
     }),
     Settings,
     'Changes the given settings (logsRetention is replaced, the other groups merged field by field); returns them all.',
+  ),
+  // ---- A team server's people and audit trail (issue #16); a one-person app answers NOT_IMPLEMENTED to account and users ----
+  'account.me': method(NoArgs, UserInfo, 'The signed-in person: name, role, grants, second factor.'),
+  'account.totpBegin': method(NoArgs, z.object({ secret: z.string(), uri: z.string() }), 'Starts TOTP enrolment for the signed-in person: a new secret (shown once, as an otpauth:// URI for an authenticator app); account.totpConfirm finishes it.'),
+  'account.totpConfirm': method(z.strictObject({ code: TotpCode }), UserInfo, "Finishes TOTP enrolment with the new secret's current code; sign-in asks for a code from then on."),
+  'account.password': method(z.strictObject({ current: Password, password: Password }), UserInfo, "Changes the signed-in person's password (the current one required); every session of the account ends, this one too."),
+  'users.list': method(NoArgs, z.array(UserInfo), 'The accounts of the team server.'),
+  'users.add': method(z.strictObject({ name: AccountName, role: Role, password: Password.optional(), oidcSubject: z.string().min(1).max(600).optional() }), UserInfo, 'Adds an account (a password, or an OpenID Connect identity "issuer subject").'),
+  'users.update': method(
+    z.strictObject({ name: AccountName, role: Role.optional(), password: Password.optional(), disabled: z.boolean().optional(), unlock: z.boolean().optional(), totpOff: z.boolean().optional() }),
+    UserInfo,
+    "Changes an account: role, password, disabled, unlock after failed sign-ins, TOTP off (a lost device). A new role, password or disabled ends the account's sessions.",
+  ),
+  'users.remove': method(z.strictObject({ name: AccountName }), z.object({ removed: z.literal(true) }), 'Removes an account (never the last admin).'),
+  'users.grant': method(z.strictObject({ name: AccountName, hosts: z.array(HostName).max(1000).default([]), tags: z.array(Tag).max(1000).default([]) }), UserInfo, 'Grants an operator hosts and tags to run and schedule on.'),
+  'users.revoke': method(z.strictObject({ name: AccountName, hosts: z.array(HostName).max(1000).default([]), tags: z.array(Tag).max(1000).default([]) }), UserInfo, "Takes back an operator's hosts and tags."),
+  'audit.list': method(
+    z.strictObject({ afterId: z.int().min(0).default(0), since: z.int().min(0).optional(), person: AccountName.optional(), limit: z.int().min(1).max(10_000).default(1000) }).default({ afterId: 0, limit: 1000 }),
+    z.array(AuditEntry),
+    'Audit entries oldest first, after an id (page with the last id seen): who (door, person), what, on what, when, from where.',
   ),
 } as const;
 

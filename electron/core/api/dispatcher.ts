@@ -5,14 +5,20 @@
  * that nothing outside the contract (a secret, say) can leave. Every outcome becomes
  * an envelope; an unexpected error becomes INTERNAL without its stack.
  */
+import { withCaller, type Principal } from '../accounts/caller';
 import { dataDirFull, isDiskFull } from '../db/disk-full';
 import { methods, type Envelope, type MethodName, type MethodResult, type ParsedArgs } from '../../shared/api';
 import { CroniumError, invalidInput, isCroniumError } from '../../shared/errors';
 
-/** Who is calling: which door, for audit and for door-specific behaviour. */
+/** Who is calling: which door, for audit and for door-specific behaviour; on a team server, the signed-in person and where from. */
 export interface CallContext {
   door: 'desktop' | 'headless' | 'cli';
+  principal?: Principal;
+  source?: string;
 }
+
+/** Checks a signed-in person's call before it runs (accounts/access.ts); throws FORBIDDEN. */
+export type Authorize = (method: MethodName, args: unknown, who: Principal) => Promise<void>;
 
 /** The handler table: one function per contract method; a missing one fails to compile. */
 export type Handlers = {
@@ -35,7 +41,7 @@ export function isMethodName(name: unknown): name is MethodName {
 }
 
 /** Builds the dispatcher over a handler table. */
-export function createDispatcher(handlers: Handlers, report: BugReporter = defaultReporter): Dispatch {
+export function createDispatcher(handlers: Handlers, report: BugReporter = defaultReporter, authorize?: Authorize): Dispatch {
   return async (method, args, ctx) => {
     if (!isMethodName(method)) {
       const err = new CroniumError('INVALID_INPUT', `unknown method ${JSON.stringify(String(method)).slice(0, 120)}`, 'see electron/shared/api.ts for the list of methods');
@@ -50,7 +56,14 @@ export function createDispatcher(handlers: Handlers, report: BugReporter = defau
     }
     try {
       const handler = handlers[method] as (a: unknown, c: CallContext) => unknown;
-      const result = await handler(parsed.data, ctx);
+      // A team server's call: its person may call this (FORBIDDEN if not), and what it records names them.
+      if (ctx.principal) {
+        // Fail closed: a person's call is never answered unchecked.
+        if (!authorize) throw new Error('a signed-in call reached a dispatcher without an authorizer');
+        await authorize(method, parsed.data, ctx.principal);
+      }
+      const caller = { ...(ctx.principal ? { principal: ctx.principal } : {}), ...(ctx.source ? { source: ctx.source } : {}) };
+      const result = await withCaller(caller, () => handler(parsed.data, ctx));
       const out = spec.result.safeParse(result);
       if (!out.success) throw new Error(`result of ${method} does not match the contract: ${out.error.message}`);
       return { ok: true, result: out.data };

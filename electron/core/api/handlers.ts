@@ -2,7 +2,21 @@
 import type { Services } from '../core';
 import { importHostsFromSshConfig } from '../ssh/ssh-config-import';
 import { sshHome } from '../ssh/ssh-paths';
-import type { Handlers } from './dispatcher';
+import type { CallContext, Handlers } from './dispatcher';
+import type { AccountService } from '../accounts/accounts';
+import { CroniumError } from '../../shared/errors';
+
+/** The accounts of a team server; a one-person app has none. */
+function accounts(core: Services): AccountService {
+  if (!core.accounts) throw new CroniumError('NOT_IMPLEMENTED', 'this Cronium has no accounts: it is one person’s app', 'accounts belong to a team server: cronium serve --database postgres://… (docs/team-server.md)');
+  return core.accounts;
+}
+
+/** The signed-in person's name. */
+function me(ctx: CallContext): string {
+  if (!ctx.principal) throw new CroniumError('NOT_IMPLEMENTED', 'no one is signed in: this door has no accounts', 'sign in to a team server (docs/team-server.md)');
+  return ctx.principal.name;
+}
 
 /** Builds the handler table; typed against the contract, so a missing handler fails to compile. */
 export function createHandlers(core: Services): Handlers {
@@ -110,5 +124,22 @@ export function createHandlers(core: Services): Handlers {
       return { removed: true as const };
     },
     'jobs.tree': ({ id }) => core.jobs.tree(id),
+    'account.me': async (_a, ctx) => accounts(core).get(me(ctx)),
+    'account.totpBegin': async (_a, ctx) => accounts(core).totpBegin(me(ctx)),
+    'account.totpConfirm': async ({ code }, ctx) => accounts(core).totpConfirm(me(ctx), code),
+    'account.password': async ({ current, password }, ctx) => accounts(core).changePassword(me(ctx), current, password),
+    'users.list': () => accounts(core).list(),
+    'users.add': (a) => accounts(core).add(a),
+    'users.update': async ({ name, totpOff, ...patch }) => {
+      if (totpOff) await accounts(core).totpDisable(name);
+      return accounts(core).update(name, patch);
+    },
+    'users.remove': async ({ name }) => {
+      await accounts(core).remove(name);
+      return { removed: true as const };
+    },
+    'users.grant': ({ name, hosts, tags }) => accounts(core).grant(name, { hosts, tags }),
+    'users.revoke': ({ name, hosts, tags }) => accounts(core).grant(name, { hosts, tags }, true),
+    'audit.list': (args) => core.audit.list(args),
   };
 }

@@ -15,6 +15,8 @@ export const auditLog = pgTable(
     action: text('action').notNull(),
     target: text('target'),
     detail: jsonb('detail'),
+    person: text('person'),
+    source: text('source'),
   },
   (t) => [index('audit_log_ts_idx').on(t.ts)],
 );
@@ -137,6 +139,7 @@ export const jobs = pgTable(
     files: jsonb('files'),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
+    requestedByPerson: text('requested_by_person'),
     triggerRunId: bigint('trigger_run_id', { mode: 'number' }).references((): AnyPgColumn => runs.id, { onDelete: 'set null' }),
     triggerOn: text('trigger_on', { enum: ['success', 'failure', 'always', 'condition'] }),
     triggerFollowupId: bigint('trigger_followup_id', { mode: 'number' }),
@@ -319,6 +322,52 @@ export const settings = pgTable(
     value: jsonb('value').notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
   },
+);
+
+export const userGrants = pgTable(
+  'user_grants',
+  {
+    userId: bigint('user_id', { mode: 'number' }).notNull().references((): AnyPgColumn => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['host', 'tag'] }).notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.kind, t.value] })],
+);
+
+export const userSessions = pgTable(
+  'user_sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: bigint('user_id', { mode: 'number' }).notNull().references((): AnyPgColumn => users.id, { onDelete: 'cascade' }),
+    csrf: text('csrf').notNull(),
+    source: text('source'),
+    client: text('client'),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    lastSeenAt: bigint('last_seen_at', { mode: 'number' }).notNull(),
+    expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('user_sessions_user_idx').on(t.userId), index('user_sessions_expires_idx').on(t.expiresAt)],
+);
+
+export const users = pgTable(
+  'users',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['admin', 'operator', 'viewer'] }).notNull(),
+    passwordHash: text('password_hash'),
+    totpSealed: bytea('totp_sealed'),
+    totpPendingSealed: bytea('totp_pending_sealed'),
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+    oidcSubject: text('oidc_subject'),
+    disabled: boolean('disabled').notNull().default(false),
+    failedSignIns: bigint('failed_sign_ins', { mode: 'number' }).notNull().default(0),
+    lockedUntil: bigint('locked_until', { mode: 'number' }),
+    lastSignInAt: bigint('last_sign_in_at', { mode: 'number' }),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [uniqueIndex('users_name_unique').on(t.name), uniqueIndex('users_oidc_unique').on(t.oidcSubject)],
 );
 
 export const variables = pgTable(

@@ -224,6 +224,8 @@ export const jobs = sqliteTable(
     files: text('files', { mode: 'json' }),
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
+    // On a team server: who asked for it (users.name at the time).
+    requestedByPerson: text('requested_by_person'),
     // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).
     triggerRunId: integer('trigger_run_id').references((): AnySQLiteColumn => runs.id, { onDelete: 'set null' }),
     triggerOn: text('trigger_on', { enum: ['success', 'failure', 'always', 'condition'] }),
@@ -393,6 +395,9 @@ export const auditLog = sqliteTable(
     action: text('action').notNull(),
     target: text('target'),
     detail: text('detail', { mode: 'json' }),
+    // On a team server: the person (users.name at the time) and where the request came from.
+    person: text('person'),
+    source: text('source'),
   },
   (t) => [index('audit_log_ts_idx').on(t.ts)],
 );
@@ -450,4 +455,63 @@ export const webhookDeliveries = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index('webhook_deliveries_pending_idx').on(t.status, t.nextAttemptAt)],
+);
+
+/**
+ * People of a team server (issue #16; a one-person app has none). A password is stored as its
+ * argon2id hash (PHC string); the TOTP secret sealed like credentials. Failed sign-ins count up
+ * to a lock that holds until `lockedUntil`.
+ */
+export const users = sqliteTable(
+  'users',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    // Lower case; the name a person signs in with.
+    name: text('name').notNull(),
+    role: text('role', { enum: ['admin', 'operator', 'viewer'] }).notNull(),
+    passwordHash: text('password_hash'),
+    totpSealed: blob('totp_sealed', { mode: 'buffer' }),
+    // A TOTP secret waiting for its first code (enrolment not finished).
+    totpPendingSealed: blob('totp_pending_sealed', { mode: 'buffer' }),
+    // The last TOTP time step accepted: a code is never accepted twice.
+    totpLastStep: integer('totp_last_step'),
+    // OpenID Connect: "issuer subject" of the identity that signs in as this person.
+    oidcSubject: text('oidc_subject'),
+    disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+    failedSignIns: integer('failed_sign_ins').notNull().default(0),
+    lockedUntil: integer('locked_until'),
+    lastSignInAt: integer('last_sign_in_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('users_name_unique').on(t.name), uniqueIndex('users_oidc_unique').on(t.oidcSubject)],
+);
+
+/** What an operator may run and schedule on: hosts by name, or every host with a tag. */
+export const userGrants = sqliteTable(
+  'user_grants',
+  {
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['host', 'tag'] }).notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.kind, t.value] })],
+);
+
+/** Signed-in sessions: the SHA-256 of the cookie's token (the token itself is never stored). */
+export const userSessions = sqliteTable(
+  'user_sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    // The CSRF token of this session (not a secret at rest: useless without the cookie).
+    csrf: text('csrf').notNull(),
+    // Where it was signed in from, and with what.
+    source: text('source'),
+    client: text('client'),
+    createdAt: createdAt(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('user_sessions_user_idx').on(t.userId), index('user_sessions_expires_idx').on(t.expiresAt)],
 );

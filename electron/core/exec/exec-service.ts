@@ -4,6 +4,7 @@
  * enqueued or cancelled through the API reaches them at once; workers of other processes
  * see cancels at their next heartbeat (see requestCancel).
  */
+import { requester } from '../accounts/caller';
 import { sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { JobComparison, JobPushArgs, JobRunArgs, JobSummary, JobTreeNode, JobView, RunView } from '../../shared/api';
@@ -32,6 +33,7 @@ interface JobRowFull {
   mode: 'auto' | 'runner' | 'direct';
   schedule_name: string | null;
   requested_by: string;
+  requested_by_person: string | null;
   timeout_ms: number | null;
   concurrency: number | null;
   created_at: number;
@@ -132,6 +134,7 @@ export class ExecService {
     const job: NewJob = {
       kind: 'adhoc',
       requestedBy: door,
+      ...requester(),
       interpreter: saved?.interpreter ?? args.interpreter,
       scriptBody: saved?.body ?? args.command ?? args.script!,
       ...(saved ? { scriptId: saved.id } : {}),
@@ -188,6 +191,7 @@ export class ExecService {
     const job: NewJob = {
       kind: 'push',
       requestedBy: door,
+      ...requester(),
       interpreter: 'sh',
       scriptBody: `# cronium push ${name} (${size} bytes, sha256 ${sha256}) to ${to}, mode ${mode.toString(8)}${args.owner ? `, owner ${args.owner}` : ''}\n`,
       mode: 'direct',
@@ -231,6 +235,7 @@ export class ExecService {
       ...(push !== null ? { push } : {}),
       files: filesText(j.files),
       requestedBy: door,
+      ...requester(),
       interpreter: j.interpreter,
       scriptBody: j.script_body,
       ...(j.script_id !== null ? { scriptId: j.script_id } : {}),
@@ -392,6 +397,7 @@ export class ExecService {
       mode: r.mode,
       schedule: r.schedule_name,
       requestedBy: r.requested_by,
+      requestedByPerson: r.requested_by_person,
       timeoutMs: r.timeout_ms,
       concurrency: r.concurrency,
       createdAt: r.created_at,

@@ -12,7 +12,7 @@ import { tempDir } from '../../../helpers/temp';
 
 const TABLES = [
   'audit_log', 'credentials', 'diagnostics', 'host_cas', 'host_keys', 'host_tags', 'hosts', 'jobs', 'log_chunks',
-  'runner_artifacts', 'runner_deployments', 'runs', 'schedule_events', 'schedules', 'script_followups', 'scripts', 'settings', 'variables', 'webhook_deliveries', 'webhooks',
+  'runner_artifacts', 'runner_deployments', 'runs', 'schedule_events', 'schedules', 'script_followups', 'scripts', 'settings', 'user_grants', 'user_sessions', 'users', 'variables', 'webhook_deliveries', 'webhooks',
 ];
 
 function sha(path: string): string {
