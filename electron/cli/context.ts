@@ -48,6 +48,11 @@ export function openCliCore(dataDir: string, door: 'cli' | 'headless'): Core {
   return core;
 }
 
+/** Calls a contract method on a core a command opened itself, with the given caller. */
+export function callOn<M extends MethodName>(core: Core, method: M, args: unknown, ctx: DispatcherModule.CallContext): Promise<MethodResult<M>> {
+  return loaded().dispatcher.call(core.dispatch, method, args, ctx);
+}
+
 /** Opens a team server's core (`serve --database`): the services on a shared PostgreSQL database. */
 export async function openTeamCliCore(dataDir: string, databaseUrl: string): Promise<Core> {
   return sayBuilds(await loaded().core.openTeamCore({ dataDir, door: 'headless', databaseUrl, runner: runnerOptions() }));

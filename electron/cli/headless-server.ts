@@ -12,6 +12,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,6 +23,9 @@ import { answerCall } from './client-call';
 import { parseJsonBounded } from '../shared/json-bounded';
 import type { Core } from '../core/core';
 import { LiveLogFeed } from '../core/logs/live-log-feed';
+import type { AccountService } from '../core/accounts/accounts';
+import type { CallContext } from '../core/api/dispatcher';
+import { sourceOf, TeamAuth } from './team-auth';
 
 /**
  * Largest WebSocket message accepted from a client: above what the largest valid call takes
@@ -45,7 +50,7 @@ const MIME: Record<string, string> = {
 
 /** A running headless server. */
 export interface HeadlessServer {
-  /** The URL to open, with its token. */
+  /** The URL to open, with its token (a team server's: without one; people sign in). */
   url: string;
   port: number;
   token: string;
@@ -61,6 +66,12 @@ export interface HeadlessOptions {
   port?: number;
   /** Fixed token, for tests; random otherwise. */
   token?: string;
+  /**
+   * A team server (issue #16): people sign in (team-auth.ts) instead of one token; the address
+   * to listen on (default 127.0.0.1; another needs TLS), the TLS certificate and key, and the
+   * public URL people open when it is not the listening address (a name, a reverse proxy).
+   */
+  team?: { accounts: AccountService; host?: string; tls?: { cert: Buffer; key: Buffer }; publicUrl?: string };
 }
 
 function sameToken(a: string | undefined, b: string): boolean {
@@ -103,8 +114,16 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
   const token = opts.token ?? randomBytes(32).toString('base64url');
   const { core } = opts;
   let port = 0;
-  const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
-  const allowedOrigins = () => new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
+  const team = opts.team;
+  const listenHost = team?.host ?? '127.0.0.1';
+  const scheme = team?.tls ? 'https' : 'http';
+  const publicUrl = team?.publicUrl ? new URL(team.publicUrl) : undefined;
+  const hostPart = isIP(listenHost) === 6 ? `[${listenHost}]` : listenHost;
+  const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`, `${hostPart}:${port}`, ...(publicUrl ? [publicUrl.host] : [])]);
+  const allowedOrigins = () => new Set([`${scheme}://127.0.0.1:${port}`, `${scheme}://localhost:${port}`, `${scheme}://${hostPart}:${port}`, ...(publicUrl ? [publicUrl.origin] : [])]);
+  const teamAuth = team
+    ? new TeamAuth({ accounts: team.accounts, cookie: () => `cronium_session_${listenHost.replace(/[^A-Za-z0-9]/g, '_')}_${port}`, secure: team.tls !== undefined, ownOrigin: (o) => allowedOrigins().has(o) })
+    : undefined;
 
   const deny = (res: ServerResponse, status: number, text: string) => {
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -113,7 +132,7 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
 
   // A client that never finishes its request headers (slowloris) is dropped after 10 s; the
   // check runs every second instead of Node's default 30.
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     try {
       handleRequest(req, res);
     } catch {
@@ -121,11 +140,19 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       if (!res.headersSent) deny(res, 500, 'internal error');
       else res.destroy();
     }
-  });
+  };
+  const httpOptions = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 30_000, connectionsCheckingInterval: 1000 };
+  const server = team?.tls ? createTlsServer({ ...httpOptions, cert: team.tls.cert, key: team.tls.key }, onRequest) : createServer(httpOptions, onRequest);
   const handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (!allowedHosts().has(req.headers.host ?? '')) return deny(res, 403, 'forbidden: wrong Host header');
     const url = requestUrl(req);
     if (!url) return deny(res, 400, 'bad request: the path is not a path');
+    if (teamAuth) {
+      // A team server: the page itself holds no data (it signs in); /auth/* signs in and out.
+      if (teamAuth.handle(req, res, url.pathname)) return;
+      if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
+      return serveStatic(staticDir, url.pathname, res, [...allowedOrigins()].map((o) => o.replace(/^http/, 'ws')));
+    }
     const queryToken = url.searchParams.get('token') ?? undefined;
     const viaQuery = sameToken(queryToken, token);
     if (viaQuery) {
@@ -136,7 +163,7 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       return deny(res, 401, 'unauthorized: open the URL that `cronium serve` printed (it carries the token)');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
-    serveStatic(staticDir, url.pathname, res, port);
+    serveStatic(staticDir, url.pathname, res, [`ws://127.0.0.1:${port}`, `ws://localhost:${port}`]);
   };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
@@ -149,6 +176,16 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     if (!allowedHosts().has(req.headers.host ?? '')) return reject(403, 'Forbidden');
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().has(origin)) return reject(403, 'Forbidden');
+    if (teamAuth) {
+      teamAuth.upgrade(req, url).then(
+        (ok) => {
+          if (!('token' in ok)) return reject(ok.status, ok.text);
+          wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req, ok.token));
+        },
+        () => reject(503, 'Service Unavailable'),
+      );
+      return;
+    }
     const viaCookie = sameToken(cookieToken(req, port), token);
     const explicit = sameToken(url.searchParams.get('token') ?? undefined, token) || sameToken(bearerToken(req), token);
     // A cookie rides along on cross-site requests; only our own origin may use it.
@@ -158,7 +195,8 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
   // A reset from the client while the upgrade is answered must not surface as an uncaught error.
   server.on('clientError', (_e, socket) => socket.destroy());
 
-  wss.on('connection', (ws: WebSocket) => {
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage, sessionToken?: string) => {
+    const source = sourceOf(req);
     const send = (msg: WsServerMessage) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
@@ -184,7 +222,22 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
         send({ type: 'reply', id: 0, ok: false, error: err.toJSON() });
         return;
       }
-      answerCall(core, raw, 'headless', send, CALL_HINT);
+      if (!teamAuth || sessionToken === undefined) return answerCall(core, raw, 'headless', send, CALL_HINT);
+      // A team server: each call is the session's person's as they are now (a new role, a
+      // disabled account or a sign-out elsewhere applies to the next call).
+      void team!.accounts.principal(sessionToken).then(
+        (principal) => {
+          if (!principal) {
+            const id = Number((raw as { id?: unknown } | null)?.id) || 0;
+            send({ type: 'reply', id, ok: false, error: new CroniumError('SIGNED_OUT', 'your session has ended').toJSON() });
+            ws.close(4401, 'signed out');
+            return;
+          }
+          const ctx: CallContext = { door: 'headless', principal, ...(source ? { source } : {}) };
+          answerCall(core, raw, ctx, send, CALL_HINT);
+        },
+        () => send({ type: 'reply', id: 0, ok: false, error: new CroniumError('INTERNAL', 'the session could not be checked', 'try again').toJSON() }),
+      );
     });
   });
 
@@ -192,16 +245,16 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     server.once('error', (e: NodeJS.ErrnoException) =>
       rejectListen(
         e.code === 'EADDRINUSE'
-          ? new CroniumError('INVALID_INPUT', `invalid --port: ${opts.port} is already in use on 127.0.0.1`, 'pick another port, or --port 0 for a free one')
+          ? new CroniumError('INVALID_INPUT', `invalid --port: ${opts.port} is already in use on ${listenHost}`, 'pick another port, or --port 0 for a free one')
           : e,
       ),
     );
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolveListen());
+    server.listen(opts.port ?? 0, listenHost, () => resolveListen());
   });
   port = (server.address() as AddressInfo).port;
 
   return {
-    url: `http://127.0.0.1:${port}/?token=${token}`,
+    url: team ? (publicUrl?.href ?? `${scheme}://${hostPart}:${port}/`) : `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
     close: () =>
@@ -214,7 +267,7 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
   };
 }
 
-function serveStatic(root: string, pathname: string, res: ServerResponse, port: number): void {
+function serveStatic(root: string, pathname: string, res: ServerResponse, sockets: string[]): void {
   let rel: string;
   try {
     rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
@@ -236,7 +289,7 @@ function serveStatic(root: string, pathname: string, res: ServerResponse, port: 
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
     'X-Frame-Options': 'DENY',
-    'Content-Security-Policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'Content-Security-Policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self' ${sockets.join(' ')}; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
   });
   const stream = createReadStream(file);
   // The file vanished or cannot be read after the headers went out: end the response, keep the server.

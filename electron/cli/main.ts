@@ -17,6 +17,7 @@ import { registerRunner } from './commands/runner';
 import { registerSchedules } from './commands/schedules';
 import { registerSettings } from './commands/settings';
 import { registerServe } from './commands/serve';
+import { registerUsers } from './commands/users';
 import { CliContext, loadCore } from './context';
 
 /** Builds the command tree (exported for tests and --help checks). */
@@ -43,6 +44,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerVars(program, ctx);
   registerRunner(program, ctx);
   registerServe(program, ctx);
+  registerUsers(program, ctx);
   // Every command inherits the error handling and the option checks of the root.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ outputError: () => undefined });

@@ -3,7 +3,7 @@
  * password (argon2id) and an optional TOTP second factor, and the sessions that follow.
  *
  * Guards:
- * - A password is kept only as its argon2id hash (64 MiB, 3 passes); a sign-in with an unknown
+ * - A password is kept only as its argon2id hash (64 MiB, 3 passes, one lane); a sign-in with an unknown
  *   name hashes against a dummy all the same, so the answer's timing does not tell names apart,
  *   and both fail as one SIGN_IN_FAILED.
  * - Ten failed sign-ins in a row lock the account for 15 minutes (ACCOUNT_LOCKED, across all
@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { Secret, TOTP } from 'otpauth';
-import type * as Argon2Module from 'argon2';
+import { argon2id, argon2Verify } from 'hash-wasm';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { Db } from '../db/database';
@@ -83,14 +83,19 @@ interface UserRow {
   created_at: number;
 }
 
-type Argon2 = typeof Argon2Module;
-let argon2: Promise<Argon2> | undefined;
-/** Loaded on first use: only a team server hashes passwords (a native module the desktop never needs). */
-function kdf(): Promise<Argon2> {
-  argon2 ??= import('argon2').then((m) => ((m as unknown as { default?: Argon2 }).default ?? m) as Argon2);
-  return argon2;
-}
-const HASH_OPTIONS = { type: 2 as const, memoryCost: 65_536, timeCost: 3, parallelism: 1 };
+/** argon2id with 64 MiB, 3 passes, one lane (hash-wasm: WebAssembly, so no native module to build for Electron or bundle). */
+const COSTS = { parallelism: 1, iterations: 3, memorySize: 65_536, hashLength: 32 } as const;
+const kdf = {
+  hash: (password: string) => argon2id({ ...COSTS, password, salt: randomBytes(16), outputType: 'encoded' }),
+  verify: async (hash: string, password: string) => {
+    try {
+      return await argon2Verify({ password, hash });
+    } catch {
+      // Not an argon2 hash at all (a row changed by hand): no match.
+      return false;
+    }
+  },
+};
 let dummy: Promise<string> | undefined;
 
 /** A session token's stored form. */
@@ -149,7 +154,7 @@ export class AccountService {
     const role = checkRole(args.role);
     if (args.password === undefined && args.oidcSubject === undefined) throw fieldError('password', 'required (or an OpenID Connect identity)', 'give the password on stdin: cronium users add NAME --role ROLE --password-stdin');
     if (args.password !== undefined) checkPassword(args.password);
-    const hash = args.password !== undefined ? await (await kdf()).hash(args.password, HASH_OPTIONS) : null;
+    const hash = args.password !== undefined ? await kdf.hash(args.password) : null;
     const now = this.now();
     await this.store.tx(async (tx) => {
       const [exists] = await this.store.rows<{ id: number }>(sql`select id from users where name = ${name}`, tx);
@@ -165,7 +170,7 @@ export class AccountService {
     const name = checkName(rawName);
     const role = patch.role !== undefined ? checkRole(patch.role) : undefined;
     if (patch.password !== undefined) checkPassword(patch.password);
-    const hash = patch.password !== undefined ? await (await kdf()).hash(patch.password, HASH_OPTIONS) : undefined;
+    const hash = patch.password !== undefined ? await kdf.hash(patch.password) : undefined;
     const { users, userSessions } = this.store.schema;
     await this.store.tx(async (tx) => {
       const r = await this.row(name, tx);
@@ -201,7 +206,7 @@ export class AccountService {
   async changePassword(rawName: string, current: string, password: string): Promise<UserInfo> {
     const name = checkName(rawName);
     const r = await this.row(name);
-    if (r.password_hash === null || !(await (await kdf()).verify(r.password_hash, current.slice(0, MAX_PASSWORD)))) {
+    if (r.password_hash === null || !(await kdf.verify(r.password_hash, current.slice(0, MAX_PASSWORD)))) {
       throw new CroniumError('SIGN_IN_FAILED', 'the current password is wrong', 'give your current password as it is now');
     }
     return this.update(name, { password });
@@ -271,16 +276,15 @@ export class AccountService {
     } catch {
       throw failed();
     }
-    const a2 = await kdf();
     const [r] = await this.store.rows<UserRow>(sql`select * from users where name = ${name}`);
     const now = this.now();
     if (r && r.locked_until !== null && Number(r.locked_until) > now) {
       throw new CroniumError('ACCOUNT_LOCKED', `this account is locked until ${new Date(Number(r.locked_until)).toISOString()} after ${LOCK_AFTER} failed sign-ins`, undefined, { until: Number(r.locked_until) });
     }
     // The same work for a name that does not exist, a disabled account and a wrong password.
-    dummy ??= a2.hash(randomBytes(16).toString('hex'), HASH_OPTIONS);
+    dummy ??= kdf.hash(randomBytes(16).toString('hex'));
     const hash = r?.password_hash ?? (await dummy);
-    const good = (await a2.verify(hash, args.password.slice(0, MAX_PASSWORD))) && r !== undefined && r.password_hash !== null && !asBool(r.disabled);
+    const good = (await kdf.verify(hash, args.password.slice(0, MAX_PASSWORD))) && r !== undefined && r.password_hash !== null && !asBool(r.disabled);
     if (!r || !good) {
       if (r) await this.failure(r, now);
       throw failed();
