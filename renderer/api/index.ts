@@ -15,10 +15,29 @@ export interface Door {
   connection: Connection | null;
 }
 
-/** window.cronium in the desktop; otherwise a WebSocket to this page's origin. */
-export function openDoor(win: Window = window): Door {
+/**
+ * window.cronium in the desktop; otherwise a WebSocket to this page's origin: with the one-person
+ * server's token, or, on a team server (`csrf`), with the signed-in session's CSRF token.
+ */
+export function openDoor(win: Window = window, team?: { csrf: string }): Door {
   if (win.cronium) return { api: createApi(win.cronium), connection: null };
-  const token = takeSessionToken(win);
-  const { bridge, connection } = createWsBridge(withToken(headlessApiUrl(win.location), token));
+  let url = headlessApiUrl(win.location);
+  if (team) {
+    const u = new URL(url);
+    u.searchParams.set('csrf', team.csrf);
+    url = u.toString();
+  } else url = withToken(url, takeSessionToken(win));
+  const { bridge, connection } = createWsBridge(url);
   return { api: createApi(bridge), connection };
+}
+
+/** Whether the page holds a one-person server's token (then it is no team server's). */
+export function hasSessionToken(win: Window = window): boolean {
+  return new URL(win.location.href).searchParams.has('token') || (() => {
+    try {
+      return win.sessionStorage.getItem('cronium.token') !== null;
+    } catch {
+      return false;
+    }
+  })();
 }

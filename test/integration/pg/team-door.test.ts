@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
+import { launchChromium } from '../../e2e/harness';
 import { cronium, ROOT } from '../../helpers/cli';
 import { until } from '../../helpers/workspace';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
@@ -160,6 +161,40 @@ test('sign-in over HTTPS: an HttpOnly Secure SameSite=Strict cookie and a CSRF t
   assert.equal(out.status, 200);
   assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
   assert.deepEqual((await https('GET', '/auth/session', { headers: { Cookie: cookie } })).body, { team: true, user: null });
+});
+
+test('in Chromium: the page asks to sign in, shows a wrong password coded, then the team\'s hosts with who is signed in; sign-out brings the form back', async () => {
+  const browser = await launchChromium();
+  try {
+    // The test's own certificate: this browser is told to accept it (a user's would trust the team's CA).
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${base}/`);
+    const form = page.getByRole('form', { name: 'Sign in' });
+    await form.waitFor();
+    await page.fill('input[name=name]', 'alice');
+    await page.fill('input[name=password]', 'not her password at all');
+    await page.click('button[type=submit]');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.equal(await alert.getAttribute('data-code'), 'SIGN_IN_FAILED');
+    await page.fill('input[name=password]', PASSWORDS.alice);
+    await page.click('button[type=submit]');
+    await page.getByText('Signed in as').waitFor();
+    assert.match(((await page.locator('.team-bar').textContent()) ?? '').replace(/\s+/g, ' '), /Signed in as alice \(admin\)/);
+    // The app itself, over the WebSocket opened with the cookie and the CSRF token: the team's hosts.
+    await page.getByText('web1').first().waitFor({ timeout: 15_000 });
+    const cookies = await context.cookies();
+    assert.ok(cookies.every((c) => c.httpOnly && c.secure && c.sameSite === 'Strict'), JSON.stringify(cookies.map((c) => [c.name, c.httpOnly, c.secure, c.sameSite])));
+    assert.equal(await page.evaluate('document.cookie'), '', 'the page cannot read its session cookie');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await form.waitFor();
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
 });
 
 test("a viewer reads and is refused a run (FORBIDDEN); a new role ends the session at the next call; the trail names each person, exported as JSON lines", async () => {
