@@ -5,6 +5,7 @@ import type * as DispatcherModule from '../core/api/dispatcher';
 import type { Core } from '../core/core';
 import { resolveDataDir } from '../core/paths';
 import type { MethodName, MethodResult } from '../shared/api';
+import type { AppClient } from './app-client';
 import { say } from './output';
 import { ttyPrompter } from './tty-prompt';
 import { runnerSource } from '../core/runner/release-key';
@@ -70,8 +71,28 @@ export class CliContext {
     this.program = program;
   }
 
-  private get globals(): { dataDir?: string; json?: boolean } {
+  private get globals(): { dataDir?: string; json?: boolean; server?: string } {
     return this.program?.opts() ?? {};
+  }
+
+  /** The team server the command talks to (--server, else CRONIUM_SERVER), if any. */
+  get server(): string | undefined {
+    const s = this.globals.server ?? process.env.CRONIUM_SERVER;
+    return s === '' ? undefined : s;
+  }
+
+  private remoteClient?: Promise<AppClient>;
+
+  /** The connection to the --server, opened on first use as the profile's person. */
+  remote(): Promise<AppClient> {
+    const name = this.server;
+    if (name === undefined) throw new Error('remote() without --server');
+    this.remoteClient ??= (async () => {
+      const { findProfile, connectServer } = await import('./server-client');
+      const found = findProfile(this.dataDir, name);
+      return connectServer(found.profile, found.name);
+    })();
+    return this.remoteClient;
   }
 
   /** Whether --json was given. */
@@ -91,7 +112,9 @@ export class CliContext {
   }
 
   /** Calls a contract method through the same dispatcher as the other doors. */
-  call<M extends MethodName>(method: M, args: unknown): Promise<MethodResult<M>> {
+  async call<M extends MethodName>(method: M, args: unknown): Promise<MethodResult<M>> {
+    // A team server's person calls there (their role applies); otherwise this data dir's core.
+    if (this.server !== undefined) return (await this.remote()).call(method, args);
     return loaded().dispatcher.call(this.open().dispatch, method, args, { door: 'cli' });
   }
 
@@ -99,5 +122,7 @@ export class CliContext {
   close(): void {
     this.core?.close();
     this.core = undefined;
+    void this.remoteClient?.then((c) => c.close(), () => undefined);
+    this.remoteClient = undefined;
   }
 }

@@ -18,6 +18,7 @@ import { registerSchedules } from './commands/schedules';
 import { registerSettings } from './commands/settings';
 import { registerServe } from './commands/serve';
 import { registerUsers } from './commands/users';
+import { registerServer } from './commands/server';
 import { CliContext, loadCore } from './context';
 
 /** Builds the command tree (exported for tests and --help checks). */
@@ -27,6 +28,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version(appVersion(), '-V, --version', 'print the version')
     .addOption(new Option('--data-dir <dir>', 'data directory (default: $CRONIUM_HOME, else the desktop app\'s data dir)'))
     .option('--json', 'machine-readable output on stdout (messages stay on stderr)')
+    .addOption(new Option('--server <name>', 'a team server signed in with `cronium server login` (its name or URL; default: $CRONIUM_SERVER): the command runs there, as you'))
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   // The core (store, SSH, schemas) loads only for a command that runs: --help and --version stay light.
@@ -45,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRunner(program, ctx);
   registerServe(program, ctx);
   registerUsers(program, ctx);
+  registerServer(program, ctx);
   // Every command inherits the error handling and the option checks of the root.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ outputError: () => undefined });

@@ -361,6 +361,8 @@ export interface StartJob {
 export async function executeJob(ctx: CliContext, start: StartJob, concurrency?: number): Promise<void> {
   // When the app (or `cronium serve`) runs on this data dir, the run goes through it: its warm
   // connections, its one worker (CRONIUM_USE_APP=never runs here; always requires the app).
+  // With --server, the team server runs it (as the signed-in person) and this process follows it.
+  if (ctx.server !== undefined) return runThroughApp(await ctx.remote(), start, ctx);
   const useApp = useAppSetting();
   const app = useApp === 'never' ? undefined : await connectApp(ctx.dataDir);
   if (!app && useApp === 'always') throw new CroniumError('APP_NOT_RUNNING', `no Cronium app serves ${ctx.dataDir}`);

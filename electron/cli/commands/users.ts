@@ -2,7 +2,8 @@
  * `cronium users …` and `cronium audit export` (issue #16). `users` manages a team server's
  * accounts on its database (--database or CRONIUM_DATABASE_URL), as the server machine's own
  * administrator: that is how the first admin is made. Passwords are read from stdin or a hidden
- * prompt, never from the command line. `audit export` writes the audit trail as JSON lines (one
+ * prompt, never from the command line. With `--server NAME` they run on that team server as the
+ * signed-in person (an admin). `audit export` writes the audit trail as JSON lines (one
  * entry per line, oldest first), of the team database or of this data dir's SQLite store.
  */
 import { userInfo } from 'node:os';
@@ -18,7 +19,7 @@ import { teamDatabase } from './serve';
 const DATABASE_HELP = "the team server's PostgreSQL database (default: CRONIUM_DATABASE_URL)";
 
 /** Calls on a core opened for this one command, as this machine's user (recorded as where from). */
-async function withCore<T>(open: () => Promise<Core>, fn: (c: <M extends MethodName>(m: M, a: unknown) => Promise<MethodResult<M>>) => Promise<T>): Promise<T> {
+async function withCore<T>(open: () => Promise<Core>, fn: (c: Caller) => Promise<T>): Promise<T> {
   const core = await open();
   const source = `local ${userInfo().username}`;
   try {
@@ -26,6 +27,14 @@ async function withCore<T>(open: () => Promise<Core>, fn: (c: <M extends MethodN
   } finally {
     core.close();
   }
+}
+
+type Caller = <M extends MethodName>(m: M, a: unknown) => Promise<MethodResult<M>>;
+
+/** Calls on the team: on the --server as the signed-in person, else on its database as this machine's administrator. */
+function onTeam<T>(ctx: CliContext, flag: string | undefined, fn: (c: Caller) => Promise<T>): Promise<T> {
+  if (ctx.server !== undefined) return fn((m, a) => ctx.call(m, a));
+  return withCore(teamCore(ctx, flag), fn);
 }
 
 function teamCore(ctx: CliContext, flag: string | undefined): () => Promise<Core> {
@@ -66,7 +75,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
     .option('--database <url>', DATABASE_HELP)
     .action(async (name: string, o: { role: string; oidcSubject?: string; database?: string }) => {
       const password = o.oidcSubject === undefined ? await newPassword(name) : undefined;
-      const u = await withCore(teamCore(ctx, o.database), (c) => c('users.add', { name, role: o.role, ...(password !== undefined ? { password } : {}), ...(o.oidcSubject ? { oidcSubject: o.oidcSubject } : {}) }));
+      const u = await onTeam(ctx, o.database, (c) => c('users.add', { name, role: o.role, ...(password !== undefined ? { password } : {}), ...(o.oidcSubject ? { oidcSubject: o.oidcSubject } : {}) }));
       show(u, 'added');
     });
   users
@@ -74,7 +83,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
     .description('list the accounts')
     .option('--database <url>', DATABASE_HELP)
     .action(async (o: { database?: string }) => {
-      const list = await withCore(teamCore(ctx, o.database), (c) => c('users.list', {}));
+      const list = await onTeam(ctx, o.database, (c) => c('users.list', {}));
       if (ctx.json) return printJson(list);
       process.stdout.write(list.length === 0 ? 'no accounts yet: cronium users add NAME --role admin\n' : `${table(['NAME', 'ROLE', 'SIGN-IN', 'STATE', 'GRANTS', 'LAST SIGN-IN'], list.map(describe))}\n`);
     });
@@ -101,7 +110,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
         ...(o.totpOff ? { totpOff: true } : {}),
       };
       if (Object.keys(patch).length === 1) throw fieldError('role', 'nothing to change', 'give --role, --password-stdin, --disable, --enable, --unlock or --totp-off');
-      show(await withCore(teamCore(ctx, o.database), (c) => c('users.update', patch)), 'changed');
+      show(await onTeam(ctx, o.database, (c) => c('users.update', patch)), 'changed');
     });
   for (const verb of ['grant', 'revoke'] as const) {
     users
@@ -112,7 +121,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
       .option('--tag <tag>', 'a tag (repeatable)', collect)
       .option('--database <url>', DATABASE_HELP)
       .action(async (name: string, o: { host?: string[]; tag?: string[]; database?: string }) => {
-        const u = await withCore(teamCore(ctx, o.database), (c) => c(verb === 'grant' ? 'users.grant' : 'users.revoke', { name, hosts: o.host ?? [], tags: o.tag ?? [] }));
+        const u = await onTeam(ctx, o.database, (c) => c(verb === 'grant' ? 'users.grant' : 'users.revoke', { name, hosts: o.host ?? [], tags: o.tag ?? [] }));
         if (ctx.json) return printJson(u);
         say(`${u.name} may run on: ${[...u.grants.hosts.map((h) => `host ${h}`), ...u.grants.tags.map((t) => `tag ${t}`)].join(', ') || 'nothing'}`);
       });
@@ -143,7 +152,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
     .argument('<name>', 'the account')
     .option('--database <url>', DATABASE_HELP)
     .action(async (name: string, o: { database?: string }) => {
-      await withCore(teamCore(ctx, o.database), (c) => c('users.remove', { name }));
+      await onTeam(ctx, o.database, (c) => c('users.remove', { name }));
       if (ctx.json) return printJson({ removed: true });
       say(`removed ${name}`);
     });
@@ -161,9 +170,9 @@ export function registerUsers(program: Command, ctx: CliContext): void {
         since = /^\d+$/.test(o.since) ? Number(o.since) : Date.parse(o.since);
         if (!Number.isFinite(since)) throw fieldError('since', `"${o.since}" is not a time`, 'e.g. --since 2026-12-01 or --since 2026-12-01T09:00:00Z');
       }
-      const url = teamDatabase(o.database, process.env.CRONIUM_DATABASE_URL);
+      const url = ctx.server === undefined ? teamDatabase(o.database, process.env.CRONIUM_DATABASE_URL) : undefined;
       const open = url ? () => openTeamCliCore(ctx.dataDir, url) : async () => openCliCore(ctx.dataDir, 'cli');
-      await withCore(open, async (c) => {
+      const export_ = async (c: Caller) => {
         let afterId = 0;
         for (;;) {
           const page = await c('audit.list', { afterId, limit: 1000, ...(since !== undefined ? { since } : {}), ...(o.person ? { person: o.person } : {}) });
@@ -172,6 +181,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
           if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
           afterId = page.at(-1)!.id;
         }
-      });
+      };
+      await (ctx.server !== undefined ? export_((m, a) => ctx.call(m, a)) : withCore(open, export_));
     });
 }

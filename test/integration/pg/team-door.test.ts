@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { until } from '../../helpers/workspace';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
 const ADDRESS = '127.0.0.23';
-const PASSWORDS = { alice: 'alice has a long password', vic: 'vic reads but never runs' };
+const PASSWORDS = { alice: 'alice has a long password', vic: 'vic reads but never runs', bea: 'bea reads from her terminal' };
 let cluster: PgCluster | undefined;
 let scratch = '';
 let serve: ChildProcess | undefined;
@@ -101,6 +101,7 @@ before(async () => {
   // The first admin, made on the server machine with the database's URL, as docs/team-server.md says.
   await users(['add', 'alice', '--role', 'admin'], `${PASSWORDS.alice}\n`);
   await users(['add', 'vic', '--role', 'viewer'], `${PASSWORDS.vic}\n`);
+  await users(['add', 'bea', '--role', 'viewer'], `${PASSWORDS.bea}\n`);
   serve = spawn(process.execPath, [join(ROOT, 'bin/cronium.mjs'), 'serve', '--json', '--listen', ADDRESS, '--tls-cert', join(scratch, 'cert.pem'), '--tls-key', join(scratch, 'key.pem')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -227,6 +228,37 @@ test("a viewer reads and is refused a run (FORBIDDEN); a new role ends the sessi
   const roleChange = lines.find((e) => e.action === 'user.update' && e.target === 'vic');
   assert.match(String(roleChange?.source), /^local /, 'the administrator on the server machine');
   assert.ok(lines.every((e) => /^\d{4}-\d\d-\d\dT/.test(e.time)));
+});
+
+test('the cronium command as a client: server login keeps a 0600 profile; --server runs commands there as the person (a viewer\'s run FORBIDDEN, exit 1); logout ends the session', async () => {
+  const cli = (args: string[], input = '') => cronium(args, { env: { ...env, CRONIUM_DATABASE_URL: '' }, input });
+  const wrong = await cli(['server', 'login', base, '--user', 'alice', '--ca', join(scratch, 'cert.pem')], 'not her password at all\n');
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /error\[SIGN_IN_FAILED\]/);
+  const ok = await cli(['server', 'login', base, '--user', 'alice', '--name', 'team', '--ca', join(scratch, 'cert.pem')], `${PASSWORDS.alice}\n`);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /signed in to team .* as alice \(admin\)/);
+  const file = join(env.CRONIUM_HOME!, 'servers.json');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const token = (JSON.parse(readFileSync(file, 'utf8')) as { servers: Record<string, { token: string }> }).servers.team!.token;
+  assert.ok(!ok.stdout.includes(token) && !ok.stderr.includes(token), 'the session token is never printed');
+  const hosts = await cli(['--server', 'team', '--json', 'hosts', 'list']);
+  assert.equal(hosts.code, 0, hosts.stderr);
+  assert.ok((JSON.parse(hosts.stdout) as { name: string }[]).some((h) => h.name === 'web1'), 'the team\'s hosts, not this data dir\'s');
+  const listed = await cli(['--server', 'team', 'users', 'list']);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /alice\s+admin/);
+  // A viewer's run through the command: refused by the server, coded, exit 1.
+  const viewer = await cli(['server', 'login', base, '--user', 'bea', '--name', 'bea', '--ca', join(scratch, 'cert.pem')], `${PASSWORDS.bea}\n`);
+  assert.equal(viewer.code, 0, viewer.stderr);
+  const run = await cli(['--server', 'bea', 'run', '--host', 'web1', '--command', 'id']);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /error\[FORBIDDEN\]: bea \(viewer\) may not call jobs\.run/);
+  const out = await cli(['server', 'logout', 'team']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { servers: object }).servers), ['bea']);
+  // The session ended on the server too: the old token opens nothing.
+  await assert.rejects(socket('/api', { Authorization: `Bearer ${token}` }), /refused 401/);
 });
 
 test('serve refuses to listen beyond loopback without TLS, and a one-person server beyond 127.0.0.1', async () => {
