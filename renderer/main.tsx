@@ -41,7 +41,7 @@ async function boot(): Promise<void> {
   if (team && !team.user) {
     root.render(
       <StrictMode>
-        <SignIn onSignedIn={() => window.location.reload()} />
+        <SignIn oidc={team.oidc === true} onSignedIn={() => window.location.replace('/')} />
       </StrictMode>,
     );
     return;

@@ -24,6 +24,8 @@ import { parseJsonBounded } from '../shared/json-bounded';
 import type { Core } from '../core/core';
 import { LiveLogFeed } from '../core/logs/live-log-feed';
 import type { AccountService } from '../core/accounts/accounts';
+import { OidcSignIn, type OidcSettings } from '../core/accounts/oidc';
+import type { SecretBox } from '../core/secrets/secret-box';
 import type { CallContext } from '../core/api/dispatcher';
 import { sourceOf, TeamAuth } from './team-auth';
 
@@ -71,7 +73,7 @@ export interface HeadlessOptions {
    * to listen on (default 127.0.0.1; another needs TLS), the TLS certificate and key, and the
    * public URL people open when it is not the listening address (a name, a reverse proxy).
    */
-  team?: { accounts: AccountService; host?: string; tls?: { cert: Buffer; key: Buffer }; publicUrl?: string };
+  team?: { accounts: AccountService; host?: string; tls?: { cert: Buffer; key: Buffer }; publicUrl?: string; oidc?: { settings: Omit<OidcSettings, 'redirectUri'>; secrets: SecretBox } };
 }
 
 function sameToken(a: string | undefined, b: string): boolean {
@@ -122,7 +124,13 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
   const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`, `${hostPart}:${port}`, ...(publicUrl ? [publicUrl.host] : [])]);
   const allowedOrigins = () => new Set([`${scheme}://127.0.0.1:${port}`, `${scheme}://localhost:${port}`, `${scheme}://${hostPart}:${port}`, ...(publicUrl ? [publicUrl.origin] : [])]);
   const teamAuth = team
-    ? new TeamAuth({ accounts: team.accounts, cookie: () => `cronium_session_${listenHost.replace(/[^A-Za-z0-9]/g, '_')}_${port}`, secure: team.tls !== undefined, ownOrigin: (o) => allowedOrigins().has(o) })
+    ? new TeamAuth({
+        ...(team.oidc ? { oidc: new OidcSignIn({ ...team.oidc.settings, redirectUri: () => `${publicUrl?.origin ?? `${scheme}://${hostPart}:${port}`}/auth/oidc/callback` }, team.oidc.secrets) } : {}),
+        accounts: team.accounts,
+        cookie: () => `cronium_session_${listenHost.replace(/[^A-Za-z0-9]/g, '_')}_${port}`,
+        secure: team.tls !== undefined,
+        ownOrigin: (o) => allowedOrigins().has(o),
+      })
     : undefined;
 
   const deny = (res: ServerResponse, status: number, text: string) => {

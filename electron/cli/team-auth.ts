@@ -11,11 +11,16 @@
  *
  * Every request's body is parsed (JSON, 8 KiB at most, the fields' schema); every failure is a
  * JSON error with a stable code (SIGN_IN_FAILED, TOTP_REQUIRED, ACCOUNT_LOCKED, SIGNED_OUT).
+ *
+ * With OpenID Connect configured, `GET /auth/oidc/start` sends the browser to the identity
+ * provider and `GET /auth/oidc/callback` signs in the account linked to the identity it proves
+ * (core/accounts/oidc.ts), then returns to the page (with `?sign_in_error=CODE` when refused).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { AccountService, SessionPrincipal } from '../core/accounts/accounts';
+import type { OidcSignIn } from '../core/accounts/oidc';
 import { CroniumError, invalidInput, type ApiErrorBody } from '../shared/errors';
 
 const MAX_BODY = 8 * 1024;
@@ -35,6 +40,8 @@ export interface TeamAuthOptions {
   secure: boolean;
   /** Whether an Origin header names this server. */
   ownOrigin: (origin: string) => boolean;
+  /** OpenID Connect sign-in, when configured. */
+  oidc?: OidcSignIn;
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -97,6 +104,11 @@ export class TeamAuth {
     return `${this.opts.cookie()}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}${this.opts.secure ? '; Secure' : ''}`;
   }
 
+  private oidcCookie(value: string, maxAgeS: number): string {
+    // Lax: the IdP sends the browser back with a cross-site navigation, which a Strict cookie would miss.
+    return `${this.opts.cookie()}_oidc=${value}; HttpOnly; SameSite=Lax; Path=/auth/oidc; Max-Age=${maxAgeS}${this.opts.secure ? '; Secure' : ''}`;
+  }
+
   /** Answers /auth/* requests; false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
     if (!pathname.startsWith('/auth/')) return false;
@@ -110,7 +122,35 @@ export class TeamAuth {
     if (pathname === '/auth/session' && req.method === 'GET') {
       const who = await this.principal(req);
       // `team` tells the page it is a team server's (sign in) rather than a one-person one's (token).
-      return json(res, 200, who ? { team: true, user: await this.opts.accounts.get(who.name), csrf: who.csrf } : { team: true, user: null });
+      const oidc = this.opts.oidc !== undefined;
+      return json(res, 200, who ? { team: true, oidc, user: await this.opts.accounts.get(who.name), csrf: who.csrf } : { team: true, oidc, user: null });
+    }
+    if (pathname === '/auth/oidc/start' && req.method === 'GET') {
+      if (!this.opts.oidc) throw new CroniumError('NOT_FOUND', 'this team server has no OpenID Connect sign-in', 'sign in with your name and password');
+      const { url, pending } = await this.opts.oidc.start();
+      res.writeHead(302, { Location: url, 'Set-Cookie': this.oidcCookie(pending, 600), 'Cache-Control': 'no-store' });
+      res.end();
+      return;
+    }
+    if (pathname === '/auth/oidc/callback' && req.method === 'GET') {
+      if (!this.opts.oidc) throw new CroniumError('NOT_FOUND', 'this team server has no OpenID Connect sign-in');
+      const back = (location: string, cookies: string[]) => {
+        res.writeHead(302, { Location: location, 'Set-Cookie': cookies, 'Cache-Control': 'no-store' });
+        res.end();
+      };
+      const clear = this.oidcCookie('', 0);
+      try {
+        const identity = await this.opts.oidc.finish(new URL(req.url ?? '/', 'http://x'), cookieValue(req, `${this.opts.cookie()}_oidc`));
+        const source = sourceOf(req);
+        const client = req.headers['user-agent'];
+        const s = await this.opts.accounts.signInOidc(identity, { ...(source ? { source } : {}), ...(client ? { client } : {}) });
+        return back('/', [clear, this.cookie(s.token, Math.floor((s.expiresAt - Date.now()) / 1000))]);
+      } catch (e) {
+        // Back to the page, which says why (the code only: the page shows its words).
+        const code = e instanceof CroniumError ? e.code : 'INTERNAL';
+        if (!(e instanceof CroniumError)) process.stderr.write(`cronium: OpenID Connect sign-in: ${(e as Error)?.stack ?? String(e)}\n`);
+        return back(`/?sign_in_error=${code}`, [clear]);
+      }
     }
     if (pathname === '/auth/sign-in' && req.method === 'POST') {
       if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new CroniumError('INVALID_INPUT', 'the sign-in is JSON', 'send Content-Type: application/json');

@@ -19,18 +19,21 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--tls-cert <file>', 'a team server: serve HTTPS with this certificate (PEM, the chain included)')
     .option('--tls-key <file>', 'a team server: the private key of --tls-cert (PEM)')
     .option('--public-url <url>', "a team server: the address people open when it is not the listening one (a DNS name, a reverse proxy's https:// URL)")
+    .option('--oidc-issuer <url>', 'a team server: sign-in with OpenID Connect at this identity provider (the client secret in CRONIUM_OIDC_CLIENT_SECRET)')
+    .option('--oidc-client-id <id>', "a team server: this server's client id at the identity provider")
     .action(async (o: ServeFlags) => {
       if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) {
         throw new CroniumError('INVALID_INPUT', `invalid --port: ${JSON.stringify(o.port)} must be 0-65535`, 'e.g. cronium serve --port 7420');
       }
       const databaseUrl = teamDatabase(o.database, process.env.CRONIUM_DATABASE_URL);
       const listen = teamListen(o, databaseUrl !== undefined);
+      const oidc = teamOidc(o, databaseUrl !== undefined);
       const core = databaseUrl ? await openTeamCliCore(ctx.dataDir, databaseUrl) : openCliCore(ctx.dataDir, 'headless');
       // The scheduler fires into the queue (one active scheduler per data dir), the worker runs it.
       const [{ startExecution }, { startHeadlessServer }] = await Promise.all([import('../../core/exec/runtime'), import('../headless-server')]);
       const execution = startExecution(core, ownerName('serve'));
       try {
-        const team = core.accounts ? { accounts: core.accounts, ...listen } : undefined;
+        const team = core.accounts ? { accounts: core.accounts, ...listen, ...(oidc ? { oidc: { settings: oidc, secrets: core.secrets } } : {}) } : undefined;
         const server = await startHeadlessServer({ core, staticDir: assetPath('renderer', 'dist/renderer'), port: Number(o.port), ...(team ? { team } : {}) });
         // The `cronium` command on this data dir then runs through this process (local-door.ts).
         const { startLocalDoor } = await import('../local-door');
@@ -62,6 +65,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
 
 interface ServeFlags {
   port: string;
+  oidcIssuer?: string;
+  oidcClientId?: string;
   database?: string;
   listen?: string;
   tlsCert?: string;
@@ -107,6 +112,21 @@ export function teamListen(o: Omit<ServeFlags, 'port' | 'database'>, team: boole
   };
   const tls = o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: read(o.tlsCert, '--tls-cert'), key: read(o.tlsKey, '--tls-key') } : undefined;
   return { ...(host !== undefined ? { host } : {}), ...(tls ? { tls } : {}), ...(publicUrl ? { publicUrl } : {}) };
+}
+
+/** OpenID Connect sign-in of a team server: the issuer and client id given together, the secret from the environment. */
+export function teamOidc(o: Pick<ServeFlags, 'oidcIssuer' | 'oidcClientId'>, team: boolean, env: NodeJS.ProcessEnv = process.env): { issuer: string; clientId: string; clientSecret: string } | undefined {
+  if (o.oidcIssuer === undefined && o.oidcClientId === undefined) return undefined;
+  if (!team) throw new CroniumError('INVALID_INPUT', 'invalid --oidc-issuer: only a team server has accounts to sign in to', 'a team server has a database: cronium serve --database postgres://…');
+  if (o.oidcIssuer === undefined || o.oidcClientId === undefined) throw new CroniumError('INVALID_INPUT', 'invalid --oidc-issuer: give --oidc-issuer and --oidc-client-id together', 'both as registered at your identity provider');
+  try {
+    new URL(o.oidcIssuer);
+  } catch {
+    throw new CroniumError('INVALID_INPUT', 'invalid --oidc-issuer: not a URL', 'e.g. --oidc-issuer https://login.example.com/realms/ops');
+  }
+  const clientSecret = env.CRONIUM_OIDC_CLIENT_SECRET ?? '';
+  if (clientSecret === '') throw new CroniumError('INVALID_INPUT', 'CRONIUM_OIDC_CLIENT_SECRET is not set', "put the client's secret from your identity provider in CRONIUM_OIDC_CLIENT_SECRET (never on the command line)");
+  return { issuer: o.oidcIssuer, clientId: o.oidcClientId, clientSecret };
 }
 
 /**

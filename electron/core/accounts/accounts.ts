@@ -303,6 +303,16 @@ export class AccountService {
     return this.open(r, now, { step, ...(args.source ? { source: args.source } : {}), ...(args.client ? { client: args.client } : {}) });
   }
 
+  /** Signs in the account linked to an OpenID Connect identity ("issuer subject"); a new session. */
+  async signInOidc(identity: string, where: { source?: string; client?: string } = {}): Promise<NewSession> {
+    const [r] = await this.store.rows<UserRow>(sql`select * from users where oidc_subject = ${identity}`);
+    if (!r || asBool(r.disabled)) {
+      await this.audit.record('user.signInFailed', r?.name, { oidc: identity.slice(0, 300), ...(r ? { disabled: true } : { unknown: true }) });
+      throw new CroniumError('SIGN_IN_FAILED', 'no account of this team server is linked to that identity', 'an admin links it: cronium users add NAME --role ROLE --oidc-subject "ISSUER SUBJECT"', { identity: identity.slice(0, 300) });
+    }
+    return this.open({ ...r, id: Number(r.id) }, this.now(), { step: null, ...where });
+  }
+
   /**
    * The person of a session token, or undefined (unknown, expired, or the account disabled).
    * Touches the session's last use at most once a minute.
@@ -332,7 +342,7 @@ export class AccountService {
     return this.store.exec(sql`delete from ${t} where ${lt(t.expiresAt, now)} or ${lt(t.lastSeenAt, now - SESSION_IDLE_MS)}`);
   }
 
-  private async open(r: UserRow, now: number, extra: { step: number | null; source?: string; client?: string }): Promise<NewSession> {
+  private async open(r: UserRow, now: number, extra: { step: number | null; source?: string | undefined; client?: string | undefined }): Promise<NewSession> {
     const token = randomBytes(32).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
     const expiresAt = now + SESSION_MAX_MS;

@@ -1,13 +1,13 @@
 /** A team server's sign-in form: name and password, then the authenticator's code when the account has one. */
 import { useState, type FormEvent } from 'react';
-import { signIn, type SignInError } from './team-session';
+import { signIn, ssoError, type SignInError } from './team-session';
 
-export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+export function SignIn({ onSignedIn, oidc = false }: { onSignedIn: () => void; oidc?: boolean }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
   const [needsCode, setNeedsCode] = useState(false);
-  const [error, setError] = useState<SignInError | null>(null);
+  const [error, setError] = useState<SignInError | null>(() => ssoError(window.location.search));
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: FormEvent) => {
@@ -52,6 +52,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
           <button className="btn btn-primary" type="submit" disabled={busy}>
             Sign in
           </button>
+          {oidc && (
+            <a className="btn" href="/auth/oidc/start">
+              Sign in with single sign-on
+            </a>
+          )}
         </div>
       </form>
     </main>

@@ -11,6 +11,8 @@ import type { UserInfo } from '../../../electron/shared/api';
 export interface TeamSession {
   user: UserInfo | null;
   csrf?: string;
+  /** The server offers sign-in with OpenID Connect (GET /auth/oidc/start). */
+  oidc?: boolean;
 }
 
 /** The team session, or null when this is not a team server. */
@@ -18,9 +20,9 @@ export async function teamSession(fetcher: typeof fetch = fetch): Promise<TeamSe
   try {
     const r = await fetcher('/auth/session', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
     if (!r.ok || !(r.headers.get('content-type') ?? '').startsWith('application/json')) return null;
-    const body = (await r.json()) as { team?: boolean; user?: UserInfo | null; csrf?: string };
+    const body = (await r.json()) as { team?: boolean; user?: UserInfo | null; csrf?: string; oidc?: boolean };
     if (body.team !== true) return null;
-    return { user: body.user ?? null, ...(body.csrf ? { csrf: body.csrf } : {}) };
+    return { user: body.user ?? null, ...(body.csrf ? { csrf: body.csrf } : {}), ...(body.oidc ? { oidc: true } : {}) };
   } catch {
     return null;
   }
@@ -48,4 +50,15 @@ export async function signIn(fields: { name: string; password: string; code?: st
 /** Signs out (the CSRF token proves the request is this page's). */
 export async function signOut(csrf: string, fetcher: typeof fetch = fetch): Promise<void> {
   await fetcher('/auth/sign-out', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf } }).catch(() => undefined);
+}
+
+/** What a failed single sign-on came back with (`?sign_in_error=CODE`), in words. */
+export function ssoError(search: string): SignInError | null {
+  const code = new URLSearchParams(search).get('sign_in_error');
+  if (!code) return null;
+  return {
+    code,
+    message: code === 'SIGN_IN_FAILED' ? 'single sign-on did not sign you in: no account here is linked to that identity, or the sign-in expired' : `single sign-on failed (${code})`,
+    hint: 'try again, or ask an admin to link your identity to your account',
+  };
 }
