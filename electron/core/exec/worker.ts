@@ -13,6 +13,7 @@
  * Fan-out: runs of one job go to their hosts independently; an unreachable host fails
  * its run (CONNECT_FAILED, retryable by the queue's policy) without holding the others.
  */
+import { outsideCaller } from '../accounts/caller';
 import { sql } from 'drizzle-orm';
 import { asBool, asJson, type DataStore } from '../db/store';
 import type { EventBus } from '../events/event-bus';
@@ -166,8 +167,16 @@ export class Worker {
   }
   private recovering: Promise<void> | undefined;
 
-  /** Claims now (call after enqueueing in this process); one claim at a time, another right after when asked meanwhile. */
+  /**
+   * Claims now (call after enqueueing in this process); one claim at a time, another right after
+   * when asked meanwhile. What it starts runs outside the caller that poked it (a team server's
+   * person): the runs it claims are anyone's, and what they record must not name the poker.
+   */
   poke(): void {
+    outsideCaller(() => this.pokeNow());
+  }
+
+  private pokeNow(): void {
     if (!this.running) return;
     clearTimeout(this.pollTimer);
     if (this.claiming) {
@@ -183,7 +192,7 @@ export class Worker {
         if (!this.running) return;
         if (this.pokeAgain) {
           this.pokeAgain = false;
-          this.poke();
+          this.pokeNow();
         } else {
           this.pollTimer = setTimeout(() => this.poke(), this.o.pollMs);
         }

@@ -8,9 +8,11 @@ import { EventBus } from '../../../../electron/core/events/event-bus';
 import type { Executor } from '../../../../electron/core/exec/executor';
 import type { ExecOutcome, ExecRequest, ExecSinks } from '../../../../electron/core/exec/types';
 import { requestCancel, Worker } from '../../../../electron/core/exec/worker';
+import { currentCaller, withCaller } from '../../../../electron/core/accounts/caller';
 import { LogService } from '../../../../electron/core/logs/log-service';
 import { JobQueue, sqliteQueue } from '../../../../electron/core/queue/job-queue';
 import { tempDir } from '../../../helpers/temp';
+import { until } from '../../../helpers/workspace';
 
 const ok = (extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
   status: 'succeeded',
@@ -138,4 +140,25 @@ test('a run\'s output (direct mode\'s, stored at its end) is masked like its log
   await s.done();
   const row = s.store.sqlite.prepare('select output from runs').get() as { output: string };
   assert.deepEqual(JSON.parse(row.output), { pw: '***', nested: ['x *** y'] });
+});
+
+test("what a person's poke starts is attributed to no one (a team server's worker runs anyone's jobs)", async (t) => {
+  const seen: (string | undefined)[] = [];
+  const s = await setup(t, async () => {
+    seen.push(currentCaller()?.principal?.name);
+    return ok();
+  }, ['a', 'b']);
+  s.worker.start();
+  await s.done();
+  // The worker is idle; a person's call queues a job and pokes it (as jobs.run does).
+  const hosts = s.store.sqlite.prepare('select id, name from hosts').all() as { id: number; name: string }[];
+  const olga = { id: 1, name: 'olga', role: 'operator' as const, grants: { hosts: [], tags: [] } };
+  const jobId = await withCaller({ principal: olga }, async () => {
+    const id = await s.queue.enqueue({ kind: 'adhoc', requestedBy: 'headless', interpreter: 'sh', scriptBody: 'true', mode: 'auto', hosts, maxAttempts: 1 });
+    s.worker.poke();
+    return id;
+  });
+  await until('the second job to end', () => s.store.sqlite.prepare('select status from jobs where id = ?').pluck().get(jobId) === 'succeeded');
+  assert.equal(seen.length, 4);
+  assert.deepEqual(seen, [undefined, undefined, undefined, undefined], 'no run executes as the person who poked the worker');
 });
