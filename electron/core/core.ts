@@ -129,7 +129,7 @@ export interface Services {
   /** A team server's accounts (issue #16); absent on SQLite (one person's app). */
   accounts?: AccountService;
   /** A team server's database (issue #16): sessions of their own for LISTEN; absent on SQLite. */
-  database?: { url: string; session(): Promise<pg.Client> };
+  database?: { url: string; session(name?: string): Promise<pg.Client> };
   /** Fires follow-up jobs when runs of saved scripts end. */
   followups: FollowupService;
   /**
@@ -215,7 +215,7 @@ export async function openTeamCore(options: CoreOptions & { databaseUrl: string;
       settings: await SettingsService.read(pg),
       // Another server may hold references this one cannot see in its own blob dir: nothing is pruned.
       referencedBlobs: undefined,
-      database: { url: redactUrl(options.databaseUrl), session: () => pgSession(options.databaseUrl) },
+      database: { url: redactUrl(options.databaseUrl), session: (name?: string) => pgSession(options.databaseUrl, name) },
       close: () => void pg.close(),
     };
     return assemble({ ...options, secrets }, dataDir, backend);

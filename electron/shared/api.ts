@@ -558,6 +558,8 @@ export const JobSummary = z.object({
   requestedBy: z.string(),
   /** On a team server: the person who asked for it (null for the scheduler, follow-ups and one-person apps). */
   requestedByPerson: z.string().nullable().default(null),
+  /** A schedule's job: the due time it fired for (ms). */
+  fireAt: z.int().nullable().default(null),
   timeoutMs: z.int().nullable(),
   concurrency: z.int().nullable(),
   createdAt: z.int(),

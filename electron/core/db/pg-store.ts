@@ -18,14 +18,21 @@ import type { DataStore, Schema } from './store';
  */
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
-/** A pool whose bigint columns come back as numbers. */
+/**
+ * A pool whose bigint columns come back as numbers. An idle connection the server ends (a
+ * PostgreSQL restart, an administrator's pg_terminate_backend) is an 'error' of the pool: the
+ * pool drops that connection and opens a new one when needed, so it must not end the process
+ * (node's default for an unhandled 'error'). A query on a broken connection fails as a query.
+ */
 export function pgPool(connectionString: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString, max });
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', () => undefined);
+  return pool;
 }
 
-/** A session of its own (LISTEN, a session advisory lock), connected. */
-export async function pgSession(connectionString: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString });
+/** A session of its own (LISTEN, a session advisory lock), connected; named (application_name) for pg_stat_activity. */
+export async function pgSession(connectionString: string, name?: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString, ...(name ? { application_name: name.slice(0, 63) } : {}) });
   await c.connect();
   return c;
 }

@@ -140,6 +140,7 @@ export const jobs = pgTable(
     status: text('status', { enum: ['queued', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] }).notNull(),
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     requestedByPerson: text('requested_by_person'),
+    fireAt: bigint('fire_at', { mode: 'number' }),
     triggerRunId: bigint('trigger_run_id', { mode: 'number' }).references((): AnyPgColumn => runs.id, { onDelete: 'set null' }),
     triggerOn: text('trigger_on', { enum: ['success', 'failure', 'always', 'condition'] }),
     triggerFollowupId: bigint('trigger_followup_id', { mode: 'number' }),
@@ -147,7 +148,7 @@ export const jobs = pgTable(
     startedAt: bigint('started_at', { mode: 'number' }),
     finishedAt: bigint('finished_at', { mode: 'number' }),
   },
-  (t) => [index('jobs_status_idx').on(t.status), index('jobs_created_idx').on(t.createdAt), index('jobs_schedule_idx').on(t.scheduleId), index('jobs_parent_idx').on(t.parentJobId), uniqueIndex('jobs_trigger_unique').on(t.triggerRunId, t.triggerFollowupId)],
+  (t) => [index('jobs_status_idx').on(t.status), index('jobs_created_idx').on(t.createdAt), index('jobs_schedule_idx').on(t.scheduleId), index('jobs_parent_idx').on(t.parentJobId), uniqueIndex('jobs_trigger_unique').on(t.triggerRunId, t.triggerFollowupId), uniqueIndex('jobs_schedule_fire_unique').on(t.scheduleId, t.fireAt)],
 );
 
 export const logChunks = pgTable(

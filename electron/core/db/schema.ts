@@ -226,6 +226,8 @@ export const jobs = sqliteTable(
     requestedBy: text('requested_by', { enum: ['cli', 'desktop', 'headless', 'scheduler', 'followup'] }).notNull(),
     // On a team server: who asked for it (users.name at the time).
     requestedByPerson: text('requested_by_person'),
+    // A schedule's job: the due time it fired for (one job per schedule and due time, unique).
+    fireAt: integer('fire_at'),
     // A follow-up job: the run that fired it, on which outcome, and which follow-up (script_followups.id at firing time).
     triggerRunId: integer('trigger_run_id').references((): AnySQLiteColumn => runs.id, { onDelete: 'set null' }),
     triggerOn: text('trigger_on', { enum: ['success', 'failure', 'always', 'condition'] }),
@@ -241,6 +243,8 @@ export const jobs = sqliteTable(
     index('jobs_parent_idx').on(t.parentJobId),
     // Exactly once per (run, follow-up), whichever process fires it.
     uniqueIndex('jobs_trigger_unique').on(t.triggerRunId, t.triggerFollowupId),
+    // Exactly once per (schedule, due time), whichever server fires it.
+    uniqueIndex('jobs_schedule_fire_unique').on(t.scheduleId, t.fireAt),
   ],
 );
 

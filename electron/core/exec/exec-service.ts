@@ -34,6 +34,7 @@ interface JobRowFull {
   schedule_name: string | null;
   requested_by: string;
   requested_by_person: string | null;
+  fire_at: number | null;
   timeout_ms: number | null;
   concurrency: number | null;
   created_at: number;
@@ -398,6 +399,7 @@ export class ExecService {
       schedule: r.schedule_name,
       requestedBy: r.requested_by,
       requestedByPerson: r.requested_by_person,
+      fireAt: r.fire_at === null ? null : Number(r.fire_at),
       timeoutMs: r.timeout_ms,
       concurrency: r.concurrency,
       createdAt: r.created_at,

@@ -10,6 +10,7 @@ import { AlertDispatcher } from '../scheduler/alerts';
 import { Scheduler } from '../scheduler/scheduler';
 import { Worker } from './worker';
 import { PgQueueWaker } from '../queue/pg-queue-waker';
+import { PgLeadership } from '../scheduler/pg-leadership';
 
 /** The retention policy of a data dir: its `logs.retention` setting, else the default. */
 export function retentionPolicy(core: Core): RetentionPolicy {
@@ -43,7 +44,11 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
     },
   });
   const detach = core.jobs.attach(worker);
+  // A team server: one scheduler among all servers, by an advisory lock held on a session of its
+  // own (taken over within about a second of the leader's session ending: a crash, a SIGKILL).
+  const leadership = core.database ? new PgLeadership({ connect: () => core.database!.session(`cronium scheduler ${owner}`) }) : undefined;
   const scheduler = new Scheduler({
+    ...(leadership ? { leadership } : {}),
     store: core.store.data,
     queue: core.queue,
     owner,
@@ -63,6 +68,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
   const waker = core.database ? new PgQueueWaker({ connect: () => core.database!.session(), onWake: () => worker.poke() }) : undefined;
   waker?.start();
   worker.start();
+  leadership?.start();
   scheduler.start();
   // Hourly; the timer stops with core.close().
   core.logs.startRetention(() => retentionPolicy(core), undefined, () => core.audit.prune());
@@ -71,6 +77,7 @@ export function startExecution(core: Core, owner: string): ExecutionRuntime {
     scheduler,
     stop: async () => {
       await scheduler.stop();
+      await leadership?.stop();
       await waker?.stop();
       alerts.stop();
       await worker.stop();

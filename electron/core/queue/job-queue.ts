@@ -26,6 +26,8 @@ export interface NewJob {
   requestedBy: 'cli' | 'desktop' | 'headless' | 'scheduler' | 'followup';
   /** On a team server: the person who asked for it. */
   requestedByPerson?: string;
+  /** A schedule's job: the due time it fires for. */
+  fireAt?: number;
   interpreter: 'bash' | 'sh' | 'python3' | 'node';
   scriptBody: string;
   mode: 'auto' | 'runner' | 'direct';
@@ -167,6 +169,7 @@ export function jobRecord(job: NewJob, now: number, maxAttempts: number) {
     status: 'queued' as const,
     requestedBy: job.requestedBy,
     requestedByPerson: job.requestedByPerson ?? null,
+    fireAt: job.fireAt ?? null,
     createdAt: now,
     maxAttempts,
     retryScriptFailures: job.retryScriptFailures === true,
@@ -194,8 +197,8 @@ export class JobQueue {
   private prepare() {
     const db = this.db;
     return {
-      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, requested_by_person, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
-        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @requestedByPerson, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push, @files)`),
+      insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, requested_by_person, fire_at, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
+        values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @requestedByPerson, @fireAt, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push, @files)`),
       insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before, detached) values (?, ?, ?, 'queued', 1, ?, ?, ?)`),
       // Oldest eligible runs of the most urgent jobs first.
       candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r join jobs j on j.id = r.job_id

@@ -73,6 +73,12 @@ export interface SchedulerOptions {
   onFire?: (result: FireResult) => void;
   /** Records missed fires, late and failing jobs, and their alerts (health.ts). */
   health?: ScheduleHealth;
+  /**
+   * A team server's leadership (PgLeadership: an advisory lock held on a session of its own):
+   * when given, it decides who schedules, in place of the lease row. The fires themselves stay
+   * claimed in the database (next_fire_at's compare-and-swap, one job per schedule and due time).
+   */
+  leadership?: { isLeader(): boolean };
 }
 
 /** Fires due schedules while it holds the data dir's scheduler lease. */
@@ -93,6 +99,7 @@ export class Scheduler {
 
   /** Takes or renews the lease; true while this process is the active scheduler. */
   async acquire(now = this.clock()): Promise<boolean> {
+    if (this.opts.leadership) return this.opts.leadership.isLeader();
     const { settings } = this.store.schema;
     return this.store.tx(async (tx) => {
       const [row] = await this.store.rows<{ value: unknown }>(sql`select value from settings where key = ${LOCK_KEY}${this.store.dialect === 'postgres' ? sql` for update` : sql``}`, tx);
@@ -107,6 +114,7 @@ export class Scheduler {
 
   /** Gives the lease up (on shutdown), so another process can take over at once. */
   async release(): Promise<void> {
+    if (this.opts.leadership) return;
     await this.store.tx(async (tx) => {
       const [row] = await this.store.rows<{ value: unknown }>(sql`select value from settings where key = ${LOCK_KEY}`, tx);
       if (asJson<{ owner: string }>(row?.value)?.owner === this.opts.owner) await this.store.exec(sql`delete from settings where key = ${LOCK_KEY}`, tx);
@@ -183,6 +191,7 @@ export class Scheduler {
           kind: 'schedule',
           requestedBy: 'scheduler',
           scheduleId: s.id,
+          fireAt: s.next_fire_at,
           scriptId: s.script_id,
           interpreter: script.interpreter,
           scriptBody: script.body,

@@ -26,6 +26,7 @@ import { until } from '../../helpers/workspace';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
 const SUBNET = 160;
+const ADMIN_PASSWORD = 'the admin of the team test';
 const ctx = { door: 'headless' as const };
 
 let cluster: PgCluster | undefined;
@@ -199,6 +200,8 @@ test('`cronium serve --database` serves the team database; a password on the com
 
   // A host another server added: serve must list it (the team's database, not a SQLite file of its own).
   const other = await server('sc');
+  const admin = await cronium(['users', 'add', 'admin', '--role', 'admin', '--database', url.toString()], { env: { CRONIUM_HOME: join(scratch, 'cli'), PGPASSWORD: password }, input: `${ADMIN_PASSWORD}\n` });
+  assert.equal(admin.code, 0, admin.stderr);
   await call(other.dispatch, 'hosts.add', { name: 'added-elsewhere', address: '127.0.0.1' }, ctx);
   // The password from PGPASSWORD, as a user would keep it off the command line.
   const child = spawn(process.execPath, [join(ROOT, 'dist/cli/cronium.cjs'), 'serve', '--json', '--database', url.toString()], {
@@ -213,8 +216,13 @@ test('`cronium serve --database` serves the team database; a password on the com
     const served = await until('serve to print its URL', async () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000).catch((e: Error) => {
       throw new Error(`${e.message}: ${err}`);
     });
+    // A team server: no token in its URL; a person signs in (a client without an Origin gets a bearer token).
     const api = new URL(served.url);
-    const ws = new WebSocket(`ws://${api.host}/api?token=${api.searchParams.get('token')}`);
+    assert.equal(api.searchParams.get('token'), null, 'a team server prints no token');
+    const signIn = await fetch(new URL('/auth/sign-in', api), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'admin', password: ADMIN_PASSWORD }) });
+    assert.equal(signIn.status, 200);
+    const { token } = (await signIn.json()) as { token: string };
+    const ws = new WebSocket(`ws://${api.host}/api`, { headers: { Authorization: `Bearer ${token}` } });
     const reply = await new Promise<{ ok: boolean; result?: { name: string }[] }>((resolve, reject) => {
       ws.on('message', (data) => {
         const msg = JSON.parse(data.toString()) as { type: string; id?: number; ok: boolean; result?: { name: string }[] };
