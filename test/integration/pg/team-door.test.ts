@@ -126,7 +126,7 @@ after(async () => {
 test('sign-in over HTTPS: an HttpOnly Secure SameSite=Strict cookie and a CSRF token; wrong passwords and other sites refused, coded', async () => {
   const page = await https('GET', '/');
   assert.equal(page.status, 200, 'the page itself needs no sign-in (it holds no data)');
-  assert.deepEqual((await https('GET', '/auth/session')).body, { team: true, user: null });
+  assert.deepEqual((await https('GET', '/auth/session')).body, { team: true, oidc: false, user: null });
   const wrong = await https('POST', '/auth/sign-in', { body: { name: 'alice', password: 'not her password at all' }, headers: { Origin: base } });
   assert.deepEqual([wrong.status, (wrong.body.error as { code: string }).code], [401, 'SIGN_IN_FAILED']);
   const foreign = await https('POST', '/auth/sign-in', { body: { name: 'alice', password: PASSWORDS.alice }, headers: { Origin: 'https://evil.example' } });
@@ -161,7 +161,7 @@ test('sign-in over HTTPS: an HttpOnly Secure SameSite=Strict cookie and a CSRF t
   const out = await https('POST', '/auth/sign-out', { headers: { Cookie: cookie, 'X-CSRF-Token': csrf } });
   assert.equal(out.status, 200);
   assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
-  assert.deepEqual((await https('GET', '/auth/session', { headers: { Cookie: cookie } })).body, { team: true, user: null });
+  assert.deepEqual((await https('GET', '/auth/session', { headers: { Cookie: cookie } })).body, { team: true, oidc: false, user: null });
 });
 
 test('in Chromium: the page asks to sign in, shows a wrong password coded, then the team\'s hosts with who is signed in; sign-out brings the form back', async () => {
