@@ -4,6 +4,7 @@
  * carry heavy editors (xterm in a job, CodeMirror in the Run form and Scripts) and the
  * palette are loaded on first use, so the first screen stays small.
  */
+import { WorkspaceSwitcher } from './features/team/Workspaces';
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { useApi } from './api/context';
 import { navigate, routeHref, sectionOf, useRoute, type Route, type Section } from './app/route';
@@ -153,6 +154,7 @@ export function App() {
           <span className="brand-mark" aria-hidden="true" />
           Cronium
         </div>
+        <WorkspaceSwitcher />
         <nav aria-label="Main">
           <ul className="nav">
             {SECTIONS.map((s) => (

@@ -9,7 +9,7 @@ import { ApiProvider } from './api/context';
 import { App } from './App';
 import { applyTheme } from './features/settings/theme';
 import { SignIn, TeamBar } from './features/team/SignIn';
-import { signOut, teamSession, type TeamSession } from './features/team/team-session';
+import { markTeamPage, signOut, teamSession, type TeamSession } from './features/team/team-session';
 import { createAppStore, StoreProvider } from './store';
 import './styles.css';
 
@@ -21,6 +21,7 @@ if (!rootElement) throw new Error('index.html has no #root element');
 const root = createRoot(rootElement);
 
 function renderApp(team: TeamSession | null): void {
+  if (team?.user) markTeamPage();
   const { api, connection } = openDoor(window, team?.csrf ? { csrf: team.csrf } : undefined);
   const { store } = createAppStore(api, connection);
   root.render(

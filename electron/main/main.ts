@@ -91,7 +91,8 @@ function setupIpc(c: Core): void {
 }
 
 async function onReady(): Promise<void> {
-  hardenWebContents();
+  // The workspace switcher's team servers (Settings), read when a window is opened.
+  hardenWebContents(() => core?.settings.get().desktop.teamServers ?? []);
   serveApp(assetPath('renderer', 'dist/renderer'));
   try {
     core = setupCore();

@@ -831,8 +831,26 @@ export const NotificationSettings = z.strictObject({ onFailure: z.boolean(), onS
 /** The UI's look: follow the OS, or a fixed theme. */
 export const AppearanceSettings = z.strictObject({ theme: z.enum(['system', 'light', 'dark']) });
 /** Settings only the desktop app uses: start at login, and updates (docs/desktop.md). */
+/**
+ * A team server this app switches to (issue #16): its name in the workspace switcher and its
+ * address: https, or http on a loopback address only (a password never crosses a network in clear).
+ */
+export const TeamServerRef = z.strictObject({
+  name: z.string().trim().min(1).max(64),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine((u) => {
+      const { protocol, hostname } = new URL(u);
+      return protocol === 'https:' || /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(hostname);
+    }, { error: 'must be https:// (plain http only on a loopback address)' })
+    .transform((u) => new URL(u).origin),
+});
+export type TeamServerRef = z.infer<typeof TeamServerRef>;
+
 export const DesktopSettings = z.strictObject({
   startAtLogin: z.boolean(),
+  /** Team servers of the workspace switcher ("This computer" is always there). */
+  teamServers: z.array(TeamServerRef).max(20).default([]),
   /** Check for updates at start and daily, download in the background, install on quit. */
   autoUpdate: z.boolean(),
   /** latest: stable releases; beta: prereleases too. */

@@ -29,7 +29,7 @@ export const DEFAULT_NOTIFICATIONS: Settings['notifications'] = { onFailure: tru
 /** Follow the OS. */
 export const DEFAULT_APPEARANCE: Settings['appearance'] = { theme: 'system' };
 /** Start at login is opt-in; updates are checked automatically on the stable channel, at any hour. */
-export const DEFAULT_DESKTOP: Settings['desktop'] = { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null };
+export const DEFAULT_DESKTOP: Settings['desktop'] = { startAtLogin: false, teamServers: [], autoUpdate: true, updateChannel: 'latest', updateQuietHours: null };
 
 const RETENTION_KEY = 'logs.retention';
 

@@ -4,6 +4,8 @@
  * at login and updates.
  * The theme applies as soon as it is chosen; the rest on Save.
  */
+import { TeamServersSettings } from '../team/Workspaces';
+import { isTeamPage } from '../team/team-session';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { toErrorInfo, type ErrorInfo } from '../../api';
 import { ErrorNotice } from '../../components/ErrorNotice';
@@ -199,6 +201,8 @@ export function SettingsView() {
   const load = useAppStore((s) => s.settings.load);
   const door = useAppStore((s) => s.session.info?.door);
   const platform = useAppStore((s) => s.session.info?.platform);
+  // A team server's own page has no switcher of its own (its people open it from theirs).
+  const teamPage = isTeamPage();
 
   useEffect(() => {
     void load();
@@ -211,6 +215,7 @@ export function SettingsView() {
       </header>
       <LoadStatus loaded={loaded} error={error} onRetry={() => void load()} what="settings" />
       {value && <SettingsForm settings={value} desktop={door === 'desktop'} platform={platform} />}
+      {value && !teamPage && <TeamServersSettings />}
     </section>
   );
 }

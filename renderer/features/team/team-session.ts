@@ -62,3 +62,13 @@ export function ssoError(search: string): SignInError | null {
     hint: 'try again, or ask an admin to link your identity to your account',
   };
 }
+
+let teamPage = false;
+/** Marks this page as a team server's own (set once at boot, when signed in there). */
+export function markTeamPage(): void {
+  teamPage = true;
+}
+/** Whether this page is a team server's own (it then offers no workspace switcher of its own). */
+export function isTeamPage(): boolean {
+  return teamPage;
+}

@@ -198,6 +198,44 @@ test('in Chromium: the page asks to sign in, shows a wrong password coded, then 
   }
 });
 
+test("the workspace switcher: this computer's app adds the team server in Settings and opens it in a window of its own, where its people sign in", async () => {
+  // This computer's app: a one-person `cronium serve` (its token), in Chromium.
+  const local = spawn(process.execPath, [join(ROOT, 'bin/cronium.mjs'), 'serve', '--json'], { env: { ...process.env, CRONIUM_HOME: join(scratch, 'desk'), CRONIUM_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  local.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const browser = await launchChromium();
+  try {
+    const served = await until('the local serve to print its URL', () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000);
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await page.goto(served.url);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const form = page.getByRole('form', { name: 'Add a team server' });
+    await page.getByLabel('Team server name').fill('team');
+    await page.getByLabel('Team server address').fill('http://cronium.example.com');
+    await form.getByRole('button', { name: 'Add' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /https/, 'a plain-http address off loopback is refused');
+    await page.getByLabel('Team server address').fill(base);
+    await form.getByRole('button', { name: 'Add' }).click();
+    const switcher = page.getByRole('combobox', { name: 'Workspace' });
+    await switcher.waitFor();
+    const [popup] = await Promise.all([context.waitForEvent('page'), switcher.selectOption({ label: 'team' })]);
+    await popup.waitForLoadState();
+    assert.equal(new URL(popup.url()).origin, base);
+    assert.equal(await switcher.inputValue(), '', 'this window stays this computer’s');
+    await popup.getByRole('form', { name: 'Sign in' }).waitFor();
+    await popup.fill('input[name=name]', 'alice');
+    await popup.fill('input[name=password]', PASSWORDS.alice);
+    await popup.click('button[type=submit]');
+    await popup.getByText('web1').first().waitFor({ timeout: 15_000 });
+    assert.equal(await popup.getByRole('combobox', { name: 'Workspace' }).count(), 0, 'the team server’s page has no switcher of its own');
+  } finally {
+    await browser.close();
+    local.kill('SIGTERM');
+    await new Promise((r) => local.once('exit', r));
+  }
+});
+
 test("a viewer reads and is refused a run (FORBIDDEN); a new role ends the session at the next call; the trail names each person, exported as JSON lines", async () => {
   // A client that is not a browser (no Origin): the token comes back, used as a bearer.
   const signed = await https('POST', '/auth/sign-in', { body: { name: 'vic', password: PASSWORDS.vic } });

@@ -11,7 +11,7 @@ const SETTINGS: Settings = {
   execution: { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 },
   notifications: { onFailure: true, onSuccess: false },
   appearance: { theme: 'system' },
-  desktop: { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null },
+  desktop: { startAtLogin: false, teamServers: [], autoUpdate: true, updateChannel: 'latest', updateQuietHours: null },
 };
 
 test('settings round-trip through the form; empty means none', () => {
