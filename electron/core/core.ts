@@ -268,7 +268,8 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
   if (options.door !== 'cli' && !poolOptions.prompter) ssh.setPrompter(prompts.ask);
   const hosts = new HostService(data, secrets, events, audit);
   hosts.caCovers = (address, port) => hostCas.covers(address, port);
-  const blobs = new BlobStore(join(dataDir, 'blobs'));
+  // A team server's blobs are in the team's database too (any server's worker sends them).
+  const blobs = new BlobStore(join(dataDir, 'blobs'), backend.database ? data : undefined);
   const health = new ScheduleHealth(data, events);
   if (backend.referencedBlobs) blobs.prune(backend.referencedBlobs);
   const keys = new InstallationKeys(dataDir);
@@ -334,7 +335,7 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
     ...(backend.database || options.accounts ? { accounts: new AccountService(data, secrets, audit, options.now) } : {}),
     runHooks: {
       secrets: (_job, run) => vars.secretValuesFor(run.hostId),
-      blobPath: (sha) => blobs.pathOf(sha),
+      blobPath: (sha) => blobs.path(sha),
       elevation: async (host) => {
         try {
           return await hosts.elevationFor(host);

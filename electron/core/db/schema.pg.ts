@@ -21,6 +21,26 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_ts_idx').on(t.ts)],
 );
 
+export const blobChunks = pgTable(
+  'blob_chunks',
+  {
+    sha256: text('sha256').notNull().references((): AnyPgColumn => blobs.sha256, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    bytes: bytea('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sha256, t.seq] })],
+);
+
+export const blobs = pgTable(
+  'blobs',
+  {
+    sha256: text('sha256').primaryKey(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    chunks: bigint('chunks', { mode: 'number' }).notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+);
+
 export const credentials = pgTable(
   'credentials',
   {

@@ -519,3 +519,26 @@ export const userSessions = sqliteTable(
   },
   (t) => [index('user_sessions_user_idx').on(t.userId), index('user_sessions_expires_idx').on(t.expiresAt)],
 );
+
+/**
+ * A team server's blobs (files of push jobs and saved scripts), in the team's database so that
+ * any server's worker can send them (issue #16): one row per file, its bytes in 1 MiB chunks.
+ * A server keeps a copy in its data dir (blobs/<sha256>) and fetches the chunks once when it has
+ * none. A one-person app keeps only the data dir's copy (these tables stay empty).
+ */
+export const blobs = sqliteTable('blobs', {
+  sha256: text('sha256').primaryKey(),
+  size: integer('size').notNull(),
+  chunks: integer('chunks').notNull(),
+  createdAt: createdAt(),
+});
+
+export const blobChunks = sqliteTable(
+  'blob_chunks',
+  {
+    sha256: text('sha256').notNull().references(() => blobs.sha256, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sha256, t.seq] })],
+);

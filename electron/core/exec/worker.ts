@@ -53,7 +53,7 @@ export interface WorkerOptions {
   /** Secret values to mask in a run's output (the secret masking hook: the secret variables its host sees). */
   secrets?: (job: JobRow, run: ClaimedRun) => Promise<readonly string[]>;
   /** Where a push job's file is (the data dir's blob store). */
-  blobPath?: (sha256: string) => string;
+  blobPath?: (sha256: string) => string | Promise<string>;
   /** How an elevated job's run becomes root on its host, or why it cannot (the run then fails ELEVATION_FAILED). */
   elevation?: (hostName: string) => Promise<{ elevation: Elevation } | { error: string; hint: string }>;
   /**
@@ -390,6 +390,18 @@ export class Worker {
         });
       });
       const sink = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void | Promise<void> => (w.write(stream, chunk) ? undefined : w.drain());
+      // The job's files, where this server has them (a team server fetches them from the team's database first).
+      const blobOf = async (sha: string) => (this.opts.blobPath ? await this.opts.blobPath(sha) : sha);
+      let pushResolved: PushSpec | undefined;
+      let filesResolved: PushSpec[] | undefined;
+      try {
+        if (push !== null) pushResolved = pushSpec(push, run.hostName, await blobOf(push.sha256));
+        if (files !== null) filesResolved = await Promise.all(files.map(async (f) => pushSpec(f, run.hostName, await blobOf(f.sha256))));
+      } catch (e) {
+        const message = `a file of this job cannot be had on this server: ${(e as Error).message}`;
+        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'PUSH_FAILED', errorMessage: message, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        return;
+      }
       const req = {
         runId: run.runId,
         jobId: run.jobId,
@@ -402,8 +414,8 @@ export class Worker {
         ...(job.input !== null ? { input } : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
         ...(elevation ? { elevation } : {}),
-        ...(push !== null ? { push: pushSpec(push, run.hostName, this.opts.blobPath ?? ((sha) => sha)) } : {}),
-        ...(files !== null ? { files: files.map((f) => pushSpec(f, run.hostName, this.opts.blobPath ?? ((sha) => sha))) } : {}),
+        ...(pushResolved ? { push: pushResolved } : {}),
+        ...(filesResolved ? { files: filesResolved } : {}),
         mode: job.mode,
         ...(this.opts.maxOutputBytes ? { maxOutputBytes: this.opts.maxOutputBytes() } : {}),
         ...(job.timeout_ms !== null ? { timeoutMs: Number(job.timeout_ms) } : {}),
@@ -499,6 +511,6 @@ export class Worker {
 }
 
 /** A push job's file for one run: its blob, and `{host}` in the target path as the run's host name. */
-function pushSpec(p: Omit<PushSpec, 'blob'>, host: string, blobPath: (sha256: string) => string): PushSpec {
-  return { ...p, to: p.to.split('{host}').join(host), blob: blobPath(p.sha256) };
+function pushSpec(p: Omit<PushSpec, 'blob'>, host: string, blob: string): PushSpec {
+  return { ...p, to: p.to.split('{host}').join(host), blob };
 }

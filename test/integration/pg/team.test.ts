@@ -11,7 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -101,6 +102,40 @@ test('two servers on one database: one writes, the other reads; a job queued thr
   await until('b to see the setting', async () => b.settings.execution().perHostConcurrency === 3, 3000);
   off();
   assert.deepEqual(seen, [3]);
+});
+
+test("a file pushed through one server is sent by another server's worker: the team's database carries it, checked by its SHA-256", async () => {
+  const a = await server('pa');
+  const b = await server('pb');
+  const h = fleet!.host('web2');
+  await call(a.dispatch, 'hosts.add', { name: 'push1', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false }, ctx);
+  const file = join(scratch, 'payload.bin');
+  const bytes = randomBytes(3 * 1024 * 1024 + 17);
+  writeFileSync(file, bytes);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const { jobId } = await call(a.dispatch, 'jobs.push', { hosts: ['push1'], path: file, to: '/tmp/cronium-team-push.bin' }, ctx);
+  const stored = await a.store.data.rows<{ size: number; chunks: number }>((await import('drizzle-orm')).sql`select size, chunks from blobs where sha256 = ${sha}`);
+  assert.deepEqual(stored.map((r) => [Number(r.size), Number(r.chunks)]), [[bytes.length, 4]], 'in the database, in 1 MiB chunks');
+  assert.ok(!existsSync(join(scratch, 'pb', 'blobs', sha)), 'b has no copy of its own yet');
+  // Only b runs a worker: it fetches the file from the database, then sends it.
+  const execution = startExecution(b, 'serve:pb');
+  try {
+    const job = await until('the push to end', async () => {
+      const j = await call(b.dispatch, 'jobs.get', { id: jobId }, ctx);
+      return j.status === 'succeeded' || j.status === 'failed' ? j : undefined;
+    });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.runs.map((r) => [r.host, r.status, r.errorMessage])));
+    assert.equal(createHash('sha256').update(readFileSync(join(scratch, 'pb', 'blobs', sha))).digest('hex'), sha, "b's copy");
+    const check = await call(b.dispatch, 'jobs.run', { hosts: ['push1'], command: 'sha256sum /tmp/cronium-team-push.bin && rm /tmp/cronium-team-push.bin', mode: 'direct' }, ctx);
+    const done = await until('the check to end', async () => {
+      const j = await call(b.dispatch, 'jobs.get', { id: check.jobId }, ctx);
+      return j.status === 'succeeded' || j.status === 'failed' ? j : undefined;
+    });
+    const out = await call(b.dispatch, 'runs.logs', { runId: done.runs[0]!.id, limit: 100 }, ctx);
+    assert.match(out.chunks.map((c) => Buffer.from(c.data, 'base64').toString()).join(''), new RegExp(`^${sha} `, 'm'), 'the host has the very bytes');
+  } finally {
+    await execution.stop();
+  }
 });
 
 test('a client of server B follows a run executing on server A live: every line once, in order, and its end', async (t) => {

@@ -11,7 +11,7 @@ import { ROOT } from '../../../helpers/cli';
 import { tempDir } from '../../../helpers/temp';
 
 const TABLES = [
-  'audit_log', 'credentials', 'diagnostics', 'host_cas', 'host_keys', 'host_tags', 'hosts', 'jobs', 'log_chunks',
+  'audit_log', 'blob_chunks', 'blobs', 'credentials', 'diagnostics', 'host_cas', 'host_keys', 'host_tags', 'hosts', 'jobs', 'log_chunks',
   'runner_artifacts', 'runner_deployments', 'runs', 'schedule_events', 'schedules', 'script_followups', 'scripts', 'settings', 'user_grants', 'user_sessions', 'users', 'variables', 'webhook_deliveries', 'webhooks',
 ];
 

@@ -22,7 +22,7 @@ test('defaults, merged changes, persistence across opens, and the event', async 
   assert.deepEqual(s.execution, { defaultMode: 'auto', defaultTimeoutMs: null, globalConcurrency: 32, perHostConcurrency: 4, runnerCheck: 'stat', maxOutputBytes: 256 * 2 ** 20 });
   assert.deepEqual(s.notifications, { onFailure: true, onSuccess: false });
   assert.deepEqual(s.appearance, { theme: 'system' });
-  assert.deepEqual(s.desktop, { startAtLogin: false, autoUpdate: true, updateChannel: 'latest', updateQuietHours: null });
+  assert.deepEqual(s.desktop, { startAtLogin: false, teamServers: [], autoUpdate: true, updateChannel: 'latest', updateQuietHours: null });
 
   const seen: Settings[] = [];
   core.events.on('settings.changed', (p) => seen.push(p));
