@@ -9,7 +9,7 @@
  * must name the loopback address (DNS rebinding), and a cookie-authenticated WebSocket
  * must come from our own origin (cross-site WebSocket hijacking).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -127,7 +127,9 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     ? new TeamAuth({
         ...(team.oidc ? { oidc: new OidcSignIn({ ...team.oidc.settings, redirectUri: () => `${publicUrl?.origin ?? `${scheme}://${hostPart}:${port}`}/auth/oidc/callback` }, team.oidc.secrets) } : {}),
         accounts: team.accounts,
-        cookie: () => `cronium_session_${listenHost.replace(/[^A-Za-z0-9]/g, '_')}_${port}`,
+        // Named after the address people open: behind one public URL (a load balancer in front of
+        // several servers) every server reads the same cookie; two servers on one machine keep theirs apart.
+        cookie: () => `cronium_session_${createHash('sha256').update(publicUrl?.origin ?? `${scheme}://${hostPart}:${port}`).digest('hex').slice(0, 12)}`,
         secure: team.tls !== undefined,
         ownOrigin: (o) => allowedOrigins().has(o),
       })
