@@ -288,6 +288,9 @@ export const runs = sqliteTable(
     queuedAt: integer('queued_at').notNull(),
     // Not claimable before this time: the backoff of a retry.
     notBefore: integer('not_before').notNull().default(0),
+    // Minus its job's priority, copied at enqueue: claims take runs in the order of runs_claim_idx
+    // (most urgent job first, then oldest) from the index instead of sorting every queued run.
+    priorityRank: integer('priority_rank').notNull().default(0),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
     // When the follow-ups of this final run were fired (or found to be none); null: not yet.
@@ -300,6 +303,7 @@ export const runs = sqliteTable(
       .where(sql`${t.followupsAt} is null and ${t.status} in ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')`),
     index('runs_status_lease_idx').on(t.status, t.leaseExpiresAt),
     index('runs_status_not_before_idx').on(t.status, t.notBefore),
+    index('runs_claim_idx').on(t.status, t.priorityRank, t.notBefore, t.id),
     index('runs_host_finished_idx').on(t.hostId, t.finishedAt),
   ],
 );

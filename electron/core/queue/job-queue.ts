@@ -199,7 +199,7 @@ export class JobQueue {
     return {
       insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, requested_by_person, fire_at, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
         values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @requestedByPerson, @fireAt, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push, @files)`),
-      insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before, detached) values (?, ?, ?, 'queued', 1, ?, ?, ?)`),
+      insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before, detached, priority_rank) values (?, ?, ?, 'queued', 1, ?, ?, ?, ?)`),
       // Oldest eligible runs of the most urgent jobs first.
       candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r join jobs j on j.id = r.job_id
         where r.status = 'queued' and r.not_before <= ? order by j.priority desc, r.not_before, r.id limit ?`),
@@ -246,7 +246,7 @@ export class JobQueue {
         now,
       });
       const jobId = Number(info.lastInsertRowid);
-      for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now, job.detached ? 1 : 0);
+      for (const h of job.hosts) this.stmts.insertRun.run(jobId, h.id, h.name, now, now, job.detached ? 1 : 0, -(job.priority ?? 0));
       return jobId;
     }).immediate();
   }
