@@ -29,7 +29,7 @@ const SignIn = z.strictObject({
   password: z.string().min(1).max(1024),
   code: z.string().max(16).optional(),
 });
-const STATUS: Partial<Record<ApiErrorBody['code'], number>> = { SIGN_IN_FAILED: 401, TOTP_REQUIRED: 401, SIGNED_OUT: 401, ACCOUNT_LOCKED: 423, INVALID_INPUT: 400, FORBIDDEN: 403 };
+const STATUS: Partial<Record<ApiErrorBody['code'], number>> = { SIGN_IN_FAILED: 401, TOTP_REQUIRED: 401, SIGNED_OUT: 401, ACCOUNT_LOCKED: 423, SIGN_IN_BUSY: 503, INVALID_INPUT: 400, FORBIDDEN: 403 };
 
 /** What the team door needs of its server. */
 export interface TeamAuthOptions {

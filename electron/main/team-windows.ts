@@ -33,19 +33,21 @@ export function teamPartition(origin: string): string {
   return `persist:team-${createHash('sha256').update(origin).digest('hex').slice(0, 16)}`;
 }
 
-/** The web preferences of a team server's window: nothing of the app's, and locked down. */
+/** The web preferences every window of the app shares: context isolation, the sandbox, no Node, no webviews. */
+export const LOCKED_DOWN = {
+  contextIsolation: true,
+  sandbox: true,
+  nodeIntegration: false,
+  nodeIntegrationInWorker: false,
+  webSecurity: true,
+  allowRunningInsecureContent: false,
+  webviewTag: false,
+  spellcheck: false,
+} as const;
+
+/** The web preferences of a team server's window: locked down, and nothing of the app's (no preload). */
 export function teamWebPreferences(origin: string) {
-  return {
-    partition: teamPartition(origin),
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    webviewTag: false,
-    spellcheck: false,
-  } as const;
+  return { ...LOCKED_DOWN, partition: teamPartition(origin) } as const;
 }
 
 /** Whether a team server's window may navigate to `url`: http(s) only (its page, its identity provider). */

@@ -6,7 +6,7 @@
  */
 import { app, BrowserWindow, session, shell, type Session, type WebContents } from 'electron';
 import type { TeamServerRef } from '../shared/api';
-import { openDecision, teamNavigationAllowed, teamWebPreferences } from './team-windows';
+import { LOCKED_DOWN, openDecision, teamNavigationAllowed, teamWebPreferences } from './team-windows';
 import { join } from 'node:path';
 import { APP_ORIGIN } from './app-protocol';
 
@@ -19,17 +19,7 @@ export function createMainWindow(preloadPath: string, opts: { show?: boolean } =
     minHeight: 560,
     show: false,
     title: app.getName(),
-    webPreferences: {
-      preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
+    webPreferences: { ...LOCKED_DOWN, preload: preloadPath },
   });
   if (opts.show !== false) win.once('ready-to-show', () => win.show());
   void win.loadURL(`${APP_ORIGIN}/index.html`);

@@ -74,6 +74,15 @@ async function jobGranted(who: Principal, core: Services, id: number, what: stri
   await hostsGranted(who, core, hosts ?? job.runs.map((r) => r.host), what);
 }
 
+/** A run or a schedule: an operator's, on granted hosts, without secrets or elevation. */
+const runsOn =
+  (what: string, tagMustBeGranted: boolean) =>
+  async (a: { hosts?: string[] | undefined; tag?: string | undefined; secrets?: string[]; elevated?: boolean }, who: Principal, core: Services): Promise<void> => {
+    operatorOnly(who, what);
+    noSecretsNorElevation(who, a, what);
+    await targetGranted(who, core, a, what, tagMustBeGranted);
+  };
+
 const onHost = (what: string) => async (a: { name: string }, who: Principal, core: Services) => {
   operatorOnly(who, what);
   await hostsGranted(who, core, [a.name], what);
@@ -99,11 +108,7 @@ export const ACCESS: { [M in MethodName]: Rule<ParsedArgs<M>> } = {
   'runner.health': 'read',
   'stats.scheduleDurations': 'read',
   'stats.hostSuccess': 'read',
-  'jobs.run': async (a, who, core) => {
-    operatorOnly(who, 'run scripts');
-    noSecretsNorElevation(who, a, 'run scripts');
-    await targetGranted(who, core, a, 'run scripts', false);
-  },
+  'jobs.run': runsOn('run scripts', false),
   'jobs.push': 'admin',
   'jobs.list': 'read',
   'jobs.get': 'read',
@@ -112,11 +117,7 @@ export const ACCESS: { [M in MethodName]: Rule<ParsedArgs<M>> } = {
   'jobs.diff': 'read',
   'jobs.rerun': (a, who, core) => jobGranted(who, core, a.id, 'run scripts', a.hosts),
   'runs.logs': 'read',
-  'schedules.add': async (a, who, core) => {
-    operatorOnly(who, 'schedule scripts');
-    noSecretsNorElevation(who, a, 'schedule scripts');
-    await targetGranted(who, core, a, 'schedule scripts', true);
-  },
+  'schedules.add': runsOn('schedule scripts', true),
   'schedules.list': 'read',
   'schedules.set': (a, who, core) => scheduleGranted(who, core, a.name, 'change schedules'),
   'schedules.health': 'read',

@@ -85,16 +85,47 @@ interface UserRow {
 
 /** argon2id with 64 MiB, 3 passes, one lane (hash-wasm: WebAssembly, so no native module to build for Electron or bundle). */
 const COSTS = { parallelism: 1, iterations: 3, memorySize: 65_536, hashLength: 32 } as const;
-const kdf = {
-  hash: (password: string) => argon2id({ ...COSTS, password, salt: randomBytes(16), outputType: 'encoded' }),
-  verify: async (hash: string, password: string) => {
+/**
+ * At most `running` hashes at once, `waiting` more queued; beyond that a sign-in is refused at
+ * once (SIGN_IN_BUSY). Each hash takes 64 MiB: without a bound, a flood of sign-ins to a server
+ * reachable from the network would take its memory.
+ */
+export class KdfGate {
+  #running = 0;
+  readonly #queue: (() => void)[] = [];
+  constructor(
+    private readonly running: number,
+    private readonly waiting: number,
+  ) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.running) {
+      if (this.#queue.length >= this.waiting) throw new CroniumError('SIGN_IN_BUSY', 'too many sign-ins at once');
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    } else this.#running++;
     try {
-      return await argon2Verify({ password, hash });
-    } catch {
-      // Not an argon2 hash at all (a row changed by hand): no match.
-      return false;
+      return await fn();
+    } finally {
+      // Hand the slot to the next in line, or free it.
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running--;
     }
-  },
+  }
+}
+
+const gate = new KdfGate(2, 64);
+const kdf = {
+  hash: (password: string) => gate.run(() => argon2id({ ...COSTS, password, salt: randomBytes(16), outputType: 'encoded' })),
+  verify: (hash: string, password: string) =>
+    gate.run(async () => {
+      try {
+        return await argon2Verify({ password, hash });
+      } catch {
+        // Not an argon2 hash at all (a row changed by hand): no match.
+        return false;
+      }
+    }),
 };
 let dummy: Promise<string> | undefined;
 

@@ -11,7 +11,6 @@
  * servers on other machines wait for A's leases (30 s) to expire instead.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import type { AppClient } from '../../../electron/cli/app-client';
 import { connectServer } from '../../../electron/cli/server-client';
 import { startFleet, type Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { spawnServe, type Served } from '../../helpers/serve';
 import { until } from '../../helpers/workspace';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
@@ -32,7 +32,7 @@ let cluster: PgCluster | undefined;
 let fleet: Fleet | undefined;
 let scratch = '';
 let home = '';
-const servers = new Map<string, { child: ChildProcess; url: string; err: () => string }>();
+const servers = new Map<string, Served>();
 let db: pg.Client | undefined;
 
 async function rows<T>(text: string, values: unknown[] = []): Promise<T[]> {
@@ -46,18 +46,8 @@ async function startServer(name: string): Promise<void> {
     mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
     copyFileSync(join(scratch, 'a', f), join(dataDir, f));
   }
-  const child = spawn(process.execPath, [join(ROOT, 'bin/cronium.mjs'), 'serve', '--json'], {
-    env: { ...process.env, HOME: home, SSH_AUTH_SOCK: '', CRONIUM_HOME: dataDir, CRONIUM_DATABASE_URL: cluster!.url('crash') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const served = await until(`server ${name} to print its URL`, () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}: ${err}`);
-  });
-  servers.set(name, { child, url: served.url.replace(/\/$/, ''), err: () => err });
+  const served = await spawnServe([], { HOME: home, SSH_AUTH_SOCK: '', CRONIUM_HOME: dataDir, CRONIUM_DATABASE_URL: cluster!.url('crash') }, `server ${name}`);
+  servers.set(name, served);
 }
 
 /** The API of a server as the admin (signed in like the CLI: no Origin, a bearer token). */
@@ -142,7 +132,7 @@ test('a PostgreSQL restart mid-run: the servers reconnect, both runs finish with
   await db.connect();
   await until('both runs to end', async () => Number((await rows<{ n: number }>("select count(*) as n from runs where id = any($1) and status in ('queued', 'claimed', 'running')", [runIds]))[0]!.n) === 0, 90_000).catch(async (e: Error) => {
     const state = await rows('select id, status, lease_owner, error_message from runs where id = any($1)', [runIds]).catch(() => []);
-    const errs = [...servers.entries()].map(([n, s]) => `${n} (exit ${s.child.exitCode ?? s.child.signalCode ?? 'running'}): ${s.err().slice(-1500)}`);
+    const errs = [...servers.entries()].map(([n, s]) => `${n} (exit ${s.child.exitCode ?? s.child.signalCode ?? 'running'}): ${s.stderr().slice(-1500)}`);
     throw new Error(`${e.message}: ${JSON.stringify(state)}\n${errs.join('\n')}`);
   });
   for (const id of runIds) {

@@ -9,7 +9,7 @@
  * the CSRF token. The audit trail exported as JSON lines names each person and where from.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -17,15 +17,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { launchChromium } from '../../e2e/harness';
-import { cronium, ROOT } from '../../helpers/cli';
-import { until } from '../../helpers/workspace';
+import { cronium } from '../../helpers/cli';
+import { spawnServe, type Served } from '../../helpers/serve';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
 const ADDRESS = '127.0.0.23';
 const PASSWORDS = { alice: 'alice has a long password', vic: 'vic reads but never runs', bea: 'bea reads from her terminal' };
 let cluster: PgCluster | undefined;
 let scratch = '';
-let serve: ChildProcess | undefined;
+let serve: Served | undefined;
 let base = '';
 let ca: Buffer;
 let env: NodeJS.ProcessEnv = {};
@@ -102,23 +102,13 @@ before(async () => {
   await users(['add', 'alice', '--role', 'admin'], `${PASSWORDS.alice}\n`);
   await users(['add', 'vic', '--role', 'viewer'], `${PASSWORDS.vic}\n`);
   await users(['add', 'bea', '--role', 'viewer'], `${PASSWORDS.bea}\n`);
-  serve = spawn(process.execPath, [join(ROOT, 'bin/cronium.mjs'), 'serve', '--json', '--listen', ADDRESS, '--tls-cert', join(scratch, 'cert.pem'), '--tls-key', join(scratch, 'key.pem')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  serve.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  serve.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const served = await until('serve to print its URL', () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}: ${err}`);
-  });
-  base = served.url.replace(/\/$/, '');
+  serve = await spawnServe(['--listen', ADDRESS, '--tls-cert', join(scratch, 'cert.pem'), '--tls-key', join(scratch, 'key.pem')], env);
+  base = serve.url;
   assert.match(base, new RegExp(`^https://${ADDRESS.replace(/\./g, '\\.')}:\\d+$`));
 });
 
 after(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
-  }
+  await serve?.stop();
   await cluster?.stop();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
@@ -200,15 +190,12 @@ test('in Chromium: the page asks to sign in, shows a wrong password coded, then 
 
 test("the workspace switcher: this computer's app adds the team server in Settings and opens it in a window of its own, where its people sign in", async () => {
   // This computer's app: a one-person `cronium serve` (its token), in Chromium.
-  const local = spawn(process.execPath, [join(ROOT, 'bin/cronium.mjs'), 'serve', '--json'], { env: { ...process.env, CRONIUM_HOME: join(scratch, 'desk'), CRONIUM_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  local.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const local = await spawnServe([], { CRONIUM_HOME: join(scratch, 'desk'), CRONIUM_DATABASE_URL: '' }, 'the local serve');
   const browser = await launchChromium();
   try {
-    const served = await until('the local serve to print its URL', () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000);
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
-    await page.goto(served.url);
+    await page.goto(local.url);
     await page.getByRole('link', { name: 'Settings' }).click();
     const form = page.getByRole('form', { name: 'Add a team server' });
     await page.getByLabel('Team server name').fill('team');
@@ -231,8 +218,7 @@ test("the workspace switcher: this computer's app adds the team server in Settin
     assert.equal(await popup.getByRole('combobox', { name: 'Workspace' }).count(), 0, 'the team server’s page has no switcher of its own');
   } finally {
     await browser.close();
-    local.kill('SIGTERM');
-    await new Promise((r) => local.once('exit', r));
+    await local.stop();
   }
 });
 

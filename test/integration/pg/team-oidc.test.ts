@@ -7,7 +7,6 @@
  * page says so; a callback that was not started by this browser is refused too.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,14 +15,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Provider from 'oidc-provider';
 import { launchChromium } from '../../e2e/harness';
-import { cronium, ROOT } from '../../helpers/cli';
-import { until } from '../../helpers/workspace';
+import { cronium } from '../../helpers/cli';
+import { spawnServe, type Served } from '../../helpers/serve';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
 const CLIENT_SECRET = 'a client secret only the test knows, 32+ characters';
 let cluster: PgCluster | undefined;
 let scratch = '';
-let serve: ChildProcess | undefined;
+let serve: Served | undefined;
 let idp: Server | undefined;
 let base = '';
 let issuer = '';
@@ -46,18 +45,8 @@ before(async () => {
   const env = { CRONIUM_HOME: join(scratch, 'home'), CRONIUM_DATABASE_URL: cluster.url('oidc') };
   const added = await cronium(['users', 'add', 'olga', '--role', 'operator', '--oidc-subject', `${issuer} olga-at-idp`], { env });
   assert.equal(added.code, 0, added.stderr);
-  serve = spawn(process.execPath, [join(ROOT, 'bin/cronium.mjs'), 'serve', '--json', '--listen', '127.0.0.24', '--oidc-issuer', issuer, '--oidc-client-id', 'cronium'], {
-    env: { ...process.env, ...env, CRONIUM_OIDC_CLIENT_SECRET: CLIENT_SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  serve.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  serve.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const served = await until('serve to print its URL', () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000).catch((e: Error) => {
-    throw new Error(`${e.message}: ${err}`);
-  });
-  base = served.url.replace(/\/$/, '');
+  serve = await spawnServe(['--listen', '127.0.0.24', '--oidc-issuer', issuer, '--oidc-client-id', 'cronium'], { ...env, CRONIUM_OIDC_CLIENT_SECRET: CLIENT_SECRET });
+  base = serve.url;
   // The identity provider, with this server registered as its client (PKCE required).
   const provider = new Provider(issuer, {
     clients: [{ client_id: 'cronium', client_secret: CLIENT_SECRET, redirect_uris: [`${base}/auth/oidc/callback`], token_endpoint_auth_method: 'client_secret_post' }],
@@ -69,10 +58,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
-  }
+  await serve?.stop();
   idp?.closeAllConnections();
   await new Promise((r) => (idp ? idp.close(r) : r(undefined)));
   await cluster?.stop();

@@ -10,7 +10,6 @@
  * Needs root (the cluster runs as the postgres user; the fleet), Debian's postgresql package, a build.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,8 @@ import { openTeamCore, type Core } from '../../../electron/core/core';
 import { startExecution } from '../../../electron/core/exec/runtime';
 import { Scheduler, type FireResult } from '../../../electron/core/scheduler/scheduler';
 import { startFleet, type Fleet } from '../../fleet/fleet';
-import { cronium, ROOT } from '../../helpers/cli';
+import { cronium } from '../../helpers/cli';
+import { spawnServe } from '../../helpers/serve';
 import { until } from '../../helpers/workspace';
 import { startPgCluster, type PgCluster } from '../../pg/cluster';
 
@@ -239,18 +239,8 @@ test('`cronium serve --database` serves the team database; a password on the com
   assert.equal(admin.code, 0, admin.stderr);
   await call(other.dispatch, 'hosts.add', { name: 'added-elsewhere', address: '127.0.0.1' }, ctx);
   // The password from PGPASSWORD, as a user would keep it off the command line.
-  const child = spawn(process.execPath, [join(ROOT, 'dist/cli/cronium.cjs'), 'serve', '--json', '--database', url.toString()], {
-    env: { ...process.env, CRONIUM_HOME: join(scratch, 'cli'), PGPASSWORD: password },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const served = await spawnServe(['--database', url.toString()], { CRONIUM_HOME: join(scratch, 'cli'), PGPASSWORD: password });
   try {
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const served = await until('serve to print its URL', async () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { url: string }) : undefined), 30_000).catch((e: Error) => {
-      throw new Error(`${e.message}: ${err}`);
-    });
     // A team server: no token in its URL; a person signs in (a client without an Origin gets a bearer token).
     const api = new URL(served.url);
     assert.equal(api.searchParams.get('token'), null, 'a team server prints no token');
@@ -269,9 +259,8 @@ test('`cronium serve --database` serves the team database; a password on the com
     ws.terminate();
     assert.ok(reply.ok, JSON.stringify(reply));
     assert.ok(reply.result!.some((h) => h.name === 'added-elsewhere'), 'the team database, not a local SQLite file');
-    assert.doesNotMatch(err, new RegExp(password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the password is never printed');
+    assert.doesNotMatch(served.stderr(), new RegExp(password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the password is never printed');
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await served.stop();
   }
 });
