@@ -22,6 +22,44 @@ import type { Db } from '../db/database';
 import { pgDataStore } from '../db/pg-store';
 import type { DataStore } from '../db/store';
 
+/**
+ * A group commit: calls made while a statement is in flight (or in the same moment) are sent
+ * together as the next one. Each caller gets its own answer; a failure of the statement fails
+ * every call of that batch. With `rejectAnswers`, an answer that is an Error rejects its caller.
+ */
+class Coalescer<I, O> {
+  #pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  #busy = false;
+  constructor(
+    private readonly send: (items: I[]) => Promise<O[]>,
+    private readonly rejectAnswers = false,
+    private readonly max = 500,
+  ) {}
+
+  push<R = O>(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ item, resolve: resolve as unknown as (o: O) => void, reject });
+      if (!this.#busy) {
+        this.#busy = true;
+        setImmediate(() => void this.#drain());
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.max);
+      try {
+        const answers = await this.send(batch.map((b) => b.item));
+        batch.forEach((b, i) => (this.rejectAnswers && answers[i] instanceof Error ? b.reject(answers[i]) : b.resolve(answers[i]!)));
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      }
+    }
+    this.#busy = false;
+  }
+}
+
 /** How often at most one server says a slot is free (workers held back by a limit claim again then, or at their poll). */
 const SLOT_NOTIFY_MS = 100;
 /** Runs enqueued by this server between two refreshes of the runs table's statistics. */
@@ -149,17 +187,29 @@ export class PgJobQueue implements Queue {
     return true;
   }
 
-  /** Marks a claimed run as started; false when the claim was lost meanwhile. */
-  async start(runId: number, owner: string, now = Date.now()): Promise<boolean> {
-    // One statement (one round trip, one implicit transaction): the run, then its job if it was still queued.
-    const { rows } = await this.pool.query(
-      `with r as (update runs set status = 'running', started_at = $1, heartbeat_at = $1 where id = $2 and status = 'claimed' and lease_owner = $3 returning job_id),
-            j as (update jobs set status = 'running', started_at = coalesce(started_at, $1) where id in (select job_id from r) and status = 'queued')
-       select count(*) as n from r`,
-      [now, runId, owner],
-    );
-    return Number(rows[0]!.n) === 1;
+  /**
+   * Marks a claimed run as started; false when the claim was lost meanwhile. Starts asked for in
+   * the same moment (a worker's slots, several jobs) go to the database as one statement (a group
+   * commit: see Coalescer); each caller gets its own answer.
+   */
+  start(runId: number, owner: string, now = Date.now()): Promise<boolean> {
+    return this.#starts.push({ runId, owner, now });
   }
+
+  readonly #starts = new Coalescer<{ runId: number; owner: string; now: number }, boolean>(async (items) => {
+    // The runs, then their jobs if still queued; k tells which ask each started run answers.
+    const { rows } = await this.pool.query(
+      `with inp as (select * from unnest($1::bigint[], $2::text[], $3::bigint[]) with ordinality as t(id, owner, now, k)),
+            r as (update runs set status = 'running', started_at = inp.now, heartbeat_at = inp.now from inp
+                  where runs.id = inp.id and runs.status = 'claimed' and runs.lease_owner = inp.owner returning runs.job_id, inp.now, inp.k),
+            j as (update jobs set status = 'running', started_at = coalesce(jobs.started_at, f.now)
+                  from (select job_id, min(now) as now from r group by job_id) f where jobs.id = f.job_id and jobs.status = 'queued')
+       select k from r`,
+      [items.map((i) => i.runId), items.map((i) => i.owner), items.map((i) => i.now)],
+    );
+    const started = new Set(rows.map((r) => Number(r.k)));
+    return items.map((_, i) => started.has(i + 1));
+  });
 
   /** Extends the leases of an owner's runs; returns the ids whose lease it no longer holds. */
   async heartbeat(owner: string, runIds: number[], leaseMs: number, now = Date.now()): Promise<number[]> {
@@ -171,62 +221,89 @@ export class PgJobQueue implements Queue {
     return runIds.filter((id) => !held.has(id));
   }
 
-  /** Records how a run ended (or schedules its retry); finishes the job when it was the last. */
-  async complete(runId: number, owner: string, outcome: RunOutcome, now = Date.now()): Promise<{ retried: boolean; jobStatus?: JobStatus }> {
-    // One statement: the run is read under its row lock, then retried or ended when this owner
+  /**
+   * Records how a run ended (or schedules its retry); finishes the job when it was the last. Ends
+   * in the same moment go to the database as one statement (a group commit: see Coalescer); each
+   * caller gets its own answer, and a job is settled once per batch after its commit.
+   */
+  complete(runId: number, owner: string, outcome: RunOutcome, now = Date.now()): Promise<{ retried: boolean; jobStatus?: JobStatus }> {
+    return this.#ends.push({ runId, owner, outcome, now });
+  }
+
+  readonly #ends = new Coalescer<{ runId: number; owner: string; outcome: RunOutcome; now: number }, { retried: boolean; jobStatus?: JobStatus } | CroniumError>(async (items) => {
+    // One statement: each run is read under its row lock, then retried or ended when its owner
     // holds it; the retry's delay for each possible attempt comes from retryDelayMs (attempts are 1-20).
+    const now = Math.max(...items.map((i) => i.now));
     const delays = Array.from({ length: 22 }, (_, a) => now + retryDelayMs(a));
+    const col = <T>(f: (i: (typeof items)[number]) => T) => items.map(f);
     const { rows } = await this.pool.query(
-      `with cur as (
-         select r.id, r.job_id, r.status, r.attempt, r.lease_owner, j.max_attempts, j.retry_script_failures
-         from runs r join jobs j on j.id = r.job_id where r.id = $1 for update of r),
+      `with inp as (
+         select * from unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+           with ordinality as t(id, owner, status, retryable, exit_code, signal, error_code, error_message, error_hint, now, k)),
+       cur as (
+         select r.id, r.job_id, r.status as cur_status, r.attempt, r.lease_owner, j.max_attempts, j.retry_script_failures,
+           inp.owner, inp.status, inp.retryable, inp.exit_code, inp.signal, inp.error_code, inp.error_message, inp.error_hint, inp.now, inp.k
+         from inp join runs r on r.id = inp.id join jobs j on j.id = r.job_id order by r.id for update of r),
        d as (
-         select cur.*, (cur.status in ('claimed', 'running') and cur.lease_owner = $2) as ok,
-           ($3 = 'failed' and ($4::boolean or cur.retry_script_failures) and cur.attempt < cur.max_attempts) as retry
+         select cur.*, (cur.cur_status in ('claimed', 'running') and cur.lease_owner = cur.owner) as ok,
+           (cur.status = 'failed' and (cur.retryable or cur.retry_script_failures) and cur.attempt < cur.max_attempts) as retry
          from cur),
        upd as (
          update runs r set
-           status = case when d.retry then 'queued' else $3 end,
+           status = case when d.retry then 'queued' else d.status end,
            attempt = case when d.retry then r.attempt + 1 else r.attempt end,
-           not_before = case when d.retry then ($5::bigint[])[r.attempt + 2] else r.not_before end,
-           exit_code = case when d.retry then r.exit_code else $6 end,
-           signal = case when d.retry then r.signal else $7 end,
-           error_code = $8, error_message = $9, error_hint = $10,
-           finished_at = case when d.retry then r.finished_at else $11 end,
+           not_before = case when d.retry then ($11::bigint[])[r.attempt + 2] else r.not_before end,
+           exit_code = case when d.retry then r.exit_code else d.exit_code end,
+           signal = case when d.retry then r.signal else d.signal end,
+           error_code = d.error_code, error_message = d.error_message, error_hint = d.error_hint,
+           finished_at = case when d.retry then r.finished_at else d.now end,
            started_at = case when d.retry then null else r.started_at end,
            lease_owner = null, lease_expires_at = null
          from d where r.id = d.id and d.ok
-         returning d.retry)
-       select d.job_id, d.status, d.lease_owner, (select retry from upd) as retried,
+         returning d.k, d.retry)
+       select d.k, d.job_id, d.cur_status as status, upd.retry as retried,
          -- A slot is free (a retried run claimable later): servers held back by a limit may claim
          -- again. Said at most every SLOT_NOTIFY_MS by this server (a NOTIFY serialises the commits
-         -- of every session: one per run end would cap the queue), always for a retry.
-         case when exists (select 1 from upd) and ($13::boolean or (select retry from upd)) then pg_notify($12, 'slot ' || $1) end as notified
-       from d`,
+         -- of every session), and for a retry.
+         case when d.k = (select min(k) from upd) and ($12::boolean or exists (select 1 from upd where retry)) then pg_notify($13, 'slot ' || d.id) end as notified
+       from d left join upd on upd.k = d.k`,
       [
-        runId,
-        owner,
-        outcome.status,
-        outcome.retryable === true,
+        col((i) => i.runId),
+        col((i) => i.owner),
+        col((i) => i.outcome.status),
+        col((i) => i.outcome.retryable === true),
+        col((i) => i.outcome.exitCode ?? null),
+        col((i) => i.outcome.signal ?? null),
+        col((i) => i.outcome.errorCode ?? null),
+        col((i) => i.outcome.errorMessage ?? null),
+        col((i) => i.outcome.errorHint ?? null),
+        col((i) => i.now),
         delays,
-        outcome.exitCode ?? null,
-        outcome.signal ?? null,
-        outcome.errorCode ?? null,
-        outcome.errorMessage ?? null,
-        outcome.errorHint ?? null,
-        now,
-        QUEUE_CHANNEL,
         this.slotNotifyDue(now),
+        QUEUE_CHANNEL,
       ],
     );
-    const row = rows[0] as { job_id: number; status: RunStatus; lease_owner: string | null; retried: boolean | null } | undefined;
-    if (!row) throw new CroniumError('NOT_FOUND', `no run ${runId}`);
-    if (TERMINAL.has(row.status)) return { retried: false };
-    if (row.retried === null) throw new CroniumError('CONFLICT', `run ${runId} is not held by ${owner}`, 'its lease expired and another worker took it over');
-    if (row.retried) return { retried: true };
-    const jobStatus = await settleJob(this.pool, row.job_id, now);
-    return { retried: false, ...(jobStatus ? { jobStatus } : {}) };
-  }
+    const byK = new Map(rows.map((r) => [Number(r.k), r as { job_id: number; status: RunStatus; retried: boolean | null }]));
+    const out: ({ retried: boolean; jobStatus?: JobStatus } | CroniumError)[] = items.map((item, i) => {
+      const row = byK.get(i + 1);
+      if (!row) return new CroniumError('NOT_FOUND', `no run ${item.runId}`);
+      if (TERMINAL.has(row.status)) return { retried: false };
+      if (row.retried === null) return new CroniumError('CONFLICT', `run ${item.runId} is not held by ${item.owner}`, 'its lease expired and another worker took it over');
+      return { retried: row.retried };
+    });
+    // Each job whose run ended here is settled once, after this commit; the last of its runs in the batch reports it.
+    const last = new Map<number, number>();
+    items.forEach((_, i) => {
+      const row = byK.get(i + 1);
+      const o = out[i];
+      if (row && !(o instanceof CroniumError) && !o!.retried && !TERMINAL.has(row.status)) last.set(Number(row.job_id), i);
+    });
+    for (const [jobId, i] of last) {
+      const jobStatus = await settleJob(this.pool, jobId, now);
+      if (jobStatus) out[i] = { retried: false, jobStatus };
+    }
+    return out;
+  }, true);
 
   /** Cancels a job: its queued runs end now; returns the runs in flight, for their servers to stop. */
   async cancel(jobId: number, now = Date.now()): Promise<number[]> {

@@ -51,6 +51,37 @@ queueContract('postgresql', async (hostCount) => {
   };
 });
 
+test('starts and ends asked for at once go as one batch, and each caller gets its own answer: started or not, retried, the job settled by its last run, a lost lease refused', async () => {
+  const { hosts, admin } = await freshDatabase(12);
+  try {
+    const q = new PgJobQueue(admin);
+    const a = await q.enqueue(job(hosts.slice(0, 10)));
+    const b = await q.enqueue(job(hosts.slice(10, 12), { maxAttempts: 2 }));
+    const claimed = await q.claim({ owner: 'w1', limit: 20, leaseMs: 60_000, perHostLimit: 10, globalLimit: 100 });
+    assert.equal(claimed.length, 12);
+    // Twelve starts and one by another owner, in the same moment.
+    const started = await Promise.all([...claimed.map((c) => q.start(c.runId, 'w1')), q.start(claimed[0]!.runId, 'w2')]);
+    assert.deepEqual(started, [...claimed.map(() => true), false]);
+    const ofA = claimed.filter((c) => c.jobId === a);
+    const ofB = claimed.filter((c) => c.jobId === b);
+    const ends = await Promise.allSettled([
+      ...ofA.map((c) => q.complete(c.runId, 'w1', { status: 'succeeded', exitCode: 0 })),
+      q.complete(ofB[0]!.runId, 'w1', { status: 'failed', exitCode: null, retryable: true, errorCode: 'CONNECT_FAILED' }),
+      q.complete(ofB[1]!.runId, 'w9', { status: 'succeeded', exitCode: 0 }),
+    ]);
+    const values = ends.map((e) => (e.status === 'fulfilled' ? e.value : (e.reason as { code: string }).code));
+    assert.deepEqual(values.slice(0, 9), Array.from({ length: 9 }, () => ({ retried: false })));
+    assert.deepEqual(values[9], { retried: false, jobStatus: 'succeeded' }, 'the last of the job reports it settled');
+    assert.deepEqual(values[10], { retried: true }, 'a connection failure is retried');
+    assert.equal(values[11], 'CONFLICT', 'a run another worker holds is refused, alone');
+    const rows = (await admin.query('select status, count(*) as n from runs group by status order by status')).rows.map((r) => [r.status, Number(r.n)]);
+    assert.deepEqual(rows, [['queued', 1], ['running', 1], ['succeeded', 10]]);
+    assert.equal((await admin.query('select status from jobs where id = $1', [a])).rows[0]!.status, 'succeeded');
+  } finally {
+    await admin.end();
+  }
+});
+
 test('a job whose last run ended on a server that died before settling it is settled by recover()', async () => {
   const { hosts, admin } = await freshDatabase(2);
   try {
@@ -67,7 +98,7 @@ test('a job whose last run ended on a server that died before settling it is set
   }
 });
 
-const job = (hosts: { id: number; name: string }[]): NewJob => ({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'bash', scriptBody: 'true', mode: 'auto', hosts });
+const job = (hosts: { id: number; name: string }[], extra: Partial<NewJob> = {}): NewJob => ({ kind: 'adhoc', requestedBy: 'cli', interpreter: 'bash', scriptBody: 'true', mode: 'auto', hosts, ...extra });
 
 test('three servers on one database: limits hold in all, no run claimed twice, 1,000 runs completed once each, every job settled', async () => {
   const { url, hosts, admin } = await freshDatabase(20);
