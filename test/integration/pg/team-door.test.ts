@@ -222,6 +222,35 @@ test("the workspace switcher: this computer's app adds the team server in Settin
   }
 });
 
+test("in Chromium, a viewer's views: the team's hosts and jobs are there; a run from the Run form is refused with FORBIDDEN, the role named", async () => {
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    await page.fill('input[name=name]', 'vic');
+    await page.fill('input[name=password]', PASSWORDS.vic);
+    await page.click('button[type=submit]');
+    await page.getByText('Signed in as').waitFor();
+    assert.match(((await page.locator('.team-bar').textContent()) ?? '').replace(/\s+/g, ' '), /Signed in as vic \(viewer\)/);
+    await page.getByText('web1').first().waitFor({ timeout: 15_000 });
+    await page.goto(`${base}/#jobs/new/web1`);
+    await page.getByRole('heading', { name: 'Run a script', level: 1 }).waitFor();
+    const editor = page.getByRole('textbox', { name: 'Script' });
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText('id\n');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const notice = page.getByRole('alert').filter({ hasText: 'FORBIDDEN' });
+    await notice.waitFor({ timeout: 15_000 });
+    assert.match(await notice.innerText(), /vic \(viewer\) may not call jobs\.run/);
+    assert.match(page.url(), /#jobs\/new\/web1$/, 'no job was made');
+  } finally {
+    await browser.close();
+  }
+});
+
 test("a viewer reads and is refused a run (FORBIDDEN); a new role ends the session at the next call; the trail names each person, exported as JSON lines", async () => {
   // A client that is not a browser (no Origin): the token comes back, used as a bearer.
   const signed = await https('POST', '/auth/sign-in', { body: { name: 'vic', password: PASSWORDS.vic } });
