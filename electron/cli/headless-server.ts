@@ -130,7 +130,8 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
         // Named after the address people open: behind one public URL (a load balancer in front of
         // several servers) every server reads the same cookie; two servers on one machine keep theirs apart.
         cookie: () => `cronium_session_${createHash('sha256').update(publicUrl?.origin ?? `${scheme}://${hostPart}:${port}`).digest('hex').slice(0, 12)}`,
-        secure: team.tls !== undefined,
+        // Secure over TLS, here or at a reverse proxy in front (an https public URL).
+        secure: team.tls !== undefined || publicUrl?.protocol === 'https:',
         ownOrigin: (o) => allowedOrigins().has(o),
       })
     : undefined;

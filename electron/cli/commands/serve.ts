@@ -92,6 +92,9 @@ export function teamListen(o: Omit<ServeFlags, 'port' | 'database'>, team: boole
   if (!loopback && o.tlsCert === undefined) {
     throw new CroniumError('INVALID_INPUT', `invalid --listen: ${host} is reachable from the network, and without TLS passwords and session cookies would cross it in clear`, 'give --tls-cert FILE --tls-key FILE, or stay on 127.0.0.1 behind a reverse proxy that terminates TLS (with --public-url https://…)');
   }
+  if (!loopback && o.publicUrl === undefined) {
+    throw new CroniumError('INVALID_INPUT', `invalid --listen: ${host} needs --public-url, the address people open`, 'e.g. --public-url https://cronium.example.com:8443 (requests are checked to name it: Host and Origin)');
+  }
   let publicUrl: string | undefined;
   if (o.publicUrl !== undefined) {
     let u: URL;

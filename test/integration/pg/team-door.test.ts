@@ -321,6 +321,9 @@ test('serve refuses to listen beyond loopback without TLS, and a one-person serv
   const solo = await cronium(['serve', '--listen', '127.0.0.5'], { env: { CRONIUM_HOME: join(scratch, 'solo'), CRONIUM_DATABASE_URL: '' } });
   assert.equal(solo.code, 2);
   assert.match(solo.stderr, /only a team server listens beyond 127\.0\.0\.1/);
+  const nameless = await cronium(['serve', '--listen', '0.0.0.0', '--tls-cert', join(scratch, 'cert.pem'), '--tls-key', join(scratch, 'key.pem')], { env });
+  assert.equal(nameless.code, 2);
+  assert.match(nameless.stderr, /invalid --listen: 0\.0\.0\.0 needs --public-url, the address people open/);
   const half = await cronium(['serve', '--tls-cert', join(scratch, 'cert.pem')], { env });
   assert.equal(half.code, 2);
   assert.match(half.stderr, /give --tls-cert and --tls-key together/);
