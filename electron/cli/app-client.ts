@@ -20,6 +20,49 @@ export interface AppClient {
   close(): void;
 }
 
+/** A reply of the WebSocket protocol's shape (the local door's lines and a team server's socket). */
+interface Reply {
+  id?: number;
+  ok?: boolean;
+  result?: unknown;
+  error?: ApiErrorBody;
+}
+
+/**
+ * The calls a client has in flight over one connection: each gets an id, its reply settles it
+ * (an error reply as the CroniumError it carries), and a lost connection fails them all.
+ */
+export class PendingCalls {
+  #next = 1;
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+
+  constructor(private readonly refused: string) {}
+
+  /** Sends a call (`send` writes it with its id); resolves with its reply's result. */
+  call<M extends MethodName>(method: M, args: unknown, send: (message: string) => void): Promise<MethodResult<M>> {
+    return new Promise((resolve, reject) => {
+      const id = this.#next++;
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      send(JSON.stringify({ id, method, args }));
+    });
+  }
+
+  /** Settles the call a reply answers (a reply to no call in flight is ignored). */
+  reply(msg: Reply): void {
+    const p = this.#pending.get(msg.id ?? -1);
+    if (!p) return;
+    this.#pending.delete(msg.id!);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new CroniumError(msg.error?.code ?? 'INTERNAL', msg.error?.message ?? this.refused, msg.error?.hint, msg.error?.details));
+  }
+
+  /** Fails every call in flight (the connection is gone). */
+  failAll(err: CroniumError): void {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+}
+
 /** How the command chooses: `auto` (the app when it runs), `never`, `always` (APP_NOT_RUNNING without one). */
 export function useAppSetting(env: NodeJS.ProcessEnv = process.env): 'auto' | 'never' | 'always' {
   const v = (env.CRONIUM_USE_APP ?? 'auto').trim().toLowerCase();
@@ -40,13 +83,8 @@ export function connectApp(dataDir: string, timeoutMs = 1000): Promise<AppClient
     const sock = net.connect(localDoorPath(dataDir));
     let settled = false;
     let buf = '';
-    let next = 1;
-    const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+    const calls = new PendingCalls('the app refused the call');
     let onEvent: ((event: EventName, payload: unknown) => void) | undefined;
-    const fail = (err: CroniumError) => {
-      for (const p of pending.values()) p.reject(err);
-      pending.clear();
-    };
     const settle = (client: AppClient | undefined) => {
       if (settled) return;
       settled = true;
@@ -58,9 +96,9 @@ export function connectApp(dataDir: string, timeoutMs = 1000): Promise<AppClient
     sock.setEncoding('utf8');
     sock.on('error', () => {
       settle(undefined);
-      fail(new CroniumError('APP_NOT_RUNNING', 'the connection to the running app was lost'));
+      calls.failAll(new CroniumError('APP_NOT_RUNNING', 'the connection to the running app was lost'));
     });
-    sock.on('close', () => fail(new CroniumError('APP_NOT_RUNNING', 'the running app closed the connection')));
+    sock.on('close', () => calls.failAll(new CroniumError('APP_NOT_RUNNING', 'the running app closed the connection')));
     sock.on('connect', () => sock.write(`${JSON.stringify({ type: 'hello', key })}\n`));
     sock.on('data', (chunk: string) => {
       buf += chunk;
@@ -78,12 +116,7 @@ export function connectApp(dataDir: string, timeoutMs = 1000): Promise<AppClient
         if (msg.type === 'hello') {
           settle({
             pid: Number(msg.pid),
-            call: (method, args) =>
-              new Promise((res, rej) => {
-                const id = next++;
-                pending.set(id, { resolve: res as (v: unknown) => void, reject: rej });
-                sock.write(`${JSON.stringify({ id, method, args })}\n`);
-              }),
+            call: (method, args) => calls.call(method, args, (m) => sock.write(`${m}\n`)),
             subscribe: (events, listener) => {
               onEvent = listener as (event: EventName, payload: unknown) => void;
               sock.write(`${JSON.stringify({ type: 'subscribe', events })}\n`);
@@ -92,11 +125,7 @@ export function connectApp(dataDir: string, timeoutMs = 1000): Promise<AppClient
           });
         } else if (msg.type === 'reply') {
           if (!settled) return settle(undefined); // refused at hello: not this user's app
-          const p = pending.get(msg.id ?? -1);
-          if (!p) continue;
-          pending.delete(msg.id!);
-          if (msg.ok) p.resolve(msg.result);
-          else p.reject(new CroniumError(msg.error?.code ?? 'INTERNAL', msg.error?.message ?? 'the app refused the call', msg.error?.hint, msg.error?.details));
+          calls.reply(msg);
         } else if (msg.type === 'event' && msg.event) onEvent?.(msg.event, msg.payload);
       }
     });

@@ -9,7 +9,7 @@
  * must name the loopback address (DNS rebinding), and a cookie-authenticated WebSocket
  * must come from our own origin (cross-site WebSocket hijacking).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -27,7 +27,7 @@ import type { AccountService } from '../core/accounts/accounts';
 import { OidcSignIn, type OidcSettings } from '../core/accounts/oidc';
 import type { SecretBox } from '../core/secrets/secret-box';
 import type { CallContext } from '../core/api/dispatcher';
-import { sourceOf, TeamAuth } from './team-auth';
+import { cookieValue, sameSecret, sourceOf, TeamAuth } from './team-auth';
 
 /**
  * Largest WebSocket message accepted from a client: above what the largest valid call takes
@@ -76,13 +76,6 @@ export interface HeadlessOptions {
   team?: { accounts: AccountService; host?: string; tls?: { cert: Buffer; key: Buffer }; publicUrl?: string; oidc?: { settings: Omit<OidcSettings, 'redirectUri'>; secrets: SecretBox } };
 }
 
-function sameToken(a: string | undefined, b: string): boolean {
-  if (!a) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** The request's path and query, or undefined when it is not a path `new URL` can parse (`//x:99999/`). */
 function requestUrl(req: IncomingMessage): URL | undefined {
   const raw = req.url ?? '/';
@@ -95,11 +88,7 @@ function requestUrl(req: IncomingMessage): URL | undefined {
 }
 
 function cookieToken(req: IncomingMessage, port: number): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === `${COOKIE_PREFIX}${port}`) return v.join('=');
-  }
-  return undefined;
+  return cookieValue(req, `${COOKIE_PREFIX}${port}`);
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {
@@ -165,12 +154,12 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       return serveStatic(staticDir, url.pathname, res, [...allowedOrigins()].map((o) => o.replace(/^http/, 'ws')));
     }
     const queryToken = url.searchParams.get('token') ?? undefined;
-    const viaQuery = sameToken(queryToken, token);
+    const viaQuery = sameSecret(queryToken, token);
     if (viaQuery) {
       // The page moves the token from its address to sessionStorage and out of the address bar
       // (renderer/api/session-token.ts); the cookie serves reloads of the page and its assets.
       res.setHeader('Set-Cookie', `${COOKIE_PREFIX}${port}=${token}; HttpOnly; SameSite=Strict; Path=/`);
-    } else if (!sameToken(cookieToken(req, port), token) && !sameToken(bearerToken(req), token)) {
+    } else if (!sameSecret(cookieToken(req, port), token) && !sameSecret(bearerToken(req), token)) {
       return deny(res, 401, 'unauthorized: open the URL that `cronium serve` printed (it carries the token)');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
@@ -197,8 +186,8 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
       );
       return;
     }
-    const viaCookie = sameToken(cookieToken(req, port), token);
-    const explicit = sameToken(url.searchParams.get('token') ?? undefined, token) || sameToken(bearerToken(req), token);
+    const viaCookie = sameSecret(cookieToken(req, port), token);
+    const explicit = sameSecret(url.searchParams.get('token') ?? undefined, token) || sameSecret(bearerToken(req), token);
     // A cookie rides along on cross-site requests; only our own origin may use it.
     if (!(explicit || (viaCookie && origin !== undefined))) return reject(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

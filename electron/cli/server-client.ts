@@ -12,9 +12,9 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { EventName, MethodName, MethodResult, UserInfo } from '../shared/api';
+import type { EventName, UserInfo } from '../shared/api';
 import { CroniumError, type ApiErrorBody } from '../shared/errors';
-import type { AppClient } from './app-client';
+import { PendingCalls, type AppClient } from './app-client';
 
 const Profile = z.object({ url: z.url(), user: z.string(), token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/), expiresAt: z.number(), ca: z.string().optional() });
 export type Profile = z.infer<typeof Profile>;
@@ -134,24 +134,16 @@ function readCa(file: string): Buffer {
 export function connectServer(profile: Profile, name: string): Promise<AppClient> {
   const wsUrl = `${profile.url.replace(/^http/, 'ws')}/api`;
   const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${profile.token}` }, ...(profile.ca ? { ca: readCa(profile.ca) } : {}), handshakeTimeout: 15_000, maxPayload: 64 * 1024 * 1024 });
-  let next = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  const calls = new PendingCalls('the server refused the call');
   let onEvent: ((event: EventName, payload: unknown) => void) | undefined;
-  const lost = (err: CroniumError) => {
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-  };
+  const signedOut = () => new CroniumError('SIGNED_OUT', `the session with ${name} has ended`, `sign in again: cronium server login ${profile.url} --user ${profile.user}`);
   return new Promise((resolve, reject) => {
     ws.once('unexpected-response', (_req, res) => {
-      reject(
-        res.statusCode === 401
-          ? new CroniumError('SIGNED_OUT', `the session with ${name} has ended`, `sign in again: cronium server login ${profile.url} --user ${profile.user}`)
-          : new CroniumError('CONNECT_FAILED', `${profile.url} refused the connection (${res.statusCode})`),
-      );
+      reject(res.statusCode === 401 ? signedOut() : new CroniumError('CONNECT_FAILED', `${profile.url} refused the connection (${res.statusCode})`));
       ws.terminate();
     });
     ws.once('error', (e) => reject(new CroniumError('CONNECT_FAILED', `${profile.url} cannot be reached: ${e.message}`, 'check that the team server runs')));
-    ws.on('close', (code) => lost(code === 4401 ? new CroniumError('SIGNED_OUT', `the session with ${name} has ended`, `sign in again: cronium server login ${profile.url} --user ${profile.user}`) : new CroniumError('DISCONNECTED', `the connection to ${name} was lost`)));
+    ws.on('close', (code) => calls.failAll(code === 4401 ? signedOut() : new CroniumError('DISCONNECTED', `the connection to ${name} was lost`)));
     ws.on('message', (data) => {
       let msg: { type?: string; id?: number; ok?: boolean; result?: unknown; error?: ApiErrorBody; event?: EventName; payload?: unknown };
       try {
@@ -159,23 +151,13 @@ export function connectServer(profile: Profile, name: string): Promise<AppClient
       } catch {
         return;
       }
-      if (msg.type === 'reply') {
-        const p = pending.get(msg.id ?? -1);
-        if (!p) return;
-        pending.delete(msg.id!);
-        if (msg.ok) p.resolve(msg.result);
-        else p.reject(new CroniumError(msg.error?.code ?? 'INTERNAL', msg.error?.message ?? 'the server refused the call', msg.error?.hint, msg.error?.details));
-      } else if (msg.type === 'event' && msg.event) onEvent?.(msg.event, msg.payload);
+      if (msg.type === 'reply') calls.reply(msg);
+      else if (msg.type === 'event' && msg.event) onEvent?.(msg.event, msg.payload);
     });
     ws.once('open', () =>
       resolve({
         pid: 0,
-        call: <M extends MethodName>(method: M, args: unknown) =>
-          new Promise<MethodResult<M>>((res, rej) => {
-            const id = next++;
-            pending.set(id, { resolve: res as (v: unknown) => void, reject: rej });
-            ws.send(JSON.stringify({ id, method, args }));
-          }),
+        call: (method, args) => calls.call(method, args, (m) => ws.send(m)),
         // Every event of the server comes to every connection; the listener picks.
         subscribe: (_events, listener) => {
           onEvent = listener as (event: EventName, payload: unknown) => void;

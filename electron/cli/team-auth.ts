@@ -84,8 +84,9 @@ function bearer(req: IncomingMessage): string | undefined {
   return /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(req.headers.authorization ?? '')?.[1];
 }
 
-function same(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
+/** Whether a secret a request carried is the expected one, in constant time. */
+export function sameSecret(a: string | undefined, b: string): boolean {
+  if (!a) return false;
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -175,7 +176,7 @@ export class TeamAuth {
       const who = token ? await this.opts.accounts.principal(token) : undefined;
       if (!token || !who) throw new CroniumError('SIGNED_OUT', 'not signed in');
       // A cookie rides along on any request to this site: the CSRF token proves the page is ours.
-      if (!bearer(req) && !same(req.headers['x-csrf-token'] as string | undefined, who.csrf)) throw new CroniumError('FORBIDDEN', 'sign-out without the session’s CSRF token', 'send it in X-CSRF-Token');
+      if (!bearer(req) && !sameSecret(req.headers['x-csrf-token'] as string | undefined, who.csrf)) throw new CroniumError('FORBIDDEN', 'sign-out without the session’s CSRF token', 'send it in X-CSRF-Token');
       await this.opts.accounts.signOut(token);
       return json(res, 200, { signedOut: true }, { 'Set-Cookie': this.cookie('', 0) });
     }
@@ -200,7 +201,7 @@ export class TeamAuth {
     if (!cookie || origin === undefined || !this.opts.ownOrigin(origin)) return { status: 401, text: 'Unauthorized' };
     const who = await this.opts.accounts.principal(cookie);
     if (!who) return { status: 401, text: 'Unauthorized' };
-    if (!same(url.searchParams.get('csrf') ?? undefined, who.csrf)) return { status: 403, text: 'Forbidden' };
+    if (!sameSecret(url.searchParams.get('csrf') ?? undefined, who.csrf)) return { status: 403, text: 'Forbidden' };
     return { token: cookie };
   }
 }

@@ -31,15 +31,19 @@ async function withCore<T>(open: () => Promise<Core>, fn: (c: Caller) => Promise
 
 type Caller = <M extends MethodName>(m: M, a: unknown) => Promise<MethodResult<M>>;
 
-/** Calls on the team: on the --server as the signed-in person, else on its database as this machine's administrator. */
-function onTeam<T>(ctx: CliContext, flag: string | undefined, fn: (c: Caller) => Promise<T>): Promise<T> {
+/**
+ * Calls on the team: on the --server as the signed-in person, else on its database as this
+ * machine's administrator; with `orLocal`, this data dir's store when no team database is given.
+ */
+function onTeam<T>(ctx: CliContext, flag: string | undefined, fn: (c: Caller) => Promise<T>, orLocal = false): Promise<T> {
   if (ctx.server !== undefined) return fn((m, a) => ctx.call(m, a));
-  return withCore(teamCore(ctx, flag), fn);
+  return withCore(teamCore(ctx, flag, orLocal), fn);
 }
 
-function teamCore(ctx: CliContext, flag: string | undefined): () => Promise<Core> {
+function teamCore(ctx: CliContext, flag: string | undefined, orLocal = false): () => Promise<Core> {
   return async () => {
     const url = teamDatabase(flag, process.env.CRONIUM_DATABASE_URL);
+    if (!url && orLocal) return openCliCore(ctx.dataDir, 'cli');
     if (!url) throw new CroniumError('NOT_IMPLEMENTED', 'accounts belong to a team server, and no team database was given', 'give --database postgres://USER@HOST/DB, or set CRONIUM_DATABASE_URL (docs/team-server.md)');
     return openTeamCliCore(ctx.dataDir, url);
   };
@@ -170,9 +174,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
         since = /^\d+$/.test(o.since) ? Number(o.since) : Date.parse(o.since);
         if (!Number.isFinite(since)) throw fieldError('since', `"${o.since}" is not a time`, 'e.g. --since 2026-12-01 or --since 2026-12-01T09:00:00Z');
       }
-      const url = ctx.server === undefined ? teamDatabase(o.database, process.env.CRONIUM_DATABASE_URL) : undefined;
-      const open = url ? () => openTeamCliCore(ctx.dataDir, url) : async () => openCliCore(ctx.dataDir, 'cli');
-      const export_ = async (c: Caller) => {
+      await onTeam(ctx, o.database, async (c) => {
         let afterId = 0;
         for (;;) {
           const page = await c('audit.list', { afterId, limit: 1000, ...(since !== undefined ? { since } : {}), ...(o.person ? { person: o.person } : {}) });
@@ -181,7 +183,6 @@ export function registerUsers(program: Command, ctx: CliContext): void {
           if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
           afterId = page.at(-1)!.id;
         }
-      };
-      await (ctx.server !== undefined ? export_((m, a) => ctx.call(m, a)) : withCore(open, export_));
+      }, true);
     });
 }
