@@ -200,9 +200,9 @@ export class JobQueue {
       insertJob: db.prepare(`insert into jobs (kind, schedule_id, parent_job_id, script_id, interpreter, script_body, target, mode, timeout_ms, concurrency, env, input, priority, status, requested_by, requested_by_person, fire_at, created_at, max_attempts, retry_script_failures, var_scope, secret_names, elevated, push, files)
         values (@kind, @scheduleId, @parentJobId, @scriptId, @interpreter, @scriptBody, @target, @mode, @timeoutMs, @concurrency, @env, @input, @priority, 'queued', @requestedBy, @requestedByPerson, @fireAt, @now, @maxAttempts, @retryScriptFailures, @varScope, @secretNames, @elevated, @push, @files)`),
       insertRun: db.prepare(`insert into runs (job_id, host_id, host_name, status, attempt, queued_at, not_before, detached, priority_rank) values (?, ?, ?, 'queued', 1, ?, ?, ?, ?)`),
-      // Oldest eligible runs of the most urgent jobs first.
-      candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r join jobs j on j.id = r.job_id
-        where r.status = 'queued' and r.not_before <= ? order by j.priority desc, r.not_before, r.id limit ?`),
+      // Oldest eligible runs of the most urgent jobs first, in runs_claim_idx's order (priority_rank: minus the job's priority).
+      candidates: db.prepare(`select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r
+        where r.status = 'queued' and r.not_before <= ? order by r.priority_rank, r.not_before, r.id limit ?`),
       jobCandidates: db.prepare(`with recursive t(id) as (select ? union all select j.id from jobs j join t on j.parent_job_id = t.id where ?)
         select r.id, r.job_id, r.host_id, r.host_name, r.attempt, r.detached from runs r where r.job_id in (select id from t) and r.status = 'queued' and r.not_before <= ? order by r.id limit ?`),
       inFlightTotal: db.prepare(`select count(*) from runs where status in ('claimed', 'running')`).pluck(),

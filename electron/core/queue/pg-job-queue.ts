@@ -24,21 +24,20 @@ import type { DataStore } from '../db/store';
 
 /**
  * A group commit: calls made while a statement is in flight (or in the same moment) are sent
- * together as the next one. Each caller gets its own answer; a failure of the statement fails
- * every call of that batch. With `rejectAnswers`, an answer that is an Error rejects its caller.
+ * together as the next one. Each caller gets its own answer (an answer that is an Error rejects
+ * its caller alone); a failure of the statement fails every call of that batch.
  */
 class Coalescer<I, O> {
   #pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   #busy = false;
   constructor(
-    private readonly send: (items: I[]) => Promise<O[]>,
-    private readonly rejectAnswers = false,
+    private readonly send: (items: I[]) => Promise<(O | Error)[]>,
     private readonly max = 500,
   ) {}
 
-  push<R = O>(item: I): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#pending.push({ item, resolve: resolve as unknown as (o: O) => void, reject });
+  push(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#pending.push({ item, resolve, reject });
       if (!this.#busy) {
         this.#busy = true;
         setImmediate(() => void this.#drain());
@@ -51,7 +50,11 @@ class Coalescer<I, O> {
       const batch = this.#pending.splice(0, this.max);
       try {
         const answers = await this.send(batch.map((b) => b.item));
-        batch.forEach((b, i) => (this.rejectAnswers && answers[i] instanceof Error ? b.reject(answers[i]) : b.resolve(answers[i]!)));
+        batch.forEach((b, i) => {
+          const answer = answers[i]!;
+          if (answer instanceof Error) b.reject(answer);
+          else b.resolve(answer);
+        });
       } catch (e) {
         for (const b of batch) b.reject(e);
       }
@@ -230,7 +233,7 @@ export class PgJobQueue implements Queue {
     return this.#ends.push({ runId, owner, outcome, now });
   }
 
-  readonly #ends = new Coalescer<{ runId: number; owner: string; outcome: RunOutcome; now: number }, { retried: boolean; jobStatus?: JobStatus } | CroniumError>(async (items) => {
+  readonly #ends = new Coalescer<{ runId: number; owner: string; outcome: RunOutcome; now: number }, { retried: boolean; jobStatus?: JobStatus }>(async (items) => {
     // One statement: each run is read under its row lock, then retried or ended when its owner
     // holds it; the retry's delay for each possible attempt comes from retryDelayMs (attempts are 1-20).
     const now = Math.max(...items.map((i) => i.now));
@@ -284,26 +287,22 @@ export class PgJobQueue implements Queue {
       ],
     );
     const byK = new Map(rows.map((r) => [Number(r.k), r as { job_id: number; status: RunStatus; retried: boolean | null }]));
-    const out: ({ retried: boolean; jobStatus?: JobStatus } | CroniumError)[] = items.map((item, i) => {
+    // Each job whose run ended here is settled once, after this commit; the last of its runs in the batch reports it.
+    const last = new Map<number, number>();
+    const out = items.map((item, i): { retried: boolean; jobStatus?: JobStatus } | CroniumError => {
       const row = byK.get(i + 1);
       if (!row) return new CroniumError('NOT_FOUND', `no run ${item.runId}`);
       if (TERMINAL.has(row.status)) return { retried: false };
       if (row.retried === null) return new CroniumError('CONFLICT', `run ${item.runId} is not held by ${item.owner}`, 'its lease expired and another worker took it over');
+      if (!row.retried) last.set(Number(row.job_id), i);
       return { retried: row.retried };
-    });
-    // Each job whose run ended here is settled once, after this commit; the last of its runs in the batch reports it.
-    const last = new Map<number, number>();
-    items.forEach((_, i) => {
-      const row = byK.get(i + 1);
-      const o = out[i];
-      if (row && !(o instanceof CroniumError) && !o!.retried && !TERMINAL.has(row.status)) last.set(Number(row.job_id), i);
     });
     for (const [jobId, i] of last) {
       const jobStatus = await settleJob(this.pool, jobId, now);
       if (jobStatus) out[i] = { retried: false, jobStatus };
     }
     return out;
-  }, true);
+  });
 
   /** Cancels a job: its queued runs end now; returns the runs in flight, for their servers to stop. */
   async cancel(jobId: number, now = Date.now()): Promise<number[]> {
