@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { call } from '../../electron/core/api/dispatcher';
+import { LogService } from '../../electron/core/logs/log-service';
 import { openCore } from '../../electron/core/core';
 import { ROOT, startServe } from '../e2e/harness';
 import { connectApi, processMemory } from './api-client';
@@ -195,37 +196,36 @@ export async function benchStore(opts: { hosts?: number; runs?: number; samples?
 }
 
 /**
- * The store's own ceiling for output: 100 MB as 64 KiB log chunks inserted into a fresh store (the
- * app's schema, pragmas and page size; one host, job and run rows to hang them on) in the log
- * service's way (one transaction per ~1 MB batch, the same insert), MB/s per sample. On one
- * thread this is what the app's main thread spends on every MB of output it stores.
+ * The store's own ceiling for output: 100 MB as 64 KiB chunks through a log writer into a fresh
+ * data dir (the app's schema, pragmas and page size; one host, job and run rows to hang them on),
+ * MB/s per sample, the way the app stores output (a run's first 256 KiB in rows, the rest in its
+ * output file), and the same through rows alone (SQLite's pages and WAL for every byte, as before
+ * output files) as the baseline. On one thread: what the app's main thread spends per MB stored.
  */
-export async function logInsertCeiling(samples = 3): Promise<number[]> {
-  const out: number[] = [];
+export async function logStoreCeiling(samples = 3): Promise<{ files: number[]; rows: number[] }> {
+  const out = { files: [] as number[], rows: [] as number[] };
   for (let s = 0; s < samples; s++) {
-    const dir = mkdtempSync(join(tmpdir(), 'cronium-bench-insert-'));
-    try {
-      const core = openCore({ dataDir: dir, door: 'cli', ssh: { agentSocket: null } });
+    for (const way of ['files', 'rows'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'cronium-bench-insert-'));
       try {
-        const db = core.store.sqlite;
-        await core.hosts.add({ name: 'h', address: '127.0.0.1', port: 22, user: 'u', useAgent: false, tags: [] });
-        const { runIds } = await call(core.dispatch, 'jobs.run', { hosts: ['h'], command: 'true', mode: 'direct' }, { door: 'cli' });
-        const runId = runIds[0]!;
-        const insert = db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes) values (?, ?, ?, ?, ?)');
-        const chunk = Buffer.alloc(64 * 1024, 0x78);
-        const t0 = performance.now();
-        let seq = 0;
-        for (let batch = 0; batch < 100; batch++) {
-          db.transaction(() => {
-            for (let i = 0; i < 16; i++) insert.run(runId, ++seq, 'stdout', 0, chunk);
-          }).immediate();
+        const core = openCore({ dataDir: dir, door: 'cli', ssh: { agentSocket: null } });
+        const logs = new LogService(core.store, way === 'rows' ? { inlineBytes: Number.POSITIVE_INFINITY } : {});
+        try {
+          await core.hosts.add({ name: 'h', address: '127.0.0.1', port: 22, user: 'u', useAgent: false, tags: [] });
+          const { runIds } = await call(core.dispatch, 'jobs.run', { hosts: ['h'], command: 'true', mode: 'direct' }, { door: 'cli' });
+          const chunk = Buffer.alloc(64 * 1024, 0x78);
+          const t0 = performance.now();
+          const w = await logs.openWriter(runIds[0]!);
+          for (let i = 0; i < 1600; i++) if (!w.write('stdout', chunk)) await w.drain();
+          await w.close();
+          out[way].push(100 / ((performance.now() - t0) / 1000));
+        } finally {
+          await logs.close();
+          core.close();
         }
-        out.push(100 / ((performance.now() - t0) / 1000));
       } finally {
-        core.close();
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   }
   return out;

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { call } from '../../electron/core/api/dispatcher';
 import { cronium } from '../helpers/cli';
 import { startWorkspaceWithHosts, type Workspace } from '../helpers/workspace';
+import { storedOutput } from '../helpers/stored-log';
 
 const SUBNET = 125;
 let ws: Workspace | undefined;
@@ -74,8 +75,7 @@ test('the spool fills the disk mid-run: HOST_DISK_FULL, the script stopped, the 
     const jobs = await call(core.dispatch, 'jobs.list', { limit: 1 }, { door: 'cli' });
     const job = await call(core.dispatch, 'jobs.get', { id: jobs[0]!.id }, { door: 'cli' });
     assert.ok(job.runs[0]!.errorHint?.includes('free space there'), 'the hint says what to do');
-    const rows = core.store.sqlite.prepare("select seq, bytes from log_chunks where run_id = ? and stream = 'stdout' order by seq").all(job.runs[0]!.id) as { seq: number; bytes: Buffer }[];
-    const text = Buffer.concat(rows.map((r) => r.bytes)).toString();
+    const text = storedOutput(core.store.sqlite, core.info.dataDir, job.runs[0]!.id, 'stdout').toString();
     const lines = text.split('\n');
     const whole = lines.slice(0, -1);
     assert.ok(whole.length > 10_000, `${whole.length} lines were kept`);

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { call } from '../../electron/core/api/dispatcher';
 import { ROOT } from '../helpers/cli';
 import { startWorkspaceWithHosts, until, type Workspace } from '../helpers/workspace';
+import { storedOutput } from '../helpers/stored-log';
 
 // Other suites use 201-242, 121-122.
 const SUBNET = 123;
@@ -48,7 +49,7 @@ async function runAndCut(mode: 'runner' | 'direct', detach: boolean, after: numb
   const core = w.open();
   try {
     const runId = await until('the run to start', () => core.store.sqlite.prepare("select id from runs where status = 'running' order by id desc limit 1").pluck().get() as number | undefined, 30_000);
-    const stored = () => Buffer.concat((core.store.sqlite.prepare("select bytes from log_chunks where run_id = ? and stream = 'stdout' order by seq").pluck().all(runId) as Buffer[])).toString();
+    const stored = () => storedOutput(core.store.sqlite, core.info.dataDir, runId, 'stdout').toString();
     await until(`${after} lines`, () => stored().split('\n').length > after, 30_000);
     await cut();
     const code = await exited;

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { call } from '../../electron/core/api/dispatcher';
 import { ROOT } from '../helpers/cli';
 import { startWorkspaceWithHosts, type Workspace } from '../helpers/workspace';
+import { storedOutput } from '../helpers/stored-log';
 
 // Other suites use 201-233 and 242.
 const SUBNET = 234;
@@ -56,8 +57,9 @@ for (const mode of ['direct', 'runner'] as const) {
     const core = w.open();
     try {
       const runId = core.store.sqlite.prepare('select id from runs order by id desc limit 1').pluck().get() as number;
-      const stored = core.store.sqlite.prepare("select coalesce(sum(length(bytes)), 0) from log_chunks where run_id = ? and stream = 'stdout'").pluck().get(runId) as number;
-      assert.equal(stored, BYTES, 'every byte stored once');
+      const stored = storedOutput(core.store.sqlite, core.info.dataDir, runId, 'stdout');
+      assert.equal(stored.length, BYTES, 'every byte stored once');
+      assert.ok(stored.every((b) => b === 0x78), 'every stored byte is the x printed');
       const job = await call(core.dispatch, 'jobs.list', {}, { door: 'cli' });
       assert.equal(job[0]?.status, 'succeeded');
     } finally {

@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { cronium, ROOT } from '../helpers/cli';
 import { startWorkspaceWithHosts, until, type Workspace } from '../helpers/workspace';
+import { storedOutput } from '../helpers/stored-log';
 
 const SUBNET = 127;
 const SEED = Number(process.env.CRONIUM_FAULT_SEED ?? Date.now() % 1_000_000);
@@ -111,7 +112,7 @@ test(`${KILLS} SIGKILLs at random points, then recovery: every run final, every 
     // Logs: each run's stored stdout is whole numbered lines from 1, none doubled or out of order.
     let lines = 0;
     for (const r of parents) {
-      const text = Buffer.concat((d.prepare("select bytes from log_chunks where run_id = ? and stream = 'stdout' order by seq").pluck().all(r.id) as Buffer[])).toString();
+      const text = storedOutput(d, w.dataDir, r.id, 'stdout').toString();
       const got = text.split('\n').filter(Boolean);
       got.forEach((l, k) => assert.equal(l, `line ${k + 1}`, `run ${r.id} (${r.status}): line ${k + 1} is "${l}"`));
       if (r.status === 'succeeded') assert.equal(got.length, 12, `run ${r.id} succeeded with ${got.length} lines`);

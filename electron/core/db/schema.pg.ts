@@ -179,6 +179,8 @@ export const logChunks = pgTable(
     stream: text('stream', { enum: ['stdout', 'stderr', 'system'] }).notNull(),
     ts: bigint('ts', { mode: 'number' }).notNull(),
     bytes: bytea('bytes').notNull(),
+    fileOff: bigint('file_off', { mode: 'number' }),
+    fileLen: bigint('file_len', { mode: 'number' }),
   },
   (t) => [primaryKey({ columns: [t.runId, t.seq] })],
 );

@@ -316,7 +316,11 @@ export const logChunks = sqliteTable(
     seq: integer('seq').notNull(),
     stream: text('stream', { enum: ['stdout', 'stderr', 'system'] }).notNull(),
     ts: integer('ts').notNull(),
+    /** The chunk; empty when it is in the run's output file (file_len set; SQLite only: log-files.ts). */
     bytes: blob('bytes', { mode: 'buffer' }).notNull(),
+    /** Where the chunk is in the run's output file, when it is there. */
+    fileOff: integer('file_off'),
+    fileLen: integer('file_len'),
   },
   (t) => [primaryKey({ columns: [t.runId, t.seq] })],
 );

@@ -13,9 +13,14 @@
  *   more gets a window's batch early when it reaches the limit, instead of a gap;
  * - secret values are masked before anything is stored or streamed.
  * On SQLite the buffer is stored synchronously with prepared statements (the hot path of one
- * app); on PostgreSQL (a team server) it is stored by one multi-row insert at a time, and
- * writers wait on drain() as they do when the buffer is full, so memory stays bounded the same.
+ * app), and a run's output beyond its first `inlineBytes` goes to the run's own append-only file
+ * (log-files.ts) with one positioned write per flush, its rows keeping only the offset and length:
+ * storing a byte through SQLite's pages and WAL cost the app more than receiving it. On PostgreSQL
+ * (a team server, where every server must read every log) it is stored by one multi-row insert at a
+ * time, and writers wait on drain() as they do when the buffer is full, so memory stays bounded the
+ * same.
  */
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
 import { type CroniumError } from '../../shared/errors';
@@ -23,6 +28,7 @@ import { sql } from 'drizzle-orm';
 import type { Store } from '../db/database';
 import type { DataStore } from '../db/store';
 import { dataDirFull, isDiskFull } from '../db/disk-full';
+import { LogFiles, type Span } from './log-files';
 import { SecretMasker } from './secret-masker';
 
 /** One stored or streamed piece of output. */
@@ -58,8 +64,18 @@ export interface LogServiceOptions {
   highWaterBytes?: number;
   /** Bytes a live subscriber may have pending before it is switched to catch-up. */
   subscriberLimitBytes?: number;
+  /** SQLite: bytes of a run kept in the store's rows before the rest goes to the run's output file. */
+  inlineBytes?: number;
+  /** SQLite: the directory of output files (default: `logs` next to the database). */
+  filesDir?: string;
   clock?: () => number;
 }
+
+/** The bytes of a row whose chunk is in its run's file. */
+const EMPTY = Buffer.alloc(0);
+
+/** A stored row: the chunk's bytes, or (file_len set) its place in the run's output file. */
+type Row = { seq: number; stream: LogChunk['stream']; ts: number; bytes: Buffer; file_off: number | null; file_len: number | null };
 
 type Subscriber = { listener: (batch: LogBatch) => void; pending: LogChunk[]; pendingBytes: number; gapFrom?: number; isReady: () => boolean };
 
@@ -99,13 +115,18 @@ export class LogService {
   private readonly highWaterBytes: number;
   private readonly subscriberLimitBytes: number;
   private readonly clock: () => number;
+  /** SQLite: the output files, and the bytes of each run written so far in its rows. */
+  private readonly files: LogFiles | undefined;
+  private readonly inlined = new Map<number, number>();
+  private readonly inlineBytes: number;
   private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(store: Store | DataStore, options: LogServiceOptions = {}) {
     if ('sqlite' in store) {
       this.db = store.sqlite;
       this.store = store.data;
-      this.insert = this.db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes) values (?, ?, ?, ?, ?)');
+      this.insert = this.db.prepare('insert or ignore into log_chunks (run_id, seq, stream, ts, bytes, file_off, file_len) values (?, ?, ?, ?, ?, ?, ?)');
+      this.files = new LogFiles(options.filesDir ?? join(dirname(store.path), 'logs'));
     } else {
       this.store = store;
     }
@@ -113,6 +134,7 @@ export class LogService {
     this.highWaterBytes = options.highWaterBytes ?? 4 * 1024 * 1024;
     this.subscriberLimitBytes = options.subscriberLimitBytes ?? 1024 * 1024;
     this.clock = options.clock ?? Date.now;
+    this.inlineBytes = options.inlineBytes ?? 256 * 1024;
   }
 
   /** A writer for one run, after what is stored of it; `secrets` are masked in everything it writes. */
@@ -157,6 +179,8 @@ export class LogService {
           if (rest.length) enqueue({ seq: seq + 1, stream, ts: this.clock(), data: rest });
         }
         await this.flush();
+        this.files?.close(runId);
+        this.inlined.delete(runId);
       },
       get lastSeq() {
         return seq;
@@ -217,9 +241,25 @@ export class LogService {
     if (this.buffer.length) {
       const rows = this.buffer.splice(0);
       try {
+        // Each run's bytes past its inline share go to its file first (at the end its index covers),
+        // then every row is indexed in one transaction; the files' ends move once it committed.
+        const spans = new Map<LogChunk, Span>();
+        const ends: { h: { fd: number; end: number }; end: number }[] = [];
+        for (const [runId, chunks] of this.toFiles(rows)) {
+          const h = this.files!.handle(runId, () => (db.prepare('select max(file_off + file_len) from log_chunks where run_id = ? and file_len is not null').pluck().get(runId) as number | null) ?? 0);
+          const placed = this.files!.write(h, chunks.map((c) => c.data));
+          chunks.forEach((c, i) => spans.set(c, placed[i]!));
+          const last = placed[placed.length - 1]!;
+          ends.push({ h, end: last.off + last.len });
+        }
         db.transaction(() => {
-          for (const c of rows) this.insert!.run(c.runId, c.seq, c.stream, c.ts, c.data);
+          for (const c of rows) {
+            const span = spans.get(c);
+            if (span) this.insert!.run(c.runId, c.seq, c.stream, c.ts, EMPTY, span.off, span.len);
+            else this.insert!.run(c.runId, c.seq, c.stream, c.ts, c.data, null, null);
+          }
         }).immediate();
+        for (const { h, end } of ends) this.files!.commit(h, end);
       } catch (e) {
         if (!isDiskFull(e)) {
           this.buffer.unshift(...rows);
@@ -239,6 +279,25 @@ export class LogService {
       this.full = undefined;
     }
     for (const w of this.drainWaiters.splice(0)) w.resolve();
+  }
+
+  /**
+   * The rows of this flush that go to their run's file, by run: a run's first `inlineBytes` stay in
+   * rows, and from the first chunk past them on everything goes to its file.
+   */
+  private toFiles(rows: readonly (LogChunk & { runId: number })[]): Map<number, (LogChunk & { runId: number })[]> {
+    const byRun = new Map<number, (LogChunk & { runId: number })[]>();
+    for (const c of rows) {
+      const toFile = byRun.get(c.runId);
+      if (toFile) {
+        toFile.push(c);
+        continue;
+      }
+      const inline = (this.inlined.get(c.runId) ?? 0) + c.data.length;
+      if (!this.files!.isOpen(c.runId) && inline <= this.inlineBytes) this.inlined.set(c.runId, inline);
+      else byRun.set(c.runId, [c]);
+    }
+    return byRun;
   }
 
   private async flushPg(): Promise<void> {
@@ -369,35 +428,41 @@ export class LogService {
   /** Chunks of a run from a sequence number on, in order (after storing what is buffered). */
   async read(runId: number, fromSeq = 1, limit = 1000): Promise<LogChunk[]> {
     await this.flush();
-    type Row = { seq: number; stream: LogChunk['stream']; ts: number; bytes: Buffer };
     const db = this.db;
     const rows = db
-      ? await this.store.exclusive(() => db.prepare('select seq, stream, ts, bytes from log_chunks where run_id = ? and seq >= ? order by seq limit ?').all(runId, fromSeq, limit) as Row[])
-      : await this.store.rows<Row>(sql`select seq, stream, ts, bytes from log_chunks where run_id = ${runId} and seq >= ${fromSeq} order by seq limit ${limit}`);
-    return rows.map((r) => ({ seq: Number(r.seq), stream: r.stream, ts: Number(r.ts), data: r.bytes }));
+      ? await this.store.exclusive(() => db.prepare('select seq, stream, ts, bytes, file_off, file_len from log_chunks where run_id = ? and seq >= ? order by seq limit ?').all(runId, fromSeq, limit) as Row[])
+      : await this.store.rows<Row>(sql`select seq, stream, ts, bytes, file_off, file_len from log_chunks where run_id = ${runId} and seq >= ${fromSeq} order by seq limit ${limit}`);
+    return this.chunks(runId, rows);
+  }
+
+  /** Rows as chunks, the bytes of those in the run's file read from it. */
+  private async chunks(runId: number, rows: readonly Row[]): Promise<LogChunk[]> {
+    const inFile = rows.filter((r) => r.file_len !== null && r.file_len !== undefined);
+    const read = this.files && inFile.length ? await this.files.read(runId, inFile.map((r) => ({ off: Number(r.file_off), len: Number(r.file_len) }))) : [];
+    const fromFile = new Map(inFile.map((r, i) => [r, read[i] ?? EMPTY]));
+    return rows.map((r) => ({ seq: Number(r.seq), stream: r.stream, ts: Number(r.ts), data: fromFile.get(r) ?? r.bytes }));
   }
 
   /** The last chunks of a run holding at least `bytes` bytes (or all of it), in order: "tail first". */
   async tail(runId: number, bytes = 64 * 1024): Promise<LogChunk[]> {
     await this.flush();
-    const out: LogChunk[] = [];
+    const out: Row[] = [];
     let total = 0;
     // Newest first, a page at a time, until the bytes are there.
     for (let before = Number.MAX_SAFE_INTEGER; total < bytes; ) {
-      type Row = { seq: number; stream: LogChunk['stream']; ts: number; bytes: Buffer };
       const db = this.db;
       const page = db
-        ? await this.store.exclusive(() => db.prepare('select seq, stream, ts, bytes from log_chunks where run_id = ? and seq < ? order by seq desc limit 64').all(runId, before) as Row[])
-        : await this.store.rows<Row>(sql`select seq, stream, ts, bytes from log_chunks where run_id = ${runId} and seq < ${before} order by seq desc limit 64`);
+        ? await this.store.exclusive(() => db.prepare('select seq, stream, ts, bytes, file_off, file_len from log_chunks where run_id = ? and seq < ? order by seq desc limit 64').all(runId, before) as Row[])
+        : await this.store.rows<Row>(sql`select seq, stream, ts, bytes, file_off, file_len from log_chunks where run_id = ${runId} and seq < ${before} order by seq desc limit 64`);
       if (page.length === 0) break;
       for (const r of page) {
-        out.push({ seq: Number(r.seq), stream: r.stream, ts: Number(r.ts), data: r.bytes });
-        total += r.bytes.length;
+        out.push(r);
+        total += r.file_len ?? r.bytes.length;
         if (total >= bytes) break;
       }
       before = Number(page[page.length - 1]!.seq);
     }
-    return out.reverse();
+    return this.chunks(runId, out.reverse());
   }
 
   /** The whole log of a run, chunk by chunk, without loading it all at once. */
@@ -417,7 +482,7 @@ export class LogService {
     const doomed = new Set<number>();
     const finished = (
       await this.store.rows<{ id: number; finished_at: number; size: number }>(
-        sql`select r.id, r.finished_at, (select coalesce(sum(length(bytes)), 0) from log_chunks c where c.run_id = r.id) as size from runs r where r.finished_at is not null and exists (select 1 from log_chunks c where c.run_id = r.id) order by r.finished_at desc, r.id desc`,
+        sql`select r.id, r.finished_at, (select coalesce(sum(length(bytes) + coalesce(file_len, 0)), 0) from log_chunks c where c.run_id = r.id) as size from runs r where r.finished_at is not null and exists (select 1 from log_chunks c where c.run_id = r.id) order by r.finished_at desc, r.id desc`,
       )
     ).map((r) => ({ id: Number(r.id), finished_at: Number(r.finished_at), size: Number(r.size) }));
     if (policy.maxAgeDays !== undefined) {
@@ -435,6 +500,11 @@ export class LogService {
     }
     const ids = [...doomed];
     for (let i = 0; i < ids.length; i += 500) await this.store.exec(sql`delete from log_chunks where run_id in ${ids.slice(i, i + 500)}`);
+    if (this.files) {
+      this.files.remove(ids);
+      // Files no row points into: a run whose rows went another way, a crash before a file's first index.
+      await this.files.sweep(async () => new Set((await this.store.rows<{ run_id: number }>(sql`select distinct run_id from log_chunks where file_len is not null`)).map((r) => Number(r.run_id))));
+    }
     return doomed.size;
   }
 
@@ -461,8 +531,10 @@ export class LogService {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.liveTimer) clearTimeout(this.liveTimer);
     this.liveTimer = undefined;
-    return this.flush().catch((e: unknown) => {
-      process.stderr.write(`cronium: storing the last log output failed: ${(e as Error).message}\n`);
-    });
+    return this.flush()
+      .catch((e: unknown) => {
+        process.stderr.write(`cronium: storing the last log output failed: ${(e as Error).message}\n`);
+      })
+      .finally(() => this.files?.closeAll());
   }
 }

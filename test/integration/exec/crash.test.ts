@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { startFleet, type Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
+import { storedChunks } from '../../helpers/stored-log';
 
 const SUBNET = 216;
 let fleet: Fleet | undefined;
@@ -103,7 +104,9 @@ test('SIGKILL of the queue process: no run left running, no log line of the deta
   assert.equal(direct.status, 'lost');
   assert.match(direct.error_message ?? '', /the process running it \(cli:\d+:\d+@[^)]+\) is gone and the script's fate is unknown/);
   assert.equal(detached.status, 'succeeded', detached.error_message ?? '');
-  const stored = query<{ seq: number; stream: string; bytes: Buffer }>("select seq, stream, bytes from log_chunks where run_id = ? and stream != 'system' order by seq", detached.id);
+  const d = db();
+  const stored = storedChunks(d, join(scratch, 'data'), detached.id, 'output').map((c) => ({ ...c, bytes: c.data }));
+  d.close();
   const seqs = stored.map((c) => c.seq);
   assert.deepEqual(seqs, [...new Set(seqs)], 'no sequence number stored twice');
   const text = Buffer.concat(stored.map((c) => c.bytes)).toString();

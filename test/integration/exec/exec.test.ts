@@ -16,6 +16,7 @@ import type { JobView } from '../../../electron/shared/api';
 import type { Fleet } from '../../fleet/fleet';
 import { cronium, ROOT } from '../../helpers/cli';
 import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
+import { storedOutput } from '../../helpers/stored-log';
 
 // Other integration suites use 201-206.
 const SUBNET = 207;
@@ -360,8 +361,9 @@ test('10 MB of output passes with bounded memory and every byte stored', async (
     const rss0 = process.memoryUsage().rss;
     const ran = await runJob(core, { hosts: ['default'], script: "head -c 10485760 /dev/zero | tr '\\0' 'a'\n" });
     assert.equal(ran.job.runs[0]!.status, 'succeeded');
-    const bytes = core.store.sqlite.prepare("select sum(length(bytes)) from log_chunks where run_id = ? and stream = 'stdout'").pluck().get(ran.job.runs[0]!.id) as number;
-    assert.equal(bytes, 10 * 1024 * 1024);
+    const bytes = storedOutput(core.store.sqlite, core.info.dataDir, ran.job.runs[0]!.id, 'stdout');
+    assert.equal(bytes.length, 10 * 1024 * 1024);
+    assert.ok(bytes.every((b) => b === 0x61), 'every stored byte is the a printed');
     const grew = (process.memoryUsage().rss - rss0) / 1024 / 1024;
     assert.ok(grew < 150, `RSS grew by ${grew.toFixed(0)} MB`);
   } finally {

@@ -21,6 +21,7 @@ import type { JobTreeNode, JobView } from '../../../electron/shared/api';
 import { cronium, ROOT } from '../../helpers/cli';
 import { startWorkspace, until, type Workspace } from '../../helpers/workspace';
 import { decodeFrameStream } from '../../../electron/core/runner/frames';
+import { storedOutput } from '../../helpers/stored-log';
 
 // Other integration suites use 201-207 and their own subnets.
 const SUBNET = 220;
@@ -189,7 +190,7 @@ test('a secret variable printed by a real script never reaches log_chunks or run
     });
     const run = (await job(core, ran.jobId)).runs[0]!;
     assert.equal(run.status, 'succeeded');
-    const stored = Buffer.concat(core.store.sqlite.prepare('select bytes from log_chunks where run_id = ? order by seq').pluck().all(run.id) as Buffer[]).toString();
+    const stored = storedOutput(core.store.sqlite, core.info.dataDir, run.id).toString();
     assert.match(stored, /token=\*\*\*!/);
     assert.match(stored, /again \*\*\*/);
     for (const text of [stored, ran.logs.join('')]) assert.ok(!text.includes(secret), `the secret leaked: ${text}`);
@@ -217,7 +218,7 @@ test('runner mode: the runner masks a secret split across writes before any fram
     const run = (await job(core, ran.jobId)).runs[0]!;
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     assert.equal(run.mode, 'runner');
-    const streamOf = (stream: string) => Buffer.concat(core.store.sqlite.prepare('select bytes from log_chunks where run_id = ? and stream = ? order by seq').pluck().all(run.id, stream) as Buffer[]).toString();
+    const streamOf = (stream: 'stdout' | 'stderr') => storedOutput(core.store.sqlite, core.info.dataDir, run.id, stream).toString();
     const stored = streamOf('stdout') + streamOf('stderr');
     // Per stream: the stderr line may come between the two stdout writes.
     assert.match(streamOf('stdout'), /token=\*\*\*!/);

@@ -13,6 +13,7 @@ import { call } from '../../../electron/core/api/dispatcher';
 import { openCore, type Core } from '../../../electron/core/core';
 import { Worker } from '../../../electron/core/exec/worker';
 import { startFleet, type Fleet } from '../../fleet/fleet';
+import { storedOutput } from '../../helpers/stored-log';
 
 const SUBNET = 214;
 const ctx = { door: 'cli' as const };
@@ -65,7 +66,7 @@ async function printBytes(size: number, mode: 'direct' | 'runner' = 'direct', wa
   }
   const run = c.store.sqlite.prepare('select id, error_code as error, mode from runs where job_id = ?').get(jobId) as { id: number; error: string | null; mode: string };
   assert.equal(run.mode, mode);
-  const stored = c.store.sqlite.prepare("select sum(length(bytes)) from log_chunks where run_id = ? and stream = 'stdout'").pluck().get(run.id) as number;
+  const stored = storedOutput(c.store.sqlite, c.info.dataDir, run.id, 'stdout').length;
   return { stored, secs: (Date.now() - t0) / 1000, grewMb: (peak - rss0) / 1024 / 1024, error: run.error };
 }
 

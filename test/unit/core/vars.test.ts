@@ -12,6 +12,7 @@ import type { Executor } from '../../../electron/core/exec/executor';
 import type { ExecOutcome, ExecRequest, ExecSinks } from '../../../electron/core/exec/types';
 import { Worker } from '../../../electron/core/exec/worker';
 import { tempDir } from '../../helpers/temp';
+import { storedOutput } from '../../helpers/stored-log';
 
 const ctx = { door: 'cli' as const };
 
@@ -153,7 +154,7 @@ test('a worker with the core hooks masks the secrets its host sees, split across
   }
   await worker.idle();
   await new Promise((r) => setTimeout(r, 60));
-  const stored = Buffer.concat((core.store.sqlite.prepare('select bytes from log_chunks where run_id = ? order by seq').pluck().all(runIds[0]!) as Buffer[])).toString();
+  const stored = storedOutput(core.store.sqlite, core.info.dataDir, runIds[0]!).toString();
   assert.match(stored, /start \*\*\* end/);
   assert.match(stored, /host: \*\*\*/);
   for (const text of [stored, live.join('')]) {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openStore, type Store } from '../../../../electron/core/db/database';
 import { LogService, type LogBatch } from '../../../../electron/core/logs/log-service';
@@ -140,4 +142,123 @@ test('tail first, full download, retention by age, count and size', async (t) =>
   assert.equal(await logs.prune({ maxTotalBytes: 1500 }, now), 1, 'keeps the newest run within 1,500 bytes');
   assert.equal((await logs.read(runIds[3]!)).length, 10);
   assert.equal((await logs.read(runIds[2]!)).length, 0);
+});
+
+/** A run's rows: where each chunk is (inline bytes, or its span in the run's file). */
+const placement = (store: Store, run: number) =>
+  store.sqlite.prepare('select seq, length(bytes) as inline, file_off as off, file_len as len from log_chunks where run_id = ? order by seq').all(run) as { seq: number; inline: number; off: number | null; len: number | null }[];
+
+test("a run's output beyond its inline share goes to its own file; every way of reading it gives the same bytes", async (t) => {
+  const dir = tempDir(t);
+  const store = openStore(dir);
+  const logs = new LogService(store, { inlineBytes: 1000, highWaterBytes: 700 });
+  t.after(async () => {
+    await logs.close();
+    store.close();
+  });
+  const db = store.sqlite;
+  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
+  const [small, big] = ['a', 'b'].map((h) => Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, ?, 'queued', 0)").run(jobId, h).lastInsertRowid)) as [number, number];
+  const printed: Buffer[] = [];
+  const w = await logs.openWriter(big);
+  const s = await logs.openWriter(small);
+  for (let k = 0; k < 40; k++) {
+    const line = Buffer.from(`line ${k} `.padEnd(99, String.fromCharCode(97 + (k % 26))) + '\n');
+    printed.push(line);
+    w.write(k % 3 ? 'stdout' : 'stderr', line);
+    if (k < 5) s.write('stdout', Buffer.from(`small ${k}\n`));
+  }
+  await w.close();
+  await s.close();
+  const rows = placement(store, big);
+  assert.ok(rows[0]!.len === null && rows[0]!.inline === 100, 'the first chunks stay in the rows');
+  assert.ok(rows.at(-1)!.len === 100 && rows.at(-1)!.inline === 0, 'the last ones are in the file');
+  const inFile = rows.filter((r) => r.len !== null);
+  assert.deepEqual(inFile.map((r) => r.off), inFile.map((_, i) => i * 100), 'appended in order, no gap');
+  const file = join(dir, 'logs', '0', `${big}.log`);
+  assert.equal(statSync(file).size, inFile.length * 100);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.ok(placement(store, small).every((r) => r.len === null), 'a small run has no file');
+  assert.ok(!existsSync(join(dir, 'logs', '0', `${small}.log`)));
+  const all = Buffer.concat(printed).toString();
+  assert.equal(text(await logs.read(big)), all);
+  assert.equal(text(await logs.read(big, 20, 5)), printed.slice(19, 24).join(''));
+  assert.equal(text(await logs.tail(big, 250)), printed.slice(37).join(''));
+  const down: Buffer[] = [];
+  for await (const c of logs.download(big)) down.push(c.data);
+  assert.equal(Buffer.concat(down).toString(), all);
+  assert.deepEqual((await logs.read(big)).map((c) => c.stream), printed.map((_, k) => (k % 3 ? 'stdout' : 'stderr')));
+});
+
+test("bytes count once their rows are committed: a failed flush's retry writes the same place, a crash's leftovers are cut, a short file reads short", async (t) => {
+  const dir = tempDir(t);
+  const store = openStore(dir);
+  const logs = new LogService(store, { inlineBytes: 0 });
+  t.after(async () => {
+    await logs.close();
+    store.close();
+  });
+  const db = store.sqlite;
+  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
+  const run = Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, 'h', 'queued', 0)").run(jobId).lastInsertRowid);
+  const file = join(dir, 'logs', '0', `${run}.log`);
+  const w = await logs.openWriter(run);
+  w.write('stdout', Buffer.from('one\n'));
+  await logs.flush();
+  // The index refuses the next rows once: their bytes reached the file, the rows did not.
+  db.exec("create trigger refuse before insert on log_chunks when new.seq = 3 begin select raise(fail, 'refused'); end");
+  w.write('stdout', Buffer.from('two\n'));
+  w.write('stdout', Buffer.from('three\n'));
+  await assert.rejects(logs.flush(), /refused/);
+  assert.equal(statSync(file).size, 14, 'written, not yet indexed');
+  db.exec('drop trigger refuse');
+  await logs.flush();
+  assert.equal(statSync(file).size, 14, 'the retry wrote the same place, not again after it');
+  assert.equal(text(await logs.read(run)), 'one\ntwo\nthree\n');
+  await w.close();
+  // A crash between a write and its index leaves bytes past the indexed end: cut when the run's file is opened again.
+  appendFileSync(file, 'never indexed\n');
+  const again = await logs.openWriter(run);
+  again.append({ seq: 4, stream: 'stdout', ts: 0, data: Buffer.from('four\n') });
+  await again.close();
+  assert.equal(readFileSync(file, 'utf8'), 'one\ntwo\nthree\nfour\n');
+  assert.equal(text(await logs.read(run)), 'one\ntwo\nthree\nfour\n');
+  // A power cut can leave the index ahead of the file: the chunks read as what is there.
+  truncateSync(file, 9);
+  assert.equal(text(await logs.read(run)), 'one\ntwo\nt');
+  rmSync(file);
+  assert.deepEqual((await logs.read(run)).map((c) => c.data.length), [0, 0, 0, 0]);
+});
+
+test('retention removes the files of pruned runs, and files no row points into once they are old', async (t) => {
+  const dir = tempDir(t);
+  const store = openStore(dir);
+  const logs = new LogService(store, { inlineBytes: 0 });
+  t.after(async () => {
+    await logs.close();
+    store.close();
+  });
+  const db = store.sqlite;
+  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
+  const runs = ['a', 'b'].map((h) => Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, ?, 'queued', 0)").run(jobId, h).lastInsertRowid));
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  for (const [i, run] of runs.entries()) {
+    const w = await logs.openWriter(run);
+    w.write('stdout', Buffer.alloc(500, 'x'));
+    await w.close();
+    db.prepare("update runs set status = 'succeeded', finished_at = ? where id = ? ").run(now - (2 - i) * 86_400_000, run);
+  }
+  const fileOf = (id: number) => join(dir, 'logs', String(Math.floor(id / 1000)), `${id}.log`);
+  // Leftovers of a crash before their first index: one old, one just written; and one of run 5,000 (another shard).
+  mkdirSync(join(dir, 'logs', '5'), { recursive: true });
+  for (const id of [900, 901, 5000]) writeFileSync(fileOf(id), 'orphan');
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  utimesSync(fileOf(900), old, old);
+  utimesSync(fileOf(5000), old, old);
+  assert.equal(await logs.prune({ maxAgeDays: 1.5 }, now), 1, 'the run finished 2 days ago');
+  assert.ok(!existsSync(fileOf(runs[0]!)), "the pruned run's file is gone");
+  assert.equal(readFileSync(fileOf(runs[1]!)).length, 500, "the kept run's file is whole");
+  assert.ok(!existsSync(fileOf(900)) && !existsSync(fileOf(5000)), 'old orphans are removed');
+  assert.ok(existsSync(fileOf(901)), 'a young one is kept: another process may be about to index it');
+  assert.equal((await logs.read(runs[1]!))[0]!.data.length, 500);
 });

@@ -1,0 +1,2 @@
+ALTER TABLE "log_chunks" ADD COLUMN "file_off" bigint;--> statement-breakpoint
+ALTER TABLE "log_chunks" ADD COLUMN "file_len" bigint;
