@@ -19,6 +19,7 @@ import { call } from '../../electron/core/api/dispatcher';
 import { openCore } from '../../electron/core/core';
 import { Worker } from '../../electron/core/exec/worker';
 import { startFleet } from '../fleet/fleet';
+import { machineCpu } from './api-client';
 import { timePeer, type PeerRun } from './peers';
 
 const SUBNET = 218;
@@ -41,14 +42,6 @@ export interface AppFanout {
 /** The figures: per case (script, concurrency, way) a sample or why there is none, and the machine's CPU busy time during it (core-seconds). */
 export interface Fanout1000Figures {
   cases: { script: 'true' | 'sleep 1'; concurrency: number; way: string; run: (AppFanout & { ok: true }) | (PeerRun & { ok: boolean }); busyCoreS: number }[];
-}
-
-/** CPU time of the whole machine so far, busy and total, in seconds (/proc/stat; clock ticks of 1/100 s). */
-function machineCpu(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
-  const busy = user + nice + system + irq + softirq + steal;
-  return { busy: busy / 100, total: (busy + idle + iowait) / 100 };
 }
 
 type ChildArgs = { dataDir: string; knownHosts: string; command: string; concurrency: number; mode: 'direct' | 'auto' };

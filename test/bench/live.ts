@@ -18,7 +18,7 @@
  * /usr/bin/chromium for the browser part (skipped, with the reason, when it is missing).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, cliIn, launchChromium, ROOT, startServe, trackedPage, type Serve } from '../e2e/harness';
 import { startFleet } from '../fleet/fleet';
-import { connectApi, jobEnded, processCpuSeconds, processMemory, type ApiClient } from './api-client';
+import { connectApi, jobEnded, machineCpu, processCpuSeconds, processMemory, type ApiClient } from './api-client';
 import { benchArtifacts } from './artifacts';
 
 /** Its own fleet subnet (the brief gives benches 223-226). */
@@ -75,7 +75,7 @@ export interface LiveFigures {
   /** The same lines at their run.log message in the page's WebSocket (where the browser's time goes). */
   browserSocket: LatencySeries | { skipped: string };
   fps: { idle: number[]; busy: number[]; mbPerSecond: number } | { skipped: string };
-  throughput: { mode: string; mb: number; seconds: number[]; peakRssMb: number[]; sshSeconds: number[]; cpuSeconds: number[] }[];
+  throughput: { mode: string; mb: number; seconds: number[]; peakRssMb: number[]; sshSeconds: number[]; sshFileSeconds: number[]; cpuSeconds: number[]; machineBusy: number[]; sshMachineBusy: number[] }[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -282,15 +282,17 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
     for (const [mb, runs] of opts.throughput === false ? [] : ([[100, opts.throughputRuns ?? 3], [1024, 1]] as const))
     for (const mode of ['auto', 'direct'] as const) {
       const HUNDRED_MB = printMb(mb);
-      const t: LiveFigures['throughput'][number] = { mode, mb, seconds: [], peakRssMb: [], sshSeconds: [], cpuSeconds: [] };
+      const t: LiveFigures['throughput'][number] = { mode, mb, seconds: [], peakRssMb: [], sshSeconds: [], sshFileSeconds: [], cpuSeconds: [], machineBusy: [], sshMachineBusy: [] };
       for (let i = 0; i < runs; i++) {
         server = await startServe(dataDir);
         api = await connectApi(server.url);
         const t0 = performance.now();
         const cpu0 = processCpuSeconds(server.child.pid!);
+        const m0 = machineCpu().busy;
         const r = await api.call<{ jobId: number; runIds: number[] }>('jobs.run', { hosts: [HOST], command: HUNDRED_MB, mode, timeoutMs: 300_000 });
         const status = await jobEnded(api, r.jobId, 300_000);
         const seconds = (performance.now() - t0) / 1000;
+        t.machineBusy.push(machineCpu().busy - m0);
         if (status !== 'succeeded') throw new Error(`bench: the ${mb} MB job ended ${status}`);
         const used = await runMode(api, r.jobId);
         if (i === 0) t.mode = used;
@@ -302,9 +304,20 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
         await server.stop();
         server = undefined;
         const s0 = performance.now();
+        const sm0 = machineCpu().busy;
         const ssh = spawnSync('ssh', ['-F', sshCfg, '-o', 'BatchMode=yes', HOST, HUNDRED_MB], { stdio: ['ignore', 'ignore', 'ignore'], timeout: 300_000, killSignal: 'SIGKILL' });
         if (ssh.status !== 0) throw new Error(`bench: ssh ${HOST} <${mb} MB> exited ${ssh.status}`);
         t.sshSeconds.push((performance.now() - s0) / 1000);
+        t.sshMachineBusy.push(machineCpu().busy - sm0);
+        // The same into a file next to the data dir (its disk and page cache): what storing costs here without the app.
+        const outFile = join(dataDir, 'ssh-output');
+        const fd = openSync(outFile, 'w', 0o600);
+        const f0 = performance.now();
+        const toFile = spawnSync('ssh', ['-F', sshCfg, '-o', 'BatchMode=yes', HOST, HUNDRED_MB], { stdio: ['ignore', fd, 'ignore'], timeout: 300_000, killSignal: 'SIGKILL' });
+        t.sshFileSeconds.push((performance.now() - f0) / 1000);
+        closeSync(fd);
+        await rm(outFile, { force: true });
+        if (toFile.status !== 0) throw new Error(`bench: ssh ${HOST} <${mb} MB> > file exited ${toFile.status}`);
       }
       figures.throughput.push(t);
     }

@@ -17,6 +17,7 @@ import { outsideCaller } from '../accounts/caller';
 import { sql } from 'drizzle-orm';
 import { asBool, asJson, type DataStore } from '../db/store';
 import type { EventBus } from '../events/event-bus';
+import { isDiskFull } from '../db/disk-full';
 import type { LogService, LogWriter } from '../logs/log-service';
 import type { ClaimedRun, Queue } from '../queue/job-queue';
 import type { Executor } from './executor';
@@ -337,7 +338,9 @@ export class Worker {
     this.inFlight.set(run.runId, f);
     f.done = this.execute(run, abort.signal, f, reattach)
       .catch((e: Error) => {
-        process.stderr.write(`cronium: run ${run.runId} failed internally: ${e.stack ?? e.message}\n`);
+        // A full disk is no bug: told like the log's own (the run is marked lost at the next start).
+        if (isDiskFull(e)) this.opts.logs.diskFull(e);
+        else process.stderr.write(`cronium: run ${run.runId} failed internally: ${e.stack ?? e.message}\n`);
       })
       .finally(() => {
         this.inFlight.delete(run.runId);

@@ -11,7 +11,7 @@
  * - a file without any index row (a crash before its first index) is removed by `sweep`, once it
  *   is old enough that no process can be about to index it.
  */
-import { closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writevSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writev } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -21,11 +21,12 @@ export interface Span {
   len: number;
 }
 
-type Handle = { fd: number; end: number };
+/** A run's file open for writing, and the end its index covers. */
+export type FileHandle = { fd: number; end: number };
 
 /** The output files under one directory. */
 export class LogFiles {
-  private readonly handles = new Map<number, Handle>();
+  private readonly handles = new Map<number, FileHandle>();
 
   constructor(readonly dir: string) {}
 
@@ -43,7 +44,7 @@ export class LogFiles {
    * The run's file open for writing, at the end its index covers (`indexedEnd`, asked only when
    * the file is opened); anything past that end is cut.
    */
-  handle(runId: number, indexedEnd: () => number): Handle {
+  handle(runId: number, indexedEnd: () => number): FileHandle {
     let h = this.handles.get(runId);
     if (h) return h;
     const path = this.path(runId);
@@ -63,22 +64,18 @@ export class LogFiles {
   }
 
   /**
-   * Writes `data` at the handle's end, in order, with as few system calls as the platform allows;
-   * returns the span of each. The end moves only by `commit` (after the index is stored).
+   * Writes `data` at the handle's end, in order, by the thread pool (the main thread goes on while
+   * the bytes are copied); returns the span of each. The end moves only by `commit` (after the
+   * index is stored), so a write whose index failed is overwritten by the retry.
    */
-  write(h: Handle, data: readonly Buffer[]): Span[] {
-    const spans: Span[] = [];
-    let at = h.end;
-    for (const d of data) {
-      spans.push({ off: at, len: d.length });
-      at += d.length;
-    }
+  async write(h: FileHandle, data: readonly Buffer[]): Promise<Span[]> {
+    const spans = this.spans(h, data);
     // writev takes at most IOV_MAX (1,024 on Linux) buffers at once and may write less than asked.
     let pending = data.slice();
     let pos = h.end;
     while (pending.length) {
       const batch = pending.slice(0, 1024);
-      let wrote = writevSync(h.fd, batch, pos);
+      let wrote = await new Promise<number>((resolve, reject) => writev(h.fd, batch, pos, (e, n) => (e ? reject(e) : resolve(n))));
       pos += wrote;
       let done = 0;
       while (done < batch.length && wrote >= batch[done]!.length) wrote -= batch[done++]!.length;
@@ -88,8 +85,18 @@ export class LogFiles {
     return spans;
   }
 
+  private spans(h: FileHandle, data: readonly Buffer[]): Span[] {
+    const spans: Span[] = [];
+    let at = h.end;
+    for (const d of data) {
+      spans.push({ off: at, len: d.length });
+      at += d.length;
+    }
+    return spans;
+  }
+
   /** Moves the handle's end past what the index now covers. */
-  commit(h: Handle, end: number): void {
+  commit(h: FileHandle, end: number): void {
     h.end = Math.max(h.end, end);
   }
 

@@ -28,7 +28,7 @@ import { sql } from 'drizzle-orm';
 import type { Store } from '../db/database';
 import type { DataStore } from '../db/store';
 import { dataDirFull, isDiskFull } from '../db/disk-full';
-import { LogFiles, type Span } from './log-files';
+import { LogFiles, type FileHandle, type Span } from './log-files';
 import { SecretMasker } from './secret-masker';
 
 /** One stored or streamed piece of output. */
@@ -60,8 +60,10 @@ export interface RetentionPolicy {
 export interface LogServiceOptions {
   /** Live batches go out at most this often. */
   batchMs?: number;
-  /** Bytes buffered for the store before they are stored synchronously. */
+  /** Bytes buffered for the store before writers wait for them to be stored. */
   highWaterBytes?: number;
+  /** Bytes buffered before a flush starts (while none is in flight). */
+  flushBytes?: number;
   /** Bytes a live subscriber may have pending before it is switched to catch-up. */
   subscriberLimitBytes?: number;
   /** SQLite: bytes of a run kept in the store's rows before the rest goes to the run's output file. */
@@ -103,6 +105,8 @@ export class LogService {
   private storing: Promise<void> | undefined;
   private readonly buffer: (LogChunk & { runId: number })[] = [];
   private bufferedBytes = 0;
+  /** Of those, the bytes a flush in flight is storing. */
+  private inFlightBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastDeliverAt = Number.NEGATIVE_INFINITY;
   private readonly drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -113,6 +117,7 @@ export class LogService {
   private liveTimer: NodeJS.Timeout | undefined;
   private readonly batchMs: number;
   private readonly highWaterBytes: number;
+  private readonly flushBytes: number;
   private readonly subscriberLimitBytes: number;
   private readonly clock: () => number;
   /** SQLite: the output files, and the bytes of each run written so far in its rows. */
@@ -132,6 +137,7 @@ export class LogService {
     }
     this.batchMs = options.batchMs ?? 16;
     this.highWaterBytes = options.highWaterBytes ?? 4 * 1024 * 1024;
+    this.flushBytes = Math.min(options.flushBytes ?? 1024 * 1024, this.highWaterBytes);
     this.subscriberLimitBytes = options.subscriberLimitBytes ?? 1024 * 1024;
     this.clock = options.clock ?? Date.now;
     this.inlineBytes = options.inlineBytes ?? 256 * 1024;
@@ -205,8 +211,13 @@ export class LogService {
     return Number(row?.m ?? 0);
   }
 
+  /**
+   * A flush now at the high-water mark (writers wait for it), or when `flushBytes` wait and no flush
+   * is in flight (storing them overlaps with receiving more: a writer is held up only when storing
+   * falls a whole high-water mark behind), else within 50 ms.
+   */
   private scheduleFlush(): void {
-    if (this.bufferedBytes >= this.highWaterBytes) {
+    if (this.bufferedBytes >= this.highWaterBytes || (!this.storing && this.bufferedBytes - this.inFlightBytes >= this.flushBytes)) {
       this.flushReporting();
       return;
     }
@@ -223,62 +234,104 @@ export class LogService {
   }
 
   /**
-   * Writes everything buffered: on SQLite in one transaction, now; on PostgreSQL by one insert
-   * after the one in flight. Never rejects (a failure other than a full disk is reported and the
-   * rows wait for the next flush).
+   * Writes everything buffered, one flush at a time and in order (a later chunk is never stored
+   * before an earlier one: a reattach resumes after the last stored sequence). On SQLite rows are
+   * stored in one transaction, at once when no bytes go to files; bytes for files are written off
+   * the main thread first. On PostgreSQL by one insert after the one in flight. Never rejects on a
+   * full disk (the rows wait); another failure rejects and the rows wait for the next flush.
    */
   async flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const db = this.db;
     if (!db) return this.flushPg();
-    // At once when no transaction of the store is open (so a fast producer is held to the store's
-    // speed), else right after it: these rows must not become part of someone else's transaction.
-    await this.store.exclusive(() => this.flushSqlite(db));
-  }
-
-  private flushSqlite(db: Database.Database): void {
-    if (this.buffer.length) {
-      const rows = this.buffer.splice(0);
-      try {
-        // Each run's bytes past its inline share go to its file first (at the end its index covers),
-        // then every row is indexed in one transaction; the files' ends move once it committed.
-        const spans = new Map<LogChunk, Span>();
-        const ends: { h: { fd: number; end: number }; end: number }[] = [];
-        for (const [runId, chunks] of this.toFiles(rows)) {
+    while (this.storing) await this.storing;
+    if (this.buffer.length === 0) {
+      for (const w of this.drainWaiters.splice(0)) w.resolve();
+      return;
+    }
+    const rows = this.buffer.splice(0);
+    const files = this.toFiles(rows);
+    const taken = rows.reduce((n, c) => n + c.data.length, 0);
+    let done!: () => void;
+    this.storing = new Promise<void>((r) => (done = r));
+    this.inFlightBytes = taken;
+    try {
+      // Each run's bytes past its inline share go to its file first (at the end its index covers, by
+      // the thread pool: copying a fast run's output into the page cache is most of storing it),
+      // then every row is indexed in one transaction; the files' ends move once it committed.
+      const spans = new Map<LogChunk, Span>();
+      const ends: { h: FileHandle; end: number }[] = [];
+      const written = files.size === 0 ? [] : await Promise.allSettled(
+        [...files].map(async ([runId, chunks]) => {
           const h = this.files!.handle(runId, () => (db.prepare('select max(file_off + file_len) from log_chunks where run_id = ? and file_len is not null').pluck().get(runId) as number | null) ?? 0);
-          const placed = this.files!.write(h, chunks.map((c) => c.data));
+          const placed = await this.files!.write(h, chunks.map((c) => c.data));
           chunks.forEach((c, i) => spans.set(c, placed[i]!));
           const last = placed[placed.length - 1]!;
           ends.push({ h, end: last.off + last.len });
-        }
-        db.transaction(() => {
-          for (const c of rows) {
-            const span = spans.get(c);
-            if (span) this.insert!.run(c.runId, c.seq, c.stream, c.ts, EMPTY, span.off, span.len);
-            else this.insert!.run(c.runId, c.seq, c.stream, c.ts, c.data, null, null);
-          }
-        }).immediate();
-        for (const { h, end } of ends) this.files!.commit(h, end);
-      } catch (e) {
-        if (!isDiskFull(e)) {
-          this.buffer.unshift(...rows);
-          throw e;
-        }
-        // Nothing is lost yet: the rows wait in memory (writers are refused, so no more come)
-        // and are stored when space returns; every waiting writer learns why now.
-        this.buffer.unshift(...rows);
-        const first = !this.full;
-        this.full = dataDirFull(e);
-        for (const w of this.drainWaiters.splice(0)) w.reject(this.full);
-        if (first) for (const l of this.fullListeners) l(this.full);
-        this.flushTimer ??= setTimeout(() => this.flushReporting(), 1000);
-        return;
+        }),
+      );
+      const failed = written.find((w) => w.status === 'rejected');
+      if (failed) {
+        this.storeFailed(rows, failed.reason);
+        throw failed.reason;
       }
-      this.bufferedBytes = 0;
-      this.full = undefined;
+      // Rows alone are stored at once when no transaction of the store is open (so a fast producer
+      // is held to the store's speed), else right after it: they must not join someone else's transaction.
+      await this.store.exclusive(() => this.storeSqlite(db, rows, spans, ends));
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+    } finally {
+      this.storing = undefined;
+      this.inFlightBytes = 0;
+      done();
     }
-    for (const w of this.drainWaiters.splice(0)) w.resolve();
+    if (this.buffer.length) this.scheduleFlush();
+  }
+
+  /** Indexes (and stores the inline bytes of) `rows` in one transaction; a failure puts them back first in line. */
+  private storeSqlite(db: Database.Database, rows: (LogChunk & { runId: number })[], spans: ReadonlyMap<LogChunk, Span>, ends: readonly { h: FileHandle; end: number }[]): void {
+    const bytes = rows.reduce((n, c) => n + c.data.length, 0);
+    try {
+      db.transaction(() => {
+        for (const c of rows) {
+          const span = spans.get(c);
+          if (span) this.insert!.run(c.runId, c.seq, c.stream, c.ts, EMPTY, span.off, span.len);
+          else this.insert!.run(c.runId, c.seq, c.stream, c.ts, c.data, null, null);
+        }
+      }).immediate();
+    } catch (e) {
+      this.storeFailed(rows, e);
+      if (isDiskFull(e)) return;
+      throw e;
+    }
+    for (const { h, end } of ends) this.files!.commit(h, end);
+    this.bufferedBytes = Math.max(0, this.bufferedBytes - bytes);
+    this.full = undefined;
+    if (this.buffer.length === 0) for (const w of this.drainWaiters.splice(0)) w.resolve();
+  }
+
+  /**
+   * Rows that could not be stored go back first in line. On a full disk nothing is lost yet: they
+   * wait in memory (writers are refused, so no more come) and are stored when space returns; every
+   * waiting writer learns why now.
+   */
+  private storeFailed(rows: (LogChunk & { runId: number })[], e: unknown): void {
+    this.buffer.unshift(...rows);
+    if (!isDiskFull(e)) return;
+    this.diskFull(e);
+    this.flushTimer ??= setTimeout(() => this.flushReporting(), 1000);
+  }
+
+  /**
+   * The data dir's disk is full (found here, or by another write of the store such as a run's end):
+   * writers are refused and learn why, and the onFull listeners are told once.
+   */
+  diskFull(e: unknown): void {
+    const first = !this.full;
+    this.full = dataDirFull(e);
+    for (const w of this.drainWaiters.splice(0)) w.reject(this.full);
+    if (first) for (const l of this.fullListeners) l(this.full);
   }
 
   /**

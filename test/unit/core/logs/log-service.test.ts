@@ -262,3 +262,28 @@ test('retention removes the files of pruned runs, and files no row points into o
   assert.ok(existsSync(fileOf(901)), 'a young one is kept: another process may be about to index it');
   assert.equal((await logs.read(runs[1]!))[0]!.data.length, 500);
 });
+
+test('storing starts once flushBytes wait, off the main thread, while writers go on until the high-water mark', async (t) => {
+  const dir = tempDir(t);
+  const store = openStore(dir);
+  const logs = new LogService(store, { inlineBytes: 0, flushBytes: 100, highWaterBytes: 1000 });
+  t.after(async () => {
+    await logs.close();
+    store.close();
+  });
+  const db = store.sqlite;
+  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
+  const run = Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, 'h', 'queued', 0)").run(jobId).lastInsertRowid);
+  const w = await logs.openWriter(run);
+  assert.equal(w.write('stdout', Buffer.alloc(150, 'a')), true);
+  // Well before the 50 ms timer: the flush began at 100 bytes.
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(placement(store, run).length, 1, 'stored without waiting for the timer or the mark');
+  const accepted: boolean[] = [];
+  for (let i = 0; i < 12; i++) accepted.push(w.write('stdout', Buffer.alloc(100, 'b')));
+  assert.deepEqual(accepted.slice(0, 9), Array(9).fill(true), 'writers go on below the mark');
+  assert.equal(accepted.at(-1), false, 'and wait past it');
+  await w.drain();
+  await w.close();
+  assert.equal(readFileSync(join(dir, 'logs', '0', `${run}.log`)).length, 1350);
+});
