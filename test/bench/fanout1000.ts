@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from '../../electron/core/api/dispatcher';
 import { openCore } from '../../electron/core/core';
 import { Worker } from '../../electron/core/exec/worker';
+import { Client } from 'ssh2';
 import { startFleet } from '../fleet/fleet';
 import { machineCpu } from './api-client';
 import { timePeer, type PeerRun } from './peers';
@@ -42,6 +43,38 @@ export interface AppFanout {
 /** The figures: per case (script, concurrency, way) a sample or why there is none, and the machine's CPU busy time during it (core-seconds). */
 export interface Fanout1000Figures {
   cases: { script: 'true' | 'sleep 1'; concurrency: number; way: string; run: (AppFanout & { ok: true }) | (PeerRun & { ok: boolean }); busyCoreS: number }[];
+}
+
+/**
+ * The floor of a fan-out on this machine: bare ssh2, no app (no store, queue, pool or prelude):
+ * connect with the host's key, exec the command, wait for the channel to close, disconnect, at
+ * `concurrency` hosts at a time. The hosts' sshd sessions cost the same as the app's.
+ */
+async function bareSsh2(hosts: readonly { address: string; port: number; user: string; identityFile?: string }[], command: string, concurrency: number): Promise<PeerRun> {
+  let failed = 0;
+  let first = '';
+  const one = (h: (typeof hosts)[number]) =>
+    new Promise<void>((resolve) => {
+      const c = new Client();
+      const done = (e?: Error) => {
+        if (e) {
+          failed++;
+          first ||= e.message;
+        }
+        c.end();
+        resolve();
+      };
+      c.on('ready', () => c.exec(command, (err, ch) => (err ? done(err) : ch.on('close', () => done()).resume().stderr.resume())));
+      c.on('error', done);
+      c.connect({ host: h.address, port: h.port, username: h.user, privateKey: readFileSync(h.identityFile!), readyTimeout: 60_000 });
+    });
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < hosts.length) await one(hosts[next++]!);
+  }));
+  const ms = performance.now() - t0;
+  return failed ? { ok: false, failure: `${failed} of ${hosts.length} failed: ${first}` } : { ok: true, ms };
 }
 
 type ChildArgs = { dataDir: string; knownHosts: string; command: string; concurrency: number; mode: 'direct' | 'auto' };
@@ -146,6 +179,9 @@ export async function benchFanout1000(opts: { concurrencies?: number[] } = {}): 
       for (const concurrency of opts.concurrencies ?? [100, 200]) {
         await app(script, concurrency, 'direct', `cronium (direct, concurrency ${concurrency})`);
         await app(script, concurrency, 'auto', `cronium (runner, warm, concurrency ${concurrency})`);
+        const b0 = machineCpu();
+        const bare = await bareSsh2(fleet.hosts, script, concurrency);
+        figures.cases.push({ script, concurrency, way: `bare ssh2, no app (connect, exec, close) at ${concurrency}`, run: bare, busyCoreS: machineCpu().busy - b0.busy });
         const c0 = machineCpu();
         const peer = await timePeer('parallel-ssh', ['-h', hostsFile, '-p', String(concurrency), '-t', '60', '-x', `-F ${cfg}`, '-O', 'BatchMode=yes', script], { timeoutMs: LIMIT_MS });
         figures.cases.push({ script, concurrency, way: `parallel-ssh -p ${concurrency}`, run: peer, busyCoreS: machineCpu().busy - c0.busy });

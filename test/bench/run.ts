@@ -298,12 +298,14 @@ await area('thousand: fan-out to 1,000 hosts', async () => {
     return;
   }
   for (const c of f.cases) {
-    if (c.way.startsWith('parallel-ssh')) continue;
+    if (c.way.startsWith('parallel-ssh') || c.way.startsWith('bare ssh2')) continue;
     const peer = f.cases.find((p) => p.script === c.script && p.concurrency === c.concurrency && p.way.startsWith('parallel-ssh'));
     const peerB = peer ? peerBaseline(peer.way, peer.run.ok && 'ms' in peer.run ? { samples: [peer.run.ms] } : { samples: [], failure: 'failure' in peer.run ? peer.run.failure : 'no sample' }) : undefined;
+    const floor = f.cases.find((p) => p.script === c.script && p.concurrency === c.concurrency && p.way.startsWith('bare ssh2'));
+    const floorB = floor ? peerBaseline(`${floor.way}, the machine ${floor.busyCoreS.toFixed(0)} core-s`, floor.run.ok && 'ms' in floor.run ? { samples: [floor.run.ms] } : { samples: [], failure: 'failure' in floor.run ? floor.run.failure : 'no sample' }) : undefined;
     const name = `fan-out of \`${c.script}\` to 1,000 hosts (${c.way})`;
     if (!c.run.ok || !('peakRssMb' in c.run)) {
-      rows.push({ name, median: Number.NaN, spread: '-', unit: 'ms', baselines: [{ label: 'cronium', median: Number.NaN, failed: 'failure' in c.run ? c.run.failure : 'no sample' }, ...(peerB ? [peerB] : [])] });
+      rows.push({ name, median: Number.NaN, spread: '-', unit: 'ms', baselines: [{ label: 'cronium', median: Number.NaN, failed: 'failure' in c.run ? c.run.failure : 'no sample' }, ...(peerB ? [peerB] : []), ...(floorB ? [floorB] : [])] });
       continue;
     }
     const r = c.run;
@@ -315,7 +317,7 @@ await area('thousand: fan-out to 1,000 hosts', async () => {
       median: r.ms,
       spread: '1 run',
       unit: 'ms',
-      ...(peerB ? { baselines: [peerB] } : {}),
+      ...(peerB || floorB ? { baselines: [...(peerB ? [peerB] : []), ...(floorB ? [floorB] : [])] } : {}),
       ...(target ? { target: '< 15 s, peak RSS < 400 MB, ahead of parallel-ssh', verdict: r.ms < 15_000 && r.peakRssMb < 400 && r.failed === 0 && ahead ? ('met' as const) : ('missed' as const) } : {}),
     });
   }
