@@ -3,22 +3,21 @@
  * batched at about 16 ms, reading back (from a sequence, or the tail), and retention.
  * Guards these invariants:
  * - nothing is lost or stored twice: (run, seq) is the key and re-sent chunks (a
- *   reattached runner replaying from a sequence) are ignored;
- * - memory stays bounded whatever the output rate: writes are buffered up to a
- *   high-water mark and stored in one transaction at the latest when they reach it,
- *   synchronously, so a fast producer is slowed to the store's speed instead of
- *   growing a queue;
+ *   reattached runner replaying from a sequence) are ignored; flushes run one at a time, in
+ *   order, so a later chunk is never stored before an earlier one;
+ * - memory stays bounded whatever the output rate: storing starts once `flushBytes` wait, and
+ *   a writer past the high-water mark waits on drain() until what it buffered is stored, so a
+ *   fast producer is slowed to the store's speed instead of growing a queue;
  * - a slow live subscriber never holds chunks in memory: when it falls behind, it is
  *   told where the gap starts and reads the rest from the store (no loss); one that can take
  *   more gets a window's batch early when it reaches the limit, instead of a gap;
  * - secret values are masked before anything is stored or streamed.
- * On SQLite the buffer is stored synchronously with prepared statements (the hot path of one
- * app), and a run's output beyond its first `inlineBytes` goes to the run's own append-only file
- * (log-files.ts) with one positioned write per flush, its rows keeping only the offset and length:
- * storing a byte through SQLite's pages and WAL cost the app more than receiving it. On PostgreSQL
- * (a team server, where every server must read every log) it is stored by one multi-row insert at a
- * time, and writers wait on drain() as they do when the buffer is full, so memory stays bounded the
- * same.
+ * On SQLite rows are stored with prepared statements in one transaction per flush (at once, when
+ * no bytes go to files), and a run's output beyond its first `inlineBytes` goes to the run's own
+ * append-only file (log-files.ts) with one positioned write per flush by the thread pool, its rows
+ * keeping only the offset and length: storing a byte through SQLite's pages and WAL cost the app
+ * more than receiving it. On PostgreSQL (a team server, where every server must read every log)
+ * by one multi-row insert at a time.
  */
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -247,6 +246,8 @@ export class LogService {
     if (!db) return this.flushPg();
     while (this.storing) await this.storing;
     if (this.buffer.length === 0) {
+      // Nothing waits to be stored: a full disk found elsewhere (diskFull) holds no writer back.
+      this.full = undefined;
       for (const w of this.drainWaiters.splice(0)) w.resolve();
       return;
     }
@@ -356,6 +357,8 @@ export class LogService {
   private async flushPg(): Promise<void> {
     while (this.storing) await this.storing;
     if (this.buffer.length === 0) {
+      // Nothing waits to be stored: a full disk found elsewhere (diskFull) holds no writer back.
+      this.full = undefined;
       for (const w of this.drainWaiters.splice(0)) w.resolve();
       return;
     }

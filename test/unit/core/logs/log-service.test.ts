@@ -3,13 +3,14 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, 
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openStore, type Store } from '../../../../electron/core/db/database';
-import { LogService, type LogBatch } from '../../../../electron/core/logs/log-service';
+import { LogService, type LogBatch, type LogServiceOptions } from '../../../../electron/core/logs/log-service';
 import { SecretMasker } from '../../../../electron/core/logs/secret-masker';
 import { tempDir } from '../../../helpers/temp';
 
-function setup(t: TestContext, runs = 1): { store: Store; logs: LogService; runIds: number[] } {
-  const store = openStore(tempDir(t));
-  const logs = new LogService(store, { batchMs: 5 });
+function setup(t: TestContext, runs = 1, options: LogServiceOptions = {}): { store: Store; logs: LogService; runIds: number[]; dir: string } {
+  const dir = tempDir(t);
+  const store = openStore(dir);
+  const logs = new LogService(store, { batchMs: 5, ...options });
   t.after(async () => {
     await logs.close();
     store.close();
@@ -17,7 +18,7 @@ function setup(t: TestContext, runs = 1): { store: Store; logs: LogService; runI
   const db = store.sqlite;
   const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
   const runIds = Array.from({ length: runs }, (_, i) => Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, ?, 'queued', 0)").run(jobId, `h${i}`).lastInsertRowid));
-  return { store, logs, runIds };
+  return { store, logs, runIds, dir };
 }
 
 const text = (chunks: { data: Buffer }[]) => Buffer.concat(chunks.map((c) => c.data)).toString();
@@ -149,16 +150,8 @@ const placement = (store: Store, run: number) =>
   store.sqlite.prepare('select seq, length(bytes) as inline, file_off as off, file_len as len from log_chunks where run_id = ? order by seq').all(run) as { seq: number; inline: number; off: number | null; len: number | null }[];
 
 test("a run's output beyond its inline share goes to its own file; every way of reading it gives the same bytes", async (t) => {
-  const dir = tempDir(t);
-  const store = openStore(dir);
-  const logs = new LogService(store, { inlineBytes: 1000, highWaterBytes: 700 });
-  t.after(async () => {
-    await logs.close();
-    store.close();
-  });
-  const db = store.sqlite;
-  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
-  const [small, big] = ['a', 'b'].map((h) => Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, ?, 'queued', 0)").run(jobId, h).lastInsertRowid)) as [number, number];
+  const { store, logs, runIds, dir } = setup(t, 2, { inlineBytes: 1000, highWaterBytes: 700 });
+  const [small, big] = runIds as [number, number];
   const printed: Buffer[] = [];
   const w = await logs.openWriter(big);
   const s = await logs.openWriter(small);
@@ -191,16 +184,9 @@ test("a run's output beyond its inline share goes to its own file; every way of 
 });
 
 test("bytes count once their rows are committed: a failed flush's retry writes the same place, a crash's leftovers are cut, a short file reads short", async (t) => {
-  const dir = tempDir(t);
-  const store = openStore(dir);
-  const logs = new LogService(store, { inlineBytes: 0 });
-  t.after(async () => {
-    await logs.close();
-    store.close();
-  });
+  const { store, logs, runIds, dir } = setup(t, 1, { inlineBytes: 0 });
+  const run = runIds[0]!;
   const db = store.sqlite;
-  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
-  const run = Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, 'h', 'queued', 0)").run(jobId).lastInsertRowid);
   const file = join(dir, 'logs', '0', `${run}.log`);
   const w = await logs.openWriter(run);
   w.write('stdout', Buffer.from('one\n'));
@@ -231,16 +217,8 @@ test("bytes count once their rows are committed: a failed flush's retry writes t
 });
 
 test('retention removes the files of pruned runs, and files no row points into once they are old', async (t) => {
-  const dir = tempDir(t);
-  const store = openStore(dir);
-  const logs = new LogService(store, { inlineBytes: 0 });
-  t.after(async () => {
-    await logs.close();
-    store.close();
-  });
+  const { store, logs, runIds: runs, dir } = setup(t, 2, { inlineBytes: 0 });
   const db = store.sqlite;
-  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
-  const runs = ['a', 'b'].map((h) => Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, ?, 'queued', 0)").run(jobId, h).lastInsertRowid));
   const now = Date.parse('2026-06-01T00:00:00Z');
   for (const [i, run] of runs.entries()) {
     const w = await logs.openWriter(run);
@@ -264,16 +242,8 @@ test('retention removes the files of pruned runs, and files no row points into o
 });
 
 test('storing starts once flushBytes wait, off the main thread, while writers go on until the high-water mark', async (t) => {
-  const dir = tempDir(t);
-  const store = openStore(dir);
-  const logs = new LogService(store, { inlineBytes: 0, flushBytes: 100, highWaterBytes: 1000 });
-  t.after(async () => {
-    await logs.close();
-    store.close();
-  });
-  const db = store.sqlite;
-  const jobId = Number(db.prepare("insert into jobs (kind, interpreter, script_body, target, mode, status, requested_by, created_at) values ('adhoc', 'bash', 'true', '{}', 'auto', 'queued', 'cli', 0)").run().lastInsertRowid);
-  const run = Number(db.prepare("insert into runs (job_id, host_name, status, queued_at) values (?, 'h', 'queued', 0)").run(jobId).lastInsertRowid);
+  const { store, logs, runIds, dir } = setup(t, 1, { inlineBytes: 0, flushBytes: 100, highWaterBytes: 1000 });
+  const run = runIds[0]!;
   const w = await logs.openWriter(run);
   assert.equal(w.write('stdout', Buffer.alloc(150, 'a')), true);
   // Well before the 50 ms timer: the flush began at 100 bytes.
