@@ -69,7 +69,12 @@ export class LogFiles {
    * index is stored), so a write whose index failed is overwritten by the retry.
    */
   async write(h: FileHandle, data: readonly Buffer[]): Promise<Span[]> {
-    const spans = this.spans(h, data);
+    const spans: Span[] = [];
+    let at = h.end;
+    for (const d of data) {
+      spans.push({ off: at, len: d.length });
+      at += d.length;
+    }
     // writev takes at most IOV_MAX (1,024 on Linux) buffers at once and may write less than asked.
     let pending = data.slice();
     let pos = h.end;
@@ -81,16 +86,6 @@ export class LogFiles {
       while (done < batch.length && wrote >= batch[done]!.length) wrote -= batch[done++]!.length;
       pending = pending.slice(done);
       if (wrote > 0) pending[0] = pending[0]!.subarray(wrote);
-    }
-    return spans;
-  }
-
-  private spans(h: FileHandle, data: readonly Buffer[]): Span[] {
-    const spans: Span[] = [];
-    let at = h.end;
-    for (const d of data) {
-      spans.push({ off: at, len: d.length });
-      at += d.length;
     }
     return spans;
   }

@@ -104,8 +104,6 @@ export class LogService {
   private storing: Promise<void> | undefined;
   private readonly buffer: (LogChunk & { runId: number })[] = [];
   private bufferedBytes = 0;
-  /** Of those, the bytes a flush in flight is storing. */
-  private inFlightBytes = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastDeliverAt = Number.NEGATIVE_INFINITY;
   private readonly drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -216,7 +214,7 @@ export class LogService {
    * falls a whole high-water mark behind), else within 50 ms.
    */
   private scheduleFlush(): void {
-    if (this.bufferedBytes >= this.highWaterBytes || (!this.storing && this.bufferedBytes - this.inFlightBytes >= this.flushBytes)) {
+    if (this.bufferedBytes >= this.highWaterBytes || (!this.storing && this.bufferedBytes >= this.flushBytes)) {
       this.flushReporting();
       return;
     }
@@ -245,18 +243,10 @@ export class LogService {
     const db = this.db;
     if (!db) return this.flushPg();
     while (this.storing) await this.storing;
-    if (this.buffer.length === 0) {
-      // Nothing waits to be stored: a full disk found elsewhere (diskFull) holds no writer back.
-      this.full = undefined;
-      for (const w of this.drainWaiters.splice(0)) w.resolve();
-      return;
-    }
-    const rows = this.buffer.splice(0);
+    const next = this.takeFlush();
+    if (!next) return;
+    const { rows, bytes, done } = next;
     const files = this.toFiles(rows);
-    const taken = rows.reduce((n, c) => n + c.data.length, 0);
-    let done!: () => void;
-    this.storing = new Promise<void>((r) => (done = r));
-    this.inFlightBytes = taken;
     try {
       // Each run's bytes past its inline share go to its file first (at the end its index covers, by
       // the thread pool: copying a fast run's output into the page cache is most of storing it),
@@ -279,20 +269,17 @@ export class LogService {
       }
       // Rows alone are stored at once when no transaction of the store is open (so a fast producer
       // is held to the store's speed), else right after it: they must not join someone else's transaction.
-      await this.store.exclusive(() => this.storeSqlite(db, rows, spans, ends));
+      await this.store.exclusive(() => this.storeSqlite(db, rows, bytes, spans, ends));
     } catch (e) {
       if (!isDiskFull(e)) throw e;
     } finally {
-      this.storing = undefined;
-      this.inFlightBytes = 0;
       done();
     }
     if (this.buffer.length) this.scheduleFlush();
   }
 
   /** Indexes (and stores the inline bytes of) `rows` in one transaction; a failure puts them back first in line. */
-  private storeSqlite(db: Database.Database, rows: (LogChunk & { runId: number })[], spans: ReadonlyMap<LogChunk, Span>, ends: readonly { h: FileHandle; end: number }[]): void {
-    const bytes = rows.reduce((n, c) => n + c.data.length, 0);
+  private storeSqlite(db: Database.Database, rows: (LogChunk & { runId: number })[], bytes: number, spans: ReadonlyMap<LogChunk, Span>, ends: readonly { h: FileHandle; end: number }[]): void {
     try {
       db.transaction(() => {
         for (const c of rows) {
@@ -354,19 +341,37 @@ export class LogService {
     return byRun;
   }
 
-  private async flushPg(): Promise<void> {
-    while (this.storing) await this.storing;
+  /**
+   * With no flush in flight: takes everything buffered as the next one (`done` ends it), at once (a
+   * writer at the high-water mark is stored before its write returns); undefined when nothing waits
+   * to be stored (the drain waiters are told, and a full disk found elsewhere by diskFull holds no
+   * writer back any more).
+   */
+  private takeFlush(): { rows: (LogChunk & { runId: number })[]; bytes: number; done: () => void } | undefined {
     if (this.buffer.length === 0) {
-      // Nothing waits to be stored: a full disk found elsewhere (diskFull) holds no writer back.
       this.full = undefined;
       for (const w of this.drainWaiters.splice(0)) w.resolve();
-      return;
+      return undefined;
     }
     const rows = this.buffer.splice(0);
-    const bytes = rows.reduce((n, c) => n + c.data.length, 0);
+    let finish!: () => void;
+    this.storing = new Promise<void>((r) => (finish = r));
+    return {
+      rows,
+      bytes: rows.reduce((n, c) => n + c.data.length, 0),
+      done: () => {
+        this.storing = undefined;
+        finish();
+      },
+    };
+  }
+
+  private async flushPg(): Promise<void> {
+    while (this.storing) await this.storing;
+    const next = this.takeFlush();
+    if (!next) return;
+    const { rows, bytes, done } = next;
     const { logChunks } = this.store.schema;
-    let done!: () => void;
-    this.storing = new Promise<void>((r) => (done = r));
     try {
       // Under PostgreSQL's 65,535 parameters per statement: 5 per row.
       for (let i = 0; i < rows.length; i += 10_000) {
@@ -383,7 +388,6 @@ export class LogService {
       this.flushTimer ??= setTimeout(() => this.flushReporting(), 1000);
       return;
     } finally {
-      this.storing = undefined;
       done();
     }
     if (this.bufferedBytes === 0 || this.buffer.length === 0) for (const w of this.drainWaiters.splice(0)) w.resolve();
