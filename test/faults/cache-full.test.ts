@@ -29,8 +29,8 @@ interface Line {
   error: { code: string; message: string; hint?: string } | null;
 }
 
-async function run(host: string, mode: string, command: string): Promise<{ code: number | null; line: Line; stderr: string }> {
-  const r = await cronium(['--data-dir', ws!.dataDir, '--json', 'run', '--host', host, '--mode', mode, '--timeout', '120s', '--command', command], { env: { ...ws!.env, CRONIUM_USE_APP: 'never' } });
+async function run(host: string, mode: string, command: string, more: string[] = []): Promise<{ code: number | null; line: Line; stderr: string }> {
+  const r = await cronium(['--data-dir', ws!.dataDir, '--json', 'run', '--host', host, '--mode', mode, '--timeout', '120s', ...more, '--command', command], { env: { ...ws!.env, CRONIUM_USE_APP: 'never' } });
   return { code: r.code, line: JSON.parse(r.stdout.trim().split('\n').pop()!) as Line, stderr: r.stderr };
 }
 
@@ -62,10 +62,35 @@ test('no room for the runner: runner mode says so with HOST space in the message
   figures.survived++;
 });
 
+test('a foreground run prints twice the room left on the disk: its backlog never leaves memory, every line is stored', async () => {
+  figures.tried++;
+  // ~6.9 MB of numbered lines with ~3 MiB free: under the runner's 8 MiB memory budget, so not
+  // one byte of it needs the spool file, however far behind the app falls.
+  const ran = await run('small', 'runner', 'seq 1 1000000');
+  assert.equal(ran.code, 0, `${JSON.stringify(ran.line)} ${ran.stderr}`);
+  assert.equal(ran.line.status, 'succeeded');
+  const core = ws!.open();
+  try {
+    const jobs = await call(core.dispatch, 'jobs.list', { limit: 1 }, { door: 'cli' });
+    const job = await call(core.dispatch, 'jobs.get', { id: jobs[0]!.id }, { door: 'cli' });
+    const lines = storedOutput(core.store.sqlite, core.info.dataDir, job.runs[0]!.id, 'stdout').toString().split('\n');
+    assert.equal(lines.length, 1_000_001);
+    lines.slice(0, -1).forEach((l, i) => {
+      if (l !== String(i + 1)) figures.lost++;
+      assert.equal(l, String(i + 1), `line ${i + 1}: stored "${l}"`);
+    });
+  } finally {
+    core.close();
+  }
+  await nothingRunning();
+  figures.survived++;
+});
+
 test('the spool fills the disk mid-run: HOST_DISK_FULL, the script stopped, the stored output a clean prefix, the next run works', async () => {
   figures.tried++;
-  // ~14 MB of numbered lines into a 3 MiB spool.
-  const full = await run('small', 'runner', 'seq 1 2000000; echo never-reached');
+  // ~14 MB of numbered lines into a 3 MiB spool. Detached: a detached run's spool is on disk from
+  // its first frame (a foreground run's backlog stays in memory up to 8 MiB; see below).
+  const full = await run('small', 'runner', 'seq 1 2000000; echo never-reached', ['--detach']);
   assert.equal(full.code, 255, `${JSON.stringify(full.line)} ${full.stderr}`);
   assert.equal(full.line.status, 'failed');
   assert.equal(full.line.error?.code, 'HOST_DISK_FULL', JSON.stringify(full.line));

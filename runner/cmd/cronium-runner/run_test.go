@@ -75,6 +75,8 @@ type host struct {
 	state    string
 	priv     *ecdsa.PrivateKey
 	kid      string
+	// frameCap is how many frames the session's reader holds before it stops reading (default 1024).
+	frameCap int
 }
 
 var fixtureKeys = filepath.Join("..", "..", "..", "test", "fixtures", "runner", "keys")
@@ -150,7 +152,11 @@ func (h *host) start(args []string, firstLine []byte) *session {
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
-	s := &session{cmd: cmd, stdin: stdin, frames: make(chan *protocol.Frame, 1024), done: make(chan error, 1)}
+	frameCap := 1024
+	if h.frameCap > 0 {
+		frameCap = h.frameCap
+	}
+	s := &session{cmd: cmd, stdin: stdin, frames: make(chan *protocol.Frame, frameCap), done: make(chan error, 1)}
 	go func() {
 		r := bufio.NewReaderSize(stdout, protocol.MaxFrameBytes+protocol.HeaderLen)
 		for {
@@ -505,26 +511,98 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
-func TestSlowConsumerNeverBlocksTheScript(t *testing.T) {
+// A foreground run whose reader stalls: the runner holds at most its budget,
+// the script waits (as it would on ssh), nothing goes to disk, and every
+// frame arrives in order once the reader goes on.
+func TestSlowConsumerHoldsTheScriptBack(t *testing.T) {
 	t.Parallel()
 	h := newHost(t)
-	// 32 MB as fast as the script can write, while nobody reads stdout.
-	s := h.run(h.sign(h.payload(`head -c 33554432 /dev/urandom | base64 -w0; echo`, func(p map[string]any) {
+	h.frameCap = 1 // the reader really stalls: stdout's pipe fills within a frame or two
+	p := h.payload(`head -c 33554432 /dev/urandom | base64 -w0; echo`, func(p map[string]any) {
 		p["limits"] = map[string]any{"timeoutMs": 60000, "graceMs": 500, "maxOutputBytes": 64 << 20}
-	})))
+	})
+	s := h.run(h.sign(p))
+	runDir := filepath.Join(h.state, "runs", p["runId"].(string))
 	time.Sleep(3 * time.Second)
+	if _, err := os.Stat(filepath.Join(runDir, "frames.spool")); !os.IsNotExist(err) {
+		t.Errorf("a foreground run wrote a spool file: %v", err)
+	}
+	status := string(mustRead(t, fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid)))
+	var rssKB int
+	for _, l := range strings.Split(status, "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			fmt.Sscan(strings.TrimPrefix(l, "VmRSS:"), &rssKB)
+		}
+	}
+	// The budget (4 MiB) and the queue from the pipes (4 MiB) on top of the runner's own ~10 MB.
+	if rssKB == 0 || rssKB > 40_000 {
+		t.Errorf("runner RSS %d KB with 44 MB of output waiting", rssKB)
+	}
 	frames := s.collect(t, 30*time.Second)
 	s.stdin.Close()
 	ex := last(frames)
 	if ex.Type != protocol.TypeExit || ex.Code == nil || *ex.Code != 0 {
 		t.Fatalf("exit %+v", ex)
 	}
-	// The script finished long before we started reading: its writes never waited on us.
-	if ex.DurationMs > 2500 {
-		t.Errorf("script took %d ms with a stalled reader", ex.DurationMs)
+	if ex.DurationMs < 3000 {
+		t.Errorf("the script ended after %d ms while the reader stalled for 3 s: its output went somewhere", ex.DurationMs)
 	}
 	if n := len(logsOf(frames)); n != 44739244+1 {
 		t.Errorf("got %d bytes of output", n)
+	}
+	for i, f := range frames[1:] {
+		if f.Seq != int64(i+1) {
+			t.Fatalf("frame %d has seq %d", i+1, f.Seq)
+		}
+	}
+	if err := <-s.done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
+		t.Errorf("the run dir stayed: %v", err)
+	}
+}
+
+// A script held back by a stalled reader still times out on time.
+func TestTimeoutWhileHeldBack(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	h.frameCap = 1
+	s := h.run(h.sign(h.payload(`yes`, func(p map[string]any) {
+		p["limits"] = map[string]any{"timeoutMs": 1000, "graceMs": 300}
+	})))
+	time.Sleep(3 * time.Second)
+	frames := s.collect(t, 30*time.Second)
+	s.stdin.Close()
+	ex := last(frames)
+	if ex.Type != protocol.TypeExit || ex.Reason != protocol.ExitTimeout {
+		t.Fatalf("exit %+v", ex)
+	}
+	if ex.DurationMs > 2500 {
+		t.Errorf("timed out after %d ms (timeout 1 s) while held back", ex.DurationMs)
+	}
+}
+
+// A foreground run whose reader keeps up writes nothing to disk but its script.
+func TestForegroundKeepsUpWithoutSpoolFile(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	p := h.payload("", nil)
+	runDir := filepath.Join(h.state, "runs", p["runId"].(string))
+	p["script"] = `head -c 4000000 /dev/zero | tr '\0' x; ls -a '` + runDir + `'`
+	s := h.run(h.sign(p))
+	frames := s.collect(t, 30*time.Second)
+	s.stdin.Close()
+	if ex := last(frames); ex.Type != protocol.TypeExit || ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v", ex)
+	}
+	logs := logsOf(frames)
+	if !strings.HasPrefix(logs, strings.Repeat("x", 4000000)) {
+		t.Fatalf("output %d bytes", len(logs))
+	}
+	// What the run dir held while the script ran (listed last).
+	if ls := logs[4000000:]; !strings.Contains(ls, "supervisor.pid") || strings.Contains(ls, "frames.spool") {
+		t.Errorf("a foreground run with a reader that keeps up has a spool file: %q", logs[4000000:])
 	}
 }
 

@@ -350,7 +350,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return fail(stderr, "INVALID_INPUT", "run takes no arguments: the payload is read from stdin")
 	}
-	return runSession(f, os.Stdin, &wire{Writer: stdout, proto: f.protocol})
+	return runSession(f, os.Stdin, newWire(stdout, f.protocol))
+}
+
+// newWire is stdout as the app's channel: on a pipe (from sshd) a larger buffer
+// means fewer wakeups per MB of output on both sides.
+func newWire(stdout io.Writer, proto int) *wire {
+	if f, ok := stdout.(*os.File); ok {
+		job.GrowPipe(f, job.PipeBytes)
+	}
+	return &wire{Writer: stdout, proto: proto}
 }
 
 func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
@@ -475,10 +484,9 @@ func (h *helperRelay) close() {
 func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp string, env []string, in *bufio.Reader, stdout io.Writer) int {
 	defer os.RemoveAll(runDir)
 	defer hd.Remove()
-	w, err := spool.Create(filepath.Join(runDir, spoolFile))
-	if err != nil {
-		return errorFrame(stdout, "INTERNAL", err.Error())
-	}
+	// Nothing attaches to a foreground run: its frames wait in memory, and the
+	// script waits once the link is behind by the buffer's budget.
+	w := spool.NewBuffer(spool.DefaultMemBytes)
 	_ = os.WriteFile(filepath.Join(runDir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	cancel := make(chan string, 4)
 	send := func(why string) {
@@ -518,7 +526,6 @@ func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp strin
 	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
 
 	self, _ := os.Executable()
-	done := make(chan error, 1)
 	go func() {
 		_, err := job.Supervise(job.Spec{
 			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
@@ -529,17 +536,9 @@ func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp strin
 			// No exit frame could be written: say why on the stream.
 			_ = w.Append(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())})
 		}
-		done <- w.Close()
+		_ = w.Close()
 	}()
-	var alive atomic.Bool
-	alive.Store(true)
-	go func() {
-		<-done
-		alive.Store(false)
-	}()
-	last, err := spool.Follow(context.Background(), filepath.Join(runDir, spoolFile), spool.FollowOptions{
-		From: 1, Wake: w.Wake(), Alive: alive.Load, Idle: out.idle,
-	}, func(raw []byte, spoolProto int, f *protocol.Frame) error {
+	last, err := w.Follow(context.Background(), spool.FollowOptions{Idle: out.idle}, func(raw []byte, spoolProto int, f *protocol.Frame) error {
 		out.forward(raw, spoolProto, f)
 		if f.Seq > 0 {
 			out.setSeq(f.Seq)
@@ -769,7 +768,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 	if from < 1 {
 		return fail(stderr, "INVALID_INPUT", "--from must be at least 1")
 	}
-	stdout = &wire{Writer: stdout, proto: f.protocol}
+	stdout = newWire(stdout, f.protocol)
 	runDir := filepath.Join(f.stateDir, "runs", pos[0])
 	pidText, err := os.ReadFile(filepath.Join(runDir, pidFile))
 	if err != nil {

@@ -37,7 +37,15 @@ import (
 	"github.com/cronium/desktop/runner/internal/spool"
 )
 
-const queueChunks = 64
+// PipeBytes is the pipe buffer asked for the script's output (and the runner's stdout).
+const PipeBytes = 1 << 20
+
+// readBytes is the most one read of the script's output takes (split into log
+// frames of at most MaxLogData); queueChunks of them wait for the supervisor.
+const (
+	readBytes   = 256 << 10
+	queueChunks = 16
+)
 
 // Spec is everything Supervise needs to run one payload.
 type Spec struct {
@@ -63,7 +71,7 @@ type Spec struct {
 
 // Supervise runs spec, appending log frames and finally the exit frame to out;
 // a reason received on cancel (cancelled or disconnected) stops the run.
-func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Frame, error) {
+func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame, error) {
 	lim := spec.Payload.Limits
 	argv, limiter := command(spec)
 	env := spec.Env
@@ -118,6 +126,7 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 			if err != nil {
 				return nil, err
 			}
+			GrowPipe(r, PipeBytes)
 			readers = append(readers, &stream{name: name, r: r})
 			childEnds = append(childEnds, w)
 		}
@@ -140,10 +149,12 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 	}
 
 	chunks := make(chan chunk, queueChunks)
+	// The pumps' read buffers, handed back once a chunk is framed (framing copies it).
+	bufs := make(chan []byte, queueChunks+len(readers))
 	maskers := make(map[string]*mask.Masker, len(readers))
 	for _, s := range readers {
 		maskers[s.name] = mask.New(spec.Payload.Mask) // nil (pass-through) without secrets
-		go s.pump(chunks)
+		go s.pump(chunks, bufs)
 	}
 	waited := make(chan *os.ProcessState, 1)
 	go func() {
@@ -160,6 +171,7 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 		stopping   bool
 		killedWith *string
 		state      *os.ProcessState
+		ended      time.Time // when the script's leader exited: the run's duration ends there
 		open       = len(readers)
 		timeout    = time.NewTimer(lim.Timeout())
 		graceC     <-chan time.Time
@@ -187,8 +199,17 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 		graceC = time.After(lim.Grace())
 	}
 	for open > 0 || state == nil {
+		// Output waits in the pipes while the sink's reader is a budget behind
+		// (a foreground run: the link sets the pace, as with ssh); output past
+		// the cap is dropped, so it is read whatever the reader does.
+		in, room := chunks, out.Wait()
+		if room != nil && !capped {
+			in = nil
+		}
 		select {
-		case c := <-chunks:
+		case <-room:
+		case c := <-in:
+			wasCapped := capped
 			var data []byte
 			if c.eof {
 				open--
@@ -203,15 +224,23 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 					el.closeStdin()
 				}
 			}
-			if capped {
+			if !wasCapped {
+				if room := lim.OutputCap() - total; int64(len(data)) > room {
+					data, capped = data[:room], true
+				}
+				total += int64(len(data))
+				if writeErr == nil {
+					seq, writeErr = appendLog(out, seq, c.stream, data)
+				}
+			}
+			if c.data != nil {
+				select {
+				case bufs <- c.data[:cap(c.data)]:
+				default:
+				}
+			}
+			if wasCapped {
 				continue
-			}
-			if room := lim.OutputCap() - total; int64(len(data)) > room {
-				data, capped = data[:room], true
-			}
-			total += int64(len(data))
-			if writeErr == nil {
-				seq, writeErr = appendLog(out, seq, c.stream, data)
 			}
 			if len(chunks) == 0 && writeErr == nil {
 				writeErr = out.Flush()
@@ -241,7 +270,7 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 				}
 			}
 		case st := <-waited:
-			state = st
+			state, ended = st, time.Now()
 			// The leader's exit ends the run: whatever it left behind in its
 			// group goes too, and pipes held open by escaped descendants are
 			// abandoned after the grace period rather than waited on forever.
@@ -273,7 +302,7 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 		}
 		seq = last
 	}
-	f := exitFrame(state, start)
+	f := exitFrame(state, ended.Sub(start))
 	seq++
 	f.Seq, f.Reason, f.KilledWith, f.Limiter = seq, reason, killedWith, limiter
 	if el != nil && !el.Started() && reason == protocol.ExitExited {
@@ -286,7 +315,7 @@ func Supervise(spec Spec, out *spool.Writer, cancel <-chan string) (*protocol.Fr
 }
 
 // notElevated ends a run whose elevation command is not installed.
-func notElevated(out *spool.Writer, tool string) (*protocol.Frame, error) {
+func notElevated(out spool.Sink, tool string) (*protocol.Frame, error) {
 	code := int64(127)
 	f := &protocol.Frame{Type: protocol.TypeExit, Seq: 1, Code: &code, Reason: protocol.ExitElevationFailed,
 		Detail: tool + ": not installed on this host (not found in PATH)", Limiter: protocol.LimiterNone}
@@ -299,7 +328,7 @@ func notElevated(out *spool.Writer, tool string) (*protocol.Frame, error) {
 // appendLog appends data as log frames after seq and returns the last seq
 // used. A masker may release a held tail together with a full read, so data
 // can be more than one frame's worth: no frame carries more than MaxLogData.
-func appendLog(out *spool.Writer, seq int64, stream string, data []byte) (int64, error) {
+func appendLog(out spool.Sink, seq int64, stream string, data []byte) (int64, error) {
 	for len(data) > 0 {
 		n := min(len(data), protocol.MaxLogData)
 		seq++
@@ -342,8 +371,8 @@ func reapGroup(pgid int, graceC <-chan time.Time, killedWith **string, stopping 
 	}
 }
 
-func exitFrame(state *os.ProcessState, start time.Time) *protocol.Frame {
-	f := &protocol.Frame{Type: protocol.TypeExit, DurationMs: time.Since(start).Milliseconds()}
+func exitFrame(state *os.ProcessState, took time.Duration) *protocol.Frame {
+	f := &protocol.Frame{Type: protocol.TypeExit, DurationMs: took.Milliseconds()}
 	ws, _ := state.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		name := SignalName(ws.Signal())
@@ -440,13 +469,19 @@ type stream struct {
 	pty  bool
 }
 
-// pump reads until EOF; every chunk is a fresh slice of at most MaxLogData bytes.
-func (s *stream) pump(out chan<- chunk) {
-	buf := make([]byte, protocol.MaxLogData)
+// pump reads until EOF; every chunk is a buffer of its own (from bufs, which
+// the supervisor refills once it has framed a chunk) of at most readBytes.
+func (s *stream) pump(out chan<- chunk, bufs chan []byte) {
 	for {
+		var buf []byte
+		select {
+		case buf = <-bufs:
+		default:
+			buf = make([]byte, readBytes)
+		}
 		n, err := s.r.Read(buf)
 		if n > 0 {
-			out <- chunk{stream: s.name, data: append([]byte(nil), buf[:n]...)}
+			out <- chunk{stream: s.name, data: buf[:n]}
 		}
 		if err != nil {
 			// A pty master reads EIO once the last slave fd closes: that is its EOF.

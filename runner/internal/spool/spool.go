@@ -127,12 +127,12 @@ func (w *Writer) Append(f *protocol.Frame) error {
 // Flush writes buffered frames to the file and wakes an in-process reader.
 func (w *Writer) Flush() error {
 	err := w.w.Flush()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	signal(w.wake)
 	return err
 }
+
+// Wait is always nil: a spool file takes frames at the script's pace, whoever reads it.
+func (w *Writer) Wait() <-chan struct{} { return nil }
 
 // Wake fires after each Flush; pass it to Follow in the same process.
 func (w *Writer) Wake() <-chan struct{} { return w.wake }
