@@ -165,6 +165,9 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 
 	var (
 		seq        int64
+		fr         = &framer{out: out}
+		coalesce   = time.NewTimer(time.Hour)
+		coalesceC  <-chan time.Time // armed while read bytes wait to be framed
 		total      int64
 		capped     bool
 		reason     = protocol.ExitExited
@@ -179,6 +182,8 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 		writeErr   error
 	)
 	defer timeout.Stop()
+	coalesce.Stop()
+	defer coalesce.Stop()
 	stop := func(why string) {
 		if stopping {
 			return
@@ -197,6 +202,14 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 			killedWith = &term
 		}
 		graceC = time.After(lim.Grace())
+	}
+	failed := func() {
+		// The spool is the only record of the run: without it there is no point going on.
+		if errors.Is(writeErr, syscall.ENOSPC) || errors.Is(writeErr, syscall.EDQUOT) {
+			stop(protocol.ExitSpoolFull)
+		} else {
+			stop(protocol.ExitDisconnected)
+		}
 	}
 	for open > 0 || state == nil {
 		// Output waits in the pipes while the sink's reader is a budget behind
@@ -230,7 +243,10 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 				}
 				total += int64(len(data))
 				if writeErr == nil {
-					seq, writeErr = appendLog(out, seq, c.stream, data)
+					writeErr = fr.add(c.stream, data)
+				}
+				if c.eof && writeErr == nil {
+					writeErr = fr.frame()
 				}
 			}
 			if c.data != nil {
@@ -243,17 +259,27 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 				continue
 			}
 			if len(chunks) == 0 && writeErr == nil {
+				// Nothing else read yet: whole frames go out now, the rest within coalesceWait.
+				if fr.pending() && coalesceC == nil {
+					coalesce.Reset(coalesceWait)
+					coalesceC = coalesce.C
+				}
 				writeErr = out.Flush()
 			}
 			if capped {
 				stop(protocol.ExitOutputLimit)
 			}
 			if writeErr != nil {
-				// The spool is the only record of the run: without it there is no point going on.
-				if errors.Is(writeErr, syscall.ENOSPC) || errors.Is(writeErr, syscall.EDQUOT) {
-					stop(protocol.ExitSpoolFull)
-				} else {
-					stop(protocol.ExitDisconnected)
+				failed()
+			}
+		case <-coalesceC:
+			coalesceC = nil
+			if writeErr == nil {
+				if writeErr = fr.frame(); writeErr == nil {
+					writeErr = out.Flush()
+				}
+				if writeErr != nil {
+					failed()
 				}
 			}
 		case why := <-cancel:
@@ -290,6 +316,10 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 	for _, s := range readers {
 		s.r.Close()
 	}
+	if writeErr == nil {
+		writeErr = fr.frame()
+	}
+	seq = fr.seq
 	// Stragglers without pipes (e.g. `sleep 100 >/dev/null &`) may remain.
 	reapGroup(pgid, graceC, &killedWith, stopping)
 
@@ -325,20 +355,57 @@ func notElevated(out spool.Sink, tool string) (*protocol.Frame, error) {
 	return f, out.Flush()
 }
 
-// appendLog appends data as log frames after seq and returns the last seq
-// used. A masker may release a held tail together with a full read, so data
-// can be more than one frame's worth: no frame carries more than MaxLogData.
-func appendLog(out spool.Sink, seq int64, stream string, data []byte) (int64, error) {
-	for len(data) > 0 {
-		n := min(len(data), protocol.MaxLogData)
-		seq++
-		if err := out.Append(&protocol.Frame{Type: protocol.TypeLog, Seq: seq, Stream: stream, Ts: time.Now().UnixMilli(), Data: data[:n]}); err != nil {
-			return seq, err
-		}
-		data = data[n:]
-	}
-	return seq, nil
+// coalesceWait is the longest read bytes wait for more before they are framed.
+const coalesceWait = 2 * time.Millisecond
+
+// framer turns the script's output into log frames of up to MaxLogData bytes.
+// Bytes read close together share a frame (a script that writes 8 KiB at a
+// time still travels in 64 KiB frames, so every hop handles a few frames per
+// MB instead of a hundred); one stream at a time, in the order read, each
+// frame stamped with the time its first byte was read.
+type framer struct {
+	out    spool.Sink
+	seq    int64
+	stream string
+	data   []byte // read (masked, within the cap), not framed yet
+	ts     int64
 }
+
+// add takes data read from stream, framing whatever fills a frame.
+func (f *framer) add(stream string, data []byte) error {
+	for len(data) > 0 {
+		if len(f.data) > 0 && f.stream != stream {
+			if err := f.frame(); err != nil {
+				return err
+			}
+		}
+		if len(f.data) == 0 {
+			f.stream, f.ts = stream, time.Now().UnixMilli()
+		}
+		n := min(len(data), protocol.MaxLogData-len(f.data))
+		f.data = append(f.data, data[:n]...)
+		data = data[n:]
+		if len(f.data) == protocol.MaxLogData {
+			if err := f.frame(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// frame appends what waits as one log frame (the sink copies it).
+func (f *framer) frame() error {
+	if len(f.data) == 0 {
+		return nil
+	}
+	f.seq++
+	err := f.out.Append(&protocol.Frame{Type: protocol.TypeLog, Seq: f.seq, Stream: f.stream, Ts: f.ts, Data: f.data})
+	f.data = f.data[:0]
+	return err
+}
+
+func (f *framer) pending() bool { return len(f.data) > 0 }
 
 // reapGroup waits for the group to die: TERM if not yet sent, KILL at the
 // grace deadline, then a bounded wait for the kernel to tear it down.

@@ -3,6 +3,7 @@ package job
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,34 +327,55 @@ printf 'end hunter2'`, protocol.Limits{GraceMs: 500}, false, nil, mask)
 	}
 }
 
-func TestAppendLogSplitsFrames(t *testing.T) {
+// The framer fills frames up to MaxLogData from reads of any size, starts a
+// new one when the stream changes, and never gives an empty frame a seq.
+func TestFramerCoalescesAndSplits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "frames")
 	w, err := spool.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := bytes.Repeat([]byte("y"), 2*protocol.MaxLogData+6)
-	seq, err := appendLog(w, 4, "stderr", data)
-	if err != nil || seq != 7 {
-		t.Fatalf("seq %d, err %v", seq, err)
+	f := &framer{out: w, seq: 4}
+	var stderr, stdout []byte
+	for i := range 20 { // 20 reads of 8000 bytes: 160,000 bytes in three frames
+		d := bytes.Repeat([]byte{byte('a' + i)}, 8000)
+		stderr = append(stderr, d...)
+		if err := f.add("stderr", d); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if seq, _ = appendLog(w, seq, "stdout", nil); seq != 7 {
-		t.Errorf("no data took seq %d", seq)
+	f.add("stdout", []byte("x\n")) // frames what stderr had, then waits
+	stdout = append(stdout, "x\n"...)
+	f.add("stdout", nil)
+	if !f.pending() {
+		t.Fatal("the stdout bytes were framed before they had to be")
+	}
+	if err := f.frame(); err != nil || f.pending() || f.frame() != nil {
+		t.Fatal(err)
 	}
 	w.Close()
 	raw, _ := os.ReadFile(path)
-	var got []byte
-	lines, err := protocol.DecodeStream(raw)
+	frames, err := protocol.DecodeStream(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, f := range lines {
-		if f.Seq != int64(5+i) || f.Stream != "stderr" {
-			t.Fatalf("frame %d: %+v", i, f)
+	var gotErr, gotOut []byte
+	var sizes []int
+	for i, fr := range frames {
+		if fr.Seq != int64(5+i) {
+			t.Fatalf("frame %d has seq %d", i, fr.Seq)
 		}
-		got = append(got, f.Data...)
+		sizes = append(sizes, len(fr.Data))
+		if fr.Stream == "stderr" {
+			gotErr = append(gotErr, fr.Data...)
+		} else {
+			gotOut = append(gotOut, fr.Data...)
+		}
 	}
-	if len(lines) != 3 || !bytes.Equal(got, data) {
-		t.Errorf("%d frames, %d bytes", len(lines), len(got))
+	if fmt.Sprint(sizes) != fmt.Sprint([]int{protocol.MaxLogData, protocol.MaxLogData, 160000 - 2*protocol.MaxLogData, 2}) {
+		t.Errorf("frame sizes %v", sizes)
+	}
+	if !bytes.Equal(gotErr, stderr) || !bytes.Equal(gotOut, stdout) || f.seq != 8 {
+		t.Errorf("stderr %d bytes, stdout %q, last seq %d", len(gotErr), gotOut, f.seq)
 	}
 }
