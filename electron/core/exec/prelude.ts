@@ -131,22 +131,24 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
     'c() { [ -n "$d" ] && rm -rf "$d"; }',
     't() { trap \'\' TERM HUP INT; [ -n "$W" ] && kill "$W" 2>/dev/null; k; c; exit "$1"; }',
     "trap 't 143' TERM; trap 't 129' HUP; trap 't 130' INT",
-    'for b in "${TMPDIR:-/tmp}" /tmp /var/tmp /dev/shm "$HOME"; do d=$(mktemp -d "$b/cronium.XXXXXXXX" 2>/dev/null) && break; d=; done',
+    // The private dir and the helpers' dirs in one process: named by the run's nonce (64 random
+    // bits, as unguessable as mktemp's), created 0700 or not at all (mkdir never follows or reuses
+    // what is there).
+    'for b in "${TMPDIR:-/tmp}" /tmp /var/tmp /dev/shm "$HOME"; do d="$b/cronium.$N"; mkdir -m 700 "$d" "$d/h" "$d/h/bin" "$d/h/python" "$d/h/node" 2>/dev/null && break; d=; done',
     '[ -n "$d" ] || { m "error INTERNAL no writable temp dir (tried $TMPDIR /tmp /var/tmp /dev/shm $HOME)"; exit 125; }',
-    `cat >"$d/script" <<'${sd}'`,
-    `${script}${sd}`,
-    `cat >"$d/input" <<'${id}'`,
-    `${input}${id}`,
+    // Files are written by the shell's own printf where it has one (dash, bash, BusyBox ash, zsh,
+    // ksh: no process per file), else by cat from a here-document; either way their text comes
+    // from this prelude (the shell's stdin), never from a command line. Asked without a subshell.
+    'B=; command -V printf >"$d/v" 2>/dev/null && IFS= read -r B <"$d/v"; case "$B" in *builtin*) B=1 ;; *) B= ;; esac',
+    ...writeFile('script', script, sd),
+    ...writeFile('input', input, id),
     // The helpers of direct mode (input and output only; see direct-helpers.ts).
-    'mkdir -p "$d/h/bin" "$d/h/python" "$d/h/node"',
-    ...helperFiles.flatMap(([file, text]) => {
-      const delim = heredocDelimiter(text, random);
-      return [`cat >"$d/${file}" <<'${delim}'`, `${text}${delim}`];
-    }),
+    ...helperFiles.flatMap(([file, text]) => writeFile(file, text, heredocDelimiter(text, random))),
+    'X=',
     'chmod 700 "$d/h/bin/cronium"',
     // command -v gives a path, except for BusyBox applets, which ash names bare ("sh"): then PATH is searched.
     'w() { o=$IFS; IFS=:; for p in $PATH; do [ -f "${p:-.}/$1" ] && [ -x "${p:-.}/$1" ] && { IFS=$o; printf %s "${p:-.}/$1"; return 0; }; done; IFS=$o; return 1; }',
-    `I=; for x in ${candidates}; do I=$(command -v "$x" 2>/dev/null); case "$I" in /*) [ -f "$I" ] && break ;; esac; I=$(w "$x") && break; I=; done`,
+    `I=; for x in ${candidates}; do I=; command -v "$x" >"$d/v" 2>/dev/null && IFS= read -r I <"$d/v"; case "$I" in /*) [ -f "$I" ] && break ;; esac; I=$(w "$x") && break; I=; done`,
     `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
     'exec 3<&0',
     // The start marker goes out before the script starts: the script writes to the same
@@ -177,6 +179,17 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
 }
 
 /** Starts the script as the SSH user (x: the subshell that becomes the script). */
+/**
+ * Lines that write `content` to "$d/<file>" (B set: the shell's printf is a builtin). The text is
+ * assigned to X once; cat's here-document expands only "$X" (an expansion's result is not
+ * expanded again), so the text is never repeated in the prelude.
+ */
+function writeFile(file: string, content: string, delim: string): string[] {
+  if (content === '') return [`: >"$d/${file}"`];
+  const body = content.endsWith('\n') ? content.slice(0, -1) : content;
+  return [`X=${shQuote(body)}`, `if [ -n "$B" ]; then printf '%s\\n' "$X" >"$d/${file}"; else cat >"$d/${file}" <<${delim}`, '$X', delim, 'fi'];
+}
+
 function plainStart(env: Record<string, string>): string[] {
   return [
     // The user's environment is exported only in the subshell that becomes the script: the

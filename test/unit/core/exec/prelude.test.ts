@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import { StdoutFilter } from '../../../../electron/core/exec/output-filter';
 import { buildPrelude, heredocDelimiter, shQuote, validateEnv } from '../../../../electron/core/exec/prelude';
 
-/** Runs a prelude with `sh -s`, keeping stdin open until the shell exits (as the app does). */
-function runPrelude(text: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a prelude with `sh -s` (or another shell), keeping stdin open until the shell exits (as the app does). */
+function runPrelude(text: string, shell: string[] = ['sh']): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(shell[0]!, [...shell.slice(1), '-s'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -69,6 +69,37 @@ test('prelude: exit status passes through, the temp dir is removed, a missing in
   const r2 = await runPrelude(missing.text.replace("for x in 'sh'", "for x in 'no-such-interpreter-x'"));
   assert.equal(r2.code, 127);
   assert.match(r2.stdout, new RegExp(`@@cronium:${missing.nonce}:error INTERPRETER_MISSING`));
+});
+
+test('prelude: files by the shell\'s builtin printf (dash, BusyBox ash) or, where printf is a program, by cat; the same bytes either way', async () => {
+  // The script prints its own file and its input: both must be the bytes given, quotes, `$X`,
+  // backslashes, backticks and all (a comment line and a line that is only `$X` included).
+  const script = ['cat "$0" "$CRONIUM_INPUT_FILE"; exit 0', "# '$X' \\\\ `x` \"$(y)\" it's %s \\n", '$X', 'X', ''].join('\n');
+  const input = '{"q":"$X it\'s \\\\"}';
+  const forceCat = (text: string) => text.replace('*builtin*) B=1', '*no-such-shell*) B=1');
+  const shells: [string, string[], (t: string) => string][] = [
+    ['sh (dash)', ['sh'], (t) => t],
+    ['BusyBox ash', ['busybox', 'sh'], (t) => t],
+    ['sh, printf taken for a program', ['sh'], forceCat],
+  ];
+  const outputs: string[] = [];
+  for (const [name, shell, edit] of shells) {
+    const p = buildPrelude({ interpreter: 'sh', script, input });
+    const text = edit(p.text);
+    if (edit === forceCat) assert.notEqual(text, p.text, 'the printf check was rewritten');
+    // Every file written once, through the branch chosen when the run starts.
+    assert.equal(text.split('<<CRONIUM_EOF_').length - 1, 5, name);
+    const r = await runPrelude(text, shell);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    const body = r.stdout.slice(r.stdout.indexOf('started'));
+    outputs.push(body.slice(body.indexOf('\n') + 1));
+  }
+  assert.equal(outputs[0], `${script}${input}\n`);
+  assert.deepEqual(outputs.slice(1), [outputs[0], outputs[0]]);
+  // printf is not a builtin everywhere: the detection runs, and the fallback is there.
+  const text = buildPrelude({ interpreter: 'sh', script: 'true' }).text;
+  assert.match(text, /command -V printf >"\$d\/v"/);
+  assert.match(text, /else cat >"\$d\/script" <<CRONIUM_EOF_\w+\n\$X\n/);
 });
 
 test('prelude: nothing secret on a command line; only `sh -s` would be', () => {
