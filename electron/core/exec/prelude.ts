@@ -4,9 +4,11 @@
  * script, its input, its environment and secrets travel only here, on stdin.
  *
  * What it does on the host, in order:
- * 1. umask 077 and a private temp dir (mktemp -d under $TMPDIR, /tmp, /var/tmp, /dev/shm,
- *    then $HOME): the script and the input are written into it with quoted heredocs whose
- *    delimiters are random and checked against the content;
+ * 1. umask 077 and a private temp dir (`mkdir -m 700 cronium.<nonce>` under $TMPDIR, /tmp,
+ *    /var/tmp, /dev/shm, then $HOME, with the helpers' dirs in the same mkdir): the script, the
+ *    input and the helpers are written into it from single-quoted assignments, by the shell's
+ *    builtin printf where `command -V printf` says it is one, else by cat from a here-document
+ *    that expands only that variable (no process per file where printf is a builtin);
  * 2. exports the environment (single-quoted values);
  * 3. finds the interpreter (`command -v`, a regular file): missing → an error marker and 127;
  * 4. prints the start marker, then (so that nothing the script prints can come before it)
@@ -178,7 +180,6 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
   return { text: lines.join('\n'), nonce };
 }
 
-/** Starts the script as the SSH user (x: the subshell that becomes the script). */
 /**
  * Lines that write `content` to "$d/<file>" (B set: the shell's printf is a builtin). The text is
  * assigned to X once; cat's here-document expands only "$X" (an expansion's result is not
@@ -190,6 +191,7 @@ function writeFile(file: string, content: string, delim: string): string[] {
   return [`X=${shQuote(body)}`, `if [ -n "$B" ]; then printf '%s\\n' "$X" >"$d/${file}"; else cat >"$d/${file}" <<${delim}`, '$X', delim, 'fi'];
 }
 
+/** Starts the script as the SSH user (x: the subshell that becomes the script). */
 function plainStart(env: Record<string, string>): string[] {
   return [
     // The user's environment is exported only in the subshell that becomes the script: the
@@ -236,7 +238,7 @@ function elevatedStart(el: NonNullable<PreludeSpec['elevation']>, env: Record<st
   if (el.method === 'su') {
     const wd = heredocDelimiter(ELEVATE_WRAPPER, random);
     lines.push(`cat >"$d/wrap" <<'${wd}'`, `${ELEVATE_WRAPPER}\n${wd}`);
-    // A quote in a path would end su's quoting early: refused (mktemp and command -v give none).
+    // A quote in a path would end su's quoting early: refused (the nonce and command -v give none).
     lines.push(`case "$d$I" in *"'"*) m "error INTERNAL a path of this run has a quote in it: $d $I"; c; exit 125;; esac`);
   }
   lines.push(`y() { exec "$@" ${cmd}; }`);

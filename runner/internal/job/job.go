@@ -238,8 +238,8 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 				}
 			}
 			if !wasCapped {
-				if room := lim.OutputCap() - total; int64(len(data)) > room {
-					data, capped = data[:room], true
+				if left := lim.OutputCap() - total; int64(len(data)) > left {
+					data, capped = data[:left], true
 				}
 				total += int64(len(data))
 				if writeErr == nil {

@@ -51,7 +51,8 @@ test('prelude: script, input and env arrive exactly, even when the script contai
   const random = () => draws.shift() ?? 'zzzz';
   const script = ['cat <<\'X\'', 'CRONIUM_EOF_dddd', 'X', 'printf "%s|" "$A" "$B" "$C"', 'echo', 'cat', 'echo "$CRONIUM_INPUT_FILE" | grep -q "/input$" && echo has-input-file'].join('\n');
   const p = buildPrelude({ interpreter: 'sh', script, input: '{"q":"it\'s $x"}', env: { A: NASTY[0]!, B: NASTY[2]!, C: NASTY[3]! }, random });
-  assert.ok(!p.text.includes("<<'CRONIUM_EOF_dddd'"), 'the colliding delimiter was used');
+  assert.ok(!p.text.includes('<<CRONIUM_EOF_dddd\n'), 'the colliding delimiter was used');
+  assert.ok(p.text.includes('<<CRONIUM_EOF_eeee\n'), 'the script\'s here-document uses the next draw');
   const r = await runPrelude(p.text);
   assert.equal(r.code, 0, r.stderr);
   const body = r.stdout.slice(r.stdout.indexOf('started'));
