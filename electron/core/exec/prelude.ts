@@ -244,9 +244,13 @@ function elevatedStart(el: NonNullable<PreludeSpec['elevation']>, env: Record<st
   lines.push(`y() { exec "$@" ${cmd}; }`);
   if (el.password) {
     lines.push(`Q=${shQuote(el.password)}`);
-    lines.push('if command -v setsid >/dev/null 2>&1; then printf \'%s\\n\' "$Q" | ( y setsid ) 3<&- &');
-    lines.push("elif command -v perl >/dev/null 2>&1; then printf '%s\\n' \"$Q\" | ( y perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) 3<&- &");
-    lines.push('else set -m 2>/dev/null; printf \'%s\\n\' "$Q" | ( y ) 3<&- & fi');
+    // q gives the password to sudo's stdin: by the builtin printf, or (where printf is a program,
+    // whose arguments are on the process list) by cat from a here-document expanding only $Q.
+    const qd = `CRONIUM_EOF_${random(8)}`;
+    lines.push(`q() { if [ -n "$B" ]; then printf '%s\\n' "$Q"; else cat <<${qd}`, '$Q', qd, 'fi; }');
+    lines.push('if command -v setsid >/dev/null 2>&1; then q | ( y setsid ) 3<&- &');
+    lines.push("elif command -v perl >/dev/null 2>&1; then q | ( y perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) 3<&- &");
+    lines.push('else set -m 2>/dev/null; q | ( y ) 3<&- & fi');
     lines.push('Q=');
   } else {
     lines.push('if command -v setsid >/dev/null 2>&1; then ( y setsid ) </dev/null 3<&- &');

@@ -1,6 +1,7 @@
 // The elevation pieces of the app: the wrapper is the runner's (one program, two copies), the gate
 // keeps sudo's words out of the log, refusals read as what happened and what to do.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { describeElevationFailure, ELEVATE_WRAPPER, ElevationGate, elevationMarkers } from '../../../../electron/core/exec/elevation';
@@ -49,7 +50,7 @@ test('the elevated prelude keeps the password off every command line and the env
   const { text } = buildPrelude({ interpreter: 'bash', script: 'id -u', env: { G: '1', I: '/etc/shadow' }, elevation: { method: 'sudo', password: "it's secret", prompt: '[p] ', marker: '@@m' }, random });
   // The password is assigned once, from the prelude (stdin of sh -s), and printed by the builtin printf.
   assert.equal(text.split("it'\\''s secret").length - 1, 1);
-  assert.match(text, /printf '%s\\n' "\$Q" \| \( y setsid \)/);
+  assert.match(text, /q \| \( y setsid \)/);
   assert.match(text, /sudo -S -p '\[p\] ' -- \/bin\/sh -c /);
   // The user's G and I go to the env file after Cronium's own lines (the wrapper sources it in the
   // script's subshell only).
@@ -67,7 +68,21 @@ test('su: the wrapper as a file of the private dir, the command quoted for root\
   assert.match(text, /cat >"\$d\/wrap" <</);
   assert.match(text, /su -c "exec \/bin\/sh '\$d\/wrap' '\$d\/input' '@@m' \d+ '\$d\/env' '\$I' '\$d\/script'" root/);
   assert.match(text, /case "\$d\$I" in \*"'"\*\)/, 'a quote in a path is refused before su');
-  assert.match(text, /printf '%s\\n' "\$Q" \| \( y setsid \)/);
+  assert.match(text, /q \| \( y setsid \)/);
   assert.match(describeElevationFailure('su', 'h', 'Password: su: Authentication failure').message, /su on h refused the stored root password/);
   assert.match(describeElevationFailure('su', 'h', 'su: must be run from a terminal').hint, /use sudo/);
+});
+
+test('the password reaches sudo\'s stdin whole, by the builtin printf or by cat where printf is a program', () => {
+  const password = `it's $HOME \`id\` \\n "x"`;
+  const { text } = buildPrelude({ interpreter: 'sh', script: 'true', elevation: { method: 'sudo', password, prompt: '[p] ', marker: '@@m' } });
+  const lines = text.split('\n');
+  const q = lines.findIndex((l) => l.startsWith('q() {'));
+  const def = lines.slice(q, q + 4).join('\n');
+  assert.match(def, /^q\(\) \{ if \[ -n "\$B" \]; then printf '%s\\n' "\$Q"; else cat <<CRONIUM_EOF_\w+\n\$Q\nCRONIUM_EOF_\w+\nfi; \}$/);
+  const assign = lines.find((l) => l.startsWith('Q='))!;
+  for (const b of ['1', '']) {
+    const out = execFileSync('sh', ['-s'], { input: `B=${b}\n${assign}\n${def}\nq\n` }).toString();
+    assert.equal(out, `${password}\n`, `B=${b}`);
+  }
 });
