@@ -290,6 +290,12 @@ export const HelloFrame = z.strictObject({
   version: z.string().min(1).max(64),
   runId: RunnerId,
   pid: z.int().min(1),
+  /**
+   * The payload asked for the helper tunnel, but its port listens beyond loopback on these
+   * addresses (sshd with GatewayPorts yes): the runner checked before the script started, and the
+   * run's helpers use in-band frames instead.
+   */
+  helperExposed: z.array(z.string().min(1).max(45)).min(1).max(16).optional(),
 });
 /** A chunk of the script's output (at most 64 KiB of data; lines may span frames). */
 export const LogFrame = z.strictObject({

@@ -299,6 +299,10 @@ export class RunnerExecutor implements RunnerMode {
             handle?.close();
             return;
           }
+          if (frame.helperExposed && session) {
+            // The runner found the tunnel's port listening beyond loopback before the script started.
+            deferred.push(`helpers went in-band over the runner's channel: ${session.exposed(frame.helperExposed)}`);
+          }
           if (startedAt === undefined) {
             startedAt = performance.now();
             sinks.started?.();

@@ -5,8 +5,11 @@
  * (one `tcpip-forward` on the host's 127.0.0.1 with a port the server picks, bound to this run:
  * a token of another run arriving through it is refused, and the port closes when the run
  * ends), or in-band frames on the runner's channel where the host refuses forwarding
- * (remembered per connection, so a refusing host costs the request once). Ending the session
- * revokes the token and closes the tunnel.
+ * (remembered per connection, so a refusing host costs the request once). An sshd with
+ * `GatewayPorts yes` binds the tunnel on every address whatever was asked: the runner checks the
+ * port's listeners before the script starts and, when it finds one beyond loopback, says so in
+ * its hello and uses in-band frames; the session follows (`exposed`), closes the tunnel and
+ * remembers the host. Ending the session revokes the token and closes the tunnel.
  *
  * Invariant: the token goes only into the payload (signed, on stdin), never on a command line.
  */
@@ -17,7 +20,6 @@ import { revoked } from './tokens';
 import { CroniumError } from '../../shared/errors';
 import type { HelperHttpDoor } from './http-door';
 import type { HelperTokens } from './tokens';
-import { forwardExposure, type ForwardExposure } from '../ssh/forward-exposure';
 
 /** How a run's helpers reach the app. */
 export type HelperTransport = 'tunnel' | 'in-band' | 'none';
@@ -26,9 +28,15 @@ export type HelperTransport = 'tunnel' | 'in-band' | 'none';
 export interface HelperSession {
   /** What goes into the payload's `helper`. */
   readonly settings: HelperSettings;
+  /** The transport the run's helpers use: the payload's, or in-band once the runner found the tunnel exposed. */
   readonly transport: HelperTransport;
   /** Why the run uses in-band frames rather than the tunnel (null with the tunnel). */
   readonly fallbackReason: string | null;
+  /**
+   * The runner's hello said the tunnel's port listens beyond loopback on `addresses`: helpers go
+   * in-band from now on, the tunnel closes, the host is remembered. Returns the reason to report.
+   */
+  exposed(addresses: readonly string[]): string;
   /** Whether that reason is news: learned by this run, not remembered from an earlier one on the host (say it once). */
   readonly fallbackNew: boolean;
   /** Answers an in-band helper frame. */
@@ -55,30 +63,7 @@ export class HelperRuntime {
    */
   readonly #refusing = new Map<string, { reason: string; at: number }>();
 
-  /** Connections whose server was checked to bind forwards on loopback only. */
-  readonly #loopbackOnly = new WeakSet<SshConnection>();
-
   constructor(private readonly deps: { api: HelperApi; door: HelperHttpDoor; tokens: HelperTokens }) {}
-
-  /**
-   * Why the forward on `port` must not carry helpers (it listens beyond loopback: GatewayPorts
-   * yes), or undefined; checked once per connection. A host where nothing can be checked (no
-   * /proc/net/tcp) keeps the tunnel.
-   */
-  async #exposure(conn: SshConnection, port: number): Promise<string | undefined> {
-    if (this.#loopbackOnly.has(conn)) return undefined;
-    let found: ForwardExposure;
-    try {
-      found = await forwardExposure(conn, port);
-    } catch {
-      return undefined; // the check itself failed: the connection's fate decides the run
-    }
-    if (found.exposed.length === 0) {
-      this.#loopbackOnly.add(conn);
-      return undefined;
-    }
-    return `the host's sshd binds forwarded ports on ${found.exposed.join(', ')} (GatewayPorts yes), which would expose the helper port to its network; helpers use the runner's channel instead`;
-  }
 
   /** A session for one run attempt on `conn`; the token expires at `expiresAt` (ms). */
   async begin(conn: SshConnection, run: { runId: number; jobId: number; hostId: number }, expiresAt: number): Promise<HelperSession> {
@@ -95,17 +80,10 @@ export class HelperRuntime {
       const via = { transport: 'tunnel' as const, hostId: run.hostId, runId: run.runId };
       try {
         forward = await conn.forwardIn('127.0.0.1', 0, (stream) => door.accept(stream, via));
-        const exposed = await this.#exposure(conn, forward.port);
-        if (exposed) {
-          void forward.close().catch(() => {});
-          forward = undefined;
-          this.#refusing.set(hostKey, { reason: exposed, at: Date.now() });
-          throw Object.assign(new Error(exposed), { details: { kind: 'exposed' } });
-        }
         settings = { transport: 'tunnel', port: forward.port, token };
       } catch (e) {
         const err = e as { message?: string; details?: { kind?: string } };
-        fallbackReason = err.details?.kind === 'exposed' ? (err.message ?? String(e)) : `the host refused the helper tunnel (${err.message ?? String(e)})`;
+        fallbackReason = `the host refused the helper tunnel (${err.message ?? String(e)})`;
         // A refusal is a property of the host: remember it for this connection. Anything else
         // (a connection that just died) is not.
         if (err.details?.kind === 'prohibited') this.#refusing.set(hostKey, { reason: fallbackReason, at: Date.now() });
@@ -113,16 +91,30 @@ export class HelperRuntime {
     }
     const api = this.deps.api;
     const inBand = { transport: 'in-band' as const, runId: run.runId, hostId: run.hostId };
+    const refusing = this.#refusing;
     let ended = false;
+    let transport: HelperTransport = settings.transport;
     return {
       settings,
-      transport: settings.transport,
+      get transport() {
+        return transport;
+      },
       fallbackReason,
       fallbackNew: fallbackReason !== null && fallbackNew,
+      exposed(addresses) {
+        const reason = `the host's sshd binds forwarded ports on ${addresses.join(', ')} (GatewayPorts yes), which would expose the helper port to its network; helpers use the runner's channel instead`;
+        if (transport === 'tunnel') {
+          transport = 'in-band';
+          void forward?.close().catch(() => {});
+          forward = undefined;
+          refusing.set(hostKey, { reason, at: Date.now() });
+        }
+        return reason;
+      },
       async answer(frame) {
         let reply: HelperReply;
         if (ended) reply = errorReply(revoked());
-        else if (settings.transport !== 'in-band') {
+        else if (transport !== 'in-band') {
           // The payload named the tunnel: in-band frames are not this run's channel.
           reply = errorReply(new CroniumError('HELPER_FORBIDDEN', 'this run uses the helper tunnel, not in-band frames'));
         } else reply = await api.handle({ op: frame.op, token: frame.token, body: frame.body }, inBand);

@@ -406,6 +406,13 @@ func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
 		}
 		return errorFrame(stdout, "INTERNAL", "replay store: "+err.Error())
 	}
+	if p.Helper.Transport == protocol.TransportTunnel {
+		// sshd was asked for the tunnel on 127.0.0.1, but GatewayPorts yes binds every address:
+		// then the helpers take this run's own channel, and the hello says why.
+		if exposed, _ := helper.Exposed(int(p.Helper.Port)); len(exposed) > 0 {
+			p.Helper = protocol.Helper{Transport: protocol.TransportInBand, Token: p.Helper.Token, Exposed: exposed}
+		}
+	}
 	env := job.Environ(os.Environ(), p)
 	interp, err := lookPathIn(p.Interpreter, envValue(env, "PATH"))
 	if err != nil {
@@ -523,7 +530,7 @@ func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp strin
 		hr.channelGone()
 		send(protocol.ExitDisconnected)
 	}()
-	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid())})
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid()), HelperExposed: p.Helper.Exposed})
 
 	self, _ := os.Executable()
 	go func() {
@@ -605,14 +612,14 @@ func detach(f runFlags, runDir string, hd *helper.Dir, p *protocol.Payload, body
 		_ = cmd.Wait()
 		alive.Store(false)
 	}()
-	return follow(runDir, p.RunID, cmd.Process.Pid, 1, alive.Load, in, out, hr)
+	return follow(runDir, p.RunID, cmd.Process.Pid, 1, alive.Load, in, out, hr, p.Helper.Exposed)
 }
 
 // follow streams a run's spool from seq `from` until its exit frame; a cancel
 // frame on stdin is passed to the supervisor as SIGTERM; stdin closing ends
 // only the stream, never the run. hr, when set, is the run's helper relay,
 // whose in-band calls travel on this stream.
-func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bufio.Reader, out *frameOut, hr *helperRelay) int {
+func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bufio.Reader, out *frameOut, hr *helperRelay, exposed []string) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
@@ -638,7 +645,7 @@ func follow(runDir, runID string, pid int, from int64, alive func() bool, in *bu
 		stop()
 	})
 	out.setSeq(from - 1)
-	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: runID, Pid: int64(pid)})
+	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: runID, Pid: int64(pid), HelperExposed: exposed})
 	last, err := spool.Follow(ctx, spoolPath(runDir), spool.FollowOptions{
 		From: from, Alive: alive, Idle: out.idle,
 	}, func(raw []byte, spoolProto int, f *protocol.Frame) error {
@@ -722,6 +729,10 @@ func runSupervise(args []string, _, stderr io.Writer) int {
 			}
 		}
 	}()
+	if ri, ok := helper.ReadRelayInfo(runDir); ok && p.Helper.Transport == protocol.TransportTunnel && ri.Transport == protocol.TransportInBand {
+		// The run process found the tunnel's port exposed and serves the helpers in-band.
+		p.Helper = protocol.Helper{Transport: protocol.TransportInBand, Token: p.Helper.Token}
+	}
 	env := job.Environ(os.Environ(), p)
 	interp, err := lookPathIn(p.Interpreter, envValue(env, "PATH"))
 	var hd *helper.Dir
@@ -789,7 +800,7 @@ func runAttach(args []string, stdout, stderr io.Writer) int {
 			defer hr.close()
 		}
 	}
-	return follow(runDir, pos[0], pid, from, alive, bufio.NewReaderSize(os.Stdin, 64<<10), out, hr)
+	return follow(runDir, pos[0], pid, from, alive, bufio.NewReaderSize(os.Stdin, 64<<10), out, hr, nil)
 }
 
 func runExecLimited(args []string, _, stderr io.Writer) int {

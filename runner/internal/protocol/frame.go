@@ -56,6 +56,9 @@ const (
 // MaxLogData is the most data bytes one log frame carries.
 const MaxLogData = 64 << 10
 
+// MaxHelperExposed bounds a hello's helperExposed list.
+const MaxHelperExposed = 16
+
 // MaxFrameBytes bounds one encoded frame line on either side: room for a
 // helper frame with a body of MaxHelperBodyBytes and a token of MaxTokenBytes.
 const MaxFrameBytes = 1<<20 + 16<<10
@@ -76,6 +79,10 @@ type Frame struct {
 	Version  string
 	RunID    string
 	Pid      int64
+	// HelperExposed, in a hello: the payload asked for the helper tunnel, but
+	// its port listens beyond loopback on these addresses (sshd with
+	// GatewayPorts yes), so the run's helpers use in-band frames instead.
+	HelperExposed []string
 	// log, heartbeat, exit
 	Seq    int64
 	Stream string
@@ -110,12 +117,13 @@ func (f *Frame) Encode() ([]byte, error) {
 	switch f.Type {
 	case TypeHello:
 		v = struct {
-			Type     string `json:"type"`
-			Protocol int64  `json:"protocol"`
-			Version  string `json:"version"`
-			RunID    string `json:"runId"`
-			Pid      int64  `json:"pid"`
-		}{f.Type, f.Protocol, f.Version, f.RunID, f.Pid}
+			Type          string   `json:"type"`
+			Protocol      int64    `json:"protocol"`
+			Version       string   `json:"version"`
+			RunID         string   `json:"runId"`
+			Pid           int64    `json:"pid"`
+			HelperExposed []string `json:"helperExposed,omitempty"`
+		}{f.Type, f.Protocol, f.Version, f.RunID, f.Pid, f.HelperExposed}
 	case TypeLog:
 		v = struct {
 			Type   string `json:"type"`
@@ -201,8 +209,14 @@ func Decode(line []byte) (*Frame, error) {
 	var err error
 	switch head.Type {
 	case TypeHello:
-		if m, err = object(line, "type", "protocol", "version", "runId", "pid"); err == nil {
+		if m, err = object(line, "type", "protocol", "version", "runId", "pid", "helperExposed"); err == nil {
 			err = fields(m, kv{"protocol", &f.Protocol}, kv{"version", &f.Version}, kv{"runId", &f.RunID}, kv{"pid", &f.Pid})
+		}
+		if err == nil {
+			var present bool
+			if present, err = optional(m, "helperExposed", &f.HelperExposed); err == nil && present && len(f.HelperExposed) == 0 {
+				err = errors.New("field \"helperExposed\": empty (omit it instead)")
+			}
 		}
 	case TypeLog:
 		var data string
@@ -353,6 +367,14 @@ func (f *Frame) validate() error {
 	case TypeHello:
 		if f.Protocol < 1 || f.Pid < 1 || f.Version == "" || len(f.Version) > 64 || !ValidID(f.RunID) {
 			return bad("needs protocol >= 1, pid >= 1, a version and a valid runId")
+		}
+		if len(f.HelperExposed) > MaxHelperExposed {
+			return bad("lists %d exposed addresses, at most %d", len(f.HelperExposed), MaxHelperExposed)
+		}
+		for _, a := range f.HelperExposed {
+			if a == "" || len(a) > 45 {
+				return bad("needs exposed addresses of 1 to 45 characters")
+			}
 		}
 	case TypeLog:
 		if f.Seq < 1 || f.Ts < 0 || (f.Stream != "stdout" && f.Stream != "stderr") || len(f.Data) > MaxLogData {

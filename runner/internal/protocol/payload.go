@@ -131,6 +131,9 @@ type Helper struct {
 	Transport string `json:"transport"`
 	Port      int64  `json:"port,omitempty"`
 	Token     string `json:"token,omitempty"`
+	// Exposed is set by the runner, never signed: the tunnel's port listened
+	// beyond loopback on these addresses, so Transport became in-band.
+	Exposed []string `json:"-"`
 }
 
 // Payload is one job run, as signed by the installation key.

@@ -322,6 +322,7 @@ test('helpers: the session settings go into the payload; in-band frames are answ
       transport: 'in-band' as const,
       fallbackReason: 'the host refused the helper tunnel (forwarding prohibited)',
       fallbackNew: true,
+      exposed: () => 'unused',
       answer: async (f: { id: number; op: string }) => {
         answered.push(f);
         return { type: 'helper-reply' as const, id: f.id, status: 200, body: { value: { n: 1 } } };
@@ -352,6 +353,47 @@ test('helpers: the session settings go into the payload; in-band frames are answ
   // refused with HELPER_TOKEN_EXPIRED after ~95 s, the payload's start window).
   assert.equal(expiries.length, 1);
   assert.ok(expiries[0]! - Date.now() > 7 * 86_400_000 - 60_000, `token expiry in ${(expiries[0]! - Date.now()) / 1000} s`);
+});
+
+test('helpers: a hello naming the tunnel exposed switches the session to in-band, which then answers the run\'s in-band frames, and the run says why', async () => {
+  const exposedWith: (readonly string[])[] = [];
+  let transport: 'tunnel' | 'in-band' = 'tunnel';
+  const answered: unknown[] = [];
+  const helpers = {
+    begin: async () => ({
+      settings: { transport: 'tunnel' as const, port: 40001, token: 'a.b.c' },
+      get transport() {
+        return transport;
+      },
+      fallbackReason: null,
+      fallbackNew: false,
+      exposed: (addresses: readonly string[]) => {
+        exposedWith.push(addresses);
+        transport = 'in-band';
+        return `bound on ${addresses.join(', ')} (GatewayPorts yes)`;
+      },
+      answer: async (f: { id: number; op: string }) => {
+        answered.push(f);
+        return { type: 'helper-reply' as const, id: f.id, status: transport === 'in-band' ? 200 : 403, body: {} };
+      },
+      end: () => undefined,
+    }),
+  };
+  const { conn, seen } = fakeConn(async (io) => {
+    await io.out(JSON.stringify({ type: 'hello', protocol: 3, version: '0.1.0', runId: 'r1', pid: 42, helperExposed: ['0.0.0.0', '::'] }));
+    await io.out(JSON.stringify({ type: 'helper', id: 1, op: 'input', token: 'a.b.c', body: {} }));
+    for (let i = 0; i < 50 && !io.stdin().includes('helper-reply'); i++) await io.wait(5);
+    await io.out(exit(1, { code: 0 }));
+    io.end();
+  });
+  const c = collect();
+  const out = (await new RunnerExecutor({ deployer: deployer(), keys, helpers }).execute(conn, req({ hostId: 9 }), c.sinks, new AbortController().signal, times())) as ExecOutcome;
+  assert.equal(out.status, 'succeeded');
+  assert.deepEqual(exposedWith, [['0.0.0.0', '::']]);
+  assert.equal(out.helperTransport, 'in-band', 'the run records the transport its helpers used');
+  assert.equal(answered.length, 1);
+  assert.match(seen.stdin, /"type":"helper-reply","id":1,"status":200/);
+  assert.ok(c.system.some((m) => /in-band.*bound on 0\.0\.0\.0, :: \(GatewayPorts yes\)/.test(m)), c.system.join('\n'));
 });
 
 test('helper tokens: a run without a timeout keeps its token for the longest timeout allowed, not the payload\'s start window', () => {
