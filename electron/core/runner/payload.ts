@@ -26,10 +26,18 @@ import {
 
 const KEY_FILE = 'payload-signing.pem';
 
+/** Kids already computed, by key object (a KeyObject is immutable): every run asks for its key's. */
+const kids = new WeakMap<KeyObject, string>();
+
 /** The kid of a public key: hex SHA-256 of its SPKI DER. */
 export function keyId(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  let kid = kids.get(key);
+  if (kid === undefined) {
+    const pub = key.type === 'private' ? createPublicKey(key) : key;
+    kid = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+    kids.set(key, kid);
+  }
+  return kid;
 }
 
 /** A fresh nonce for a payload. */

@@ -371,7 +371,7 @@ func TestHelpersDetachedInBand(t *testing.T) {
 	h := newHost(t)
 	tmp := t.TempDir()
 	gate1, gate2, mark := filepath.Join(tmp, "gate1"), filepath.Join(tmp, "gate2"), filepath.Join(tmp, "mark")
-	p := h.payload(`cronium get-var PRESET; echo "dir=$(dirname "$(dirname "$CRONIUM_HELPER_BIN")")"; echo ready
+	p := h.payload(`cronium get-var PRESET; echo "dir=$(dirname "$CRONIUM_HELPER_SOCKET")"; echo ready
 while [ ! -e "$GATE1" ]; do sleep 0.05; done
 cronium event; echo "rc=$?"; touch "$MARK"
 while [ ! -e "$GATE2" ]; do sleep 0.05; done

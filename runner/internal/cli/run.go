@@ -34,7 +34,9 @@ const (
 	// legacySpoolFile: the JSON-lines spool of a run an older runner (protocol 3) started.
 	legacySpoolFile = "frames.ndjson"
 	pidFile         = "supervisor.pid"
-	scriptFile      = "script"
+	// helperLibDir holds the part of the helper dirs every run of a runner binary shares.
+	helperLibDir = "helper-lib"
+	scriptFile   = "script"
 	// heartbeatEvery is how often an idle stream says it is still alive.
 	heartbeatEvery = 5 * time.Second
 	// runRetention is how long a finished run's spool stays attachable.
@@ -436,7 +438,7 @@ func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
 	if err != nil {
 		return errorFrame(stdout, "INTERNAL", err.Error())
 	}
-	hd, err := helper.Prepare(runDir, p, self)
+	hd, err := helper.Prepare(runDir, filepath.Join(f.stateDir, helperLibDir), p, self)
 	if err != nil {
 		_ = os.RemoveAll(runDir)
 		return errorFrame(stdout, "INTERNAL", "helper dir: "+err.Error())
@@ -739,9 +741,13 @@ func runSupervise(args []string, _, stderr io.Writer) int {
 	if err == nil && f.helperSock == "" {
 		err = errors.New("supervise: --helper-socket is required")
 	}
+	self, _ := os.Executable()
+	var libDir string
 	if err == nil {
-		hd = helper.Open(runDir, p, f.helperSock)
-		self, _ := os.Executable()
+		libDir, err = helper.SharedLib(filepath.Join(f.stateDir, helperLibDir), self)
+	}
+	if err == nil {
+		hd = helper.Open(runDir, libDir, p, f.helperSock)
 		_, err = job.Supervise(job.Spec{
 			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
 			Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),

@@ -473,14 +473,18 @@ func TestCommand(t *testing.T) {
 }
 
 func TestPrepareAndEnviron(t *testing.T) {
-	runDir := filepath.Join(shortTemp(t), "run")
+	state := shortTemp(t)
+	runDir := filepath.Join(state, "run")
 	os.Mkdir(runDir, 0o700)
 	p := &protocol.Payload{RunID: "r1", Input: json.RawMessage(`{"a":1}`), Helper: protocol.Helper{Transport: "in-band", Token: "x.y.z"}}
-	d, err := Prepare(runDir, p, "/opt/cronium-runner")
+	d, err := Prepare(runDir, filepath.Join(state, "helper-lib"), p, "/opt/cronium-runner")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, mode := range map[string]os.FileMode{d.Root: 0o700, filepath.Join(d.Root, "bin"): 0o700, d.Input: 0o600, filepath.Join(d.Root, "lib", "python", "cronium.py"): 0o600, filepath.Join(d.Root, "lib", "node", "cronium.js"): 0o600} {
+	if filepath.Dir(d.Lib) != filepath.Join(state, "helper-lib") {
+		t.Errorf("shared part %s", d.Lib)
+	}
+	for path, mode := range map[string]os.FileMode{d.Root: 0o700, d.Lib: 0o700, filepath.Join(d.Lib, "bin"): 0o700, d.Input: 0o600, filepath.Join(d.Lib, "lib", "python", "cronium.py"): 0o600, filepath.Join(d.Lib, "lib", "node", "cronium.js"): 0o600} {
 		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != mode {
 			t.Errorf("%s: %v %v, want %v", path, err, st.Mode(), mode)
 		}
@@ -496,8 +500,8 @@ func TestPrepareAndEnviron(t *testing.T) {
 	}
 	env := d.Environ([]string{"PATH=/usr/bin", "HOME=/h", "NODE_PATH=/n", "CRONIUM_HELPER_TOKEN=stale"}, p.Helper)
 	want := map[string]string{
-		"PATH": filepath.Join(d.Root, "bin") + ":/usr/bin", "PYTHONPATH": filepath.Join(d.Root, "lib", "python"),
-		"NODE_PATH": filepath.Join(d.Root, "lib", "node") + ":/n", "CRONIUM_HELPER_SOCKET": d.Sock, "CRONIUM_HELPER_BIN": d.Bin(),
+		"PATH": filepath.Join(d.Lib, "bin") + ":/usr/bin", "PYTHONPATH": filepath.Join(d.Lib, "lib", "python"),
+		"NODE_PATH": filepath.Join(d.Lib, "lib", "node") + ":/n", "CRONIUM_HELPER_SOCKET": d.Sock, "CRONIUM_HELPER_BIN": d.Bin(),
 		"CRONIUM_HELPER_TRANSPORT": "in-band", "CRONIUM_HELPER_TOKEN": "x.y.z", "CRONIUM_INPUT_FILE": d.Input, "HOME": "/h",
 	}
 	got := map[string]string{}
@@ -521,12 +525,82 @@ func TestPrepareAndEnviron(t *testing.T) {
 	if _, err := os.Stat(d.Root); !os.IsNotExist(err) {
 		t.Errorf("helper dir left: %v", err)
 	}
+	if entries, _ := os.ReadDir(runDir); len(entries) != 0 {
+		t.Errorf("run dir keeps %v", entries)
+	}
+}
+
+// The shared part is made once per runner binary, reused, and made again
+// when anything in it differs from what it must be.
+func TestSharedLibReusedAndRepaired(t *testing.T) {
+	root := filepath.Join(shortTemp(t), "helper-lib")
+	a, err := SharedLib(root, "/opt/runner-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := filepath.Join(a, "lib", "python", "cronium.py")
+	st1, _ := os.Stat(py)
+	again, err := SharedLib(root, "/opt/runner-a")
+	if err != nil || again != a {
+		t.Fatalf("second call: %s %v, want %s", again, err, a)
+	}
+	if st2, _ := os.Stat(py); !os.SameFile(st1, st2) {
+		t.Error("an intact shared part was made again")
+	}
+	if b, _ := SharedLib(root, "/opt/runner-b"); b == a || b == "" {
+		t.Errorf("another binary shares %s", b)
+	}
+	want, _ := lib.ReadFile("lib/python/cronium.py")
+	for name, tamper := range map[string]func(){
+		"module edited":  func() { os.WriteFile(py, []byte("import os  # changed"), 0o600) },
+		"module removed": func() { os.Remove(py) },
+		"link retargeted": func() {
+			os.Remove(filepath.Join(a, "bin", "cronium"))
+			os.Symlink("/tmp/elsewhere", filepath.Join(a, "bin", "cronium"))
+		},
+		"dir opened to others": func() { os.Chmod(a, 0o755) },
+	} {
+		tamper()
+		got, err := SharedLib(root, "/opt/runner-a")
+		if err != nil || got != a {
+			t.Fatalf("%s: %s %v", name, got, err)
+		}
+		if b, _ := os.ReadFile(py); !bytes.Equal(b, want) {
+			t.Errorf("%s: module not restored", name)
+		}
+		if target, _ := os.Readlink(filepath.Join(a, "bin", "cronium")); target != "/opt/runner-a" {
+			t.Errorf("%s: link -> %s", name, target)
+		}
+		if st, _ := os.Stat(a); st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v", name, st.Mode())
+		}
+	}
+	// Many runs making it at once all get one whole dir, and nothing else is left.
+	fresh := filepath.Join(shortTemp(t), "helper-lib")
+	var wg sync.WaitGroup
+	dirs := make([]string, 16)
+	for i := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dirs[i], _ = SharedLib(fresh, "/opt/runner-a")
+		}()
+	}
+	wg.Wait()
+	for _, d := range dirs {
+		if d == "" || d != dirs[0] {
+			t.Fatalf("concurrent makes: %v", dirs)
+		}
+	}
+	if entries, _ := os.ReadDir(fresh); len(entries) != 1 {
+		t.Errorf("left in the root: %v", entries)
+	}
 }
 
 func TestPrepareLongPathUsesShortSocketDir(t *testing.T) {
 	runDir := filepath.Join(shortTemp(t), strings.Repeat("r", 120))
 	os.Mkdir(runDir, 0o700)
-	d, err := Prepare(runDir, &protocol.Payload{Helper: protocol.Helper{Transport: "none"}}, "/bin/true")
+	d, err := Prepare(runDir, filepath.Join(shortTemp(t), "helper-lib"), &protocol.Payload{Helper: protocol.Helper{Transport: "none"}}, "/bin/true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +615,7 @@ func TestPrepareLongPathUsesShortSocketDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	if o := Open(runDir, &protocol.Payload{}, d.Sock); o.SockDir != d.SockDir {
+	if o := Open(runDir, d.Lib, &protocol.Payload{}, d.Sock); o.SockDir != d.SockDir || o.Bin() != d.Bin() {
 		t.Errorf("Open finds sock dir %q, want %q", o.SockDir, d.SockDir)
 	}
 	d.Remove()
