@@ -93,6 +93,13 @@ async function runMode(api: ApiClient, jobId: number): Promise<string> {
   return job.runs[0]?.mode ?? '?';
 }
 
+/** Why a job's first run did not succeed, as its row should say: its error code and message. */
+async function runFailure(api: ApiClient, jobId: number): Promise<string> {
+  const job = await api.call<{ runs: { errorCode?: string | null; errorMessage?: string | null }[] }>('jobs.get', { id: jobId });
+  const run = job.runs[0];
+  return run ? `${run.errorCode ?? '?'}: ${(run.errorMessage ?? '').slice(0, 200)}` : 'no run';
+}
+
 /** One series of timestamped lines, each timed at its arrival in the API client. */
 async function apiSeries(api: ApiClient, lines: number, rate: number, mode: 'auto' | 'direct'): Promise<LatencySeries> {
   const seen = new Map<number, number>();
@@ -293,7 +300,7 @@ export async function benchLive(opts: { slowLines?: number; fastLines?: number; 
         const status = await jobEnded(api, r.jobId, 300_000);
         const seconds = (performance.now() - t0) / 1000;
         t.machineBusy.push(machineCpu().busy - m0);
-        if (status !== 'succeeded') throw new Error(`bench: the ${mb} MB job ended ${status}`);
+        if (status !== 'succeeded') throw new Error(`bench: the ${mb} MB job ended ${status} (${await runFailure(api, r.jobId)})`);
         const used = await runMode(api, r.jobId);
         if (i === 0) t.mode = used;
         t.seconds.push(seconds);
