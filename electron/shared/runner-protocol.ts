@@ -295,7 +295,7 @@ export const HelloFrame = z.strictObject({
    * addresses (sshd with GatewayPorts yes): the runner checked before the script started, and the
    * run's helpers use in-band frames instead.
    */
-  helperExposed: z.array(z.string().min(1).max(45)).min(1).max(16).optional(),
+  helperExposed: z.array(z.string().regex(/^[0-9A-Fa-f.:]{2,45}$/)).min(1).max(16).optional(),
 });
 /** A chunk of the script's output (at most 64 KiB of data; lines may span frames). */
 export const LogFrame = z.strictObject({

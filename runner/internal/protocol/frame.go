@@ -372,8 +372,8 @@ func (f *Frame) validate() error {
 			return bad("lists %d exposed addresses, at most %d", len(f.HelperExposed), MaxHelperExposed)
 		}
 		for _, a := range f.HelperExposed {
-			if a == "" || len(a) > 45 {
-				return bad("needs exposed addresses of 1 to 45 characters")
+			if !isAddress(a) {
+				return bad("needs exposed addresses written as IP addresses (2 to 45 of 0-9, a-f, '.' and ':')")
 			}
 		}
 	case TypeLog:
@@ -444,4 +444,19 @@ func checkBody(b json.RawMessage) error {
 		return errors.New("body must be a JSON object")
 	}
 	return nil
+}
+
+// isAddress says whether s is written like an IPv4 or IPv6 address: 2 to 45
+// characters of hex digits, '.' and ':' (what net.IP.String gives; never text
+// that could pass for a log line).
+func isAddress(s string) bool {
+	if len(s) < 2 || len(s) > 45 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
