@@ -77,6 +77,8 @@ type host struct {
 	kid      string
 	// frameCap is how many frames the session's reader holds before it stops reading (default 1024).
 	frameCap int
+	// proto is the --protocol of run (0: none, the default 3).
+	proto int
 }
 
 var fixtureKeys = filepath.Join("..", "..", "..", "test", "fixtures", "runner", "keys")
@@ -210,7 +212,25 @@ func readFrame(r *bufio.Reader) (*protocol.Frame, error) {
 }
 
 func (h *host) run(line []byte) *session {
-	return h.start([]string{"run", "--key", h.keyFile, "--host-id", h.hostFile, "--state-dir", h.state}, line)
+	args := []string{"run", "--key", h.keyFile, "--host-id", h.hostFile, "--state-dir", h.state}
+	if h.proto != 0 {
+		args = append(args, "--protocol", fmt.Sprint(h.proto))
+	}
+	return h.start(args, line)
+}
+
+// forProtocols runs a foreground test under protocol 3 (output read, framed
+// and buffered) and protocol 4 (on Linux, output moved from the script's pipes
+// straight to stdout), each with a host of its own.
+func forProtocols(t *testing.T, test func(t *testing.T, h *host)) {
+	for _, proto := range []int{protocol.ProtocolJSON, protocol.ProtocolBinary} {
+		t.Run(fmt.Sprintf("protocol %d", proto), func(t *testing.T) {
+			t.Parallel()
+			h := newHost(t)
+			h.proto = proto
+			test(t, h)
+		})
+	}
 }
 
 // collect reads frames until the stream ends or d passes.
@@ -382,7 +402,10 @@ func TestRlimits(t *testing.T) {
 }
 
 func TestCancelAndDisconnectKillGroup(t *testing.T) {
-	h := newHost(t)
+	forProtocols(t, testCancelAndDisconnectKillGroup)
+}
+
+func testCancelAndDisconnectKillGroup(t *testing.T, h *host) {
 	for _, tc := range []struct{ name, reason string }{{"cancel frame", protocol.ExitCancelled}, {"stdin closed", protocol.ExitDisconnected}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := h.run(h.sign(h.payload(`echo $$; sleep 60 & sleep 60`, nil)))
@@ -516,7 +539,10 @@ func TestDoctor(t *testing.T) {
 // frame arrives in order once the reader goes on.
 func TestSlowConsumerHoldsTheScriptBack(t *testing.T) {
 	t.Parallel()
-	h := newHost(t)
+	forProtocols(t, testSlowConsumerHoldsTheScriptBack)
+}
+
+func testSlowConsumerHoldsTheScriptBack(t *testing.T, h *host) {
 	h.frameCap = 1 // the reader really stalls: stdout's pipe fills within a frame or two
 	p := h.payload(`head -c 33554432 /dev/urandom | base64 -w0; echo`, func(p map[string]any) {
 		p["limits"] = map[string]any{"timeoutMs": 60000, "graceMs": 500, "maxOutputBytes": 64 << 20}
@@ -566,7 +592,10 @@ func TestSlowConsumerHoldsTheScriptBack(t *testing.T) {
 // A script held back by a stalled reader still times out on time.
 func TestTimeoutWhileHeldBack(t *testing.T) {
 	t.Parallel()
-	h := newHost(t)
+	forProtocols(t, testTimeoutWhileHeldBack)
+}
+
+func testTimeoutWhileHeldBack(t *testing.T, h *host) {
 	h.frameCap = 1
 	s := h.run(h.sign(h.payload(`yes`, func(p map[string]any) {
 		p["limits"] = map[string]any{"timeoutMs": 1000, "graceMs": 300}
@@ -586,7 +615,10 @@ func TestTimeoutWhileHeldBack(t *testing.T) {
 // A foreground run whose reader keeps up writes nothing to disk but its script.
 func TestForegroundKeepsUpWithoutSpoolFile(t *testing.T) {
 	t.Parallel()
-	h := newHost(t)
+	forProtocols(t, testForegroundKeepsUpWithoutSpoolFile)
+}
+
+func testForegroundKeepsUpWithoutSpoolFile(t *testing.T, h *host) {
 	p := h.payload("", nil)
 	runDir := filepath.Join(h.state, "runs", p["runId"].(string))
 	p["script"] = `head -c 4000000 /dev/zero | tr '\0' x; ls -a '` + runDir + `'`
@@ -608,7 +640,10 @@ func TestForegroundKeepsUpWithoutSpoolFile(t *testing.T) {
 
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
-	h := newHost(t)
+	forProtocols(t, testHeartbeat)
+}
+
+func testHeartbeat(t *testing.T, h *host) {
 	s := h.run(h.sign(h.payload(`echo start; sleep 6`, nil)))
 	frames := s.collect(t, 20*time.Second)
 	s.stdin.Close()

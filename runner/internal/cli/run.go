@@ -493,9 +493,6 @@ func (h *helperRelay) close() {
 func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp string, env []string, in *bufio.Reader, stdout io.Writer) int {
 	defer os.RemoveAll(runDir)
 	defer hd.Remove()
-	// Nothing attaches to a foreground run: its frames wait in memory, and the
-	// script waits once the link is behind by the buffer's budget.
-	w := spool.NewBuffer(spool.DefaultMemBytes)
 	_ = os.WriteFile(filepath.Join(runDir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	cancel := make(chan string, 4)
 	send := func(why string) {
@@ -535,12 +532,20 @@ func foreground(runDir string, hd *helper.Dir, p *protocol.Payload, interp strin
 	out.frame(&protocol.Frame{Type: protocol.TypeHello, Protocol: int64(out.proto), Version: version.Version, RunID: p.RunID, Pid: int64(os.Getpid()), HelperExposed: p.Helper.Exposed})
 
 	self, _ := os.Executable()
+	spec := job.Spec{
+		Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
+		Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),
+		Env: env, Stdin: hd.Input,
+	}
+	if ch := newChannel(out, stdout, p); ch != nil {
+		// Protocol 4, output untouched: the supervisor writes to stdout itself.
+		return ch.supervise(spec, cancel)
+	}
+	// Nothing attaches to a foreground run: its frames wait in memory, and the
+	// script waits once the link is behind by the buffer's budget.
+	w := spool.NewBuffer(spool.DefaultMemBytes)
 	go func() {
-		_, err := job.Supervise(job.Spec{
-			Payload: p, Interpreter: interp, Script: filepath.Join(runDir, scriptFile),
-			Dir: workDir(runDir), Self: self, Systemd: systemdUsable(p), BaseEnv: os.Environ(),
-			Env: env, Stdin: hd.Input,
-		}, w, cancel)
+		_, err := job.Supervise(spec, w, cancel)
 		if err != nil {
 			// No exit frame could be written: say why on the stream.
 			_ = w.Append(&protocol.Frame{Type: protocol.TypeError, ErrCode: "INTERNAL", Message: truncateMsg(err.Error())})

@@ -1,19 +1,35 @@
 // Package job runs one verified payload's script and turns its life into
 // frames: it starts the interpreter in its own session and process group
-// with the run's limits, drains its output into the spool, enforces the
+// with the run's limits, takes its output to the spool, enforces the
 // timeout, output cap and cancellation, and writes the exit frame.
 //
+// Output takes one of two paths:
+//   - Read and framed (every run but the one below): a reader per pipe reads
+//     up to 256 KiB at a time into a bounded queue (16 reads); one loop masks,
+//     caps and frames it (bytes read within coalesceWait share a frame) and
+//     appends the frames to the sink. A detached run's sink is its spool file,
+//     which never pushes back; a foreground run's is an in-memory Buffer,
+//     whose Wait holds the pipes back once its reader is a budget behind.
+//   - Moved (Linux, a foreground run in protocol 4 whose output is passed on
+//     untouched: no mask, no pty, no elevation; see Direct): the sink is the
+//     app's channel itself (spool.Channel), and a mover splices each frame's
+//     bytes from the script's pipe to it behind a header it writes, so the
+//     bytes never pass through this process. The channel's own pace is the
+//     backpressure. See mover.
+//
 // Invariants guarded here:
-//   - The child is never blocked by a slow consumer: a reader per pipe drains
-//     into a bounded in-memory queue (64 chunks of at most 64 KiB), which one
-//     loop appends to the spool on disk; only a stalled disk can push back.
-//     Output past maxOutputBytes is discarded while the run is stopped with
-//     reason output-limit, so the spool is bounded too.
+//   - Output past maxOutputBytes is never framed: the frame that reaches the
+//     cap is cut to it, the rest is read and discarded while the run is
+//     stopped with reason output-limit.
+//   - Timeouts, cancels and the leader's exit act on time whatever the link
+//     does: only the goroutines that move output wait for it, never the loop
+//     that stops the script.
 //   - The whole process group is gone when Supervise returns: on cancel,
 //     timeout, output-limit, or after the leader exits, the group gets TERM,
 //     then KILL once the grace period has passed; killedWith records whether a
 //     stop needed TERM or KILL.
-//   - seq is strictly increasing over log and exit frames, starting at 1.
+//   - seq is strictly increasing over log and exit frames, starting at 1, and
+//     the exit frame follows the last log frame.
 //   - The payload's mask values never reach the spool: each stream goes
 //     through its own masker (package mask) before it is framed, so a secret
 //     split across writes or reads is masked too; a held-back tail is framed
@@ -108,6 +124,13 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 
+	// Output moved straight to the channel (see mover), or read and framed here.
+	ch, direct := out.(spool.Channel)
+	direct = direct && Direct(spec.Payload)
+	newPipe := os.Pipe // read through the runtime's poller
+	if direct {
+		newPipe = rawPipe
+	}
 	var readers []*stream
 	var childEnds []*os.File
 	if spec.Payload.Pty {
@@ -122,7 +145,7 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 		childEnds = append(childEnds, slave)
 	} else {
 		for _, name := range []string{"stdout", "stderr"} {
-			r, w, err := os.Pipe()
+			r, w, err := newPipe()
 			if err != nil {
 				return nil, err
 			}
@@ -132,6 +155,18 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 		}
 		cmd.Stdout, cmd.Stderr = childEnds[0], childEnds[1]
 	}
+	var mv *mover
+	if direct {
+		m, err := newMover(ch, readers, lim.OutputCap())
+		if err != nil {
+			for i, s := range readers {
+				s.r.Close()
+				childEnds[i].Close()
+			}
+			return nil, err
+		}
+		mv = m
+	}
 	start := time.Now()
 	err := cmd.Start()
 	for _, f := range childEnds {
@@ -140,6 +175,9 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 	if err != nil {
 		for _, s := range readers {
 			s.r.Close()
+		}
+		if mv != nil {
+			mv.closeFds()
 		}
 		return nil, fmt.Errorf("starting %s: %w", spec.Payload.Interpreter, err)
 	}
@@ -152,9 +190,16 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 	// The pumps' read buffers, handed back once a chunk is framed (framing copies it).
 	bufs := make(chan []byte, queueChunks+len(readers))
 	maskers := make(map[string]*mask.Masker, len(readers))
-	for _, s := range readers {
-		maskers[s.name] = mask.New(spec.Payload.Mask) // nil (pass-through) without secrets
-		go s.pump(chunks, bufs)
+	var moved <-chan moveEvent
+	if mv != nil {
+		// Output goes from the pipes to the channel without passing through here.
+		moved = mv.events
+		mv.start()
+	} else {
+		for _, s := range readers {
+			maskers[s.name] = mask.New(spec.Payload.Mask) // nil (pass-through) without secrets
+			go s.pump(chunks, bufs)
+		}
 	}
 	waited := make(chan *os.ProcessState, 1)
 	go func() {
@@ -272,6 +317,17 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 			if writeErr != nil {
 				failed()
 			}
+		case ev := <-moved:
+			switch {
+			case ev.eof != "":
+				open--
+			case ev.capped:
+				capped = true
+				stop(protocol.ExitOutputLimit)
+			case writeErr == nil:
+				writeErr = ev.err
+				failed()
+			}
 		case <-coalesceC:
 			coalesceC = nil
 			if writeErr == nil {
@@ -308,10 +364,17 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 		case <-drainC:
 			drainC = nil
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			if mv != nil {
+				mv.abandon()
+				continue
+			}
 			for _, s := range readers {
 				s.r.Close()
 			}
 		}
+	}
+	if mv != nil {
+		mv.wait() // it sent its last event after its last frame: this is quick
 	}
 	for _, s := range readers {
 		s.r.Close()
@@ -320,6 +383,9 @@ func Supervise(spec Spec, out spool.Sink, cancel <-chan string) (*protocol.Frame
 		writeErr = fr.frame()
 	}
 	seq = fr.seq
+	if mv != nil {
+		seq = mv.seq
+	}
 	// Stragglers without pipes (e.g. `sleep 100 >/dev/null &`) may remain.
 	reapGroup(pgid, graceC, &killedWith, stopping)
 

@@ -196,6 +196,20 @@ func (f *Frame) BinaryParts() (hdr [HeaderLen]byte, body []byte, err error) {
 	return hdr, body, nil
 }
 
+// LogHeader is the header of a log frame of n data bytes (0 < n ≤ MaxLogData,
+// seq ≥ 1), for a writer that sends the bytes after it itself without holding
+// them: a foreground run's output spliced from the script's pipe to stdout.
+func LogHeader(stream string, seq, ts int64, n int) (hdr [HeaderLen]byte) {
+	hdr[0], hdr[1], hdr[2] = Magic, typeCodes[TypeLog], 1
+	if stream == "stderr" {
+		hdr[2] = 2
+	}
+	binary.BigEndian.PutUint32(hdr[4:8], uint32(n))
+	binary.BigEndian.PutUint64(hdr[8:16], uint64(seq))
+	binary.BigEndian.PutUint64(hdr[16:24], uint64(ts))
+	return hdr
+}
+
 // AppendBinary appends f's protocol 4 encoding to dst.
 func (f *Frame) AppendBinary(dst []byte) ([]byte, error) {
 	hdr, body, err := f.BinaryParts()

@@ -138,3 +138,24 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 	})
 }
+
+// LogHeader writes the header BinaryParts writes for a log frame of that many bytes.
+func TestLogHeader(t *testing.T) {
+	for _, f := range []*Frame{
+		{Type: TypeLog, Seq: 1, Stream: "stdout", Ts: 0, Data: []byte("x")},
+		{Type: TypeLog, Seq: MaxSeq, Stream: "stderr", Ts: MaxTs, Data: make([]byte, MaxLogData)},
+		{Type: TypeLog, Seq: 77, Stream: "stderr", Ts: 1700000000123, Data: []byte("\xc5\x00{\n")},
+	} {
+		want, _, err := f.BinaryParts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := LogHeader(f.Stream, f.Seq, f.Ts, len(f.Data))
+		if got != want {
+			t.Errorf("seq %d: %x, want %x", f.Seq, got, want)
+		}
+		if h, err := DecodeHeader(got[:]); err != nil || h.Len != len(f.Data) || h.Stream != f.Stream {
+			t.Errorf("seq %d: decodes as %+v, %v", f.Seq, h, err)
+		}
+	}
+}

@@ -25,6 +25,23 @@ type Sink interface {
 	Wait() <-chan struct{}
 }
 
+// Channel is a Sink that is the app's channel itself, with no buffer in
+// between: a foreground run's stdout in protocol 4. A supervisor that can
+// (package job, on Linux) moves the script's output straight into it, each
+// log frame's bytes from the script's pipe to the channel, never through this
+// process's memory. Its Wait is always nil: a write to a slow link blocks
+// instead, and only the goroutine that moves output is held up by it.
+type Channel interface {
+	Sink
+	// Lend runs write with the channel's file descriptor once every frame
+	// appended before has gone out; no other frame goes out until it returns.
+	// write puts whole protocol 4 frames on fd and returns the seq of the last
+	// one (0: none), which heartbeats repeat. After an error from write the
+	// channel is lost: Lend fails at once from then on, and appended frames
+	// are dropped.
+	Lend(write func(fd int) (lastSeq int64, err error)) error
+}
+
 // DefaultMemBytes is how far a foreground run's reader may fall behind before
 // the script is held back.
 const DefaultMemBytes = 4 << 20
