@@ -52,8 +52,16 @@ async function startServer(name: string): Promise<void> {
 
 /** The API of a server as the admin (signed in like the CLI: no Origin, a bearer token). */
 async function client(name: string): Promise<AppClient> {
-  const url = servers.get(name)!.url;
-  const r = await fetch(`${url}/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'admin', password: PASSWORD }) });
+  const served = servers.get(name)!;
+  const url = served.url;
+  let r: Response;
+  try {
+    r = await fetch(`${url}/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'admin', password: PASSWORD }) });
+  } catch (e) {
+    // Say which server and how it ended (it failed once in CI with ECONNREFUSED and nothing else).
+    const { pid, exitCode, signalCode } = served.child;
+    throw new Error(`server ${name} (pid ${pid}, exit ${exitCode}, signal ${signalCode}) at ${url}: ${(e as Error).message}; its stderr: ${served.stderr().slice(-2000)}`, { cause: e });
+  }
   const body = (await r.json()) as { token: string; expiresAt: number };
   return connectServer({ url, user: 'admin', token: body.token, expiresAt: body.expiresAt }, name);
 }
