@@ -42,7 +42,7 @@ import { benchPgQueue } from './pg-queue';
 import { benchQueue } from './queue';
 import { benchDeploy } from './deploy';
 import { benchLive } from './live';
-import { benchRunner } from './runner';
+import { PART_LOOP, benchRunner } from './runner';
 import { benchFanout, fanoutRows } from './fanout';
 import { benchFanout1000 } from './fanout1000';
 import { benchElevation } from './elevation';
@@ -268,6 +268,22 @@ await area('single host: runner, direct, ssh, ControlMaster', async () => {
       unit: 'ms',
       baselines: [peer('`ssh host sleep 1`', 'ssh', over(sleep.ssh)), peer('`ssh` + warm ControlMaster', 'controlMaster', over(sleep.controlMaster))],
     });
+    // What runner mode adds on the host, part by part: the measured cause of its gap over direct mode.
+    const parts = rm.parts;
+    if (parts) {
+      rows.push({
+        name: `single host, \`true\`: runner mode's time over direct mode, and what it does on the host that direct mode does not, each part timed ${PART_LOOP} times in a loop inside one exec (an empty loop's time taken off; the rest of the gap is the runner's own work before and after the script, and the hello and exit frames)`,
+        median: med(rm.runner) - med(rm.direct),
+        spread: '-',
+        unit: 'ms',
+        // Parts, not peers: no ratios.
+        baseline: [
+          `the check's \`stat\` of the binary and its two dirs in a command substitution (a fork and an exec): ${parts.stat.toFixed(2)} ms`,
+          `starting the runner (\`cronium-runner version\`): ${parts.runnerStart.toFixed(2)} ms`,
+          `starting a small C program (\`/bin/true\`): ${parts.cStart.toFixed(2)} ms`,
+        ].join('; '),
+      });
+    }
     // The per-run check's parts: the tool runner mode uses first, against the others and a bare exec.
     const hx = rm.hashExec;
     const first = hx['openssl dgst -sha256'] ? 'openssl dgst -sha256' : 'sha256sum';

@@ -5,7 +5,9 @@
  * mode, `ssh host …` and `ssh` through a warm ControlMaster, all on the same host. Runs of the
  * four ways alternate, so all see the same machine load; each figure is a median.
  * Also the parts of the per-run check, on the pooled connection: one exec of each SHA-256 tool
- * on the cached binary, against an exec of `true` (what the check adds to a run).
+ * on the cached binary, against an exec of `true` (what the check adds to a run); and what runner
+ * mode does on the host that direct mode does not, each timed 200 times in a loop in one exec (so
+ * no round trip is in it): the check's `stat` in a command substitution and the runner's start.
  * Needs root (the fleet) and Go to build the runner (else the built resources/runner; see artifacts.ts).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCore } from '../../electron/core/core';
 import type { ExecMode, ExecOutcome, ExecRequest } from '../../electron/core/exec/types';
+import { STAT_COMMAND, sq } from '../../electron/core/exec/runner-mode';
 import { startFleet } from '../fleet/fleet';
 import { PeerFailure, timePeerSync, startControlMaster } from './peers';
 import { benchArtifacts } from './artifacts';
@@ -44,6 +47,12 @@ export interface RunnerFigures {
   hashExec: Record<string, number[]>;
   /** Size of the runner binary in bytes. */
   binaryBytes: number;
+  /**
+   * Host-side parts of runner mode's extra time, in ms per occurrence (median of 3 loops of
+   * PART_LOOP in one exec, an empty loop's time taken off): the check's stat in a command
+   * substitution, `cronium-runner version`, and `/bin/true` (a small C program's exec).
+   */
+  parts: { stat: number; runnerStart: number; cStart: number } | undefined;
   /** A peer way that failed or timed out (no more samples after it): what its baselines say instead. */
   failures: Partial<Record<'ssh' | 'controlMaster', string>>;
 }
@@ -115,6 +124,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
         sleep1: { runner: [], direct: [], ssh: [], controlMaster: [] },
         hashExec: {},
         binaryBytes: 0,
+        parts: undefined,
         failures,
       };
       for (let i = 0; i < runs; i++) {
@@ -158,6 +168,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
           }
           figures.hashExec[label] = samples;
         }
+        figures.parts = await hostParts(conn, deployed.path);
       } finally {
         conn.close();
       }
@@ -172,4 +183,29 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
     await fleet.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** How many times each part runs in one exec's loop. */
+export const PART_LOOP = 200;
+
+/** The host-side parts of runner mode's extra time (RunnerFigures.parts); undefined where a loop failed. */
+async function hostParts(conn: { exec(command: string): Promise<{ code: number | null; stdout: Buffer }> }, path: string): Promise<RunnerFigures['parts']> {
+  const loop = (body: string) => `sh -c ${sq(`p=${sq(path)}; i=0; while [ $i -lt ${PART_LOOP} ]; do ${body}; i=$((i+1)); done`)}`;
+  const time = async (body: string): Promise<number | undefined> => {
+    const samples: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      const out = await conn.exec(loop(body));
+      if (out.code !== 0) return undefined;
+      samples.push(performance.now() - t0);
+    }
+    return samples.sort((a, b) => a - b)[1]!;
+  };
+  const empty = await time(':');
+  const stat = await time(`s=$(${STAT_COMMAND})`);
+  const runner = await time('"$p" version >/dev/null');
+  const c = await time('/bin/true');
+  if (empty === undefined || stat === undefined || runner === undefined || c === undefined) return undefined;
+  const per = (x: number) => Math.max(0, x - empty) / PART_LOOP;
+  return { stat: per(stat), runnerStart: per(runner), cStart: per(c) };
 }

@@ -45,7 +45,7 @@ export interface RunnerModeDeps {
 }
 
 /** Quotes a word for a POSIX shell. */
-function sq(s: string): string {
+export function sq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -62,10 +62,12 @@ export type RunnerCheck = 'stat' | 'hash';
 
 /**
  * The stat line of the binary, its version dir and the cache root: device, inode, size, mtime and
- * ctime with nanoseconds, owner and mode (GNU/BusyBox `stat -c`, else BSD `stat -f`).
+ * ctime with nanoseconds, owner and mode (GNU/BusyBox `stat -c`, else BSD `stat -f`). In the C
+ * locale: the same text whatever the login's locale, and no locale files loaded on every run
+ * (0.15 of 0.9 ms per run with LANG=C.UTF-8 on the test machine).
  */
-const STAT_FILES = '"$p" "${p%/*}" "${p%/*/*}"';
-const STAT_COMMAND = `stat -c '%d:%i:%s:%.9Y:%.9Z:%u:%a' -- ${STAT_FILES} 2>/dev/null || stat -f '%d:%i:%z:%Fm:%Fc:%u:%Lp' -- ${STAT_FILES} 2>/dev/null`;
+export const STAT_FILES = '"$p" "${p%/*}" "${p%/*/*}"';
+export const STAT_COMMAND = `LC_ALL=C stat -c '%d:%i:%s:%.9Y:%.9Z:%u:%a' -- ${STAT_FILES} 2>/dev/null || LC_ALL=C stat -f '%d:%i:%z:%Fm:%Fc:%u:%Lp' -- ${STAT_FILES} 2>/dev/null`;
 
 /**
  * Whether a stat record may stand in for the hash: three lines (binary, version dir, cache root)

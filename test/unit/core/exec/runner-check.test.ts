@@ -97,3 +97,22 @@ test('strict mode hashes every run and prints no record; a record without nanose
   const good = check('stat').record!;
   assert.equal(usableStatRecord(good), true);
 });
+
+test("the check's stat runs in the C locale whatever the login's, and its record is the same", () => {
+  // A stat ahead in PATH that notes the locale it was started with, then runs the real one.
+  const dir = join(root, 'locale-bin');
+  const seen = join(root, 'locale-seen');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'stat'), `#!/bin/sh\necho "LC_ALL=$LC_ALL" >> '${seen}'\nexec ${execFileSync('sh', ['-c', 'command -v stat']).toString().trim()} "$@"\n`, { mode: 0o755 });
+  const run = (env: NodeJS.ProcessEnv, record?: string) => {
+    const cmd = checkedCommand({ path: bin, sha256: want, shaTool: 'sha256sum' }, 'echo RAN', 'stat', record);
+    return spawnSync('/bin/sh', ['-c', cmd], { env: { ...process.env, PATH: `${dir}:${PATH}`, ...env }, encoding: 'utf8' }).stdout;
+  };
+  const printed = run({ LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', LC_NUMERIC: 'de_DE.UTF-8' });
+  const record = printed.split('\n').filter((l) => l.startsWith('CRONIUM-RUNNER-STAT ')).map((l) => l.slice('CRONIUM-RUNNER-STAT '.length)).join('\n');
+  assert.ok(usableStatRecord(record), `record ${record}`);
+  assert.deepEqual([...new Set(readFileSync(seen, 'utf8').split('\n').filter(Boolean))], ['LC_ALL=C']);
+  const n = hashes();
+  assert.ok(run({ LANG: 'C.UTF-8', LC_ALL: '' }, record).includes('RAN'));
+  assert.equal(hashes(), n, 'a record taken under one locale skips the hash under another');
+});
