@@ -151,6 +151,12 @@ test('a PostgreSQL restart mid-run: the servers reconnect, both runs finish with
     assert.ok(seqsUnique, 'no sequence number stored twice');
     assert.deepEqual(lines, FORTY, `run ${id}: every line exactly once, in order`);
   }
+  // Reconnected, not restarted: both servers are still the processes they were, and answer.
+  for (const name of ['b', 'c']) {
+    const { child } = servers.get(name)!;
+    assert.deepEqual([child.exitCode, child.signalCode], [null, null], `server ${name} outlived the restart: ${servers.get(name)!.stderr().slice(-1500)}`);
+    (await client(name)).close();
+  }
 });
 
 test('a per-second schedule fires exactly once per second across three servers, also when the leading scheduler is SIGKILLed', async (t) => {
