@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { CroniumError } from '../../shared/errors';
+import { deliveries } from './deliveries';
 import { knownHostsName } from './known-hosts';
 import { connectionLost, forwardFailed, forwardInFailed, forwardOutFailed, sftpUnavailable, type Where } from './ssh-errors';
 import type { ExecExit, ExecOptions, ExecResult, ExecStreamHandle, ExecStreamOptions, HandshakeInfo, HostKeyScan, RemoteForward, SftpSession, SshConnection, SshPool, SshTarget } from './types';
@@ -264,26 +265,18 @@ export class OpenSshConnection implements SshConnection {
     const child = spawn(this.ssh, ['-o', `ControlPath=${this.control}`, '-o', 'ControlMaster=no', '-o', 'BatchMode=yes', '-T', ...env, this.dest, '--', command], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.#children.add(child);
     child.stdin!.on('error', () => undefined);
-    let pending = 0;
-    const deliver = (fn: ((chunk: Buffer) => void | Promise<void>) | undefined) => (chunk: Buffer) => {
-      if (!fn) return;
-      const r = fn(chunk);
-      if (r && typeof (r as Promise<void>).then === 'function') {
-        if (pending++ === 0) {
-          child.stdout!.pause();
-          child.stderr!.pause();
-        }
-        void (r as Promise<void>).then(resume, resume);
-      }
-    };
-    const resume = () => {
-      if (--pending === 0) {
+    const out = deliveries(
+      () => {
+        child.stdout!.pause();
+        child.stderr!.pause();
+      },
+      () => {
         child.stdout!.resume();
         child.stderr!.resume();
-      }
-    };
-    child.stdout!.on('data', deliver(options.onStdout));
-    child.stderr!.on('data', deliver(options.onStderr));
+      },
+    );
+    child.stdout!.on('data', out.deliver(options.onStdout));
+    child.stderr!.on('data', out.deliver(options.onStderr));
     const done = new Promise<ExecExit>((resolve, reject) => {
       const onAbort = () => {
         child.kill('SIGTERM');
@@ -293,9 +286,12 @@ export class OpenSshConnection implements SshConnection {
       child.once('close', (code, sig) => {
         this.#children.delete(child);
         options.signal?.removeEventListener('abort', onAbort);
-        // 255 is ssh's own failure, unless the remote command said so: a master gone means the connection is.
-        if (code === 255 && this.#dead) return reject(connectionLost(this.#where, `${this.#deathReason ?? 'closed'} (while running a command)`));
-        resolve({ code: sig ? null : code, signal: sig ? sig.replace(/^SIG/, '') : null });
+        // Settled once the last chunk's callback has (see deliveries).
+        void out.idle().then(() => {
+          // 255 is ssh's own failure, unless the remote command said so: a master gone means the connection is.
+          if (code === 255 && this.#dead) return reject(connectionLost(this.#where, `${this.#deathReason ?? 'closed'} (while running a command)`));
+          resolve({ code: sig ? null : code, signal: sig ? sig.replace(/^SIG/, '') : null });
+        });
       });
       child.once('error', (e) => reject(connectionLost(this.#where, `cannot run ssh: ${e.message}`)));
     });

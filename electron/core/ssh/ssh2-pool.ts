@@ -32,6 +32,7 @@ import { CroniumError } from '../../shared/errors';
 import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials, type LoadedIdentity } from './auth';
 import { describeKeyBlob, hostKeyAlgorithmsFor, type PublicKeyFacts } from './fingerprint';
 import { loadSsh2 } from './ssh2-module';
+import { deliveries } from './deliveries';
 import type { HostKeyQuery, HostKeyStore, HostKeyVerdict, HostTrust } from './host-key-store';
 import {
   authFailed,
@@ -1313,35 +1314,22 @@ export class Ssh2Connection implements SshConnection {
     let exited = false;
     let stdinEnded = false;
     let grace: NodeJS.Timeout | undefined;
-    let pending = 0;
     const releaseOnce = () => {
       clearTimeout(grace);
       release();
     };
-    const resume = () => {
-      if (--pending === 0) {
+    const out = deliveries(
+      () => {
+        channel.pause();
+        channel.stderr.pause();
+      },
+      () => {
         channel.resume();
         channel.stderr.resume();
-      }
-    };
-    const deliver = (fn: ((chunk: Buffer) => void | Promise<void>) | undefined) => (chunk: Buffer) => {
-      if (!fn) return;
-      let r: void | Promise<void>;
-      try {
-        r = fn(chunk);
-      } catch {
-        return;
-      }
-      if (r && typeof (r as Promise<void>).then === 'function') {
-        if (pending++ === 0) {
-          channel.pause();
-          channel.stderr.pause();
-        }
-        (r as Promise<void>).then(resume, resume);
-      }
-    };
-    channel.on('data', deliver(options.onStdout));
-    channel.stderr.on('data', deliver(options.onStderr));
+      },
+    );
+    channel.on('data', out.deliver(options.onStdout));
+    channel.stderr.on('data', out.deliver(options.onStderr));
     channel.on('exit', (c: number | null, s?: string) => {
       exited = true;
       code = typeof c === 'number' ? c : null;
@@ -1364,9 +1352,13 @@ export class Ssh2Connection implements SshConnection {
         signal?.removeEventListener('abort', onAbort);
         releaseOnce();
         if (settled) return;
-        settled = true;
-        if (!exited && this.dead) return reject(connectionLost(this.where, `${this.deathReason ?? 'closed'} (while running a command)`));
-        resolve({ code, signal: exitSignal });
+        // Settled once the last chunk's callback has (see deliveries); an abort meanwhile still wins.
+        void out.idle().then(() => {
+          if (settled) return;
+          settled = true;
+          if (!exited && this.dead) return reject(connectionLost(this.where, `${this.deathReason ?? 'closed'} (while running a command)`));
+          resolve({ code, signal: exitSignal });
+        });
       });
     });
     // A caller that only awaits `done` later must not see an unhandled rejection meanwhile.

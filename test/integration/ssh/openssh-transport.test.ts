@@ -7,9 +7,11 @@
 // certificate are refused as ssh refuses them; a plain host set to --transport openssh runs too.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { OpenSshPool } from '../../../electron/core/ssh/openssh-transport';
 import { cronium, runJson } from '../../helpers/cli';
 import { startWorkspace, type Workspace } from '../../helpers/workspace';
 
@@ -148,4 +150,32 @@ test("the built-in transport honours the settings carried from ssh_config: the h
   assert.deepEqual([r.status, r.transport], ['succeeded', 'builtin'], JSON.stringify(r.error));
   const shown = await cli(['hosts', 'show', 'plain']);
   assert.match(shown.stdout, /known_hosts +.*known_hosts/);
+});
+
+test("execStream through your own ssh: done settles only after the last chunk's callback has", async () => {
+  const h = ws!.fleet.host('plain');
+  const dir = mkdtempSync(join(tmpdir(), 'cronium-openssh-stream-'));
+  const pool = new OpenSshPool({ dir, pinned: async () => [h.hostPublicKey] });
+  try {
+    const conn = await pool.connect({ name: 'plain', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, jumps: [] });
+    // The host is done long before this slow reader is: its last chunks are read after ssh's stdout ended.
+    for (const bytes of [300_000, 64]) {
+      let calls = 0;
+      let finished = 0;
+      let received = 0;
+      const s = await conn.execStream(`head -c ${bytes} /dev/zero; exit 3`, {
+        onStdout: async (chunk) => {
+          calls++;
+          await new Promise((r) => setTimeout(r, 15));
+          received += chunk.length;
+          finished++;
+        },
+      });
+      const exit = await s.done;
+      assert.deepEqual([exit.code, finished, calls, received], [3, calls, calls, bytes], 'every callback finished when done settled');
+    }
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

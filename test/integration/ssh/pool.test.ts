@@ -219,6 +219,26 @@ test('exit codes, signals, stdin, and an aborted exec that frees its session', a
   assert.equal((await conn.exec('echo after-abort')).stdout.toString(), 'after-abort\n');
 });
 
+test("execStream: done settles only after the last chunk's callback has, so a reader acting on done never runs beside it", async () => {
+  const conn = await connect('default');
+  // The host is done long before this slow reader is: its last chunks are read after the channel's EOF.
+  for (const bytes of [300_000, 64]) {
+    let calls = 0;
+    let finished = 0;
+    let received = 0;
+    const h = await conn.execStream(`head -c ${bytes} /dev/zero; exit 3`, {
+      onStdout: async (chunk) => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 15));
+        received += chunk.length;
+        finished++;
+      },
+    });
+    const exit = await h.done;
+    assert.deepEqual([exit.code, finished, calls, received], [3, calls, calls, bytes], 'every callback finished when done settled');
+  }
+});
+
 test('a closed port fails fast with CONNECT_FAILED', async () => {
   await c().hosts.add({ name: 'closed', address: FREE(1), port: 22, tags: [], useAgent: false });
   const t0 = Date.now();
