@@ -365,27 +365,12 @@ func (m *mover) reach(fd int) {
 
 // spliceTo splices n bytes from the pipe src into the pipe fd.
 func (m *mover) spliceTo(fd, src, n int) error {
-	for n > 0 {
-		k, err := syscall.Splice(src, nil, fd, nil, n, spliceNonblock)
-		switch {
-		case k > 0:
-			n -= int(k)
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			// src holds the bytes (FIONREAD said so): fd is full.
-			if err := waitWritable(fd); err != nil {
-				return err
-			}
-		case refused(err):
-			m.copying = true
-			return m.copy(fd, src, nil, n)
-		case err != nil:
-			return err
-		default:
-			return io.ErrUnexpectedEOF
-		}
+	moved, err := spliceOut(fd, src, n)
+	if refused(err) {
+		m.copying = true
+		return m.copy(fd, src, nil, n-moved)
 	}
-	return nil
+	return err
 }
 
 // spliceVia moves n bytes from src to fd through the relay pipe: src to the
@@ -403,30 +388,44 @@ func (m *mover) spliceVia(fd, src, n int) error {
 			return io.ErrUnexpectedEOF
 		}
 		n -= int(k)
-		for held := int(k); held > 0; {
-			j, err := syscall.Splice(m.relay[0], nil, fd, nil, held, spliceNonblock)
-			switch {
-			case j > 0:
-				held -= int(j)
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				if err := waitWritable(fd); err != nil {
-					return err
-				}
-			case refused(err):
-				m.copying = true
-				if err := m.copy(fd, m.relay[0], nil, held); err != nil {
-					return err
-				}
-				return m.copy(fd, src, nil, n)
-			case err != nil:
+		moved, err := spliceOut(fd, m.relay[0], int(k))
+		if refused(err) {
+			m.copying = true
+			if err := m.copy(fd, m.relay[0], nil, int(k)-moved); err != nil {
 				return err
-			default:
-				return io.ErrUnexpectedEOF
 			}
+			return m.copy(fd, src, nil, n)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// spliceOut splices n bytes from the pipe src, which holds them, into fd,
+// waiting while fd is full, and returns how many went; a splice that fd
+// refuses (see refused) returns that error with the count so far.
+func spliceOut(fd, src, n int) (int, error) {
+	moved := 0
+	for moved < n {
+		k, err := syscall.Splice(src, nil, fd, nil, n-moved, spliceNonblock)
+		switch {
+		case k > 0:
+			moved += int(k)
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			// src holds the bytes (FIONREAD said so): fd is full.
+			if err := waitWritable(fd); err != nil {
+				return moved, err
+			}
+		case err != nil:
+			return moved, err
+		default:
+			return moved, io.ErrUnexpectedEOF
+		}
+	}
+	return moved, nil
 }
 
 // copy reads n bytes of src into the buffer behind hdr (nil: the header went
