@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -78,32 +77,6 @@ func decodeWire(t *testing.T, raw []byte) wireStats {
 	return st
 }
 
-// runTo runs a payload with `run --protocol 4` and stdout the given file (a
-// pipe's write end, a socket, a regular file), and waits for the runner.
-func (h *host) runTo(t *testing.T, stdout *os.File, line []byte) {
-	t.Helper()
-	cmd := exec.Command(h.bin, "run", "--key", h.keyFile, "--host-id", h.hostFile, "--state-dir", h.state, "--protocol", "4")
-	stdin, _ := cmd.StdinPipe()
-	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stdout.Close()
-	stdin.Write(line)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("run did not end")
-	}
-	stdin.Close()
-}
-
 // Every byte the script writes arrives, in order, whatever stdout is: a pipe
 // (what sshd gives; spliced into), a socket or a file (spliced through a pipe
 // of the runner's own), a file opened O_APPEND (splice refuses it: read and
@@ -155,7 +128,7 @@ func TestProtocol4OutputExact(t *testing.T) {
 				}
 				read = func() []byte { return mustRead(t, out) }
 			}
-			h.runTo(t, w, h.sign(h.payload(script, nil)))
+			h.runOut(t, protocol.ProtocolBinary, w, h.sign(h.payload(script, nil)), 60*time.Second)
 			st := decodeWire(t, read())
 			if got := sha256.Sum256(st.stdout); got != want {
 				t.Fatalf("stdout: %d bytes, sha256 %x; want %d bytes", len(st.stdout), got, len(data))
@@ -178,9 +151,9 @@ func TestProtocol4OutputCap(t *testing.T) {
 		r, w, _ := os.Pipe()
 		got := make(chan []byte, 1)
 		go func() { b, _ := io.ReadAll(r); got <- b }()
-		h.runTo(t, w, h.sign(h.payload(`yes 0123456789abcdef`, func(p map[string]any) {
+		h.runOut(t, protocol.ProtocolBinary, w, h.sign(h.payload(`yes 0123456789abcdef`, func(p map[string]any) {
 			p["limits"] = map[string]any{"timeoutMs": 20000, "graceMs": 300, "maxOutputBytes": c}
-		})))
+		})), 60*time.Second)
 		st := decodeWire(t, <-got)
 		if len(st.stdout) != c || st.exit.Reason != protocol.ExitOutputLimit {
 			t.Errorf("cap %d: %d bytes, reason %s", c, len(st.stdout), st.exit.Reason)

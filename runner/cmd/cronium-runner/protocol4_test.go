@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +19,24 @@ import (
 // rawRun runs a payload with `run --protocol proto` and returns its whole stdout.
 func (h *host) rawRun(t *testing.T, proto int, line []byte) []byte {
 	t.Helper()
+	var out bytes.Buffer
+	h.runOut(t, proto, &out, line, 20*time.Second)
+	return out.Bytes()
+}
+
+// runOut runs a payload with `run --protocol proto` writing to out (an
+// *os.File is the runner's stdout itself, and closed here once the runner
+// has it) and waits up to d for the runner to end.
+func (h *host) runOut(t *testing.T, proto int, out io.Writer, line []byte, d time.Duration) {
+	t.Helper()
 	cmd := exec.Command(h.bin, "run", "--key", h.keyFile, "--host-id", h.hostFile, "--state-dir", h.state, "--protocol", strconv.Itoa(proto))
 	stdin, _ := cmd.StdinPipe()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	cmd.Stdout, cmd.Stderr = out, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if f, ok := out.(*os.File); ok {
+		f.Close()
 	}
 	stdin.Write(line)
 	done := make(chan error, 1)
@@ -33,12 +46,11 @@ func (h *host) rawRun(t *testing.T, proto int, line []byte) []byte {
 		if err != nil {
 			t.Fatalf("run --protocol %d: %v", proto, err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(d):
 		cmd.Process.Kill()
 		t.Fatal("run did not end")
 	}
 	stdin.Close()
-	return out.Bytes()
 }
 
 // decodeJSONLines parses a protocol 3 stream.

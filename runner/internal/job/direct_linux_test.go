@@ -74,69 +74,32 @@ func (c *chanSink) counts() (lends, appends int) {
 	return c.lends, c.appends
 }
 
-// decodeWire parses a protocol 4 stream header by header: seq strictly
-// increasing from 1 over log and exit frames, no log frame over MaxLogData,
-// and the exit frame last.
+// decodeWire parses a protocol 4 stream header by header (DecodeBinary
+// refuses a log frame over MaxLogData) and collects its frames.
 func decodeWire(t *testing.T, raw []byte) result {
 	t.Helper()
-	var res result
-	var last int64
+	var frames []*protocol.Frame
 	for len(raw) > 0 {
 		h, err := protocol.DecodeHeader(raw)
 		if err != nil {
-			t.Fatalf("after seq %d: %v", last, err)
+			t.Fatalf("after %d frames: %v", len(frames), err)
 		}
 		f, n, err := protocol.DecodeBinary(raw)
 		if err != nil {
-			t.Fatalf("frame after seq %d (%+v): %v", last, h, err)
+			t.Fatalf("frame after %d frames (%+v): %v", len(frames), h, err)
 		}
 		raw = raw[n:]
-		if f.Type == protocol.TypeHeartbeat {
-			continue
-		}
-		if res.exit != nil {
-			t.Fatalf("a %s frame after the exit frame", f.Type)
-		}
-		if f.Seq != last+1 {
-			t.Fatalf("seq %d after %d", f.Seq, last)
-		}
-		last = f.Seq
-		res.frames = append(res.frames, f)
-		switch f.Type {
-		case protocol.TypeLog:
-			if f.Stream == "stdout" {
-				res.stdout = append(res.stdout, f.Data...)
-			} else {
-				res.stderr = append(res.stderr, f.Data...)
-			}
-		case protocol.TypeExit:
-			res.exit = f
-		}
+		frames = append(frames, f)
 	}
-	if res.exit == nil {
-		t.Fatal("the stream does not end with an exit frame")
-	}
-	return res
+	return collect(t, frames)
 }
 
 // superviseDirect runs script with bash under Supervise into a chanSink over
 // dst and returns the exit frame.
 func superviseDirect(t *testing.T, script string, lim protocol.Limits, sink *chanSink, cancel <-chan string) *protocol.Frame {
 	t.Helper()
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "script")
-	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if lim.TimeoutMs == 0 {
-		lim.TimeoutMs = 30000
-	}
-	p := &protocol.Payload{RunID: "r1", JobID: "j1", Interpreter: "bash", Limits: lim}
-	exit, err := Supervise(Spec{Payload: p, Interpreter: bash, Script: path, Dir: dir, BaseEnv: os.Environ()}, sink, cancel)
+	spec, _ := bashSpec(t, script, lim, 30000, false, nil)
+	exit, err := Supervise(spec, sink, cancel)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,30 @@ func supervise(t *testing.T, script string, lim protocol.Limits, pty bool, cance
 // superviseMasked is supervise with the payload's mask.
 func superviseMasked(t *testing.T, script string, lim protocol.Limits, pty bool, cancel <-chan string, mask []string) result {
 	t.Helper()
+	spec, dir := bashSpec(t, script, lim, 20000, pty, mask)
+	w, err := spool.Create(filepath.Join(dir, "frames"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := Supervise(spec, w, cancel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	raw, _ := os.ReadFile(filepath.Join(dir, "frames"))
+	frames, err := protocol.DecodeStream(raw)
+	if err != nil {
+		t.Fatalf("spool after %d frames: %v", len(frames), err)
+	}
+	res := collect(t, frames)
+	res.exit = exit
+	return res
+}
+
+// bashSpec writes script to a dir of its own and returns the Spec that runs it
+// with bash under lim (a TimeoutMs of 0: defaultTimeoutMs), and the dir.
+func bashSpec(t *testing.T, script string, lim protocol.Limits, defaultTimeoutMs int64, pty bool, mask []string) (Spec, string) {
+	t.Helper()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("no bash")
@@ -41,43 +65,44 @@ func superviseMasked(t *testing.T, script string, lim protocol.Limits, pty bool,
 	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, err := spool.Create(filepath.Join(dir, "frames"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if lim.TimeoutMs == 0 {
-		lim.TimeoutMs = 20000
+		lim.TimeoutMs = defaultTimeoutMs
 	}
 	p := &protocol.Payload{RunID: "r1", JobID: "j1", Interpreter: "bash", Limits: lim, Pty: pty, Mask: mask}
-	exit, err := Supervise(Spec{Payload: p, Interpreter: bash, Script: path, Dir: dir, BaseEnv: os.Environ()}, w, cancel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	raw, _ := os.ReadFile(filepath.Join(dir, "frames"))
+	return Spec{Payload: p, Interpreter: bash, Script: path, Dir: dir, BaseEnv: os.Environ()}, dir
+}
+
+// collect gathers a run's frames (heartbeats left out): seq strictly
+// increasing from 1 over log and exit frames, and the exit frame last.
+func collect(t *testing.T, frames []*protocol.Frame) result {
+	t.Helper()
 	var res result
-	res.exit = exit
-	frames, err := protocol.DecodeStream(raw)
-	if err != nil {
-		t.Fatalf("spool after %d frames: %v", len(frames), err)
-	}
 	var last int64
-	for _, fr := range frames {
-		if fr.Seq != last+1 {
-			t.Fatalf("seq %d after %d", fr.Seq, last)
+	for _, f := range frames {
+		if f.Type == protocol.TypeHeartbeat {
+			continue
 		}
-		last = fr.Seq
-		res.frames = append(res.frames, fr)
-		if fr.Type == protocol.TypeLog {
-			if fr.Stream == "stdout" {
-				res.stdout = append(res.stdout, fr.Data...)
+		if res.exit != nil {
+			t.Fatalf("a %s frame after the exit frame", f.Type)
+		}
+		if f.Seq != last+1 {
+			t.Fatalf("seq %d after %d", f.Seq, last)
+		}
+		last = f.Seq
+		res.frames = append(res.frames, f)
+		switch f.Type {
+		case protocol.TypeLog:
+			if f.Stream == "stdout" {
+				res.stdout = append(res.stdout, f.Data...)
 			} else {
-				res.stderr = append(res.stderr, fr.Data...)
+				res.stderr = append(res.stderr, f.Data...)
 			}
+		case protocol.TypeExit:
+			res.exit = f
 		}
 	}
-	if len(res.frames) == 0 || res.frames[len(res.frames)-1].Type != protocol.TypeExit {
-		t.Fatal("spool does not end with the exit frame")
+	if res.exit == nil {
+		t.Fatal("the frames do not end with an exit frame")
 	}
 	return res
 }

@@ -1,9 +1,11 @@
-/** Shared by the SSH integration tests: keys, an ssh-agent, sshd's per-connection processes, slow listeners. */
+/** Shared by the SSH integration tests: keys, an ssh-agent, sshd's per-connection processes, slow listeners, a slow reader. */
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { SshConnection } from '../../../electron/core/ssh/types';
 
 /** Generates a client key pair with ssh-keygen; returns the private path and the public line. */
 export function generateClientKey(dir: string, name: string, type: 'ed25519' | 'ecdsa' | 'rsa', passphrase = ''): { path: string; publicKey: string } {
@@ -99,4 +101,27 @@ export async function blackHole(t: TestContext, host: string, port: number): Pro
   t.after(() => {
     filler.destroy();
   });
+}
+
+/**
+ * Runs `head -c N; exit 3` for a large and a small N with a reader that takes 15 ms per chunk, so
+ * the host is done long before the reader is and the last chunks are read after the stream's end,
+ * and asserts that `done` settled only after every chunk's callback finished, with every byte.
+ */
+export async function assertDoneWaitsForSlowReader(conn: Pick<SshConnection, 'execStream'>): Promise<void> {
+  for (const bytes of [300_000, 64]) {
+    let calls = 0;
+    let finished = 0;
+    let received = 0;
+    const h = await conn.execStream(`head -c ${bytes} /dev/zero; exit 3`, {
+      onStdout: async (chunk) => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 15));
+        received += chunk.length;
+        finished++;
+      },
+    });
+    const exit = await h.done;
+    assert.deepEqual([exit.code, finished, calls, received], [3, calls, calls, bytes], 'every callback finished when done settled');
+  }
 }

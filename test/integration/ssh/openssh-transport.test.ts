@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { OpenSshPool } from '../../../electron/core/ssh/openssh-transport';
 import { cronium, runJson } from '../../helpers/cli';
 import { startWorkspace, type Workspace } from '../../helpers/workspace';
+import { assertDoneWaitsForSlowReader } from './helpers';
 
 const SUBNET = 118;
 let ws: Workspace | undefined;
@@ -157,23 +158,7 @@ test("execStream through your own ssh: done settles only after the last chunk's 
   const dir = mkdtempSync(join(tmpdir(), 'cronium-openssh-stream-'));
   const pool = new OpenSshPool({ dir, pinned: async () => [h.hostPublicKey] });
   try {
-    const conn = await pool.connect({ name: 'plain', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, jumps: [] });
-    // The host is done long before this slow reader is: its last chunks are read after ssh's stdout ended.
-    for (const bytes of [300_000, 64]) {
-      let calls = 0;
-      let finished = 0;
-      let received = 0;
-      const s = await conn.execStream(`head -c ${bytes} /dev/zero; exit 3`, {
-        onStdout: async (chunk) => {
-          calls++;
-          await new Promise((r) => setTimeout(r, 15));
-          received += chunk.length;
-          finished++;
-        },
-      });
-      const exit = await s.done;
-      assert.deepEqual([exit.code, finished, calls, received], [3, calls, calls, bytes], 'every callback finished when done settled');
-    }
+    await assertDoneWaitsForSlowReader(await pool.connect({ name: 'plain', address: h.address, port: h.port, user: h.user, identityFile: h.identityFile, useAgent: false, jumps: [] }));
   } finally {
     await pool.close();
     rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { Ssh2Pool, type Ssh2Connection } from '../../../electron/core/ssh/ssh2-p
 import type { SshTarget } from '../../../electron/core/ssh/types';
 import { CroniumError } from '../../../electron/shared/errors';
 import { PROFILES, startFleet, type Fleet } from '../../fleet/fleet';
-import { blackHole, descendants, generateClientKey, signalAll, silentServer, startAgent } from './helpers';
+import { assertDoneWaitsForSlowReader, blackHole, descendants, generateClientKey, signalAll, silentServer, startAgent } from './helpers';
 
 // Not 201 (CLI default) nor 202 (fleet test): fleets that run at the same time need their own subnet.
 const SUBNET = 203;
@@ -220,23 +220,7 @@ test('exit codes, signals, stdin, and an aborted exec that frees its session', a
 });
 
 test("execStream: done settles only after the last chunk's callback has, so a reader acting on done never runs beside it", async () => {
-  const conn = await connect('default');
-  // The host is done long before this slow reader is: its last chunks are read after the channel's EOF.
-  for (const bytes of [300_000, 64]) {
-    let calls = 0;
-    let finished = 0;
-    let received = 0;
-    const h = await conn.execStream(`head -c ${bytes} /dev/zero; exit 3`, {
-      onStdout: async (chunk) => {
-        calls++;
-        await new Promise((r) => setTimeout(r, 15));
-        received += chunk.length;
-        finished++;
-      },
-    });
-    const exit = await h.done;
-    assert.deepEqual([exit.code, finished, calls, received], [3, calls, calls, bytes], 'every callback finished when done settled');
-  }
+  await assertDoneWaitsForSlowReader(await connect('default'));
 });
 
 test('a closed port fails fast with CONNECT_FAILED', async () => {
