@@ -317,7 +317,7 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
     hostTrust: new HostTrustService(hosts, ssh, hostKeys, audit, events),
     queue,
     logs,
-    executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers, check: () => settings.execution().runnerCheck }) }),
+    executor: new Executor({ pool: ssh, resolve: (name) => hosts.sshTarget(name), runner: new RunnerExecutor({ deployer, keys, helpers, check: () => settings.execution().runnerCheck, resident: () => process.env.CRONIUM_RUNNER_RESIDENT !== '0' }) }),
     jobs: new ExecService({ store: data, queue, logs, hosts, audit, blobs, compare: new OutputCompare({ store: data, logs }) }),
     schedules: new ScheduleService(data, audit),
     health,
@@ -357,6 +357,7 @@ function assemble(options: CoreOptions & { secrets: SecretBox }, dataDir: string
   };
   const close = () => {
     // Ends every SSH connection now (the sockets finish closing in the background).
+    services.executor.closeIdle();
     void ssh.close();
     helperDoor.close();
     settings.stopRefresh();

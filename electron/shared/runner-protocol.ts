@@ -328,7 +328,7 @@ export const ExitFrame = z
 export const ErrorFrame = z
   .strictObject({
     type: z.literal('error'),
-    code: z.enum(['PAYLOAD_REJECTED', 'INTERPRETER_MISSING', 'INTERNAL', 'INVALID_INPUT', 'NOT_FOUND']),
+    code: z.enum(['PAYLOAD_REJECTED', 'INTERPRETER_MISSING', 'INTERNAL', 'INVALID_INPUT', 'NOT_FOUND', 'RUNNER_CHANGED']),
     message: z.string().max(4096),
     reason: RejectReason.optional(),
   })
@@ -349,8 +349,20 @@ export const HelperFrame = z.strictObject({
   body: HelperBody,
 });
 
+/**
+ * A resident runner (`cronium-runner serve`, protocol 4 only) is ready for the next envelope: its
+ * previous run's process ended with `code` or `signal` (both null in the first one, before any run).
+ */
+export const ReadyFrame = z
+  .strictObject({
+    type: z.literal('ready'),
+    code: z.int().min(0).max(255).nullable(),
+    signal: z.string().min(1).max(16).nullable(),
+  })
+  .refine((f) => f.code === null || f.signal === null, { error: 'at most one of code and signal' });
+
 /** Any frame the runner writes on stdout. */
-export const RunnerFrame = z.union([HelloFrame, LogFrame, HeartbeatFrame, ExitFrame, ErrorFrame, HelperFrame]);
+export const RunnerFrame = z.union([HelloFrame, LogFrame, HeartbeatFrame, ExitFrame, ErrorFrame, HelperFrame, ReadyFrame]);
 /** Any frame the runner writes on stdout. */
 export type RunnerFrame = z.infer<typeof RunnerFrame>;
 /** The hello frame. */
@@ -365,3 +377,5 @@ export type ExitFrame = z.infer<typeof ExitFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 /** A helper frame. */
 export type HelperFrame = z.infer<typeof HelperFrame>;
+/** A ready frame. */
+export type ReadyFrame = z.infer<typeof ReadyFrame>;

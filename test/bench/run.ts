@@ -235,7 +235,7 @@ await area('single host: runner, direct, ssh, ControlMaster', async () => {
     const sshTrue = peer('`ssh host true`', 'ssh', rm.ssh);
     const master = peer('`ssh` + warm ControlMaster', 'controlMaster', rm.controlMaster);
     rows.push({
-      name: `single host, \`true\`: runner mode, warm (the cached runner checked on the host before the run by its stat record, pooled connection; ${rm.runner.length} runs)`,
+      name: `single host, \`true\`: runner mode, warm (a resident runner on the pooled connection, started behind the host's check of the cached runner by its stat record; its run process re-stats the binary before each run; ${rm.runner.length} runs)`,
       median: med(rm.runner),
       spread: iqr(rm.runner),
       unit: 'ms',
@@ -249,6 +249,13 @@ await area('single host: runner, direct, ssh, ControlMaster', async () => {
       spread: iqr(rm.runnerStrict),
       unit: 'ms',
       baselines: [{ label: 'direct mode', median: med(rm.direct) }, { label: 'runner mode, stat check', median: med(rm.runner) }],
+    });
+    rows.push({
+      name: `single host, \`true\`: runner mode without resident runners (CRONIUM_RUNNER_RESIDENT=0: a channel, the check's \`stat\` and a runner start per run; ${rm.runnerPerRun.length} runs)`,
+      median: med(rm.runnerPerRun),
+      spread: iqr(rm.runnerPerRun),
+      unit: 'ms',
+      baselines: [{ label: 'direct mode', median: med(rm.direct) }, { label: 'runner mode, resident', median: med(rm.runner) }],
     });
     rows.push({ name: `single host, \`true\`: direct mode (pooled connection; ${rm.direct.length} runs)`, median: med(rm.direct), spread: iqr(rm.direct), unit: 'ms', baselines: [sshTrue, master] });
     // A 1-second script: what each way adds to the second.
@@ -272,8 +279,8 @@ await area('single host: runner, direct, ssh, ControlMaster', async () => {
     const parts = rm.parts;
     if (parts) {
       rows.push({
-        name: `single host, \`true\`: runner mode's time over direct mode, and what it does on the host that direct mode does not, each part timed ${PART_LOOP} times in a loop inside one exec (an empty loop's time taken off; the rest of the gap is the runner's own work before and after the script, and the hello and exit frames)`,
-        median: med(rm.runner) - med(rm.direct),
+        name: `single host, \`true\`: runner mode's time over direct mode without resident runners (per run), and what it does on the host that direct mode does not, each part timed ${PART_LOOP} times in a loop inside one exec (an empty loop's time taken off; the rest of the gap is the runner's own work before and after the script, and the hello and exit frames); a resident runner takes the stat and the runner start out of the run`,
+        median: med(rm.runnerPerRun) - med(rm.direct),
         spread: '-',
         unit: 'ms',
         // Parts, not peers: no ratios.

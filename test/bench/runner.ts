@@ -34,6 +34,8 @@ export interface RunnerFigures {
   runner: number[];
   /** Runner mode with execution.runnerCheck = hash: the binary re-hashed before every run. */
   runnerStrict: number[];
+  /** Runner mode, default check, without resident runners (CRONIUM_RUNNER_RESIDENT=0): a channel, the check and a runner start per run. */
+  runnerPerRun: number[];
   direct: number[];
   /** `ssh host true`, a new ssh process (and handshake) per run. */
   ssh: number[];
@@ -120,6 +122,7 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
         direct: [],
         ssh: [],
         controlMaster: [],
+        runnerPerRun: [],
         deploy: [],
         sleep1: { runner: [], direct: [], ssh: [], controlMaster: [] },
         hashExec: {},
@@ -135,6 +138,12 @@ export async function benchRunner(opts: { runs?: number; sshRuns?: number; sleep
         await core.settings.set({ execution: { runnerCheck: 'hash' } });
         figures.runnerStrict.push((await once('runner')).ms);
         await core.settings.set({ execution: { runnerCheck: 'stat' } });
+        process.env.CRONIUM_RUNNER_RESIDENT = '0';
+        try {
+          figures.runnerPerRun.push((await once('runner')).ms);
+        } finally {
+          delete process.env.CRONIUM_RUNNER_RESIDENT;
+        }
         timeSsh('controlMaster', 'true', figures.controlMaster);
         if (i < sshRuns) timeSsh('ssh', 'true', figures.ssh);
       }

@@ -32,6 +32,11 @@ const CONNECTION_CODES = new Set(['CONNECT_FAILED', 'CONNECT_TIMEOUT']);
 export class Executor {
   constructor(private readonly opts: ExecutorOptions) {}
 
+  /** Closes what runner mode keeps idle on hosts between runs (resident runners and their channels). */
+  closeIdle(): void {
+    this.opts.runner?.closeIdle?.();
+  }
+
   async execute(req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal): Promise<ExecOutcome> {
     const seen: { transport?: 'builtin' | 'openssh' } = {};
     const out = await this.#execute(req, sinks, cancel, seen);

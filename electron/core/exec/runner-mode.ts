@@ -26,10 +26,11 @@ import { RUNNER_LIMITS, RUNNER_PROTOCOL, RUNNER_PROTOCOLS_ACCEPTED, runnerMask, 
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { hostIdFile } from '../runner/deploy-scripts';
 import { encodeControl, newNonce, type InstallationKeys } from '../runner/payload';
-import { FrameDecoder, type DecodedFrame } from '../runner/frames';
+import type { DecodedFrame, FrameSink } from '../runner/frames';
+import { execLink, ResidentRunners, ResidentSession, type OpenLink, type RunLink } from './resident';
 import { sha256Command } from '../diagnostics/remote-probe';
 import type { HelperSession } from '../helper-api/runtime';
-import type { ExecStreamHandle, SshConnection } from '../ssh/types';
+import type { SshConnection } from '../ssh/types';
 import type { ExecOutcome, ExecRequest, ExecSinks, RunnerFallback, RunnerMode, RunnerTimes } from './types';
 
 /** What runner mode needs from the core. */
@@ -38,6 +39,8 @@ export interface RunnerModeDeps {
   keys: InstallationKeys;
   /** A run is considered disconnected when no frame arrived for this long (the runner heartbeats every 5 s). */
   silenceMs?: number;
+  /** Whether runs may take a resident runner (docs/runner.md, "Resident runners"); default yes. */
+  resident?: () => boolean;
   /** The per-run check of the cached binary (execution setting runnerCheck; default stat). */
   check?: () => RunnerCheck;
   /** Runtime helpers: a session (token + transport) per run attempt; without it helpers answer HELPER_UNAVAILABLE. */
@@ -119,6 +122,11 @@ export function checkedCommand(d: Pick<DeployResult, 'path' | 'sha256' | 'shaToo
 export class RunnerExecutor implements RunnerMode {
   /** Per host: the runner this process verified last, with its stat record once the per-run check printed one (checkedCommand). */
   readonly #known = new Map<string, DeployResult>();
+  /** Resident runners (`serve`) per connection, and the host binaries that cannot serve. */
+  readonly #residents = new ResidentRunners();
+  readonly #noResident = new Set<string>();
+  /** Connections a run went through: a resident runner opens on a connection's second run, so a one-off run (a fan-out, the CLI) costs no more than one channel. */
+  readonly #ranOn = new WeakSet<SshConnection>();
 
   constructor(private readonly deps: RunnerModeDeps) {}
 
@@ -166,7 +174,7 @@ export class RunnerExecutor implements RunnerMode {
       const state = deployed.stateDir;
       const id = runnerRunId(keyId, req.runId, req.attempt ?? 1);
       const command = `${sq(deployed.path)} attach ${sq(id)} --from ${Math.max(1, Math.floor(req.reattach.fromSeq))} --state-dir ${sq(state)} --protocol ${RUNNER_PROTOCOL}`;
-      const out = await this.#stream(conn, command, '', req, sinks, cancel, t, deployMs, deployed, deferred);
+      const out = await this.#stream(execLink(conn, command, ''), req, sinks, cancel, t, deployMs, deployed, deferred);
       return 'checkFailed' in out ? this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: 'INTERNAL', errorMessage: 'unexpected check marker on attach' }) : out;
     }
     for (let retry = 0; ; retry++) {
@@ -219,14 +227,34 @@ export class RunnerExecutor implements RunnerMode {
         return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message, ...(isCroniumError(e) ? { errorHint: e.hint } : {}) });
       }
       const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
-      const run = `${sq(deployed.path)} run --key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)} --protocol ${RUNNER_PROTOCOL}`;
+      const flags = `--key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)} --protocol ${RUNNER_PROTOCOL}`;
+      const run = `${sq(deployed.path)} run ${flags}`;
       const check = this.deps.check?.() ?? 'stat';
       const command = fast ? checkedCommand(deployed, run, check, deployed.statRecord) : run;
-      let out: ExecOutcome | RunnerFallback | { checkFailed: string };
+      let out: ExecOutcome | RunnerFallback | { checkFailed: string } | undefined;
+      // A verified binary on a Linux host, per-run check by stat: the run takes a resident runner of
+      // this connection (opened behind the same check), else the per-run exec.
+      let resident: ResidentSession | undefined;
+      const residentKey = `${req.host}\n${deployed.path}`;
+      const reused = this.#ranOn.has(conn);
+      this.#ranOn.add(conn);
+      if (fast && check === 'stat' && (this.deps.resident?.() ?? true) && !req.detach && /^linux-/.test(String(deployed.target)) && !this.#noResident.has(residentKey)) {
+        resident = this.#residents.take(conn, residentKey);
+        if (!resident && reused) {
+          const serve = `${sq(deployed.path)} serve ${flags}`;
+          const opened = await new ResidentSession(conn, residentKey, { checkFailed: CHECK_FAILED, statLine: STAT_LINE }).open(checkedCommand(deployed, serve, check, deployed.statRecord), setupAbort);
+          if ('session' in opened) {
+            resident = opened.session;
+            await this.#recordStat(req.host, deployed, opened.statLines);
+          } else if ('checkFailed' in opened) out = opened;
+          else if (!setupAbort.aborted) this.#noResident.add(residentKey);
+        }
+      }
       try {
-        out = await this.#stream(conn, command, envelope, req, sinks, cancel, t, deployMs, deployed, deferred, session);
+        out ??= await this.#stream(resident ? resident.begin(envelope) : execLink(conn, command, envelope), req, sinks, cancel, t, deployMs, deployed, deferred, session);
       } finally {
         session?.end();
+        if (resident) this.#residents.give(resident);
       }
       if ('status' in out) out.helperTransport = session?.transport ?? 'none';
       if ('checkFailed' in out) {
@@ -266,9 +294,7 @@ export class RunnerExecutor implements RunnerMode {
   }
 
   async #stream(
-    conn: SshConnection,
-    command: string,
-    stdin: string,
+    open: OpenLink,
     req: ExecRequest,
     sinks: ExecSinks,
     cancel: AbortSignal,
@@ -287,7 +313,7 @@ export class RunnerExecutor implements RunnerMode {
     let startedAt: number | undefined;
     let lastFrameAt = performance.now();
     let stopReason: 'cancel' | 'setup' | 'silence' | 'protocol' | 'leave' | 'watchdog' | undefined;
-    let handle: ExecStreamHandle | undefined;
+    let handle: RunLink | undefined;
     const stderrTail: Buffer[] = [];
     let stderrBytes = 0;
 
@@ -334,7 +360,7 @@ export class RunnerExecutor implements RunnerMode {
     };
     let checkFailed: string | undefined;
     const statLines: string[] = [];
-    const decoder = new FrameDecoder({
+    const sink: FrameSink = {
       onFrame,
       // A noisy login shell may print before the runner starts: text before the first frame is its, not the runner's.
       onText: (text) => {
@@ -345,8 +371,7 @@ export class RunnerExecutor implements RunnerMode {
         malformed ??= message;
         lastFrameAt = performance.now();
       },
-    });
-    const onStdout = (chunk: Buffer): Promise<void> => decoder.push(chunk);
+    };
 
     const opening = new AbortController();
     const onCancelOpening = () => opening.abort(new Error('cancelled'));
@@ -356,18 +381,16 @@ export class RunnerExecutor implements RunnerMode {
       opening.abort(new Error('setup budget exhausted'));
     }, Math.max(0, t.setupDeadline - performance.now()));
     try {
-      handle = await conn.execStream(command, {
-        signal: opening.signal,
-        stdin,
-        keepStdinOpen: true,
-        onStdout,
-        onStderr: (c) => {
+      handle = await open(
+        sink,
+        (c) => {
           if (stderrBytes < 16_384) {
             stderrTail.push(c);
             stderrBytes += c.length;
           }
         },
-      });
+        opening.signal,
+      );
     } catch (e) {
       clearTimeout(openTimer);
       cancel.removeEventListener('abort', onCancelOpening);
@@ -437,20 +460,17 @@ export class RunnerExecutor implements RunnerMode {
       cancel.removeEventListener('abort', onCancel);
       req.leave?.removeEventListener('abort', onLeave);
     }
-    await decoder.end();
-    const framesSeen = decoder.frames;
+    await h.end();
+    const framesSeen = h.frames;
     // The binary hashed right and the check printed its stat record: the next runs compare that instead.
-    if (statLines.length === 3 && framesSeen > 0) {
-      const record = statLines.join('\n');
-      const k = this.#known.get(req.host);
-      if (k && k.path === deployed.path) this.#known.set(req.host, { ...k, statRecord: record });
-      if (usableStatRecord(record)) await this.deps.deployer.recordStat?.(req.host, deployed.path, record);
-    }
+    if (framesSeen > 0) await this.#recordStat(req.host, deployed, statLines);
     const version = hello?.version ?? deployed.version;
     const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
     if (malformed) deferred.push(`the runner wrote a malformed frame (INVALID_INPUT): ${malformed}`);
 
     if (checkFailed !== undefined && framesSeen === 0) return { checkFailed };
+    // A resident runner found its binary changed since its channel verified it: as a failed check.
+    if (errorFrame?.code === 'RUNNER_CHANGED') return { checkFailed: errorFrame.message };
     if (exit) return this.#fromExit(exit, t, deployMs, startedAt, version, deferred, sinks, malformed, req);
     if (stopReason === 'protocol') {
       return this.#end(t, deployMs, startedAt, version, deferred, sinks, {
@@ -486,6 +506,20 @@ export class RunnerExecutor implements RunnerMode {
     const why = lost ?? (stopReason === 'silence' ? 'no frame from the runner for too long' : `the runner ended (status ${status?.code ?? status?.signal ?? '?'}) without an exit frame${stderrText ? `: ${stderrText}` : ''}`);
     const code = lost || stopReason === 'silence' ? (startedAt !== undefined ? 'CONNECTION_LOST' : 'DISCONNECTED') : 'INTERNAL';
     return this.#end(t, deployMs, startedAt, version, deferred, sinks, { status: 'failed', errorCode: code, errorMessage: why, retryable: startedAt === undefined && lost !== undefined });
+  }
+
+  /** The check hashed the binary right and printed its stat record: the next checks compare that instead. */
+  async #recordStat(host: string, deployed: DeployResult, statLines: string[]): Promise<void> {
+    if (statLines.length !== 3) return;
+    const record = statLines.join('\n');
+    const k = this.#known.get(host);
+    if (k && k.path === deployed.path) this.#known.set(host, { ...k, statRecord: record });
+    if (usableStatRecord(record)) await this.deps.deployer.recordStat?.(host, deployed.path, record);
+  }
+
+  /** Closes the idle resident runners (shutdown, tests). */
+  closeIdle(): void {
+    this.#residents.closeAll();
   }
 
   #fromExit(exit: ExitFrame, t: RunnerTimes, deployMs: number, startedAt: number | undefined, version: string, deferred: string[], sinks: ExecSinks, malformed: string | undefined, req: ExecRequest): ExecOutcome {

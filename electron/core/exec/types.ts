@@ -129,4 +129,6 @@ export interface RunnerFallback {
  */
 export interface RunnerMode {
   execute(conn: SshConnection, req: ExecRequest, sinks: ExecSinks, cancel: AbortSignal, t: RunnerTimes): Promise<ExecOutcome | RunnerFallback>;
+  /** Closes what waits idle on hosts between runs (resident runners). */
+  closeIdle?(): void;
 }

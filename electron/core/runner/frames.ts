@@ -29,9 +29,9 @@ export const FRAME_HEADER_LEN = 24;
 /** Timestamps above this are refused (milliseconds; as Go's MaxTs). */
 export const MAX_TS = 2 ** 53 - 1;
 
-const TYPE_CODES = { hello: 1, log: 2, heartbeat: 3, exit: 4, error: 5, helper: 6, 'helper-reply': 7, cancel: 8 } as const;
+const TYPE_CODES = { hello: 1, log: 2, heartbeat: 3, exit: 4, error: 5, helper: 6, 'helper-reply': 7, cancel: 8, ready: 9 } as const;
 type WireType = keyof typeof TYPE_CODES;
-const TYPE_NAMES: (WireType | undefined)[] = [undefined, 'hello', 'log', 'heartbeat', 'exit', 'error', 'helper', 'helper-reply', 'cancel'];
+const TYPE_NAMES: (WireType | undefined)[] = [undefined, 'hello', 'log', 'heartbeat', 'exit', 'error', 'helper', 'helper-reply', 'cancel', 'ready'];
 
 /** A log frame with its data decoded. */
 export interface LogChunk {

@@ -25,6 +25,9 @@ const (
 	ExitOK       = 0
 	ExitInternal = 1
 	ExitUsage    = 2
+	// ExitNoPayload: `run --resident` (a child of serve) found stdin ended
+	// before any envelope, and wrote nothing; serve then ends with 0.
+	ExitNoPayload = 3
 )
 
 type command struct {
@@ -36,6 +39,7 @@ type command struct {
 // implementation yet answer NOT_IMPLEMENTED rather than doing nothing.
 var commands = []command{
 	{"run", "[--key PEM] [--host-id FILE] [--state-dir DIR]", "run a signed job payload read from stdin", runRun},
+	{"serve", "[--key PEM] [--host-id FILE] [--state-dir DIR]", "run signed payloads from stdin one after another (Linux; --protocol 4)", runServe},
 	{"attach", "RUN [--from SEQ] [--state-dir DIR]", "reattach to a run's frames, replaying from SEQ", runAttach},
 	{"version", "", "print build information as JSON", runVersion},
 	{"doctor", "[--state-dir DIR]", "check what this host allows the runner to do", runDoctor},
@@ -106,6 +110,6 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-52s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
-	b.WriteString("\nrun reads the installation key and host id from installation.pub and host-id\nnext to the binary unless given; the state dir defaults to ../state from it.\n")
+	b.WriteString("\nrun reads the installation key and host id from installation.pub and host-id\nnext to the binary unless given; the state dir defaults to ../state from it.\nserve runs each payload as run does, in a child started from its own binary,\nand writes a ready frame whenever it takes the next one.\n")
 	io.WriteString(w, b.String())
 }

@@ -35,6 +35,9 @@ func TestRunDispatch(t *testing.T) {
 		{name: "attach from 0", args: []string{"attach", "r1", "--from", "0", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "--from"},
 		{name: "attach from not a number", args: []string{"attach", "r1", "--from", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "from"},
 		{name: "doctor with args", args: []string{"doctor", "now"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "no arguments"},
+		{name: "serve protocol 3", args: []string{"serve", "--state-dir", "x", "--protocol", "3"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "--protocol must be 4"},
+		{name: "serve with an argument", args: []string{"serve", "--state-dir", "x", "payload.json"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "no arguments"},
+		{name: "run resident protocol 3", args: []string{"run", "--state-dir", "x", "--resident", "a;b;c"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "--resident needs --protocol 4"},
 		{name: "supervise without run", args: []string{"supervise", "--state-dir", "x"}, wantCode: ExitUsage, wantErr: "INVALID_INPUT", wantInMsg: "usage"},
 	}
 	for _, tc := range tests {

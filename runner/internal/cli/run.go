@@ -52,6 +52,8 @@ type runFlags struct {
 	helperSock string
 	// protocol: the wire protocol of stdout (3 JSON lines, 4 binary frames), as the app asks.
 	protocol int
+	// resident: the record `serve` took of its binary (run --resident, the child of serve).
+	resident string
 }
 
 // defaultPaths: the key and host id sit next to the binary; the state dir is
@@ -81,6 +83,12 @@ func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (run
 	if name == "run" || name == "attach" {
 		fs.IntVar(&f.protocol, "protocol", protocol.ProtocolJSON, "wire protocol of stdout: 3 (JSON lines) or 4 (binary frames)")
 	}
+	if name == "serve" {
+		fs.IntVar(&f.protocol, "protocol", protocol.ProtocolBinary, "wire protocol of stdout: 4 (binary frames)")
+	}
+	if name == "run" {
+		fs.StringVar(&f.resident, "resident", "", "the record serve took of its binary (internal)")
+	}
 	var from int64 = 1
 	if name == "attach" {
 		fs.Int64Var(&from, "from", 1, "first seq to replay")
@@ -106,6 +114,12 @@ func parseFlags(name string, args []string, stderr io.Writer, withKey bool) (run
 	}
 	if (name == "run" || name == "attach") && f.protocol != protocol.ProtocolJSON && f.protocol != protocol.ProtocolBinary {
 		return f, nil, fail(stderr, "INVALID_INPUT", fmt.Sprintf("%s: --protocol must be %d or %d", name, protocol.ProtocolJSON, protocol.ProtocolBinary)), false
+	}
+	if name == "serve" && f.protocol != protocol.ProtocolBinary {
+		return f, nil, fail(stderr, "INVALID_INPUT", fmt.Sprintf("serve: --protocol must be %d", protocol.ProtocolBinary)), false
+	}
+	if f.resident != "" && (f.protocol != protocol.ProtocolBinary || !residentSupported) {
+		return f, nil, fail(stderr, "INVALID_INPUT", fmt.Sprintf("run: --resident needs --protocol %d and Linux", protocol.ProtocolBinary)), false
 	}
 	return f, pos, 0, true
 }
@@ -366,9 +380,26 @@ func newWire(stdout io.Writer, proto int) *wire {
 
 func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
 	in := bufio.NewReaderSize(stdin, 64<<10)
-	line, err := readLine(in, protocol.MaxEnvelopeBytes)
+	var line []byte
+	var err error
+	if f.resident == "" {
+		line, err = readLine(in, protocol.MaxEnvelopeBytes)
+	} else {
+		line, err = residentEnvelope(in)
+		if errors.Is(err, errNoEnvelope) {
+			// The channel closed between runs: serve ends, and nothing is written.
+			return ExitNoPayload
+		}
+	}
 	if err != nil {
 		return rejected(stdout, &protocol.Rejection{Reason: protocol.ReasonMalformed, Detail: err.Error()})
+	}
+	if f.resident != "" {
+		// Before anything else: is this still the binary, in the directories, serve was verified as?
+		if msg := residentChanged(f.resident); msg != "" {
+			errorFrame(stdout, "RUNNER_CHANGED", msg)
+			return ExitInternal
+		}
 	}
 	keyPEM, err := os.ReadFile(f.key)
 	if err != nil {
@@ -390,6 +421,9 @@ func runSession(f runFlags, stdin io.Reader, stdout io.Writer) int {
 			return rejected(stdout, rej)
 		}
 		return errorFrame(stdout, "INTERNAL", err.Error())
+	}
+	if p.Detach && f.resident != "" {
+		return errorFrame(stdout, "INVALID_INPUT", "detached runs are not served by a resident runner")
 	}
 	if err := ensurePrivateDir(f.stateDir); err != nil {
 		return errorFrame(stdout, "INTERNAL", "state dir: "+err.Error())
@@ -843,7 +877,7 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 			return buf, nil
 		}
 		if err == io.EOF {
-			return nil, errors.New("no payload on stdin")
+			return nil, errNoEnvelope
 		}
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 // Every frame is a 24-byte header and a body:
 //
 //	0      magic 0xC5 (never '{', so a reader tells protocol 3 lines from protocol 4 frames by the first byte)
-//	1      type: 1 hello, 2 log, 3 heartbeat, 4 exit, 5 error, 6 helper, 7 helper-reply, 8 cancel
+//	1      type: 1 hello, 2 log, 3 heartbeat, 4 exit, 5 error, 6 helper, 7 helper-reply, 8 cancel, 9 ready
 //	2      stream: 1 stdout, 2 stderr for log frames; 0 for every other type
 //	3      flags: 0 (reserved; a reader refuses anything else)
 //	4..7   body length, uint32 big-endian
@@ -36,10 +36,10 @@ const (
 
 var typeCodes = map[string]byte{
 	TypeHello: 1, TypeLog: 2, TypeHeartbeat: 3, TypeExit: 4, TypeError: 5,
-	TypeHelper: 6, TypeHelperReply: 7, TypeCancel: 8,
+	TypeHelper: 6, TypeHelperReply: 7, TypeCancel: 8, TypeReady: 9,
 }
 
-var typeNames = [...]string{1: TypeHello, 2: TypeLog, 3: TypeHeartbeat, 4: TypeExit, 5: TypeError, 6: TypeHelper, 7: TypeHelperReply, 8: TypeCancel}
+var typeNames = [...]string{1: TypeHello, 2: TypeLog, 3: TypeHeartbeat, 4: TypeExit, 5: TypeError, 6: TypeHelper, 7: TypeHelperReply, 8: TypeCancel, 9: TypeReady}
 
 // ErrShort means the buffer holds only part of a frame: read more.
 var ErrShort = errors.New("incomplete frame")

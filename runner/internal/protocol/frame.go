@@ -20,6 +20,10 @@ const (
 	TypeHelper = "helper"
 	// TypeHelperReply is the app's answer to a helper frame, on stdin.
 	TypeHelperReply = "helper-reply"
+	// TypeReady is written by `serve` (stdout, never a control frame, never in
+	// a spool) when it waits for the next envelope: code and signal are null in
+	// the first one, afterwards the wait status of the previous run's process.
+	TypeReady = "ready"
 )
 
 // HelperOps are the helper operations a script may call.
@@ -177,6 +181,12 @@ func (f *Frame) Encode() ([]byte, error) {
 			Status int64           `json:"status"`
 			Body   json.RawMessage `json:"body"`
 		}{f.Type, f.ID, f.Status, f.Body}
+	case TypeReady:
+		v = struct {
+			Type   string  `json:"type"`
+			Code   *int64  `json:"code"`
+			Signal *string `json:"signal"`
+		}{f.Type, f.Code, f.Signal}
 	default:
 		return nil, fmt.Errorf("unknown frame type %q", f.Type)
 	}
@@ -273,6 +283,10 @@ func Decode(line []byte) (*Frame, error) {
 		if err == nil {
 			f.Body, err = jsonObject(m, "body")
 		}
+	case TypeReady:
+		if m, err = object(line, "type", "code", "signal"); err == nil {
+			err = nullable(m, "code", &f.Code, "signal", &f.Signal)
+		}
 	default:
 		return nil, fmt.Errorf("unknown frame type %q", truncate(head.Type, 20))
 	}
@@ -357,7 +371,10 @@ func nullable(m map[string]json.RawMessage, pairs ...any) error {
 	return nil
 }
 
-var errorCodes = []string{"PAYLOAD_REJECTED", "INTERPRETER_MISSING", "INTERNAL", "INVALID_INPUT", "NOT_FOUND"}
+// errorCodes: RUNNER_CHANGED is a resident runner's (`run --resident`) refusal
+// of an envelope because its binary or the binary's directories changed since
+// `serve` started.
+var errorCodes = []string{"PAYLOAD_REJECTED", "INTERPRETER_MISSING", "INTERNAL", "INVALID_INPUT", "NOT_FOUND", "RUNNER_CHANGED"}
 
 func (f *Frame) validate() error {
 	bad := func(format string, args ...any) error {
@@ -415,6 +432,16 @@ func (f *Frame) validate() error {
 		}
 		if (f.ErrCode == "PAYLOAD_REJECTED") != (f.RejectReason != "") {
 			return bad("reason is required with PAYLOAD_REJECTED and only there")
+		}
+	case TypeReady:
+		if f.Code != nil && f.Signal != nil {
+			return bad("has at most one of code and signal")
+		}
+		if f.Code != nil && (*f.Code < 0 || *f.Code > 255) {
+			return bad("code must be 0..255")
+		}
+		if f.Signal != nil && (*f.Signal == "" || len(*f.Signal) > 16) {
+			return bad("signal must be a short name")
 		}
 	case TypeHelper:
 		if f.ID < 1 || !contains(HelperOps, f.Op) || !ValidToken(f.Token) {

@@ -86,6 +86,9 @@ func NewBuffer(memBytes int) *Buffer {
 
 // Append buffers one frame; past flushAt bytes it flushes.
 func (b *Buffer) Append(f *protocol.Frame) error {
+	if f.Type == protocol.TypeReady {
+		return errReady
+	}
 	hdr, body, err := f.BinaryParts()
 	if err != nil {
 		return err

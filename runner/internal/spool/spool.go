@@ -110,9 +110,15 @@ func lastWhole(r io.ReaderAt, size int64) (end, lastSeq int64, err error) {
 	return end, lastSeq, nil
 }
 
+// errReady: a ready frame is serve's, written to its channel only, never to a spool.
+var errReady = errors.New("a ready frame never goes into a spool")
+
 // Append buffers one frame (protocol 4); Flush makes it visible to readers.
 // A log frame's data is copied once, into the file's buffer.
 func (w *Writer) Append(f *protocol.Frame) error {
+	if f.Type == protocol.TypeReady {
+		return errReady
+	}
 	hdr, body, err := f.BinaryParts()
 	if err != nil {
 		return err
@@ -268,6 +274,9 @@ func (t *tail) binary(path string, emit func([]byte, int, *protocol.Frame) error
 			if h, err = protocol.DecodeHeader(hdr); err != nil {
 				return nil, fmt.Errorf("spool %s is corrupt: %w", path, err)
 			}
+			if h.Type == protocol.TypeReady {
+				return nil, fmt.Errorf("spool %s is corrupt: a ready frame (only serve writes those, to its channel)", path)
+			}
 			if h.Size() > readerSize {
 				return nil, fmt.Errorf("spool %s has a frame of %d bytes", path, h.Size())
 			}
@@ -335,6 +344,9 @@ func (t *tail) jsonLines(path string, emit func([]byte, int, *protocol.Frame) er
 			var derr error
 			if !fast {
 				fr, derr = protocol.Decode(body)
+			}
+			if derr == nil && fr.Type == protocol.TypeReady {
+				derr = errors.New("a ready frame (only serve writes those, to its channel)")
 			}
 			if derr != nil {
 				return nil, fmt.Errorf("spool %s is corrupt: %w", path, derr)

@@ -252,3 +252,38 @@ func TestFollowAfterShortRecoverCut(t *testing.T) {
 		t.Fatalf("frames %v, want 1 and the exit frame 2", s)
 	}
 }
+
+// A ready frame is serve's, written to its channel only: no spool takes one,
+// and a spool file holding one is corrupt (attach never forwards it).
+func TestReadyFrameNeverSpooled(t *testing.T) {
+	ready := &protocol.Frame{Type: protocol.TypeReady}
+	if err := NewBuffer(1 << 20).Append(ready); err == nil {
+		t.Error("Buffer took a ready frame")
+	}
+	dir := t.TempDir()
+	w, err := Create(filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(ready); err == nil {
+		t.Error("Writer took a ready frame")
+	}
+	w.Close()
+	for name, enc := range map[string]int{"frames.spool": protocol.ProtocolBinary, "frames.ndjson": protocol.ProtocolJSON} {
+		var b []byte
+		for _, f := range []*protocol.Frame{logFrame(1), ready, exitFrame(2)} {
+			e, _ := f.EncodeAs(enc)
+			b = append(b, e...)
+		}
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, b, 0o600)
+		var seen []string
+		_, err := Follow(context.Background(), path, FollowOptions{From: 1, Alive: func() bool { return false }}, func(_ []byte, _ int, f *protocol.Frame) error {
+			seen = append(seen, f.Type)
+			return nil
+		})
+		if err == nil || len(seen) != 1 {
+			t.Errorf("%s: followed %v, err %v", name, seen, err)
+		}
+	}
+}

@@ -4,7 +4,8 @@
 // Needs root (the fleet) and Go: the suite builds its own artifacts from runner/.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -227,6 +228,7 @@ test('a payload signed by another key is refused: PAYLOAD_REJECTED (unknown-key)
     { stdout: (b) => void (out += b.toString()), stderr: (b) => void (out += b.toString()), system: (m) => system.push(m) },
     new AbortController().signal,
   )) as ExecOutcome;
+  executor.closeIdle();
   assert.equal(o.status, 'failed');
   assert.equal(o.errorCode, 'PAYLOAD_REJECTED');
   assert.match(o.errorMessage ?? '', /unknown-key/);
@@ -237,6 +239,10 @@ test('a payload signed by another key is refused: PAYLOAD_REJECTED (unknown-key)
 test('a tampered cached binary is caught before the run, recorded, replaced, and the run still succeeds', async () => {
   const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
   const good = sha256(readFileSync(d.path));
+  // An idle resident runner executes this file: the kernel refuses writes to it (ETXTBSY). The
+  // replacement a resident runner meets is the next test's.
+  c().executor.closeIdle();
+  await until('no serve process of the default host', async () => (await hostProcs('default', `${d.path} serve`)).length === 0);
   appendFileSync(d.path, Buffer.from('#tampered\n'));
   assert.notEqual(sha256(readFileSync(d.path)), good);
   const ran = await runJob({ hosts: ['default'], command: 'echo still fine' });
@@ -248,6 +254,44 @@ test('a tampered cached binary is caught before the run, recorded, replaced, and
   assert.equal(sha256(readFileSync(d.path)), good, 'the binary was replaced by a verified one');
   const rows = await call(c().dispatch, 'runner.deployments', { name: 'default' }, ctx);
   assert.ok(rows.some((x) => x.status === 'failed' && /RUNNER_INTEGRITY_FAILED/.test(x.error ?? '')), 'the failure is recorded');
+});
+
+test('resident runner: the runs of one connection share one serve process behind the check, each in a runner process of its own; a binary replaced on the host is caught before the next run, recorded and replaced', async () => {
+  const d = (await call(c().dispatch, 'runner.deploy', { name: 'default' }, ctx)) as DeployResult;
+  const good = sha256(readFileSync(d.path));
+  // The first run after a deploy hashes (no stat record yet); the ones after it run through serve.
+  for (let i = 0; i < 3; i++) {
+    const ran = await runJob({ hosts: ['default'], command: `echo resident $$ ${i}` });
+    assert.equal(ran.job.runs[0]!.status, 'succeeded', `${ran.job.runs[0]!.errorCode} ${ran.job.runs[0]!.errorMessage}`);
+  }
+  const serve = await hostProcs('default', `${d.path} serve`);
+  assert.equal(serve.length, 1, `one serve process: ${JSON.stringify(serve)}`);
+  const pids: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const ran = await runJob({ hosts: ['default'], command: 'echo "pid $PPID"; cat /proc/$PPID/status | grep ^PPid' });
+    assert.equal(ran.job.runs[0]!.status, 'succeeded', `${ran.job.runs[0]!.errorCode} ${ran.job.runs[0]!.errorMessage}`);
+    // The script's parent is the run's runner process, whose parent is serve: a fresh process per run.
+    const [, runnerPid] = /pid (\d+)/.exec(ran.log) ?? [];
+    const [, parent] = /PPid:\s*(\d+)/.exec(ran.log) ?? [];
+    assert.equal(Number(parent), serve[0]!.pid, `the runner process of run ${i} is serve's child: ${ran.log}`);
+    pids.push(Number(runnerPid));
+  }
+  assert.equal(new Set(pids).size, 3, `a runner process per run: ${pids}`);
+  assert.deepEqual((await hostProcs('default', `${d.path} serve`)).map((p) => p.pid), [serve[0]!.pid], 'still the same serve');
+
+  // Replaced by rename while serve is idle (the way a deploy writes, and the only way past ETXTBSY).
+  const tampered = `${d.path}.evil`;
+  writeFileSync(tampered, Buffer.concat([readFileSync(d.path), Buffer.from('#tampered\n')]), { mode: 0o755 });
+  execFileSync('chown', ['--reference', d.path, tampered]);
+  renameSync(tampered, d.path);
+  assert.notEqual(sha256(readFileSync(d.path)), good);
+  const ran = await runJob({ hosts: ['default'], command: 'echo after the swap' });
+  const r = ran.job.runs[0]!;
+  assert.equal(r.status, 'succeeded', `${r.errorCode} ${r.errorMessage}`);
+  assert.match(ran.log, /\[system\]RUNNER_INTEGRITY_FAILED: .*replac/);
+  assert.match(ran.log, /after the swap/);
+  assert.equal(sha256(readFileSync(d.path)), good, 'the binary was replaced by a verified one');
+  await until('the old serve to be gone', async () => !(await hostProcs('default', `${d.path} serve`)).some((p) => p.pid === serve[0]!.pid));
 });
 
 test('a fresh app process runs on the last verified deploy in one round trip; a binary gone from the host falls back to a full deploy', async () => {

@@ -108,7 +108,7 @@ test('runnerMask sends the longest secrets that fit and leaves the rest to the a
 test('frames.ndjson parses and frames-invalid.ndjson is refused line by line', async () => {
   const valid = (await readFile(join(fixtures, 'frames.ndjson'), 'utf8')).trimEnd().split('\n');
   const types = valid.map((l) => parseFrame(l).type);
-  assert.deepEqual(new Set(types), new Set(['hello', 'log', 'heartbeat', 'exit', 'error', 'helper']));
+  assert.deepEqual(new Set(types), new Set(['hello', 'log', 'heartbeat', 'exit', 'error', 'helper', 'ready']));
   const log = parseFrame(valid[2]!);
   assert.ok(log.type === 'log');
   assert.deepEqual([...logBytes(log.data)], [0, 255, 254, 10]);
