@@ -97,6 +97,12 @@ func SharedLib(libRoot, self string) (string, error) {
 		return "", err
 	}
 	if _, err := os.Lstat(dir); err == nil {
+		if libIntact(dir, self, contents) {
+			// Another run made it meanwhile: never set a whole one aside (a third maker would then
+			// find neither it nor its own in place).
+			_ = os.RemoveAll(tmp)
+			return dir, nil
+		}
 		// Present but not intact: set it aside (a run may still be using it) and replace it.
 		if aside, err := os.MkdirTemp(libRoot, ".old-"); err == nil {
 			_ = os.Rename(dir, filepath.Join(aside, "lib"))
