@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EVENT_NAMES, METHOD_NAMES, type EventPayload, type WsServerMessage } from '../shared/api';
+import { EVENT_NAMES, METHOD_NAMES, type WsServerMessage } from '../shared/api';
 import { CroniumError } from '../shared/errors';
 import { answerCall } from './client-call';
 import { parseJsonBounded } from '../shared/json-bounded';
@@ -202,12 +202,15 @@ export async function startHeadlessServer(opts: HeadlessOptions): Promise<Headle
     };
     send({ type: 'hello', version: core.info.version, methods: METHOD_NAMES, events: EVENT_NAMES });
     const logs = new LiveLogFeed({ queued: () => ws.bufferedAmount, send: (batch) => send({ type: 'event', event: 'run.log', payload: batch }) });
-    const off = core.events.onAny(EVENT_NAMES, (event, payload) => {
-      if (event === 'run.log') logs.push(payload as EventPayload<'run.log'>);
-      else send({ type: 'event', event, payload });
-    });
+    // Live output as bytes: the feed encodes only what it sends.
+    const offLogs = core.events.onRunLog((batch) => logs.push(batch));
+    const off = core.events.onAny(
+      EVENT_NAMES.filter((e) => e !== 'run.log'),
+      (event, payload) => send({ type: 'event', event, payload }),
+    );
     ws.on('close', () => {
       off();
+      offLogs();
       logs.close();
     });
     // A protocol violation (oversized or malformed frame) closes that socket; it must never crash the server.

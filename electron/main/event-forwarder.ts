@@ -7,8 +7,9 @@
  * window draws would grow main's IPC queue without bound.
  * Electron-free (the window and ipcMain are interfaces) so that it is tested without the binary.
  */
-import { EVENT_NAMES, IPC_ACK_CHANNEL, IPC_EVENT_CHANNEL, type EventName, type EventPayload, type IpcEventMessage } from '../shared/api';
+import { EVENT_NAMES, IPC_ACK_CHANNEL, IPC_EVENT_CHANNEL, type EventName, type IpcEventMessage } from '../shared/api';
 import { LiveLogFeed, type LiveLogFeedOptions } from '../core/logs/live-log-feed';
+import type { RawRunLog } from '../core/events/event-bus';
 
 /** What the forwarder needs of the window's webContents. */
 export interface EventTarget {
@@ -24,7 +25,7 @@ export interface AckSource {
 
 /** Starts forwarding; returns a function that stops it. `target()` is the current window's webContents, if any. */
 export function forwardEvents(
-  events: { onAny(names: readonly EventName[], listener: (event: EventName, payload: unknown) => void): () => void },
+  events: { onAny(names: readonly EventName[], listener: (event: EventName, payload: unknown) => void): () => void; onRunLog(listener: (batch: RawRunLog) => void): () => void },
   target: () => EventTarget | undefined,
   acks: AckSource,
   feedOptions: Partial<Omit<LiveLogFeedOptions, 'queued' | 'send'>> = {},
@@ -50,21 +51,28 @@ export function forwardEvents(
     unacked = Math.max(0, unacked - credit);
   };
   acks.on(IPC_ACK_CHANNEL, onAck);
-  const off = events.onAny(EVENT_NAMES, (event, payload) => {
+  const current = (): EventTarget | undefined => {
     const win = target();
-    if (!win) return;
-    if (win.id !== windowId) {
+    if (win && win.id !== windowId) {
       // A new window starts with nothing owed and nothing missed (it reads history itself).
       windowId = win.id;
       unacked = 0;
       logs.close();
       logs = newFeed(windowId);
     }
-    if (event !== 'run.log') return win.send(IPC_EVENT_CHANNEL, { event, payload });
-    logs.push(payload as EventPayload<'run.log'>);
+    return win;
+  };
+  const off = events.onAny(
+    EVENT_NAMES.filter((e) => e !== 'run.log'),
+    (event, payload) => current()?.send(IPC_EVENT_CHANNEL, { event, payload }),
+  );
+  // Live output as bytes: the feed encodes only what it sends.
+  const offLogs = events.onRunLog((batch) => {
+    if (current()) logs.push(batch);
   });
   return () => {
     off();
+    offLogs();
     logs.close();
     acks.removeListener(IPC_ACK_CHANNEL, onAck);
   };

@@ -155,7 +155,11 @@ export class PgEventRelay {
     if (!parsed.success) return;
     this.#replaying = true;
     try {
-      this.opts.bus.emit(env.e, parsed.data as never);
+      if (env.e === 'run.log') {
+        // Live output goes to the doors' feeds as bytes, as this server's own runs' does.
+        const log = parsed.data as RunLog;
+        this.opts.bus.emitRunLog({ runId: log.runId, jobId: log.jobId, host: log.host, chunks: log.chunks.map((c) => ({ ...c, data: Buffer.from(c.data, 'base64') })), ...(log.gapFrom !== undefined ? { gapFrom: log.gapFrom } : {}) });
+      } else this.opts.bus.emit(env.e, parsed.data as never);
     } finally {
       this.#replaying = false;
     }

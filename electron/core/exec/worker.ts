@@ -384,11 +384,12 @@ export class Worker {
       writer = await logs.openWriter(run.runId, secrets);
       const w = writer;
       unsubscribe = logs.subscribe(run.runId, (batch) => {
-        this.opts.events.emit('run.log', {
+        // As bytes: a door's live feed encodes only what it sends its client (events.emitRunLog).
+        this.opts.events.emitRunLog({
           runId: batch.runId,
           jobId: run.jobId,
           host: run.hostName,
-          chunks: batch.chunks.map((c) => ({ seq: c.seq, stream: c.stream, ts: c.ts, data: c.data.toString('base64') })),
+          chunks: batch.chunks,
           ...(batch.gapFrom !== undefined ? { gapFrom: batch.gapFrom } : {}),
         });
       });

@@ -20,6 +20,7 @@
  * printing less than `rate` is sent as it comes, with no delay.
  */
 import type { EventPayload } from '../../shared/api';
+import { encodeRunLog, type RawRunLog } from '../events/event-bus';
 
 /** Above this many bytes not yet taken by a client, its live logs wait. */
 export const CLIENT_LOG_HIGH_WATER = 1024 * 1024;
@@ -31,7 +32,7 @@ export const LIVE_LOG_BURST = 512 * 1024;
 export const LIVE_LOG_QUEUE = 256 * 1024;
 
 type Batch = EventPayload<'run.log'>;
-type Chunk = Batch['chunks'][number];
+type Chunk = RawRunLog['chunks'][number];
 type Skip = NonNullable<Batch['skipped']>[number];
 
 /** The bytes a base64 string holds. */
@@ -44,7 +45,7 @@ export function base64Bytes(b64: string): number {
 export interface LiveLogFeedOptions {
   /** Bytes the client has not taken yet (the socket's bufferedAmount, unacknowledged IPC credit). */
   queued: () => number;
-  /** Sends a batch to the client. */
+  /** Sends a batch to the client (its output in base64, encoded when it is sent: what is left out never is). */
   send: (batch: Batch) => void;
   rate?: number;
   burst?: number;
@@ -92,8 +93,8 @@ export class LiveLogFeed {
     this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
   }
 
-  /** Takes a run.log batch from the core; sends what the budget allows now, the rest later. */
-  push(batch: Batch): void {
+  /** Takes a run's live output from the core (events.onRunLog); sends what the budget allows now, the rest later. */
+  push(batch: RawRunLog): void {
     if (this.closed) return;
     let feed = this.runs.get(batch.runId);
     if (!feed) {
@@ -104,7 +105,7 @@ export class LiveLogFeed {
     if (batch.gapFrom !== undefined) feed.gapFrom = Math.min(feed.gapFrom ?? batch.gapFrom, batch.gapFrom);
     for (const c of batch.chunks) {
       feed.chunks.push(c);
-      if (c.stream !== 'system') feed.bytes += base64Bytes(c.data);
+      if (c.stream !== 'system') feed.bytes += c.data.length;
     }
     this.trim(feed);
     this.drain(batch.runId, feed);
@@ -125,7 +126,7 @@ export class LiveLogFeed {
     const kept: Chunk[] = [];
     for (const c of feed.chunks) {
       if (feed.bytes > this.queueBytes && c.stream !== 'system') {
-        const n = base64Bytes(c.data);
+        const n = c.data.length;
         feed.bytes -= n;
         const last = feed.skipped[feed.skipped.length - 1];
         if (last && last.to + 1 === c.seq) {
@@ -149,7 +150,7 @@ export class LiveLogFeed {
       if (c.stream !== 'system') {
         // The bucket may go into debt by one chunk (a chunk larger than the bucket still goes).
         if (feed.tokens <= 0) break;
-        const size = base64Bytes(c.data);
+        const size = c.data.length;
         feed.tokens -= size;
         feed.bytes -= size;
       }
@@ -167,7 +168,7 @@ export class LiveLogFeed {
     if (upstream !== undefined) feed.gapFrom = undefined;
     const gapFrom = upstream ?? skipped[0]?.from;
     if (out.length > 0 || skipped.length > 0 || gapFrom !== undefined) {
-      this.opts.send({ runId, jobId: feed.jobId, host: feed.host, chunks: out, ...(gapFrom !== undefined ? { gapFrom } : {}), ...(skipped.length > 0 ? { skipped } : {}) });
+      this.opts.send({ ...encodeRunLog({ runId, jobId: feed.jobId, host: feed.host, chunks: out, ...(gapFrom !== undefined ? { gapFrom } : {}) }), ...(skipped.length > 0 ? { skipped } : {}) });
     }
     // A run with nothing waiting and a full bucket needs no state.
     if (feed.chunks.length === 0 && feed.skipped.length === 0 && feed.gapFrom === undefined && feed.tokens >= this.burst) this.runs.delete(runId);

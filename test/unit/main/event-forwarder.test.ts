@@ -21,7 +21,9 @@ function standIns() {
   return { sent, acks, ack, listeners };
 }
 
-const chunk = (seq: number, bytes: number) => ({ seq, stream: 'stdout' as const, ts: 0, data: 'A'.repeat(bytes) });
+const chunk = (seq: number, bytes: number) => ({ seq, stream: 'stdout' as const, ts: 0, data: Buffer.alloc(bytes, 65) });
+/** What a chunk of n bytes weighs on the window's credit: its base64, as sent. */
+const b64 = (n: number) => Math.ceil(n / 3) * 4;
 
 test('desktop events: run.log credit, held back past the high-water mark, sent in order after an acknowledgement', () => {
   const bus = new EventBus();
@@ -32,27 +34,27 @@ test('desktop events: run.log credit, held back past the high-water mark, sent i
   bus.emit('hosts.changed', { change: 'added', name: 'h1' });
   assert.deepEqual(s.sent[0], { event: 'hosts.changed', payload: { change: 'added', name: 'h1' } });
   const big = Math.ceil(CLIENT_LOG_HIGH_WATER / 2) + 1;
-  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(1, big)] });
-  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(2, big)] });
-  assert.deepEqual(s.sent.slice(1).map((m) => m.credit), [big, big]);
+  bus.emitRunLog({ runId: 1, jobId: 1, host: 'h', chunks: [chunk(1, big)] });
+  bus.emitRunLog({ runId: 1, jobId: 1, host: 'h', chunks: [chunk(2, big)] });
+  assert.deepEqual(s.sent.slice(1).map((m) => m.credit), [b64(big), b64(big)]);
   // Over the mark now: the window is behind, so seq 3 and 4 are held back.
-  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(3, 10)] });
-  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(4, 10)] });
+  bus.emitRunLog({ runId: 1, jobId: 1, host: 'h', chunks: [chunk(3, 10)] });
+  bus.emitRunLog({ runId: 1, jobId: 1, host: 'h', chunks: [chunk(4, 10)] });
   assert.equal(s.sent.length, 3);
   // An acknowledgement from another webContents, or a nonsense one, changes nothing.
   s.ack(99, big * 2);
   s.ack(7, 'lots');
-  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(5, 10)] });
+  bus.emitRunLog({ runId: 1, jobId: 1, host: 'h', chunks: [chunk(5, 10)] });
   assert.equal(s.sent.length, 3);
-  s.ack(7, big);
-  s.ack(7, big);
-  bus.emit('run.log', { runId: 1, jobId: 1, host: 'h', chunks: [chunk(6, 10)] });
+  s.ack(7, b64(big));
+  s.ack(7, b64(big));
+  bus.emitRunLog({ runId: 1, jobId: 1, host: 'h', chunks: [chunk(6, 10)] });
   const resumed = s.sent[3]!.payload as { chunks: { seq: number }[]; gapFrom?: number };
   assert.deepEqual([resumed.chunks.map((c) => c.seq), resumed.gapFrom], [[3, 4, 5, 6], undefined], 'what waited goes, in order');
-  assert.equal(s.sent[3]!.credit, 40);
+  assert.equal(s.sent[3]!.credit, 4 * b64(10));
   // A new window starts with nothing owed.
   window = { id: 8, send: (_c, m) => void s.sent.push(m) };
-  for (let i = 0; i < 3; i++) bus.emit('run.log', { runId: 2, jobId: 2, host: 'h', chunks: [chunk(1 + i, big)] });
+  for (let i = 0; i < 3; i++) bus.emitRunLog({ runId: 2, jobId: 2, host: 'h', chunks: [chunk(1 + i, big)] });
   assert.equal(s.sent.length, 6);
   window = undefined;
   bus.emit('hosts.changed', { change: 'removed', name: 'h1' });

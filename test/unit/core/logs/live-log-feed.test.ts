@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { base64Bytes, CLIENT_LOG_HIGH_WATER, LiveLogFeed, type LiveLogFeedOptions } from '../../../../electron/core/logs/live-log-feed';
 import type { EventPayload } from '../../../../electron/shared/api';
+import { encodeRunLog, type RawRunLog } from '../../../../electron/core/events/event-bus';
 
 type Batch = EventPayload<'run.log'>;
 
-const chunk = (seq: number, bytes: number, stream: 'stdout' | 'stderr' | 'system' = 'stdout') => ({ seq, stream, ts: 0, data: Buffer.alloc(bytes, 120).toString('base64') });
-const batch = (runId: number, chunks: Batch['chunks'], gapFrom?: number): Batch => ({ runId, jobId: 1, host: 'h', chunks, ...(gapFrom !== undefined ? { gapFrom } : {}) });
+const chunk = (seq: number, bytes: number, stream: 'stdout' | 'stderr' | 'system' = 'stdout') => ({ seq, stream, ts: 0, data: Buffer.alloc(bytes, 120) });
+const batch = (runId: number, chunks: RawRunLog['chunks'], gapFrom?: number): RawRunLog => ({ runId, jobId: 1, host: 'h', chunks, ...(gapFrom !== undefined ? { gapFrom } : {}) });
 
 function rig(opts: Partial<LiveLogFeedOptions> = {}) {
   let now = 0;
@@ -61,7 +62,7 @@ test('a run printing less than the rate goes out as it comes, unchanged and at o
   r.feed.push(batch(1, [chunk(1, 300), chunk(2, 300)]));
   r.advance(600);
   r.feed.push(batch(1, [chunk(3, 300)]));
-  assert.deepEqual(r.sent, [batch(1, [chunk(1, 300), chunk(2, 300)]), batch(1, [chunk(3, 300)])]);
+  assert.deepEqual(r.sent, [encodeRunLog(batch(1, [chunk(1, 300), chunk(2, 300)])), encodeRunLog(batch(1, [chunk(3, 300)]))], 'the bytes, in base64');
   assert.equal(r.timers.length, 0, 'nothing waits, no timer');
 });
 
