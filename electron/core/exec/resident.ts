@@ -16,7 +16,8 @@
  * - a session that misbehaves (a frame outside a run, a malformed stream, RUNNER_CHANGED, a run
  *   stopped by closing) is closed and never reused;
  * - idle sessions are few (`maxIdle` per connection) and short-lived (`idleMs`): each holds one of
- *   the connection's session slots (MaxSessions).
+ *   the connection's session slots (MaxSessions), and gives it back as soon as a command of the
+ *   connection waits for one (`onSessionWanted`); connections without that take no resident.
  */
 import { FrameDecoder, type DecodedFrame, type FrameSink } from '../runner/frames';
 import type { ExecExit, ExecStreamHandle, SshConnection } from '../ssh/types';
@@ -78,6 +79,7 @@ export class ResidentSession {
   #dead = false;
   #ready: (() => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  #unwanted: (() => void) | undefined;
   readonly #decoder: FrameDecoder;
   readonly statLines: string[] = [];
   checkFailed: string | undefined;
@@ -161,6 +163,8 @@ export class ResidentSession {
       const h = this.#handle;
       if (!h || !this.alive || this.#turn) throw new Error('the resident runner is not ready');
       clearTimeout(this.#idleTimer);
+      this.#unwanted?.();
+      this.#unwanted = undefined;
       let turn!: Turn;
       const done = new Promise<ExecExit>((resolve, reject) => (turn = { sink, onStderr, frames: 0, resolve, reject }));
       done.catch(() => undefined);
@@ -180,19 +184,26 @@ export class ResidentSession {
     };
   }
 
-  /** Waits idle for the next run; closed after `ms` without one. */
+  /** Waits idle for the next run; closed after `ms` without one, or as soon as a command of the connection waits for a session slot. */
   idle(ms: number, onClose: () => void): void {
     clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => {
+    const end = () => {
       this.close();
       onClose();
-    }, ms);
+    };
+    this.#idleTimer = setTimeout(end, ms);
     this.#idleTimer.unref();
+    this.#unwanted?.();
+    this.#unwanted = this.conn.onSessionWanted?.(() => {
+      if (!this.#turn) end();
+    });
   }
 
   close(): void {
     this.#dead = true;
     clearTimeout(this.#idleTimer);
+    this.#unwanted?.();
+    this.#unwanted = undefined;
     this.#handle?.close();
   }
 

@@ -238,7 +238,7 @@ export class RunnerExecutor implements RunnerMode {
       const residentKey = `${req.host}\n${deployed.path}`;
       const reused = this.#ranOn.has(conn);
       this.#ranOn.add(conn);
-      if (fast && check === 'stat' && (this.deps.resident?.() ?? true) && !req.detach && /^linux-/.test(String(deployed.target)) && !this.#noResident.has(residentKey)) {
+      if (fast && check === 'stat' && (this.deps.resident?.() ?? true) && conn.onSessionWanted && !req.detach && /^linux-/.test(String(deployed.target)) && !this.#noResident.has(residentKey)) {
         resident = this.#residents.take(conn, residentKey);
         if (!resident && reused) {
           const serve = `${sq(deployed.path)} serve ${flags}`;

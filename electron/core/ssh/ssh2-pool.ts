@@ -825,6 +825,8 @@ export class Ssh2Connection implements SshConnection {
   /** Tunnels to further hops through this connection. */
   private forwards = 0;
   private readonly queue: Waiter[] = [];
+  /** Told when a command queues for a slot (onSessionWanted). */
+  private readonly wanted = new Set<() => void>();
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly deathListeners: (() => void)[] = [];
   private readonly closed: Promise<void>;
@@ -1181,7 +1183,13 @@ export class Ssh2Connection implements SshConnection {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(waiter);
+      for (const fn of [...this.wanted]) fn();
     });
+  }
+
+  onSessionWanted(fn: () => void): () => void {
+    this.wanted.add(fn);
+    return () => void this.wanted.delete(fn);
   }
 
   private release(): void {

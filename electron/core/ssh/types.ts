@@ -252,6 +252,12 @@ export interface SshConnection {
   forwardIn(bindAddr: string, port: number, onConnection: (stream: Duplex, info: ForwardedConnectionInfo) => void, signal?: AbortSignal): Promise<RemoteForward>;
   /** Handshake facts, for diagnostics. */
   readonly info: HandshakeInfo;
+  /**
+   * Calls `fn` whenever a command has to wait for a session slot (the server's limit reached);
+   * returns the unsubscribe. What holds an idle session (a resident runner) gives it back. Only
+   * connections that multiplex sessions have it.
+   */
+  onSessionWanted?(fn: () => void): () => void;
   /** False once the connection was closed or lost; the pool then replaces it on next use. */
   readonly alive: boolean;
   /** Closes this connection now (running commands see their channel close). */

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
 import { appVersion, openCore, type Core } from '../../../electron/core/core';
@@ -80,6 +81,19 @@ async function hostGroup(name: string, pgid: number): Promise<string[]> {
   const script = `for f in /proc/[0-9]*; do s=$(cat "$f/stat" 2>/dev/null) || continue; s=\${s##*) }; set -- $s; [ "$3" = "${pgid}" ] && echo "\${f#/proc/} $1 $(tr '\\0' ' ' < "$f/cmdline" 2>/dev/null)"; done; true\n`;
   const r = await hostExec(name, 'sh -s', script);
   return r.stdout.split('\n').filter(Boolean);
+}
+
+/** This machine's `serve` processes of the runner at `path` (the fleet's hosts are local accounts). */
+function localServes(path: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' ') === `${path} serve`) out.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 interface Ran {
@@ -292,6 +306,26 @@ test('resident runner: the runs of one connection share one serve process behind
   assert.match(ran.log, /after the swap/);
   assert.equal(sha256(readFileSync(d.path)), good, 'the binary was replaced by a verified one');
   await until('the old serve to be gone', async () => !(await hostProcs('default', `${d.path} serve`)).some((p) => p.pid === serve[0]!.pid));
+});
+
+test('MaxSessions 1: an idle resident runner gives the one session back as soon as another command of the connection waits for it', async () => {
+  const d = (await call(c().dispatch, 'runner.deploy', { name: 'maxsessions1' }, ctx)) as DeployResult;
+  for (let i = 0; i < 3; i++) {
+    const ran = await runJob({ hosts: ['maxsessions1'], command: `echo one session ${i}` });
+    assert.equal(ran.job.runs[0]!.status, 'succeeded', `${ran.job.runs[0]!.errorCode} ${ran.job.runs[0]!.errorMessage}`);
+  }
+  // The idle serve holds the host's only session (seen in this machine's /proc: the fleet's hosts
+  // are local accounts); the exec below needs one on the same connection.
+  assert.equal(localServes(d.path).length, 1, 'an idle resident runner holds the session');
+  const t0 = performance.now();
+  const probe = await hostExec('maxsessions1', 'true');
+  const waited = performance.now() - t0;
+  assert.equal(probe.code, 0, probe.stderr);
+  assert.ok(waited < 10_000, `the exec waited ${Math.round(waited)} ms: the idle runner kept the session (it idles for 30 s)`);
+  await until('the yielded serve to be gone', () => localServes(d.path).length === 0);
+  // And runs still go on (a new resident opens on the next run that may).
+  const again = await runJob({ hosts: ['maxsessions1'], command: 'echo still one session' });
+  assert.equal(again.job.runs[0]!.status, 'succeeded', `${again.job.runs[0]!.errorCode} ${again.job.runs[0]!.errorMessage}`);
 });
 
 test('a fresh app process runs on the last verified deploy in one round trip; a binary gone from the host falls back to a full deploy', async () => {

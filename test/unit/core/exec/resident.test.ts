@@ -37,8 +37,13 @@ interface Channel {
 
 function fakeConn(onOpen: (ch: Channel) => void = () => undefined) {
   const channels: Channel[] = [];
+  const wanted = new Set<() => void>();
   const conn = {
     alive: true,
+    onSessionWanted: (fn: () => void) => {
+      wanted.add(fn);
+      return () => void wanted.delete(fn);
+    },
     execStream: async (command: string, o: ExecStreamOptions): Promise<ExecStreamHandle> => {
       let settle!: (v: ExecExit) => void;
       const done = new Promise<ExecExit>((r) => (settle = r));
@@ -64,7 +69,9 @@ function fakeConn(onOpen: (ch: Channel) => void = () => undefined) {
       };
     },
   } as unknown as SshConnection;
-  return { conn, channels };
+  /** A command of the connection waits for a session slot. */
+  const want = () => [...wanted].forEach((fn) => fn());
+  return { conn, channels, want, wanted };
 }
 
 function recorder() {
@@ -127,8 +134,9 @@ test('runs take turns: the envelope goes out, frames reach the run, ready ends i
   assert.equal(ch.closed, true);
 });
 
-test('a run whose channel ends mid-run ends with the channel; RUNNER_CHANGED retires the session; the idle pool keeps few and drops the dead', async () => {
-  const { conn, channels } = fakeConn((ch) => void setImmediate(() => void ch.out(ready())));
+test('a run whose channel ends mid-run ends with the channel; RUNNER_CHANGED retires the session; the idle pool keeps few, drops the dead and yields to a waiting command', async () => {
+  const h = fakeConn((ch) => void setImmediate(() => void ch.out(ready())));
+  const { conn, channels } = h;
   const open = async () => {
     const o = await new ResidentSession(conn, 'k', markers).open('serve', new AbortController().signal);
     assert.ok('session' in o);
@@ -160,6 +168,15 @@ test('a run whose channel ends mid-run ends with the channel; RUNNER_CHANGED ret
   assert.equal(pool.idleCount, 2);
   const t = pool.take(conn, 'k');
   assert.ok(t === a || t === b);
+  // A session wanted on the connection: the idle one left gives its slot back; the taken one (in a run) does not.
+  const other = t === a ? b : a;
+  const r3 = recorder();
+  await t.begin('e\n')(r3.sink, () => undefined, new AbortController().signal);
+  assert.equal(other.alive, true);
+  h.want();
+  assert.equal(other.alive, false, 'the idle session closed for a waiting command');
+  assert.equal(t.alive, true, 'a session in a run stays');
+  assert.equal(pool.idleCount, 0);
   assert.equal(pool.take({ alive: true } as unknown as SshConnection, 'k'), undefined, 'another connection\'s sessions are not handed out');
   pool.closeAll();
   assert.equal(pool.idleCount, 0);
