@@ -69,8 +69,11 @@ export type SessionOpen =
   | { session: ResidentSession; statLines: string[] }
   /** The check refused the binary (its marker line): the caller re-verifies it. */
   | { checkFailed: string }
-  /** The host's runner did not serve (an old binary, a non-Linux host, …): per-run exec instead. */
-  | { unsupported: string };
+  /**
+   * No session: the host's runner did not serve (an old binary, a non-Linux host, …), or, when
+   * `transient`, the channel could not be had or was lost (the connection, a session limit).
+   */
+  | { unsupported: string; transient?: true };
 
 /** One `serve` process on one channel. */
 export class ResidentSession {
@@ -131,12 +134,16 @@ export class ResidentSession {
     } catch (e) {
       signal.removeEventListener('abort', onAbort);
       this.#dead = true;
-      return { unsupported: (e as Error).message };
+      return { unsupported: (e as Error).message, transient: true };
     }
     this.#handle = handle;
+    let lost = false;
     const ended = handle.done.then(
       (s) => `status ${s.code ?? s.signal ?? '?'}`,
-      (e: Error) => e.message,
+      (e: Error) => {
+        lost = true;
+        return e.message;
+      },
     );
     void ended.then(async (why) => {
       await this.#decoder.end();
@@ -154,7 +161,7 @@ export class ResidentSession {
     this.close();
     if (this.checkFailed !== undefined) return { checkFailed: this.checkFailed };
     const stderr = Buffer.concat(this.#stderr).toString('utf8').trim().split('\n').slice(-2).join(' / ').slice(0, 300);
-    return { unsupported: `${first ?? 'closed'}${stderr ? `: ${stderr}` : ''}` };
+    return { unsupported: `${first ?? 'closed'}${stderr ? `: ${stderr}` : ''}`, ...(lost || signal.aborted ? { transient: true as const } : {}) };
   }
 
   /** Hands the session to one run: writes its envelope; the link's done settles at the next ready frame. */

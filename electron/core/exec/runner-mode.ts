@@ -247,7 +247,8 @@ export class RunnerExecutor implements RunnerMode {
             resident = opened.session;
             await this.#recordStat(req.host, deployed, opened.statLines);
           } else if ('checkFailed' in opened) out = opened;
-          else if (!setupAbort.aborted) this.#noResident.add(residentKey);
+          // A binary that would not serve runs per run from now on; a lost channel only this time.
+          else if (!opened.transient) this.#noResident.add(residentKey);
         }
       }
       try {

@@ -32,6 +32,8 @@ interface Channel {
   stdin: string[];
   out(b: Buffer | string): Promise<void>;
   end(): void;
+  /** The connection is lost under the channel. */
+  lose(): void;
   closed: boolean;
 }
 
@@ -46,12 +48,18 @@ function fakeConn(onOpen: (ch: Channel) => void = () => undefined) {
     },
     execStream: async (command: string, o: ExecStreamOptions): Promise<ExecStreamHandle> => {
       let settle!: (v: ExecExit) => void;
-      const done = new Promise<ExecExit>((r) => (settle = r));
+      let fail!: (e: Error) => void;
+      const done = new Promise<ExecExit>((r, j) => {
+        settle = r;
+        fail = j;
+      });
+      done.catch(() => undefined);
       const ch: Channel = {
         command,
         stdin: o.stdin === undefined ? [] : [o.stdin.toString()],
         out: async (b) => void (await o.onStdout?.(typeof b === 'string' ? Buffer.from(b) : b)),
         end: () => settle({ code: 0, signal: null }),
+        lose: () => fail(new Error('connection lost')),
         closed: false,
       };
       channels.push(ch);
@@ -92,8 +100,12 @@ test('a session opens on its first ready frame (the check\'s stat lines kept); a
 
   const old = fakeConn((ch) => void setImmediate(() => void ch.out('{"type":"error","code":"INVALID_INPUT","message":"unknown command serve"}\n').then(() => ch.end())));
   const o = await new ResidentSession(old.conn, 'k', markers).open('serve', new AbortController().signal);
-  assert.ok('unsupported' in o, JSON.stringify(o));
+  assert.ok('unsupported' in o && !o.transient, `a binary that would not serve: ${JSON.stringify(o)}`);
   assert.equal(old.channels[0]!.closed, true);
+
+  const lost = fakeConn((ch) => void setImmediate(() => ch.lose()));
+  const l = await new ResidentSession(lost.conn, 'k', markers).open('serve', new AbortController().signal);
+  assert.ok('unsupported' in l && l.transient === true, `a lost channel is transient: ${JSON.stringify(l)}`);
 });
 
 test('runs take turns: the envelope goes out, frames reach the run, ready ends it with the status; a finished run writes nothing', async () => {
