@@ -224,7 +224,10 @@ function reportJob(ctx: CliContext, job: JobView, followups: { job: JobView; par
   ctx.exitCode = exitCodeOf(job);
 }
 
-type LogChunk = EventPayload<'run.log'>['chunks'][number];
+/** A chunk as the printer takes it: base64 from the app's API or the store's pages, bytes from this process's own runs. */
+type LogChunk = Omit<EventPayload<'run.log'>['chunks'][number], 'data'> & { data: string | Buffer };
+/** A live batch: the API's run.log event, or this process's own (events.onRunLog). */
+type LiveBatch = { runId: number; host: string; chunks: LogChunk[]; gapFrom?: number };
 
 /**
  * Prints runs' logs in order, each chunk once, with nothing lost: live batches arrive from the
@@ -242,12 +245,12 @@ class LogPrinter {
     private readonly emit: (host: string, chunk: LogChunk) => void,
   ) {}
 
-  push(e: EventPayload<'run.log'>): void {
+  push(e: LiveBatch): void {
     this.#hosts.set(e.runId, e.host);
     this.#chain = this.#chain.then(() => this.#handle(e)).catch(() => undefined);
   }
 
-  async #handle(e: EventPayload<'run.log'>): Promise<void> {
+  async #handle(e: LiveBatch): Promise<void> {
     const firstLive = e.chunks[0]?.seq;
     if (e.gapFrom !== undefined || (firstLive !== undefined && firstLive > (this.#last.get(e.runId) ?? 0) + 1)) {
       await this.#catchUp(e.runId, firstLive !== undefined ? firstLive - 1 : Number.MAX_SAFE_INTEGER);
@@ -343,7 +346,7 @@ async function runThroughApp(app: AppClient, start: StartJob, ctx: CliContext): 
 
 /** Prints one log chunk under its host's prefix; the run's final error line is printed once, with its hint, at the end. */
 function printChunk(prefix: Prefixer, host: string, c: LogChunk): void {
-  const text = Buffer.from(c.data, 'base64').toString('utf8');
+  const text = (typeof c.data === 'string' ? Buffer.from(c.data, 'base64') : c.data).toString('utf8');
   if (c.stream === 'system' && isRunErrorLine(text)) return;
   prefix.write(host, c.stream === 'stdout' ? 'stdout' : 'stderr', c.stream === 'system' ? `cronium: ${text}` : text);
 }
@@ -391,7 +394,8 @@ export async function executeJob(ctx: CliContext, start: StartJob, concurrency?:
   );
   if (!ctx.json) {
     offs.push(
-      core.events.on('run.log', (e) => {
+      // This process's own runs: their output as bytes (no base64 on the way to the terminal).
+      core.events.onRunLog((e) => {
         if (!chain.has(e.jobId)) return;
         (e.jobId === jobId ? printer : followupPrinter).push(e);
       }),
