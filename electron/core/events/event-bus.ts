@@ -32,9 +32,10 @@ export class EventBus {
    * send a client only part of a fast run's output and encode only that), and as the contract's
    * run.log event (base64) only when something listens to that.
    */
-  emitRunLog(batch: RawRunLog): void {
+  emitRunLog(batch: RawRunLog, encoded?: RunLog): void {
     this.emitter.emit(RAW_LOG, batch);
-    if (this.emitter.listenerCount('run.log') > 0) this.emitter.emit('run.log', encodeRunLog(batch));
+    // `encoded`: the same batch as it arrived in base64 (the team relay), not encoded again.
+    if (this.emitter.listenerCount('run.log') > 0) this.emitter.emit('run.log', encoded ?? encodeRunLog(batch));
   }
 
   /** Subscribes to runs' live output as bytes (emitRunLog); returns the unsubscribe function. */

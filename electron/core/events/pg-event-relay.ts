@@ -158,7 +158,7 @@ export class PgEventRelay {
       if (env.e === 'run.log') {
         // Live output goes to the doors' feeds as bytes, as this server's own runs' does.
         const log = parsed.data as RunLog;
-        this.opts.bus.emitRunLog({ runId: log.runId, jobId: log.jobId, host: log.host, chunks: log.chunks.map((c) => ({ ...c, data: Buffer.from(c.data, 'base64') })), ...(log.gapFrom !== undefined ? { gapFrom: log.gapFrom } : {}) });
+        this.opts.bus.emitRunLog({ runId: log.runId, jobId: log.jobId, host: log.host, chunks: log.chunks.map((c) => ({ ...c, data: Buffer.from(c.data, 'base64') })), ...(log.gapFrom !== undefined ? { gapFrom: log.gapFrom } : {}) }, log);
       } else this.opts.bus.emit(env.e, parsed.data as never);
     } finally {
       this.#replaying = false;

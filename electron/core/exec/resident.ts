@@ -64,6 +64,17 @@ interface Turn {
   reject(e: Error): void;
 }
 
+/** What the host's check printed before the runner started (checkedCommand's marker lines). */
+export interface CheckOutput {
+  /** The check refused the binary: the hash it found (or 'unreadable'). */
+  checkFailed?: string;
+  /** The stat record the check printed after hashing right, a line each. */
+  statLines: string[];
+}
+
+/** Reads one line of text before the first frame into `into` (anything else is a login shell's noise). */
+export type ReadCheckLine = (line: string, into: CheckOutput) => void;
+
 /** What opening a session gave. */
 export type SessionOpen =
   | { session: ResidentSession; statLines: string[] }
@@ -84,23 +95,17 @@ export class ResidentSession {
   #idleTimer: NodeJS.Timeout | undefined;
   #unwanted: (() => void) | undefined;
   readonly #decoder: FrameDecoder;
-  readonly statLines: string[] = [];
-  checkFailed: string | undefined;
-  /** Why the session is over, once it is. */
-  endedWith: string | undefined;
+  readonly #check: CheckOutput = { statLines: [] };
   readonly #stderr: Buffer[] = [];
 
   constructor(
     readonly conn: SshConnection,
     readonly key: string,
-    private readonly markers: { checkFailed: string; statLine: string },
+    readCheckLine: ReadCheckLine,
   ) {
     this.#decoder = new FrameDecoder({
       onFrame: (f) => this.#onFrame(f),
-      onText: (text) => {
-        if (text.startsWith(markers.checkFailed)) this.checkFailed = text.slice(markers.checkFailed.length).trim() || 'unreadable';
-        else if (text.startsWith(markers.statLine)) this.statLines.push(text.slice(markers.statLine.length).trim());
-      },
+      onText: (text) => readCheckLine(text, this.#check),
       onMalformed: (message) => {
         this.#turn?.sink.onMalformed(message);
         this.close();
@@ -145,10 +150,9 @@ export class ResidentSession {
         return e.message;
       },
     );
-    void ended.then(async (why) => {
+    void ended.then(async () => {
       await this.#decoder.end();
       this.#dead = true;
-      this.endedWith ??= why;
       clearTimeout(this.#idleTimer);
       const t = this.#turn;
       this.#turn = undefined;
@@ -157,9 +161,9 @@ export class ResidentSession {
     });
     const first = await Promise.race([ready.then(() => undefined), ended]);
     signal.removeEventListener('abort', onAbort);
-    if (first === undefined && !this.#dead) return { session: this, statLines: this.statLines };
+    if (first === undefined && !this.#dead) return { session: this, statLines: this.#check.statLines };
     this.close();
-    if (this.checkFailed !== undefined) return { checkFailed: this.checkFailed };
+    if (this.#check.checkFailed !== undefined) return { checkFailed: this.#check.checkFailed };
     const stderr = Buffer.concat(this.#stderr).toString('utf8').trim().split('\n').slice(-2).join(' / ').slice(0, 300);
     return { unsupported: `${first ?? 'closed'}${stderr ? `: ${stderr}` : ''}`, ...(lost || signal.aborted ? { transient: true as const } : {}) };
   }
@@ -237,8 +241,7 @@ export class ResidentSession {
   }
 
   #misbehaved(what: string): void {
-    this.endedWith = `the resident runner wrote ${what}`;
-    this.#turn?.sink.onMalformed(this.endedWith);
+    this.#turn?.sink.onMalformed(`the resident runner wrote ${what}`);
     this.close();
   }
 }

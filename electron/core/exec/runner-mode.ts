@@ -27,7 +27,7 @@ import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../run
 import { hostIdFile } from '../runner/deploy-scripts';
 import { encodeControl, newNonce, type InstallationKeys } from '../runner/payload';
 import type { DecodedFrame, FrameSink } from '../runner/frames';
-import { execLink, ResidentRunners, ResidentSession, type OpenLink, type RunLink } from './resident';
+import { execLink, ResidentRunners, ResidentSession, type CheckOutput, type OpenLink, type ReadCheckLine, type RunLink } from './resident';
 import { sha256Command } from '../diagnostics/remote-probe';
 import type { HelperSession } from '../helper-api/runtime';
 import type { SshConnection } from '../ssh/types';
@@ -59,6 +59,12 @@ export function runnerRunId(keyId: string, runId: number, attempt: number, retry
 
 const CHECK_FAILED = 'CRONIUM-RUNNER-CHECK-FAILED';
 const STAT_LINE = 'CRONIUM-RUNNER-STAT ';
+
+/** Reads the check's marker lines (checkedCommand) from the text before the runner's first frame. */
+export const readCheckLine: ReadCheckLine = (text, into) => {
+  if (text.startsWith(CHECK_FAILED)) into.checkFailed = text.slice(CHECK_FAILED.length).trim() || 'unreadable';
+  else if (text.startsWith(STAT_LINE)) into.statLines.push(text.slice(STAT_LINE.length).trim());
+};
 
 /** How the per-run check of the cached binary is done (execution setting `runnerCheck`). */
 export type RunnerCheck = 'stat' | 'hash';
@@ -242,7 +248,7 @@ export class RunnerExecutor implements RunnerMode {
         resident = this.#residents.take(conn, residentKey);
         if (!resident && reused) {
           const serve = `${sq(deployed.path)} serve ${flags}`;
-          const opened = await new ResidentSession(conn, residentKey, { checkFailed: CHECK_FAILED, statLine: STAT_LINE }).open(checkedCommand(deployed, serve, check, deployed.statRecord), setupAbort);
+          const opened = await new ResidentSession(conn, residentKey, readCheckLine).open(checkedCommand(deployed, serve, check, deployed.statRecord), setupAbort);
           if ('session' in opened) {
             resident = opened.session;
             await this.#recordStat(req.host, deployed, opened.statLines);
@@ -359,15 +365,11 @@ export class RunnerExecutor implements RunnerMode {
         }
       }
     };
-    let checkFailed: string | undefined;
-    const statLines: string[] = [];
+    const check: CheckOutput = { statLines: [] };
     const sink: FrameSink = {
       onFrame,
       // A noisy login shell may print before the runner starts: text before the first frame is its, not the runner's.
-      onText: (text) => {
-        if (text.startsWith(CHECK_FAILED)) checkFailed = text.slice(CHECK_FAILED.length).trim() || 'unreadable';
-        else if (text.startsWith(STAT_LINE)) statLines.push(text.slice(STAT_LINE.length).trim());
-      },
+      onText: (text) => readCheckLine(text, check),
       onMalformed: (message) => {
         malformed ??= message;
         lastFrameAt = performance.now();
@@ -464,12 +466,12 @@ export class RunnerExecutor implements RunnerMode {
     await h.end();
     const framesSeen = h.frames;
     // The binary hashed right and the check printed its stat record: the next runs compare that instead.
-    if (framesSeen > 0) await this.#recordStat(req.host, deployed, statLines);
+    if (framesSeen > 0) await this.#recordStat(req.host, deployed, check.statLines);
     const version = hello?.version ?? deployed.version;
     const stderrText = Buffer.concat(stderrTail).toString('utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 500);
     if (malformed) deferred.push(`the runner wrote a malformed frame (INVALID_INPUT): ${malformed}`);
 
-    if (checkFailed !== undefined && framesSeen === 0) return { checkFailed };
+    if (check.checkFailed !== undefined && framesSeen === 0) return { checkFailed: check.checkFailed };
     // A resident runner found its binary changed since its channel verified it: as a failed check.
     if (errorFrame?.code === 'RUNNER_CHANGED') return { checkFailed: errorFrame.message };
     if (exit) return this.#fromExit(exit, t, deployMs, startedAt, version, deferred, sinks, malformed, req);

@@ -35,12 +35,6 @@ type Batch = EventPayload<'run.log'>;
 type Chunk = RawRunLog['chunks'][number];
 type Skip = NonNullable<Batch['skipped']>[number];
 
-/** The bytes a base64 string holds. */
-export function base64Bytes(b64: string): number {
-  const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
-  return Math.floor((b64.length * 3) / 4) - pad;
-}
-
 /** Knobs of a feed (tests pass a clock and timers of their own). */
 export interface LiveLogFeedOptions {
   /** Bytes the client has not taken yet (the socket's bufferedAmount, unacknowledged IPC credit). */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ResidentRunners, ResidentSession } from '../../../../electron/core/exec/resident';
-import { RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
+import { readCheckLine, RunnerExecutor } from '../../../../electron/core/exec/runner-mode';
 import type { ExecOutcome } from '../../../../electron/core/exec/types';
 import { encodeBinaryFrame, type DecodedFrame } from '../../../../electron/core/runner/frames';
 import type { DeployResult, RunnerDeployer } from '../../../../electron/core/runner/deploy';
@@ -19,7 +19,8 @@ import type { ExecExit, ExecStreamHandle, ExecStreamOptions, SshConnection } fro
 const dir = mkdtempSync(join(tmpdir(), 'cronium-resident-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const markers = { checkFailed: 'CRONIUM-RUNNER-CHECK-FAILED', statLine: 'CRONIUM-RUNNER-STAT ' };
+/** The check's marker lines, read as runner mode reads them. */
+const markers = readCheckLine;
 const ready = (code: number | null = null, signal: string | null = null) => encodeBinaryFrame({ type: 'ready', code, signal } as RunnerFrame);
 const hello = (pid: number) => encodeBinaryFrame({ type: 'hello', protocol: 4, version: '0.1.0', runId: 'r1', pid });
 const logf = (seq: number, text: string) => encodeBinaryFrame({ type: 'log', seq, stream: 'stdout', ts: 1, data: Buffer.from(text) });

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { base64Bytes, CLIENT_LOG_HIGH_WATER, LiveLogFeed, type LiveLogFeedOptions } from '../../../../electron/core/logs/live-log-feed';
+import { CLIENT_LOG_HIGH_WATER, LiveLogFeed, type LiveLogFeedOptions } from '../../../../electron/core/logs/live-log-feed';
 import type { EventPayload } from '../../../../electron/shared/api';
 import { encodeRunLog, type RawRunLog } from '../../../../electron/core/events/event-bus';
 
@@ -52,10 +52,6 @@ function rig(opts: Partial<LiveLogFeedOptions> = {}) {
   const seqs = () => sent.flatMap((b) => b.chunks.map((c) => c.seq));
   return { feed, sent, timers, advance, seqs, setQueued: (n: number) => (queued = n) };
 }
-
-test('base64Bytes counts the bytes a base64 string holds', () => {
-  for (const n of [0, 1, 2, 3, 4, 100, 1001]) assert.equal(base64Bytes(Buffer.alloc(n).toString('base64')), n);
-});
 
 test('a run printing less than the rate goes out as it comes, unchanged and at once', () => {
   const r = rig();
