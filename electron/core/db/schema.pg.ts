@@ -259,7 +259,7 @@ export const runs = pgTable(
     finishedAt: bigint('finished_at', { mode: 'number' }),
     followupsAt: bigint('followups_at', { mode: 'number' }),
   },
-  (t) => [index('runs_job_idx').on(t.jobId), index('runs_followups_pending_idx').on(t.finishedAt).where(sql`${t.followupsAt} is null and ${t.status} in ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')`), index('runs_status_lease_idx').on(t.status, t.leaseExpiresAt), index('runs_status_not_before_idx').on(t.status, t.notBefore), index('runs_claim_idx').on(t.status, t.priorityRank, t.notBefore, t.id), index('runs_host_finished_idx').on(t.hostId, t.finishedAt)],
+  (t) => [index('runs_job_idx').on(t.jobId, t.status), index('runs_followups_pending_idx').on(t.finishedAt).where(sql`${t.followupsAt} is null and ${t.status} in ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')`), index('runs_status_lease_idx').on(t.status, t.leaseExpiresAt), index('runs_status_not_before_idx').on(t.status, t.notBefore), index('runs_claim_idx').on(t.status, t.priorityRank, t.notBefore, t.id), index('runs_host_finished_idx').on(t.hostId, t.finishedAt)],
 );
 
 export const scheduleEvents = pgTable(

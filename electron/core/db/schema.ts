@@ -297,7 +297,7 @@ export const runs = sqliteTable(
     followupsAt: integer('followups_at'),
   },
   (t) => [
-    index('runs_job_idx').on(t.jobId),
+    index('runs_job_idx').on(t.jobId, t.status),
     index('runs_followups_pending_idx')
       .on(t.finishedAt)
       .where(sql`${t.followupsAt} is null and ${t.status} in ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')`),

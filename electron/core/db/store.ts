@@ -166,6 +166,9 @@ function gated<T extends object>(target: T, gate: Gate, cache = new WeakMap<obje
   return proxy;
 }
 
+/** Hand-written statements kept prepared by a SQLite store. */
+const STATEMENTS = 256;
+
 /** The SQLite store's port over its drizzle handle and raw connection. */
 export function sqliteDataStore(db: Db, sqlite: Database.Database): DataStore {
   const gate = new SqliteGate();
@@ -179,14 +182,37 @@ export function sqliteDataStore(db: Db, sqlite: Database.Database): DataStore {
     for (let w = gate.wait(); w; w = gate.wait()) await w;
     return fn();
   };
+  // Hand-written statements are prepared once per text (drizzle prepares them at every call; the
+  // hot paths run the same few texts per run), the least recently used dropped past STATEMENTS.
+  const dialect = (db as unknown as { dialect: { sqlToQuery(q: SQL): { sql: string; params: unknown[] } } }).dialect;
+  const statements = new Map<string, Database.Statement>();
+  const prepared = (query: SQL): { st: Database.Statement; params: unknown[] } => {
+    const q = dialect.sqlToQuery(query);
+    let st = statements.get(q.sql);
+    if (st) statements.delete(q.sql);
+    else {
+      st = sqlite.prepare(q.sql);
+      if (statements.size >= STATEMENTS) statements.delete(statements.keys().next().value!);
+    }
+    statements.set(q.sql, st);
+    return { st, params: q.params };
+  };
+  const all = <T>(query: SQL): T[] => {
+    const { st, params } = prepared(query);
+    return st.all(...params) as T[];
+  };
+  const run = (query: SQL): number => {
+    const { st, params } = prepared(query);
+    return st.run(...params).changes;
+  };
   return {
     dialect: 'sqlite',
     db: outside,
     schema: sqliteSchema,
     tx: (fn) => gate.run(sqlite, () => fn(inside)),
     // Inside a transaction (tx given) the statement is its own: no waiting for the gate it holds.
-    rows: async <T>(query: SQL, tx?: Db) => (tx ? (db.all(query) as T[]) : exclusive(() => db.all(query) as T[])),
-    exec: async (query: SQL, tx?: Db) => (tx ? db.run(query).changes : exclusive(() => db.run(query).changes)),
+    rows: async <T>(query: SQL, tx?: Db) => (tx ? all<T>(query) : exclusive(() => all<T>(query))),
+    exec: async (query: SQL, tx?: Db) => (tx ? run(query) : exclusive(() => run(query))),
     exclusive,
     forUpdate: (query) => query,
     lock: async () => undefined,

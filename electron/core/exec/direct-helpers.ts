@@ -6,9 +6,10 @@
  * helper fails with HELPER_UNAVAILABLE and a hint to use runner mode, so a script learns at
  * once why, instead of meeting "command not found".
  *
- * The prelude writes these files into the run's private temp dir and puts them first on
- * PATH, PYTHONPATH and NODE_PATH. On a host whose temp dirs are noexec the `cronium` command
- * cannot run (the modules still work: interpreters read them as files).
+ * The prelude (prelude.ts) finds them in the account's ~/.cache/cronium/direct-<digest>, else
+ * writes them beside the run's script, and puts them first on PATH, PYTHONPATH and NODE_PATH.
+ * Where that dir is noexec the `cronium` command cannot run (the modules still work:
+ * interpreters read them as files).
  */
 
 const UNAVAILABLE = 'is not available in direct mode, which offers input and output only';

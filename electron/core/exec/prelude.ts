@@ -4,20 +4,23 @@
  * script, its input, its environment and secrets travel only here, on stdin.
  *
  * What it does on the host, in order:
- * 1. umask 077 and a private temp dir (`mkdir -m 700 cronium.<nonce>` under $TMPDIR, /tmp,
- *    /var/tmp, /dev/shm, then $HOME, with the helpers' dirs in the same mkdir): the script, the
- *    input and the helpers are written into it from single-quoted assignments, by the shell's
- *    builtin printf where `command -V printf` says it is one, else by cat from a here-document
- *    that expands only that variable (no process per file where printf is a builtin);
- * 2. exports the environment (single-quoted values);
+ * 1. umask 077 and noclobber (`set -C`): every file of the run is created O_EXCL, mode 0600, as
+ *    `cronium.<nonce>.<what>` in the first of $TMPDIR, /tmp, /var/tmp, /dev/shm, $HOME that takes
+ *    one (no directory per run, no mkdir process). The script and the input are written from
+ *    single-quoted assignments, by the shell's builtin printf where `command -V printf` says it
+ *    is one, else by cat from a here-document that expands only that variable;
+ * 2. the helpers (input and output): from the account's shared dir
+ *    ~/.cache/cronium/direct-<digest of their text> when it and its files are the account's own,
+ *    else written for this run (`cronium.<nonce>.h`) and copied there for the next runs; elevated
+ *    runs always write their own;
  * 3. finds the interpreter (`command -v`, a regular file): missing → an error marker and 127;
  * 4. prints the start marker, then (so that nothing the script prints can come before it)
- *    starts `<interpreter> <dir>/script < <dir>/input` in its own session and process group
- *    (`setsid`, else perl's POSIX::setsid, else `set -m`): the interpreter reads the file,
- *    so a noexec temp dir works;
+ *    starts `<interpreter> <file>.script < <file>.input` in its own session and process group
+ *    (`setsid`, else perl's POSIX::setsid, else `set -m`), with the user's environment exported
+ *    (single-quoted values): the interpreter reads the file, so a noexec temp dir works;
  * 5. waits. TERM/HUP/INT to the shell (the app's SSH
  *    "signal" request) and EOF on its stdin (the app closed the channel: cancel, or the app
- *    died) both kill the whole group: TERM, a grace period, KILL. The temp dir is removed on
+ *    died) both kill the whole group: TERM, a grace period, KILL. The run's files are removed on
  *    every path, and members of the group left behind by a script that ended are killed too.
  *    After the start marker the shell's own stdout and stderr go to /dev/null: a write to a
  *    closed channel (dash's "Terminated" notice, say) would SIGPIPE it before its cleanup.
@@ -27,7 +30,7 @@
  * Control markers go to stdout as `@@cronium:<nonce>:<what>` lines; the nonce is random per
  * run and never reaches the script, so the script cannot forge them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { fieldError } from '../../shared/errors';
 import { DIRECT_CRONIUM_JS, DIRECT_CRONIUM_PY, DIRECT_CRONIUM_SH } from './direct-helpers';
 import { ELEVATE_WRAPPER, type Elevation } from './elevation';
@@ -112,45 +115,43 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
   const input = spec.input === undefined ? '' : spec.input.endsWith('\n') ? spec.input : `${spec.input}\n`;
   const sd = heredocDelimiter(script, random);
   const id = heredocDelimiter(input, random);
-  const helperFiles: [string, string][] = [
-    ['h/bin/cronium', DIRECT_CRONIUM_SH],
-    ['h/python/cronium.py', DIRECT_CRONIUM_PY],
-    ['h/node/cronium.js', DIRECT_CRONIUM_JS],
-  ];
   const candidates = INTERPRETER_COMMANDS[spec.interpreter].map(shQuote).join(' ');
+  const runFiles = ['script', 'input', 'v', 'h', ...(spec.elevation ? ['env'] : []), ...(spec.elevation?.method === 'su' ? ['wrap'] : [])];
   const lines = [
     '{',
     'umask 077',
     `N=${nonce}`,
     `G=${grace * 10}`,
-    'P= W= d=',
+    'P= W= d= h=',
     'm() { printf \'\\n@@cronium:%s:%s\\n\' "$N" "$*"; }',
     // Kill the script's group: TERM, up to the grace period, KILL. Falls back to the pid alone.
     // A timer subshell KILLs after the grace; the shell that started the script reaps its leader
     // (a zombie would still count as a member), then waits for the rest of the group.
     's() { sleep 0.1 2>/dev/null || sleep 1; }',
     'k() { [ -n "$P" ] || return 0; kill -TERM -"$P" 2>/dev/null || kill -TERM "$P" 2>/dev/null; ( i=0; while [ "$i" -lt "$G" ]; do s; i=$((i+1)); done; kill -KILL -"$P"; kill -KILL "$P" ) >/dev/null 2>&1 & K=$!; wait "$P" 2>/dev/null; i=0; while kill -0 -"$P" 2>/dev/null && [ "$i" -lt "$G" ]; do s; i=$((i+1)); done; kill -KILL -"$P" 2>/dev/null; kill "$K" 2>/dev/null; return 0; }',
-    'c() { [ -n "$d" ] && rm -rf "$d"; }',
+    // The run's files all carry its nonce; removing one that was never made is a no-op.
+    `c() { [ -n "$d" ] && rm -rf ${runFiles.map((f) => `"$d.${f}"`).join(' ')}; }`,
     't() { trap \'\' TERM HUP INT; [ -n "$W" ] && kill "$W" 2>/dev/null; k; c; exit "$1"; }',
     "trap 't 143' TERM; trap 't 129' HUP; trap 't 130' INT",
-    // The private dir and the helpers' dirs in one process: named by the run's nonce (64 random
-    // bits, as unguessable as mktemp's), created 0700 or not at all (mkdir never follows or reuses
-    // what is there).
-    'for b in "${TMPDIR:-/tmp}" /tmp /var/tmp /dev/shm "$HOME"; do d="$b/cronium.$N"; mkdir -m 700 "$d" "$d/h" "$d/h/bin" "$d/h/python" "$d/h/node" 2>/dev/null && break; d=; done',
+    // Every file of the run is created by this shell with noclobber (O_CREAT|O_EXCL, mode 0600 by
+    // the umask) under a name of the run's nonce (64 random bits, as unguessable as mktemp's): a
+    // name someone else made first, a symlink included, is refused, never followed or reused. No
+    // directory per run: mkdir would be a process. The first temp dir that takes a file is used.
+    'set -C',
+    'for b in "${TMPDIR:-/tmp}" /tmp /var/tmp /dev/shm "$HOME"; do d="$b/cronium.$N"; { : >"$d.v"; } 2>/dev/null && break; d=; done',
     '[ -n "$d" ] || { m "error INTERNAL no writable temp dir (tried $TMPDIR /tmp /var/tmp /dev/shm $HOME)"; exit 125; }',
     // Files are written by the shell's own printf where it has one (dash, bash, BusyBox ash, zsh,
     // ksh: no process per file), else by cat from a here-document; either way their text comes
     // from this prelude (the shell's stdin), never from a command line. Asked without a subshell.
-    'B=; command -V printf >"$d/v" 2>/dev/null && IFS= read -r B <"$d/v"; case "$B" in *builtin*) B=1 ;; *) B= ;; esac',
-    ...writeFile('script', script, sd),
-    ...writeFile('input', input, id),
+    'B=; command -V printf >|"$d.v" 2>/dev/null && IFS= read -r B <"$d.v"; case "$B" in *builtin*) B=1 ;; *) B= ;; esac',
+    ...writeFile('$d.script', script, sd),
+    ...writeFile('$d.input', input, id),
     // The helpers of direct mode (input and output only; see direct-helpers.ts).
-    ...helperFiles.flatMap(([file, text]) => writeFile(file, text, heredocDelimiter(text, random))),
+    ...(spec.elevation ? runHelpers(random) : sharedHelpers(random)),
     'X=',
-    'chmod 700 "$d/h/bin/cronium"',
     // command -v gives a path, except for BusyBox applets, which ash names bare ("sh"): then PATH is searched.
     'w() { o=$IFS; IFS=:; for p in $PATH; do [ -f "${p:-.}/$1" ] && [ -x "${p:-.}/$1" ] && { IFS=$o; printf %s "${p:-.}/$1"; return 0; }; done; IFS=$o; return 1; }',
-    `I=; for x in ${candidates}; do I=; command -v "$x" >"$d/v" 2>/dev/null && IFS= read -r I <"$d/v"; case "$I" in /*) [ -f "$I" ] && break ;; esac; I=$(w "$x") && break; I=; done`,
+    `I=; for x in ${candidates}; do I=; command -v "$x" >|"$d.v" 2>/dev/null && IFS= read -r I <"$d.v"; case "$I" in /*) [ -f "$I" ] && break ;; esac; I=$(w "$x") && break; I=; done`,
     `[ -n "$I" ] || { m "error INTERPRETER_MISSING ${spec.interpreter} is not installed on this host (not on PATH: $PATH)"; c; exit ${INTERPRETER_MISSING_STATUS}; }`,
     'exec 3<&0',
     // The start marker goes out before the script starts: the script writes to the same
@@ -181,14 +182,60 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
 }
 
 /**
- * Lines that write `content` to "$d/<file>" (B set: the shell's printf is a builtin). The text is
- * assigned to X once; cat's here-document expands only "$X" (an expansion's result is not
- * expanded again), so the text is never repeated in the prelude.
+ * Lines that write `content` to `path` (a path in sh syntax, "$d.script" say), created with
+ * noclobber (B set: the shell's printf is a builtin). The text is assigned to X once; cat's
+ * here-document expands only "$X" (an expansion's result is not expanded again), so the text is
+ * never repeated in the prelude. A write that fails (a full disk) ends the run before it starts.
  */
-function writeFile(file: string, content: string, delim: string): string[] {
-  if (content === '') return [`: >"$d/${file}"`];
+function writeFile(path: string, content: string, delim: string): string[] {
+  const failed = `|| { m "error INTERNAL could not write ${path} (is that disk full?)"; c; exit 125; }`;
+  if (content === '') return [`: >"${path}" ${failed}`];
   const body = content.endsWith('\n') ? content.slice(0, -1) : content;
-  return [`X=${shQuote(body)}`, `if [ -n "$B" ]; then printf '%s\\n' "$X" >"$d/${file}"; else cat >"$d/${file}" <<${delim}`, '$X', delim, 'fi'];
+  return [`X=${shQuote(body)}`, `if [ -n "$B" ]; then printf '%s\\n' "$X" >"${path}"; else cat >"${path}" <<${delim}`, '$X', delim, `fi ${failed}`];
+}
+
+/** The helpers' files, by their path under a helpers dir. */
+const HELPER_FILES: readonly [string, string][] = [
+  ['bin/cronium', DIRECT_CRONIUM_SH],
+  ['python/cronium.py', DIRECT_CRONIUM_PY],
+  ['node/cronium.js', DIRECT_CRONIUM_JS],
+];
+
+/** Names the shared helpers dir of this app version: its files' digest. */
+export const DIRECT_HELPERS_DIR = `direct-${createHash('sha256').update(JSON.stringify(HELPER_FILES)).digest('hex').slice(0, 12)}`;
+
+/** Lines that make the run's own helpers dir "$d.h" (h names it). */
+function runHelpers(random: (bytes: number) => string): string[] {
+  return [
+    'mkdir -m 700 "$d.h" "$d.h/bin" "$d.h/python" "$d.h/node" || { m "error INTERNAL could not make $d.h"; c; exit 125; }',
+    ...HELPER_FILES.flatMap(([file, text]) => writeFile(`$d.h/${file}`, text, heredocDelimiter(text, random))),
+    'chmod 700 "$d.h/bin/cronium"',
+    'h=$d.h',
+  ];
+}
+
+/**
+ * Lines that find the helpers in the account's shared dir, ~/.cache/cronium/<DIRECT_HELPERS_DIR>
+ * (beside the runner's cache), else make the run's own and copy them there for the next runs.
+ * The shared dir is used only when it, its parent and each file are the account's own (test -O)
+ * and the command is executable: only the account (or root) can then have written them, as with
+ * the run's own files. The copy is staged under a name of this run and renamed into place, so the
+ * dir is whole or absent; a dir that is there but fails the check is left alone, and runs make
+ * their own helpers.
+ */
+function sharedHelpers(random: (bytes: number) => string): string[] {
+  return [
+    `H=\${HOME:-}/.cache/cronium/${DIRECT_HELPERS_DIR}`,
+    'case "$H" in /*) ;; *) H= ;; esac',
+    'u() { [ -d "$1" ] && [ -O "$1" ] && [ -O "${1%/*}" ] && [ -x "$1/bin/cronium" ] && [ -O "$1/bin/cronium" ] && [ -O "$1/python/cronium.py" ] && [ -O "$1/node/cronium.js" ]; }',
+    'if [ -n "$H" ] && u "$H"; then h=$H; else',
+    ...runHelpers(random),
+    '  if [ -n "$H" ] && [ ! -e "$H" ] && [ ! -L "$H" ]; then',
+    '    mkdir -p "${H%/*}" 2>/dev/null && cp -R "$d.h" "$H.$N" 2>/dev/null && mv "$H.$N" "$H" 2>/dev/null',
+    '    rm -rf "$H.$N" "$H/${H##*/}.$N" 2>/dev/null',
+    '  fi',
+    'fi',
+  ];
 }
 
 /** Starts the script as the SSH user (x: the subshell that becomes the script). */
@@ -197,47 +244,48 @@ function plainStart(env: Record<string, string>): string[] {
     // The user's environment is exported only in the subshell that becomes the script: the
     // prelude's own variables (d, P, W, ...) stay out of its reach, and the subshell itself reads
     // only its positional parameters once the user's names are set.
-      `x() { set -- "$d" "$I" "$@"${Object.entries(env).map(([k, v]) => `; export ${k}=${shQuote(v)}`).join('')}`,
-      '  export CRONIUM_INPUT_FILE="$1/input" PATH="$1/h/bin:$PATH" PYTHONPATH="$1/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$1/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
-      '  set -- "$@" "$2" "$1/script"; shift 2; exec "$@"; }',
-      'if command -v setsid >/dev/null 2>&1; then ( x setsid ) <"$d/input" 3<&- &',
-      "elif command -v perl >/dev/null 2>&1; then ( x perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) <\"$d/input\" 3<&- &",
-      'else set -m 2>/dev/null; ( x ) <"$d/input" 3<&- & fi',
+      `x() { set -- "$d" "$I" "$h" "$@"${Object.entries(env).map(([k, v]) => `; export ${k}=${shQuote(v)}`).join('')}`,
+      '  export CRONIUM_INPUT_FILE="$1.input" PATH="$3/bin:$PATH" PYTHONPATH="$3/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$3/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
+      '  set -- "$@" "$2" "$1.script"; shift 3; exec "$@"; }',
+      'if command -v setsid >/dev/null 2>&1; then ( x setsid ) <"$d.input" 3<&- &',
+      "elif command -v perl >/dev/null 2>&1; then ( x perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or exit 127' ) <\"$d.input\" 3<&- &",
+      'else set -m 2>/dev/null; ( x ) <"$d.input" 3<&- & fi',
   ];
 }
 
 /**
  * Starts the script as root: sudo/doas in its own session runs ELEVATE_WRAPPER, which sources
- * "$d/env" (written here: sudo resets the environment) and starts the interpreter on the script.
+ * "$d.env" (written here: sudo resets the environment) and starts the interpreter on the script.
  * With a password, a shell builtin writes it on sudo's stdin; the wrapper gives the script the
  * input file instead, so an unread password never reaches it.
  */
 function elevatedStart(el: NonNullable<PreludeSpec['elevation']>, env: Record<string, string>, grace: number, random: (bytes: number) => string): string[] {
   const envText = [
-    // I is the wrapper's input path, "$d/input": the helpers live beside it. The user's names
-    // come after, so none of them can change these lines.
-    'D=${I%/input}',
-    'export CRONIUM_INPUT_FILE="$I" PATH="$D/h/bin${PATH:+:$PATH}" PYTHONPATH="$D/h/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$D/h/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
+    // I is the wrapper's input path, "$d.input": the run's helpers are "$d.h" beside it. The
+    // user's names come after, so none of them can change these lines.
+    'D=${I%.input}.h',
+    'export CRONIUM_INPUT_FILE="$I" PATH="$D/bin${PATH:+:$PATH}" PYTHONPATH="$D/python${PYTHONPATH:+:$PYTHONPATH}" NODE_PATH="$D/node${NODE_PATH:+:$NODE_PATH}" CRONIUM_HELPER_TRANSPORT=none',
     'unset D',
     ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
     '',
   ].join('\n');
   const delim = heredocDelimiter(envText, random);
   const g = Math.max(1, grace * 10);
-  const wrapper = `/bin/sh -c ${shQuote(ELEVATE_WRAPPER)} cronium-elevate "$d/input" ${shQuote(el.marker)} ${g} "$d/env" "$I" "$d/script"`;
-  // su runs one command string through root's shell: the wrapper as a file of the private temp
-  // dir, its arguments quoted (the paths are checked for quotes before).
+  const wrapper = `/bin/sh -c ${shQuote(ELEVATE_WRAPPER)} cronium-elevate "$d.input" ${shQuote(el.marker)} ${g} "$d.env" "$I" "$d.script"`;
+  // su runs one command string through root's shell: the wrapper as a file of the run, its
+  // arguments quoted (the paths are checked for quotes before).
   const cmd =
     el.method === 'su'
-      ? `su -c "exec /bin/sh '$d/wrap' '$d/input' '${el.marker}' ${g} '$d/env' '$I' '$d/script'" root`
+      ? `su -c "exec /bin/sh '$d.wrap' '$d.input' '${el.marker}' ${g} '$d.env' '$I' '$d.script'" root`
       : `${el.method === 'doas' ? 'doas -n --' : el.password ? `sudo -S -p ${shQuote(el.prompt)} --` : 'sudo -n --'} ${wrapper}`;
-  const lines = [`cat >"$d/env" <<'${delim}'`, `${envText}${delim}`];
+  const failed = (path: string) => `|| { m "error INTERNAL could not write ${path} (is that disk full?)"; c; exit 125; }`;
+  const lines = [`cat >"$d.env" <<'${delim}' ${failed('$d.env')}`, `${envText}${delim}`];
   // The tool is looked up as the SSH user: missing, it is reported like the runner does.
   const name = el.method;
   lines.push(`command -v ${name} >/dev/null 2>&1 || { printf '%s\\n' ${shQuote(`${name}: not installed on this host (not found in PATH)`)} >&2; }`);
   if (el.method === 'su') {
     const wd = heredocDelimiter(ELEVATE_WRAPPER, random);
-    lines.push(`cat >"$d/wrap" <<'${wd}'`, `${ELEVATE_WRAPPER}\n${wd}`);
+    lines.push(`cat >"$d.wrap" <<'${wd}' ${failed('$d.wrap')}`, `${ELEVATE_WRAPPER}\n${wd}`);
     // A quote in a path would end su's quoting early: refused (the nonce and command -v give none).
     lines.push(`case "$d$I" in *"'"*) m "error INTERNAL a path of this run has a quote in it: $d $I"; c; exit 125;; esac`);
   }

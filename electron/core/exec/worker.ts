@@ -86,6 +86,8 @@ export interface JobRow {
   push: unknown;
   files: unknown;
   schedule_id: number | null;
+  /** The saved script it runs (null: a command): only a saved script's runs can have follow-ups. */
+  script_id: number | null;
 }
 
 interface InFlight {
@@ -355,7 +357,7 @@ export class Worker {
 
   private async execute(run: ClaimedRun, cancel: AbortSignal, f: InFlight, reattach: boolean): Promise<void> {
     const { store, queue, logs, owner } = this.opts;
-    const [job] = await store.rows<JobRow>(sql`select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files, schedule_id from jobs where id = ${run.jobId}`);
+    const [job] = await store.rows<JobRow>(sql`select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files, schedule_id, script_id from jobs where id = ${run.jobId}`);
     if (!job) return;
     const env = asJson<Record<string, string>>(job.env) ?? undefined;
     const input = asJson<unknown>(job.input);
@@ -372,13 +374,13 @@ export class Worker {
     let unsubscribe: () => void = () => undefined;
     try {
       if (cancel.aborted) {
-        await this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        await this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, job.script_id !== null);
         return;
       }
       if (!reattach && !(await queue.start(run.runId, owner))) return;
       this.emitStatus(run, 'running');
       if (el && 'error' in el) {
-        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, job.script_id !== null);
         return;
       }
       writer = await logs.openWriter(run.runId, secrets);
@@ -403,7 +405,7 @@ export class Worker {
         if (files !== null) filesResolved = await Promise.all(files.map(async (f) => pushSpec(f, run.hostName, await blobOf(f.sha256))));
       } catch (e) {
         const message = `a file of this job cannot be had on this server: ${(e as Error).message}`;
-        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'PUSH_FAILED', errorMessage: message, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets);
+        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'PUSH_FAILED', errorMessage: message, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, job.script_id !== null);
         return;
       }
       const req = {
@@ -471,7 +473,7 @@ export class Worker {
       for (const n of notes) w.write('system', Buffer.from(`${n}\n`));
       if (outcome.errorMessage && outcome.status !== 'succeeded' && outcome.errorCode) w.write('system', Buffer.from(`error[${outcome.errorCode}]: ${outcome.errorMessage}\n`));
       await w.close();
-      await this.finish(run, outcome, secrets);
+      await this.finish(run, outcome, secrets, job.script_id !== null);
     } finally {
       this.releaseJobSlot(run.jobId);
       // Let the last live batch go out before unsubscribing.
@@ -479,7 +481,12 @@ export class Worker {
     }
   }
 
-  private async finish(run: ClaimedRun, outcome: ExecOutcome, secrets: readonly string[]): Promise<void> {
+  /**
+   * Records a run's end. `followups` false (a command, not a saved script: nothing can follow it)
+   * settles its follow-ups in the same statement, instead of a transaction of the follow-up
+   * service per run.
+   */
+  private async finish(run: ClaimedRun, outcome: ExecOutcome, secrets: readonly string[], followups = true): Promise<void> {
     const store = this.opts.store;
     let result: { retried: boolean; jobStatus?: string };
     try {
@@ -487,7 +494,7 @@ export class Worker {
       await store.exec(
         sql`update runs set mode = ${outcome.mode}, mode_reason = ${outcome.modeReason}, runner_version = ${outcome.runnerVersion}, output = coalesce(${store.dialect === 'postgres' ? sql`${output}::jsonb` : sql`${output}`}, output), helper_transport = ${outcome.helperTransport ?? null}, transport = coalesce(${outcome.transport ?? null}, transport),
           t_connect_ms = ${outcome.timings.connect}, t_deploy_ms = ${outcome.timings.deploy}, t_start_ms = ${outcome.timings.start}, t_exec_ms = ${outcome.timings.exec}, t_total_ms = ${outcome.timings.total},
-          last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ${run.runId}) where id = ${run.runId}`,
+          last_seq = (select coalesce(max(seq), 0) from log_chunks where run_id = ${run.runId})${followups ? sql`` : sql`, followups_at = coalesce(followups_at, ${Date.now()})`} where id = ${run.runId}`,
       );
       result = await this.opts.queue.complete(run.runId, this.opts.owner, {
         status: outcome.status,
@@ -502,7 +509,7 @@ export class Worker {
       process.stderr.write(`cronium: could not record the end of run ${run.runId}: ${(e as Error).message}\n`);
       return;
     }
-    if (!result.retried) await this.opts.finalized?.([run.runId]);
+    if (!result.retried && followups) await this.opts.finalized?.([run.runId]);
     if (result.jobStatus) await store.exec(sql`delete from settings where key = ${CANCEL_KEY(run.jobId)}`).catch(() => 0);
     this.emitStatus(run, result.retried ? 'queued' : outcome.status, {
       exitCode: outcome.exitCode,

@@ -216,6 +216,9 @@ export class JobQueue {
         finished_at = @now, lease_owner = null, lease_expires_at = null where id = @id`),
       retry: db.prepare(`update runs set status = 'queued', attempt = attempt + 1, not_before = ?, error_code = ?, error_message = ?, error_hint = ?, lease_owner = null, lease_expires_at = null, started_at = null where id = ?`),
       jobRuns: db.prepare(`select status, count(*) as n from runs where job_id = ? group by status`),
+      // One probe of runs_job_idx (job_id, status): most ends leave runs of their job pending, and
+      // counting a 1,000-run job's runs at each of its ends would be quadratic.
+      jobPending: db.prepare(`select exists (select 1 from runs where job_id = ? and status in ('queued', 'claimed', 'running'))`).pluck(),
       finishJob: db.prepare(`update jobs set status = ?, finished_at = ? where id = ?`),
       expired: db.prepare(`select id, job_id, status, detached, lease_owner from runs where status in ('claimed', 'running') and lease_expires_at < ?`),
       held: db.prepare(`select id, job_id, status, detached, lease_owner from runs where status in ('claimed', 'running') and lease_expires_at >= ? and lease_owner is not null`),
@@ -366,6 +369,7 @@ export class JobQueue {
 
   /** Sets a job's final status once none of its runs is pending; returns it. */
   private settleJob(jobId: number, now: number): JobStatus | undefined {
+    if (this.stmts.jobPending.get(jobId)) return undefined;
     const status = settledStatus(this.stmts.jobRuns.all(jobId) as { status: RunStatus; n: number }[]);
     if (status) this.stmts.finishJob.run(status, now, jobId);
     return status;

@@ -364,6 +364,10 @@ export class PgJobQueue implements Queue {
  * leaves the job open: recover() settles it.
  */
 async function settleJob(db: pg.Pool, jobId: number, now: number): Promise<JobStatus | undefined> {
+  // One probe of runs_job_idx (job_id, status) while runs are pending: counting a 1,000-run job's
+  // runs at each of its ends would be quadratic.
+  const pending = await db.query(`select 1 from runs where job_id = $1 and status in ('queued', 'claimed', 'running') limit 1`, [jobId]);
+  if (pending.rowCount) return undefined;
   const rows = (await db.query(`select status, count(*) as n from runs where job_id = $1 group by status`, [jobId])).rows.map((r) => ({ status: r.status as RunStatus, n: Number(r.n) }));
   const status = settledStatus(rows);
   if (!status) return undefined;

@@ -169,7 +169,7 @@ test('exit code, ordered streams, env and input on stdin only, output captured',
     const ran = await runJob(core, { hosts: ['default'], script, env: { MY_SECRET: secret }, input: { hello: "it's" } }, {
       during: async () => {
         // While it runs, no command line on the machine carries the secret.
-        await until('the script to start', () => processes().some((p) => p.args.includes('cronium.') && p.args.includes('/script')));
+        await until('the script to start', () => processes().some((p) => /\/cronium\.[0-9a-f]{16}\.script\b/.test(p.args)));
         leaked = processes().filter((p) => p.args.includes(secret) && p.pid !== process.pid).map((p) => p.args);
       },
     });
@@ -207,12 +207,12 @@ test('auto mode runs direct where the runner cannot run (noexec) and records why
   }
 });
 
-/** Direct-mode temp dirs in /tmp when this file started: other suites' (unit tests run the prelude as root). */
-const TEMP_DIRS_BEFORE = new Set(listTempDirs().map((d) => d.name));
+/** Direct-mode run files in /tmp when this file started: other suites' (unit tests run the prelude as root). */
+const RUN_FILES_BEFORE = new Set(listRunFiles().map((d) => d.name));
 
-function listTempDirs(): { name: string; uid: number }[] {
+function listRunFiles(): { name: string; uid: number }[] {
   return readdirSync('/tmp')
-    .filter((n) => /^cronium\.[A-Za-z0-9]{8}$/.test(n))
+    .filter((n) => /^cronium\.[0-9a-f]{16}\.(script|input|v|h|env|wrap)$/.test(n))
     .flatMap((name) => {
       try {
         return [{ name, uid: statSync(join('/tmp', name)).uid }];
@@ -223,13 +223,13 @@ function listTempDirs(): { name: string; uid: number }[] {
 }
 
 /**
- * Temp dirs of this file's direct-mode runs left in /tmp (the default host's /tmp is this machine's):
+ * Files of this file's direct-mode runs left in /tmp (the default host's /tmp is this machine's):
  * made since the file started, by the default host's account (not root's, nor another fleet's).
  */
-function tempDirs(): string[] {
+function runFiles(): string[] {
   const uid = Number(readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${f().host('default').user}:`))?.split(':')[2] ?? -1);
   assert.notEqual(uid, userInfo().uid, 'the default host account is not the test runner');
-  return listTempDirs().filter((d) => d.uid === uid && !TEMP_DIRS_BEFORE.has(d.name)).map((d) => d.name);
+  return listRunFiles().filter((d) => d.uid === uid && !RUN_FILES_BEFORE.has(d.name)).map((d) => d.name);
 }
 
 /** Asserts that no process of the group that ran `marker` is left, and returns that group. */
@@ -237,7 +237,7 @@ async function expectGroupGone(pgid: number): Promise<void> {
   await until(`process group ${pgid} to be gone`, () => !processes().some((p) => p.pgid === pgid), 3000).catch(() => {
     assert.fail(`left on the host: ${JSON.stringify(processes().filter((p) => p.pgid === pgid))}`);
   });
-  await until('the temp dir to be removed', () => tempDirs().length === 0, 3000).catch(() => assert.fail(`temp dirs left: ${tempDirs().join(' ')}`));
+  await until('the run files to be removed', () => runFiles().length === 0, 3000).catch(() => assert.fail(`run files left: ${runFiles().join(' ')}`));
 }
 
 test('timeout: timed_out, and no process of the script is left on the host', async () => {

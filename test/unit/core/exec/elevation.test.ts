@@ -54,7 +54,7 @@ test('the elevated prelude keeps the password off every command line and the env
   assert.match(text, /sudo -S -p '\[p\] ' -- \/bin\/sh -c /);
   // The user's G and I go to the env file after Cronium's own lines (the wrapper sources it in the
   // script's subshell only).
-  const env = text.slice(text.indexOf('cat >"$d/env"'));
+  const env = text.slice(text.indexOf('cat >"$d.env"'));
   assert.ok(env.indexOf("export G='1'") > env.indexOf('unset D'));
   assert.ok(env.indexOf("export I='/etc/shadow'") > env.indexOf('CRONIUM_INPUT_FILE="$I"'));
   const nopass = buildPrelude({ interpreter: 'sh', script: 'true', elevation: { method: 'sudo', prompt: '[p] ', marker: '@@m' } }).text;
@@ -63,10 +63,10 @@ test('the elevated prelude keeps the password off every command line and the env
   assert.match(buildPrelude({ interpreter: 'sh', script: 'true', elevation: { method: 'doas', prompt: '[p] ', marker: '@@m' } }).text, /doas -n -- /);
 });
 
-test('su: the wrapper as a file of the private dir, the command quoted for root\'s shell, the password first on su\'s stdin', () => {
+test('su: the wrapper as a file of the run, the command quoted for root\'s shell, the password first on su\'s stdin', () => {
   const { text } = buildPrelude({ interpreter: 'sh', script: 'id -u', elevation: { method: 'su', password: 'r00t', prompt: '[p] ', marker: '@@m' } });
-  assert.match(text, /cat >"\$d\/wrap" <</);
-  assert.match(text, /su -c "exec \/bin\/sh '\$d\/wrap' '\$d\/input' '@@m' \d+ '\$d\/env' '\$I' '\$d\/script'" root/);
+  assert.match(text, /cat >"\$d\.wrap" <</);
+  assert.match(text, /su -c "exec \/bin\/sh '\$d\.wrap' '\$d\.input' '@@m' \d+ '\$d\.env' '\$I' '\$d\.script'" root/);
   assert.match(text, /case "\$d\$I" in \*"'"\*\)/, 'a quote in a path is refused before su');
   assert.match(text, /q \| \( y setsid \)/);
   assert.match(describeElevationFailure('su', 'h', 'Password: su: Authentication failure').message, /su on h refused the stored root password/);

@@ -2,17 +2,21 @@
 // kept open), and the stdout filter that takes its markers and the script's output out of the log.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { StdoutFilter } from '../../../../electron/core/exec/output-filter';
-import { buildPrelude, heredocDelimiter, shQuote, validateEnv } from '../../../../electron/core/exec/prelude';
+import { buildPrelude, DIRECT_HELPERS_DIR, heredocDelimiter, shQuote, validateEnv } from '../../../../electron/core/exec/prelude';
+
+/** A home of these tests' own: the prelude keeps its shared helpers under ~/.cache/cronium. */
+const HOME = mkdtempSync(join(tmpdir(), 'cronium-prelude-home-'));
+after(() => rmSync(HOME, { recursive: true, force: true }));
 
 /** Runs a prelude with `sh -s` (or another shell), keeping stdin open until the shell exits (as the app does). */
-function runPrelude(text: string, shell: string[] = ['sh']): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runPrelude(text: string, shell: string[] = ['sh'], home = HOME): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(shell[0]!, [...shell.slice(1), '-s'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(shell[0]!, [...shell.slice(1), '-s'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: home } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -49,7 +53,7 @@ test('prelude: script, input and env arrive exactly, even when the script contai
   // The first delimiter drawn collides with a line of the script: the builder must draw again.
   const draws = ['nonce0001', 'dddd', 'dddd', 'eeee', 'ffff'];
   const random = () => draws.shift() ?? 'zzzz';
-  const script = ['cat <<\'X\'', 'CRONIUM_EOF_dddd', 'X', 'printf "%s|" "$A" "$B" "$C"', 'echo', 'cat', 'echo "$CRONIUM_INPUT_FILE" | grep -q "/input$" && echo has-input-file'].join('\n');
+  const script = ['cat <<\'X\'', 'CRONIUM_EOF_dddd', 'X', 'printf "%s|" "$A" "$B" "$C"', 'echo', 'cat', 'echo "$CRONIUM_INPUT_FILE" | grep -q "[.]input$" && echo has-input-file'].join('\n');
   const p = buildPrelude({ interpreter: 'sh', script, input: '{"q":"it\'s $x"}', env: { A: NASTY[0]!, B: NASTY[2]!, C: NASTY[3]! }, random });
   assert.ok(!p.text.includes('<<CRONIUM_EOF_dddd\n'), 'the colliding delimiter was used');
   assert.ok(p.text.includes('<<CRONIUM_EOF_eeee\n'), 'the script\'s here-document uses the next draw');
@@ -59,13 +63,17 @@ test('prelude: script, input and env arrive exactly, even when the script contai
   assert.equal(body.slice(body.indexOf('\n') + 1), `CRONIUM_EOF_dddd\n${NASTY[0]}|${NASTY[2]}|${NASTY[3]}|\n{"q":"it's $x"}\nhas-input-file\n`);
 });
 
-test('prelude: exit status passes through, the temp dir is removed, a missing interpreter is reported', async () => {
-  const p = buildPrelude({ interpreter: 'sh', script: 'echo "$0"; exit 7' });
+test('prelude: exit status passes through, the run\'s files are removed, a missing interpreter is reported', async () => {
+  const p = buildPrelude({ interpreter: 'sh', script: 'echo "$0"; ls -d "${0%.script}".*; exit 7' });
   const r = await runPrelude(p.text);
   assert.equal(r.code, 7);
-  const path = /\n(\S+\/script)\n/.exec(r.stdout)?.[1];
+  const path = /\n(\S+\/cronium\.[0-9a-f]{16}\.script)\n/.exec(r.stdout)?.[1];
   assert.ok(path, r.stdout);
-  assert.throws(() => execFileSync('test', ['-e', path.replace(/\/script$/, '')]));
+  // While it ran: its script, input and scratch file (the helpers were the shared dir's, made by
+  // an earlier test, or this run's own .h).
+  const during = r.stdout.slice(r.stdout.indexOf(path) + path.length).trim().split('\n');
+  assert.ok(['input', 'script', 'v'].every((f) => during.includes(path.replace(/script$/, f))), during.join(' '));
+  for (const f of during) assert.throws(() => execFileSync('test', ['-e', f]), `${f} is left`);
   const missing = buildPrelude({ interpreter: 'sh', script: 'true' });
   const r2 = await runPrelude(missing.text.replace("for x in 'sh'", "for x in 'no-such-interpreter-x'"));
   assert.equal(r2.code, 127);
@@ -99,8 +107,56 @@ test('prelude: files by the shell\'s builtin printf (dash, BusyBox ash) or, wher
   assert.deepEqual(outputs.slice(1), [outputs[0], outputs[0]]);
   // printf is not a builtin everywhere: the detection runs, and the fallback is there.
   const text = buildPrelude({ interpreter: 'sh', script: 'true' }).text;
-  assert.match(text, /command -V printf >"\$d\/v"/);
-  assert.match(text, /else cat >"\$d\/script" <<CRONIUM_EOF_\w+\n\$X\n/);
+  assert.match(text, /command -V printf >\|"\$d\.v"/);
+  assert.match(text, /else cat >"\$d\.script" <<CRONIUM_EOF_\w+\n\$X\n/);
+});
+
+test('prelude: the helpers come from the account\'s shared dir once a run has made it whole; a dir not the account\'s own is never used', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'cronium-prelude-shared-'));
+  try {
+    const shared = join(home, '.cache', 'cronium', DIRECT_HELPERS_DIR);
+    // The script reports where its helpers came from and uses each of them.
+    const script = ['command -v cronium', 'cronium input', 'cronium output \'{"n":1}\'', 'python3 -c "import cronium; print(cronium.input())"'].join('\n');
+    const run = async (h = home) => {
+      const r = await runPrelude(buildPrelude({ interpreter: 'sh', script, input: '{"q":2}' }).text, ['sh'], h);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.slice(r.stdout.indexOf('started')).split('\n').slice(1);
+    };
+    // The first run writes its own helpers and publishes a copy: whole, the account's, 0700.
+    const first = await run();
+    assert.match(first[0]!, /\/cronium\.[0-9a-f]{16}\.h\/bin\/cronium$/);
+    assert.deepEqual(first.slice(1, 4), ['{"q":2}', '@@cronium:output {"n":1}', "{'q': 2}"]);
+    assert.equal(statSync(shared).mode & 0o777, 0o700);
+    assert.equal(statSync(join(shared, 'bin', 'cronium')).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(shared).sort(), ['bin', 'node', 'python'], 'nothing staged is left inside');
+    assert.deepEqual(readdirSync(join(home, '.cache', 'cronium')), [DIRECT_HELPERS_DIR], 'nothing staged is left beside');
+    // Later runs use it, with the same results.
+    const second = await run();
+    assert.equal(second[0], join(shared, 'bin', 'cronium'));
+    assert.deepEqual(second.slice(1, 4), first.slice(1, 4));
+    // Runs at once: each finds a whole dir or makes its own; one dir, nothing staged left.
+    rmSync(shared, { recursive: true });
+    const many = await Promise.all(Array.from({ length: 6 }, () => run()));
+    for (const out of many) assert.deepEqual(out.slice(1, 4), first.slice(1, 4));
+    assert.deepEqual(readdirSync(shared).sort(), ['bin', 'node', 'python']);
+    assert.deepEqual(readdirSync(join(home, '.cache', 'cronium')), [DIRECT_HELPERS_DIR]);
+    // Another account's dir (as root here: chown) is never used nor touched; the run makes its own.
+    chownSync(shared, 65534, 65534);
+    const foreign = await run();
+    assert.match(foreign[0]!, /\/cronium\.[0-9a-f]{16}\.h\/bin\/cronium$/);
+    assert.equal(statSync(shared).uid, 65534);
+    chownSync(shared, process.getuid!(), process.getgid!());
+    // A file in it that is not the account's, or a command that cannot run: the same.
+    chownSync(join(shared, 'node', 'cronium.js'), 65534, 65534);
+    assert.match((await run())[0]!, /\.h\/bin\/cronium$/);
+    chownSync(join(shared, 'node', 'cronium.js'), process.getuid!(), process.getgid!());
+    chmodSync(join(shared, 'bin', 'cronium'), 0o600);
+    assert.match((await run())[0]!, /\.h\/bin\/cronium$/);
+    // No usable HOME: the run's own helpers.
+    assert.match((await run('relative/home'))[0]!, /\.h\/bin\/cronium$/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('prelude: nothing secret on a command line; only `sh -s` would be', () => {
