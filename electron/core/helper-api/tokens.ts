@@ -56,6 +56,8 @@ export class HelperTokens {
   readonly #key: Uint8Array;
   /** jti → expiry (ms) of revoked tokens, pruned as they expire. */
   readonly #revoked = new Map<string, number>();
+  /** When expired entries of #revoked are next dropped (a sweep per revoke would be quadratic in a fan-out). */
+  #nextSweep = 0;
 
   constructor(dataDir: string) {
     this.#key = new Uint8Array(loadOrCreateKey(dataDir, KEY_FILE));
@@ -79,7 +81,10 @@ export class HelperTokens {
   /** Revokes a token now (its run ended). */
   revoke(jti: string, exp: number): void {
     const now = Date.now();
-    for (const [k, e] of this.#revoked) if (e < now) this.#revoked.delete(k);
+    if (now >= this.#nextSweep) {
+      for (const [k, e] of this.#revoked) if (e < now) this.#revoked.delete(k);
+      this.#nextSweep = now + 10_000;
+    }
     this.#revoked.set(jti, exp);
   }
 

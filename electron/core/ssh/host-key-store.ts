@@ -99,7 +99,7 @@ export class DbHostKeyStore implements HostKeyStore {
 
   async trustFor(host: HostKeyQuery): Promise<HostTrust> {
     const pinned = await this.pinned(host.name);
-    const entries = this.filesFor(host).flatMap((f) => f.entries());
+    const entries = this.filesFor(host).flatMap((f) => f.entriesFor(host.address, host.port));
     return {
       verify: (key) => decide(host, key, pinned, entries),
       preferredKeyTypes: () => [...new Set([...pinned.map((p) => p.algorithm), ...knownKeyTypes(entries, host.address, host.port)])],

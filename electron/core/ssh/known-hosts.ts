@@ -147,11 +147,24 @@ export function knownKeyTypes(entries: KnownHostsEntry[], host: string, port: nu
   return [...new Set(entries.filter((e) => e.marker === undefined && entryMatches(e, name)).map((e) => e.keyType))];
 }
 
-/** A known_hosts file read on demand and re-read when it changes (by mtime and size). */
+/** Names looked up per read of a file that are remembered (a fan-out asks for each host once per connection). */
+const REMEMBERED_NAMES = 4096;
+
+/**
+ * A known_hosts file read on demand and re-read when it changes (by mtime, size and inode). Its
+ * lines are indexed by literal host name, so a host's lines are found without matching every line
+ * of a large file: a fan-out to 1,000 hosts with a 1,000-line file matched a million lines.
+ * Hashed, wildcard and negated lines are matched per name, once per name and read.
+ */
 export class KnownHostsFile {
   private stamp = '';
   private cached: KnownHostsEntry[] = [];
   private lastProblems: KnownHostsProblem[] = [];
+  /** Positions in `cached` of the lines naming a host literally, by that name (lowercase). */
+  private literal = new Map<string, number[]>();
+  /** Positions of the lines that must be matched per name (hashed, wildcards, negations). */
+  private others: number[] = [];
+  private byName = new Map<string, KnownHostsEntry[]>();
 
   constructor(readonly path: string) {}
 
@@ -162,27 +175,57 @@ export class KnownHostsFile {
       const st = statSync(this.path);
       stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
     } catch {
-      this.stamp = '';
-      this.cached = [];
-      this.lastProblems = [];
-      return this.cached;
+      stamp = '';
     }
-    if (stamp !== this.stamp) {
-      try {
-        const parsed = parseKnownHosts(readFileSync(this.path, 'utf8'), this.path);
-        this.cached = parsed.entries;
-        this.lastProblems = parsed.problems;
-      } catch {
-        this.cached = [];
-        this.lastProblems = [];
-      }
-      this.stamp = stamp;
-    }
+    if (stamp !== this.stamp || stamp === '') this.load(stamp);
     return this.cached;
+  }
+
+  /** The entries naming host:port (any marker), in file order: what entryMatches keeps of entries(). */
+  entriesFor(host: string, port: number): KnownHostsEntry[] {
+    this.entries();
+    const name = knownHostsName(host, port);
+    let found = this.byName.get(name);
+    if (found) return found;
+    const at = [...(this.literal.get(name) ?? []), ...this.others.filter((i) => entryMatches(this.cached[i]!, name))];
+    found = at.sort((a, b) => a - b).map((i) => this.cached[i]!);
+    if (this.byName.size >= REMEMBERED_NAMES) this.byName.clear();
+    this.byName.set(name, found);
+    return found;
   }
 
   /** Lines skipped at the last read. */
   problems(): KnownHostsProblem[] {
     return this.lastProblems;
+  }
+
+  private load(stamp: string): void {
+    this.cached = [];
+    this.lastProblems = [];
+    if (stamp !== '') {
+      try {
+        const parsed = parseKnownHosts(readFileSync(this.path, 'utf8'), this.path);
+        this.cached = parsed.entries;
+        this.lastProblems = parsed.problems;
+      } catch {
+        // Unreadable: no entries, as missing.
+      }
+    }
+    this.stamp = stamp;
+    this.literal = new Map();
+    this.others = [];
+    this.byName = new Map();
+    this.cached.forEach((e, i) => {
+      const patterns = e.names.kind === 'patterns' ? e.names.patterns : undefined;
+      if (!patterns || patterns.some((p) => /[*?!]/.test(p))) {
+        this.others.push(i);
+        return;
+      }
+      for (const p of new Set(patterns.map((x) => x.toLowerCase()))) {
+        const list = this.literal.get(p);
+        if (list) list.push(i);
+        else this.literal.set(p, [i]);
+      }
+    });
   }
 }

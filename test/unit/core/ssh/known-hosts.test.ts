@@ -134,3 +134,55 @@ test('a known_hosts file is re-read when it changes and missing files are empty'
   assert.equal(file.entries().length, 2);
   assert.equal(file.problems().length, 1);
 });
+
+test('a host\'s lines are found through the index exactly as by matching every line, and as ssh-keygen -F finds them (seeded, generated files, plain and hashed)', (t) => {
+  const dir = tempDir(t);
+  const keys = [key(dir, 'k0'), key(dir, 'k1'), key(dir, 'k2')];
+  // A seeded generator: host names of a small space so that lines share names.
+  let seed = 20261205;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const host = () => `${rnd(3) === 0 ? 'Web' : 'web'}${rnd(40)}.example`;
+  const addr = () => `127.9.${rnd(3)}.${rnd(20)}`;
+  const name = () => (rnd(4) === 0 ? `[${addr()}]:${rnd(2) ? 2200 : 22}` : rnd(2) ? addr() : host());
+  const lines: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const r = rnd(10);
+    const names = r < 6 ? [name()] : r < 8 ? [name(), name(), name()] : r === 8 ? [`web${rnd(5)}*.example`, name()] : [`127.9.${rnd(3)}.*`, `!127.9.${rnd(3)}.${rnd(20)}`];
+    lines.push(`${names.join(',')} ${keys[rnd(3)]!.publicKey}`);
+  }
+  const plain = join(dir, 'plain');
+  writeFileSync(plain, `${lines.join('\n')}\n`);
+  const hashed = join(dir, 'hashed');
+  writeFileSync(hashed, `${lines.join('\n')}\n`);
+  execFileSync('ssh-keygen', ['-H', '-f', hashed], { stdio: 'ignore' });
+  const queries: [string, number][] = [];
+  for (let i = 0; i < 300; i++) queries.push(rnd(3) === 0 ? [host(), 22] : [addr(), rnd(4) === 0 ? 2200 : 22]);
+  let agreedWithOpenSsh = 0;
+  for (const path of [plain, hashed]) {
+    const file = new KnownHostsFile(path);
+    const all = file.entries();
+    // ssh-keygen -H writes one hashed line per name of a line (wildcards and negations stay clear).
+    assert.ok(path === plain ? all.length === 400 : all.length > 400 && all.some((e) => e.names.kind === 'hashed'), `${path}: ${all.length} lines`);
+    for (const [i, [h, port]] of queries.entries()) {
+      const linear = all.filter((e) => entryMatches(e, knownHostsName(h, port)));
+      assert.deepEqual(file.entriesFor(h, port).map((e) => e.line), linear.map((e) => e.line), `${path} ${h}:${port}`);
+      assert.deepEqual(file.entriesFor(h.toUpperCase(), port), file.entriesFor(h, port), 'remembered and case-insensitive');
+      if (i % 10 === 0) {
+        // OpenSSH's own lookup of the same name (exit 1: not found).
+        let out: string;
+        try {
+          out = execFileSync('ssh-keygen', ['-F', knownHostsName(h, port), '-f', path], { encoding: 'utf8' });
+        } catch (e) {
+          out = String((e as { stdout?: string }).stdout ?? '');
+        }
+        const theirs = [...out.matchAll(/found: line (\d+)/g)].map((m) => Number(m[1]));
+        assert.deepEqual(linear.map((e) => e.line), theirs, `ssh-keygen -F ${knownHostsName(h, port)} in ${path}`);
+        agreedWithOpenSsh++;
+      }
+    }
+  }
+  assert.equal(agreedWithOpenSsh, 60, 'names checked against ssh-keygen -F: 60 of 60');
+});
