@@ -24,7 +24,9 @@ import { isCroniumError } from '../../shared/errors';
 import { describeElevationFailure, type Elevation } from './elevation';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, RUNNER_PROTOCOLS_ACCEPTED, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
-import { hostIdFile } from '../runner/deploy-scripts';
+import { hostIdFile, STAT_COMMAND, usableStatRecord } from '../runner/deploy-scripts';
+
+export { STAT_COMMAND, usableStatRecord };
 import { encodeControl, newNonce, type InstallationKeys } from '../runner/payload';
 import type { DecodedFrame, FrameSink } from '../runner/frames';
 import { execLink, ResidentRunners, ResidentSession, type CheckOutput, type OpenLink, type ReadCheckLine, type RunLink } from './resident';
@@ -68,29 +70,6 @@ export const readCheckLine: ReadCheckLine = (text, into) => {
 
 /** How the per-run check of the cached binary is done (execution setting `runnerCheck`). */
 export type RunnerCheck = 'stat' | 'hash';
-
-/**
- * The stat line of the binary, its version dir and the cache root: device, inode, size, mtime and
- * ctime with nanoseconds, owner and mode (GNU/BusyBox `stat -c`, else BSD `stat -f`). In the C
- * locale: the same text whatever the login's locale, and no locale files loaded on every run
- * (0.15 of 0.9 ms per run with LANG=C.UTF-8 on the test machine).
- */
-const STAT_FILES = '"$p" "${p%/*}" "${p%/*/*}"';
-export const STAT_COMMAND = `LC_ALL=C stat -c '%d:%i:%s:%.9Y:%.9Z:%u:%a' -- ${STAT_FILES} 2>/dev/null || LC_ALL=C stat -f '%d:%i:%z:%Fm:%Fc:%u:%Lp' -- ${STAT_FILES} 2>/dev/null`;
-
-/**
- * Whether a stat record may stand in for the hash: three lines (binary, version dir, cache root)
- * whose time fields all carry nine-digit nanoseconds, and the binary's not all zero (a stat or a
- * file system with whole seconds only would let a change within the same second escape).
- */
-export function usableStatRecord(record: string): boolean {
-  const lines = record.split('\n');
-  if (lines.length !== 3) return false;
-  const fields = lines.map((l) => l.split(':'));
-  if (!fields.every((f) => f.length === 7 && /^\d+\.\d{9}$/.test(f[3]!) && /^\d+\.\d{9}$/.test(f[4]!))) return false;
-  const [, , , mtime, ctime] = fields[0]!;
-  return !mtime!.endsWith('.000000000') && !ctime!.endsWith('.000000000');
-}
 
 /**
  * `run` behind the per-run check of the cached binary, in one round trip: the runner starts only

@@ -35,6 +35,7 @@ import {
   prepareScript,
   SCRIPT_COMMAND,
   runnerLayout,
+  usableStatRecord,
   versionDirName,
   sftpTempPath,
   type InstallMode,
@@ -362,7 +363,9 @@ export class RunnerDeployer {
       await rec.start();
       const { transport, bytes, outcome } = await this.#install(conn, name, art, mode, { cacheDir: facts.chosen, dir, pubPem, hostId, gzip: facts.gzip }, signal);
       const tUploaded = performance.now();
-      const deployment = await rec.ready();
+      const record = outcome.stat.join('\n');
+      const statRecord = usableStatRecord(record) ? record : null;
+      const deployment = await rec.ready(statRecord);
       if (outcome.removed.length) await rec.markPruned(outcome.removed.map((d) => `${facts.chosen}/${d}/cronium-runner`));
       await this.deps.audit?.record('runner.deploy', name, { version: art.version, target: match.target, path, sha256: art.entry.sha256, replaced: integrityFailure !== null });
       return {
@@ -373,6 +376,7 @@ export class RunnerDeployer {
         transport,
         uploadedBytes: bytes,
         pruned: outcome.removed,
+        ...(statRecord ? { statRecord } : {}),
         timings: timings(t0, tConnected, tPrepared, tUploaded),
       };
     } catch (err) {
@@ -592,10 +596,11 @@ class DeploymentRow {
     this.id = (await this.#insert('deploying', null, Date.now())).id;
   }
 
-  async ready(): Promise<typeof runnerDeployments.$inferSelect> {
+  /** Marks the upload ready, with the stat record the install printed before its last hash (null: none usable). */
+  async ready(statRecord: string | null = null): Promise<typeof runnerDeployments.$inferSelect> {
     const now = Date.now();
     const { runnerDeployments } = this.store.schema;
-    const [row] = await this.store.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now, statRecord: null }).where(eq(runnerDeployments.id, this.id!)).returning();
+    const [row] = await this.store.db.update(runnerDeployments).set({ status: 'ready', error: null, updatedAt: now, verifiedAt: now, statRecord }).where(eq(runnerDeployments.id, this.id!)).returning();
     return row!;
   }
 

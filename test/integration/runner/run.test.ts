@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { call } from '../../../electron/core/api/dispatcher';
 import { appVersion, openCore, type Core } from '../../../electron/core/core';
 import { Executor } from '../../../electron/core/exec/executor';
-import { RunnerExecutor, usableStatRecord } from '../../../electron/core/exec/runner-mode';
+import { RunnerExecutor, sq, STAT_COMMAND, usableStatRecord } from '../../../electron/core/exec/runner-mode';
 import type { ExecOutcome } from '../../../electron/core/exec/types';
 import { Worker } from '../../../electron/core/exec/worker';
 import { buildRunnerArtifacts } from '../../../electron/core/runner/artifacts';
@@ -359,6 +359,13 @@ test('a fresh app process runs on the last verified deploy in one round trip; a 
   assert.ok((a.timings.deploy ?? 0) > 0, 'a full deploy ran');
   assert.ok(existsSync(d.path), 'the binary is back');
   assert.match(again.log, /redeployed/);
+  // The install printed the stat it took just before its last hash: recorded with the deployment,
+  // and the files (after a run: the state dir was made by the install) still stat the same, so
+  // the next process's first run starts without hashing.
+  const installed = c().store.sqlite.prepare("select stat_record from runner_deployments where path = ? and status = 'ready' order by id desc").pluck().get(d.path) as string | null;
+  assert.ok(installed && usableStatRecord(installed), `stat record after the install: ${installed}`);
+  const now = await hostExec('default', `sh -c ${sq(`p=${sq(d.path)}; ${STAT_COMMAND}`)}`);
+  assert.equal(now.stdout.trim(), installed, 'the binary, its dir and the cache root stat as recorded');
 });
 
 test('a malformed frame is recorded as INVALID_INPUT, never a crash', async (t) => {
