@@ -166,28 +166,34 @@ export class LocalArtifacts {
     return this.#verified;
   }
 
-  /** A fingerprint of the stat of every file verification reads. */
+  /** The files verification reads, by the stat of manifest.json they were listed from. */
+  #listed: { manifest: string; files: string[] } | undefined;
+
+  /** A fingerprint of the stat of every file verification reads (the list re-read only when manifest.json changes). */
   #statKey(): string {
-    const files = ['manifest.json', 'cosign.pub'];
-    try {
-      const manifest = JSON.parse(readFileSync(path.join(this.dir, 'manifest.json'), 'utf8')) as { artifacts?: { path?: unknown; signature?: unknown }[] };
-      for (const a of manifest.artifacts ?? []) {
-        if (typeof a.path === 'string') files.push(a.path);
-        if (typeof a.signature === 'string') files.push(a.signature);
+    const stat = (f: string) => {
+      try {
+        const s = statSync(path.join(this.dir, ...f.split('/')));
+        return `${f}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
+      } catch {
+        return `${f}:-`;
       }
-    } catch {
-      // verifyRunnerArtifacts reports it.
-    }
-    return files
-      .map((f) => {
-        try {
-          const s = statSync(path.join(this.dir, ...f.split('/')));
-          return `${f}:${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}`;
-        } catch {
-          return `${f}:-`;
+    };
+    const manifestKey = stat('manifest.json');
+    if (this.#listed?.manifest !== manifestKey) {
+      const files = ['cosign.pub'];
+      try {
+        const manifest = JSON.parse(readFileSync(path.join(this.dir, 'manifest.json'), 'utf8')) as { artifacts?: { path?: unknown; signature?: unknown }[] };
+        for (const a of manifest.artifacts ?? []) {
+          if (typeof a.path === 'string') files.push(a.path);
+          if (typeof a.signature === 'string') files.push(a.signature);
         }
-      })
-      .join('|');
+      } catch {
+        // verifyRunnerArtifacts reports it.
+      }
+      this.#listed = { manifest: manifestKey, files };
+    }
+    return [manifestKey, ...this.#listed.files.map(stat)].join('|');
   }
 }
 
