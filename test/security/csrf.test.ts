@@ -4,6 +4,7 @@
 // the browser sends the cookie; the door must still refuse: a WebSocket from a foreign Origin,
 // a form POST, and reading any response cross-origin. Nothing may change in the store.
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -24,6 +25,7 @@ after(async () => {
   await browser?.close();
   evil?.close();
   await serve?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 test('a page on another loopback port cannot use the app, even with its cookie in the browser', async () => {
