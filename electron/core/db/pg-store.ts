@@ -22,11 +22,16 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
  * A pool whose bigint columns come back as numbers. An idle connection the server ends (a
  * PostgreSQL restart, an administrator's pg_terminate_backend) is an 'error' of the pool: the
  * pool drops that connection and opens a new one when needed, so it must not end the process
- * (node's default for an unhandled 'error'). A query on a broken connection fails as a query.
+ * (node's default for an unhandled 'error'). The same holds for a connection checked out of the
+ * pool when the server ends it between two of its queries (a transaction awaiting other work, a
+ * PostgreSQL restart mid-run): the pool listens for 'error' only on idle connections, so every
+ * connection gets a listener of its own when it is made. A query on a broken connection fails as
+ * a query, and the pool drops the connection when it comes back.
  */
 export function pgPool(connectionString: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString, max });
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
