@@ -188,10 +188,15 @@ export function buildPrelude(spec: PreludeSpec): Prelude {
  * never repeated in the prelude. A write that fails (a full disk) ends the run before it starts.
  */
 function writeFile(path: string, content: string, delim: string): string[] {
-  const failed = `|| { m "error INTERNAL could not write ${path} (is that disk full?)"; c; exit 125; }`;
+  const failed = writeFailed(path);
   if (content === '') return [`: >"${path}" ${failed}`];
   const body = content.endsWith('\n') ? content.slice(0, -1) : content;
   return [`X=${shQuote(body)}`, `if [ -n "$B" ]; then printf '%s\\n' "$X" >"${path}"; else cat >"${path}" <<${delim}`, '$X', delim, `fi ${failed}`];
+}
+
+/** What follows a command writing the run's file `path` (sh syntax): on failure, an error marker and the run ends. */
+function writeFailed(path: string): string {
+  return `|| { m "error INTERNAL could not write ${path} (is that disk full?)"; c; exit 125; }`;
 }
 
 /** The helpers' files, by their path under a helpers dir. */
@@ -278,14 +283,13 @@ function elevatedStart(el: NonNullable<PreludeSpec['elevation']>, env: Record<st
     el.method === 'su'
       ? `su -c "exec /bin/sh '$d.wrap' '$d.input' '${el.marker}' ${g} '$d.env' '$I' '$d.script'" root`
       : `${el.method === 'doas' ? 'doas -n --' : el.password ? `sudo -S -p ${shQuote(el.prompt)} --` : 'sudo -n --'} ${wrapper}`;
-  const failed = (path: string) => `|| { m "error INTERNAL could not write ${path} (is that disk full?)"; c; exit 125; }`;
-  const lines = [`cat >"$d.env" <<'${delim}' ${failed('$d.env')}`, `${envText}${delim}`];
+  const lines = [`cat >"$d.env" <<'${delim}' ${writeFailed('$d.env')}`, `${envText}${delim}`];
   // The tool is looked up as the SSH user: missing, it is reported like the runner does.
   const name = el.method;
   lines.push(`command -v ${name} >/dev/null 2>&1 || { printf '%s\\n' ${shQuote(`${name}: not installed on this host (not found in PATH)`)} >&2; }`);
   if (el.method === 'su') {
     const wd = heredocDelimiter(ELEVATE_WRAPPER, random);
-    lines.push(`cat >"$d.wrap" <<'${wd}' ${failed('$d.wrap')}`, `${ELEVATE_WRAPPER}\n${wd}`);
+    lines.push(`cat >"$d.wrap" <<'${wd}' ${writeFailed('$d.wrap')}`, `${ELEVATE_WRAPPER}\n${wd}`);
     // A quote in a path would end su's quoting early: refused (the nonce and command -v give none).
     lines.push(`case "$d$I" in *"'"*) m "error INTERNAL a path of this run has a quote in it: $d $I"; c; exit 125;; esac`);
   }

@@ -25,8 +25,6 @@ import { describeElevationFailure, type Elevation } from './elevation';
 import { RUNNER_LIMITS, RUNNER_PROTOCOL, RUNNER_PROTOCOLS_ACCEPTED, runnerMask, type ExitFrame, type RunPayload, type RunnerFrame } from '../../shared/runner-protocol';
 import { isDirectFallback, type DeployResult, type RunnerDeployer } from '../runner/deploy';
 import { hostIdFile, STAT_COMMAND, usableStatRecord } from '../runner/deploy-scripts';
-
-export { STAT_COMMAND, usableStatRecord };
 import { encodeControl, newNonce, type InstallationKeys } from '../runner/payload';
 import type { DecodedFrame, FrameSink } from '../runner/frames';
 import { execLink, ResidentRunners, ResidentSession, type CheckOutput, type OpenLink, type ReadCheckLine, type RunLink } from './resident';

@@ -359,6 +359,8 @@ export class Worker {
     const { store, queue, logs, owner } = this.opts;
     const [job] = await store.rows<JobRow>(sql`select id, interpreter, script_body, mode, timeout_ms, concurrency, env, input, status, elevated, push, files, schedule_id, script_id from jobs where id = ${run.jobId}`);
     if (!job) return;
+    // Only a saved script's runs can have follow-ups (finish).
+    const followups = job.script_id !== null;
     const env = asJson<Record<string, string>>(job.env) ?? undefined;
     const input = asJson<unknown>(job.input);
     const push = asJson<Omit<PushSpec, 'blob'>>(job.push);
@@ -374,13 +376,13 @@ export class Worker {
     let unsubscribe: () => void = () => undefined;
     try {
       if (cancel.aborted) {
-        await this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, job.script_id !== null);
+        await this.finish(run, { status: 'cancelled', exitCode: null, signal: null, errorCode: null, errorMessage: 'cancelled before it started', retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, followups);
         return;
       }
       if (!reattach && !(await queue.start(run.runId, owner))) return;
       this.emitStatus(run, 'running');
       if (el && 'error' in el) {
-        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, job.script_id !== null);
+        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'ELEVATION_FAILED', errorMessage: el.error, errorHint: el.hint, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, followups);
         return;
       }
       writer = await logs.openWriter(run.runId, secrets);
@@ -405,7 +407,7 @@ export class Worker {
         if (files !== null) filesResolved = await Promise.all(files.map(async (f) => pushSpec(f, run.hostName, await blobOf(f.sha256))));
       } catch (e) {
         const message = `a file of this job cannot be had on this server: ${(e as Error).message}`;
-        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'PUSH_FAILED', errorMessage: message, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, job.script_id !== null);
+        await this.finish(run, { status: 'failed', exitCode: null, signal: null, errorCode: 'PUSH_FAILED', errorMessage: message, retryable: false, mode: null, modeReason: null, runnerVersion: null, timings: { connect: null, deploy: null, start: null, exec: null, total: 0 } }, secrets, followups);
         return;
       }
       const req = {
@@ -473,7 +475,7 @@ export class Worker {
       for (const n of notes) w.write('system', Buffer.from(`${n}\n`));
       if (outcome.errorMessage && outcome.status !== 'succeeded' && outcome.errorCode) w.write('system', Buffer.from(`error[${outcome.errorCode}]: ${outcome.errorMessage}\n`));
       await w.close();
-      await this.finish(run, outcome, secrets, job.script_id !== null);
+      await this.finish(run, outcome, secrets, followups);
     } finally {
       this.releaseJobSlot(run.jobId);
       // Let the last live batch go out before unsubscribing.

@@ -177,7 +177,7 @@ export class KnownHostsFile {
     } catch {
       stamp = '';
     }
-    if (stamp !== this.stamp || stamp === '') this.load(stamp);
+    if (stamp !== this.stamp) this.load(stamp);
     return this.cached;
   }
 

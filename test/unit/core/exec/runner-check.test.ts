@@ -9,7 +9,8 @@ import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rename
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { checkedCommand, usableStatRecord } from '../../../../electron/core/exec/runner-mode';
+import { checkedCommand } from '../../../../electron/core/exec/runner-mode';
+import { usableStatRecord } from '../../../../electron/core/runner/deploy-scripts';
 
 const root = mkdtempSync(join(tmpdir(), 'cronium-check-'));
 after(() => rmSync(root, { recursive: true, force: true }));
