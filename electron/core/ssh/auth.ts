@@ -9,6 +9,7 @@
  * RSA keys sign with rsa-sha2-256/512: ssh2 picks them from the server's
  * `server-sig-algs` extension (it offers `ext-info-c`), as OpenSSH 8.8+ requires.
  */
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type * as Ssh2 from 'ssh2';
 import type { AuthenticationType, AuthHandlerMiddleware, NextAuthHandler, ParsedKey } from 'ssh2';
@@ -66,10 +67,11 @@ function signatureName(keyType: string, hash: string | undefined): string {
 
 /**
  * Reads identity files, caching each decrypted key while the file and the passphrase
- * stay the same (bcrypt-kdf decryption of an encrypted key costs tens of ms).
+ * stay the same (bcrypt-kdf decryption of an encrypted key costs tens of ms). Loads of one
+ * file that overlap share one read: a fan-out's first connections all start at once.
  */
 export class IdentityLoader {
-  private readonly cache = new Map<string, { stamp: string; passphrase: string | undefined; result: LoadedIdentity }>();
+  private readonly cache = new Map<string, { stamp: string; passphrase: string | undefined; result: Promise<LoadedIdentity> }>();
 
   /** Loads a key file, decrypting it with the passphrase when it is encrypted. */
   async load(path: string, passphrase: string | undefined): Promise<LoadedIdentity> {
@@ -82,16 +84,43 @@ export class IdentityLoader {
     }
     const hit = this.cache.get(path);
     if (hit && hit.stamp === stamp && hit.passphrase === passphrase) return hit.result;
-    let result: LoadedIdentity;
-    try {
-      const data = await readFile(path);
-      result = await parseIdentity(path, data, passphrase);
-    } catch (e) {
-      result = { path, problem: `identity file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
-    }
+    const result = readFile(path).then(
+      (data) => parseIdentity(path, data, passphrase),
+      (e: unknown): LoadedIdentity => ({ path, problem: `identity file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }),
+    );
     this.cache.set(path, { stamp, passphrase, result });
     return result;
   }
+}
+
+/** Private keys as OpenSSL key objects, made once per parsed key (see keySigner). */
+const keyObjects = new WeakMap<ParsedKey, KeyObject | null>();
+
+/**
+ * Signs as the key's own `sign` does (node's crypto.sign with the same hash), from a key object
+ * made once: ssh2's `sign` decodes the key's PEM text at every call, about 0.5 ms of a login's
+ * CPU. Where no hash is named, only ed25519 (which takes none) is signed here; anything else,
+ * and a key OpenSSL will not load, is left to ssh2.
+ */
+export function keySigner(key: ParsedKey): (data: Buffer | string, algo?: string) => Buffer | Error {
+  return (data, algo) => {
+    let ko = keyObjects.get(key);
+    if (ko === undefined) {
+      try {
+        ko = createPrivateKey(key.getPrivatePEM());
+      } catch {
+        ko = null;
+      }
+      keyObjects.set(key, ko);
+    }
+    const named = typeof algo === 'string' && algo !== '';
+    if (ko === null || (!named && String(key.type) !== 'ssh-ed25519')) return key.sign(data, algo);
+    try {
+      return cryptoSign(named ? algo : null, typeof data === 'string' ? Buffer.from(data) : data, ko);
+    } catch (e) {
+      return e as Error;
+    }
+  };
 }
 
 /** ssh2's utils: a property of its CommonJS exports, which ESM sees only on `default`. */
@@ -137,9 +166,11 @@ export class AuthSession {
       const key = creds.identity.key;
       // A view of the key that notes the signature algorithm ssh2 signs with (rsa-sha2-256 for RSA on OpenSSH).
       const noting = Object.create(key) as ParsedKey;
+      const sign = keySigner(key);
       noting.sign = (data, algo) => {
         if (this.current) this.current.signature = signatureName(String(key.type), algo);
-        return key.sign(data, algo);
+        // An Error on failure, as ssh2's own sign returns (its types say Buffer only).
+        return sign(data, algo) as Buffer;
       };
       this.steps.push({ family: 'publickey', method: 'publickey', detail: `${shortType(key)} key ${creds.identity.path}`, build: () => ({ type: 'publickey', username, key: noting }) });
     } else if (creds.identity?.problem) {

@@ -619,11 +619,33 @@ export class Ssh2Pool implements SshPool {
       };
       try {
         client.connect(config);
+        declineHostKeysProof(client);
       } catch (e) {
         finish(protocolFailed(where, (e as Error).message));
       }
     });
   }
+}
+
+/**
+ * After login an OpenSSH server announces all its host keys (`hostkeys-00@openssh.com`, for a
+ * client's UpdateHostKeys). ssh2 answers every announcement by asking the server to prove each
+ * key (`hostkeys-prove-00`: a signature per key on the host, an RSA one costing milliseconds, then
+ * a verify per key here) for a 'hostkeys' event nothing here listens to: which keys a host may
+ * present is decided by the host key store and known_hosts only. The announcement is dropped
+ * unanswered, as OpenSSH's ssh does with UpdateHostKeys no. Returns whether the hook went in (it
+ * reaches into ssh2's protocol object; a version without it keeps ssh2's own behaviour).
+ */
+export function declineHostKeysProof(client: Client): boolean {
+  type Handler = (proto: { requestSuccess(): void }, name: string, wantReply: boolean, data: unknown) => void;
+  const handlers = (client as unknown as { _protocol?: { _handlers?: { GLOBAL_REQUEST?: Handler } } })._protocol?._handlers;
+  const own = handlers?.GLOBAL_REQUEST;
+  if (!handlers || typeof own !== 'function') return false;
+  handlers.GLOBAL_REQUEST = (proto, name, wantReply, data) => {
+    if (name !== 'hostkeys-00@openssh.com') return own(proto, name, wantReply, data);
+    if (wantReply) proto.requestSuccess();
+  };
+  return true;
 }
 
 /**

@@ -2,10 +2,12 @@
 // password auth, MaxSessions 1, failures that must be fast and clear, and dead connections replaced.
 // Needs root (the fleet starts sshd on port 22 of 127.x addresses); connects only to 127.0.0.0/8.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Client } from 'ssh2';
 import { openCore, type Core } from '../../../electron/core/core';
 import { Ssh2Pool, type Ssh2Connection } from '../../../electron/core/ssh/ssh2-pool';
 import type { SshTarget } from '../../../electron/core/ssh/types';
@@ -153,6 +155,32 @@ test('key auth with ed25519, ecdsa and rsa (SHA-2 signatures), and an encrypted 
   const none = await rejects(connect('key-no-passphrase'), 'AUTH_FAILED');
   assert.match(none.message, /encrypted and no passphrase is stored/);
   assert.deepEqual(none.details?.offered, ['publickey']);
+});
+
+test("the host keys sshd announces after login are not asked to be proven (ssh2 alone asks: a signature per key on the host)", async (t) => {
+  const lines: string[] = [];
+  const pool = new Ssh2Pool(c().hostKeys, { agentSocket: null, debug: (m) => lines.push(m) });
+  t.after(() => pool.close());
+  const conn = await pool.connect(await c().hosts.sshTarget('default'));
+  assert.equal((await conn.exec('echo unproven')).stdout.toString(), 'unproven\n');
+  // A global request of our own after the announcement: its reply must still reach its caller.
+  const fwd = await conn.forwardIn('127.0.0.1', 0, (s) => s.destroy(), AbortSignal.timeout(3000));
+  assert.ok(fwd.port > 0);
+  await fwd.close();
+  assert.ok(lines.some((l) => l.includes('Inbound: GLOBAL_REQUEST (hostkeys-00@openssh.com)')), 'the server announced its keys');
+  assert.deepEqual(lines.filter((l) => l.includes('hostkeys-prove')), []);
+
+  // The control: ssh2 on its own, against the same server, asks for the proof.
+  const h = f().host('default');
+  const bare: string[] = [];
+  const client = new Client();
+  await new Promise<void>((resolve, reject) => {
+    client.on('hostkeys', () => resolve());
+    client.on('error', reject);
+    client.connect({ host: h.address, port: h.port, username: h.user, privateKey: readFileSync(h.identityFile!), debug: (m) => bare.push(m), readyTimeout: 5000 });
+  });
+  client.end();
+  assert.ok(bare.some((l) => l.includes('Outbound: Sending GLOBAL_REQUEST (hostkeys-prove-00@openssh.com)')));
 });
 
 test('agent auth through a real ssh-agent', async (t) => {

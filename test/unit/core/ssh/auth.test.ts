@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AuthSession, defaultAgentSocket, IdentityLoader, parseIdentity } from '../../../../electron/core/ssh/auth';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { AuthSession, defaultAgentSocket, IdentityLoader, keySigner, parseIdentity } from '../../../../electron/core/ssh/auth';
 import { authFailed } from '../../../../electron/core/ssh/ssh-errors';
 import { tempDir } from '../../../helpers/temp';
 
@@ -25,6 +26,42 @@ test('identity files: plain, encrypted with and without the right passphrase, mi
   const first = await loader.load(enc, 'correct horse');
   assert.equal(await loader.load(enc, 'correct horse'), first, 'decrypted once, then cached');
   assert.notEqual(await loader.load(enc, 'wrong'), first, 'another passphrase is tried again');
+  // Loads that overlap (a fan-out's first connections) share one read and parse.
+  const fresh = new IdentityLoader();
+  const [a, b, c] = await Promise.all([fresh.load(plain, undefined), fresh.load(plain, undefined), fresh.load(plain, undefined)]);
+  assert.ok(a.key);
+  assert.equal(a, b);
+  assert.equal(a, c);
+});
+
+test('keySigner signs as ssh2 does: the same bytes for ed25519 and RSA, a valid signature for ECDSA, an Error where ssh2 returns one', async (t) => {
+  const dir = tempDir(t);
+  const data = randomBytes(200);
+  const cases: [string, string[], (string | undefined)[]][] = [
+    ['ed25519', [], [undefined]],
+    ['rsa', ['-b', '2048'], ['sha256', 'sha512', 'sha1', undefined]],
+    ['ecdsa', ['-b', '256'], ['sha256', undefined]],
+    ['ecdsa', ['-b', '384'], ['sha384']],
+    ['ecdsa', ['-b', '521'], ['sha512']],
+  ];
+  for (const [type, bits, algos] of cases) {
+    const path = join(dir, `${type}${bits.join('')}`);
+    execFileSync('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-f', path]);
+    const key = (await parseIdentity(path, readFileSync(path), undefined)).key!;
+    const sign = keySigner(key);
+    for (const algo of algos) {
+      const ours = sign(data, algo);
+      const theirs = key.sign(data, algo);
+      assert.ok(Buffer.isBuffer(ours) && Buffer.isBuffer(theirs), `${type} ${algo}: both sign`);
+      if (type === 'ecdsa') {
+        // ECDSA signatures are randomized: both must verify under the public key.
+        const pub = createPublicKey(key.getPublicPEM());
+        assert.ok(verify(algo ?? 'sha256', data, pub, ours), `${type}${bits.join('')} ${algo}: ours verifies`);
+        assert.ok(verify(algo ?? 'sha256', data, pub, theirs), `${type}${bits.join('')} ${algo}: ssh2's verifies`);
+      } else assert.deepEqual(ours, theirs, `${type} ${algo}: the same signature`);
+    }
+    assert.ok(sign(data, 'no-such-hash') instanceof Error, `${type}: a bad hash is an Error, not a throw`);
+  }
 });
 
 /** Drives an AuthSession the way ssh2 does and returns what it asked for. */
