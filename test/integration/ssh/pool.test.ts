@@ -157,7 +157,7 @@ test('key auth with ed25519, ecdsa and rsa (SHA-2 signatures), and an encrypted 
   assert.deepEqual(none.details?.offered, ['publickey']);
 });
 
-test("the host keys sshd announces after login are not asked to be proven (ssh2 alone asks: a signature per key on the host)", async (t) => {
+test("one round trip less per login: the identity key signs at once, and the host keys sshd announces are not asked to be proven (ssh2 alone asks both)", async (t) => {
   const lines: string[] = [];
   const pool = new Ssh2Pool(c().hostKeys, { agentSocket: null, debug: (m) => lines.push(m) });
   t.after(() => pool.close());
@@ -169,6 +169,8 @@ test("the host keys sshd announces after login are not asked to be proven (ssh2 
   await fwd.close();
   assert.ok(lines.some((l) => l.includes('Inbound: GLOBAL_REQUEST (hostkeys-00@openssh.com)')), 'the server announced its keys');
   assert.deepEqual(lines.filter((l) => l.includes('hostkeys-prove')), []);
+  // The identity key's request went signed at once, without asking whether the server takes it.
+  assert.deepEqual(lines.filter((l) => l.includes('USERAUTH_REQUEST (publickey')), ['Outbound: Sending USERAUTH_REQUEST (publickey)']);
 
   // The control: ssh2 on its own, against the same server, asks for the proof.
   const h = f().host('default');
@@ -181,6 +183,7 @@ test("the host keys sshd announces after login are not asked to be proven (ssh2 
   });
   client.end();
   assert.ok(bare.some((l) => l.includes('Outbound: Sending GLOBAL_REQUEST (hostkeys-prove-00@openssh.com)')));
+  assert.ok(bare.some((l) => l.includes('Outbound: Sending USERAUTH_REQUEST (publickey -- check)')), 'ssh2 alone asks first');
 });
 
 test('agent auth through a real ssh-agent', async (t) => {
