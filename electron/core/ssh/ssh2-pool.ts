@@ -858,6 +858,7 @@ export function tcpConnect(where: Where, timeoutMs: number, signal?: AbortSignal
     const onConnect = () => {
       // ssh2 does not do this: small request/response packets must not wait for Nagle.
       sock.setNoDelay(true);
+      coalesceWrites(sock);
       finish(undefined);
     };
     const onError = (e: NodeJS.ErrnoException) => finish(e.code === 'ETIMEDOUT' ? connectTimeout(where, 'tcp', timeoutMs) : tcpFailed(where, e));
@@ -867,6 +868,37 @@ export function tcpConnect(where: Where, timeoutMs: number, signal?: AbortSignal
     sock.once('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * With TCP_NODELAY every write is a segment of its own, and on the host a read and a wakeup of
+ * sshd. ssh2 writes each packet separately, some of them in one go (NEWKEYS and the service
+ * request; a channel's close and the disconnect): the socket is corked at the first write of a
+ * tick and uncorked at the next (or at a destroy), so those leave in one writev. A write that
+ * waits for the next tick waits for nothing else.
+ */
+export function coalesceWrites(sock: Socket): void {
+  const write = sock.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    sock.uncork();
+  };
+  sock.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
+  // What was written before a destroy in the same tick still goes (ssh2's DISCONNECT before the
+  // pool drops a refused host's socket): end() uncorks by itself, destroy() does not.
+  const destroy = sock.destroy;
+  sock.destroy = function (this: Socket, ...args: Parameters<Socket['destroy']>) {
+    if (corked) uncork();
+    return destroy.apply(this, args);
+  } as Socket['destroy'];
 }
 
 /** How long an aborted command keeps its session slot when the server does not close its channel. */

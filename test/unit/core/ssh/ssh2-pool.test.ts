@@ -8,6 +8,7 @@ import { createServer, type LookupFunction, type Server, type Socket } from 'nod
 import { test, type TestContext } from 'node:test';
 import type { HostKeyStore } from '../../../../electron/core/ssh/host-key-store';
 import { Ssh2Pool, targetKey, tcpConnect } from '../../../../electron/core/ssh/ssh2-pool';
+import { connect as netConnect } from 'node:net';
 import type { SshTarget } from '../../../../electron/core/ssh/types';
 import { CroniumError } from '../../../../electron/shared/errors';
 
@@ -52,6 +53,49 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
+
+test("tcpConnect's socket sends the writes of one tick in one writev, and a later tick's apart, all bytes in order", async (t) => {
+  const { port, sockets } = await silentServer(t);
+  const sock = await tcpConnect({ name: 'x', address: '127.0.0.1', port }, 2000);
+  t.after(() => sock.destroy());
+  const calls: number[] = [];
+  const raw = sock as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: () => void) => void };
+  const w = raw._write.bind(sock);
+  const wv = raw._writev.bind(sock);
+  raw._write = (...a) => (calls.push(1), w(...a));
+  raw._writev = (chunks, cb) => (calls.push(chunks.length), wv(chunks, cb));
+  for (const part of ['one ', 'two ', 'three ']) sock.write(part);
+  await new Promise((r) => setImmediate(r));
+  sock.write('four');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(calls, [3, 1]);
+  let got = '';
+  while (!sockets[0]) await new Promise((r) => setTimeout(r, 5));
+  sockets[0].on('data', (d: Buffer) => (got += d.toString()));
+  const deadline = Date.now() + 2000;
+  while (got.length < 'one two three four'.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(got, 'one two three four');
+  // Written, then destroyed in the same tick (ssh2's DISCONNECT, then the pool's destroy): still sent.
+  const last = await tcpConnect({ name: 'x', address: '127.0.0.1', port }, 2000);
+  while (!sockets[1]) await new Promise((r) => setTimeout(r, 5));
+  let bye = '';
+  sockets[1].on('data', (d: Buffer) => (bye += d.toString()));
+  last.write('bye');
+  last.destroy();
+  while (bye.length < 3 && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(bye, 'bye');
+  // A plain socket writes one at a time: what the assertion above would see without the cork.
+  const plain = netConnect({ host: '127.0.0.1', port, noDelay: true });
+  t.after(() => plain.destroy());
+  await new Promise((r) => plain.once('connect', r));
+  const plainCalls: number[] = [];
+  const p = plain as unknown as typeof raw;
+  const pw = p._write.bind(plain);
+  p._write = (...a) => (plainCalls.push(1), pw(...a));
+  for (const part of ['a', 'b', 'c']) plain.write(part);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(plainCalls.length > 1, true);
+});
 
 test('a closed port fails fast with CONNECT_FAILED (refused)', async (t) => {
   const pool = new Ssh2Pool(refuseAll, { agentSocket: null });
