@@ -8,11 +8,12 @@
  * server offers it, which keeps agent users with many keys clear of MaxAuthTries.
  * RSA keys sign with rsa-sha2-256/512: ssh2 picks them from the server's
  * `server-sig-algs` extension (it offers `ext-info-c`), as OpenSSH 8.8+ requires.
+ * The identity file's key sends its signed request at once (signWithoutAsking).
  */
 import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type * as Ssh2 from 'ssh2';
-import type { AuthenticationType, AuthHandlerMiddleware, NextAuthHandler, ParsedKey } from 'ssh2';
+import type { AuthenticationType, AuthHandlerMiddleware, Client, NextAuthHandler, ParsedKey } from 'ssh2';
 import { loadSsh2 } from './ssh2-module';
 import type { TriedMethod } from './ssh-errors';
 import type { KbdChallenge } from './types';
@@ -84,10 +85,11 @@ export class IdentityLoader {
     }
     const hit = this.cache.get(path);
     if (hit && hit.stamp === stamp && hit.passphrase === passphrase) return hit.result;
-    const result = readFile(path).then(
-      (data) => parseIdentity(path, data, passphrase),
-      (e: unknown): LoadedIdentity => ({ path, problem: `identity file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }),
-    );
+    // A read or a parse that throws is a problem of the file, as before the loads were shared (a
+    // rejected promise would stay cached until the file changed).
+    const result = readFile(path)
+      .then((data) => parseIdentity(path, data, passphrase))
+      .catch((e: unknown): LoadedIdentity => ({ path, problem: `identity file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }));
     this.cache.set(path, { stamp, passphrase, result });
     return result;
   }
@@ -121,6 +123,49 @@ export function keySigner(key: ParsedKey): (data: Buffer | string, algo?: string
       return e as Error;
     }
   };
+}
+
+/** The hash a publickey signature algorithm signs with, for the ones signWithoutAsking sends. */
+const SIGNATURE_HASH: Record<string, string | undefined> = {
+  'ssh-ed25519': undefined,
+  'ecdsa-sha2-nistp256': 'sha256',
+  'ecdsa-sha2-nistp384': 'sha384',
+  'ecdsa-sha2-nistp521': 'sha512',
+  'rsa-sha2-256': 'sha256',
+  'rsa-sha2-512': 'sha512',
+};
+
+/**
+ * Public-key login with a private key held here (an identity file) sends the signed request
+ * straight away, as RFC 4252 allows, instead of first asking whether the server would take the
+ * key: ssh2 always asks, which costs a round trip and, on the host, a second read of
+ * authorized_keys. Signing costs nothing worth saving here (a key object, see keySigner); a key
+ * the server refuses fails the same way, as one attempt. Keys in an agent are still asked about
+ * first (an agent may want a confirmation or a touch per signature), as are signature algorithms
+ * not listed above. Returns whether the hook went in (it reaches into ssh2's protocol object; a
+ * version without it keeps ssh2's own behaviour, as declineHostKeysProof in ssh2-pool.ts).
+ */
+export function signWithoutAsking(client: Client): boolean {
+  type AuthPK = (username: string, key: ParsedKey, keyAlgo?: string | ((data: Buffer, send: (signature: Buffer) => void) => void), cbSign?: unknown) => void;
+  const proto = (client as unknown as { _protocol?: { authPK?: AuthPK } })._protocol;
+  const own = proto?.authPK;
+  if (!proto || typeof own !== 'function') return false;
+  proto.authPK = function (this: unknown, username, key, keyAlgo, cbSign) {
+    const algo = typeof keyAlgo === 'string' ? keyAlgo : String(key?.type);
+    if (cbSign !== undefined || typeof keyAlgo === 'function' || typeof key?.isPrivateKey !== 'function' || !key.isPrivateKey() || !(algo in SIGNATURE_HASH)) {
+      return own.call(this, username, key, keyAlgo, cbSign);
+    }
+    let signed = false;
+    own.call(this, username, key, keyAlgo, (data: Buffer, send: (signature: Buffer) => void) => {
+      const signature = key.sign(data, SIGNATURE_HASH[algo]) as Buffer | Error;
+      if (signature instanceof Error) return;
+      signed = true;
+      send(signature);
+    });
+    // A key that would not sign is asked about instead: ssh2 then reports its error as before.
+    if (!signed) own.call(this, username, key, keyAlgo);
+  };
+  return true;
 }
 
 /** ssh2's utils: a property of its CommonJS exports, which ESM sees only on `default`. */

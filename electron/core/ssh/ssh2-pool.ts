@@ -27,9 +27,9 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { Duplex, type Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
-import type { Client, ClientChannel, ConnectConfig, ParsedKey, SFTPWrapper, Stats as Ssh2Stats, TcpConnectionDetails } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats as Ssh2Stats, TcpConnectionDetails } from 'ssh2';
 import { CroniumError } from '../../shared/errors';
-import { AuthSession, defaultAgentSocket, IdentityLoader, type AuthCredentials, type LoadedIdentity } from './auth';
+import { AuthSession, defaultAgentSocket, IdentityLoader, signWithoutAsking, type AuthCredentials, type LoadedIdentity } from './auth';
 import { describeKeyBlob, hostKeyAlgorithmsFor, type PublicKeyFacts } from './fingerprint';
 import { loadSsh2 } from './ssh2-module';
 import { deliveries } from './deliveries';
@@ -626,48 +626,6 @@ export class Ssh2Pool implements SshPool {
       }
     });
   }
-}
-
-/** The hash a publickey signature algorithm signs with, for the ones signWithoutAsking sends. */
-const SIGNATURE_HASH: Record<string, string | undefined> = {
-  'ssh-ed25519': undefined,
-  'ecdsa-sha2-nistp256': 'sha256',
-  'ecdsa-sha2-nistp384': 'sha384',
-  'ecdsa-sha2-nistp521': 'sha512',
-  'rsa-sha2-256': 'sha256',
-  'rsa-sha2-512': 'sha512',
-};
-
-/**
- * Public-key login with a private key held here (an identity file) sends the signed request
- * straight away, as RFC 4252 allows, instead of first asking whether the server would take the
- * key: ssh2 always asks, which costs a round trip and, on the host, a second read of
- * authorized_keys. Signing costs nothing worth saving here (a key object, see keySigner); a key
- * the server refuses fails the same way, as one attempt. Keys in an agent are still asked about
- * first (an agent may want a confirmation or a touch per signature), as are signature algorithms
- * not listed above. Returns whether the hook went in (see declineHostKeysProof).
- */
-export function signWithoutAsking(client: Client): boolean {
-  type AuthPK = (username: string, key: ParsedKey, keyAlgo?: string | ((data: Buffer, send: (signature: Buffer) => void) => void), cbSign?: unknown) => void;
-  const proto = (client as unknown as { _protocol?: { authPK?: AuthPK } })._protocol;
-  const own = proto?.authPK;
-  if (!proto || typeof own !== 'function') return false;
-  proto.authPK = function (this: unknown, username, key, keyAlgo, cbSign) {
-    const algo = typeof keyAlgo === 'string' ? keyAlgo : String(key?.type);
-    if (cbSign !== undefined || typeof keyAlgo === 'function' || typeof key?.isPrivateKey !== 'function' || !key.isPrivateKey() || !(algo in SIGNATURE_HASH)) {
-      return own.call(this, username, key, keyAlgo, cbSign);
-    }
-    let signed = false;
-    own.call(this, username, key, keyAlgo, (data: Buffer, send: (signature: Buffer) => void) => {
-      const signature = key.sign(data, SIGNATURE_HASH[algo]) as Buffer | Error;
-      if (signature instanceof Error) return;
-      signed = true;
-      send(signature);
-    });
-    // A key that would not sign is asked about instead: ssh2 then reports its error as before.
-    if (!signed) own.call(this, username, key, keyAlgo);
-  };
-  return true;
 }
 
 /**
