@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { asc, eq, inArray, sql } from 'drizzle-orm';
-import type { DataStore } from '../../electron/core/db/store';
+import { preparedOnce, type DataStore } from '../../electron/core/db/store';
 
 /** A fresh, empty, migrated store; `close` ends it. */
 export interface StoreRig {
@@ -76,6 +76,34 @@ export function storeContract(name: string, makeRig: () => Promise<StoreRig>): v
     await outside;
     const names = (await s.db.select({ name: hosts.name }).from(hosts)).map((r) => r.name);
     assert.deepEqual(names, ['outside']);
+  });
+
+  withRig('a query of a hot path (preparedOnce) is built once, takes its values at each call, sees later writes, and stays out of an open transaction', async (s) => {
+    const { hosts } = s.schema;
+    let builds = 0;
+    const byName = preparedOnce(() => {
+      builds++;
+      return s.db.select({ name: hosts.name, port: hosts.port }).from(hosts).where(eq(hosts.name, sql.placeholder('name'))).prepare();
+    });
+    assert.deepEqual(await byName().execute({ name: 'a' }), []);
+    await s.db.insert(hosts).values([host('a', { port: 1 }), host('b', { port: 2 })]);
+    assert.deepEqual(await byName().execute({ name: 'a' }), [{ name: 'a', port: 1 }], 'a row written after the first call');
+    assert.deepEqual(await byName().execute({ name: 'b' }), [{ name: 'b', port: 2 }], 'the value of this call, not of the last');
+    // Run from another task while a transaction that rolls back holds a row: never sees it (on
+    // SQLite it waits for the transaction's end, like every statement outside one).
+    let seen: unknown;
+    const outside = new Promise((r) => setTimeout(r, 5)).then(async () => (seen = await byName().execute({ name: 'inside' })));
+    await assert.rejects(
+      s.tx(async (tx) => {
+        await tx.insert(hosts).values(host('inside'));
+        await new Promise((r) => setTimeout(r, 30));
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    await outside;
+    assert.deepEqual(seen, []);
+    assert.equal(builds, 1);
   });
 
   withRig('a statement waiting for one transaction does not slip into the next', async (s) => {

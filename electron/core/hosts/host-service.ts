@@ -6,7 +6,7 @@ import type { Host } from '../../shared/api';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { Db } from '../db/database';
 import type { credentials, hosts } from '../db/schema';
-import { asBool, asJson, type DataStore } from '../db/store';
+import { asBool, asJson, preparedOnce, type DataStore } from '../db/store';
 import type { EventBus } from '../events/event-bus';
 import type { SecretBox } from '../secrets/secret-box';
 import type { AuditLog } from '../audit/audit-log';
@@ -342,16 +342,10 @@ export class HostService {
       records.set(next, record);
       next = record.jump;
     }
-    const { hosts, credentials } = this.store.schema;
     const sealed = new Map<string, { sealed: Buffer; hostId: number }>();
-    if (records.size) {
-      const rows = await this.store.db
-        .select({ name: hosts.name, kind: credentials.kind, sealed: credentials.sealed, hostId: credentials.hostId })
-        .from(credentials)
-        .innerJoin(hosts, eq(hosts.id, credentials.hostId))
-        .where(inArray(hosts.name, [...records.keys()]));
-      for (const r of rows) sealed.set(`${r.name}\0${r.kind}`, r);
-    }
+    // One query per host of the chain (a jump host is rare): prepared, each is cheaper than one
+    // built for the whole chain.
+    for (const n of records.keys()) for (const r of await this.#credentialsOf().execute({ name: n })) sealed.set(`${n}\0${r.kind}`, r);
     return resolveTarget(
       name,
       (n) => records.get(n),
@@ -362,9 +356,24 @@ export class HostService {
     );
   }
 
+  // Every run's connection reads these (sshTarget): built once.
+  readonly #credentialsOf = preparedOnce(() => {
+    const { hosts, credentials } = this.store.schema;
+    return this.store.db
+      .select({ kind: credentials.kind, sealed: credentials.sealed, hostId: credentials.hostId })
+      .from(credentials)
+      .innerJoin(hosts, eq(hosts.id, credentials.hostId))
+      .where(eq(hosts.name, sql.placeholder('name')))
+      .prepare();
+  });
+  readonly #hostRow = preparedOnce(() => {
+    const { hosts } = this.store.schema;
+    return this.store.db.select().from(hosts).where(eq(hosts.name, sql.placeholder('name'))).prepare();
+  });
+
   private async targetRecord(name: string): Promise<TargetRecord | undefined> {
     const { hosts } = this.store.schema;
-    const [row] = await this.store.db.select().from(hosts).where(eq(hosts.name, name));
+    const [row] = await this.#hostRow().execute({ name });
     if (!row) return undefined;
     const jump = row.jumpHostId === null ? null : ((await this.store.db.select({ name: hosts.name }).from(hosts).where(eq(hosts.id, row.jumpHostId)))[0]?.name ?? null);
     const caCovers = row.opensshReason === null && (await this.caCovers?.(row.sshOptions?.hostKeyAlias ?? row.address, row.port));

@@ -98,6 +98,7 @@ export interface LogWriter {
 export class LogService {
   /** SQLite's raw handle (the synchronous fast path); undefined on PostgreSQL. */
   private readonly db: Database.Database | undefined;
+  #maxSeq: Database.Statement | undefined;
   private readonly insert: Database.Statement | undefined;
   private readonly store: DataStore;
   /** PostgreSQL: the insert in flight (one at a time, in order). */
@@ -203,7 +204,8 @@ export class LogService {
   /** The highest stored sequence number of a run (0 when none). */
   async lastStoredSeq(runId: number): Promise<number> {
     const db = this.db;
-    if (db) return this.store.exclusive(() => (db.prepare('select max(seq) from log_chunks where run_id = ?').pluck().get(runId) as number | null) ?? 0);
+    // Asked once per run (openWriter): prepared once.
+    if (db) return this.store.exclusive(() => ((this.#maxSeq ??= db.prepare('select max(seq) from log_chunks where run_id = ?').pluck()).get(runId) as number | null) ?? 0);
     const [row] = await this.store.rows<{ m: number | null }>(sql`select max(seq) as m from log_chunks where run_id = ${runId}`);
     return Number(row?.m ?? 0);
   }

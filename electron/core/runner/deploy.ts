@@ -14,13 +14,13 @@
  * (RUNNER_INTEGRITY_FAILED, recorded) and replaced, never run; every outcome on a reachable host
  * is a row of runner_deployments; nothing secret goes on a command line.
  */
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CroniumError, isCroniumError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
 import type { runnerDeployments } from '../db/schema';
-import type { DataStore } from '../db/store';
+import { preparedOnce, type DataStore } from '../db/store';
 import { CACHE_LOCATIONS, cacheProblem } from '../diagnostics/remote-probe';
 import { runnerTargetFor } from '../diagnostics/runner-target';
 import type { SftpSession, SshConnection, SshPool, SshTarget } from '../ssh/types';
@@ -169,13 +169,7 @@ export class RunnerDeployer {
       return undefined;
     }
     if (!status.ok) return undefined;
-    const { runnerDeployments } = this.deps.store.schema;
-    const [row] = await this.deps.store.db
-      .select()
-      .from(runnerDeployments)
-      .where(and(eq(runnerDeployments.hostId, hostDbId), eq(runnerDeployments.status, 'ready'), eq(runnerDeployments.version, status.version)))
-      .orderBy(desc(runnerDeployments.verifiedAt), desc(runnerDeployments.id))
-      .limit(1);
+    const [row] = await this.#readyDeployment().execute({ hostId: hostDbId, version: status.version });
     const entry = row && status.artifacts.find((a) => a.target === row.target && a.sha256 === row.sha256 && a.status === 'verified');
     if (!row?.path || !entry) return undefined;
     const layout = runnerLayout(row.path.slice(0, row.path.lastIndexOf('/', row.path.lastIndexOf('/') - 1)), status.version, entry.sha256);
@@ -516,9 +510,24 @@ export class RunnerDeployer {
     return toRecord(row, host);
   }
 
-  async #hostDbId(name: string): Promise<number> {
+  // A fan-out's every run asks both (known): built once.
+  readonly #hostIdOf = preparedOnce(() => {
     const { hosts } = this.deps.store.schema;
-    const [row] = await this.deps.store.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, name));
+    return this.deps.store.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.name, sql.placeholder('name'))).prepare();
+  });
+  readonly #readyDeployment = preparedOnce(() => {
+    const { runnerDeployments } = this.deps.store.schema;
+    return this.deps.store.db
+      .select()
+      .from(runnerDeployments)
+      .where(and(eq(runnerDeployments.hostId, sql.placeholder('hostId')), eq(runnerDeployments.status, 'ready'), eq(runnerDeployments.version, sql.placeholder('version'))))
+      .orderBy(desc(runnerDeployments.verifiedAt), desc(runnerDeployments.id))
+      .limit(1)
+      .prepare();
+  });
+
+  async #hostDbId(name: string): Promise<number> {
+    const [row] = await this.#hostIdOf().execute({ name });
     if (!row) throw new CroniumError('NOT_FOUND', `no host named "${name}"`, 'list the hosts with: cronium hosts list');
     return row.id;
   }

@@ -8,7 +8,7 @@
 import { desc, eq } from 'drizzle-orm';
 import { CroniumError, fieldError } from '../../shared/errors';
 import type { AuditLog } from '../audit/audit-log';
-import type { DataStore } from '../db/store';
+import { preparedOnce, type DataStore } from '../db/store';
 import { parsePublicKeyLine } from './fingerprint';
 import { entryMatches, knownHostsName, parseKnownHosts } from './known-hosts';
 
@@ -59,9 +59,11 @@ export class HostCaStore {
 
   /** The known_hosts lines of every trusted CA. */
   async lines(): Promise<string[]> {
-    const { hostCas } = this.store.schema;
-    return (await this.store.db.select().from(hostCas)).map((r) => `@cert-authority ${r.patterns} ${r.publicKey}`);
+    return (await this.#all().execute()).map((r) => `@cert-authority ${r.patterns} ${r.publicKey}`);
   }
+
+  // Every connection's target asks (covers): built once.
+  readonly #all = preparedOnce(() => this.store.db.select().from(this.store.schema.hostCas).prepare());
 
   /** Whether a trusted CA names the host (its address, or alias, and port as known_hosts does). */
   async covers(address: string, port: number): Promise<boolean> {

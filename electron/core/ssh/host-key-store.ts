@@ -11,8 +11,8 @@
  *      different key of the same type means a changed key, as in OpenSSH;
  *   5. otherwise the key is unknown.
  */
-import { eq, inArray } from 'drizzle-orm';
-import type { DataStore } from '../db/store';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { preparedOnce, type DataStore } from '../db/store';
 import { type PublicKeyFacts, sha256Fingerprint } from './fingerprint';
 import { checkKnownHosts, KnownHostsFile, knownKeyTypes, type KnownHostsEntry } from './known-hosts';
 import { userKnownHosts } from './ssh-paths';
@@ -107,13 +107,19 @@ export class DbHostKeyStore implements HostKeyStore {
   }
 
   async pinned(name: string): Promise<PinnedKey[]> {
+    return this.#pinned().execute({ name });
+  }
+
+  // Every connection asks (trustFor): built once.
+  readonly #pinned = preparedOnce(() => {
     const { hostKeys, hosts } = this.store.schema;
     return this.store.db
       .select({ algorithm: hostKeys.algorithm, fingerprint: hostKeys.fingerprint, publicKey: hostKeys.publicKey, source: hostKeys.source, trustedAt: hostKeys.trustedAt })
       .from(hostKeys)
       .innerJoin(hosts, eq(hosts.id, hostKeys.hostId))
-      .where(eq(hosts.name, name));
-  }
+      .where(eq(hosts.name, sql.placeholder('name')))
+      .prepare();
+  });
 
   async pin(name: string, key: PublicKeyFacts, source: PinnedKey['source']): Promise<void> {
     const { hostKeys, hosts } = this.store.schema;
