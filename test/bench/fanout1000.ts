@@ -19,7 +19,16 @@ import { fileURLToPath } from 'node:url';
 import { call } from '../../electron/core/api/dispatcher';
 import { openCore } from '../../electron/core/core';
 import { Worker } from '../../electron/core/exec/worker';
+import Database from 'better-sqlite3';
 import { Client } from 'ssh2';
+import { DB_FILE } from '../../electron/core/db/database';
+import { buildPrelude } from '../../electron/core/exec/prelude';
+import { DIRECT_COMMAND } from '../../electron/core/exec/direct';
+import { checkedCommand, runnerRunId, sq } from '../../electron/core/exec/runner-mode';
+import { hostIdFile, runnerLayout } from '../../electron/core/runner/deploy-scripts';
+import { runnerHostId } from '../../electron/core/runner/deploy';
+import { InstallationKeys, newNonce } from '../../electron/core/runner/payload';
+import { RUNNER_LIMITS, RUNNER_PROTOCOL } from '../../electron/shared/runner-protocol';
 import { startFleet } from '../fleet/fleet';
 import { machineCpu } from './api-client';
 import { timePeer, type PeerRun } from './peers';
@@ -46,26 +55,43 @@ export interface Fanout1000Figures {
   cases: { script: 'true' | 'sleep 1'; concurrency: number; way: string; run: (AppFanout & { ok: true }) | (PeerRun & { ok: boolean }); busyCoreS: number }[];
 }
 
+/** What a floor run sends to one host: the command, and what it writes on the channel's stdin (kept open until the channel closes). */
+export type FloorCommand = { command: string; stdin?: string };
+
 /**
  * The floor of a fan-out on this machine: bare ssh2, no app (no store, queue, pool or prelude):
  * connect with the host's key, exec the command, wait for the channel to close, disconnect, at
- * `concurrency` hosts at a time. The hosts' sshd sessions cost the same as the app's.
+ * `concurrency` hosts at a time. The hosts' sshd sessions cost the same as the app's. A run that
+ * exits other than 0 counts as failed.
  */
-async function bareSsh2(hosts: readonly { address: string; port: number; user: string; identityFile?: string }[], command: string, concurrency: number): Promise<PeerRun> {
+export async function bareSsh2(hosts: readonly FleetHostRef[], what: (h: FleetHostRef) => FloorCommand, concurrency: number): Promise<PeerRun> {
   let failed = 0;
   let first = '';
-  const one = (h: (typeof hosts)[number]) =>
+  const one = (h: FleetHostRef) =>
     new Promise<void>((resolve) => {
       const c = new Client();
-      const done = (e?: Error) => {
+      const { command, stdin } = what(h);
+      let settled = false;
+      const done = (e?: Error | string) => {
+        if (settled) return;
+        settled = true;
         if (e) {
           failed++;
-          first ||= e.message;
+          first ||= typeof e === 'string' ? e : e.message;
         }
         c.end();
         resolve();
       };
-      c.on('ready', () => c.exec(command, (err, ch) => (err ? done(err) : ch.on('close', () => done()).resume().stderr.resume())));
+      c.on('ready', () =>
+        c.exec(command, (err, ch) => {
+          if (err) return done(err);
+          let code: number | null = null;
+          ch.on('exit', (c: number | null) => (code = c));
+          ch.on('close', () => done(code === 0 ? undefined : `${h.name}: exit ${code}`)).resume().stderr.resume();
+          // Direct mode keeps stdin open for the whole run (EOF there cancels it); so does this.
+          if (stdin !== undefined) ch.write(stdin);
+        }),
+      );
       c.on('error', done);
       c.connect({ host: h.address, port: h.port, username: h.user, privateKey: readFileSync(h.identityFile!), readyTimeout: 60_000 });
     });
@@ -77,6 +103,73 @@ async function bareSsh2(hosts: readonly { address: string; port: number; user: s
   const ms = performance.now() - t0;
   return failed ? { ok: false, failure: `${failed} of ${hosts.length} failed: ${first}` } : { ok: true, ms };
 }
+
+export type FleetHostRef = { name: string; address: string; port: number; user: string; identityFile?: string };
+
+/**
+ * The floors of the two modes' host-side work, measured with no app (bare ssh2, as above), so a
+ * row shows how much of its time is the hosts' and how much the app's:
+ * - direct mode: `sh -s` fed direct mode's own prelude for the script (buildPrelude), as the app
+ *   sends it: the run's temp files, the process group, the cleanup;
+ * - runner mode, two floors: the per-run check of the cached runner exactly as the app sends it
+ *   (checkedCommand with the host's stat record from the app's store) and the runner's start
+ *   alone (`cronium-runner version`); and the same check with a whole run: a payload for the
+ *   script signed with the app's installation key, read, verified and claimed by the runner,
+ *   which starts the script and writes its frames, as the app's run does but with no helpers
+ *   (no tunnel or helper socket; the app's runs have them).
+ */
+export function floors(dataDir: string, script: string): Record<'direct' | 'runnerStart' | 'runnerRun', (h: FleetHostRef) => FloorCommand> {
+  const db = new Database(join(dataDir, DB_FILE), { readonly: true });
+  const rows = db
+    .prepare("select h.name as name, h.id as hostDbId, d.path as path, d.version as version, d.sha256 as sha256, d.stat_record as record from runner_deployments d join hosts h on h.id = d.host_id where d.status = 'ready'")
+    .all() as { name: string; hostDbId: number; path: string; version: string; sha256: string; record: string | null }[];
+  db.close();
+  const byHost = new Map(rows.map((r) => [r.name, r]));
+  const keys = new InstallationKeys(dataDir);
+  // Run ids of their own (the runner refuses one it has seen): past the app's, and new per call.
+  let next = Date.now() * 10;
+  const checked = (h: FleetHostRef, run: (d: (typeof rows)[number]) => string): string => {
+    const d = byHost.get(h.name);
+    // No deployment recorded: the command fails, and the floor's row says so.
+    if (!d) return 'exit 3';
+    return checkedCommand({ path: d.path, sha256: d.sha256, shaTool: 'sha256sum' }, run(d), 'stat', d.record ?? undefined);
+  };
+  return {
+    direct: () => ({ command: DIRECT_COMMAND, stdin: buildPrelude({ interpreter: 'sh', script }).text }),
+    runnerStart: (h) => ({ command: checked(h, (d) => `${sq(d.path)} version >/dev/null`) }),
+    runnerRun: (h) => {
+      const d = byHost.get(h.name);
+      const iat = Date.now();
+      const dir = d ? d.path.slice(0, d.path.lastIndexOf('/')) : '';
+      const stateDir = d ? runnerLayout(d.path.slice(0, d.path.lastIndexOf('/', d.path.lastIndexOf('/') - 1)), d.version, d.sha256).stateDir : '';
+      const hostId = d ? runnerHostId(d.hostDbId, keys.keyId()) : '';
+      const envelope = d
+        ? keys.sign({
+            jobId: 'j0',
+            runId: runnerRunId(keys.keyId(), next++, 1),
+            hostId,
+            nonce: newNonce(),
+            iat,
+            exp: iat + 120_000,
+            interpreter: 'bash',
+            script,
+            env: {},
+            limits: { timeoutMs: 60_000, graceMs: 5000, maxOutputBytes: RUNNER_LIMITS.defaultMaxOutputBytes },
+            detach: false,
+            pty: false,
+            helper: { transport: 'none' },
+          })
+        : '';
+      const flags = `--key ${sq(`${dir}/installation.pub`)} --host-id ${sq(`${dir}/${hostIdFile(hostId)}`)} --state-dir ${sq(stateDir)} --protocol ${RUNNER_PROTOCOL}`;
+      return { command: checked(h, (dd) => `${sq(dd.path)} run ${flags}`), stdin: envelope };
+    },
+  };
+}
+
+/** The floors' names (rows find their floor by them). */
+export const FLOOR_DIRECT = "bare ssh2 + direct mode's prelude, no app";
+export const FLOOR_RUNNER_START = "bare ssh2 + the runner's check and start, no app";
+export const FLOOR_RUNNER = "bare ssh2 + the runner's check and a whole run without helpers, no app";
 
 type ChildArgs = { dataDir: string; knownHosts: string; command: string; concurrency: number; mode: 'direct' | 'auto' };
 
@@ -185,9 +278,18 @@ export async function benchFanout1000(opts: { concurrencies?: number[] } = {}): 
       for (const concurrency of opts.concurrencies ?? [100, 200]) {
         await app(script, concurrency, 'direct', `cronium (direct, concurrency ${concurrency})`);
         await app(script, concurrency, 'auto', `cronium (runner, warm, concurrency ${concurrency})`);
-        const b0 = machineCpu();
-        const bare = await bareSsh2(fleet.hosts, script, concurrency);
-        figures.cases.push({ script, concurrency, way: `bare ssh2, no app (connect, exec, close) at ${concurrency}`, run: bare, busyCoreS: machineCpu().busy - b0.busy });
+        const bare = async (way: string, what: (h: FleetHostRef) => FloorCommand) => {
+          const b0 = machineCpu();
+          const run = await bareSsh2(fleet.hosts, what, concurrency);
+          figures.cases.push({ script, concurrency, way, run, busyCoreS: machineCpu().busy - b0.busy });
+        };
+        await bare(`bare ssh2, no app (connect, exec, close) at ${concurrency}`, () => ({ command: script }));
+        if (script === 'true') {
+          const f = floors(dataDir, script);
+          await bare(`${FLOOR_DIRECT} at ${concurrency}`, f.direct);
+          await bare(`${FLOOR_RUNNER_START} at ${concurrency}`, f.runnerStart);
+          await bare(`${FLOOR_RUNNER} at ${concurrency}`, f.runnerRun);
+        }
         const c0 = machineCpu();
         const peer = await timePeer('parallel-ssh', ['-h', hostsFile, '-p', String(concurrency), '-t', '60', '-x', `-F ${cfg}`, '-O', 'BatchMode=yes', script], { timeoutMs: LIMIT_MS });
         figures.cases.push({ script, concurrency, way: `parallel-ssh -p ${concurrency}`, run: peer, busyCoreS: machineCpu().busy - c0.busy });
