@@ -135,7 +135,8 @@ export function floors(dataDir: string, script: string): Record<'direct' | 'runn
     return checkedCommand({ path: d.path, sha256: d.sha256, shaTool: 'sha256sum' }, run(d), 'stat', d.record ?? undefined);
   };
   return {
-    direct: () => ({ command: DIRECT_COMMAND, stdin: buildPrelude({ interpreter: 'sh', script }).text }),
+    // The interpreter of the app's job: `jobs.run` with a command defaults to bash.
+    direct: () => ({ command: DIRECT_COMMAND, stdin: buildPrelude({ interpreter: 'bash', script }).text }),
     runnerStart: (h) => ({ command: checked(h, (d) => `${sq(d.path)} version >/dev/null`) }),
     runnerRun: (h) => {
       const d = byHost.get(h.name);
