@@ -24,11 +24,11 @@ import { Client } from 'ssh2';
 import { DB_FILE } from '../../electron/core/db/database';
 import { buildPrelude } from '../../electron/core/exec/prelude';
 import { DIRECT_COMMAND } from '../../electron/core/exec/direct';
-import { checkedCommand, runnerRunId, sq } from '../../electron/core/exec/runner-mode';
-import { hostIdFile, runnerLayout } from '../../electron/core/runner/deploy-scripts';
+import { checkedCommand, runnerCommand, runnerRunId, sq } from '../../electron/core/exec/runner-mode';
+import { runnerLayoutOf } from '../../electron/core/runner/deploy-scripts';
 import { runnerHostId } from '../../electron/core/runner/deploy';
 import { InstallationKeys, newNonce } from '../../electron/core/runner/payload';
-import { RUNNER_LIMITS, RUNNER_PROTOCOL } from '../../electron/shared/runner-protocol';
+import { RUNNER_LIMITS } from '../../electron/shared/runner-protocol';
 import { startFleet } from '../fleet/fleet';
 import { machineCpu } from './api-client';
 import { timePeer, type PeerRun } from './peers';
@@ -141,8 +141,6 @@ export function floors(dataDir: string, script: string): Record<'direct' | 'runn
     runnerRun: (h) => {
       const d = byHost.get(h.name);
       const iat = Date.now();
-      const dir = d ? d.path.slice(0, d.path.lastIndexOf('/')) : '';
-      const stateDir = d ? runnerLayout(d.path.slice(0, d.path.lastIndexOf('/', d.path.lastIndexOf('/') - 1)), d.version, d.sha256).stateDir : '';
       const hostId = d ? runnerHostId(d.hostDbId, keys.keyId()) : '';
       const envelope = d
         ? keys.sign({
@@ -161,8 +159,7 @@ export function floors(dataDir: string, script: string): Record<'direct' | 'runn
             helper: { transport: 'none' },
           })
         : '';
-      const flags = `--key ${sq(`${dir}/installation.pub`)} --host-id ${sq(`${dir}/${hostIdFile(hostId)}`)} --state-dir ${sq(stateDir)} --protocol ${RUNNER_PROTOCOL}`;
-      return { command: checked(h, (dd) => `${sq(dd.path)} run ${flags}`), stdin: envelope };
+      return { command: checked(h, (dd) => runnerCommand({ path: dd.path, hostId, stateDir: runnerLayoutOf(dd.path, dd.version, dd.sha256).stateDir }, 'run')), stdin: envelope };
     },
   };
 }

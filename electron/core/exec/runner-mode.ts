@@ -57,6 +57,12 @@ export function runnerRunId(keyId: string, runId: number, attempt: number, retry
   return `c${keyId.slice(0, 10)}-r${runId}-a${attempt}${retry ? `-p${retry}` : ''}`;
 }
 
+/** The command line of a run (`run`, one payload) or a resident runner (`serve`) of the deployed binary: its pinned key and host id beside it. */
+export function runnerCommand(d: Pick<DeployResult, 'path' | 'hostId' | 'stateDir'>, what: 'run' | 'serve'): string {
+  const dir = d.path.slice(0, d.path.lastIndexOf('/'));
+  return `${sq(d.path)} ${what} --key ${sq(`${dir}/installation.pub`)} --host-id ${sq(`${dir}/${hostIdFile(d.hostId)}`)} --state-dir ${sq(d.stateDir)} --protocol ${RUNNER_PROTOCOL}`;
+}
+
 const CHECK_FAILED = 'CRONIUM-RUNNER-CHECK-FAILED';
 const STAT_LINE = 'CRONIUM-RUNNER-STAT ';
 
@@ -209,9 +215,7 @@ export class RunnerExecutor implements RunnerMode {
         session?.end();
         return this.#end(t, deployMs, null, deployed.version, deferred, sinks, { status: 'failed', errorCode: isCroniumError(e) ? e.code : 'INTERNAL', errorMessage: (e as Error).message, ...(isCroniumError(e) ? { errorHint: e.hint } : {}) });
       }
-      const dirNow = deployed.path.slice(0, deployed.path.lastIndexOf('/'));
-      const flags = `--key ${sq(`${dirNow}/installation.pub`)} --host-id ${sq(`${dirNow}/${hostIdFile(deployed.hostId)}`)} --state-dir ${sq(deployed.stateDir)} --protocol ${RUNNER_PROTOCOL}`;
-      const run = `${sq(deployed.path)} run ${flags}`;
+      const run = runnerCommand(deployed, 'run');
       const check = this.deps.check?.() ?? 'stat';
       const command = fast ? checkedCommand(deployed, run, check, deployed.statRecord) : run;
       let out: ExecOutcome | RunnerFallback | { checkFailed: string } | undefined;
@@ -224,7 +228,7 @@ export class RunnerExecutor implements RunnerMode {
       if (fast && check === 'stat' && (this.deps.resident?.() ?? true) && conn.onSessionWanted && !req.detach && /^linux-/.test(String(deployed.target)) && !this.#noResident.has(residentKey)) {
         resident = this.#residents.take(conn, residentKey);
         if (!resident && reused) {
-          const serve = `${sq(deployed.path)} serve ${flags}`;
+          const serve = runnerCommand(deployed, 'serve');
           const opened = await new ResidentSession(conn, residentKey, readCheckLine).open(checkedCommand(deployed, serve, check, deployed.statRecord), setupAbort);
           if ('session' in opened) {
             resident = opened.session;

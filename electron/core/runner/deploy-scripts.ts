@@ -27,6 +27,11 @@ export function runnerLayout(cacheDir: string, version: string, sha256: string):
   return { cacheDir, dir, path: `${dir}/cronium-runner`, stateDir: `${cacheDir}/state` };
 }
 
+/** The layout a recorded binary path belongs to (its cache dir is two levels up). */
+export function runnerLayoutOf(path: string, version: string, sha256: string): ReturnType<typeof runnerLayout> {
+  return runnerLayout(path.slice(0, path.lastIndexOf('/', path.lastIndexOf('/') - 1)), version, sha256);
+}
+
 /** A shell `case` pattern matching version directory names (anything ending in -<12 hex>). */
 const VERSION_DIR_CASE = `*-${'[0-9a-f]'.repeat(12)}`;
 

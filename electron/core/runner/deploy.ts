@@ -35,6 +35,7 @@ import {
   prepareScript,
   SCRIPT_COMMAND,
   runnerLayout,
+  runnerLayoutOf,
   usableStatRecord,
   versionDirName,
   sftpTempPath,
@@ -172,7 +173,7 @@ export class RunnerDeployer {
     const [row] = await this.#readyDeployment().execute({ hostId: hostDbId, version: status.version });
     const entry = row && status.artifacts.find((a) => a.target === row.target && a.sha256 === row.sha256 && a.status === 'verified');
     if (!row?.path || !entry) return undefined;
-    const layout = runnerLayout(row.path.slice(0, row.path.lastIndexOf('/', row.path.lastIndexOf('/') - 1)), status.version, entry.sha256);
+    const layout = runnerLayoutOf(row.path, status.version, entry.sha256);
     if (layout.path !== row.path) return undefined;
     return {
       deployment: this.#toRecord(row, name),
